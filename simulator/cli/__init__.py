@@ -1,0 +1,71 @@
+"""``fargate-sim``: the command line. Thin: parse, call the library, print.
+
+Each command group lives in its own module of this package and exposes
+``register(subparsers)``; the parsed arguments carry ``func(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: Command modules, in the order ``--help`` lists them.
+COMMAND_MODULES = (
+    "run",  # the benchmark harness: run, compare, plot, bench
+    "policy",  # policy simulate
+    "df",  # what df shows inside a task
+    "ecs",  # ecs create-cluster ... as the AWS CLI takes it
+    "deploy",  # CloudFormation templates
+    "scenario",  # scenario files
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every command group that is installed."""
+    parser = argparse.ArgumentParser(
+        prog="fargate-sim",
+        description=(
+            "Simulate AWS Fargate ephemeral storage encrypted with a customer-managed KMS key: "
+            "policies, KMS, ECS tasks, and benchmarks of the encrypted volume."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"simulator.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"simulator.cli.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def _version() -> str:
+    from simulator import __version__
+
+    return f"fargate-sim {__version__}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fargate-sim`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""boto3-shaped clients generated from botocore's service models.
+
+``sim.client("kms", principal=ARN)`` returns a ``Client`` whose methods carry boto3's names
+(``create_key``, ``run_task``) and keyword parameters. Every call goes through one front
+door: parameter validation from the model, the service's operation, the audit record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from botocore import xform_name
+from botocore.model import OperationModel
+
+from simulator import errors
+from simulator.audit import user_identity
+from simulator.iam.principal import Principal
+from simulator.models import (
+    constraint_errors,
+    param_errors,
+    service_model,
+    shape_mismatches,
+    to_cloudtrail,
+)
+from simulator.service import CallContext, Service
+
+if TYPE_CHECKING:
+    from simulator.world import Simulation
+
+
+class ShapeMismatchError(AssertionError):
+    """A response that does not match the botocore output shape (a simulator bug)."""
+
+
+class _Exceptions(SimpleNamespace):
+    """``client.exceptions.NotFoundException`` and friends, as botocore offers them."""
+
+    ClientError = errors.ClientError
+
+    def __getattr__(self, name: str) -> type[errors.ClientError]:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return errors.error_class(name)
+
+
+class Client:
+    """A caller's view of one service: boto3 method names, one principal."""
+
+    def __init__(
+        self,
+        sim: Simulation,
+        service: Service,
+        principal: Principal,
+        *,
+        via_service: str | None = None,
+        source_ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        self._sim = sim
+        self._service = service
+        self._principal = principal
+        self._via_service = via_service
+        self._source_ip = source_ip
+        self._user_agent = user_agent
+        self._model = service_model(service.service_name)
+        self.exceptions = _Exceptions()
+        self.meta = SimpleNamespace(
+            service_model=self._model, region_name=sim.region, principal=principal
+        )
+
+    @property
+    def principal(self) -> Principal:
+        """Who this client calls as."""
+        return self._principal
+
+    def __getattr__(self, name: str) -> Any:
+        op = _operation_names(self._service.service_name).get(name)
+        if op is None:
+            raise AttributeError(f"'{self._service.service_name}' client has no method {name!r}")
+
+        def method(**params: Any) -> dict[str, Any]:
+            return self.call(op, params)
+
+        method.__name__ = name
+        method.__doc__ = f"{self._service.service_name}.{op} as the simulator implements it."
+        return method
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(_operation_names(self._service.service_name)))
+
+    def can_paginate(self, name: str) -> bool:  # pragma: no cover - boto3 compatibility
+        return False
+
+    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Run ``operation`` (botocore name, e.g. ``CreateKey``) with ``params``."""
+        sim, service = self._sim, self._service
+        op_model = self._model.operation_model(operation)
+        ctx = CallContext(
+            sim=sim,
+            caller=self._principal,
+            service=service.service_name,
+            operation=operation,
+            request_id=str(uuid.UUID(int=sim.rng.getrandbits(128), version=4)),
+            now=sim.clock.now(),
+            region=sim.region,
+            via_service=self._via_service,
+            source_ip=self._source_ip or (self._principal.service or "192.0.2.10"),
+            user_agent=self._user_agent or (self._principal.service or "fargate-sim/boto3"),
+        )
+        response: dict[str, Any] | None = None
+        try:
+            problem = param_errors(op_model, params)
+            if problem:
+                raise errors.ValidationException(problem.replace("\n", " "))
+            violations = constraint_errors(op_model, params)
+            if violations:
+                n = len(violations)
+                word = "error" if n == 1 else "errors"
+                raise errors.error_class(service.constraint_error)(
+                    f"{n} validation {word} detected: " + "; ".join(violations)
+                )
+            handler = getattr(service, operation, None)
+            if handler is None:
+                raise errors.error_class("UnknownOperationException")(
+                    f"The simulator does not implement {service.service_name}:{operation}."
+                )
+            response = handler(ctx, params) or {}
+        except errors.ClientError as exc:
+            exc.operation = operation
+            sim.record(ctx, op_model, params, None, exc)
+            raise
+        if sim.strict_shapes:
+            problems = shape_mismatches(op_model.output_shape, response)
+            if problems:
+                raise ShapeMismatchError(
+                    f"{service.service_name}.{operation} returned a response that does not "
+                    "match botocore's output shape: " + "; ".join(problems)
+                )
+        sim.record(ctx, op_model, params, response, None)
+        out = dict(response)
+        out["ResponseMetadata"] = {
+            "RequestId": ctx.request_id,
+            "HTTPStatusCode": 200,
+            "HTTPHeaders": {"x-amzn-requestid": ctx.request_id},
+            "RetryAttempts": 0,
+        }
+        return out
+
+
+_NAMES: dict[str, dict[str, str]] = {}
+
+
+def _operation_names(service_name: str) -> dict[str, str]:
+    names = _NAMES.get(service_name)
+    if names is None:
+        model = service_model(service_name)
+        names = {xform_name(op): op for op in model.operation_names}
+        _NAMES[service_name] = names
+    return names
+
+
+def audit_record(
+    ctx: CallContext,
+    op_model: OperationModel,
+    params: dict[str, Any],
+    response: dict[str, Any] | None,
+    error: errors.ClientError | None,
+    event_source: str,
+    lower: bool,
+) -> dict[str, Any]:
+    """The CloudTrail record of one call; secrets and blobs never enter it."""
+    caller = ctx.caller
+    rec: dict[str, Any] = {
+        "eventVersion": "1.08",
+        "userIdentity": user_identity(caller),
+        "eventTime": ctx.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": event_source,
+        "eventName": ctx.operation,
+        "awsRegion": ctx.region,
+        "sourceIPAddress": ctx.source_ip,
+        "userAgent": ctx.user_agent,
+        "requestParameters": to_cloudtrail(op_model.input_shape, params, lower) or None,
+        "responseElements": None,
+        "requestID": ctx.request_id,
+        "eventID": str(uuid.uuid5(uuid.NAMESPACE_URL, ctx.request_id)),
+        "readOnly": op_model.name.startswith(("Describe", "List", "Get")),
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": ctx.account,
+        "eventCategory": "Management",
+    }
+    if error is not None:
+        rec["errorCode"] = error.code
+        rec["errorMessage"] = error.message
+    elif response is not None:
+        rec["responseElements"] = to_cloudtrail(op_model.output_shape, response, lower) or None
+    rec.update(ctx.audit)
+    return rec

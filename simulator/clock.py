@@ -1,0 +1,99 @@
+"""Simulated time: a clock that only moves when told to, with callbacks scheduled on it.
+
+Everything time-dependent in the simulator (audit timestamps, key deletion windows, task
+state transitions, rate-limit buckets) reads this clock, so runs are reproducible.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+DEFAULT_START = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+@dataclass(order=True)
+class ScheduledCall:
+    """A callback due at ``when``; ``cancel()`` stops it from running."""
+
+    when: float
+    order: int
+    callback: Callable[[], object] = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class SimClock:
+    """Seconds since the epoch, advanced explicitly; runs due callbacks in time order."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        start = start or DEFAULT_START
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+        self._now = start.timestamp()
+        self._queue: list[ScheduledCall] = []
+        self._order = itertools.count()
+
+    def time(self) -> float:
+        """The current simulated time in epoch seconds."""
+        return self._now
+
+    def now(self) -> datetime:
+        """The current simulated time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self._now, tz=UTC)
+
+    def call_at(self, when: float | datetime, callback: Callable[[], object]) -> ScheduledCall:
+        """Run ``callback`` when the clock reaches ``when`` (immediately due if in the past)."""
+        if isinstance(when, datetime):
+            when = when.timestamp()
+        call = ScheduledCall(max(float(when), self._now), next(self._order), callback)
+        heapq.heappush(self._queue, call)
+        return call
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> ScheduledCall:
+        """Run ``callback`` ``delay`` seconds from now."""
+        if delay < 0:
+            raise ValueError(f"delay must be >= 0 seconds, got {delay}")
+        return self.call_at(self._now + delay, callback)
+
+    def advance(self, seconds: float | timedelta = 0.0) -> datetime:
+        """Move time forward, running every callback that falls due, in order; return now."""
+        if isinstance(seconds, timedelta):
+            seconds = seconds.total_seconds()
+        if seconds < 0:
+            raise ValueError(f"the clock cannot go backwards ({seconds} s)")
+        target = self._now + seconds
+        while self._queue and self._queue[0].when <= target:
+            call = heapq.heappop(self._queue)
+            if call.cancelled:
+                continue
+            self._now = max(self._now, call.when)
+            call.callback()
+        self._now = target
+        return self.now()
+
+    def run_until_idle(self, limit: float = 86400.0 * 365) -> datetime:
+        """Advance until no callback is pending (at most ``limit`` seconds ahead)."""
+        end = self._now + limit
+        while self._queue:
+            head = self._queue[0]
+            if head.cancelled:
+                heapq.heappop(self._queue)
+                continue
+            if head.when > end:
+                break
+            self.advance(head.when - self._now)
+        return self.now()
+
+    @property
+    def pending(self) -> int:
+        """How many scheduled callbacks have not run yet."""
+        return sum(1 for c in self._queue if not c.cancelled)
+
+    def __repr__(self) -> str:
+        return f"SimClock({self.now().isoformat()})"

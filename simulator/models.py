@@ -1,0 +1,220 @@
+"""botocore's service models: the reference for every request and response shape.
+
+The simulator validates requests with botocore's ``ParamValidator`` plus the server-side
+constraints (ranges, lengths, enums) the model declares, and can check every response
+against the operation's output shape.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import datetime
+from functools import cache, lru_cache
+from typing import Any
+
+import botocore.session
+from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.validate import ParamValidator
+
+
+@lru_cache(maxsize=1)
+def _session() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
+@cache
+def service_model(name: str) -> ServiceModel:
+    """The botocore model of service ``name`` (``"kms"``, ``"ecs"``, ``"iam"``), cached."""
+    return _session().get_service_model(name)
+
+
+_VALIDATOR = ParamValidator()
+
+
+def param_errors(operation: OperationModel, params: dict[str, Any]) -> str | None:
+    """botocore's report on ``params`` (missing, unknown, wrong type, too short), or None."""
+    shape = operation.input_shape
+    if shape is None:
+        if params:
+            names = ", ".join(sorted(params))
+            return f"Unknown parameter in input: {names}, the operation takes no parameters"
+        return None
+    report = _VALIDATOR.validate(params, shape)
+    return report.generate_report() if report.has_errors() else None
+
+
+def constraint_errors(operation: OperationModel, params: dict[str, Any]) -> list[str]:
+    """Server-side checks of the model's max, min and enum traits, in AWS's wording.
+
+    Returns messages like ``Value '2000' at 'numberOfBytes' failed to satisfy constraint:
+    Member must have value less than or equal to 1024``.
+    """
+    out: list[str] = []
+    if operation.input_shape is not None:
+        _check(operation.input_shape, params, "", out)
+    return out
+
+
+def _lower_first(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
+    meta = shape.metadata
+    t = shape.type_name
+    if t == "structure":
+        if not isinstance(value, dict):
+            return
+        for name, member in shape.members.items():
+            if name in value and value[name] is not None:
+                sub = f"{path}.{_lower_first(name)}" if path else _lower_first(name)
+                _check(member, value[name], sub, out)
+    elif t == "list":
+        if not isinstance(value, list | tuple):
+            return
+        if "max" in meta and len(value) > meta["max"]:
+            out.append(
+                f"Value '{value}' at '{path}' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {meta['max']}"
+            )
+        for i, item in enumerate(value):
+            _check(shape.member, item, f"{path}.{i + 1}.member", out)
+    elif t == "map":
+        if not isinstance(value, dict):
+            return
+        for k, v in value.items():
+            _check(shape.key, k, f"{path}.key", out)
+            _check(shape.value, v, f"{path}.value", out)
+    elif t in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return
+        if "min" in meta and value < meta["min"]:
+            out.append(
+                f"Value '{value}' at '{path}' failed to satisfy constraint: "
+                f"Member must have value greater than or equal to {meta['min']}"
+            )
+        if "max" in meta and value > meta["max"]:
+            out.append(
+                f"Value '{value}' at '{path}' failed to satisfy constraint: "
+                f"Member must have value less than or equal to {meta['max']}"
+            )
+    elif t == "string":
+        if not isinstance(value, str):
+            return
+        if "max" in meta and len(value) > meta["max"]:
+            out.append(
+                f"Value at '{path}' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {meta['max']}"
+            )
+        if shape.enum and value not in shape.enum:
+            out.append(
+                f"Value '{value}' at '{path}' failed to satisfy constraint: "
+                f"Member must satisfy enum value set: [{', '.join(shape.enum)}]"
+            )
+        pattern = meta.get("pattern")
+        if pattern and not _pattern(pattern).fullmatch(value):
+            out.append(
+                f"Value '{value}' at '{path}' failed to satisfy constraint: "
+                f"Member must satisfy regular expression pattern: {pattern}"
+            )
+
+
+@cache
+def _pattern(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, re.DOTALL)
+    except re.error:
+        return re.compile(".*", re.DOTALL)
+
+
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "long": (int,),
+    "boolean": (bool,),
+    "double": (float, int),
+    "float": (float, int),
+    "timestamp": (datetime,),
+    "blob": (bytes, bytearray),
+    "list": (list,),
+    "map": (dict,),
+    "structure": (dict,),
+}
+
+
+def shape_mismatches(shape: Shape | None, value: Any, path: str = "") -> list[str]:
+    """Where ``value`` departs from ``shape``: unknown members, wrong types, bad enums."""
+    out: list[str] = []
+    if shape is None:
+        if value:
+            out.append(f"{path or '<root>'}: the operation returns nothing, got {value!r}")
+        return out
+    _mismatch(shape, value, path or "<root>", out, top=True)
+    return out
+
+
+def _mismatch(shape: Shape, value: Any, path: str, out: list[str], top: bool = False) -> None:
+    t = shape.type_name
+    allowed = _PY_TYPES.get(t, (object,))
+    if value is None:
+        out.append(f"{path}: None is not a valid {t}")
+        return
+    if t in ("integer", "long") and isinstance(value, bool):
+        out.append(f"{path}: bool given where {t} expected")
+        return
+    if not isinstance(value, allowed):
+        out.append(f"{path}: {type(value).__name__} given where {t} ({shape.name}) expected")
+        return
+    if t == "structure":
+        for name, v in value.items():
+            if top and name == "ResponseMetadata":
+                continue
+            if name not in shape.members:
+                out.append(f"{path}.{name}: not a member of {shape.name}")
+                continue
+            _mismatch(shape.members[name], v, f"{path}.{name}", out)
+        for name in shape.required_members:
+            if name not in value:
+                out.append(f"{path}.{name}: required member of {shape.name} missing")
+    elif t == "list":
+        for i, item in enumerate(value):
+            _mismatch(shape.member, item, f"{path}[{i}]", out)
+    elif t == "map":
+        for k, v in value.items():
+            _mismatch(shape.key, k, f"{path}<key>", out)
+            _mismatch(shape.value, v, f"{path}[{k!r}]", out)
+    elif t == "string" and shape.enum and value not in shape.enum:
+        out.append(f"{path}: {value!r} is not one of {shape.name}'s values {shape.enum}")
+
+
+def to_cloudtrail(shape: Shape | None, value: Any, lower: bool) -> Any:
+    """A request or response as CloudTrail logs it: sensitive members and blobs dropped,
+    timestamps as ISO strings, member names with a lower-case first letter for Pascal-case
+    services (CloudTrail logs KMS's ``KeyId`` as ``keyId``)."""
+    if shape is None:
+        return None
+    if shape.metadata.get("sensitive"):
+        return None
+    t = shape.type_name
+    if t == "structure" and isinstance(value, dict):
+        out = {}
+        for name, v in value.items():
+            member = shape.members.get(name)
+            if member is None or member.metadata.get("sensitive") or member.type_name == "blob":
+                continue
+            conv = to_cloudtrail(member, v, lower)
+            if conv is not None:
+                out[_lower_first(name) if lower else name] = conv
+        return out
+    if t == "list" and isinstance(value, list | tuple):
+        return [to_cloudtrail(shape.member, v, lower) for v in value]
+    if t == "map" and isinstance(value, dict):
+        return {k: to_cloudtrail(shape.value, v, lower) for k, v in value.items()}
+    if t == "timestamp" and isinstance(value, datetime):
+        return value.strftime("%b %d, %Y, %I:%M:%S %p")
+    if t == "blob":
+        return None
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
+    return value

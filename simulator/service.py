@@ -1,0 +1,56 @@
+"""The base of every simulated AWS service and the context each call runs in.
+
+A service implements operations as methods named exactly as botocore names the operation
+(``def CreateKey(self, ctx, params) -> dict``). Parameters arrive validated against the
+botocore input shape; the method authorises, then changes state, then returns the output
+shape as a dict (datetimes as ``datetime``, blobs as ``bytes``, as boto3 returns them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from simulator.iam.principal import Principal
+
+if TYPE_CHECKING:
+    from simulator.world import Simulation
+
+
+@dataclass
+class CallContext:
+    """One API call: who makes it, when, and what the audit record should add."""
+
+    sim: Simulation
+    caller: Principal
+    service: str
+    operation: str
+    request_id: str
+    now: datetime
+    region: str
+    via_service: str | None = None
+    source_ip: str = "192.0.2.10"
+    user_agent: str = "fargate-sim"
+    #: Extra fields for this call's CloudTrail record (resources, additionalEventData,
+    #: recipientAccountId, responseElements override ...), set by the service.
+    audit: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def account(self) -> str:
+        """The caller's account (for a service principal: the account it acts for)."""
+        return self.caller.account
+
+
+class Service:
+    """Base class: a simulated AWS service bound to one Simulation."""
+
+    service_name: ClassVar[str] = ""
+    event_source: ClassVar[str] = ""
+    #: The error raised for violations of the model's server-side constraints.
+    constraint_error: ClassVar[str] = "ValidationException"
+    #: CloudTrail writes request parameter names with a lower-case first letter.
+    cloudtrail_lower_names: ClassVar[bool] = True
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim

@@ -1,0 +1,154 @@
+"""The simulated world: accounts, one Region, a simulated clock, the services, the audit trail."""
+
+from __future__ import annotations
+
+import importlib
+import random
+from datetime import datetime
+from typing import Any
+
+from botocore.model import OperationModel
+
+from simulator import errors
+from simulator.audit import AuditTrail
+from simulator.client import Client, audit_record
+from simulator.clock import SimClock
+from simulator.iam.principal import ACCOUNT_ID, Principal, resolve_principal
+from simulator.quotas import RateLimiter
+from simulator.service import CallContext, Service
+
+#: Where each service's implementation lives, imported on first use.
+SERVICES: dict[str, str] = {
+    "iam": "simulator.iam.service:IamService",
+    "kms": "simulator.kms.service:KmsService",
+    "ecs": "simulator.ecs.service:EcsService",
+}
+
+
+class Simulation:
+    """One AWS partition-Region as seen by a set of accounts.
+
+    ``sim.client("kms", principal=ARN)`` gives a boto3-shaped client calling as ``ARN`` (an
+    IAM role or user ARN, an account id or root ARN, or a service principal such as
+    ``fargate.amazonaws.com``; default: the account's root). ``quotas=False`` switches the
+    request-rate quotas off for pure functional use; ``strict_shapes=True`` checks every
+    response against botocore's output shape (the test suite turns it on).
+    """
+
+    def __init__(
+        self,
+        account_id: str = "111122223333",
+        region: str = "us-west-2",
+        *,
+        start_time: datetime | None = None,
+        seed: int = 0,
+        quotas: bool = True,
+        strict_shapes: bool = False,
+        partition: str = "aws",
+    ) -> None:
+        if not isinstance(account_id, str) or not ACCOUNT_ID.match(account_id):
+            raise ValueError(f"account_id must be 12 digits, got {account_id!r}")
+        if not isinstance(region, str) or not region:
+            raise ValueError(f"region must be a Region name such as us-west-2, got {region!r}")
+        self.account_id = account_id
+        self.region = region
+        self.partition = partition
+        self.clock = SimClock(start_time)
+        self.rng = random.Random(seed)
+        self.rate_limiter = RateLimiter(self.clock, enabled=quotas)
+        self.strict_shapes = strict_shapes
+        self.audit_trail = AuditTrail()
+        self.accounts: set[str] = {account_id}
+        self._services: dict[str, Service] = {}
+        self._extensions: dict[str, Any] = {}
+
+    # -- services and clients -------------------------------------------------------------
+    def service(self, name: str) -> Service:
+        """The instance of service ``name`` in this simulation, created on first use."""
+        svc = self._services.get(name)
+        if svc is None:
+            target = SERVICES.get(name)
+            if target is None:
+                known = ", ".join(sorted(SERVICES))
+                raise ValueError(f"unknown service {name!r}: the simulator has {known}")
+            module, _, cls_name = target.partition(":")
+            cls = getattr(importlib.import_module(module), cls_name)
+            svc = self._services[name] = cls(self)
+        return svc
+
+    def client(
+        self,
+        service_name: str,
+        principal: str | None = None,
+        *,
+        via_service: str | None = None,
+        on_behalf_of: str | None = None,
+        **_ignored: Any,
+    ) -> Client:
+        """A boto3-shaped client of ``service_name`` calling as ``principal``.
+
+        ``on_behalf_of`` is the account a service principal acts for (default: this
+        simulation's account); ``via_service`` sets ``kms:ViaService`` for calls an AWS
+        service makes for a caller. boto3 keyword arguments such as ``region_name`` are
+        accepted and ignored.
+        """
+        caller = self.principal(principal, on_behalf_of=on_behalf_of)
+        return Client(self, self.service(service_name), caller, via_service=via_service)
+
+    def principal(self, text: str | None = None, *, on_behalf_of: str | None = None) -> Principal:
+        """Resolve a caller, with its tags from IAM when it is a known role or user."""
+        try:
+            p = resolve_principal(text, on_behalf_of or self.account_id)
+        except ValueError as exc:
+            raise errors.ValidationException(str(exc)) from None
+        self.accounts.add(p.account)
+        return p
+
+    @property
+    def iam(self) -> Service:
+        return self.service("iam")
+
+    @property
+    def kms(self) -> Service:
+        return self.service("kms")
+
+    @property
+    def ecs(self) -> Service:
+        return self.service("ecs")
+
+    def extension(self, name: str, factory: Any) -> Any:
+        """A per-simulation singleton (the Fargate agent, ...), made by ``factory(sim)`` once."""
+        obj = self._extensions.get(name)
+        if obj is None:
+            obj = self._extensions[name] = factory(self)
+        return obj
+
+    @property
+    def fargate(self) -> Any:
+        """The Fargate agent: task storage provisioning, volumes and ``df`` of running tasks."""
+        from simulator.fargate.agent import FargateAgent
+
+        return self.extension("fargate", FargateAgent)
+
+    # -- audit ----------------------------------------------------------------------------
+    def record(
+        self,
+        ctx: CallContext,
+        op_model: OperationModel,
+        params: dict[str, Any],
+        response: dict[str, Any] | None,
+        error: errors.ClientError | None,
+    ) -> dict[str, Any]:
+        """Append the CloudTrail record of one call to the audit trail and return it."""
+        svc = self._services[ctx.service]
+        rec = audit_record(
+            ctx, op_model, params, response, error, svc.event_source, svc.cloudtrail_lower_names
+        )
+        self.audit_trail.append(rec)
+        return rec
+
+    def __repr__(self) -> str:
+        return (
+            f"Simulation(account_id={self.account_id!r}, region={self.region!r}, "
+            f"now={self.clock.now().isoformat()})"
+        )
