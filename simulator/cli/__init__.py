@@ -16,7 +16,7 @@ COMMAND_MODULES = (
     "run",  # the benchmark harness: run, compare, plot, bench
     "policy",  # policy simulate
     "df",  # what df shows inside a task
-    "ecs",  # ecs create-cluster ... as the AWS CLI takes it
+    "aws",  # ecs|kms|iam OPERATION as the AWS CLI takes it
     "deploy",  # CloudFormation templates
     "scenario",  # scenario files
 )

@@ -1,0 +1,149 @@
+"""The AWS CLI's way of taking parameters, driven by botocore's models.
+
+``aws ecs create-cluster --cluster-name X --configuration '{...}'``: every top-level input
+member becomes a ``--kebab-case`` option (unique prefixes accepted, as the AWS CLI's parser
+accepts ``--cluster`` for ``--cluster-name``); scalars are typed from the model, structures,
+maps and lists of structures are JSON (or ``file://path``), lists of scalars take several
+values, booleans are ``--flag`` / ``--no-flag``. Output is JSON as the AWS CLI prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from botocore import xform_name
+from botocore.model import OperationModel, Shape
+
+from simulator.models import service_model
+
+
+class CliInputError(ValueError):
+    """A command line the AWS CLI would refuse, with the reason."""
+
+
+def _load_value(text: str) -> str:
+    if text.startswith("file://"):
+        return Path(text[len("file://") :]).expanduser().read_text()
+    return text
+
+
+def _scalar(shape: Shape, text: str, option: str) -> Any:
+    t = shape.type_name
+    if t in ("integer", "long"):
+        try:
+            return int(text)
+        except ValueError:
+            raise CliInputError(f"{option}: expected an integer, got {text!r}") from None
+    if t in ("double", "float"):
+        try:
+            return float(text)
+        except ValueError:
+            raise CliInputError(f"{option}: expected a number, got {text!r}") from None
+    if t == "blob":
+        if text.startswith("fileb://"):
+            return Path(text[len("fileb://") :]).expanduser().read_bytes()
+        try:
+            return base64.b64decode(text, validate=True)
+        except ValueError:
+            raise CliInputError(f"{option}: expected base64 or fileb://PATH") from None
+    if t == "timestamp":
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            raise CliInputError(f"{option}: expected an ISO 8601 time, got {text!r}") from None
+    if t == "boolean":
+        return text.lower() == "true"
+    return _load_value(text)
+
+
+def _json(shape: Shape, text: str, option: str) -> Any:
+    raw = _load_value(text)
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise CliInputError(
+            f"{option}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+            f"give {shape.name} as JSON, e.g. '{{\"key\": \"value\"}}', or file://PATH"
+        ) from None
+
+
+def parse_arguments(service: str, operation: str, argv: list[str]) -> dict[str, Any]:
+    """Turn AWS CLI options for ``service operation`` into boto3 parameters."""
+    op = operation_model(service, operation)
+    parser = argparse.ArgumentParser(
+        prog=f"fargate-sim {service} {xform_name(op.name, '-')}", allow_abbrev=True, add_help=False
+    )
+    shape = op.input_shape
+    members = shape.members if shape is not None else {}
+    for name, member in members.items():
+        opt = "--" + xform_name(name, "-")
+        if member.type_name == "boolean":
+            parser.add_argument(opt, dest=name, action="store_const", const=True, default=None)
+            parser.add_argument(
+                "--no-" + xform_name(name, "-"), dest=name, action="store_const", const=False
+            )
+        elif member.type_name == "list" and member.member.type_name not in ("structure", "map"):
+            parser.add_argument(opt, dest=name, nargs="+")
+        else:
+            parser.add_argument(opt, dest=name)
+    try:
+        ns, extra = parser.parse_known_args(argv)
+    except SystemExit:
+        raise CliInputError(f"bad arguments for {service} {xform_name(op.name, '-')}") from None
+    if extra:
+        allowed = ", ".join("--" + xform_name(n, "-") for n in members)
+        raise CliInputError(f"Unknown options: {', '.join(extra)}; valid options are: {allowed}")
+    params: dict[str, Any] = {}
+    for name, member in members.items():
+        value = getattr(ns, name)
+        if value is None:
+            continue
+        opt = "--" + xform_name(name, "-")
+        if member.type_name in ("structure", "map"):
+            params[name] = _json(member, value, opt)
+        elif member.type_name == "list":
+            if member.member.type_name in ("structure", "map"):
+                params[name] = _json(member, value, opt)
+            elif len(value) == 1 and value[0].lstrip().startswith("["):
+                params[name] = _json(member, value[0], opt)
+            else:
+                params[name] = [_scalar(member.member, v, opt) for v in value]
+        elif member.type_name == "boolean":
+            params[name] = bool(value)
+        else:
+            params[name] = _scalar(member, value, opt)
+    return params
+
+
+def operation_model(service: str, operation: str) -> OperationModel:
+    """The operation named ``create-cluster``, ``create_cluster`` or ``CreateCluster``."""
+    model = service_model(service)
+    wanted = operation.replace("-", "_").lower()
+    for name in model.operation_names:
+        if xform_name(name) == wanted or name.lower() == wanted.replace("_", ""):
+            return model.operation_model(name)
+    raise CliInputError(f"{service} has no operation {operation!r}")
+
+
+def operations(service: str) -> list[str]:
+    """The AWS CLI names (``create-cluster``) of a service's operations."""
+    return sorted(xform_name(n, "-") for n in service_model(service).operation_names)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
+    raise TypeError(f"cannot print {type(value).__name__}")
+
+
+def format_output(response: dict[str, Any]) -> str:
+    """A response as the AWS CLI prints it (JSON, 4-space indent, no ResponseMetadata)."""
+    body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+    return json.dumps(body, indent=4, default=_default)

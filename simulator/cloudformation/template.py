@@ -1,0 +1,231 @@
+"""CloudFormation templates: loading (YAML with short-form tags, or JSON) and intrinsics.
+
+Short forms (``!Ref``, ``!GetAtt``, ``!Sub``, ``!Join`` ...) load as their long forms
+(``{"Ref": ...}``, ``{"Fn::GetAtt": [...]}``) so one resolver handles both.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: A property whose value resolves to nothing is dropped, as ``AWS::NoValue`` does.
+NO_VALUE = object()
+
+_SHORT_FORMS = {
+    "Ref": "Ref",
+    "Condition": "Condition",
+    **{
+        name: f"Fn::{name}"
+        for name in (
+            "GetAtt", "Sub", "Join", "Select", "Split", "If", "Equals", "Not", "And", "Or",
+            "FindInMap", "Base64", "GetAZs", "ImportValue", "Cidr", "Length", "ToJsonString",
+        )
+    },
+}
+
+
+class TemplateError(ValueError):
+    """A template that cannot be loaded or resolved, with where and why."""
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that knows CloudFormation's short-form tags."""
+
+
+def _construct(long_name: str) -> Callable[[yaml.Loader, yaml.Node], Any]:
+    def construct(loader: yaml.Loader, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if long_name == "Fn::GetAtt" and isinstance(value, str):
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {long_name: value}
+
+    return construct
+
+
+for _short, _long in _SHORT_FORMS.items():
+    _Loader.add_constructor(f"!{_short}", _construct(_long))
+# YAML 1.1 would read 2010-09-09 as a date; CloudFormation keeps it a string.
+_Loader.add_constructor(
+    "tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node)
+)
+
+
+def load_template(source: str | Path) -> dict[str, Any]:
+    """Load a template from a path or from its text (YAML or JSON)."""
+    text = str(source)
+    if isinstance(source, Path) or ("\n" not in text and Path(text).exists()):
+        path = Path(text)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise TemplateError(f"cannot read template {path}: {exc.strerror}") from None
+    try:
+        doc = json.loads(text) if text.lstrip().startswith("{") else yaml.load(text, _Loader)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise TemplateError(f"the template is neither valid YAML nor JSON: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("Resources"), dict):
+        raise TemplateError("a template needs a Resources section mapping logical ids to resources")
+    for logical_id, res in doc["Resources"].items():
+        if not isinstance(res, dict) or "Type" not in res:
+            raise TemplateError(f"Resources.{logical_id}: needs a Type")
+    return doc
+
+
+class Resolver:
+    """Resolves intrinsic functions against parameters, pseudo parameters and resources."""
+
+    def __init__(
+        self,
+        parameters: Mapping[str, Any],
+        pseudo: Mapping[str, Any],
+        refs: Mapping[str, Any],
+        attributes: Callable[[str, str], Any],
+        conditions: Mapping[str, bool] | None = None,
+        mappings: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.parameters = parameters
+        self.pseudo = pseudo
+        self.refs = refs
+        self.attributes = attributes
+        self.conditions = dict(conditions or {})
+        self.mappings = mappings or {}
+
+    def resolve(self, value: Any, path: str = "") -> Any:
+        """Resolve every intrinsic in ``value``; ``NO_VALUE`` drops a property."""
+        if isinstance(value, list):
+            out = [self.resolve(v, f"{path}[{i}]") for i, v in enumerate(value)]
+            return [v for v in out if v is not NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (fn, arg), = value.items()
+            if fn == "Ref":
+                return self.ref(arg, path)
+            if fn.startswith("Fn::"):
+                return self.function(fn, arg, path)
+            if fn == "Condition":
+                return self.condition(arg, path)
+        out = {}
+        for k, v in value.items():
+            r = self.resolve(v, f"{path}.{k}" if path else k)
+            if r is not NO_VALUE:
+                out[k] = r
+        return out
+
+    def ref(self, name: Any, path: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.refs:
+            return self.refs[name]
+        raise TemplateError(f"{path}: Ref to unknown parameter or resource {name!r}")
+
+    def condition(self, name: str, path: str) -> bool:
+        if name not in self.conditions:
+            raise TemplateError(f"{path}: unknown condition {name!r}")
+        return self.conditions[name]
+
+    def function(self, fn: str, arg: Any, path: str) -> Any:
+        where = f"{path}.{fn}" if path else fn
+        if fn == "Fn::GetAtt":
+            if isinstance(arg, str):
+                arg = arg.split(".", 1)
+            if not isinstance(arg, list) or len(arg) != 2:
+                raise TemplateError(f"{where}: takes [LogicalId, Attribute]")
+            return self.attributes(arg[0], self.resolve(arg[1], where))
+        if fn == "Fn::Sub":
+            if isinstance(arg, list):
+                text, extra = arg[0], self.resolve(arg[1], where)
+            else:
+                text, extra = arg, {}
+            return self._sub(text, extra, where)
+        if fn == "Fn::Join":
+            sep, items = arg
+            items = self.resolve(items, where)
+            return str(sep).join(str(i) for i in items)
+        if fn == "Fn::Select":
+            index, items = self.resolve(arg, where)
+            return items[int(index)]
+        if fn == "Fn::Split":
+            sep, text = self.resolve(arg, where)
+            return str(text).split(sep)
+        if fn == "Fn::Equals":
+            a, b = self.resolve(arg, where)
+            return a == b
+        if fn == "Fn::Not":
+            return not self.resolve(arg[0], where)
+        if fn == "Fn::And":
+            return all(self.resolve(a, where) for a in arg)
+        if fn == "Fn::Or":
+            return any(self.resolve(a, where) for a in arg)
+        if fn == "Fn::If":
+            cond, yes, no = arg
+            return self.resolve(yes if self.condition(cond, where) else no, where)
+        if fn == "Fn::FindInMap":
+            name, top, second = self.resolve(arg, where)
+            try:
+                return self.mappings[name][top][second]
+            except KeyError:
+                raise TemplateError(f"{where}: no mapping {name}.{top}.{second}") from None
+        if fn == "Fn::Base64":
+            import base64
+
+            return base64.b64encode(str(self.resolve(arg, where)).encode()).decode()
+        if fn == "Fn::GetAZs":
+            region = self.pseudo["AWS::Region"]
+            return [f"{region}{z}" for z in "abc"]
+        if fn == "Fn::ToJsonString":
+            return json.dumps(self.resolve(arg, where))
+        raise TemplateError(f"{where}: the simulator does not support {fn}")
+
+    def _sub(self, text: str, extra: Mapping[str, Any], where: str) -> str:
+        def replace(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in extra:
+                return str(extra[name])
+            if "." in name and name.split(".", 1)[0] in self.refs:
+                logical, attr = name.split(".", 1)
+                return str(self.attributes(logical, attr))
+            return str(self.ref(name, where))
+
+        return re.sub(r"\$\{([^}]+)\}", replace, str(text))
+
+
+def dependencies(value: Any) -> set[str]:
+    """Logical ids that ``value`` refers to through Ref, GetAtt or Sub."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for v in value:
+            found |= dependencies(v)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if k == "Ref" and isinstance(v, str):
+                found.add(v)
+            elif k == "Fn::GetAtt":
+                target = v.split(".", 1)[0] if isinstance(v, str) else v[0]
+                found.add(target)
+            elif k == "Fn::Sub":
+                text = v[0] if isinstance(v, list) else v
+                for name in re.findall(r"\$\{([^}!][^}]*)\}", str(text)):
+                    found.add(name.split(".", 1)[0])
+                if isinstance(v, list):
+                    found |= dependencies(v[1])
+            else:
+                found |= dependencies(v)
+    return found

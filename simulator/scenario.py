@@ -1,0 +1,328 @@
+"""Scenario files: a story told to the simulator step by step, each step with its expectation.
+
+A scenario is a TOML file (under ``experiments/``)::
+
+    name = "seed_walkthrough"
+    [simulation]            # optional: account_id, region, quotas
+    [vars]                  # optional: values for {{name}} placeholders
+    [[step]]
+    name = "the key, with the seed's key policy"
+    call = "kms.create_key"                  # service.method with boto3 names
+    as = "root"                              # root (default), an ARN, or a service principal
+    params = { Policy = "file://policies/seed_key_policy.json" }
+    save = { key_arn = "KeyMetadata.Arn" }   # JMESPath into the response
+    check = { "KeyMetadata.KeyState" = "Enabled" }
+
+Other step kinds: ``cli = [...]`` (the AWS CLI's arguments, e.g. ``["ecs", "create-cluster",
+"--cluster", "c", "--configuration", "{...}"]``), ``deploy = "template.yaml"`` (a
+CloudFormation template, with ``parameters``), ``advance = SECONDS`` (the simulated clock),
+``df = "{{task_arn}}"`` (what df shows in a running task). Expectations: ``expect_error =
+"AccessDeniedException"`` (the call must fail with that code; ``expect_message`` a substring
+of the message), ``check`` (JMESPath = value), ``check_contains`` (JMESPath = substring).
+Strings may hold ``{{name}}`` placeholders (saved values, ``[vars]``, ``account``,
+``region``); ``file://PATH`` (relative to the scenario) is replaced by the file's text, with
+its placeholders filled in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jmespath
+
+from simulator.errors import ClientError
+
+STEP_KINDS = ("call", "cli", "deploy", "advance", "df")
+STEP_KEYS = {
+    "name", "as", "params", "save", "check", "check_contains", "expect_error", "expect_message",
+    "parameters", "stack_name", "note", *STEP_KINDS,
+}
+TOP_KEYS = {"name", "description", "kind", "simulation", "vars", "step"}
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot run as written: names the file, the step and the key."""
+
+
+@dataclass
+class StepResult:
+    """What one step did and whether it met its expectation."""
+
+    index: int
+    name: str
+    action: str
+    passed: bool
+    outcome: str
+    problems: list[str] = field(default_factory=list)
+    output: str | None = None
+
+
+@dataclass
+class ScenarioReport:
+    """Every step's result; ``ok`` when every expectation held."""
+
+    name: str
+    description: str
+    steps: list[StepResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.passed for s in self.steps)
+
+    @property
+    def failures(self) -> list[StepResult]:
+        return [s for s in self.steps if not s.passed]
+
+    def render(self, verbose: bool = False) -> str:
+        """The readable report: one line per step, what happened, what was wrong."""
+        lines = [f"Scenario {self.name}", *([self.description] if self.description else []), ""]
+        for s in self.steps:
+            mark = "PASS" if s.passed else "FAIL"
+            lines.append(f"[{s.index:>2}] {mark}  {s.name}")
+            lines.append(f"       {s.action} -> {s.outcome}")
+            lines.extend(f"       ! {p}" for p in s.problems)
+            if s.output and (verbose or s.action.startswith(("df", "cli"))):
+                lines.extend(f"       | {line}" for line in s.output.splitlines())
+        passed = sum(s.passed for s in self.steps)
+        lines.append("")
+        lines.append(f"{passed} passed, {len(self.steps) - passed} failed")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "steps": [s.__dict__ for s in self.steps],
+        }
+
+
+@dataclass
+class Scenario:
+    """A parsed scenario file."""
+
+    name: str
+    description: str
+    steps: list[dict[str, Any]]
+    simulation: dict[str, Any]
+    variables: dict[str, Any]
+    base_dir: Path
+    source: str
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Parse and check a scenario file; every problem names the file, the step and the key."""
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    return parse_scenario(doc, base_dir=path.parent, source=str(path))
+
+
+def parse_scenario(doc: dict[str, Any], base_dir: Path = Path("."), source: str = "<scenario>"
+                   ) -> Scenario:
+    """Check a scenario given as a dict (as TOML loads it)."""
+    unknown = sorted(set(doc) - TOP_KEYS)
+    if unknown:
+        raise ScenarioError(f"{source}: unknown top-level key(s) {unknown}; allowed: "
+                            f"{sorted(TOP_KEYS)}")
+    steps = doc.get("step", [])
+    if not isinstance(steps, list) or not steps:
+        raise ScenarioError(f"{source}: a scenario needs at least one [[step]]")
+    for i, step in enumerate(steps, 1):
+        where = f"{source}: step {i}"
+        extra = sorted(set(step) - STEP_KEYS)
+        if extra:
+            raise ScenarioError(f"{where}: unknown key(s) {extra}; allowed: {sorted(STEP_KEYS)}")
+        kinds = [k for k in STEP_KINDS if k in step]
+        if len(kinds) != 1:
+            raise ScenarioError(f"{where}: needs exactly one of {list(STEP_KINDS)}, has {kinds}")
+        if "call" in step and (not isinstance(step["call"], str) or "." not in step["call"]):
+            raise ScenarioError(f"{where}: call must be 'service.method', e.g. 'kms.create_key'")
+        if "cli" in step and not (isinstance(step["cli"], list) and len(step["cli"]) >= 2):
+            raise ScenarioError(f"{where}: cli must be a list like ['ecs', 'create-cluster', ...]")
+        if "advance" in step and not isinstance(step["advance"], int | float):
+            raise ScenarioError(f"{where}: advance must be a number of seconds")
+        for key in ("params", "save", "check", "check_contains", "parameters"):
+            if key in step and not isinstance(step[key], dict):
+                raise ScenarioError(f"{where}: {key} must be a table")
+    sim = doc.get("simulation", {})
+    if set(sim) - {"account_id", "region", "quotas", "seed"}:
+        raise ScenarioError(f"{source}: [simulation] takes account_id, region, quotas, seed")
+    return Scenario(
+        name=doc.get("name", Path(source).stem),
+        description=doc.get("description", ""),
+        steps=steps,
+        simulation=sim,
+        variables=dict(doc.get("vars", {})),
+        base_dir=base_dir,
+        source=source,
+    )
+
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+class _Runner:
+    def __init__(self, scenario: Scenario, sim: Any) -> None:
+        self.scenario = scenario
+        self.sim = sim
+        self.vars: dict[str, Any] = {
+            "account": sim.account_id,
+            "region": sim.region,
+            **scenario.variables,
+        }
+
+    def fill(self, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.startswith("file://"):
+                path = self.scenario.base_dir / value[len("file://") :]
+                try:
+                    value = path.read_text()
+                except OSError as exc:
+                    raise ScenarioError(f"cannot read {path}: {exc.strerror}") from None
+            whole = _PLACEHOLDER.fullmatch(value.strip())
+            if whole and whole.group(1) in self.vars:
+                return self.vars[whole.group(1)]
+
+            def sub(m: re.Match[str]) -> str:
+                name = m.group(1)
+                if name not in self.vars:
+                    raise ScenarioError(
+                        f"placeholder {{{{{name}}}}} has no value; known: {sorted(self.vars)}"
+                    )
+                v = self.vars[name]
+                return v if isinstance(v, str) else json.dumps(v)
+
+            return _PLACEHOLDER.sub(sub, value)
+        if isinstance(value, list):
+            return [self.fill(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.fill(v) for k, v in value.items()}
+        return value
+
+    def run(self, index: int, step: dict[str, Any]) -> StepResult:
+        name = step.get("name", f"step {index}")
+        principal = self.fill(step.get("as", "root"))
+        principal = None if principal == "root" else principal
+        response: Any = None
+        error: ClientError | None = None
+        output = None
+        if "call" in step:
+            service, _, method = step["call"].partition(".")
+            action = f"{step['call']} as {principal or 'root'}"
+            client = self.sim.client(service, principal=principal)
+            try:
+                fn = getattr(client, method)
+            except AttributeError:
+                raise ScenarioError(f"{service} has no method {method!r}") from None
+            try:
+                response = fn(**self.fill(step.get("params", {})))
+            except ClientError as exc:
+                error = exc
+        elif "cli" in step:
+            from simulator.cli.aws import run_aws_cli
+
+            args = [str(a) for a in self.fill(step["cli"])]
+            action = "aws " + " ".join(args[:2])
+            try:
+                response, output = run_aws_cli(self.sim, args, principal=principal)
+            except ClientError as exc:
+                error = exc
+        elif "deploy" in step:
+            from simulator.cloudformation import TemplateError, deploy
+
+            path = self.scenario.base_dir / self.fill(step["deploy"])
+            action = f"deploy {step['deploy']}"
+            try:
+                report = deploy(
+                    self.sim,
+                    path,
+                    parameters=self.fill(step.get("parameters", {})),
+                    stack_name=step.get("stack_name", path.stem),
+                    principal=principal,
+                )
+            except TemplateError as exc:
+                raise ScenarioError(str(exc)) from None
+            response, output = report.to_dict(), report.render()
+        elif "advance" in step:
+            self.sim.clock.advance(float(step["advance"]))
+            action = f"advance {step['advance']} s"
+            response = {"now": self.sim.clock.now().isoformat()}
+        else:
+            task = self.fill(step["df"])
+            action = f"df in {str(task).rsplit('/', 1)[-1]}"
+            storage = self.sim.fargate.df(task)
+            output = "\n".join(storage.df_lines()) if hasattr(storage, "df_lines") else str(storage)
+            response = storage.to_dict() if hasattr(storage, "to_dict") else {"df": output}
+        return self.judge(index, name, action, step, response, error, output)
+
+    def judge(self, index: int, name: str, action: str, step: dict[str, Any], response: Any,
+              error: ClientError | None, output: str | None) -> StepResult:
+        problems: list[str] = []
+        want_error = step.get("expect_error")
+        if error is not None:
+            outcome = f"{error.code}: {error.message}"
+            if want_error is None:
+                problems.append(f"expected success, got {error.code}")
+            elif error.code != want_error:
+                problems.append(f"expected {want_error}, got {error.code}")
+            want_msg = step.get("expect_message")
+            if want_msg and want_msg not in error.message:
+                problems.append(f"expected the message to mention {want_msg!r}")
+        else:
+            outcome = "ok"
+            if want_error is not None:
+                problems.append(f"expected {want_error}, but the call succeeded")
+            status = response.get("StackStatus") if isinstance(response, dict) else None
+            if status and status != "CREATE_COMPLETE":
+                outcome = status
+                if want_error != status:
+                    problems.append(f"stack ended {status}")
+            for var, expr in step.get("save", {}).items():
+                value = jmespath.search(expr, response)
+                if value is None:
+                    problems.append(f"save {var}: {expr!r} found nothing in the response")
+                self.vars[var] = value
+            for expr, want in self.fill(step.get("check", {})).items():
+                got = jmespath.search(expr, response)
+                if got != want:
+                    problems.append(f"{expr} is {got!r}, expected {want!r}")
+            for expr, want in self.fill(step.get("check_contains", {})).items():
+                got = jmespath.search(expr, response)
+                if got is None or str(want) not in (
+                    got if isinstance(got, str) else json.dumps(got, default=str)
+                ):
+                    problems.append(f"{expr} is {got!r}, expected it to contain {want!r}")
+            shown = [f"{e} = {jmespath.search(e, response)!r}"
+                     for e in list(step.get("check", {})) + list(step.get("check_contains", {}))]
+            if shown:
+                outcome = "ok; " + "; ".join(shown)
+        if step.get("note"):
+            output = f"{step['note']}\n{output}" if output else step["note"]
+        return StepResult(index, name, action, not problems, outcome, problems, output)
+
+
+def run_scenario(scenario: str | Path | Scenario, *, sim: Any = None) -> ScenarioReport:
+    """Run every step in a fresh simulation (or ``sim``) and report each outcome."""
+    from simulator.world import Simulation
+
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if sim is None:
+        sim = Simulation(**{k: v for k, v in sc.simulation.items()})
+    runner = _Runner(sc, sim)
+    report = ScenarioReport(sc.name, sc.description)
+    for i, step in enumerate(sc.steps, 1):
+        try:
+            result = runner.run(i, step)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{sc.source}: step {i} ({step.get('name', '')}): {exc}") from None
+        report.steps.append(result)
+    return report
