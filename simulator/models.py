@@ -163,6 +163,8 @@ def _mismatch(shape: Shape, value: Any, path: str, out: list[str], top: bool = F
     if t in ("integer", "long") and isinstance(value, bool):
         out.append(f"{path}: bool given where {t} expected")
         return
+    if t == "string" and shape.name == "policyDocumentType" and isinstance(value, dict):
+        return  # botocore decodes IAM policy documents into dicts (json_decode_policies)
     if not isinstance(value, allowed):
         out.append(f"{path}: {type(value).__name__} given where {t} ({shape.name}) expected")
         return

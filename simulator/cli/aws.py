@@ -49,10 +49,11 @@ def _command(args: argparse.Namespace) -> int:
     account = args.account or (keys[0]["account"] if keys else "111122223333")
     region = args.region or (keys[0]["region"] if keys else "us-west-2")
     sim = Simulation(account_id=account, region=region)
+    cluster = _cluster_name(argv)
     if not args.no_create_keys:
         for m in keys:
             if m["account"] == account and m["region"] == region:
-                created = _ensure_key(sim, m["id"])
+                created = _ensure_key(sim, m["id"], cluster)
                 if created:
                     print(f"note: created KMS key {m.group(0)} in the simulated account "
                           "(the seed's key policy); --no-create-keys to skip", file=sys.stderr)
@@ -68,14 +69,26 @@ def _command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ensure_key(sim: Any, key_id: str) -> bool:
+def _cluster_name(argv: list[str]) -> str:
+    """The cluster the command names (for the key policy's encryption context condition)."""
+    try:
+        params = parse_arguments(argv[0], argv[1], argv[2:])
+    except CliInputError:
+        return "default"
+    name = params.get("clusterName") or params.get("cluster") or "default"
+    return str(name).rsplit("/", 1)[-1]
+
+
+def _ensure_key(sim: Any, key_id: str, cluster_name: str) -> bool:
     """Create the key ``key_id`` in ``sim`` unless it exists; True when created."""
-    from simulator.seed import seed_key_policy
+    from simulator.iam.seed import seed_key_policy
 
     kms = sim.service("kms")
     if kms.has_key(key_id):
         return False
-    kms.create_key_with_id(key_id, policy=seed_key_policy(sim.account_id, cluster_name="*"))
+    kms.create_key_with_id(
+        key_id, policy=seed_key_policy(sim.account_id, cluster_name, partition=sim.partition)
+    )
     return True
 
 

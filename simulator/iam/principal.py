@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -48,12 +50,20 @@ class Principal:
         """A stable principal id in the style of CloudTrail's ``principalId``."""
         if self.is_root or self.is_service:
             return self.account if self.is_root else (self.service or "")
-        prefix = "AROA" if self.kind == "Role" else "AIDA"
-        digest = abs(hash(self.arn)) % 10**16
-        return f"{prefix}{digest:016d}"
+        return unique_id(self.kind, self.arn)
 
     def __str__(self) -> str:
         return self.arn
+
+
+_ID_PREFIX = {"Role": "AROA", "User": "AIDA", "Policy": "ANPA", "Group": "AGPA"}
+
+
+def unique_id(kind: str, arn: str) -> str:
+    """IAM's unique id of an entity (``AROA...`` for roles, ``AIDA...`` for users): 21
+    characters, derived from the ARN so that it is stable across runs."""
+    digest = base64.b32encode(hashlib.sha256(arn.encode()).digest()).decode()
+    return _ID_PREFIX.get(kind, "AIDA") + digest[:17]
 
 
 def root_arn(account: str, partition: str = "aws") -> str:

@@ -1,0 +1,69 @@
+"""Global condition keys every AWS request carries (aws:CurrentTime, aws:PrincipalArn, ...)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from simulator.iam.principal import Principal
+from simulator.iam.values import format_datetime
+
+
+def global_context(
+    principal: Principal | None,
+    *,
+    now: datetime,
+    region: str,
+    source_ip: str | None = None,
+    via_service: bool | str | None = None,
+    tags: Mapping[str, str] | None = None,
+    secure_transport: bool = True,
+) -> dict[str, Any]:
+    """The global keys of a request by ``principal`` at ``now`` in ``region``.
+
+    Principal keys: aws:PrincipalArn, aws:PrincipalAccount, aws:PrincipalType, aws:userid,
+    aws:username (IAM users only), aws:PrincipalTag/<key> (``tags`` or ``principal.tags``);
+    for a service principal aws:PrincipalServiceName and aws:PrincipalIsAWSService instead.
+    Request keys: aws:CurrentTime, aws:EpochTime, aws:RequestedRegion, aws:SecureTransport,
+    aws:SourceIp (when given), aws:ViaAWSService (true when ``via_service`` names a service
+    making the call on the caller's behalf), aws:CalledVia (that service).
+    """
+    from simulator.iam.request import principal_keys
+
+    out: dict[str, Any] = {}
+    if principal is not None:
+        if tags is not None:
+            import dataclasses
+
+            principal = dataclasses.replace(principal, tags=dict(tags))
+        names = {
+            "aws:principalarn": "aws:PrincipalArn",
+            "aws:principalaccount": "aws:PrincipalAccount",
+            "aws:principaltype": "aws:PrincipalType",
+            "aws:principalisawsservice": "aws:PrincipalIsAWSService",
+            "aws:principalservicename": "aws:PrincipalServiceName",
+            "aws:userid": "aws:userid",
+            "aws:username": "aws:username",
+        }
+        original_tags = {k.lower(): k for k in (principal.tags or {})}
+        for key, values in principal_keys(principal).items():
+            if key.startswith("aws:principaltag/"):
+                tag = key.split("/", 1)[1]
+                name = "aws:PrincipalTag/" + original_tags.get(tag, tag)
+            else:
+                name = names.get(key, key)
+            out[name] = values[0] if len(values) == 1 else list(values)
+    when = now if now.tzinfo else now.replace(tzinfo=UTC)
+    out["aws:CurrentTime"] = format_datetime(when)
+    out["aws:EpochTime"] = int(when.timestamp())
+    out["aws:RequestedRegion"] = region
+    out["aws:SecureTransport"] = secure_transport
+    if source_ip is not None:
+        out["aws:SourceIp"] = source_ip
+    out["aws:ViaAWSService"] = bool(via_service)
+    if isinstance(via_service, str) and via_service:
+        out["aws:CalledVia"] = [via_service]
+        out["aws:CalledViaFirst"] = via_service
+        out["aws:CalledViaLast"] = via_service
+    return out

@@ -1,0 +1,329 @@
+"""Combining policies into an access decision, as IAM does it.
+
+Order: an explicit Deny in any policy wins. Otherwise, for a caller in the resource's account,
+the request is allowed when the resource policy allows the caller directly, or an identity
+policy allows it (and the permissions boundary, if any, allows it too). For a caller from
+another account, both the resource policy and the caller's identity policies must allow. The
+account root is allowed on the identity side (it is the account's administrator); AWS
+service principals have no identity policies, so only a resource policy can allow them.
+
+With ``resource_policy_required=True`` (KMS key policies) identity policies only count when
+the resource policy delegates to the account (a statement naming the account that matches the
+request): the key policy is the primary authority.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from typing import Any
+
+from simulator.arn import Arn
+from simulator.iam.policy import PolicyDocument
+from simulator.iam.request import RequestContext
+from simulator.iam.results import PolicyResult, StatementMatch
+
+__all__ = [
+    "ALLOWED",
+    "EXPLICIT_DENY",
+    "IMPLICIT_DENY",
+    "Decision",
+    "PolicyResult",
+    "RequestContext",
+    "StatementMatch",
+    "evaluate",
+]
+
+ALLOWED = "allowed"
+EXPLICIT_DENY = "explicitDeny"
+IMPLICIT_DENY = "implicitDeny"
+
+
+class Decision:
+    """The access decision for one request.
+
+    ``decision``: "allowed" / "explicitDeny" / "implicitDeny". ``matched_statements``: the
+    statements that decided (the denies for an explicit deny, the allows for an allow).
+    ``denied_by``: for a denial, which kind of policy is responsible ("identity", "resource",
+    "boundary"), used for AWS's AccessDenied wording. ``explanation`` is built on access.
+    """
+
+    __slots__ = (
+        "__dict__",
+        "_reason",
+        "boundary_result",
+        "cross_account",
+        "decision",
+        "denied_by",
+        "identity_results",
+        "matched_statements",
+        "request",
+        "resource_result",
+    )
+
+    def __init__(
+        self,
+        request: RequestContext,
+        decision: str,
+        matched: list[StatementMatch],
+        *,
+        identity_results: Sequence[PolicyResult],
+        resource_result: PolicyResult | None,
+        boundary_result: PolicyResult | None,
+        cross_account: bool,
+        denied_by: str | None,
+        reason: str,
+    ) -> None:
+        self.request = request
+        self.decision = decision
+        self.matched_statements = matched
+        self.identity_results = list(identity_results)
+        self.resource_result = resource_result
+        self.boundary_result = boundary_result
+        self.cross_account = cross_account
+        self.denied_by = denied_by
+        self._reason = reason
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == ALLOWED
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    @property
+    def reason(self) -> str:
+        """A one-line summary."""
+        return self._reason
+
+    @property
+    def results(self) -> list[PolicyResult]:
+        out = list(self.identity_results)
+        if self.resource_result is not None:
+            out.append(self.resource_result)
+        if self.boundary_result is not None:
+            out.append(self.boundary_result)
+        return out
+
+    @cached_property
+    def missing_context_values(self) -> list[str]:
+        seen: dict[str, str] = {}
+        for r in self.results:
+            for key in r.missing_context_values:
+                seen.setdefault(key.lower(), key)
+        return sorted(seen.values(), key=str.lower)
+
+    @cached_property
+    def explanation(self) -> list[str]:
+        req = self.request
+        who = req.principal.arn if req.principal else "(no caller)"
+        lines = [f"{self.decision}: {who} -> {req.action} on {req.resource}", self._reason]
+        if self.cross_account:
+            lines.append("cross-account request: the resource policy and the caller's identity "
+                         "policies must both allow")
+        for r in self.results:
+            lines.extend(r.explanation())
+        if not self.results:
+            lines.append("no policy was evaluated")
+        if self.missing_context_values:
+            lines.append(
+                "request lacks context keys the policies test: "
+                + ", ".join(self.missing_context_values)
+            )
+        return lines
+
+    def explain(self) -> str:
+        return "\n".join(self.explanation)
+
+    def access_denied_message(self) -> str:
+        """AWS's AccessDenied wording for this (denied) decision."""
+        req = self.request
+        p = req.principal
+        who = (p.session_arn or p.arn) if p is not None else "anonymous"
+        base = (
+            f"User: {who} is not authorized to perform: {req.action} "
+            f"on resource: {req.resource}"
+        )
+        policy_kind = {
+            "identity": "identity-based policy",
+            "resource": "resource-based policy",
+            "boundary": "permissions boundary",
+        }.get(self.denied_by or "identity", "identity-based policy")
+        if self.decision == EXPLICIT_DENY:
+            article = "an" if policy_kind.startswith("identity") else "a"
+            return f"{base} with an explicit deny in {article} {policy_kind}"
+        return f"{base} because no {policy_kind} allows the {req.action} action"
+
+    def to_evaluation_result(self) -> dict[str, Any]:
+        """IAM's simulator ``EvaluationResults`` item (without the resource-specific list)."""
+        out: dict[str, Any] = {
+            "EvalActionName": self.request.action,
+            "EvalResourceName": self.request.resource,
+            "EvalDecision": self.decision,
+            "MatchedStatements": [m.to_matched_statement() for m in self.matched_statements],
+            "MissingContextValues": list(self.missing_context_values),
+        }
+        details: dict[str, str] = {}
+        if self.identity_results:
+            details["IAM Policy"] = _combine([r.decision for r in self.identity_results])
+        if self.resource_result is not None:
+            details["Resource Policy"] = self.resource_result.decision
+        if details:
+            out["EvalDecisionDetails"] = details
+        if self.boundary_result is not None:
+            out["PermissionsBoundaryDecisionDetail"] = {
+                "AllowedByPermissionsBoundary": self.boundary_result.allowed
+            }
+        return out
+
+    def __repr__(self) -> str:
+        return f"Decision({self.decision!r}, {self._reason!r})"
+
+
+def _combine(decisions: Iterable[str]) -> str:
+    ds = list(decisions)
+    if EXPLICIT_DENY in ds:
+        return EXPLICIT_DENY
+    return ALLOWED if ALLOWED in ds else IMPLICIT_DENY
+
+
+def _resource_account(resource: str) -> str | None:
+    if not resource.startswith("arn:"):
+        return None
+    try:
+        account = Arn.parse(resource).account
+    except ValueError:
+        return None
+    return account or None
+
+
+def evaluate(
+    request: RequestContext,
+    identity_policies: Iterable[PolicyDocument] = (),
+    resource_policy: PolicyDocument | None = None,
+    resource_account: str | None = None,
+    permissions_boundary: PolicyDocument | None = None,
+    *,
+    resource_policy_required: bool = False,
+) -> Decision:
+    """Decide ``request`` against the caller's identity policies and the resource policy.
+
+    ``resource_account`` defaults to the account in the resource ARN (same account as the
+    caller when the resource is ``*`` or has no account).
+    """
+    principal = request.principal
+    identity_results = [p.evaluate(request) for p in identity_policies]
+    resource_result = resource_policy.evaluate(request) if resource_policy is not None else None
+    boundary_result = (
+        permissions_boundary.evaluate(request) if permissions_boundary is not None else None
+    )
+    if resource_account is None:
+        resource_account = _resource_account(request.resource)
+    is_service = principal is not None and principal.kind == "AWSService"
+    cross = (
+        principal is not None
+        and not is_service
+        and resource_account is not None
+        and principal.account != resource_account
+    )
+
+    def decide(decision: str, matched: list[StatementMatch], denied_by: str | None, reason: str
+               ) -> Decision:
+        return Decision(
+            request, decision, matched,
+            identity_results=identity_results, resource_result=resource_result,
+            boundary_result=boundary_result, cross_account=cross, denied_by=denied_by,
+            reason=reason,
+        )
+
+    # 1. explicit deny anywhere wins
+    denies: list[StatementMatch] = []
+    denied_by = None
+    for r in identity_results:
+        if r.denies:
+            denies.extend(r.denies)
+            denied_by = denied_by or "identity"
+    if resource_result is not None and resource_result.denies:
+        denies.extend(resource_result.denies)
+        denied_by = denied_by or "resource"
+    if boundary_result is not None and boundary_result.denies:
+        denies.extend(boundary_result.denies)
+        denied_by = denied_by or "boundary"
+    if denies:
+        first = denies[0]
+        return decide(EXPLICIT_DENY, denies, denied_by,
+                      f"explicitly denied by {first.label}")
+
+    res_direct = resource_result.direct_allows if resource_result is not None else []
+    res_account = resource_result.account_allows if resource_result is not None else []
+
+    # 2. service principals: only a resource policy can allow
+    if is_service:
+        if res_direct:
+            return decide(ALLOWED, res_direct, None, f"allowed by {res_direct[0].label}")
+        return decide(IMPLICIT_DENY, [], "resource",
+                      "implicitly denied: no resource policy statement allows this service "
+                      "principal (services have no identity policies)")
+
+    is_root = principal is not None and principal.kind == "Root"
+    identity_allows: list[StatementMatch] = []
+    for r in identity_results:
+        identity_allows.extend(r.allows)
+    identity_ok = bool(identity_allows) or is_root
+    boundary_blocks = (
+        boundary_result is not None and not boundary_result.allows and not is_root
+    )
+    if resource_policy_required:
+        delegated = bool(res_account) or (is_root and bool(res_direct))
+        if res_direct and not cross:
+            return decide(ALLOWED, res_direct, None, f"allowed by {res_direct[0].label}")
+        if not delegated and not res_direct:
+            return decide(IMPLICIT_DENY, [], "resource",
+                          "implicitly denied: no resource policy statement allows this caller")
+        if not identity_ok or boundary_blocks:
+            by = "boundary" if identity_ok else "identity"
+            return decide(IMPLICIT_DENY, [], by,
+                          "implicitly denied: the resource policy delegates to the account but "
+                          + ("the permissions boundary does not allow it"
+                             if by == "boundary" else "no identity-based policy allows it"))
+        matched = (res_direct or res_account) + identity_allows
+        return decide(ALLOWED, matched, None,
+                      f"allowed by {matched[0].label}"
+                      + (f" and {identity_allows[0].label}" if identity_allows else
+                         " (the account root has every identity permission)"))
+
+    if not cross:
+        if res_direct:
+            return decide(ALLOWED, res_direct, None, f"allowed by {res_direct[0].label}")
+        if identity_ok and not boundary_blocks:
+            if identity_allows:
+                return decide(ALLOWED, identity_allows, None,
+                              f"allowed by {identity_allows[0].label}")
+            return decide(ALLOWED, res_account, None,
+                          "allowed: the account root has every permission in its own account")
+        if identity_ok and boundary_blocks:
+            return decide(IMPLICIT_DENY, [], "boundary",
+                          "implicitly denied: an identity policy allows but the permissions "
+                          "boundary does not")
+        if res_account:
+            return decide(IMPLICIT_DENY, [], "identity",
+                          f"implicitly denied: {res_account[0].label} delegates to the account, "
+                          "but no identity-based policy allows this request")
+        return decide(IMPLICIT_DENY, [], "identity",
+                      "implicitly denied: no policy statement allows this request")
+
+    # 3. cross-account: both sides must allow
+    res_allows = res_direct + res_account
+    if not res_allows:
+        return decide(IMPLICIT_DENY, [], "resource",
+                      "implicitly denied: cross-account access needs a resource-based policy "
+                      "that allows the caller, and none does")
+    if not identity_ok or boundary_blocks:
+        by = "boundary" if identity_ok else "identity"
+        return decide(IMPLICIT_DENY, [], by,
+                      "implicitly denied: the resource policy allows, but the caller's "
+                      + ("permissions boundary" if by == "boundary" else
+                         "identity-based policies") + " do not")
+    return decide(ALLOWED, res_allows + identity_allows, None,
+                  f"allowed by {res_allows[0].label}"
+                  + (f" and {identity_allows[0].label}" if identity_allows else ""))

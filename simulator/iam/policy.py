@@ -1,0 +1,551 @@
+"""Policy documents: parse and validate (errors name the path to the bad element), evaluate.
+
+``PolicyDocument.parse(text_or_dict, kind="identity"|"resource"|"trust", name=None)``. Identity
+policies may not have Principal/NotPrincipal; resource policies (KMS key policies) must. Both
+need Effect, Action/NotAction and Resource/NotResource. Variables (``${...}``) are honoured
+with ``"Version": "2012-10-17"`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from simulator.errors import MalformedPolicyDocumentException
+from simulator.iam.conditions import Condition, ConditionError, chunks_regex, parse_block
+from simulator.iam.principals import ACCOUNT, DIRECT, PrincipalError, PrincipalSpec
+from simulator.iam.request import RequestContext
+from simulator.iam.results import PolicyResult, StatementMatch
+from simulator.iam.values import show
+from simulator.iam.variables import Template, VariableError, parse_template
+from simulator.iam.wildcard import compile_alternatives, glob_body, resource_body
+
+VERSIONS = ("2012-10-17", "2008-10-17")
+#: identity: attached to a user or role (no Principal); resource: a resource's policy such as
+#: a KMS key policy (Principal required); trust: a role's assume-role policy (Principal
+#: required, no Resource).
+KINDS = ("identity", "resource", "trust")
+TOP_LEVEL = ("Version", "Id", "Statement")
+STATEMENT_ELEMENTS = (
+    "Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction",
+    "Resource", "NotResource", "Condition",
+)
+_ACTION = re.compile(r"^[A-Za-z0-9*?_-]+:[A-Za-z0-9*?_.-]+$")
+_IDENTITY_SID = re.compile(r"^[A-Za-z0-9]*$")
+_CACHE_LIMIT = 2048
+
+
+def _malformed(path: str, message: str) -> MalformedPolicyDocumentException:
+    return MalformedPolicyDocumentException(f"{path}: {message}" if path else message)
+
+
+def _string_list(raw: Any, path: str) -> list[str]:
+    items = raw if isinstance(raw, list) else [raw]
+    if isinstance(raw, list) and not raw:
+        raise _malformed(path, "must not be an empty list")
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            where = f"{path}[{i}]" if isinstance(raw, list) else path
+            raise _malformed(where, f"must be a string or a list of strings, not {show(item)}")
+    return items
+
+
+class Statement:
+    """One parsed statement, compiled for fast matching."""
+
+    __slots__ = (
+        "_action_cache",
+        "_action_re",
+        "_resource_cache",
+        "_resource_re",
+        "_resource_templates",
+        "actions",
+        "conditions",
+        "effect",
+        "index",
+        "is_allow",
+        "not_action",
+        "not_principal",
+        "not_resource",
+        "position",
+        "principal",
+        "raw",
+        "resource_any",
+        "resources",
+        "sid",
+    )
+
+    def __init__(self, raw: Any, index: int, kind: str, variables: bool) -> None:
+        path = f"Statement[{index}]"
+        self.index = index
+        self.raw = raw
+        self.position: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
+        if not isinstance(raw, dict):
+            raise _malformed(path, "must be an object")
+        for key in raw:
+            if key not in STATEMENT_ELEMENTS:
+                raise _malformed(
+                    f"{path}.{key}",
+                    "unknown element (expected " + ", ".join(STATEMENT_ELEMENTS) + ")",
+                )
+        # Sid
+        sid = raw.get("Sid")
+        if sid is not None and not isinstance(sid, str):
+            raise _malformed(f"{path}.Sid", "must be a string")
+        if kind == "identity" and sid and not _IDENTITY_SID.match(sid):
+            raise _malformed(
+                f"{path}.Sid", "must contain only letters and digits in an identity policy"
+            )
+        self.sid = sid
+        # Effect
+        if "Effect" not in raw:
+            raise _malformed(path, 'missing Effect ("Allow" or "Deny")')
+        if raw["Effect"] not in ("Allow", "Deny"):
+            raise _malformed(f"{path}.Effect", 'must be "Allow" or "Deny"')
+        self.effect = raw["Effect"]
+        self.is_allow = self.effect == "Allow"
+        # Principal
+        has_p, has_np = "Principal" in raw, "NotPrincipal" in raw
+        if has_p and has_np:
+            raise _malformed(path, "has both Principal and NotPrincipal")
+        self.principal: PrincipalSpec | None = None
+        self.not_principal = has_np
+        if kind == "identity":
+            if has_p or has_np:
+                el = "Principal" if has_p else "NotPrincipal"
+                raise _malformed(f"{path}.{el}", "not allowed in an identity policy")
+        else:
+            if not (has_p or has_np):
+                raise _malformed(
+                    path, "missing Principal (a resource policy statement needs Principal or "
+                    "NotPrincipal)"
+                )
+            el = "Principal" if has_p else "NotPrincipal"
+            try:
+                self.principal = PrincipalSpec(raw[el])
+            except PrincipalError as exc:
+                raise _malformed(f"{path}.{el}{exc.path}", str(exc)) from None
+        # Action
+        if "Action" in raw and "NotAction" in raw:
+            raise _malformed(path, "has both Action and NotAction")
+        if "Action" not in raw and "NotAction" not in raw:
+            raise _malformed(path, "missing Action (or NotAction)")
+        el = "Action" if "Action" in raw else "NotAction"
+        self.not_action = el == "NotAction"
+        self.actions = _string_list(raw[el], f"{path}.{el}")
+        for i, action in enumerate(self.actions):
+            if action != "*" and not _ACTION.match(action):
+                where = f"{path}.{el}[{i}]" if isinstance(raw[el], list) else f"{path}.{el}"
+                raise _malformed(
+                    where, f'{show(action)} must be "*" or service:action (e.g. kms:Decrypt)'
+                )
+        self._action_re = compile_alternatives([glob_body(a) for a in self.actions], True)
+        self._action_cache: dict[str, bool] = {}
+        # Resource
+        if kind == "trust":
+            for el in ("Resource", "NotResource"):
+                if el in raw:
+                    raise _malformed(f"{path}.{el}", "not allowed in a role trust policy")
+            raw = {**raw, "Resource": "*"}
+        if "Resource" in raw and "NotResource" in raw:
+            raise _malformed(path, "has both Resource and NotResource")
+        if "Resource" not in raw and "NotResource" not in raw:
+            raise _malformed(path, "missing Resource (or NotResource)")
+        el = "Resource" if "Resource" in raw else "NotResource"
+        self.not_resource = el == "NotResource"
+        self.resources = _string_list(raw[el], f"{path}.{el}")
+        plain, templates = [], []
+        for i, res in enumerate(self.resources):
+            where = f"{path}.{el}[{i}]" if isinstance(raw[el], list) else f"{path}.{el}"
+            if res != "*" and not res.startswith(("arn:", "${")):
+                raise _malformed(where, f'{show(res)} must be "*" or an ARN')
+            t = None
+            if variables:
+                try:
+                    t = parse_template(res)
+                except VariableError as exc:
+                    raise _malformed(where, str(exc)) from None
+            (plain if t is None else templates).append(res if t is None else t)
+        self.resource_any = "*" in plain and not self.not_resource
+        self._resource_re = compile_alternatives([resource_body(r) for r in plain])
+        self._resource_templates: tuple[Template, ...] = tuple(templates)
+        self._resource_cache: dict[str, bool] = {}
+        # Condition
+        self.conditions: tuple[Condition, ...] = ()
+        if "Condition" in raw:
+            try:
+                self.conditions = parse_block(raw["Condition"], variables=variables)
+            except ConditionError as exc:
+                raise _malformed(f"{path}.Condition{exc.path}", str(exc)) from None
+
+    # -- matching --------------------------------------------------------------------------
+    def principal_match(self, principal: Any) -> str | None:
+        spec = self.principal
+        if spec is None:
+            return None
+        hit = spec.match(principal)
+        if self.not_principal:
+            return DIRECT if hit is None else None
+        return hit
+
+    def matches_action(self, action_l: str) -> bool:
+        cache = self._action_cache
+        hit = cache.get(action_l)
+        if hit is None:
+            hit = self._action_re is not None and self._action_re.fullmatch(action_l) is not None
+            if self.not_action:
+                hit = not hit
+            if len(cache) > _CACHE_LIMIT:
+                cache.clear()
+            cache[action_l] = hit
+        return hit
+
+    def _resource_hit(self, request: RequestContext) -> bool:
+        resource = request.resource
+        cache = self._resource_cache
+        hit = cache.get(resource)
+        if hit is None:
+            regex = self._resource_re
+            hit = regex is not None and regex.fullmatch(resource) is not None
+            if len(cache) > _CACHE_LIMIT:
+                cache.clear()
+            cache[resource] = hit
+        if not hit and self._resource_templates:
+            for t in self._resource_templates:
+                chunks = t.resolve(request)
+                if chunks is not None and _template_re(chunks).fullmatch(resource):
+                    return True
+        return hit
+
+    def matches_resource(self, request: RequestContext) -> bool:
+        if self.resource_any:
+            return True
+        hit = self._resource_hit(request)
+        return not hit if self.not_resource else hit
+
+    def conditions_hold(self, request: RequestContext) -> bool:
+        return all(c.test(request) for c in self.conditions)
+
+    def missing_keys(self, request: RequestContext) -> list[str]:
+        out = []
+        for c in self.conditions:
+            out.extend(c.missing_keys(request))
+        for t in self._resource_templates:
+            out.extend(t.missing_keys(request))
+        return out
+
+    # -- explanation -----------------------------------------------------------------------
+    def label(self, policy: PolicyDocument | None = None) -> str:
+        where = f"{policy.label} " if policy is not None else ""
+        sid = f" {show(self.sid)}" if self.sid else ""
+        return f"{where}Statement[{self.index}]{sid} ({self.effect})"
+
+    def explain(
+        self, request: RequestContext, policy: PolicyDocument | None, principal_match: str | None
+    ) -> list[str]:
+        holds = self.conditions_hold(request)
+        verdict = ("applies" if holds else "does not apply: a condition failed")
+        lines = [f"{self.label(policy)} {verdict}"]
+        if self.principal is not None:
+            who = request.principal.arn if request.principal else "(no principal)"
+            el = "NotPrincipal" if self.not_principal else "Principal"
+            how = {
+                DIRECT: "names this caller",
+                ACCOUNT: "names the caller's account: the account's IAM policies must allow too",
+            }.get(principal_match or "", "does not match")
+            if self.not_principal:
+                how = "does not list this caller, so the statement applies to it"
+            lines.append(f"  principal {who}: {el} {self.principal.describe()} {how}")
+        el = "NotAction" if self.not_action else "Action"
+        verb = "is not in" if self.not_action else "matches"
+        lines.append(f"  action {request.action} {verb} {el} {show(_one(self.actions))}")
+        el = "NotResource" if self.not_resource else "Resource"
+        verb = "is not in" if self.not_resource else "matches"
+        lines.append(f"  resource {request.resource} {verb} {el} {show(_one(self.resources))}")
+        if not self.conditions:
+            lines.append("  no conditions")
+        for c in self.conditions:
+            lines.append("  condition " + c.explain(request))
+        return lines
+
+    def why_not(self, request: RequestContext, policy: PolicyDocument | None = None) -> str | None:
+        """Why this statement does not target ``request`` (principal, action or resource), or
+        None when it does (its conditions decide)."""
+        head = self.label(policy)
+        if self.principal is not None and self.principal_match(request.principal) is None:
+            who = request.principal.arn if request.principal else "(no caller)"
+            el = "NotPrincipal" if self.not_principal else "Principal"
+            verb = "is excluded by" if self.not_principal else "is not named by"
+            return f"{head}: caller {who} {verb} {el} {self.principal.describe()}"
+        if not self.matches_action(request.action_l):
+            el = "NotAction" if self.not_action else "Action"
+            verb = "is excluded by" if self.not_action else "does not match"
+            return f"{head}: action {request.action} {verb} {el} {show(_one(self.actions))}"
+        if not self.matches_resource(request):
+            el = "NotResource" if self.not_resource else "Resource"
+            verb = "is excluded by" if self.not_resource else "does not match"
+            extra = ""
+            missing = [k for t in self._resource_templates for k in t.missing_keys(request)]
+            if missing:
+                extra = f" (variables without a value: {', '.join(missing)})"
+            return (f"{head}: resource {request.resource} {verb} {el} "
+                    f"{show(_one(self.resources))}{extra}")
+        return None
+
+    def __repr__(self) -> str:
+        return f"Statement(index={self.index}, sid={self.sid!r}, effect={self.effect!r})"
+
+
+def _one(items: list[str]) -> Any:
+    return items[0] if len(items) == 1 else items
+
+
+_TEMPLATE_RE: dict[tuple[tuple[str, bool], ...], re.Pattern[str]] = {}
+
+
+def _template_re(chunks: tuple[tuple[str, bool], ...]) -> re.Pattern[str]:
+    pattern = _TEMPLATE_RE.get(chunks)
+    if pattern is None:
+        if len(_TEMPLATE_RE) > 4 * _CACHE_LIMIT:
+            _TEMPLATE_RE.clear()
+        pattern = _TEMPLATE_RE[chunks] = re.compile(
+            chunks_regex(chunks, arn=True, resource=True), re.DOTALL
+        )
+    return pattern
+
+
+def _statement_spans(text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(start, end) line/column (1-based) of each statement object in the JSON text."""
+    decoder = json.JSONDecoder()
+    ws = re.compile(r"\s*")
+
+    def skip(i: int) -> int:
+        return ws.match(text, i).end()  # type: ignore[union-attr]
+
+    def linecol(offset: int) -> tuple[int, int]:
+        line = text.count("\n", 0, offset) + 1
+        col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        return line, col
+
+    spans: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    try:
+        i = skip(0)
+        if text[i] != "{":
+            return spans
+        i = skip(i + 1)
+        while i < len(text) and text[i] != "}":
+            key, i = decoder.raw_decode(text, i)
+            i = skip(i)
+            i = skip(i + 1)  # ':'
+            if key == "Statement" and text[i] == "[":
+                i = skip(i + 1)
+                while text[i] != "]":
+                    _, end = decoder.raw_decode(text, i)
+                    spans.append((linecol(i), linecol(end)))
+                    i = skip(end)
+                    if text[i] == ",":
+                        i = skip(i + 1)
+                i += 1
+            else:
+                start = i
+                _, i = decoder.raw_decode(text, i)
+                if key == "Statement":
+                    spans.append((linecol(start), linecol(i)))
+            i = skip(i)
+            if text[i] == ",":
+                i = skip(i + 1)
+    except (ValueError, IndexError):
+        return spans
+    return spans
+
+
+class PolicyDocument:
+    """A parsed, validated policy. ``kind`` is "identity" or "resource"."""
+
+    __slots__ = (
+        "has_principals",
+        "id",
+        "kind",
+        "name",
+        "raw",
+        "source_type",
+        "statements",
+        "text",
+        "version",
+    )
+
+    def __init__(
+        self,
+        raw: dict[str, Any],
+        *,
+        kind: str,
+        name: str | None,
+        text: str,
+        source_type: str | None = None,
+    ) -> None:
+        self.raw = raw
+        self.kind = kind
+        self.name = name
+        self.text = text
+        self.source_type = source_type or ("none" if kind == "identity" else "resource")
+        for key in raw:
+            if key not in TOP_LEVEL:
+                raise _malformed(key, "unknown top-level element (expected Version, Id, Statement)")
+        version = raw.get("Version", "2008-10-17")
+        if version not in VERSIONS:
+            raise _malformed("Version", 'must be "2012-10-17" or "2008-10-17"')
+        self.version = version
+        pid = raw.get("Id")
+        if pid is not None and not isinstance(pid, str):
+            raise _malformed("Id", "must be a string")
+        self.id = pid
+        if "Statement" not in raw:
+            raise _malformed("", "missing Statement")
+        stmts = raw["Statement"]
+        if isinstance(stmts, dict):
+            stmts = [stmts]
+        elif not isinstance(stmts, list):
+            raise _malformed("Statement", "must be an object or a list of objects")
+        variables = version == "2012-10-17"
+        self.statements: tuple[Statement, ...] = tuple(
+            Statement(s, i, kind, variables) for i, s in enumerate(stmts)
+        )
+        if kind == "identity":
+            seen: dict[str, int] = {}
+            for st in self.statements:
+                if st.sid:
+                    if st.sid in seen:
+                        raise _malformed(
+                            f"Statement[{st.index}].Sid",
+                            f"duplicate Sid {show(st.sid)} (also Statement[{seen[st.sid]}])",
+                        )
+                    seen[st.sid] = st.index
+        spans = _statement_spans(text)
+        if len(spans) == len(self.statements):
+            for st, span in zip(self.statements, spans, strict=True):
+                st.position = span
+        self.has_principals = kind != "identity"
+
+    @classmethod
+    def parse(
+        cls,
+        document: str | bytes | Mapping[str, Any] | PolicyDocument,
+        kind: str = "identity",
+        name: str | None = None,
+        *,
+        source_type: str | None = None,
+    ) -> PolicyDocument:
+        """Parse and validate a policy; raise MalformedPolicyDocumentException naming the path."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be 'identity', 'resource' or 'trust', not {kind!r}")
+        if isinstance(document, PolicyDocument):
+            return cls(document.raw, kind=kind, name=name or document.name,
+                       text=document.text, source_type=source_type)
+        if isinstance(document, bytes):
+            document = document.decode("utf-8")
+        if isinstance(document, str):
+            text = document
+            raw = _loads(text)
+        elif isinstance(document, Mapping):
+            raw = _plain(document)
+            text = json.dumps(raw, indent=2)
+        else:
+            raise MalformedPolicyDocumentException(
+                f"a policy must be JSON text or an object, not {type(document).__name__}"
+            )
+        if not isinstance(raw, dict):
+            raise _malformed("", "the policy must be a JSON object")
+        return cls(raw, kind=kind, name=name, text=text, source_type=source_type)
+
+    @property
+    def label(self) -> str:
+        return self.name or {"identity": "policy", "resource": "resource policy"}.get(
+            self.kind, "trust policy"
+        )
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.raw, indent=indent)
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(self.raw))
+
+    @property
+    def condition_keys(self) -> list[str]:
+        """Every condition key and variable key the policy uses (for GetContextKeysForPolicy)."""
+        keys: dict[str, str] = {}
+        for st in self.statements:
+            for c in st.conditions:
+                keys.setdefault(c.key_l, c.key)
+                for t in c.templates:
+                    for k in t.keys:
+                        keys.setdefault(k.lower(), k)
+            for t in st._resource_templates:
+                for k in t.keys:
+                    keys.setdefault(k.lower(), k)
+        return sorted(keys.values(), key=str.lower)
+
+    def evaluate(self, request: RequestContext) -> PolicyResult:
+        """Which statements allow or deny ``request`` (and which almost applied)."""
+        allows: list[StatementMatch] = []
+        denies: list[StatementMatch] = []
+        near: list[StatementMatch] = []
+        action_l = request.action_l
+        principal = request.principal
+        resource_kind = self.has_principals
+        for st in self.statements:
+            pm = None
+            if resource_kind:
+                pm = st.principal_match(principal)
+                if pm is None:
+                    continue
+            if not st.matches_action(action_l):
+                continue
+            if not st.resource_any and not st.matches_resource(request):
+                continue
+            match = StatementMatch(self, st, request, pm)
+            if st.conditions and not st.conditions_hold(request):
+                near.append(match)
+            elif st.is_allow:
+                allows.append(match)
+            else:
+                denies.append(match)
+        return PolicyResult(self, request, allows, denies, near)
+
+    def __repr__(self) -> str:
+        n = len(self.statements)
+        return f"PolicyDocument({self.name!r}, kind={self.kind!r}, statements={n})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PolicyDocument):
+            return NotImplemented
+        return (self.raw, self.kind) == (other.raw, other.kind)
+
+    def __hash__(self) -> int:
+        return hash(self.to_json())
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _loads(text: str) -> Any:
+    if not text.strip():
+        raise MalformedPolicyDocumentException("the policy is empty")
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise MalformedPolicyDocumentException(
+            f"bad JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    except ValueError as exc:
+        raise MalformedPolicyDocumentException(f"bad JSON: {exc}") from None
