@@ -11,7 +11,9 @@ from simulator.iam.principal import Principal
 def user_identity(caller: Principal) -> dict[str, Any]:
     """CloudTrail's ``userIdentity`` for a caller."""
     if caller.is_service:
-        return {"type": "AWSService", "invokedBy": caller.service}
+        # The service that made the call on the customer's behalf: usually the principal
+        # itself, but e.g. Fargate's data key comes through ec2-frontend-api.amazonaws.com.
+        return {"type": "AWSService", "invokedBy": caller.invoked_by or caller.service}
     if caller.is_root:
         return {
             "type": "Root",

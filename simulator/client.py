@@ -75,6 +75,11 @@ class Client:
         """Who this client calls as."""
         return self._principal
 
+    def _service_caller(self) -> str | None:
+        """For an AWS service caller, the service CloudTrail names as the source."""
+        p = self._principal
+        return (p.invoked_by or p.service) if p.is_service else None
+
     def __getattr__(self, name: str) -> Any:
         op = _operation_names(self._service.service_name).get(name)
         if op is None:
@@ -106,8 +111,8 @@ class Client:
             now=sim.clock.now(),
             region=sim.region,
             via_service=self._via_service,
-            source_ip=self._source_ip or (self._principal.service or "192.0.2.10"),
-            user_agent=self._user_agent or (self._principal.service or "fargate-sim/boto3"),
+            source_ip=self._source_ip or (self._service_caller() or "192.0.2.10"),
+            user_agent=self._user_agent or (self._service_caller() or "fargate-sim/boto3"),
         )
         response: dict[str, Any] | None = None
         try:

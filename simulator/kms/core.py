@@ -1,0 +1,301 @@
+"""The state of the simulated KMS and the steps every operation shares.
+
+``KmsCore`` holds the keys, aliases and grants of every account in the simulation's Region and
+offers the common steps: resolving a key reference (key id, key ARN, alias name, alias ARN),
+the key lifecycle on the simulated clock (deletion when the waiting period ends, automatic
+rotation), key-state gates with AWS's errors, quotas, dry runs and pagination. The operation
+modules (``ops_*.py``) build on it; ``service.KmsService`` puts them together.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from simulator import errors
+from simulator.kms.authorization import Authorizer
+from simulator.kms.grants import GrantStore
+from simulator.kms.keypolicy import default_policy, parse_key_policy
+from simulator.kms.keys import (
+    DISABLED,
+    ENABLED,
+    PENDING_DELETION,
+    PENDING_IMPORT,
+    Alias,
+    KeyMaterial,
+    KmsKey,
+)
+from simulator.kms.quotas import KmsQuotas, crypto_quota
+from simulator.service import CallContext, Service
+
+if TYPE_CHECKING:
+    from simulator.clock import ScheduledCall
+    from simulator.world import Simulation
+
+T = TypeVar("T")
+
+KEY_ID = re.compile(
+    r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$"
+)
+ALIAS_NAME = re.compile(r"^alias/[a-zA-Z0-9/_-]+$")
+DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."
+InvalidMarkerException = errors.error_class("InvalidMarkerException")
+
+#: Key states in which each kind of operation may run (others raise an AWS error).
+CRYPTO = "crypto"  # Enabled only: Disabled -> DisabledException, else KMSInvalidStateException
+MANAGE = "manage"  # Enabled, Disabled, PendingImport: PendingDeletion -> KMSInvalidStateException
+ANY = "any"
+
+
+class KmsCore(Service):
+    """State and shared steps of the simulated KMS (see the module docstring)."""
+
+    service_name: ClassVar[str] = "kms"
+    event_source: ClassVar[str] = "kms.amazonaws.com"
+
+    def __init__(self, sim: Simulation) -> None:
+        super().__init__(sim)
+        self.keys: dict[str, KmsKey] = {}
+        #: ARNs of deleted keys by key id (their ciphertexts give NotFoundException).
+        self.deleted_keys: dict[str, str] = {}
+        self.aliases: dict[tuple[str, str], Alias] = {}
+        self.grants = GrantStore()
+        self.quotas = KmsQuotas(sim.rate_limiter, sim.region)
+        self.authorizer = Authorizer(self)
+        self._deletions: dict[str, ScheduledCall] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"KmsService(region={self.sim.region!r}, keys={len(self.keys)}, "
+            f"aliases={len(self.aliases)}, grants={len(self.grants)})"
+        )
+
+    # -- identifiers --------------------------------------------------------------------
+    def _hex(self, nbytes: int) -> str:
+        return self.sim.rng.getrandbits(nbytes * 8).to_bytes(nbytes, "big").hex()
+
+    def new_key_id(self, multi_region: bool) -> str:
+        """A fresh key id: a UUID, or ``mrk-`` and 32 hex digits for a multi-Region key."""
+        h = self._hex(16)
+        if multi_region:
+            return "mrk-" + h
+        h = h[:12] + "4" + h[13:16] + "89ab"[int(h[16], 16) & 3] + h[17:]
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+    def new_material_id(self) -> str:
+        """A KeyMaterialId: 64 hex digits."""
+        return self._hex(32)
+
+    def new_grant_id(self) -> str:
+        """A grant id: 64 hex digits, as AWS's."""
+        return self._hex(32)
+
+    def key_arn(self, account: str, key_id: str) -> str:
+        return f"arn:{self.sim.partition}:kms:{self.sim.region}:{account}:key/{key_id}"
+
+    def alias_arn(self, account: str, name: str) -> str:
+        return f"arn:{self.sim.partition}:kms:{self.sim.region}:{account}:{name}"
+
+    def default_policy_doc(self, account: str) -> tuple[str, Any]:
+        """AWS's default key policy for ``account``: its text and parsed document."""
+        text = default_policy(account, self.sim.partition)
+        return text, parse_key_policy(text)
+
+    # -- resolving keys -----------------------------------------------------------------
+    def resolve_key(
+        self, ctx: CallContext, ref: str, *, aliases: bool = True
+    ) -> tuple[KmsKey, str | None]:
+        """The key ``ref`` names and the alias it was named by (None when named directly).
+
+        ``aliases=False`` for operations whose KeyId accepts only a key id or key ARN.
+        Raises NotFoundException as AWS does for unknown, deleted, other-Region and malformed
+        references. Also brings the key's lifecycle up to date with the simulated clock.
+        """
+        account = ctx.account
+        alias_name: str | None = None
+        if ref.startswith("arn:"):
+            parts = ref.split(":", 5)
+            if len(parts) != 6 or parts[2] != "kms" or not parts[5]:
+                raise errors.NotFoundException(f"Invalid keyId '{ref}'")
+            region, account, resource = parts[3], parts[4], parts[5]
+            if resource.startswith("key/"):
+                key_id = resource[4:]
+            elif resource.startswith("alias/") and aliases:
+                alias_name = resource
+                key_id = ""
+            else:
+                raise errors.NotFoundException(f"Invalid keyId '{ref}'")
+            if region != self.sim.region:
+                raise errors.NotFoundException(
+                    f"Key '{ref}' does not exist (the simulation's Region is {self.sim.region})"
+                )
+        elif ref.startswith("alias/"):
+            if not aliases:
+                raise errors.NotFoundException(f"Invalid keyId '{ref}'")
+            alias_name = ref
+            key_id = ""
+        else:
+            key_id = ref
+        if alias_name is not None:
+            alias = self.aliases.get((account, alias_name))
+            if alias is None:
+                raise errors.NotFoundException(
+                    f"Alias {self.alias_arn(account, alias_name)} is not found."
+                )
+            key_id = alias.target_key_id
+        elif not KEY_ID.match(key_id):
+            raise errors.NotFoundException(f"Invalid keyId '{ref}'")
+        key = self.keys.get(key_id)
+        if key is None or key.account != account or not self.touch(key):
+            raise errors.NotFoundException(f"Key '{self.key_arn(account, key_id)}' does not exist")
+        return key, alias_name
+
+    # -- lifecycle on the simulated clock ---------------------------------------------------
+    def touch(self, key: KmsKey) -> bool:
+        """Apply what the clock says is due (deletion, automatic rotation); False if deleted."""
+        if key.state == PENDING_DELETION or key.rotation_enabled:
+            now = self.sim.clock.now()
+            if key.state == PENDING_DELETION and key.deletion_date and key.deletion_date <= now:
+                self.destroy(key)
+                return False
+            while key.rotation_enabled and key.next_rotation and key.next_rotation <= now:
+                self.rotate(key, "AUTOMATIC", when=key.next_rotation)
+                key.next_rotation = key.next_rotation + timedelta(days=key.rotation_period_days)
+        return True
+
+    def schedule_destruction(self, key: KmsKey) -> None:
+        """Destroy the key when its waiting period ends on the simulated clock."""
+        self.cancel_destruction(key)
+        key_id = key.key_id
+        assert key.deletion_date is not None
+
+        def due() -> None:
+            k = self.keys.get(key_id)
+            if k is not None:
+                self.touch(k)
+
+        self._deletions[key_id] = self.sim.clock.call_at(key.deletion_date, due)
+
+    def cancel_destruction(self, key: KmsKey) -> None:
+        call = self._deletions.pop(key.key_id, None)
+        if call is not None:
+            call.cancel()
+
+    def destroy(self, key: KmsKey) -> None:
+        """Delete a key for good: destroy its material, its aliases and its grants."""
+        for material in key.materials.values():
+            material.destroy()
+        key.private_key = None
+        key.policy_doc = None
+        self.keys.pop(key.key_id, None)
+        self.deleted_keys[key.key_id] = key.arn
+        self._deletions.pop(key.key_id, None)
+        for name in list(key.aliases):
+            self.aliases.pop((key.account, name), None)
+        key.aliases.clear()
+        self.grants.remove_key(key.key_id)
+        key.state = "Deleted"  # the record may linger in callers' hands; it is unusable
+
+    def rotate(self, key: KmsKey, rotation_type: str, when: Any = None) -> KeyMaterial:
+        """Add a new material version; it becomes current (older ones still decrypt)."""
+        material = KeyMaterial.generate(
+            self.new_material_id(), when or self.sim.clock.now(), rotation_type=rotation_type
+        )
+        key.materials[material.material_id] = material
+        key.current_material_id = material.material_id
+        key.changed()
+        return material
+
+    # -- gates --------------------------------------------------------------------------
+    def require_state(self, key: KmsKey, kind: str) -> None:
+        """Raise the error AWS gives for an operation of ``kind`` in the key's current state."""
+        state = key.state
+        if state == ENABLED or kind == ANY:
+            return
+        if state == DISABLED:
+            if kind == MANAGE:
+                return
+            raise errors.DisabledException(
+                "The request was rejected because the specified KMS key is not enabled: "
+                f"{key.arn} is disabled."
+            )
+        if state == PENDING_DELETION:
+            raise errors.KMSInvalidStateException(f"{key.arn} is pending deletion.")
+        if state == PENDING_IMPORT:
+            if kind == MANAGE:
+                return
+            raise errors.KMSInvalidStateException(f"{key.arn} is pending import.")
+        raise errors.KMSInvalidStateException(f"{key.arn} is in state {state}.")
+
+    def throttle(self, ctx: CallContext, quota: str) -> None:
+        """Consume one request of ``quota`` for the caller's account (ThrottlingException)."""
+        self.quotas.take(quota, ctx.account)
+
+    def throttle_crypto(self, ctx: CallContext, key: KmsKey) -> None:
+        """Consume one request of the cryptographic quota of the key's type."""
+        self.quotas.take(crypto_quota(key.spec.family), ctx.account)
+
+    @staticmethod
+    def dry_run(params: dict[str, Any]) -> None:
+        """Stop a request that passed every check when it asked for a dry run."""
+        if params.get("DryRun"):
+            raise errors.DryRunOperationException(DRY_RUN_MESSAGE)
+
+    def check_grant_tokens(self, params: dict[str, Any]) -> None:
+        """Refuse malformed or forged grant tokens (InvalidGrantTokenException)."""
+        for token in params.get("GrantTokens") or ():
+            if self.grants.grant_id_from_token(token) is None:
+                raise errors.InvalidGrantTokenException("The grant token is invalid.")
+
+    @staticmethod
+    def read_only(ctx: CallContext) -> None:
+        """CloudTrail logs no response elements for KMS's read-only (Describe/Get/List) calls."""
+        ctx.audit["responseElements"] = None
+
+    @staticmethod
+    def audit_key(ctx: CallContext, key: KmsKey) -> None:
+        """Name the key in the call's CloudTrail record, delivered to the key's account."""
+        ctx.audit["resources"] = [
+            {"accountId": key.account, "type": "AWS::KMS::Key", "ARN": key.arn}
+        ]
+        ctx.audit["recipientAccountId"] = key.account
+
+    # -- helpers ------------------------------------------------------------------------
+    @staticmethod
+    def paginate(
+        items: list[T], params: dict[str, Any], render: Callable[[T], Any], default_limit: int,
+        member: str,
+    ) -> dict[str, Any]:
+        """A page of ``items`` with AWS's Limit / Marker / NextMarker / Truncated."""
+        marker = params.get("Marker")
+        start = 0
+        if marker is not None:
+            if not marker.isdigit() or int(marker) > len(items):
+                raise InvalidMarkerException(
+                    "The request was rejected because the marker is invalid."
+                )
+            start = int(marker)
+        limit = params.get("Limit") or default_limit
+        page = items[start : start + limit]
+        out: dict[str, Any] = {member: [render(i) for i in page]}
+        if start + limit < len(items):
+            out["NextMarker"] = str(start + limit)
+            out["Truncated"] = True
+        else:
+            out["Truncated"] = False
+        return out
+
+    @staticmethod
+    def tags_in(tags: Iterable[dict[str, str]] | None) -> dict[str, str]:
+        """A Tags parameter as a dict; ``aws:`` keys are reserved (TagException)."""
+        out: dict[str, str] = {}
+        for tag in tags or ():
+            key = tag["TagKey"]
+            if key.lower().startswith("aws:"):
+                raise errors.error_class("TagException")(
+                    f"Tag keys beginning with 'aws:' are reserved for AWS use: {key}"
+                )
+            out[key] = tag["TagValue"]
+        return out

@@ -1,0 +1,220 @@
+"""Grants: delegated permissions on one key, indexed so authorization finds them in O(1).
+
+A grant allows its grantee the listed operations on one key. Encryption-context constraints
+(``EncryptionContextEquals``: the request's context must be exactly this map;
+``EncryptionContextSubset``: these pairs must all be in the request's context) restrict the
+cryptographic operations, never DescribeKey or RetireGrant. Grant tokens are self-contained
+and authenticated: version byte, grant id, nonce and an HMAC under a per-service secret,
+base64url-encoded, so a forged or mangled token is recognised without a lookup.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from simulator.kms.specs import UNCONSTRAINED_OPERATIONS
+
+EQUALS = "EncryptionContextEquals"
+SUBSET = "EncryptionContextSubset"
+_TOKEN_VERSION = 1
+_MAC_BYTES = 16
+
+
+@dataclass
+class Grant:
+    """One grant on one key."""
+
+    grant_id: str
+    key_id: str
+    key_arn: str
+    grantee: str
+    operations: tuple[str, ...]
+    created: datetime
+    issuing_account: str
+    retiring: str | None = None
+    constraints: dict[str, dict[str, str]] | None = None
+    name: str | None = None
+    ops: frozenset[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.ops = frozenset(self.operations)
+
+    @property
+    def constraint_types(self) -> list[str]:
+        """The constraint kinds this grant carries (values of ``kms:GrantConstraintType``)."""
+        return sorted(self.constraints or ())
+
+    def context_satisfies(self, context: Mapping[str, str] | None) -> bool:
+        """True when ``context`` meets every constraint of the grant."""
+        cons = self.constraints
+        if not cons:
+            return True
+        ctx = context or {}
+        equals = cons.get(EQUALS)
+        if equals is not None and dict(ctx) != equals:
+            return False
+        subset = cons.get(SUBSET)
+        if subset is not None:
+            for k, v in subset.items():
+                if ctx.get(k) != v:
+                    return False
+        return True
+
+    def permits(self, operation: str, context: Mapping[str, str] | None) -> bool:
+        """True when the grant allows ``operation`` with this encryption context."""
+        if operation not in self.ops:
+            return False
+        if operation in UNCONSTRAINED_OPERATIONS or operation == "CreateGrant":
+            # CreateGrant's constraint binds the grants it creates (checked by CreateGrant).
+            return True
+        return self.context_satisfies(context)
+
+    def why_not(self, operation: str, context: Mapping[str, str] | None) -> str:
+        """A one-line reason this grant does not allow the request (for AccessDenied details)."""
+        if operation not in self.ops:
+            return f"grant {self.grant_id} allows {list(self.operations)}, not {operation}"
+        if not self.context_satisfies(context):
+            return (
+                f"grant {self.grant_id} constraint {self.constraints} is not met by the "
+                f"encryption context {dict(context or {})}"
+            )
+        return f"grant {self.grant_id} allows {operation}"
+
+    def entry(self) -> dict[str, Any]:
+        """botocore's ``GrantListEntry``."""
+        out: dict[str, Any] = {
+            "KeyId": self.key_arn,
+            "GrantId": self.grant_id,
+            "CreationDate": self.created,
+            "GranteePrincipal": self.grantee,
+            "IssuingAccount": self.issuing_account,
+            "Operations": list(self.operations),
+        }
+        if self.name:
+            out["Name"] = self.name
+        if self.retiring:
+            out["RetiringPrincipal"] = self.retiring
+        if self.constraints:
+            out["Constraints"] = {k: dict(v) for k, v in self.constraints.items()}
+        return out
+
+    def signature(self) -> str:
+        """The parameters that make two named CreateGrant requests "the same" (idempotency)."""
+        return json.dumps(
+            [self.grantee, self.retiring, sorted(self.operations), self.constraints],
+            sort_keys=True,
+        )
+
+
+class GrantStore:
+    """Every grant of one KMS service, indexed by id, key, (key, grantee) and retiring principal."""
+
+    def __init__(self) -> None:
+        self._secret = os.urandom(32)
+        self._by_id: dict[str, Grant] = {}
+        self._by_key: dict[str, dict[str, Grant]] = {}
+        self._by_grantee: dict[tuple[str, str], dict[str, Grant]] = {}
+        self._by_retiring: dict[str, dict[str, Grant]] = {}
+        self._names: dict[tuple[str, str, str], str] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __repr__(self) -> str:
+        return f"GrantStore({len(self._by_id)} grants)"
+
+    # -- tokens ---------------------------------------------------------------------------
+    def token_for(self, grant: Grant) -> str:
+        """A fresh token for ``grant`` (every CreateGrant answer carries a new one)."""
+        body = bytes((_TOKEN_VERSION,)) + bytes.fromhex(grant.grant_id) + os.urandom(16)
+        mac = hmac.new(self._secret, body, hashlib.sha256).digest()[:_MAC_BYTES]
+        return base64.urlsafe_b64encode(body + mac).decode().rstrip("=")
+
+    def grant_id_from_token(self, token: str) -> str | None:
+        """The grant id a genuine token names, or None for a malformed or forged token."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except (binascii.Error, ValueError):
+            return None
+        if len(raw) != 1 + 32 + 16 + _MAC_BYTES or raw[0] != _TOKEN_VERSION:
+            return None
+        body, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
+        expected = hmac.new(self._secret, body, hashlib.sha256).digest()[:_MAC_BYTES]
+        if not hmac.compare_digest(mac, expected):
+            return None
+        return body[1:33].hex()
+
+    # -- storage --------------------------------------------------------------------------
+    def add(self, grant: Grant) -> None:
+        """Store a new grant and index it."""
+        self._by_id[grant.grant_id] = grant
+        self._by_key.setdefault(grant.key_id, {})[grant.grant_id] = grant
+        self._by_grantee.setdefault((grant.key_id, grant.grantee), {})[grant.grant_id] = grant
+        if grant.retiring:
+            self._by_retiring.setdefault(grant.retiring, {})[grant.grant_id] = grant
+        if grant.name:
+            self._names[(grant.key_id, grant.name, grant.signature())] = grant.grant_id
+
+    def remove(self, grant_id: str) -> Grant | None:
+        """Delete a grant (retire, revoke, key deletion); return it, or None if unknown."""
+        grant = self._by_id.pop(grant_id, None)
+        if grant is None:
+            return None
+        _discard(self._by_key, grant.key_id, grant_id)
+        _discard(self._by_grantee, (grant.key_id, grant.grantee), grant_id)
+        if grant.retiring:
+            _discard(self._by_retiring, grant.retiring, grant_id)
+        if grant.name:
+            self._names.pop((grant.key_id, grant.name, grant.signature()), None)
+        return grant
+
+    def remove_key(self, key_id: str) -> int:
+        """Delete every grant of a key; return how many there were."""
+        ids = list(self._by_key.get(key_id, {}))
+        for gid in ids:
+            self.remove(gid)
+        return len(ids)
+
+    def get(self, grant_id: str) -> Grant | None:
+        return self._by_id.get(grant_id)
+
+    def named(self, key_id: str, name: str, signature: str) -> Grant | None:
+        """The existing grant made by an identical named CreateGrant request, if any."""
+        gid = self._names.get((key_id, name, signature))
+        return self._by_id.get(gid) if gid else None
+
+    def count(self, key_id: str) -> int:
+        return len(self._by_key.get(key_id, ()))
+
+    def for_key(self, key_id: str) -> list[Grant]:
+        """The key's grants, oldest first."""
+        return list(self._by_key.get(key_id, {}).values())
+
+    def for_grantee(self, key_id: str, grantees: Iterable[str]) -> Iterator[Grant]:
+        """The key's grants whose grantee is any of ``grantees``."""
+        by = self._by_grantee
+        for g in grantees:
+            hit = by.get((key_id, g))
+            if hit:
+                yield from hit.values()
+
+    def retirable_by(self, principal: str) -> list[Grant]:
+        """Grants naming ``principal`` as retiring principal, oldest first."""
+        return list(self._by_retiring.get(principal, {}).values())
+
+
+def _discard(index: dict[Any, dict[str, Grant]], key: Any, grant_id: str) -> None:
+    bucket = index.get(key)
+    if bucket is not None:
+        bucket.pop(grant_id, None)
+        if not bucket:
+            del index[key]

@@ -1,0 +1,244 @@
+"""Grant operations: create (with Name idempotency), list, retire, revoke.
+
+CreateGrant's request context carries ``kms:GrantOperations``, ``kms:GranteePrincipal``,
+``kms:RetiringPrincipal``, ``kms:GrantConstraintType``, ``kms:GrantIsForAWSResource`` and, as
+AWS documents, ``kms:EncryptionContext:<key>`` / ``kms:EncryptionContextKeys`` taken from the
+grant's constraints. A grant that includes CreateGrant lets its grantee create grants for a
+subset of its operations with constraints at least as strict as its own.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from simulator import errors
+from simulator.iam.principal import ACCOUNT_ID, Principal
+from simulator.kms.authorization import encryption_context_keys, grantee_names
+from simulator.kms.core import ANY, MANAGE, KmsCore
+from simulator.kms.grants import EQUALS, SUBSET, Grant
+from simulator.kms.keys import KmsKey
+from simulator.kms.specs import CONTEXT_OPERATIONS, grant_operations_for
+from simulator.service import CallContext
+
+_GRANT_ID = re.compile(r"^[0-9a-f]{64}$")
+_PRINCIPAL_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(?:iam::\d{12}:(?:root|role/.+|user/.+)|sts::\d{12}:assumed-role/.+/.+)$"
+)
+_SERVICE = re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazonaws\.com(?:\.cn)?$")
+
+
+def _valid_principal(text: str) -> bool:
+    return bool(_PRINCIPAL_ARN.match(text) or _SERVICE.match(text) or ACCOUNT_ID.match(text))
+
+
+def _constraint_context(constraints: dict[str, dict[str, str]] | None) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for kind in (SUBSET, EQUALS):
+        merged.update((constraints or {}).get(kind) or {})
+    return merged
+
+
+def _at_least_as_strict(parent: Grant, constraints: dict[str, dict[str, str]] | None) -> bool:
+    """Whether a child grant's constraints are as strict as ``parent``'s (delegation)."""
+    if not parent.constraints:
+        return True
+    if not constraints:
+        return False
+    equals = parent.constraints.get(EQUALS)
+    if equals is not None and constraints.get(EQUALS) != equals:
+        return False
+    subset = parent.constraints.get(SUBSET)
+    if subset is not None:
+        child = _constraint_context(constraints)
+        return all(child.get(k) == v for k, v in subset.items())
+    return True
+
+
+def _names(principal: Principal, value: str | None) -> bool:
+    return value is not None and value in grantee_names(principal)
+
+
+class GrantOperations(KmsCore):
+    """CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant."""
+
+    def CreateGrant(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """A grant of some operations on one key to one principal."""
+        self.throttle(ctx, "CreateGrant")
+        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
+        self.audit_key(ctx, key)
+        self.check_grant_tokens(params)
+        grantee = params["GranteePrincipal"]
+        retiring = params.get("RetiringPrincipal")
+        for label, value in (("GranteePrincipal", grantee), ("RetiringPrincipal", retiring)):
+            if value is not None and not _valid_principal(value):
+                raise errors.InvalidArnException(
+                    f"ARN does not refer to a valid principal: {value} ({label})"
+                )
+        operations = list(dict.fromkeys(params["Operations"]))
+        constraints = {k: dict(v) for k, v in (params.get("Constraints") or {}).items()
+                       if v is not None} or None
+        self._validate_grant(key, operations, constraints)
+        extra: dict[str, Any] = {
+            "kms:GrantOperations": operations,
+            "kms:GranteePrincipal": grantee,
+            "kms:GrantIsForAWSResource": bool(ctx.caller.is_service or ctx.via_service),
+            **encryption_context_keys(_constraint_context(constraints)),
+        }
+        if retiring:
+            extra["kms:RetiringPrincipal"] = retiring
+        if constraints:
+            extra["kms:GrantConstraintType"] = sorted(constraints)
+        wanted = set(operations)
+        self.authorizer.authorize(
+            ctx, key, "CreateGrant", extra=extra, grant_operation="CreateGrant",
+            grant_check=lambda g: wanted <= g.ops and _at_least_as_strict(g, constraints),
+        )
+        self.require_state(key, MANAGE)
+        name = params.get("Name")
+        grant = Grant(
+            grant_id="", key_id=key.key_id, key_arn=key.arn, grantee=grantee,
+            operations=tuple(operations), created=ctx.now,
+            issuing_account=f"arn:{self.sim.partition}:iam::{ctx.account}:root",
+            retiring=retiring, constraints=constraints, name=name,
+        )
+        existing = self.grants.named(key.key_id, name, grant.signature()) if name else None
+        if existing is None and self.grants.count(key.key_id) >= self.quotas.grants_per_key:
+            raise errors.LimitExceededException(
+                f"The request was rejected because {key.arn} already has "
+                f"{self.quotas.grants_per_key} grants, the quota of grants per KMS key."
+            )
+        self.dry_run(params)
+        if existing is None:
+            grant.grant_id = self.new_grant_id()
+            self.grants.add(grant)
+        else:
+            grant = existing
+        ctx.audit["responseElements"] = {"grantId": grant.grant_id}
+        return {"GrantToken": self.grants.token_for(grant), "GrantId": grant.grant_id}
+
+    @staticmethod
+    def _validate_grant(
+        key: KmsKey, operations: list[str], constraints: dict[str, dict[str, str]] | None
+    ) -> None:
+        if not operations:
+            raise errors.ValidationException("A grant must allow at least one operation.")
+        if operations == ["CreateGrant"]:
+            raise errors.ValidationException(
+                "Grants must not contain only the CreateGrant operation."
+            )
+        valid = grant_operations_for(key.spec, key.key_usage)
+        bad = [op for op in operations if op not in valid]
+        if bad:
+            raise errors.ValidationException(
+                f"Grant operations {bad} are not valid for {key.arn}, a KMS key with KeySpec "
+                f"{key.key_spec} and KeyUsage {key.key_usage}. Valid operations: "
+                f"{sorted(valid)}."
+            )
+        if constraints:
+            if not key.symmetric_encryption:
+                raise errors.ValidationException(
+                    "Grant constraints (EncryptionContextEquals, EncryptionContextSubset) are "
+                    "supported only on symmetric encryption KMS keys: operations with "
+                    f"{key.key_spec} keys take no encryption context."
+                )
+            if not (set(operations) & (CONTEXT_OPERATIONS | {"CreateGrant"})):
+                raise errors.ValidationException(
+                    f"Grant constraints apply only to cryptographic operations that take an "
+                    f"encryption context; the grant allows only {operations}."
+                )
+
+    def ListGrants(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """The key's grants, optionally filtered by GrantId or GranteePrincipal."""
+        self.read_only(ctx)
+        self.throttle(ctx, "ListGrants")
+        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
+        self.audit_key(ctx, key)
+        self.authorizer.authorize(
+            ctx, key, "ListGrants",
+            extra={"kms:GrantIsForAWSResource": bool(ctx.caller.is_service or ctx.via_service)},
+        )
+        self.require_state(key, ANY)
+        grant_id = params.get("GrantId")
+        if grant_id is not None and not _GRANT_ID.match(grant_id):
+            raise errors.InvalidGrantIdException(f"Invalid grant ID '{grant_id}'.")
+        grantee = params.get("GranteePrincipal")
+        items = [
+            g for g in self.grants.for_key(key.key_id)
+            if (grant_id is None or g.grant_id == grant_id)
+            and (grantee is None or g.grantee == grantee)
+        ]
+        return self.paginate(items, params, Grant.entry, 50, "Grants")
+
+    def ListRetirableGrants(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Grants whose RetiringPrincipal is the given principal (IAM policy decides)."""
+        self.read_only(ctx)
+        self.authorizer.authorize_identity(ctx, "ListRetirableGrants")
+        items = self.grants.retirable_by(params["RetiringPrincipal"])
+        return self.paginate(items, params, Grant.entry, 50, "Grants")
+
+    def RetireGrant(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Delete a grant as its retiring principal, or its grantee if it allows RetireGrant.
+
+        Anyone else needs ``kms:RetireGrant`` from the key policy; otherwise AccessDenied.
+        """
+        self.throttle(ctx, "RetireGrant")
+        token, key_ref, grant_id = (
+            params.get("GrantToken"), params.get("KeyId"), params.get("GrantId")
+        )
+        if token:
+            grant_id = self.grants.grant_id_from_token(token)
+            if grant_id is None:
+                raise errors.InvalidGrantTokenException("The grant token is invalid.")
+            grant = self.grants.get(grant_id)
+            if grant is None:
+                raise errors.NotFoundException(f"Grant {grant_id} does not exist.")
+            key = self.keys.get(grant.key_id)
+            if key is None or not self.touch(key):
+                raise errors.NotFoundException(f"Grant {grant_id} does not exist.")
+        elif key_ref and grant_id:
+            key, _ = self.resolve_key(ctx, key_ref, aliases=False)
+            grant = self._grant_of(key, grant_id)
+        else:
+            raise errors.ValidationException(
+                "Specify the grant to retire with GrantToken, or with both KeyId and GrantId."
+            )
+        self.audit_key(ctx, key)
+        ctx.audit["additionalEventData"] = {"grantId": grant.grant_id}
+        caller = ctx.caller
+        allowed = _names(caller, grant.retiring) or (
+            "RetireGrant" in grant.ops and _names(caller, grant.grantee)
+        )
+        if not allowed:
+            self.authorizer.authorize(
+                ctx, key, "RetireGrant",
+                notes=[
+                    f"{caller.arn} is neither the grant's retiring principal "
+                    f"({grant.retiring}) nor its grantee ({grant.grantee}) with RetireGrant"
+                ],
+            )
+        self.require_state(key, ANY)
+        self.dry_run(params)
+        self.grants.remove(grant.grant_id)
+        return {}
+
+    def RevokeGrant(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Delete a grant with the key policy's (or IAM's) permission."""
+        self.throttle(ctx, "RevokeGrant")
+        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
+        self.audit_key(ctx, key)
+        self.authorizer.authorize(ctx, key, "RevokeGrant")
+        grant = self._grant_of(key, params["GrantId"])
+        ctx.audit["additionalEventData"] = {"grantId": grant.grant_id}
+        self.require_state(key, ANY)
+        self.dry_run(params)
+        self.grants.remove(grant.grant_id)
+        return {}
+
+    def _grant_of(self, key: KmsKey, grant_id: str) -> Grant:
+        if not _GRANT_ID.match(grant_id):
+            raise errors.InvalidGrantIdException(f"Invalid grant ID '{grant_id}'.")
+        grant = self.grants.get(grant_id)
+        if grant is None or grant.key_id != key.key_id:
+            raise errors.NotFoundException(f"Grant {grant_id} does not exist on {key.arn}.")
+        return grant

@@ -1,0 +1,35 @@
+"""``KmsService``: the simulated AWS KMS, one per Simulation (``sim.service("kms")``).
+
+Callers use it through the front door, as boto3 would::
+
+    kms = sim.client("kms", principal="arn:aws:iam::111122223333:role/Operator")
+    key = kms.create_key(Description="ephemeral storage")["KeyMetadata"]
+    fargate = sim.client("kms", principal="fargate.amazonaws.com")
+    fargate.generate_data_key_without_plaintext(KeyId=key["Arn"], NumberOfBytes=64,
+                                                EncryptionContext={...})
+
+The operations live in one module per concern (``ops_keys``, ``ops_aliases``, ``ops_grants``,
+``ops_crypto``, ``ops_rotation``, ``ops_signing``); the shared state and steps in ``core``.
+``service.quotas`` holds the request-rate quotas (``quotas.set("CreateGrant", 5)``) and
+``quotas.grants_per_key``.
+"""
+
+from __future__ import annotations
+
+from simulator.kms.ops_aliases import AliasOperations
+from simulator.kms.ops_crypto import CryptoOperations
+from simulator.kms.ops_grants import GrantOperations
+from simulator.kms.ops_keys import KeyOperations
+from simulator.kms.ops_rotation import RotationOperations
+from simulator.kms.ops_signing import SigningOperations
+
+
+class KmsService(
+    KeyOperations,
+    AliasOperations,
+    GrantOperations,
+    CryptoOperations,
+    RotationOperations,
+    SigningOperations,
+):
+    """The simulated KMS: keys, aliases, grants, key policies and the cryptography."""
