@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "aws",  # ecs|kms|iam OPERATION as the AWS CLI takes it
     "deploy",  # CloudFormation templates
     "scenario",  # scenario files
+    "serve",  # an AWS JSON-protocol endpoint
 )
 
 

@@ -41,10 +41,30 @@ def referenced_keys(argv: list[str]) -> list[re.Match[str]]:
     return [m for arg in argv for m in _KEY_ARN.finditer(arg)]
 
 
+#: The simulator's own options, which may also follow the operation's options.
+_OWN_FLAGS = {"--no-create-keys": None, "--principal": "principal", "--account": "account",
+              "--region": "region"}
+
+
+def _own_options(args: argparse.Namespace) -> list[str]:
+    """Take the simulator's options out of the AWS CLI's options wherever they stand."""
+    rest: list[str] = []
+    it = iter(args.options)
+    for item in it:
+        flag, eq, value = item.partition("=")
+        if flag not in _OWN_FLAGS:
+            rest.append(item)
+        elif _OWN_FLAGS[flag] is None:
+            args.no_create_keys = True
+        else:
+            setattr(args, _OWN_FLAGS[flag], value if eq else next(it, None))
+    return rest
+
+
 def _command(args: argparse.Namespace) -> int:
     from simulator.world import Simulation
 
-    argv = [args.service, args.operation, *args.options]
+    argv = [args.service, args.operation, *_own_options(args)]
     keys = referenced_keys(argv)
     account = args.account or (keys[0]["account"] if keys else "111122223333")
     region = args.region or (keys[0]["region"] if keys else "us-west-2")

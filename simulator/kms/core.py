@@ -9,6 +9,7 @@ modules (``ops_*.py``) build on it; ``service.KmsService`` puts them together.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from datetime import timedelta
@@ -65,6 +66,7 @@ class KmsCore(Service):
         self.quotas = KmsQuotas(sim.rate_limiter, sim.region)
         self.authorizer = Authorizer(self)
         self._deletions: dict[str, ScheduledCall] = {}
+        self._chosen_key_id: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -78,6 +80,8 @@ class KmsCore(Service):
 
     def new_key_id(self, multi_region: bool) -> str:
         """A fresh key id: a UUID, or ``mrk-`` and 32 hex digits for a multi-Region key."""
+        if self._chosen_key_id is not None:
+            return self._chosen_key_id
         h = self._hex(16)
         if multi_region:
             return "mrk-" + h
@@ -145,12 +149,38 @@ class KmsCore(Service):
                     f"Alias {self.alias_arn(account, alias_name)} is not found."
                 )
             key_id = alias.target_key_id
-        elif not KEY_ID.match(key_id):
+        elif not KEY_ID.match(key_id) and key_id not in self.keys:
             raise errors.NotFoundException(f"Invalid keyId '{ref}'")
         key = self.keys.get(key_id)
         if key is None or key.account != account or not self.touch(key):
             raise errors.NotFoundException(f"Key '{self.key_arn(account, key_id)}' does not exist")
         return key, alias_name
+
+    def has_key(self, key_id: str) -> bool:
+        """True when a key with this id exists (in any state) in the simulation."""
+        return key_id in self.keys
+
+    def create_key_with_id(
+        self, key_id: str, *, policy: dict[str, Any] | str | None = None,
+        principal: str | None = None, **params: Any,
+    ) -> dict[str, Any]:
+        """Create a key whose id is chosen, through the front door (CreateKey as ``principal``).
+
+        For replaying examples that name a key, such as the AWS documentation's
+        ``a1b2c3d4-5678-90ab-cdef-EXAMPLE11111``; returns the KeyMetadata.
+        """
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", key_id):
+            raise errors.ValidationException(f"{key_id!r} cannot be a key id")
+        if key_id in self.keys:
+            raise errors.AlreadyExistsException(f"Key {key_id} already exists")
+        if policy is not None:
+            params["Policy"] = policy if isinstance(policy, str) else json.dumps(policy)
+        self._chosen_key_id = key_id
+        try:
+            kms = self.sim.client("kms", principal=principal)
+            return kms.create_key(**params)["KeyMetadata"]
+        finally:
+            self._chosen_key_id = None
 
     # -- lifecycle on the simulated clock ---------------------------------------------------
     def touch(self, key: KmsKey) -> bool:

@@ -1,0 +1,43 @@
+"""``fargate-sim serve``: an AWS JSON-protocol endpoint for boto3 and the AWS CLI."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def _command(args: argparse.Namespace) -> int:
+    from simulator.api import serve
+    from simulator.world import Simulation
+
+    principals = {}
+    for item in args.principal or []:
+        akid, sep, arn = item.partition("=")
+        if not sep:
+            print(f"error: --principal takes ACCESS_KEY_ID=ARN, got {item!r}", file=sys.stderr)
+            return 2
+        principals[akid] = arn
+    sim = Simulation(account_id=args.account, region=args.region, quotas=not args.no_quotas)
+    server = serve(sim, args.host, args.port, principals)
+    print(f"serving KMS and ECS for account {sim.account_id} in {sim.region} at {server.url}")
+    print(f"  aws --endpoint-url {server.url} kms create-key")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.shutdown()
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``serve`` command."""
+    p = subparsers.add_parser("serve", help="serve KMS and ECS over AWS's JSON protocol")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=4566)
+    p.add_argument("--account", default="111122223333")
+    p.add_argument("--region", default="us-west-2")
+    p.add_argument("--principal", action="append", metavar="ACCESS_KEY_ID=ARN",
+                   help="call as ARN when a request is signed with ACCESS_KEY_ID")
+    p.add_argument("--no-quotas", action="store_true", help="switch request-rate quotas off")
+    p.set_defaults(func=_command)

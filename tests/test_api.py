@@ -1,0 +1,72 @@
+"""boto3 talks to the simulator over AWS's JSON protocol."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError as BotoClientError
+
+from simulator import Simulation
+from simulator.api import serve
+from simulator.iam.seed import seed_key_policy
+
+OPERATOR = "arn:aws:iam::111122223333:role/customer-chosen-role"
+
+
+@pytest.fixture
+def server():
+    sim = Simulation()
+    srv = serve(sim, principals={"AKIDOPERATOR": OPERATOR})
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def _client(server, service, akid="AKIDROOT"):
+    return boto3.client(
+        service,
+        endpoint_url=server.url,
+        region_name="us-west-2",
+        aws_access_key_id=akid,
+        aws_secret_access_key="x",
+    )
+
+
+def test_boto3_round_trip_with_blobs_and_timestamps(server):
+    kms = _client(server, "kms")
+    key = kms.create_key(Description="over HTTP")["KeyMetadata"]
+    assert key["KeyUsage"] == "ENCRYPT_DECRYPT"
+    assert key["CreationDate"].year == 2025
+    blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"hello", EncryptionContext={"a": "b"})
+    out = kms.decrypt(CiphertextBlob=blob["CiphertextBlob"], EncryptionContext={"a": "b"})
+    assert out["Plaintext"] == b"hello"
+    assert out["KeyId"] == key["Arn"]
+
+
+def test_errors_arrive_as_botocore_client_errors(server):
+    kms = _client(server, "kms")
+    with pytest.raises(BotoClientError) as info:
+        kms.describe_key(KeyId="alias/missing")
+    assert info.value.response["Error"]["Code"] == "NotFoundException"
+
+
+def test_access_key_selects_the_principal(server):
+    root_kms = _client(server, "kms")
+    key = root_kms.create_key(
+        Policy=json.dumps(seed_key_policy("111122223333", "c"))
+    )["KeyMetadata"]
+    op_kms = _client(server, "kms", akid="AKIDOPERATOR")
+    assert op_kms.describe_key(KeyId=key["Arn"])["KeyMetadata"]["KeyId"] == key["KeyId"]
+    with pytest.raises(BotoClientError) as info:
+        op_kms.encrypt(KeyId=key["Arn"], Plaintext=b"x")
+    assert info.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "customer-chosen-role" in info.value.response["Error"]["Message"]
+
+
+def test_ecs_over_http(server):
+    ecs = _client(server, "ecs")
+    cluster = ecs.create_cluster(clusterName="web")["cluster"]
+    assert cluster["clusterArn"].endswith(":cluster/web")
+    assert ecs.list_clusters()["clusterArns"] == [cluster["clusterArn"]]
