@@ -83,7 +83,9 @@ def test_S16_seed_template_deploys_the_cluster_with_the_key():
     )
     report = deploy(sim, TEMPLATES / "seed_cluster.yaml")
     assert report.ok, report.render()
-    cluster = sim.client("ecs").describe_clusters(clusters=["clusterName"], include=["CONFIGURATIONS"])["clusters"][0]
+    ecs = sim.client("ecs")
+    cluster = ecs.describe_clusters(clusters=["clusterName"], include=["CONFIGURATIONS"])[
+        "clusters"][0]
     assert cluster["configuration"]["managedStorageConfiguration"] == {
         "fargateEphemeralStorageKmsKeyId": SEED_KEY
     }
@@ -124,7 +126,9 @@ def test_S16_full_stack_key_role_cluster_taskdef_service():
 
 def test_S16_unsupported_resource_types_are_named(tmp_path):
     path = tmp_path / "t.yaml"
-    path.write_text("Resources:\n  B:\n    Type: AWS::S3::Bucket\n  C:\n    Type: AWS::ECS::Cluster\n")
+    path.write_text(
+        "Resources:\n  B:\n    Type: AWS::S3::Bucket\n  C:\n    Type: AWS::ECS::Cluster\n"
+    )
     with pytest.raises(TemplateError, match="AWS::S3::Bucket"):
         deploy(Simulation(), path)
 
