@@ -16,9 +16,13 @@ A scenario is a TOML file (under ``experiments/``)::
 Other step kinds: ``cli = [...]`` (the AWS CLI's arguments, e.g. ``["ecs", "create-cluster",
 "--cluster", "c", "--configuration", "{...}"]``), ``deploy = "template.yaml"`` (a
 CloudFormation template, with ``parameters``), ``advance = SECONDS`` (the simulated clock),
-``df = "{{task_arn}}"`` (what df shows in a running task). Expectations: ``expect_error =
+``settle = true`` (advance until every task has reached its desired state),
+``df = "{{task_arn}}"`` (what df shows in a running task), ``audit = "kms"`` (the audit
+records of a service since the previous audit step: ``names``, and ``events`` with
+eventName, invokedBy, errorCode). Expectations: ``expect_error =
 "AccessDeniedException"`` (the call must fail with that code; ``expect_message`` a substring
-of the message), ``check`` (JMESPath = value), ``check_contains`` (JMESPath = substring).
+of the message), ``check`` (JMESPath = value), ``check_contains`` (JMESPath = substring),
+``check_absent`` (JMESPaths that must find nothing).
 Strings may hold ``{{name}}`` placeholders (saved values, ``[vars]``, ``account``,
 ``region``); ``file://PATH`` (relative to the scenario) is replaced by the file's text, with
 its placeholders filled in.
@@ -37,9 +41,10 @@ import jmespath
 
 from simulator.errors import ClientError
 
-STEP_KINDS = ("call", "cli", "deploy", "advance", "df")
+STEP_KINDS = ("call", "cli", "deploy", "advance", "settle", "df", "audit")
 STEP_KEYS = {
-    "name", "as", "params", "save", "check", "check_contains", "expect_error", "expect_message",
+    "name", "as", "params", "save", "check", "check_contains", "check_absent", "expect_error",
+    "expect_message",
     "parameters", "stack_name", "note", *STEP_KINDS,
 }
 TOP_KEYS = {"name", "description", "kind", "simulation", "vars", "step"}
@@ -153,6 +158,8 @@ def parse_scenario(doc: dict[str, Any], base_dir: Path = Path("."), source: str 
         for key in ("params", "save", "check", "check_contains", "parameters"):
             if key in step and not isinstance(step[key], dict):
                 raise ScenarioError(f"{where}: {key} must be a table")
+        if "check_absent" in step and not isinstance(step["check_absent"], list):
+            raise ScenarioError(f"{where}: check_absent must be a list of JMESPath expressions")
     sim = doc.get("simulation", {})
     if set(sim) - {"account_id", "region", "quotas", "seed"}:
         raise ScenarioError(f"{source}: [simulation] takes account_id, region, quotas, seed")
@@ -174,6 +181,7 @@ class _Runner:
     def __init__(self, scenario: Scenario, sim: Any) -> None:
         self.scenario = scenario
         self.sim = sim
+        self.audit_mark = 0
         self.vars: dict[str, Any] = {
             "account": sim.account_id,
             "region": sim.region,
@@ -256,6 +264,31 @@ class _Runner:
             self.sim.clock.advance(float(step["advance"]))
             action = f"advance {step['advance']} s"
             response = {"now": self.sim.clock.now().isoformat()}
+        elif "settle" in step:
+            now = self.sim.fargate.settle()
+            action = "settle"
+            response = {"now": now.isoformat()}
+        elif "audit" in step:
+            source = str(self.fill(step["audit"]))
+            records = self.sim.audit_trail[self.audit_mark :]
+            self.audit_mark = len(self.sim.audit_trail)
+            events = [
+                {
+                    "eventName": r["eventName"],
+                    "invokedBy": r["userIdentity"].get("invokedBy"),
+                    "errorCode": r.get("errorCode"),
+                    "requestParameters": r.get("requestParameters"),
+                }
+                for r in records
+                if r["eventSource"] in (source, f"{source}.amazonaws.com")
+            ]
+            action = f"audit trail of {source}"
+            response = {"names": [e["eventName"] for e in events], "events": events}
+            output = "\n".join(
+                f"{e['eventName']} by {e['invokedBy'] or 'a user'}"
+                + (f" -> {e['errorCode']}" if e["errorCode"] else "")
+                for e in events
+            )
         else:
             task = self.fill(step["df"])
             action = f"df in {str(task).rsplit('/', 1)[-1]}"
@@ -301,6 +334,10 @@ class _Runner:
                     got if isinstance(got, str) else json.dumps(got, default=str)
                 ):
                     problems.append(f"{expr} is {got!r}, expected it to contain {want!r}")
+            for expr in self.fill(step.get("check_absent", [])):
+                got = jmespath.search(expr, response)
+                if got is not None:
+                    problems.append(f"{expr} is {got!r}, expected it to be absent")
             shown = [f"{e} = {jmespath.search(e, response)!r}"
                      for e in list(step.get("check", {})) + list(step.get("check_contains", {}))]
             if shown:
