@@ -35,14 +35,25 @@ class ShapeMismatchError(AssertionError):
 
 
 class _Exceptions(SimpleNamespace):
-    """``client.exceptions.NotFoundException`` and friends, as botocore offers them."""
+    """``client.exceptions.NotFoundException`` and friends, as botocore offers them.
+
+    Names are the model's error shape names; the class is the one for the shape's error code
+    (IAM's ``NoSuchEntityException`` is the code ``NoSuchEntity``).
+    """
 
     ClientError = errors.ClientError
 
+    def __init__(self, service_name: str) -> None:
+        super().__init__()
+        codes = {}
+        for shape in service_model(service_name).error_shapes:
+            codes[shape.name] = shape.metadata.get("error", {}).get("code", shape.name)
+        self._codes = codes
+
     def __getattr__(self, name: str) -> type[errors.ClientError]:
-        if name.startswith("__"):
+        if name.startswith("_"):
             raise AttributeError(name)
-        return errors.error_class(name)
+        return errors.error_class(self._codes.get(name, name))
 
 
 class Client:
@@ -65,7 +76,7 @@ class Client:
         self._source_ip = source_ip
         self._user_agent = user_agent
         self._model = service_model(service.service_name)
-        self.exceptions = _Exceptions()
+        self.exceptions = _exceptions(service.service_name)
         self.meta = SimpleNamespace(
             service_model=self._model, region_name=sim.region, principal=principal
         )
@@ -155,6 +166,13 @@ class Client:
 
 
 _NAMES: dict[str, dict[str, str]] = {}
+_EXCEPTIONS: dict[str, _Exceptions] = {}
+
+
+def _exceptions(service_name: str) -> _Exceptions:
+    if service_name not in _EXCEPTIONS:
+        _EXCEPTIONS[service_name] = _Exceptions(service_name)
+    return _EXCEPTIONS[service_name]
 
 
 def _operation_names(service_name: str) -> dict[str, str]:

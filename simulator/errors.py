@@ -80,7 +80,14 @@ InvalidGrantIdException = _define("InvalidGrantIdException")
 InvalidAliasNameException = _define("InvalidAliasNameException")
 InvalidArnException = _define("InvalidArnException")
 DryRunOperationException = _define("DryRunOperationException", 412)
-KMSMalformedPolicyDocumentException = MalformedPolicyDocumentException
+# KMS names the same failure MalformedPolicyDocumentException; a subclass, so catching
+# MalformedPolicyDocumentException catches a malformed policy from either service.
+KMSMalformedPolicyDocumentException = type(
+    "MalformedPolicyDocumentException",
+    (MalformedPolicyDocumentException,),
+    {"code": "MalformedPolicyDocumentException", "status": 400, "__module__": __name__},
+)
+_CLASSES["MalformedPolicyDocumentException"] = KMSMalformedPolicyDocumentException
 UnsupportedOperationKMSException = UnsupportedOperationException
 KMSInternalException = _define("KMSInternalException", 500)
 # ECS.

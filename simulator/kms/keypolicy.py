@@ -19,7 +19,7 @@ POLICY_NAME = "default"
 MAX_POLICY_BYTES = 32768
 LOCKOUT_MESSAGE = "The new key policy will not allow you to update the key policy in the future."
 
-KmsMalformedPolicy = errors.error_class("MalformedPolicyDocumentException")
+KmsMalformedPolicy = errors.KMSMalformedPolicyDocumentException
 
 _CACHE: OrderedDict[str, PolicyDocument] = OrderedDict()
 _CACHE_SIZE = 1024

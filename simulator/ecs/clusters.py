@@ -1,0 +1,298 @@
+"""Clusters: CreateCluster, UpdateCluster, DescribeClusters, ListClusters, DeleteCluster.
+
+CreateCluster and UpdateCluster evaluate the caller's identity policies with the condition
+key ``ecs:fargate-ephemeral-storage-kms-key`` (present, as given, when the request names a
+Fargate ephemeral storage key; absent otherwise), then check every managed-storage key with
+``kms:DescribeKey`` as the caller (``simulator.ecs.keycheck``).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from simulator import errors
+from simulator.ecs import keycheck
+from simulator.ecs.common import (
+    DEFAULT_CLUSTER,
+    authorize_call,
+    check_name,
+    copy_tags,
+    ecs_arn,
+    paginate,
+    parse_reference,
+)
+
+if TYPE_CHECKING:
+    from simulator.ecs.services import EcsServiceRecord
+    from simulator.ecs.tasks import Task
+    from simulator.service import CallContext
+
+#: The IAM condition key ECS sets on CreateCluster/UpdateCluster.
+KMS_CONDITION_KEY = "ecs:fargate-ephemeral-storage-kms-key"
+FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
+PENDING_STATES = frozenset({"PROVISIONING", "PENDING", "ACTIVATING"})
+
+
+@dataclass(eq=False)
+class Cluster:
+    """One ECS cluster and what runs in it."""
+
+    account: str
+    name: str
+    arn: str
+    created_at: datetime
+    status: str = "ACTIVE"
+    configuration: dict[str, Any] = field(default_factory=dict)
+    settings: list[dict[str, str]] = field(default_factory=list)
+    tags: list[dict[str, str]] = field(default_factory=list)
+    capacity_providers: list[str] = field(default_factory=list)
+    default_strategy: list[dict[str, Any]] = field(default_factory=list)
+    service_connect: dict[str, Any] | None = None
+    tasks: dict[str, Task] = field(default_factory=dict)
+    services: dict[str, EcsServiceRecord] = field(default_factory=dict)
+
+    @property
+    def fargate_key(self) -> str | None:
+        """The cluster's Fargate ephemeral storage key, exactly as it was given."""
+        msc = self.configuration.get("managedStorageConfiguration") or {}
+        return msc.get(keycheck.FARGATE_FIELD)
+
+    def counts(self) -> tuple[int, int, int, int]:
+        """(running tasks, pending tasks, active services, draining services)."""
+        running = pending = 0
+        for task in self.tasks.values():
+            if task.last_status == "RUNNING":
+                running += 1
+            elif task.last_status in PENDING_STATES:
+                pending += 1
+        active = sum(1 for s in self.services.values() if s.status == "ACTIVE")
+        draining = sum(1 for s in self.services.values() if s.status == "DRAINING")
+        return running, pending, active, draining
+
+    def describe(self, include: set[str] | None = None, full: bool = False) -> dict[str, Any]:
+        """The ``Cluster`` shape; ``full`` adds every optional part (Create/Update/Delete)."""
+        include = set(include or ())
+        if full:
+            include |= {"CONFIGURATIONS", "SETTINGS", "TAGS"}
+        running, pending, active, draining = self.counts()
+        out: dict[str, Any] = {
+            "clusterArn": self.arn,
+            "clusterName": self.name,
+        }
+        if "CONFIGURATIONS" in include and self.configuration:
+            out["configuration"] = copy.deepcopy(self.configuration)
+        out.update(
+            status=self.status,
+            registeredContainerInstancesCount=0,
+            runningTasksCount=running,
+            pendingTasksCount=pending,
+            activeServicesCount=active,
+            statistics=[],
+        )
+        if "STATISTICS" in include:
+            out["statistics"] = [
+                {"name": "runningEC2TasksCount", "value": "0"},
+                {"name": "runningFargateTasksCount", "value": str(running)},
+                {"name": "pendingEC2TasksCount", "value": "0"},
+                {"name": "pendingFargateTasksCount", "value": str(pending)},
+                {"name": "activeEC2ServiceCount", "value": "0"},
+                {"name": "activeFargateServiceCount", "value": str(active)},
+                {"name": "drainingEC2ServiceCount", "value": "0"},
+                {"name": "drainingFargateServiceCount", "value": str(draining)},
+            ]
+        out["tags"] = copy.deepcopy(self.tags) if "TAGS" in include else []
+        if "SETTINGS" in include:
+            out["settings"] = copy.deepcopy(self.settings)
+        out["capacityProviders"] = list(self.capacity_providers)
+        out["defaultCapacityProviderStrategy"] = copy.deepcopy(self.default_strategy)
+        if "ATTACHMENTS" in include:
+            out["attachments"] = []
+        if self.service_connect:
+            out["serviceConnectDefaults"] = dict(self.service_connect)
+        return out
+
+
+def _check_settings(settings: list[dict[str, str]] | None) -> list[dict[str, str]]:
+    out = []
+    for s in settings or []:
+        value = s.get("value", "")
+        if s.get("name") == "containerInsights" and value not in ("enabled", "disabled",
+                                                                  "enhanced"):
+            raise errors.InvalidParameterException(
+                f"Cluster setting containerInsights must be 'enabled', 'enhanced' or "
+                f"'disabled', not '{value}'."
+            )
+        out.append({"name": s["name"], "value": value})
+    return out
+
+
+def _check_capacity(
+    providers: list[str] | None, strategy: list[dict[str, Any]] | None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    providers = list(providers or [])
+    for name in providers:
+        if name not in FARGATE_PROVIDERS:
+            raise errors.InvalidParameterException(
+                f"The specified capacity provider '{name}' does not exist. The simulator models "
+                "the Fargate capacity providers FARGATE and FARGATE_SPOT."
+            )
+    out = []
+    for item in strategy or []:
+        if item["capacityProvider"] not in providers:
+            raise errors.InvalidParameterException(
+                "The specified capacity provider strategy cannot contain a capacity provider "
+                f"that is not associated with the cluster: {item['capacityProvider']}."
+            )
+        out.append({"capacityProvider": item["capacityProvider"],
+                    "weight": item.get("weight", 0), "base": item.get("base", 0)})
+    return providers, out
+
+
+def _merge_configuration(
+    current: dict[str, Any], update: dict[str, Any] | None
+) -> dict[str, Any]:
+    """UpdateCluster: each given part of ``configuration`` replaces that part wholesale."""
+    merged = copy.deepcopy(current)
+    for part, value in (update or {}).items():
+        if value is None:
+            continue
+        if value == {}:
+            merged.pop(part, None)
+        else:
+            merged[part] = copy.deepcopy(value)
+    return merged
+
+
+class ClusterOps:
+    """The cluster operations of ``EcsService``."""
+
+    clusters: dict[tuple[str, str], Cluster]
+
+    # -- lookups ---------------------------------------------------------------------------
+    def find_cluster(self, ctx: CallContext, ref: str | None) -> Cluster | None:
+        """The caller's cluster named or ARN'd by ``ref`` (default: ``default``), or None."""
+        account, name = parse_reference(ref or DEFAULT_CLUSTER, "cluster")
+        return self.clusters.get((account or ctx.account, name))
+
+    def cluster(self, ctx: CallContext, ref: str | None) -> Cluster:
+        """The caller's ACTIVE cluster, or ClusterNotFoundException."""
+        found = self.find_cluster(ctx, ref)
+        if found is None or found.status != "ACTIVE":
+            raise errors.ClusterNotFoundException("Cluster not found.")
+        return found
+
+    def cluster_arn(self, ctx: CallContext, name: str) -> str:
+        """The ARN of the caller's cluster ``name``."""
+        return ecs_arn(ctx, ctx.account, f"cluster/{name}", ctx.sim.partition)
+
+    # -- operations ------------------------------------------------------------------------
+    def CreateCluster(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Create a cluster (idempotent for identical arguments)."""
+        name = params.get("clusterName") or DEFAULT_CLUSTER
+        check_name(name, "Cluster")
+        arn = self.cluster_arn(ctx, name)
+        configuration = params.get("configuration") or {}
+        keys = keycheck.requested_keys(configuration)
+        authorize_call(ctx, arn, {KMS_CONDITION_KEY: keys.get(keycheck.FARGATE_FIELD)})
+        settings = _check_settings(params.get("settings"))
+        providers, strategy = _check_capacity(
+            params.get("capacityProviders"), params.get("defaultCapacityProviderStrategy")
+        )
+        tags = copy_tags(params.get("tags"))
+        for fld, key_id in keys.items():
+            keycheck.check_key(ctx, key_id, fld)
+        existing = self.clusters.get((ctx.account, name))
+        candidate = Cluster(
+            account=ctx.account, name=name, arn=arn, created_at=ctx.now,
+            configuration=copy.deepcopy(configuration), settings=settings, tags=tags,
+            capacity_providers=providers, default_strategy=strategy,
+            service_connect=params.get("serviceConnectDefaults"),
+        )
+        if existing is not None and existing.status == "ACTIVE":
+            same = (existing.configuration, existing.settings, existing.capacity_providers,
+                    existing.default_strategy) == (candidate.configuration, candidate.settings,
+                                                   candidate.capacity_providers,
+                                                   candidate.default_strategy)
+            if not same:
+                raise errors.InvalidParameterException(
+                    "Arguments on this idempotent request are inconsistent with arguments used "
+                    f"in previous request(s): cluster {name} exists with another configuration. "
+                    "Use UpdateCluster to change it."
+                )
+            return {"cluster": existing.describe(full=True)}
+        self.clusters[(ctx.account, name)] = candidate
+        return {"cluster": candidate.describe(full=True)}
+
+    def UpdateCluster(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Change a cluster's settings or configuration (a new key reaches new deployments)."""
+        found = self.find_cluster(ctx, params["cluster"])
+        _, name = parse_reference(params["cluster"], "cluster")
+        arn = found.arn if found else self.cluster_arn(ctx, name)
+        keys = keycheck.requested_keys(params.get("configuration"))
+        authorize_call(ctx, arn, {KMS_CONDITION_KEY: keys.get(keycheck.FARGATE_FIELD)})
+        cluster = self.cluster(ctx, params["cluster"])
+        settings = _check_settings(params.get("settings")) if "settings" in params else None
+        for fld, key_id in keys.items():
+            keycheck.check_key(ctx, key_id, fld)
+        if "configuration" in params:
+            cluster.configuration = _merge_configuration(
+                cluster.configuration, params["configuration"]
+            )
+        if settings is not None:
+            by_name = {s["name"]: s for s in cluster.settings}
+            by_name.update({s["name"]: s for s in settings})
+            cluster.settings = list(by_name.values())
+        if params.get("serviceConnectDefaults") is not None:
+            cluster.service_connect = dict(params["serviceConnectDefaults"])
+        return {"cluster": cluster.describe(full=True)}
+
+    def DescribeClusters(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Describe clusters; ``include`` adds configuration, settings, statistics, tags."""
+        refs = params.get("clusters") or [DEFAULT_CLUSTER]
+        if len(refs) > 100:
+            raise errors.InvalidParameterException(
+                f"DescribeClusters takes at most 100 clusters, got {len(refs)}."
+            )
+        include = set(params.get("include") or ())
+        found, failures = [], []
+        for ref in refs:
+            account, name = parse_reference(ref, "cluster")
+            arn = ecs_arn(ctx, account or ctx.account, f"cluster/{name}", ctx.sim.partition)
+            authorize_call(ctx, arn)
+            cluster = self.clusters.get((account or ctx.account, name))
+            if cluster is None:
+                failures.append({"arn": arn, "reason": "MISSING"})
+            else:
+                found.append(cluster.describe(include))
+        return {"clusters": found, "failures": failures}
+
+    def ListClusters(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """The ARNs of the caller's ACTIVE clusters, in creation order."""
+        authorize_call(ctx)
+        arns = [c.arn for (acct, _), c in self.clusters.items()
+                if acct == ctx.account and c.status == "ACTIVE"]
+        page, token = paginate(arns, params.get("nextToken"), params.get("maxResults"))
+        out: dict[str, Any] = {"clusterArns": page}
+        if token:
+            out["nextToken"] = token
+        return out
+
+    def DeleteCluster(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Mark a cluster INACTIVE; refused while services or tasks are active in it."""
+        found = self.find_cluster(ctx, params["cluster"])
+        _, name = parse_reference(params["cluster"], "cluster")
+        authorize_call(ctx, found.arn if found else self.cluster_arn(ctx, name))
+        cluster = self.cluster(ctx, params["cluster"])
+        if any(s.status in ("ACTIVE", "DRAINING") for s in cluster.services.values()):
+            raise errors.ClusterContainsServicesException(
+                "The Cluster cannot be deleted while Services are active."
+            )
+        if any(t.last_status != "STOPPED" for t in cluster.tasks.values()):
+            raise errors.ClusterContainsTasksException(
+                "The Cluster cannot be deleted while Tasks are active."
+            )
+        cluster.status = "INACTIVE"
+        return {"cluster": cluster.describe(full=True)}

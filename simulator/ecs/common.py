@@ -1,0 +1,129 @@
+"""What every ECS operation shares: ARNs and ids, references, pagination, tags, authorisation."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from simulator import errors
+from simulator.arn import Arn
+
+if TYPE_CHECKING:
+    from simulator.service import CallContext
+
+#: The cluster a call uses when it names none (as ECS does).
+DEFAULT_CLUSTER = "default"
+
+#: Resource names ECS accepts for clusters, services and task definition families.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+
+#: ListClusters, ListTasks, ListServices, ListTaskDefinitions: page size bounds.
+MAX_PAGE = 100
+
+
+def ecs_arn(ctx_or_region: Any, account: str, resource: str, partition: str = "aws") -> str:
+    """``arn:aws:ecs:<region>:<account>:<resource>``."""
+    region = ctx_or_region if isinstance(ctx_or_region, str) else ctx_or_region.region
+    return f"arn:{partition}:ecs:{region}:{account}:{resource}"
+
+
+def hex_id(sim: Any, digits: int = 32) -> str:
+    """A lower-case hex identifier from the simulation's seeded generator."""
+    return f"{sim.rng.getrandbits(digits * 4):0{digits}x}"
+
+
+def short_id(sim: Any, digits: int = 17) -> str:
+    """An EC2-style resource suffix such as the 17 hex digits of ``vol-…`` or ``eni-…``."""
+    return hex_id(sim, digits)
+
+
+def parse_reference(ref: str, resource_type: str) -> tuple[str | None, str]:
+    """Split a name-or-ARN reference into (account or None, last path element).
+
+    ``parse_reference("arn:aws:ecs:us-west-2:1:cluster/a", "cluster") == ("1", "a")``;
+    a plain name gives ``(None, name)``. Raises InvalidParameterException for an ARN of
+    another resource type.
+    """
+    if not ref.startswith("arn:"):
+        return None, ref
+    try:
+        arn = Arn.parse(ref)
+    except ValueError:
+        raise errors.InvalidParameterException(f"Invalid {resource_type} ARN: {ref}") from None
+    if arn.service != "ecs" or arn.resource_type != resource_type:
+        raise errors.InvalidParameterException(
+            f"{ref} is not an ECS {resource_type} ARN "
+            f"(arn:aws:ecs:<region>:<account>:{resource_type}/...)."
+        )
+    return arn.account, arn.resource_id.rsplit("/", 1)[-1]
+
+
+def check_name(value: str, what: str) -> None:
+    """InvalidParameterException unless ``value`` is 1–255 letters, digits, ``-`` and ``_``."""
+    if not NAME_PATTERN.match(value):
+        raise errors.InvalidParameterException(
+            f"{what} name '{value}' is not valid: up to 255 letters (uppercase and lowercase), "
+            "numbers, underscores, and hyphens are allowed."
+        )
+
+
+def paginate(
+    items: Sequence[Any], next_token: str | None, max_results: int | None
+) -> tuple[list[Any], str | None]:
+    """One page of ``items`` and the token of the next page (None on the last page)."""
+    if max_results is not None and not 1 <= max_results <= MAX_PAGE:
+        raise errors.InvalidParameterException(
+            f"maxResults must be between 1 and {MAX_PAGE}, got {max_results}."
+        )
+    size = max_results or MAX_PAGE
+    start = 0
+    if next_token:
+        try:
+            start = int(json.loads(base64.b64decode(next_token, validate=True))["offset"])
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            raise errors.InvalidParameterException("Invalid nextToken.") from None
+        if start < 0:
+            raise errors.InvalidParameterException("Invalid nextToken.")
+    page = list(items[start : start + size])
+    token = None
+    if start + size < len(items):
+        token = base64.b64encode(json.dumps({"offset": start + size}).encode()).decode()
+    return page, token
+
+
+def copy_tags(tags: list[dict[str, str]] | None) -> list[dict[str, str]]:
+    """The tags as ECS stores them (``[{key, value}]``), checked for reserved prefixes."""
+    out: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for tag in tags or []:
+        key = tag.get("key")
+        if not key:
+            raise errors.InvalidParameterException("Tag keys must not be empty.")
+        if key.lower().startswith("aws:"):
+            raise errors.InvalidParameterException(
+                f"Tag key '{key}' uses the reserved prefix 'aws:'."
+            )
+        if key in seen:
+            raise errors.InvalidParameterException(f"Duplicate tag key '{key}'.")
+        seen.add(key)
+        out.append({"key": key, "value": tag.get("value", "")})
+    return out
+
+
+def authorize_call(
+    ctx: CallContext,
+    resource: str = "*",
+    context: dict[str, Any] | None = None,
+    action: str | None = None,
+) -> None:
+    """Evaluate the caller's identity policies for ``ecs:<operation>`` on ``resource``.
+
+    Raises AccessDeniedException (AWS wording, the evaluation in ``details``) when denied.
+    """
+    from simulator.iam.authorization import authorize
+
+    authorize(ctx.sim, ctx, action or f"ecs:{ctx.operation}", resource, context=context)

@@ -1,0 +1,111 @@
+"""The check ECS makes of a cluster's managed-storage KMS keys on CreateCluster/UpdateCluster.
+
+ECS calls ``kms:DescribeKey`` *as the caller* (so the operator role needs kms:DescribeKey on
+the key, as the seed page says) and accepts only a key that exists, is symmetric for
+encryption (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT), is enabled, is not pending deletion and is a
+single-Region key. Aliases are refused before KMS is asked. Every refusal is an
+InvalidParameterException that names the key, the field and the problem.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from simulator import errors
+from simulator.arn import Arn
+
+if TYPE_CHECKING:
+    from simulator.service import CallContext
+
+FARGATE_FIELD = "fargateEphemeralStorageKmsKeyId"
+MANAGED_FIELD = "kmsKeyId"
+FIELD_PATH = "configuration.managedStorageConfiguration"
+
+
+def is_alias(key_id: str) -> bool:
+    """True for ``alias/...`` or an alias ARN."""
+    if key_id.startswith("alias/"):
+        return True
+    if key_id.startswith("arn:"):
+        try:
+            return Arn.parse(key_id).resource.startswith("alias/")
+        except ValueError:
+            return False
+    return False
+
+
+def _refuse(key_id: str, field: str, problem: str) -> errors.ClientError:
+    return errors.InvalidParameterException(
+        f"The KMS key {key_id} given in {FIELD_PATH}.{field} cannot be used: {problem}"
+    )
+
+
+def describe_as_caller(ctx: CallContext, key_id: str) -> dict[str, Any]:
+    """DescribeKey through KMS's front door as the ECS caller (kms:ViaService = ECS)."""
+    caller = ctx.caller
+    kms = ctx.sim.client(
+        "kms",
+        principal=caller.session_arn or caller.arn,
+        on_behalf_of=caller.account,
+        via_service=f"ecs.{ctx.region}.amazonaws.com",
+    )
+    return kms.describe_key(KeyId=key_id)["KeyMetadata"]
+
+
+def check_key(ctx: CallContext, key_id: str, field: str = FARGATE_FIELD) -> dict[str, Any]:
+    """Validate one managed-storage key as ECS does; return its KeyMetadata."""
+    if not key_id or not key_id.strip():
+        raise errors.InvalidParameterException(
+            f"{FIELD_PATH}.{field} must be a KMS key ID or key ARN, not an empty string."
+        )
+    if is_alias(key_id):
+        raise _refuse(
+            key_id, field,
+            "it is an alias. Give the key ID or key ARN; aliases are not supported for "
+            "managed storage encryption.",
+        )
+    try:
+        meta = describe_as_caller(ctx, key_id)
+    except errors.AccessDeniedException as exc:
+        raise _refuse(
+            key_id, field,
+            f"kms:DescribeKey was denied to {ctx.caller.session_arn or ctx.caller.arn}. The "
+            "principal that calls CreateCluster or UpdateCluster needs kms:DescribeKey on the "
+            f"key so ECS can check that it is symmetric and enabled. KMS said: {exc.message}",
+        ) from None
+    except errors.NotFoundException:
+        raise _refuse(key_id, field, "the key does not exist.") from None
+    except errors.ClientError as exc:
+        raise _refuse(
+            key_id, field, f"kms:DescribeKey failed with {exc.code}: {exc.message}"
+        ) from None
+    spec = meta.get("KeySpec") or meta.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT"
+    usage = meta.get("KeyUsage", "ENCRYPT_DECRYPT")
+    state = meta.get("KeyState", "Enabled")
+    if spec.startswith("HMAC"):
+        raise _refuse(key_id, field, f"it is an HMAC key (KeySpec {spec}); ECS needs a "
+                      "symmetric encryption key (SYMMETRIC_DEFAULT).")
+    if spec != "SYMMETRIC_DEFAULT":
+        raise _refuse(key_id, field, f"it is an asymmetric key (KeySpec {spec}); ECS needs a "
+                      "symmetric encryption key (SYMMETRIC_DEFAULT).")
+    if usage != "ENCRYPT_DECRYPT":
+        raise _refuse(key_id, field, f"its KeyUsage is {usage}; ECS needs ENCRYPT_DECRYPT.")
+    if state == "PendingDeletion":
+        when = meta.get("DeletionDate")
+        suffix = f" (deletion date {when:%Y-%m-%d})" if when is not None else ""
+        raise _refuse(key_id, field, f"the key is pending deletion{suffix}. Cancel the "
+                      "deletion and enable the key, or choose another key.")
+    if state == "Disabled" or meta.get("Enabled") is False:
+        raise _refuse(key_id, field, "the key is disabled. Enable it or choose another key.")
+    if state != "Enabled":
+        raise _refuse(key_id, field, f"the key is in state {state}; ECS needs an enabled key.")
+    if meta.get("MultiRegion"):
+        raise _refuse(key_id, field, "it is a multi-Region key; managed storage encryption "
+                      "needs a single-Region key.")
+    return meta
+
+
+def requested_keys(configuration: dict[str, Any] | None) -> dict[str, str]:
+    """The managed-storage keys a CreateCluster/UpdateCluster request names, by field."""
+    msc = (configuration or {}).get("managedStorageConfiguration") or {}
+    return {f: msc[f] for f in (FARGATE_FIELD, MANAGED_FIELD) if msc.get(f) is not None}

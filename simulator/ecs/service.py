@@ -1,0 +1,79 @@
+"""``EcsService``: the simulated Amazon ECS control plane for Fargate.
+
+The operations live with the resources they manage (``clusters``, ``taskdefs``, ``tasks``,
+``services``, the scheduler in ``deployments``); this class holds the state and wires the
+task lifecycle to the Fargate agent (``sim.fargate``) and to the service scheduler.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from simulator.ecs import tasks as tasks_mod
+from simulator.ecs.clusters import Cluster, ClusterOps
+from simulator.ecs.deployments import DeploymentScheduler
+from simulator.ecs.lifecycle import Lifecycle, TaskTimings, Timers
+from simulator.ecs.services import ServiceOps
+from simulator.ecs.taskdefs import TaskDefinition, TaskDefinitionOps
+from simulator.ecs.tasks import TaskOps
+from simulator.service import Service
+
+if TYPE_CHECKING:
+    from simulator.ecs.tasks import Task
+    from simulator.world import Simulation
+
+
+class EcsService(
+    ClusterOps, TaskDefinitionOps, TaskOps, ServiceOps, DeploymentScheduler, Service
+):
+    """Amazon ECS as the simulator models it: Fargate launch type, ECS rolling deployments."""
+
+    service_name = "ecs"
+    event_source = "ecs.amazonaws.com"
+    constraint_error = "InvalidParameterException"
+    cloudtrail_lower_names = False
+
+    def __init__(self, sim: Simulation) -> None:
+        super().__init__(sim)
+        self.clusters: dict[tuple[str, str], Cluster] = {}
+        self.taskdefs: dict[tuple[str, str], list[TaskDefinition]] = {}
+        self.timers = Timers(sim)
+        self.lifecycle = Lifecycle(sim, self.timers, self.on_task_change)
+        limiter = sim.rate_limiter
+        if tasks_mod.RUN_TASK_QUOTA not in limiter.limits:
+            limiter.set_limit(tasks_mod.RUN_TASK_QUOTA, tasks_mod.RUN_TASK_RATE)
+        if tasks_mod.LAUNCH_QUOTA not in limiter.limits:
+            limiter.set_limit(
+                tasks_mod.LAUNCH_QUOTA, tasks_mod.LAUNCH_RATE, tasks_mod.LAUNCH_BURST
+            )
+
+    @property
+    def timings(self) -> TaskTimings:
+        """Seconds tasks spend in each lifecycle state (assumptions; settable)."""
+        return self.lifecycle.timings
+
+    @timings.setter
+    def timings(self, value: TaskTimings) -> None:
+        """Replace the lifecycle durations (applies to transitions scheduled from now on)."""
+        self.lifecycle.timings = value
+
+    def settle(self, max_seconds: float = 3600.0) -> None:
+        """Advance the clock until no task is in transition and no retry is pending."""
+        self.timers.settle(max_seconds)
+
+    def all_tasks(self) -> list[Task]:
+        """Every task ECS still knows (STOPPED ones for an hour), oldest first."""
+        return [t for c in self.clusters.values() for t in c.tasks.values()]
+
+    def task_by_arn(self, arn: str) -> Task | None:
+        """The task with this ARN, if ECS still knows it."""
+        parts = arn.rsplit("/", 2)
+        if len(parts) == 3 and ":task/" in arn:
+            account = arn.split(":")[4]
+            cluster = self.clusters.get((account, parts[1]))
+            if cluster is not None:
+                return cluster.tasks.get(parts[2])
+        for task in self.all_tasks():
+            if task.arn == arn or task.id == arn:
+                return task
+        return None

@@ -1,0 +1,398 @@
+"""Services: CreateService, UpdateService, DescribeServices, ListServices, DeleteService.
+
+A service is a REPLICA service on Fargate with the ECS rolling-update controller; its
+deployments and the scheduler that moves tasks between them are in ``deployments``.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from simulator import errors
+from simulator.ecs import platforms
+from simulator.ecs.common import (
+    authorize_call,
+    check_name,
+    copy_tags,
+    ecs_arn,
+    paginate,
+    parse_reference,
+)
+from simulator.ecs.deployments import Deployment
+from simulator.ecs.taskdefs import TaskDefinition
+
+if TYPE_CHECKING:
+    from simulator.clock import ScheduledCall
+    from simulator.ecs.clusters import Cluster
+    from simulator.ecs.tasks import Task
+    from simulator.service import CallContext
+
+#: Events a service keeps (newest first), as DescribeServices shows them.
+MAX_EVENTS = 100
+#: Services per DescribeServices call.
+MAX_DESCRIBE = 10
+DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
+    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    "maximumPercent": 200,
+    "minimumHealthyPercent": 100,
+}
+
+
+@dataclass(eq=False)
+class EcsServiceRecord:
+    """One ECS service (named ``...Record`` to keep it apart from ``simulator.service``)."""
+
+    name: str
+    arn: str
+    cluster: Cluster
+    desired_count: int
+    created_at: datetime
+    created_by: str
+    launch_type: str | None
+    capacity_strategy: list[dict[str, Any]]
+    platform_version: str | None
+    network: dict[str, Any]
+    deployment_configuration: dict[str, Any]
+    tags: list[dict[str, str]] = field(default_factory=list)
+    propagate_tags: str = "NONE"
+    enable_ecs_managed_tags: bool = False
+    enable_execute_command: bool = False
+    status: str = "ACTIVE"
+    deployments: list[Deployment] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    tasks: dict[str, Task] = field(default_factory=dict)
+    last_completed: Deployment | None = None
+    retry: ScheduledCall | None = None
+    health_check_grace: int | None = None
+
+    @property
+    def primary(self) -> Deployment:
+        """The PRIMARY (newest) deployment."""
+        return self.deployments[0]
+
+    def live(self, deployment: Deployment | None = None) -> list[Task]:
+        """Tasks meant to run (desiredStatus RUNNING), of one deployment or all."""
+        return [t for t in self.tasks.values() if t.desired_status == "RUNNING"
+                and (deployment is None or t.deployment is deployment)]
+
+    def not_stopped(self, deployment: Deployment) -> list[Task]:
+        """A deployment's tasks that have not reached STOPPED yet."""
+        return [t for t in self.tasks.values() if t.deployment is deployment and not t.stopped]
+
+    def describe(self, include_tags: bool = False) -> dict[str, Any]:
+        """The ``Service`` shape."""
+        live = self.live()
+        running = sum(1 for t in live if t.last_status == "RUNNING")
+        by_dep: dict[int, list[Task]] = {}
+        for t in self.tasks.values():
+            by_dep.setdefault(id(t.deployment), []).append(t)
+        primary = self.deployments[0] if self.deployments else None
+        out: dict[str, Any] = {
+            "serviceArn": self.arn,
+            "serviceName": self.name,
+            "clusterArn": self.cluster.arn,
+            "loadBalancers": [],
+            "serviceRegistries": [],
+            "status": self.status,
+            "desiredCount": self.desired_count,
+            "runningCount": running,
+            "pendingCount": len(live) - running,
+        }
+        if self.launch_type:
+            out["launchType"] = self.launch_type
+        if self.capacity_strategy:
+            out["capacityProviderStrategy"] = copy.deepcopy(self.capacity_strategy)
+        out["platformVersion"] = self.platform_version or "LATEST"
+        if primary is not None:
+            out["platformFamily"] = platforms.platform_family(primary.taskdef.os_family)
+            out["taskDefinition"] = primary.taskdef.arn
+        out["deploymentConfiguration"] = copy.deepcopy(self.deployment_configuration)
+        out["deployments"] = [d.describe(by_dep.get(id(d), [])) for d in self.deployments]
+        out["events"] = copy.deepcopy(self.events)
+        out["createdAt"] = self.created_at
+        out["placementConstraints"] = []
+        out["placementStrategy"] = []
+        out["networkConfiguration"] = copy.deepcopy(self.network)
+        if self.health_check_grace is not None:
+            out["healthCheckGracePeriodSeconds"] = self.health_check_grace
+        out["schedulingStrategy"] = "REPLICA"
+        out["deploymentController"] = {"type": "ECS"}
+        out["tags"] = copy.deepcopy(self.tags) if include_tags else []
+        out["createdBy"] = self.created_by
+        out["enableECSManagedTags"] = self.enable_ecs_managed_tags
+        out["propagateTags"] = self.propagate_tags
+        out["enableExecuteCommand"] = self.enable_execute_command
+        return out
+
+
+def _deployment_configuration(
+    given: dict[str, Any] | None, base: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    cfg = copy.deepcopy(base or DEFAULT_DEPLOYMENT_CONFIGURATION)
+    for k, v in (given or {}).items():
+        cfg[k] = copy.deepcopy(v)
+    low, high = cfg.get("minimumHealthyPercent", 100), cfg.get("maximumPercent", 200)
+    if not 0 <= low <= 100:
+        raise errors.InvalidParameterException(
+            f"minimumHealthyPercent must be between 0 and 100, got {low}."
+        )
+    if high < 100 or high > 200:
+        raise errors.InvalidParameterException(
+            f"maximumPercent must be between 100 and 200 for a REPLICA service, got {high}."
+        )
+    if high <= low:
+        raise errors.InvalidParameterException(
+            f"maximumPercent ({high}) must be greater than minimumHealthyPercent ({low}), or "
+            "no rolling deployment can make progress."
+        )
+    return cfg
+
+
+class ServiceOps:
+    """The service operations and the scheduler of ``EcsService``."""
+
+    # provided by EcsService
+    sim: Any
+    lifecycle: Any
+    timers: Any
+
+    # -- lookups ---------------------------------------------------------------------------
+    def _service_ref(
+        self, ctx: CallContext, cluster: Cluster, ref: str
+    ) -> tuple[str, EcsServiceRecord | None]:
+        _, name = parse_reference(ref, "service")
+        arn = ecs_arn(ctx, ctx.account, f"service/{cluster.name}/{name}", ctx.sim.partition)
+        return arn, cluster.services.get(name)
+
+    def _active_service(
+        self, ctx: CallContext, cluster: Cluster, ref: str
+    ) -> EcsServiceRecord:
+        _, svc = self._service_ref(ctx, cluster, ref)
+        if svc is None:
+            raise errors.ServiceNotFoundException("Service not found.")
+        if svc.status != "ACTIVE":
+            raise errors.ServiceNotActiveException("Service was not ACTIVE.")
+        return svc
+
+    def _launch_settings(
+        self, cluster: Cluster, params: dict[str, Any]
+    ) -> tuple[str | None, list[dict[str, Any]]]:
+        launch_type = params.get("launchType")
+        strategy = params.get("capacityProviderStrategy")
+        if launch_type and strategy:
+            raise errors.InvalidParameterException(
+                "Specifying both a launch type and capacity provider strategy is not supported."
+            )
+        if not launch_type and not strategy:
+            strategy = cluster.default_strategy
+            if not strategy:
+                launch_type = "EC2"
+        if launch_type and launch_type != "FARGATE":
+            raise errors.InvalidParameterException(
+                f"The simulator models Fargate only: launchType {launch_type} has no container "
+                "instances to place tasks on. Use launchType FARGATE or a FARGATE capacity "
+                "provider."
+            )
+        for item in strategy or []:
+            if item["capacityProvider"] not in cluster.capacity_providers:
+                raise errors.InvalidParameterException(
+                    "The specified capacity provider strategy cannot contain a capacity "
+                    f"provider that is not associated with the cluster: "
+                    f"{item['capacityProvider']}."
+                )
+        return launch_type, list(strategy or [])
+
+    def _event(self, svc: EcsServiceRecord, message: str) -> None:
+        svc.events.insert(0, {
+            "id": str(uuid.UUID(int=self.sim.rng.getrandbits(128), version=4)),
+            "createdAt": self.sim.clock.now(),
+            "message": f"(service {svc.name}) {message}",
+        })
+        del svc.events[MAX_EVENTS:]
+
+    # -- operations ------------------------------------------------------------------------
+    def CreateService(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Create a REPLICA service on Fargate; its first deployment starts at once."""
+        cluster = self.cluster(ctx, params.get("cluster"))  # type: ignore[attr-defined]
+        name = params["serviceName"]
+        check_name(name, "Service")
+        arn = ecs_arn(ctx, ctx.account, f"service/{cluster.name}/{name}", ctx.sim.partition)
+        td_ref = params.get("taskDefinition")
+        td = self.find_taskdef(ctx, td_ref) if td_ref else None  # type: ignore[attr-defined]
+        context = {"ecs:cluster": cluster.arn, "ecs:task-definition": td.arn if td else None}
+        authorize_call(ctx, arn, context)
+        controller = (params.get("deploymentController") or {}).get("type", "ECS")
+        if controller != "ECS":
+            raise errors.InvalidParameterException(
+                f"The simulator models the ECS rolling-update deployment controller only, not "
+                f"{controller}."
+            )
+        if params.get("schedulingStrategy", "REPLICA") != "REPLICA":
+            raise errors.InvalidParameterException(
+                "Fargate does not support the DAEMON scheduling strategy."
+            )
+        if not td_ref:
+            raise errors.InvalidParameterException(
+                "A task definition must be specified for a service that uses the ECS "
+                "deployment controller."
+            )
+        if td is None:
+            raise errors.ClientException("TaskDefinition not found.")
+        if td.status != "ACTIVE":
+            raise errors.ClientException(f"TaskDefinition is inactive: {td.arn}.")
+        if "desiredCount" not in params:
+            raise errors.InvalidParameterException(
+                "desiredCount is required for a service with the REPLICA scheduling strategy."
+            )
+        desired = params["desiredCount"]
+        if desired < 0:
+            raise errors.InvalidParameterException(
+                f"desiredCount must be 0 or more, got {desired}."
+            )
+        existing = cluster.services.get(name)
+        if existing is not None and existing.status != "INACTIVE":
+            raise errors.InvalidParameterException("Creation of service was not idempotent.")
+        launch_type, strategy = self._launch_settings(cluster, params)
+        cfg = _deployment_configuration(params.get("deploymentConfiguration"))
+        network = copy.deepcopy(params.get("networkConfiguration") or {})
+        deployment = self._new_deployment(
+            cluster, td, desired, params.get("platformVersion"), network, launch_type, strategy
+        )
+        svc = EcsServiceRecord(
+            name=name, arn=arn, cluster=cluster, desired_count=desired, created_at=ctx.now,
+            created_by=ctx.caller.arn, launch_type=launch_type, capacity_strategy=strategy,
+            platform_version=params.get("platformVersion"), network=network,
+            deployment_configuration=cfg, tags=copy_tags(params.get("tags")),
+            propagate_tags=params.get("propagateTags", "NONE"),
+            enable_ecs_managed_tags=bool(params.get("enableECSManagedTags")),
+            enable_execute_command=bool(params.get("enableExecuteCommand")),
+            deployments=[deployment],
+            health_check_grace=params.get("healthCheckGracePeriodSeconds"),
+        )
+        cluster.services[name] = svc
+        self.reconcile(svc)
+        return {"service": svc.describe(include_tags=True)}
+
+    def UpdateService(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Change desired count, task definition, platform or network; or force a deployment."""
+        cluster = self.cluster(ctx, params.get("cluster"))  # type: ignore[attr-defined]
+        arn, found = self._service_ref(ctx, cluster, params["service"])
+        authorize_call(ctx, found.arn if found else arn, {"ecs:cluster": cluster.arn})
+        svc = self._active_service(ctx, cluster, params["service"])
+        desired = params.get("desiredCount", svc.desired_count)
+        if desired < 0:
+            raise errors.InvalidParameterException(
+                f"desiredCount must be 0 or more, got {desired}."
+            )
+        primary = svc.primary
+        td = primary.taskdef
+        if params.get("taskDefinition"):
+            td = self.taskdef_for_update(ctx, params["taskDefinition"])
+        cfg = _deployment_configuration(
+            params.get("deploymentConfiguration"), svc.deployment_configuration
+        )
+        network = copy.deepcopy(params.get("networkConfiguration") or svc.network)
+        launch_type, strategy = svc.launch_type, svc.capacity_strategy
+        if "launchType" in params or "capacityProviderStrategy" in params:
+            launch_type, strategy = self._launch_settings(cluster, params)
+        platform = params.get("platformVersion", svc.platform_version)
+        changed = (
+            td is not primary.taskdef
+            or network != primary.network
+            or platform != svc.platform_version
+            or (launch_type, strategy) != (svc.launch_type, svc.capacity_strategy)
+            or bool(params.get("forceNewDeployment"))
+        )
+        new = None
+        if changed:
+            new = self._new_deployment(
+                cluster, td, desired, platform, network, launch_type, strategy
+            )
+        # Everything is checked: apply.
+        svc.desired_count = desired
+        svc.deployment_configuration = cfg
+        svc.network = network
+        svc.platform_version = platform
+        svc.launch_type, svc.capacity_strategy = launch_type, strategy
+        if new is not None:
+            self._promote(svc, new)
+        else:
+            primary.desired_count = desired
+            primary.updated_at = ctx.now
+            if desired != len(svc.live(primary)) and primary.rollout_state == "COMPLETED":
+                primary.rollout_state = "IN_PROGRESS"
+                primary.rollout_reason = "ECS deployment in progress."
+        if svc.retry is not None and new is not None:
+            self.timers.cancel(svc.retry)
+            svc.retry = None
+        self.reconcile(svc)
+        return {"service": svc.describe(include_tags=True)}
+
+    def taskdef_for_update(self, ctx: CallContext, ref: str) -> TaskDefinition:
+        """The ACTIVE task definition ``ref`` names, or ClientException."""
+        td = self.find_taskdef(ctx, ref)  # type: ignore[attr-defined]
+        if td is None:
+            raise errors.ClientException("TaskDefinition not found.")
+        if td.status != "ACTIVE":
+            raise errors.ClientException(f"TaskDefinition is inactive: {td.arn}.")
+        return td
+
+    def DescribeServices(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Describe up to 10 services of one cluster, deployments and events included."""
+        cluster = self.cluster(ctx, params.get("cluster"))  # type: ignore[attr-defined]
+        refs = params["services"]
+        if len(refs) > MAX_DESCRIBE:
+            raise errors.InvalidParameterException(
+                f"DescribeServices takes at most {MAX_DESCRIBE} services, got {len(refs)}."
+            )
+        include_tags = "TAGS" in (params.get("include") or ())
+        found, failures = [], []
+        for ref in refs:
+            arn, svc = self._service_ref(ctx, cluster, ref)
+            authorize_call(ctx, svc.arn if svc else arn, {"ecs:cluster": cluster.arn})
+            if svc is None:
+                failures.append({"arn": arn, "reason": "MISSING"})
+            else:
+                found.append(svc.describe(include_tags))
+        return {"services": found, "failures": failures}
+
+    def ListServices(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """ARNs of a cluster's ACTIVE and DRAINING services (10 a page by default)."""
+        cluster = self.cluster(ctx, params.get("cluster"))  # type: ignore[attr-defined]
+        authorize_call(ctx, "*", {"ecs:cluster": cluster.arn})
+        launch_type = params.get("launchType")
+        strategy = params.get("schedulingStrategy")
+        arns = [
+            s.arn for s in cluster.services.values()
+            if s.status in ("ACTIVE", "DRAINING")
+            and (launch_type is None or s.launch_type == launch_type)
+            and strategy in (None, "REPLICA")
+        ]
+        page, token = paginate(arns, params.get("nextToken"), params.get("maxResults") or 10)
+        out: dict[str, Any] = {"serviceArns": page}
+        if token:
+            out["nextToken"] = token
+        return out
+
+    def DeleteService(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Drain a service (refused while scaled above 0 unless ``force``)."""
+        cluster = self.cluster(ctx, params.get("cluster"))  # type: ignore[attr-defined]
+        arn, found = self._service_ref(ctx, cluster, params["service"])
+        authorize_call(ctx, found.arn if found else arn, {"ecs:cluster": cluster.arn})
+        svc = self._active_service(ctx, cluster, params["service"])
+        if svc.desired_count > 0 and not params.get("force"):
+            raise errors.InvalidParameterException(
+                "The service cannot be stopped while it is scaled above 0."
+            )
+        svc.desired_count = 0
+        svc.status = "DRAINING"
+        self.timers.cancel(svc.retry)
+        svc.retry = None
+        for d in svc.deployments:
+            d.desired_count = 0
+        self.reconcile(svc)
+        return {"service": svc.describe(include_tags=True)}

@@ -1,0 +1,304 @@
+"""Task definitions: RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions,
+DeregisterTaskDefinition.
+
+A definition that requires FARGATE must use ``networkMode: awsvpc``, give task-level ``cpu``
+and ``memory`` as a pair Fargate offers (``simulator.ecs.sizes``), run an OS family and CPU
+architecture Fargate runs, and keep ``ephemeralStorage.sizeInGiB`` within 21–200.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from simulator import errors
+from simulator.ecs import platforms, sizes
+from simulator.ecs.common import authorize_call, check_name, copy_tags, ecs_arn, paginate
+
+if TYPE_CHECKING:
+    from simulator.service import CallContext
+
+EPHEMERAL_MIN_GIB = 21
+EPHEMERAL_MAX_GIB = 200
+#: The size a task gets when neither the definition nor an override asks for more.
+EPHEMERAL_DEFAULT_GIB = 20
+
+#: Defaults ECS fills into a container definition it stores.
+_CONTAINER_DEFAULTS: dict[str, Any] = {
+    "cpu": 0,
+    "portMappings": [],
+    "essential": True,
+    "environment": [],
+    "mountPoints": [],
+    "volumesFrom": [],
+    "systemControls": [],
+}
+
+
+@dataclass(eq=False)
+class TaskDefinition:
+    """One revision of a task definition family."""
+
+    account: str
+    family: str
+    revision: int
+    arn: str
+    body: dict[str, Any]
+    registered_at: datetime
+    registered_by: str
+    status: str = "ACTIVE"
+    deregistered_at: datetime | None = None
+    tags: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def os_family(self) -> str:
+        """runtimePlatform.operatingSystemFamily (LINUX when not given)."""
+        return (self.body.get("runtimePlatform") or {}).get("operatingSystemFamily", "LINUX")
+
+    @property
+    def arm64(self) -> bool:
+        """Whether the definition asks for ARM64."""
+        return (self.body.get("runtimePlatform") or {}).get("cpuArchitecture") == "ARM64"
+
+    @property
+    def fargate_ok(self) -> bool:
+        """Whether the definition can run on Fargate (it lists FARGATE in compatibilities)."""
+        return "FARGATE" in self.compatibilities
+
+    @property
+    def compatibilities(self) -> list[str]:
+        """The launch types the definition can run on, as ECS lists them."""
+        return ["EC2", "FARGATE"] if fargate_compatible(self.body) else ["EC2"]
+
+    @property
+    def container_names(self) -> list[str]:
+        """The containers' names, in order."""
+        return [c["name"] for c in self.body["containerDefinitions"]]
+
+    @property
+    def ephemeral_gib(self) -> int | None:
+        """ephemeralStorage.sizeInGiB, or None when not given."""
+        return (self.body.get("ephemeralStorage") or {}).get("sizeInGiB")
+
+    def describe(self) -> dict[str, Any]:
+        """The ``TaskDefinition`` shape."""
+        out: dict[str, Any] = {"taskDefinitionArn": self.arn}
+        out.update(copy.deepcopy(self.body))
+        out["family"] = self.family
+        out["revision"] = self.revision
+        out.setdefault("volumes", [])
+        out["status"] = self.status
+        out["requiresAttributes"] = self._requires_attributes()
+        out.setdefault("placementConstraints", [])
+        out["compatibilities"] = self.compatibilities
+        out["registeredAt"] = self.registered_at
+        out["registeredBy"] = self.registered_by
+        if self.deregistered_at is not None:
+            out["deregisteredAt"] = self.deregistered_at
+        return out
+
+    def _requires_attributes(self) -> list[dict[str, str]]:
+        names = ["com.amazonaws.ecs.capability.docker-remote-api.1.18"]
+        if self.body.get("networkMode") == "awsvpc":
+            names.append("ecs.capability.task-eni")
+        if self.body.get("ephemeralStorage"):
+            names.append("ecs.capability.ephemeral-storage")
+        if self.arm64:
+            names.append("ecs.cpu-architecture")
+        return [{"name": n} for n in names]
+
+
+def fargate_compatible(body: dict[str, Any]) -> bool:
+    """Whether a stored definition can run on Fargate."""
+    if body.get("networkMode") != "awsvpc" or not body.get("cpu") or not body.get("memory"):
+        return False
+    windows = platforms.is_windows(
+        (body.get("runtimePlatform") or {}).get("operatingSystemFamily")
+    )
+    try:
+        sizes.check_fargate_size(int(body["cpu"]), int(body["memory"]), windows=windows)
+    except errors.ClientError:
+        return False
+    return True
+
+
+def _check_containers(defs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not defs:
+        raise errors.ClientException("Container list cannot be empty.")
+    out, seen = [], set()
+    for i, c in enumerate(defs):
+        name = c.get("name")
+        if not name:
+            raise errors.ClientException(
+                f"Container.name should not be null or empty (containerDefinitions[{i}])."
+            )
+        if not c.get("image"):
+            raise errors.ClientException(
+                f"Container.image should not be null or empty (container '{name}')."
+            )
+        if name in seen:
+            raise errors.ClientException(f"Container names must be unique: '{name}' repeats.")
+        seen.add(name)
+        stored = copy.deepcopy(_CONTAINER_DEFAULTS)
+        stored.update(copy.deepcopy(c))
+        out.append(stored)
+    if not any(c["essential"] for c in out):
+        raise errors.ClientException(
+            "At least one essential container is required in the task definition."
+        )
+    return out
+
+
+def _check_ephemeral(storage: dict[str, Any] | None, where: str) -> None:
+    if storage is None:
+        return
+    size = storage.get("sizeInGiB")
+    if not isinstance(size, int) or not EPHEMERAL_MIN_GIB <= size <= EPHEMERAL_MAX_GIB:
+        raise errors.ClientException(
+            f"The ephemeral storage size in {where} must be between {EPHEMERAL_MIN_GIB} and "
+            f"{EPHEMERAL_MAX_GIB} GiB, got {size}."
+        )
+
+
+def validate_body(params: dict[str, Any]) -> dict[str, Any]:
+    """The definition as ECS stores it (normalised cpu/memory), or a ClientException."""
+    body = {k: copy.deepcopy(v) for k, v in params.items() if k not in ("tags",)}
+    body["containerDefinitions"] = _check_containers(params["containerDefinitions"])
+    if "cpu" in params:
+        body["cpu"] = str(sizes.parse_cpu(params["cpu"]))
+    if "memory" in params:
+        body["memory"] = str(sizes.parse_memory(params["memory"]))
+    _check_ephemeral(params.get("ephemeralStorage"), "ephemeralStorage")
+    runtime = params.get("runtimePlatform") or {}
+    os_family = runtime.get("operatingSystemFamily", "LINUX")
+    requires = params.get("requiresCompatibilities") or []
+    if "FARGATE" in requires:
+        if params.get("networkMode") != "awsvpc":
+            raise errors.ClientException("Fargate only supports network mode 'awsvpc'.")
+        if "cpu" not in params:
+            raise errors.ClientException(
+                "Fargate requires that 'cpu' be defined at the task level."
+            )
+        if "memory" not in params:
+            raise errors.ClientException(
+                "Fargate requires that 'memory' be defined at the task level."
+            )
+        windows = platforms.is_windows(os_family)
+        if windows and os_family not in platforms.FARGATE_WINDOWS:
+            raise errors.ClientException(
+                f"Fargate does not run the operating system family {os_family}. Windows "
+                f"families on Fargate: {', '.join(platforms.FARGATE_WINDOWS)}."
+            )
+        if windows and runtime.get("cpuArchitecture") == "ARM64":
+            raise errors.ClientException(
+                "Fargate runs Windows containers on X86_64 only, not ARM64."
+            )
+        sizes.check_fargate_size(int(body["cpu"]), int(body["memory"]), windows=windows)
+    return body
+
+
+class TaskDefinitionOps:
+    """The task definition operations of ``EcsService``."""
+
+    taskdefs: dict[tuple[str, str], list[TaskDefinition]]
+
+    def find_taskdef(self, ctx: CallContext, ref: str) -> TaskDefinition | None:
+        """Resolve ``family``, ``family:revision`` or an ARN (latest ACTIVE for a family)."""
+        text = ref
+        account = ctx.account
+        if ref.startswith("arn:"):
+            parts = ref.split(":", 5)
+            if len(parts) < 6 or not parts[5].startswith("task-definition/"):
+                return None
+            account = parts[4]
+            text = parts[5][len("task-definition/"):]
+        family, _, rev = text.partition(":")
+        revisions = self.taskdefs.get((account, family))
+        if not revisions:
+            return None
+        if rev:
+            if not rev.isdigit() or not 1 <= int(rev) <= len(revisions):
+                return None
+            return revisions[int(rev) - 1]
+        active = [r for r in revisions if r.status == "ACTIVE"]
+        return active[-1] if active else None
+
+    def taskdef(self, ctx: CallContext, ref: str) -> TaskDefinition:
+        """The task definition ``ref`` names, or ClientException."""
+        found = self.find_taskdef(ctx, ref)
+        if found is None:
+            raise errors.ClientException(f"Unable to describe task definition {ref}.")
+        return found
+
+    def RegisterTaskDefinition(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Register the next revision of a family."""
+        family = params["family"]
+        check_name(family, "Family")
+        revisions = self.taskdefs.get((ctx.account, family), [])
+        revision = len(revisions) + 1
+        arn = ecs_arn(ctx, ctx.account, f"task-definition/{family}:{revision}", ctx.sim.partition)
+        authorize_call(ctx, arn)
+        body = validate_body(params)
+        tags = copy_tags(params.get("tags"))
+        td = TaskDefinition(
+            account=ctx.account, family=family, revision=revision, arn=arn, body=body,
+            registered_at=ctx.now, registered_by=ctx.caller.session_arn or ctx.caller.arn,
+            tags=tags,
+        )
+        self.taskdefs.setdefault((ctx.account, family), []).append(td)
+        out: dict[str, Any] = {"taskDefinition": td.describe()}
+        if tags:
+            out["tags"] = copy.deepcopy(tags)
+        return out
+
+    def DescribeTaskDefinition(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Describe one revision (the latest ACTIVE one for a bare family name)."""
+        td = self.find_taskdef(ctx, params["taskDefinition"])
+        authorize_call(ctx, td.arn if td else "*")
+        if td is None:
+            raise errors.ClientException("Unable to describe task definition.")
+        out: dict[str, Any] = {"taskDefinition": td.describe()}
+        if "TAGS" in (params.get("include") or ()):
+            out["tags"] = copy.deepcopy(td.tags)
+        return out
+
+    def ListTaskDefinitions(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Task definition ARNs filtered by family prefix and status, sorted by family/revision."""
+        authorize_call(ctx)
+        status = params.get("status", "ACTIVE")
+        prefix = params.get("familyPrefix")
+        rows = []
+        for (account, family), revisions in sorted(self.taskdefs.items()):
+            if account != ctx.account:
+                continue
+            if prefix is not None and family != prefix:
+                continue
+            rows.extend(r for r in revisions if r.status == status)
+        if params.get("sort") == "DESC":
+            rows.reverse()
+        page, token = paginate(
+            [r.arn for r in rows], params.get("nextToken"), params.get("maxResults")
+        )
+        out: dict[str, Any] = {"taskDefinitionArns": page}
+        if token:
+            out["nextToken"] = token
+        return out
+
+    def DeregisterTaskDefinition(
+        self, ctx: CallContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Mark one revision INACTIVE; running tasks and services keep using it."""
+        ref = params["taskDefinition"]
+        td = self.find_taskdef(ctx, ref) if ":" in ref.rsplit("/", 1)[-1] else None
+        authorize_call(ctx, td.arn if td else "*")
+        if td is None:
+            raise errors.ClientException(
+                "The specified task definition does not exist. Give family:revision or the "
+                "full ARN."
+            )
+        if td.status == "ACTIVE":
+            td.status = "INACTIVE"
+            td.deregistered_at = ctx.now
+        return {"taskDefinition": td.describe()}

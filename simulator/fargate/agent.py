@@ -1,0 +1,361 @@
+"""The Fargate agent: provisions and destroys a task's encrypted ephemeral storage.
+
+ECS's task lifecycle (``simulator.ecs.lifecycle``) calls ``provision(task)`` at the end of
+PROVISIONING and ``release(task)`` at the end of DEPROVISIONING. Every KMS call goes through
+KMS's front door (``simulator.client.Client``), so key policies, grants, quotas and the audit
+trail see it as AWS would.
+
+Customer managed key (Linux, platform 1.4.0+, cluster with
+``fargateEphemeralStorageKmsKeyId``), the sequence AWS's CloudTrail examples show:
+
+1. GenerateDataKeyWithoutPlaintext, DryRun, NumberOfBytes 64, as ``fargate.amazonaws.com``,
+   context {aws:ecs:clusterAccount, aws:ecs:clusterName}; DryRunOperationException = success.
+2. CreateGrant, DryRun, grantee ``fargate.<region>.amazonaws.com``, Operations [Decrypt],
+   EncryptionContextSubset = that context.
+3. GenerateDataKeyWithoutPlaintext for real, context + ``aws:ebs:id: vol-<17 hex>``.
+4. CreateGrant for real, subset including aws:ebs:id, RetiringPrincipal
+   ``ec2.<region>.amazonaws.com``.
+5. Decrypt as the grantee with the grant token: the 64-byte data key, used as the
+   AES-256-XTS key (``aes-xts-plain64``, 512 bits, 4096-byte sectors) of an
+   ``EncryptedVolume`` of the task's size.
+6. On stop: RetireGrant as the retiring principal; the volume (and its key copy) is wiped.
+
+Modelling choices (for the README):
+
+* Who calls step 3. AWS's CloudTrail shows ``invokedBy: ec2-frontend-api.amazonaws.com``
+  for the real GenerateDataKeyWithoutPlaintext, yet the documented key policy lets only
+  ``fargate.amazonaws.com`` call it, so the call must be authorised as Fargate's. The
+  simulator authorises it as the service principal ``fargate.amazonaws.com`` (the key
+  policy's statement is what allows it) and records ``invoked_by =
+  ec2-frontend-api.amazonaws.com`` on the caller, which the audit trail reports as
+  ``userIdentity.invokedBy``. RetireGrant is made as ``ec2.<region>.amazonaws.com`` (the
+  retiring principal) with ``invokedBy: AWS Internal``.
+* Windows tasks (platform 1.0.0): CMK encryption is not available (AWS). The task never
+  calls KMS; its storage is modelled as encrypted under a key Fargate owns (AES-256-XTS with
+  a random key, no customer-visible key), ``fargateEphemeralStorage`` has ``sizeInGiB`` but
+  no ``kmsKeyId``, and the task's attributes say ``fargate-sim.ephemeral-storage.encryption
+  = AWS_OWNED_KEY`` plus, when the cluster has a key, ``...cmk-unavailable`` with the reason.
+  (That Windows storage is encrypted by Fargate is an inference; AWS states only that the
+  CMK feature is unavailable.)
+* Linux platform versions before 1.4.0: no CMK (AWS), no KMS call. AWS documents the
+  AES-256 encryption of ephemeral storage only for 1.4.0+ and the old layout as 10 GB of
+  layer storage plus 4 GB for volumes, so the simulator makes no encryption claim: the
+  volume uses the ``null`` cipher, the task has no ``fargateEphemeralStorage`` (the 20–200
+  GiB field does not apply) and the attribute says ``NONE_DOCUMENTED``.
+* No cluster key (Linux 1.4.0+): AES-256-XTS under a random 64-byte key Fargate owns; no
+  KMS call on any customer key.
+* A KMS failure at any step stops the task with ``stopCode: TaskFailedToStart`` and a
+  ``stoppedReason`` naming the operation, the error code, KMS's message and the key; a grant
+  made before the failure is retired at once. A key disabled or scheduled for deletion later
+  does not touch running tasks (they hold the data key); new tasks fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from simulator import errors
+from simulator.client import Client
+from simulator.crypt import CipherSpec, EncryptedVolume
+from simulator.ecs.tasks import (
+    CUSTOMER_MANAGED_KEY,
+    LEGACY_LAYER_GB,
+    NOT_DOCUMENTED,
+)
+from simulator.fargate.storage import DEFAULTS, EphemeralStorage, MiB, StorageConstants
+
+if TYPE_CHECKING:
+    from simulator.ecs.tasks import Task
+    from simulator.iam.principal import Principal
+    from simulator.world import Simulation
+
+#: The data path Fargate uses for CMK and Fargate-owned keys (an inference: AWS says AES-256
+#: and asks KMS for 64 bytes, which fits AES-256-XTS).
+CIPHER = "aes-xts-plain64"
+KEY_BITS = 512
+SECTOR_SIZE = 4096
+DATA_KEY_BYTES = 64
+#: The service principals of the sequence.
+FARGATE_PRINCIPAL = "fargate.amazonaws.com"
+FRONTEND_INVOKER = "ec2-frontend-api.amazonaws.com"
+RETIRE_INVOKER = "AWS Internal"
+GIB = 1 << 30
+#: Assumption: a 87 MiB compressed image (x3 on disk with its unpacked layers) gives the
+#: ``Utilized: 261`` MiB AWS's task metadata example shows for a default task.
+DEFAULT_IMAGE_BYTES = 87 * MiB
+
+
+def grantee_principal(region: str) -> str:
+    """The regional Fargate principal that receives the Decrypt grant."""
+    return f"fargate.{region}.amazonaws.com"
+
+
+def retiring_principal(region: str) -> str:
+    """The regional EC2 principal that retires the grant when the task stops."""
+    return f"ec2.{region}.amazonaws.com"
+
+
+class StorageFailure(Exception):
+    """Provisioning failed; ``reason`` is the task's stoppedReason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(eq=False)
+class TaskStorage:
+    """What the agent holds for one task: its volume, storage model and grant."""
+
+    task_arn: str
+    encryption: str
+    kms_key_id: str | None
+    volume_id: str
+    volume: EncryptedVolume
+    storage: EphemeralStorage
+    grant_id: str | None = None
+    grant_token: str | None = field(default=None, repr=False)
+    retire_error: str | None = None
+
+
+class FargateAgent:
+    """Fargate's side of a task: storage provisioning, the KMS sequence, volumes, ``df``."""
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        #: The crypt engine volumes use ("auto", "native" or "cryptography").
+        self.engine = "auto"
+        #: Compressed image bytes the storage model counts on every task (assumption).
+        self.image_bytes = DEFAULT_IMAGE_BYTES
+        #: The storage model's constants (``DEFAULTS.override(...)`` to change some).
+        self.constants: StorageConstants = DEFAULTS
+        #: (task ARN, "code: message") of RetireGrant calls that failed at task stop.
+        self.retire_failures: list[tuple[str, str]] = []
+        self._records: dict[str, TaskStorage] = {}
+        self._clients: dict[tuple[str, str, str | None], Client] = {}
+        self._spec = CipherSpec.parse(CIPHER, key_bits=KEY_BITS, sector_size=SECTOR_SIZE)
+        self._null_spec = CipherSpec.parse("null", sector_size=SECTOR_SIZE)
+
+    # -- the KMS front door ----------------------------------------------------------------
+    def kms(self, principal: str, account: str, invoked_by: str | None = None) -> Client:
+        """A KMS client calling as service ``principal`` for ``account``."""
+        key = (principal, account, invoked_by)
+        client = self._clients.get(key)
+        if client is None:
+            caller: Principal = self.sim.principal(principal, on_behalf_of=account)
+            if invoked_by:
+                caller = dataclasses.replace(caller, invoked_by=invoked_by)
+            client = self._clients[key] = Client(self.sim, self.sim.service("kms"), caller)
+        return client
+
+    # -- lifecycle hooks -------------------------------------------------------------------
+    def provision(self, task: Task) -> str | None:
+        """Create the task's encrypted storage; return a stoppedReason on failure, else None."""
+        volume_id = f"vol-{self.sim.rng.getrandbits(68):017x}"
+        grant: tuple[str, str] | None = None
+        try:
+            if task.encryption == CUSTOMER_MANAGED_KEY and task.kms_key_id:
+                key, grant = self._customer_key(task, volume_id)
+                spec = self._spec
+            elif task.encryption == NOT_DOCUMENTED:
+                key, spec = None, self._null_spec
+            else:
+                key, spec = bytearray(os.urandom(DATA_KEY_BYTES)), self._spec
+        except StorageFailure as failure:
+            return failure.reason
+        storage = self._storage_model(task, spec)
+        size = storage.crypt_device_bytes // SECTOR_SIZE * SECTOR_SIZE
+        volume = EncryptedVolume(size, spec, bytes(key) if key is not None else None,
+                                 engine=self.engine)
+        if key is not None:
+            key[:] = bytes(len(key))
+        self._records[task.arn] = TaskStorage(
+            task_arn=task.arn, encryption=task.encryption, kms_key_id=task.kms_key_id,
+            volume_id=volume_id, volume=volume, storage=storage,
+            grant_id=grant[0] if grant else None, grant_token=grant[1] if grant else None,
+        )
+        return None
+
+    def release(self, task: Task) -> None:
+        """Retire the task's grant and wipe its volume (end of DEPROVISIONING)."""
+        record = self._records.pop(task.arn, None)
+        if record is None:
+            return
+        if record.grant_token is not None and record.kms_key_id:
+            account = task.cluster.account
+            retirer = self.kms(retiring_principal(self.sim.region), account, RETIRE_INVOKER)
+            try:
+                retirer.retire_grant(GrantToken=record.grant_token)
+            except errors.ClientError as exc:
+                record.retire_error = f"{exc.code}: {exc.message}"
+                self.retire_failures.append((task.arn, record.retire_error))
+        record.volume.close()
+
+    # -- the customer managed key sequence -------------------------------------------------
+    def _customer_key(self, task: Task, volume_id: str) -> tuple[bytearray, tuple[str, str]]:
+        cluster = task.cluster
+        key_id = task.kms_key_id
+        assert key_id is not None
+        region = self.sim.region
+        context = {
+            "aws:ecs:clusterAccount": cluster.account,
+            "aws:ecs:clusterName": cluster.name,
+        }
+        fargate = self.kms(FARGATE_PRINCIPAL, cluster.account)
+        frontend = self.kms(FARGATE_PRINCIPAL, cluster.account, FRONTEND_INVOKER)
+        grantee = self.kms(grantee_principal(region), cluster.account)
+
+        def fail(op: str, exc: errors.ClientError) -> StorageFailure:
+            """The failure naming the operation, the error and the key."""
+            return StorageFailure(
+                f"ResourceInitializationError: Fargate could not access the KMS key {key_id} "
+                f"for the task's ephemeral storage: kms:{op} failed with {exc.code}: "
+                f"{exc.message}"
+            )
+
+        def dry_run(op: str, call: Any, **params: Any) -> None:
+            """A DryRun call: DryRunOperationException means it would have succeeded."""
+            try:
+                call(DryRun=True, **params)
+            except errors.DryRunOperationException:
+                return
+            except errors.ClientError as exc:
+                raise fail(op, exc) from None
+
+        dry_run("GenerateDataKeyWithoutPlaintext", fargate.generate_data_key_without_plaintext,
+                KeyId=key_id, EncryptionContext=context, NumberOfBytes=DATA_KEY_BYTES)
+        dry_run("CreateGrant", fargate.create_grant, KeyId=key_id,
+                GranteePrincipal=grantee_principal(region), Operations=["Decrypt"],
+                Constraints={"EncryptionContextSubset": context})
+        full = dict(context, **{"aws:ebs:id": volume_id})
+        try:
+            blob = frontend.generate_data_key_without_plaintext(
+                KeyId=key_id, EncryptionContext=full, NumberOfBytes=DATA_KEY_BYTES
+            )["CiphertextBlob"]
+        except errors.ClientError as exc:
+            raise fail("GenerateDataKeyWithoutPlaintext", exc) from None
+        try:
+            grant = fargate.create_grant(
+                KeyId=key_id, GranteePrincipal=grantee_principal(region),
+                RetiringPrincipal=retiring_principal(region), Operations=["Decrypt"],
+                Constraints={"EncryptionContextSubset": full},
+            )
+        except errors.ClientError as exc:
+            raise fail("CreateGrant", exc) from None
+        token = grant["GrantToken"]
+        try:
+            plaintext = grantee.decrypt(
+                CiphertextBlob=blob, EncryptionContext=full, KeyId=key_id, GrantTokens=[token]
+            )["Plaintext"]
+        except errors.ClientError as exc:
+            retirer = self.kms(retiring_principal(region), cluster.account, RETIRE_INVOKER)
+            with contextlib.suppress(errors.ClientError):
+                retirer.retire_grant(GrantToken=token)
+            raise fail("Decrypt", exc) from None
+        key = bytearray(plaintext)
+        if len(key) != DATA_KEY_BYTES:  # pragma: no cover - a KMS bug
+            raise StorageFailure(
+                f"ResourceInitializationError: KMS returned a {len(key)}-byte data key for "
+                f"{key_id}; Fargate needs {DATA_KEY_BYTES} bytes."
+            )
+        return key, (grant["GrantId"], token)
+
+    # -- storage ---------------------------------------------------------------------------
+    def _storage_model(self, task: Task, spec: CipherSpec) -> EphemeralStorage:
+        """The ``df`` model of the task's storage (its device is what the volume spans)."""
+        if task.ephemeral_gib is None:
+            # Platform 1.3.0 and older: 10 GB of layer storage as the overlay (the 4 GB for
+            # volume mounts is not modelled), no hidden reservation.
+            layer = LEGACY_LAYER_GB * 10**9
+            whole = layer // GIB
+            constants = self.constants.override(
+                task_min_gib=1, hidden_reserve_gib=(layer - whole * GIB) / GIB,
+                metrics_extra_mib=0, cmk_slice_bytes=0,
+            )
+            return EphemeralStorage(size_gib=whole, cmk=False, cipher=spec,
+                                    image_bytes=self.image_bytes, constants=constants,
+                                    memory_mib=int(task.memory))
+        return EphemeralStorage(
+            size_gib=task.ephemeral_gib, cmk=task.encryption == CUSTOMER_MANAGED_KEY,
+            cipher=spec, image_bytes=self.image_bytes, constants=self.constants,
+            memory_mib=int(task.memory),
+        )
+
+    @staticmethod
+    def _refresh(record: TaskStorage) -> EphemeralStorage:
+        vol = record.volume
+        record.storage.used_bytes = vol.stats.sectors_allocated * vol.sector_size
+        return record.storage
+
+    def _record(self, task_arn: str) -> TaskStorage:
+        record = self._records.get(task_arn)
+        if record is None:
+            task = self.sim.service("ecs").task_by_arn(task_arn)  # type: ignore[attr-defined]
+            if task is None:
+                raise KeyError(f"no task {task_arn} is known to ECS")
+            raise KeyError(
+                f"task {task_arn} has no ephemeral storage now (lastStatus {task.last_status}): "
+                "storage exists from the end of PROVISIONING to the end of DEPROVISIONING"
+            )
+        return record
+
+    # -- public views ----------------------------------------------------------------------
+    def volume(self, task_arn: str) -> EncryptedVolume:
+        """The task's encrypted volume (write into it to fill the task's storage)."""
+        return self._record(task_arn).volume
+
+    def df(self, task_arn: str) -> EphemeralStorage:
+        """The task's storage model as ``df`` shows it (``.df_lines()``), usage refreshed."""
+        return self._refresh(self._record(task_arn))
+
+    def task_metadata(self, task_arn: str) -> dict[str, Any]:
+        """Task metadata endpoint v4 (``${ECS_CONTAINER_METADATA_URI_V4}/task``) of a task."""
+        record = self._record(task_arn)
+        task = self.sim.service("ecs").task_by_arn(task_arn)  # type: ignore[attr-defined]
+        storage = self._refresh(record)
+        out: dict[str, Any] = {
+            "Cluster": task.cluster.arn,
+            "TaskARN": task.arn,
+            "Family": task.family,
+            "Revision": str(task.taskdef.revision),
+            "DesiredStatus": task.desired_status,
+            "KnownStatus": task.last_status,
+            "Limits": {"CPU": int(task.cpu) / 1024, "Memory": int(task.memory)},
+            "AvailabilityZone": task.availability_zone,
+            "LaunchType": "FARGATE",
+            "Containers": [
+                {"Name": c.name, "Image": c.image, "KnownStatus": c.last_status,
+                 "DesiredStatus": task.desired_status, "DockerId": c.runtime_id}
+                for c in task.containers
+            ],
+        }
+        for name, value in (("PullStartedAt", task.pull_started_at),
+                            ("PullStoppedAt", task.pull_stopped_at)):
+            if value is not None:
+                out[name] = _iso(value)
+        if task.ephemeral_gib is not None:  # platform 1.4.0+ reports the metrics
+            out.update(storage.task_metadata())
+        return out
+
+    def storage_record(self, task_arn: str) -> TaskStorage:
+        """The agent's record of a task's storage (volume id, grant id, encryption mode)."""
+        return self._record(task_arn)
+
+    def tasks(self) -> list[str]:
+        """ARNs of the tasks that have storage now."""
+        return list(self._records)
+
+    def settle(self, max_seconds: float = 3600.0) -> datetime:
+        """Advance the clock until every task and deployment has finished moving."""
+        self.sim.service("ecs").settle(max_seconds)  # type: ignore[attr-defined]
+        return self.sim.clock.now()
+
+
+def _iso(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
