@@ -60,7 +60,34 @@ def _lower_first(name: str) -> str:
     return name[:1].lower() + name[1:]
 
 
+def _constrained(shape: Shape, seen: frozenset[str] = frozenset()) -> bool:
+    """Whether ``shape`` or anything inside it carries a max, min, enum or pattern trait."""
+    hit = getattr(shape, "_sim_constrained", None)
+    if hit is not None:
+        return hit
+    if shape.name in seen:  # a recursive shape: decided by its other members
+        return False
+    seen = seen | {shape.name}
+    t = shape.type_name
+    if t == "structure":
+        hit = any(_constrained(m, seen) for m in shape.members.values())
+    elif t == "list":
+        hit = "max" in shape.metadata or _constrained(shape.member, seen)
+    elif t == "map":
+        hit = _constrained(shape.key, seen) or _constrained(shape.value, seen)
+    elif t in ("integer", "long"):
+        hit = "min" in shape.metadata or "max" in shape.metadata
+    elif t == "string":
+        hit = bool("max" in shape.metadata or shape.enum or shape.metadata.get("pattern"))
+    else:
+        hit = False
+    shape._sim_constrained = hit  # type: ignore[attr-defined]  # memo on the cached shape
+    return hit
+
+
 def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
+    if not _constrained(shape):
+        return
     meta = shape.metadata
     t = shape.type_name
     if t == "structure":
