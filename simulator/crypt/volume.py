@@ -1,0 +1,420 @@
+"""EncryptedVolume: a block device encrypted sector by sector, as dm-crypt would.
+
+Byte-addressed ``write``/``read`` at any offset and length (partial sectors are read, patched
+and re-encrypted), whole runs of sectors go to the engine in one call per backing chunk, and
+the ciphertext lives in a :class:`~simulator.crypt.store.SparseStore` so a 200 GiB volume
+costs memory only for what was written.  With an AEAD spec a sector that was tampered with,
+replaced or moved fails its tag and ``read`` raises :class:`IntegrityError` (``EIO``) naming
+it; XTS returns garbage silently, which is the difference users compare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .engines import Engine, _byte_view, get_engine
+from .errors import IntegrityError, VolumeRangeError
+from .spec import CipherSpec
+from .store import DEFAULT_CHUNK_BYTES, SparseStore
+
+
+@dataclass(frozen=True)
+class VolumeStats:
+    """A snapshot of a volume's counters (user bytes, engine sectors, memory)."""
+
+    bytes_written: int
+    bytes_read: int
+    write_requests: int
+    read_requests: int
+    sectors_encrypted: int
+    sectors_decrypted: int
+    rmw_sectors: int
+    bytes_discarded: int
+    flushes: int
+    integrity_errors: int
+    raw_writes: int
+    sectors_allocated: int
+    chunks_allocated: int
+    resident_bytes: int
+    mapped_bytes: int
+
+    def to_dict(self) -> dict[str, int]:
+        """The counters as a plain dict (results files)."""
+        return asdict(self)
+
+
+_COUNTERS = (
+    "bytes_written", "bytes_read", "write_requests", "read_requests", "sectors_encrypted",
+    "sectors_decrypted", "rmw_sectors", "bytes_discarded", "flushes", "integrity_errors",
+    "raw_writes",
+)
+
+
+#: reads up to this size decrypt into a per-volume buffer that is reused (then one copy out):
+#: allocating and freeing two 1 MiB buffers per read costs more than the decryption.
+_SCRATCH_MAX = 16 << 20
+
+
+def _as_index(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise VolumeRangeError(f"{what} must be an int, not {type(value).__name__}")
+    return value
+
+
+class EncryptedVolume:
+    """An encrypted, sparse, in-memory block device of ``size_bytes`` bytes.
+
+    Not thread-safe: share a volume between threads behind a lock (the engines themselves
+    spread one request over ``threads`` workers).
+    """
+
+    def __init__(
+        self,
+        size_bytes: int,
+        spec: CipherSpec | str,
+        key: Any,
+        engine: str | Engine = "auto",
+        threads: int = 1,
+        *,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    ) -> None:
+        spec = CipherSpec.parse(spec) if isinstance(spec, str) else spec
+        if not isinstance(spec, CipherSpec):
+            raise TypeError("spec must be a CipherSpec or a cipher string")
+        size_bytes = _as_index(size_bytes, "size_bytes")
+        if size_bytes <= 0 or size_bytes % spec.sector_size:
+            raise VolumeRangeError(
+                f"volume size {size_bytes} must be a positive multiple of the "
+                f"{spec.sector_size}-byte sector"
+            )
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError("threads must be an int >= 1")
+        key_bytes = b"" if (spec.key_bytes == 0 and key is None) else spec.check_key(key)
+        self._engine = get_engine(engine)
+        self._spec = spec
+        self._key = bytearray(key_bytes)  # a bytearray so close() can wipe it
+        self._size = size_bytes
+        self._sector = spec.sector_size
+        self._meta = spec.metadata_size
+        self._alg = spec.algorithm
+        self._threads = threads
+        self._store = SparseStore(spec.sector_size, size_bytes // spec.sector_size,
+                                  spec.metadata_size, chunk_bytes)
+        self._n = dict.fromkeys(_COUNTERS, 0)
+        self._scratch = bytearray()
+        self._closed = False
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def size(self) -> int:
+        """Size in bytes."""
+        return self._size
+
+    @property
+    def sector_size(self) -> int:
+        """Sector size in bytes."""
+        return self._sector
+
+    @property
+    def sector_count(self) -> int:
+        """Number of sectors."""
+        return self._size // self._sector
+
+    @property
+    def spec(self) -> CipherSpec:
+        """The cipher configuration."""
+        return self._spec
+
+    @property
+    def engine(self) -> str:
+        """Name of the engine in use ("native" or "cryptography")."""
+        return self._engine.name
+
+    @property
+    def threads(self) -> int:
+        """Worker threads per engine call."""
+        return self._threads
+
+    @property
+    def stats(self) -> VolumeStats:
+        """Counters and memory use, as a snapshot."""
+        st = self._store
+        return VolumeStats(
+            **self._n,
+            sectors_allocated=st.sectors_allocated,
+            chunks_allocated=st.chunks_allocated,
+            resident_bytes=st.resident_bytes,
+            mapped_bytes=st.mapped_bytes,
+        )
+
+    @property
+    def nonce_uses_left(self) -> int | None:
+        """Sector writes left under this key before the random-nonce limit (None: no nonce)."""
+        limit = self._spec.nonce_limit
+        return None if limit is None else max(0, limit - self._n["sectors_encrypted"])
+
+    def is_allocated(self, sector: int) -> bool:
+        """Whether a sector holds data (written and not discarded)."""
+        self._check_sectors(sector, 1)
+        return self._store.is_written(sector)
+
+    # ------------------------------------------------------------------ I/O
+    def write(self, offset: int, data: Any) -> int:
+        """Write ``data`` at byte ``offset``; partial sectors are read-modified-written.
+
+        Returns the number of bytes written.  Raises :class:`VolumeRangeError` (nothing
+        changed) for a request outside the volume, :class:`IntegrityError` if a partial
+        sector to be patched does not verify (nothing changed either).
+        """
+        view = _byte_view(data, "data", False)
+        length = view.nbytes
+        self._check_range(offset, length)
+        if length:
+            self._write_view(offset, view)
+        self._n["write_requests"] += 1
+        self._n["bytes_written"] += length
+        return length
+
+    def read(self, offset: int, length: int) -> bytes:
+        """Read ``length`` bytes at ``offset``; never-written sectors read as zeros.
+
+        Raises :class:`IntegrityError` (``OSError``, ``EIO``) naming the first sector whose tag
+        fails (AEAD specs); other sectors stay readable.
+        """
+        self._check_range(offset, _as_index(length, "length"))
+        data = b""
+        if length:
+            size = self._sector
+            first, last = offset // size, -(-(offset + length) // size)
+            span = (last - first) * size
+            if span <= _SCRATCH_MAX:  # decrypt into a reused buffer, copy out once
+                if len(self._scratch) < span:
+                    self._scratch = bytearray(span)
+                buf = memoryview(self._scratch)[:span]
+                self._decrypt_run(first, last - first, buf, zeroed=False)
+            else:
+                buf = memoryview(bytearray(span))
+                self._decrypt_run(first, last - first, buf, zeroed=True)
+            head = offset - first * size
+            data = bytes(buf[head : head + length])
+        self._n["read_requests"] += 1
+        self._n["bytes_read"] += length
+        return data
+
+    def readinto(self, offset: int, buf: Any) -> int:
+        """Read ``len(buf)`` bytes at ``offset`` into a writable buffer (no extra copy when
+        the request is sector aligned).  Returns the number of bytes read."""
+        view = _byte_view(buf, "buf", True)
+        self._check_range(offset, view.nbytes)
+        if view.nbytes:
+            self._read_into(offset, view, zeroed=False)
+        self._n["read_requests"] += 1
+        self._n["bytes_read"] += view.nbytes
+        return view.nbytes
+
+    def discard(self, offset: int, length: int) -> None:
+        """Discard a byte range (like fallocate PUNCH_HOLE): whole sectors return to
+        unwritten (memory freed with their chunk), partial sectors get zeros in the range."""
+        self._check_range(offset, _as_index(length, "length"))
+        if not length:
+            return
+        size, end = self._sector, offset + length
+        full_lo, full_hi = -(-offset // size), end // size
+        patched = []
+        for sec in self._edges(offset, end):
+            if self._store.is_written(sec):
+                buf = bytearray(size)
+                self._decrypt_run(sec, 1, memoryview(buf), zeroed=True)
+                lo, hi = max(offset, sec * size), min(end, (sec + 1) * size)
+                buf[lo - sec * size : hi - sec * size] = bytes(hi - lo)
+                patched.append((sec, buf))
+        if full_hi > full_lo:
+            self._store.discard(full_lo, full_hi - full_lo)
+        for sec, buf in patched:
+            self._encrypt_run(sec, memoryview(buf))
+            self._n["rmw_sectors"] += 1
+        self._n["bytes_discarded"] += length
+
+    def flush(self) -> None:
+        """Make writes durable: a no-op for the in-memory store (counted in stats)."""
+        self._check_open()
+        self._n["flushes"] += 1
+
+    # ------------------------------------------------------------------ raw access
+    def raw(self, first_sector: int, count: int) -> tuple[bytes, bytes | None]:
+        """The stored ciphertext of sectors and their metadata (nonce ‖ tag per sector for
+        AEAD, None otherwise); unwritten sectors are zeros."""
+        self._check_sectors(first_sector, count)
+        size, msize = self._sector, self._meta
+        ct = bytearray(count * size)
+        meta = bytearray(count * msize) if msize else None
+        for idx, a, b, off in self._store.spans(first_sector, count):
+            ch = self._store.chunk(idx)
+            if ch is None:
+                continue
+            ct[off * size : (off + b - a) * size] = ch.data_view[a * size : b * size]
+            if meta is not None and ch.meta_view is not None:
+                meta[off * msize : (off + b - a) * msize] = ch.meta_view[a * msize : b * msize]
+        return bytes(ct), (bytes(meta) if meta is not None else None)
+
+    def raw_write(self, first_sector: int, ciphertext: Any, metadata: Any = None) -> None:
+        """Overwrite stored sectors without encrypting: the hook for tampering experiments.
+
+        ``metadata`` (AEAD only) replaces nonce ‖ tag; when None the stored metadata is kept.
+        """
+        ctv = _byte_view(ciphertext, "ciphertext", False)
+        size, msize = self._sector, self._meta
+        if ctv.nbytes % size:
+            raise VolumeRangeError(f"ciphertext must be whole {size}-byte sectors")
+        count = ctv.nbytes // size
+        self._check_sectors(first_sector, count)
+        metav = None
+        if metadata is not None:
+            if not msize:
+                raise VolumeRangeError(f"{self._spec.name} keeps no per-sector metadata")
+            metav = _byte_view(metadata, "metadata", False)
+            if metav.nbytes != count * msize:
+                raise VolumeRangeError(f"metadata must be {count * msize} bytes")
+        for idx, a, b, off in self._store.spans(first_sector, count):
+            ch = self._store.chunk_for_write(idx)
+            ch.data_view[a * size : b * size] = ctv[off * size : (off + b - a) * size]
+            if metav is not None and ch.meta_view is not None:
+                ch.meta_view[a * msize : b * msize] = metav[off * msize : (off + b - a) * msize]
+            self._store.mark_written(ch, a, b)
+        self._n["raw_writes"] += 1
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Wipe the key copy and drop the stored data."""
+        if not self._closed:
+            self._key[:] = bytes(len(self._key))
+            self._scratch[:] = bytes(len(self._scratch))
+            self._scratch = bytearray()
+            self._store.clear()
+            self._closed = True
+
+    def __enter__(self) -> EncryptedVolume:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{self._store.sectors_allocated} sectors allocated"
+        return (
+            f"EncryptedVolume(size={self._size}, spec='{self._spec}', engine='{self.engine}', "
+            f"threads={self._threads}, {state})"
+        )
+
+    def __reduce__(self) -> Any:
+        raise TypeError("EncryptedVolume holds key material and cannot be pickled")
+
+    # ------------------------------------------------------------------ internals
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("I/O on a closed EncryptedVolume")
+
+    def _check_range(self, offset: Any, length: int) -> None:
+        self._check_open()
+        offset = _as_index(offset, "offset")
+        if offset < 0 or length < 0:
+            raise VolumeRangeError(f"negative offset or length ({offset}, {length})")
+        if offset + length > self._size:
+            raise VolumeRangeError(
+                f"request [{offset}, {offset + length}) beyond the end of the "
+                f"{self._size}-byte volume"
+            )
+
+    def _check_sectors(self, first: Any, count: Any) -> None:
+        self._check_open()
+        first, count = _as_index(first, "first_sector"), _as_index(count, "count")
+        if first < 0 or count < 0 or first + count > self.sector_count:
+            raise VolumeRangeError(
+                f"sectors [{first}, {first + count}) outside 0..{self.sector_count}"
+            )
+
+    def _edges(self, offset: int, end: int) -> list[int]:
+        """Sectors the byte range [offset, end) covers only partly (at most two)."""
+        size = self._sector
+        first, last = offset // size, -(-end // size)
+        if -(-offset // size) > end // size:  # strictly inside one sector
+            return [first]
+        edges = []
+        if offset % size:
+            edges.append(first)
+        if end % size:
+            edges.append(last - 1)
+        return edges
+
+    def _write_view(self, offset: int, view: memoryview) -> None:
+        size, end = self._sector, offset + view.nbytes
+        full_lo, full_hi = -(-offset // size), end // size
+        prepared = []
+        for sec in self._edges(offset, end):  # read first: an integrity error changes nothing
+            buf = bytearray(size)
+            if self._store.is_written(sec):
+                self._decrypt_run(sec, 1, memoryview(buf), zeroed=True)
+                self._n["rmw_sectors"] += 1
+            lo, hi = max(offset, sec * size), min(end, (sec + 1) * size)
+            buf[lo - sec * size : hi - sec * size] = view[lo - offset : hi - offset]
+            prepared.append((sec, buf))
+        if full_hi > full_lo:
+            self._encrypt_run(full_lo, view[full_lo * size - offset : full_hi * size - offset])
+        for sec, buf in prepared:
+            self._encrypt_run(sec, memoryview(buf))
+
+    def _read_into(self, offset: int, out: memoryview, zeroed: bool) -> None:
+        size, length = self._sector, out.nbytes
+        end = offset + length
+        first, last = offset // size, -(-end // size)
+        if offset % size == 0 and length % size == 0:
+            self._decrypt_run(first, last - first, out, zeroed)
+            return
+        tmp = bytearray((last - first) * size)
+        self._decrypt_run(first, last - first, memoryview(tmp), zeroed=True)
+        head = offset - first * size
+        out[:] = memoryview(tmp)[head : head + length]
+
+    def _encrypt_run(self, first: int, src: memoryview) -> None:
+        """Encrypt whole sectors into the store, one engine call per chunk span."""
+        size, msize, store = self._sector, self._meta, self._store
+        crypt = self._engine._crypt
+        count = src.nbytes // size
+        for idx, a, b, off in store.spans(first, count):
+            ch = store.chunk_for_write(idx)
+            meta = ch.meta_view[a * msize : b * msize] if ch.meta_view is not None else None
+            crypt(
+                self._alg, True, self._key, src[off * size : (off + b - a) * size],
+                ch.data_view[a * size : b * size], first + off, size, meta, self._threads, False,
+            )
+            store.mark_written(ch, a, b)
+        self._n["sectors_encrypted"] += count
+
+    def _decrypt_run(self, first: int, count: int, out: memoryview, zeroed: bool) -> None:
+        """Decrypt sectors from the store into ``out``; unwritten sectors give zeros."""
+        size, msize, store = self._sector, self._meta, self._store
+        crypt = self._engine._crypt
+        zeros = store._zeros
+        for idx, a, b, off in store.spans(first, count):
+            ch = store.chunk(idx)
+            if ch is None:
+                if not zeroed:
+                    out[off * size : (off + b - a) * size] = zeros[: (b - a) * size]
+                continue
+            for ra, rb, written in store.runs(ch, a, b):
+                lo, hi = (off + ra - a) * size, (off + rb - a) * size
+                if not written:
+                    if not zeroed:
+                        out[lo:hi] = zeros[: hi - lo]
+                    continue
+                meta = ch.meta_view[ra * msize : rb * msize] if ch.meta_view is not None else None
+                try:
+                    crypt(
+                        self._alg, False, self._key, ch.data_view[ra * size : rb * size],
+                        out[lo:hi], first + off + ra - a, size, meta, self._threads, True,
+                    )
+                except IntegrityError:
+                    self._n["integrity_errors"] += 1
+                    raise
+                self._n["sectors_decrypted"] += rb - ra

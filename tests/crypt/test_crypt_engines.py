@@ -1,0 +1,370 @@
+"""Engines: byte-identical output, each reads the other's, tag failures, buffers, selection."""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simulator.crypt import (
+    CipherSpec,
+    EngineUnavailableError,
+    IntegrityError,
+    InvalidKeyError,
+    available_engines,
+    engines,
+    get_engine,
+    native_available,
+)
+
+from .crypt_helpers import ALL_SPECS, reference_encrypt, requires_native
+
+ENGINES = available_engines()
+
+
+def _key(spec: CipherSpec) -> bytes:
+    return bytes((i * 37 + 11) % 256 for i in range(spec.key_bytes))
+
+
+def _meta(spec: CipherSpec, n: int) -> bytearray | None:
+    return bytearray(n * spec.metadata_size) if spec.is_aead else None
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request):
+    return get_engine(request.param)
+
+
+# ---------------------------------------------------------------- agreement (hypothesis)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    which=st.sampled_from(ALL_SPECS),
+    sector=st.sampled_from([512, 4096]),
+    n=st.integers(min_value=0, max_value=9),
+    first=st.one_of(st.integers(0, 2**20), st.integers(2**64 - 64, 2**64 - 10)),
+    threads=st.integers(1, 3),
+    data=st.data(),
+)
+def test_engines_agree_with_each_other_and_the_format(which, sector, n, first, threads, data):
+    spec = CipherSpec.parse(which[0], key_bits=which[1], sector_size=sector)
+    key = data.draw(st.binary(min_size=spec.key_bytes, max_size=spec.key_bytes))
+    if spec.name == "aes-xts-plain64" and key[: len(key) // 2] == key[len(key) // 2 :]:
+        key = bytes(b ^ i for i, b in enumerate(key, 1))
+    pt = data.draw(st.binary(min_size=n * sector, max_size=n * sector))
+    nonces = [data.draw(st.binary(min_size=12, max_size=12)) for _ in range(n)]
+    results = {}
+    for name in ENGINES:
+        eng = get_engine(name)
+        ct = bytearray(len(pt))
+        meta = _meta(spec, n)
+        if meta is not None:
+            for i, nonce in enumerate(nonces):
+                meta[i * 28 : i * 28 + 12] = nonce
+        eng.encrypt_sectors(spec, key, pt, ct, first, meta, threads, nonces="given")
+        results[name] = (bytes(ct), bytes(meta) if meta is not None else None)
+    expected = reference_encrypt(spec, key, pt, first, nonces if spec.is_aead else None)
+    for name, got in results.items():
+        assert got == expected, name
+    # each engine reads what the other wrote
+    for writer in ENGINES:
+        ct, meta = results[writer]
+        for reader in ENGINES:
+            back = bytearray(len(ct))
+            get_engine(reader).decrypt_sectors(
+                spec, key, ct, back, first, None if meta is None else bytearray(meta), threads
+            )
+            assert bytes(back) == pt, (writer, reader)
+
+
+@pytest.mark.parametrize("which", [s for s in ALL_SPECS if s[0] != "null"])
+def test_random_nonces_are_fresh_and_readable_by_the_other_engine(engine, which):
+    spec = CipherSpec.parse(which[0], key_bits=which[1], sector_size=4096)
+    key, pt = _key(spec), os.urandom(4096 * 8)
+    a, b = bytearray(len(pt)), bytearray(len(pt))
+    ma, mb = _meta(spec, 8), _meta(spec, 8)
+    engine.encrypt_sectors(spec, key, pt, a, 5, ma)
+    engine.encrypt_sectors(spec, key, pt, b, 5, mb)
+    if spec.is_aead:
+        nonces = {bytes(ma[i * 28 : i * 28 + 12]) for i in range(8)}
+        nonces |= {bytes(mb[i * 28 : i * 28 + 12]) for i in range(8)}
+        assert len(nonces) == 16  # a fresh nonce per sector write
+        assert a != b
+    else:
+        assert a == b  # XTS is deterministic
+    for reader in ENGINES:
+        out = bytearray(len(pt))
+        get_engine(reader).decrypt_sectors(spec, key, a, out, 5, ma)
+        assert out == pt
+
+
+# ---------------------------------------------------------------- integrity
+
+
+@pytest.mark.parametrize("cipher", ["aes-gcm-random", "chacha20-poly1305-random"])
+@pytest.mark.parametrize("what", ["ciphertext", "nonce", "tag"])
+def test_tampering_names_the_absolute_sector(engine, cipher, what):
+    spec = CipherSpec.parse(cipher, sector_size=512)
+    key, n, first = _key(spec), 16, 1000
+    pt = os.urandom(512 * n)
+    ct, meta = bytearray(len(pt)), _meta(spec, n)
+    engine.encrypt_sectors(spec, key, pt, ct, first, meta, threads=2)
+    bad = 11
+    if what == "ciphertext":
+        ct[bad * 512 + 100] ^= 0x01
+    elif what == "nonce":
+        meta[bad * 28 + 3] ^= 0x80
+    else:
+        meta[bad * 28 + 12 + 15] ^= 0x01
+    for reader in ENGINES:
+        out = bytearray(b"\xaa" * len(pt))
+        with pytest.raises(IntegrityError) as err:
+            get_engine(reader).decrypt_sectors(spec, key, ct, out, first, meta, threads=2)
+        assert err.value.sector == first + bad
+        assert err.value.errno == errno.EIO
+        assert isinstance(err.value, OSError)
+        assert str(first + bad) in str(err.value)
+        # the failing sector is zeroed, never unauthenticated plaintext; the others are fine
+        assert out[bad * 512 : (bad + 1) * 512] == bytes(512)
+        assert out[: bad * 512] == pt[: bad * 512]
+        assert out[(bad + 1) * 512 :] == pt[(bad + 1) * 512 :]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_first_failing_sector_reported_with_count(engine, threads):
+    spec = CipherSpec.parse("aes-gcm-random", sector_size=512)
+    key, n = _key(spec), 12
+    pt = os.urandom(512 * n)
+    ct, meta = bytearray(len(pt)), _meta(spec, n)
+    engine.encrypt_sectors(spec, key, pt, ct, 0, meta)
+    for bad in (9, 2, 7):
+        ct[bad * 512] ^= 0xFF
+    with pytest.raises(IntegrityError) as err:
+        engine.decrypt_sectors(spec, key, ct, bytearray(len(pt)), 0, meta, threads=threads)
+    assert (err.value.sector, err.value.count) == (2, 3)
+
+
+def test_sector_moved_to_another_index_fails(engine):
+    spec = CipherSpec.parse("aes-gcm-random")
+    key, pt = _key(spec), os.urandom(4096)
+    ct, meta = bytearray(4096), _meta(spec, 1)
+    engine.encrypt_sectors(spec, key, pt, ct, 7, meta)
+    with pytest.raises(IntegrityError) as err:
+        engine.decrypt_sectors(spec, key, ct, bytearray(4096), 8, meta)
+    assert err.value.sector == 8
+
+
+def test_xts_tampering_is_silent_garbage(engine):
+    spec = CipherSpec.parse("aes-xts-plain64")
+    key, pt = _key(spec), os.urandom(4096 * 2)
+    ct = bytearray(len(pt))
+    engine.encrypt_sectors(spec, key, pt, ct, 0)
+    ct[10] ^= 1
+    out = bytearray(len(pt))
+    engine.decrypt_sectors(spec, key, ct, out, 0)  # no error
+    assert out[:16] != pt[:16]  # the touched 16-byte block is garbage
+    assert out[4096:] == pt[4096:]
+
+
+# ---------------------------------------------------------------- buffers and validation
+
+
+def test_numpy_memoryview_and_in_place(engine):
+    spec = CipherSpec.parse("aes-xts-plain64", sector_size=512)
+    key = _key(spec)
+    src = np.frombuffer(os.urandom(512 * 4), dtype=np.uint64).copy()
+    want = bytearray(512 * 4)
+    engine.encrypt_sectors(spec, key, src.tobytes(), want, 3)
+    dst = np.zeros(512 * 4, dtype=np.uint8)
+    engine.encrypt_sectors(spec, key, src, dst, 3)
+    assert dst.tobytes() == bytes(want)
+    inplace = bytearray(src.tobytes())
+    view = memoryview(inplace)
+    engine.encrypt_sectors(spec, key, view, view, 3)
+    assert inplace == want
+    engine.decrypt_sectors(spec, key, view, view, 3)
+    assert bytes(inplace) == src.tobytes()
+
+
+def test_metadata_may_be_read_only_on_decrypt(engine):
+    spec = CipherSpec.parse("aes-gcm-random")
+    key, pt = _key(spec), os.urandom(4096)
+    ct, meta = bytearray(4096), _meta(spec, 1)
+    engine.encrypt_sectors(spec, key, pt, ct, 0, meta)
+    out = bytearray(4096)
+    engine.decrypt_sectors(spec, key, bytes(ct), out, 0, bytes(meta))
+    assert out == pt
+
+
+@pytest.mark.parametrize(
+    ("spec_text", "src_len", "dst", "meta", "exc"),
+    [
+        ("aes-xts-plain64", 4000, bytearray(4000), None, ValueError),
+        ("aes-xts-plain64", 4096, bytearray(8192), None, ValueError),
+        ("aes-xts-plain64", 4096, bytes(4096), None, TypeError),
+        ("aes-xts-plain64", 4096, bytearray(4096), bytearray(28), ValueError),
+        ("aes-gcm-random", 4096, bytearray(4096), None, ValueError),
+        ("aes-gcm-random", 4096, bytearray(4096), bytearray(27), ValueError),
+        ("aes-gcm-random", 4096, bytearray(4096), bytes(28), TypeError),
+    ],
+)
+def test_bad_buffers_refused(engine, spec_text, src_len, dst, meta, exc):
+    spec = CipherSpec.parse(spec_text)
+    with pytest.raises(exc):
+        engine.encrypt_sectors(spec, _key(spec), bytes(src_len), dst, 0, meta)
+
+
+def test_bad_arguments_refused(engine):
+    spec = CipherSpec.parse("aes-xts-plain64", sector_size=512)
+    key, buf = _key(spec), bytearray(512)
+    with pytest.raises(ValueError):
+        engine.encrypt_sectors(spec, key, bytes(512), buf, -1)
+    with pytest.raises(ValueError):
+        engine.encrypt_sectors(spec, key, bytes(1024), bytearray(1024), 2**64 - 1)
+    engine.encrypt_sectors(spec, key, bytes(512), buf, 2**64 - 1)  # the last sector is fine
+    with pytest.raises(ValueError):
+        engine.encrypt_sectors(spec, key, bytes(512), buf, 0, threads=0)
+    with pytest.raises(InvalidKeyError):
+        engine.encrypt_sectors(spec, key[:-1], bytes(512), buf, 0)
+    with pytest.raises(TypeError):
+        engine.encrypt_sectors(spec, key, "x" * 512, buf, 0)
+    with pytest.raises(ValueError):
+        engine.encrypt_sectors(spec, key, bytes(512), buf, 0, nonces="reused")
+
+
+@pytest.mark.parametrize("decrypt", [False, True])
+def test_xts_equal_halves_refused_both_ways(engine, decrypt):
+    spec = CipherSpec.parse("aes-xts-plain64")
+    call = engine.decrypt_sectors if decrypt else engine.encrypt_sectors
+    with pytest.raises(InvalidKeyError, match="K1 and K2"):
+        call(spec, bytes(range(32)) * 2, bytes(4096), bytearray(4096), 0)
+
+
+def test_zero_length_batch(engine):
+    spec = CipherSpec.parse("aes-gcm-random")
+    engine.encrypt_sectors(spec, _key(spec), b"", bytearray(), 0, bytearray())
+    engine.decrypt_sectors(spec, _key(spec), b"", bytearray(), 0, bytearray())
+
+
+# ---------------------------------------------------------------- selection
+
+
+def test_get_engine_names_and_repr():
+    auto = get_engine("auto")
+    assert auto.name == ("native" if native_available() else "cryptography")
+    assert get_engine("cryptography").name == "cryptography"
+    assert get_engine(auto) is auto
+    assert "OpenSSL" in get_engine("cryptography").openssl_version
+    with pytest.raises(ValueError, match="unknown engine"):
+        get_engine("openssl")
+    assert "key" not in repr(auto).lower()
+
+
+def test_native_missing_falls_back(monkeypatch):
+    monkeypatch.setattr(engines, "_native", None)
+    monkeypatch.setattr(engines, "_NATIVE_REASON", "no compiler here")
+    assert not engines.native_available()
+    assert engines.native_unavailable_reason() == "no compiler here"
+    assert get_engine("auto").name == "cryptography"
+    assert engines.available_engines() == ["cryptography"]
+    with pytest.raises(EngineUnavailableError, match="no compiler here"):
+        get_engine("native")
+
+
+# ---------------------------------------------------------------- native specifics
+
+
+@requires_native
+def test_native_xts_paths_agree():
+    """The provider fast path and the EVP loop write the same sectors."""
+    from simulator.crypt import _native
+
+    spec = CipherSpec.parse("aes-xts-plain64", key_bits=256, sector_size=512)
+    key, pt = _key(spec), os.urandom(512 * 33)
+    eng = get_engine("native")
+    outs = []
+    for direct in (True, False):
+        was = _native.set_xts_direct(direct)
+        try:
+            assert _native.xts_path() == ("provider" if direct else "evp")
+            out = bytearray(len(pt))
+            eng.encrypt_sectors(spec, key, pt, out, 2**40, threads=2)
+            back = bytearray(len(pt))
+            eng.decrypt_sectors(spec, key, out, back, 2**40, threads=2)
+            assert back == pt
+            outs.append(bytes(out))
+        finally:
+            _native.set_xts_direct(was)
+    assert outs[0] == outs[1] == reference_encrypt(spec, key, pt, 2**40, None)[0]
+
+
+@requires_native
+def test_native_reports_system_openssl():
+    eng = get_engine("native")
+    assert eng.openssl_version.startswith("OpenSSL 3.")
+
+
+@requires_native
+@pytest.mark.parametrize(
+    "spec_text", ["aes-xts-plain64", "aes-gcm-random", "chacha20-poly1305-random"]
+)
+def test_native_ceiling_runs(spec_text):
+    bps = get_engine("native").ceiling(spec_text, unit_bytes=4096, seconds=0.05)
+    assert bps > 0
+    assert get_engine("native").ceiling(spec_text, 4096, 0.05, decrypt=True) > 0
+
+
+@requires_native
+def test_native_concurrent_callers_share_the_pool():
+    """Several Python threads with threads=2 at once: the pool is taken by one caller, the
+    others spawn their own workers; every result is right."""
+    spec = CipherSpec.parse("aes-gcm-random")
+    key = _key(spec)
+    pt = os.urandom(64 * 4096)
+    eng = get_engine("native")
+    errors = []
+
+    def work():
+        try:
+            for _ in range(20):
+                ct, meta = bytearray(len(pt)), _meta(spec, 64)
+                eng.encrypt_sectors(spec, key, pt, ct, 0, meta, threads=2)
+                out = bytearray(len(pt))
+                eng.decrypt_sectors(spec, key, ct, out, 0, meta, threads=2)
+                assert out == pt
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work) for _ in range(4)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    assert not errors
+
+
+@requires_native
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_native_pool_survives_fork():
+    spec = CipherSpec.parse("aes-xts-plain64")
+    key, pt = _key(spec), os.urandom(16 * 4096)
+    eng = get_engine("native")
+    want = bytearray(len(pt))
+    eng.encrypt_sectors(spec, key, pt, want, 0, threads=2)  # the parent's pool exists now
+    pid = os.fork()
+    if pid == 0:  # child: the pool threads did not survive the fork
+        ok = False
+        try:
+            got = bytearray(len(pt))
+            eng.encrypt_sectors(spec, key, pt, got, 0, threads=2)
+            ok = got == want
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
