@@ -1,0 +1,185 @@
+"""Timing: warm-up, calibrated repetitions of at least a minimum time, wall and CPU time.
+
+Like timeit and pytest-benchmark, a warm-up estimates the cost of one call; every repetition
+then runs the same number of calls, enough to last ``min_time``.  Wall time comes from
+``time.perf_counter``, CPU time (all threads of the process) from ``time.process_time`` and the
+user/system split from ``resource.getrusage``.  Statistics are order statistics (median, IQR,
+min, max): timing noise is one-sided and skewed, so means mislead.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - not on Linux
+    resource = None  # type: ignore[assignment]
+
+from simulator.bench.sizes import MB, MIB
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Wall and CPU seconds over one timed stretch."""
+
+    seconds: float
+    cpu_seconds: float
+    cpu_user: float
+    cpu_sys: float
+
+
+class Stopwatch:
+    """Context manager measuring wall time, process CPU time and its user/system split."""
+
+    def __enter__(self) -> Stopwatch:
+        self._r0 = _rusage()
+        self._c0 = time.process_time()
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        t1 = time.perf_counter()
+        c1 = time.process_time()
+        r1 = _rusage()
+        self.sample = Sample(t1 - self._t0, c1 - self._c0, r1[0] - self._r0[0],
+                             r1[1] - self._r0[1])
+
+
+def _rusage() -> tuple[float, float]:
+    if resource is None:  # pragma: no cover
+        return (0.0, 0.0)
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return (r.ru_utime, r.ru_stime)
+
+
+@dataclass(frozen=True)
+class Repetition:
+    """One timed repetition: ``calls`` calls moving ``bytes`` bytes."""
+
+    rep: int
+    calls: int
+    bytes: int
+    seconds: float
+    cpu_seconds: float
+    cpu_user: float
+    cpu_sys: float
+
+    @property
+    def mib_s(self) -> float:
+        """Throughput in MiB/s (2^20 bytes, as cryptsetup reports)."""
+        return self.bytes / self.seconds / MIB if self.seconds > 0 else math.inf
+
+    @property
+    def mb_s(self) -> float:
+        """Throughput in MB/s (10^6 bytes, as openssl speed and fio's "MB/s" report)."""
+        return self.bytes / self.seconds / MB if self.seconds > 0 else math.inf
+
+    @property
+    def cpu_util(self) -> float:
+        """CPU seconds per wall second: 1.0 is one busy core, 2.0 two."""
+        return self.cpu_seconds / self.seconds if self.seconds > 0 else 0.0
+
+    def to_row(self) -> dict[str, Any]:
+        """Columns of the tidy table for this repetition."""
+        row = asdict(self)
+        row.update(mib_s=self.mib_s, mb_s=self.mb_s, cpu_util=self.cpu_util)
+        return row
+
+
+def calibrate(fn: Callable[[], Any], warmup: float, min_time: float) -> int:
+    """Run ``fn`` for ``warmup`` seconds (at least once) and return calls per repetition."""
+    calls = 0
+    t0 = time.perf_counter()
+    elapsed = 0.0
+    while True:
+        fn()
+        calls += 1
+        elapsed = time.perf_counter() - t0
+        if elapsed >= warmup:
+            break
+    per_call = max(elapsed / calls, 1e-9)
+    return max(1, math.ceil(min_time / per_call))
+
+
+def measure(
+    fn: Callable[[], Any],
+    *,
+    bytes_per_call: int,
+    warmup: float,
+    repetitions: int,
+    min_time: float,
+    calls: int | None = None,
+) -> list[Repetition]:
+    """Warm up, then time ``repetitions`` repetitions of the same number of calls to ``fn``."""
+    if calls is None:
+        calls = calibrate(fn, warmup, min_time)
+    reps = []
+    for i in range(repetitions):
+        with Stopwatch() as sw:
+            for _ in range(calls):
+                fn()
+        s = sw.sample
+        reps.append(Repetition(i, calls, calls * bytes_per_call, s.seconds, s.cpu_seconds,
+                               s.cpu_user, s.cpu_sys))
+    return reps
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Order statistics of repeated measurements and whether their spread is too wide."""
+
+    n: int
+    median: float
+    q1: float
+    q3: float
+    min: float
+    max: float
+
+    @property
+    def iqr(self) -> float:
+        """Interquartile range q3 - q1."""
+        return self.q3 - self.q1
+
+    @property
+    def rel_iqr(self) -> float:
+        """IQR / median: the spread as a fraction of the typical value."""
+        return self.iqr / self.median if self.median else math.inf
+
+    def noisy(self, threshold: float = 0.10) -> bool:
+        """True when the IQR exceeds ``threshold`` of the median (default 10 %)."""
+        return self.n > 1 and self.rel_iqr > threshold
+
+
+def stats(values: Sequence[float]) -> Stats:
+    """Median, quartiles (linear interpolation, as numpy and pandas) and range."""
+    a = np.asarray([v for v in values if v == v], dtype=float)
+    if a.size == 0:
+        nan = float("nan")
+        return Stats(0, nan, nan, nan, nan, nan)
+    q1, med, q3 = np.percentile(a, [25, 50, 75])
+    return Stats(int(a.size), float(med), float(q1), float(q3), float(a.min()), float(a.max()))
+
+
+def percentiles(samples: Sequence[float] | np.ndarray, weights: Sequence[int] | None = None,
+                points: Sequence[float] = (50, 90, 99, 99.9)) -> dict[float, float]:
+    """Latency percentiles as fio reports them (nearest rank), optionally weighted by count."""
+    a = np.asarray(samples, dtype=float)
+    if a.size == 0:
+        return {p: float("nan") for p in points}
+    w = np.ones_like(a) if weights is None else np.asarray(weights, dtype=float)
+    order = np.argsort(a)
+    a, w = a[order], w[order]
+    cum = np.cumsum(w)
+    total = cum[-1]
+    out = {}
+    for p in points:
+        rank = max(1.0, math.ceil(p / 100.0 * total))
+        out[p] = float(a[min(int(np.searchsorted(cum, rank)), a.size - 1)])
+    return out

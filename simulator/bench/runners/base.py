@@ -1,0 +1,61 @@
+"""What every kind's runner provides, and the context a run hands it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.bench.ceiling import Ceiling, CeilingKey
+from simulator.bench.datapath import DataPath
+from simulator.bench.grid import Cell
+from simulator.bench.spec import ExperimentSpec
+
+
+class RunError(RuntimeError):
+    """An experiment that cannot run here (missing engine or module): refused before any cell."""
+
+
+@dataclass
+class RunContext:
+    """What a runner needs for one cell: the spec, the data path and the run's ceilings."""
+
+    spec: ExperimentSpec
+    datapath: DataPath | None
+    ceilings: dict[CeilingKey, Ceiling] = field(default_factory=dict)
+    note: Callable[[str], None] = lambda _msg: None
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+class Runner:
+    """Base class: a kind's cells become rows of the tidy table, one per repetition."""
+
+    kind: str = ""
+    #: Measurement columns, after the grid's parameter columns, in table order.
+    columns: tuple[str, ...] = ()
+    #: Column whose median is compared against the null baseline and the ceiling.
+    rate_column: str | None = None
+    #: Column telling apart rows of one cell that measure different things (op, direction).
+    split_column: str | None = None
+
+    def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
+        """Raise RunError when this experiment cannot run here (nothing has run yet)."""
+
+    def ceiling_keys(self, cells: list[Cell]) -> set[CeilingKey]:
+        """The (cipher, key_bits, unit, op) ceilings this run needs."""
+        return set()
+
+    def run_cell(self, cell: Cell, ctx: RunContext) -> list[dict[str, Any]]:
+        """Measure one cell; return its rows (without the parameter columns)."""
+        raise NotImplementedError
+
+
+def check_engines(cells: list[Cell], datapath: DataPath | None) -> None:
+    """Refuse engines that are not available here, before anything runs."""
+    if datapath is None:
+        raise RunError("the data path (simulator.crypt) is not importable")
+    for name in sorted({c["engine"] for c in cells}):
+        why = datapath.check_engine(name)
+        if why:
+            raise RunError(f"engine {name!r} is not available here: {why} "
+                           "(use engine = \"cryptography\" or \"auto\")")

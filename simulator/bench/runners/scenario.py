@@ -1,0 +1,75 @@
+"""Scenario: run ECS/KMS scenario files through ``simulator.scenario.run_scenario``.
+
+The scenario format belongs to ``simulator.scenario``; this runner only calls
+``run_scenario(path) -> report`` once per repetition and records whether every expectation
+held, how many steps passed and how long it took.  Without that module the kind is refused.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from simulator.bench.datapath import DataPath
+from simulator.bench.grid import Cell
+from simulator.bench.measure import Stopwatch
+from simulator.bench.runners.base import RunContext, RunError, Runner
+from simulator.bench.spec import ExperimentSpec
+
+MODULE = "simulator.scenario"
+
+
+def scenario_hook() -> Any:
+    """``simulator.scenario.run_scenario``, or RunError saying the module is missing."""
+    try:
+        module = importlib.import_module(MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name not in (MODULE, "simulator"):
+            raise
+        raise RunError(f"kind 'scenario' needs {MODULE}.run_scenario, and {MODULE} is not "
+                       "installed in this tree; use kind throughput, volume or capacity") from None
+    hook = getattr(module, "run_scenario", None)
+    if not callable(hook):
+        raise RunError(f"{MODULE} has no run_scenario(path_or_spec) function")
+    return hook
+
+
+class ScenarioRunner(Runner):
+    """Each repetition runs the scenario once in a fresh simulation (after one warm-up run)."""
+
+    kind = "scenario"
+    columns = ("scenario_name", "rep", "ok", "steps", "passed", "failed", "seconds",
+               "cpu_seconds", "cpu_user", "cpu_sys")
+    rate_column = "seconds"
+
+    def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
+        """Refuse when simulator.scenario is missing."""
+        scenario_hook()
+
+    def run_cell(self, cell: Cell, ctx: RunContext) -> list[dict[str, Any]]:
+        """Run the scenario ``repetitions`` times and tally its steps."""
+        hook = scenario_hook()
+        path = Path(cell["scenario"])
+        if not path.is_absolute() and ctx.spec.path is not None:
+            cand = ctx.spec.path.parent / path
+            path = cand if cand.exists() else path
+        if ctx.spec.measure.warmup > 0:
+            hook(path)  # one untimed run: imports, botocore models, caches
+        rows = []
+        for rep in range(ctx.spec.measure.repetitions):
+            with Stopwatch() as sw:
+                report = hook(path)
+            rows.append({"rep": rep, **_tally(report), "seconds": sw.sample.seconds,
+                         "cpu_seconds": sw.sample.cpu_seconds, "cpu_user": sw.sample.cpu_user,
+                         "cpu_sys": sw.sample.cpu_sys})
+        return rows
+
+
+def _tally(report: Any) -> dict[str, Any]:
+    """Name, ok and step counts from a report object or dict."""
+    d = report.to_dict() if hasattr(report, "to_dict") else dict(report or {})
+    steps = d.get("steps") or []
+    passed = sum(1 for s in steps if (s.get("passed") if isinstance(s, dict) else s.passed))
+    return {"scenario_name": d.get("name", ""), "ok": bool(d.get("ok", passed == len(steps))),
+            "steps": len(steps), "passed": passed, "failed": len(steps) - passed}

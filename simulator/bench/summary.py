@@ -1,0 +1,118 @@
+"""Per-cell statistics of a tidy table, and the summary table printed at the end of a run."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+RATE = {"throughput": "mib_s", "volume": "mib_s", "scenario": "seconds",
+        "capacity": "capacity_overhead"}
+
+
+def param_columns(rows: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
+    """The grid's parameter columns (from meta.json, else the usual suspects)."""
+    params = [c for c in meta.get("params", []) if c in rows.columns]
+    split = meta.get("split_column")
+    if split and split in rows.columns and split not in params:
+        params.append(split)
+    return params
+
+
+def summarize(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
+    """One row per cell (and op/direction): median, quartiles, IQR/median, min, max, noisy."""
+    if rows is None or rows.empty:
+        return pd.DataFrame()
+    kind = meta.get("kind", "throughput")
+    noise = float(meta.get("spec", {}).get("measure", {}).get("noise", 0.10))
+    keys = param_columns(rows, meta)
+    if kind == "capacity":
+        cols = [c for c in rows.columns if c not in ("experiment", "run", "cell", "rep")]
+        return rows[cols].reset_index(drop=True)
+    rate = RATE.get(kind, "mib_s")
+    out = []
+    for key, g in rows.groupby(keys, sort=False, dropna=False):
+        rec: dict[str, Any] = dict(zip(keys, key if isinstance(key, tuple) else (key,),
+                                       strict=True))
+        if "engine_impl" in g:
+            rec["engine_impl"] = g["engine_impl"].iloc[0]
+        v = g[rate].astype(float).to_numpy()
+        q1, med, q3 = np.percentile(v, [25, 50, 75])
+        rec.update(n=len(v), median=med, q1=q1, q3=q3, min=v.min(), max=v.max(),
+                   rel_iqr=(q3 - q1) / med if med else math.nan)
+        rec["noisy"] = bool(len(v) > 1 and rec["rel_iqr"] > noise)
+        if rate == "mib_s":
+            rec["mib_s"] = med
+            rec["mb_s"] = float(np.median(g["mb_s"])) if "mb_s" in g else med * 2**20 / 1e6
+        for col in ("cpu_util", "iops", "clat_p50_us", "clat_p90_us", "clat_p99_us",
+                    "clat_p99_9_us", "ok", "passed", "failed"):
+            if col in g:
+                rec[col] = float(np.median(g[col].astype(float)))
+        if "cpu_seconds" in g and "bytes" in g and g["bytes"].sum():
+            rec["cpu_s_per_gib"] = float(g["cpu_seconds"].sum() / g["bytes"].sum() * 2**30)
+        if "ceiling_mib_s" in g:
+            ceiling = float(g["ceiling_mib_s"].iloc[0])
+            rec["ceiling_mib_s"] = ceiling
+            rec["ceiling_source"] = g["ceiling_source"].iloc[0] if "ceiling_source" in g else ""
+            rec["ratio_to_ceiling"] = med / ceiling if ceiling and ceiling == ceiling else math.nan
+        if "null_mib_s" in g:
+            base = float(g["null_mib_s"].iloc[0])
+            rec["null_mib_s"] = base
+            rec["overhead_vs_null"] = base / med - 1 if med and base == base else math.nan
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
+def format_summary(summary: pd.DataFrame, kind: str, limit: int = 60) -> str:
+    """A fixed-width text table of the summary, the way a terminal user wants to read it."""
+    if summary.empty:
+        return "(no completed cells)"
+    df = summary.copy()
+    if kind in ("throughput", "volume"):
+        cols = [c for c in ("cipher", "key_bits", "sector_size", "batch", "threads", "engine",
+                            "op", "rw", "rwmixread", "bs", "iodepth") if c in df]
+        varying = [c for c in cols if df[c].nunique() > 1 or c in ("cipher", "op")]
+        show = pd.DataFrame({c: df[c] for c in varying})
+        show["MiB/s"] = df["median"].map("{:.1f}".format)
+        show["IQR%"] = (df["rel_iqr"] * 100).map("{:.1f}".format)
+        if "cpu_util" in df:
+            show["CPU"] = df["cpu_util"].map("{:.2f}".format)
+        if "iops" in df:
+            show["IOPS"] = df["iops"].map("{:.0f}".format)
+            show["p99 us"] = df["clat_p99_us"].map("{:.1f}".format)
+        if "ratio_to_ceiling" in df:
+            show["of ceiling"] = df["ratio_to_ceiling"].map(_pct)
+        if "overhead_vs_null" in df:
+            show["vs null"] = df["overhead_vs_null"].map(lambda x: _pct(x, sign=True))
+        show["noisy"] = df["noisy"].map({True: "NOISY", False: ""})
+    elif kind == "capacity":
+        cols = [c for c in ("size_gib", "cipher", "key_bits", "sector_size", "cmk", "image",
+                            "used") if c in df and (df[c].nunique() > 1 or c == "cipher")]
+        show = df[cols].copy()
+        show["usable GiB"] = (df["data_bytes"] / 2**30).map("{:.2f}".format)
+        show["overhead"] = df["capacity_overhead"].map(lambda x: f"{x * 100:.2f}%")
+        if "df_avail_bytes" in df:
+            show["df avail GiB"] = (df["df_avail_bytes"] / 2**30).map("{:.1f}".format)
+    elif kind == "scenario":
+        show = pd.DataFrame({"scenario": df["scenario"]})
+        show["runs"] = df["n"]
+        show["all ok"] = df["ok"].map(lambda x: "yes" if x == 1 else "NO")
+        show["steps passed"] = df["passed"].map("{:.0f}".format)
+        show["failed"] = df["failed"].map("{:.0f}".format)
+        show["median s"] = df["median"].map("{:.4f}".format)
+        show["IQR%"] = (df["rel_iqr"] * 100).map("{:.1f}".format)
+        show["noisy"] = df["noisy"].map({True: "NOISY", False: ""})
+    else:
+        show = df
+    if len(show) > limit:
+        more = len(show) - limit
+        return show.head(limit).to_string(index=False) + f"\n... {more} more rows"
+    return show.to_string(index=False)
+
+
+def _pct(x: float, sign: bool = False) -> str:
+    if x is None or x != x:
+        return "-"
+    return f"{x * 100:+.0f}%" if sign else f"{x * 100:.0f}%"

@@ -1,0 +1,219 @@
+"""``fargate-sim run | compare | plot | bench``: the benchmark harness on the command line.
+
+Thin: parse, call ``simulator.bench``, print.  Imports are deferred to the handlers so the
+rest of the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    """Add the run, compare, plot and bench subcommands."""
+    p = sub.add_parser(
+        "run", help="run experiment specs (default: experiments/quick.toml)",
+        description="Run experiments and write results/<experiment>/<UTC timestamp>/: the tidy "
+                    "table (CSV, Parquet), meta.json and PNG plots; print a summary.")
+    p.add_argument("specs", nargs="*", metavar="SPEC",
+                   help="spec files or bare names under experiments/ (default: quick)")
+    p.add_argument("--out", default="results", metavar="DIR",
+                   help="results root (default: ./results)")
+    p.add_argument("--resume", metavar="DIR",
+                   help="continue an interrupted run directory (skips completed cells)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or log lines")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "compare", help="cipher configurations side by side; the change between runs",
+        description="Rank the cipher configurations of each run; with two or more runs of the "
+                    "same experiment, show each cell's change and whether it is within noise "
+                    "(the IQRs overlap).")
+    p.add_argument("dirs", nargs="+", metavar="DIR",
+                   help="run directories (an experiment directory or name means its newest run)")
+    p.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
+                   help="keep only cells with this parameter value (repeatable)")
+    p.add_argument("--results", default="results", metavar="ROOT", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("plot", help="write a run's PNG plots",
+                       description="Throughput vs sector and batch size per cipher, encrypt vs "
+                                   "decrypt with the ceiling, thread scaling, capacity overhead.")
+    p.add_argument("dir", metavar="DIR", help="run directory (or experiment name: newest run)")
+    p.add_argument("--out", metavar="DIR", help="where to write the PNGs (default: DIR/plots)")
+    p.add_argument("--results", default="results", metavar="ROOT", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("bench", help="the table `cryptsetup benchmark` prints, for our ciphers",
+                       description="Encrypt and decrypt 1 MiB buffers sector by sector with each "
+                                   "cipher configuration and print cryptsetup benchmark's table.")
+    p.add_argument("--engine", default="auto", choices=("auto", "native", "cryptography"))
+    p.add_argument("--sector-size", type=int, default=4096, choices=(512, 1024, 2048, 4096))
+    p.add_argument("--seconds", type=float, default=0.5, help="time per direction (default 0.5)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--cipher", "-c", action="append", metavar="NAME[:BITS]",
+                   help="only these configurations, e.g. aes-xts-plain64:512 (repeatable)")
+    p.set_defaults(func=cmd_bench)
+
+
+def _err(msg: str) -> None:
+    print(f"fargate-sim: {msg}", file=sys.stderr)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run each spec in turn; print where the results are and the summary."""
+    from simulator.bench import (
+        ResumeError,
+        RunError,
+        RunInterrupted,
+        SpecError,
+        load_spec,
+        resolve_spec_path,
+        run_experiment,
+    )
+
+    log = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    try:
+        if args.resume:
+            if len(args.specs) > 1:
+                _err("--resume takes at most one SPEC")
+                return 2
+            resume = Path(args.resume)
+            jobs = [(load_spec(resolve_spec_path(args.specs[0])) if args.specs
+                     else _resume_spec(resume), resume)]
+        else:
+            jobs = [(load_spec(resolve_spec_path(s)), None) for s in (args.specs or ["quick"])]
+    except SpecError as exc:
+        _err(str(exc))
+        return 2
+
+    argv = ["fargate-sim", *sys.argv[1:]] if sys.argv else None
+    for spec, resume in jobs:
+        try:
+            result = run_experiment(spec, out=args.out, resume=resume, quiet=args.quiet,
+                                    plots=not args.no_plots, argv=argv, log=log)
+        except (SpecError, RunError, ResumeError) as exc:
+            _err(str(exc))
+            return 2
+        except RunInterrupted as exc:
+            _err(str(exc))
+            return 130 if isinstance(exc.cause, KeyboardInterrupt) else 1
+        print(f"{spec.name}: {result.cells_run} cells run"
+              + (f", {result.cells_skipped} resumed" if result.cells_skipped else "")
+              + f" in {result.seconds:.1f} s -> {result.path}")
+        print(result.summary_text())
+        if result.plots:
+            print("plots: " + ", ".join(str(p.relative_to(result.path)) for p in result.plots))
+        print()
+    return 0
+
+
+def _resume_spec(run_dir: Path) -> Any:
+    """The spec a run started with: its original file if unchanged, else the copy kept."""
+    import json
+
+    from simulator.bench import SpecError, load_spec
+
+    meta_file = run_dir / "meta.json"
+    if not meta_file.is_file():
+        raise SpecError(run_dir, "--resume", "not a run directory (no meta.json)",
+                        "a directory written by fargate-sim run")
+    meta = json.loads(meta_file.read_text())
+    original = meta.get("spec_path")
+    if original and Path(original).is_file():
+        spec = load_spec(original)
+        if spec.hash == meta.get("spec_hash"):
+            return spec
+    return load_spec(run_dir / "spec.toml")
+
+
+def _run_dir(arg: str, root: str) -> Path:
+    """A run directory from an argument: a path, or an experiment name under the root."""
+    p = Path(arg)
+    if p.exists():
+        return p
+    if (Path(root) / arg).exists():
+        return Path(root) / arg
+    raise FileNotFoundError(f"{arg}: no such run directory (nor {Path(root) / arg})")
+
+
+def _where(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--where {item!r}: expected KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Print the ranked cipher tables and the changes between runs."""
+    from simulator.bench.compare import compare
+
+    try:
+        dirs = [_run_dir(d, args.results) for d in args.dirs]
+        print(compare(dirs, where=_where(args.where)), end="")
+    except (FileNotFoundError, ValueError) as exc:
+        _err(str(exc))
+        return 2
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    """Write the PNGs and list them."""
+    from simulator.bench.plots import plot_run
+
+    try:
+        paths = plot_run(_run_dir(args.dir, args.results), out_dir=args.out)
+    except FileNotFoundError as exc:
+        _err(str(exc))
+        return 2
+    for p in paths:
+        print(p)
+    if not paths:
+        _err("nothing to plot (no completed cells)")
+        return 1
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Print cryptsetup benchmark's table for our cipher configurations."""
+    from simulator.bench.cryptsetup import CONFIGS, bench, format_table
+    from simulator.bench.datapath import default_datapath
+    from simulator.bench.spec import CIPHER_KEY_BITS
+
+    configs: list[tuple[str, int]] = list(CONFIGS)
+    if args.cipher:
+        configs = []
+        for c in args.cipher:
+            name, _, bits = c.partition(":")
+            if name not in CIPHER_KEY_BITS or name == "null":
+                _err(f"--cipher {c}: unknown cipher (allowed: "
+                     + ", ".join(k for k in CIPHER_KEY_BITS if k != "null") + ")")
+                return 2
+            try:
+                kb = int(bits) if bits else CIPHER_KEY_BITS[name][0]
+            except ValueError:
+                kb = -1
+            if kb not in CIPHER_KEY_BITS[name]:
+                _err(f"--cipher {c}: {name} takes key bits "
+                     + ", ".join(map(str, CIPHER_KEY_BITS[name])))
+                return 2
+            configs.append((name, kb))
+    dp = default_datapath()
+    why = dp.check_engine(args.engine)
+    if why:
+        _err(f"engine {args.engine!r} is not available here: {why}")
+        return 2
+    eng = dp.get_engine(args.engine)
+    note = (f"fargate-sim bench: engine {eng.name} ({getattr(eng, 'openssl_version', '')}), "
+            f"1 MiB buffers, {args.sector_size}-byte sectors, {args.threads} thread(s)")
+    rows = bench(configs, engine=args.engine, sector_size=args.sector_size,
+                 seconds=args.seconds, threads=args.threads, datapath=dp)
+    print(format_table(rows, note))
+    return 0

@@ -1,0 +1,49 @@
+"""Timing helpers: calibration, repetitions, order statistics, fio-style percentiles."""
+
+from __future__ import annotations
+
+import math
+
+from simulator.bench.measure import Stopwatch, measure, percentiles, stats
+
+
+def test_measure_runs_same_calls_per_repetition() -> None:
+    calls = []
+    reps = measure(lambda: calls.append(1), bytes_per_call=100, warmup=0.0, repetitions=4,
+                   min_time=0.001)
+    assert len(reps) == 4
+    assert len({r.calls for r in reps}) == 1
+    assert all(r.bytes == r.calls * 100 and r.seconds > 0 for r in reps)
+    assert len(calls) >= 4 * reps[0].calls
+    row = reps[0].to_row()
+    assert {"mib_s", "mb_s", "cpu_seconds", "cpu_util"} <= set(row)
+
+
+def test_units_mib_and_mb() -> None:
+    reps = measure(lambda: None, bytes_per_call=2**20, warmup=0, repetitions=1, min_time=0,
+                   calls=3)
+    r = reps[0]
+    assert math.isclose(r.mb_s, r.mib_s * 2**20 / 1e6)
+
+
+def test_stats_and_noise_flag() -> None:
+    s = stats([10, 10, 10, 10, 10])
+    assert s.median == 10 and s.iqr == 0 and not s.noisy()
+    s = stats([5, 10, 15, 20, 25])
+    assert s.median == 15 and s.q1 == 10 and s.q3 == 20 and s.min == 5 and s.max == 25
+    assert s.noisy(0.10) and not s.noisy(1.0)
+    assert stats([]).n == 0
+
+
+def test_percentiles_nearest_rank_with_weights() -> None:
+    p = percentiles(list(range(1, 101)))
+    assert p[50] == 50 and p[90] == 90 and p[99] == 99 and p[99.9] == 100
+    # one sample standing for 9 I/Os (a merged request) dominates the low percentiles
+    p = percentiles([1.0, 2.0], weights=[9, 1])
+    assert p[50] == 1.0 and p[99] == 2.0
+
+
+def test_stopwatch_measures_cpu() -> None:
+    with Stopwatch() as sw:
+        sum(range(200_000))
+    assert sw.sample.seconds > 0 and sw.sample.cpu_seconds >= 0
