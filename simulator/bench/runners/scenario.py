@@ -1,13 +1,12 @@
 """Scenario: run ECS/KMS scenario files through ``simulator.scenario.run_scenario``.
 
-The scenario format belongs to ``simulator.scenario``; this runner only calls
+The scenario format belongs to ``simulator.scenario``; this runner calls
 ``run_scenario(path) -> report`` once per repetition and records whether every expectation
-held, how many steps passed and how long it took.  Without that module the kind is refused.
+held, how many steps passed and how long it took.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +15,7 @@ from simulator.bench.grid import Cell
 from simulator.bench.measure import Stopwatch
 from simulator.bench.runners.base import RunContext, RunError, Runner
 from simulator.bench.spec import ExperimentSpec
-
-MODULE = "simulator.scenario"
-
-
-def scenario_hook() -> Any:
-    """``simulator.scenario.run_scenario``, or RunError saying the module is missing."""
-    try:
-        module = importlib.import_module(MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name not in (MODULE, "simulator"):
-            raise
-        raise RunError(f"kind 'scenario' needs {MODULE}.run_scenario, and {MODULE} is not "
-                       "installed in this tree; use kind throughput, volume or capacity") from None
-    hook = getattr(module, "run_scenario", None)
-    if not callable(hook):
-        raise RunError(f"{MODULE} has no run_scenario(path_or_spec) function")
-    return hook
+from simulator.scenario import ScenarioError, load_scenario, run_scenario
 
 
 class ScenarioRunner(Runner):
@@ -44,22 +27,30 @@ class ScenarioRunner(Runner):
     rate_column = "seconds"
 
     def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
-        """Refuse when simulator.scenario is missing."""
-        scenario_hook()
+        """Refuse scenario files that cannot run as written, before anything runs."""
+        for cell in cells:
+            try:
+                load_scenario(self._path(cell, spec))
+            except ScenarioError as exc:
+                raise RunError(str(exc)) from None
+
+    @staticmethod
+    def _path(cell: Cell, spec: ExperimentSpec) -> Path:
+        path = Path(cell["scenario"])
+        if not path.is_absolute() and spec.path is not None:
+            cand = spec.path.parent / path
+            path = cand if cand.exists() else path
+        return path
 
     def run_cell(self, cell: Cell, ctx: RunContext) -> list[dict[str, Any]]:
         """Run the scenario ``repetitions`` times and tally its steps."""
-        hook = scenario_hook()
-        path = Path(cell["scenario"])
-        if not path.is_absolute() and ctx.spec.path is not None:
-            cand = ctx.spec.path.parent / path
-            path = cand if cand.exists() else path
+        path = self._path(cell, ctx.spec)
         if ctx.spec.measure.warmup > 0:
-            hook(path)  # one untimed run: imports, botocore models, caches
+            run_scenario(path)  # one untimed run: imports, botocore models, caches
         rows = []
         for rep in range(ctx.spec.measure.repetitions):
             with Stopwatch() as sw:
-                report = hook(path)
+                report = run_scenario(path)
             rows.append({"rep": rep, **_tally(report), "seconds": sw.sample.seconds,
                          "cpu_seconds": sw.sample.cpu_seconds, "cpu_user": sw.sample.cpu_user,
                          "cpu_sys": sw.sample.cpu_sys})
