@@ -147,7 +147,8 @@ def test_S6_decrypt_is_gated_by_the_grant_which_is_retired_on_stop(sim, cmk):
 @pytest.mark.parametrize(
     ("setup", "words"),
     [("asymmetric", "asymmetric"), ("hmac", "HMAC"), ("disabled", "disabled"),
-     ("pending", "pending deletion"), ("denied", "kms:DescribeKey")],
+     ("pending", "pending deletion"), ("denied", "kms:DescribeKey"),
+     ("multi-region", "multi-Region"), ("alias", "alias")],
 )
 def test_S7_create_and_update_cluster_check_the_key(sim, setup, words):
     kms = sim.client("kms")
@@ -156,8 +157,15 @@ def test_S7_create_and_update_cluster_check_the_key(sim, setup, words):
         key = make_key(sim, KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")
     elif setup == "hmac":
         key = make_key(sim, KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")
+    elif setup == "multi-region":
+        # ManagedStorageConfiguration: "The key must be a single Region key."
+        key = make_key(sim, MultiRegion=True)
     else:
         key = make_key(sim)
+    if setup == "alias":
+        # Aliases are not supported for this field (FACTS.md).
+        kms.create_alias(AliasName="alias/fargate-storage", TargetKeyId=key)
+        key = "alias/fargate-storage"
     if setup == "disabled":
         kms.disable_key(KeyId=key)
     if setup == "pending":
@@ -170,9 +178,12 @@ def test_S7_create_and_update_cluster_check_the_key(sim, setup, words):
     with pytest.raises(errors.InvalidParameterException) as info:
         ecs.create_cluster(clusterName=CLUSTER, configuration=configuration)
     assert words in info.value.message and key in info.value.message
+    assert ecs.list_clusters()["clusterArns"] == []  # nothing was created
     ecs.create_cluster(clusterName=CLUSTER)
     with pytest.raises(errors.InvalidParameterException, match=words):
         ecs.update_cluster(cluster=CLUSTER, configuration=configuration)
+    described = ecs.describe_clusters(clusters=[CLUSTER], include=["CONFIGURATIONS"])
+    assert "configuration" not in described["clusters"][0]  # the update changed nothing
     # A good key with the seed's DescribeKey statement passes for the operator role.
     good = make_key(sim)
     sim.client("ecs", principal=operator).update_cluster(

@@ -56,7 +56,7 @@ class Cluster:
 
     @property
     def fargate_key(self) -> str | None:
-        """The cluster's Fargate ephemeral storage key, exactly as it was given."""
+        """The cluster's Fargate ephemeral storage key (its key ARN)."""
         msc = self.configuration.get("managedStorageConfiguration") or {}
         return msc.get(keycheck.FARGATE_FIELD)
 
@@ -151,6 +151,22 @@ def _check_capacity(
     return providers, out
 
 
+def _checked_configuration(
+    ctx: CallContext, configuration: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The configuration with every managed-storage key checked and named by its key ARN.
+
+    ECS accepts a key ID or key ARN and shows the key ARN afterwards (users report that a
+    cluster created with a key ID describes it by ARN: CloudFormation drift and Terraform
+    plans flag the difference).
+    """
+    out = copy.deepcopy(configuration or {})
+    for fld, key_id in keycheck.requested_keys(out).items():
+        meta = keycheck.check_key(ctx, key_id, fld)
+        out["managedStorageConfiguration"][fld] = meta.get("Arn") or key_id
+    return out
+
+
 def _merge_configuration(
     current: dict[str, Any], update: dict[str, Any] | None
 ) -> dict[str, Any]:
@@ -202,8 +218,7 @@ class ClusterOps:
             params.get("capacityProviders"), params.get("defaultCapacityProviderStrategy")
         )
         tags = copy_tags(params.get("tags"))
-        for fld, key_id in keys.items():
-            keycheck.check_key(ctx, key_id, fld)
+        configuration = _checked_configuration(ctx, configuration)
         existing = self.clusters.get((ctx.account, name))
         candidate = Cluster(
             account=ctx.account, name=name, arn=arn, created_at=ctx.now,
@@ -235,12 +250,9 @@ class ClusterOps:
         authorize_call(ctx, arn, {KMS_CONDITION_KEY: keys.get(keycheck.FARGATE_FIELD)})
         cluster = self.cluster(ctx, params["cluster"])
         settings = _check_settings(params.get("settings")) if "settings" in params else None
-        for fld, key_id in keys.items():
-            keycheck.check_key(ctx, key_id, fld)
+        configuration = _checked_configuration(ctx, params.get("configuration"))
         if "configuration" in params:
-            cluster.configuration = _merge_configuration(
-                cluster.configuration, params["configuration"]
-            )
+            cluster.configuration = _merge_configuration(cluster.configuration, configuration)
         if settings is not None:
             by_name = {s["name"]: s for s in cluster.settings}
             by_name.update({s["name"]: s for s in settings})

@@ -11,7 +11,8 @@ The scheduler follows ECS's rolling update: a new PRIMARY deployment starts task
 while ``minimumHealthyPercent`` stays running, and the PRIMARY's ``rolloutState`` goes from
 IN_PROGRESS to COMPLETED when it runs the desired count alone. Tasks that fail to start are
 retried after ``SERVICE_RETRY_SECONDS``; with the deployment circuit breaker on, a deployment
-fails after ``circuit_breaker_threshold(desired)`` failed tasks (and rolls back if asked).
+fails after ``circuit_breaker_threshold(desired)`` (3..200) failed tasks (and rolls back if
+asked); once one of its tasks has run, its failed count stays at zero.
 """
 
 from __future__ import annotations
@@ -37,10 +38,16 @@ SERVICE_RETRY_SECONDS = 30.0
 THROTTLE_RETRY_SECONDS = 1.0
 
 
+#: The circuit breaker's bounds (botocore ECS model, ServiceDeploymentCircuitBreaker.threshold:
+#: "a minimum threshold of 3 and a maximum threshold of 200", "0.5 * desired task count").
+CIRCUIT_BREAKER_MIN = 3
+CIRCUIT_BREAKER_MAX = 200
+
+
 def circuit_breaker_threshold(desired: int) -> int:
-    """Failed tasks that trip the circuit breaker: half the desired count, within 10..200
-    (AWS's published bounds; the exact formula is an assumption)."""
-    return min(200, max(10, math.ceil(desired * 0.5)))
+    """Failed tasks that trip the circuit breaker: 0.5 x the desired count, within 3..200
+    (rounding half a count up is an assumption)."""
+    return min(CIRCUIT_BREAKER_MAX, max(CIRCUIT_BREAKER_MIN, math.ceil(desired * 0.5)))
 
 
 @dataclass(eq=False)
@@ -61,6 +68,9 @@ class Deployment:
     rollout_state: str = "IN_PROGRESS"
     rollout_reason: str = "ECS deployment in progress."
     failed_tasks: int = 0
+    #: Whether a task of this deployment has reached RUNNING: from then on the failed task
+    #: count is zero and no longer evaluated (Deployment.failedTasks, ECS API reference).
+    has_run: bool = False
 
     @property
     def uses_cmk(self) -> bool:
@@ -146,12 +156,18 @@ class DeploymentScheduler:
         if svc is None:
             return
         dep = task.deployment
+        if dep is not None and task.last_status == "RUNNING" and not dep.has_run:
+            # "Once a service deployment has one or more successfully running tasks, the
+            # failed task count resets to zero and stops being evaluated."
+            dep.has_run = True
+            dep.failed_tasks = 0
         if task.stopped and task.stop_code == "TaskFailedToStart" and dep is not None:
-            dep.failed_tasks += 1
             dep.updated_at = self.sim.clock.now()
             self._event(svc, f"task {task.id} failed to start: {task.stopped_reason}")
-            if self._breaker_tripped(svc, dep):
-                return
+            if not dep.has_run:
+                dep.failed_tasks += 1
+                if self._breaker_tripped(svc, dep):
+                    return
             self._retry_later(svc, SERVICE_RETRY_SECONDS)
         self.reconcile(svc)
 

@@ -345,6 +345,8 @@ class ServiceOps:
         """Describe up to 10 services of one cluster, deployments and events included."""
         cluster = self.cluster(ctx, params.get("cluster"))  # type: ignore[attr-defined]
         refs = params["services"]
+        if not refs:
+            raise errors.InvalidParameterException("Services cannot be empty.")
         if len(refs) > MAX_DESCRIBE:
             raise errors.InvalidParameterException(
                 f"DescribeServices takes at most {MAX_DESCRIBE} services, got {len(refs)}."
@@ -361,14 +363,19 @@ class ServiceOps:
         return {"services": found, "failures": failures}
 
     def ListServices(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-        """ARNs of a cluster's ACTIVE and DRAINING services (10 a page by default)."""
+        """ARNs of a cluster's ACTIVE services (10 a page by default).
+
+        DRAINING services are left out: "the service status moves from ACTIVE to DRAINING,
+        and the service is no longer visible in the console or in the ListServices API
+        operation" (DeleteService, ECS API reference).
+        """
         cluster = self.cluster(ctx, params.get("cluster"))  # type: ignore[attr-defined]
         authorize_call(ctx, "*", {"ecs:cluster": cluster.arn})
         launch_type = params.get("launchType")
         strategy = params.get("schedulingStrategy")
         arns = [
             s.arn for s in cluster.services.values()
-            if s.status in ("ACTIVE", "DRAINING")
+            if s.status == "ACTIVE"
             and (launch_type is None or s.launch_type == launch_type)
             and strategy in (None, "REPLICA")
         ]

@@ -1,5 +1,5 @@
 """Task definitions: RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions,
-DeregisterTaskDefinition.
+ListTaskDefinitionFamilies, DeregisterTaskDefinition.
 
 A definition that requires FARGATE must use ``networkMode: awsvpc``, give task-level ``cpu``
 and ``memory`` as a pair Fargate offers (``simulator.ecs.sizes``), run an OS family and CPU
@@ -282,6 +282,26 @@ class TaskDefinitionOps:
             [r.arn for r in rows], params.get("nextToken"), params.get("maxResults")
         )
         out: dict[str, Any] = {"taskDefinitionArns": page}
+        if token:
+            out["nextToken"] = token
+        return out
+
+    def ListTaskDefinitionFamilies(
+        self, ctx: CallContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Family names, filtered by prefix and by whether they have an ACTIVE revision."""
+        authorize_call(ctx)
+        status = params.get("status", "ALL")
+        prefix = params.get("familyPrefix") or ""
+        families = []
+        for (account, family), revisions in sorted(self.taskdefs.items()):
+            if account != ctx.account or not family.startswith(prefix):
+                continue
+            active = any(r.status == "ACTIVE" for r in revisions)
+            if status == "ALL" or (status == "ACTIVE") == active:
+                families.append(family)
+        page, token = paginate(families, params.get("nextToken"), params.get("maxResults"))
+        out: dict[str, Any] = {"families": page}
         if token:
             out["nextToken"] = token
         return out

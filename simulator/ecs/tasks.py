@@ -143,6 +143,18 @@ class Task:
         if self.service is not None:
             self.service.tasks.pop(self.id, None)
 
+    @property
+    def mac_address(self) -> str:
+        """The ENI's MAC address (derived from the ENI id, so it needs no extra randomness)."""
+        digits = (self.eni_id.removeprefix("eni-") + "0" * 10)[:10]
+        return "0a:" + ":".join(digits[i:i + 2] for i in range(0, 10, 2))
+
+    @property
+    def private_dns_name(self) -> str:
+        """``ip-10-0-1-2.<region>.compute.internal``, as EC2 names a private address."""
+        region = self.cluster.arn.split(":")[3]
+        return f"ip-{self.private_ip.replace('.', '-')}.{region}.compute.internal"
+
     def _eni_status(self) -> str:
         return {
             "PROVISIONING": "PRECREATED",
@@ -168,6 +180,8 @@ class Task:
             "details": [
                 {"name": "subnetId", "value": self.subnet},
                 {"name": "networkInterfaceId", "value": self.eni_id},
+                {"name": "macAddress", "value": self.mac_address},
+                {"name": "privateDnsName", "value": self.private_dns_name},
                 {"name": "privateIPv4Address", "value": self.private_ip},
             ],
         }
@@ -464,7 +478,24 @@ class TaskOps:
         plan.started_by = started_by
         plan.group = params.get("group")
         plan.enable_execute_command = bool(params.get("enableExecuteCommand"))
+        if plan.enable_execute_command and not (
+            (params.get("overrides") or {}).get("taskRoleArn") or td.body.get("taskRoleArn")
+        ):
+            # "If true, then the task definition must have a task role, or you must provide
+            # one as an override." (RunTask enableExecuteCommand)
+            raise errors.InvalidParameterException(
+                "The execute command failed because a valid task role is not being used. "
+                "Specify a valid task role in your task definition or as a task override and "
+                "try again."
+            )
         tags = copy_tags(params.get("tags"))
+        if params.get("propagateTags") == "SERVICE":
+            # "An error will be received if you specify the SERVICE option when running a
+            # task." (RunTask propagateTags)
+            raise errors.InvalidParameterException(
+                "propagateTags SERVICE is not supported for RunTask: a standalone task has no "
+                "service to propagate tags from. Use TASK_DEFINITION or NONE."
+            )
         if params.get("propagateTags") == "TASK_DEFINITION":
             given = {t["key"] for t in tags}
             tags += [copy.deepcopy(t) for t in td.tags if t["key"] not in given]
@@ -539,6 +570,8 @@ class TaskOps:
         """Describe up to 100 tasks of one cluster (STOPPED ones for an hour)."""
         cluster = self.cluster(ctx, params.get("cluster"))  # type: ignore[attr-defined]
         refs = params["tasks"]
+        if not refs:
+            raise errors.InvalidParameterException("Tasks cannot be empty.")
         if len(refs) > 100:
             raise errors.InvalidParameterException(
                 f"DescribeTasks takes at most 100 tasks, got {len(refs)}."
@@ -566,6 +599,10 @@ class TaskOps:
         family = params.get("family")
         started_by = params.get("startedBy")
         service_name = params.get("serviceName")
+        if service_name is not None:
+            _, service_name = parse_reference(service_name, "service")
+            if service_name not in cluster.services:
+                raise errors.ServiceNotFoundException("Service not found.")
         launch_type = params.get("launchType")
         if params.get("containerInstance") or launch_type not in (None, "FARGATE"):
             arns: list[str] = []
@@ -585,7 +622,10 @@ class TaskOps:
         return out
 
     def StopTask(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-        """Ask a task to stop (stopCode UserInitiated); it reaches STOPPED as time passes."""
+        """Ask a task to stop (stopCode UserInitiated); it reaches STOPPED as time passes.
+
+        "Any tags associated with the task will be deleted" (StopTask, ECS API reference).
+        """
         cluster = self.cluster(ctx, params.get("cluster"))  # type: ignore[attr-defined]
         task = self.find_task(cluster, params["task"])
         authorize_call(ctx, task.arn if task else "*", {"ecs:cluster": cluster.arn})
@@ -595,4 +635,5 @@ class TaskOps:
         if reason is not None and len(reason) > 255:
             raise errors.InvalidParameterException("reason may have up to 255 characters.")
         self.lifecycle.stop(task, "UserInitiated", reason or "Task stopped by user")
+        task.tags = []
         return {"task": task.describe(include_tags=True)}

@@ -47,12 +47,24 @@ def test_create_cluster_answers_like_the_seed_sample(sim):
     }
 
 
-def test_cluster_key_is_echoed_as_given_key_id_or_arn(sim):
+@pytest.mark.parametrize("field", [FES, "kmsKeyId"])
+def test_cluster_key_given_by_id_is_shown_by_arn(sim, field):
+    # Users report that ECS answers with the key ARN when the cluster was given a key ID
+    # (CloudFormation drift on FargateEphemeralStorageKmsKeyId, Terraform plans id -> arn).
     arn = make_key(sim)
     key_id = arn.rsplit("/", 1)[-1]
     ecs = sim.client("ecs")
-    out = ecs.create_cluster(clusterName="byid", configuration=config(key_id))["cluster"]
-    assert out["configuration"][MSC][FES] == key_id
+    out = ecs.create_cluster(clusterName="byid", configuration=config(key_id, field))
+    assert out["cluster"]["configuration"][MSC][field] == arn
+    # Re-creating with the ARN is the same request, so it returns the cluster.
+    again = ecs.create_cluster(clusterName="byid", configuration=config(arn, field))
+    assert again["cluster"]["clusterArn"] == out["cluster"]["clusterArn"]
+    ecs.create_cluster(clusterName="later")
+    upd = ecs.update_cluster(cluster="later", configuration=config(key_id, field))["cluster"]
+    assert upd["configuration"][MSC][field] == arn
+    if field == FES:
+        [task] = run(sim, register(sim), cluster="byid")
+        assert task["fargateEphemeralStorage"]["kmsKeyId"] == arn
 
 
 def test_default_cluster_and_idempotent_create(sim):

@@ -118,6 +118,10 @@ def test_delete_service(sim, ecs):
         ecs.delete_service(cluster="prod", service="web")
     out = ecs.delete_service(cluster="prod", service="web", force=True)["service"]
     assert out["status"] == "DRAINING"
+    # DeleteService: a DRAINING service "is no longer visible in the console or in the
+    # ListServices API operation", but DescribeServices still shows it.
+    assert ecs.list_services(cluster="prod")["serviceArns"] == []
+    assert service(ecs)["status"] == "DRAINING"
     sim.fargate.settle()
     assert service(ecs)["status"] == "INACTIVE"
     assert ecs.list_services(cluster="prod")["serviceArns"] == []
@@ -158,6 +162,8 @@ def test_service_errors(sim, ecs):
         "arn": f"arn:aws:ecs:us-west-2:{ACCOUNT}:service/prod/ghost", "reason": "MISSING"}]
     with pytest.raises(errors.InvalidParameterException, match="at most 10"):
         ecs.describe_services(cluster="prod", services=[f"s{i}" for i in range(11)])
+    with pytest.raises(errors.InvalidParameterException, match="Services cannot be empty"):
+        ecs.describe_services(cluster="prod", services=[])
 
 
 def test_list_services_pages_ten_by_default(sim, ecs):
@@ -227,7 +233,10 @@ def test_circuit_breaker_fails_and_rolls_back_to_the_old_key(sim, ecs):
     assert svc["runningCount"] == 2
     messages = " ".join(e["message"] for e in svc["events"])
     assert "deployment failed" in messages and "rolling back" in messages
-    assert circuit_breaker_threshold(2) == 10 and circuit_breaker_threshold(1000) == 200
+    # ServiceDeploymentCircuitBreaker.threshold: "a minimum threshold of 3 and a maximum
+    # threshold of 200", "0.5 * desired task count".
+    assert [circuit_breaker_threshold(n) for n in (1, 2, 6, 7, 10, 400, 1000)] == [
+        3, 3, 3, 4, 5, 200, 200]
 
 
 def test_circuit_breaker_without_rollback_stops_launching(sim, ecs):
@@ -237,5 +246,27 @@ def test_circuit_breaker_without_rollback_stops_launching(sim, ecs):
         "deploymentCircuitBreaker": {"enable": True, "rollback": False}})
     sim.fargate.settle()
     [dep] = service(ecs)["deployments"]
-    assert dep["rolloutState"] == "FAILED" and dep["failedTasks"] == 10
+    assert dep["rolloutState"] == "FAILED" and dep["failedTasks"] == 3
     assert "circuit breaker" in dep["rolloutStateReason"]
+
+
+def test_failed_task_count_resets_once_a_task_runs(sim, ecs):
+    # Deployment.failedTasks: "Once a service deployment has one or more successfully running
+    # tasks, the failed task count resets to zero and stops being evaluated."
+    from tests.ecs.helpers import make_key
+
+    key = make_key(sim)
+    ecs.update_cluster(cluster="prod", configuration={
+        "managedStorageConfiguration": {"fargateEphemeralStorageKmsKeyId": key}})
+    td = register(sim)
+    create(ecs, td, desired=1, deploymentConfiguration={
+        "deploymentCircuitBreaker": {"enable": True, "rollback": False}})
+    sim.fargate.settle()
+    sim.client("kms").disable_key(KeyId=key)  # new tasks of the deployment now fail
+    ecs.update_service(cluster="prod", service="web", desiredCount=2)
+    sim.fargate.settle(max_seconds=600)
+    svc = service(ecs)
+    [dep] = svc["deployments"]
+    assert dep["failedTasks"] == 0 and dep["rolloutState"] != "FAILED"
+    assert svc["runningCount"] == 1
+    assert sum("failed to start" in e["message"] for e in svc["events"]) >= 4

@@ -168,3 +168,22 @@ def test_parse_helpers():
     assert sizes.parse_memory("0.5 GB") == 512
     assert sizes.valid_memory(256) == (512, 1024, 2048)
     assert sizes.valid_memory(300) == ()
+
+
+def test_list_task_definition_families(sim):
+    # ListTaskDefinitionFamilies: both ACTIVE and INACTIVE families by default; ACTIVE keeps
+    # families with an ACTIVE revision, INACTIVE those without; familyPrefix is a prefix.
+    ecs = sim.client("ecs")
+    register(sim, "web")
+    register(sim, "worker")
+    gone = register(sim, "webhook")
+    ecs.deregister_task_definition(taskDefinition=gone)
+    families = lambda **kw: ecs.list_task_definition_families(**kw)["families"]  # noqa: E731
+    assert families() == ["web", "webhook", "worker"]
+    assert families(status="ACTIVE") == ["web", "worker"]
+    assert families(status="INACTIVE") == ["webhook"]
+    assert families(familyPrefix="web") == ["web", "webhook"]
+    page = ecs.list_task_definition_families(maxResults=2)
+    assert page["families"] == ["web", "webhook"] and page["nextToken"]
+    rest = ecs.list_task_definition_families(maxResults=2, nextToken=page["nextToken"])
+    assert rest["families"] == ["worker"] and "nextToken" not in rest

@@ -219,9 +219,63 @@ def test_list_tasks_filters(sim, td):
     assert arns(launchType="EC2") == set()
     ecs.stop_task(cluster="prod", task=b[0]["taskArn"])
     assert arns(desiredStatus="STOPPED") == {b[0]["taskArn"]}
-    assert arns(serviceName="nope") == set()
     page = ecs.list_tasks(cluster="prod", maxResults=1)
     assert len(page["taskArns"]) == 1 and page["nextToken"]
+
+
+def test_list_tasks_of_an_unknown_service_is_service_not_found(sim, td):
+    # ListTasks names ServiceNotFoundException among its errors; AWS answers "Service not
+    # found." for a serviceName the cluster does not have.
+    ecs = sim.client("ecs")
+    with pytest.raises(errors.ServiceNotFoundException, match="Service not found"):
+        ecs.list_tasks(cluster="prod", serviceName="nope")
+
+
+def test_describe_tasks_needs_at_least_one_task(sim, td):
+    with pytest.raises(errors.InvalidParameterException, match="Tasks cannot be empty"):
+        sim.client("ecs").describe_tasks(cluster="prod", tasks=[])
+
+
+def test_stop_task_deletes_the_tasks_tags(sim, td):
+    # StopTask: "Any tags associated with the task will be deleted."
+    [task] = run(sim, td, tags=[{"key": "k", "value": "v"}])
+    ecs = sim.client("ecs")
+    out = ecs.stop_task(cluster="prod", task=task["taskArn"])["task"]
+    assert out["tags"] == []
+    again = ecs.describe_tasks(cluster="prod", tasks=[task["taskArn"]], include=["TAGS"])
+    assert again["tasks"][0]["tags"] == []
+
+
+def test_run_task_refuses_propagate_tags_service(sim, td):
+    # RunTask propagateTags: "An error will be received if you specify the SERVICE option
+    # when running a task."
+    with pytest.raises(errors.InvalidParameterException, match="SERVICE"):
+        run(sim, td, propagateTags="SERVICE")
+    assert sim.client("ecs").list_tasks(cluster="prod")["taskArns"] == []
+
+
+def test_execute_command_needs_a_task_role(sim, td):
+    # RunTask enableExecuteCommand: "If true, then the task definition must have a task
+    # role, or you must provide one as an override."
+    with pytest.raises(errors.InvalidParameterException, match="valid task role"):
+        run(sim, td, enableExecuteCommand=True)
+    role = f"arn:aws:iam::{ACCOUNT}:role/app"
+    [task] = run(sim, td, enableExecuteCommand=True, overrides={"taskRoleArn": role})
+    assert task["enableExecuteCommand"] is True
+    with_role = register(sim, "withrole", taskRoleArn=role)
+    [task] = run(sim, with_role, enableExecuteCommand=True)
+    assert task["enableExecuteCommand"] is True
+
+
+def test_eni_attachment_details(sim, td):
+    [task] = run(sim, td)
+    [eni] = task["attachments"]
+    details = {d["name"]: d["value"] for d in eni["details"]}
+    assert set(details) == {"subnetId", "networkInterfaceId", "macAddress", "privateDnsName",
+                            "privateIPv4Address"}
+    assert details["privateDnsName"] == (
+        "ip-" + details["privateIPv4Address"].replace(".", "-") + ".us-west-2.compute.internal")
+    assert len(details["macAddress"].split(":")) == 6
 
 
 def test_describe_tasks_by_id_and_missing(sim, td):
