@@ -219,31 +219,86 @@ def _mismatch(shape: Shape, value: Any, path: str, out: list[str], top: bool = F
 
 def to_cloudtrail(shape: Shape | None, value: Any, lower: bool) -> Any:
     """A request or response as CloudTrail logs it: sensitive members and blobs dropped,
-    timestamps as ISO strings, member names with a lower-case first letter for Pascal-case
-    services (CloudTrail logs KMS's ``KeyId`` as ``keyId``)."""
+    timestamps as CloudTrail writes them, member names with a lower-case first letter for
+    Pascal-case services (CloudTrail logs KMS's ``KeyId`` as ``keyId``)."""
     if shape is None:
         return None
-    if shape.metadata.get("sensitive"):
-        return None
-    t = shape.type_name
-    if t == "structure" and isinstance(value, dict):
-        out = {}
-        for name, v in value.items():
-            member = shape.members.get(name)
-            if member is None or member.metadata.get("sensitive") or member.type_name == "blob":
-                continue
-            conv = to_cloudtrail(member, v, lower)
-            if conv is not None:
-                out[_lower_first(name) if lower else name] = conv
-        return out
-    if t == "list" and isinstance(value, list | tuple):
-        return [to_cloudtrail(shape.member, v, lower) for v in value]
-    if t == "map" and isinstance(value, dict):
-        return {k: to_cloudtrail(shape.value, v, lower) for k, v in value.items()}
-    if t == "timestamp" and isinstance(value, datetime):
-        return value.strftime("%b %d, %Y, %I:%M:%S %p")
-    if t == "blob":
-        return None
+    return _converter(shape, lower)(value)
+
+
+_Convert = Any  # Callable[[Any], Any]; a converter per shape, built once
+
+
+def _identity(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(bytes(value)).decode()
     return value
+
+
+def _drop(value: Any) -> None:
+    return None
+
+
+def _timestamp(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.strftime("%b %d, %Y, %I:%M:%S %p")
+    return value
+
+
+def _converter(shape: Shape, lower: bool) -> _Convert:
+    """The CloudTrail converter of ``shape``, built on first use and kept on the shape."""
+    attr = "_sim_ct_lower" if lower else "_sim_ct"
+    conv = shape.__dict__.get(attr)
+    if conv is not None:
+        return conv
+    t = shape.type_name
+    if shape.metadata.get("sensitive") or t == "blob":
+        conv = _drop
+    elif t == "structure":
+        table: dict[str, tuple[str, _Convert]] = {}
+
+        def structure(value: Any) -> Any:
+            if not isinstance(value, dict):
+                return value
+            out = {}
+            for name, v in value.items():
+                entry = table.get(name)
+                if entry is None:
+                    continue
+                c = entry[1](v)
+                if c is not None:
+                    out[entry[0]] = c
+            return out
+
+        setattr(shape, attr, structure)  # before the members: shapes may be recursive
+        for name, member in shape.members.items():
+            if member.metadata.get("sensitive") or member.type_name == "blob":
+                continue
+            table[name] = (_lower_first(name) if lower else name, _converter(member, lower))
+        return structure
+    elif t == "list":
+        setattr(shape, attr, _drop)
+        item = _converter(shape.member, lower)
+
+        def listing(value: Any) -> Any:
+            if not isinstance(value, list | tuple):
+                return value
+            return [item(v) for v in value]
+
+        conv = listing
+    elif t == "map":
+        setattr(shape, attr, _drop)
+        val = _converter(shape.value, lower)
+
+        def mapping(value: Any) -> Any:
+            if not isinstance(value, dict):
+                return value
+            return {k: val(v) for k, v in value.items()}
+
+        conv = mapping
+    elif t == "timestamp":
+        conv = _timestamp
+    else:
+        conv = _identity
+    setattr(shape, attr, conv)
+    return conv
