@@ -23,6 +23,14 @@ COMMAND_MODULES = (
 )
 
 
+def key_value(text: str) -> tuple[str, str]:
+    """An argparse ``type`` for ``KEY=VALUE`` options: refused at parse time when malformed."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every command group that is installed."""
     parser = argparse.ArgumentParser(

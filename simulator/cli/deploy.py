@@ -6,19 +6,14 @@ import argparse
 import json
 import sys
 
+from simulator.cli import key_value
 from simulator.cloudformation import TemplateError, deploy
 
 
 def _command(args: argparse.Namespace) -> int:
     from simulator.world import Simulation
 
-    params = {}
-    for item in args.parameter or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            print(f"error: --parameter takes KEY=VALUE, got {item!r}", file=sys.stderr)
-            return 2
-        params[key] = value
+    params = dict(args.parameter or [])
     sim = Simulation(account_id=args.account, region=args.region)
     try:
         report = deploy(sim, args.template, parameters=params, stack_name=args.stack_name,
@@ -34,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``deploy`` command."""
     p = subparsers.add_parser("deploy", help="deploy a CloudFormation template (YAML or JSON)")
     p.add_argument("template", help="template file")
-    p.add_argument("--parameter", action="append", metavar="KEY=VALUE")
+    p.add_argument("--parameter", action="append", metavar="KEY=VALUE", type=key_value)
     p.add_argument("--stack-name", default="fargate-sim-stack")
     p.add_argument("--principal", help="deploy as this ARN (default: the account root)")
     p.add_argument("--account", default="111122223333")

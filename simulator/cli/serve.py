@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
+
+from simulator.cli import key_value
 
 
 def _command(args: argparse.Namespace) -> int:
     from simulator.api import serve
     from simulator.world import Simulation
 
-    principals = {}
-    for item in args.principal or []:
-        akid, sep, arn = item.partition("=")
-        if not sep:
-            print(f"error: --principal takes ACCESS_KEY_ID=ARN, got {item!r}", file=sys.stderr)
-            return 2
-        principals[akid] = arn
+    principals = dict(args.principal or [])
     sim = Simulation(account_id=args.account, region=args.region, quotas=not args.no_quotas)
     server = serve(sim, args.host, args.port, principals)
     print(f"serving KMS and ECS for account {sim.account_id} in {sim.region} at {server.url}")
@@ -37,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=4566)
     p.add_argument("--account", default="111122223333")
     p.add_argument("--region", default="us-west-2")
-    p.add_argument("--principal", action="append", metavar="ACCESS_KEY_ID=ARN",
+    p.add_argument("--principal", action="append", metavar="ACCESS_KEY_ID=ARN", type=key_value,
                    help="call as ARN when a request is signed with ACCESS_KEY_ID")
     p.add_argument("--no-quotas", action="store_true", help="switch request-rate quotas off")
     p.set_defaults(func=_command)
