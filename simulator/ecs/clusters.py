@@ -115,6 +115,33 @@ class Cluster:
         return out
 
 
+def launch_choice(
+    cluster: Cluster, params: dict[str, Any]
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """RunTask's and CreateService's launch type or capacity provider strategy, checked.
+
+    Neither given: the cluster's default strategy, else the EC2 launch type (as AWS does).
+    """
+    launch_type = params.get("launchType")
+    strategy = params.get("capacityProviderStrategy")
+    if launch_type and strategy:
+        raise errors.InvalidParameterException(
+            "Specifying both a launch type and capacity provider strategy is not supported."
+        )
+    if not launch_type and not strategy:
+        strategy = cluster.default_strategy
+        if not strategy:
+            launch_type = "EC2"
+    for item in strategy or []:
+        if item["capacityProvider"] not in cluster.capacity_providers:
+            raise errors.InvalidParameterException(
+                "The specified capacity provider strategy cannot contain a capacity "
+                "provider that is not associated with the cluster: "
+                f"{item['capacityProvider']}."
+            )
+    return launch_type, list(strategy or [])
+
+
 def _check_settings(settings: list[dict[str, str]] | None) -> list[dict[str, str]]:
     out = []
     for s in settings or []:

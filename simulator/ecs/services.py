@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator import errors
 from simulator.ecs import platforms
+from simulator.ecs.clusters import launch_choice
 from simulator.ecs.common import (
     authorize_call,
     check_name,
@@ -181,30 +182,14 @@ class ServiceOps:
     def _launch_settings(
         self, cluster: Cluster, params: dict[str, Any]
     ) -> tuple[str | None, list[dict[str, Any]]]:
-        launch_type = params.get("launchType")
-        strategy = params.get("capacityProviderStrategy")
-        if launch_type and strategy:
-            raise errors.InvalidParameterException(
-                "Specifying both a launch type and capacity provider strategy is not supported."
-            )
-        if not launch_type and not strategy:
-            strategy = cluster.default_strategy
-            if not strategy:
-                launch_type = "EC2"
+        launch_type, strategy = launch_choice(cluster, params)
         if launch_type and launch_type != "FARGATE":
             raise errors.InvalidParameterException(
                 f"The simulator models Fargate only: launchType {launch_type} has no container "
                 "instances to place tasks on. Use launchType FARGATE or a FARGATE capacity "
                 "provider."
             )
-        for item in strategy or []:
-            if item["capacityProvider"] not in cluster.capacity_providers:
-                raise errors.InvalidParameterException(
-                    "The specified capacity provider strategy cannot contain a capacity "
-                    f"provider that is not associated with the cluster: "
-                    f"{item['capacityProvider']}."
-                )
-        return launch_type, list(strategy or [])
+        return launch_type, strategy
 
     def _event(self, svc: EcsServiceRecord, message: str) -> None:
         svc.events.insert(0, {

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator import errors
 from simulator.ecs import platforms, sizes
+from simulator.ecs.clusters import launch_choice
 from simulator.ecs.common import (
     authorize_call,
     copy_tags,
@@ -509,24 +510,8 @@ class TaskOps:
         self, cluster: Cluster, td: TaskDefinition, params: dict[str, Any]
     ) -> str | None:
         """The capacity provider (or None for launchType FARGATE); refuse non-Fargate."""
-        launch_type = params.get("launchType")
-        strategy = params.get("capacityProviderStrategy")
-        if launch_type and strategy:
-            raise errors.InvalidParameterException(
-                "Specifying both a launch type and capacity provider strategy is not supported."
-            )
-        if not launch_type and not strategy:
-            strategy = cluster.default_strategy
-            if not strategy:
-                launch_type = "EC2"
+        launch_type, strategy = launch_choice(cluster, params)
         if strategy:
-            for item in strategy:
-                if item["capacityProvider"] not in cluster.capacity_providers:
-                    raise errors.InvalidParameterException(
-                        "The specified capacity provider strategy cannot contain a capacity "
-                        "provider that is not associated with the cluster: "
-                        f"{item['capacityProvider']}."
-                    )
             return max(strategy, key=lambda i: (i.get("base", 0), i.get("weight", 0)))[
                 "capacityProvider"
             ]
