@@ -163,18 +163,27 @@ class Decision:
             "MatchedStatements": [m.to_matched_statement() for m in self.matched_statements],
             "MissingContextValues": list(self.missing_context_values),
         }
-        details: dict[str, str] = {}
-        if self.identity_results:
-            details["IAM Policy"] = _combine([r.decision for r in self.identity_results])
-        if self.resource_result is not None:
-            details["Resource Policy"] = self.resource_result.decision
-        if details:
-            out["EvalDecisionDetails"] = details
+        # IAM: EvalDecisionDetails "is populated for only cross-account simulations ... If the
+        # simulation evaluates policies within the same account and includes a resource ARN,
+        # then the parameter is present but the response is empty ... (and for *) not returned".
+        if self.cross_account:
+            out["EvalDecisionDetails"] = self.decision_details()
+        elif self.request.resource != "*":
+            out["EvalDecisionDetails"] = {}
         if self.boundary_result is not None:
             out["PermissionsBoundaryDecisionDetail"] = {
                 "AllowedByPermissionsBoundary": self.boundary_result.allowed
             }
         return out
+
+    def decision_details(self) -> dict[str, str]:
+        """How each policy type decided: ``{"IAM Policy": ..., "Resource Policy": ...}``."""
+        details: dict[str, str] = {}
+        if self.identity_results or self.cross_account:
+            details["IAM Policy"] = _combine([r.decision for r in self.identity_results])
+        if self.resource_result is not None:
+            details["Resource Policy"] = self.resource_result.decision
+        return details
 
     def __repr__(self) -> str:
         return f"Decision({self.decision!r}, {self._reason!r})"
@@ -217,6 +226,11 @@ def evaluate(
     boundary_result = (
         permissions_boundary.evaluate(request) if permissions_boundary is not None else None
     )
+    if (permissions_boundary is not None and resource_result is not None
+            and principal is not None and principal.kind in ("Role", "User")):
+        # NotPrincipal with Deny "will always deny any IAM principal that has a permissions
+        # boundary policy attached, regardless of the values specified in the NotPrincipal".
+        resource_result.denies.extend(resource_policy.not_principal_denies(request))
     if resource_account is None:
         resource_account = _resource_account(request.resource)
     is_service = principal is not None and principal.kind == "AWSService"

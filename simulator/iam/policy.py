@@ -2,8 +2,9 @@
 
 ``PolicyDocument.parse(text_or_dict, kind="identity"|"resource"|"trust", name=None)``. Identity
 policies may not have Principal/NotPrincipal; resource policies (KMS key policies) must. Both
-need Effect, Action/NotAction and Resource/NotResource. Variables (``${...}``) are honoured
-with ``"Version": "2012-10-17"`` only.
+need Effect, Action/NotAction and Resource/NotResource (``lenient=True``, used for KMS key
+policies, accepts a statement without Action or Resource as ineffective, as KMS does).
+Variables (``${...}``) are honoured with ``"Version": "2012-10-17"`` only.
 """
 
 from __future__ import annotations
@@ -77,7 +78,9 @@ class Statement:
         "sid",
     )
 
-    def __init__(self, raw: Any, index: int, kind: str, variables: bool) -> None:
+    def __init__(
+        self, raw: Any, index: int, kind: str, variables: bool, lenient: bool = False
+    ) -> None:
         path = f"Statement[{index}]"
         self.index = index
         self.raw = raw
@@ -130,11 +133,14 @@ class Statement:
         # Action
         if "Action" in raw and "NotAction" in raw:
             raise _malformed(path, "has both Action and NotAction")
-        if "Action" not in raw and "NotAction" not in raw:
-            raise _malformed(path, "missing Action (or NotAction)")
-        el = "Action" if "Action" in raw else "NotAction"
+        el = "NotAction" if "NotAction" in raw else "Action"
         self.not_action = el == "NotAction"
-        self.actions = _string_list(raw[el], f"{path}.{el}")
+        if el in raw:
+            self.actions = _string_list(raw[el], f"{path}.{el}")
+        elif lenient:
+            self.actions = []  # an ineffective statement: it matches no action
+        else:
+            raise _malformed(path, "missing Action (or NotAction)")
         for i, action in enumerate(self.actions):
             if action != "*" and not _ACTION.match(action):
                 where = f"{path}.{el}[{i}]" if isinstance(raw[el], list) else f"{path}.{el}"
@@ -151,11 +157,14 @@ class Statement:
             raw = {**raw, "Resource": "*"}
         if "Resource" in raw and "NotResource" in raw:
             raise _malformed(path, "has both Resource and NotResource")
-        if "Resource" not in raw and "NotResource" not in raw:
-            raise _malformed(path, "missing Resource (or NotResource)")
-        el = "Resource" if "Resource" in raw else "NotResource"
+        el = "NotResource" if "NotResource" in raw else "Resource"
         self.not_resource = el == "NotResource"
-        self.resources = _string_list(raw[el], f"{path}.{el}")
+        if el in raw:
+            self.resources = _string_list(raw[el], f"{path}.{el}")
+        elif lenient:
+            self.resources = []  # an ineffective statement: it matches no resource
+        else:
+            raise _malformed(path, "missing Resource (or NotResource)")
         plain, templates = [], []
         for i, res in enumerate(self.resources):
             where = f"{path}.{el}[{i}]" if isinstance(raw[el], list) else f"{path}.{el}"
@@ -185,10 +194,9 @@ class Statement:
         spec = self.principal
         if spec is None:
             return None
-        hit = spec.match(principal)
         if self.not_principal:
-            return DIRECT if hit is None else None
-        return hit
+            return None if spec.excludes(principal) else DIRECT
+        return spec.match(principal)
 
     def matches_action(self, action_l: str) -> bool:
         cache = self._action_cache
@@ -384,6 +392,7 @@ class PolicyDocument:
         name: str | None,
         text: str,
         source_type: str | None = None,
+        lenient: bool = False,
     ) -> None:
         self.raw = raw
         self.kind = kind
@@ -410,7 +419,7 @@ class PolicyDocument:
             raise _malformed("Statement", "must be an object or a list of objects")
         variables = version == "2012-10-17"
         self.statements: tuple[Statement, ...] = tuple(
-            Statement(s, i, kind, variables) for i, s in enumerate(stmts)
+            Statement(s, i, kind, variables, lenient) for i, s in enumerate(stmts)
         )
         if kind == "identity":
             seen: dict[str, int] = {}
@@ -436,13 +445,20 @@ class PolicyDocument:
         name: str | None = None,
         *,
         source_type: str | None = None,
+        lenient: bool = False,
     ) -> PolicyDocument:
-        """Parse and validate a policy; raise MalformedPolicyDocumentException naming the path."""
+        """Parse and validate a policy; raise MalformedPolicyDocumentException naming the path.
+
+        ``lenient=True`` accepts statements without Action or Resource as ineffective (they
+        match nothing), as KMS does for key policies: "If either of the required Resource or
+        Action elements are missing from a key policy statement, the policy statement has no
+        effect ... the PutKeyPolicy API request succeeds".
+        """
         if kind not in KINDS:
             raise ValueError(f"kind must be 'identity', 'resource' or 'trust', not {kind!r}")
         if isinstance(document, PolicyDocument):
             return cls(document.raw, kind=kind, name=name or document.name,
-                       text=document.text, source_type=source_type)
+                       text=document.text, source_type=source_type, lenient=lenient)
         if isinstance(document, bytes):
             document = document.decode("utf-8")
         if isinstance(document, str):
@@ -457,7 +473,8 @@ class PolicyDocument:
             )
         if not isinstance(raw, dict):
             raise _malformed("", "the policy must be a JSON object")
-        return cls(raw, kind=kind, name=name, text=text, source_type=source_type)
+        return cls(raw, kind=kind, name=name, text=text, source_type=source_type,
+                   lenient=lenient)
 
     @property
     def label(self) -> str:
@@ -512,6 +529,25 @@ class PolicyDocument:
             else:
                 denies.append(match)
         return PolicyResult(self, request, allows, denies, near)
+
+    def not_principal_denies(self, request: RequestContext) -> list[StatementMatch]:
+        """Deny statements with NotPrincipal that exempt the caller but otherwise apply.
+
+        IAM: "The NotPrincipal element with a Deny effect will always deny any IAM principal
+        that has a permissions boundary policy attached, regardless of the values specified in
+        the NotPrincipal element." The evaluation adds these for such callers.
+        """
+        out = []
+        for st in self.statements:
+            if not (st.not_principal and not st.is_allow):
+                continue
+            if st.principal_match(request.principal) is not None:
+                continue  # already applies through the normal path
+            if not st.matches_action(request.action_l) or not st.matches_resource(request):
+                continue
+            if st.conditions_hold(request):
+                out.append(StatementMatch(self, st, request, None))
+        return out
 
     def __repr__(self) -> str:
         n = len(self.statements)

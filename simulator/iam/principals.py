@@ -132,6 +132,29 @@ class PrincipalSpec:
             return DIRECT
         return None
 
+    def excludes(self, principal: Principal | None) -> bool:
+        """Whether a ``NotPrincipal`` element with this value exempts ``principal``.
+
+        IAM evaluates the caller's whole chain: "AWS verifies the account first, then the
+        role, and finally the assumed-role user", so a caller is exempt only when its account,
+        its role or user ARN and (for a role session) its session ARN are all listed; naming
+        only the role or user "might deny access to the entire account containing the
+        principal" (IAM User Guide, NotPrincipal).
+        """
+        if self.wildcard:
+            return True
+        if principal is None:
+            return False
+        if principal.kind == "AWSService":
+            return self.match(principal) is not None
+        if principal.account not in self.accounts:
+            return False
+        if principal.kind == "Root":
+            return True
+        if principal.arn not in self.arns and principal.arn not in self.federated:
+            return False
+        return principal.session_arn is None or principal.session_arn in self.arns
+
     def describe(self) -> str:
         import json
 

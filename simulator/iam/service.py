@@ -850,6 +850,15 @@ class IamService(Service):
             params.get("PermissionsBoundaryPolicyInputList"), "PermissionsBoundaryPolicyInputList"
         )
         boundary = S.merge_boundaries(given) if given else self.permissions_boundary(principal)
+        # CallerArn "defaults to the ARN of the user that you specify in PolicySourceArn, if you
+        # specified a user" and "is required if you include a ResourcePolicy and the
+        # PolicySourceArn is not the ARN for an IAM user".
+        if (principal.kind != "User" and params.get("ResourcePolicy")
+                and not params.get("CallerArn")):
+            raise InvalidInputException(
+                "CallerArn is required when ResourcePolicy is given and PolicySourceArn is not "
+                "an IAM user."
+            )
         return self._simulate(ctx, params, identity, boundary, principal)
 
     def GetContextKeysForCustomPolicy(

@@ -142,8 +142,8 @@ def decision_result(decisions: Sequence[Decision], action: str) -> dict[str, Any
             "MatchedStatements": res["MatchedStatements"],
             "MissingContextValues": res["MissingContextValues"],
         }
-        if "EvalDecisionDetails" in res:
-            entry["EvalDecisionDetails"] = res["EvalDecisionDetails"]
+        if d.cross_account:  # "This parameter is returned only for cross-account simulations"
+            entry["EvalDecisionDetails"] = d.decision_details()
         if "PermissionsBoundaryDecisionDetail" in res:
             entry["PermissionsBoundaryDecisionDetail"] = res["PermissionsBoundaryDecisionDetail"]
         specific.append(entry)

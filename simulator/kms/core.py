@@ -29,6 +29,7 @@ from simulator.kms.keys import (
     KmsKey,
 )
 from simulator.kms.quotas import KmsQuotas, crypto_quota
+from simulator.models import service_model
 from simulator.service import CallContext, Service
 
 if TYPE_CHECKING:
@@ -43,6 +44,17 @@ KEY_ID = re.compile(
 ALIAS_NAME = re.compile(r"^alias/[a-zA-Z0-9/_-]+$")
 DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."
 InvalidMarkerException = errors.error_class("InvalidMarkerException")
+
+#: Operations the KMS API reference marks "Cross-account use: No": they work only on keys of
+#: the caller's own account (a key ARN from another account is not found).
+SAME_ACCOUNT_ONLY = frozenset({
+    "CancelKeyDeletion", "CreateAlias", "DeleteAlias", "DeleteImportedKeyMaterial", "DisableKey",
+    "DisableKeyRotation", "EnableKey", "EnableKeyRotation", "GetKeyPolicy",
+    "GetParametersForImport", "ImportKeyMaterial", "ListAliases", "ListKeyPolicies",
+    "ListKeyRotations", "ListResourceTags", "PutKeyPolicy", "ReplicateKey", "RotateKeyOnDemand",
+    "ScheduleKeyDeletion", "TagResource", "UntagResource", "UpdateAlias", "UpdateKeyDescription",
+    "UpdatePrimaryRegion",
+})
 
 #: Key states in which each kind of operation may run (others raise an AWS error).
 CRYPTO = "crypto"  # Enabled only: Disabled -> DisabledException, else KMSInvalidStateException
@@ -154,6 +166,11 @@ class KmsCore(Service):
         key = self.keys.get(key_id)
         if key is None or key.account != account or not self.touch(key):
             raise errors.NotFoundException(f"Key '{self.key_arn(account, key_id)}' does not exist")
+        if account != ctx.account and ctx.operation in SAME_ACCOUNT_ONLY:
+            raise errors.NotFoundException(
+                f"Key '{key.arn}' does not exist in account {ctx.account}: {ctx.operation} "
+                "cannot use a KMS key in a different AWS account."
+            )
         return key, alias_name
 
     def has_key(self, key_id: str) -> bool:
@@ -190,10 +207,20 @@ class KmsCore(Service):
             if key.state == PENDING_DELETION and key.deletion_date and key.deletion_date <= now:
                 self.destroy(key)
                 return False
-            while key.rotation_enabled and key.next_rotation and key.next_rotation <= now:
+            # AWS rotates only an enabled key: "while the KMS key is disabled, KMS does not
+            # rotate the key material" (and none while it is pending deletion).
+            while (key.state == ENABLED and key.rotation_enabled and key.next_rotation
+                   and key.next_rotation <= now):
                 self.rotate(key, "AUTOMATIC", when=key.next_rotation)
                 key.next_rotation = key.next_rotation + timedelta(days=key.rotation_period_days)
         return True
+
+    def resume_rotation(self, key: KmsKey, now: Any) -> None:
+        """A key enabled again: AWS rotates at once if a rotation fell due while it was
+        disabled ("KMS rotates it immediately"), else the prior schedule resumes."""
+        if key.rotation_enabled and key.next_rotation is not None and key.next_rotation <= now:
+            self.rotate(key, "AUTOMATIC", when=now)
+            key.next_rotation = now + timedelta(days=key.rotation_period_days)
 
     def schedule_destruction(self, key: KmsKey) -> None:
         """Destroy the key when its waiting period ends on the simulated clock."""
@@ -266,6 +293,37 @@ class KmsCore(Service):
     def throttle_crypto(self, ctx: CallContext, key: KmsKey) -> None:
         """Consume one request of the cryptographic quota of the key's type."""
         self.quotas.take(crypto_quota(key.spec.family), ctx.account)
+
+    @staticmethod
+    def check_blobs(operation: str, params: dict[str, Any]) -> None:
+        """Enforce the model's length limits on blob parameters (ValidationException).
+
+        botocore's ParamValidator checks a blob's type only; KMS itself refuses, for example,
+        an Encrypt Plaintext over 4096 bytes ("Member must have length less than or equal to
+        4096"). Like AWS, the message names the parameter but never shows its value.
+        """
+        shape = service_model("kms").operation_model(operation).input_shape
+        problems = []
+        for name, member in shape.members.items():
+            value = params.get(name)
+            if member.type_name != "blob" or not isinstance(value, bytes | bytearray):
+                continue
+            meta, where = member.metadata, name[:1].lower() + name[1:]
+            if "min" in meta and len(value) < meta["min"]:
+                problems.append(
+                    f"Value at '{where}' failed to satisfy constraint: Member must have "
+                    f"length greater than or equal to {meta['min']}"
+                )
+            elif "max" in meta and len(value) > meta["max"]:
+                problems.append(
+                    f"Value at '{where}' failed to satisfy constraint: Member must have "
+                    f"length less than or equal to {meta['max']}"
+                )
+        if problems:
+            n = len(problems)
+            raise errors.ValidationException(
+                f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(problems)
+            )
 
     @staticmethod
     def dry_run(params: dict[str, Any]) -> None:

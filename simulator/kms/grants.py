@@ -3,7 +3,8 @@
 A grant allows its grantee the listed operations on one key. Encryption-context constraints
 (``EncryptionContextEquals``: the request's context must be exactly this map;
 ``EncryptionContextSubset``: these pairs must all be in the request's context) restrict the
-cryptographic operations, never DescribeKey or RetireGrant. Grant tokens are self-contained
+cryptographic operations, never DescribeKey or RetireGrant; their keys match without regard to
+case, their values exactly (AWS's GrantConstraints). Grant tokens are self-contained
 and authenticated: version byte, grant id, nonce and an HMAC under a per-service secret,
 base64url-encoded, so a forged or mangled token is recognised without a lookup.
 """
@@ -54,18 +55,22 @@ class Grant:
         return sorted(self.constraints or ())
 
     def context_satisfies(self, context: Mapping[str, str] | None) -> bool:
-        """True when ``context`` meets every constraint of the grant."""
+        """True when ``context`` meets every constraint of the grant.
+
+        AWS: "in a grant constraint, the key in each key-value pair is not case sensitive,
+        but the value is case sensitive."
+        """
         cons = self.constraints
         if not cons:
             return True
-        ctx = context or {}
+        ctx = fold_keys(context)
         equals = cons.get(EQUALS)
-        if equals is not None and dict(ctx) != equals:
+        if equals is not None and ctx != fold_keys(equals):
             return False
         subset = cons.get(SUBSET)
         if subset is not None:
             for k, v in subset.items():
-                if ctx.get(k) != v:
+                if ctx.get(k.lower()) != v:
                     return False
         return True
 
@@ -210,6 +215,11 @@ class GrantStore:
     def retirable_by(self, principal: str) -> list[Grant]:
         """Grants naming ``principal`` as retiring principal, oldest first."""
         return list(self._by_retiring.get(principal, {}).values())
+
+
+def fold_keys(context: Mapping[str, str] | None) -> dict[str, str]:
+    """An encryption context with its keys lower-cased (grant constraints ignore key case)."""
+    return {k.lower(): v for k, v in (context or {}).items()}
 
 
 def _discard(index: dict[Any, dict[str, Grant]], key: Any, grant_id: str) -> None:

@@ -56,7 +56,7 @@ def parse_key_policy(text: str) -> PolicyDocument:
             f"a key policy may be at most {MAX_POLICY_BYTES} bytes."
         )
     try:
-        doc = PolicyDocument.parse(text, kind="resource", name="key policy")
+        doc = PolicyDocument.parse(text, kind="resource", name="key policy", lenient=True)
     except errors.MalformedPolicyDocumentException as exc:
         raise KmsMalformedPolicy(exc.message) from None
     _CACHE[text] = doc

@@ -21,6 +21,13 @@ class AliasOperations(KmsCore):
     """CreateAlias, UpdateAlias, DeleteAlias, ListAliases."""
 
     def _alias_name(self, name: str) -> str:
+        if not name.startswith("alias/"):
+            # AWS's answer to a name without the prefix (a ValidationException, not an
+            # InvalidAliasNameException).
+            raise errors.ValidationException(
+                'Alias must start with the prefix "alias/". Please see '
+                "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
+            )
         if name.startswith("alias/aws/"):
             raise NotAuthorizedException(
                 f"{name}: the alias/aws/ prefix is reserved for AWS managed keys."

@@ -16,12 +16,14 @@ from simulator import errors
 from simulator.iam.principal import ACCOUNT_ID, Principal
 from simulator.kms.authorization import encryption_context_keys, grantee_names
 from simulator.kms.core import ANY, MANAGE, KmsCore
-from simulator.kms.grants import EQUALS, SUBSET, Grant
+from simulator.kms.grants import EQUALS, SUBSET, Grant, fold_keys
 from simulator.kms.keys import KmsKey
 from simulator.kms.specs import CONTEXT_OPERATIONS, grant_operations_for
 from simulator.service import CallContext
 
 _GRANT_ID = re.compile(r"^[0-9a-f]{64}$")
+MAX_CONSTRAINT_PAIRS = 8
+MAX_CONSTRAINT_CHARS = 384
 _PRINCIPAL_ARN = re.compile(
     r"^arn:aws[a-z-]*:(?:iam::\d{12}:(?:root|role/.+|user/.+)|sts::\d{12}:assumed-role/.+/.+)$"
 )
@@ -45,13 +47,16 @@ def _at_least_as_strict(parent: Grant, constraints: dict[str, dict[str, str]] | 
         return True
     if not constraints:
         return False
+    # Constraint keys are compared without regard to case, values exactly (as KMS does).
     equals = parent.constraints.get(EQUALS)
-    if equals is not None and constraints.get(EQUALS) != equals:
+    if equals is not None and (
+        constraints.get(EQUALS) is None or fold_keys(constraints[EQUALS]) != fold_keys(equals)
+    ):
         return False
     subset = parent.constraints.get(SUBSET)
     if subset is not None:
-        child = _constraint_context(constraints)
-        return all(child.get(k) == v for k, v in subset.items())
+        child = fold_keys(_constraint_context(constraints))
+        return all(child.get(k.lower()) == v for k, v in subset.items())
     return True
 
 
@@ -136,6 +141,17 @@ class GrantOperations(KmsCore):
                 f"{sorted(valid)}."
             )
         if constraints:
+            # CreateGrant Constraints: "Each constraint value can include up to 8 encryption
+            # context pairs. The encryption context value in each constraint cannot exceed 384
+            # characters."
+            for kind, pairs in constraints.items():
+                size = sum(len(k) + len(v) for k, v in pairs.items())
+                if len(pairs) > MAX_CONSTRAINT_PAIRS or size > MAX_CONSTRAINT_CHARS:
+                    raise errors.ValidationException(
+                        f"Constraints.{kind} has {len(pairs)} encryption context pairs of "
+                        f"{size} characters; a grant constraint may hold at most "
+                        f"{MAX_CONSTRAINT_PAIRS} pairs and {MAX_CONSTRAINT_CHARS} characters."
+                    )
             if not key.symmetric_encryption:
                 raise errors.ValidationException(
                     "Grant constraints (EncryptionContextEquals, EncryptionContextSubset) are "
@@ -206,8 +222,13 @@ class GrantOperations(KmsCore):
         self.audit_key(ctx, key)
         ctx.audit["additionalEventData"] = {"grantId": grant.grant_id}
         caller = ctx.caller
-        allowed = _names(caller, grant.retiring) or (
-            "RetireGrant" in grant.ops and _names(caller, grant.grantee)
+        # "This operation can be called by the retiring principal for a grant, by the grantee
+        # principal if the grant allows the RetireGrant operation, and by the Amazon Web
+        # Services account in which the grant is created."
+        allowed = (
+            _names(caller, grant.retiring)
+            or ("RetireGrant" in grant.ops and _names(caller, grant.grantee))
+            or (caller.is_root and grant.issuing_account.endswith(f":{caller.account}:root"))
         )
         if not allowed:
             self.authorizer.authorize(
@@ -227,7 +248,10 @@ class GrantOperations(KmsCore):
         self.throttle(ctx, "RevokeGrant")
         key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
         self.audit_key(ctx, key)
-        self.authorizer.authorize(ctx, key, "RevokeGrant")
+        self.authorizer.authorize(
+            ctx, key, "RevokeGrant",
+            extra={"kms:GrantIsForAWSResource": bool(ctx.caller.is_service or ctx.via_service)},
+        )
         grant = self._grant_of(key, params["GrantId"])
         ctx.audit["additionalEventData"] = {"grantId": grant.grant_id}
         self.require_state(key, ANY)

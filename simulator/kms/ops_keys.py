@@ -173,6 +173,7 @@ class KeyOperations(KmsCore):
             raise errors.KMSInvalidStateException(f"{key.arn} is pending import.")
         key.state = ENABLED
         key.changed()
+        self.resume_rotation(key, ctx.now)
         return {}
 
     def DisableKey(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:

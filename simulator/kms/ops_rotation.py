@@ -12,7 +12,7 @@ from typing import Any
 
 from simulator import errors
 from simulator.kms.core import ANY, CRYPTO, KmsCore
-from simulator.kms.keys import KmsKey
+from simulator.kms.keys import PENDING_DELETION, KmsKey
 from simulator.service import CallContext
 
 DEFAULT_ROTATION_DAYS = 365
@@ -68,8 +68,11 @@ class RotationOperations(KmsCore):
             raise errors.UnsupportedOperationException(
                 f"{key.arn} is not a symmetric encryption KMS key; it has no rotation status."
             )
-        out: dict[str, Any] = {"KeyRotationEnabled": key.rotation_enabled, "KeyId": key.arn}
-        if key.rotation_enabled:
+        # "While a KMS key is pending deletion, its key rotation status is false ... If you
+        # cancel the deletion, the original key rotation status returns to true."
+        enabled = key.rotation_enabled and key.state != PENDING_DELETION
+        out: dict[str, Any] = {"KeyRotationEnabled": enabled, "KeyId": key.arn}
+        if enabled:
             out["RotationPeriodInDays"] = key.rotation_period_days
             if key.next_rotation is not None:
                 out["NextRotationDate"] = key.next_rotation

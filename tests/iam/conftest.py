@@ -1,8 +1,8 @@
 """IAM test fixtures.
 
 IAM returns policy documents URL-encoded and boto3 hands them out as dicts (botocore's
-``json_decode_policies``); the service does the same, so these tests check response shapes
-with ``check_iam_shape``, which accepts those dicts, instead of the simulation's strict mode.
+``json_decode_policies``); the service does the same, and the simulation's strict mode accepts
+those dicts, so every IAM response here is checked against botocore's output shape.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from tests.iam.helpers import ACCOUNT
 
 @pytest.fixture
 def iam_sim() -> Simulation:
-    return Simulation(account_id=ACCOUNT, region="us-west-2", strict_shapes=False)
+    return Simulation(account_id=ACCOUNT, region="us-west-2", strict_shapes=True)
 
 
 @pytest.fixture

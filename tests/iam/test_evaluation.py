@@ -128,7 +128,8 @@ def test_decision_explanation_and_evaluation_result():
     assert "names the caller's account" in text
     res = d.to_evaluation_result()
     assert res["EvalDecision"] == "allowed"
-    assert res["EvalDecisionDetails"] == {"IAM Policy": "allowed", "Resource Policy": "allowed"}
+    # same account with a resource ARN: "the parameter is present but the response is empty"
+    assert res["EvalDecisionDetails"] == {}
     assert res["MatchedStatements"][0]["SourcePolicyId"] == "a"
 
 

@@ -115,8 +115,24 @@ def key_policy(principal_element, **extra):
          None),
         ({"NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/X"}},
          f"arn:aws:iam::{ACCOUNT}:role/Y", "direct"),
+        # NotPrincipal exempts a caller only when its whole chain is listed: "AWS verifies
+        # the account first, then the role, and finally the assumed-role user"
         ({"NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/X"}},
+         f"arn:aws:iam::{ACCOUNT}:role/X", "direct"),
+        ({"NotPrincipal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:role/X", ACCOUNT]}},
          f"arn:aws:iam::{ACCOUNT}:role/X", None),
+        ({"NotPrincipal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:role/X", ACCOUNT]}},
+         f"arn:aws:sts::{ACCOUNT}:assumed-role/X/session-1", "direct"),
+        ({"NotPrincipal": {"AWS": [f"arn:aws:sts::{ACCOUNT}:assumed-role/X/session-1",
+                                   f"arn:aws:iam::{ACCOUNT}:role/X",
+                                   f"arn:aws:iam::{ACCOUNT}:root"]}},
+         f"arn:aws:sts::{ACCOUNT}:assumed-role/X/session-1", None),
+        ({"NotPrincipal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:user/U", ACCOUNT]}},
+         f"arn:aws:iam::{ACCOUNT}:user/U", None),
+        ({"NotPrincipal": {"AWS": ACCOUNT}}, f"arn:aws:iam::{ACCOUNT}:user/U", "direct"),
+        ({"NotPrincipal": {"AWS": ACCOUNT}}, ACCOUNT, None),
+        ({"NotPrincipal": {"Service": "fargate.amazonaws.com"}}, "fargate.amazonaws.com",
+         None),
     ],
 )
 def test_principal_matching(element, caller, expected):
