@@ -79,6 +79,8 @@ def _constrained(shape: Shape, seen: frozenset[str] = frozenset()) -> bool:
         hit = "min" in shape.metadata or "max" in shape.metadata
     elif t == "string":
         hit = bool("max" in shape.metadata or shape.enum or shape.metadata.get("pattern"))
+    elif t == "blob":
+        hit = "min" in shape.metadata or "max" in shape.metadata
     else:
         hit = False
     shape._sim_constrained = hit  # type: ignore[attr-defined]  # memo on the cached shape
@@ -125,6 +127,20 @@ def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
             out.append(
                 f"Value '{value}' at '{path}' failed to satisfy constraint: "
                 f"Member must have value less than or equal to {meta['max']}"
+            )
+    elif t == "blob":
+        # botocore checks a blob's type only; like AWS, name the parameter, never the value.
+        if not isinstance(value, bytes | bytearray):
+            return
+        if "min" in meta and len(value) < meta["min"]:
+            out.append(
+                f"Value at '{path}' failed to satisfy constraint: "
+                f"Member must have length greater than or equal to {meta['min']}"
+            )
+        if "max" in meta and len(value) > meta["max"]:
+            out.append(
+                f"Value at '{path}' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {meta['max']}"
             )
     elif t == "string":
         if not isinstance(value, str):

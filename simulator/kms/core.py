@@ -29,7 +29,6 @@ from simulator.kms.keys import (
     KmsKey,
 )
 from simulator.kms.quotas import KmsQuotas, crypto_quota
-from simulator.models import service_model
 from simulator.service import CallContext, Service
 
 if TYPE_CHECKING:
@@ -293,37 +292,6 @@ class KmsCore(Service):
     def throttle_crypto(self, ctx: CallContext, key: KmsKey) -> None:
         """Consume one request of the cryptographic quota of the key's type."""
         self.quotas.take(crypto_quota(key.spec.family), ctx.account)
-
-    @staticmethod
-    def check_blobs(operation: str, params: dict[str, Any]) -> None:
-        """Enforce the model's length limits on blob parameters (ValidationException).
-
-        botocore's ParamValidator checks a blob's type only; KMS itself refuses, for example,
-        an Encrypt Plaintext over 4096 bytes ("Member must have length less than or equal to
-        4096"). Like AWS, the message names the parameter but never shows its value.
-        """
-        shape = service_model("kms").operation_model(operation).input_shape
-        problems = []
-        for name, member in shape.members.items():
-            value = params.get(name)
-            if member.type_name != "blob" or not isinstance(value, bytes | bytearray):
-                continue
-            meta, where = member.metadata, name[:1].lower() + name[1:]
-            if "min" in meta and len(value) < meta["min"]:
-                problems.append(
-                    f"Value at '{where}' failed to satisfy constraint: Member must have "
-                    f"length greater than or equal to {meta['min']}"
-                )
-            elif "max" in meta and len(value) > meta["max"]:
-                problems.append(
-                    f"Value at '{where}' failed to satisfy constraint: Member must have "
-                    f"length less than or equal to {meta['max']}"
-                )
-        if problems:
-            n = len(problems)
-            raise errors.ValidationException(
-                f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(problems)
-            )
 
     @staticmethod
     def dry_run(params: dict[str, Any]) -> None:

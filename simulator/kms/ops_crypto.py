@@ -140,7 +140,6 @@ class CryptoOperations(KmsCore):
     # -- operations ---------------------------------------------------------------------
     def Encrypt(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Encrypt up to 4 KiB under a symmetric key (AES-256-GCM) or an RSA key (OAEP)."""
-        self.check_blobs("Encrypt", params)
         key, alias = self.resolve_key(ctx, params["KeyId"])
         self.audit_key(ctx, key)
         ctx.audit["responseElements"] = None
@@ -171,7 +170,6 @@ class CryptoOperations(KmsCore):
     def Decrypt(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Decrypt a blob; the key comes from the blob (KeyId, if given, must match it)."""
         _no_recipient(params)
-        self.check_blobs("Decrypt", params)
         ctx.audit["responseElements"] = None
         blob = params.get("CiphertextBlob")
         key_ref = params.get("KeyId")
@@ -228,7 +226,6 @@ class CryptoOperations(KmsCore):
 
     def ReEncrypt(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Decrypt under one key and encrypt under another without exposing the plaintext."""
-        self.check_blobs("ReEncrypt", params)
         ctx.audit["responseElements"] = None
         src_ref = params.get("SourceKeyId")
         named: KmsKey | None = None

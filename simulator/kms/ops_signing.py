@@ -25,7 +25,6 @@ class SigningOperations(KmsCore):
 
     def _use(self, ctx: CallContext, params: dict[str, Any], op: str, usage: str,
              algorithm_key: str, algorithm: str | None) -> KmsKey:
-        self.check_blobs(op, params)
         key, alias = self.resolve_key(ctx, params["KeyId"])
         self.audit_key(ctx, key)
         ctx.audit["responseElements"] = None
