@@ -89,6 +89,25 @@ def register(subparsers: Any) -> None:
                      help="identity (default), resource (e.g. a key policy) or trust")
     val.set_defaults(func=run_validate)
 
+    lint = sub.add_parser(
+        "lint",
+        help="will this key policy let Fargate tasks start? (rehearses the KMS calls)",
+        description="Rehearse, in a scratch simulation, the calls a Fargate ephemeral storage "
+        "key must allow: administrators changing the policy, Fargate's data key and Decrypt "
+        "grant for each cluster, the operator's DescribeKey. Exit status 0 when nothing is "
+        "an error, 1 otherwise, 2 on bad input.",
+    )
+    lint.add_argument("file", metavar="KEY_POLICY", help="the key policy (JSON file; '-' stdin)")
+    lint.add_argument("--account", default="111122223333", help="the key's account")
+    lint.add_argument("--region", default="us-west-2")
+    lint.add_argument("--cluster", action="append", default=[], metavar="NAME",
+                      help="a cluster the key serves (default: the names the policy's "
+                      "clusterName conditions mention); repeatable")
+    lint.add_argument("--operator", action="append", default=[], metavar="ROLE_ARN",
+                      help="a role that creates or updates clusters with the key; repeatable")
+    lint.add_argument("--json", action="store_true", help="print JSON instead of text")
+    lint.set_defaults(func=run_lint)
+
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
@@ -254,3 +273,25 @@ def simulate_seed_key_policy(
     [(_, [decision])] = simulate([], [action], [key], caller=principal, context=context,
                                  resource_policy=doc)
     return decision
+
+
+def run_lint(args: argparse.Namespace) -> int:
+    """``policy lint``: rehearse a key policy's Fargate calls and print the findings."""
+    from simulator.kms.lint import ERROR, findings_json, lint_key_policy
+
+    try:
+        text = _read(args.file)
+        json.loads(text)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as exc:
+        print(f"error: {args.file} is not JSON: {exc}", file=sys.stderr)
+        return 2
+    findings = lint_key_policy(text, account=args.account, region=args.region,
+                               clusters=args.cluster, operators=args.operator)
+    if args.json:
+        print(json.dumps(findings_json(findings), indent=2))
+    else:
+        print("\n".join(f.render() for f in findings))
+    return 1 if any(f.severity == ERROR for f in findings) else 0
