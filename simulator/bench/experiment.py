@@ -209,7 +209,7 @@ def _ceilings(spec: ExperimentSpec, runner: Runner, cells: list[Cell],
         bps = math.nan if c.get("bytes_per_s") is None else float(c["bytes_per_s"])
         have[(c["cipher"], c["key_bits"], c["unit"], c["op"])] = Ceiling(
             c["cipher"], c["key_bits"], c["unit"], c["op"], c["source"], bps, c.get("detail", ""),
-            c.get("native_loop_bytes_per_s"))
+            c.get("native_loop_bytes_per_s"), c.get("openssl_bytes_per_s"))
     missing = keys - set(have)
     if missing:
         log(f"measuring {len(missing)} ceilings ({spec.measure.ceiling})")

@@ -117,18 +117,38 @@ def measure(
     min_time: float,
     calls: int | None = None,
 ) -> list[Repetition]:
-    """Warm up, then time ``repetitions`` repetitions of the same number of calls to ``fn``."""
+    """Warm up, then time ``repetitions`` repetitions of the same number of calls to ``fn``.
+
+    Every repetition lasts at least ``min_time`` (unless ``calls`` is given): the warm-up's
+    estimate is only a first guess (without warm-up it is one cold call, often far slower
+    than the rest), so a repetition that comes out short serves as a better calibration and
+    the set starts again with more calls (a few times at most).
+    """
+    fixed = calls is not None
     if calls is None:
         calls = calibrate(fn, warmup, min_time)
-    reps = []
-    for i in range(repetitions):
-        with Stopwatch() as sw:
-            for _ in range(calls):
-                fn()
-        s = sw.sample
-        reps.append(Repetition(i, calls, calls * bytes_per_call, s.seconds, s.cpu_seconds,
-                               s.cpu_user, s.cpu_sys))
-    return reps
+    attempts = 0
+    while True:
+        attempts += 1
+        reps: list[Repetition] = []
+        short = None
+        for i in range(repetitions):
+            with Stopwatch() as sw:
+                for _ in range(calls):
+                    fn()
+            s = sw.sample
+            if not fixed and s.seconds < min_time and attempts < _MAX_ATTEMPTS:
+                short = s.seconds
+                break
+            reps.append(Repetition(i, calls, calls * bytes_per_call, s.seconds, s.cpu_seconds,
+                                   s.cpu_user, s.cpu_sys))
+        if short is None:
+            return reps
+        calls = max(calls + 1, math.ceil(calls * min_time / max(short, 1e-9) * 1.2))
+
+
+#: How often a set of repetitions is restarted with more calls before one is accepted.
+_MAX_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)

@@ -170,7 +170,8 @@ def _enc_dec(s: pd.DataFrame, run: Run) -> tuple[str, Any] | None:
         cx = [x for x, c in zip(xs, ceil, strict=True) if c and c == c]
         cy = [c for c in ceil if c and c == c]
         ax.scatter(cx, cy, marker="_", s=200, color="black",
-                   label="ceiling (openssl speed; memcpy for null)" if i == 0 and cx else None)
+                   label="ceiling (openssl speed or native loop; memcpy for null)"
+                   if i == 0 and cx else None)
     ax.set_xticks(range(len(configs)), [label(c, k) for c, k in configs], fontsize=7)
     ax.set_ylabel("MiB/s", fontsize=8)
     ax.set_yscale("log")

@@ -285,6 +285,8 @@ class _Validator:
         if raw is None:
             raise self.err("grid.cipher", "missing", allowed_names)
         entries = raw if isinstance(raw, list) else [raw]
+        if not entries:
+            raise self.err("grid.cipher", "empty list", allowed_names)
         key_axis = None
         if "key_bits" in grid:
             key_axis = self.axis(grid, "key_bits", None, _int, "key sizes in bits, e.g. 256, 512")
@@ -308,6 +310,9 @@ class _Validator:
                 bits_list = [0]
             elif bits_list is None:
                 bits_list = [takes[0]]
+            elif not bits_list:
+                raise self.err(where, f"empty list of key sizes for {name}",
+                               f"{name}: " + ", ".join(map(str, sorted(takes))))
             for bits in bits_list:
                 if not isinstance(bits, int) or isinstance(bits, bool):
                     raise self.err(where, f"{bits!r} has the wrong type", "an integer (bits)")

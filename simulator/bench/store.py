@@ -83,7 +83,34 @@ class RunStore:
                 f"{path}: the spec changed since this run started (hash "
                 f"{str(meta.get('spec_hash'))[:12]} in {META}, {spec.hash[:12]} now); "
                 "resume with the spec it was started with, or start a new run")
+        store.drop_unrecorded_rows()
         return store
+
+    def drop_unrecorded_rows(self) -> int:
+        """Cut results.csv back to the rows of the cells in cells.jsonl.
+
+        A cell's rows are appended before the cell is recorded; a run stopped in between
+        leaves rows that --resume would measure again (duplicates).  Cells are appended in
+        order, so the recorded cells' rows are the first ``sum(rows)`` records.  Returns how
+        many records were dropped.
+        """
+        p = self.path / CSV
+        if not p.is_file():
+            return 0
+        keep = sum(int(rec.get("rows", 0)) for rec in self.completed().values())
+        with p.open(newline="") as fh:
+            records = list(csv.reader(fh))
+        if not records or len(records) - 1 <= keep:
+            return 0
+        dropped = len(records) - 1 - keep
+        tmp = p.with_suffix(".csv.tmp")
+        with tmp.open("w", newline="") as fh:
+            csv.writer(fh).writerows(records[: keep + 1])
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+        (self.path / PARQUET).unlink(missing_ok=True)  # stale: rebuilt when the run stops
+        return dropped
 
     # ---------------------------------------------------------------- meta
     def read_meta(self) -> dict[str, Any]:

@@ -8,6 +8,8 @@ import re
 import sys
 from typing import Any
 
+from simulator.cli import key_value
+
 _UNITS = {
     "": 1, "b": 1,
     "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40,
@@ -55,6 +57,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                    help="data the task has written, e.g. 300M")
     p.add_argument("--memory", type=int, default=None, metavar="MIB",
                    help="task memory, for the tmpfs lines")
+    p.add_argument("--constant", action="append", default=[], type=key_value,
+                   metavar="NAME=VALUE",
+                   help="override a constant of the model (repeatable); names, values and "
+                        "sources: --json's \"constants\" or simulator.fargate.storage.DEFAULTS")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--human", dest="format", action="store_const", const="human",
                      help="df -h (default)")
@@ -69,15 +75,27 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def func(args: argparse.Namespace) -> int:
     """Build the storage model from the arguments and print it."""
     from simulator.crypt import CipherSpec
-    from simulator.fargate.storage import EphemeralStorage
+    from simulator.fargate.storage import DEFAULTS, EphemeralStorage
 
     try:
+        constants = DEFAULTS
+        if args.constant:
+            values: dict[str, float] = {}
+            for name, text in args.constant:
+                try:
+                    values[name] = float(text) if any(c in text for c in ".eE") else int(text)
+                except ValueError:
+                    raise ValueError(f"--constant {name}={text}: not a number") from None
+            constants = DEFAULTS.override(**values)
         cipher = CipherSpec.parse(args.cipher) if args.cipher else None
         storage = EphemeralStorage(
             size_gib=args.size, cmk=args.cmk, cipher=cipher, image_bytes=args.image_size,
             used_bytes=args.used, image_uncompressed_bytes=args.image_uncompressed,
-            memory_mib=args.memory,
+            memory_mib=args.memory, constants=constants,
         )
+        problem = storage.fit_problem()
+        if problem:
+            raise ValueError(problem)
     except ValueError as exc:
         print(f"fargate-sim df: {exc}", file=sys.stderr)
         return 2
@@ -87,6 +105,4 @@ def func(args: argparse.Namespace) -> int:
     print("\n".join(storage.df_lines(human=args.format != "bytes")))
     print()
     print("task metadata:", json.dumps(storage.task_metadata()))
-    if storage.full:
-        print("note: image and data do not fit; writes would fail with ENOSPC")
     return 0

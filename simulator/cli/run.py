@@ -53,11 +53,34 @@ def register(sub: Any) -> None:
                                    "cipher configuration and print cryptsetup benchmark's table.")
     p.add_argument("--engine", default="auto", choices=("auto", "native", "cryptography"))
     p.add_argument("--sector-size", type=int, default=4096, choices=(512, 1024, 2048, 4096))
-    p.add_argument("--seconds", type=float, default=0.5, help="time per direction (default 0.5)")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seconds", type=_positive_float, default=0.5,
+                   help="time per direction (default 0.5)")
+    p.add_argument("--threads", type=_threads, default=1, help="1 to 64 (default 1)")
     p.add_argument("--cipher", "-c", action="append", metavar="NAME[:BITS]",
                    help="only these configurations, e.g. aes-xts-plain64:512 (repeatable)")
     p.set_defaults(func=cmd_bench)
+
+
+def _positive_float(text: str) -> float:
+    """An argparse type: a number of seconds > 0 (and not absurdly long)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text} is out of range (0 < seconds <= 3600)")
+    return value
+
+
+def _threads(text: str) -> int:
+    """An argparse type: worker threads per engine call, 1 to 64 (the native pool's limit)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"{value} is out of range (1 to 64)")
+    return value
 
 
 def _err(msg: str) -> None:

@@ -174,6 +174,7 @@ typedef struct {
     unsigned char *dst;
     unsigned char *meta; /* NULL for non-AEAD */
     uint64_t first_sector;
+    const uint64_t *sectors; /* per-unit sector numbers (gathered batch), or NULL: first + i */
     size_t unit;
     size_t count;
     /* results */
@@ -183,6 +184,9 @@ typedef struct {
     long long first_bad;    /* AEAD decrypt: first failing index relative to the batch, or -1 */
     long long n_bad;
 } job_t;
+
+/* The sector number (XTS tweak, AEAD AAD) of unit i of a job. */
+#define SECTOR_OF(j, i) ((j)->sectors != NULL ? (j)->sectors[i] : (j)->first_sector + (i))
 
 #define FAIL(msg)                                                                             \
     do {                                                                                      \
@@ -211,7 +215,7 @@ static void run_xts_direct(job_t *j)
     memset(iv, 0, sizeof iv);
     OSSL_FUNC_cipher_encrypt_init_fn *reinit = j->enc ? d->einit : d->dinit;
     for (size_t i = 0; ok && i < j->count; i++) {
-        put_le64(iv, j->first_sector + i);
+        put_le64(iv, SECTOR_OF(j, i));
         if (reinit(actx, NULL, 0, iv, sizeof iv, NULL) != 1 ||
             d->update(actx, j->dst + i * j->unit, &outl, j->unit, j->src + i * j->unit,
                       j->unit) != 1) {
@@ -256,7 +260,7 @@ static void run_job(job_t *j)
     if (j->alg == ALG_XTS) {
         memset(iv, 0, sizeof iv);
         for (size_t i = 0; i < j->count; i++) {
-            put_le64(iv, j->first_sector + i);
+            put_le64(iv, SECTOR_OF(j, i));
             if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, -1) != 1)
                 FAIL("EVP_CipherInit_ex(iv)");
             if (EVP_CipherUpdate(ctx, j->dst + i * j->unit, &outl, j->src + i * j->unit,
@@ -267,7 +271,7 @@ static void run_job(job_t *j)
         for (size_t i = 0; i < j->count; i++) {
             unsigned char *m = j->meta + i * META_LEN;
             unsigned char *out = j->dst + i * j->unit;
-            put_le64(aad, j->first_sector + i);
+            put_le64(aad, SECTOR_OF(j, i));
             memcpy(aad + 8, m, NONCE_LEN);
             if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, m, -1) != 1)
                 FAIL("EVP_CipherInit_ex(nonce)");
@@ -518,30 +522,37 @@ static const direct_t *xts_direct_for(int alg, Py_ssize_t keylen)
 /* ------------------------------------------------------------------ crypt_sectors */
 
 PyDoc_STRVAR(crypt_sectors_doc,
-"crypt_sectors(alg, encrypt, key, src, dst, first_sector, unit, metadata, threads, nonces_given)\n"
+"crypt_sectors(alg, encrypt, key, src, dst, first_sector, unit, metadata, threads, nonces_given,\n"
+"              sectors=None)\n"
 "--\n\n"
 "Encrypt or decrypt len(src)//unit data units (sectors) from src into dst (may be the same\n"
 "buffer).  metadata is a writable buffer of n*28 bytes for AEAD algorithms (nonce||tag per\n"
-"sector), None otherwise.  Returns (first_bad, n_bad): the index relative to the batch of the\n"
+"sector), None otherwise.  sectors, when given, is a buffer of n native-endian uint64 sector\n"
+"numbers (a gathered batch of sectors that are not consecutive; first_sector is ignored).  Returns (first_bad, n_bad): the index relative to the batch of the\n"
 "first sector whose tag did not verify (-1 if none) and how many failed; their output is zeroed.");
 
 static PyObject *crypt_sectors(PyObject *self, PyObject *args)
 {
     int alg, enc, threads, nonces_given;
-    PyObject *key_obj, *src_obj, *dst_obj, *meta_obj;
+    PyObject *key_obj, *src_obj, *dst_obj, *meta_obj, *first_obj, *sectors_obj = Py_None;
     unsigned long long first_sector;
     Py_ssize_t unit;
     unsigned char key[MAX_KEY];
     Py_ssize_t keylen = 0;
-    Py_buffer src = {0}, dst = {0}, meta = {0};
-    int have_src = 0, have_dst = 0, have_meta = 0;
+    Py_buffer src = {0}, dst = {0}, meta = {0}, secs = {0};
+    int have_src = 0, have_dst = 0, have_meta = 0, have_secs = 0;
     const EVP_CIPHER *cipher = NULL;
     PyObject *result = NULL;
     job_t jobs[MAX_THREADS];
     unsigned char *nonces = NULL;
 
-    if (!PyArg_ParseTuple(args, "ipOOOKnOip:crypt_sectors", &alg, &enc, &key_obj, &src_obj,
-                          &dst_obj, &first_sector, &unit, &meta_obj, &threads, &nonces_given))
+    if (!PyArg_ParseTuple(args, "ipOOOOnOip|O:crypt_sectors", &alg, &enc, &key_obj, &src_obj,
+                          &dst_obj, &first_obj, &unit, &meta_obj, &threads, &nonces_given,
+                          &sectors_obj))
+        return NULL;
+    /* "K" would wrap a negative or too large index silently; this raises OverflowError */
+    first_sector = PyLong_AsUnsignedLongLong(first_obj);
+    if (first_sector == (unsigned long long)-1 && PyErr_Occurred())
         return NULL;
     if (unit < 16 || unit > MAX_UNIT) {
         PyErr_Format(PyExc_ValueError, "data unit of %zd bytes is out of range 16..%d", unit, MAX_UNIT);
@@ -574,6 +585,20 @@ static PyObject *crypt_sectors(PyObject *self, PyObject *args)
         goto out;
     }
     size_t n = (size_t)(src.len / unit);
+    if (sectors_obj != Py_None) {
+        if (PyObject_GetBuffer(sectors_obj, &secs, PyBUF_SIMPLE) < 0)
+            goto out;
+        have_secs = 1;
+        if ((size_t)secs.len != n * sizeof(uint64_t)) {
+            PyErr_Format(PyExc_ValueError, "sectors is %zd bytes, expected %zu (8 per unit)",
+                         secs.len, n * sizeof(uint64_t));
+            goto out;
+        }
+        if (((uintptr_t)secs.buf) % _Alignof(uint64_t) != 0) {
+            PyErr_SetString(PyExc_ValueError, "sectors must be 8-byte aligned");
+            goto out;
+        }
+    }
     int aead = (alg == ALG_GCM || alg == ALG_CHACHA);
     if (aead) {
         if (meta_obj == Py_None) {
@@ -610,9 +635,14 @@ static PyObject *crypt_sectors(PyObject *self, PyObject *args)
     if (aead && enc && !nonces_given && n > 0) {
         /* One RAND_bytes call per batch, then spread the nonces into the metadata slots. */
         nonces = PyMem_RawMalloc(n * NONCE_LEN);
-        if (nonces == NULL || RAND_bytes(nonces, (int)(n * NONCE_LEN)) != 1) {
-            rand_ok = 0;
-        } else {
+        rand_ok = nonces != NULL;
+        /* RAND_bytes takes an int length: draw huge batches in pieces */
+        for (size_t done = 0, total = n * NONCE_LEN; rand_ok && done < total;) {
+            size_t piece = total - done < (1u << 30) ? total - done : (1u << 30);
+            rand_ok = RAND_bytes(nonces + done, (int)piece) == 1;
+            done += piece;
+        }
+        if (rand_ok) {
             unsigned char *m = meta.buf;
             for (size_t i = 0; i < n; i++)
                 memcpy(m + i * META_LEN, nonces + i * NONCE_LEN, NONCE_LEN);
@@ -633,6 +663,7 @@ static PyObject *crypt_sectors(PyObject *self, PyObject *args)
             j->dst = (unsigned char *)dst.buf + start * unit;
             j->meta = aead ? (unsigned char *)meta.buf + start * META_LEN : NULL;
             j->first_sector = first_sector + start;
+            j->sectors = have_secs ? (const uint64_t *)secs.buf + start : NULL;
             j->unit = (size_t)unit;
             j->count = cnt;
             start += cnt;
@@ -664,6 +695,8 @@ out:
     if (nonces)
         PyMem_RawFree(nonces);
     OPENSSL_cleanse(key, sizeof key);
+    if (have_secs)
+        PyBuffer_Release(&secs);
     if (have_meta)
         PyBuffer_Release(&meta);
     if (have_dst)
@@ -703,6 +736,10 @@ static PyObject *crypt_one(PyObject *self, PyObject *args, PyObject *kw)
     if ((cipher = get_cipher(alg, keylen)) == NULL)
         goto out;
     int aead = alg == ALG_GCM || alg == ALG_CHACHA;
+    if (data.len > INT32_MAX || aad.len > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "data and aad must be under 2 GiB");
+        goto out;
+    }
     if (iv.len != (aead ? NONCE_LEN : 16)) {
         PyErr_Format(PyExc_ValueError, "iv must be %d bytes", aead ? NONCE_LEN : 16);
         goto out;

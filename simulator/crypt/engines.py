@@ -19,6 +19,7 @@ what the other wrote.
 
 from __future__ import annotations
 
+import operator
 import os
 import struct
 import threading
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
+import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
@@ -96,6 +98,49 @@ def _byte_view(obj: Any, what: str, writable: bool) -> memoryview:
     return view
 
 
+def _index(value: Any, what: str) -> int:
+    """An integer argument: ints and numpy integers, not bools, floats or strings."""
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be an int, not a bool")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ValueError(f"{what} must be an int, not {type(value).__name__}") from None
+
+
+def _span(view: memoryview) -> tuple[int, int]:
+    """(address, length) of a flat byte view, for overlap checks."""
+    if view.nbytes == 0:
+        return 0, 0
+    return int(np.frombuffer(view, dtype=np.uint8).ctypes.data), view.nbytes
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[1] > 0 and b[1] > 0 and a[0] < b[0] + b[1] and b[0] < a[0] + a[1]
+
+
+def _check_aliasing(src: memoryview, dst: memoryview, meta: memoryview | None) -> None:
+    """Refuse buffers that overlap except exactly in place (src is dst): an engine writing
+    sector i of dst over sector i+1 of src would silently encrypt the wrong data."""
+    s, d = _span(src), _span(dst)
+    if s != d and _overlap(s, d):
+        raise ValueError("source and destination overlap partially (in place must be exact)")
+    if meta is not None:
+        m = _span(meta)
+        if _overlap(m, s) or _overlap(m, d):
+            raise ValueError("metadata overlaps the source or destination")
+
+
+def _check_first(first: Any, n: int, what: str = "first_sector") -> int:
+    first = _index(first, what)
+    if not 0 <= first < _U64 or first + n > _U64:
+        raise ValueError(
+            f"{what} must be an int with 0 <= {what} < 2**64 and {what} + n <= 2**64 "
+            f"(got {first} with n={n})"
+        )
+    return first
+
+
 class Engine:
     """Runs a cipher over whole sectors of a buffer; see the module doc for the two kinds."""
 
@@ -161,18 +206,33 @@ class Engine:
         units are not disk sectors (e.g. IEEE 1619 / NIST XTSVS 32-byte units)."""
         if cipher not in _ALG_BY_NAME:
             raise InvalidCipherSpecError(f"unknown cipher {cipher!r}; valid: {list(_ALG_BY_NAME)}")
+        unit_size = _index(unit_size, "unit_size")
         if not 16 <= unit_size <= 1 << 24:
             raise ValueError("unit_size must be in 16..16 MiB")
         alg = _ALG_BY_NAME[cipher]
+        if isinstance(key, str | int):
+            raise TypeError(f"key must be bytes-like, not {type(key).__name__}")
+        raw_key = bytes(memoryview(key).cast("B")) if alg != ALG_NULL else b""
         srcv = _byte_view(src, "src", False)
         dstv = _byte_view(dst, "dst", True)
         if srcv.nbytes % unit_size or srcv.nbytes != dstv.nbytes:
             raise ValueError("src and dst must be the same multiple of unit_size")
+        n = srcv.nbytes // unit_size
+        first_unit = _check_first(first_unit, n, "first_unit")
+        if nonces not in ("random", "given"):
+            raise ValueError("nonces must be 'random' or 'given'")
         metav = None
         if alg in (ALG_GCM, ALG_CHACHA):
-            metav = _byte_view(metadata, "metadata", True)
+            if metadata is None:
+                raise ValueError(f"{cipher} needs a metadata buffer of {n * 28} bytes")
+            metav = _byte_view(metadata, "metadata", bool(encrypt))
+            if metav.nbytes != n * AEAD_METADATA_SIZE:
+                raise ValueError(
+                    f"metadata is {metav.nbytes} bytes, expected {n * AEAD_METADATA_SIZE}"
+                )
+        _check_aliasing(srcv, dstv, metav)
         self._crypt(
-            alg, bool(encrypt), bytes(key), srcv, dstv, first_unit, unit_size, metav, 1,
+            alg, bool(encrypt), raw_key, srcv, dstv, first_unit, unit_size, metav, 1,
             nonces == "given",
         )
 
@@ -219,12 +279,13 @@ class Engine:
         if dstv.nbytes != srcv.nbytes:
             raise ValueError(f"dst is {dstv.nbytes} bytes, src {srcv.nbytes}: they must match")
         n = srcv.nbytes // size
-        if not isinstance(first_sector, int) or first_sector < 0 or first_sector + n > _U64:
-            raise ValueError("first_sector must be an int with 0 <= first_sector + n <= 2**64")
+        first_sector = _check_first(first_sector, n)
         if nonces not in ("random", "given"):
             raise ValueError("nonces must be 'random' or 'given'")
-        if not isinstance(threads, int) or threads < 1:
-            raise ValueError("threads must be an int >= 1")
+        threads = _index(threads, "threads")
+        if threads < 1:
+            raise ValueError(f"threads must be an int >= 1, not {threads}")
+        threads = min(threads, max(n, 1))  # more workers than sectors would idle
         metav = None
         if spec.is_aead:
             if metadata is None:
@@ -237,6 +298,7 @@ class Engine:
                 )
         elif metadata is not None:
             raise ValueError(f"{spec.name} keeps no per-sector metadata; pass metadata=None")
+        _check_aliasing(srcv, dstv, metav)
         return (
             spec.algorithm, encrypt, raw_key, srcv, dstv, first_sector, size, metav, threads,
             nonces == "given",
@@ -254,8 +316,13 @@ class Engine:
         meta: memoryview | None,
         threads: int,
         nonces_given: bool,
+        sectors: Any = None,
     ) -> None:
-        """Validated core: run the loop, raise IntegrityError on the first failing tag."""
+        """Validated core: run the loop, raise IntegrityError on the first failing tag.
+
+        ``sectors`` (internal, for gathered batches such as ``EncryptedVolume.writev``): a
+        C-contiguous uint64 array giving each unit's sector number instead of ``first + i``.
+        """
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -286,8 +353,12 @@ class CryptographyEngine(Engine):
 
         self.openssl_version = backend.openssl_version_text()
 
-    def _crypt(self, alg, encrypt, key, src, dst, first, unit, meta, threads, nonces_given):
+    def _crypt(self, alg, encrypt, key, src, dst, first, unit, meta, threads, nonces_given,
+               sectors=None):
         n = src.nbytes // unit
+        # one sector number per unit: first + i, or the gathered batch's own numbers
+        numbers = range(first, first + n) if sectors is None else memoryview(sectors).cast(
+            "B").cast("Q")
         if n == 0:
             return
         if alg in (ALG_GCM, ALG_CHACHA) and encrypt and not nonces_given:
@@ -298,7 +369,7 @@ class CryptographyEngine(Engine):
                 ]
         threads = min(threads, n)
         if threads <= 1:
-            bad = self._range(alg, encrypt, key, src, dst, first, unit, meta, 0, n)
+            bad = self._range(alg, encrypt, key, src, dst, numbers, unit, meta, 0, n)
         else:
             step, extra = divmod(n, threads)
             bounds, start = [], 0
@@ -308,7 +379,7 @@ class CryptographyEngine(Engine):
                 start = stop
             pool = _get_executor()
             futures = [
-                pool.submit(self._range, alg, encrypt, key, src, dst, first, unit, meta, a, b)
+                pool.submit(self._range, alg, encrypt, key, src, dst, numbers, unit, meta, a, b)
                 for a, b in bounds
             ]
             results = [f.result() for f in futures]
@@ -320,11 +391,12 @@ class CryptographyEngine(Engine):
                         bad[1] = idx
             bad = (bad[0], bad[1])
         if bad[0]:
-            raise IntegrityError(first + bad[1], bad[0])
+            raise IntegrityError(numbers[bad[1]], bad[0])
 
     @staticmethod
-    def _range(alg, encrypt, key, src, dst, first, unit, meta, start, stop) -> tuple[int, int]:
-        """Sectors [start, stop) of a batch; returns (failures, first failing index)."""
+    def _range(alg, encrypt, key, src, dst, numbers, unit, meta, start, stop) -> tuple[int, int]:
+        """Units [start, stop) of a batch (``numbers[i]`` is unit i's sector number); returns
+        (failures, first failing index)."""
         if alg == ALG_NULL:
             dst[start * unit : stop * unit] = src[start * unit : stop * unit]
             return 0, -1
@@ -333,7 +405,7 @@ class CryptographyEngine(Engine):
             xts = modes.XTS
             new = Cipher
             for i in range(start, stop):
-                c = new(aes, xts((first + i).to_bytes(16, "little")))
+                c = new(aes, xts(numbers[i].to_bytes(16, "little")))
                 ctx = c.encryptor() if encrypt else c.decryptor()
                 lo = i * unit
                 ctx.update_into(src[lo : lo + unit], dst[lo : lo + unit])
@@ -348,7 +420,7 @@ class CryptographyEngine(Engine):
         for i in range(start, stop):
             m = i * AEAD_METADATA_SIZE
             nonce = meta[m : m + NONCE_SIZE]
-            pack(aad, 0, first + i)
+            pack(aad, 0, numbers[i])
             aad[8:] = nonce
             lo = i * unit
             if encrypt:
@@ -404,15 +476,17 @@ class NativeEngine(Engine):
         EVP_CipherInit_ex loop): how XTS sectors are processed now."""
         return str(_native.xts_path())
 
-    def _crypt(self, alg, encrypt, key, src, dst, first, unit, meta, threads, nonces_given):
+    def _crypt(self, alg, encrypt, key, src, dst, first, unit, meta, threads, nonces_given,
+               sectors=None):
         try:
             first_bad, n_bad = self._crypt_sectors(
-                alg, encrypt, key, src, dst, first, unit, meta, threads, nonces_given
+                alg, encrypt, key, src, dst, first, unit, meta, threads, nonces_given, sectors
             )
         except RuntimeError as exc:
             raise BackendError(str(exc)) from None
         if first_bad >= 0:
-            raise IntegrityError(first + first_bad, n_bad)
+            sector = first + first_bad if sectors is None else int(sectors[first_bad])
+            raise IntegrityError(sector, n_bad)
 
     def crypt_message(self, cipher, encrypt, key, iv, data, aad=b"", tag=None):
         alg = _ALG_BY_NAME[cipher]

@@ -10,8 +10,12 @@ it; XTS returns garbage silently, which is the difference users compare.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
+
+import numpy as np
 
 from .engines import Engine, _byte_view, get_engine
 from .errors import IntegrityError, VolumeRangeError
@@ -54,6 +58,17 @@ _COUNTERS = (
 #: reads up to this size decrypt into a per-volume buffer that is reused (then one copy out):
 #: allocating and freeing two 1 MiB buffers per read costs more than the decryption.
 _SCRATCH_MAX = 16 << 20
+
+#: vectored I/O: contiguous runs of at least this many sectors go to the engine in place (one
+#: call per chunk span); shorter runs (random I/O) are gathered, whatever their positions, into
+#: one engine call with a sector number per sector.
+_GATHER_BELOW = 16
+
+_Run = tuple[int, memoryview]  # (first sector, whole sectors of data)
+
+
+def _first(item: tuple[int, Any]) -> int:
+    return item[0]
 
 
 def _as_index(value: Any, what: str) -> int:
@@ -213,6 +228,63 @@ class EncryptedVolume:
         self._n["bytes_read"] += view.nbytes
         return view.nbytes
 
+    # ------------------------------------------------------------------ vectored I/O
+    def writev(self, pieces: Iterable[tuple[int, Any]]) -> int:
+        """Write several ``(offset, data)`` pieces as one request; returns the bytes written.
+
+        Every piece is checked first, and partial sectors are read (and their tags verified)
+        before anything is written, so a bad piece (:class:`VolumeRangeError`, ``TypeError``)
+        or a partial sector that fails its tag (:class:`IntegrityError`) changes nothing.
+        Pieces that overlap apply in order.  Whole sectors in short runs, wherever they lie,
+        go to the engine in one call (each keeps its own sector number); long contiguous runs
+        are encrypted in place, as :meth:`write` does.
+        """
+        reqs = self._vector(pieces, writable=False)
+        size = self._sector
+        live = [(off, v) for off, v in reqs if v.nbytes]
+        if live:
+            ordered = sorted(live, key=_first)
+            if any(b[0] < a[0] + a[1].nbytes for a, b in itertools.pairwise(ordered)):
+                for off, v in live:  # verify every partial sector first: no write can fail
+                    self._edge_plaintext(off, off + v.nbytes, {})
+                for off, v in live:  # then in order: later pieces win
+                    self._write_view(off, v)
+            elif all(off % size == 0 and v.nbytes % size == 0 for off, v in ordered):
+                self._write_runs([(off // size, v) for off, v in ordered])
+            else:
+                self._writev_disjoint(ordered)
+        total = sum(v.nbytes for _, v in reqs)
+        self._n["write_requests"] += len(reqs)
+        self._n["bytes_written"] += total
+        return total
+
+    def readv(self, pieces: Iterable[tuple[int, int]]) -> list[bytes]:
+        """Read several ``(offset, length)`` pieces as one request; one bytes object each.
+
+        Checks every piece first; sectors in short runs are decrypted in one engine call.
+        Raises :class:`IntegrityError` naming the first sector whose tag fails.
+        """
+        self._check_open()
+        items = self._pair_list(pieces)
+        lengths = [_as_index(length, "length") for _, length in items]
+        for (off, _), length in zip(items, lengths, strict=True):
+            self._check_range(off, length)
+        outs = [memoryview(bytearray(length)) for length in lengths]
+        self._readv_into([(off, o) for (off, _), o in zip(items, outs, strict=True)])
+        self._n["read_requests"] += len(items)
+        self._n["bytes_read"] += sum(lengths)
+        return [bytes(o) for o in outs]
+
+    def readintov(self, pieces: Iterable[tuple[int, Any]]) -> int:
+        """Read several ``(offset, buffer)`` pieces, each filling its writable buffer;
+        returns the bytes read.  As :meth:`readv` otherwise."""
+        reqs = self._vector(pieces, writable=True)
+        self._readv_into(reqs)
+        total = sum(v.nbytes for _, v in reqs)
+        self._n["read_requests"] += len(reqs)
+        self._n["bytes_read"] += total
+        return total
+
     def discard(self, offset: int, length: int) -> None:
         """Discard a byte range (like fallocate PUNCH_HOLE): whole sectors return to
         unwritten (memory freed with their chunk), partial sectors get zeros in the range."""
@@ -364,6 +436,188 @@ class EncryptedVolume:
         for sec, buf in prepared:
             self._encrypt_run(sec, memoryview(buf))
 
+    # ------------------------------------------------------------------ vectored internals
+    @staticmethod
+    def _pair_list(pieces: Any) -> list[tuple[Any, Any]]:
+        try:
+            items = list(pieces)
+        except TypeError:
+            raise TypeError("pieces must be an iterable of (offset, data) pairs") from None
+        out = []
+        for item in items:
+            if type(item) is not tuple or len(item) != 2:
+                if not isinstance(item, tuple | list) or len(item) != 2:
+                    raise TypeError(f"each piece must be an (offset, data) pair, not "
+                                    f"{item!r:.40}")
+                item = (item[0], item[1])
+            out.append(item)
+        return out
+
+    def _vector(self, pieces: Any, writable: bool) -> list[tuple[int, memoryview]]:
+        """Checked (offset, flat byte view) pairs of a vectored request (nothing done yet)."""
+        self._check_open()
+        what = "buf" if writable else "data"
+        reqs = []
+        for off, data in self._pair_list(pieces):
+            if type(off) is not int:
+                off = _as_index(off, "offset")
+            if type(data) is memoryview and data.ndim == 1 and data.format == "B" \
+                    and data.c_contiguous and not (writable and data.readonly):
+                view = data
+            else:
+                view = _byte_view(data, what, writable)
+            if off < 0 or off + view.nbytes > self._size:
+                self._check_range(off, view.nbytes)  # raises with the usual message
+            reqs.append((off, view))
+        return reqs
+
+    def _edge_plaintext(self, offset: int, end: int, bufs: dict[int, bytearray]) -> None:
+        """Plaintext of the sectors [offset, end) covers only partly, into ``bufs``
+        (unwritten sectors are zeros); raises IntegrityError before anything is changed."""
+        todo = [sec for sec in self._edges(offset, end) if sec not in bufs]
+        written = [sec for sec in todo if self._store.is_written(sec)]
+        for sec in todo:
+            bufs[sec] = bytearray(self._sector)
+        if written:
+            plain = self._gather_decrypt(written)
+            size = self._sector
+            for i, sec in enumerate(written):
+                bufs[sec][:] = plain[i * size : (i + 1) * size]
+            self._n["rmw_sectors"] += len(written)
+
+    def _writev_disjoint(self, reqs: list[tuple[int, memoryview]]) -> None:
+        """Pieces sorted by offset, no two sharing a byte, some not sector aligned."""
+        size = self._sector
+        edges: dict[int, bytearray] = {}
+        for off, v in reqs:  # every read (and tag check) before the first write
+            self._edge_plaintext(off, off + v.nbytes, edges)
+        runs: list[_Run] = []
+        for off, v in reqs:
+            end = off + v.nbytes
+            for sec in self._edges(off, end):
+                a, b = max(off, sec * size), min(end, (sec + 1) * size)
+                edges[sec][a - sec * size : b - sec * size] = v[a - off : b - off]
+            full_lo, full_hi = -(-off // size), end // size
+            if full_hi > full_lo:
+                runs.append((full_lo, v[full_lo * size - off : full_hi * size - off]))
+        runs += [(sec, memoryview(buf)) for sec, buf in edges.items()]
+        runs.sort(key=_first)
+        self._write_runs(runs)
+
+    def _write_runs(self, runs: list[_Run]) -> None:
+        """Encrypt runs of whole sectors, sorted and disjoint: long contiguous groups in place,
+        everything else gathered into one engine call."""
+        size = self._sector
+        gather: list[_Run] = []
+        for group in _contiguous(runs, size):
+            if len(group) == 1:
+                first, data = group[0]
+                if data.nbytes >= _GATHER_BELOW * size:
+                    self._encrypt_run(first, data)
+                else:
+                    gather.append(group[0])
+                continue
+            count = sum(r[1].nbytes for r in group) // size
+            if count < _GATHER_BELOW:
+                gather += group
+            else:
+                self._encrypt_run(group[0][0], memoryview(b"".join(r[1] for r in group)))
+        if gather:
+            self._gather_encrypt(gather)
+
+    def _gather_encrypt(self, runs: list[_Run]) -> None:
+        """Encrypt runs of whole sectors at any positions in one engine call, then scatter the
+        ciphertext (and nonce ‖ tag) into the store."""
+        size, msize, store = self._sector, self._meta, self._store
+        spc = store.sectors_per_chunk
+        numbers: list[int] = []
+        for first, data in runs:
+            n = data.nbytes // size
+            if n == 1:
+                numbers.append(first)
+            else:
+                numbers.extend(range(first, first + n))
+        count = len(numbers)
+        src = memoryview(b"".join(r[1] for r in runs))
+        dst = memoryview(bytearray(src.nbytes))
+        meta = memoryview(bytearray(count * msize)) if msize else None
+        self._engine._crypt(
+            self._alg, True, self._key, src, dst, 0, size, meta, self._threads, False,
+            np.array(numbers, dtype=np.uint64),
+        )
+        pos = 0
+        for first, data in runs:
+            n = data.nbytes // size
+            idx, a = divmod(first, spc)
+            if a + n <= spc:  # the usual case: the run lies in one chunk
+                spans: Any = ((idx, a, a + n, 0),)
+            else:
+                spans = store.spans(first, n)
+            for idx, a, b, off in spans:
+                ch = store.chunk_for_write(idx)
+                lo = pos + off
+                ch.data_view[a * size : b * size] = dst[lo * size : (lo + b - a) * size]
+                if meta is not None and ch.meta_view is not None:
+                    ch.meta_view[a * msize : b * msize] = meta[lo * msize : (lo + b - a) * msize]
+                store.mark_written(ch, a, b)
+            pos += n
+        self._n["sectors_encrypted"] += count
+
+    def _gather_decrypt(self, sectors: list[int]) -> memoryview:
+        """Plaintext of written sectors at any positions, decrypted in one engine call."""
+        size, msize, store = self._sector, self._meta, self._store
+        spc = store.sectors_per_chunk
+        src = bytearray(len(sectors) * size)
+        meta = bytearray(len(sectors) * msize) if msize else None
+        for i, sec in enumerate(sectors):
+            ch = store.chunk(sec // spc)
+            assert ch is not None
+            a = sec % spc
+            src[i * size : (i + 1) * size] = ch.data_view[a * size : (a + 1) * size]
+            if meta is not None and ch.meta_view is not None:
+                meta[i * msize : (i + 1) * msize] = ch.meta_view[a * msize : (a + 1) * msize]
+        out = memoryview(bytearray(len(src)))
+        try:
+            self._engine._crypt(
+                self._alg, False, self._key, memoryview(src), out, 0, size,
+                memoryview(meta) if meta is not None else None, self._threads, True,
+                np.array(sectors, dtype=np.uint64),
+            )
+        except IntegrityError:
+            self._n["integrity_errors"] += 1
+            raise
+        self._n["sectors_decrypted"] += len(sectors)
+        return out
+
+    def _readv_into(self, reqs: list[tuple[int, memoryview]]) -> None:
+        """Fill each (offset, view): long pieces decrypt straight into their buffer, the
+        written sectors of all the others in one gathered engine call."""
+        size, store = self._sector, self._store
+        spc = store.sectors_per_chunk
+        wanted: list[int] = []  # written sectors to decrypt, in gather order
+        places: list[tuple[memoryview, int, int, int]] = []  # (view, lo, hi, skip) per sector
+        for off, v in reqs:
+            length = v.nbytes
+            if not length:
+                continue
+            first, last = off // size, -(-(off + length) // size)
+            if last - first >= _GATHER_BELOW:
+                self._read_into(off, v, zeroed=False)
+                continue
+            for sec in range(first, last):
+                lo, hi = max(off, sec * size), min(off + length, (sec + 1) * size)
+                ch = store.chunk(sec // spc)
+                if ch is None or not ch.written[sec % spc]:
+                    v[lo - off : hi - off] = store._zeros[: hi - lo]
+                    continue
+                wanted.append(sec)
+                places.append((v, lo - off, hi - off, lo - sec * size))
+        if not wanted:
+            return
+        plain = self._gather_decrypt(wanted)
+        for i, (v, a, b, skip) in enumerate(places):
+            v[a:b] = plain[i * size + skip : i * size + skip + b - a]
+
     def _read_into(self, offset: int, out: memoryview, zeroed: bool) -> None:
         size, length = self._sector, out.nbytes
         end = offset + length
@@ -418,3 +672,18 @@ class EncryptedVolume:
                     self._n["integrity_errors"] += 1
                     raise
                 self._n["sectors_decrypted"] += rb - ra
+
+
+def _contiguous(runs: list[_Run], size: int) -> list[list[_Run]]:
+    """Sorted (first sector, data) runs grouped where each starts where the previous ends."""
+    groups: list[list[_Run]] = []
+    end = -1
+    for first, data in runs:
+        if groups and first == end:
+            groups[-1].append((first, data))
+        else:
+            groups.append([(first, data)])
+        end = first + data.nbytes // size
+    return groups
+
+

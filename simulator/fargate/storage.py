@@ -198,8 +198,16 @@ class EphemeralStorage:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative int (bytes)")
-        if self.image_uncompressed_bytes is not None and self.image_uncompressed_bytes < 0:
-            raise ValueError("image_uncompressed_bytes must be >= 0")
+        unpacked = self.image_uncompressed_bytes
+        if unpacked is not None and (
+            isinstance(unpacked, bool) or not isinstance(unpacked, int) or unpacked < 0
+        ):
+            raise ValueError("image_uncompressed_bytes must be a non-negative int (bytes)")
+        memory = self.memory_mib
+        if memory is not None and (
+            isinstance(memory, bool) or not isinstance(memory, int) or memory <= 0
+        ):
+            raise ValueError(f"memory_mib must be a positive int (MiB), not {memory!r}")
 
     # ------------------------------------------------------------------ the layers
     @property
@@ -283,9 +291,27 @@ class EphemeralStorage:
         return max(0, self.fs_size_bytes - self.fs_reserve_bytes - self.df_used_bytes)
 
     @property
+    def capacity_bytes(self) -> int:
+        """What the task can fill: the filesystem less the blocks reserved for root."""
+        return self.fs_size_bytes - self.fs_reserve_bytes
+
+    @property
     def full(self) -> bool:
         """True when image + data do not fit (writes would fail with ENOSPC)."""
-        return self.wanted_bytes > self.fs_size_bytes - self.fs_reserve_bytes
+        return self.wanted_bytes > self.capacity_bytes
+
+    def fit_problem(self) -> str | None:
+        """Why image + data do not fit on the disk (None when they do)."""
+        if not self.full:
+            return None
+        gib = GiB
+        return (
+            f"{self.wanted_bytes / gib:.2f} GiB (data {self.used_bytes / gib:.2f} GiB + image "
+            f"{self.image_on_disk_bytes / gib:.2f} GiB on disk + filesystem baseline) does not "
+            f"fit: a {self.size_gib} GiB task's filesystem holds "
+            f"{self.capacity_bytes / gib:.2f} GiB (df Size {self.fs_size_bytes / gib:.2f} GiB "
+            f"less {self.fs_reserve_bytes / gib:.2f} GiB reserved for root)"
+        )
 
     # ------------------------------------------------------------------ what the task sees
     def task_metadata(self) -> dict[str, dict[str, int]]:

@@ -150,7 +150,9 @@ def test_unwritten_sectors_are_not_decrypted(monkeypatch):
     def boom(*args):
         raise AssertionError("decrypted an unwritten sector")
 
-    monkeypatch.setattr(vol._engine, "_crypt", boom)
+    # on the class: monkeypatch would leave the real method behind as an instance attribute
+    # of the shared engine, hiding later class-level spies
+    monkeypatch.setattr(type(vol._engine), "_crypt", boom)
     assert vol.read(0, 1 << 20) == bytes(1 << 20)
 
 

@@ -215,3 +215,57 @@ def test_cli_errors(capsys):
     assert df_cli.parse_size("300M") == 300 * MiB
     assert df_cli.parse_size("500MB") == 500 * 10**6
     assert df_cli.parse_size("4096") == 4096
+
+
+@pytest.mark.parametrize("size", ["19", "201", "0", "-3"])
+def test_cli_size_out_of_range_exits_2(size, capsys):
+    code, out, err = _run(["df", "--size", size], capsys)
+    assert code == 2 and "20-200" in err and not out
+
+
+def test_cli_size_not_a_number_exits_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        _run(["df", "--size", "abc"], capsys)
+    assert exc.value.code == 2
+    assert "--size" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--used", "40G"], ["--size", "50", "--used", "70G"], ["--image-size", "20G"],
+     ["--used", "1T", "--bytes"], ["--used", "40G", "--json"]],
+)
+def test_cli_more_data_than_the_disk_holds_exits_2(argv, capsys):
+    code, out, err = _run(["df", *argv], capsys)
+    assert code == 2 and not out
+    assert "does not fit" in err and "GiB" in err
+
+
+def test_cli_data_that_fits_is_fine(capsys):
+    code, out, _ = _run(["df", "--used", "25G"], capsys)  # more than 20 GiB: df shows 31G
+    assert code == 0 and "overlay" in out
+
+
+@pytest.mark.parametrize("memory", ["0", "-1"])
+def test_cli_bad_memory_exits_2(memory, capsys):
+    code, out, err = _run(["df", "--memory", memory], capsys)
+    assert code == 2 and "memory" in err and not out
+
+
+def test_memory_must_be_positive():
+    with pytest.raises(ValueError, match="memory"):
+        EphemeralStorage(memory_mib=-1)
+    with pytest.raises(ValueError, match="image_uncompressed_bytes"):
+        EphemeralStorage(image_uncompressed_bytes=1.5)  # type: ignore[arg-type]
+
+
+def test_cli_constant_override(capsys):
+    code, out, _ = _run(["df", "--constant", "hidden_reserve_gib=0", "--bytes"], capsys)
+    assert code == 0
+    size = int(_cols(out.splitlines()[1])[1])
+    assert size == EphemeralStorage(
+        constants=DEFAULTS.override(hidden_reserve_gib=0)).fs_size_bytes
+    code, _, err = _run(["df", "--constant", "nonsense=1"], capsys)
+    assert code == 2 and "unknown storage constant" in err
+    code, _, err = _run(["df", "--constant", "hidden_reserve_gib=lots"], capsys)
+    assert code == 2 and "hidden_reserve_gib" in err
