@@ -298,7 +298,6 @@ class Engine:
                 )
         elif metadata is not None:
             raise ValueError(f"{spec.name} keeps no per-sector metadata; pass metadata=None")
-        _check_aliasing(srcv, dstv, metav)
         return (
             spec.algorithm, encrypt, raw_key, srcv, dstv, first_sector, size, metav, threads,
             nonces == "given",
@@ -355,6 +354,8 @@ class CryptographyEngine(Engine):
 
     def _crypt(self, alg, encrypt, key, src, dst, first, unit, meta, threads, nonces_given,
                sectors=None):
+        # The native engine refuses overlapping buffers in C; here Python must.
+        _check_aliasing(src, dst, meta)
         n = src.nbytes // unit
         # one sector number per unit: first + i, or the gathered batch's own numbers
         numbers = range(first, first + n) if sectors is None else memoryview(sectors).cast(
