@@ -192,9 +192,12 @@ def audit_record(
     error: errors.ClientError | None,
     event_source: str,
     lower: bool,
+    omit: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The CloudTrail record of one call; secrets and blobs never enter it."""
     caller = ctx.caller
+    if omit and not omit.isdisjoint(params):
+        params = {k: v for k, v in params.items() if k not in omit}
     rec: dict[str, Any] = {
         "eventVersion": "1.08",
         "userIdentity": user_identity(caller),
@@ -219,5 +222,7 @@ def audit_record(
         rec["errorMessage"] = error.message
     elif response is not None:
         rec["responseElements"] = to_cloudtrail(op_model.output_shape, response, lower) or None
+    if ctx.audit_params:
+        rec["requestParameters"] = {**(rec["requestParameters"] or {}), **ctx.audit_params}
     rec.update(ctx.audit)
     return rec

@@ -35,6 +35,9 @@ class CallContext:
     #: Extra fields for this call's CloudTrail record (resources, additionalEventData,
     #: recipientAccountId, responseElements override ...), set by the service.
     audit: dict[str, Any] = field(default_factory=dict)
+    #: Entries CloudTrail adds to requestParameters beyond what the caller sent (KMS logs
+    #: the encryption algorithm and key of a Decrypt even when the request left them out).
+    audit_params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def account(self) -> str:
@@ -51,6 +54,9 @@ class Service:
     constraint_error: ClassVar[str] = "ValidationException"
     #: CloudTrail writes request parameter names with a lower-case first letter.
     cloudtrail_lower_names: ClassVar[bool] = True
+    #: Request parameters the audit trail never shows (bearer credentials such as grant
+    #: tokens), on top of the members the model marks sensitive.
+    audit_omit: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim

@@ -142,7 +142,8 @@ class Simulation:
         """Append the CloudTrail record of one call to the audit trail and return it."""
         svc = self._services[ctx.service]
         rec = audit_record(
-            ctx, op_model, params, response, error, svc.event_source, svc.cloudtrail_lower_names
+            ctx, op_model, params, response, error, svc.event_source,
+            svc.cloudtrail_lower_names, svc.audit_omit,
         )
         self.audit_trail.append(rec)
         return rec

@@ -154,6 +154,7 @@ class CryptoOperations(KmsCore):
         self.require_state(key, CRYPTO)
         algorithm = self._require_encryption_key(key, "Encrypt", requested)
         self._check_context(key, context)
+        ctx.audit_params["encryptionAlgorithm"] = algorithm
         self.dry_run(params)
         plaintext = params["Plaintext"]
         if key.symmetric_encryption:
@@ -211,6 +212,7 @@ class CryptoOperations(KmsCore):
         self.require_state(key, CRYPTO)
         algorithm = self._require_encryption_key(key, "Decrypt", requested)
         self._check_context(key, context)
+        ctx.audit_params.update(encryptionAlgorithm=algorithm, keyId=key.arn)
         self.dry_run(params)
         out: dict[str, Any] = {"KeyId": key.arn, "EncryptionAlgorithm": algorithm}
         if parsed is not None:
