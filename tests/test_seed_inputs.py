@@ -13,32 +13,13 @@ from simulator import Simulation
 from simulator.cli import main
 from simulator.cloudformation import TemplateError, deploy
 from simulator.iam.seed import seed_key_policy
+from tests.seed_sample import SEED_KEY, seed_cluster
 
 TEMPLATES = Path(__file__).parent / "cfn" / "templates"
-SEED_KEY = "arn:aws:kms:us-west-2:012345678901:key/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"
 SEED_CONFIG = (
     '{"managedStorageConfiguration":{"fargateEphemeralStorageKmsKeyId":"' + SEED_KEY + '"}}'
 )
-#: The seed page's sample response, without the ``clusterCount`` that no model has.
-SEED_RESPONSE = {
-    "cluster": {
-        "clusterArn": "arn:aws:ecs:us-west-2:012345678901:cluster/clusterName",
-        "clusterName": "clusterName",
-        "configuration": {
-            "managedStorageConfiguration": {"fargateEphemeralStorageKmsKeyId": SEED_KEY}
-        },
-        "status": "ACTIVE",
-        "registeredContainerInstancesCount": 0,
-        "runningTasksCount": 0,
-        "pendingTasksCount": 0,
-        "activeServicesCount": 0,
-        "statistics": [],
-        "tags": [],
-        "settings": [],
-        "capacityProviders": [],
-        "defaultCapacityProviderStrategy": [],
-    }
-}
+SEED_RESPONSE = {"cluster": seed_cluster()}
 
 
 def test_S15_seed_cli_create_cluster_prints_the_seed_response(capsys):

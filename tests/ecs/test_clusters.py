@@ -18,6 +18,7 @@ from tests.ecs.helpers import (
     register,
     run,
 )
+from tests.seed_sample import seed_cluster
 
 MSC = "managedStorageConfiguration"
 FES = "fargateEphemeralStorageKmsKeyId"
@@ -30,21 +31,7 @@ def config(key: str, field: str = FES) -> dict:
 def test_create_cluster_answers_like_the_seed_sample(sim):
     key = make_key(sim)
     out = sim.client("ecs").create_cluster(clusterName="clusterName", configuration=config(key))
-    assert out["cluster"] == {
-        "clusterArn": f"arn:aws:ecs:us-west-2:{ACCOUNT}:cluster/clusterName",
-        "clusterName": "clusterName",
-        "configuration": {MSC: {FES: key}},
-        "status": "ACTIVE",
-        "registeredContainerInstancesCount": 0,
-        "runningTasksCount": 0,
-        "pendingTasksCount": 0,
-        "activeServicesCount": 0,
-        "statistics": [],
-        "tags": [],
-        "settings": [],
-        "capacityProviders": [],
-        "defaultCapacityProviderStrategy": [],
-    }
+    assert out["cluster"] == seed_cluster(key, ACCOUNT)
 
 
 @pytest.mark.parametrize("field", [FES, "kmsKeyId"])
