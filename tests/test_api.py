@@ -70,3 +70,11 @@ def test_ecs_over_http(server):
     cluster = ecs.create_cluster(clusterName="web")["cluster"]
     assert cluster["clusterArn"].endswith(":cluster/web")
     assert ecs.list_clusters()["clusterArns"] == [cluster["clusterArn"]]
+
+
+def test_a_request_signed_for_another_region_is_refused(server):
+    kms = boto3.client("kms", endpoint_url=server.url, region_name="eu-west-1",
+                       aws_access_key_id="AKID", aws_secret_access_key="x")
+    with pytest.raises(BotoClientError) as info:
+        kms.list_keys()
+    assert "simulates us-west-2" in info.value.response["Error"]["Message"]

@@ -30,3 +30,11 @@ def test_every_fargate_sim_command_in_the_readme_exists():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     assert commands and commands <= set(sub.choices), commands - set(sub.choices)
+
+
+def test_the_readme_python_snippets_run():
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 2
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"README.md python block {i}", "exec"), {})

@@ -16,6 +16,8 @@ from simulator.iam.seed import seed_key_policy
 from tests.seed_sample import SEED_KEY, seed_cluster
 
 TEMPLATES = Path(__file__).parent / "cfn" / "templates"
+#: The README's deploy example: key, alias, operator role and policy, cluster, task, service.
+STACK = Path(__file__).resolve().parents[1] / "experiments" / "seed" / "stack.yaml"
 SEED_CONFIG = (
     '{"managedStorageConfiguration":{"fargateEphemeralStorageKmsKeyId":"' + SEED_KEY + '"}}'
 )
@@ -83,7 +85,7 @@ def test_S16_template_with_a_missing_key_fails_and_rolls_back():
 
 def test_S16_full_stack_key_role_cluster_taskdef_service():
     sim = Simulation(strict_shapes=True)
-    report = deploy(sim, TEMPLATES / "full_stack.yaml", stack_name="demo")
+    report = deploy(sim, STACK, stack_name="demo")
     assert report.ok, report.render()
     key_arn = report.outputs["KeyArn"]
     assert [r.status for r in report.resources] == ["CREATE_COMPLETE"] * 7
@@ -115,7 +117,7 @@ def test_S16_unsupported_resource_types_are_named(tmp_path):
 
 
 def test_S16_deploy_cli_reports_each_resource(capsys):
-    code = main(["deploy", str(TEMPLATES / "full_stack.yaml"), "--stack-name", "demo"])
+    code = main(["deploy", str(STACK), "--stack-name", "demo"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "Stack demo: CREATE_COMPLETE" in out

@@ -22,7 +22,7 @@ from simulator.models import service_model
 TARGETS = {
     service_model(name).metadata["targetPrefix"]: name for name in ("kms", "ecs")
 }
-_AKID = re.compile(r"Credential=([^/,\s]+)/")
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]*/([^/]*)/")
 
 
 class SimulatorServer(ThreadingHTTPServer):
@@ -83,8 +83,14 @@ class _Handler(BaseHTTPRequestHandler):
         except (json.JSONDecodeError, WireError) as exc:
             self._error(400, "SerializationException", f"the request body is not valid: {exc}")
             return
-        m = _AKID.search(self.headers.get("Authorization", ""))
+        m = _CREDENTIAL.search(self.headers.get("Authorization", ""))
         principal = self.server.principals.get(m.group(1)) if m else None
+        region = self.server.sim.region
+        if m and m.group(2) and m.group(2) != region:
+            self._error(400, "InvalidSignatureException",
+                        f"this endpoint simulates {region}; the request was signed for "
+                        f"{m.group(2)} (use --region {region})")
+            return
         with self.server.lock:
             try:
                 client = self.server.sim.client(service, principal=principal)

@@ -201,7 +201,7 @@ def _one(key: CeilingKey, how: str, seconds: int, datapath: DataPath | None,
                 return Ceiling(
                     cipher, key_bits, unit, op, "native loop", cross,
                     f"`{cmd}` gave {bps / MIB:.0f} MiB/s, {cross / bps:.1f}x below the one-key "
-                    "EVP loop on the same library (its AEAD loop re-initialises every message), "
+                    "EVP loop on the same library (its per-message set-up dominates), "
                     "so that loop is the ceiling", cross, bps)
             return Ceiling(cipher, key_bits, unit, op, "openssl speed", bps, cmd, cross, bps)
         except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as exc:

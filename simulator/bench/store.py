@@ -343,10 +343,22 @@ def list_runs(root: str | Path = DEFAULT_ROOT, experiment: str | None = None) ->
     return sorted(found, key=_started)
 
 
-def latest_run(root: str | Path = DEFAULT_ROOT, experiment: str | None = None) -> Path | None:
-    """The newest run directory under ``root`` (optionally of one experiment), or None."""
+def latest_run(
+    root: str | Path = DEFAULT_ROOT, experiment: str | None = None, kind: str | None = None
+) -> Path | None:
+    """The newest run directory under ``root`` (optionally of one experiment or one kind,
+    e.g. ``"throughput"``), or None."""
     runs = list_runs(root, experiment)
+    if kind is not None:
+        runs = [r for r in runs if _kind(r) == kind]
     return runs[-1] if runs else None
+
+
+def _kind(path: Path) -> str:
+    try:
+        return str(json.loads((path / META).read_text()).get("kind", ""))
+    except (OSError, json.JSONDecodeError):
+        return ""
 
 
 def _started(path: Path) -> tuple[str, float]:

@@ -294,4 +294,6 @@ def run_lint(args: argparse.Namespace) -> int:
         print(json.dumps(findings_json(findings), indent=2))
     else:
         print("\n".join(f.render() for f in findings))
+    if any(f.code == "malformed" for f in findings):
+        return 2  # bad input: the policy itself cannot be used
     return 1 if any(f.severity == ERROR for f in findings) else 0

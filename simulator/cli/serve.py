@@ -16,7 +16,9 @@ def _command(args: argparse.Namespace) -> int:
     sim = Simulation(account_id=args.account, region=args.region, quotas=not args.no_quotas)
     server = serve(sim, args.host, args.port, principals)
     print(f"serving KMS and ECS for account {sim.account_id} in {sim.region} at {server.url}")
-    print(f"  aws --endpoint-url {server.url} kms create-key")
+    print("  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x "
+          f"aws --endpoint-url {server.url} --region {sim.region} kms create-key")
+    print("  (IAM is not served over HTTP; use fargate-sim iam or the Python client)")
     try:
         while True:
             time.sleep(3600)

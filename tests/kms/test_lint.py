@@ -84,6 +84,9 @@ def test_lint_cli_exit_codes(tmp_path, capsys):
     assert main(["policy", "lint", str(bad), "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert {"severity": "error", "code": "lockout"}.items() <= out[0].items()
+    malformed = tmp_path / "m.json"
+    malformed.write_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Maybe"}]}')
+    assert main(["policy", "lint", str(malformed)]) == 2
     notjson = tmp_path / "x.json"
     notjson.write_text("{")
     assert main(["policy", "lint", str(notjson)]) == 2
