@@ -58,8 +58,8 @@ class StorageConstants:
     max_gib: Constant = Constant(200, "[AWS] ephemeral storage up to 200 GiB")
     hidden_reserve_gib: Constant = Constant(
         11,
-        "assumption calibrated on published task metadata and user reports: a default 20 GiB task shows 'overlay 31G' in df -h, "
-        "so Fargate's hidden reservation is about 11 GiB; no df output is published for "
+        "assumption calibrated on published task metadata and user reports: a default "
+        "20 GiB task shows 'overlay 31G' in df -h, so Fargate's hidden reservation is about 11 GiB; no df output is published for "
         "21-200 GiB, the same 11 GiB is assumed for every size",
     )
     metrics_extra_mib: Constant = Constant(
@@ -81,8 +81,8 @@ class StorageConstants:
     )
     fs_reserve_fraction: Constant = Constant(
         0.033,
-        "[Inf] users' df output: used + avail is about 1G less than size (12G + 18G vs 31G): a reserve "
-        "of about 1 GiB at the default size, i.e. 3.3 % of the filesystem",
+        "[Inf] users' df output: used + avail is about 1G less than size (12G + 18G vs "
+        "31G): a reserve of about 1 GiB at the default size, i.e. 3.3 % of the filesystem",
     )
     fs_baseline_used_bytes: Constant = Constant(
         64 * MiB, "assumption: what an empty filesystem and the platform's files use"
