@@ -59,7 +59,8 @@ class StorageConstants:
     hidden_reserve_gib: Constant = Constant(
         11,
         "assumption calibrated on published task metadata and user reports: a default "
-        "20 GiB task shows 'overlay 31G' in df -h, so Fargate's hidden reservation is about 11 GiB; no df output is published for "
+        "20 GiB task shows 'overlay 31G' in df -h, so Fargate's hidden reservation is "
+        "about 11 GiB; no df output is published for "
         "21-200 GiB, the same 11 GiB is assumed for every size",
     )
     metrics_extra_mib: Constant = Constant(
