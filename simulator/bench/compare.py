@@ -2,8 +2,9 @@
 
 ``cipher_table`` ranks the cipher configurations of one run (throughput both ways, how close
 to the ceiling, overhead over a plain copy, capacity given up, tamper detection, nonce limit).
-``diff_runs`` lines up the cells two runs share and calls a change "within noise" when the two
-IQR intervals overlap: a difference smaller than the spread of the repetitions is not evidence.
+``diff_runs`` lines up the cells two runs share and calls a change "within noise" when it is no
+larger than the noise band, the mean of the two runs' IQRs relative to the first median (the
+"noise ±" column): a difference smaller than the spread of the repetitions is not evidence.
 """
 
 from __future__ import annotations
@@ -135,15 +136,14 @@ def diff_runs(a: Run, b: Run) -> pd.DataFrame:
     higher_better = (a.meta.get("rate_column") or "mib_s") != "seconds"
     m["change"] = m["median_b"] / m["median_a"] - 1
     m["noise_band"] = ((m["q3_a"] - m["q1_a"]) + (m["q3_b"] - m["q1_b"])) / 2 / m["median_a"]
-    overlap = (m["q1_b"] <= m["q3_a"]) & (m["q1_a"] <= m["q3_b"])
 
-    def verdict(row: pd.Series, ov: bool) -> str:
-        if ov:
+    def verdict(row: pd.Series) -> str:
+        if abs(row["change"]) <= row["noise_band"]:
             return "within noise"
         better = row["change"] > 0 if higher_better else row["change"] < 0
         return "faster" if better else "slower"
 
-    m["verdict"] = [verdict(r, bool(o)) for (_, r), o in zip(m.iterrows(), overlap, strict=True)]
+    m["verdict"] = [verdict(r) for _, r in m.iterrows()]
     return m
 
 

@@ -24,7 +24,7 @@ def _run(values: dict[str, list[float]]) -> Run:
     return Run(Path("/nonexistent"), dict(META), pd.DataFrame(rows))
 
 
-def test_diff_says_within_noise_when_iqrs_overlap() -> None:
+def test_diff_says_within_noise_when_the_change_is_inside_the_noise_band() -> None:
     a = _run({"aes-gcm-random": [100, 102, 104, 106, 108],
               "aes-xts-plain64": [200, 201, 202, 203, 204],
               "chacha20-poly1305-random": [50, 51, 52, 53, 54]})
@@ -37,6 +37,9 @@ def test_diff_says_within_noise_when_iqrs_overlap() -> None:
     assert d.loc["chacha20-poly1305-random", "verdict"] == "slower"
     assert abs(d.loc["aes-xts-plain64", "change"] - (242 / 202 - 1)) < 1e-9
     assert d.loc["aes-gcm-random", "noise_band"] > 0
+    # the verdict agrees with the band the table shows
+    for _, row in d.iterrows():
+        assert (row["verdict"] == "within noise") == (abs(row["change"]) <= row["noise_band"])
 
 
 def test_cipher_table_ranks_and_describes(tmp_path: Path) -> None:
