@@ -146,6 +146,10 @@ def _check_settings(settings: list[dict[str, str]] | None) -> list[dict[str, str
     out = []
     for s in settings or []:
         value = s.get("value", "")
+        if "name" not in s:
+            raise errors.InvalidParameterException(
+                "A cluster setting needs a name (the only one is containerInsights)."
+            )
         if s.get("name") == "containerInsights" and value not in ("enabled", "disabled",
                                                                   "enhanced"):
             raise errors.InvalidParameterException(

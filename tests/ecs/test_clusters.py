@@ -307,3 +307,9 @@ def test_create_cluster_is_audited_with_camel_case_names(sim):
     assert rec["eventSource"] == "ecs.amazonaws.com"
     assert rec["requestParameters"]["configuration"][MSC][FES] == key
     assert json.dumps(rec)  # serialisable
+
+
+def test_a_setting_without_a_name_is_refused(sim):
+    with pytest.raises(errors.InvalidParameterException, match="needs a name"):
+        sim.client("ecs").create_cluster(clusterName="c", settings=[{"value": "enabled"}])
+    assert sim.client("ecs").list_clusters()["clusterArns"] == []
