@@ -8,6 +8,8 @@ door: parameter validation from the model, the service's operation, the audit re
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -184,6 +186,12 @@ def _operation_names(service_name: str) -> dict[str, str]:
     return names
 
 
+@lru_cache(maxsize=256)
+def _event_time(now: datetime) -> str:
+    """CloudTrail's eventTime; many calls share one simulated instant, so it is cached."""
+    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def audit_record(
     ctx: CallContext,
     op_model: OperationModel,
@@ -201,7 +209,7 @@ def audit_record(
     rec: dict[str, Any] = {
         "eventVersion": "1.08",
         "userIdentity": user_identity(caller),
-        "eventTime": ctx.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventTime": _event_time(ctx.now),
         "eventSource": event_source,
         "eventName": ctx.operation,
         "awsRegion": ctx.region,
@@ -210,7 +218,7 @@ def audit_record(
         "requestParameters": to_cloudtrail(op_model.input_shape, params, lower) or None,
         "responseElements": None,
         "requestID": ctx.request_id,
-        "eventID": str(uuid.uuid5(uuid.NAMESPACE_URL, ctx.request_id)),
+        "eventID": str(uuid.UUID(int=ctx.sim.rng.getrandbits(128), version=4)),
         "readOnly": op_model.name.startswith(("Describe", "List", "Get")),
         "eventType": "AwsApiCall",
         "managementEvent": True,
