@@ -4,6 +4,7 @@ import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,19 +32,28 @@ op = ["encrypt", "decrypt"]
 """
 
 
+#: The checkout these tests belong to (CI runs them in a fresh clone elsewhere).
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(args: list[str], timeout: int) -> subprocess.CompletedProcess:
+    """``python -m simulator ARGS`` from the repository root, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "simulator", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("h")
     spec = root / "tiny.toml"
     spec.write_text(TINY)
     out = root / "results"
-    p = subprocess.run(
-        [sys.executable, "-m", "simulator", "run", str(spec), "--out", str(out), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd="/work/main",
-    )
+    p = run_cli(["run", str(spec), "--out", str(out), "--quiet"], timeout=120)
     return root, spec, out, p
 
 
@@ -85,23 +95,7 @@ def test_each_repetition_runs_at_least_min_time(tmp_path):
         .replace('op = ["encrypt", "decrypt"]', 'op = ["encrypt"]')
     )
     out = tmp_path / "results"
-    p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simulator",
-            "run",
-            str(spec),
-            "--out",
-            str(out),
-            "--quiet",
-            "--no-plots",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd="/work/main",
-    )
+    p = run_cli(["run", str(spec), "--out", str(out), "--quiet", "--no-plots"], timeout=120)
     assert p.returncode == 0, p.stderr
     d = sorted((out / "mt").iterdir())[-1]
     rows = list(csv.DictReader((d / "results.csv").read_text().splitlines()))
@@ -132,23 +126,7 @@ def test_compare_one_run(tiny_run, capsys):
 
 def test_compare_two_runs(tiny_run, capsys):
     _root, spec, out, _ = tiny_run
-    p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simulator",
-            "run",
-            str(spec),
-            "--out",
-            str(out),
-            "--quiet",
-            "--no-plots",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd="/work/main",
-    )
+    p = run_cli(["run", str(spec), "--out", str(out), "--quiet", "--no-plots"], timeout=120)
     assert p.returncode == 0, p.stderr
     runs = sorted(x for x in (out / "tiny").iterdir() if x.is_dir())
     assert len(runs) >= 2
@@ -179,13 +157,7 @@ def test_bad_spec_refused(tmp_path, mutation, key):
     spec = tmp_path / "badspec.toml"
     spec.write_text(TINY.replace(*mutation))
     out = tmp_path / "results"
-    p = subprocess.run(
-        [sys.executable, "-m", "simulator", "run", str(spec), "--out", str(out), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd="/work/main",
-    )
+    p = run_cli(["run", str(spec), "--out", str(out), "--quiet"], timeout=60)
     assert p.returncode != 0
     msg = p.stderr + p.stdout
     assert "badspec.toml" in msg and key in msg, msg
@@ -201,23 +173,7 @@ def test_capacity_experiment(tmp_path):
         "cmk = [false, true]\n"
     )
     out = tmp_path / "results"
-    p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simulator",
-            "run",
-            str(spec),
-            "--out",
-            str(out),
-            "--quiet",
-            "--no-plots",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd="/work/main",
-    )
+    p = run_cli(["run", str(spec), "--out", str(out), "--quiet", "--no-plots"], timeout=60)
     assert p.returncode == 0, p.stderr
     d = sorted((out / "cap").iterdir())[-1]
     rows = list(csv.DictReader((d / "results.csv").read_text().splitlines()))
