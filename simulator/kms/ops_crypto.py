@@ -137,20 +137,34 @@ class CryptoOperations(KmsCore):
                 "encryption context."
             )
 
+    def _admit(
+        self, ctx: CallContext, key: KmsKey, op: str, params: dict[str, Any],
+        alias: str | None, *, algorithm: str | None = None,
+        extra: Mapping[str, Any] | None = None, resource_label: str | None = None,
+    ) -> Mapping[str, str] | None:
+        """What every cryptographic operation does first: name the key in the audit record,
+        count the request against the quota, check grant tokens, authorise with the
+        operation's condition keys. Returns the request's encryption context."""
+        self.audit_key(ctx, key)
+        self.throttle_crypto(ctx, key)
+        self.check_grant_tokens(params)
+        context = params.get("EncryptionContext")
+        keys = self._crypto_context(key, context, algorithm, alias)
+        if extra:
+            keys.update(extra)
+        self.authorizer.authorize(
+            ctx, key, op, extra=keys, encryption_context=context, grant_operation=op,
+            resource_label=resource_label,
+        )
+        return context
+
     # -- operations ---------------------------------------------------------------------
     def Encrypt(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Encrypt up to 4 KiB under a symmetric key (AES-256-GCM) or an RSA key (OAEP)."""
         key, alias = self.resolve_key(ctx, params["KeyId"])
-        self.audit_key(ctx, key)
         ctx.audit["responseElements"] = None
-        self.throttle_crypto(ctx, key)
-        self.check_grant_tokens(params)
-        context = params.get("EncryptionContext")
         requested = params.get("EncryptionAlgorithm")
-        self.authorizer.authorize(
-            ctx, key, "Encrypt", extra=self._crypto_context(key, context, requested, alias),
-            encryption_context=context, grant_operation="Encrypt",
-        )
+        context = self._admit(ctx, key, "Encrypt", params, alias, algorithm=requested)
         self.require_state(key, CRYPTO)
         algorithm = self._require_encryption_key(key, "Encrypt", requested)
         self._check_context(key, context)
@@ -197,14 +211,9 @@ class CryptoOperations(KmsCore):
             parsed = self._parse(blob)
             key = self._blob_key(parsed)
         assert key is not None
-        self.audit_key(ctx, key)
-        self.throttle_crypto(ctx, key)
-        self.check_grant_tokens(params)
-        context = params.get("EncryptionContext")
         requested = params.get("EncryptionAlgorithm")
-        self.authorizer.authorize(
-            ctx, key, "Decrypt", extra=self._crypto_context(key, context, requested, alias),
-            encryption_context=context, grant_operation="Decrypt",
+        context = self._admit(
+            ctx, key, "Decrypt", params, alias, algorithm=requested,
             resource_label=None if key_ref else "the resource associated with this ciphertext",
         )
         if named is not None and named is not key:
@@ -317,15 +326,8 @@ class CryptoOperations(KmsCore):
             )
         size = DATA_KEY_BYTES[spec] if spec is not None else nbytes
         key, alias = self.resolve_key(ctx, params["KeyId"])
-        self.audit_key(ctx, key)
         ctx.audit["responseElements"] = None
-        self.throttle_crypto(ctx, key)
-        self.check_grant_tokens(params)
-        context = params.get("EncryptionContext")
-        self.authorizer.authorize(
-            ctx, key, op, extra=self._crypto_context(key, context, None, alias),
-            encryption_context=context, grant_operation=op,
-        )
+        context = self._admit(ctx, key, op, params, alias)
         self.require_state(key, CRYPTO)
         self._require_data_key_key(key, op)
         self.dry_run(params)
@@ -356,15 +358,9 @@ class CryptoOperations(KmsCore):
                 f"KeyPairSpec {pair_spec} is not supported by the simulator."
             )
         key, alias = self.resolve_key(ctx, params["KeyId"])
-        self.audit_key(ctx, key)
         ctx.audit["responseElements"] = None
-        self.throttle_crypto(ctx, key)
-        self.check_grant_tokens(params)
-        context = params.get("EncryptionContext")
-        extra = self._crypto_context(key, context, None, alias)
-        extra["kms:DataKeyPairSpec"] = pair_spec
-        self.authorizer.authorize(ctx, key, op, extra=extra, encryption_context=context,
-                                  grant_operation=op)
+        context = self._admit(ctx, key, op, params, alias,
+                              extra={"kms:DataKeyPairSpec": pair_spec})
         self.require_state(key, CRYPTO)
         self._require_data_key_key(key, op)
         self.dry_run(params)
