@@ -71,6 +71,7 @@ class Client:
         via_service: str | None = None,
         source_ip: str | None = None,
         user_agent: str | None = None,
+        source_arn: str | None = None,
     ) -> None:
         self._sim = sim
         self._service = service
@@ -78,6 +79,7 @@ class Client:
         self._via_service = via_service
         self._source_ip = source_ip
         self._user_agent = user_agent
+        self._source_arn = source_arn
         self._model = service_model(service.service_name)
         self.exceptions = _exceptions(service.service_name)
         self.meta = SimpleNamespace(
@@ -127,6 +129,7 @@ class Client:
             via_service=self._via_service,
             source_ip=self._source_ip or (self._service_caller() or "192.0.2.10"),
             user_agent=self._user_agent or (self._service_caller() or "fargate-sim/boto3"),
+            source_arn=self._source_arn,
         )
         response: dict[str, Any] | None = None
         try:

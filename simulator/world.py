@@ -83,17 +83,20 @@ class Simulation:
         *,
         via_service: str | None = None,
         on_behalf_of: str | None = None,
+        source_arn: str | None = None,
         **_ignored: Any,
     ) -> Client:
         """A boto3-shaped client of ``service_name`` calling as ``principal``.
 
         ``on_behalf_of`` is the account a service principal acts for (default: this
         simulation's account); ``via_service`` sets ``kms:ViaService`` for calls an AWS
-        service makes for a caller. boto3 keyword arguments such as ``region_name`` are
-        accepted and ignored.
+        service makes for a caller; ``source_arn`` is the resource a service principal calls
+        on behalf of (``aws:SourceArn``, a KMS grant's SourceArn constraint). boto3 keyword
+        arguments such as ``region_name`` are accepted and ignored.
         """
         caller = self.principal(principal, on_behalf_of=on_behalf_of)
-        return Client(self, self.service(service_name), caller, via_service=via_service)
+        return Client(self, self.service(service_name), caller, via_service=via_service,
+                      source_arn=source_arn)
 
     def principal(self, text: str | None = None, *, on_behalf_of: str | None = None) -> Principal:
         """Resolve a caller, with its tags from IAM when it is a known role or user."""

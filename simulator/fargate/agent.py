@@ -20,6 +20,11 @@ Customer managed key (Linux, platform 1.4.0+, cluster with
    ``EncryptedVolume`` of the task's size.
 6. On stop: RetireGrant as the retiring principal; the volume (and its key copy) is wiped.
 
+``agent.grant_style = "service-principal"`` runs the same sequence with KMS's grants for AWS
+service principals instead (an experiment, not what CloudTrail shows today):
+``GranteeServicePrincipal``/``RetiringServicePrincipal`` and a ``SourceArn`` constraint naming
+the task, with the grantee's Decrypt made on behalf of the task (``source_arn``).
+
 Modelling choices (for the README):
 
 * Who calls step 3. AWS's CloudTrail shows ``invokedBy: ec2-frontend-api.amazonaws.com``
@@ -84,6 +89,10 @@ DATA_KEY_BYTES = 64
 FARGATE_PRINCIPAL = "fargate.amazonaws.com"
 FRONTEND_INVOKER = "ec2-frontend-api.amazonaws.com"
 RETIRE_INVOKER = "AWS Internal"
+#: How the agent's Decrypt grant names its grantee and retiree: "principal" (GranteePrincipal,
+#: as AWS's CloudTrail examples show) or "service-principal" (GranteeServicePrincipal with a
+#: SourceArn constraint, https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateGrant.html).
+GRANT_STYLES = ("principal", "service-principal")
 GIB = 1 << 30
 #: Assumption: a 87 MiB compressed image (x3 on disk with its unpacked layers) gives the
 #: ``Utilized: 261`` MiB AWS's task metadata example shows for a default task.
@@ -136,21 +145,27 @@ class FargateAgent:
         self.constants: StorageConstants = DEFAULTS
         #: (task ARN, "code: message") of RetireGrant calls that failed at task stop.
         self.retire_failures: list[tuple[str, str]] = []
+        #: One of GRANT_STYLES; checked when a task's grant is made.
+        self.grant_style = "principal"
         self._records: dict[str, TaskStorage] = {}
         self._clients: dict[tuple[str, str, str | None], Client] = {}
         self._spec = CipherSpec.parse(CIPHER, key_bits=KEY_BITS, sector_size=SECTOR_SIZE)
         self._null_spec = CipherSpec.parse("null", sector_size=SECTOR_SIZE)
 
     # -- the KMS front door ----------------------------------------------------------------
-    def kms(self, principal: str, account: str, invoked_by: str | None = None) -> Client:
-        """A KMS client calling as service ``principal`` for ``account``."""
+    def kms(self, principal: str, account: str, invoked_by: str | None = None,
+            source_arn: str | None = None) -> Client:
+        """A KMS client calling as service ``principal`` for ``account`` (on behalf of the
+        resource ``source_arn``, when given)."""
         key = (principal, account, invoked_by)
-        client = self._clients.get(key)
+        client = self._clients.get(key) if source_arn is None else None
         if client is None:
             caller: Principal = self.sim.principal(principal, on_behalf_of=account)
             if invoked_by:
                 caller = dataclasses.replace(caller, invoked_by=invoked_by)
-            client = self._clients[key] = Client(self.sim, self.sim.service("kms"), caller)
+            client = Client(self.sim, self.sim.service("kms"), caller, source_arn=source_arn)
+            if source_arn is None:
+                self._clients[key] = client
         return client
 
     # -- lifecycle hooks -------------------------------------------------------------------
@@ -206,9 +221,24 @@ class FargateAgent:
             "aws:ecs:clusterAccount": cluster.account,
             "aws:ecs:clusterName": cluster.name,
         }
+        if self.grant_style not in GRANT_STYLES:
+            raise StorageFailure(
+                f"ResourceInitializationError: the simulator's agent.grant_style is "
+                f"{self.grant_style!r}; it must be one of {list(GRANT_STYLES)}."
+            )
+        by_service = self.grant_style == "service-principal"
         fargate = self.kms(FARGATE_PRINCIPAL, cluster.account)
         frontend = self.kms(FARGATE_PRINCIPAL, cluster.account, FRONTEND_INVOKER)
-        grantee = self.kms(grantee_principal(region), cluster.account)
+        grantee = self.kms(grantee_principal(region), cluster.account,
+                           source_arn=task.arn if by_service else None)
+        if by_service:
+            who: dict[str, Any] = {"GranteeServicePrincipal": grantee_principal(region),
+                                   "RetiringServicePrincipal": retiring_principal(region)}
+            dry_who, source = who, {"SourceArn": task.arn}
+        else:
+            who = {"GranteePrincipal": grantee_principal(region),
+                   "RetiringPrincipal": retiring_principal(region)}
+            dry_who, source = {"GranteePrincipal": grantee_principal(region)}, {}
 
         def fail(op: str, exc: errors.ClientError) -> StorageFailure:
             """The failure naming the operation, the error and the key."""
@@ -229,9 +259,8 @@ class FargateAgent:
 
         dry_run("GenerateDataKeyWithoutPlaintext", fargate.generate_data_key_without_plaintext,
                 KeyId=key_id, EncryptionContext=context, NumberOfBytes=DATA_KEY_BYTES)
-        dry_run("CreateGrant", fargate.create_grant, KeyId=key_id,
-                GranteePrincipal=grantee_principal(region), Operations=["Decrypt"],
-                Constraints={"EncryptionContextSubset": context})
+        dry_run("CreateGrant", fargate.create_grant, KeyId=key_id, **dry_who,
+                Operations=["Decrypt"], Constraints={"EncryptionContextSubset": context, **source})
         full = dict(context, **{"aws:ebs:id": volume_id})
         try:
             blob = frontend.generate_data_key_without_plaintext(
@@ -241,9 +270,8 @@ class FargateAgent:
             raise fail("GenerateDataKeyWithoutPlaintext", exc) from None
         try:
             grant = fargate.create_grant(
-                KeyId=key_id, GranteePrincipal=grantee_principal(region),
-                RetiringPrincipal=retiring_principal(region), Operations=["Decrypt"],
-                Constraints={"EncryptionContextSubset": full},
+                KeyId=key_id, **who, Operations=["Decrypt"],
+                Constraints={"EncryptionContextSubset": full, **source},
             )
         except errors.ClientError as exc:
             raise fail("CreateGrant", exc) from None
