@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
+from simulator import inputs
+from simulator.cli import fail
 from simulator.errors import ClientError, MalformedPolicyDocumentException
 from simulator.iam.evaluation import Decision
 from simulator.iam.policy import PolicyDocument
-from simulator.iam.principal import Principal, resolve_principal
+from simulator.iam.principal import ACCOUNT_ID, Principal, resolve_principal
 from simulator.iam.simulate import CONTEXT_TYPES, convert_context_value, simulate
 
 DEFAULT_ACCOUNT = "111122223333"
@@ -113,12 +113,13 @@ def register(subparsers: Any) -> None:
 
 # -- input -----------------------------------------------------------------------------------
 def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
+    """The policy file's text: bounded, UTF-8, and JSON nested within limits."""
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        text = inputs.read_text(path, what="policy file")
+        inputs.parse_json(text, path)
+    except inputs.InputError as exc:
+        raise InputError(str(exc)) from None
+    return text
 
 
 def _load(path: str, kind: str) -> PolicyDocument:
@@ -226,8 +227,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         except ClientError as exc:
             raise InputError(exc.message) from None
     except InputError as exc:
-        print(f"fargate-sim policy simulate: error: {exc}", file=sys.stderr)
-        return 2
+        return fail(args, exc)
     decisions = [d for _, ds in results for d in ds]
     if args.json:
         print(json.dumps({"EvaluationResults": [_decision_json(d) for d in decisions]},
@@ -241,8 +241,7 @@ def run_validate(args: argparse.Namespace) -> int:
     try:
         doc = _load(args.file, args.kind)
     except InputError as exc:
-        print(f"fargate-sim policy validate: {exc}", file=sys.stderr)
-        return 2
+        return fail(args, exc)
     n = len(doc.statements)
     keys = doc.condition_keys
     print(f"{args.file}: a well-formed {args.kind} policy, {n} statement{'s' if n != 1 else ''}"
@@ -280,14 +279,11 @@ def run_lint(args: argparse.Namespace) -> int:
     from simulator.kms.lint import ERROR, findings_json, lint_key_policy
 
     try:
+        if not ACCOUNT_ID.match(args.account):
+            raise InputError(f"--account: {args.account!r} is not a 12-digit AWS account id")
         text = _read(args.file)
-        json.loads(text)
     except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except json.JSONDecodeError as exc:
-        print(f"error: {args.file} is not JSON: {exc}", file=sys.stderr)
-        return 2
+        return fail(args, exc)
     findings = lint_key_policy(text, account=args.account, region=args.region,
                                clusters=args.cluster, operators=args.operator)
     if args.json:
