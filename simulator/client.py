@@ -22,6 +22,7 @@ from simulator.iam.principal import Principal
 from simulator.idempotency import TokenCache
 from simulator.models import (
     constraint_errors,
+    encode_blobs,
     param_errors,
     service_model,
     shape_mismatches,
@@ -136,6 +137,7 @@ class Client:
             problem = param_errors(op_model, params)
             if problem:
                 raise errors.ValidationException(problem.replace("\n", " "))
+            params = encode_blobs(op_model, params)
             violations = constraint_errors(op_model, params)
             if violations:
                 n = len(violations)

@@ -318,3 +318,50 @@ def _converter(shape: Shape, lower: bool) -> _Convert:
         conv = _identity
     setattr(shape, attr, conv)
     return conv
+
+
+def encode_blobs(operation: OperationModel, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with text given for blob members encoded as UTF-8, as botocore's
+    serializer sends it (boto3 accepts ``Plaintext="text"``); other values untouched."""
+    shape = operation.input_shape
+    if shape is None or not _has_blob(shape):
+        return params
+    return _encode(shape, params)
+
+
+def _has_blob(shape: Shape, seen: frozenset[str] = frozenset()) -> bool:
+    hit = shape.__dict__.get("_sim_has_blob")
+    if hit is not None:
+        return hit
+    if shape.name in seen:
+        return False
+    seen = seen | {shape.name}
+    t = shape.type_name
+    if t == "blob":
+        hit = True
+    elif t == "structure":
+        hit = any(_has_blob(m, seen) for m in shape.members.values())
+    elif t == "list":
+        hit = _has_blob(shape.member, seen)
+    elif t == "map":
+        hit = _has_blob(shape.value, seen)
+    else:
+        hit = False
+    shape._sim_has_blob = hit  # type: ignore[attr-defined]
+    return hit
+
+
+def _encode(shape: Shape, value: Any) -> Any:
+    t = shape.type_name
+    if t == "blob":
+        return value.encode("utf-8") if isinstance(value, str) else value
+    if not _has_blob(shape):
+        return value
+    if t == "structure" and isinstance(value, dict):
+        members = shape.members
+        return {k: _encode(members[k], v) if k in members else v for k, v in value.items()}
+    if t == "list" and isinstance(value, list):
+        return [_encode(shape.member, v) for v in value]
+    if t == "map" and isinstance(value, dict):
+        return {k: _encode(shape.value, v) for k, v in value.items()}
+    return value

@@ -387,7 +387,7 @@ def run_scenario(scenario: str | Path | Scenario, *, sim: Any = None) -> Scenari
         except Exception as exc:  # a simulator bug: the step fails, the report goes on
             result = StepResult(
                 i, step.get("name", f"step {i}"), "step", False,
-                f"internal error: {type(exc).__name__}: {exc}",
+                f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}",
                 ["the simulator raised a Python exception (a bug; please report it)"],
             )
         report.steps.append(result)

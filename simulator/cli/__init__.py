@@ -107,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A simulator bug: one line, not a traceback (FARGATE_SIM_TRACEBACK=1 shows it).
         if os.environ.get("FARGATE_SIM_TRACEBACK"):
             raise
-        print(f"{prog(args)}: internal error: {type(exc).__name__}: {exc} (a simulator bug; "
+        detail = " ".join(str(exc).split())
+        print(f"{prog(args)}: internal error: {type(exc).__name__}: {detail} (a simulator bug; "
               "FARGATE_SIM_TRACEBACK=1 shows where)", file=sys.stderr)
         return 70
 
