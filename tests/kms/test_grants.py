@@ -284,8 +284,17 @@ def test_create_grant_audit_logs_only_the_grant_id(sim, kms, key):
     assert rec["requestParameters"]["operations"] == ["Decrypt"]
 
 
+def _optional(operation, member):
+    from simulator.models import service_model
+
+    shape = service_model("kms").operation_model(operation).input_shape
+    if member in shape.required_members:
+        pytest.skip(f"the installed botocore still requires {operation}.{member}")
+
+
 def test_list_retirable_grants_needs_exactly_one_retiring_principal(kms):
     """botocore 1.44 made RetiringPrincipal optional; KMS still needs one of the two."""
+    _optional("ListRetirableGrants", "RetiringPrincipal")
     with pytest.raises(errors.ValidationException) as info:
         kms.list_retirable_grants()
     assert info.value.message == (
@@ -294,6 +303,7 @@ def test_list_retirable_grants_needs_exactly_one_retiring_principal(kms):
 
 
 def test_create_grant_needs_a_grantee(kms, key):
+    _optional("CreateGrant", "GranteePrincipal")
     with pytest.raises(errors.ValidationException) as info:
         kms.create_grant(KeyId=key["KeyId"], Operations=["Decrypt"])
     assert info.value.message == (
