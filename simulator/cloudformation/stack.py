@@ -18,6 +18,7 @@ from simulator.cloudformation.template import (
     TemplateError,
     dependencies,
     load_template,
+    validate_template,
 )
 from simulator.errors import ClientError
 
@@ -118,7 +119,7 @@ def deploy(
     rollback: bool = True,
 ) -> StackReport:
     """Create the template's resources in ``sim`` as ``principal`` and report each outcome."""
-    doc = template if isinstance(template, dict) else load_template(template)
+    doc = validate_template(template) if isinstance(template, dict) else load_template(template)
     resources: dict[str, Any] = doc["Resources"]
     unsupported = sorted({r["Type"] for r in resources.values() if r["Type"] not in HANDLERS})
     if unsupported:

@@ -119,6 +119,12 @@ def load_template(source: str | Path) -> dict[str, Any]:
         doc = _parse(text, name)
     except inputs.InputError as exc:
         raise TemplateError(str(exc)) from None
+    return validate_template(doc, name)
+
+
+def validate_template(doc: Any, name: str = "the template") -> dict[str, Any]:
+    """``doc`` when it is a template CloudFormation would accept the shape of, else a
+    TemplateError naming the section (templates given as dicts are checked the same way)."""
     if not isinstance(doc, dict) or not isinstance(doc.get("Resources"), dict):
         raise TemplateError(
             f"{name}: a template needs a Resources section mapping logical ids to resources"
@@ -131,10 +137,33 @@ def load_template(source: str | Path) -> dict[str, Any]:
                 f"Template format error: Number of {noun}, {len(entries)}, is greater than "
                 f"maximum allowed, {most}"
             )
-    for logical_id, res in doc["Resources"].items():
-        if not isinstance(res, dict) or "Type" not in res:
-            raise TemplateError(f"Resources.{logical_id}: needs a Type")
+    _check_sections(doc)
     return doc
+
+
+def _check_sections(doc: dict[str, Any]) -> None:
+    """The template's sections have the shapes CloudFormation requires (before resolving)."""
+    for section in ("Parameters", "Conditions", "Outputs", "Mappings"):
+        if section in doc and not isinstance(doc[section], dict):
+            raise TemplateError(f"Template format error: {section} must be a mapping")
+    for logical_id, res in doc["Resources"].items():
+        where = f"Resources.{logical_id}"
+        if not isinstance(res, dict) or not isinstance(res.get("Type"), str):
+            raise TemplateError(f"{where}: needs a Type")
+        if not isinstance(res.get("Properties", {}), dict):
+            raise TemplateError(f"{where}.Properties: must be a mapping")
+        if "Condition" in res and not isinstance(res["Condition"], str):
+            raise TemplateError(f"{where}.Condition: must be the name of a condition")
+        depends = res.get("DependsOn", [])
+        if not (isinstance(depends, str) or (
+                isinstance(depends, list) and all(isinstance(d, str) for d in depends))):
+            raise TemplateError(f"{where}.DependsOn: must be a logical id or a list of them")
+    for name, out in (doc.get("Outputs") or {}).items():
+        if not isinstance(out, dict) or "Value" not in out:
+            raise TemplateError(f"Outputs.{name}: needs a Value")
+    for name, mapping in (doc.get("Mappings") or {}).items():
+        if not isinstance(mapping, dict) or not all(isinstance(v, dict) for v in mapping.values()):
+            raise TemplateError(f"Mappings.{name}: must map keys to mappings of values")
 
 
 class Resolver:
@@ -273,13 +302,15 @@ def dependencies(value: Any) -> set[str]:
             if k == "Ref" and isinstance(v, str):
                 found.add(v)
             elif k == "Fn::GetAtt":
-                target = v.split(".", 1)[0] if isinstance(v, str) else v[0]
-                found.add(target)
+                if isinstance(v, str):
+                    found.add(v.split(".", 1)[0])
+                elif isinstance(v, list) and v and isinstance(v[0], str):
+                    found.add(v[0])
             elif k == "Fn::Sub":
-                text = v[0] if isinstance(v, list) else v
+                text = v[0] if isinstance(v, list) and v else v
                 for name in re.findall(r"\$\{([^}!][^}]*)\}", str(text)):
                     found.add(name.split(".", 1)[0])
-                if isinstance(v, list):
+                if isinstance(v, list) and len(v) > 1:
                     found |= dependencies(v[1])
             else:
                 found |= dependencies(v)
