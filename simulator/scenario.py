@@ -146,6 +146,8 @@ def parse_scenario(doc: dict[str, Any], base_dir: Path = Path("."), source: str 
         raise ScenarioError(f"{source}: a scenario needs at least one [[step]]")
     for i, step in enumerate(steps, 1):
         where = f"{source}: step {i}"
+        if not isinstance(step, dict):
+            raise ScenarioError(f"{where}: a step must be a table ([[step]])")
         extra = sorted(set(step) - STEP_KEYS)
         if extra:
             raise ScenarioError(f"{where}: unknown key(s) {extra}; allowed: {sorted(STEP_KEYS)}")
@@ -173,6 +175,8 @@ def parse_scenario(doc: dict[str, Any], base_dir: Path = Path("."), source: str 
         if "check_absent" in step and not isinstance(step["check_absent"], list):
             raise ScenarioError(f"{where}: check_absent must be a list of JMESPath expressions")
     sim = doc.get("simulation", {})
+    if not isinstance(sim, dict) or not isinstance(doc.get("vars", {}), dict):
+        raise ScenarioError(f"{source}: [simulation] and [vars] must be tables")
     if set(sim) - {"account_id", "region", "quotas", "seed"}:
         raise ScenarioError(f"{source}: [simulation] takes account_id, region, quotas, seed")
     return Scenario(
@@ -376,7 +380,10 @@ def run_scenario(scenario: str | Path | Scenario, *, sim: Any = None) -> Scenari
 
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if sim is None:
-        sim = Simulation(**{k: v for k, v in sc.simulation.items()})
+        try:
+            sim = Simulation(**{k: v for k, v in sc.simulation.items()})
+        except (ValueError, TypeError) as exc:
+            raise ScenarioError(f"{sc.source}: [simulation]: {exc}") from None
     runner = _Runner(sc, sim)
     report = ScenarioReport(sc.name, sc.description)
     for i, step in enumerate(sc.steps, 1):

@@ -53,3 +53,18 @@ def test_text_for_a_blob_member_is_encoded_as_boto3_does():
     key = kms.create_key()["KeyMetadata"]["KeyId"]
     blob = kms.encrypt(KeyId=key, Plaintext="text")["CiphertextBlob"]
     assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"text"
+
+
+@pytest.mark.parametrize(("doc", "message"), [
+    ({"step": [3]}, "step 1: a step must be a table"),
+    ({"simulation": 5, "step": [{"settle": True}]}, "[simulation] and [vars] must be tables"),
+])
+def test_malformed_scenarios_are_scenario_errors(doc, message):
+    with pytest.raises(ScenarioError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse_scenario(doc)
+
+
+def test_a_bad_simulation_table_is_a_scenario_error():
+    sc = parse_scenario({"simulation": {"account_id": "abc"}, "step": [{"settle": True}]})
+    with pytest.raises(ScenarioError, match=r"\[simulation\]: account_id must be 12 digits"):
+        run_scenario(sc)
