@@ -154,12 +154,11 @@ class Client:
             if refused is not None:
                 raise refused
             tokens = sim.extension("client-tokens", lambda _sim: TokenCache())
-            response = tokens.replay(ctx.account, service.service_name, operation, params, ctx.now)
-            if response is None:
+            who = f"{ctx.account} {ctx.caller.session_arn or ctx.caller.arn}"  # never replayed
+            response = tokens.replay(who, service.service_name, operation, params, ctx.now)
+            if response is None:  # to another caller, so authorization is never skipped
                 response = handler(ctx, params) or {}
-                tokens.remember(
-                    ctx.account, service.service_name, operation, params, ctx.now, response
-                )
+                tokens.remember(who, service.service_name, operation, params, ctx.now, response)
         except errors.ClientError as exc:
             exc.operation = operation
             sim.record(ctx, op_model, params, None, exc)
