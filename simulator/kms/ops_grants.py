@@ -69,9 +69,7 @@ class GrantOperations(KmsCore):
 
     def CreateGrant(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """A grant of some operations on one key to one principal."""
-        self.throttle(ctx, "CreateGrant")
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
+        key = self.admit_key(ctx, params)
         self.check_grant_tokens(params)
         grantee = params["GranteePrincipal"]
         retiring = params.get("RetiringPrincipal")
@@ -166,10 +164,7 @@ class GrantOperations(KmsCore):
 
     def ListGrants(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """The key's grants, optionally filtered by GrantId or GranteePrincipal."""
-        self.read_only(ctx)
-        self.throttle(ctx, "ListGrants")
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
+        key = self.admit_key(ctx, params)
         self.authorizer.authorize(
             ctx, key, "ListGrants",
             extra={"kms:GrantIsForAWSResource": bool(ctx.caller.is_service or ctx.via_service)},
@@ -198,7 +193,7 @@ class GrantOperations(KmsCore):
 
         Anyone else needs ``kms:RetireGrant`` from the key policy; otherwise AccessDenied.
         """
-        self.throttle(ctx, "RetireGrant")
+        self.admit(ctx, params, authorize=False)
         token, key_ref, grant_id = (
             params.get("GrantToken"), params.get("KeyId"), params.get("GrantId")
         )
@@ -245,9 +240,7 @@ class GrantOperations(KmsCore):
 
     def RevokeGrant(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Delete a grant with the key policy's (or IAM's) permission."""
-        self.throttle(ctx, "RevokeGrant")
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
+        key = self.admit_key(ctx, params)
         self.authorizer.authorize(
             ctx, key, "RevokeGrant",
             extra={"kms:GrantIsForAWSResource": bool(ctx.caller.is_service or ctx.via_service)},
