@@ -283,14 +283,23 @@ def require_state(key: KmsKey, states: str | None) -> None:
     if state == DISABLED:
         if states == MANAGE:
             return
-        raise errors.DisabledException(f"{key.arn} is disabled.")
+        raise errors.DisabledException(
+            f"{key.arn} is disabled.",
+            explanation="the KMS key is not enabled: EnableKey makes it usable again",
+        )
     if state == PENDING_DELETION:
-        raise errors.KMSInvalidStateException(f"{key.arn} is pending deletion.")
+        raise errors.KMSInvalidStateException(
+            f"{key.arn} is pending deletion.",
+            explanation="the KMS key is scheduled for deletion: CancelKeyDeletion keeps it",
+        )
     if state == PENDING_IMPORT:
         if states == MANAGE:
             return
-        raise errors.KMSInvalidStateException(f"{key.arn} is pending import.")
-    raise errors.KMSInvalidStateException(f"{key.arn} is {state}.")
+        raise errors.KMSInvalidStateException(
+            f"{key.arn} is pending import.",
+            explanation="the KMS key has no key material yet (Origin EXTERNAL)",
+        )
+    raise errors.KMSInvalidStateException(f"{key.arn} is in state {state}.")
 
 
 def require_usage(key: KmsKey, rule: Rule, operation: str) -> None:
