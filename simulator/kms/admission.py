@@ -229,12 +229,19 @@ def admit(
     keys = dict(extra(key) if callable(extra) else extra or {})
     if alias and rule.aliases:
         keys.setdefault("kms:RequestAlias", alias)
-    grant = core.authorizer.authorize(
-        ctx, key, op, extra=keys or None, encryption_context=encryption_context,
-        grant_operation=op if rule.grants else None,
-        grant_check=_propagated(core, ctx, params, grant_check) if rule.grants else grant_check,
-        resource_label=resource_label,
-    )
+    unpropagated: list[Grant] = []
+    if rule.grants:
+        grant_check = _propagated(core, ctx, params, grant_check, unpropagated)
+    try:
+        grant = core.authorizer.authorize(
+            ctx, key, op, extra=keys or None, encryption_context=encryption_context,
+            grant_operation=op if rule.grants else None, grant_check=grant_check,
+            resource_label=resource_label,
+        )
+    except errors.AccessDeniedException as exc:
+        if unpropagated:
+            _explain_unpropagated(exc, unpropagated, core.sim.grant_propagation_seconds)
+        raise
     if named is not None and named is not key:
         raise errors.IncorrectKeyException(
             INCORRECT_KEY,
@@ -257,10 +264,11 @@ def _audit_key(ctx: CallContext, key: KmsKey, add: bool) -> None:
 
 def _propagated(
     core: KmsCore, ctx: CallContext, params: Mapping[str, Any],
-    check: Callable[[Grant], bool] | None,
+    check: Callable[[Grant], bool] | None, skipped: list[Grant],
 ) -> Callable[[Grant], bool] | None:
     """``check`` plus eventual consistency: a grant younger than the simulation's
-    ``grant_propagation_seconds`` counts only when the request carries its grant token."""
+    ``grant_propagation_seconds`` counts only when the request carries its grant token
+    (the grants it passed over go to ``skipped``)."""
     delay = core.sim.grant_propagation_seconds
     if not delay:
         return check
@@ -269,10 +277,25 @@ def _propagated(
 
     def usable(grant: Grant) -> bool:
         if grant.created > cutoff and grant.grant_id not in presented:
+            skipped.append(grant)
             return False
         return check is None or check(grant)
 
     return usable
+
+
+def _explain_unpropagated(exc: errors.ClientError, grants: list[Grant], delay: float) -> None:
+    """Say beside AWS's AccessDenied that a grant exists but is not yet known to all of KMS."""
+    lines = [
+        f"grant {g.grant_id} was created at {g.created.isoformat()} and takes effect "
+        f"{delay:g} s later (Simulation(grant_propagation_seconds={delay:g})); a request "
+        "carrying its grant token can use it at once"
+        for g in grants
+    ]
+    exc.details["explanation"] = "; ".join(lines)
+    evaluation = exc.details.get("evaluation")
+    if isinstance(evaluation, dict):
+        evaluation.setdefault("explanation", []).extend(lines)
 
 
 def require_state(key: KmsKey, states: str | None) -> None:
