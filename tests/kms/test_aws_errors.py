@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from simulator import Simulation, errors
+from tests.ecs.helpers import make_cluster, make_key, register, run
 from tests.kms.conftest import ACCOUNT
 
 SYMMETRIC: dict[str, Any] = {}
@@ -360,3 +361,16 @@ def test_an_empty_aws_message_has_our_explanation_beside_it(case):
         getattr(world.kms, operation)(**world.fill(request_))
     assert info.value.message == ""
     assert len(info.value.details["explanation"]) > 10
+
+
+def test_a_disabled_key_reaches_the_tasks_stopped_reason_in_aws_words(sim):
+    # The Fargate agent builds stoppedReason from the KMS error's code and message.
+    key = make_key(sim)
+    make_cluster(sim, key=key)
+    sim.client("kms").disable_key(KeyId=key)
+    [task] = run(sim, register(sim))
+    assert task["stopCode"] == "TaskFailedToStart"
+    assert task["stoppedReason"].endswith(
+        "kms:GenerateDataKeyWithoutPlaintext failed with DisabledException: "
+        f"{key} is disabled."
+    )

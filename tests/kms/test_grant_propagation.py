@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from simulator import Simulation, errors
+from tests.ecs.helpers import make_cluster, make_key, register, run
 from tests.kms.conftest import ACCOUNT, make_role
 
 DELAY = 30.0
@@ -90,3 +91,12 @@ def test_a_policy_allow_needs_no_propagation():
 def test_the_option_must_be_a_non_negative_number(seconds):
     with pytest.raises(ValueError, match="grant_propagation_seconds"):
         Simulation(grant_propagation_seconds=seconds)
+
+
+def test_fargate_tasks_start_while_grants_propagate_because_fargate_passes_the_token():
+    # Fargate's Decrypt right after its CreateGrant carries the grant token.
+    sim = Simulation(account_id=ACCOUNT, grant_propagation_seconds=300)
+    key = make_key(sim)
+    make_cluster(sim, key=key)
+    [task] = run(sim, register(sim))
+    assert task["lastStatus"] == "RUNNING", task.get("stoppedReason")
