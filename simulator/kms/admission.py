@@ -231,7 +231,7 @@ def admit(
         keys.setdefault("kms:RequestAlias", alias)
     unpropagated: list[Grant] = []
     if rule.grants:
-        grant_check = _propagated(core, ctx, params, grant_check, unpropagated)
+        grant_check = grants_in_effect(core, ctx, params, grant_check, unpropagated)
     try:
         grant = core.authorizer.authorize(
             ctx, key, op, extra=keys or None, encryption_context=encryption_context,
@@ -262,7 +262,7 @@ def _audit_key(ctx: CallContext, key: KmsKey, add: bool) -> None:
     ctx.audit["recipientAccountId"] = key.account
 
 
-def _propagated(
+def grants_in_effect(
     core: KmsCore, ctx: CallContext, params: Mapping[str, Any],
     check: Callable[[Grant], bool] | None, skipped: list[Grant],
 ) -> Callable[[Grant], bool] | None:

@@ -19,7 +19,7 @@ from simulator import errors
 from simulator.kms import admission
 from simulator.kms.admission import ANY, CRYPTO, MANAGE, Admitted  # noqa: F401 (re-exported)
 from simulator.kms.authorization import Authorizer
-from simulator.kms.grants import GrantStore
+from simulator.kms.grants import Grant, GrantStore
 from simulator.kms.keypolicy import default_policy, parse_key_policy
 from simulator.kms.keys import ENABLED, PENDING_DELETION, Alias, KeyMaterial, KmsKey
 from simulator.kms.quotas import KmsQuotas
@@ -269,6 +269,14 @@ class KmsCore(Service):
         key = admission.admit(self, ctx, params, authorize=False).key
         assert key is not None
         return key
+
+    def grants_in_effect(
+        self, ctx: CallContext, params: dict[str, Any], check: Callable[[Grant], bool] | None
+    ) -> Callable[[Grant], bool] | None:
+        """``check`` limited to grants that have propagated or whose token the request carries
+        (``Simulation(grant_propagation_seconds=...)``), for operations that authorize
+        themselves."""
+        return admission.grants_in_effect(self, ctx, params, check, [])
 
     @staticmethod
     def require_state(key: KmsKey, kind: str) -> None:

@@ -80,7 +80,8 @@ class CryptoOperations(KmsCore):
             arn = self.deleted_keys.get(parsed.key_id)
             if arn is not None:
                 raise errors.NotFoundException(
-                    f"Key '{arn}' does not exist: it was deleted and its key material destroyed."
+                    f"Key '{arn}' does not exist",
+                    explanation="the key was deleted and its key material destroyed",
                 )
             raise _invalid_ciphertext()
         return key

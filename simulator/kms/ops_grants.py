@@ -95,7 +95,8 @@ class GrantOperations(KmsCore):
         wanted = set(operations)
         self.authorizer.authorize(
             ctx, key, "CreateGrant", extra=extra, grant_operation="CreateGrant",
-            grant_check=lambda g: wanted <= g.ops and _at_least_as_strict(g, constraints),
+            grant_check=self.grants_in_effect(
+                ctx, params, lambda g: wanted <= g.ops and _at_least_as_strict(g, constraints)),
         )
         self.require_state(key, MANAGE)
         name = params.get("Name")

@@ -78,6 +78,16 @@ def test_another_grants_token_does_not_make_a_new_grant_usable():
         app.encrypt(KeyId=key["KeyId"], Plaintext=b"x", GrantTokens=[other["GrantToken"]])
 
 
+def test_creating_grants_through_a_new_grant_needs_its_token_too():
+    sim = Simulation(account_id=ACCOUNT, grant_propagation_seconds=DELAY)
+    key, app, grant = _granted(sim, "CreateGrant", "Decrypt")
+    child = {"KeyId": key["KeyId"], "GranteePrincipal": f"arn:aws:iam::{ACCOUNT}:role/Other",
+             "Operations": ["Decrypt"]}
+    with pytest.raises(errors.AccessDeniedException):
+        app.create_grant(**child)
+    assert app.create_grant(**child, GrantTokens=[grant["GrantToken"]])["GrantId"]
+
+
 def test_a_policy_allow_needs_no_propagation():
     sim = Simulation(account_id=ACCOUNT, grant_propagation_seconds=DELAY)
     root = sim.client("kms")

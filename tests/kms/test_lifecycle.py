@@ -73,8 +73,10 @@ def test_deletion_waits_its_window_on_the_simulated_clock(sim, kms, key):
     with pytest.raises(errors.NotFoundException):
         kms.describe_key(KeyId=key["KeyId"])
     assert key["KeyId"] not in [k["KeyId"] for k in kms.list_keys()["Keys"]]
-    with pytest.raises(errors.NotFoundException, match="deleted"):
+    with pytest.raises(errors.NotFoundException) as info:
         kms.decrypt(CiphertextBlob=blob)
+    assert info.value.message == f"Key '{key['Arn']}' does not exist"
+    assert "deleted" in info.value.details["explanation"]
 
 
 def test_deletion_is_applied_lazily_too(sim, kms, key):
