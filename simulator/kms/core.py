@@ -3,7 +3,8 @@
 ``KmsCore`` holds the keys, aliases and grants of every account in the simulation's Region and
 offers the common steps: resolving a key reference (key id, key ARN, alias name, alias ARN),
 the key lifecycle on the simulated clock (deletion when the waiting period ends, automatic
-rotation), key-state gates with AWS's errors, quotas, dry runs and pagination. The operation
+rotation), admission (``admission.RULES``: quotas, authorization, key-state and key-usage
+gates with AWS's errors), dry runs and pagination. The operation
 modules (``ops_*.py``) build on it; ``service.KmsService`` puts them together.
 """
 

@@ -1,11 +1,12 @@
 """Cryptographic operations: Encrypt, Decrypt, ReEncrypt, GenerateDataKey(WithoutPlaintext),
 GenerateDataKeyPair(WithoutPlaintext), GenerateRandom.
 
-Every operation runs the same steps, in AWS's order: validate the request, resolve the key,
-count the request against the quota, authorize (key policy, IAM, grants), check the key's
-state and usage, stop for a dry run, then do the cryptography. A caller without permission
-learns nothing about the key's state. Plaintext (data keys, decrypted data) is returned only
-by the operations whose output has a Plaintext member, and never enters the audit trail.
+Every operation validates the request, is admitted as ``admission.RULES`` says (resolve the
+key, count the request against the quota, authorize by key policy, IAM and grants, check the
+key's state and usage), stops for a dry run, then does the cryptography. A caller without
+permission learns nothing about the key's state. Plaintext (data keys, decrypted data) is
+returned only by the operations whose output has a Plaintext member, and never enters the
+audit trail.
 """
 
 from __future__ import annotations
