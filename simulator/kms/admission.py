@@ -292,7 +292,7 @@ def _explain_unpropagated(exc: errors.ClientError, grants: list[Grant], delay: f
         "carrying its grant token can use it at once"
         for g in grants
     ]
-    exc.details["explanation"] = "; ".join(lines)
+    exc.details["explanation"] = exc.explanation = "; ".join(lines)  # type: ignore[attr-defined]
     evaluation = exc.details.get("evaluation")
     if isinstance(evaluation, dict):
         evaluation.setdefault("explanation", []).extend(lines)

@@ -25,7 +25,7 @@ from simulator.kms.specs import DATA_KEY_BYTES, KEY_SPECS, SYMMETRIC_DEFAULT
 from simulator.service import CallContext
 
 #: AWS's InvalidCiphertextException has an empty message (recorded); this is the simulator's
-#: explanation beside it, in ``exc.details["explanation"]``.
+#: explanation beside it (the error's ``explanation``).
 BAD_CIPHERTEXT = (
     "the ciphertext is invalid: it is damaged, was not made by KMS, or the encryption context "
     "differs from the one it was encrypted with"

@@ -18,7 +18,7 @@ import pytest
 
 from simulator import Simulation, errors
 from tests.ecs.helpers import make_cluster, make_key, register, run
-from tests.kms.conftest import ACCOUNT
+from tests.kms.conftest import ACCOUNT, explanation_of
 
 SYMMETRIC: dict[str, Any] = {}
 HMAC_224 = {"KeySpec": "HMAC_224", "KeyUsage": "GENERATE_VERIFY_MAC"}
@@ -360,7 +360,7 @@ def test_an_empty_aws_message_has_our_explanation_beside_it(case):
     with pytest.raises(errors.ClientError) as info:
         getattr(world.kms, operation)(**world.fill(request_))
     assert info.value.message == ""
-    assert len(info.value.details["explanation"]) > 10
+    assert len(explanation_of(info.value)) > 10
 
 
 def test_a_disabled_key_reaches_the_tasks_stopped_reason_in_aws_words(sim):

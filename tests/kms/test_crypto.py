@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simulator import errors
-from tests.kms.conftest import ACCOUNT
+from tests.kms.conftest import ACCOUNT, explanation_of
 
 
 def test_encrypt_decrypt_round_trip(kms, key):
@@ -99,7 +99,7 @@ def test_data_keys_need_a_symmetric_key(kms, spec, usage, op):
     name = "GenerateDataKey" + ("WithoutPlaintext" if op.endswith("plaintext") else "")
     what = f"key KeySpec is {spec}" if usage == "ENCRYPT_DECRYPT" else f"key usage is {usage}"
     assert info.value.message == f"{md['Arn']} {what} which is not valid for {name}."
-    assert "symmetric encryption KMS key" in info.value.details["explanation"] or (
+    assert "symmetric encryption KMS key" in explanation_of(info.value) or (
         usage != "ENCRYPT_DECRYPT")
 
 
@@ -109,7 +109,7 @@ def test_encrypt_with_a_signing_key_is_invalid_key_usage(kms):
         kms.encrypt(KeyId=md["KeyId"], Plaintext=b"x")
     assert info.value.message == (
         f"{md['Arn']} key usage is SIGN_VERIFY which is not valid for Encrypt.")
-    assert "ENCRYPT_DECRYPT" in info.value.details["explanation"]
+    assert "ENCRYPT_DECRYPT" in explanation_of(info.value)
 
 
 def test_symmetric_key_refuses_rsa_algorithm(kms, key):

@@ -12,7 +12,7 @@ import pytest
 
 from simulator import Simulation, errors
 from tests.ecs.helpers import make_cluster, make_key, register, run
-from tests.kms.conftest import ACCOUNT, make_role
+from tests.kms.conftest import ACCOUNT, explanation_of, make_role
 
 DELAY = 30.0
 
@@ -43,8 +43,8 @@ def test_a_new_grant_without_its_token_is_refused_as_if_it_did_not_exist():
         f"resource: {key['Arn']} because no identity-based policy allows the kms:Encrypt "
         "action"
     )
-    assert grant["GrantId"] in info.value.details["explanation"]
-    assert "grant token" in info.value.details["explanation"]
+    assert grant["GrantId"] in explanation_of(info.value)
+    assert "grant token" in explanation_of(info.value)
     with pytest.raises(errors.AccessDeniedException):
         app.describe_key(KeyId=key["KeyId"])
     assert sim.audit_trail[-1]["errorCode"] == "AccessDeniedException"

@@ -9,7 +9,7 @@ import pytest
 
 from simulator import errors
 from simulator.kms.keypolicy import default_policy
-from tests.kms.conftest import ACCOUNT, OTHER, REGION
+from tests.kms.conftest import ACCOUNT, OTHER, REGION, explanation_of
 
 
 def test_create_key_defaults(kms):
@@ -70,7 +70,7 @@ def test_key_usage_is_validated_against_key_spec(kms, spec, usage):
     assert info.value.message == (
         f"KeyUsage {usage} is not compatible with KeySpec {spec}" if usage else
         "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
-    assert "valid key usages" in info.value.details["explanation"]
+    assert "valid key usages" in explanation_of(info.value)
 
 
 def test_keyspec_and_legacy_spec_together_are_refused(kms):

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from simulator import errors
-from tests.kms.conftest import ACCOUNT, make_role, policy_json, root_statement
+from tests.kms.conftest import ACCOUNT, explanation_of, make_role, policy_json, root_statement
 
 DAY = 86400.0
 
@@ -76,7 +76,7 @@ def test_deletion_waits_its_window_on_the_simulated_clock(sim, kms, key):
     with pytest.raises(errors.NotFoundException) as info:
         kms.decrypt(CiphertextBlob=blob)
     assert info.value.message == f"Key '{key['Arn']}' does not exist"
-    assert "deleted" in info.value.details["explanation"]
+    assert "deleted" in explanation_of(info.value)
 
 
 def test_deletion_is_applied_lazily_too(sim, kms, key):
