@@ -3,8 +3,9 @@
 Each case is (setup, operation, request) -> (code, message) taken from responses recorded from
 real AWS: LocalStack's AWS-validated KMS test suite keeps them as snapshots
 (localstack/localstack ``tests/aws/services/kms/test_kms.snapshot.json``; the case ids below
-are its test names). ``{arn}`` stands for the key's ARN, ``{key_id}`` for its id. Cases marked
-"provider" are texts LocalStack's provider reproduces for AWS without a recorded snapshot.
+are its test names), and one quoted from AWS in a Terraform issue. ``{arn}`` stands for the
+key's ARN, ``{key_id}`` for its id. Cases marked "provider" are texts LocalStack's provider
+reproduces for AWS without a recorded snapshot.
 """
 
 from __future__ import annotations
@@ -322,6 +323,11 @@ CASES: list[tuple[str, Setup | None, str, dict[str, Any], str, str]] = [
      {"KeyId": "{key_id}", "KeyPairSpec": "RSA_2048", "DryRun": True},
      "DryRunOperationException",
      "The request would have succeeded, but the DryRun option is set."),
+    # Quoted from AWS by hashicorp/terraform-provider-aws issue 17889 ("error scheduling
+    # deletion for KMS Key ...: KMSInvalidStateException: <arn> is pending deletion.").
+    ("schedule_key_deletion-pending-deletion", then(key_of(), pending_deletion),
+     "schedule_key_deletion", {"KeyId": "{key_id}", "PendingWindowInDays": 7},
+     "KMSInvalidStateException", "{arn} is pending deletion."),
     # Provider (LocalStack's texts for AWS's key-state errors; the disabled one is recorded
     # above for RotateKeyOnDemand).
     ("encrypt-disabled", then(key_of(), disabled), "encrypt",
