@@ -96,8 +96,9 @@ _ENCRYPTION = {**_CRYPTO, "usage": ENCRYPT_DECRYPT}
 _DATA_KEY = {**_ENCRYPTION, "symmetric": True}
 _READ = {"logs_response": False}
 
-#: Every KMS operation the simulator implements, by botocore name. ReEncrypt is admitted as
-#: its two IAM actions, ReEncryptFrom (the source key) and ReEncryptTo (the destination).
+#: Every KMS operation the simulator implements, by botocore name; the IAM action that
+#: authorizes it is ``kms:`` and the row's name. ReEncrypt is admitted as its two IAM actions,
+#: ReEncryptFrom (the source key) and ReEncryptTo (the destination).
 RULES: dict[str, Rule] = {
     # keys
     "CreateKey": Rule(key=None, states=None),
@@ -149,11 +150,6 @@ RULES: dict[str, Rule] = {
     "VerifyMac": Rule(**_CRYPTO, usage=GENERATE_VERIFY_MAC),
     "DeriveSharedSecret": Rule(**_CRYPTO, usage=KEY_AGREEMENT),
 }
-
-
-def action(operation: str) -> str:
-    """The IAM action that authorizes ``operation``: ``kms:`` and the operation's name."""
-    return "kms:" + operation
 
 
 @cache

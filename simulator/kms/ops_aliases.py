@@ -63,7 +63,7 @@ class AliasOperations(KmsCore):
         # Permission on the alias (IAM policy) and on the key (key policy).
         key = self.admit(
             ctx, params, validate=lambda _: self.authorizer.authorize_identity(
-                ctx, "CreateAlias", arn),
+                ctx, ctx.operation, arn),
         ).key
         assert key is not None
         if key.account != ctx.account:
@@ -83,8 +83,8 @@ class AliasOperations(KmsCore):
 
         def alias_and_current_key(_: KmsKey) -> None:
             # Permission on the alias (IAM policy) and on the key it points to now.
-            self.authorizer.authorize_identity(ctx, "UpdateAlias", alias.arn)
-            self.authorizer.authorize(ctx, current, "UpdateAlias")
+            self.authorizer.authorize_identity(ctx, ctx.operation, alias.arn)
+            self.authorizer.authorize(ctx, current, ctx.operation)
 
         key = self.admit(ctx, params, validate=alias_and_current_key).key
         assert key is not None
@@ -104,7 +104,7 @@ class AliasOperations(KmsCore):
         alias = self._alias(ctx, name)
         key = self.keys[alias.target_key_id]
         self.admit(ctx, params, key=key, validate=lambda _: self.authorizer.authorize_identity(
-            ctx, "DeleteAlias", alias.arn))
+            ctx, ctx.operation, alias.arn))
         del self.aliases[(ctx.account, name)]
         key.aliases.discard(name)
         key.changed()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simulator import Simulation, errors
-from simulator.kms.admission import KEY_TYPE, OWN, RULES, action, takes_grant_tokens
+from simulator.kms.admission import KEY_TYPE, OWN, RULES, takes_grant_tokens
 from simulator.kms.quotas import OPERATION_QUOTAS
 from simulator.kms.service import KmsService
 from simulator.models import service_model
@@ -43,14 +43,16 @@ def test_grant_tokens_follow_the_model(op):
     assert takes_grant_tokens(op) == (shape is not None and "GrantTokens" in shape.members)
 
 
-def test_the_iam_action_is_the_operation_name():
-    assert action("GenerateDataKeyWithoutPlaintext") == "kms:GenerateDataKeyWithoutPlaintext"
-
-
 @pytest.mark.parametrize(
     ("op", "params"),
     [("Encrypt", {"Plaintext": b"x"}), ("DescribeKey", {}), ("EnableKeyRotation", {}),
-     ("TagResource", {"Tags": [{"TagKey": "a", "TagValue": "b"}]}), ("GetKeyPolicy", {})],
+     ("TagResource", {"Tags": [{"TagKey": "a", "TagValue": "b"}]}), ("GetKeyPolicy", {}),
+     ("GenerateDataKeyWithoutPlaintext", {"NumberOfBytes": 64}), ("DisableKey", {}),
+     ("UpdateKeyDescription", {"Description": "d"}), ("ScheduleKeyDeletion", {}),
+     ("ListResourceTags", {}), ("GetKeyRotationStatus", {}), ("ListGrants", {}),
+     ("RevokeGrant", {"GrantId": "0" * 64}),
+     ("CreateGrant", {"GranteePrincipal": f"arn:aws:iam::{ACCOUNT}:root",
+                      "Operations": ["Decrypt"]})],
 )
 def test_a_refusal_names_kms_and_the_operation(sim, kms, key, op, params):
     stranger = sim.client("kms", principal=make_role(sim, "Stranger"))
