@@ -163,16 +163,14 @@ def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
     elif t == "string":
         if not isinstance(value, str):
             return
-        # AWS names a string's value unless the member is sensitive.
-        shown = "Value" if meta.get("sensitive") else f"Value '{value}'"
         if "min" in meta and len(value) < meta["min"]:
             out.append(
-                f"{shown} at '{path}' failed to satisfy constraint: "
+                f"{_shown(meta, value)} at '{path}' failed to satisfy constraint: "
                 f"Member must have length greater than or equal to {meta['min']}"
             )
         if "max" in meta and len(value) > meta["max"]:
             out.append(
-                f"{shown} at '{path}' failed to satisfy constraint: "
+                f"{_shown(meta, value)} at '{path}' failed to satisfy constraint: "
                 f"Member must have length less than or equal to {meta['max']}"
             )
         if shape.enum and value not in shape.enum:
@@ -186,6 +184,11 @@ def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
                 f"Value '{value}' at '{path}' failed to satisfy constraint: "
                 f"Member must satisfy regular expression pattern: {pattern}"
             )
+
+
+def _shown(meta: dict[str, Any], value: str) -> str:
+    """How AWS names a string in a constraint message: its value, unless it is sensitive."""
+    return "Value" if meta.get("sensitive") else f"Value '{value}'"
 
 
 @cache

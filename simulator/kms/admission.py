@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from simulator import errors
 from simulator.kms.grants import Grant
@@ -160,8 +160,7 @@ def takes_grant_tokens(operation: str) -> bool:
     return shape is not None and "GrantTokens" in shape.members
 
 
-@dataclass(frozen=True)
-class Admitted:
+class Admitted(NamedTuple):
     """An admitted request: its key (None for a keyless operation) and the alias naming it."""
 
     key: KmsKey | None
@@ -222,11 +221,11 @@ def admit(
         return Admitted(None, None)
     if validate is not None:
         validate(key)
-    keys = dict(extra(key) if callable(extra) else extra or {})
-    if alias and rule.aliases:
-        keys.setdefault("kms:RequestAlias", alias)
+    keys = extra(key) if callable(extra) else extra
+    if alias and rule.aliases and not (keys and "kms:RequestAlias" in keys):
+        keys = {**(keys or {}), "kms:RequestAlias": alias}
     unpropagated: list[Grant] = []
-    if rule.grants:
+    if rule.grants and core.sim.grant_propagation_seconds:
         grant_check = grants_in_effect(core, ctx, params, grant_check, unpropagated)
     try:
         grant = core.authorizer.authorize(
@@ -243,8 +242,11 @@ def admit(
             INCORRECT_KEY,
             explanation=f"the ciphertext was encrypted under {key.arn}, not {named.arn}",
         )
-    require_state(key, rule.states)
-    require_usage(key, rule, ctx.operation)
+    if key.state != ENABLED:
+        require_state(key, rule.states)
+    if (rule.usage is not None and key.key_usage != rule.usage) or (
+            rule.symmetric and not key.symmetric_encryption):
+        require_usage(key, rule, ctx.operation)
     return Admitted(key, alias, grant)
 
 

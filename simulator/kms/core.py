@@ -260,9 +260,9 @@ class KmsCore(Service):
         return material
 
     # -- gates --------------------------------------------------------------------------
-    def admit(self, ctx: CallContext, params: dict[str, Any], **options: Any) -> Admitted:
-        """Run the operation's admission steps from ``admission.RULES`` (see ``admission``)."""
-        return admission.admit(self, ctx, params, **options)
+    #: ``self.admit(ctx, params, **options)``: the operation's admission steps from
+    #: ``admission.RULES`` (see ``admission.admit``).
+    admit = admission.admit
 
     def admit_key(self, ctx: CallContext, params: dict[str, Any]) -> KmsKey:
         """The request's key, admitted up to authorization, for an operation that authorizes

@@ -152,7 +152,10 @@ class CryptoOperations(KmsCore):
         context = params.get("EncryptionContext")
 
         def condition_keys(k: KmsKey) -> dict[str, Any]:
-            return {**self._crypto_context(k, context, algorithm), **(extra or {})}
+            keys = self._crypto_context(k, context, algorithm)
+            if extra:
+                keys.update(extra)
+            return keys
 
         admitted = self.admit(
             ctx, params, key=key, alias=None, named=named, extra=condition_keys,
