@@ -56,7 +56,9 @@ class Simulation:
         self.account_id = account_id
         self.region = region
         self.partition = partition
-        if not isinstance(grant_propagation_seconds, int | float) or grant_propagation_seconds < 0:
+        if (isinstance(grant_propagation_seconds, bool)
+                or not isinstance(grant_propagation_seconds, int | float)
+                or grant_propagation_seconds < 0):
             raise ValueError(
                 "grant_propagation_seconds must be a number of seconds >= 0, got "
                 f"{grant_propagation_seconds!r}"

@@ -143,7 +143,7 @@ RULES: dict[str, Rule] = {
     "GenerateDataKeyPairWithoutPlaintext": Rule(**_DATA_KEY),
     "GenerateRandom": Rule(key=None, quota=SYMMETRIC, states=None, logs_response=False),
     # asymmetric and HMAC keys
-    "GetPublicKey": Rule(**{**_CRYPTO, "logs_response": False}),
+    "GetPublicKey": Rule(**_CRYPTO),
     "Sign": Rule(**_CRYPTO, usage=SIGN_VERIFY),
     "Verify": Rule(**_CRYPTO, usage=SIGN_VERIFY),
     "GenerateMac": Rule(**_CRYPTO, usage=GENERATE_VERIFY_MAC),

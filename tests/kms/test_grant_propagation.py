@@ -97,7 +97,7 @@ def test_a_policy_allow_needs_no_propagation():
     assert root.encrypt(KeyId=key["KeyId"], Plaintext=b"x")["KeyId"] == key["Arn"]
 
 
-@pytest.mark.parametrize("seconds", [-1, "30", None])
+@pytest.mark.parametrize("seconds", [-1, "30", None, True])
 def test_the_option_must_be_a_non_negative_number(seconds):
     with pytest.raises(ValueError, match="grant_propagation_seconds"):
         Simulation(grant_propagation_seconds=seconds)
