@@ -380,3 +380,34 @@ def test_a_disabled_key_reaches_the_tasks_stopped_reason_in_aws_words(sim):
         "kms:GenerateDataKeyWithoutPlaintext failed with DisabledException: "
         f"{key} is disabled."
     )
+
+
+def test_over_http_boto3_sees_the_same_codes_and_messages():
+    # What a real client reads from the wire: the empty message stays empty, and the
+    # server-side range check answers a client that skips botocore's own validation.
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError as BotoClientError
+
+    from simulator.api import serve
+
+    srv = serve(Simulation(account_id=ACCOUNT))
+    try:
+        kms = boto3.client(
+            "kms", endpoint_url=srv.url, region_name="us-west-2", aws_access_key_id="AKIDROOT",
+            aws_secret_access_key="x", config=Config(parameter_validation=False))
+        key = kms.create_key()["KeyMetadata"]
+        blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"m",
+                           EncryptionContext={"a": "b"})["CiphertextBlob"]
+        with pytest.raises(BotoClientError) as info:
+            kms.decrypt(CiphertextBlob=blob)
+        assert info.value.response["Error"]["Code"] == "InvalidCiphertextException"
+        assert info.value.response["Error"].get("Message", "") == ""
+        with pytest.raises(BotoClientError) as info:
+            kms.generate_random(NumberOfBytes=0)
+        assert info.value.response["Error"]["Message"] == (
+            "1 validation error detected: Value '0' at 'numberOfBytes' failed to satisfy "
+            "constraint: Member must have value greater than or equal to 1")
+    finally:
+        srv.shutdown()
+        srv.server_close()
