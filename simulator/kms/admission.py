@@ -290,7 +290,13 @@ def _explain_unpropagated(exc: errors.ClientError, grants: list[Grant], delay: f
         "carrying its grant token can use it at once"
         for g in grants
     ]
-    exc.details["explanation"] = exc.explanation = "; ".join(lines)  # type: ignore[attr-defined]
+    text = "; ".join(lines)
+    exc.details["explanation"] = exc.explanation = text  # type: ignore[attr-defined]
+    # The simulator's short reason after AWS's sentence would name the grant as allowing the
+    # request; say instead why it did not.
+    aws, _, _ = exc.message.partition(" Why: ")
+    exc.message = f"{aws} Why: {text}"
+    exc.args = (exc.message,)
     evaluation = exc.details.get("evaluation")
     if isinstance(evaluation, dict):
         evaluation.setdefault("explanation", []).extend(lines)
