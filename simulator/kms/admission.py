@@ -199,15 +199,14 @@ def admit(
     rule = RULES[op]
     if not rule.logs_response:
         ctx.audit["responseElements"] = None
-    if rule.quota == OWN:
-        core.quotas.take(op, ctx.account)
-    elif rule.quota is not None and rule.quota != KEY_TYPE:
-        core.quotas.take(rule.quota, ctx.account)
+    quota = rule.quota
+    if quota is not None and quota != KEY_TYPE:
+        core.quotas.take(op if quota == OWN else quota, ctx.account)
     if rule.key is not None:
         key, alias = core.resolve_key(ctx, params[rule.key], aliases=rule.aliases)
     if key is not None:
         _audit_key(ctx, key, rule.adds_resource)
-        if rule.quota == KEY_TYPE:
+        if quota == KEY_TYPE:
             core.quotas.take(crypto_quota(key.spec.family), ctx.account)
     if not authorize:
         return Admitted(key, alias)

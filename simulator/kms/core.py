@@ -121,6 +121,16 @@ class KmsCore(Service):
         Raises NotFoundException as AWS does for unknown, deleted, other-Region and malformed
         references. Also brings the key's lifecycle up to date with the simulated clock.
         """
+        # The common case first: a key id or key ARN of a usable key.
+        if ref.startswith("arn:"):
+            key = self.keys.get(ref.rpartition("/")[2])
+            if key is not None and key.arn == ref and self.touch(key) and (
+                    key.account == ctx.account or ctx.operation not in SAME_ACCOUNT_ONLY):
+                return key, None
+        else:
+            key = self.keys.get(ref)
+            if key is not None and key.account == ctx.account and self.touch(key):
+                return key, None
         account = ctx.account
         alias_name: str | None = None
         if ref.startswith("arn:"):
