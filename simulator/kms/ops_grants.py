@@ -196,9 +196,8 @@ class GrantOperations(KmsCore):
 
     def ListRetirableGrants(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Grants whose RetiringPrincipal is the given principal (IAM policy decides)."""
-        self.read_only(ctx)
         retiring = _one_of(params, "RetiringPrincipal", "RetiringServicePrincipal")
-        self.authorizer.authorize_identity(ctx, "ListRetirableGrants")
+        self.admit(ctx, params)
         items = self.grants.retirable_by(retiring)
         return self.paginate(items, params, Grant.entry, 50, "Grants")
 
