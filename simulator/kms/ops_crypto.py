@@ -123,16 +123,14 @@ class CryptoOperations(KmsCore):
 
     @staticmethod
     def _crypto_context(key: KmsKey, context: Mapping[str, str] | None,
-                        algorithm: str | None, alias: str | None = None) -> dict[str, Any]:
+                        algorithm: str | None) -> dict[str, Any]:
         """The operation's condition keys: context pairs, algorithm (the default one for a
-        symmetric key when none was named) and the alias the request used, if any."""
+        symmetric key when none was named); ``admit`` adds the alias the request used."""
         extra = encryption_context_keys(context)
         if algorithm is None and key.symmetric_encryption:
             algorithm = SYMMETRIC_DEFAULT
         if algorithm:
             extra["kms:EncryptionAlgorithm"] = algorithm
-        if alias:
-            extra["kms:RequestAlias"] = alias
         return extra
 
     def _check_context(self, key: KmsKey, context: Mapping[str, str] | None) -> None:
@@ -144,7 +142,7 @@ class CryptoOperations(KmsCore):
 
     def _admit_crypto(
         self, ctx: CallContext, params: dict[str, Any], *, key: KmsKey | None = None,
-        named: KmsKey | None = None, algorithm: str | None = None,
+        alias: str | None = None, named: KmsKey | None = None, algorithm: str | None = None,
         extra: Mapping[str, Any] | None = None, resource_label: str | None = None,
     ) -> tuple[KmsKey, Mapping[str, str] | None]:
         """Admit a cryptographic request (``admission.RULES``) with the condition keys of its
@@ -158,7 +156,7 @@ class CryptoOperations(KmsCore):
             return keys
 
         admitted = self.admit(
-            ctx, params, key=key, alias=None, named=named, extra=condition_keys,
+            ctx, params, key=key, alias=alias, named=named, extra=condition_keys,
             encryption_context=context, resource_label=resource_label,
         )
         assert admitted.key is not None
@@ -214,7 +212,7 @@ class CryptoOperations(KmsCore):
         requested = params.get("EncryptionAlgorithm")
         key, context = self._admit_crypto(
             ctx, params, key=key, named=named, algorithm=requested,
-            extra={"kms:RequestAlias": alias} if alias else None,
+            alias=alias,
             resource_label=None if key_ref else "the resource associated with this ciphertext",
         )
         algorithm = self._encryption_algorithm(key, "Decrypt", requested)
@@ -263,13 +261,13 @@ class CryptoOperations(KmsCore):
         # destination.
         self.admit(
             ctx, params, operation="ReEncryptFrom", key=src, named=named,
-            extra={**self._crypto_context(src, src_ctx, src_alg, src_alias), **same},
+            alias=src_alias, extra={**self._crypto_context(src, src_ctx, src_alg), **same},
             encryption_context=src_ctx,
             resource_label=None if src_ref else "the resource associated with this ciphertext",
         )
         self.admit(
             ctx, params, operation="ReEncryptTo", key=dst,
-            extra={**self._crypto_context(dst, dst_ctx, dst_alg, dst_alias), **same},
+            alias=dst_alias, extra={**self._crypto_context(dst, dst_ctx, dst_alg), **same},
             encryption_context=dst_ctx,
         )
         src_alg = self._encryption_algorithm(src, "ReEncrypt", src_alg)

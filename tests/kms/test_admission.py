@@ -9,7 +9,7 @@ from simulator.kms.admission import KEY_TYPE, OWN, RULES, takes_grant_tokens
 from simulator.kms.quotas import OPERATION_QUOTAS
 from simulator.kms.service import KmsService
 from simulator.models import service_model
-from tests.kms.conftest import ACCOUNT, make_role
+from tests.kms.conftest import ACCOUNT, make_role, policy_json, root_statement
 
 MODEL = service_model("kms")
 IMPLEMENTED = sorted(op for op in MODEL.operation_names if hasattr(KmsService, op))
@@ -105,3 +105,18 @@ def test_aliases_resolve_only_where_the_table_says(kms, key):
     assert kms.describe_key(KeyId="alias/app")["KeyMetadata"]["KeyId"] == key["KeyId"]
     with pytest.raises(errors.NotFoundException, match="Invalid keyId 'alias/app'"):
         kms.enable_key_rotation(KeyId="alias/app")
+
+
+def test_decrypt_and_re_encrypt_by_alias_carry_the_request_alias(sim, kms):
+    role = make_role(sim, "ByAlias")
+    allow = {"Effect": "Allow", "Principal": {"AWS": role}, "Resource": "*",
+             "Action": ["kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
+             "Condition": {"StringEquals": {"kms:RequestAlias": "alias/app"}}}
+    md = kms.create_key(Policy=policy_json(root_statement(), allow))["KeyMetadata"]
+    kms.create_alias(AliasName="alias/app", TargetKeyId=md["KeyId"])
+    blob = kms.encrypt(KeyId=md["KeyId"], Plaintext=b"x")["CiphertextBlob"]
+    client = sim.client("kms", principal=role)
+    assert client.decrypt(CiphertextBlob=blob, KeyId="alias/app")["Plaintext"] == b"x"
+    client.re_encrypt(CiphertextBlob=blob, SourceKeyId="alias/app", DestinationKeyId="alias/app")
+    with pytest.raises(errors.AccessDeniedException):
+        client.decrypt(CiphertextBlob=blob, KeyId=md["KeyId"])
