@@ -299,7 +299,7 @@ class CryptoOperations(KmsCore):
                 raise _too_long(dst, dst_alg) from None
         return out
 
-    def _data_key(self, ctx: CallContext, params: dict[str, Any], op: str) -> tuple[
+    def _data_key(self, ctx: CallContext, params: dict[str, Any]) -> tuple[
         KmsKey, bytes, bytes, str
     ]:
         spec, nbytes = params.get("KeySpec"), params.get("NumberOfBytes")
@@ -320,7 +320,7 @@ class CryptoOperations(KmsCore):
     def GenerateDataKey(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """A random data key, in plaintext and wrapped under the KMS key."""
         _no_recipient(params)
-        key, plaintext, blob, material_id = self._data_key(ctx, params, "GenerateDataKey")
+        key, plaintext, blob, material_id = self._data_key(ctx, params)
         return {"CiphertextBlob": blob, "Plaintext": plaintext, "KeyId": key.arn,
                 "KeyMaterialId": material_id}
 
@@ -328,10 +328,10 @@ class CryptoOperations(KmsCore):
         self, ctx: CallContext, params: dict[str, Any]
     ) -> dict[str, Any]:
         """A random data key, wrapped only: its plaintext never leaves KMS."""
-        key, _, blob, material_id = self._data_key(ctx, params, "GenerateDataKeyWithoutPlaintext")
+        key, _, blob, material_id = self._data_key(ctx, params)
         return {"CiphertextBlob": blob, "KeyId": key.arn, "KeyMaterialId": material_id}
 
-    def _data_key_pair(self, ctx: CallContext, params: dict[str, Any], op: str) -> tuple[
+    def _data_key_pair(self, ctx: CallContext, params: dict[str, Any]) -> tuple[
         KmsKey, bytes, dict[str, Any]
     ]:
         pair_spec = params["KeyPairSpec"]
@@ -356,7 +356,7 @@ class CryptoOperations(KmsCore):
     def GenerateDataKeyPair(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """A fresh RSA or ECC key pair; the private key in plaintext and wrapped (DER PKCS#8)."""
         _no_recipient(params)
-        _, private_der, out = self._data_key_pair(ctx, params, "GenerateDataKeyPair")
+        _, private_der, out = self._data_key_pair(ctx, params)
         out["PrivateKeyPlaintext"] = private_der
         return out
 
@@ -364,7 +364,7 @@ class CryptoOperations(KmsCore):
         self, ctx: CallContext, params: dict[str, Any]
     ) -> dict[str, Any]:
         """A fresh key pair whose private key is returned wrapped only."""
-        _, _, out = self._data_key_pair(ctx, params, "GenerateDataKeyPairWithoutPlaintext")
+        _, _, out = self._data_key_pair(ctx, params)
         return out
 
     def GenerateRandom(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
