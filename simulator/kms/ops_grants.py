@@ -99,9 +99,7 @@ class GrantOperations(KmsCore):
 
     def CreateGrant(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """A grant of some operations on one key to one principal."""
-        self.throttle(ctx, "CreateGrant")
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
+        key = self.admit_key(ctx, params)
         self.check_grant_tokens(params)
         grantee = _one_of(params, "GranteePrincipal", "GranteeServicePrincipal")
         grantee_is_service = params.get("GranteeServicePrincipal") is not None
@@ -153,7 +151,8 @@ class GrantOperations(KmsCore):
         wanted = set(operations)
         self.authorizer.authorize(
             ctx, key, "CreateGrant", extra=extra, grant_operation="CreateGrant",
-            grant_check=lambda g: wanted <= g.ops and _at_least_as_strict(g, constraints),
+            grant_check=self.grants_in_effect(
+                ctx, params, lambda g: wanted <= g.ops and _at_least_as_strict(g, constraints)),
         )
         self.require_state(key, MANAGE)
         name = params.get("Name")
@@ -226,7 +225,6 @@ class GrantOperations(KmsCore):
     def ListGrants(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """The key's grants, optionally filtered by GrantId, GranteePrincipal or (for callers
         that are service principals) GranteeServicePrincipal."""
-        self.read_only(ctx)
         if (params.get("GranteePrincipal") is not None
                 and params.get("GranteeServicePrincipal") is not None):
             raise errors.ValidationException(
@@ -234,9 +232,7 @@ class GrantOperations(KmsCore):
                 "both."
             )
         _service_filter_caller(ctx, params, "GranteeServicePrincipal")
-        self.throttle(ctx, "ListGrants")
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
+        key = self.admit_key(ctx, params)
         self.authorizer.authorize(
             ctx, key, "ListGrants",
             extra={"kms:GrantIsForAWSResource": bool(ctx.caller.is_service or ctx.via_service)},
@@ -258,13 +254,11 @@ class GrantOperations(KmsCore):
         """Grants whose RetiringPrincipal is the given principal (IAM policy decides), or
         whose RetiringServicePrincipal is the given service (for service principal callers,
         which have no IAM policies)."""
-        self.read_only(ctx)
         retiring = _one_of(params, "RetiringPrincipal", "RetiringServicePrincipal")
         by_service = params.get("RetiringServicePrincipal") is not None
         if by_service:
             _service_filter_caller(ctx, params, "RetiringServicePrincipal")
-        else:
-            self.authorizer.authorize_identity(ctx, "ListRetirableGrants")
+        self.admit(ctx, params, authorize=not by_service)
         items = self.grants.retirable_by(retiring, service=by_service)
         return self.paginate(items, params, Grant.entry, 50, "Grants")
 
@@ -273,7 +267,7 @@ class GrantOperations(KmsCore):
 
         Anyone else needs ``kms:RetireGrant`` from the key policy; otherwise AccessDenied.
         """
-        self.throttle(ctx, "RetireGrant")
+        self.admit(ctx, params, authorize=False)
         token, key_ref, grant_id = (
             params.get("GrantToken"), params.get("KeyId"), params.get("GrantId")
         )
@@ -320,9 +314,7 @@ class GrantOperations(KmsCore):
 
     def RevokeGrant(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Delete a grant with the key policy's (or IAM's) permission."""
-        self.throttle(ctx, "RevokeGrant")
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
+        key = self.admit_key(ctx, params)
         self.authorizer.authorize(
             ctx, key, "RevokeGrant",
             extra={"kms:GrantIsForAWSResource": bool(ctx.caller.is_service or ctx.via_service)},

@@ -9,7 +9,7 @@ import pytest
 
 from simulator import errors
 from simulator.kms.keypolicy import default_policy
-from tests.kms.conftest import ACCOUNT, OTHER, REGION
+from tests.kms.conftest import ACCOUNT, OTHER, REGION, explanation_of
 
 
 def test_create_key_defaults(kms):
@@ -65,14 +65,18 @@ def test_key_usage_is_validated_against_key_spec(kms, spec, usage):
     params = {"KeySpec": spec}
     if usage:
         params["KeyUsage"] = usage
-    with pytest.raises(errors.ValidationException, match=f"not compatible with KeySpec {spec}"):
+    with pytest.raises(errors.ValidationException) as info:
         kms.create_key(**params)
+    assert info.value.message == (
+        f"KeyUsage {usage} is not compatible with KeySpec {spec}" if usage else
+        "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
+    assert "valid key usages" in explanation_of(info.value)
 
 
 def test_keyspec_and_legacy_spec_together_are_refused(kms):
     with pytest.raises(errors.ValidationException, match="CustomerMasterKeySpec"):
         kms.create_key(KeySpec="RSA_2048", CustomerMasterKeySpec="RSA_2048")
-    md = kms.create_key(CustomerMasterKeySpec="RSA_2048")["KeyMetadata"]
+    md = kms.create_key(CustomerMasterKeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
     assert md["KeySpec"] == "RSA_2048"
 
 
@@ -121,7 +125,7 @@ def test_describe_key_accepts_every_identifier_and_always_has_key_usage(kms, key
         ("1234abcd-12ab-44cd-86ef-1234567890ab", "does not exist"),
         ("alias/nothing", "alias/nothing is not found"),
         (f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-44cd-86ef-1234567890ab",
-         "does not exist"),
+         "Invalid arn eu-west-1"),
     ],
 )
 def test_describe_key_not_found(kms, ref, needle):
