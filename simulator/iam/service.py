@@ -781,7 +781,9 @@ class IamService(Service):
                     params["ResourcePolicy"], "resource", "ResourcePolicy", "resource"
                 )
             except MalformedPolicyDocumentException as exc:
-                raise InvalidInputException(f"ResourcePolicy: {exc.message}") from None
+                raise InvalidInputException(
+                    f"ResourcePolicy: {exc.message}", explanation=exc.explanation
+                ) from None
         caller = default_caller
         if params.get("CallerArn"):
             try:
