@@ -114,13 +114,35 @@ def register(subparsers: Any) -> None:
 
 
 # -- input -----------------------------------------------------------------------------------
+#: The longest policy document any IAM or KMS API takes (botocore's models: 131,072
+#: characters), in UTF-8's worst case; a file longer than this is refused unread.
+MAX_POLICY_FILE_BYTES = 131072 * 4
+
+
 def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
+    """A policy file's text, read to a bound (so ``/dev/zero`` is refused, not read forever)."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        if path == "-":
+            stream = getattr(sys.stdin, "buffer", None)
+            if stream is None:  # a text stream (tests, embedding): already decoded
+                text = sys.stdin.read(MAX_POLICY_FILE_BYTES + 1)
+                if len(text) > MAX_POLICY_FILE_BYTES:
+                    raise InputError("- is longer than any policy document AWS takes "
+                                     "(131072 characters)")
+                return text
+            data = stream.read(MAX_POLICY_FILE_BYTES + 1)
+        else:
+            with Path(path).open("rb") as f:
+                data = f.read(MAX_POLICY_FILE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_POLICY_FILE_BYTES:
+        raise InputError(f"{path} is longer than any policy document AWS takes "
+                         "(131072 characters)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 #: ``--kind`` values: the policy kind and the service whose validation applies.

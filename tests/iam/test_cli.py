@@ -135,3 +135,14 @@ def test_validate_key_policy_shows_kms_message_and_explanation(capsys, tmp_path)
     assert code == 2
     # KMS says nothing more than its code for a document it cannot read; we say where
     assert "key.json: MalformedPolicyDocumentException\n  why: bad JSON at line 1" in err
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda d: "/dev/zero", "is longer than any policy document AWS takes"),
+    (lambda d: str(d), "cannot read"),
+    (lambda d: (d / "latin1.json").write_bytes(b'{"Sid": "caf\xe9"}') and str(d / "latin1.json"),
+     "is not UTF-8 text"),
+])
+def test_unreadable_policy_files_are_one_line_and_exit_two(capsys, tmp_path, make, message):
+    code, _, err = run(capsys, "validate", make(tmp_path))
+    assert code == 2 and message in err and "Traceback" not in err
