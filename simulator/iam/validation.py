@@ -58,6 +58,14 @@ TRUST_BAD_PRINCIPAL = 'Invalid principal in policy: "{type}":"{value}"'
 KMS_INVALID_PRINCIPALS = "Policy contains a statement with one or more invalid principals."
 KMS_MALFORMED = ""  # KMS's MalformedPolicyDocumentException for a document it cannot read
 
+#: Which kinds of IAM policy need ``"Version": "2012-10-17"``. IAM's recorded answers show it
+#: for identity policies (CreatePolicy). For a role's trust policy the sources disagree or are
+#: silent: moto's validator (its cases recorded against AWS) applies the same rule on
+#: UpdateAssumeRolePolicy but not on CreateRole, and AWS's older service-role examples carry
+#: trust policies of 2008-10-17. The default takes 2008-10-17 in trust policies; add "trust"
+#: to apply the identity rule to them as well (tests exercise both readings).
+VERSION_2012_REQUIRED: set[str] = {"identity"}
+
 # -- the grammar, as data ----------------------------------------------------------------------
 TOP_LEVEL = ("Version", "Id", "Statement")
 VERSIONS = ("2008-10-17", "2012-10-17")
@@ -175,9 +183,9 @@ def check(raw: Any, kind: str, service: str = "iam") -> None:
 # -- IAM's sequence ----------------------------------------------------------------------------
 def _check_iam(raw: Any, kind: str) -> None:
     statements = _syntax(raw)
-    if kind == "identity" and raw.get("Version") != "2012-10-17":
+    if kind in VERSION_2012_REQUIRED and raw.get("Version") != "2012-10-17":
         have = "no Version" if "Version" not in raw else f"Version {raw['Version']!r}"
-        raise _Fail(VERSION, f"Version: the document has {have}; IAM's identity policies "
+        raise _Fail(VERSION, f"Version: the document has {have}; IAM's {kind} policies "
                     'need "2012-10-17" (the only version with policy variables)')
     _legacy(statements)
     resource_error = _resource_formats(statements)

@@ -201,3 +201,17 @@ def test_a_loose_date_evaluates_as_iam_reads_it():
     after = {"aws:CurrentTime": "2016-12-12T03:00:00Z"}
     assert doc.evaluate(request(before)).allows
     assert not doc.evaluate(request(after)).allows
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_trust_policy_version_both_readings(monkeypatch, strict):
+    # The sources disagree on 2008-10-17 in a role trust policy: a named choice, both tested.
+    if strict:
+        monkeypatch.setattr(V, "VERSION_2012_REQUIRED", {"identity", "trust"})
+    old = policy(TRUST_OK, version="2008-10-17")
+    if not strict:
+        PolicyDocument.parse(old, kind="trust")
+        return
+    with pytest.raises(MalformedPolicyDocumentException) as info:
+        PolicyDocument.parse(old, kind="trust")
+    assert info.value.message == V.VERSION
