@@ -34,6 +34,7 @@ KINDS = ("identity", "resource", "trust")
 TOP_LEVEL = validation.TOP_LEVEL
 STATEMENT_ELEMENTS = validation.STATEMENT_ELEMENTS
 _CACHE_LIMIT = 2048
+_LAZY = False  # a regex not compiled yet (a singleton, so statements pickle)
 
 
 class PolicyElementError(ValueError):
@@ -75,6 +76,7 @@ class Statement:
     __slots__ = (
         "_action_cache",
         "_action_re",
+        "_plain_resources",
         "_resource_cache",
         "_resource_re",
         "_resource_templates",
@@ -161,7 +163,9 @@ class Statement:
             if problem is not None:
                 where = f"{path}.{el}[{i}]" if isinstance(raw[el], list) else f"{path}.{el}"
                 raise _malformed(where, f"{show(action)} {problem[1]}")
-        self._action_re = compile_alternatives([glob_body(a) for a in self.actions], True)
+        # Regexes are compiled on first use: a large policy is read in time linear in its
+        # length, and a statement never evaluated costs no compilation.
+        self._action_re: Any = _LAZY
         self._action_cache: dict[str, bool] = {}
         # Resource
         if kind == "trust":
@@ -193,7 +197,8 @@ class Statement:
                     raise _malformed(where, str(exc)) from None
             (plain if t is None else templates).append(res if t is None else t)
         self.resource_any = "*" in plain and not self.not_resource
-        self._resource_re = compile_alternatives([resource_body(r) for r in plain])
+        self._plain_resources = tuple(plain)
+        self._resource_re: Any = _LAZY
         self._resource_templates: tuple[Template, ...] = tuple(templates)
         self._resource_cache: dict[str, bool] = {}
         # Condition
@@ -217,7 +222,12 @@ class Statement:
         cache = self._action_cache
         hit = cache.get(action_l)
         if hit is None:
-            hit = self._action_re is not None and self._action_re.fullmatch(action_l) is not None
+            regex = self._action_re
+            if regex is _LAZY:
+                regex = self._action_re = compile_alternatives(
+                    [glob_body(a) for a in self.actions], True
+                )
+            hit = regex is not None and regex.fullmatch(action_l) is not None
             if self.not_action:
                 hit = not hit
             if len(cache) > _CACHE_LIMIT:
@@ -231,6 +241,10 @@ class Statement:
         hit = cache.get(resource)
         if hit is None:
             regex = self._resource_re
+            if regex is _LAZY:
+                regex = self._resource_re = compile_alternatives(
+                    [resource_body(r) for r in self._plain_resources]
+                )
             hit = regex is not None and regex.fullmatch(resource) is not None
             if len(cache) > _CACHE_LIMIT:
                 cache.clear()
