@@ -1,8 +1,9 @@
 """The IAM service: roles, users, inline and managed policies, tags, and the policy simulator.
 
 IAM is global: entities live in the caller's account, ARNs carry no Region. Policy documents
-are parsed (and so validated) when they are stored; a malformed one is refused with
-MalformedPolicyDocument naming the path to the bad element. Documents come back as dicts, the
+are size-checked (``simulator.iam.sizes``) and parsed (validated as IAM validates them) when
+they are stored; a malformed one is refused with MalformedPolicyDocument and IAM's message,
+the path to the bad element in the error's ``explanation``. Documents come back as dicts, the
 way boto3 returns them (botocore decodes IAM's URL-encoded JSON).
 """
 

@@ -215,3 +215,22 @@ def test_trust_policy_version_both_readings(monkeypatch, strict):
     with pytest.raises(MalformedPolicyDocumentException) as info:
         PolicyDocument.parse(old, kind="trust")
     assert info.value.message == V.VERSION
+
+
+def test_the_api_returns_aws_words_and_keeps_our_explanation_apart(iam):
+    iam.create_role(RoleName="R", AssumeRolePolicyDocument=json.dumps(policy(TRUST_OK)))
+    with pytest.raises(ClientError) as info:
+        iam.update_assume_role_policy(RoleName="R", PolicyDocument=json.dumps(
+            policy({**TRUST_OK, "Resource": "*"})))
+    err = info.value
+    assert err.response["Error"] == {"Code": "MalformedPolicyDocument",
+                                     "Message": "Has prohibited field Resource."}
+    assert "Statement[0].Resource" in err.explanation
+    assert err.describe() == f"MalformedPolicyDocument: Has prohibited field Resource. (why: " \
+                             f"{err.explanation})"
+    with pytest.raises(ClientError) as info:
+        iam.simulate_custom_policy(PolicyInputList=[json.dumps(policy(OK, version=None))],
+                                   ActionNames=["s3:ListBucket"])
+    assert info.value.code == "InvalidInput"
+    assert info.value.message == f"PolicyInputList.1: {V.VERSION}"
+    assert info.value.explanation.startswith("Version: the document has no Version")
