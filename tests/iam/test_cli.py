@@ -146,3 +146,17 @@ def test_validate_key_policy_shows_kms_message_and_explanation(capsys, tmp_path)
 def test_unreadable_policy_files_are_one_line_and_exit_two(capsys, tmp_path, make, message):
     code, _, err = run(capsys, "validate", make(tmp_path))
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_aws_style_commands_print_aws_error_then_our_reason(capsys, tmp_path):
+    doc = tmp_path / "p.json"
+    doc.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:us-east-1::b"}]}))
+    code = main(["iam", "create-policy", "--policy-name", "x",
+                 "--policy-document", f"file://{doc}"])
+    err = capsys.readouterr().err
+    assert code == 254
+    assert ("An error occurred (MalformedPolicyDocument) when calling the CreatePolicy "
+            "operation: Resource arn:aws:s3:us-east-1::b can not contain region information."
+            ) in err
+    assert '  why: Statement[0].Resource: "arn:aws:s3:us-east-1::b" names Region' in err
