@@ -192,3 +192,15 @@ def test_url_encoded_documents_are_accepted_by_the_service_layer():
 
     encoded = "%7B%22Version%22%3A%222012-10-17%22%7D"
     assert _decode(encoded) == '{"Version":"2012-10-17"}'
+
+
+def test_positions_of_many_statements():
+    # found with one pass over the text's newlines (was a count from the start per statement)
+    statements = [{**OK, "Sid": f"S{i}"} for i in range(300)]
+    text = json.dumps(doc(*statements), indent=2)
+    d = PolicyDocument.parse(text)
+    lines = text.splitlines()
+    starts = [st.position[0] for st in d.statements]
+    assert starts == sorted(starts) and len(set(starts)) == 300
+    for (line, col), (end_line, _) in (st.position for st in d.statements):
+        assert lines[line - 1][col - 1] == "{" and end_line > line
