@@ -37,7 +37,11 @@ def read_bytes(source: str | Path, *, limit: int = DEFAULT_LIMIT, what: str = "f
     name = str(source)
     try:
         if name == "-" and not isinstance(source, Path):
-            data = sys.stdin.buffer.read(limit + 1)
+            stream = getattr(sys.stdin, "buffer", None)
+            if stream is None:  # a text stream (tests, embedding): already decoded
+                data = sys.stdin.read(limit + 1).encode("utf-8")
+            else:
+                data = stream.read(limit + 1)
         else:
             with open(source, "rb") as fh:
                 data = fh.read(limit + 1)

@@ -118,7 +118,7 @@ def test_toml_nested_10000_deep(capsys, tmp_path):
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
 @pytest.mark.parametrize(("argv", "command", "limit"), [
-    (["policy", "lint", "/dev/zero"], "policy lint", "1,048,576-byte limit for a policy file"),
+    (["policy", "lint", "/dev/zero"], "policy lint", "524,288-byte limit for a policy file"),
     (["deploy", "/dev/zero"], "deploy", "51,200-byte limit for a template file"),
     (["scenario", "/dev/zero"], "scenario", "1,048,576-byte limit for a scenario file"),
     (["kms", "create-key", "--policy", "file:///dev/zero"], "kms", "1,048,576-byte limit"),

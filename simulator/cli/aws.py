@@ -95,7 +95,9 @@ def _command(args: argparse.Namespace) -> int:
     except CliInputError as exc:
         return fail(args, exc)
     except ClientError as exc:
-        print(f"\n{exc}", file=sys.stderr)
+        print(f"\n{exc}", file=sys.stderr)  # as the AWS CLI prints it
+        if exc.explanation and exc.explanation != exc.message:
+            print(f"  why: {exc.explanation}", file=sys.stderr)  # the simulator's reason
         return 254
     print(text)
     return 0

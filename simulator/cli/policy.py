@@ -85,8 +85,10 @@ def register(subparsers: Any) -> None:
 
     val = sub.add_parser("validate", help="check that a policy document is well formed")
     val.add_argument("file", metavar="FILE")
-    val.add_argument("--kind", choices=("identity", "resource", "trust"), default="identity",
-                     help="identity (default), resource (e.g. a key policy) or trust")
+    val.add_argument("--kind", choices=tuple(KINDS), default="identity",
+                     help="identity (default), trust (a role's trust policy), resource (as "
+                     "IAM's simulator reads a resource policy) or key (a KMS key policy, as "
+                     "KMS validates it)")
     val.set_defaults(func=run_validate)
 
     lint = sub.add_parser(
@@ -112,22 +114,57 @@ def register(subparsers: Any) -> None:
 
 
 # -- input -----------------------------------------------------------------------------------
+#: The longest policy document any IAM or KMS API takes (botocore's models: 131,072
+#: characters), in UTF-8's worst case; a file longer than this is refused unread.
+MAX_POLICY_FILE_BYTES = 131072 * 4
+
+
 def _read(path: str) -> str:
-    """The policy file's text: bounded, UTF-8, and JSON nested within limits."""
+    """The policy file's text: bounded, UTF-8, and JSON nested within limits.
+
+    Text that is not JSON at all is returned as it is: the policy validator refuses it in
+    IAM's or KMS's own words, with the position beside them.
+    """
     try:
-        text = inputs.read_text(path, what="policy file")
-        inputs.parse_json(text, path)
+        text = inputs.read_text(path, limit=MAX_POLICY_FILE_BYTES, what="policy file")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            return text
+        except RecursionError:
+            value = None
+            inputs.parse_json(text, path)  # raises the depth error in the inputs' words
+        inputs.check_depth(value, path)
     except inputs.InputError as exc:
         raise InputError(str(exc)) from None
     return text
 
 
+#: ``--kind`` values: the policy kind and the service whose validation applies.
+KINDS = {
+    "identity": ("identity", "iam"),
+    "resource": ("resource", "iam"),
+    "trust": ("trust", "iam"),
+    "key": ("resource", "kms"),
+}
+
+
+def malformed_text(path: str, exc: ClientError) -> str:
+    """AWS's code and message for a refused document, then the simulator's explanation."""
+    line = f"{path}: {exc.code}: {exc.message}" if exc.message else f"{path}: {exc.code}"
+    if exc.explanation and exc.explanation != exc.message:
+        line += f"\n  why: {exc.explanation}"
+    return line
+
+
 def _load(path: str, kind: str) -> PolicyDocument:
     text = _read(path)
+    kind, service = KINDS[kind]
     try:
-        return PolicyDocument.parse(text, kind=kind, name=path)
+        return PolicyDocument.parse(text, kind=kind, name=path, service=service,
+                                    lenient=service == "kms")
     except MalformedPolicyDocumentException as exc:
-        raise InputError(f"{path}: malformed policy: {exc.message}") from None
+        raise InputError(malformed_text(path, exc)) from None
 
 
 def parse_context(pairs: list[str], types: list[str]) -> dict[str, Any]:

@@ -178,10 +178,14 @@ def test_put_key_policy_round_trips_and_malformed_is_refused(kms, key):
     with pytest.raises(errors.ClientError) as info:
         kms.put_key_policy(KeyId=key["KeyId"], Policy='{"Statement": [{"Effect": "Allow"}]}')
     assert info.value.code == "MalformedPolicyDocumentException"
-    assert "Statement[0]" in info.value.message
+    # KMS's message for a document it cannot use is empty; the simulator says where and why
+    assert info.value.message == "Policy contains a statement with one or more invalid principals."
+    assert "Statement[0]" in info.value.explanation
     with pytest.raises(errors.ClientError) as info:
         kms.create_key(Policy="{not json")
     assert info.value.code == "MalformedPolicyDocumentException"
+    assert info.value.message == ""
+    assert "bad JSON" in info.value.explanation
 
 
 def test_key_policy_statement_without_principal_is_malformed(kms):
@@ -189,7 +193,8 @@ def test_key_policy_statement_without_principal_is_malformed(kms):
         kms.create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}))
     assert info.value.code == "MalformedPolicyDocumentException"
-    assert "Principal" in info.value.message
+    assert info.value.message == "Policy contains a statement with one or more invalid principals."
+    assert "missing Principal" in info.value.explanation
 
 
 def test_aliases_are_not_accepted_where_aws_wants_a_key_id(kms, key):
