@@ -6,29 +6,36 @@ KMS's front door (``simulator.client.Client``), so key policies, grants, quotas 
 trail see it as AWS would.
 
 Customer managed key (Linux, platform 1.4.0+, cluster with
-``fargateEphemeralStorageKmsKeyId``), the sequence AWS's CloudTrail examples show:
+``fargateEphemeralStorageKmsKeyId``), the sequence AWS's CloudTrail examples show
+(https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-managing-kms-key.html):
 
 1. GenerateDataKeyWithoutPlaintext, DryRun, NumberOfBytes 64, as ``fargate.amazonaws.com``,
    context {aws:ecs:clusterAccount, aws:ecs:clusterName}; DryRunOperationException = success.
 2. CreateGrant, DryRun, grantee ``fargate.<region>.amazonaws.com``, Operations [Decrypt],
    EncryptionContextSubset = that context.
-3. GenerateDataKeyWithoutPlaintext for real, context + ``aws:ebs:id: vol-<17 hex>``.
+3. ``DRY_RUN_LEAD_SECONDS`` later: GenerateDataKeyWithoutPlaintext for real, context +
+   ``aws:ebs:id: vol-<17 hex>``, invoked by ``ec2-frontend-api.amazonaws.com``.
 4. CreateGrant for real, subset including aws:ebs:id, RetiringPrincipal
-   ``ec2.<region>.amazonaws.com``.
+   ``ec2.<region>.amazonaws.com``, invoked by ``ec2-frontend-api.amazonaws.com``.
 5. Decrypt as the grantee with the grant token: the 64-byte data key, used as the
    AES-256-XTS key (``aes-xts-plain64``, 512 bits, 4096-byte sectors) of an
    ``EncryptedVolume`` of the task's size.
 6. On stop: RetireGrant as the retiring principal; the volume (and its key copy) is wiped.
 
+Steps 1-2 are ``preflight(task)``, run by the lifecycle ``DRY_RUN_LEAD_SECONDS`` before the
+end of PROVISIONING; steps 3-5 are ``provision(task)`` at its end. The clock moves by
+scheduled callbacks, so no real time passes.
+
 Modelling choices (for the README):
 
-* Who calls step 3. AWS's CloudTrail shows ``invokedBy: ec2-frontend-api.amazonaws.com``
-  for the real GenerateDataKeyWithoutPlaintext, yet the documented key policy lets only
-  ``fargate.amazonaws.com`` call it, so the call must be authorised as Fargate's. The
-  simulator authorises it as the service principal ``fargate.amazonaws.com`` (the key
-  policy's statement is what allows it) and records ``invoked_by =
-  ec2-frontend-api.amazonaws.com`` on the caller, which the audit trail reports as
-  ``userIdentity.invokedBy``. RetireGrant is made as ``ec2.<region>.amazonaws.com`` (the
+* Who calls steps 3 and 4. AWS's CloudTrail shows ``invokedBy:
+  ec2-frontend-api.amazonaws.com`` for the real GenerateDataKeyWithoutPlaintext and the real
+  CreateGrant (the ECS page above and the AWS Compute Blog post of 2024-06-10), yet the
+  documented key policy lets only ``fargate.amazonaws.com`` call them, so the calls must be
+  authorised as Fargate's. The simulator authorises them as the service principal
+  ``fargate.amazonaws.com`` (the key policy's statement is what allows them) and records
+  ``invoked_by = ec2-frontend-api.amazonaws.com`` on the caller, which the audit trail
+  reports as ``userIdentity.invokedBy``. RetireGrant is made as ``ec2.<region>.amazonaws.com`` (the
   retiring principal) with ``invokedBy: AWS Internal``.
 * Windows tasks (platform 1.0.0): CMK encryption is not available (AWS). The task never
   calls KMS; its storage is modelled as encrypted under a key Fargate owns (AES-256-XTS with
@@ -54,6 +61,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -85,6 +93,11 @@ FARGATE_PRINCIPAL = "fargate.amazonaws.com"
 FRONTEND_INVOKER = "ec2-frontend-api.amazonaws.com"
 RETIRE_INVOKER = "AWS Internal"
 GIB = 1 << 30
+#: Simulated seconds between the dry runs and the real calls: AWS's example records show the
+#: dry runs at 18:08:11 and the real GenerateDataKeyWithoutPlaintext and CreateGrant at
+#: 18:08:13 (fargate-managing-kms-key page); the real calls share one second, so the
+#: simulator makes them at one instant.
+DRY_RUN_LEAD_SECONDS = 2.0
 #: Assumption: a 87 MiB compressed image (x3 on disk with its unpacked layers) gives the
 #: ``Utilized: 261`` MiB AWS's task metadata example shows for a default task.
 DEFAULT_IMAGE_BYTES = 87 * MiB
@@ -134,9 +147,13 @@ class FargateAgent:
         self.image_bytes = DEFAULT_IMAGE_BYTES
         #: The storage model's constants (``DEFAULTS.override(...)`` to change some).
         self.constants: StorageConstants = DEFAULTS
+        #: Seconds the dry runs come before the real calls (``DRY_RUN_LEAD_SECONDS``).
+        self.dry_run_lead = DRY_RUN_LEAD_SECONDS
         #: (task ARN, "code: message") of RetireGrant calls that failed at task stop.
         self.retire_failures: list[tuple[str, str]] = []
         self._records: dict[str, TaskStorage] = {}
+        #: Tasks whose dry runs passed (task ARN -> key the dry runs checked).
+        self._preflighted: dict[str, str] = {}
         self._clients: dict[tuple[str, str, str | None], Client] = {}
         self._spec = CipherSpec.parse(CIPHER, key_bits=KEY_BITS, sector_size=SECTOR_SIZE)
         self._null_spec = CipherSpec.parse("null", sector_size=SECTOR_SIZE)
@@ -154,12 +171,29 @@ class FargateAgent:
         return client
 
     # -- lifecycle hooks -------------------------------------------------------------------
+    def preflight(self, task: Task) -> str | None:
+        """The dry runs (steps 1-2) of a customer-key task; a stoppedReason on failure."""
+        if task.encryption != CUSTOMER_MANAGED_KEY or not task.kms_key_id:
+            return None
+        try:
+            self._dry_runs(task)
+        except StorageFailure as failure:
+            return failure.reason
+        self._preflighted[task.arn] = task.kms_key_id
+        return None
+
     def provision(self, task: Task) -> str | None:
-        """Create the task's encrypted storage; return a stoppedReason on failure, else None."""
+        """Create the task's encrypted storage; return a stoppedReason on failure, else None.
+
+        A customer-key task whose dry runs have not been made (``preflight``) makes them
+        first, at the same instant.
+        """
         volume_id = f"vol-{self.sim.rng.getrandbits(68):017x}"
         grant: tuple[str, str] | None = None
         try:
             if task.encryption == CUSTOMER_MANAGED_KEY and task.kms_key_id:
+                if self._preflighted.pop(task.arn, None) != task.kms_key_id:
+                    self._dry_runs(task)
                 key, grant = self._customer_key(task, volume_id)
                 spec = self._spec
             elif task.encryption == NOT_DOCUMENTED:
@@ -183,6 +217,7 @@ class FargateAgent:
 
     def release(self, task: Task) -> None:
         """Retire the task's grant and wipe its volume (end of DEPROVISIONING)."""
+        self._preflighted.pop(task.arn, None)
         record = self._records.pop(task.arn, None)
         if record is None:
             return
@@ -197,42 +232,52 @@ class FargateAgent:
         record.volume.close()
 
     # -- the customer managed key sequence -------------------------------------------------
-    def _customer_key(self, task: Task, volume_id: str) -> tuple[bytearray, tuple[str, str]]:
-        cluster = task.cluster
-        key_id = task.kms_key_id
-        assert key_id is not None
-        region = self.sim.region
-        context = {
-            "aws:ecs:clusterAccount": cluster.account,
-            "aws:ecs:clusterName": cluster.name,
+    @staticmethod
+    def _context(task: Task) -> dict[str, str]:
+        return {
+            "aws:ecs:clusterAccount": task.cluster.account,
+            "aws:ecs:clusterName": task.cluster.name,
         }
-        fargate = self.kms(FARGATE_PRINCIPAL, cluster.account)
-        frontend = self.kms(FARGATE_PRINCIPAL, cluster.account, FRONTEND_INVOKER)
-        grantee = self.kms(grantee_principal(region), cluster.account)
 
-        def fail(op: str, exc: errors.ClientError) -> StorageFailure:
-            """The failure naming the operation, the error and the key."""
-            return StorageFailure(
-                f"ResourceInitializationError: Fargate could not access the KMS key {key_id} "
-                f"for the task's ephemeral storage: kms:{op} failed with {exc.code}: "
-                f"{exc.message}"
-            )
+    @staticmethod
+    def _failure(key_id: str | None, op: str, exc: errors.ClientError) -> StorageFailure:
+        """The failure naming the operation, the error and the key."""
+        return StorageFailure(
+            f"ResourceInitializationError: Fargate could not access the KMS key {key_id} "
+            f"for the task's ephemeral storage: kms:{op} failed with {exc.code}: "
+            f"{exc.message}"
+        )
+
+    def _dry_runs(self, task: Task) -> None:
+        """Steps 1-2: DryRun calls; DryRunOperationException means they would succeed."""
+        key_id = task.kms_key_id
+        context = self._context(task)
+        fargate = self.kms(FARGATE_PRINCIPAL, task.cluster.account)
 
         def dry_run(op: str, call: Any, **params: Any) -> None:
-            """A DryRun call: DryRunOperationException means it would have succeeded."""
             try:
                 call(DryRun=True, **params)
             except errors.DryRunOperationException:
                 return
             except errors.ClientError as exc:
-                raise fail(op, exc) from None
+                raise self._failure(key_id, op, exc) from None
 
         dry_run("GenerateDataKeyWithoutPlaintext", fargate.generate_data_key_without_plaintext,
                 KeyId=key_id, EncryptionContext=context, NumberOfBytes=DATA_KEY_BYTES)
         dry_run("CreateGrant", fargate.create_grant, KeyId=key_id,
-                GranteePrincipal=grantee_principal(region), Operations=["Decrypt"],
+                GranteePrincipal=grantee_principal(self.sim.region), Operations=["Decrypt"],
                 Constraints={"EncryptionContextSubset": context})
-        full = dict(context, **{"aws:ebs:id": volume_id})
+
+    def _customer_key(self, task: Task, volume_id: str) -> tuple[bytearray, tuple[str, str]]:
+        """Steps 3-5: the wrapped data key, the Decrypt grant, the data key."""
+        cluster = task.cluster
+        key_id = task.kms_key_id
+        assert key_id is not None
+        region = self.sim.region
+        frontend = self.kms(FARGATE_PRINCIPAL, cluster.account, FRONTEND_INVOKER)
+        grantee = self.kms(grantee_principal(region), cluster.account)
+        fail = functools.partial(self._failure, key_id)
+        full = dict(self._context(task), **{"aws:ebs:id": volume_id})
         try:
             blob = frontend.generate_data_key_without_plaintext(
                 KeyId=key_id, EncryptionContext=full, NumberOfBytes=DATA_KEY_BYTES
@@ -240,7 +285,7 @@ class FargateAgent:
         except errors.ClientError as exc:
             raise fail("GenerateDataKeyWithoutPlaintext", exc) from None
         try:
-            grant = fargate.create_grant(
+            grant = frontend.create_grant(
                 KeyId=key_id, GranteePrincipal=grantee_principal(region),
                 RetiringPrincipal=retiring_principal(region), Operations=["Decrypt"],
                 Constraints={"EncryptionContextSubset": full},
