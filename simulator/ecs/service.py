@@ -13,6 +13,7 @@ from simulator.ecs import tasks as tasks_mod
 from simulator.ecs.clusters import Cluster, ClusterOps
 from simulator.ecs.deployments import DeploymentScheduler
 from simulator.ecs.lifecycle import Lifecycle, TaskTimings, Timers
+from simulator.ecs.options import EcsOptions
 from simulator.ecs.services import ServiceOps
 from simulator.ecs.taskdefs import TaskDefinition, TaskDefinitionOps
 from simulator.ecs.tasks import TaskOps
@@ -38,6 +39,8 @@ class EcsService(
         self.clusters: dict[tuple[str, str], Cluster] = {}
         self.taskdefs: dict[tuple[str, str], list[TaskDefinition]] = {}
         self.timers = Timers(sim)
+        #: Readings of what AWS leaves open (``simulator.ecs.options``).
+        self.options = EcsOptions()
         self.lifecycle = Lifecycle(sim, self.timers, self.on_task_change)
         limiter = sim.rate_limiter
         if tasks_mod.RUN_TASK_QUOTA not in limiter.limits:

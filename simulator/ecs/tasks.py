@@ -357,6 +357,7 @@ class TaskOps:
     # provided by EcsService
     lifecycle: Any
     sim: Any
+    options: Any
 
     # -- planning and launching ------------------------------------------------------------
     def plan_launch(
@@ -384,7 +385,8 @@ class TaskOps:
                 sizes.check_fargate_size(cpu, memory, windows=windows)
             except errors.ClientError as exc:
                 raise errors.InvalidParameterException(exc.message) from None
-        version = platforms.resolve(platform_version, td.os_family)
+        version = platforms.resolve(platform_version, td.os_family, self.sim.clock.now(),
+                                    self.sim.partition)
         asked = (overrides.get("ephemeralStorage") or {}).get("sizeInGiB") or td.ephemeral_gib
         platforms.check_capabilities(
             version, td.os_family, arm64=td.arm64, cpu=cpu, ephemeral_gib=asked
@@ -406,7 +408,9 @@ class TaskOps:
         sim = self.sim
         cluster = plan.cluster
         td = plan.taskdef
-        cluster_key = plan.kms_key_id if plan.deployment is not None else cluster.fargate_key
+        cluster_key = cluster.fargate_key
+        if plan.deployment is not None and self.options.replacement_task_key == "deployment":
+            cluster_key = plan.kms_key_id
         key, encryption, why = storage_encryption(plan, cluster_key)
         out = []
         now = sim.clock.now()
