@@ -87,7 +87,7 @@ def user_identity(caller: Principal) -> dict[str, Any]:
         session = caller.session_arn or (
             f"arn:aws:sts::{caller.account}:assumed-role/{caller.name}/fargate-sim"
         )
-        return {
+        ident = {
             "type": "AssumedRole",
             "principalId": f"{caller.unique_id}:{session.rsplit('/', 1)[-1]}",
             "arn": session,
@@ -102,6 +102,11 @@ def user_identity(caller: Principal) -> dict[str, Any]:
                 }
             },
         }
+        if caller.invoked_by:
+            # A role's call an AWS service makes with its credentials (EBS's KMS calls for a
+            # volume ECS creates): CloudTrail names the service in invokedBy.
+            ident["invokedBy"] = caller.invoked_by
+        return ident
     return {
         "type": "IAMUser",
         "principalId": caller.unique_id,

@@ -25,6 +25,17 @@ before an UpdateCluster changed the key (a replacement for a failed or scaled ta
 * ``"cluster"``: the cluster's key at the time the task starts. AWS says every new task reads
   the key ("If a new task uses the disabled or revoked key, the task fails", fargate-managing-
   kms-key page) without saying whether a replacement task is "new" for that purpose.
+
+``ebs_key_precedence``: the key of a managed EBS volume when the cluster's
+``managedStorageConfiguration.kmsKeyId`` and the volume's ``managedEBSVolume.kmsKeyId`` are
+both given.
+
+* ``"cluster"`` (default): the cluster's key. The ECS API reference says of the cluster field
+  "Amazon ECS uses the key to encrypt data volumes managed by Amazon ECS that are attached to
+  tasks in the cluster" (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ManagedStorageConfiguration.html).
+* ``"volume"``: the volume's own key, the more specific setting. AWS's page on combining the
+  two (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ebs-kms-encryption.html)
+  was not available to the simulator's authors, so neither reading is confirmed.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ from dataclasses import dataclass
 
 UPDATE_CLUSTER_KMS_CONDITION = ("request", "cluster")
 REPLACEMENT_TASK_KEY = ("deployment", "cluster")
+EBS_KEY_PRECEDENCE = ("cluster", "volume")
 
 
 @dataclass(frozen=True)
@@ -41,10 +53,12 @@ class EcsOptions:
 
     update_cluster_kms_condition: str = "request"
     replacement_task_key: str = "deployment"
+    ebs_key_precedence: str = "cluster"
 
     def __post_init__(self) -> None:
         for name, allowed in (("update_cluster_kms_condition", UPDATE_CLUSTER_KMS_CONDITION),
-                              ("replacement_task_key", REPLACEMENT_TASK_KEY)):
+                              ("replacement_task_key", REPLACEMENT_TASK_KEY),
+                              ("ebs_key_precedence", EBS_KEY_PRECEDENCE)):
             value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(

@@ -14,6 +14,7 @@ from simulator.ecs.clusters import Cluster, ClusterOps
 from simulator.ecs.deployments import DeploymentScheduler
 from simulator.ecs.lifecycle import Lifecycle, TaskTimings, Timers
 from simulator.ecs.options import EcsOptions
+from simulator.ecs.revisions import RevisionOps
 from simulator.ecs.services import ServiceOps
 from simulator.ecs.taskdefs import TaskDefinition, TaskDefinitionOps
 from simulator.ecs.tasks import TaskOps
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 
 
 class EcsService(
-    ClusterOps, TaskDefinitionOps, TaskOps, ServiceOps, DeploymentScheduler, Service
+    ClusterOps, TaskDefinitionOps, TaskOps, ServiceOps, RevisionOps, DeploymentScheduler,
+    Service,
 ):
     """Amazon ECS as the simulator models it: Fargate launch type, ECS rolling deployments."""
 
@@ -38,6 +40,7 @@ class EcsService(
         super().__init__(sim)
         self.clusters: dict[tuple[str, str], Cluster] = {}
         self.taskdefs: dict[tuple[str, str], list[TaskDefinition]] = {}
+        self.revisions = {}
         self.timers = Timers(sim)
         #: Readings of what AWS leaves open (``simulator.ecs.options``).
         self.options = EcsOptions()

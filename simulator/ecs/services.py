@@ -69,6 +69,8 @@ class EcsServiceRecord:
     last_completed: Deployment | None = None
     retry: ScheduledCall | None = None
     health_check_grace: int | None = None
+    #: Every deployment the service has had, oldest first (its service revisions).
+    history: list[Deployment] = field(default_factory=list)
 
     @property
     def primary(self) -> Deployment:
@@ -245,7 +247,8 @@ class ServiceOps:
         cfg = _deployment_configuration(params.get("deploymentConfiguration"))
         network = copy.deepcopy(params.get("networkConfiguration") or {})
         deployment = self._new_deployment(
-            cluster, td, desired, params.get("platformVersion"), network, launch_type, strategy
+            cluster, td, desired, params.get("platformVersion"), network, launch_type, strategy,
+            volume_configs=params.get("volumeConfigurations"),
         )
         svc = EcsServiceRecord(
             name=name, arn=arn, cluster=cluster, desired_count=desired, created_at=ctx.now,
@@ -259,6 +262,7 @@ class ServiceOps:
             health_check_grace=params.get("healthCheckGracePeriodSeconds"),
         )
         cluster.services[name] = svc
+        self.register_revision(svc, deployment)  # type: ignore[attr-defined]
         self.reconcile(svc)
         return {"service": svc.describe(include_tags=True)}
 
@@ -285,8 +289,12 @@ class ServiceOps:
         if "launchType" in params or "capacityProviderStrategy" in params:
             launch_type, strategy = self._launch_settings(cluster, params)
         platform = params.get("platformVersion", svc.platform_version)
+        volume_configs = params.get("volumeConfigurations")
+        if volume_configs is None:
+            volume_configs = [v.describe() for v in primary.volumes]
         changed = (
-            td is not primary.taskdef
+            "volumeConfigurations" in params
+            or td is not primary.taskdef
             or network != primary.network
             or platform != svc.platform_version
             or (launch_type, strategy) != (svc.launch_type, svc.capacity_strategy)
@@ -295,7 +303,8 @@ class ServiceOps:
         new = None
         if changed:
             new = self._new_deployment(
-                cluster, td, desired, platform, network, launch_type, strategy
+                cluster, td, desired, platform, network, launch_type, strategy,
+                volume_configs=volume_configs,
             )
         # Everything is checked: apply.
         svc.desired_count = desired

@@ -37,6 +37,7 @@ from simulator.ecs.taskdefs import (
 if TYPE_CHECKING:
     from simulator.clock import ScheduledCall
     from simulator.ecs.clusters import Cluster
+    from simulator.ecs.ebs import ManagedVolume
     from simulator.ecs.services import Deployment, EcsServiceRecord
     from simulator.service import CallContext
 
@@ -108,6 +109,10 @@ class Task:
     containers: list[Container] = field(default_factory=list)
     service: EcsServiceRecord | None = None
     deployment: Deployment | None = None
+    #: Managed EBS volumes to create and attach (``volumeConfigurations``).
+    ebs_volumes: list[ManagedVolume] = field(default_factory=list)
+    #: EBS volume ids of those volumes once created (volume name -> vol-...).
+    ebs_volume_ids: dict[str, str] = field(default_factory=dict)
     last_status: str = "PROVISIONING"
     desired_status: str = "RUNNING"
     version: int = 1
@@ -186,6 +191,24 @@ class Task:
                 {"name": "privateIPv4Address", "value": self.private_ip},
             ],
         }
+        attachments = [attachment]
+        for vol in self.ebs_volumes:
+            vol_id = self.ebs_volume_ids.get(vol.name)
+            details = [{"name": "volumeName", "value": vol.name},
+                       {"name": "volumeType", "value": vol.volume_type},
+                       {"name": "volumeSizeInGiB", "value": str(vol.size_gib)},
+                       {"name": "encrypted", "value": str(vol.encrypted).lower()}]
+            if vol_id:
+                details.insert(0, {"name": "volumeId", "value": vol_id})
+            if vol.kms_key_id:
+                details.append({"name": "kmsKeyId", "value": vol.kms_key_id})
+            attachments.append({
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.eni_attachment}/{vol.name}")),
+                "type": "AmazonElasticBlockStorage",
+                "status": "ATTACHED" if vol_id and not self.stopped else (
+                    "DELETED" if self.stopped else "PRECREATED"),
+                "details": details,
+            })
         containers = []
         for c in self.containers:
             item: dict[str, Any] = {
@@ -208,7 +231,7 @@ class Task:
                 item["reason"] = c.reason
             containers.append(item)
         out: dict[str, Any] = {
-            "attachments": [attachment],
+            "attachments": attachments,
             "attributes": self.attributes(),
             "availabilityZone": self.availability_zone,
             "clusterArn": self.cluster.arn,
@@ -277,6 +300,7 @@ class LaunchPlan:
     kms_key_id: str | None = None
     service: EcsServiceRecord | None = None
     deployment: Deployment | None = None
+    ebs_volumes: list[ManagedVolume] = field(default_factory=list)
 
 
 def storage_encryption(
@@ -399,6 +423,22 @@ class TaskOps:
             capacity_provider=capacity_provider,
         )
 
+    def check_volumes(
+        self, plan: LaunchPlan, configs: list[dict[str, Any]] | None
+    ) -> list[ManagedVolume]:
+        """The launch's managed EBS volumes, checked (Linux platform 1.4.0+ only)."""
+        from simulator.ecs import ebs
+
+        volumes = ebs.check(plan.taskdef, plan.cluster, configs,
+                            self.options.ebs_key_precedence)
+        td = plan.taskdef
+        if volumes and not platforms.supports_cmk(plan.platform_version, td.os_family):
+            raise errors.InvalidParameterException(
+                "Amazon EBS volumes can be attached to Fargate tasks on Linux platform version "
+                f"1.4.0 or later only; this task runs {td.os_family} {plan.platform_version}."
+            )
+        return volumes
+
     def take_launch_tokens(self, account: str, count: int) -> bool:
         """Consume ``count`` from the account's Fargate launch-rate bucket."""
         return self.sim.rate_limiter.allow(LAUNCH_QUOTA, account, count)
@@ -434,6 +474,7 @@ class TaskOps:
                 eni_attachment=str(uuid.UUID(int=sim.rng.getrandbits(128), version=4)),
                 private_ip=f"10.0.{sim.rng.randrange(256)}.{sim.rng.randrange(1, 255)}",
                 service=plan.service, deployment=plan.deployment,
+                ebs_volumes=list(plan.ebs_volumes),
             )
             for c in td.body["containerDefinitions"]:
                 cid = uuid.UUID(int=sim.rng.getrandbits(128), version=4)
@@ -481,6 +522,7 @@ class TaskOps:
             capacity_provider=provider,
         )
         plan.started_by = started_by
+        plan.ebs_volumes = self.check_volumes(plan, params.get("volumeConfigurations"))
         plan.group = params.get("group")
         plan.enable_execute_command = bool(params.get("enableExecuteCommand"))
         if plan.enable_execute_command and not (

@@ -59,7 +59,6 @@ Modelling choices (for the README):
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import os
@@ -134,6 +133,19 @@ class TaskStorage:
     grant_id: str | None = None
     grant_token: str | None = field(default=None, repr=False)
     retire_error: str | None = None
+    #: Managed EBS volumes attached to the task, by volume name.
+    ebs: dict[str, EbsAttachment] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class EbsAttachment:
+    """A managed EBS volume of a task: its id, key, grant and encrypted data."""
+
+    name: str
+    volume_id: str
+    kms_key_id: str | None
+    volume: EncryptedVolume
+    grant_token: str | None = field(default=None, repr=False)
 
 
 class FargateAgent:
@@ -200,7 +212,10 @@ class FargateAgent:
                 key, spec = None, self._null_spec
             else:
                 key, spec = bytearray(os.urandom(DATA_KEY_BYTES)), self._spec
+            ebs = self._ebs_volumes(task)
         except StorageFailure as failure:
+            if grant is not None:
+                self._retire(task, grant[1])
             return failure.reason
         storage = self._storage_model(task, spec)
         size = storage.crypt_device_bytes // SECTOR_SIZE * SECTOR_SIZE
@@ -212,6 +227,7 @@ class FargateAgent:
             task_arn=task.arn, encryption=task.encryption, kms_key_id=task.kms_key_id,
             volume_id=volume_id, volume=volume, storage=storage,
             grant_id=grant[0] if grant else None, grant_token=grant[1] if grant else None,
+            ebs=ebs,
         )
         return None
 
@@ -221,15 +237,100 @@ class FargateAgent:
         record = self._records.pop(task.arn, None)
         if record is None:
             return
-        if record.grant_token is not None and record.kms_key_id:
-            account = task.cluster.account
-            retirer = self.kms(retiring_principal(self.sim.region), account, RETIRE_INVOKER)
-            try:
-                retirer.retire_grant(GrantToken=record.grant_token)
-            except errors.ClientError as exc:
-                record.retire_error = f"{exc.code}: {exc.message}"
-                self.retire_failures.append((task.arn, record.retire_error))
+        tokens = [record.grant_token] if record.grant_token and record.kms_key_id else []
+        tokens += [a.grant_token for a in record.ebs.values() if a.grant_token]
+        for token in tokens:
+            problem = self._retire(task, token)
+            if problem is not None:
+                record.retire_error = problem
+                self.retire_failures.append((task.arn, problem))
+        for attachment in record.ebs.values():
+            attachment.volume.close()
         record.volume.close()
+
+    def _retire(self, task: Task, token: str) -> str | None:
+        """RetireGrant as EC2, the retiring principal; "code: message" if it failed."""
+        retirer = self.kms(retiring_principal(self.sim.region), task.cluster.account,
+                           RETIRE_INVOKER)
+        try:
+            retirer.retire_grant(GrantToken=token)
+        except errors.ClientError as exc:
+            return f"{exc.code}: {exc.message}"
+        return None
+
+    # -- managed EBS volumes ---------------------------------------------------------------
+    def ebs_kms(self, role_arn: str) -> Client:
+        """KMS as EBS calls it for a volume ECS creates with ``role_arn``: the role's
+        credentials, through EC2 (kms:ViaService), invoked by ec2-frontend-api."""
+        key = (role_arn, "ebs", FRONTEND_INVOKER)
+        client = self._clients.get(key)
+        if client is None:
+            caller = dataclasses.replace(self.sim.principal(role_arn), invoked_by=FRONTEND_INVOKER)
+            client = self._clients[key] = Client(
+                self.sim, self.sim.service("kms"), caller,
+                via_service=f"ec2.{self.sim.region}.amazonaws.com",
+                source_ip=FRONTEND_INVOKER, user_agent=FRONTEND_INVOKER,
+            )
+        return client
+
+    def _ebs_volumes(self, task: Task) -> dict[str, EbsAttachment]:
+        """Create and attach the task's managed EBS volumes (ECS's ``volumeConfigurations``)."""
+        out: dict[str, EbsAttachment] = {}
+        for vol in task.ebs_volumes:
+            volume_id = f"vol-{self.sim.rng.getrandbits(68):017x}"
+            token = None
+            if vol.kms_key_id:
+                key, token = self._ebs_customer_key(task, vol.kms_key_id, vol.role_arn,
+                                                    volume_id)
+            else:
+                # Unencrypted, or under EBS's AWS managed key: no call on a customer key.
+                key = bytearray(os.urandom(DATA_KEY_BYTES))
+            spec = self._spec if vol.encrypted else self._null_spec
+            volume = EncryptedVolume(vol.size_gib * GIB, spec,
+                                     bytes(key) if vol.encrypted else None, engine=self.engine)
+            key[:] = bytes(len(key))
+            out[vol.name] = EbsAttachment(vol.name, volume_id, vol.kms_key_id, volume, token)
+            task.ebs_volume_ids[vol.name] = volume_id
+        return out
+
+    def _ebs_customer_key(
+        self, task: Task, key_id: str, role_arn: str, volume_id: str
+    ) -> tuple[bytearray, str]:
+        """EBS's KMS calls for a volume encrypted under a customer managed key."""
+        ebs = self.ebs_kms(role_arn)
+        region = self.sim.region
+        grantee = self.kms(grantee_principal(region), task.cluster.account)
+        context = {"aws:ebs:id": volume_id}
+
+        def fail(op: str, exc: errors.ClientError) -> StorageFailure:
+            return StorageFailure(
+                f"ResourceInitializationError: failed to create the Amazon EBS volume "
+                f"{volume_id} encrypted with the KMS key {key_id} using the infrastructure "
+                f"role {role_arn}: kms:{op} failed with {exc.code}: {exc.message}"
+            )
+
+        try:
+            blob = ebs.generate_data_key_without_plaintext(
+                KeyId=key_id, EncryptionContext=context, NumberOfBytes=DATA_KEY_BYTES
+            )["CiphertextBlob"]
+        except errors.ClientError as exc:
+            raise fail("GenerateDataKeyWithoutPlaintext", exc) from None
+        try:
+            grant = ebs.create_grant(
+                KeyId=key_id, GranteePrincipal=grantee_principal(region),
+                RetiringPrincipal=retiring_principal(region), Operations=["Decrypt"],
+                Constraints={"EncryptionContextSubset": context},
+            )
+        except errors.ClientError as exc:
+            raise fail("CreateGrant", exc) from None
+        token = grant["GrantToken"]
+        try:
+            plaintext = grantee.decrypt(CiphertextBlob=blob, EncryptionContext=context,
+                                        KeyId=key_id, GrantTokens=[token])["Plaintext"]
+        except errors.ClientError as exc:
+            self._retire(task, token)
+            raise fail("Decrypt", exc) from None
+        return bytearray(plaintext), token
 
     # -- the customer managed key sequence -------------------------------------------------
     @staticmethod
@@ -298,9 +399,7 @@ class FargateAgent:
                 CiphertextBlob=blob, EncryptionContext=full, KeyId=key_id, GrantTokens=[token]
             )["Plaintext"]
         except errors.ClientError as exc:
-            retirer = self.kms(retiring_principal(region), cluster.account, RETIRE_INVOKER)
-            with contextlib.suppress(errors.ClientError):
-                retirer.retire_grant(GrantToken=token)
+            self._retire(task, token)
             raise fail("Decrypt", exc) from None
         key = bytearray(plaintext)
         if len(key) != DATA_KEY_BYTES:  # pragma: no cover - a KMS bug
