@@ -241,6 +241,9 @@ class DeploymentScheduler:
                     d.status = "INACTIVE"
                 self._event(svc, "has been deleted.")
             return
+        if svc.controller != "ECS":
+            self.reconcile_task_sets(svc)  # type: ignore[attr-defined]
+            return
         primary = svc.primary
         desired = primary.desired_count
         cfg = svc.deployment_configuration

@@ -18,6 +18,7 @@ from simulator.ecs.revisions import RevisionOps
 from simulator.ecs.services import ServiceOps
 from simulator.ecs.taskdefs import TaskDefinition, TaskDefinitionOps
 from simulator.ecs.tasks import TaskOps
+from simulator.ecs.tasksets import TaskSetOps
 from simulator.service import Service
 
 if TYPE_CHECKING:
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
 
 
 class EcsService(
-    ClusterOps, TaskDefinitionOps, TaskOps, ServiceOps, RevisionOps, DeploymentScheduler,
-    Service,
+    ClusterOps, TaskDefinitionOps, TaskOps, ServiceOps, RevisionOps, TaskSetOps,
+    DeploymentScheduler, Service,
 ):
     """Amazon ECS as the simulator models it: Fargate launch type, ECS rolling deployments."""
 
