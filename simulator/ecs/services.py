@@ -1,7 +1,9 @@
 """Services: CreateService, UpdateService, DescribeServices, ListServices, DeleteService.
 
-A service is a REPLICA service on Fargate with the ECS rolling-update controller; its
-deployments and the scheduler that moves tasks between them are in ``deployments``.
+A service is a REPLICA service on Fargate. With the ECS rolling-update controller its
+deployments and the scheduler that moves tasks between them are in ``deployments`` (its
+service revisions in ``revisions``); with the EXTERNAL or CODE_DEPLOY controller its tasks
+come from task sets (``tasksets``).
 """
 
 from __future__ import annotations

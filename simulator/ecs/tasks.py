@@ -486,8 +486,27 @@ class TaskOps:
                 ))
             cluster.tasks[task_id] = task
             self.lifecycle.launch(task)
+            self._schedule_termination(task)
             out.append(task)
         return out
+
+    def _schedule_termination(self, task: Task) -> None:
+        """Stop a task when its retired platform version's tasks are terminated.
+
+        "All remaining running 1.3.0 tasks will be terminated on June 30, 2026"
+        (platform-versions-retired page). The call is not one of ECS's tracked timers, so
+        ``settle`` does not wait for it; advancing the clock past the date runs it.
+        """
+        if task.windows:
+            return
+        gone = platforms.retirement(task.platform_version, self.sim.partition)
+        if gone is None or gone.terminated is None:
+            return
+        reason = (f"Linux platform version {task.platform_version} was retired; its remaining "
+                  f"tasks are terminated on {gone.terminated:%Y-%m-%d} ({gone.source})")
+        self.sim.clock.call_at(
+            gone.terminated, lambda: self.lifecycle.stop(task, "TerminationNotice", reason)
+        )
 
     def find_task(self, cluster: Cluster, ref: str) -> Task | None:
         """A task of ``cluster`` by id or ARN."""

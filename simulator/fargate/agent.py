@@ -22,6 +22,11 @@ Customer managed key (Linux, platform 1.4.0+, cluster with
    ``EncryptedVolume`` of the task's size.
 6. On stop: RetireGrant as the retiring principal; the volume (and its key copy) is wiped.
 
+Managed EBS volumes (``volumeConfigurations``, ``simulator.ecs.ebs``) are created at the
+same instant as step 3: EBS's GenerateDataKeyWithoutPlaintext and Decrypt-only CreateGrant as
+the infrastructure role through EC2 (context ``aws:ebs:id`` only), Decrypt by the grantee;
+their grants are retired with the task's at stop.
+
 Steps 1-2 are ``preflight(task)``, run by the lifecycle ``DRY_RUN_LEAD_SECONDS`` before the
 end of PROVISIONING; steps 3-5 are ``provision(task)`` at its end. The clock moves by
 scheduled callbacks, so no real time passes.

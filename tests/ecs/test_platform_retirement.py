@@ -54,3 +54,23 @@ def test_a_service_on_a_retired_version_is_refused():
             cluster="prod", serviceName="web", taskDefinition=register(sim), desiredCount=1,
             launchType="FARGATE", platformVersion="1.3.0",
             networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-12345678"]}})
+
+
+def test_running_1_3_0_tasks_are_terminated_on_the_published_date():
+    sim = Simulation(account_id=ACCOUNT, start_time=datetime(2026, 6, 10, tzinfo=UTC))
+    make_cluster(sim)
+    [task] = run(sim, register(sim), platformVersion="1.3.0")
+    assert task["lastStatus"] == "RUNNING"
+    sim.clock.advance((datetime(2026, 6, 30, tzinfo=UTC) - sim.clock.now()).total_seconds())
+    sim.fargate.settle()
+    [task] = sim.client("ecs").describe_tasks(cluster="prod", tasks=[task["taskArn"]])["tasks"]
+    assert task["lastStatus"] == "STOPPED" and task["stopCode"] == "TerminationNotice"
+    assert "2026-06-30" in task["stoppedReason"]
+    assert task["stoppedAt"] >= datetime(2026, 6, 30, tzinfo=UTC)
+
+
+def test_settle_does_not_wait_for_the_termination_date():
+    sim = Simulation(account_id=ACCOUNT, start_time=datetime(2026, 1, 1, tzinfo=UTC))
+    make_cluster(sim)
+    run(sim, register(sim), platformVersion="1.3.0")
+    assert sim.clock.now() < datetime(2026, 1, 2, tzinfo=UTC)
