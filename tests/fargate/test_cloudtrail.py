@@ -134,3 +134,10 @@ def test_a_users_records_keep_the_keys_account(sim):
     assert rec["resources"][0]["accountId"] == sim.account_id
     assert "sharedEventID" not in rec
     assert rec["responseElements"]["keyId"] == key
+
+
+def test_retire_grant_record_names_the_grant_not_the_token(trail):
+    _, recs = trail
+    retire, grant = recs["RetireGrant"], recs["CreateGrant"]
+    assert retire["requestParameters"] is None
+    assert retire["additionalEventData"] == {"grantId": grant["responseElements"]["grantId"]}
