@@ -136,6 +136,7 @@ class DeploymentScheduler:
         kms_key_id: str | None = None,
         keep_key: bool = False,
         volume_configs: list[dict[str, Any]] | None = None,
+        ctx: Any = None,
     ) -> Deployment:
         """A PRIMARY deployment taking the cluster's current key (checked, not yet added)."""
         provider = strategy[0]["capacityProvider"] if strategy else None
@@ -143,7 +144,7 @@ class DeploymentScheduler:
             cluster, td, platform_version=platform_version, network=network,
             capacity_provider=provider,
         )
-        volumes = self.check_volumes(plan, volume_configs)  # type: ignore[attr-defined]
+        volumes = self.check_volumes(plan, volume_configs, ctx)  # type: ignore[attr-defined]
         now = self.sim.clock.now()
         return Deployment(
             volumes=volumes,

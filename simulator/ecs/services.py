@@ -259,7 +259,7 @@ class ServiceOps:
             return self._create_task_set_service(ctx, cluster, name, arn, params)
         deployment = self._new_deployment(
             cluster, td, desired, params.get("platformVersion"), network, launch_type, strategy,
-            volume_configs=params.get("volumeConfigurations"),
+            volume_configs=params.get("volumeConfigurations"), ctx=ctx,
         )
         svc = EcsServiceRecord(
             name=name, arn=arn, cluster=cluster, desired_count=desired, created_at=ctx.now,
@@ -384,6 +384,7 @@ class ServiceOps:
             new = self._new_deployment(
                 cluster, td, desired, platform, network, launch_type, strategy,
                 volume_configs=volume_configs,
+                ctx=ctx if "volumeConfigurations" in params else None,
             )
         # Everything is checked: apply.
         svc.desired_count = desired

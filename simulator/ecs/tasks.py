@@ -424,13 +424,21 @@ class TaskOps:
         )
 
     def check_volumes(
-        self, plan: LaunchPlan, configs: list[dict[str, Any]] | None
+        self, plan: LaunchPlan, configs: list[dict[str, Any]] | None,
+        ctx: CallContext | None = None,
     ) -> list[ManagedVolume]:
-        """The launch's managed EBS volumes, checked (Linux platform 1.4.0+ only)."""
+        """The launch's managed EBS volumes, checked (Linux platform 1.4.0+ only); with the
+        caller's ``ctx``, that it may pass each infrastructure role to ECS."""
         from simulator.ecs import ebs
 
         volumes = ebs.check(plan.taskdef, plan.cluster, configs,
                             self.options.ebs_key_precedence)
+        for vol in volumes:
+            if ctx is not None:
+                # The caller passes the infrastructure role to ECS ("iam:PassRole" on
+                # roleArn, ebs-volumes page: infrastructure IAM role).
+                authorize_call(ctx, vol.role_arn, {"iam:PassedToService": "ecs.amazonaws.com"},
+                               action="iam:PassRole")
         td = plan.taskdef
         if volumes and not platforms.supports_cmk(plan.platform_version, td.os_family):
             raise errors.InvalidParameterException(
@@ -541,7 +549,7 @@ class TaskOps:
             capacity_provider=provider,
         )
         plan.started_by = started_by
-        plan.ebs_volumes = self.check_volumes(plan, params.get("volumeConfigurations"))
+        plan.ebs_volumes = self.check_volumes(plan, params.get("volumeConfigurations"), ctx)
         plan.group = params.get("group")
         plan.enable_execute_command = bool(params.get("enableExecuteCommand"))
         if plan.enable_execute_command and not (

@@ -8,7 +8,20 @@ import pytest
 
 from simulator import errors
 from simulator.ecs.options import EcsOptions
-from tests.ecs.helpers import ACCOUNT, CLUSTER, CONTAINER, NET, make_key, policy, register, run
+from tests.ecs.helpers import (
+    ACCOUNT,
+    CLUSTER,
+    CONTAINER,
+    NET,
+    OPERATOR,
+    OPERATOR_NAME,
+    TRUST,
+    allow,
+    make_key,
+    policy,
+    register,
+    run,
+)
 
 INFRA = "ecsInfrastructureRole"
 INFRA_ARN = f"arn:aws:iam::{ACCOUNT}:role/{INFRA}"
@@ -171,3 +184,20 @@ def test_a_service_deployment_carries_the_volume(sim, setup):
     ids = {ebs_attachment(t)[0]["volumeId"] for t in tasks}
     assert len(ids) == 2  # one volume per task
     assert len(sim.client("kms").list_grants(KeyId=key)["Grants"]) == 2
+
+
+def test_the_caller_must_pass_the_infrastructure_role(sim, setup):
+    _, td = setup
+    iam = sim.client("iam")
+    iam.create_role(RoleName=OPERATOR_NAME, AssumeRolePolicyDocument=TRUST)
+    iam.put_role_policy(RoleName=OPERATOR_NAME, PolicyName="ecs",
+                        PolicyDocument=policy(allow("ecs:*")))
+    ecs = sim.client("ecs", principal=OPERATOR)
+    with pytest.raises(errors.AccessDeniedException, match="iam:PassRole"):
+        ecs.run_task(cluster=CLUSTER, taskDefinition=td, launchType="FARGATE",
+                     networkConfiguration=NET, volumeConfigurations=volume())
+    iam.put_role_policy(RoleName=OPERATOR_NAME, PolicyName="pass", PolicyDocument=policy(
+        allow("iam:PassRole", INFRA_ARN, StringEquals={
+            "iam:PassedToService": "ecs.amazonaws.com"})))
+    assert ecs.run_task(cluster=CLUSTER, taskDefinition=td, launchType="FARGATE",
+                        networkConfiguration=NET, volumeConfigurations=volume())["tasks"]
