@@ -59,10 +59,12 @@ def _container(key: str) -> Callable[[dict[str, Any]], Iterator[Any]]:
     return find
 
 
-def _linux(key: str) -> Callable[[dict[str, Any]], Iterator[Any]]:
+def _linux(key: str, *, any_value: bool = False) -> Callable[[dict[str, Any]], Iterator[Any]]:
+    """Containers whose linuxParameters set ``key`` (to anything, with ``any_value``)."""
     def find(body: dict[str, Any]) -> Iterator[Any]:
         for c in _containers(body):
-            if (c.get("linuxParameters") or {}).get(key):
+            value = (c.get("linuxParameters") or {}).get(key)
+            if value is not None if any_value else value:
                 yield c.get("name")
     return find
 
@@ -125,6 +127,12 @@ RULES: tuple[Rule, ...] = (
          _UNSUPPORTED.format(param="sharedMemorySize") + " (container '{value}')", None),
     Rule("containerDefinitions[].linuxParameters.tmpfs", _linux("tmpfs"),
          _UNSUPPORTED.format(param="tmpfs") + " (container '{value}')", None),
+    # "If you're using tasks that use the Fargate launch type, the maxSwap parameter isn't
+    # supported" (and swappiness likewise; task definition parameters, linuxParameters).
+    Rule("containerDefinitions[].linuxParameters.maxSwap", _linux("maxSwap", any_value=True),
+         _UNSUPPORTED.format(param="maxSwap") + " (container '{value}')", None),
+    Rule("containerDefinitions[].linuxParameters.swappiness", _linux("swappiness", any_value=True),
+         _UNSUPPORTED.format(param="swappiness") + " (container '{value}')", None),
     Rule("containerDefinitions[].resourceRequirements GPU", _gpu,
          "Tasks using the Fargate launch type do not support GPU resource requirements "
          "(container '{value}')", None),

@@ -43,6 +43,10 @@ REFUSED = [
     ("tmpfs", {"containerDefinitions": container(
         linuxParameters={"tmpfs": [{"containerPath": "/tmp", "size": 64}]})}, "tmpfs"),
     ("links", {"containerDefinitions": container(links=["db"])}, "links"),
+    ("maxSwap", {"containerDefinitions": container(linuxParameters={"maxSwap": 0})},
+     "maxSwap"),
+    ("swappiness", {"containerDefinitions": container(linuxParameters={"swappiness": 60})},
+     "swappiness"),
     ("GPU", {"containerDefinitions": container(
         resourceRequirements=[{"type": "GPU", "value": "1"}])}, "GPU"),
     ("host volume", {"volumes": [{"name": "v", "host": {"sourcePath": "/data"}}]},
