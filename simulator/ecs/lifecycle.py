@@ -205,6 +205,7 @@ class Lifecycle:
         task.timer = None
         if task.last_status == "PROVISIONING":
             # Storage is not provisioned yet: nothing to tear down but the network interface.
+            self.sim.fargate.discard(task)
             self._set(task, "DEPROVISIONING")
             self._after(task, self.timings.deprovisioning, self._stopped)
             return

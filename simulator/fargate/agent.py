@@ -236,6 +236,10 @@ class FargateAgent:
         )
         return None
 
+    def discard(self, task: Task) -> None:
+        """Forget a task stopped before its storage was provisioned (its dry runs only)."""
+        self._preflighted.pop(task.arn, None)
+
     def release(self, task: Task) -> None:
         """Retire the task's grant and wipe its volume (end of DEPROVISIONING)."""
         self._preflighted.pop(task.arn, None)

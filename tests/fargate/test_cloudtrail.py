@@ -141,3 +141,19 @@ def test_retire_grant_record_names_the_grant_not_the_token(trail):
     retire, grant = recs["RetireGrant"], recs["CreateGrant"]
     assert retire["requestParameters"] is None
     assert retire["additionalEventData"] == {"grantId": grant["responseElements"]["grantId"]}
+
+
+def test_a_task_stopped_between_dry_runs_and_real_calls_makes_no_real_call(sim):
+    make_cluster(sim, key=make_key(sim))
+    ecs = sim.client("ecs")
+    arn = ecs.run_task(cluster=CLUSTER, taskDefinition=register(sim), launchType="FARGATE",
+                       networkConfiguration={"awsvpcConfiguration": {
+                           "subnets": ["subnet-12345678"]}})["tasks"][0]["taskArn"]
+    before = len(sim.audit_trail)
+    sim.clock.advance(sim.ecs.timings.provisioning - DRY_RUN_LEAD_SECONDS + 0.5)
+    ecs.stop_task(cluster=CLUSTER, task=arn)
+    sim.fargate.settle()
+    names = [r["eventName"] for r in sim.audit_trail[before:]
+             if r["eventSource"] == "kms.amazonaws.com"]
+    assert names == ["GenerateDataKeyWithoutPlaintext", "CreateGrant"]  # the dry runs only
+    assert sim.fargate._preflighted == {}
