@@ -20,6 +20,7 @@ from simulator.iam.principal import Principal
 #: https://docs.aws.amazon.com/kms/latest/developerguide/understanding-kms-entries.html).
 READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
     "kms.amazonaws.com": frozenset({
+        # ReEncrypt too: its record in the KMS guide (ct-reencrypt) has "readOnly": true.
         "Decrypt", "Encrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyPair",
         "GenerateDataKeyPairWithoutPlaintext", "GenerateDataKeyWithoutPlaintext",
         "GenerateRandom", "GenerateMac", "VerifyMac", "Sign", "Verify", "DeriveSharedSecret",
@@ -38,11 +39,23 @@ KEY_ID_IN_RESPONSE: dict[str, frozenset[str]] = {
     "kms.amazonaws.com": frozenset({"CreateGrant", "RetireGrant"}),
 }
 
-#: ``resources[].accountId`` of the events an AWS service makes (``userIdentity.type``
-#: AWSService): every Fargate record in AWS's examples shows "AWS Internal", with a
-#: ``sharedEventID`` (fargate-managing-kms-key page and
-#: https://aws.amazon.com/blogs/compute/securing-amazon-ecs-workloads-on-aws-fargate-with-customer-managed-keys/).
+#: Events an AWS service makes (``userIdentity.type`` AWSService) carry a ``sharedEventID``
+#: (Fargate's records in the fargate-managing-kms-key page and
+#: https://aws.amazon.com/blogs/compute/securing-amazon-ecs-workloads-on-aws-fargate-with-customer-managed-keys/;
+#: Voice ID's in the KMS developer guide). Fargate's records, and only theirs among AWS's
+#: examples (Voice ID's name the key's account), show ``resources[].accountId`` "AWS
+#: Internal": the invokers below; Fargate's regional grantee is included by inference.
 SERVICE_RESOURCE_ACCOUNT = "AWS Internal"
+INTERNAL_RESOURCE_INVOKERS = frozenset({
+    "fargate.amazonaws.com", "ec2-frontend-api.amazonaws.com", "AWS Internal",
+})
+
+
+def _internal_resources(invoked_by: str | None) -> bool:
+    """Whether an AWSService event's resources name "AWS Internal" as their account."""
+    if invoked_by in INTERNAL_RESOURCE_INVOKERS:
+        return True
+    return bool(invoked_by) and invoked_by.startswith("fargate.")  # fargate.<region>
 #: Namespace of the simulator's sharedEventIDs, derived from the eventID so that no draw of
 #: the seeded generator is added (AWS's page shows the two as different GUIDs).
 _SHARED_EVENT_NAMESPACE = uuid.UUID("6f1d7c2e-8b4a-4f0e-9a51-3c2d9e7b1a40")
@@ -63,9 +76,11 @@ def cloudtrail_conventions(rec: dict[str, Any]) -> dict[str, Any]:
     if "errorCode" not in rec and name in KEY_ID_IN_RESPONSE.get(source, ()) and resources:
         rec["responseElements"] = {**(rec.get("responseElements") or {}),
                                    "keyId": resources[0]["ARN"]}
-    if rec["userIdentity"].get("type") == "AWSService":
-        for res in resources:
-            res["accountId"] = SERVICE_RESOURCE_ACCOUNT
+    ident = rec["userIdentity"]
+    if ident.get("type") == "AWSService":
+        if _internal_resources(ident.get("invokedBy")):
+            for res in resources:
+                res["accountId"] = SERVICE_RESOURCE_ACCOUNT
         rec["sharedEventID"] = str(uuid.uuid5(_SHARED_EVENT_NAMESPACE, rec["eventID"]))
     return rec
 

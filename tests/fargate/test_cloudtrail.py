@@ -11,6 +11,7 @@ from datetime import datetime
 
 import pytest
 
+from simulator import errors
 from simulator.audit import read_only
 from simulator.fargate.agent import DRY_RUN_LEAD_SECONDS
 from tests.ecs.helpers import CLUSTER, make_cluster, make_key, register, run
@@ -111,6 +112,9 @@ def test_a_dry_run_refusal_stops_the_task_before_the_real_calls(sim):
     ("kms.amazonaws.com", "GenerateDataKeyWithoutPlaintext", True),
     ("kms.amazonaws.com", "Decrypt", True),
     ("kms.amazonaws.com", "Encrypt", True),
+    ("kms.amazonaws.com", "ReEncrypt", True),
+    ("kms.amazonaws.com", "GenerateDataKey", True),
+    ("kms.amazonaws.com", "GenerateDataKeyPair", True),
     ("kms.amazonaws.com", "GenerateRandom", True),
     ("kms.amazonaws.com", "DescribeKey", True),
     ("kms.amazonaws.com", "ListGrants", True),
@@ -157,3 +161,16 @@ def test_a_task_stopped_between_dry_runs_and_real_calls_makes_no_real_call(sim):
              if r["eventSource"] == "kms.amazonaws.com"]
     assert names == ["GenerateDataKeyWithoutPlaintext", "CreateGrant"]  # the dry runs only
     assert sim.fargate._preflighted == {}
+
+
+def test_other_services_events_name_the_keys_account(sim):
+    """Voice ID's records in the KMS guide: AWSService, sharedEventID, the key's account."""
+    key = make_key(sim)
+    before = len(sim.audit_trail)
+    with pytest.raises(errors.AccessDeniedException):
+        sim.client("kms", principal="voiceid.amazonaws.com").generate_data_key(
+            KeyId=key, KeySpec="AES_256")
+    [rec] = sim.audit_trail[before:]
+    assert rec["userIdentity"] == {"type": "AWSService", "invokedBy": "voiceid.amazonaws.com"}
+    assert rec["resources"][0]["accountId"] == sim.account_id
+    assert "sharedEventID" in rec
