@@ -59,8 +59,8 @@ def revision_shape(svc: EcsServiceRecord, dep: Deployment) -> dict[str, Any]:
 def deployment_status(svc: EcsServiceRecord, dep: Deployment) -> str:
     """The ``ServiceDeploymentStatus`` of a deployment (a completed one stays SUCCESSFUL)."""
     if dep.rollout_state == "FAILED":
-        return "ROLLBACK_SUCCESSFUL" if svc.deployments and svc.deployments[0] is not dep \
-            else "STOPPED"
+        rolled_back = bool(svc.deployments) and svc.deployments[0] is not dep
+        return "ROLLBACK_SUCCESSFUL" if rolled_back else "STOPPED"
     if dep.rollout_state == "COMPLETED":
         return "SUCCESSFUL"
     if dep.status != "PRIMARY":  # replaced before it completed

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from simulator import errors
-from simulator.ecs import platforms, sizes
+from simulator.ecs import ebs, platforms, sizes
 from simulator.ecs.clusters import launch_choice
 from simulator.ecs.common import (
     authorize_call,
@@ -429,8 +429,6 @@ class TaskOps:
     ) -> list[ManagedVolume]:
         """The launch's managed EBS volumes, checked (Linux platform 1.4.0+ only); with the
         caller's ``ctx``, that it may pass each infrastructure role to ECS."""
-        from simulator.ecs import ebs
-
         volumes = ebs.check(plan.taskdef, plan.cluster, configs,
                             self.options.ebs_key_precedence)
         for vol in volumes:

@@ -71,3 +71,23 @@ def test_a_deployment_replaced_before_it_completes_is_stopped(sim, two_deploymen
     sim.fargate.settle()
     deps = ecs.list_service_deployments(cluster=CLUSTER, service="web")["serviceDeployments"]
     assert [d["status"] for d in deps] == ["SUCCESSFUL", "STOPPED", "SUCCESSFUL", "SUCCESSFUL"]
+
+
+def test_a_rolled_back_deployment_says_so(sim):
+    good, bad = make_key(sim), make_key(sim, cluster="elsewhere")  # bad: policy names another
+    make_cluster(sim, key=good)
+    ecs = sim.client("ecs")
+    ecs.create_service(cluster=CLUSTER, serviceName="web", taskDefinition=register(sim),
+                       desiredCount=1, launchType="FARGATE", networkConfiguration=NET,
+                       deploymentConfiguration={"deploymentCircuitBreaker": {
+                           "enable": True, "rollback": True}})
+    sim.fargate.settle()
+    ecs.update_cluster(cluster=CLUSTER, configuration={
+        "managedStorageConfiguration": {"fargateEphemeralStorageKmsKeyId": bad}})
+    ecs.update_service(cluster=CLUSTER, service="web", forceNewDeployment=True)
+    sim.fargate.settle()
+    deps = ecs.list_service_deployments(cluster=CLUSTER, service="web")["serviceDeployments"]
+    assert [d["status"] for d in deps] == ["SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "SUCCESSFUL"]
+    revs = ecs.describe_service_revisions(
+        serviceRevisionArns=[d["targetServiceRevisionArn"] for d in deps])["serviceRevisions"]
+    assert [r["fargateEphemeralStorage"]["kmsKeyId"] for r in revs] == [good, bad, good]
