@@ -17,7 +17,7 @@ from botocore import xform_name
 from botocore.model import OperationModel
 
 from simulator import drift, errors
-from simulator.audit import user_identity
+from simulator.audit import cloudtrail_conventions, user_identity
 from simulator.iam.principal import Principal
 from simulator.idempotency import TokenCache
 from simulator.models import (
@@ -233,7 +233,7 @@ def audit_record(
         "responseElements": None,
         "requestID": ctx.request_id,
         "eventID": str(uuid.UUID(int=ctx.sim.rng.getrandbits(128), version=4)),
-        "readOnly": op_model.name.startswith(("Describe", "List", "Get")),
+        "readOnly": False,  # set by cloudtrail_conventions
         "eventType": "AwsApiCall",
         "managementEvent": True,
         "recipientAccountId": ctx.account,
@@ -247,4 +247,4 @@ def audit_record(
     if ctx.audit_params:
         rec["requestParameters"] = {**(rec["requestParameters"] or {}), **ctx.audit_params}
     rec.update(ctx.audit)
-    return rec
+    return cloudtrail_conventions(rec)

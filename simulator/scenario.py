@@ -305,6 +305,9 @@ class _Runner:
                     "invokedBy": r["userIdentity"].get("invokedBy"),
                     "errorCode": r.get("errorCode"),
                     "requestParameters": r.get("requestParameters"),
+                    "recipientAccountId": r.get("recipientAccountId"),
+                    "eventTime": r.get("eventTime"),
+                    "readOnly": r.get("readOnly"),
                 }
                 for r in records
                 if r["eventSource"] in (source, f"{source}.amazonaws.com")

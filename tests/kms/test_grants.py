@@ -280,7 +280,8 @@ def test_cross_account_grantee_needs_no_identity_policy(sim, kms, key, blob):
 def test_create_grant_audit_logs_only_the_grant_id(sim, kms, key):
     g = kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=APP_ROLE, Operations=["Decrypt"])
     rec = sim.audit_trail[-1]
-    assert rec["responseElements"] == {"grantId": g["GrantId"]}
+    # CloudTrail adds the key's ARN (ct-creategrant: "recorded on or after December 2022").
+    assert rec["responseElements"] == {"grantId": g["GrantId"], "keyId": key["Arn"]}
     assert rec["requestParameters"]["operations"] == ["Decrypt"]
 
 
