@@ -21,6 +21,7 @@ from simulator.audit import cloudtrail_conventions, user_identity
 from simulator.iam.principal import Principal
 from simulator.idempotency import TokenCache
 from simulator.models import (
+    clean_check,
     constraint_errors,
     encode_blobs,
     param_errors,
@@ -134,17 +135,22 @@ class Client:
         )
         response: dict[str, Any] | None = None
         try:
-            problem = param_errors(op_model, params)
-            if problem:
-                raise errors.ValidationException(problem.replace("\n", " "))
-            params = encode_blobs(op_model, params)
-            violations = constraint_errors(op_model, params)
-            if violations:
-                n = len(violations)
-                word = "error" if n == 1 else "errors"
-                raise errors.error_class(service.constraint_error)(
-                    f"{n} validation {word} detected: " + "; ".join(violations)
-                )
+            clean = clean_check(op_model)
+            if clean is not None and clean(params):
+                # Certainly valid (the compiled check of both passes below): nothing to report.
+                params = encode_blobs(op_model, params)
+            else:
+                problem = param_errors(op_model, params)
+                if problem:
+                    raise errors.ValidationException(problem.replace("\n", " "))
+                params = encode_blobs(op_model, params)
+                violations = constraint_errors(op_model, params)
+                if violations:
+                    n = len(violations)
+                    word = "error" if n == 1 else "errors"
+                    raise errors.error_class(service.constraint_error)(
+                        f"{n} validation {word} detected: " + "; ".join(violations)
+                    )
             handler = getattr(service, operation, None)
             if handler is None:
                 raise errors.error_class("UnknownOperationException")(

@@ -393,3 +393,168 @@ def _encode(shape: Shape, value: Any) -> Any:
     if t == "map" and isinstance(value, dict):
         return {k: _encode(shape.value, v) for k, v in value.items()}
     return value
+
+
+# -- the compiled fast path -------------------------------------------------------------------
+#: A compiled check: True when a value passes both botocore's ParamValidator (ignoring the
+#: range/length reports ``param_errors`` leaves out) and ``constraint_errors``.
+_Clean = Any  # Callable[[Any], bool]
+_SLOW = "_sim_clean_slow"
+
+
+def _always(value: Any) -> bool:
+    return True
+
+
+def clean_check(operation: OperationModel) -> _Clean | None:
+    """A function telling whether ``params`` of ``operation`` are certainly valid.
+
+    Built once per operation (kept on the model). True means ``param_errors`` would return
+    None and ``constraint_errors`` an empty list, so the caller may skip them; False means
+    "look closer": the caller runs both, which word every problem exactly as before. None:
+    the input has a shape this fast path does not model (documents, JSON-value headers);
+    always look closer.
+    """
+    cached = operation.__dict__.get("_sim_clean", _SLOW)
+    if cached is not _SLOW:
+        return cached
+    shape = operation.input_shape
+    if shape is None:
+        check: _Clean | None = _no_params
+    else:
+        check = _compile(shape)
+    operation._sim_clean = check  # type: ignore[attr-defined]
+    return check
+
+
+def _no_params(value: Any) -> bool:
+    return not value
+
+
+def _compile(shape: Shape) -> _Clean | None:
+    """The clean-check of ``shape`` (None: not modelled), built once and kept on the shape."""
+    cached = shape.__dict__.get("_sim_clean", _SLOW)
+    if cached is not _SLOW:
+        return cached
+    serialization = getattr(shape, "serialization", {}) or {}
+    if serialization.get("jsonvalue") and serialization.get("location") == "header":
+        shape._sim_clean = None  # type: ignore[attr-defined]
+        return None
+    t = shape.type_name
+    meta = shape.metadata
+    lo, hi = meta.get("min"), meta.get("max")
+    check: _Clean | None
+    if t == "structure":
+        if shape.is_document_type:
+            shape._sim_clean = None  # type: ignore[attr-defined]
+            return None
+        table: dict[str, _Clean] = {}
+        required = tuple(meta.get("required", ()))
+        union = shape.is_tagged_union
+        slow = [False]
+
+        def structure(value: Any) -> bool:
+            if slow[0] or (value.__class__ is not dict and not isinstance(value, dict)):
+                return False
+            if union and len(value) != 1:
+                return False
+            for name in required:
+                if name not in value:
+                    return False
+            for name, v in value.items():
+                sub = table.get(name)
+                if sub is None or not sub(v):
+                    return False
+            return True
+
+        shape._sim_clean = structure  # type: ignore[attr-defined]  # before members: recursion
+        for name, member in shape.members.items():
+            sub = _compile(member)
+            if sub is None:
+                slow[0] = True
+                break
+            table[name] = sub
+        if slow[0]:
+            shape._sim_clean = None  # type: ignore[attr-defined]
+            return None
+        return structure
+    if t == "list":
+        shape._sim_clean = None  # type: ignore[attr-defined]  # recursion guard
+        item = _compile(shape.member)
+        if item is None:
+            return None
+
+        def listing(value: Any) -> bool:
+            if not isinstance(value, list | tuple):
+                return False
+            n = len(value)
+            if (lo is not None and n < lo) or (hi is not None and n > hi):
+                return False
+            return all(item(v) for v in value)
+
+        check = listing
+    elif t == "map":
+        shape._sim_clean = None  # type: ignore[attr-defined]
+        key, val = _compile(shape.key), _compile(shape.value)
+        if key is None or val is None:
+            return None
+
+        def mapping(value: Any) -> bool:
+            if not isinstance(value, dict):
+                return False
+            return all(key(k) and val(v) for k, v in value.items())
+
+        check = mapping
+    elif t == "string":
+        enum = frozenset(shape.enum) if shape.enum else None
+        pattern = meta.get("pattern")
+        regex = _pattern(pattern) if pattern else None
+        if lo is None and hi is None and enum is None and regex is None:
+            def string(value: Any) -> bool:
+                return value.__class__ is str or isinstance(value, str)
+        else:
+            def string(value: Any) -> bool:
+                if not isinstance(value, str):
+                    return False
+                n = len(value)
+                if (lo is not None and n < lo) or (hi is not None and n > hi):
+                    return False
+                if enum is not None and value not in enum:
+                    return False
+                return regex is None or regex.fullmatch(value) is not None
+        check = string
+    elif t in ("integer", "long"):
+        def integer(value: Any) -> bool:
+            if not isinstance(value, int):
+                return False
+            if isinstance(value, bool):
+                return True  # botocore accepts it; constraint_errors does not look at it
+            return (lo is None or value >= lo) and (hi is None or value <= hi)
+        check = integer
+    elif t == "boolean":
+        def boolean(value: Any) -> bool:
+            return isinstance(value, bool)
+        check = boolean
+    elif t in ("double", "float"):
+        valid = ParamValidator.SCALAR_TYPES[t]
+
+        def number(value: Any) -> bool:
+            return isinstance(value, valid)
+        check = number
+    elif t == "blob":
+        def blob(value: Any) -> bool:
+            # Text and file-like blobs take the full path (text is encoded before the
+            # length checks).
+            if not isinstance(value, bytes | bytearray):
+                return False
+            n = len(value)
+            return (lo is None or n >= lo) and (hi is None or n <= hi)
+        check = blob
+    elif t == "timestamp":
+        def timestamp(value: Any) -> bool:
+            return isinstance(value, datetime)
+        check = timestamp
+    else:
+        check = None
+    shape._sim_clean = check  # type: ignore[attr-defined]
+    return check

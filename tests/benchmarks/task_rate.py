@@ -1,0 +1,97 @@
+"""Print the launch+stop rate of Fargate tasks with a customer managed key (tasks/s).
+
+One task's launch+stop is the whole control-plane sequence: RunTask, the Fargate agent's
+dry-run GenerateDataKeyWithoutPlaintext and CreateGrant, the real ones, Decrypt through the
+grant, StopTask, RetireGrant, each through parameter validation, policy evaluation and the
+audit trail. ``--write`` also writes 1 MiB into each task's encrypted volume (the data path).
+
+    python -m tests.benchmarks.task_rate [--tasks 2000] [--batch 10] [--write] [--repeat 3]
+    python -m tests.benchmarks.task_rate --calls     # Python function calls per task (cProfile)
+
+Wall-clock figures depend on the machine's load; ``--calls`` is deterministic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import time
+
+from simulator import Simulation
+from tests.ecs.helpers import NET, make_cluster, make_key, register
+
+PAYLOAD = b"\xa5" * (1 << 20)
+
+
+class Workload:
+    """A simulation with a CMK cluster, ready to launch and stop batches of tasks."""
+
+    def __init__(self, batch: int = 10, write: bool = False) -> None:
+        self.sim = Simulation()  # quotas on, as in the benchmark
+        self.key = make_key(self.sim)
+        make_cluster(self.sim, key=self.key)
+        self.td = register(self.sim)
+        self.ecs = self.sim.client("ecs")
+        self.batch = batch
+        self.write = write
+
+    def round(self) -> list[str]:
+        """Launch ``batch`` tasks, settle to RUNNING, stop them, settle to STOPPED."""
+        sim, ecs = self.sim, self.ecs
+        tasks = ecs.run_task(cluster="prod", taskDefinition=self.td, launchType="FARGATE",
+                             networkConfiguration=NET, count=self.batch)["tasks"]
+        arns = [t["taskArn"] for t in tasks]
+        sim.fargate.settle()
+        if self.write:
+            for arn in arns:
+                sim.fargate.volume(arn).write(0, PAYLOAD)
+        for arn in arns:
+            ecs.stop_task(cluster="prod", task=arn)
+        sim.fargate.settle()
+        return arns
+
+
+def rate(tasks: int, batch: int, write: bool) -> float:
+    """Tasks launched and stopped per second of wall time."""
+    w = Workload(batch, write)
+    w.round()  # warm: models, validators, caches
+    rounds = max(1, tasks // batch)
+    start = time.perf_counter()
+    for _ in range(rounds):
+        w.round()
+    return rounds * batch / (time.perf_counter() - start)
+
+
+def calls_per_task(tasks: int, batch: int, write: bool) -> float:
+    """Python function calls per task launch+stop, counted by cProfile (deterministic)."""
+    w = Workload(batch, write)
+    w.round()
+    rounds = max(1, tasks // batch)
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(rounds):
+        w.round()
+    prof.disable()
+    stats = pstats.Stats(prof)
+    return stats.total_calls / (rounds * batch)  # type: ignore[attr-defined]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tasks", type=int, default=2000)
+    p.add_argument("--batch", type=int, default=10)
+    p.add_argument("--write", action="store_true", help="write 1 MiB into each volume")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--calls", action="store_true", help="count function calls per task")
+    a = p.parse_args()
+    if a.calls:
+        print(f"{calls_per_task(min(a.tasks, 200), a.batch, a.write):.0f} calls/task")
+        return
+    rates = [rate(a.tasks, a.batch, a.write) for _ in range(a.repeat)]
+    print(f"launch+stop{' +1 MiB write' if a.write else ''}: "
+          f"best {max(rates):.0f} tasks/s, runs " + ", ".join(f"{r:.0f}" for r in rates))
+
+
+if __name__ == "__main__":
+    main()
