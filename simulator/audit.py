@@ -6,8 +6,10 @@ service reports, as AWS's published records show it (one table per convention be
 
 from __future__ import annotations
 
+import copy
+import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from simulator.iam.principal import Principal
@@ -131,8 +133,79 @@ def user_identity(caller: Principal) -> dict[str, Any]:
     }
 
 
+#: ``FARGATE_SIM_CHECK_DEFERRED_AUDIT=1``: render every record at call time too and check, when
+#: the trail is read, that the deferred rendering is the same (a test-suite mode proving that
+#: no call's parameters or response change after the call).
+CHECK_DEFERRED = os.environ.get("FARGATE_SIM_CHECK_DEFERRED_AUDIT", "") not in ("", "0")
+
+
+class DeferredRecordChanged(AssertionError):
+    """A deferred audit record renders differently from the record at call time (a bug)."""
+
+
+def checked_render(render: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """``render`` checked against its result now (``CHECK_DEFERRED`` mode)."""
+    at_call = copy.deepcopy(render())
+
+    def checked() -> dict[str, Any]:
+        rec = render()
+        if rec != at_call:
+            raise DeferredRecordChanged(
+                f"the {rec.get('eventName')} record changed after the call: at the call "
+                f"{at_call!r}, now {rec!r}"
+            )
+        return rec
+
+    return checked
+
+
+def _flushing(name: str) -> Any:
+    """A list method of ``AuditTrail`` that first renders the records not yet rendered."""
+    method = getattr(list, name)
+
+    def flushed(self: AuditTrail, *args: Any, **kwargs: Any) -> Any:
+        if self._pending:
+            self._flush()
+        return method(self, *args, **kwargs)
+
+    flushed.__name__ = name
+    flushed.__doc__ = method.__doc__
+    return flushed
+
+
 class AuditTrail(list):
-    """A list of CloudTrail records with a few ways to look into it."""
+    """A list of CloudTrail records with a few ways to look into it.
+
+    A record can be appended already rendered (``append``) or as a function that renders it
+    (``defer``): the simulator defers so that a call pays for its record only when someone
+    reads the trail (the fleet experiments make millions of calls and read a few records).
+    Every way of reading the list (length, index, slice, iteration, comparison, repr,
+    pickling) renders the deferred records first, in order, so a reader sees a plain list of
+    CloudTrail-shaped dicts. ``Simulation.audit_trail`` renders them too, so that C code that
+    reads a list's items directly (``json.dumps``) sees them all.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._pending: list[Callable[[], dict[str, Any]]] = []
+
+    def defer(self, render: Callable[[], dict[str, Any]]) -> None:
+        """Append the record ``render()`` makes, rendering it when the trail is next read."""
+        self._pending.append(render)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        list.extend(self, [render() for render in pending])
+
+    def rendered(self) -> AuditTrail:
+        """This trail with every deferred record rendered (returns ``self``)."""
+        if self._pending:
+            self._flush()
+        return self
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        self.rendered()
+        return (AuditTrail, (list(self),))
 
     def filter(
         self,
@@ -167,4 +240,17 @@ class AuditTrail(list):
         return [r["eventName"] for r in self.filter(event_source=event_source)]
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self._pending:
+            self._flush()
         return super().__iter__()
+
+
+for _name in (
+    "__len__", "__getitem__", "__setitem__", "__delitem__", "__contains__", "__reversed__",
+    "__repr__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__add__",
+    "__iadd__", "__mul__", "__imul__", "__rmul__", "append", "extend", "insert", "pop",
+    "remove", "clear", "index", "count", "copy", "sort", "reverse",
+):
+    setattr(AuditTrail, _name, _flushing(_name))
+AuditTrail.__hash__ = None  # type: ignore[assignment]  # as list's
+del _name

@@ -7,7 +7,6 @@ door: parameter validation from the model, the service's operation, the audit re
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from functools import lru_cache
 from types import SimpleNamespace
@@ -125,7 +124,7 @@ class Client:
             caller=self._principal,
             service=service.service_name,
             operation=operation,
-            request_id=str(uuid.UUID(int=sim.rng.getrandbits(128), version=4)),
+            request_id=uuid4_text(sim.rng.getrandbits(128)),
             now=sim.clock.now(),
             region=sim.region,
             via_service=self._via_service,
@@ -206,6 +205,16 @@ def _operation_names(service_name: str) -> dict[str, str]:
     return names
 
 
+_UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID4_SET = (0x8000 << 48) | (4 << 76)
+
+
+def uuid4_text(bits: int) -> str:
+    """``str(uuid.UUID(int=bits, version=4))``, formatted directly (two per call)."""
+    h = f"{(bits & _UUID4_CLEAR) | _UUID4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 @lru_cache(maxsize=256)
 def _event_time(now: datetime) -> str:
     """CloudTrail's eventTime; many calls share one simulated instant, so it is cached."""
@@ -221,8 +230,14 @@ def audit_record(
     event_source: str,
     lower: bool,
     omit: frozenset[str] = frozenset(),
+    *,
+    event_bits: int | None = None,
 ) -> dict[str, Any]:
-    """The CloudTrail record of one call; secrets and blobs never enter it."""
+    """The CloudTrail record of one call; secrets and blobs never enter it.
+
+    ``event_bits``: the 128 random bits of its eventID (drawn from the simulation's
+    generator when not given).
+    """
     caller = ctx.caller
     if omit and not omit.isdisjoint(params):
         params = {k: v for k, v in params.items() if k not in omit}
@@ -238,7 +253,7 @@ def audit_record(
         "requestParameters": to_cloudtrail(op_model.input_shape, params, lower) or None,
         "responseElements": None,
         "requestID": ctx.request_id,
-        "eventID": str(uuid.UUID(int=ctx.sim.rng.getrandbits(128), version=4)),
+        "eventID": uuid4_text(ctx.sim.rng.getrandbits(128) if event_bits is None else event_bits),
         "readOnly": False,  # set by cloudtrail_conventions
         "eventType": "AwsApiCall",
         "managementEvent": True,

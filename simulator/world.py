@@ -10,7 +10,7 @@ from typing import Any
 from botocore.model import OperationModel
 
 from simulator import errors
-from simulator.audit import AuditTrail
+from simulator.audit import CHECK_DEFERRED, AuditTrail, checked_render
 from simulator.client import Client, audit_record
 from simulator.clock import SimClock
 from simulator.iam.principal import ACCOUNT_ID, Principal, resolve_principal
@@ -68,7 +68,7 @@ class Simulation:
         self.rng = random.Random(seed)
         self.rate_limiter = RateLimiter(self.clock, enabled=quotas)
         self.strict_shapes = strict_shapes
-        self.audit_trail = AuditTrail()
+        self._audit_trail = AuditTrail()
         self.accounts: set[str] = {account_id}
         self._services: dict[str, Service] = {}
         self._extensions: dict[str, Any] = {}
@@ -145,6 +145,15 @@ class Simulation:
         return self.extension("fargate", FargateAgent)
 
     # -- audit ----------------------------------------------------------------------------
+    @property
+    def audit_trail(self) -> AuditTrail:
+        """Every call's CloudTrail record, oldest first (deferred records rendered now)."""
+        return self._audit_trail.rendered()
+
+    @audit_trail.setter
+    def audit_trail(self, trail: list[dict[str, Any]]) -> None:
+        self._audit_trail = trail if isinstance(trail, AuditTrail) else AuditTrail(trail)
+
     def record(
         self,
         ctx: CallContext,
@@ -152,15 +161,25 @@ class Simulation:
         params: dict[str, Any],
         response: dict[str, Any] | None,
         error: errors.ClientError | None,
-    ) -> dict[str, Any]:
-        """Append the CloudTrail record of one call to the audit trail and return it."""
+    ) -> None:
+        """Append the CloudTrail record of one call to the audit trail.
+
+        The record is rendered when the trail is next read (``AuditTrail.defer``); its
+        eventID is drawn now, so the seeded generator's sequence is the same either way.
+        """
         svc = self._services[ctx.service]
-        rec = audit_record(
-            ctx, op_model, params, response, error, svc.event_source,
-            svc.cloudtrail_lower_names, svc.audit_omit,
-        )
-        self.audit_trail.append(rec)
-        return rec
+        event_bits = self.rng.getrandbits(128)
+        params = dict(params)  # the caller's dict may be reused; its top level is ours now
+
+        def render() -> dict[str, Any]:
+            return audit_record(
+                ctx, op_model, params, response, error, svc.event_source,
+                svc.cloudtrail_lower_names, svc.audit_omit, event_bits=event_bits,
+            )
+
+        if CHECK_DEFERRED:
+            render = checked_render(render)
+        self._audit_trail.defer(render)
 
     def __repr__(self) -> str:
         return (

@@ -47,6 +47,22 @@ def principal_keys(principal: Principal | None) -> dict[str, tuple[Any, ...]]:
     return out
 
 
+#: A request context prepared for ``RequestContext.prepared``: lower-cased key -> (key as
+#: given, values as a tuple).
+Prepared = dict[str, tuple[str, tuple[Any, ...]]]
+
+
+def prepare_context(context: Mapping[str, Any] | None) -> Prepared:
+    """``context`` as a RequestContext keeps it (keys lower-cased, ``None`` values dropped)."""
+    ctx: Prepared = {}
+    if context:
+        for key, value in context.items():
+            if value is None:
+                continue
+            ctx[key.lower()] = (key, _normalise(value))
+    return ctx
+
+
 class RequestContext:
     """A request to authorise.
 
@@ -70,14 +86,40 @@ class RequestContext:
         self.action = action
         self.action_l = action.lower()
         self.resource = resource
-        ctx: dict[str, tuple[str, tuple[Any, ...]]] = {}
-        if context:
-            for key, value in context.items():
-                if value is None:
-                    continue
-                ctx[key.lower()] = (key, _normalise(value))
-        self._ctx = ctx
+        self._ctx = prepare_context(context)
         self._derived: dict[str, tuple[Any, ...]] | None = None
+
+    @classmethod
+    def prepared(
+        cls,
+        principal: Principal | None,
+        action: str,
+        resource: str,
+        base: Prepared,
+        extra: Mapping[str, Any] | None = None,
+    ) -> RequestContext:
+        """The request with context ``{**base, **extra}`` (as a dict update: an ``extra`` value
+        of None removes the key spelt the same), ``base`` prepared by ``prepare_context`` and
+        shared, never changed here."""
+        self = cls.__new__(cls)
+        self.principal = principal
+        self.action = action
+        self.action_l = action.lower()
+        self.resource = resource
+        if extra:
+            ctx = dict(base)
+            for key, value in extra.items():
+                if value is None:
+                    hit = ctx.get(key.lower())
+                    if hit is not None and hit[0] == key:
+                        del ctx[key.lower()]
+                else:
+                    ctx[key.lower()] = (key, _normalise(value))
+            self._ctx = ctx
+        else:
+            self._ctx = base
+        self._derived = None
+        return self
 
     def lookup(self, key_l: str) -> tuple[Any, ...] | None:
         """The values of a (lower-cased) key, or ``None`` when the request does not carry it."""

@@ -31,7 +31,7 @@ from simulator.iam.context import global_context
 from simulator.iam.evaluation import EXPLICIT_DENY, Decision, evaluate
 from simulator.iam.policy import PolicyDocument
 from simulator.iam.principal import Principal, root_arn
-from simulator.iam.request import RequestContext
+from simulator.iam.request import Prepared, RequestContext, prepare_context
 from simulator.kms.grants import Grant
 from simulator.kms.keys import KmsKey
 
@@ -97,6 +97,8 @@ class Authorizer:
     def __init__(self, service: KmsService) -> None:
         self.service = service
         self.sim = service.sim
+        #: Prepared request contexts of this instant's callers (see ``_prepared``).
+        self._contexts: dict[tuple[Any, ...], tuple[Any, Prepared]] = {}
 
     # -- inputs -------------------------------------------------------------------------
     def identity_side(self, principal: Principal) -> tuple[list[PolicyDocument], Any]:
@@ -140,6 +142,33 @@ class Authorizer:
             out.update(extra)
         return out
 
+    def _request(
+        self, ctx: CallContext, action: str, resource: str, key: KmsKey | None,
+        extra: Mapping[str, Any] | None,
+    ) -> RequestContext:
+        """The RequestContext of ``request_context(ctx, key, extra)``, its common part
+        prepared once per caller, instant and key.
+
+        The part without ``extra`` depends only on the call's facts in the cache key and on
+        the key's own condition keys (``key_context``, rebuilt whenever the key changes: a
+        new dict, so a stale entry never matches). An IAM role's or user's tags can change
+        between calls of one instant (TagRole), so their contexts are built afresh.
+        """
+        caller = ctx.caller
+        if caller.kind in ("Role", "User"):
+            return RequestContext(caller, action, resource,
+                                  self.request_context(ctx, key, extra))
+        static = key_context(key) if key is not None else None
+        cache_key = (caller, ctx.now, ctx.region, ctx.source_ip, ctx.via_service,
+                     ctx.source_arn, key.arn if key is not None else None)
+        hit = self._contexts.get(cache_key)
+        if hit is None or hit[0] is not static:
+            if len(self._contexts) >= 256:
+                self._contexts.clear()  # entries of past instants are never asked again
+            hit = self._contexts[cache_key] = (
+                static, prepare_context(self.request_context(ctx, key, None)))
+        return RequestContext.prepared(caller, action, resource, hit[1], extra)
+
     # -- decisions ----------------------------------------------------------------------
     def authorize(
         self,
@@ -163,9 +192,7 @@ class Authorizer:
         request, or None when a policy did.
         """
         action = "kms:" + operation
-        request = RequestContext(
-            ctx.caller, action, key.arn, self.request_context(ctx, key, extra)
-        )
+        request = self._request(ctx, action, key.arn, key, extra)
         identity, boundary = self.identity_side(ctx.caller)
         decision = evaluate(
             request,
@@ -226,9 +253,7 @@ class Authorizer:
     ) -> None:
         """Allow an operation IAM policies alone control (CreateKey, ListKeys ...) or raise."""
         action = "kms:" + operation
-        request = RequestContext(
-            ctx.caller, action, resource, self.request_context(ctx, None, extra)
-        )
+        request = self._request(ctx, action, resource, None, extra)
         if not ctx.caller.is_service:
             identity, boundary = self.identity_side(ctx.caller)
             decision = evaluate(request, identity, None, ctx.caller.account, boundary)
@@ -245,9 +270,7 @@ class Authorizer:
         self, ctx: CallContext, document: PolicyDocument, key: KmsKey
     ) -> bool:
         """Would the caller still be allowed kms:PutKeyPolicy under ``document``? (lockout)"""
-        request = RequestContext(
-            ctx.caller, "kms:PutKeyPolicy", key.arn, self.request_context(ctx, key, None)
-        )
+        request = self._request(ctx, "kms:PutKeyPolicy", key.arn, key, None)
         identity, boundary = self.identity_side(ctx.caller)
         decision = evaluate(
             request, identity, document, key.account, boundary, resource_policy_required=True
