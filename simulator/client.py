@@ -82,6 +82,10 @@ class Client:
         self._user_agent = user_agent
         self._source_arn = source_arn
         self._model = service_model(service.service_name)
+        self._ops: dict[str, OperationModel] = {}  # the model's operations, looked up once
+        caller_service = self._service_caller()
+        self._call_source_ip = source_ip or caller_service or "192.0.2.10"
+        self._call_user_agent = user_agent or caller_service or "fargate-sim/boto3"
         self.exceptions = _exceptions(service.service_name)
         self.meta = SimpleNamespace(
             service_model=self._model, region_name=sim.region, principal=principal
@@ -107,6 +111,7 @@ class Client:
 
         method.__name__ = name
         method.__doc__ = f"{self._service.service_name}.{op} as the simulator implements it."
+        self.__dict__[name] = method  # made once per client: the next lookup finds it
         return method
 
     def __dir__(self) -> list[str]:
@@ -118,7 +123,9 @@ class Client:
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """Run ``operation`` (botocore name, e.g. ``CreateKey``) with ``params``."""
         sim, service = self._sim, self._service
-        op_model = self._model.operation_model(operation)
+        op_model = self._ops.get(operation)
+        if op_model is None:
+            op_model = self._ops[operation] = self._model.operation_model(operation)
         ctx = CallContext(
             sim=sim,
             caller=self._principal,
@@ -128,8 +135,8 @@ class Client:
             now=sim.clock.now(),
             region=sim.region,
             via_service=self._via_service,
-            source_ip=self._source_ip or (self._service_caller() or "192.0.2.10"),
-            user_agent=self._user_agent or (self._service_caller() or "fargate-sim/boto3"),
+            source_ip=self._call_source_ip,
+            user_agent=self._call_user_agent,
             source_arn=self._source_arn,
         )
         response: dict[str, Any] | None = None

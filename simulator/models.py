@@ -490,7 +490,10 @@ def _compile(shape: Shape) -> _Clean | None:
             n = len(value)
             if (lo is not None and n < lo) or (hi is not None and n > hi):
                 return False
-            return all(item(v) for v in value)
+            for v in value:  # noqa: SIM110 - as in mapping
+                if not item(v):
+                    return False
+            return True
 
         check = listing
     elif t == "map":
@@ -502,7 +505,10 @@ def _compile(shape: Shape) -> _Clean | None:
         def mapping(value: Any) -> bool:
             if not isinstance(value, dict):
                 return False
-            return all(key(k) and val(v) for k, v in value.items())
+            for k, v in value.items():  # noqa: SIM110 - a loop, no generator: the hot path
+                if not (key(k) and val(v)):
+                    return False
+            return True
 
         check = mapping
     elif t == "string":
