@@ -143,12 +143,13 @@ class DeferredRecordChanged(AssertionError):
     """A deferred audit record renders differently from the record at call time (a bug)."""
 
 
-def checked_render(render: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
-    """``render`` checked against its result now (``CHECK_DEFERRED`` mode)."""
-    at_call = copy.deepcopy(render())
+def checked_render(render: Callable[..., dict[str, Any]], *args: Any
+                   ) -> Callable[[], dict[str, Any]]:
+    """``render(*args)`` checked against its result now (``CHECK_DEFERRED`` mode)."""
+    at_call = copy.deepcopy(render(*args))
 
     def checked() -> dict[str, Any]:
-        rec = render()
+        rec = render(*args)
         if rec != at_call:
             raise DeferredRecordChanged(
                 f"the {rec.get('eventName')} record changed after the call: at the call "
@@ -187,15 +188,16 @@ class AuditTrail(list):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self._pending: list[Callable[[], dict[str, Any]]] = []
+        self._pending: list[tuple[Callable[..., dict[str, Any]], tuple[Any, ...]]] = []
 
-    def defer(self, render: Callable[[], dict[str, Any]]) -> None:
-        """Append the record ``render()`` makes, rendering it when the trail is next read."""
-        self._pending.append(render)
+    def defer(self, render: Callable[..., dict[str, Any]], *args: Any) -> None:
+        """Append the record ``render(*args)`` makes, rendering it when the trail is next
+        read (a function and its arguments: fewer objects to keep than a closure)."""
+        self._pending.append((render, args))
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, []
-        list.extend(self, [render() for render in pending])
+        list.extend(self, [render(*args) for render, args in pending])
 
     def rendered(self) -> AuditTrail:
         """This trail with every deferred record rendered (returns ``self``)."""

@@ -222,6 +222,22 @@ def uuid4_text(bits: int) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def render_record(
+    ctx: CallContext,
+    op_model: OperationModel,
+    params: dict[str, Any],
+    response: dict[str, Any] | None,
+    error: errors.ClientError | None,
+    event_source: str,
+    lower: bool,
+    omit: frozenset[str],
+    event_bits: int,
+) -> dict[str, Any]:
+    """``audit_record`` with positional arguments (what ``Simulation.record`` defers)."""
+    return audit_record(ctx, op_model, params, response, error, event_source, lower, omit,
+                        event_bits=event_bits)
+
+
 @lru_cache(maxsize=256)
 def _event_time(now: datetime) -> str:
     """CloudTrail's eventTime; many calls share one simulated instant, so it is cached."""

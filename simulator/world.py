@@ -11,7 +11,7 @@ from botocore.model import OperationModel
 
 from simulator import errors
 from simulator.audit import CHECK_DEFERRED, AuditTrail, checked_render
-from simulator.client import Client, audit_record
+from simulator.client import Client, render_record
 from simulator.clock import SimClock
 from simulator.iam.principal import ACCOUNT_ID, Principal, resolve_principal
 from simulator.quotas import RateLimiter
@@ -170,16 +170,12 @@ class Simulation:
         svc = self._services[ctx.service]
         event_bits = self.rng.getrandbits(128)
         params = dict(params)  # the caller's dict may be reused; its top level is ours now
-
-        def render() -> dict[str, Any]:
-            return audit_record(
-                ctx, op_model, params, response, error, svc.event_source,
-                svc.cloudtrail_lower_names, svc.audit_omit, event_bits=event_bits,
-            )
-
+        args = (ctx, op_model, params, response, error, svc.event_source,
+                svc.cloudtrail_lower_names, svc.audit_omit, event_bits)
         if CHECK_DEFERRED:
-            render = checked_render(render)
-        self._audit_trail.defer(render)
+            self._audit_trail.defer(checked_render(render_record, *args))
+        else:
+            self._audit_trail.defer(render_record, *args)
 
     def __repr__(self) -> str:
         return (
