@@ -947,8 +947,9 @@ def _quick_rate(engine: Engine, spec: CipherSpec) -> float:
 def get_engine(name: str | Engine = "auto") -> Engine:
     """The engine called ``name``: a backend ("native-ipp", "native-openssl",
     "cryptography") or "native" (per cipher, the fastest native backend) or "auto" ("native"
-    where a native backend loads, else "cryptography").  Raises :class:`EngineUnavailableError` saying why a backend cannot run here and
-    ``ValueError`` for unknown names."""
+    where a native backend loads, else "cryptography").  Raises
+    :class:`EngineUnavailableError` saying why a backend cannot run here and ``ValueError``
+    for unknown names."""
     if isinstance(name, Engine):
         return name
     if name in _CLASSES:

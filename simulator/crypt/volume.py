@@ -199,7 +199,6 @@ class EncryptedVolume:
         return self._store.is_written(sector)
 
     # ------------------------------------------------------------------ I/O
-    @_locked
     def write(self, offset: int, data: Any) -> int:
         """Write ``data`` at byte ``offset``; partial sectors are read-modified-written.
 
@@ -207,6 +206,36 @@ class EncryptedVolume:
         changed) for a request outside the volume, :class:`IntegrityError` if a partial
         sector to be patched does not verify (nothing changed either).
         """
+        with self._lock:
+            if self._fast_write(offset, data):
+                return len(data)
+            return self._write(offset, data)
+
+    def _fast_write(self, offset: Any, data: Any) -> bool:
+        """Whole sectors of bytes/bytearray inside one chunk (random 4 KiB I/O): straight
+        into the store with one cipher call; False when the general path must run."""
+        if type(offset) is not int or type(data) not in (bytes, bytearray) or self._closed:
+            return False
+        size, length, store = self._sector, len(data), self._store
+        spc = store.sectors_per_chunk
+        first, rem = divmod(offset, size)
+        count = length // size
+        idx, a = divmod(first, spc)
+        if rem or not count or count * size != length or a + count > spc or offset < 0 \
+                or offset + length > self._size:
+            return False
+        b = a + count
+        ch = store.chunk_for_write(idx)
+        self._cipher.encrypt(data, store.data_view(ch)[a * size : b * size], first,
+                             ch.meta_span(a, b) if ch.has_meta else None)
+        store.mark_written(ch, a, b)
+        n = self._n
+        n["sectors_encrypted"] += count
+        n["write_requests"] += 1
+        n["bytes_written"] += length
+        return True
+
+    def _write(self, offset: int, data: Any) -> int:
         view = _byte_view(data, "data", False)
         length = view.nbytes
         self._check_range(offset, length)
@@ -243,10 +272,45 @@ class EncryptedVolume:
         self._n["bytes_read"] += length
         return data
 
-    @_locked
     def readinto(self, offset: int, buf: Any) -> int:
         """Read ``len(buf)`` bytes at ``offset`` into a writable buffer (no extra copy when
         the request is sector aligned).  Returns the number of bytes read."""
+        with self._lock:
+            if type(buf) is bytearray and self._fast_read(offset, buf):
+                return len(buf)
+            return self._readinto(offset, buf)
+
+    def _fast_read(self, offset: Any, out: bytearray) -> bool:
+        """Whole written sectors inside one chunk into a bytearray with one cipher call;
+        False when the general path must run (unwritten sectors, edges, other buffers)."""
+        if type(offset) is not int or self._closed:
+            return False
+        size, length, store = self._sector, len(out), self._store
+        spc = store.sectors_per_chunk
+        first, rem = divmod(offset, size)
+        count = length // size
+        idx, a = divmod(first, spc)
+        if rem or not count or count * size != length or a + count > spc or offset < 0 \
+                or offset + length > self._size:
+            return False
+        ch = store.chunk(idx)
+        b = a + count
+        mask = ((1 << count) - 1) << a
+        if ch is None or ch.written & mask != mask:
+            return False
+        try:
+            self._cipher.decrypt(store.data_view(ch)[a * size : b * size], out, first,
+                                 ch.meta_span(a, b) if ch.has_meta else None)
+        except IntegrityError:
+            self._n["integrity_errors"] += 1
+            raise
+        n = self._n
+        n["sectors_decrypted"] += count
+        n["read_requests"] += 1
+        n["bytes_read"] += length
+        return True
+
+    def _readinto(self, offset: int, buf: Any) -> int:
         view = _byte_view(buf, "buf", True)
         self._check_range(offset, view.nbytes)
         if view.nbytes:
@@ -358,9 +422,9 @@ class EncryptedVolume:
             ch = self._store.chunk(idx)
             if ch is None:
                 continue
-            ct[off * size : (off + b - a) * size] = ch.data_view[a * size : b * size]
-            if meta is not None and ch.meta_view is not None:
-                meta[off * msize : (off + b - a) * msize] = ch.meta_view[a * msize : b * msize]
+            ct[off * size : (off + b - a) * size] = self._store.data_view(ch)[a * size : b * size]
+            if meta is not None and ch.has_meta:
+                ch.meta_copy(a, b, memoryview(meta)[off * msize : (off + b - a) * msize])
         return bytes(ct), (bytes(meta) if meta is not None else None)
 
     @_locked
@@ -384,9 +448,11 @@ class EncryptedVolume:
                 raise VolumeRangeError(f"metadata must be {count * msize} bytes")
         for idx, a, b, off in self._store.spans(first_sector, count):
             ch = self._store.chunk_for_write(idx)
-            ch.data_view[a * size : b * size] = ctv[off * size : (off + b - a) * size]
-            if metav is not None and ch.meta_view is not None:
-                ch.meta_view[a * msize : b * msize] = metav[off * msize : (off + b - a) * msize]
+            self._store.data_view(ch)[a * size : b * size] = ctv[off * size : (off + b - a) * size]
+            if ch.has_meta:  # without new metadata keep what is stored (zeros if none)
+                new = ch.meta_span(a, b)
+                if metav is not None:
+                    new[:] = metav[off * msize : (off + b - a) * msize]
             self._store.mark_written(ch, a, b)
         self._n["raw_writes"] += 1
 
@@ -456,6 +522,9 @@ class EncryptedVolume:
 
     def _write_view(self, offset: int, view: memoryview) -> None:
         size, end = self._sector, offset + view.nbytes
+        if not (offset % size or end % size):  # whole sectors: no read-modify-write
+            self._encrypt_run(offset // size, view)
+            return
         full_lo, full_hi = -(-offset // size), end // size
         prepared = []
         for sec in self._edges(offset, end):  # read first: an integrity error changes nothing
@@ -588,9 +657,9 @@ class EncryptedVolume:
             for idx, a, b, off in spans:
                 ch = store.chunk_for_write(idx)
                 lo = pos + off
-                ch.data_view[a * size : b * size] = dst[lo * size : (lo + b - a) * size]
-                if meta is not None and ch.meta_view is not None:
-                    ch.meta_view[a * msize : b * msize] = meta[lo * msize : (lo + b - a) * msize]
+                store.data_view(ch)[a * size : b * size] = dst[lo * size : (lo + b - a) * size]
+                if meta is not None and ch.has_meta:
+                    ch.meta_span(a, b)[:] = meta[lo * msize : (lo + b - a) * msize]
                 store.mark_written(ch, a, b)
             pos += n
         self._n["sectors_encrypted"] += count
@@ -605,9 +674,9 @@ class EncryptedVolume:
             ch = store.chunk(sec // spc)
             assert ch is not None
             a = sec % spc
-            src[i * size : (i + 1) * size] = ch.data_view[a * size : (a + 1) * size]
-            if meta is not None and ch.meta_view is not None:
-                meta[i * msize : (i + 1) * msize] = ch.meta_view[a * msize : (a + 1) * msize]
+            src[i * size : (i + 1) * size] = store.data_view(ch)[a * size : (a + 1) * size]
+            if meta is not None and ch.has_meta:
+                meta[i * msize : (i + 1) * msize] = ch.meta_span(a, a + 1)
         out = memoryview(bytearray(len(src)))
         try:
             self._cipher.decrypt(src, out, 0, meta, np.array(sectors, dtype=np.uint64))
@@ -635,7 +704,7 @@ class EncryptedVolume:
             for sec in range(first, last):
                 lo, hi = max(off, sec * size), min(off + length, (sec + 1) * size)
                 ch = store.chunk(sec // spc)
-                if ch is None or not ch.written[sec % spc]:
+                if ch is None or not ch.written >> (sec % spc) & 1:
                     v[lo - off : hi - off] = store._zeros[: hi - lo]
                     continue
                 wanted.append(sec)
@@ -660,20 +729,25 @@ class EncryptedVolume:
 
     def _encrypt_run(self, first: int, src: memoryview) -> None:
         """Encrypt whole sectors into the store, one engine call per chunk span."""
-        size, msize, store = self._sector, self._meta, self._store
+        size, store = self._sector, self._store
         encrypt = self._cipher.encrypt
         count = src.nbytes // size
-        for idx, a, b, off in store.spans(first, count):
+        idx, a = divmod(first, store.sectors_per_chunk)
+        if a + count <= store.sectors_per_chunk:  # the usual case: one chunk
+            spans: Any = ((idx, a, a + count, 0),)
+        else:
+            spans = store.spans(first, count)
+        for idx, a, b, off in spans:
             ch = store.chunk_for_write(idx)
-            meta = ch.meta_view[a * msize : b * msize] if ch.meta_view is not None else None
-            encrypt(src[off * size : (off + b - a) * size], ch.data_view[a * size : b * size],
-                    first + off, meta)
+            meta = ch.meta_span(a, b) if ch.has_meta else None
+            dst = store.data_view(ch)[a * size : b * size]
+            encrypt(src[off * size : (off + b - a) * size], dst, first + off, meta)
             store.mark_written(ch, a, b)
         self._n["sectors_encrypted"] += count
 
     def _decrypt_run(self, first: int, count: int, out: memoryview, zeroed: bool) -> None:
         """Decrypt sectors from the store into ``out``; unwritten sectors give zeros."""
-        size, msize, store = self._sector, self._meta, self._store
+        size, store = self._sector, self._store
         decrypt = self._cipher.decrypt
         zeros = store._zeros
         for idx, a, b, off in store.spans(first, count):
@@ -688,9 +762,9 @@ class EncryptedVolume:
                     if not zeroed:
                         out[lo:hi] = zeros[: hi - lo]
                     continue
-                meta = ch.meta_view[ra * msize : rb * msize] if ch.meta_view is not None else None
+                meta = ch.meta_span(ra, rb) if ch.has_meta else None
                 try:
-                    decrypt(ch.data_view[ra * size : rb * size], out[lo:hi],
+                    decrypt(store.data_view(ch)[ra * size : rb * size], out[lo:hi],
                             first + off + ra - a, meta)
                 except IntegrityError:
                     self._n["integrity_errors"] += 1

@@ -422,3 +422,36 @@ def test_native_pool_survives_fork():
             os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
+
+
+@requires_native
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("name", [n for n in ENGINES if n.startswith("native-")])
+def test_forked_child_never_reuses_the_parents_nonces(name):
+    """Small batches draw nonces from a per-thread pool; a forked child must not hand out
+    the ones its parent is about to use (same key: a GCM nonce reuse)."""
+    spec = CipherSpec.parse("aes-gcm-random")
+    bound = get_engine(name).bind(spec, _key(spec))
+    pt, ct = bytes(4096), bytearray(4096)
+
+    def nonce() -> bytes:
+        meta = bytearray(28)
+        bound.encrypt(pt, ct, 0, meta)
+        return bytes(meta[:12])
+
+    nonce()  # the pool is filled now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(write, b"".join(nonce() for _ in range(4)))
+        finally:
+            os._exit(0)
+    os.close(write)
+    theirs = os.read(read, 48)
+    os.close(read)
+    os.waitpid(pid, 0)
+    ours = b"".join(nonce() for _ in range(4))
+    child = {theirs[i : i + 12] for i in range(0, 48, 12)}
+    parent = {ours[i : i + 12] for i in range(0, 48, 12)}
+    assert len(child) == 4 and not child & parent
