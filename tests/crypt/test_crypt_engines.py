@@ -455,3 +455,39 @@ def test_forked_child_never_reuses_the_parents_nonces(name):
     child = {theirs[i : i + 12] for i in range(0, 48, 12)}
     parent = {ours[i : i + 12] for i in range(0, 48, 12)}
     assert len(child) == 4 and not child & parent
+
+
+@requires_native
+@pytest.mark.parametrize("name", [n for n in ENGINES if n.startswith("native-")])
+@pytest.mark.parametrize("cipher", ["aes-xts-plain64", "aes-gcm-random"])
+def test_batches_split_across_workers_agree_and_name_bad_sectors(name, cipher):
+    """Below 128 KiB a worker a batch is not split (it would not pay); lowered, every split
+    writes the same sectors as one thread and a bad tag is named wherever it falls."""
+    from simulator.crypt import _native
+
+    spec = CipherSpec.parse(cipher, sector_size=512)
+    eng = get_engine(name)
+    key, n = _key(spec), 40
+    pt = os.urandom(512 * n)
+    meta0 = _meta(spec, n)
+    if meta0 is not None:
+        meta0[:] = os.urandom(len(meta0))
+    was = _native.set_split_bytes(4096)
+    try:
+        outs = []
+        for threads in (1, 2, 3, 7):
+            ct, meta = bytearray(len(pt)), None if meta0 is None else bytearray(meta0)
+            eng.bind(spec, key, threads).encrypt(pt, ct, 9, meta, None, True)
+            outs.append((bytes(ct), None if meta is None else bytes(meta)))
+        assert all(o == outs[0] for o in outs)
+        ct, meta = bytearray(outs[0][0]), outs[0][1]
+        back = bytearray(len(pt))
+        eng.bind(spec, key, 3).decrypt(ct, back, 9, meta)
+        assert back == pt
+        if spec.is_aead:
+            ct[35 * 512] ^= 1
+            with pytest.raises(IntegrityError) as err:
+                eng.bind(spec, key, 3).decrypt(ct, back, 9, meta)
+            assert err.value.sector == 9 + 35
+    finally:
+        _native.set_split_bytes(was)
