@@ -748,6 +748,8 @@ class IppEngine(_NativeEngine):
             "version": str(self.info["version"]),
             "code_path": str(self.info["target_cpu"]),
             "dispatch": str(self.info["name"]),
+            "cpu_features": f"0x{self.info['cpu_features']:x} (enabled "
+                            f"0x{self.info['enabled_features']:x})",
             "nonces": f"RAND_bytes of {self.openssl_version}",
         }
 
