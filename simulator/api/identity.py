@@ -1,0 +1,116 @@
+"""Who signed a request: the root's key pair, IAM users' access keys, STS session keys.
+
+``Authenticator.caller`` verifies the SigV4 signature with the secret of the access key it
+names and returns the principal that key belongs to (an ARN ``Simulation.principal``
+resolves), or raises ``AuthError`` with the code and words AWS uses for the failure, per
+protocol: JSON services (KMS, ECS, CloudTrail) and query services (IAM, STS) name the same
+failure differently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from simulator.api import sigv4
+
+#: The access key the root signs with unless ``--root-key`` says otherwise: AWS's own
+#: documentation example pair (https://docs.aws.amazon.com/IAM/latest/UserGuide/
+#: security-creds.html), so copied examples work.
+DEFAULT_ROOT_KEY = ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+
+INVALID_TOKEN = "The security token included in the request is invalid."
+BAD_SIGNATURE = (
+    "The request signature we calculated does not match the signature you provided. Check "
+    "your AWS Secret Access Key and signing method. Consult the service documentation for "
+    "details."
+)
+EXPIRED = "The security token included in the request is expired"
+
+#: failure -> (JSON protocol code, query protocol code, HTTP status JSON, status query).
+FAILURES: dict[str, tuple[str, str, int, int]] = {
+    "unknown-key": ("UnrecognizedClientException", "InvalidClientTokenId", 400, 403),
+    "bad-signature": ("InvalidSignatureException", "SignatureDoesNotMatch", 400, 403),
+    "expired": ("ExpiredTokenException", "ExpiredToken", 400, 403),
+    "missing": ("MissingAuthenticationTokenException", "MissingAuthenticationToken", 400, 403),
+    "malformed": ("IncompleteSignatureException", "IncompleteSignature", 400, 400),
+}
+_MESSAGES = {
+    "unknown-key": INVALID_TOKEN,
+    "bad-signature": BAD_SIGNATURE,
+    "expired": EXPIRED,
+    "missing": "Missing Authentication Token",
+}
+
+
+class AuthError(Exception):
+    """A request the endpoint refuses before any service sees it."""
+
+    def __init__(self, failure: str, message: str | None = None, why: str = "") -> None:
+        text = message or _MESSAGES[failure]
+        if why:
+            text = f"{text} (fargate-sim: {why})"
+        super().__init__(text)
+        self.failure = failure
+        self.message = text
+
+    def code(self, query: bool) -> str:
+        return FAILURES[self.failure][1 if query else 0]
+
+    def status(self, query: bool) -> int:
+        return FAILURES[self.failure][3 if query else 2]
+
+
+@dataclass(frozen=True)
+class KeyOwner:
+    """The secret of an access key and the principal it signs as."""
+
+    secret: str
+    principal: str
+    session_token: str | None = None
+    expiration: datetime | None = None
+
+
+class Authenticator:
+    """Looks up access keys in the simulation (root, IAM, STS) and checks signatures."""
+
+    def __init__(self, root_key: tuple[str, str] = DEFAULT_ROOT_KEY) -> None:
+        self.root_key = root_key
+
+    def owner(self, sim: Any, access_key_id: str) -> KeyOwner | None:
+        if access_key_id == self.root_key[0]:
+            return KeyOwner(self.root_key[1], sim.account_id)
+        iam = sim.service("iam")
+        key = iam.access_keys.get(access_key_id)
+        if key is not None:
+            if key.status != "Active":
+                return None
+            return KeyOwner(key.secret, key.user_arn or key.account)
+        session = sim.service("sts").sessions.get(access_key_id)
+        if session is not None:
+            return KeyOwner(session.secret, session.session_arn, session.token,
+                            session.expiration)
+        return None
+
+    def caller(self, sim: Any, method: str, path: str, query: str, headers: dict[str, str],
+               body: bytes) -> str:
+        """The principal of a correctly signed request; ``AuthError`` otherwise."""
+        try:
+            signed = sigv4.parse(headers, query)
+        except sigv4.SignatureFormatError as exc:
+            raise AuthError("malformed", str(exc)) from None
+        if signed is None:
+            raise AuthError("missing")
+        owner = self.owner(sim, signed.access_key_id)
+        if owner is None:
+            raise AuthError("unknown-key",
+                            why=f"no access key {signed.access_key_id} in this simulation")
+        if owner.session_token is not None and signed.session_token != owner.session_token:
+            raise AuthError("unknown-key", why="the session token does not belong to "
+                            f"{signed.access_key_id}")
+        if not sigv4.verify(signed, owner.secret, method, path, query, headers, body):
+            raise AuthError("bad-signature")
+        if owner.expiration is not None and sim.clock.now() >= owner.expiration:
+            raise AuthError("expired")
+        return owner.principal
