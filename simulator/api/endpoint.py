@@ -165,7 +165,7 @@ class Endpoint:
     # -- JSON protocol ----------------------------------------------------------------------
     def _json(self, method: str, path: str, query_string: str, headers: dict[str, str],
               body: bytes, target: str, client_ip: str) -> Response:
-        prefix, _, operation = target.partition(".")
+        prefix, _, operation = target.rpartition(".")
         service = protocols.TARGETS.get(prefix)
         if service is None or operation not in protocols.model(service).operation_names:
             return json_error(400, "UnknownOperationException", "")
