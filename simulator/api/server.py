@@ -121,10 +121,13 @@ class _Handler(BaseHTTPRequestHandler):
         status, headers, body = json_error(code, "SerializationException" if code == 400
                                            else "BadRequest", f"(fargate-sim: {message})")
         self.close_connection = True
+        self.request_version = "HTTP/1.1"  # answer with headers even to an HTTP/0.9 line
         self._send(status, headers, body)
 
     def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)
+        if not hasattr(self, "_headers_buffer"):
+            self._headers_buffer = []
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))

@@ -18,6 +18,7 @@ import pytest
 
 from simulator.api import DEFAULT_ROOT_KEY
 from simulator.iam.seed import seed_allow_approved_keys, seed_deny_without_key, seed_key_policy
+from tests.api.conftest import TRUST_ACCOUNT
 from tests.api.subprocess_server import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -88,9 +89,7 @@ def _story(tmp: Path, server: ServerProcess) -> None:
             {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": ROLE_ARN}]}))
     key = aws("iam", "create-access-key", "--user-name", "deployer")["AccessKey"]
     aws("iam", "create-role", "--role-name", "customer-chosen-role",
-        "--assume-role-policy-document", aws.file("trust.json", {
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}}]}))
+        "--assume-role-policy-document", aws.file("trust.json", TRUST_ACCOUNT))
     deny = seed_deny_without_key()["Statement"]
     aws("iam", "put-role-policy", "--role-name", "customer-chosen-role", "--policy-name", "ops",
         "--policy-document", aws.file("ops.json", {"Version": "2012-10-17", "Statement": [
