@@ -18,7 +18,7 @@ import uuid
 from typing import Any
 
 from simulator import errors
-from simulator.api import protocols, query
+from simulator.api import protocols, query, sigv4
 from simulator.api.identity import Authenticator, AuthError
 from simulator.api.store import StateStore
 from simulator.api.wallclock import WallClock
@@ -120,30 +120,21 @@ class Endpoint:
 
     def _caller(self, method: str, path: str, query_string: str, headers: dict[str, str],
                 body: bytes, service: str) -> str | None:
-        if self.auth is None:
-            from simulator.api.sigv4 import SignatureFormatError, parse
-
-            try:
-                signed = parse(headers, query_string)
-            except SignatureFormatError:
-                signed = None
-            if signed is not None and service not in ("iam",) and signed.region \
-                    and signed.region != self.sim.region:
-                raise AuthError("bad-signature", "Credential should be scoped to a valid "
-                                f"region. (fargate-sim: this endpoint simulates "
-                                f"{self.sim.region}; the request was signed for "
-                                f"{signed.region}; use --region {self.sim.region})")
-            return self.principals.get(signed.access_key_id) if signed else None
-        principal = self.auth.caller(self.sim, method, path, query_string, headers, body)
-        from simulator.api.sigv4 import parse
-
-        signed = parse(headers, query_string)
+        """The principal a request calls as (``AuthError`` when it may not call at all)."""
+        try:
+            signed = sigv4.parse(headers, query_string)
+        except sigv4.SignatureFormatError as exc:
+            if self.auth is not None:
+                raise AuthError("malformed", str(exc)) from None
+            signed = None
+        # IAM is global: its requests are signed for us-east-1 whatever the Region.
         if signed is not None and service != "iam" and signed.region != self.sim.region:
-            raise AuthError("bad-signature", "Credential should be scoped to a valid region. "
-                            f"(fargate-sim: this endpoint simulates {self.sim.region}; the "
-                            f"request was signed for {signed.region}; use --region "
-                            f"{self.sim.region})")
-        return principal
+            raise AuthError("bad-signature", "Credential should be scoped to a valid region.",
+                            why=f"this endpoint simulates {self.sim.region}; the request was "
+                                f"signed for {signed.region}; use --region {self.sim.region}")
+        if self.auth is None:
+            return self.principals.get(signed.access_key_id) if signed else None
+        return self.auth.caller(self.sim, method, path, query_string, headers, body, signed)
 
     def _call(self, service: str, operation: str, params: dict[str, Any], caller: str | None,
               headers: dict[str, str], client_ip: str) -> dict[str, Any]:
@@ -217,11 +208,9 @@ class Endpoint:
             return json_error(400, "UnknownOperationException",
                               "(fargate-sim: the request names no operation: give X-Amz-Target "
                               "(JSON services) or Action (IAM, STS))")
-        from simulator.api.sigv4 import SignatureFormatError, parse
-
         try:
-            signed = parse(headers, query_string)
-        except SignatureFormatError:
+            signed = sigv4.parse(headers, query_string)
+        except sigv4.SignatureFormatError:
             signed = None
         scoped = signed.service if signed is not None else None
         service = scoped if scoped in protocols.QUERY_SERVICES else \

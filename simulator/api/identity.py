@@ -94,12 +94,8 @@ class Authenticator:
         return None
 
     def caller(self, sim: Any, method: str, path: str, query: str, headers: dict[str, str],
-               body: bytes) -> str:
+               body: bytes, signed: sigv4.SignedRequest | None) -> str:
         """The principal of a correctly signed request; ``AuthError`` otherwise."""
-        try:
-            signed = sigv4.parse(headers, query)
-        except sigv4.SignatureFormatError as exc:
-            raise AuthError("malformed", str(exc)) from None
         if signed is None:
             raise AuthError("missing")
         owner = self.owner(sim, signed.access_key_id)

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qsl
 
 from botocore.auth import SigV4Auth, SigV4QueryAuth
@@ -80,21 +81,52 @@ def parse(headers: dict[str, str], query: str) -> SignedRequest | None:
                          token)
 
 
+class _Signer(SigV4Auth):
+    """botocore's SigV4 with the body hash given (the body is hashed once, here) and the
+    derived signing key cached per (secret, date, Region, service)."""
+
+    def __init__(self, credentials: Credentials, service: str, region: str, body_hash: str
+                 ) -> None:
+        super().__init__(credentials, service, region)
+        self._body_hash = body_hash
+
+    def payload(self, request: AWSRequest) -> str:
+        return self._body_hash
+
+    def signature(self, string_to_sign: str, request: AWSRequest) -> str:
+        key = _signing_key(self.credentials.secret_key, request.context["timestamp"][0:8],
+                           self._region_name, self._service_name)
+        return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+class _QuerySigner(_Signer, SigV4QueryAuth):
+    """The same for presigned URLs."""
+
+
+@lru_cache(maxsize=256)
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    key = f"AWS4{secret}".encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
 def verify(signed: SignedRequest, secret: str, method: str, path: str, query: str,
            headers: dict[str, str], body: bytes) -> bool:
     """True when the signature is the one the secret makes for this request."""
+    body_hash = hashlib.sha256(body).hexdigest()
     claimed = headers.get("x-amz-content-sha256")
     if claimed and claimed != "UNSIGNED-PAYLOAD" and not claimed.startswith("STREAMING-") \
-            and claimed.lower() != hashlib.sha256(body).hexdigest():
+            and claimed.lower() != body_hash:
         return False
     creds = Credentials(signed.access_key_id, secret, signed.session_token)
     host = headers.get("host", "localhost")
     if signed.presigned:
         kept = "&".join(p for p in query.split("&") if not p.startswith("X-Amz-Signature="))
-        auth: SigV4Auth = SigV4QueryAuth(creds, signed.service, signed.region)
+        auth: SigV4Auth = _QuerySigner(creds, signed.service, signed.region, body_hash)
     else:
         kept = query
-        auth = SigV4Auth(creds, signed.service, signed.region)
+        auth = _Signer(creds, signed.service, signed.region, body_hash)
     url = f"http://{host}{path}" + (f"?{kept}" if kept else "")
     request = AWSRequest(method=method, url=url, data=body,
                          headers={h: headers.get(h, "") for h in signed.signed_headers})

@@ -80,7 +80,7 @@ def test_key_material_that_refuses_plain_pickling_is_still_stored(tmp_path, monk
     monkeypatch.setattr(KeyMaterial, "__reduce__", refuse, raising=False)
     monkeypatch.setattr(KeyMaterial, "__reduce_ex__", lambda self, p: refuse(self),
                         raising=False)
-    sim, arn, *_, blob = _world()
+    sim, *_, blob = _world()
     store = StateStore(tmp_path / "s.db")
     store.save(sim)
     again = StateStore(tmp_path / "s.db").load()
