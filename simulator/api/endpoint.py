@@ -73,6 +73,7 @@ class Endpoint:
         self.dirty = False
         self.requests = 0
         self._make_sim = make_sim
+        self._access_key = threading.local()
 
     # -- state ------------------------------------------------------------------------------
     def save(self, snapshot: bool = True) -> None:
@@ -132,6 +133,8 @@ class Endpoint:
             raise AuthError("bad-signature", "Credential should be scoped to a valid region.",
                             why=f"this endpoint simulates {self.sim.region}; the request was "
                                 f"signed for {signed.region}; use --region {self.sim.region}")
+        if signed is not None:
+            self._access_key.value = signed.access_key_id
         if self.auth is None:
             return self.principals.get(signed.access_key_id) if signed else None
         return self.auth.caller(self.sim, method, path, query_string, headers, body, signed)
@@ -145,9 +148,18 @@ class Endpoint:
             client = Client(sim, sim.service(service), sim.principal(caller),
                             source_ip=client_ip,
                             user_agent=headers.get("user-agent") or "fargate-sim")
+            trail = sim.audit_trail
+            first = len(trail)
+            akid = getattr(self._access_key, "value", None)
+            self._access_key.value = None
             try:
                 return client.call(operation, params)
             finally:
+                # CloudTrail names the access key that signed the call in userIdentity; the
+                # caller's own record is the last one (calls it caused come before it).
+                if akid is not None and len(trail) > first:
+                    rec = trail[-1]
+                    rec["userIdentity"] = {**rec["userIdentity"], "accessKeyId": akid}
                 if read_only(operation):
                     self.dirty = True
                 else:

@@ -73,3 +73,15 @@ def test_cloudtrail_lookup_events_filters_and_pages(server):
             {"AttributeKey": "EventName", "AttributeValue": "a"},
             {"AttributeKey": "EventName", "AttributeValue": "b"}])
     assert info.value.response["Error"]["Code"] == "InvalidLookupAttributesException"
+
+
+def test_cloudtrail_names_the_access_key_that_signed(server):
+    from simulator.api import DEFAULT_ROOT_KEY
+
+    client(server, "kms").list_keys()
+    ct = client(server, "cloudtrail")
+    events = ct.lookup_events(LookupAttributes=[
+        {"AttributeKey": "AccessKeyId", "AttributeValue": DEFAULT_ROOT_KEY[0]}])["Events"]
+    assert [e["EventName"] for e in events] == ["ListKeys"]
+    assert json.loads(events[0]["CloudTrailEvent"])["userIdentity"]["accessKeyId"] == \
+        DEFAULT_ROOT_KEY[0]
