@@ -24,6 +24,7 @@ SERVICES: dict[str, str] = {
     "ecs": "simulator.ecs.service:EcsService",
     "sts": "simulator.sts.service:StsService",
     "cloudtrail": "simulator.api.cloudtrail:CloudTrailService",
+    "cloudformation": "simulator.cloudformation.service:CloudFormationService",
 }
 
 

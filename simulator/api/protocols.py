@@ -15,7 +15,7 @@ from botocore.model import ServiceModel
 from simulator.models import service_model
 
 JSON_SERVICES = ("kms", "ecs", "cloudtrail")
-QUERY_SERVICES = ("iam", "sts")
+QUERY_SERVICES = ("iam", "sts", "cloudformation")
 
 #: X-Amz-Target prefix -> simulator service name.
 TARGETS = {service_model(name).metadata["targetPrefix"]: name for name in JSON_SERVICES}
@@ -46,8 +46,8 @@ def error_status(service: str | None, code: str, default: int) -> int:
 
 @cache
 def query_service_for(action: str) -> str | None:
-    """The query service with an operation named ``action`` (STS first: it is smaller)."""
-    for name in ("sts", "iam"):
+    """The query service with an operation named ``action``."""
+    for name in ("sts", "cloudformation", "iam"):
         if action in model(name).operation_names:
             return name
     return None

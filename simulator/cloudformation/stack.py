@@ -40,6 +40,8 @@ class StackReport:
     status: str
     resources: list[ResourceOutcome] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    #: What was created, by logical id, with how to delete it (DeleteStack uses it).
+    created: dict[str, Created] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -193,6 +195,7 @@ def deploy(
         for name, out in doc.get("Outputs", {}).items():
             report.outputs[name] = resolver.resolve(out.get("Value"), f"Outputs.{name}")
         report.status = "CREATE_COMPLETE"
+        report.created = created
         return report
     if not rollback:
         report.status = "CREATE_FAILED"
