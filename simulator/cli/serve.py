@@ -1,4 +1,4 @@
-"""``fargate-sim serve``: a local AWS endpoint (KMS, ECS, IAM, STS, CloudTrail) on one port."""
+"""``fargate-sim serve``: a local AWS endpoint (KMS, ECS, IAM, STS, CloudTrail, CloudFormation)."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def _command(args: argparse.Namespace) -> int:
         return _fail(f"cannot listen on {args.host}:{args.port}: {reason}")
     if store is not None and not restored:
         endpoint.save()
-    print(f"fargate-sim serving KMS, ECS, IAM, STS and CloudTrail for account "
+    print(f"fargate-sim serving KMS, ECS, IAM, STS, CloudTrail and CloudFormation for account "
           f"{sim.account_id} in {sim.region} at {server.url}")
     where = "memory only (--ephemeral)" if store is None else str(store.path)
     pace = "manual" if speed == 0 else f"wall time x{speed:g}"
@@ -120,7 +120,7 @@ def _command(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``serve`` command."""
     p = subparsers.add_parser(
-        "serve", help="serve KMS, ECS, IAM, STS and CloudTrail over AWS's wire protocols")
+        "serve", help="serve KMS, ECS, IAM, STS, CloudTrail and CloudFormation over HTTP")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=4566)
     p.add_argument("--account", default="111122223333")
