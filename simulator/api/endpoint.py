@@ -240,7 +240,7 @@ class Endpoint:
         try:
             caller = self._caller(method, path, query_string, headers, body, service)
         except AuthError as exc:
-            return xml_error(model, exc.status(True), exc.code(True), exc.message)
+            return xml_error(model, exc.status(True), exc.code(True), exc.text(True))
         try:
             response = self._call(service, action, params, caller, headers, client_ip)
         except errors.ClientError as exc:

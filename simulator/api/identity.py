@@ -48,12 +48,23 @@ class AuthError(Exception):
     """A request the endpoint refuses before any service sees it."""
 
     def __init__(self, failure: str, message: str | None = None, why: str = "") -> None:
-        text = message or _MESSAGES[failure]
-        if why:
-            text = f"{text} (fargate-sim: {why})"
-        super().__init__(text)
         self.failure = failure
-        self.message = text
+        self._given = message
+        self.why = why
+        super().__init__(self.text(False))
+
+    @property
+    def message(self) -> str:
+        return self.text(False)
+
+    def text(self, query: bool) -> str:
+        """AWS's words for the failure (then ours): the query services' invalid-token
+        message has no final full stop (https://github.com/aws-azure-login/aws-azure-login/
+        issues/251 shows STS's XML)."""
+        text = self._given or _MESSAGES[self.failure]
+        if query and self.failure == "unknown-key" and self._given is None:
+            text = text.rstrip(".")
+        return f"{text} (fargate-sim: {self.why})" if self.why else text
 
     def code(self, query: bool) -> str:
         return FAILURES[self.failure][1 if query else 0]
