@@ -165,3 +165,28 @@ def test_a_presigned_url_is_verified(server):
     assert good.status_code == 200 and b"arn:aws:iam::111122223333:root" in good.content
     bad = send(False)
     assert bad.status_code == 403 and b"SignatureDoesNotMatch" in bad.content
+
+
+@pytest.mark.parametrize("content_sha", [None, "UNSIGNED-PAYLOAD", "body"])
+def test_verify_accepts_what_botocore_signs_and_a_tampered_body_fails(content_sha):
+    import hashlib
+
+    from botocore.auth import SigV4Auth
+
+    from simulator.api import sigv4
+
+    body = b'{"KeyId": "k"}'
+    headers = {"X-Amz-Target": "TrentService.DescribeKey", "Host": "127.0.0.1:9"}
+    if content_sha is not None:
+        headers["X-Amz-Content-SHA256"] = (hashlib.sha256(body).hexdigest()
+                                           if content_sha == "body" else content_sha)
+    request = AWSRequest("POST", "http://127.0.0.1:9/", data=body, headers=headers)
+    SigV4Auth(Credentials("AKID", "secret"), "kms", "us-west-2").add_auth(request)
+    got = {k.lower(): (v.decode() if isinstance(v, bytes) else v)
+           for k, v in request.headers.items()}
+    signed = sigv4.parse(got, "")
+    assert sigv4.verify(signed, "secret", "POST", "/", "", got, body)
+    assert not sigv4.verify(signed, "other", "POST", "/", "", got, body)
+    tampered_ok = content_sha == "UNSIGNED-PAYLOAD"  # an unsigned payload is not covered
+    assert sigv4.verify(signed, "secret", "POST", "/", "", got, b'{"KeyId": "x"}') \
+        is tampered_ok
