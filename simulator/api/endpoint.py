@@ -137,7 +137,8 @@ class Endpoint:
             self._access_key.value = signed.access_key_id
         if self.auth is None:
             return self.principals.get(signed.access_key_id) if signed else None
-        return self.auth.caller(self.sim, method, path, query_string, headers, body, signed)
+        return self.auth.caller(self.sim, method, path, query_string, headers, body, signed,
+                                query_protocol=service in protocols.QUERY_SERVICES)
 
     def _call(self, service: str, operation: str, params: dict[str, Any], caller: str | None,
               headers: dict[str, str], client_ip: str) -> dict[str, Any]:

@@ -9,8 +9,9 @@ failure differently.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from simulator.api import sigv4
@@ -42,6 +43,31 @@ _MESSAGES = {
     "expired": EXPIRED,
     "missing": "Missing Authentication Token",
 }
+
+
+#: How far a signature's X-Amz-Date may be from the server's wall clock (JSON services
+#: answer "- 5 min.", STS and IAM "- 15 min." in the messages AWS returns).
+SKEW_MINUTES = {False: 5, True: 15}
+
+
+def signature_skew(date: str, minutes: int, now: float | None = None) -> str | None:
+    """AWS's words when a signature's date is too far from wall time, else None.
+
+    The signer's clock is the client's wall clock, so this compares with real time, not the
+    simulated clock.
+    """
+    fmt = "%Y%m%dT%H%M%SZ"
+    signed = datetime.strptime(date, fmt).replace(tzinfo=UTC)
+    wall = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC).replace(
+        microsecond=0)
+    window = timedelta(minutes=minutes)
+    if signed < wall - window:
+        return (f"Signature expired: {date} is now earlier than {(wall - window):{fmt}} "
+                f"({wall:{fmt}} - {minutes} min.)")
+    if signed > wall + window:
+        return (f"Signature not yet current: {date} is still later than "
+                f"{(wall + window):{fmt}} ({wall:{fmt}} + {minutes} min.)")
+    return None
 
 
 class AuthError(Exception):
@@ -105,7 +131,8 @@ class Authenticator:
         return None
 
     def caller(self, sim: Any, method: str, path: str, query: str, headers: dict[str, str],
-               body: bytes, signed: sigv4.SignedRequest | None) -> str:
+               body: bytes, signed: sigv4.SignedRequest | None, *,
+               query_protocol: bool = False) -> str:
         """The principal of a correctly signed request; ``AuthError`` otherwise."""
         if signed is None:
             raise AuthError("missing")
@@ -118,6 +145,10 @@ class Authenticator:
                             f"{signed.access_key_id}")
         if not sigv4.verify(signed, owner.secret, method, path, query, headers, body):
             raise AuthError("bad-signature")
+        if not signed.presigned:
+            skew = signature_skew(signed.date, SKEW_MINUTES[query_protocol])
+            if skew:
+                raise AuthError("bad-signature", skew)
         if owner.expiration is not None and sim.clock.now() >= owner.expiration:
             raise AuthError("expired")
         return owner.principal

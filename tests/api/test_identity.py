@@ -190,3 +190,16 @@ def test_verify_accepts_what_botocore_signs_and_a_tampered_body_fails(content_sh
     tampered_ok = content_sha == "UNSIGNED-PAYLOAD"  # an unsigned payload is not covered
     assert sigv4.verify(signed, "secret", "POST", "/", "", got, b'{"KeyId": "x"}') \
         is tampered_ok
+
+
+def test_a_signature_from_a_skewed_clock_is_refused_in_awss_words():
+    from simulator.api.identity import signature_skew
+
+    now = 1_700_000_000.0  # 2023-11-14T22:13:20Z
+    assert signature_skew("20231114T221000Z", 5, now) is None
+    assert signature_skew("20231114T220000Z", 5, now) == (
+        "Signature expired: 20231114T220000Z is now earlier than 20231114T220820Z "
+        "(20231114T221320Z - 5 min.)")
+    assert signature_skew("20231114T223000Z", 15, now) == (
+        "Signature not yet current: 20231114T223000Z is still later than 20231114T222820Z "
+        "(20231114T221320Z + 15 min.)")
