@@ -133,8 +133,7 @@ class Endpoint:
             raise AuthError("bad-signature", "Credential should be scoped to a valid region.",
                             why=f"this endpoint simulates {self.sim.region}; the request was "
                                 f"signed for {signed.region}; use --region {self.sim.region}")
-        if signed is not None:
-            self._access_key.value = signed.access_key_id
+        self._access_key.value = signed.access_key_id if signed is not None else None
         if self.auth is None:
             return self.principals.get(signed.access_key_id) if signed else None
         return self.auth.caller(self.sim, method, path, query_string, headers, body, signed,
