@@ -106,3 +106,31 @@ def test_boto3_story_survives_sigkill(tmp_path):
         assert ecs.list_clusters()["clusterArns"][0].endswith(":cluster/web")
     finally:
         server.stop()
+
+
+def test_root_key_sets_the_roots_pair(tmp_path):
+    server = ServerProcess("--root-key", "AKIAROOTEXAMPLE00001:s3cret", "--ephemeral",
+                           cwd=tmp_path)
+    try:
+        assert any("AKIAROOTEXAMPLE00001" in line for line in server.banner)
+
+        def sts(key):
+            return boto3.client("sts", endpoint_url=server.url, region_name="us-west-2",
+                                aws_access_key_id=key[0], aws_secret_access_key=key[1],
+                                config=Config(retries={"max_attempts": 1}))
+
+        assert sts(("AKIAROOTEXAMPLE00001", "s3cret")).get_caller_identity()["Account"] == \
+            "111122223333"
+        with pytest.raises(Exception) as info:
+            sts(DEFAULT_ROOT_KEY).get_caller_identity()
+        assert "InvalidClientTokenId" in str(info.value)
+    finally:
+        server.stop()
+
+
+def test_a_state_file_of_another_account_is_refused(tmp_path):
+    server = ServerProcess("--state", str(tmp_path / "s.db"), cwd=tmp_path)
+    server.stop()
+    out = _serve("--state", str(tmp_path / "s.db"), "--account", "444455556666", "--port", "0",
+                 cwd=tmp_path)
+    assert out.returncode == 2 and "holds account 111122223333" in out.stderr
