@@ -2,6 +2,7 @@
 
     python tests/benchmarks/endpoint_bench.py [--requests 2000] [--rss-requests 100000]
 
+0. boto3 against a canned answer: the SDK's own cost, the ceiling for any server.
 1. boto3 DescribeKey on one keep-alive connection: requests/s, p50/p99 latency.
 2. The same with 8 concurrent clients (threads, one boto3 client and connection each).
 3. Wall time from RunTask to lastStatus RUNNING at --speed 1 and --speed 60 (polling
@@ -59,6 +60,36 @@ def _report(name: str, lat: list[float], wall: float) -> None:
     p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
     print(f"{name}: {len(lat) / wall:,.0f} requests/s, p50 {statistics.median(lat) * 1e3:.2f} ms,"
           f" p99 {p99 * 1e3:.2f} ms ({len(lat)} requests)")
+
+
+def client_floor(n: int) -> None:
+    """boto3 against a socket answering a canned DescribeKey: the SDK's own cost per call."""
+    body = json.dumps({"KeyMetadata": {"KeyId": "k", "AWSAccountId": "111122223333"}}).encode()
+    canned = (b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
+              b"x-amzn-RequestId: r\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        f = conn.makefile("rb")
+        while True:
+            length = 0
+            while (line := f.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            if not line:
+                return
+            f.read(length)
+            conn.sendall(canned)
+
+    threading.Thread(target=answer, daemon=True).start()
+    kms = _client(f"http://127.0.0.1:{listener.getsockname()[1]}", "kms")
+    _latencies(kms, "k", 50)
+    t = time.perf_counter()
+    lat = _latencies(kms, "k", n)
+    _report("boto3 alone (a canned answer, no simulator): the client's floor", lat,
+            time.perf_counter() - t)
 
 
 def throughput(url: str, n: int) -> None:
@@ -170,6 +201,7 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--rss-requests", type=int, default=100_000)
     args = ap.parse_args()
+    client_floor(args.requests)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         server = ServerProcess("--ephemeral", cwd=tmp)
