@@ -26,6 +26,8 @@ def _serve(*args: str, cwd) -> subprocess.CompletedProcess:
     (["--port", "-1"], "not a TCP port"),
     (["--port", "65536"], "not a TCP port"),
     (["--host", "no-such-host.invalid", "--port", "0"], "cannot listen on"),
+    (["--speed", "-1"], "must be >= 0"),
+    (["--root-key", "A:B", "--no-auth"], "contradict"),
 ])
 def test_bad_addresses_get_one_clear_line_and_exit_2(tmp_path, args, words):
     out = _serve(*args, "--ephemeral", cwd=tmp_path)
