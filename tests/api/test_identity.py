@@ -167,6 +167,21 @@ def test_a_presigned_url_is_verified(server):
     assert bad.status_code == 403 and b"SignatureDoesNotMatch" in bad.content
 
 
+def test_an_old_presigned_url_has_expired_whatever_its_x_amz_expires(server, monkeypatch):
+    import time as time_module
+
+    creds = Credentials(*identity.DEFAULT_ROOT_KEY)
+    request = AWSRequest(method="GET",
+                         url=f"{server.url}/?Action=GetCallerIdentity&Version=2011-06-15")
+    real = time_module.time()
+    monkeypatch.setattr(identity, "wall_time", lambda: real + 3600)  # the server, an hour on
+    SigV4QueryAuth(creds, "sts", "us-west-2", expires=86400).add_auth(request)
+    response = URLLib3Session().send(request.prepare())
+    assert response.status_code == 403
+    assert b"<Code>SignatureDoesNotMatch</Code>" in response.content
+    assert b"Signature expired:" in response.content and b"- 15 min.)" in response.content
+
+
 @pytest.mark.parametrize("content_sha", [None, "UNSIGNED-PAYLOAD", "body"])
 def test_verify_accepts_what_botocore_signs_and_a_tampered_body_fails(content_sha):
     import hashlib
