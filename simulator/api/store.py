@@ -6,9 +6,9 @@ mutating request, so a killed server loses at most the request in flight. The au
 is kept apart, appended row by row, so a snapshot does not grow with every call.
 
 Key material never reaches the file in plaintext: a ``persistent_id`` hook intercepts the
-objects that hold raw key bytes (KMS key material, asymmetric private keys, the data keys of
-task volumes) by type and stores them AES-GCM-wrapped under a server key kept beside the
-database (``PATH.key``, mode 0600). Objects are rebuilt field by field, so this works whether
+objects that hold raw key bytes or secrets (KMS key material, asymmetric private keys, the
+data keys of task volumes, IAM access keys, STS sessions) by type and stores them
+AES-GCM-wrapped under a server key kept beside the database (``PATH.key``, mode 0600). Objects are rebuilt field by field, so this works whether
 or not those classes refuse plain pickling.
 """
 
@@ -34,12 +34,18 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from simulator.audit import AuditTrail
 from simulator.client import Client, _exceptions
 from simulator.crypt import EncryptedVolume
+from simulator.iam.service import AccessKey
 from simulator.kms.keys import KeyMaterial
 from simulator.models import service_model
+from simulator.sts.service import Session
 
 SCHEMA_VERSION = 1
 _AUDIT = ("audit-trail",)
 _PRIVATE_KEY_TYPES = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)
+#: Records holding secrets, stored whole under the server key: KMS key material, IAM access
+#: keys (their secret access key), STS sessions (secret and session token).
+_WRAPPED = (KeyMaterial, AccessKey, Session)
+_WRAPPED_BY_NAME = {cls.__name__: cls for cls in _WRAPPED}
 
 
 class StateError(RuntimeError):
@@ -139,9 +145,9 @@ class _Pickler(cloudpickle.Pickler):
     def persistent_id(self, obj: Any) -> Any:
         if obj is self._audit:
             return _AUDIT
-        if isinstance(obj, KeyMaterial):
-            state = pickle.dumps(_fields(obj))
-            return ("KeyMaterial", self._key.wrap(state, b"KeyMaterial"))
+        if isinstance(obj, _WRAPPED):
+            kind = type(obj).__name__
+            return (kind, self._key.wrap(pickle.dumps(_fields(obj)), kind.encode()))
         if isinstance(obj, _PRIVATE_KEY_TYPES):
             der = obj.private_bytes(serialization.Encoding.DER,
                                     serialization.PrivateFormat.PKCS8,
@@ -166,8 +172,8 @@ class _Unpickler(pickle.Unpickler):
         if kind == _AUDIT[0]:
             return self._audit
         blob = self._key.unwrap(pid[1], kind.encode())
-        if kind == "KeyMaterial":
-            return _rebuild(KeyMaterial, pickle.loads(blob))
+        if kind in _WRAPPED_BY_NAME:
+            return _rebuild(_WRAPPED_BY_NAME[kind], pickle.loads(blob))
         if kind == "PrivateKey":
             return serialization.load_der_private_key(blob, password=None)
         if kind == "EncryptedVolume":

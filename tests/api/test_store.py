@@ -63,11 +63,14 @@ def test_a_restored_simulation_keeps_keys_tasks_grants_and_decrypts(tmp_path):
 
 def test_key_material_is_wrapped_under_an_owner_only_server_key(tmp_path):
     sim, *_ = _world()
+    iam = sim.client("iam")
+    iam.create_user(UserName="u")
+    access = iam.create_access_key(UserName="u")["AccessKey"]
     store = StateStore(tmp_path / "s.db")
     store.save(sim)
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if not p.name.endswith(".key"))
-    secrets = list(_secrets(sim))
-    assert secrets
+    secrets = [*_secrets(sim), access["SecretAccessKey"].encode()]
+    assert len(secrets) > 1
     for secret in secrets:
         assert secret not in raw
     assert stat.S_IMODE(os.stat(tmp_path / "s.db.key").st_mode) == 0o600
