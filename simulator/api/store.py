@@ -8,8 +8,9 @@ is kept apart, appended row by row, so a snapshot does not grow with every call.
 Key material never reaches the file in plaintext: a ``persistent_id`` hook intercepts the
 objects that hold raw key bytes or secrets (KMS key material, asymmetric private keys, the
 data keys of task volumes, IAM access keys, STS sessions) by type and stores them
-AES-GCM-wrapped under a server key kept beside the database (``PATH.key``, mode 0600). Objects are rebuilt field by field, so this works whether
-or not those classes refuse plain pickling.
+AES-GCM-wrapped under a server key kept beside the database (``PATH.key``, mode 0600).
+Objects are rebuilt field by field, so this works whether or not those classes refuse plain
+pickling.
 """
 
 from __future__ import annotations
