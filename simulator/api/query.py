@@ -68,8 +68,10 @@ def _decode(shape: Shape, form: dict[str, str], prefix: str) -> Any:
         base = _list_prefix(shape, prefix)
         if form.get(prefix) == "" and not any(k.startswith(base + ".") for k in form):
             return []  # Foo= is an empty list
+        head = base + "."
+        present = {k[len(head):].split(".", 1)[0] for k in form if k.startswith(head)}
         items, i = [], 1
-        while any(k == f"{base}.{i}" or k.startswith(f"{base}.{i}.") for k in form):
+        while str(i) in present:  # Foo.member.1, .2, ... up to the first gap
             items.append(_decode(shape.member, form, f"{base}.{i}"))
             i += 1
         return items or None
