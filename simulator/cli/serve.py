@@ -8,6 +8,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 from simulator.cli import key_value
@@ -72,6 +73,12 @@ def _command(args: argparse.Namespace) -> int:
     restored = sim is not None
     if sim is None:
         sim = make_sim()
+    elif speed > 0:
+        # The world kept running while the server was down: a restored clock catches up with
+        # wall time (tasks due to start have started, sessions due to expire have expired).
+        behind = time.time() - sim.clock.time()
+        if behind > 0:
+            sim.clock.advance(behind)
     root = args.root_key or DEFAULT_ROOT_KEY
     auth = None if args.no_auth else Authenticator(root)
     endpoint = Endpoint(sim, auth=auth, principals=dict(args.principal or []), store=store,

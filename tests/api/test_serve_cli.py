@@ -136,3 +136,27 @@ def test_a_state_file_of_another_account_is_refused(tmp_path):
     out = _serve("--state", str(tmp_path / "s.db"), "--account", "444455556666", "--port", "0",
                  cwd=tmp_path)
     assert out.returncode == 2 and "holds account 111122223333" in out.stderr
+
+
+def test_a_restored_clock_catches_up_with_wall_time(tmp_path):
+    import time
+    import urllib.request
+
+    def now(server):
+        with urllib.request.urlopen(f"{server.url}/_fargate-sim/status", timeout=10) as r:
+            return json.loads(r.read())["now"]
+
+    from datetime import datetime
+
+    state = str(tmp_path / "s.db")
+    server = ServerProcess("--clock", "manual", "--state", state, cwd=tmp_path)
+    frozen = now(server)
+    server.stop()
+    time.sleep(5)  # longer than a start takes, so only catching up explains the gap
+    server = ServerProcess("--state", state, cwd=tmp_path)
+    try:
+        later = now(server)
+    finally:
+        server.stop()
+    assert datetime.fromisoformat(later).timestamp() - \
+        datetime.fromisoformat(frozen).timestamp() >= 5
