@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 import traceback
 import uuid
 from typing import Any
@@ -27,6 +28,7 @@ from simulator.client import Client
 
 ADMIN_PREFIX = "/_fargate-sim/"
 MAX_JSON_DEPTH = 64
+READ_ONLY_SNAPSHOT_SECONDS = 5.0
 
 #: Operations that leave a service's state as it was (the snapshot is deferred to the
 #: ticker for them, so DescribeKey stays fast); every other operation is saved at once.
@@ -74,20 +76,30 @@ class Endpoint:
         self.requests = 0
         self._make_sim = make_sim
         self._access_key = threading.local()
+        self._snapshot_at = 0.0
 
     # -- state ------------------------------------------------------------------------------
-    def save(self, snapshot: bool = True) -> None:
-        """Persist now (under the lock)."""
+    def save(self) -> None:
+        """Persist the snapshot and the new audit records now (under the lock)."""
         if self.store is not None:
-            self.store.save(self.sim, snapshot=snapshot)
+            self.store.save(self.sim)
         self.dirty = False
+        self._snapshot_at = time.monotonic()
 
     def tick(self) -> None:
-        """The background ticker's step: fire due events, save what changed."""
+        """The background ticker's step: fire due events, save what changed.
+
+        Events that fired are saved at once; read-only calls append their audit records at
+        once but refresh the snapshot (request-id generator, rate-limit buckets) at most every
+        ``READ_ONLY_SNAPSHOT_SECONDS``, so a stream of DescribeKey calls is not stalled by it.
+        """
         with self.lock:
             fired = self.clock.sync()
-            if fired or self.dirty:
+            now = time.monotonic()
+            if fired or (self.dirty and now - self._snapshot_at >= READ_ONLY_SNAPSHOT_SECONDS):
                 self.save()
+            elif self.dirty and self.store is not None:
+                self.store.save(self.sim, snapshot=False)
 
     def reset(self) -> None:
         """A fresh simulation with the same settings (the admin API's reset)."""
