@@ -185,6 +185,10 @@ class Endpoint:
         if service is None or operation not in protocols.model(service).operation_names:
             return json_error(400, "UnknownOperationException", "")
         op = protocols.model(service).operation_model(operation)
+        try:  # who is calling first, as AWS's front door does, then what the body says
+            caller = self._caller(method, path, query_string, headers, body, service)
+        except AuthError as exc:
+            return json_error(exc.status(False), exc.code(False), exc.message)
         try:
             raw = json.loads(body or b"{}")
         except (ValueError, RecursionError):
@@ -203,10 +207,6 @@ class Endpoint:
             params = decode(op.input_shape, raw) or {}
         except WireError as exc:
             return json_error(400, "SerializationException", str(exc))
-        try:
-            caller = self._caller(method, path, query_string, headers, body, service)
-        except AuthError as exc:
-            return json_error(exc.status(False), exc.code(False), exc.message)
         try:
             response = self._call(service, operation, params, caller, headers, client_ip)
         except errors.ClientError as exc:
@@ -246,13 +246,13 @@ class Endpoint:
         model = protocols.model(service)
         op = model.operation_model(action)
         try:
-            params = query.decode_params(op, form)
-        except query.QueryError as exc:
-            return xml_error(model, 400, "InvalidParameterValue", str(exc))
-        try:
             caller = self._caller(method, path, query_string, headers, body, service)
         except AuthError as exc:
             return xml_error(model, exc.status(True), exc.code(True), exc.text(True))
+        try:
+            params = query.decode_params(op, form)
+        except query.QueryError as exc:
+            return xml_error(model, 400, "InvalidParameterValue", str(exc))
         try:
             response = self._call(service, action, params, caller, headers, client_ip)
         except errors.ClientError as exc:

@@ -7,7 +7,11 @@ import socket
 import threading
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
+from simulator.api import DEFAULT_ROOT_KEY
 from simulator.api import server as server_module
 
 TARGET = "TrentService.ListKeys"
@@ -35,9 +39,18 @@ def _raw(server, data: bytes, timeout: float = 10) -> bytes:
         return out
 
 
-def _request(body: bytes, target: str = TARGET, extra: str = "") -> bytes:
+def _signed(body: bytes, target: str) -> str:
+    """SigV4 headers for ``body`` as the root signs it (malformed bodies get past identity)."""
+    request = AWSRequest("POST", "http://x/", data=body, headers={
+        "X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1", "Host": "x"})
+    SigV4Auth(Credentials(*DEFAULT_ROOT_KEY), "kms", "us-west-2").add_auth(request)
+    return "".join(f"{k}: {request.headers[k]}\r\n" for k in ("X-Amz-Date", "Authorization"))
+
+
+def _request(body: bytes, target: str = TARGET, extra: str = "", sign: bool = True) -> bytes:
+    auth = _signed(body, target) if sign else ""
     head = (f"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: {target}\r\n"
-            f"Content-Type: application/x-amz-json-1.1\r\n{extra}")
+            f"Content-Type: application/x-amz-json-1.1\r\n{auth}{extra}")
     if "Content-Length" not in extra and "Transfer-Encoding" not in extra:
         head += f"Content-Length: {len(body)}\r\n"
     return head.encode() + b"\r\n" + body
@@ -89,10 +102,10 @@ def test_an_oversized_body_is_refused_before_it_is_read(server):
 def test_chunked_bodies_are_decoded(server):
     body = b'{"Limit": 5}'
     chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    auth = _signed(body, TARGET)  # the signature covers the decoded body
     status, _, out = _parse(_raw(server, _request(
-        chunked, extra="Transfer-Encoding: chunked\r\n")))
-    # Unsigned, so refused by identity: the body was read and parsed first.
-    assert status == 400 and out["__type"] == "MissingAuthenticationTokenException"
+        chunked, extra=auth + "Transfer-Encoding: chunked\r\n", sign=False)))
+    assert status == 200 and out["Keys"] == []
 
 
 def test_keep_alive_serves_many_requests_on_one_connection(server):
@@ -101,7 +114,7 @@ def test_keep_alive_serves_many_requests_on_one_connection(server):
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         f = s.makefile("rb")
         for _ in range(20):
-            s.sendall(_request(b"{}"))
+            s.sendall(_request(b"{}", sign=False))
             status_line = f.readline()
             assert b" 400 " in status_line
             length = 0
@@ -132,3 +145,8 @@ def test_the_listen_backlog_takes_a_burst_of_connections(server):
 def test_a_malformed_request_line_gets_an_aws_shaped_400(server):
     status, _, err = _parse(_raw(server, b"GARBAGE\r\n\r\n"))
     assert status == 400 and err["__type"] == "SerializationException"
+
+
+def test_identity_is_checked_before_the_body_is_read_as_json(server):
+    status, _, err = _parse(_raw(server, _request(b"5", sign=False)))
+    assert (status, err["__type"]) == (400, "MissingAuthenticationTokenException")
