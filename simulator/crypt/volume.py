@@ -127,6 +127,9 @@ class EncryptedVolume:
             chosen = chosen.engine_for(spec)
         self._engine = chosen
         self._cipher: Any = chosen.bind(spec, key_bytes, threads)
+        #: The data key, for a persistence layer that wraps it (simulator.api.store); wiped
+        #: by close(), never pickled (``__reduce__`` refuses).
+        self._key = bytearray(key_bytes)
         self._lock = threading.RLock()
         self._spec = spec
         self._size = size_bytes
@@ -527,6 +530,7 @@ class EncryptedVolume:
         """Wipe the key copy and drop the stored data."""
         if not self._closed:
             self._cipher = None  # the bound cipher wipes its key copy when freed
+            self._key[:] = bytes(len(self._key))
             self._scratch[:] = bytes(len(self._scratch))
             self._scratch = bytearray()
             self._store.clear()
