@@ -266,8 +266,8 @@ class _CeilingSampler:
             for name, (engine, desc) in datapath.loops().items():
                 engines.append(engine_source(name, engine, desc, datapath.cipher_spec))
         self.sources = sources_for(spec.measure.ceiling, engines, spec.measure.ceiling_seconds)
-        self.rounds = spec.measure.ceiling_rounds if self.keys and (
-            self.sources or any(k[0] == NULL for k in self.keys)) else 0
+        # ceiling = "none": no ceilings at all (not even the null copy's)
+        self.rounds = spec.measure.ceiling_rounds if self.keys and self.sources else 0
         self.done = {int(s.get("round", 0)) for s in store.ceiling_samples()}
         self.at: list[int] = []
 
@@ -349,7 +349,7 @@ def _initial_meta(spec: ExperimentSpec, store: RunStore, runner: Runner, cells: 
                   "clat_*_us": "completion latency, microseconds (fio)",
                   "gb_s": "10^9 bytes/s",
                   "cycles_per_byte": "reference (TSC) cycles per byte: clock.hz / bytes/s",
-                  "cpu_share": "process CPU s / wall s / min(threads, usable CPUs); < 0.9 "
+                  "cpu_share": "process CPU s / wall s / min(threads, usable cores); < 0.9 "
                                "is CONTENDED",
                   "cpu_stall": "share of wall time some task waited for a CPU "
                                "(/proc/pressure/cpu)",

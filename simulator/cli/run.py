@@ -72,6 +72,9 @@ def register(sub: Any) -> None:
     p.add_argument("--threads", type=_threads, default=1, help="1 to 64 (default 1)")
     p.add_argument("--cipher", "-c", action="append", metavar="NAME[:BITS]",
                    help="only these configurations, e.g. aes-xts-plain64:512 (repeatable)")
+    p.add_argument("--repeat", type=_repeat, default=5,
+                   help="repetitions per figure, 2 to 100 (default 5); the spread is shown")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.set_defaults(func=cmd_bench)
 
 
