@@ -159,7 +159,7 @@ def _style(ax: Any) -> None:
 def _bars(s: pd.DataFrame, run: Run, value: str) -> tuple[str, Figure] | None:
     """Grouped bars: cipher on the axis, one bar per engine, a panel per direction."""
     s, pinned = _pin(s, ())
-    configs = [c for c in _configs(s) if c[0] != "null"] if value == "cpb" else _configs(s)
+    configs = [c for c in _configs(s) if c[0] != "null"]  # the copy would dwarf the ciphers
     engines = _engines_of(s)
     ops = [o for o in ("encrypt", "decrypt") if o in set(s["op"])]
     if not configs or not ops:
@@ -188,14 +188,15 @@ def _bars(s: pd.DataFrame, run: Run, value: str) -> tuple[str, Figure] | None:
                     lo.append(float(e0.iloc[0]))
                     hi.append(float(e1.iloc[0]))
                     c = g["ceiling_mib_s"].iloc[0] if "ceiling_mib_s" in g else None
-                    ceil.append(float(c) * 2**20 / 1e9 if c is not None and c == c else None)
+                    if i == 0 and c is not None and c == c:
+                        ceil.append((j, float(c) * 2**20 / 1e9))
             ax.bar(xs, ys, width * 0.95, yerr=[lo, hi], capsize=3, label=eng or None)
-            if value != "cpb" and i == 0:
-                pts = [(x, c) for x, c in zip(xs, ceil, strict=False) if c]
-                if pts:
-                    ax.scatter([x for x, _ in pts], [c for _, c in pts], marker="_", s=400,
-                               color="black", zorder=3, label="ceiling (fastest library loop)")
-        ax.set_xticks(range(len(configs)), [label(c, k) for c, k in configs], fontsize=SMALL)
+            if ceil:  # one line across the cipher's group: the fastest implementation
+                ax.hlines([c for _, c in ceil], [j - 0.45 for j, _ in ceil],
+                          [j + 0.45 for j, _ in ceil], colors="black", linestyles="--",
+                          label="ceiling (fastest library loop)")
+        ax.set_xticks(range(len(configs)), [label(c, k).replace(" ", "\n")
+                                            for c, k in configs], fontsize=SMALL)
         ax.set_title(op, fontsize=FONT)
         _style(ax)
     what = ("reference cycles per byte (lower is better)" if value == "cpb"
