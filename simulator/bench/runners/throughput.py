@@ -15,7 +15,7 @@ from simulator.bench.contention import runnable_threads
 from simulator.bench.datapath import DataPath
 from simulator.bench.grid import Cell
 from simulator.bench.measure import measure
-from simulator.bench.runners.base import RunContext, Runner, check_engines
+from simulator.bench.runners.base import RunContext, Runner, check_engines, engine_cannot_run
 from simulator.bench.spec import ExperimentSpec
 
 FIRST_SECTOR = 1 << 20  # a sector index past the first few, so tweaks are not trivially small
@@ -33,6 +33,10 @@ class ThroughputRunner(Runner):
     def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
         """Refuse engines that cannot run here."""
         check_engines(cells, datapath)
+
+    def unsupported(self, cells: list[Cell], datapath: DataPath | None) -> dict[str, str]:
+        """Cells whose engine does not run their cipher (skipped, and said)."""
+        return engine_cannot_run(cells, datapath)
 
     def ceiling_keys(self, cells: list[Cell]) -> set[SampleKey]:
         """One ceiling per cipher, key size, sector size, direction and runnable threads."""
