@@ -34,7 +34,7 @@ def summarize(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     if kind == "capacity":
         cols = [c for c in rows.columns if c not in ("experiment", "run", "cell", "rep")]
         return rows[cols].reset_index(drop=True)
-    rate = RATE.get(kind, "mib_s")
+    rate = RATE.get(kind) or meta.get("rate_column") or "mib_s"
     hz = (meta.get("clock") or {}).get("hz")
     ceilings = {}
     for c in meta.get("ceilings", []):
