@@ -229,7 +229,8 @@ def _lines(s: pd.DataFrame, x: str, title: str, xlabel: str, logx: bool = True
     ops = [o for o in ("encrypt", "decrypt") if o in set(s["op"])]
     engines = _engines_of(s)
     dashes = ["-", "--", ":", "-."]
-    fig = _figure()
+    rows = len(_configs(s)) if len(engines) > 1 else 1
+    fig = _figure((SIZE[0], SIZE[1] + 0.25 * rows))
     axes = fig.subplots(1, len(ops), sharey=True, squeeze=False)[0]
     for ax, op in zip(axes, ops, strict=True):
         for ci, (cipher, bits) in enumerate(_configs(s)):
@@ -253,7 +254,10 @@ def _lines(s: pd.DataFrame, x: str, title: str, xlabel: str, logx: bool = True
         ax.set_ylim(bottom=0)
         _style(ax)
     axes[0].set_ylabel("GB/s (median, IQR bars)", fontsize=FONT)
-    axes[-1].legend(fontsize=SMALL - 1, ncols=2 if len(engines) > 1 else 1)
+    handles, labels = axes[0].get_legend_handles_labels()
+    # below the panels, one row per cipher and a column per engine: it hides no data
+    fig.legend(handles, labels, loc="outside lower center", fontsize=SMALL - 1,
+               ncols=max(1, len(engines)) if len(engines) > 1 else min(4, len(labels)))
     fig.suptitle(title + (f"  ({pinned})" if pinned else ""), fontsize=TITLE)
     return fig
 
