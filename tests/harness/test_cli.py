@@ -158,3 +158,15 @@ def test_users_runs_and_references_are_kept_apart(real_run: Path, tmp_path: Path
     assert main(["compare", "cli_tiny"]) == 0
     out = capsys.readouterr().out
     assert "results/local/cli_tiny" in out and "results/reference" not in out
+
+
+def test_bench_says_n_a_for_a_cipher_the_engine_does_not_run(
+        capsys: pytest.CaptureFixture) -> None:
+    from simulator.crypt import available_engines
+
+    if "native-ipp" not in available_engines():
+        pytest.skip("IPP Crypto backend not available here")
+    assert main(["bench", "--engine", "native-ipp", "--seconds", "0.02", "--repeat", "2",
+                 "-c", "chacha20-poly1305-random"]) == 0
+    out = capsys.readouterr().out
+    assert "N/A" in out and "does not run that cipher" in out and "Traceback" not in out
