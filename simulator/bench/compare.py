@@ -414,21 +414,26 @@ def answer(run: Run, t: pd.DataFrame | None = None) -> str | None:
     ties = ranked[ranked["rank"] == f"={top['rank']}"]
     gbs = float(top["speed_mib_s"]) * 2**20 / 1e9
     who = config_label(top, people=True)
+    unranked = len(g) - len(ranked)
+    if unranked:  # never let a contended configuration's absence read as a verdict
+        head += (f", of the {len(ranked)} configurations not contended ({unranked} CONTENDED, "
+                 "not ranked)")
     text = f"{head}, {who} is fastest: {gbs:.2f} GB/s"
     if not ties.empty:
         text = (f"{head}, {who} ({gbs:.2f} GB/s) ties with "
                 + ", ".join(config_label(r, people=True) for _, r in ties.iterrows())
                 + " (within noise): no single fastest")
     costs = []
-    for cipher in dict.fromkeys(g["cipher"]):
+    same = g[g["engine"] == top["engine"]] if "engine" in g and "engine" in top else g
+    for cipher in dict.fromkeys(same["cipher"]):
         if cipher == top["cipher"]:
             continue
-        o = ranked[ranked["cipher"] == cipher]
-        if "engine" in o and "engine" in top and (o["engine"] == top["engine"]).any():
-            o = o[o["engine"] == top["engine"]]
-        if o.empty:
+        o = same[same["cipher"] == cipher].sort_values("speed_mib_s", ascending=False)
+        best = o.iloc[0]
+        name = human(cipher, best["key_bits"])
+        if best["rank"] == "-":
+            costs.append(f"{name}: not compared (CONTENDED)")
             continue
-        best = o.sort_values("speed_mib_s", ascending=False).iloc[0]
         more = float(top["speed_mib_s"]) / float(best["speed_mib_s"]) - 1
         meta_b = best.get("metadata_B")
         band = max(float(best.get("noise", 0)), float(top.get("noise", 0)))
@@ -436,7 +441,7 @@ def answer(run: Run, t: pd.DataFrame | None = None) -> str | None:
                 else f"{abs(more):.0%} {'more' if more > 0 else 'less'} per byte")
         if meta_b is not None and meta_b == meta_b and int(meta_b):
             cost += f" and {int(meta_b)} bytes per sector"
-        costs.append(f"{human(cipher, best['key_bits'])} costs {cost}")
+        costs.append(f"{name} costs {cost}")
     if costs:
         text += "; " + "; ".join(costs)
     if reliability_notes(run):
