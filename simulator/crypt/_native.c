@@ -1061,6 +1061,10 @@ static PyObject *bound_crypt(Bound *b, int enc, PyObject *const *args, Py_ssize_
                          secs.len, n * sizeof(uint64_t));
             goto out;
         }
+        if (ranges_overlap(secs.buf, (size_t)secs.len, dst.buf, (size_t)dst.len)) {
+            PyErr_SetString(PyExc_ValueError, "sectors overlaps the destination");
+            goto out;
+        }
     } else if (n > 0 && first > UINT64_MAX - (n - 1)) {
         PyErr_Format(PyExc_ValueError,
                      "first_sector %llu + %zu sectors runs past sector 2**64-1", first, n);

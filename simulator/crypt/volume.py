@@ -225,10 +225,17 @@ class EncryptedVolume:
                 or offset + length > self._size:
             return False
         b = a + count
-        ch = store.chunk_for_write(idx)
-        self._cipher.encrypt(data, store.data_view(ch)[a * size : b * size], first,
-                             ch.meta_span(a, b) if ch.has_meta else None)
-        store.mark_written(ch, a, b)
+        ch = store._chunks.get(idx) or store.chunk_for_write(idx)
+        arena = store._arena_view
+        dst = arena[ch.base + a * size : ch.base + b * size] if ch.data is None \
+            else store.data_view(ch)[a * size : b * size]
+        meta = ch.meta
+        self._cipher.encrypt(data, dst, first, None if meta is None else meta.view(a, b))
+        mask = ((1 << count) - 1) << a
+        flags = ch.written
+        if flags & mask != mask:
+            store.sectors_allocated += count - (flags & mask).bit_count()
+            ch.written = flags | mask
         n = self._n
         n["sectors_encrypted"] += count
         n["write_requests"] += 1
@@ -298,9 +305,11 @@ class EncryptedVolume:
         mask = ((1 << count) - 1) << a
         if ch is None or ch.written & mask != mask:
             return False
+        src = store._arena_view[ch.base + a * size : ch.base + b * size] if ch.data is None \
+            else store.data_view(ch)[a * size : b * size]
+        meta = ch.meta
         try:
-            self._cipher.decrypt(store.data_view(ch)[a * size : b * size], out, first,
-                                 ch.meta_span(a, b) if ch.has_meta else None)
+            self._cipher.decrypt(src, out, first, None if meta is None else meta.view(a, b))
         except IntegrityError:
             self._n["integrity_errors"] += 1
             raise
