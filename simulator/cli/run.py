@@ -112,7 +112,7 @@ def _threads(text: str) -> int:
 
 
 def _err(msg: str) -> None:
-    print(f"fargate-sim: {msg}", file=sys.stderr)
+    print(f"fargate-sim: error: {msg}", file=sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
