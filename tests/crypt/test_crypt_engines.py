@@ -377,7 +377,7 @@ def test_native_ceiling_runs(spec_text):
 @requires_native
 def test_native_concurrent_callers_share_the_pool():
     """Several Python threads with threads=2 at once: the pool is taken by one caller, the
-    others spawn their own workers; every result is right."""
+    others run their batches alone; every result is right."""
     spec = CipherSpec.parse("aes-gcm-random")
     key = _key(spec)
     pt = os.urandom(64 * 4096)
