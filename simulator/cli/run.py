@@ -155,10 +155,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         except RunInterrupted as exc:
             _err(str(exc))
             return 130 if isinstance(exc.cause, KeyboardInterrupt) else 1
-        except OSError as exc:  # the results root itself cannot be written
-            _err(f"cannot write the run directory under {args.out}: {exc.strerror or exc}"
-                 f"{' (' + str(exc.filename) + ')' if exc.filename else ''}; nothing ran")
-            return 1
         if args.json:
             docs.append(_run_json(result))
             continue
