@@ -302,6 +302,10 @@ def describe(run: Run) -> str:
 def compare(paths: Sequence[str | Path], where: dict[str, Any] | None = None) -> str:
     """The text ``fargate-sim compare`` prints for one or more run directories."""
     runs = [load_run(p) for p in paths]
+    if runs and all(r.kind == "fleet" for r in runs):
+        from simulator.bench.runners.fleet import compare_fleet
+
+        return compare_fleet(runs)
     parts = []
     for run in runs:
         parts += [describe(run), format_cipher_table(run, cipher_table(run, where)),

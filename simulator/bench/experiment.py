@@ -116,7 +116,7 @@ def run_experiment(
     todo = [c for c in cells if c.key not in done]
     log(f"{spec.name}: {len(cells)} cells ({len(cells) - len(todo)} already done) -> "
         f"{store.path}")
-    ctx = RunContext(spec=spec, datapath=datapath, note=log)
+    ctx = RunContext(spec=spec, datapath=datapath, note=log, run_dir=store.path)
     baseline = _baseline_from_disk(store, runner) if rated else {}
     n_done = len(cells) - len(todo)
     bar: Any = _NoBar()

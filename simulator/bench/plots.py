@@ -41,6 +41,10 @@ def plot_run(run: Run | str | Path, out_dir: str | Path | None = None) -> list[P
     s = run.summary
     if s.empty:
         return []
+    if run.kind == "fleet":
+        from simulator.bench.runners.fleet import plot_fleet
+
+        return plot_fleet(run, out)
     makers = {"throughput": (_vs_sector, _vs_batch, _enc_dec, _threads, _engines,
                              _capacity_static),
               "volume": (_volume_bw, _volume_clat),

@@ -39,7 +39,7 @@ from typing import Any
 
 from simulator.bench.sizes import format_size, parse_size
 
-KINDS = ("throughput", "volume", "capacity", "scenario")
+KINDS = ("throughput", "volume", "capacity", "scenario", "fleet")
 ENGINES = ("native", "cryptography", "auto")
 OPS = ("encrypt", "decrypt")
 FIO_RW = ("read", "write", "randread", "randwrite", "rw", "randrw")
@@ -465,9 +465,16 @@ def _grid_scenario(v: _Validator, g: dict[str, Any]) -> dict[str, list[Any]]:
     return {"scenario": scenarios}
 
 
+def _grid_fleet(v: _Validator, g: dict[str, Any]) -> dict[str, list[Any]]:
+    from simulator.bench.runners.fleet import grid_fleet  # the fleet's shape lives there
+
+    return grid_fleet(v, g)
+
+
 _GRIDS: dict[str, Callable[[_Validator, dict[str, Any]], dict[str, list[Any]]]] = {
     "throughput": _grid_throughput,
     "volume": _grid_volume,
     "capacity": _grid_capacity,
     "scenario": _grid_scenario,
+    "fleet": _grid_fleet,
 }

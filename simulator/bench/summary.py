@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 RATE = {"throughput": "mib_s", "volume": "mib_s", "scenario": "seconds",
-        "capacity": "capacity_overhead"}
+        "capacity": "capacity_overhead", "fleet": "seconds_to_last_running"}
 
 
 def param_columns(rows: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
@@ -28,7 +28,7 @@ def summarize(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     kind = meta.get("kind", "throughput")
     noise = float(meta.get("spec", {}).get("measure", {}).get("noise", 0.10))
     keys = param_columns(rows, meta)
-    if kind == "capacity":
+    if kind in ("capacity", "fleet"):  # one row per cell (fleet: and repetition) already
         cols = [c for c in rows.columns if c not in ("experiment", "run", "cell", "rep")]
         return rows[cols].reset_index(drop=True)
     rate = RATE.get(kind, "mib_s")
@@ -104,6 +104,10 @@ def format_summary(summary: pd.DataFrame, kind: str, limit: int = 60) -> str:
         show["median s"] = df["median"].map("{:.4f}".format)
         show["IQR%"] = (df["rel_iqr"] * 100).map("{:.1f}".format)
         show["noisy"] = df["noisy"].map({True: "NOISY", False: ""})
+    elif kind == "fleet":
+        from simulator.bench.runners.fleet import fleet_table
+
+        show = fleet_table(df)
     else:
         show = df
     if len(show) > limit:

@@ -93,6 +93,12 @@ class LauncherRetry(Backoff):
         return min(self.base_seconds, self.max_seconds)
 
 
+#: **Assumption**: how much a task's PROVISIONING time varies, as a fraction of ECS's
+#: ``TaskTimings.provisioning`` (5 s): each task draws uniformly within +/- this share. AWS
+#: publishes no provisioning times; with none at all, a burst of 100 launches would reach
+#: KMS in the same instant, which no real fleet does. 0 turns the spread off.
+PROVISIONING_JITTER = 0.5
+
 DEFAULT_FARGATE_RETRY = FargateKmsRetry()
 DEFAULT_LAUNCHER_RETRY = LauncherRetry()
 

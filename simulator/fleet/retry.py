@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from simulator import errors
 from simulator.ecs.lifecycle import Lifecycle
 from simulator.fargate.agent import FargateAgent, StorageFailure
-from simulator.fleet.assumptions import FargateKmsRetry
+from simulator.fleet.assumptions import PROVISIONING_JITTER, FargateKmsRetry
 
 if TYPE_CHECKING:
     from simulator.ecs.tasks import Task
@@ -93,10 +93,12 @@ def failure_kind(reason: str | None) -> str:
 class FleetLifecycle(Lifecycle):
     """ECS's task lifecycle with retried provisioning and running counts for the fleet."""
 
-    def __init__(self, base: Lifecycle,
-                 on_running: Callable[[Task], None] | None = None) -> None:
+    def __init__(self, base: Lifecycle, on_running: Callable[[Task], None] | None = None,
+                 jitter: float = PROVISIONING_JITTER, rng: random.Random | None = None) -> None:
         super().__init__(base.sim, base.timers, base.on_change, base.timings)
         self.on_running = on_running
+        self.jitter = jitter
+        self.rng = rng or random.Random(0)
         self.pending = 0
         self.running = 0
         self.launched = 0
@@ -107,7 +109,9 @@ class FleetLifecycle(Lifecycle):
         """Count the task as pending, then start its life."""
         self.launched += 1
         self.pending += 1
-        super().launch(task)
+        spread = self.jitter * (2 * self.rng.random() - 1) if self.jitter else 0.0
+        task.last_status = "PROVISIONING"
+        self._after(task, self.timings.provisioning * (1 + spread), self._provisioned)
 
     def _provisioned(self, task: Task) -> None:
         try:

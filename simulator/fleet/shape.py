@@ -16,6 +16,7 @@ A fleet spec's ``[grid]`` gives each parameter as a value or a list of values (a
     quotas = { CreateGrant = 500 }                   # raised (or lowered) quotas
     fargate_retry = { attempts = 3, base_seconds = 1.0, max_seconds = 20.0 }
     launcher_retry = { base_seconds = 1.0 }
+    provisioning_jitter = 0.5    # +/- share of the 5 s PROVISIONING each task draws
     seed = 0
     horizon = 7200               # simulated seconds at most
     launches_per_month = 1       # all_at_once / rolling: how often the launch recurs (cost)
@@ -35,6 +36,7 @@ from typing import Any
 from simulator.fleet.assumptions import (
     DEFAULT_FARGATE_RETRY,
     DEFAULT_LAUNCHER_RETRY,
+    PROVISIONING_JITTER,
     FargateKmsRetry,
     LauncherRetry,
 )
@@ -62,7 +64,8 @@ _HOLD_EXTRA_SECONDS = 13 + 8
 
 GRID_KEYS = ("pattern", "tasks", "launch", "accounts", "clusters", "keys", "rate", "lifetime",
              "minimum_healthy_percent", "maximum_percent", "quotas", "fargate_retry",
-             "launcher_retry", "seed", "horizon", "launches_per_month", "region")
+             "launcher_retry", "provisioning_jitter", "seed", "horizon", "launches_per_month",
+             "region")
 
 Err = Callable[..., Exception]
 
@@ -123,6 +126,7 @@ class FleetShape:
     quotas: dict[str, float] = field(default_factory=dict)
     fargate_retry: FargateKmsRetry = DEFAULT_FARGATE_RETRY
     launcher_retry: LauncherRetry = DEFAULT_LAUNCHER_RETRY
+    provisioning_jitter: float = PROVISIONING_JITTER
     seed: int = 0
     horizon: float = 7200.0
     launches_per_month: float = 1.0
@@ -230,6 +234,8 @@ def validate_grid(g: dict[str, Any], err: Err) -> dict[str, list[Any]]:
                              ", ".join(FargateKmsRetry.field_names())),
         "launcher_retry": sub("launcher_retry", _backoff(LauncherRetry, 0),
                               ", ".join(LauncherRetry.field_names())),
+        "provisioning_jitter": axis("provisioning_jitter", PROVISIONING_JITTER,
+                                    _number(0, 0.99), "a fraction, 0 to 0.99"),
         "seed": axis("seed", 0, _count(0, 2**63), "a whole number >= 0"),
         "horizon": axis("horizon", 7200.0, _number(1, 30 * 86400),
                         "simulated seconds, 1 to 2,592,000"),

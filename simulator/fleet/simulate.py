@@ -91,7 +91,9 @@ class _Shard:
         self.ecs_service = ecs = sim.service("ecs")
         self.kms_service = kms = sim.service("kms")
         self._apply_quotas()
-        self.lifecycle = FleetLifecycle(ecs.lifecycle, on_running=self._on_running)  # type: ignore[attr-defined]
+        self.lifecycle = FleetLifecycle(
+            ecs.lifecycle, on_running=self._on_running,  # type: ignore[attr-defined]
+            jitter=shape.provisioning_jitter, rng=random.Random(seed + ":provisioning"))
         ecs.lifecycle = self.lifecycle  # type: ignore[attr-defined]
         self.ecs = sim.client("ecs")
         self.kms = sim.client("kms")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from simulator.bench.runners.base import RunContext, RunError, Runner
 from simulator.bench.runners.capacity import CapacityRunner
+from simulator.bench.runners.fleet import FleetRunner
 from simulator.bench.runners.scenario import ScenarioRunner
 from simulator.bench.runners.throughput import ThroughputRunner
 from simulator.bench.runners.volume import VolumeRunner
@@ -13,6 +14,7 @@ RUNNERS: dict[str, type[Runner]] = {
     "volume": VolumeRunner,
     "capacity": CapacityRunner,
     "scenario": ScenarioRunner,
+    "fleet": FleetRunner,
 }
 
 
