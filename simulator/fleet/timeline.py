@@ -73,8 +73,9 @@ def summarize_shards(shape: FleetShape, results: list[ShardResult]) -> tuple[dic
     failures: Counter[str] = Counter()
     for r in results:
         failures.update(r.failures)
-    ok = sum(v for k, v in totals.items() if k.endswith("_ok"))
-    throttled = sum(v for k, v in totals.items() if k.endswith("_throttled"))
+    kms = {k: v for k, v in totals.items() if k.startswith("kms_")}
+    ok = sum(v for k, v in kms.items() if k.endswith("_ok"))
+    throttled = sum(v for k, v in kms.items() if k.endswith("_throttled"))
     billed = ok + (throttled if BILL_THROTTLED_REQUESTS else 0)
     launched = sum(r.launched for r in results)
     # A task still running at the end retires its grant when it stops: one more request.
