@@ -13,7 +13,7 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,8 +82,13 @@ def run_experiment(
     plots: bool = True,
     argv: list[str] | None = None,
     log: Callable[[str], None] | None = None,
+    executor: CellExecutor | None = None,
 ) -> RunResult:
-    """Run ``spec`` into a new directory under ``out`` (or continue ``resume``)."""
+    """Run ``spec`` into a new directory under ``out`` (or continue ``resume``).
+
+    ``executor`` runs the cells (default: one after another here); a Dask executor
+    (``simulator.bench.distributed``) runs them on a cluster and yields them in order.
+    """
     t0 = time.perf_counter()
     log = log or (lambda _m: None)
     cells = expand(spec)
@@ -108,7 +113,7 @@ def run_experiment(
     store.write_meta(meta)
 
     params = list(cells[0].as_dict()) if cells else []
-    columns = [*params, *runner.columns]  # experiment, run and cell are added on load
+    columns = [*params, "host", *runner.columns]  # experiment, run, cell are added on load
     rated = spec.kind in ("throughput", "volume")
     if rated:
         columns += list(DERIVED)
@@ -123,15 +128,14 @@ def run_experiment(
     try:
         ctx.ceilings = _ceilings(spec, runner, cells, datapath, store, meta, log)
         bar = _progress(len(cells), n_done, spec.name, quiet)
-        for cell in todo:
+        for cell, rows, seconds in (executor or run_in_turn)(todo, runner, ctx):
             bar.set_postfix_str(_short(cell), refresh=False)
-            t_cell = time.perf_counter()
-            rows = runner.run_cell(cell, ctx)
             for row in rows:
                 row.update(cell.as_dict())
+                row.setdefault("host", env.HOST)
             if rated:
                 _derive(rows, cell, runner, ctx.ceilings, baseline)
-            store.append(cell.key, rows, columns, seconds=round(time.perf_counter() - t_cell, 3))
+            store.append(cell.key, rows, columns, seconds=round(seconds, 3))
             n_done += 1
             bar.update(1)
     except BaseException as exc:
@@ -165,6 +169,20 @@ def run_experiment(
 
 
 # ------------------------------------------------------------------ pieces
+
+#: Runs cells and yields (cell, rows, seconds) in the order given.
+CellExecutor = Callable[[list[Cell], Runner, RunContext],
+                        Iterator[tuple[Cell, list[dict[str, Any]], float]]]
+
+
+def run_in_turn(cells: list[Cell], runner: Runner, ctx: RunContext
+                ) -> Iterator[tuple[Cell, list[dict[str, Any]], float]]:
+    """The default executor: each cell here, one after another."""
+    for cell in cells:
+        t_cell = time.perf_counter()
+        rows = runner.run_cell(cell, ctx)
+        yield cell, rows, time.perf_counter() - t_cell
+
 
 
 def _now() -> str:

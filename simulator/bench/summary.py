@@ -15,6 +15,8 @@ RATE = {"throughput": "mib_s", "volume": "mib_s", "scenario": "seconds",
 def param_columns(rows: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
     """The grid's parameter columns (from meta.json, else the usual suspects)."""
     params = [c for c in meta.get("params", []) if c in rows.columns]
+    if "host" in rows.columns and rows["host"].nunique() > 1 and "host" not in params:
+        params.append("host")  # a distributed run: the same cell on several machines
     split = meta.get("split_column")
     if split and split in rows.columns and split not in params:
         params.append(split)
