@@ -103,7 +103,8 @@ class _Shard:
         self.intent: dict[str, float] = {}
         self.latencies: list[float] = []
         self.last_running_at: float | None = None
-        self.queue: deque[list[Any]] = deque()  # [due, cluster, count] launch intents
+        #: Launch intents: [next try, cluster, tasks left, when the fleet asked for them].
+        self.queue: deque[list[Any]] = deque()
         self.launcher_attempts = 0
         self.timeline: dict[str, list[float]] = {c: [] for c in timeline_columns()}
         self.kms_totals: Counter[str] = Counter()
@@ -185,7 +186,7 @@ class _Shard:
         policy = self.shape.launcher_retry
         while self.queue and self.queue[0][0] <= now + 1e-9:
             item = self.queue[0]
-            due, cluster, count = item
+            _, cluster, count, asked = item
             n = min(count, ecs_tasks.MAX_RUN_COUNT)
             try:
                 tasks = self.ecs.run_task(cluster=cluster, taskDefinition=self.td,
@@ -205,7 +206,7 @@ class _Shard:
                 return
             self.launcher_attempts = 0
             for t in tasks:
-                self.intent[t["taskArn"]] = due
+                self.intent[t["taskArn"]] = asked
             item[2] -= n
             if item[2] <= 0:
                 self.queue.popleft()
@@ -262,7 +263,7 @@ def run_shard(shape: FleetShape, account_index: int = 0, rep: int = 0) -> ShardR
     ecs = sh.ecs
     if shape.pattern == "all_at_once" and shape.launch == "run_task":
         for cluster, n in zip(sh.clusters, shape.cluster_tasks(), strict=True):
-            sh.queue.append([0.0, cluster, n])
+            sh.queue.append([0.0, cluster, n, 0.0])
         done = lambda: not sh.queue and sh.lifecycle.pending == 0  # noqa: E731
     elif shape.pattern == "all_at_once":
         for cluster, n in zip(sh.clusters, shape.cluster_tasks(), strict=True):
@@ -280,7 +281,7 @@ def run_shard(shape: FleetShape, account_index: int = 0, rep: int = 0) -> ShardR
                 sh.notes.append(f"{shape.tasks - i} arrivals fall after the horizon")
                 intended = i
                 break
-            sh.queue.append([t, sh.clusters[i % shape.clusters], 1])
+            sh.queue.append([t, sh.clusters[i % shape.clusters], 1, t])
             i += 1
         done = lambda: not sh.queue and sh.lifecycle.pending == 0 and sh.lifecycle.running == 0  # noqa: E731
     if shape.pattern != "rolling":

@@ -54,6 +54,7 @@ def test_createGrant_throttling_makes_fargate_retry_and_some_tasks_fail() -> Non
     assert "kms:CreateGrant ThrottlingException" in row["failures"]
     # retried tasks start later than the first ones
     assert row["start_max_s"] > row["start_p50_s"] >= 13
+    assert row["start_max_s"] == row["seconds_to_last_running"]  # latency counts from t = 0
     # the same fleet with the CreateGrant quota raised: no throttling, every task runs
     raised = shape(tasks=100, quotas={"CreateGrant": 500})
     row2, _ = summarize_shards(raised, [run_shard(raised)])
@@ -63,7 +64,7 @@ def test_createGrant_throttling_makes_fargate_retry_and_some_tasks_fail() -> Non
 def test_fargate_gives_up_after_its_attempts_and_says_so() -> None:
     s = shape(tasks=20, quotas={"CreateGrant": 2}, fargate_retry={"attempts": 1})
     sh = _Shard(s, 0, 0)
-    sh.queue.append([0.0, sh.clusters[0], 20])
+    sh.queue.append([0.0, sh.clusters[0], 20, 0.0])
     for _ in range(30):
         sh.step()
     assert sh.lifecycle.failed > 0 and sh.sim.fargate.retries == 0
