@@ -11,6 +11,7 @@ and then drops them, so a long run holds one second of records at a time.
 
 from __future__ import annotations
 
+import bisect
 import json
 import random
 import time
@@ -42,7 +43,7 @@ OPERATOR_ROLE = "customer-chosen-role"
 
 def timeline_columns() -> list[str]:
     """The per-second columns of a timeline, in order."""
-    cols = ["t", "pending", "running", "failed", "grants"]
+    cols = ["t", "queued", "pending", "running", "failed", "grants"]
     for op in (*KMS_OPS, "Other"):
         cols += [f"kms_{op}_{o}" for o in OUTCOMES]
     return [*cols, "kms_ok", "kms_throttled", "runtask_ok", "runtask_throttled"]
@@ -106,6 +107,10 @@ class _Shard:
         #: Launch intents: [next try, cluster, tasks left, when the fleet asked for them].
         self.queue: deque[list[Any]] = deque()
         self.launcher_attempts = 0
+        #: When the fleet asked for each RunTask task (sorted), and how many RunTask accepted:
+        #: the tasks asked for and not yet accepted are "queued" (waiting on throttled RunTask).
+        self.asked: list[float] = []
+        self.accepted = 0
         self.timeline: dict[str, list[float]] = {c: [] for c in timeline_columns()}
         self.kms_totals: Counter[str] = Counter()
         self.notes: list[str] = []
@@ -205,6 +210,7 @@ class _Shard:
                 item[0] = now + policy.delay(self.launcher_attempts, self.rng)
                 return
             self.launcher_attempts = 0
+            self.accepted += len(tasks)
             for t in tasks:
                 self.intent[t["taskArn"]] = asked
             item[2] -= n
@@ -230,8 +236,9 @@ class _Shard:
         self.kms_totals.update(counts)
         lc = self.lifecycle
         grants = self.kms_service.grants  # type: ignore[attr-defined]
-        row = {"t": second, "pending": lc.pending, "running": lc.running, "failed": lc.failed,
-               "grants": sum(grants.count(k) for k in self.key_ids)}
+        queued = bisect.bisect_right(self.asked, self.now() + 1e-9) - self.accepted
+        row = {"t": second, "queued": queued, "pending": lc.pending, "running": lc.running,
+               "failed": lc.failed, "grants": sum(grants.count(k) for k in self.key_ids)}
         tl = self.timeline
         ok = throttled = 0
         for col in tl:
@@ -264,6 +271,7 @@ def run_shard(shape: FleetShape, account_index: int = 0, rep: int = 0) -> ShardR
     if shape.pattern == "all_at_once" and shape.launch == "run_task":
         for cluster, n in zip(sh.clusters, shape.cluster_tasks(), strict=True):
             sh.queue.append([0.0, cluster, n, 0.0])
+        sh.asked = [0.0] * shape.tasks
         done = lambda: not sh.queue and sh.lifecycle.pending == 0  # noqa: E731
     elif shape.pattern == "all_at_once":
         for cluster, n in zip(sh.clusters, shape.cluster_tasks(), strict=True):
@@ -282,6 +290,7 @@ def run_shard(shape: FleetShape, account_index: int = 0, rep: int = 0) -> ShardR
                 intended = i
                 break
             sh.queue.append([t, sh.clusters[i % shape.clusters], 1, t])
+            sh.asked.append(t)
             i += 1
         done = lambda: not sh.queue and sh.lifecycle.pending == 0 and sh.lifecycle.running == 0  # noqa: E731
     if shape.pattern != "rolling":

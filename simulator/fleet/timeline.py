@@ -33,7 +33,7 @@ SUMMARY_COLUMNS = (
     "peak_kms_per_s", "peak_kms_throttled_per_s", "kms_requests", "kms_throttled",
     *(f"kms_{op}" for op in KMS_OPS), *(f"kms_{op}_throttled" for op in KMS_OPS),
     "kms_requests_per_task", "fargate_retries", "peak_grants", "peak_running",
-    "peak_pending", "peak_runtask_throttled_per_s", "keys", "tasks_per_month",
+    "peak_pending", "peak_queued", "peak_runtask_throttled_per_s", "keys", "tasks_per_month",
     "kms_requests_per_month", "kms_request_usd_per_month", "kms_key_usd_per_month",
     "kms_run_request_usd", "failures", "simulated_seconds", "wall_seconds",
     "tasks_per_wall_second",
@@ -48,7 +48,7 @@ def merge_timelines(results: list[ShardResult]) -> pd.DataFrame:
     frames = [pd.DataFrame(r.timeline, columns=cols).set_index("t") for r in results]
     length = max(len(f) for f in frames)
     index = pd.Index(np.arange(1, length + 1, dtype=float), name="t")
-    levels = ("pending", "running", "failed", "grants")  # states carry on; counts do not
+    levels = ("queued", "pending", "running", "failed", "grants")  # states carry on; counts do not
     total = None
     for f in frames:
         f = f.reindex(index)
@@ -117,7 +117,7 @@ def summarize_shards(shape: FleetShape, results: list[ShardResult]) -> tuple[dic
         "kms_requests_per_task": per_task,
         "fargate_retries": sum(r.fargate_retries for r in results),
         "peak_grants": peak("grants"), "peak_running": peak("running"),
-        "peak_pending": peak("pending"),
+        "peak_pending": peak("pending"), "peak_queued": peak("queued"),
         "peak_runtask_throttled_per_s": peak("runtask_throttled"), "keys": keys,
         "tasks_per_month": tasks_per_month, "kms_requests_per_month": monthly,
         "kms_request_usd_per_month": monthly_request_cost_usd(monthly, shape.accounts),

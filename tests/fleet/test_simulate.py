@@ -115,3 +115,12 @@ def test_a_service_launches_its_tasks_through_the_scheduler() -> None:
     r = run_shard(s)
     row, _ = summarize_shards(s, [r])
     assert row["started"] == 30 and row["keys"] == 2 and row["kms_key_usd_per_month"] == 2
+
+
+def test_tasks_waiting_on_a_throttled_runtask_are_queued_in_the_timeline() -> None:
+    s = shape(tasks=160, quotas={"CreateGrant": 1000})
+    row, tl = summarize_shards(s, [run_shard(s)])
+    # the launch bucket takes 100 at once, then 20 a second: 60 wait for RunTask at first
+    assert tl["queued"].iloc[0] == 60 and tl["queued"].iloc[-1] == 0
+    assert row["peak_queued"] == 60 and row["peak_runtask_throttled_per_s"] >= 1
+    assert row["start_max_s"] == row["seconds_to_last_running"] > 13

@@ -157,13 +157,13 @@ def plot_fleet(run: Any, out: Path) -> list[Path]:
                 a1.plot(tl["t"], tl[col], style, lw=1, label=col[4:].replace("_", " "))
         a1.set_ylabel("KMS requests/s", fontsize=8)
         a1.legend(fontsize=6, ncol=2)
-        for col, lab in (("pending", "tasks pending"), ("running", "tasks running"),
-                         ("grants", "grants outstanding"), ("failed", "failed to start")):
+        for col, lab in (("queued", "tasks waiting for RunTask"), ("pending", "tasks pending"),
+                         ("running", "tasks running"), ("grants", "grants outstanding"),
+                         ("failed", "failed to start")):
             a2.plot(tl["t"], tl[col], lw=1, label=lab)
         a2.set_xlabel("simulated seconds", fontsize=8)
         a2.legend(fontsize=6)
-        cell = str(r.get("cell", ""))
-        a1.set_title(f"Fleet timeline: {cell[:90]}", fontsize=8)
+        a1.set_title(f"Fleet timeline: {_title(r)}", fontsize=8)
         name = Path(rel).stem
         path = out / f"fleet_{name}.png"
         _save_small(fig, path)
@@ -172,6 +172,18 @@ def plot_fleet(run: Any, out: Path) -> list[Path]:
         if i >= 40:  # enough pictures for one run
             break
     return paths
+
+
+def _title(r: Any) -> str:
+    """The parameters that say what a fleet was, for a plot title."""
+    parts = [f"{r.get('pattern')} {r.get('tasks')} tasks"]
+    for col in ("clusters", "accounts"):
+        if str(r.get(col)) not in ("1", "nan", "None"):
+            parts.append(f"{r.get(col)} {col}")
+    parts.append(f"keys {r.get('keys')}")
+    if str(r.get("quotas")) not in ("{}", "nan", "None"):
+        parts.append(f"quotas {r.get('quotas')}")
+    return ", ".join(parts)
 
 
 # ------------------------------------------------------------------ compare
