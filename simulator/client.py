@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from botocore import xform_name
 from botocore.model import OperationModel
 
-from simulator import errors
+from simulator import drift, errors
 from simulator.audit import user_identity
 from simulator.iam.principal import Principal
+from simulator.idempotency import TokenCache
 from simulator.models import (
     constraint_errors,
     param_errors,
@@ -144,7 +145,16 @@ class Client:
                 raise errors.error_class("UnknownOperationException")(
                     f"The simulator does not implement {service.service_name}:{operation}."
                 )
-            response = handler(ctx, params) or {}
+            refused = drift.refusal(service.service_name, operation, params)
+            if refused is not None:
+                raise refused
+            tokens = sim.extension("client-tokens", lambda _sim: TokenCache())
+            response = tokens.replay(ctx.account, service.service_name, operation, params, ctx.now)
+            if response is None:
+                response = handler(ctx, params) or {}
+                tokens.remember(
+                    ctx.account, service.service_name, operation, params, ctx.now, response
+                )
         except errors.ClientError as exc:
             exc.operation = operation
             sim.record(ctx, op_model, params, None, exc)

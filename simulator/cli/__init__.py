@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
             "policies, KMS, ECS tasks, and benchmarks of the encrypted volume."
         ),
     )
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show the package, botocore and verified model versions and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -53,10 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _version() -> str:
-    from simulator import __version__
+class _Version(argparse.Action):
+    """``--version``: printed unwrapped (argparse's own action rewraps it to the terminal)."""
 
-    return f"fargate-sim {__version__}"
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> None:
+        from simulator.drift import version_report
+
+        print(version_report())
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -60,6 +60,18 @@ def _at_least_as_strict(parent: Grant, constraints: dict[str, dict[str, str]] | 
     return True
 
 
+def _one_of(params: dict[str, Any], first: str, second: str) -> str:
+    """The value of exactly one of two members, as the KMS API reference requires of
+    CreateGrant's grantee and ListRetirableGrants' retiring principal ("You must specify
+    either RetiringPrincipal or RetiringServicePrincipal, but not both.")."""
+    a, b = params.get(first), params.get(second)
+    if (a is None) == (b is None):
+        raise errors.ValidationException(
+            f"You must specify either {first} or {second}, but not both."
+        )
+    return a if a is not None else b  # type: ignore[return-value]
+
+
 def _names(principal: Principal, value: str | None) -> bool:
     return value is not None and value in grantee_names(principal)
 
@@ -73,7 +85,7 @@ class GrantOperations(KmsCore):
         key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
         self.audit_key(ctx, key)
         self.check_grant_tokens(params)
-        grantee = params["GranteePrincipal"]
+        grantee = _one_of(params, "GranteePrincipal", "GranteeServicePrincipal")
         retiring = params.get("RetiringPrincipal")
         for label, value in (("GranteePrincipal", grantee), ("RetiringPrincipal", retiring)):
             if value is not None and not _valid_principal(value):
@@ -189,8 +201,9 @@ class GrantOperations(KmsCore):
     def ListRetirableGrants(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Grants whose RetiringPrincipal is the given principal (IAM policy decides)."""
         self.read_only(ctx)
+        retiring = _one_of(params, "RetiringPrincipal", "RetiringServicePrincipal")
         self.authorizer.authorize_identity(ctx, "ListRetirableGrants")
-        items = self.grants.retirable_by(params["RetiringPrincipal"])
+        items = self.grants.retirable_by(retiring)
         return self.paginate(items, params, Grant.entry, 50, "Grants")
 
     def RetireGrant(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:

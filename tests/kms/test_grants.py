@@ -282,3 +282,20 @@ def test_create_grant_audit_logs_only_the_grant_id(sim, kms, key):
     rec = sim.audit_trail[-1]
     assert rec["responseElements"] == {"grantId": g["GrantId"]}
     assert rec["requestParameters"]["operations"] == ["Decrypt"]
+
+
+def test_list_retirable_grants_needs_exactly_one_retiring_principal(kms):
+    """botocore 1.44 made RetiringPrincipal optional; KMS still needs one of the two."""
+    with pytest.raises(errors.ValidationException) as info:
+        kms.list_retirable_grants()
+    assert info.value.message == (
+        "You must specify either RetiringPrincipal or RetiringServicePrincipal, but not both."
+    )
+
+
+def test_create_grant_needs_a_grantee(kms, key):
+    with pytest.raises(errors.ValidationException) as info:
+        kms.create_grant(KeyId=key["KeyId"], Operations=["Decrypt"])
+    assert info.value.message == (
+        "You must specify either GranteePrincipal or GranteeServicePrincipal, but not both."
+    )
