@@ -28,6 +28,7 @@ key's grants allow) are refused here, before anything runs, naming the key.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -137,10 +138,12 @@ class FleetShape:
         """A shape from one cell's parameters (spec values; missing ones take defaults)."""
         grid = validate_grid({k: [v] for k, v in params.items()}, _raise)
         one = {k: v[0] for k, v in grid.items()}
-        lifetime = Lifetime(**one.pop("lifetime"))
-        fr = DEFAULT_FARGATE_RETRY.override(one.pop("fargate_retry"))
-        lr = DEFAULT_LAUNCHER_RETRY.override(one.pop("launcher_retry"))
-        return cls(lifetime=lifetime, fargate_retry=fr, launcher_retry=lr, **one)
+        lifetime = Lifetime(**json.loads(one.pop("lifetime")))
+        fr = DEFAULT_FARGATE_RETRY.override(json.loads(one.pop("fargate_retry")))
+        lr = DEFAULT_LAUNCHER_RETRY.override(json.loads(one.pop("launcher_retry")))
+        quotas = json.loads(one.pop("quotas"))
+        return cls(lifetime=lifetime, fargate_retry=fr, launcher_retry=lr, quotas=quotas,
+                   **one)
 
     @property
     def keys_per_account(self) -> int:
@@ -200,17 +203,23 @@ def validate_grid(g: dict[str, Any], err: Err) -> dict[str, list[Any]]:
         return _dedupe(out)
 
     def sub(key: str, conv: Callable[[Any], Any], allowed: str) -> list[Any]:
-        """A table axis (a table or a list of tables); each table converted."""
+        """A table axis (a table or a list of tables); each table converted and kept as its
+        canonical JSON text (a cell's parameters are plain values in the run's table)."""
         raw = g.get(key, {})
         values = raw if isinstance(raw, list) else [raw]
         if not values:
             raise err(f"grid.{key}", "empty list", allowed)
         out = []
         for value in values:
+            if isinstance(value, str):  # a cell's parameter read back
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    raise err(f"grid.{key}", f"{value!r} is not a table", allowed) from None
             if not isinstance(value, Mapping):
                 raise err(f"grid.{key}", f"{value!r} is not a table", allowed)
             try:
-                out.append(conv(dict(value)))
+                out.append(table_text(conv(dict(value))))
             except ShapeError as exc:
                 raise err(f"grid.{key}.{exc.key}", exc.problem, exc.allowed) from None
         return _dedupe(out)
@@ -276,8 +285,8 @@ def _check_combinations(grid: dict[str, list[Any]], err: Err) -> None:
         shape = FleetShape(
             pattern=p["pattern"], tasks=p["tasks"], launch=p["launch"],
             clusters=p["clusters"], keys=p["keys"], rate=p["rate"],
-            lifetime=Lifetime(**p["lifetime"]), maximum_percent=p["maximum_percent"],
-            quotas=p["quotas"])
+            lifetime=Lifetime(**json.loads(p["lifetime"])),
+            maximum_percent=p["maximum_percent"], quotas=json.loads(p["quotas"]))
         peak, limit = shape.peak_tasks_per_key(), shape.grants_per_key()
         if peak > limit:
             how = ("on average " if p["pattern"] == "churn" else "")
@@ -288,6 +297,11 @@ def _check_combinations(grid: dict[str, list[Any]], err: Err) -> None:
                       "running task)",
                       f"at most {limit:,} tasks at once per key: more clusters with keys = "
                       "\"per_cluster\", more accounts, or grid.quotas.GrantsPerKey")
+
+
+def table_text(table: Mapping[str, Any]) -> str:
+    """The canonical JSON text of a table axis value (sorted keys, no spaces)."""
+    return json.dumps(dict(table), sort_keys=True, separators=(",", ":"))
 
 
 def _dedupe(values: list[Any]) -> list[Any]:

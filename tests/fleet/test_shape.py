@@ -89,3 +89,10 @@ def test_request_cost_follows_the_published_price_and_free_tier() -> None:
     assert monthly_request_cost_usd(FREE_REQUESTS_PER_MONTH + 10_000) == pytest.approx(0.03)
     # each account has its own free tier
     assert monthly_request_cost_usd(2 * FREE_REQUESTS_PER_MONTH, accounts=2) == 0.0
+
+
+def test_no_summary_column_shadows_a_grid_parameter() -> None:
+    from simulator.bench.runners.fleet import FleetRunner
+    from simulator.fleet.shape import GRID_KEYS
+
+    assert not set(FleetRunner.columns) & set(GRID_KEYS)

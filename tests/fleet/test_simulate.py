@@ -114,7 +114,7 @@ def test_a_service_launches_its_tasks_through_the_scheduler() -> None:
     s = shape(tasks=30, launch="service", clusters=2, keys="per_cluster")
     r = run_shard(s)
     row, _ = summarize_shards(s, [r])
-    assert row["started"] == 30 and row["keys"] == 2 and row["kms_key_usd_per_month"] == 2
+    assert row["started"] == 30 and row["kms_keys"] == 2 and row["kms_key_usd_per_month"] == 2
 
 
 def test_tasks_waiting_on_a_throttled_runtask_are_queued_in_the_timeline() -> None:

@@ -43,7 +43,7 @@ def test_run_writes_a_run_directory(real_run: Path, capsys: pytest.CaptureFixtur
     names = {p.name for p in real_run.iterdir()}
     assert {"meta.json", "spec.toml", "results.csv", "results.parquet", "cells.jsonl",
             "summary.txt", "plots"} <= names
-    assert (real_run / "plots" / "encrypt_vs_decrypt.png").is_file()
+    assert (real_run / "plots" / "throughput_by_engine.png").is_file()
     assert "MiB/s" in (real_run / "summary.txt").read_text()
 
 

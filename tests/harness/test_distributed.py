@@ -100,16 +100,18 @@ def test_compare_by_host_shows_the_same_cipher_on_each_machine(tmp_path: Path, c
                                                                capsys) -> None:
     import pandas as pd
 
+    from simulator.bench.store import Run
+
     spec = parse_spec_text(THROUGHPUT, path=tmp_path / "tp_dask.toml")
     path = run_experiment(spec, out=tmp_path, plots=False,
                           executor=dist.DaskExecutor(client)).path
-    rows = pd.read_csv(path / "results.csv", keep_default_na=False, na_values=[""])
-    other = rows.assign(host="zz-second-machine", mib_s=rows["mib_s"] * 2)
-    pd.concat([rows, other]).to_csv(path / "results.csv", index=False)
-    (path / "results.parquet").unlink(missing_ok=True)
     assert main(["compare", "--by", "host", str(path)]) == 0
-    out = capsys.readouterr().out
-    assert f"by host: {dist.env.HOST}, zz-second-machine" in out
-    assert f"zz-second-machine / {dist.env.HOST}" in out and "2.00" in out
-    summary = load_run(path).summary
-    assert set(summary["host"]) == {dist.env.HOST, "zz-second-machine"}
+    assert f"by host: {dist.env.HOST}" in capsys.readouterr().out
+    run = load_run(path)
+    # the same cells measured on a second machine, twice as fast
+    other = run.rows.assign(host="zz-second-machine", mib_s=run.rows["mib_s"] * 2)
+    both = Run(path=run.path, meta=run.meta, rows=pd.concat([run.rows, other]))
+    text = dist.compare_by(both, "host")
+    assert f"by host: {dist.env.HOST}, zz-second-machine" in text
+    assert f"zz-second-machine / {dist.env.HOST}" in text and "2.00" in text
+    assert set(both.summary["host"]) == {dist.env.HOST, "zz-second-machine"}

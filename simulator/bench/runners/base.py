@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.bench.ceiling import Ceiling, CeilingKey
+from simulator.bench.ceiling import Ceiling, SampleKey
 from simulator.bench.datapath import DataPath
 from simulator.bench.grid import Cell
 from simulator.bench.spec import ExperimentSpec
@@ -23,7 +23,7 @@ class RunContext:
 
     spec: ExperimentSpec
     datapath: DataPath | None
-    ceilings: dict[CeilingKey, Ceiling] = field(default_factory=dict)
+    ceilings: dict[SampleKey, Ceiling] = field(default_factory=dict)
     note: Callable[[str], None] = lambda _msg: None
     cache: dict[str, Any] = field(default_factory=dict)
     #: The run directory (kinds that keep files beside the table: fleet timelines).
@@ -44,8 +44,8 @@ class Runner:
     def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
         """Raise RunError when this experiment cannot run here (nothing has run yet)."""
 
-    def ceiling_keys(self, cells: list[Cell]) -> set[CeilingKey]:
-        """The (cipher, key_bits, unit, op) ceilings this run needs."""
+    def ceiling_keys(self, cells: list[Cell]) -> set[SampleKey]:
+        """The (cipher, key_bits, unit, op, threads) ceilings this run needs."""
         return set()
 
     def run_cell(self, cell: Cell, ctx: RunContext) -> list[dict[str, Any]]:

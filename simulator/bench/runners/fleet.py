@@ -134,23 +134,22 @@ def fleet_failures(df: pd.DataFrame) -> list[str]:
 # ------------------------------------------------------------------ plots
 
 
-def plot_fleet(run: Any, out: Path) -> list[Path]:
-    """Per cell: KMS requests per second by operation (allowed, throttled), tasks pending and
-    running, grants outstanding."""
-    import matplotlib.pyplot as plt
-
-    from simulator.bench.plots import _save_small
+def fleet_figures(run: Any) -> list[tuple[str, Any]]:
+    """Per cell and repetition: KMS requests per second by operation (allowed, throttled),
+    tasks waiting, pending and running, grants outstanding. (name, Figure) pairs."""
+    from matplotlib.figure import Figure
 
     rows = run.rows
-    paths: list[Path] = []
+    out: list[tuple[str, Any]] = []
     if rows.empty or "timeline" not in rows:
-        return paths
-    for i, (_, r) in enumerate(rows.iterrows()):
+        return out
+    for _, r in rows.head(MAX_PLOTS).iterrows():
         rel = str(r.get("timeline") or "")
         if not rel or rel == "nan" or not (run.path / rel).is_file():
             continue
         tl = pd.read_csv(run.path / rel)
-        fig, (a1, a2) = plt.subplots(2, 1, figsize=(7.0, 5.4), sharex=True)
+        fig = Figure(figsize=(7.0, 5.4), dpi=80, layout="constrained")
+        a1, a2 = fig.subplots(2, 1, sharex=True)
         for col in [c for c in tl.columns if c.startswith("kms_") and c.count("_") >= 2]:
             if tl[col].any() and not col.endswith("_error"):
                 style = "--" if col.endswith("_throttled") else "-"
@@ -160,18 +159,17 @@ def plot_fleet(run: Any, out: Path) -> list[Path]:
         for col, lab in (("queued", "tasks waiting for RunTask"), ("pending", "tasks pending"),
                          ("running", "tasks running"), ("grants", "grants outstanding"),
                          ("failed", "failed to start")):
-            a2.plot(tl["t"], tl[col], lw=1, label=lab)
+            if col in tl:
+                a2.plot(tl["t"], tl[col], lw=1, label=lab)
         a2.set_xlabel("simulated seconds", fontsize=8)
         a2.legend(fontsize=6)
         a1.set_title(f"Fleet timeline: {_title(r)}", fontsize=8)
-        name = Path(rel).stem
-        path = out / f"fleet_{name}.png"
-        _save_small(fig, path)
-        plt.close(fig)
-        paths.append(path)
-        if i >= 40:  # enough pictures for one run
-            break
-    return paths
+        out.append((f"fleet_{Path(rel).stem}", fig))
+    return out
+
+
+#: Timelines plotted per run at most.
+MAX_PLOTS = 40
 
 
 def _title(r: Any) -> str:
@@ -181,7 +179,7 @@ def _title(r: Any) -> str:
         if str(r.get(col)) not in ("1", "nan", "None"):
             parts.append(f"{r.get(col)} {col}")
     parts.append(f"keys {r.get('keys')}")
-    if str(r.get("quotas")) not in ("{}", "nan", "None"):
+    if str(r.get("quotas")) not in ("{}", "nan", "None", ""):
         parts.append(f"quotas {r.get('quotas')}")
     return ", ".join(parts)
 

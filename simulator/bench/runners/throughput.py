@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from simulator.bench.ceiling import CeilingKey
+from simulator.bench.ceiling import SampleKey
+from simulator.bench.contention import runnable_threads
 from simulator.bench.datapath import DataPath
 from simulator.bench.grid import Cell
 from simulator.bench.measure import measure
@@ -25,7 +26,7 @@ class ThroughputRunner(Runner):
 
     kind = "throughput"
     columns = ("engine_impl", "rep", "calls", "bytes", "seconds", "cpu_seconds", "cpu_user",
-               "cpu_sys", "cpu_util", "mib_s", "mb_s")
+               "cpu_sys", "cpu_util", "cpu_share", "cpu_stall", "mib_s", "mb_s", "gb_s")
     rate_column = "mib_s"
     split_column = "op"
 
@@ -33,9 +34,10 @@ class ThroughputRunner(Runner):
         """Refuse engines that cannot run here."""
         check_engines(cells, datapath)
 
-    def ceiling_keys(self, cells: list[Cell]) -> set[CeilingKey]:
-        """One ceiling per cipher, key size, sector size and direction."""
-        return {(c["cipher"], c["key_bits"], c["sector_size"], c["op"]) for c in cells}
+    def ceiling_keys(self, cells: list[Cell]) -> set[SampleKey]:
+        """One ceiling per cipher, key size, sector size, direction and runnable threads."""
+        return {(c["cipher"], c["key_bits"], c["sector_size"], c["op"],
+                 runnable_threads(c["threads"])) for c in cells}
 
     def run_cell(self, cell: Cell, ctx: RunContext) -> list[dict[str, Any]]:
         """Verify a round trip, then time the cell's direction."""
@@ -73,7 +75,7 @@ class ThroughputRunner(Runner):
                                        metadata=enc_meta, threads=threads)
         m = ctx.spec.measure
         reps = measure(call, bytes_per_call=batch, warmup=m.warmup,
-                       repetitions=m.repetitions, min_time=m.min_time)
+                       repetitions=m.repetitions, min_time=m.min_time, threads=threads)
         impl = str(getattr(engine, "name", p["engine"]))
         return [{"engine_impl": impl, **r.to_row()} for r in reps]
 
