@@ -227,7 +227,9 @@ def compare_fleet(runs: list[Any]) -> str:
             pairs = [(a.iloc[i], b.iloc[i]) for i in range(min(len(a), len(b)))]
         lines = []
         for ra, rb in pairs:
-            rec: dict[str, str] = {"cell": str(rb.get("cell", ""))[:60]}
+            differ = [f"{k} {ra.get(k)} -> {rb.get(k)}" for k in FLEET_PARAMS
+                      if k in ra and k in rb and str(ra.get(k)) != str(rb.get(k))]
+            rec: dict[str, str] = {"differs": "; ".join(differ) or "(same parameters)"}
             for col, lab, _ in COMPARED:
                 va, vb = ra.get(col), rb.get(col)
                 rec[lab] = f"{_num(va, '{:.4g}')} -> {_num(vb, '{:.4g}')}"
