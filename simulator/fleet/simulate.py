@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import json
 import random
+import resource
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -75,6 +76,8 @@ class ShardResult:
     last_running_at: float | None
     rollout_seconds: float | None = None
     notes: list[str] = field(default_factory=list)
+    #: Peak resident memory of the process that ran the shard, MiB (so far, at its end).
+    peak_rss_mib: float = 0.0
 
 
 class _Shard:
@@ -306,7 +309,8 @@ def run_shard(shape: FleetShape, account_index: int = 0, rep: int = 0) -> ShardR
         fargate_retries=sh.sim.fargate.retries, kms_totals=dict(sh.kms_totals),
         keys=len(sh.key_ids), simulated_seconds=sh.now(),
         wall_seconds=time.perf_counter() - w0, last_running_at=sh.last_running_at,
-        rollout_seconds=rollout, notes=sh.notes)
+        rollout_seconds=rollout, notes=sh.notes,
+        peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def _rolling(sh: _Shard) -> float | None:

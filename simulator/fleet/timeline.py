@@ -36,7 +36,7 @@ SUMMARY_COLUMNS = (
     "peak_pending", "peak_queued", "peak_runtask_throttled_per_s", "kms_keys", "tasks_per_month",
     "kms_requests_per_month", "kms_request_usd_per_month", "kms_key_usd_per_month",
     "kms_run_request_usd", "failures", "simulated_seconds", "wall_seconds",
-    "tasks_per_wall_second",
+    "tasks_per_wall_second", "shard_peak_rss_mib",
 )
 
 
@@ -126,6 +126,7 @@ def summarize_shards(shape: FleetShape, results: list[ShardResult]) -> tuple[dic
         "failures": "; ".join(f"{k}: {v}" for k, v in failures.most_common()) or "",
         "simulated_seconds": simulated, "wall_seconds": wall,
         "tasks_per_wall_second": launched / wall_sum if wall_sum else math.nan,
+        "shard_peak_rss_mib": max((r.peak_rss_mib for r in results), default=0.0),
     }
     for op in KMS_OPS:
         row[f"kms_{op}"] = totals.get(f"kms_{op}_ok", 0)
