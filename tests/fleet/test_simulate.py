@@ -124,3 +124,11 @@ def test_tasks_waiting_on_a_throttled_runtask_are_queued_in_the_timeline() -> No
     assert tl["queued"].iloc[0] == 60 and tl["queued"].iloc[-1] == 0
     assert row["peak_queued"] == 60 and row["peak_runtask_throttled_per_s"] >= 1
     assert row["start_max_s"] == row["seconds_to_last_running"] > 13
+
+
+def test_a_service_larger_than_the_launch_bucket_starts_in_batches() -> None:
+    # 250 tasks against a bucket of 100 and 20/s: ECS's scheduler must launch what fits
+    s = shape(tasks=250, launch="service", quotas={"CreateGrant": 1000})
+    row, tl = summarize_shards(s, [run_shard(s)])
+    assert row["started"] == 250 and row["failed_to_start"] == 0
+    assert tl["running"].iloc[-1] == 250 and row["seconds_to_last_running"] > 13
