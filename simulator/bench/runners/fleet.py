@@ -155,7 +155,8 @@ def fleet_figures(run: Any) -> list[tuple[str, Any]]:
                 style = "--" if col.endswith("_throttled") else "-"
                 a1.plot(tl["t"], tl[col], style, lw=1, label=col[4:].replace("_", " "))
         a1.set_ylabel("KMS requests/s", fontsize=8)
-        a1.legend(fontsize=6, ncol=2)
+        if a1.lines:
+            a1.legend(fontsize=6, ncol=2)
         for col, lab in (("queued", "tasks waiting for RunTask"), ("pending", "tasks pending"),
                          ("running", "tasks running"), ("grants", "grants outstanding"),
                          ("failed", "failed to start")):
