@@ -48,7 +48,7 @@ OPENSSL_EVP_NAMES = {
 CeilingKey = tuple[str, int, int, str]  # cipher, key_bits, data unit, op
 LARGE_BUFFER = MIB
 #: Seconds per sample of an in-process loop (openssl speed takes whole seconds).
-LOOP_SECONDS = 0.25
+LOOP_SECONDS = 0.2
 
 
 @dataclass(frozen=True)

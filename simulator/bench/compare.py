@@ -129,9 +129,21 @@ def assign_ranks(t: pd.DataFrame, speed: str, noise: str, contended: str,
     return t.drop(columns=["_null"]).reset_index(drop=True)
 
 
-def config_label(row: Any) -> str:
-    """``aes-xts 512b via native-ipp``: a configuration as the tables name it."""
-    name = label(row["cipher"], row["key_bits"])
+def human(cipher: str, key_bits: Any) -> str:
+    """``AES-256-XTS``: a configuration as a person names it (XTS key bits are K1 ‖ K2)."""
+    bits = int(key_bits)
+    if cipher == "aes-xts-plain64":
+        return f"AES-{bits // 2}-XTS"
+    if cipher == "aes-gcm-random":
+        return f"AES-{bits}-GCM"
+    if cipher == "chacha20-poly1305-random":
+        return "ChaCha20-Poly1305"
+    return label(cipher, key_bits)
+
+
+def config_label(row: Any, people: bool = False) -> str:
+    """``aes-xts 512b via native-ipp`` (or ``AES-256-XTS via native-ipp`` for people)."""
+    name = (human if people else label)(row["cipher"], row["key_bits"])
     engine = row.get("engine") if hasattr(row, "get") else None
     return f"{name} via {engine}" if engine and engine == engine else name
 
@@ -401,22 +413,27 @@ def answer(run: Run, t: pd.DataFrame | None = None) -> str | None:
     top = ranked.iloc[0]
     ties = ranked[ranked["rank"] == f"={top['rank']}"]
     gbs = float(top["speed_mib_s"]) * 2**20 / 1e9
-    who = config_label(top)
+    who = config_label(top, people=True)
+    unranked = len(g) - len(ranked)
+    if unranked:  # never let a contended configuration's absence read as a verdict
+        head += (f", of the {len(ranked)} configurations not contended ({unranked} CONTENDED, "
+                 "not ranked)")
     text = f"{head}, {who} is fastest: {gbs:.2f} GB/s"
     if not ties.empty:
         text = (f"{head}, {who} ({gbs:.2f} GB/s) ties with "
-                + ", ".join(config_label(r) for _, r in ties.iterrows())
+                + ", ".join(config_label(r, people=True) for _, r in ties.iterrows())
                 + " (within noise): no single fastest")
     costs = []
-    for cipher in dict.fromkeys(g["cipher"]):
+    same = g[g["engine"] == top["engine"]] if "engine" in g and "engine" in top else g
+    for cipher in dict.fromkeys(same["cipher"]):
         if cipher == top["cipher"]:
             continue
-        o = ranked[ranked["cipher"] == cipher]
-        if "engine" in o and "engine" in top and (o["engine"] == top["engine"]).any():
-            o = o[o["engine"] == top["engine"]]
-        if o.empty:
+        o = same[same["cipher"] == cipher].sort_values("speed_mib_s", ascending=False)
+        best = o.iloc[0]
+        name = human(cipher, best["key_bits"])
+        if best["rank"] == "-":
+            costs.append(f"{name}: not compared (CONTENDED)")
             continue
-        best = o.sort_values("speed_mib_s", ascending=False).iloc[0]
         more = float(top["speed_mib_s"]) / float(best["speed_mib_s"]) - 1
         meta_b = best.get("metadata_B")
         band = max(float(best.get("noise", 0)), float(top.get("noise", 0)))
@@ -424,7 +441,7 @@ def answer(run: Run, t: pd.DataFrame | None = None) -> str | None:
                 else f"{abs(more):.0%} {'more' if more > 0 else 'less'} per byte")
         if meta_b is not None and meta_b == meta_b and int(meta_b):
             cost += f" and {int(meta_b)} bytes per sector"
-        costs.append(f"{label(cipher, best['key_bits']).split()[0].upper()} costs {cost}")
+        costs.append(f"{name} costs {cost}")
     if costs:
         text += "; " + "; ".join(costs)
     if reliability_notes(run):

@@ -124,7 +124,8 @@ def verdict(min_share: float, cells: int, contended: int, before: dict[str, Any]
     busy: dict[str, float] = {}
     for snap in (before or {}, after or {}):
         for p in snap.get("busy_processes", []):
-            name = p["command"].split()[0].rsplit("/", 1)[-1] if p["command"] else "?"
+            words = p["command"].split() or ["?"]
+            name = " ".join([words[0].rsplit("/", 1)[-1], *words[1:3]])[:40]
             busy[name] = max(busy.get(name, 0.0), p["cpu_share"])
     loads = [s.get("loadavg", [None])[0] for s in (before or {}, after or {}) if s.get("loadavg")]
     cpus = (before or after or {}).get("usable_cpus", usable_cpus())

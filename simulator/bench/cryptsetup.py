@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from simulator.bench.contention import CONTENDED_BELOW
 from simulator.bench.datapath import DataPath, default_datapath
 from simulator.bench.measure import measure, stats
 from simulator.bench.plots import SHORT
@@ -40,6 +41,8 @@ class BenchRow:
     encrypt_spread: float | None = None
     decrypt_spread: float | None = None
     repetitions: int = 0
+    #: The least CPU share a thread got in any repetition (< 0.9: contended).
+    cpu_share: float | None = None
 
     def format(self) -> str:
         """The line as cryptsetup prints it (``%15s  %9zub  %10.1f MiB/s  %10.1f MiB/s``),
@@ -73,16 +76,21 @@ def bench(
     rows = []
     for cipher, bits in configs:
         spec = dp.cipher_spec(cipher, bits, sector_size)
-        (enc, es), (dec, ds) = _both_ways(eng, spec, dp.key_for(spec), sector_size, seconds,
-                                          threads, repetitions)
-        rows.append(BenchRow(SHORT.get(cipher, cipher), bits, enc, dec, es, ds, repetitions))
+        supports = getattr(eng, "supports", None)
+        if callable(supports) and not supports(spec):  # cryptsetup prints N/A as well
+            rows.append(BenchRow(SHORT.get(cipher, cipher), bits, None, None, None, None, 0))
+            continue
+        (enc, es, s1), (dec, ds, s2) = _both_ways(eng, spec, dp.key_for(spec), sector_size,
+                                                  seconds, threads, repetitions)
+        rows.append(BenchRow(SHORT.get(cipher, cipher), bits, enc, dec, es, ds, repetitions,
+                             min(s1, s2)))
     return rows
 
 
 def _both_ways(eng: Any, spec: Any, key: bytes, sector_size: int, seconds: float,
-               threads: int, repetitions: int = 5) -> list[tuple[float, float]]:
-    """(median MiB/s, IQR/median) encrypting, then decrypting, one 1 MiB buffer (round trip
-    checked)."""
+               threads: int, repetitions: int = 5) -> list[tuple[float, float, float]]:
+    """(median MiB/s, IQR/median, least CPU share) encrypting, then decrypting, one 1 MiB
+    buffer (round trip checked)."""
     src = bytearray(os.urandom(BUFFER))
     ct = bytearray(BUFFER)
     out = bytearray(BUFFER)
@@ -98,7 +106,7 @@ def _both_ways(eng: Any, spec: Any, key: bytes, sector_size: int, seconds: float
                        repetitions=repetitions, min_time=seconds / repetitions,
                        threads=threads)
         st = stats([r.mib_s for r in reps])
-        results.append((st.median, st.rel_iqr))
+        results.append((st.median, st.rel_iqr, min(r.cpu_share for r in reps)))
     if out != src:
         raise RuntimeError(f"{spec}: decrypt(encrypt(x)) != x")
     return results
@@ -112,4 +120,11 @@ def format_table(rows: Sequence[BenchRow], engine_note: str = "") -> str:
     lines.append("# each figure: median of the repetitions, ± their IQR / median")
     lines.append(HEADER)
     lines += [r.format() for r in rows]
+    if any(r.encrypt_mib_s is None for r in rows):
+        lines.append("# N/A: this engine does not run that cipher")
+    shares = [r.cpu_share for r in rows if r.cpu_share is not None]
+    if shares and min(shares) < CONTENDED_BELOW:
+        lines.append(f"# CONTENDED: a thread got as little as {min(shares):.2f} of a CPU "
+                     f"(below {CONTENDED_BELOW}): other processes took the cores and these "
+                     "figures are unreliable; rerun on a quiet machine")
     return "\n".join(lines)

@@ -100,8 +100,8 @@ def default_datapath() -> DataPath:
     def loops() -> dict[str, tuple[Any, dict[str, str]]]:
         out: dict[str, tuple[Any, dict[str, str]]] = {}
         seen: set[int] = set()
-        for name in ENGINE_NAMES:  # specific names first: "native" is one of them again
-            if name in ("cryptography", "auto"):
+        for name in ("native-ipp", "native-openssl", "native"):
+            if name == "native" and out:  # "native" selects one of the backends above
                 continue
             with contextlib.suppress(Exception):
                 engine = get_engine(name)

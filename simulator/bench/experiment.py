@@ -133,6 +133,16 @@ def run_experiment(
         except ImportError as exc:
             raise RunError(f"the data path is not importable: {exc}") from None
     runner.check(spec, cells, datapath)  # refuse before anything runs or is written
+    skipped = runner.unsupported(cells, datapath)
+    if skipped:
+        by_reason: dict[str, int] = {}
+        for why in skipped.values():
+            by_reason[why] = by_reason.get(why, 0) + 1
+        log("skipping " + "; ".join(f"{n} cells: {why}" for why, n in by_reason.items()))
+        cells = [c for c in cells if c.key not in skipped]
+        if not cells:
+            raise RunError(f"{spec.name}: no cell can run here ("
+                           + "; ".join(by_reason) + ")")
 
     if resume:
         finished = _already_complete(Path(resume), spec, cells)
@@ -182,6 +192,7 @@ def _run(spec: ExperimentSpec, store: RunStore, meta: dict[str, Any],
     bar: Any = _NoBar()
     try:
         meta["columns"] = columns
+        meta["skipped_cells"] = _skipped(spec, runner, datapath)
         snap = contention.snapshot(0.3)
         meta.setdefault("contention", {}).setdefault("before", snap)
         if len(meta.get("resumed", [])):
@@ -246,6 +257,14 @@ def _run(spec: ExperimentSpec, store: RunStore, meta: dict[str, Any],
                                     error=None, plots=[p.name for p in result.plots],
                                     wall_seconds=round(result.seconds, 2))
     return result
+
+
+def _skipped(spec: ExperimentSpec, runner: Runner, datapath: DataPath | None
+             ) -> list[dict[str, str]]:
+    """The grid's cells that this machine's engines cannot run, and why (for meta.json)."""
+    every = expand(spec)
+    why = runner.unsupported(every, datapath)
+    return [{"cell": c.id, "reason": why[c.key]} for c in every if c.key in why]
 
 
 def _reliability(summary: pd.DataFrame, meta: dict[str, Any]) -> dict[str, Any]:

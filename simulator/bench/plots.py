@@ -163,7 +163,7 @@ def _style(ax: Any) -> None:
 def _bars(s: pd.DataFrame, run: Run, value: str) -> tuple[str, Figure] | None:
     """Grouped bars: cipher on the axis, one bar per engine, a panel per direction."""
     s, pinned = _pin(s, ())
-    configs = [c for c in _configs(s) if c[0] != "null"] if value == "cpb" else _configs(s)
+    configs = [c for c in _configs(s) if c[0] != "null"]  # the copy would dwarf the ciphers
     engines = _engines_of(s)
     ops = [o for o in ("encrypt", "decrypt") if o in set(s["op"])]
     if not configs or not ops:
@@ -192,14 +192,15 @@ def _bars(s: pd.DataFrame, run: Run, value: str) -> tuple[str, Figure] | None:
                     lo.append(float(e0.iloc[0]))
                     hi.append(float(e1.iloc[0]))
                     c = g["ceiling_mib_s"].iloc[0] if "ceiling_mib_s" in g else None
-                    ceil.append(float(c) * 2**20 / 1e9 if c is not None and c == c else None)
+                    if i == 0 and c is not None and c == c:
+                        ceil.append((j, float(c) * 2**20 / 1e9))
             ax.bar(xs, ys, width * 0.95, yerr=[lo, hi], capsize=3, label=eng or None)
-            if value != "cpb" and i == 0:
-                pts = [(x, c) for x, c in zip(xs, ceil, strict=False) if c]
-                if pts:
-                    ax.scatter([x for x, _ in pts], [c for _, c in pts], marker="_", s=400,
-                               color="black", zorder=3, label="ceiling (fastest library loop)")
-        ax.set_xticks(range(len(configs)), [label(c, k) for c, k in configs], fontsize=SMALL)
+            if ceil:  # one line across the cipher's group: the fastest implementation
+                ax.hlines([c for _, c in ceil], [j - 0.45 for j, _ in ceil],
+                          [j + 0.45 for j, _ in ceil], colors="black", linestyles="--",
+                          label="ceiling (fastest library loop)")
+        ax.set_xticks(range(len(configs)), [label(c, k).replace(" ", "\n")
+                                            for c, k in configs], fontsize=SMALL)
         ax.set_title(op, fontsize=FONT)
         _style(ax)
     what = ("reference cycles per byte (lower is better)" if value == "cpb"
@@ -232,7 +233,8 @@ def _lines(s: pd.DataFrame, x: str, title: str, xlabel: str, logx: bool = True
     ops = [o for o in ("encrypt", "decrypt") if o in set(s["op"])]
     engines = _engines_of(s)
     dashes = ["-", "--", ":", "-."]
-    fig = _figure()
+    rows = len(_configs(s)) if len(engines) > 1 else 1
+    fig = _figure((SIZE[0], SIZE[1] + 0.25 * rows))
     axes = fig.subplots(1, len(ops), sharey=True, squeeze=False)[0]
     for ax, op in zip(axes, ops, strict=True):
         for ci, (cipher, bits) in enumerate(_configs(s)):
@@ -256,7 +258,10 @@ def _lines(s: pd.DataFrame, x: str, title: str, xlabel: str, logx: bool = True
         ax.set_ylim(bottom=0)
         _style(ax)
     axes[0].set_ylabel("GB/s (median, IQR bars)", fontsize=FONT)
-    axes[-1].legend(fontsize=SMALL - 1, ncols=2 if len(engines) > 1 else 1)
+    handles, labels = axes[0].get_legend_handles_labels()
+    # below the panels, one row per cipher and a column per engine: it hides no data
+    fig.legend(handles, labels, loc="outside lower center", fontsize=SMALL - 1,
+               ncols=max(1, len(engines)) if len(engines) > 1 else min(4, len(labels)))
     fig.suptitle(title + (f"  ({pinned})" if pinned else ""), fontsize=TITLE)
     return fig
 

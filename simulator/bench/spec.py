@@ -41,7 +41,7 @@ from typing import Any
 from simulator.bench.datapath import ENGINE_NAMES
 from simulator.bench.sizes import format_size, parse_size
 
-KINDS = ("throughput", "volume", "capacity", "scenario", "fleet")
+KINDS = ("throughput", "volume", "capacity", "scenario")
 ENGINES = ENGINE_NAMES
 OPS = ("encrypt", "decrypt")
 FIO_RW = ("read", "write", "randread", "randwrite", "rw", "randrw")
@@ -188,8 +188,10 @@ def validate_spec(
         raise SpecError(path, "name", f"{name!r} cannot name a results directory",
                         "letters, digits, '_', '-', '.'")
     kind = v.require(data, "kind", str)
-    if kind not in KINDS:
-        raise SpecError(path, "kind", f"unknown kind {kind!r}", ", ".join(KINDS))
+    if kind not in _GRIDS:
+        _load_kinds()  # kinds registered by runner modules (simulator.bench.runners)
+    if kind not in _GRIDS:
+        raise SpecError(path, "kind", f"unknown kind {kind!r}", ", ".join(_GRIDS))
     description = v.optional(data, "description", str, "")
     measure = v.measure(data.get("measure", {}))
     grid_in = data.get("grid")
@@ -471,16 +473,23 @@ def _grid_scenario(v: _Validator, g: dict[str, Any]) -> dict[str, list[Any]]:
     return {"scenario": scenarios}
 
 
-def _grid_fleet(v: _Validator, g: dict[str, Any]) -> dict[str, list[Any]]:
-    from simulator.bench.runners.fleet import grid_fleet  # the fleet's shape lives there
-
-    return grid_fleet(v, g)
+GridValidator = Callable[["_Validator", dict[str, Any]], dict[str, list[Any]]]
 
 
-_GRIDS: dict[str, Callable[[_Validator, dict[str, Any]], dict[str, list[Any]]]] = {
+def register_grid(kind: str, validate: GridValidator) -> None:
+    """Add a kind's [grid] validator (``simulator.bench.runners.register`` calls this)."""
+    _GRIDS[kind] = validate
+
+
+def _load_kinds() -> None:
+    import importlib
+
+    importlib.import_module("simulator.bench.runners")
+
+
+_GRIDS: dict[str, GridValidator] = {
     "throughput": _grid_throughput,
     "volume": _grid_volume,
     "capacity": _grid_capacity,
     "scenario": _grid_scenario,
-    "fleet": _grid_fleet,
 }

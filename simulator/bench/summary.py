@@ -12,7 +12,7 @@ from simulator.bench.clock import cycles_per_byte
 from simulator.bench.contention import CONTENDED_BELOW, runnable_threads
 
 RATE = {"throughput": "mib_s", "volume": "mib_s", "scenario": "seconds",
-        "capacity": "capacity_overhead", "fleet": "seconds_to_last_running"}
+        "capacity": "capacity_overhead"}
 
 
 def param_columns(rows: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
@@ -36,7 +36,7 @@ def summarize(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     if kind in ("capacity", "fleet"):  # one row per cell (fleet: and repetition) already
         cols = [c for c in rows.columns if c not in ("experiment", "run", "cell", "rep")]
         return rows[cols].reset_index(drop=True)
-    rate = RATE.get(kind, "mib_s")
+    rate = RATE.get(kind) or meta.get("rate_column") or "mib_s"
     hz = (meta.get("clock") or {}).get("hz")
     ceilings = {}
     for c in meta.get("ceilings", []):
@@ -77,6 +77,10 @@ def summarize(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
                 rec[col] = float(np.median(g[col].astype(float)))
         if "cpu_seconds" in g and "bytes" in g and g["bytes"].sum():
             rec["cpu_s_per_gib"] = float(g["cpu_seconds"].sum() / g["bytes"].sum() * 2**30)
+            # cycles per byte of CPU time actually received: far less sensitive to
+            # contention than the wall-clock figure (a check on it, not a replacement)
+            rec["cpu_cycles_per_byte"] = float(g["cpu_seconds"].sum() * hz / g["bytes"].sum()) \
+                if hz else math.nan
         final = _final_ceiling(rec, ceilings)
         if final is not None:  # the run's final ceilings (median of every round)
             rec["ceiling_mib_s"] = final["bytes_per_s"] / 2**20
@@ -123,6 +127,8 @@ def format_summary(summary: pd.DataFrame, kind: str, limit: int = 60) -> str:
             show["GB/s"] = df["gb_s"].map("{:.2f}".format)
         if "cycles_per_byte" in df and df["cycles_per_byte"].notna().any():
             show["c/B"] = df["cycles_per_byte"].map("{:.2f}".format)
+        if "cpu_cycles_per_byte" in df and df["cpu_cycles_per_byte"].notna().any():
+            show["cpu c/B"] = df["cpu_cycles_per_byte"].map("{:.2f}".format)
         show["IQR%"] = (df["rel_iqr"] * 100).map("{:.1f}".format)
         if "cpu_share" in df:
             show["CPU/thr"] = df["cpu_share"].map("{:.2f}".format)
@@ -176,7 +182,8 @@ def format_summary(summary: pd.DataFrame, kind: str, limit: int = 60) -> str:
 _COLUMN_HELP = {
     "MiB/s": "median of the repetitions, 2^20 B/s",
     "GB/s": "the same in 10^9 B/s",
-    "c/B": "reference (TSC) cycles per byte per thread",
+    "c/B": "reference (TSC) cycles per byte per thread, from wall time",
+    "cpu c/B": "the same from the CPU time the threads received (robust to contention)",
     "IQR%": "spread of the repetitions (IQR / median)",
     "CPU/thr": "least CPU share a thread got (1.00 = a core each)",
     "CPU": "CPU seconds per wall second",

@@ -28,7 +28,13 @@ from simulator.bench.ceiling import SampleKey
 from simulator.bench.datapath import DataPath
 from simulator.bench.grid import Cell
 from simulator.bench.measure import Stopwatch, percentiles
-from simulator.bench.runners.base import RunContext, RunError, Runner, check_engines
+from simulator.bench.runners.base import (
+    RunContext,
+    RunError,
+    Runner,
+    check_engines,
+    engine_cannot_run,
+)
 from simulator.bench.sizes import MB, MIB
 from simulator.bench.spec import ExperimentSpec
 
@@ -52,6 +58,10 @@ class VolumeRunner(Runner):
         check_engines(cells, datapath)
         if datapath is not None and datapath.volume is None:
             raise RunError("kind 'volume' needs simulator.crypt.EncryptedVolume")
+
+    def unsupported(self, cells: list[Cell], datapath: DataPath | None) -> dict[str, str]:
+        """Cells whose engine does not run their cipher (skipped, and said)."""
+        return engine_cannot_run(cells, datapath)
 
     def ceiling_keys(self, cells: list[Cell]) -> set[SampleKey]:
         """Reads are bounded by decryption, writes by encryption, of one sector."""
