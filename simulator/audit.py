@@ -1,11 +1,88 @@
-"""The audit trail: one CloudTrail-shaped record per API call, oldest first."""
+"""The audit trail: one CloudTrail-shaped record per API call, oldest first.
+
+``cloudtrail_conventions`` applies what CloudTrail itself adds to a record, beyond what the
+service reports, as AWS's published records show it (one table per convention below).
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from simulator.iam.principal import Principal
+
+#: Operations CloudTrail marks ``readOnly: true`` although their names do not start with
+#: Describe/List/Get: KMS's cryptographic operations read the key and change no state
+#: (AWS's records: GenerateDataKeyWithoutPlaintext in
+#: https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-managing-kms-key.html,
+#: Decrypt/Encrypt/GenerateDataKey in
+#: https://docs.aws.amazon.com/kms/latest/developerguide/understanding-kms-entries.html).
+READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
+    "kms.amazonaws.com": frozenset({
+        # ReEncrypt too: its record in the KMS guide (ct-reencrypt) has "readOnly": true.
+        "Decrypt", "Encrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext", "GenerateDataKeyWithoutPlaintext",
+        "GenerateRandom", "GenerateMac", "VerifyMac", "Sign", "Verify", "DeriveSharedSecret",
+    }),
+}
+#: The prefixes of read-only operations in every service.
+READ_ONLY_PREFIXES = ("Describe", "List", "Get")
+
+#: Operations whose successful record names the affected key in ``responseElements.keyId``
+#: although the response does not: "CloudTrail log entries for this operation recorded on or
+#: after December 2022 include the key ARN of the affected KMS key in the
+#: responseElements.keyId value" (https://docs.aws.amazon.com/kms/latest/developerguide/
+#: ct-creategrant.html); RetireGrant's record in the Fargate page above has
+#: ``responseElements: {keyId}``.
+KEY_ID_IN_RESPONSE: dict[str, frozenset[str]] = {
+    "kms.amazonaws.com": frozenset({"CreateGrant", "RetireGrant"}),
+}
+
+#: Events an AWS service makes (``userIdentity.type`` AWSService) carry a ``sharedEventID``
+#: (Fargate's records in the fargate-managing-kms-key page and
+#: https://aws.amazon.com/blogs/compute/securing-amazon-ecs-workloads-on-aws-fargate-with-customer-managed-keys/;
+#: Voice ID's in the KMS developer guide). Fargate's records, and only theirs among AWS's
+#: examples (Voice ID's name the key's account), show ``resources[].accountId`` "AWS
+#: Internal": the invokers below; Fargate's regional grantee is included by inference.
+SERVICE_RESOURCE_ACCOUNT = "AWS Internal"
+INTERNAL_RESOURCE_INVOKERS = frozenset({
+    "fargate.amazonaws.com", "ec2-frontend-api.amazonaws.com", "AWS Internal",
+})
+
+
+def _internal_resources(invoked_by: str | None) -> bool:
+    """Whether an AWSService event's resources name "AWS Internal" as their account."""
+    if invoked_by in INTERNAL_RESOURCE_INVOKERS:
+        return True
+    return bool(invoked_by) and invoked_by.startswith("fargate.")  # fargate.<region>
+#: Namespace of the simulator's sharedEventIDs, derived from the eventID so that no draw of
+#: the seeded generator is added (AWS's page shows the two as different GUIDs).
+_SHARED_EVENT_NAMESPACE = uuid.UUID("6f1d7c2e-8b4a-4f0e-9a51-3c2d9e7b1a40")
+
+
+def read_only(event_source: str, operation: str) -> bool:
+    """CloudTrail's ``readOnly`` for one operation of one service."""
+    return operation.startswith(READ_ONLY_PREFIXES) or operation in READ_ONLY_OPERATIONS.get(
+        event_source, frozenset()
+    )
+
+
+def cloudtrail_conventions(rec: dict[str, Any]) -> dict[str, Any]:
+    """Apply CloudTrail's own additions (the tables above) to a record; return it."""
+    source, name = rec["eventSource"], rec["eventName"]
+    rec["readOnly"] = read_only(source, name)
+    resources = rec.get("resources") or []
+    if "errorCode" not in rec and name in KEY_ID_IN_RESPONSE.get(source, ()) and resources:
+        rec["responseElements"] = {**(rec.get("responseElements") or {}),
+                                   "keyId": resources[0]["ARN"]}
+    ident = rec["userIdentity"]
+    if ident.get("type") == "AWSService":
+        if _internal_resources(ident.get("invokedBy")):
+            for res in resources:
+                res["accountId"] = SERVICE_RESOURCE_ACCOUNT
+        rec["sharedEventID"] = str(uuid.uuid5(_SHARED_EVENT_NAMESPACE, rec["eventID"]))
+    return rec
 
 
 def user_identity(caller: Principal) -> dict[str, Any]:
@@ -25,7 +102,7 @@ def user_identity(caller: Principal) -> dict[str, Any]:
         session = caller.session_arn or (
             f"arn:aws:sts::{caller.account}:assumed-role/{caller.name}/fargate-sim"
         )
-        return {
+        ident = {
             "type": "AssumedRole",
             "principalId": f"{caller.unique_id}:{session.rsplit('/', 1)[-1]}",
             "arn": session,
@@ -40,6 +117,11 @@ def user_identity(caller: Principal) -> dict[str, Any]:
                 }
             },
         }
+        if caller.invoked_by:
+            # A role's call an AWS service makes with its credentials (EBS's KMS calls for a
+            # volume ECS creates): CloudTrail names the service in invokedBy.
+            ident["invokedBy"] = caller.invoked_by
+        return ident
     return {
         "type": "IAMUser",
         "principalId": caller.unique_id,

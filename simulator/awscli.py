@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from botocore import xform_name
 from botocore.model import OperationModel, Shape
 
+from simulator import inputs
 from simulator.models import service_model
 
 
@@ -27,9 +29,18 @@ class CliInputError(ValueError):
 
 
 def _load_value(text: str) -> str:
+    """An argument's value, read from the file a ``file://PATH`` names (bounded, UTF-8)."""
     if text.startswith("file://"):
-        return Path(text[len("file://") :]).expanduser().read_text()
+        return _read(text[len("file://") :], binary=False)  # type: ignore[return-value]
     return text
+
+
+def _read(path: str, *, binary: bool) -> str | bytes:
+    try:
+        data = inputs.read_bytes(Path(path).expanduser(), what="file")
+        return data if binary else inputs.decode(data, path)
+    except inputs.InputError as exc:
+        raise CliInputError(str(exc)) from None
 
 
 def _scalar(shape: Shape, text: str, option: str) -> Any:
@@ -46,7 +57,7 @@ def _scalar(shape: Shape, text: str, option: str) -> Any:
             raise CliInputError(f"{option}: expected a number, got {text!r}") from None
     if t == "blob":
         if text.startswith("fileb://"):
-            return Path(text[len("fileb://") :]).expanduser().read_bytes()
+            return _read(text[len("fileb://") :], binary=True)
         try:
             return base64.b64decode(text, validate=True)
         except ValueError:
@@ -64,33 +75,19 @@ def _scalar(shape: Shape, text: str, option: str) -> Any:
 def _json(shape: Shape, text: str, option: str) -> Any:
     raw = _load_value(text)
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
+        return inputs.parse_json(raw, option)
+    except inputs.InputError as exc:
         raise CliInputError(
-            f"{option}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-            f"give {shape.name} as JSON, e.g. '{{\"key\": \"value\"}}', or file://PATH"
+            f"{exc}; give {shape.name} as JSON, e.g. '{{\"key\": \"value\"}}', or file://PATH"
         ) from None
 
 
 def parse_arguments(service: str, operation: str, argv: list[str]) -> dict[str, Any]:
     """Turn AWS CLI options for ``service operation`` into boto3 parameters."""
     op = operation_model(service, operation)
-    parser = argparse.ArgumentParser(
-        prog=f"fargate-sim {service} {xform_name(op.name, '-')}", allow_abbrev=True, add_help=False
-    )
+    parser = _parser(service, op)
     shape = op.input_shape
     members = shape.members if shape is not None else {}
-    for name, member in members.items():
-        opt = "--" + xform_name(name, "-")
-        if member.type_name == "boolean":
-            parser.add_argument(opt, dest=name, action="store_const", const=True, default=None)
-            parser.add_argument(
-                "--no-" + xform_name(name, "-"), dest=name, action="store_const", const=False
-            )
-        elif member.type_name == "list" and member.member.type_name not in ("structure", "map"):
-            parser.add_argument(opt, dest=name, nargs="+")
-        else:
-            parser.add_argument(opt, dest=name)
     try:
         ns, extra = parser.parse_known_args(argv)
     except SystemExit:
@@ -118,6 +115,49 @@ def parse_arguments(service: str, operation: str, argv: list[str]) -> dict[str, 
         else:
             params[name] = _scalar(member, value, opt)
     return params
+
+
+def _parser(service: str, op: OperationModel, *, docs: bool = False) -> argparse.ArgumentParser:
+    """The operation's options as an argparse parser (with the model's docs for ``--help``)."""
+    parser = argparse.ArgumentParser(
+        prog=f"fargate-sim {service} {xform_name(op.name, '-')}", allow_abbrev=True,
+        add_help=False, description=_first_sentences(op.documentation, 600) if docs else None,
+    )
+    shape = op.input_shape
+    members = shape.members if shape is not None else {}
+    required = set(shape.required_members) if shape is not None else set()
+    for name, member in members.items():
+        opt = "--" + xform_name(name, "-")
+        text = None
+        if docs:
+            kind = member.type_name if member.type_name not in ("structure", "map") else "JSON"
+            text = (f"({kind}{', required' if name in required else ''}) "
+                    + _first_sentences(member.documentation, 200)).replace("%", "%%")
+        if member.type_name == "boolean":
+            parser.add_argument(opt, dest=name, action="store_const", const=True, default=None,
+                                help=text)
+            parser.add_argument(
+                "--no-" + xform_name(name, "-"), dest=name, action="store_const", const=False,
+                help=argparse.SUPPRESS if docs else None,
+            )
+        elif member.type_name == "list" and member.member.type_name not in ("structure", "map"):
+            parser.add_argument(opt, dest=name, nargs="+", help=text)
+        else:
+            parser.add_argument(opt, dest=name, help=text)
+    return parser
+
+
+def _first_sentences(html: str | None, limit: int) -> str:
+    text = " ".join(re.sub(r"<[^>]+>", " ", html or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(". ", 0, limit)
+    return text[: cut + 1] if cut > 0 else text[:limit].rstrip() + "..."
+
+
+def operation_help(service: str, operation: str) -> str:
+    """``fargate-sim SERVICE OPERATION --help``: the operation's options from the model."""
+    return _parser(service, operation_model(service, operation), docs=True).format_help()
 
 
 def operation_model(service: str, operation: str) -> OperationModel:

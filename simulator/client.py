@@ -17,11 +17,12 @@ from botocore import xform_name
 from botocore.model import OperationModel
 
 from simulator import drift, errors
-from simulator.audit import user_identity
+from simulator.audit import cloudtrail_conventions, user_identity
 from simulator.iam.principal import Principal
 from simulator.idempotency import TokenCache
 from simulator.models import (
     constraint_errors,
+    encode_blobs,
     param_errors,
     service_model,
     shape_mismatches,
@@ -71,6 +72,7 @@ class Client:
         via_service: str | None = None,
         source_ip: str | None = None,
         user_agent: str | None = None,
+        source_arn: str | None = None,
     ) -> None:
         self._sim = sim
         self._service = service
@@ -78,6 +80,7 @@ class Client:
         self._via_service = via_service
         self._source_ip = source_ip
         self._user_agent = user_agent
+        self._source_arn = source_arn
         self._model = service_model(service.service_name)
         self.exceptions = _exceptions(service.service_name)
         self.meta = SimpleNamespace(
@@ -127,12 +130,14 @@ class Client:
             via_service=self._via_service,
             source_ip=self._source_ip or (self._service_caller() or "192.0.2.10"),
             user_agent=self._user_agent or (self._service_caller() or "fargate-sim/boto3"),
+            source_arn=self._source_arn,
         )
         response: dict[str, Any] | None = None
         try:
             problem = param_errors(op_model, params)
             if problem:
                 raise errors.ValidationException(problem.replace("\n", " "))
+            params = encode_blobs(op_model, params)
             violations = constraint_errors(op_model, params)
             if violations:
                 n = len(violations)
@@ -149,12 +154,11 @@ class Client:
             if refused is not None:
                 raise refused
             tokens = sim.extension("client-tokens", lambda _sim: TokenCache())
-            response = tokens.replay(ctx.account, service.service_name, operation, params, ctx.now)
-            if response is None:
+            who = f"{ctx.account} {ctx.caller.session_arn or ctx.caller.arn}"  # never replayed
+            response = tokens.replay(who, service.service_name, operation, params, ctx.now)
+            if response is None:  # to another caller, so authorization is never skipped
                 response = handler(ctx, params) or {}
-                tokens.remember(
-                    ctx.account, service.service_name, operation, params, ctx.now, response
-                )
+                tokens.remember(who, service.service_name, operation, params, ctx.now, response)
         except errors.ClientError as exc:
             exc.operation = operation
             sim.record(ctx, op_model, params, None, exc)
@@ -229,7 +233,7 @@ def audit_record(
         "responseElements": None,
         "requestID": ctx.request_id,
         "eventID": str(uuid.UUID(int=ctx.sim.rng.getrandbits(128), version=4)),
-        "readOnly": op_model.name.startswith(("Describe", "List", "Get")),
+        "readOnly": False,  # set by cloudtrail_conventions
         "eventType": "AwsApiCall",
         "managementEvent": True,
         "recipientAccountId": ctx.account,
@@ -243,4 +247,4 @@ def audit_record(
     if ctx.audit_params:
         rec["requestParameters"] = {**(rec["requestParameters"] or {}), **ctx.audit_params}
     rec.update(ctx.audit)
-    return rec
+    return cloudtrail_conventions(rec)

@@ -67,7 +67,8 @@ def operation_members(service: str, operation: str) -> OperationMembers | None:
 def refusal(service: str, operation: str, params: dict[str, Any]) -> errors.ClientError | None:
     """The error for the first member of ``params`` the simulator does not implement, or None.
 
-    Runs after botocore's validation, so every key is a member of the installed model.
+    Runs after botocore's validation, so every key is a member of the installed model. A
+    refused member given as an empty list or map is accepted: it asks for nothing.
     """
     table = operation_members(service, operation)
     if table is None:
@@ -78,6 +79,8 @@ def refusal(service: str, operation: str, params: dict[str, Any]) -> errors.Clie
     supported = table.supported
     for name, value in params.items():
         if name not in supported:
+            if name in table.unsupported and _empty(value):
+                continue  # an empty list or map asks for nothing the simulator lacks
             return _error(service, operation, name, table.unsupported.get(name))
         if name in table.structures and isinstance(value, dict):
             for sub in value:
@@ -85,6 +88,10 @@ def refusal(service: str, operation: str, params: dict[str, Any]) -> errors.Clie
                 if path not in supported:
                     return _error(service, operation, path, table.unsupported.get(path))
     return None
+
+
+def _empty(value: Any) -> bool:
+    return isinstance(value, list | dict) and not value
 
 
 def _error(service: str, operation: str, member: str, reason: str | None) -> errors.ClientError:

@@ -3,6 +3,9 @@
 ``ClientError`` mirrors botocore's: ``.code``, ``.message`` and ``.response["Error"]``.
 Subclasses exist for every code the simulator raises; ``error_class(code)`` returns (and
 creates on first use) the subclass for any other AWS code, so callers can catch by name.
+``.message`` is AWS's own text (what a real client would see, even when AWS says little);
+``.explanation`` is the simulator's more precise account beside it (which element, and why),
+for the CLI and for people, never sent in the AWS-shaped response.
 """
 
 from __future__ import annotations
@@ -16,11 +19,26 @@ class ClientError(Exception):
     code: ClassVar[str] = "InternalFailure"
     status: ClassVar[int] = 400
 
-    def __init__(self, message: str, *, operation: str | None = None, **details: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str | None = None,
+        explanation: str | None = None,
+        **details: Any,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.operation = operation
+        self.explanation = explanation
         self.details = details
+
+    def describe(self) -> str:
+        """AWS's code and message, then the simulator's explanation when there is one."""
+        text = f"{self.code}: {self.message}" if self.message else self.code
+        if self.explanation and self.explanation != self.message:
+            text += f" (why: {self.explanation})"
+        return text
 
     @property
     def response(self) -> dict[str, Any]:

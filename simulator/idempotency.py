@@ -52,26 +52,27 @@ def _fingerprint(params: dict[str, Any], member: str) -> str:
 
 
 class TokenCache:
-    """The responses of token-carrying requests of one simulation, by account and scope."""
+    """The responses of token-carrying requests of one simulation, by caller and scope (a
+    token another caller reuses is a new request, authorised as any other)."""
 
     def __init__(self) -> None:
         self._seen: dict[tuple[str, ...], tuple[str, datetime, dict[str, Any]]] = {}
 
-    def _key(self, account: str, service: str, operation: str, rule: TokenRule,
+    def _key(self, caller: str, service: str, operation: str, rule: TokenRule,
              params: dict[str, Any]) -> tuple[str, ...] | None:
         token = params.get(rule.member)
         if not token:
             return None
         scope = str(params.get(rule.scope) or "default") if rule.scope else ""
-        return (account, service, operation, scope.rsplit("/", 1)[-1], token)
+        return (caller, service, operation, scope.rsplit("/", 1)[-1], token)
 
-    def replay(self, account: str, service: str, operation: str, params: dict[str, Any],
+    def replay(self, caller: str, service: str, operation: str, params: dict[str, Any],
                now: datetime) -> dict[str, Any] | None:
         """The earlier response for a repeated request, None for a new one, or the conflict."""
         rule = RULES.get((service, operation))
         if rule is None:
             return None
-        key = self._key(account, service, operation, rule, params)
+        key = self._key(caller, service, operation, rule, params)
         hit = self._seen.get(key) if key else None
         if hit is None:
             return None
@@ -83,12 +84,12 @@ class TokenCache:
             raise errors.error_class(rule.conflict_code)(rule.conflict_message)
         return copy.deepcopy(response)
 
-    def remember(self, account: str, service: str, operation: str, params: dict[str, Any],
+    def remember(self, caller: str, service: str, operation: str, params: dict[str, Any],
                  now: datetime, response: dict[str, Any]) -> None:
         """Keep a successful response so a retry with the same token gets it again."""
         rule = RULES.get((service, operation))
         if rule is None:
             return
-        key = self._key(account, service, operation, rule, params)
+        key = self._key(caller, service, operation, rule, params)
         if key is not None:
             self._seen[key] = (_fingerprint(params, rule.member), now, copy.deepcopy(response))

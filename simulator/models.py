@@ -15,7 +15,7 @@ from typing import Any
 
 import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape
-from botocore.validate import ParamValidator
+from botocore.validate import ParamValidator, ValidationErrors
 
 
 @lru_cache(maxsize=1)
@@ -30,10 +30,17 @@ def service_model(name: str) -> ServiceModel:
 
 
 _VALIDATOR = ParamValidator()
+#: botocore's client-side reports that AWS makes on the server, in its own words (a value
+#: below a member's minimum, a string or list too short): ``constraint_errors`` reports them.
+_SERVER_SIDE = frozenset({"invalid range", "invalid length"})
 
 
 def param_errors(operation: OperationModel, params: dict[str, Any]) -> str | None:
-    """botocore's report on ``params`` (missing, unknown, wrong type, too short), or None."""
+    """botocore's report on ``params`` (missing, unknown, wrong type), or None.
+
+    Range and length violations are left to ``constraint_errors``, which words them as AWS
+    does ("Value '0' at 'numberOfBytes' failed to satisfy constraint: ...").
+    """
     shape = operation.input_shape
     if shape is None:
         if params:
@@ -41,7 +48,11 @@ def param_errors(operation: OperationModel, params: dict[str, Any]) -> str | Non
             return f"Unknown parameter in input: {names}, the operation takes no parameters"
         return None
     report = _VALIDATOR.validate(params, shape)
-    return report.generate_report() if report.has_errors() else None
+    if not report.has_errors():
+        return None
+    kept = ValidationErrors()
+    kept._errors = [e for e in report._errors if e[0] not in _SERVER_SIDE]
+    return kept.generate_report() if kept.has_errors() else None
 
 
 def constraint_errors(operation: OperationModel, params: dict[str, Any]) -> list[str]:
@@ -72,13 +83,15 @@ def _constrained(shape: Shape, seen: frozenset[str] = frozenset()) -> bool:
     if t == "structure":
         hit = any(_constrained(m, seen) for m in shape.members.values())
     elif t == "list":
-        hit = "max" in shape.metadata or _constrained(shape.member, seen)
+        hit = "min" in shape.metadata or "max" in shape.metadata or _constrained(
+            shape.member, seen)
     elif t == "map":
         hit = _constrained(shape.key, seen) or _constrained(shape.value, seen)
     elif t in ("integer", "long"):
         hit = "min" in shape.metadata or "max" in shape.metadata
     elif t == "string":
-        hit = bool("max" in shape.metadata or shape.enum or shape.metadata.get("pattern"))
+        hit = bool("min" in shape.metadata or "max" in shape.metadata or shape.enum
+                   or shape.metadata.get("pattern"))
     elif t == "blob":
         hit = "min" in shape.metadata or "max" in shape.metadata
     else:
@@ -102,6 +115,11 @@ def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
     elif t == "list":
         if not isinstance(value, list | tuple):
             return
+        if "min" in meta and len(value) < meta["min"]:
+            out.append(
+                f"Value '{value}' at '{path}' failed to satisfy constraint: "
+                f"Member must have length greater than or equal to {meta['min']}"
+            )
         if "max" in meta and len(value) > meta["max"]:
             out.append(
                 f"Value '{value}' at '{path}' failed to satisfy constraint: "
@@ -145,9 +163,14 @@ def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
     elif t == "string":
         if not isinstance(value, str):
             return
+        if "min" in meta and len(value) < meta["min"]:
+            out.append(
+                f"{_shown(meta, value)} at '{path}' failed to satisfy constraint: "
+                f"Member must have length greater than or equal to {meta['min']}"
+            )
         if "max" in meta and len(value) > meta["max"]:
             out.append(
-                f"Value at '{path}' failed to satisfy constraint: "
+                f"{_shown(meta, value)} at '{path}' failed to satisfy constraint: "
                 f"Member must have length less than or equal to {meta['max']}"
             )
         if shape.enum and value not in shape.enum:
@@ -161,6 +184,11 @@ def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
                 f"Value '{value}' at '{path}' failed to satisfy constraint: "
                 f"Member must satisfy regular expression pattern: {pattern}"
             )
+
+
+def _shown(meta: dict[str, Any], value: str) -> str:
+    """How AWS names a string in a constraint message: its value, unless it is sensitive."""
+    return "Value" if meta.get("sensitive") else f"Value '{value}'"
 
 
 @cache
@@ -318,3 +346,50 @@ def _converter(shape: Shape, lower: bool) -> _Convert:
         conv = _identity
     setattr(shape, attr, conv)
     return conv
+
+
+def encode_blobs(operation: OperationModel, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with text given for blob members encoded as UTF-8, as botocore's
+    serializer sends it (boto3 accepts ``Plaintext="text"``); other values untouched."""
+    shape = operation.input_shape
+    if shape is None or not _has_blob(shape):
+        return params
+    return _encode(shape, params)
+
+
+def _has_blob(shape: Shape, seen: frozenset[str] = frozenset()) -> bool:
+    hit = shape.__dict__.get("_sim_has_blob")
+    if hit is not None:
+        return hit
+    if shape.name in seen:
+        return False
+    seen = seen | {shape.name}
+    t = shape.type_name
+    if t == "blob":
+        hit = True
+    elif t == "structure":
+        hit = any(_has_blob(m, seen) for m in shape.members.values())
+    elif t == "list":
+        hit = _has_blob(shape.member, seen)
+    elif t == "map":
+        hit = _has_blob(shape.value, seen)
+    else:
+        hit = False
+    shape._sim_has_blob = hit  # type: ignore[attr-defined]
+    return hit
+
+
+def _encode(shape: Shape, value: Any) -> Any:
+    t = shape.type_name
+    if t == "blob":
+        return value.encode("utf-8") if isinstance(value, str) else value
+    if not _has_blob(shape):
+        return value
+    if t == "structure" and isinstance(value, dict):
+        members = shape.members
+        return {k: _encode(members[k], v) if k in members else v for k, v in value.items()}
+    if t == "list" and isinstance(value, list):
+        return [_encode(shape.member, v) for v in value]
+    if t == "map" and isinstance(value, dict):
+        return {k: _encode(shape.value, v) for k, v in value.items()}
+    return value

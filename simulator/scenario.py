@@ -17,34 +17,39 @@ Other step kinds: ``cli = [...]`` (the AWS CLI's arguments, e.g. ``["ecs", "crea
 "--cluster", "c", "--configuration", "{...}"]``), ``deploy = "template.yaml"`` (a
 CloudFormation template, with ``parameters``), ``advance = SECONDS`` (the simulated clock),
 ``settle = true`` (advance until every task has reached its desired state),
-``df = "{{task_arn}}"`` (what df shows in a running task), ``audit = "kms"`` (the audit
+``df = "{{task_arn}}"`` (what df shows in a running task), ``fargate = { grant_style =
+"service-principal" }`` (settings of the Fargate agent for the tasks that start after it),
+``audit = "kms"`` (the audit
 records of a service since the previous audit step: ``names``, and ``events`` with
 eventName, invokedBy, errorCode). Expectations: ``expect_error =
 "AccessDeniedException"`` (the call must fail with that code; ``expect_message`` a substring
 of the message), ``check`` (JMESPath = value), ``check_contains`` (JMESPath = substring),
-``check_absent`` (JMESPaths that must find nothing).
+``check_absent`` (JMESPaths that must find nothing). A ``call`` step may carry
+``source_arn``: the resource a service principal (``as``) calls on behalf of.
 Strings may hold ``{{name}}`` placeholders (saved values, ``[vars]``, ``account``,
 ``region``); ``file://PATH`` (relative to the scenario) is replaced by the file's text, with
-its placeholders filled in.
+its placeholders filled in. Files are read through ``simulator.inputs`` (bounded, UTF-8).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jmespath
 
+from simulator import inputs
 from simulator.errors import ClientError
 
-STEP_KINDS = ("call", "cli", "deploy", "advance", "settle", "df", "audit")
+STEP_KINDS = ("call", "cli", "deploy", "advance", "settle", "df", "audit", "fargate")
+#: What a ``fargate`` step may set on the agent, and the values each setting takes.
+FARGATE_SETTINGS = {"grant_style": ("principal", "service-principal")}
 STEP_KEYS = {
     "name", "as", "params", "save", "check", "check_contains", "check_absent", "expect_error",
-    "expect_message",
+    "expect_message", "source_arn",
     "parameters", "stack_name", "note", *STEP_KINDS,
 }
 TOP_KEYS = {"name", "description", "kind", "simulation", "vars", "step"}
@@ -123,11 +128,9 @@ def load_scenario(path: str | Path) -> Scenario:
     """Parse and check a scenario file; every problem names the file, the step and the key."""
     path = Path(path)
     try:
-        doc = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+        doc = inputs.parse_toml(inputs.read_text(path, what="scenario file"), str(path))
+    except inputs.InputError as exc:
+        raise ScenarioError(str(exc)) from None
     return parse_scenario(doc, base_dir=path.parent, source=str(path))
 
 
@@ -143,6 +146,8 @@ def parse_scenario(doc: dict[str, Any], base_dir: Path = Path("."), source: str 
         raise ScenarioError(f"{source}: a scenario needs at least one [[step]]")
     for i, step in enumerate(steps, 1):
         where = f"{source}: step {i}"
+        if not isinstance(step, dict):
+            raise ScenarioError(f"{where}: a step must be a table ([[step]])")
         extra = sorted(set(step) - STEP_KEYS)
         if extra:
             raise ScenarioError(f"{where}: unknown key(s) {extra}; allowed: {sorted(STEP_KEYS)}")
@@ -158,9 +163,20 @@ def parse_scenario(doc: dict[str, Any], base_dir: Path = Path("."), source: str 
         for key in ("params", "save", "check", "check_contains", "parameters"):
             if key in step and not isinstance(step[key], dict):
                 raise ScenarioError(f"{where}: {key} must be a table")
+        if "fargate" in step:
+            settings = step["fargate"]
+            if not isinstance(settings, dict) or not settings:
+                raise ScenarioError(f"{where}: fargate must be a table of agent settings, e.g. "
+                                    "{ grant_style = \"service-principal\" }")
+            for key, value in settings.items():
+                if value not in FARGATE_SETTINGS.get(key, ()):
+                    allowed = {k: list(v) for k, v in FARGATE_SETTINGS.items()}
+                    raise ScenarioError(f"{where}: fargate.{key} = {value!r}; allowed: {allowed}")
         if "check_absent" in step and not isinstance(step["check_absent"], list):
             raise ScenarioError(f"{where}: check_absent must be a list of JMESPath expressions")
     sim = doc.get("simulation", {})
+    if not isinstance(sim, dict) or not isinstance(doc.get("vars", {}), dict):
+        raise ScenarioError(f"{source}: [simulation] and [vars] must be tables")
     if set(sim) - {"account_id", "region", "quotas", "seed"}:
         raise ScenarioError(f"{source}: [simulation] takes account_id, region, quotas, seed")
     return Scenario(
@@ -193,9 +209,9 @@ class _Runner:
             if value.startswith("file://"):
                 path = self.scenario.base_dir / value[len("file://") :]
                 try:
-                    value = path.read_text()
-                except OSError as exc:
-                    raise ScenarioError(f"cannot read {path}: {exc.strerror}") from None
+                    value = inputs.read_text(path)
+                except inputs.InputError as exc:
+                    raise ScenarioError(str(exc)) from None
             whole = _PLACEHOLDER.fullmatch(value.strip())
             if whole and whole.group(1) in self.vars:
                 return self.vars[whole.group(1)]
@@ -226,7 +242,13 @@ class _Runner:
         if "call" in step:
             service, _, method = step["call"].partition(".")
             action = f"{step['call']} as {principal or 'root'}"
-            client = self.sim.client(service, principal=principal)
+            source_arn = self.fill(step.get("source_arn"))
+            if source_arn:
+                action += f" on behalf of {source_arn}"
+            try:
+                client = self.sim.client(service, principal=principal, source_arn=source_arn)
+            except (ValueError, ClientError) as exc:
+                raise ScenarioError(str(exc)) from None
             try:
                 fn = getattr(client, method)
             except AttributeError:
@@ -264,6 +286,11 @@ class _Runner:
             self.sim.clock.advance(float(step["advance"]))
             action = f"advance {step['advance']} s"
             response = {"now": self.sim.clock.now().isoformat()}
+        elif "fargate" in step:
+            for key, value in step["fargate"].items():
+                setattr(self.sim.fargate, key, value)
+            action = "fargate " + ", ".join(f"{k}={v}" for k, v in step["fargate"].items())
+            response = dict(step["fargate"])
         elif "settle" in step:
             now = self.sim.fargate.settle()
             action = "settle"
@@ -278,6 +305,9 @@ class _Runner:
                     "invokedBy": r["userIdentity"].get("invokedBy"),
                     "errorCode": r.get("errorCode"),
                     "requestParameters": r.get("requestParameters"),
+                    "recipientAccountId": r.get("recipientAccountId"),
+                    "eventTime": r.get("eventTime"),
+                    "readOnly": r.get("readOnly"),
                 }
                 for r in records
                 if r["eventSource"] in (source, f"{source}.amazonaws.com")
@@ -353,7 +383,10 @@ def run_scenario(scenario: str | Path | Scenario, *, sim: Any = None) -> Scenari
 
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if sim is None:
-        sim = Simulation(**{k: v for k, v in sc.simulation.items()})
+        try:
+            sim = Simulation(**{k: v for k, v in sc.simulation.items()})
+        except (ValueError, TypeError) as exc:
+            raise ScenarioError(f"{sc.source}: [simulation]: {exc}") from None
     runner = _Runner(sc, sim)
     report = ScenarioReport(sc.name, sc.description)
     for i, step in enumerate(sc.steps, 1):
@@ -361,5 +394,11 @@ def run_scenario(scenario: str | Path | Scenario, *, sim: Any = None) -> Scenari
             result = runner.run(i, step)
         except ScenarioError as exc:
             raise ScenarioError(f"{sc.source}: step {i} ({step.get('name', '')}): {exc}") from None
+        except Exception as exc:  # a simulator bug: the step fails, the report goes on
+            result = StepResult(
+                i, step.get("name", f"step {i}"), "step", False,
+                f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}",
+                ["the simulator raised a Python exception (a bug; please report it)"],
+            )
         report.steps.append(result)
     return report

@@ -32,6 +32,9 @@ class CallContext:
     via_service: str | None = None
     source_ip: str = "192.0.2.10"
     user_agent: str = "fargate-sim"
+    #: The ARN of the resource an AWS service makes this request on behalf of (what
+    #: ``aws:SourceArn`` and a KMS grant's SourceArn constraint see), or None.
+    source_arn: str | None = None
     #: Extra fields for this call's CloudTrail record (resources, additionalEventData,
     #: recipientAccountId, responseElements override ...), set by the service.
     audit: dict[str, Any] = field(default_factory=dict)

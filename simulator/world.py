@@ -33,6 +33,8 @@ class Simulation:
     ``fargate.amazonaws.com``; default: the account's root). ``quotas=False`` switches the
     request-rate quotas off for pure functional use; ``strict_shapes=True`` checks every
     response against botocore's output shape (the test suite turns it on).
+    ``grant_propagation_seconds`` models KMS's eventual consistency for grants: a new grant
+    allows nothing without its grant token for that many simulated seconds (default 0: at once).
     """
 
     def __init__(
@@ -45,6 +47,7 @@ class Simulation:
         quotas: bool = True,
         strict_shapes: bool = False,
         partition: str = "aws",
+        grant_propagation_seconds: float = 0.0,
     ) -> None:
         if not isinstance(account_id, str) or not ACCOUNT_ID.match(account_id):
             raise ValueError(f"account_id must be 12 digits, got {account_id!r}")
@@ -53,6 +56,14 @@ class Simulation:
         self.account_id = account_id
         self.region = region
         self.partition = partition
+        if (isinstance(grant_propagation_seconds, bool)
+                or not isinstance(grant_propagation_seconds, int | float)
+                or grant_propagation_seconds < 0):
+            raise ValueError(
+                "grant_propagation_seconds must be a number of seconds >= 0, got "
+                f"{grant_propagation_seconds!r}"
+            )
+        self.grant_propagation_seconds = float(grant_propagation_seconds)
         self.clock = SimClock(start_time)
         self.rng = random.Random(seed)
         self.rate_limiter = RateLimiter(self.clock, enabled=quotas)
@@ -83,17 +94,20 @@ class Simulation:
         *,
         via_service: str | None = None,
         on_behalf_of: str | None = None,
+        source_arn: str | None = None,
         **_ignored: Any,
     ) -> Client:
         """A boto3-shaped client of ``service_name`` calling as ``principal``.
 
         ``on_behalf_of`` is the account a service principal acts for (default: this
         simulation's account); ``via_service`` sets ``kms:ViaService`` for calls an AWS
-        service makes for a caller. boto3 keyword arguments such as ``region_name`` are
-        accepted and ignored.
+        service makes for a caller; ``source_arn`` is the resource a service principal calls
+        on behalf of (``aws:SourceArn``, a KMS grant's SourceArn constraint). boto3 keyword
+        arguments such as ``region_name`` are accepted and ignored.
         """
         caller = self.principal(principal, on_behalf_of=on_behalf_of)
-        return Client(self, self.service(service_name), caller, via_service=via_service)
+        return Client(self, self.service(service_name), caller, via_service=via_service,
+                      source_arn=source_arn)
 
     def principal(self, text: str | None = None, *, on_behalf_of: str | None = None) -> Principal:
         """Resolve a caller, with its tags from IAM when it is a known role or user."""

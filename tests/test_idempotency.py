@@ -50,3 +50,14 @@ def test_a_token_expires_after_24_hours(sim):
     sim.clock.advance(timedelta(hours=24, seconds=1).total_seconds())
     _run(sim, clientToken="tok-1")
     assert _count(sim) == 2
+
+
+def test_another_caller_with_the_same_token_is_a_new_request_authorised_anew(sim):
+    from tests.ecs.helpers import make_role
+
+    _run(sim, clientToken="tok-1")
+    stranger = make_role(sim, "Stranger")  # no policies: RunTask is denied
+    with pytest.raises(errors.AccessDeniedException):
+        sim.client("ecs", principal=stranger).run_task(
+            cluster="prod", taskDefinition="app", launchType="FARGATE",
+            networkConfiguration=NET, clientToken="tok-1")

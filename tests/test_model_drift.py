@@ -93,3 +93,18 @@ def test_version_names_package_botocore_and_verified_model(capsys):
     out = capsys.readouterr().out
     assert f"botocore {botocore.__version__} installed" in out
     assert f"last verified against botocore {drift.VERIFIED_BOTOCORE}" in out
+
+
+def test_a_refused_member_given_empty_asks_for_nothing():
+    sim = Simulation()
+    ecs = sim.client("ecs")
+    ecs.create_cluster(clusterName="c")
+    # ListTasks' daemonName is refused; placement lists on RunTask are refused unless empty.
+    with pytest.raises(errors.ClientError) as info:
+        ecs.run_task(cluster="c", taskDefinition="nope", placementStrategy=[
+            {"type": "spread", "field": "attribute:ecs.availability-zone"}])
+    assert info.value.code == "UnsupportedFeatureException"
+    assert "parameter placementStrategy of RunTask" in info.value.message
+    with pytest.raises(errors.ClientError) as info:
+        ecs.run_task(cluster="c", taskDefinition="nope", placementStrategy=[])
+    assert info.value.code == "ClientException"  # reached the handler: no such definition

@@ -1,9 +1,11 @@
 """Every operation answers bad or odd input with an AWS error, never a Python exception.
 
 For each operation of IAM, KMS and ECS, requests are generated from botocore's input shape
-(required members always, others at random; odd values: empty strings, huge numbers, empty
-blobs, alias and ARN look-alikes). The only acceptable failure is a ClientError, and every
-success must match the output shape (strict_shapes).
+(required members always, others at random, so members a newer botocore adds are included;
+odd values: empty strings, huge numbers, empty blobs, alias, ARN and service principal
+look-alikes), as the root or as a service principal calling on behalf of a resource. The
+only acceptable failure is a ClientError, and every success must match the output shape
+(strict_shapes).
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ from simulator import Simulation, errors
 from simulator.models import service_model
 
 STRINGS = ["", "x", "arn:aws:kms:us-west-2:111122223333:key/abc", "alias/x", "1234",
-           "clusterName", "a" * 300]
+           "clusterName", "a" * 300, "fargate.us-west-2.amazonaws.com",
+           "arn:aws:ecs:us-west-2:111122223333:task/c/0123456789abcdef"]
+#: Callers: the account root, and a service principal acting for a resource (source ARN).
+CALLERS = [{}, {"principal": "fargate.us-west-2.amazonaws.com",
+                "source_arn": "arn:aws:ecs:us-west-2:111122223333:task/c/0123456789abcdef"}]
 
 
 def _value(shape: Shape, rng: random.Random, depth: int = 0) -> Any:
@@ -60,4 +66,4 @@ def test_no_operation_leaks_a_python_exception(service):
             sim = Simulation(quotas=False, strict_shapes=True)
             params = _value(shape, rng) if shape is not None else {}
             with contextlib.suppress(errors.ClientError):
-                sim.client(service).call(operation, params)
+                sim.client(service, **rng.choice(CALLERS)).call(operation, params)

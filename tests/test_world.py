@@ -56,7 +56,9 @@ def test_client_methods_have_boto3_names(echo_sim):
         ({"KeyId": "k", "Bogus": 1}, 'Unknown parameter in input: "Bogus"'),
         ({"KeyId": 7}, "Invalid type for parameter KeyId"),
         ({"KeyId": "k", "NumberOfBytes": 2000}, "at 'numberOfBytes' failed to satisfy"),
-        ({"KeyId": "k", "NumberOfBytes": 0}, "NumberOfBytes, value: 0, valid min value: 1"),
+        ({"KeyId": "k", "NumberOfBytes": 0},
+         "1 validation error detected: Value '0' at 'numberOfBytes' failed to satisfy constraint:"
+         " Member must have value greater than or equal to 1"),
         ({"KeyId": "k", "KeySpec": "AES_512"}, "Member must satisfy enum value set"),
     ],
 )

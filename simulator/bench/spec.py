@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulator import inputs
 from simulator.bench.datapath import ENGINE_NAMES
 from simulator.bench.sizes import format_size, parse_size
 
@@ -153,13 +154,11 @@ def resolve_spec_path(arg: str | Path | None, root: Path | None = None) -> Path:
 def load_spec(path: str | Path) -> ExperimentSpec:
     """Parse and validate one experiment TOML file (raises SpecError)."""
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise SpecError(path, "file", "no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(path, "toml", f"not valid TOML: {exc}") from None
+    try:  # bounded, UTF-8, nesting-limited reading (simulator.inputs)
+        data = inputs.parse_toml(inputs.read_text(path, what="experiment spec"), str(path))
+    except inputs.InputError as exc:
+        problem = str(exc).removeprefix(f"{path}: ")
+        raise SpecError(path, "toml" if "TOML" in problem else "file", problem) from None
     return validate_spec(data, path=path)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -21,6 +22,22 @@ COMMAND_MODULES = (
     "scenario",  # scenario files
     "serve",  # an AWS JSON-protocol endpoint
 )
+
+
+class CommandError(Exception):
+    """Bad input to a command: printed as one ``fargate-sim CMD: error: ...`` line, exit 2."""
+
+
+def prog(args: argparse.Namespace) -> str:
+    """How error lines name the command (``fargate-sim policy lint``), as argparse does."""
+    words = ["fargate-sim", getattr(args, "command", None), getattr(args, "policy_command", None)]
+    return " ".join(w for w in words if w)
+
+
+def fail(args: argparse.Namespace, message: object) -> int:
+    """Print one error line in the one style every command uses; return exit status 2."""
+    print(f"{prog(args)}: error: {message}", file=sys.stderr)
+    return 2
 
 
 def key_value(text: str) -> tuple[str, str]:
@@ -72,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
+    from simulator.inputs import InputError
+
     try:
         return int(func(args) or 0)
     except KeyboardInterrupt:
@@ -79,6 +98,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except (CommandError, InputError) as exc:
+        return fail(args, exc)
+    except OSError as exc:  # e.g. an --out directory that cannot be created
+        where = f"{exc.filename}: " if exc.filename else ""
+        return fail(args, f"{where}{exc.strerror or exc}")
+    except Exception as exc:
+        # A simulator bug: one line, not a traceback (FARGATE_SIM_TRACEBACK=1 shows it).
+        if os.environ.get("FARGATE_SIM_TRACEBACK"):
+            raise
+        detail = " ".join(str(exc).split())
+        print(f"{prog(args)}: internal error: {type(exc).__name__}: {detail} (a simulator bug; "
+              "FARGATE_SIM_TRACEBACK=1 shows where)", file=sys.stderr)
+        return 70
 
 
 if __name__ == "__main__":  # pragma: no cover

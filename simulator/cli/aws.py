@@ -14,7 +14,14 @@ import re
 import sys
 from typing import Any
 
-from simulator.awscli import CliInputError, format_output, operations, parse_arguments
+from simulator.awscli import (
+    CliInputError,
+    format_output,
+    operation_help,
+    operations,
+    parse_arguments,
+)
+from simulator.cli import fail
 from simulator.errors import ClientError
 
 SERVICES = ("ecs", "kms", "iam")
@@ -65,6 +72,12 @@ def _command(args: argparse.Namespace) -> int:
     from simulator.world import Simulation
 
     argv = [args.service, args.operation, *_own_options(args)]
+    if "--help" in argv[2:] or "-h" in argv[2:]:
+        try:
+            print(operation_help(args.service, args.operation))
+        except CliInputError as exc:
+            return fail(args, exc)
+        return 0
     keys = referenced_keys(argv)
     account = args.account or (keys[0]["account"] if keys else "111122223333")
     region = args.region or (keys[0]["region"] if keys else "us-west-2")
@@ -80,10 +93,11 @@ def _command(args: argparse.Namespace) -> int:
     try:
         _, text = run_aws_cli(sim, argv, principal=args.principal)
     except CliInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(args, exc)
     except ClientError as exc:
-        print(f"\n{exc}", file=sys.stderr)
+        print(f"\n{exc}", file=sys.stderr)  # as the AWS CLI prints it
+        if exc.explanation and exc.explanation != exc.message:
+            print(f"  why: {exc.explanation}", file=sys.stderr)  # the simulator's reason
         return 254
     print(text)
     return 0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+from pathlib import Path
 
-from simulator.cli import key_value
+from simulator.cli import fail, key_value
 from simulator.cloudformation import TemplateError, deploy
 
 
@@ -16,11 +16,10 @@ def _command(args: argparse.Namespace) -> int:
     params = dict(args.parameter or [])
     sim = Simulation(account_id=args.account, region=args.region)
     try:
-        report = deploy(sim, args.template, parameters=params, stack_name=args.stack_name,
+        report = deploy(sim, Path(args.template), parameters=params, stack_name=args.stack_name,
                         principal=args.principal, rollback=not args.disable_rollback)
     except TemplateError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(args, exc)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.render())
     return 0 if report.ok else 1
 

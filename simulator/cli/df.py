@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from typing import Any
 
-from simulator.cli import key_value
+from simulator.cli import fail, key_value
 
 _UNITS = {
     "": 1, "b": 1,
@@ -97,8 +96,7 @@ def func(args: argparse.Namespace) -> int:
         if problem:
             raise ValueError(problem)
     except ValueError as exc:
-        print(f"fargate-sim df: {exc}", file=sys.stderr)
-        return 2
+        return fail(args, exc)
     if args.format == "json":
         print(json.dumps(storage.to_dict(), indent=2))
         return 0

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
+from simulator import inputs
+from simulator.cli import fail
 from simulator.errors import ClientError, MalformedPolicyDocumentException
 from simulator.iam.evaluation import Decision
 from simulator.iam.policy import PolicyDocument
-from simulator.iam.principal import Principal, resolve_principal
+from simulator.iam.principal import ACCOUNT_ID, Principal, resolve_principal
 from simulator.iam.simulate import CONTEXT_TYPES, convert_context_value, simulate
 
 DEFAULT_ACCOUNT = "111122223333"
@@ -85,8 +85,10 @@ def register(subparsers: Any) -> None:
 
     val = sub.add_parser("validate", help="check that a policy document is well formed")
     val.add_argument("file", metavar="FILE")
-    val.add_argument("--kind", choices=("identity", "resource", "trust"), default="identity",
-                     help="identity (default), resource (e.g. a key policy) or trust")
+    val.add_argument("--kind", choices=tuple(KINDS), default="identity",
+                     help="identity (default), trust (a role's trust policy), resource (as "
+                     "IAM's simulator reads a resource policy) or key (a KMS key policy, as "
+                     "KMS validates it)")
     val.set_defaults(func=run_validate)
 
     lint = sub.add_parser(
@@ -112,21 +114,57 @@ def register(subparsers: Any) -> None:
 
 
 # -- input -----------------------------------------------------------------------------------
+#: The longest policy document any IAM or KMS API takes (botocore's models: 131,072
+#: characters), in UTF-8's worst case; a file longer than this is refused unread.
+MAX_POLICY_FILE_BYTES = 131072 * 4
+
+
 def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
+    """The policy file's text: bounded, UTF-8, and JSON nested within limits.
+
+    Text that is not JSON at all is returned as it is: the policy validator refuses it in
+    IAM's or KMS's own words, with the position beside them.
+    """
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        text = inputs.read_text(path, limit=MAX_POLICY_FILE_BYTES, what="policy file")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            return text
+        except RecursionError:
+            value = None
+            inputs.parse_json(text, path)  # raises the depth error in the inputs' words
+        inputs.check_depth(value, path)
+    except inputs.InputError as exc:
+        raise InputError(str(exc)) from None
+    return text
+
+
+#: ``--kind`` values: the policy kind and the service whose validation applies.
+KINDS = {
+    "identity": ("identity", "iam"),
+    "resource": ("resource", "iam"),
+    "trust": ("trust", "iam"),
+    "key": ("resource", "kms"),
+}
+
+
+def malformed_text(path: str, exc: ClientError) -> str:
+    """AWS's code and message for a refused document, then the simulator's explanation."""
+    line = f"{path}: {exc.code}: {exc.message}" if exc.message else f"{path}: {exc.code}"
+    if exc.explanation and exc.explanation != exc.message:
+        line += f"\n  why: {exc.explanation}"
+    return line
 
 
 def _load(path: str, kind: str) -> PolicyDocument:
     text = _read(path)
+    kind, service = KINDS[kind]
     try:
-        return PolicyDocument.parse(text, kind=kind, name=path)
+        return PolicyDocument.parse(text, kind=kind, name=path, service=service,
+                                    lenient=service == "kms")
     except MalformedPolicyDocumentException as exc:
-        raise InputError(f"{path}: malformed policy: {exc.message}") from None
+        raise InputError(malformed_text(path, exc)) from None
 
 
 def parse_context(pairs: list[str], types: list[str]) -> dict[str, Any]:
@@ -226,8 +264,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         except ClientError as exc:
             raise InputError(exc.message) from None
     except InputError as exc:
-        print(f"fargate-sim policy simulate: error: {exc}", file=sys.stderr)
-        return 2
+        return fail(args, exc)
     decisions = [d for _, ds in results for d in ds]
     if args.json:
         print(json.dumps({"EvaluationResults": [_decision_json(d) for d in decisions]},
@@ -241,8 +278,7 @@ def run_validate(args: argparse.Namespace) -> int:
     try:
         doc = _load(args.file, args.kind)
     except InputError as exc:
-        print(f"fargate-sim policy validate: {exc}", file=sys.stderr)
-        return 2
+        return fail(args, exc)
     n = len(doc.statements)
     keys = doc.condition_keys
     print(f"{args.file}: a well-formed {args.kind} policy, {n} statement{'s' if n != 1 else ''}"
@@ -280,14 +316,11 @@ def run_lint(args: argparse.Namespace) -> int:
     from simulator.kms.lint import ERROR, findings_json, lint_key_policy
 
     try:
+        if not ACCOUNT_ID.match(args.account):
+            raise InputError(f"--account: {args.account!r} is not a 12-digit AWS account id")
         text = _read(args.file)
-        json.loads(text)
     except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except json.JSONDecodeError as exc:
-        print(f"error: {args.file} is not JSON: {exc}", file=sys.stderr)
-        return 2
+        return fail(args, exc)
     findings = lint_key_policy(text, account=args.account, region=args.region,
                                clusters=args.cluster, operators=args.operator)
     if args.json:

@@ -130,7 +130,7 @@ def _workers(text: str) -> int:
 
 
 def _err(msg: str) -> None:
-    print(f"fargate-sim: {msg}", file=sys.stderr)
+    print(f"fargate-sim: error: {msg}", file=sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
+from simulator.cli import fail
 from simulator.scenario import ScenarioError, run_scenario
 
 
@@ -13,8 +13,7 @@ def _command(args: argparse.Namespace) -> int:
     try:
         report = run_scenario(args.file)
     except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(args, exc)
     print(json.dumps(report.to_dict(), indent=2, default=str) if args.json
           else report.render(verbose=args.verbose))
     return 0 if report.ok else 1

@@ -13,10 +13,12 @@ from typing import Any
 
 from simulator.cloudformation.resources import HANDLERS, Created
 from simulator.cloudformation.template import (
+    PARAMETER_VALUE_BYTES,
     Resolver,
     TemplateError,
     dependencies,
     load_template,
+    validate_template,
 )
 from simulator.errors import ClientError
 
@@ -117,7 +119,7 @@ def deploy(
     rollback: bool = True,
 ) -> StackReport:
     """Create the template's resources in ``sim`` as ``principal`` and report each outcome."""
-    doc = template if isinstance(template, dict) else load_template(template)
+    doc = validate_template(template) if isinstance(template, dict) else load_template(template)
     resources: dict[str, Any] = doc["Resources"]
     unsupported = sorted({r["Type"] for r in resources.values() if r["Type"] not in HANDLERS})
     if unsupported:
@@ -153,8 +155,8 @@ def deploy(
 
     refs: dict[str, Any] = {}
     resolver = Resolver(params, pseudo, refs, attribute, mappings=doc.get("Mappings"))
-    for name, expr in doc.get("Conditions", {}).items():
-        resolver.conditions[name] = bool(resolver.resolve(expr, f"Conditions.{name}"))
+    for name, expr in (doc.get("Conditions") or {}).items():
+        resolver.conditions[name] = bool(_resolved(resolver, expr, f"Conditions.{name}"))
 
     clients: dict[str, Any] = {}
 
@@ -190,8 +192,9 @@ def deploy(
         refs[lid] = made.physical_id
         outcome.status, outcome.physical_id = "CREATE_COMPLETE", made.physical_id
     if not failed:
-        for name, out in doc.get("Outputs", {}).items():
-            report.outputs[name] = resolver.resolve(out.get("Value"), f"Outputs.{name}")
+        for name, out in (doc.get("Outputs") or {}).items():
+            value = out.get("Value") if isinstance(out, dict) else None
+            report.outputs[name] = _resolved(resolver, value, f"Outputs.{name}")
         report.status = "CREATE_COMPLETE"
         return report
     if not rollback:
@@ -210,12 +213,32 @@ def deploy(
     return report
 
 
+def _resolved(resolver: Resolver, value: Any, path: str) -> Any:
+    """``value`` resolved; a malformed intrinsic is a TemplateError naming where it is."""
+    try:
+        return resolver.resolve(value, path)
+    except TemplateError:
+        raise
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise TemplateError(f"{path}: cannot be resolved: {exc}") from None
+
+
 def _parameters(declared: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(declared, dict):
+        raise TemplateError("Parameters must map parameter names to their declarations")
+    for name, value in given.items():
+        if len(str(value).encode("utf-8")) > PARAMETER_VALUE_BYTES:
+            raise TemplateError(
+                f"parameter {name}: the value is longer than CloudFormation's "
+                f"{PARAMETER_VALUE_BYTES:,}-byte limit for a parameter value"
+            )
     unknown = sorted(set(given) - set(declared))
     if unknown:
         raise TemplateError(f"parameters not declared in the template: {', '.join(unknown)}")
     out = {}
     for name, decl in declared.items():
+        if not isinstance(decl, dict):
+            raise TemplateError(f"Parameters.{name}: must be a mapping with a Type")
         if name in given:
             value = given[name]
         elif "Default" in decl:

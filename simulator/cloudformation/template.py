@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from simulator import inputs
+
 #: A property whose value resolves to nothing is dropped, as ``AWS::NoValue`` does.
 NO_VALUE = object()
 
@@ -61,25 +63,107 @@ _Loader.add_constructor(
 )
 
 
-def load_template(source: str | Path) -> dict[str, Any]:
-    """Load a template from a path or from its text (YAML or JSON)."""
-    text = str(source)
-    if isinstance(source, Path) or ("\n" not in text and Path(text).exists()):
-        path = Path(text)
+#: CloudFormation's quotas (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html):
+#: "Template body size in a request" and the most entries of each template section.
+TEMPLATE_BODY_BYTES = 51_200
+SECTION_LIMITS = {"Resources": 500, "Parameters": 200, "Outputs": 200, "Mappings": 200}
+#: "Parameter value: Maximum size of a parameter value", bytes.
+PARAMETER_VALUE_BYTES = 4_096
+#: Text that starts like a template (a JSON object, or a YAML mapping key) is a template body.
+_TEMPLATE_TEXT = re.compile(r"\A\s*(?:\{|---|#|[A-Za-z][A-Za-z0-9]*\s*:)")
+
+
+def is_template_text(source: str) -> bool:
+    """Whether ``source`` is a template body rather than a path (decided by its content)."""
+    return "\n" in source or bool(_TEMPLATE_TEXT.match(source))
+
+
+def _parse(text: str, name: str) -> Any:
+    """JSON when it is JSON, else YAML (JSON is YAML, but the JSON parser is the faster)."""
+    if text.lstrip().startswith("{"):
         try:
-            text = path.read_text()
-        except OSError as exc:
-            raise TemplateError(f"cannot read template {path}: {exc.strerror}") from None
+            return inputs.parse_json(text, name)
+        except inputs.InputError as exc:
+            if "not valid JSON" not in str(exc):
+                raise
     try:
-        doc = json.loads(text) if text.lstrip().startswith("{") else yaml.load(text, _Loader)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise TemplateError(f"the template is neither valid YAML nor JSON: {exc}") from None
+        return inputs.parse_yaml(text, name, loader=_Loader)
+    except inputs.InputError as exc:
+        if "not valid YAML" not in str(exc):
+            raise
+        detail = str(exc).split("not valid YAML: ", 1)[1]
+        raise inputs.InputError(f"{name}: the template is neither valid YAML nor JSON: {detail}"
+                                ) from None
+
+
+def load_template(source: str | Path) -> dict[str, Any]:
+    """Load a template from a path or from its text (YAML or JSON).
+
+    A ``Path`` is always a file; a string is a template body when its content says so
+    (:func:`is_template_text`), else a path. The body may hold at most 51,200 bytes, as
+    CloudFormation's ``TemplateBody`` does, and its sections at most CloudFormation's quotas.
+    """
+    name = "the template"
+    try:
+        if isinstance(source, Path) or not is_template_text(source):
+            name = str(source)
+            text = inputs.read_text(source, limit=TEMPLATE_BODY_BYTES, what="template file")
+        else:
+            text = source
+            if len(text.encode("utf-8")) > TEMPLATE_BODY_BYTES:
+                raise TemplateError(
+                    "1 validation error detected: Value at 'templateBody' failed to satisfy "
+                    f"constraint: Member must have length less than or equal to "
+                    f"{TEMPLATE_BODY_BYTES}"
+                )
+        doc = _parse(text, name)
+    except inputs.InputError as exc:
+        raise TemplateError(str(exc)) from None
+    return validate_template(doc, name)
+
+
+def validate_template(doc: Any, name: str = "the template") -> dict[str, Any]:
+    """``doc`` when it is a template CloudFormation would accept the shape of, else a
+    TemplateError naming the section (templates given as dicts are checked the same way)."""
     if not isinstance(doc, dict) or not isinstance(doc.get("Resources"), dict):
-        raise TemplateError("a template needs a Resources section mapping logical ids to resources")
-    for logical_id, res in doc["Resources"].items():
-        if not isinstance(res, dict) or "Type" not in res:
-            raise TemplateError(f"Resources.{logical_id}: needs a Type")
+        raise TemplateError(
+            f"{name}: a template needs a Resources section mapping logical ids to resources"
+        )
+    for section, most in SECTION_LIMITS.items():
+        entries = doc.get(section) or {}
+        if isinstance(entries, dict) and len(entries) > most:
+            noun = section.lower()
+            raise TemplateError(
+                f"Template format error: Number of {noun}, {len(entries)}, is greater than "
+                f"maximum allowed, {most}"
+            )
+    _check_sections(doc)
     return doc
+
+
+def _check_sections(doc: dict[str, Any]) -> None:
+    """The template's sections have the shapes CloudFormation requires (before resolving)."""
+    for section in ("Parameters", "Conditions", "Outputs", "Mappings"):
+        if section in doc and not isinstance(doc[section], dict):
+            raise TemplateError(f"Template format error: {section} must be a mapping")
+    for logical_id, res in doc["Resources"].items():
+        where = f"Resources.{logical_id}"
+        if not isinstance(res, dict) or not isinstance(res.get("Type"), str):
+            raise TemplateError(f"{where}: needs a Type")
+        if not isinstance(res.get("Properties", {}), dict):
+            raise TemplateError(f"{where}.Properties: must be a mapping")
+        if "Condition" in res and not isinstance(res["Condition"], str):
+            raise TemplateError(f"{where}.Condition: must be the name of a condition")
+        depends = res.get("DependsOn", [])
+        if not (isinstance(depends, str) or (
+                isinstance(depends, list) and all(isinstance(d, str) for d in depends))):
+            raise TemplateError(f"{where}.DependsOn: must be a logical id or a list of them")
+    for name, out in (doc.get("Outputs") or {}).items():
+        if not isinstance(out, dict) or "Value" not in out:
+            raise TemplateError(f"Outputs.{name}: needs a Value")
+    for name, mapping in (doc.get("Mappings") or {}).items():
+        if not isinstance(mapping, dict) or not all(isinstance(v, dict) for v in mapping.values()):
+            raise TemplateError(f"Mappings.{name}: must map keys to mappings of values")
 
 
 class Resolver:
@@ -218,13 +302,15 @@ def dependencies(value: Any) -> set[str]:
             if k == "Ref" and isinstance(v, str):
                 found.add(v)
             elif k == "Fn::GetAtt":
-                target = v.split(".", 1)[0] if isinstance(v, str) else v[0]
-                found.add(target)
+                if isinstance(v, str):
+                    found.add(v.split(".", 1)[0])
+                elif isinstance(v, list) and v and isinstance(v[0], str):
+                    found.add(v[0])
             elif k == "Fn::Sub":
-                text = v[0] if isinstance(v, list) else v
+                text = v[0] if isinstance(v, list) and v else v
                 for name in re.findall(r"\$\{([^}!][^}]*)\}", str(text)):
                     found.add(name.split(".", 1)[0])
-                if isinstance(v, list):
+                if isinstance(v, list) and len(v) > 1:
                     found |= dependencies(v[1])
             else:
                 found |= dependencies(v)

@@ -278,7 +278,11 @@ class ClusterOps:
         _, name = parse_reference(params["cluster"], "cluster")
         arn = found.arn if found else self.cluster_arn(ctx, name)
         keys = keycheck.requested_keys(params.get("configuration"))
-        authorize_call(ctx, arn, {KMS_CONDITION_KEY: keys.get(keycheck.FARGATE_FIELD)})
+        condition = keys.get(keycheck.FARGATE_FIELD)
+        if (condition is None and found is not None
+                and self.options.update_cluster_kms_condition == "cluster"):  # type: ignore[attr-defined]
+            condition = found.fargate_key
+        authorize_call(ctx, arn, {KMS_CONDITION_KEY: condition})
         cluster = self.cluster(ctx, params["cluster"])
         settings = _check_settings(params.get("settings")) if "settings" in params else None
         configuration = _checked_configuration(ctx, params.get("configuration"))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +71,14 @@ class Deployment:
     #: Whether a task of this deployment has reached RUNNING: from then on the failed task
     #: count is zero and no longer evaluated (Deployment.failedTasks, ECS API reference).
     has_run: bool = False
+    #: Managed EBS volumes each task of the deployment gets (``volumeConfigurations``).
+    volumes: list[Any] = field(default_factory=list)
+    #: The deployment's service revision and service deployment (set when it is added).
+    revision_arn: str | None = None
+    deployment_arn: str | None = None
+    #: Revisions this deployment replaces (ARNs), and when it finished.
+    source_revisions: list[str] = field(default_factory=list)
+    finished_at: datetime | None = None
 
     @property
     def uses_cmk(self) -> bool:
@@ -103,6 +111,8 @@ class Deployment:
             out["capacityProviderStrategy"] = copy.deepcopy(self.capacity_strategy)
         if self.kms_key_id and self.uses_cmk:
             out["fargateEphemeralStorage"] = {"kmsKeyId": self.kms_key_id}
+        if self.volumes:
+            out["volumeConfigurations"] = [v.describe() for v in self.volumes]
         return out
 
 
@@ -125,6 +135,8 @@ class DeploymentScheduler:
         strategy: list[dict[str, Any]],
         kms_key_id: str | None = None,
         keep_key: bool = False,
+        volume_configs: list[dict[str, Any]] | None = None,
+        ctx: Any = None,
     ) -> Deployment:
         """A PRIMARY deployment taking the cluster's current key (checked, not yet added)."""
         provider = strategy[0]["capacityProvider"] if strategy else None
@@ -132,8 +144,10 @@ class DeploymentScheduler:
             cluster, td, platform_version=platform_version, network=network,
             capacity_provider=provider,
         )
+        volumes = self.check_volumes(plan, volume_configs, ctx)  # type: ignore[attr-defined]
         now = self.sim.clock.now()
         return Deployment(
+            volumes=volumes,
             id=f"ecs-svc/{self.sim.rng.randrange(10**18, 10**19)}",
             taskdef=td, desired_count=desired, created_at=now,
             platform_version=plan.platform_version, network=copy.deepcopy(network),
@@ -143,11 +157,16 @@ class DeploymentScheduler:
 
     def _promote(self, svc: EcsServiceRecord, new: Deployment) -> None:
         now = self.sim.clock.now()
+        sources = []
         for d in svc.deployments:
             if d.status == "PRIMARY":
                 d.status = "ACTIVE"
                 d.updated_at = now
+            if d.revision_arn:
+                sources.append(d.revision_arn)
+        new.source_revisions = sources
         svc.deployments.insert(0, new)
+        self.register_revision(svc, new)  # type: ignore[attr-defined]
 
     # -- the scheduler ---------------------------------------------------------------------
     def on_task_change(self, task: Task) -> None:
@@ -190,6 +209,7 @@ class DeploymentScheduler:
                 svc.cluster, last.taskdef, svc.desired_count, svc.platform_version,
                 last.network, last.launch_type, last.capacity_strategy,
                 kms_key_id=last.kms_key_id, keep_key=True,
+                volume_configs=[v.describe() for v in last.volumes],
             )
             self._promote(svc, back)
             self._event(svc, f"(deployment {dep.id}) rolling back to deployment "
@@ -221,6 +241,9 @@ class DeploymentScheduler:
                 for d in svc.deployments:
                     d.status = "INACTIVE"
                 self._event(svc, "has been deleted.")
+            return
+        if svc.controller != "ECS":
+            self.reconcile_task_sets(svc)  # type: ignore[attr-defined]
             return
         primary = svc.primary
         desired = primary.desired_count
@@ -257,6 +280,7 @@ class DeploymentScheduler:
             if not svc.not_stopped(dep):
                 dep.status = "INACTIVE"
                 dep.updated_at = self.sim.clock.now()
+                dep.finished_at = dep.finished_at or dep.updated_at
         svc.deployments = [d for d in svc.deployments if d.status != "INACTIVE"]
         # Rollout state of the primary.
         live_primary = svc.live(primary)
@@ -269,6 +293,7 @@ class DeploymentScheduler:
             primary.rollout_state = "COMPLETED"
             primary.rollout_reason = f"ECS deployment {primary.id} completed."
             primary.updated_at = self.sim.clock.now()
+            primary.finished_at = primary.updated_at
             svc.last_completed = primary
             self._event(svc, f"(deployment {primary.id}) deployment completed.")
             self._event(svc, "has reached a steady state.")
@@ -295,6 +320,7 @@ class DeploymentScheduler:
         if not count:
             return
         plan.kms_key_id = dep.kms_key_id
+        plan.ebs_volumes = list(dep.volumes)
         plan.deployment = dep
         plan.service = svc
         plan.started_by = dep.id

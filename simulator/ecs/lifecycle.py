@@ -134,23 +134,38 @@ class Lifecycle:
 
     # -- start -----------------------------------------------------------------------------
     def launch(self, task: Task) -> None:
-        """Begin a task's life: PROVISIONING now, storage at the end of it."""
+        """Begin a task's life: PROVISIONING now, the agent's dry runs ``dry_run_lead`` seconds
+        before its end (as AWS's CloudTrail example times them), storage at its end."""
         task.last_status = "PROVISIONING"
-        self._after(task, self.timings.provisioning, self._provisioned)
+        lead = min(self.sim.fargate.dry_run_lead, self.timings.provisioning)
+        self._after(task, self.timings.provisioning - lead,
+                    lambda t: self._preflight(t, lead))
+
+    def _preflight(self, task: Task, lead: float) -> None:
+        failure = self.sim.fargate.preflight(task)
+        if failure is not None:
+            self._failed_to_start(task, failure)
+            return
+        self._after(task, lead, self._provisioned)
+
+    def _failed_to_start(self, task: Task, failure: str) -> None:
+        """Stop a task whose storage could not be provisioned (TaskFailedToStart)."""
+        now = self.sim.clock.now()
+        task.desired_status = "STOPPED"
+        task.stop_code = "TaskFailedToStart"
+        task.stopped_reason = failure
+        task.stopping_at = now
+        for c in task.containers:
+            c.last_status = "STOPPED"
+            c.reason = "TaskFailedToStart"
+        self._set(task, "DEPROVISIONING")
+        self._after(task, self.timings.deprovisioning, self._stopped)
 
     def _provisioned(self, task: Task) -> None:
         failure = self.sim.fargate.provision(task)
         now = self.sim.clock.now()
         if failure is not None:
-            task.desired_status = "STOPPED"
-            task.stop_code = "TaskFailedToStart"
-            task.stopped_reason = failure
-            task.stopping_at = now
-            for c in task.containers:
-                c.last_status = "STOPPED"
-                c.reason = "TaskFailedToStart"
-            self._set(task, "DEPROVISIONING")
-            self._after(task, self.timings.deprovisioning, self._stopped)
+            self._failed_to_start(task, failure)
             return
         task.connectivity_at = now
         self._set(task, "PENDING")
@@ -190,6 +205,7 @@ class Lifecycle:
         task.timer = None
         if task.last_status == "PROVISIONING":
             # Storage is not provisioned yet: nothing to tear down but the network interface.
+            self.sim.fargate.discard(task)
             self._set(task, "DEPROVISIONING")
             self._after(task, self.timings.deprovisioning, self._stopped)
             return

@@ -7,6 +7,9 @@ need Linux on 1.4.0 or later.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 from simulator import errors
 
 LINUX = "LINUX"
@@ -29,6 +32,46 @@ FARGATE_WINDOWS = (
 )
 
 
+@dataclass(frozen=True)
+class Retirement:
+    """When a Linux platform version stops taking new tasks, and when its tasks end."""
+
+    #: From this instant RunTask, CreateService and UpdateService refuse the version.
+    retired: datetime
+    #: From this instant no task runs on it (None: AWS gave no such date).
+    terminated: datetime | None
+    source: str
+
+
+#: Linux platform versions AWS has retired, per partition. 1.3.0: "marked Retired on June 15,
+#: 2026" (no new tasks or services), remaining tasks "terminated on June 30, 2026";
+#: 1.0.0-1.2.0: deprecation date December 14, 2020
+#: (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/platform-versions-retired.html).
+#: The commercial partition's dates; the simulator uses them for every partition, because the
+#: other partitions' rows were not available to it (an assumption: change ``RETIREMENTS``).
+_RETIRED_PAGE = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/platform-versions-retired.html"
+_EARLY = Retirement(datetime(2020, 12, 14, tzinfo=UTC), None, _RETIRED_PAGE)
+RETIREMENTS: dict[str, dict[str, Retirement]] = {
+    "aws": {
+        "1.0.0": _EARLY,
+        "1.1.0": _EARLY,
+        "1.2.0": _EARLY,
+        "1.3.0": Retirement(datetime(2026, 6, 15, tzinfo=UTC), datetime(2026, 6, 30, tzinfo=UTC),
+                            _RETIRED_PAGE),
+    },
+}
+
+#: The PlatformUnknownException text of the ECS API reference ("The specified platform
+#: version doesn't exist."); the simulator's explanation follows it.
+PLATFORM_UNKNOWN = "The specified platform version doesn't exist."
+
+
+def retirement(version: str, partition: str = "aws") -> Retirement | None:
+    """The retirement of a Linux platform version in a partition, if it has one."""
+    table = RETIREMENTS.get(partition, RETIREMENTS["aws"])
+    return table.get(version)
+
+
 def is_windows(os_family: str | None) -> bool:
     """True for a WINDOWS_SERVER_* operating system family."""
     return bool(os_family) and str(os_family).startswith("WINDOWS")
@@ -44,13 +87,27 @@ def platform_family(os_family: str | None) -> str:
     return os_family if is_windows(os_family) else "Linux"
 
 
-def resolve(platform_version: str | None, os_family: str | None) -> str:
+def resolve(
+    platform_version: str | None,
+    os_family: str | None,
+    when: datetime | None = None,
+    partition: str = "aws",
+) -> str:
     """The concrete platform version a task or deployment runs on.
 
-    ``None`` and ``LATEST`` give 1.4.0 on Linux and 1.0.0 on Windows. An unknown version, or a
-    version the OS family does not have, raises PlatformUnknownException.
+    ``None`` and ``LATEST`` give 1.4.0 on Linux and 1.0.0 on Windows. An unknown version, a
+    version the OS family does not have, or (at simulated time ``when``) a Linux version AWS
+    has retired, raises PlatformUnknownException.
     """
     windows = is_windows(os_family)
+    if not windows and platform_version and when is not None:
+        gone = retirement(platform_version, partition)
+        if gone is not None and when >= gone.retired:
+            raise errors.PlatformUnknownException(
+                f"{PLATFORM_UNKNOWN} Linux platform version {platform_version} was retired on "
+                f"{gone.retired:%Y-%m-%d} ({gone.source}); use 1.4.0 or LATEST.",
+                retired=gone.retired.isoformat(),
+            )
     if platform_version in (None, "", "LATEST"):
         return LATEST_WINDOWS if windows else LATEST_LINUX
     known = WINDOWS_VERSIONS if windows else LINUX_VERSIONS

@@ -13,9 +13,12 @@ from simulator.ecs import tasks as tasks_mod
 from simulator.ecs.clusters import Cluster, ClusterOps
 from simulator.ecs.deployments import DeploymentScheduler
 from simulator.ecs.lifecycle import Lifecycle, TaskTimings, Timers
+from simulator.ecs.options import EcsOptions
+from simulator.ecs.revisions import RevisionOps
 from simulator.ecs.services import ServiceOps
 from simulator.ecs.taskdefs import TaskDefinition, TaskDefinitionOps
 from simulator.ecs.tasks import TaskOps
+from simulator.ecs.tasksets import TaskSetOps
 from simulator.service import Service
 
 if TYPE_CHECKING:
@@ -24,7 +27,8 @@ if TYPE_CHECKING:
 
 
 class EcsService(
-    ClusterOps, TaskDefinitionOps, TaskOps, ServiceOps, DeploymentScheduler, Service
+    ClusterOps, TaskDefinitionOps, TaskOps, ServiceOps, RevisionOps, TaskSetOps,
+    DeploymentScheduler, Service,
 ):
     """Amazon ECS as the simulator models it: Fargate launch type, ECS rolling deployments."""
 
@@ -37,7 +41,10 @@ class EcsService(
         super().__init__(sim)
         self.clusters: dict[tuple[str, str], Cluster] = {}
         self.taskdefs: dict[tuple[str, str], list[TaskDefinition]] = {}
+        self.revisions = {}
         self.timers = Timers(sim)
+        #: Readings of what AWS leaves open (``simulator.ecs.options``).
+        self.options = EcsOptions()
         self.lifecycle = Lifecycle(sim, self.timers, self.on_task_change)
         limiter = sim.rate_limiter
         if tasks_mod.RUN_TASK_QUOTA not in limiter.limits:

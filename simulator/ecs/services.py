@@ -1,7 +1,9 @@
 """Services: CreateService, UpdateService, DescribeServices, ListServices, DeleteService.
 
-A service is a REPLICA service on Fargate with the ECS rolling-update controller; its
-deployments and the scheduler that moves tasks between them are in ``deployments``.
+A service is a REPLICA service on Fargate. With the ECS rolling-update controller its
+deployments and the scheduler that moves tasks between them are in ``deployments`` (its
+service revisions in ``revisions``); with the EXTERNAL or CODE_DEPLOY controller its tasks
+come from task sets (``tasksets``).
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from simulator.ecs.common import (
 )
 from simulator.ecs.deployments import Deployment
 from simulator.ecs.taskdefs import TaskDefinition
+from simulator.ecs.tasksets import update_refused
 
 if TYPE_CHECKING:
     from simulator.clock import ScheduledCall
     from simulator.ecs.clusters import Cluster
     from simulator.ecs.tasks import Task
+    from simulator.ecs.tasksets import TaskSet
     from simulator.service import CallContext
 
 #: Events a service keeps (newest first), as DescribeServices shows them.
@@ -69,6 +73,11 @@ class EcsServiceRecord:
     last_completed: Deployment | None = None
     retry: ScheduledCall | None = None
     health_check_grace: int | None = None
+    #: Every deployment the service has had, oldest first (its service revisions).
+    history: list[Deployment] = field(default_factory=list)
+    #: The deployment controller: ECS (rolling update), EXTERNAL or CODE_DEPLOY (task sets).
+    controller: str = "ECS"
+    task_sets: list[TaskSet] = field(default_factory=list)
 
     @property
     def primary(self) -> Deployment:
@@ -120,8 +129,13 @@ class EcsServiceRecord:
         out["networkConfiguration"] = copy.deepcopy(self.network)
         if self.health_check_grace is not None:
             out["healthCheckGracePeriodSeconds"] = self.health_check_grace
+        if self.controller != "ECS":
+            out["taskSets"] = [ts.describe(self) for ts in self.task_sets]
+            primary_set = next((ts for ts in self.task_sets if ts.status == "PRIMARY"), None)
+            if primary_set is not None:
+                out["taskDefinition"] = primary_set.deployment.taskdef.arn
         out["schedulingStrategy"] = "REPLICA"
-        out["deploymentController"] = {"type": "ECS"}
+        out["deploymentController"] = {"type": self.controller}
         out["tags"] = copy.deepcopy(self.tags) if include_tags else []
         out["createdBy"] = self.created_by
         out["enableECSManagedTags"] = self.enable_ecs_managed_tags
@@ -211,15 +225,12 @@ class ServiceOps:
         context = {"ecs:cluster": cluster.arn, "ecs:task-definition": td.arn if td else None}
         authorize_call(ctx, arn, context)
         controller = (params.get("deploymentController") or {}).get("type", "ECS")
-        if controller != "ECS":
-            raise errors.InvalidParameterException(
-                f"The simulator models the ECS rolling-update deployment controller only, not "
-                f"{controller}."
-            )
         if params.get("schedulingStrategy", "REPLICA") != "REPLICA":
             raise errors.InvalidParameterException(
                 "Fargate does not support the DAEMON scheduling strategy."
             )
+        if controller == "EXTERNAL":
+            return self._create_task_set_service(ctx, cluster, name, arn, params)
         if not td_ref:
             raise errors.InvalidParameterException(
                 "A task definition must be specified for a service that uses the ECS "
@@ -244,8 +255,11 @@ class ServiceOps:
         launch_type, strategy = self._launch_settings(cluster, params)
         cfg = _deployment_configuration(params.get("deploymentConfiguration"))
         network = copy.deepcopy(params.get("networkConfiguration") or {})
+        if controller == "CODE_DEPLOY":
+            return self._create_task_set_service(ctx, cluster, name, arn, params)
         deployment = self._new_deployment(
-            cluster, td, desired, params.get("platformVersion"), network, launch_type, strategy
+            cluster, td, desired, params.get("platformVersion"), network, launch_type, strategy,
+            volume_configs=params.get("volumeConfigurations"), ctx=ctx,
         )
         svc = EcsServiceRecord(
             name=name, arn=arn, cluster=cluster, desired_count=desired, created_at=ctx.now,
@@ -259,6 +273,73 @@ class ServiceOps:
             health_check_grace=params.get("healthCheckGracePeriodSeconds"),
         )
         cluster.services[name] = svc
+        self.register_revision(svc, deployment)  # type: ignore[attr-defined]
+        self.reconcile(svc)
+        return {"service": svc.describe(include_tags=True)}
+
+    def _create_task_set_service(
+        self, ctx: CallContext, cluster: Cluster, name: str, arn: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """CreateService with the EXTERNAL or CODE_DEPLOY controller: tasks come from task
+        sets (CODE_DEPLOY: one PRIMARY task set of the given task definition at once)."""
+        controller = params["deploymentController"]["type"]
+        if controller == "CODE_DEPLOY" and not params.get("taskDefinition"):
+            raise errors.InvalidParameterException(
+                "A task definition must be specified for a service that uses the CODE_DEPLOY "
+                "deployment controller."
+            )
+        desired = params.get("desiredCount", 0)
+        if desired < 0:
+            raise errors.InvalidParameterException(
+                f"desiredCount must be 0 or more, got {desired}."
+            )
+        existing = cluster.services.get(name)
+        if existing is not None and existing.status != "INACTIVE":
+            raise errors.InvalidParameterException("Creation of service was not idempotent.")
+        launch_type, strategy = self._launch_settings(cluster, params)
+        svc = EcsServiceRecord(
+            name=name, arn=arn, cluster=cluster, desired_count=desired, created_at=ctx.now,
+            created_by=ctx.caller.arn, launch_type=launch_type, capacity_strategy=strategy,
+            platform_version=params.get("platformVersion"),
+            network=copy.deepcopy(params.get("networkConfiguration") or {}),
+            deployment_configuration=_deployment_configuration(
+                params.get("deploymentConfiguration")),
+            tags=copy_tags(params.get("tags")), controller=controller,
+            propagate_tags=params.get("propagateTags", "NONE"),
+            enable_ecs_managed_tags=bool(params.get("enableECSManagedTags")),
+            enable_execute_command=bool(params.get("enableExecuteCommand")),
+            health_check_grace=params.get("healthCheckGracePeriodSeconds"),
+        )
+        if controller == "CODE_DEPLOY":
+            first = self.new_task_set(ctx, svc, params)  # type: ignore[attr-defined]
+            first.status = "PRIMARY"
+            svc.task_sets.append(first)
+        cluster.services[name] = svc
+        self.reconcile(svc)
+        return {"service": svc.describe(include_tags=True)}
+
+    def _update_task_set_service(
+        self, svc: EcsServiceRecord, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """UpdateService of a task-set service: the desired count and service-level settings."""
+        for key, what in (("taskDefinition", "task definition"),
+                          ("networkConfiguration", "network configuration"),
+                          ("platformVersion", "platform version"),
+                          ("launchType", "launch type"),
+                          ("capacityProviderStrategy", "capacity provider strategy"),
+                          ("volumeConfigurations", "volume configurations"),
+                          ("forceNewDeployment", "deployments")):
+            if params.get(key):
+                raise update_refused(svc.controller, what)
+        desired = params.get("desiredCount", svc.desired_count)
+        if desired < 0:
+            raise errors.InvalidParameterException(
+                f"desiredCount must be 0 or more, got {desired}."
+            )
+        svc.deployment_configuration = _deployment_configuration(
+            params.get("deploymentConfiguration"), svc.deployment_configuration
+        )
+        svc.desired_count = desired
         self.reconcile(svc)
         return {"service": svc.describe(include_tags=True)}
 
@@ -268,6 +349,8 @@ class ServiceOps:
         arn, found = self._service_ref(ctx, cluster, params["service"])
         authorize_call(ctx, found.arn if found else arn, {"ecs:cluster": cluster.arn})
         svc = self._active_service(ctx, cluster, params["service"])
+        if svc.controller != "ECS":
+            return self._update_task_set_service(svc, params)
         desired = params.get("desiredCount", svc.desired_count)
         if desired < 0:
             raise errors.InvalidParameterException(
@@ -285,8 +368,12 @@ class ServiceOps:
         if "launchType" in params or "capacityProviderStrategy" in params:
             launch_type, strategy = self._launch_settings(cluster, params)
         platform = params.get("platformVersion", svc.platform_version)
+        volume_configs = params.get("volumeConfigurations")
+        if volume_configs is None:
+            volume_configs = [v.describe() for v in primary.volumes]
         changed = (
-            td is not primary.taskdef
+            "volumeConfigurations" in params
+            or td is not primary.taskdef
             or network != primary.network
             or platform != svc.platform_version
             or (launch_type, strategy) != (svc.launch_type, svc.capacity_strategy)
@@ -295,7 +382,9 @@ class ServiceOps:
         new = None
         if changed:
             new = self._new_deployment(
-                cluster, td, desired, platform, network, launch_type, strategy
+                cluster, td, desired, platform, network, launch_type, strategy,
+                volume_configs=volume_configs,
+                ctx=ctx if "volumeConfigurations" in params else None,
             )
         # Everything is checked: apply.
         svc.desired_count = desired

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from simulator import errors
-from simulator.ecs import platforms, sizes
+from simulator.ecs import fargate_rules, platforms, sizes
 from simulator.ecs.common import authorize_call, check_name, copy_tags, ecs_arn, paginate
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def fargate_compatible(body: dict[str, Any]) -> bool:
         sizes.check_fargate_size(int(body["cpu"]), int(body["memory"]), windows=windows)
     except errors.ClientError:
         return False
-    return True
+    return next(fargate_rules.violations(body, fargate=True), None) is None
 
 
 def _check_containers(defs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -176,7 +176,8 @@ def validate_body(params: dict[str, Any]) -> dict[str, Any]:
     requires = params.get("requiresCompatibilities") or []
     if "FARGATE" in requires:
         if params.get("networkMode") != "awsvpc":
-            raise errors.ClientException("Fargate only supports network mode 'awsvpc'.")
+            # AWS's words, curly quotes included (aws/amazon-ecs-cli#1145).
+            raise errors.ClientException("Fargate only supports network mode \u2018awsvpc\u2019.")
         if "cpu" not in params:
             raise errors.ClientException(
                 "Fargate requires that 'cpu' be defined at the task level."
@@ -196,6 +197,7 @@ def validate_body(params: dict[str, Any]) -> dict[str, Any]:
                 "Fargate runs Windows containers on X86_64 only, not ARM64."
             )
         sizes.check_fargate_size(int(body["cpu"]), int(body["memory"]), windows=windows)
+    fargate_rules.check(body, fargate="FARGATE" in requires)
     return body
 
 

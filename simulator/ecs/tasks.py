@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from simulator import errors
-from simulator.ecs import platforms, sizes
+from simulator.ecs import ebs, platforms, sizes
 from simulator.ecs.clusters import launch_choice
 from simulator.ecs.common import (
     authorize_call,
@@ -37,6 +37,7 @@ from simulator.ecs.taskdefs import (
 if TYPE_CHECKING:
     from simulator.clock import ScheduledCall
     from simulator.ecs.clusters import Cluster
+    from simulator.ecs.ebs import ManagedVolume
     from simulator.ecs.services import Deployment, EcsServiceRecord
     from simulator.service import CallContext
 
@@ -108,6 +109,10 @@ class Task:
     containers: list[Container] = field(default_factory=list)
     service: EcsServiceRecord | None = None
     deployment: Deployment | None = None
+    #: Managed EBS volumes to create and attach (``volumeConfigurations``).
+    ebs_volumes: list[ManagedVolume] = field(default_factory=list)
+    #: EBS volume ids of those volumes once created (volume name -> vol-...).
+    ebs_volume_ids: dict[str, str] = field(default_factory=dict)
     last_status: str = "PROVISIONING"
     desired_status: str = "RUNNING"
     version: int = 1
@@ -186,6 +191,24 @@ class Task:
                 {"name": "privateIPv4Address", "value": self.private_ip},
             ],
         }
+        attachments = [attachment]
+        for vol in self.ebs_volumes:
+            vol_id = self.ebs_volume_ids.get(vol.name)
+            details = [{"name": "volumeName", "value": vol.name},
+                       {"name": "volumeType", "value": vol.volume_type},
+                       {"name": "volumeSizeInGiB", "value": str(vol.size_gib)},
+                       {"name": "encrypted", "value": str(vol.encrypted).lower()}]
+            if vol_id:
+                details.insert(0, {"name": "volumeId", "value": vol_id})
+            if vol.kms_key_id:
+                details.append({"name": "kmsKeyId", "value": vol.kms_key_id})
+            attachments.append({
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.eni_attachment}/{vol.name}")),
+                "type": "AmazonElasticBlockStorage",
+                "status": "ATTACHED" if vol_id and not self.stopped else (
+                    "DELETED" if self.stopped else "PRECREATED"),
+                "details": details,
+            })
         containers = []
         for c in self.containers:
             item: dict[str, Any] = {
@@ -208,7 +231,7 @@ class Task:
                 item["reason"] = c.reason
             containers.append(item)
         out: dict[str, Any] = {
-            "attachments": [attachment],
+            "attachments": attachments,
             "attributes": self.attributes(),
             "availabilityZone": self.availability_zone,
             "clusterArn": self.cluster.arn,
@@ -277,6 +300,7 @@ class LaunchPlan:
     kms_key_id: str | None = None
     service: EcsServiceRecord | None = None
     deployment: Deployment | None = None
+    ebs_volumes: list[ManagedVolume] = field(default_factory=list)
 
 
 def storage_encryption(
@@ -357,6 +381,7 @@ class TaskOps:
     # provided by EcsService
     lifecycle: Any
     sim: Any
+    options: Any
 
     # -- planning and launching ------------------------------------------------------------
     def plan_launch(
@@ -384,7 +409,8 @@ class TaskOps:
                 sizes.check_fargate_size(cpu, memory, windows=windows)
             except errors.ClientError as exc:
                 raise errors.InvalidParameterException(exc.message) from None
-        version = platforms.resolve(platform_version, td.os_family)
+        version = platforms.resolve(platform_version, td.os_family, self.sim.clock.now(),
+                                    self.sim.partition)
         asked = (overrides.get("ephemeralStorage") or {}).get("sizeInGiB") or td.ephemeral_gib
         platforms.check_capabilities(
             version, td.os_family, arm64=td.arm64, cpu=cpu, ephemeral_gib=asked
@@ -397,6 +423,28 @@ class TaskOps:
             capacity_provider=capacity_provider,
         )
 
+    def check_volumes(
+        self, plan: LaunchPlan, configs: list[dict[str, Any]] | None,
+        ctx: CallContext | None = None,
+    ) -> list[ManagedVolume]:
+        """The launch's managed EBS volumes, checked (Linux platform 1.4.0+ only); with the
+        caller's ``ctx``, that it may pass each infrastructure role to ECS."""
+        volumes = ebs.check(plan.taskdef, plan.cluster, configs,
+                            self.options.ebs_key_precedence)
+        for vol in volumes:
+            if ctx is not None:
+                # The caller passes the infrastructure role to ECS ("iam:PassRole" on
+                # roleArn, ebs-volumes page: infrastructure IAM role).
+                authorize_call(ctx, vol.role_arn, {"iam:PassedToService": "ecs.amazonaws.com"},
+                               action="iam:PassRole")
+        td = plan.taskdef
+        if volumes and not platforms.supports_cmk(plan.platform_version, td.os_family):
+            raise errors.InvalidParameterException(
+                "Amazon EBS volumes can be attached to Fargate tasks on Linux platform version "
+                f"1.4.0 or later only; this task runs {td.os_family} {plan.platform_version}."
+            )
+        return volumes
+
     def take_launch_tokens(self, account: str, count: int) -> bool:
         """Consume ``count`` from the account's Fargate launch-rate bucket."""
         return self.sim.rate_limiter.allow(LAUNCH_QUOTA, account, count)
@@ -406,7 +454,9 @@ class TaskOps:
         sim = self.sim
         cluster = plan.cluster
         td = plan.taskdef
-        cluster_key = plan.kms_key_id if plan.deployment is not None else cluster.fargate_key
+        cluster_key = cluster.fargate_key
+        if plan.deployment is not None and self.options.replacement_task_key == "deployment":
+            cluster_key = plan.kms_key_id
         key, encryption, why = storage_encryption(plan, cluster_key)
         out = []
         now = sim.clock.now()
@@ -430,6 +480,7 @@ class TaskOps:
                 eni_attachment=str(uuid.UUID(int=sim.rng.getrandbits(128), version=4)),
                 private_ip=f"10.0.{sim.rng.randrange(256)}.{sim.rng.randrange(1, 255)}",
                 service=plan.service, deployment=plan.deployment,
+                ebs_volumes=list(plan.ebs_volumes),
             )
             for c in td.body["containerDefinitions"]:
                 cid = uuid.UUID(int=sim.rng.getrandbits(128), version=4)
@@ -441,8 +492,27 @@ class TaskOps:
                 ))
             cluster.tasks[task_id] = task
             self.lifecycle.launch(task)
+            self._schedule_termination(task)
             out.append(task)
         return out
+
+    def _schedule_termination(self, task: Task) -> None:
+        """Stop a task when its retired platform version's tasks are terminated.
+
+        "All remaining running 1.3.0 tasks will be terminated on June 30, 2026"
+        (platform-versions-retired page). The call is not one of ECS's tracked timers, so
+        ``settle`` does not wait for it; advancing the clock past the date runs it.
+        """
+        if task.windows:
+            return
+        gone = platforms.retirement(task.platform_version, self.sim.partition)
+        if gone is None or gone.terminated is None:
+            return
+        reason = (f"Linux platform version {task.platform_version} was retired; its remaining "
+                  f"tasks are terminated on {gone.terminated:%Y-%m-%d} ({gone.source})")
+        self.sim.clock.call_at(
+            gone.terminated, lambda: self.lifecycle.stop(task, "TerminationNotice", reason)
+        )
 
     def find_task(self, cluster: Cluster, ref: str) -> Task | None:
         """A task of ``cluster`` by id or ARN."""
@@ -477,6 +547,7 @@ class TaskOps:
             capacity_provider=provider,
         )
         plan.started_by = started_by
+        plan.ebs_volumes = self.check_volumes(plan, params.get("volumeConfigurations"), ctx)
         plan.group = params.get("group")
         plan.enable_execute_command = bool(params.get("enableExecuteCommand"))
         if plan.enable_execute_command and not (

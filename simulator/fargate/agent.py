@@ -6,29 +6,46 @@ KMS's front door (``simulator.client.Client``), so key policies, grants, quotas 
 trail see it as AWS would.
 
 Customer managed key (Linux, platform 1.4.0+, cluster with
-``fargateEphemeralStorageKmsKeyId``), the sequence AWS's CloudTrail examples show:
+``fargateEphemeralStorageKmsKeyId``), the sequence AWS's CloudTrail examples show
+(https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-managing-kms-key.html):
 
 1. GenerateDataKeyWithoutPlaintext, DryRun, NumberOfBytes 64, as ``fargate.amazonaws.com``,
    context {aws:ecs:clusterAccount, aws:ecs:clusterName}; DryRunOperationException = success.
 2. CreateGrant, DryRun, grantee ``fargate.<region>.amazonaws.com``, Operations [Decrypt],
    EncryptionContextSubset = that context.
-3. GenerateDataKeyWithoutPlaintext for real, context + ``aws:ebs:id: vol-<17 hex>``.
+3. ``DRY_RUN_LEAD_SECONDS`` later: GenerateDataKeyWithoutPlaintext for real, context +
+   ``aws:ebs:id: vol-<17 hex>``, invoked by ``ec2-frontend-api.amazonaws.com``.
 4. CreateGrant for real, subset including aws:ebs:id, RetiringPrincipal
-   ``ec2.<region>.amazonaws.com``.
+   ``ec2.<region>.amazonaws.com``, invoked by ``ec2-frontend-api.amazonaws.com``.
 5. Decrypt as the grantee with the grant token: the 64-byte data key, used as the
    AES-256-XTS key (``aes-xts-plain64``, 512 bits, 4096-byte sectors) of an
    ``EncryptedVolume`` of the task's size.
 6. On stop: RetireGrant as the retiring principal; the volume (and its key copy) is wiped.
 
+Managed EBS volumes (``volumeConfigurations``, ``simulator.ecs.ebs``) are created at the
+same instant as step 3: EBS's GenerateDataKeyWithoutPlaintext and Decrypt-only CreateGrant as
+the infrastructure role through EC2 (context ``aws:ebs:id`` only), Decrypt by the grantee;
+their grants are retired with the task's at stop.
+
+``agent.grant_style = "service-principal"`` runs the same sequence with KMS's grants for AWS
+service principals instead (an experiment, not what CloudTrail shows today):
+``GranteeServicePrincipal``/``RetiringServicePrincipal`` and a ``SourceArn`` constraint naming
+the task, with the grantee's Decrypt made on behalf of the task (``source_arn``).
+
+Steps 1-2 are ``preflight(task)``, run by the lifecycle ``DRY_RUN_LEAD_SECONDS`` before the
+end of PROVISIONING; steps 3-5 are ``provision(task)`` at its end. The clock moves by
+scheduled callbacks, so no real time passes.
+
 Modelling choices (for the README):
 
-* Who calls step 3. AWS's CloudTrail shows ``invokedBy: ec2-frontend-api.amazonaws.com``
-  for the real GenerateDataKeyWithoutPlaintext, yet the documented key policy lets only
-  ``fargate.amazonaws.com`` call it, so the call must be authorised as Fargate's. The
-  simulator authorises it as the service principal ``fargate.amazonaws.com`` (the key
-  policy's statement is what allows it) and records ``invoked_by =
-  ec2-frontend-api.amazonaws.com`` on the caller, which the audit trail reports as
-  ``userIdentity.invokedBy``. RetireGrant is made as ``ec2.<region>.amazonaws.com`` (the
+* Who calls steps 3 and 4. AWS's CloudTrail shows ``invokedBy:
+  ec2-frontend-api.amazonaws.com`` for the real GenerateDataKeyWithoutPlaintext and the real
+  CreateGrant (the ECS page above and the AWS Compute Blog post of 2024-06-10), yet the
+  documented key policy lets only ``fargate.amazonaws.com`` call them, so the calls must be
+  authorised as Fargate's. The simulator authorises them as the service principal
+  ``fargate.amazonaws.com`` (the key policy's statement is what allows them) and records
+  ``invoked_by = ec2-frontend-api.amazonaws.com`` on the caller, which the audit trail
+  reports as ``userIdentity.invokedBy``. RetireGrant is made as ``ec2.<region>.amazonaws.com`` (the
   retiring principal) with ``invokedBy: AWS Internal``.
 * Windows tasks (platform 1.0.0): CMK encryption is not available (AWS). The task never
   calls KMS; its storage is modelled as encrypted under a key Fargate owns (AES-256-XTS with
@@ -52,8 +69,8 @@ Modelling choices (for the README):
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -84,7 +101,16 @@ DATA_KEY_BYTES = 64
 FARGATE_PRINCIPAL = "fargate.amazonaws.com"
 FRONTEND_INVOKER = "ec2-frontend-api.amazonaws.com"
 RETIRE_INVOKER = "AWS Internal"
+#: How the agent's Decrypt grant names its grantee and retiree: "principal" (GranteePrincipal,
+#: as AWS's CloudTrail examples show) or "service-principal" (GranteeServicePrincipal with a
+#: SourceArn constraint, https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateGrant.html).
+GRANT_STYLES = ("principal", "service-principal")
 GIB = 1 << 30
+#: Simulated seconds between the dry runs and the real calls: AWS's example records show the
+#: dry runs at 18:08:11 and the real GenerateDataKeyWithoutPlaintext and CreateGrant at
+#: 18:08:13 (fargate-managing-kms-key page); the real calls share one second, so the
+#: simulator makes them at one instant.
+DRY_RUN_LEAD_SECONDS = 2.0
 #: Assumption: a 87 MiB compressed image (x3 on disk with its unpacked layers) gives the
 #: ``Utilized: 261`` MiB AWS's task metadata example shows for a default task.
 DEFAULT_IMAGE_BYTES = 87 * MiB
@@ -121,6 +147,19 @@ class TaskStorage:
     grant_id: str | None = None
     grant_token: str | None = field(default=None, repr=False)
     retire_error: str | None = None
+    #: Managed EBS volumes attached to the task, by volume name.
+    ebs: dict[str, EbsAttachment] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class EbsAttachment:
+    """A managed EBS volume of a task: its id, key, grant and encrypted data."""
+
+    name: str
+    volume_id: str
+    kms_key_id: str | None
+    volume: EncryptedVolume
+    grant_token: str | None = field(default=None, repr=False)
 
 
 class FargateAgent:
@@ -134,39 +173,69 @@ class FargateAgent:
         self.image_bytes = DEFAULT_IMAGE_BYTES
         #: The storage model's constants (``DEFAULTS.override(...)`` to change some).
         self.constants: StorageConstants = DEFAULTS
+        #: Seconds the dry runs come before the real calls (``DRY_RUN_LEAD_SECONDS``).
+        self.dry_run_lead = DRY_RUN_LEAD_SECONDS
         #: (task ARN, "code: message") of RetireGrant calls that failed at task stop.
         self.retire_failures: list[tuple[str, str]] = []
+        #: One of GRANT_STYLES; checked when a task's grant is made.
+        self.grant_style = "principal"
         self._records: dict[str, TaskStorage] = {}
+        #: Tasks whose dry runs passed (task ARN -> key the dry runs checked).
+        self._preflighted: dict[str, str] = {}
         self._clients: dict[tuple[str, str, str | None], Client] = {}
         self._spec = CipherSpec.parse(CIPHER, key_bits=KEY_BITS, sector_size=SECTOR_SIZE)
         self._null_spec = CipherSpec.parse("null", sector_size=SECTOR_SIZE)
 
     # -- the KMS front door ----------------------------------------------------------------
-    def kms(self, principal: str, account: str, invoked_by: str | None = None) -> Client:
-        """A KMS client calling as service ``principal`` for ``account``."""
+    def kms(self, principal: str, account: str, invoked_by: str | None = None,
+            source_arn: str | None = None) -> Client:
+        """A KMS client calling as service ``principal`` for ``account`` (on behalf of the
+        resource ``source_arn``, when given)."""
         key = (principal, account, invoked_by)
-        client = self._clients.get(key)
+        client = self._clients.get(key) if source_arn is None else None
         if client is None:
             caller: Principal = self.sim.principal(principal, on_behalf_of=account)
             if invoked_by:
                 caller = dataclasses.replace(caller, invoked_by=invoked_by)
-            client = self._clients[key] = Client(self.sim, self.sim.service("kms"), caller)
+            client = Client(self.sim, self.sim.service("kms"), caller, source_arn=source_arn)
+            if source_arn is None:
+                self._clients[key] = client
         return client
 
     # -- lifecycle hooks -------------------------------------------------------------------
+    def preflight(self, task: Task) -> str | None:
+        """The dry runs (steps 1-2) of a customer-key task; a stoppedReason on failure."""
+        if task.encryption != CUSTOMER_MANAGED_KEY or not task.kms_key_id:
+            return None
+        try:
+            self._dry_runs(task)
+        except StorageFailure as failure:
+            return failure.reason
+        self._preflighted[task.arn] = task.kms_key_id
+        return None
+
     def provision(self, task: Task) -> str | None:
-        """Create the task's encrypted storage; return a stoppedReason on failure, else None."""
+        """Create the task's encrypted storage; return a stoppedReason on failure, else None.
+
+        A customer-key task whose dry runs have not been made (``preflight``) makes them
+        first, at the same instant.
+        """
         volume_id = f"vol-{self.sim.rng.getrandbits(68):017x}"
         grant: tuple[str, str] | None = None
         try:
             if task.encryption == CUSTOMER_MANAGED_KEY and task.kms_key_id:
+                if self._preflighted.pop(task.arn, None) != task.kms_key_id:
+                    self._dry_runs(task)
                 key, grant = self._customer_key(task, volume_id)
                 spec = self._spec
             elif task.encryption == NOT_DOCUMENTED:
                 key, spec = None, self._null_spec
             else:
                 key, spec = bytearray(os.urandom(DATA_KEY_BYTES)), self._spec
+            ebs = self._ebs_volumes(task)
         except StorageFailure as failure:
+            if grant is not None:
+                self._retire(task, grant[1])
             return failure.reason
         storage = self._storage_model(task, spec)
         size = storage.crypt_device_bytes // SECTOR_SIZE * SECTOR_SIZE
@@ -178,61 +247,181 @@ class FargateAgent:
             task_arn=task.arn, encryption=task.encryption, kms_key_id=task.kms_key_id,
             volume_id=volume_id, volume=volume, storage=storage,
             grant_id=grant[0] if grant else None, grant_token=grant[1] if grant else None,
+            ebs=ebs,
         )
         return None
 
+    def discard(self, task: Task) -> None:
+        """Forget a task stopped before its storage was provisioned (its dry runs only)."""
+        self._preflighted.pop(task.arn, None)
+
     def release(self, task: Task) -> None:
         """Retire the task's grant and wipe its volume (end of DEPROVISIONING)."""
+        self._preflighted.pop(task.arn, None)
         record = self._records.pop(task.arn, None)
         if record is None:
             return
-        if record.grant_token is not None and record.kms_key_id:
-            account = task.cluster.account
-            retirer = self.kms(retiring_principal(self.sim.region), account, RETIRE_INVOKER)
-            try:
-                retirer.retire_grant(GrantToken=record.grant_token)
-            except errors.ClientError as exc:
-                record.retire_error = f"{exc.code}: {exc.message}"
-                self.retire_failures.append((task.arn, record.retire_error))
+        tokens = [record.grant_token] if record.grant_token and record.kms_key_id else []
+        tokens += [a.grant_token for a in record.ebs.values() if a.grant_token]
+        for token in tokens:
+            problem = self._retire(task, token)
+            if problem is not None:
+                record.retire_error = problem
+                self.retire_failures.append((task.arn, problem))
+        for attachment in record.ebs.values():
+            attachment.volume.close()
         record.volume.close()
 
-    # -- the customer managed key sequence -------------------------------------------------
-    def _customer_key(self, task: Task, volume_id: str) -> tuple[bytearray, tuple[str, str]]:
-        cluster = task.cluster
-        key_id = task.kms_key_id
-        assert key_id is not None
+    def _retire(self, task: Task, token: str) -> str | None:
+        """RetireGrant as EC2, the retiring principal; "code: message" if it failed."""
+        retirer = self.kms(retiring_principal(self.sim.region), task.cluster.account,
+                           RETIRE_INVOKER)
+        try:
+            retirer.retire_grant(GrantToken=token)
+        except errors.ClientError as exc:
+            return f"{exc.code}: {exc.message}"
+        return None
+
+    # -- managed EBS volumes ---------------------------------------------------------------
+    def ebs_kms(self, role_arn: str) -> Client:
+        """KMS as EBS calls it for a volume ECS creates with ``role_arn``: the role's
+        credentials, through EC2 (kms:ViaService), invoked by ec2-frontend-api."""
+        key = (role_arn, "ebs", FRONTEND_INVOKER)
+        client = self._clients.get(key)
+        if client is None:
+            caller = dataclasses.replace(self.sim.principal(role_arn), invoked_by=FRONTEND_INVOKER)
+            client = self._clients[key] = Client(
+                self.sim, self.sim.service("kms"), caller,
+                via_service=f"ec2.{self.sim.region}.amazonaws.com",
+                source_ip=FRONTEND_INVOKER, user_agent=FRONTEND_INVOKER,
+            )
+        return client
+
+    def _ebs_volumes(self, task: Task) -> dict[str, EbsAttachment]:
+        """Create and attach the task's managed EBS volumes (ECS's ``volumeConfigurations``)."""
+        out: dict[str, EbsAttachment] = {}
+        for vol in task.ebs_volumes:
+            volume_id = f"vol-{self.sim.rng.getrandbits(68):017x}"
+            token = None
+            if vol.kms_key_id:
+                key, token = self._ebs_customer_key(task, vol.kms_key_id, vol.role_arn,
+                                                    volume_id)
+            else:
+                # Unencrypted, or under EBS's AWS managed key: no call on a customer key.
+                key = bytearray(os.urandom(DATA_KEY_BYTES))
+            spec = self._spec if vol.encrypted else self._null_spec
+            volume = EncryptedVolume(vol.size_gib * GIB, spec,
+                                     bytes(key) if vol.encrypted else None, engine=self.engine)
+            key[:] = bytes(len(key))
+            out[vol.name] = EbsAttachment(vol.name, volume_id, vol.kms_key_id, volume, token)
+            task.ebs_volume_ids[vol.name] = volume_id
+        return out
+
+    def _ebs_customer_key(
+        self, task: Task, key_id: str, role_arn: str, volume_id: str
+    ) -> tuple[bytearray, str]:
+        """EBS's KMS calls for a volume encrypted under a customer managed key."""
+        ebs = self.ebs_kms(role_arn)
         region = self.sim.region
-        context = {
-            "aws:ecs:clusterAccount": cluster.account,
-            "aws:ecs:clusterName": cluster.name,
-        }
-        fargate = self.kms(FARGATE_PRINCIPAL, cluster.account)
-        frontend = self.kms(FARGATE_PRINCIPAL, cluster.account, FRONTEND_INVOKER)
-        grantee = self.kms(grantee_principal(region), cluster.account)
+        grantee = self.kms(grantee_principal(region), task.cluster.account)
+        context = {"aws:ebs:id": volume_id}
 
         def fail(op: str, exc: errors.ClientError) -> StorageFailure:
-            """The failure naming the operation, the error and the key."""
             return StorageFailure(
-                f"ResourceInitializationError: Fargate could not access the KMS key {key_id} "
-                f"for the task's ephemeral storage: kms:{op} failed with {exc.code}: "
-                f"{exc.message}"
+                f"ResourceInitializationError: failed to create the Amazon EBS volume "
+                f"{volume_id} encrypted with the KMS key {key_id} using the infrastructure "
+                f"role {role_arn}: kms:{op} failed with {exc.code}: {exc.message}"
             )
 
+        try:
+            blob = ebs.generate_data_key_without_plaintext(
+                KeyId=key_id, EncryptionContext=context, NumberOfBytes=DATA_KEY_BYTES
+            )["CiphertextBlob"]
+        except errors.ClientError as exc:
+            raise fail("GenerateDataKeyWithoutPlaintext", exc) from None
+        try:
+            grant = ebs.create_grant(
+                KeyId=key_id, GranteePrincipal=grantee_principal(region),
+                RetiringPrincipal=retiring_principal(region), Operations=["Decrypt"],
+                Constraints={"EncryptionContextSubset": context},
+            )
+        except errors.ClientError as exc:
+            raise fail("CreateGrant", exc) from None
+        token = grant["GrantToken"]
+        try:
+            plaintext = grantee.decrypt(CiphertextBlob=blob, EncryptionContext=context,
+                                        KeyId=key_id, GrantTokens=[token])["Plaintext"]
+        except errors.ClientError as exc:
+            self._retire(task, token)
+            raise fail("Decrypt", exc) from None
+        return bytearray(plaintext), token
+
+    # -- the customer managed key sequence -------------------------------------------------
+    @staticmethod
+    def _context(task: Task) -> dict[str, str]:
+        return {
+            "aws:ecs:clusterAccount": task.cluster.account,
+            "aws:ecs:clusterName": task.cluster.name,
+        }
+
+    @staticmethod
+    def _failure(key_id: str | None, op: str, exc: errors.ClientError) -> StorageFailure:
+        """The failure naming the operation, the error and the key."""
+        return StorageFailure(
+            f"ResourceInitializationError: Fargate could not access the KMS key {key_id} "
+            f"for the task's ephemeral storage: kms:{op} failed with {exc.code}: "
+            f"{exc.message}"
+        )
+
+    def _grant_members(self, task: Task) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+        """The grant's principals for the real call and the dry run, and its SourceArn
+        constraint, as ``grant_style`` says."""
+        if self.grant_style not in GRANT_STYLES:
+            raise StorageFailure(
+                f"ResourceInitializationError: the simulator's agent.grant_style is "
+                f"{self.grant_style!r}; it must be one of {list(GRANT_STYLES)}."
+            )
+        region = self.sim.region
+        if self.grant_style == "service-principal":
+            who: dict[str, Any] = {"GranteeServicePrincipal": grantee_principal(region),
+                                   "RetiringServicePrincipal": retiring_principal(region)}
+            return who, who, {"SourceArn": task.arn}
+        who = {"GranteePrincipal": grantee_principal(region),
+               "RetiringPrincipal": retiring_principal(region)}
+        return who, {"GranteePrincipal": grantee_principal(region)}, {}
+
+    def _dry_runs(self, task: Task) -> None:
+        """Steps 1-2: DryRun calls; DryRunOperationException means they would succeed."""
+        key_id = task.kms_key_id
+        context = self._context(task)
+        _, dry_who, source = self._grant_members(task)
+        fargate = self.kms(FARGATE_PRINCIPAL, task.cluster.account)
+
         def dry_run(op: str, call: Any, **params: Any) -> None:
-            """A DryRun call: DryRunOperationException means it would have succeeded."""
             try:
                 call(DryRun=True, **params)
             except errors.DryRunOperationException:
                 return
             except errors.ClientError as exc:
-                raise fail(op, exc) from None
+                raise self._failure(key_id, op, exc) from None
 
         dry_run("GenerateDataKeyWithoutPlaintext", fargate.generate_data_key_without_plaintext,
                 KeyId=key_id, EncryptionContext=context, NumberOfBytes=DATA_KEY_BYTES)
-        dry_run("CreateGrant", fargate.create_grant, KeyId=key_id,
-                GranteePrincipal=grantee_principal(region), Operations=["Decrypt"],
-                Constraints={"EncryptionContextSubset": context})
-        full = dict(context, **{"aws:ebs:id": volume_id})
+        dry_run("CreateGrant", fargate.create_grant, KeyId=key_id, **dry_who,
+                Operations=["Decrypt"], Constraints={"EncryptionContextSubset": context, **source})
+
+    def _customer_key(self, task: Task, volume_id: str) -> tuple[bytearray, tuple[str, str]]:
+        """Steps 3-5: the wrapped data key, the Decrypt grant, the data key."""
+        cluster = task.cluster
+        key_id = task.kms_key_id
+        assert key_id is not None
+        region = self.sim.region
+        who, _, source = self._grant_members(task)
+        frontend = self.kms(FARGATE_PRINCIPAL, cluster.account, FRONTEND_INVOKER)
+        grantee = self.kms(grantee_principal(region), cluster.account,
+                           source_arn=task.arn if source else None)
+        fail = functools.partial(self._failure, key_id)
+        full = dict(self._context(task), **{"aws:ebs:id": volume_id})
         try:
             blob = frontend.generate_data_key_without_plaintext(
                 KeyId=key_id, EncryptionContext=full, NumberOfBytes=DATA_KEY_BYTES
@@ -240,10 +429,9 @@ class FargateAgent:
         except errors.ClientError as exc:
             raise fail("GenerateDataKeyWithoutPlaintext", exc) from None
         try:
-            grant = fargate.create_grant(
-                KeyId=key_id, GranteePrincipal=grantee_principal(region),
-                RetiringPrincipal=retiring_principal(region), Operations=["Decrypt"],
-                Constraints={"EncryptionContextSubset": full},
+            grant = frontend.create_grant(
+                KeyId=key_id, **who, Operations=["Decrypt"],
+                Constraints={"EncryptionContextSubset": full, **source},
             )
         except errors.ClientError as exc:
             raise fail("CreateGrant", exc) from None
@@ -253,9 +441,7 @@ class FargateAgent:
                 CiphertextBlob=blob, EncryptionContext=full, KeyId=key_id, GrantTokens=[token]
             )["Plaintext"]
         except errors.ClientError as exc:
-            retirer = self.kms(retiring_principal(region), cluster.account, RETIRE_INVOKER)
-            with contextlib.suppress(errors.ClientError):
-                retirer.retire_grant(GrantToken=token)
+            self._retire(task, token)
             raise fail("Decrypt", exc) from None
         key = bytearray(plaintext)
         if len(key) != DATA_KEY_BYTES:  # pragma: no cover - a KMS bug

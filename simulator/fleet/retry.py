@@ -49,24 +49,47 @@ class RetryingAgent(FargateAgent):
         self.retries = 0
         self._last_code: str | None = None
 
+    def _remember(self, failure: StorageFailure) -> None:
+        # The agent raises its failure while handling KMS's ClientError ("raise ... from
+        # None" hides it from tracebacks but keeps it as __context__).
+        cause = failure.__context__
+        self._last_code = cause.code if isinstance(cause, errors.ClientError) else None
+
+    def _dry_runs(self, task: Task) -> None:
+        """The agent's dry runs; remembers the KMS error code a failure came from."""
+        try:
+            super()._dry_runs(task)
+        except StorageFailure as failure:
+            self._remember(failure)
+            raise
+
     def _customer_key(self, task: Task, volume_id: str) -> tuple[bytearray, tuple[str, str]]:
-        """The agent's sequence; remembers the KMS error code a failure came from."""
-        self._last_code = None
+        """The agent's real calls; remembers the KMS error code a failure came from."""
         try:
             return super()._customer_key(task, volume_id)
         except StorageFailure as failure:
-            # The agent raises its failure while handling KMS's ClientError ("raise ... from
-            # None" hides it from tracebacks but keeps it as __context__).
-            cause = failure.__context__
-            self._last_code = cause.code if isinstance(cause, errors.ClientError) else None
+            self._remember(failure)
             raise
 
+    def preflight(self, task: Task) -> str | None:
+        """The dry runs, or RetryProvisioning when KMS throttled them and attempts remain."""
+        self._last_code = None
+        return self._retry_or(task, super().preflight(task), done=False)
+
     def provision(self, task: Task) -> str | None:
-        """Provision, or raise RetryProvisioning when KMS throttled and attempts remain."""
-        reason = super().provision(task)
+        """Provision, or raise RetryProvisioning when KMS throttled and attempts remain.
+
+        A retried provisioning makes the dry runs again first (the agent's own rule for a
+        task whose dry runs are not on record): the whole sequence is retried.
+        """
+        self._last_code = None
+        return self._retry_or(task, super().provision(task), done=True)
+
+    def _retry_or(self, task: Task, reason: str | None, done: bool) -> str | None:
         arn = task.arn
         if reason is None:
-            self.attempts.pop(arn, None)
+            if done:
+                self.attempts.pop(arn, None)
             return None
         attempt = self.attempts.get(arn, 1)
         if self._last_code == THROTTLED:
@@ -110,8 +133,16 @@ class FleetLifecycle(Lifecycle):
         self.launched += 1
         self.pending += 1
         spread = self.jitter * (2 * self.rng.random() - 1) if self.jitter else 0.0
-        task.last_status = "PROVISIONING"
-        self._after(task, self.timings.provisioning * (1 + spread), self._provisioned)
+        provisioning = self.timings.provisioning * (1 + spread)
+        task.last_status = "PROVISIONING"  # as Lifecycle.launch, with the jittered duration
+        lead = min(self.sim.fargate.dry_run_lead, provisioning)
+        self._after(task, provisioning - lead, lambda t: self._preflight(t, lead))
+
+    def _preflight(self, task: Task, lead: float) -> None:
+        try:
+            super()._preflight(task, lead)
+        except RetryProvisioning as retry:
+            self._after(task, retry.delay, lambda t: self._preflight(t, lead))
 
     def _provisioned(self, task: Task) -> None:
         try:

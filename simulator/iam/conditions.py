@@ -479,6 +479,10 @@ def parse_block(block: Any, *, variables: bool) -> tuple[Condition, ...]:
         raise ConditionError("must be an object mapping operators to {key: values}")
     out = []
     for op, keys in block.items():
+        if isinstance(keys, dict) and not keys:
+            # IAM takes an empty block under any operator, even one it does not know; it
+            # tests nothing.
+            continue
         try:
             split_operator(op)
         except ConditionError as exc:
@@ -486,8 +490,8 @@ def parse_block(block: Any, *, variables: bool) -> tuple[Condition, ...]:
         if not isinstance(keys, dict):
             raise ConditionError("must be an object mapping condition keys to values", f".{op}")
         for key, raw in keys.items():
-            if isinstance(raw, list) and not raw:
-                raise ConditionError("needs at least one value", f".{op}.{key}")
+            # An empty value list is accepted (IAM does): the condition has no value to
+            # match, so it holds only where an absent key makes it hold.
             try:
                 out.append(Condition(op, key, raw, variables=variables))
             except ConditionError as exc:

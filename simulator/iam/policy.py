@@ -1,20 +1,23 @@
-"""Policy documents: parse and validate (errors name the path to the bad element), evaluate.
+"""Policy documents: parse, validate as the owning service does, compile, evaluate.
 
-``PolicyDocument.parse(text_or_dict, kind="identity"|"resource"|"trust", name=None)``. Identity
-policies may not have Principal/NotPrincipal; resource policies (KMS key policies) must. Both
-need Effect, Action/NotAction and Resource/NotResource (``lenient=True``, used for KMS key
-policies, accepts a statement without Action or Resource as ineffective, as KMS does).
+``PolicyDocument.parse(text_or_dict, kind="identity"|"resource"|"trust", name=None,
+service="iam"|"kms")``. Validation is ``simulator.iam.validation``'s: a malformed document
+raises the service's MalformedPolicyDocument error with AWS's message and, as
+``.explanation``, the path to the bad element and why. Identity policies may not have
+Principal/NotPrincipal; resource policies (KMS key policies) must. ``lenient=True``, used for
+KMS key policies, accepts a statement without Action or Resource as ineffective, as KMS does.
 Variables (``${...}``) are honoured with ``"Version": "2012-10-17"`` only.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from simulator.errors import MalformedPolicyDocumentException
+from simulator.iam import validation
 from simulator.iam.conditions import Condition, ConditionError, chunks_regex, parse_block
 from simulator.iam.principals import ACCOUNT, DIRECT, PrincipalError, PrincipalSpec
 from simulator.iam.request import RequestContext
@@ -23,34 +26,48 @@ from simulator.iam.values import show
 from simulator.iam.variables import Template, VariableError, parse_template
 from simulator.iam.wildcard import compile_alternatives, glob_body, resource_body
 
-VERSIONS = ("2012-10-17", "2008-10-17")
+VERSIONS = validation.VERSIONS
 #: identity: attached to a user or role (no Principal); resource: a resource's policy such as
 #: a KMS key policy (Principal required); trust: a role's assume-role policy (Principal
 #: required, no Resource).
 KINDS = ("identity", "resource", "trust")
-TOP_LEVEL = ("Version", "Id", "Statement")
-STATEMENT_ELEMENTS = (
-    "Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction",
-    "Resource", "NotResource", "Condition",
-)
-_ACTION = re.compile(r"^[A-Za-z0-9*?_-]+:[A-Za-z0-9*?_.-]+$")
-_IDENTITY_SID = re.compile(r"^[A-Za-z0-9]*$")
+TOP_LEVEL = validation.TOP_LEVEL
+STATEMENT_ELEMENTS = validation.STATEMENT_ELEMENTS
 _CACHE_LIMIT = 2048
+_LAZY = False  # a regex not compiled yet (a singleton, so statements pickle)
 
 
-def _malformed(path: str, message: str) -> MalformedPolicyDocumentException:
-    return MalformedPolicyDocumentException(f"{path}: {message}" if path else message)
+class PolicyElementError(ValueError):
+    """A document the engine cannot compile: the element's path and why (and, for a bad
+    principal, the Principal element itself, for the service's message)."""
+
+    def __init__(self, path: str, reason: str, principal: Any = None,
+                 principal_path: str | None = None) -> None:
+        super().__init__(f"{path}: {reason}" if path else reason)
+        self.explanation = str(self)
+        self.principal = principal
+        #: None unless the problem is the statement's principal ("" for a missing one)
+        self.principal_path = principal_path
+
+
+def _malformed(path: str, message: str) -> PolicyElementError:
+    return PolicyElementError(path, message)
 
 
 def _string_list(raw: Any, path: str) -> list[str]:
+    """A string-or-list element's strings; JSON nulls in a list are skipped, as IAM does."""
     items = raw if isinstance(raw, list) else [raw]
     if isinstance(raw, list) and not raw:
         raise _malformed(path, "must not be an empty list")
+    out = []
     for i, item in enumerate(items):
+        if item is None and isinstance(raw, list):
+            continue
         if not isinstance(item, str):
             where = f"{path}[{i}]" if isinstance(raw, list) else path
             raise _malformed(where, f"must be a string or a list of strings, not {show(item)}")
-    return items
+        out.append(item)
+    return out
 
 
 class Statement:
@@ -59,6 +76,7 @@ class Statement:
     __slots__ = (
         "_action_cache",
         "_action_re",
+        "_plain_resources",
         "_resource_cache",
         "_resource_re",
         "_resource_templates",
@@ -79,7 +97,8 @@ class Statement:
     )
 
     def __init__(
-        self, raw: Any, index: int, kind: str, variables: bool, lenient: bool = False
+        self, raw: Any, index: int, kind: str, variables: bool, lenient: bool = False,
+        service: str = "iam",
     ) -> None:
         path = f"Statement[{index}]"
         self.index = index
@@ -97,10 +116,6 @@ class Statement:
         sid = raw.get("Sid")
         if sid is not None and not isinstance(sid, str):
             raise _malformed(f"{path}.Sid", "must be a string")
-        if kind == "identity" and sid and not _IDENTITY_SID.match(sid):
-            raise _malformed(
-                f"{path}.Sid", "must contain only letters and digits in an identity policy"
-            )
         self.sid = sid
         # Effect
         if "Effect" not in raw:
@@ -121,15 +136,17 @@ class Statement:
                 raise _malformed(f"{path}.{el}", "not allowed in an identity policy")
         else:
             if not (has_p or has_np):
-                raise _malformed(
+                raise PolicyElementError(
                     path, "missing Principal (a resource policy statement needs Principal or "
-                    "NotPrincipal)"
+                    "NotPrincipal)", principal_path="",
                 )
             el = "Principal" if has_p else "NotPrincipal"
             try:
                 self.principal = PrincipalSpec(raw[el])
             except PrincipalError as exc:
-                raise _malformed(f"{path}.{el}{exc.path}", str(exc)) from None
+                raise PolicyElementError(
+                    f"{path}.{el}{exc.path}", str(exc), raw[el], exc.path
+                ) from None
         # Action
         if "Action" in raw and "NotAction" in raw:
             raise _malformed(path, "has both Action and NotAction")
@@ -142,12 +159,13 @@ class Statement:
         else:
             raise _malformed(path, "missing Action (or NotAction)")
         for i, action in enumerate(self.actions):
-            if action != "*" and not _ACTION.match(action):
+            problem = validation.action_problem(action)
+            if problem is not None:
                 where = f"{path}.{el}[{i}]" if isinstance(raw[el], list) else f"{path}.{el}"
-                raise _malformed(
-                    where, f'{show(action)} must be "*" or service:action (e.g. kms:Decrypt)'
-                )
-        self._action_re = compile_alternatives([glob_body(a) for a in self.actions], True)
+                raise _malformed(where, f"{show(action)} {problem[1]}")
+        # Regexes are compiled on first use: a large policy is read in time linear in its
+        # length, and a statement never evaluated costs no compilation.
+        self._action_re: Any = _LAZY
         self._action_cache: dict[str, bool] = {}
         # Resource
         if kind == "trust":
@@ -168,7 +186,8 @@ class Statement:
         plain, templates = [], []
         for i, res in enumerate(self.resources):
             where = f"{path}.{el}[{i}]" if isinstance(raw[el], list) else f"{path}.{el}"
-            if res != "*" and not res.startswith(("arn:", "${")):
+            # IAM's resource rules are validation's; KMS keeps the engine's plain one.
+            if service == "kms" and res != "*" and not res.startswith(("arn:", "${")):
                 raise _malformed(where, f'{show(res)} must be "*" or an ARN')
             t = None
             if variables:
@@ -178,7 +197,8 @@ class Statement:
                     raise _malformed(where, str(exc)) from None
             (plain if t is None else templates).append(res if t is None else t)
         self.resource_any = "*" in plain and not self.not_resource
-        self._resource_re = compile_alternatives([resource_body(r) for r in plain])
+        self._plain_resources = tuple(plain)
+        self._resource_re: Any = _LAZY
         self._resource_templates: tuple[Template, ...] = tuple(templates)
         self._resource_cache: dict[str, bool] = {}
         # Condition
@@ -202,7 +222,12 @@ class Statement:
         cache = self._action_cache
         hit = cache.get(action_l)
         if hit is None:
-            hit = self._action_re is not None and self._action_re.fullmatch(action_l) is not None
+            regex = self._action_re
+            if regex is _LAZY:
+                regex = self._action_re = compile_alternatives(
+                    [glob_body(a) for a in self.actions], True
+                )
+            hit = regex is not None and regex.fullmatch(action_l) is not None
             if self.not_action:
                 hit = not hit
             if len(cache) > _CACHE_LIMIT:
@@ -216,6 +241,10 @@ class Statement:
         hit = cache.get(resource)
         if hit is None:
             regex = self._resource_re
+            if regex is _LAZY:
+                regex = self._resource_re = compile_alternatives(
+                    [resource_body(r) for r in self._plain_resources]
+                )
             hit = regex is not None and regex.fullmatch(resource) is not None
             if len(cache) > _CACHE_LIMIT:
                 cache.clear()
@@ -332,10 +361,14 @@ def _statement_spans(text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]
     def skip(i: int) -> int:
         return ws.match(text, i).end()  # type: ignore[union-attr]
 
+    # Offsets of the newlines, once: each lookup is then a bisection, not a count from the
+    # start (which made a policy of n statements cost n**2).
+    newlines = [m.start() for m in re.finditer("\n", text)]
+
     def linecol(offset: int) -> tuple[int, int]:
-        line = text.count("\n", 0, offset) + 1
-        col = offset - (text.rfind("\n", 0, offset) + 1) + 1
-        return line, col
+        before = bisect.bisect_left(newlines, offset)
+        start = newlines[before - 1] + 1 if before else 0
+        return before + 1, offset - start + 1
 
     spans: list[tuple[tuple[int, int], tuple[int, int]]] = []
     try:
@@ -378,6 +411,7 @@ class PolicyDocument:
         "kind",
         "name",
         "raw",
+        "service",
         "source_type",
         "statements",
         "text",
@@ -393,12 +427,28 @@ class PolicyDocument:
         text: str,
         source_type: str | None = None,
         lenient: bool = False,
+        service: str = "iam",
     ) -> None:
         self.raw = raw
         self.kind = kind
         self.name = name
         self.text = text
+        self.service = service
         self.source_type = source_type or ("none" if kind == "identity" else "resource")
+        validation.check(raw, kind, service)
+        try:
+            self._compile(raw, kind, text, lenient, service)
+        except PolicyElementError as exc:
+            message = validation.fallback_message(service)
+            if exc.principal_path is not None:
+                message = validation.principal_message(
+                    service, kind, exc.principal, exc.principal_path
+                )
+            raise validation.malformed(service, message, exc.explanation) from None
+
+    def _compile(
+        self, raw: dict[str, Any], kind: str, text: str, lenient: bool, service: str
+    ) -> None:
         for key in raw:
             if key not in TOP_LEVEL:
                 raise _malformed(key, "unknown top-level element (expected Version, Id, Statement)")
@@ -419,18 +469,8 @@ class PolicyDocument:
             raise _malformed("Statement", "must be an object or a list of objects")
         variables = version == "2012-10-17"
         self.statements: tuple[Statement, ...] = tuple(
-            Statement(s, i, kind, variables, lenient) for i, s in enumerate(stmts)
+            Statement(s, i, kind, variables, lenient, service) for i, s in enumerate(stmts)
         )
-        if kind == "identity":
-            seen: dict[str, int] = {}
-            for st in self.statements:
-                if st.sid:
-                    if st.sid in seen:
-                        raise _malformed(
-                            f"Statement[{st.index}].Sid",
-                            f"duplicate Sid {show(st.sid)} (also Statement[{seen[st.sid]}])",
-                        )
-                    seen[st.sid] = st.index
         spans = _statement_spans(text)
         if len(spans) == len(self.statements):
             for st, span in zip(self.statements, spans, strict=True):
@@ -446,8 +486,10 @@ class PolicyDocument:
         *,
         source_type: str | None = None,
         lenient: bool = False,
+        service: str = "iam",
     ) -> PolicyDocument:
-        """Parse and validate a policy; raise MalformedPolicyDocumentException naming the path.
+        """Parse and validate a policy as ``service`` ("iam" or "kms") does; raise its
+        MalformedPolicyDocument error (AWS's message; the path and why in ``.explanation``).
 
         ``lenient=True`` accepts statements without Action or Resource as ineffective (they
         match nothing), as KMS does for key policies: "If either of the required Resource or
@@ -458,23 +500,28 @@ class PolicyDocument:
             raise ValueError(f"kind must be 'identity', 'resource' or 'trust', not {kind!r}")
         if isinstance(document, PolicyDocument):
             return cls(document.raw, kind=kind, name=name or document.name,
-                       text=document.text, source_type=source_type, lenient=lenient)
+                       text=document.text, source_type=source_type, lenient=lenient,
+                       service=service)
         if isinstance(document, bytes):
-            document = document.decode("utf-8")
+            try:
+                document = document.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise validation.malformed(
+                    service, validation.fallback_message(service), f"not UTF-8 text: {exc}"
+                ) from None
         if isinstance(document, str):
             text = document
-            raw = _loads(text)
+            raw = validation.loads(text, service)
         elif isinstance(document, Mapping):
             raw = _plain(document)
             text = json.dumps(raw, indent=2)
         else:
-            raise MalformedPolicyDocumentException(
-                f"a policy must be JSON text or an object, not {type(document).__name__}"
+            raise validation.malformed(
+                service, validation.fallback_message(service),
+                f"a policy must be JSON text or an object, not {type(document).__name__}",
             )
-        if not isinstance(raw, dict):
-            raise _malformed("", "the policy must be a JSON object")
         return cls(raw, kind=kind, name=name, text=text, source_type=source_type,
-                   lenient=lenient)
+                   lenient=lenient, service=service)
 
     @property
     def label(self) -> str:
@@ -568,20 +615,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _loads(text: str) -> Any:
-    if not text.strip():
-        raise MalformedPolicyDocumentException("the policy is empty")
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise MalformedPolicyDocumentException(
-            f"bad JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
-    except ValueError as exc:
-        raise MalformedPolicyDocumentException(f"bad JSON: {exc}") from None

@@ -1,8 +1,9 @@
 """The IAM service: roles, users, inline and managed policies, tags, and the policy simulator.
 
 IAM is global: entities live in the caller's account, ARNs carry no Region. Policy documents
-are parsed (and so validated) when they are stored; a malformed one is refused with
-MalformedPolicyDocument naming the path to the bad element. Documents come back as dicts, the
+are size-checked (``simulator.iam.sizes``) and parsed (validated as IAM validates them) when
+they are stored; a malformed one is refused with MalformedPolicyDocument and IAM's message,
+the path to the bad element in the error's ``explanation``. Documents come back as dicts, the
 way boto3 returns them (botocore decodes IAM's URL-encoded JSON).
 """
 
@@ -22,6 +23,7 @@ from simulator.errors import (
     NoSuchEntityException,
 )
 from simulator.iam import simulate as S
+from simulator.iam import sizes
 from simulator.iam.authorization import authorize
 from simulator.iam.policy import PolicyDocument
 from simulator.iam.principal import Principal, resolve_principal, unique_id
@@ -40,9 +42,7 @@ MANAGED_POLICIES_PER_ACCOUNT = 1500
 MANAGED_POLICIES_PER_ENTITY = 10
 POLICY_VERSIONS = 5
 TAGS_PER_ENTITY = 50
-ROLE_INLINE_CHARS = 10240
-USER_INLINE_CHARS = 2048
-MANAGED_POLICY_CHARS = 6144
+# Policy size quotas: simulator.iam.sizes.POLICY_SIZE_QUOTAS.
 
 AWS_MANAGED: dict[str, dict[str, Any]] = {
     "AdministratorAccess": {
@@ -66,11 +66,6 @@ AWS_MANAGED: dict[str, dict[str, Any]] = {
                        "Resource": "*"}],
     },
 }
-
-
-def _size(text: str) -> int:
-    """Policy size as IAM counts it: characters without whitespace."""
-    return sum(1 for c in text if not c.isspace())
 
 
 def _decode(text: str) -> str:
@@ -312,22 +307,12 @@ class IamService(Service):
             raise LimitExceeded(f"Cannot exceed quota for TagsPerEntity: {TAGS_PER_ENTITY}.")
         return out
 
-    def _put_inline(self, entity: Entity, name: str, text: str, limit: int) -> None:
+    def _put_inline(self, entity: Entity, name: str, text: str) -> None:
         kind = entity.kind.lower()
-        try:
-            doc = _parse(text, "identity", name, source_type=kind)
-        except MalformedPolicyDocumentException:
-            raise
         canonical = _decode(text)
-        total = _size(canonical) + sum(
-            _size(t) for n, (t, _) in entity.inline.items() if n != name
-        )
-        if total > limit:
-            quota = "RolePolicySizeQuota" if kind == "role" else "UserPolicySizeQuota"
-            raise LimitExceeded(
-                f"Maximum policy size of {limit} bytes exceeded for {kind} {entity.name} "
-                f"(quota {quota}: inline policies total {total} characters)"
-            )
+        sizes.check_size(kind, canonical, entity.name,
+                         (t for n, (t, _) in entity.inline.items() if n != name))
+        doc = _parse(canonical, "identity", name, source_type=kind)
         entity.inline[name] = (canonical, doc)
         self._changed()
 
@@ -393,6 +378,7 @@ class IamService(Service):
         role = self._new_entity(ctx, "Role", params)
         self._authorize(ctx, "CreateRole", role.arn)
         text = _decode(params["AssumeRolePolicyDocument"])
+        sizes.check_size("trust", text)
         trust = _parse(text, "trust", "AssumeRolePolicyDocument")
         role.trust_text, role.trust = text, trust
         role.description = params.get("Description")
@@ -439,6 +425,7 @@ class IamService(Service):
         role = self._get_role(ctx, params["RoleName"])
         self._authorize(ctx, "UpdateAssumeRolePolicy", role.arn)
         text = _decode(params["PolicyDocument"])
+        sizes.check_size("trust", text)
         role.trust = _parse(text, "trust", "AssumeRolePolicyDocument")
         role.trust_text = text
         return {}
@@ -446,7 +433,7 @@ class IamService(Service):
     def PutRolePolicy(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         role = self._get_role(ctx, params["RoleName"])
         self._authorize(ctx, "PutRolePolicy", role.arn)
-        self._put_inline(role, params["PolicyName"], params["PolicyDocument"], ROLE_INLINE_CHARS)
+        self._put_inline(role, params["PolicyName"], params["PolicyDocument"])
         return {}
 
     def GetRolePolicy(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -576,7 +563,7 @@ class IamService(Service):
     def PutUserPolicy(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         user = self._get_user(ctx, params["UserName"])
         self._authorize(ctx, "PutUserPolicy", user.arn)
-        self._put_inline(user, params["PolicyName"], params["PolicyDocument"], USER_INLINE_CHARS)
+        self._put_inline(user, params["PolicyName"], params["PolicyDocument"])
         return {}
 
     def GetUserPolicy(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -644,11 +631,8 @@ class IamService(Service):
                 f"Cannot exceed quota for PoliciesPerAccount: {MANAGED_POLICIES_PER_ACCOUNT}."
             )
         text = _decode(params["PolicyDocument"])
+        sizes.check_size("managed", text)
         doc = _parse(text, "identity", arn, source_type="user-managed")
-        if _size(text) > MANAGED_POLICY_CHARS:
-            raise LimitExceeded(
-                f"Cannot exceed quota for PolicySize: {MANAGED_POLICY_CHARS}."
-            )
         pol = ManagedPolicy(
             name, arn, path, unique_id("Policy", arn), ctx.now, ctx.now,
             description=params.get("Description"),
@@ -703,6 +687,7 @@ class IamService(Service):
                 "a new version, you must delete an existing version."
             )
         text = _decode(params["PolicyDocument"])
+        sizes.check_size("managed", text)
         doc = _parse(text, "identity", pol.arn, source_type="user-managed")
         vid = f"v{pol.next_version}"
         pol.next_version += 1
@@ -781,7 +766,9 @@ class IamService(Service):
                     params["ResourcePolicy"], "resource", "ResourcePolicy", "resource"
                 )
             except MalformedPolicyDocumentException as exc:
-                raise InvalidInputException(f"ResourcePolicy: {exc.message}") from None
+                raise InvalidInputException(
+                    f"ResourcePolicy: {exc.message}", explanation=exc.explanation
+                ) from None
         caller = default_caller
         if params.get("CallerArn"):
             try:

@@ -84,7 +84,9 @@ def parse_inputs(
         try:
             docs.append(PolicyDocument.parse(text, kind=k, name=name, source_type="none"))
         except MalformedPolicyDocumentException as exc:
-            raise InvalidInputException(f"{name}: {exc.message}") from None
+            raise InvalidInputException(
+                f"{name}: {exc.message}", explanation=exc.explanation
+            ) from None
     return docs
 
 

@@ -127,6 +127,13 @@ class Authorizer:
                 out[f"aws:PrincipalTag/{k}"] = v
         if ctx.via_service:
             out["kms:ViaService"] = ctx.via_service
+        if ctx.source_arn:
+            # A service's request on behalf of a resource carries the resource's ARN and
+            # account (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-sourcearn).
+            out["aws:SourceArn"] = ctx.source_arn
+            account = ctx.source_arn.split(":")[4:5]
+            if account and account[0]:
+                out["aws:SourceAccount"] = account[0]
         if key is not None:
             out.update(key_context(key))
         if extra:
@@ -173,7 +180,8 @@ class Authorizer:
         grants: list[Grant] = []
         if decision.decision != EXPLICIT_DENY and grant_operation is not None:
             grant, grants = self._grant_for(
-                ctx.caller, key, grant_operation, encryption_context, decision, grant_check
+                ctx.caller, key, grant_operation, encryption_context, decision, grant_check,
+                ctx.source_arn,
             )
             if grant is not None:
                 return grant
@@ -188,12 +196,15 @@ class Authorizer:
         context: Mapping[str, str] | None,
         decision: Decision,
         grant_check: Any,
+        source_arn: str | None = None,
     ) -> tuple[Grant | None, list[Grant]]:
         store = self.service.grants
         seen: list[Grant] = []
         for grant in store.for_grantee(key.key_id, grantee_names(principal)):
             seen.append(grant)
-            if grant.permits(operation, context) and (grant_check is None or grant_check(grant)):
+            if grant.permits(operation, context, source_arn) and (
+                grant_check is None or grant_check(grant)
+            ):
                 return grant, seen
         if not principal.is_service and not principal.is_root:
             # A grant to the caller's account applies when the caller's IAM policies allow.
@@ -201,7 +212,7 @@ class Authorizer:
             for grant in store.for_grantee(key.key_id, (root_arn(principal.account),
                                                          principal.account)):
                 seen.append(grant)
-                if (identity_allows and grant.permits(operation, context)
+                if (identity_allows and grant.permits(operation, context, source_arn)
                         and (grant_check is None or grant_check(grant))):
                     return grant, seen
         return None, seen
@@ -267,7 +278,8 @@ class Authorizer:
             tail = f"with an explicit deny in {article} {policy_kind}"
         else:
             tail = f"because no {policy_kind} allows the {action} action"
-        grant_lines = [g.why_not(grant_operation or "", context) for g in grants]
+        grant_lines = [g.why_not(grant_operation or "", context, ctx.source_arn)
+                       for g in grants]
         if grant_operation is not None and not grants:
             grant_lines.append(f"no grant on this key names {request.principal} as grantee")
         grant_lines.extend(notes or ())

@@ -3,7 +3,8 @@
 ``KmsCore`` holds the keys, aliases and grants of every account in the simulation's Region and
 offers the common steps: resolving a key reference (key id, key ARN, alias name, alias ARN),
 the key lifecycle on the simulated clock (deletion when the waiting period ends, automatic
-rotation), key-state gates with AWS's errors, quotas, dry runs and pagination. The operation
+rotation), admission (``admission.RULES``: quotas, authorization, key-state and key-usage
+gates with AWS's errors), dry runs and pagination. The operation
 modules (``ops_*.py``) build on it; ``service.KmsService`` puts them together.
 """
 
@@ -16,19 +17,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from simulator import errors
+from simulator.kms import admission
+from simulator.kms.admission import ANY, CRYPTO, MANAGE, Admitted  # noqa: F401 (re-exported)
 from simulator.kms.authorization import Authorizer
-from simulator.kms.grants import GrantStore
+from simulator.kms.grants import Grant, GrantStore
 from simulator.kms.keypolicy import default_policy, parse_key_policy
-from simulator.kms.keys import (
-    DISABLED,
-    ENABLED,
-    PENDING_DELETION,
-    PENDING_IMPORT,
-    Alias,
-    KeyMaterial,
-    KmsKey,
-)
-from simulator.kms.quotas import KmsQuotas, crypto_quota
+from simulator.kms.keys import ENABLED, PENDING_DELETION, Alias, KeyMaterial, KmsKey
+from simulator.kms.quotas import KmsQuotas
 from simulator.service import CallContext, Service
 
 if TYPE_CHECKING:
@@ -43,6 +38,7 @@ KEY_ID = re.compile(
 ALIAS_NAME = re.compile(r"^alias/[a-zA-Z0-9/_-]+$")
 DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."
 InvalidMarkerException = errors.error_class("InvalidMarkerException")
+TagException = errors.error_class("TagException")
 
 #: Operations the KMS API reference marks "Cross-account use: No": they work only on keys of
 #: the caller's own account (a key ARN from another account is not found).
@@ -54,12 +50,6 @@ SAME_ACCOUNT_ONLY = frozenset({
     "ScheduleKeyDeletion", "TagResource", "UntagResource", "UpdateAlias", "UpdateKeyDescription",
     "UpdatePrimaryRegion",
 })
-
-#: Key states in which each kind of operation may run (others raise an AWS error).
-CRYPTO = "crypto"  # Enabled only: Disabled -> DisabledException, else KMSInvalidStateException
-MANAGE = "manage"  # Enabled, Disabled, PendingImport: PendingDeletion -> KMSInvalidStateException
-ANY = "any"
-
 
 class KmsCore(Service):
     """State and shared steps of the simulated KMS (see the module docstring)."""
@@ -131,6 +121,16 @@ class KmsCore(Service):
         Raises NotFoundException as AWS does for unknown, deleted, other-Region and malformed
         references. Also brings the key's lifecycle up to date with the simulated clock.
         """
+        # The common case first: a key id or key ARN of a usable key.
+        if ref.startswith("arn:"):
+            key = self.keys.get(ref.rpartition("/")[2])
+            if key is not None and key.arn == ref and self.touch(key) and (
+                    key.account == ctx.account or ctx.operation not in SAME_ACCOUNT_ONLY):
+                return key, None
+        else:
+            key = self.keys.get(ref)
+            if key is not None and key.account == ctx.account and self.touch(key):
+                return key, None
         account = ctx.account
         alias_name: str | None = None
         if ref.startswith("arn:"):
@@ -147,7 +147,9 @@ class KmsCore(Service):
                 raise errors.NotFoundException(f"Invalid keyId '{ref}'")
             if region != self.sim.region:
                 raise errors.NotFoundException(
-                    f"Key '{ref}' does not exist (the simulation's Region is {self.sim.region})"
+                    f"Invalid arn {region}",
+                    explanation=f"{ref} is in {region}; the simulation's Region is "
+                    f"{self.sim.region}",
                 )
         elif ref.startswith("alias/"):
             if not aliases:
@@ -268,33 +270,33 @@ class KmsCore(Service):
         return material
 
     # -- gates --------------------------------------------------------------------------
-    def require_state(self, key: KmsKey, kind: str) -> None:
+    #: ``self.admit(ctx, params, **options)``: the operation's admission steps from
+    #: ``admission.RULES`` (see ``admission.admit``).
+    admit = admission.admit
+
+    def admit_key(self, ctx: CallContext, params: dict[str, Any]) -> KmsKey:
+        """The request's key, admitted up to authorization, for an operation that authorizes
+        itself (the grant operations)."""
+        key = admission.admit(self, ctx, params, authorize=False).key
+        assert key is not None
+        return key
+
+    def grants_in_effect(
+        self, ctx: CallContext, params: dict[str, Any], check: Callable[[Grant], bool] | None
+    ) -> Callable[[Grant], bool] | None:
+        """``check`` limited to grants that have propagated or whose token the request carries
+        (``Simulation(grant_propagation_seconds=...)``), for operations that authorize
+        themselves."""
+        return admission.grants_in_effect(self, ctx, params, check, [])
+
+    @staticmethod
+    def require_state(key: KmsKey, kind: str) -> None:
         """Raise the error AWS gives for an operation of ``kind`` in the key's current state."""
-        state = key.state
-        if state == ENABLED or kind == ANY:
-            return
-        if state == DISABLED:
-            if kind == MANAGE:
-                return
-            raise errors.DisabledException(
-                "The request was rejected because the specified KMS key is not enabled: "
-                f"{key.arn} is disabled."
-            )
-        if state == PENDING_DELETION:
-            raise errors.KMSInvalidStateException(f"{key.arn} is pending deletion.")
-        if state == PENDING_IMPORT:
-            if kind == MANAGE:
-                return
-            raise errors.KMSInvalidStateException(f"{key.arn} is pending import.")
-        raise errors.KMSInvalidStateException(f"{key.arn} is in state {state}.")
+        admission.require_state(key, kind)
 
     def throttle(self, ctx: CallContext, quota: str) -> None:
         """Consume one request of ``quota`` for the caller's account (ThrottlingException)."""
         self.quotas.take(quota, ctx.account)
-
-    def throttle_crypto(self, ctx: CallContext, key: KmsKey) -> None:
-        """Consume one request of the cryptographic quota of the key's type."""
-        self.quotas.take(crypto_quota(key.spec.family), ctx.account)
 
     @staticmethod
     def dry_run(params: dict[str, Any]) -> None:
@@ -348,13 +350,19 @@ class KmsCore(Service):
 
     @staticmethod
     def tags_in(tags: Iterable[dict[str, str]] | None) -> dict[str, str]:
-        """A Tags parameter as a dict; ``aws:`` keys are reserved (TagException)."""
+        """A Tags parameter as a dict, refused as AWS does (TagException): keys beginning with
+        ``aws:`` (any case) are reserved, a key may appear once."""
         out: dict[str, str] = {}
         for tag in tags or ():
             key = tag["TagKey"]
             if key.lower().startswith("aws:"):
-                raise errors.error_class("TagException")(
-                    f"Tag keys beginning with 'aws:' are reserved for AWS use: {key}"
+                raise TagException(
+                    "Tags beginning with aws: are reserved",
+                    explanation=f"tag key {key!r} begins with aws:",
+                )
+            if key in out:
+                raise TagException(
+                    "Duplicate tag keys", explanation=f"tag key {key!r} appears more than once"
                 )
             out[key] = tag["TagValue"]
         return out

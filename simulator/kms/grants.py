@@ -4,9 +4,15 @@ A grant allows its grantee the listed operations on one key. Encryption-context 
 (``EncryptionContextEquals``: the request's context must be exactly this map;
 ``EncryptionContextSubset``: these pairs must all be in the request's context) restrict the
 cryptographic operations, never DescribeKey or RetireGrant; their keys match without regard to
-case, their values exactly (AWS's GrantConstraints). Grant tokens are self-contained
-and authenticated: version byte, grant id, nonce and an HMAC under a per-service secret,
-base64url-encoded, so a forged or mangled token is recognised without a lookup.
+case, their values exactly (AWS's GrantConstraints). A ``SourceArn`` constraint allows the
+grant's operations only for requests made on behalf of that AWS resource, "effectively the
+same as having the aws:SourceArn global condition key in the grant"; it does not apply to
+RetireGrant, and applies to DescribeKey only when the request names a source
+(https://docs.aws.amazon.com/kms/latest/APIReference/API_GrantConstraints.html). A grant's
+grantee and retiring principal are either principals (``GranteePrincipal``) or AWS service
+principals (``GranteeServicePrincipal``, ``RetiringServicePrincipal``). Grant tokens are
+self-contained and authenticated: version byte, grant id, nonce and an HMAC under a
+per-service secret, base64url-encoded, so a forged or mangled token is recognised without a lookup.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ from simulator.kms.specs import UNCONSTRAINED_OPERATIONS
 
 EQUALS = "EncryptionContextEquals"
 SUBSET = "EncryptionContextSubset"
+SOURCE_ARN = "SourceArn"
+#: The encryption-context constraint kinds (maps); SourceArn is a single ARN.
+CONTEXT_CONSTRAINTS = (EQUALS, SUBSET)
 _TOKEN_VERSION = 1
 _MAC_BYTES = 16
 
@@ -42,8 +51,13 @@ class Grant:
     created: datetime
     issuing_account: str
     retiring: str | None = None
-    constraints: dict[str, dict[str, str]] | None = None
+    #: ``{EncryptionContextEquals|EncryptionContextSubset: {k: v}, SourceArn: arn}``.
+    constraints: dict[str, Any] | None = None
     name: str | None = None
+    #: The grantee is an AWS service principal (``GranteeServicePrincipal``).
+    grantee_is_service: bool = False
+    #: The retiring principal is an AWS service principal (``RetiringServicePrincipal``).
+    retiring_is_service: bool = False
     ops: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -53,6 +67,20 @@ class Grant:
     def constraint_types(self) -> list[str]:
         """The constraint kinds this grant carries (values of ``kms:GrantConstraintType``)."""
         return sorted(self.constraints or ())
+
+    @property
+    def source_arn(self) -> str | None:
+        """The ARN of the resource the grant's requests must be made for, if constrained."""
+        return (self.constraints or {}).get(SOURCE_ARN)
+
+    def source_satisfies(self, operation: str, source_arn: str | None) -> bool:
+        """True when a request made for ``source_arn`` meets the grant's SourceArn constraint."""
+        wanted = self.source_arn
+        if wanted is None or operation == "RetireGrant":
+            return True
+        if operation == "DescribeKey" and source_arn is None:
+            return True
+        return source_arn == wanted
 
     def context_satisfies(self, context: Mapping[str, str] | None) -> bool:
         """True when ``context`` meets every constraint of the grant.
@@ -74,19 +102,30 @@ class Grant:
                     return False
         return True
 
-    def permits(self, operation: str, context: Mapping[str, str] | None) -> bool:
-        """True when the grant allows ``operation`` with this encryption context."""
+    def permits(self, operation: str, context: Mapping[str, str] | None,
+                source_arn: str | None = None) -> bool:
+        """True when the grant allows ``operation`` with this encryption context, for a
+        request made on behalf of ``source_arn`` (None: on behalf of no resource)."""
         if operation not in self.ops:
+            return False
+        if not self.source_satisfies(operation, source_arn):
             return False
         if operation in UNCONSTRAINED_OPERATIONS or operation == "CreateGrant":
             # CreateGrant's constraint binds the grants it creates (checked by CreateGrant).
             return True
         return self.context_satisfies(context)
 
-    def why_not(self, operation: str, context: Mapping[str, str] | None) -> str:
+    def why_not(self, operation: str, context: Mapping[str, str] | None,
+                source_arn: str | None = None) -> str:
         """A one-line reason this grant does not allow the request (for AccessDenied details)."""
         if operation not in self.ops:
             return f"grant {self.grant_id} allows {list(self.operations)}, not {operation}"
+        if not self.source_satisfies(operation, source_arn):
+            made_for = f"on behalf of {source_arn}" if source_arn else "on behalf of no resource"
+            return (
+                f"grant {self.grant_id} constraint SourceArn {self.source_arn} is not met by "
+                f"a request made {made_for}"
+            )
         if not self.context_satisfies(context):
             return (
                 f"grant {self.grant_id} constraint {self.constraints} is not met by the "
@@ -100,22 +139,29 @@ class Grant:
             "KeyId": self.key_arn,
             "GrantId": self.grant_id,
             "CreationDate": self.created,
-            "GranteePrincipal": self.grantee,
             "IssuingAccount": self.issuing_account,
             "Operations": list(self.operations),
         }
+        # "When a grant is created with the GranteeServicePrincipal field, the ListGrants
+        # response always includes a GranteeServicePrincipal" (ListGrants).
+        out["GranteeServicePrincipal" if self.grantee_is_service else "GranteePrincipal"] = (
+            self.grantee
+        )
         if self.name:
             out["Name"] = self.name
         if self.retiring:
-            out["RetiringPrincipal"] = self.retiring
+            label = "RetiringServicePrincipal" if self.retiring_is_service else "RetiringPrincipal"
+            out[label] = self.retiring
         if self.constraints:
-            out["Constraints"] = {k: dict(v) for k, v in self.constraints.items()}
+            out["Constraints"] = {k: dict(v) if isinstance(v, dict) else v
+                                  for k, v in self.constraints.items()}
         return out
 
     def signature(self) -> str:
         """The parameters that make two named CreateGrant requests "the same" (idempotency)."""
         return json.dumps(
-            [self.grantee, self.retiring, sorted(self.operations), self.constraints],
+            [self.grantee, self.retiring, sorted(self.operations), self.constraints,
+             self.grantee_is_service, self.retiring_is_service],
             sort_keys=True,
         )
 
@@ -212,9 +258,11 @@ class GrantStore:
             if hit:
                 yield from hit.values()
 
-    def retirable_by(self, principal: str) -> list[Grant]:
-        """Grants naming ``principal`` as retiring principal, oldest first."""
-        return list(self._by_retiring.get(principal, {}).values())
+    def retirable_by(self, principal: str, service: bool = False) -> list[Grant]:
+        """Grants naming ``principal`` as retiring principal (``service``: as retiring service
+        principal), oldest first."""
+        return [g for g in self._by_retiring.get(principal, {}).values()
+                if g.retiring_is_service == service]
 
 
 def fold_keys(context: Mapping[str, str] | None) -> dict[str, str]:

@@ -1,9 +1,9 @@
 """Key policies: AWS's default document, parsing with KMS's error code, a parse cache.
 
-The policy language itself is ``simulator.iam``'s; this module adapts it to KMS: a malformed
-document raises KMS's ``MalformedPolicyDocumentException`` (IAM's code is
-``MalformedPolicyDocument``) with the IAM engine's path message, and documents are parsed once
-per distinct text.
+The policy language itself is ``simulator.iam``'s, validated as KMS validates it
+(``service="kms"``): a malformed document raises KMS's ``MalformedPolicyDocumentException``
+(IAM's code is ``MalformedPolicyDocument``) with KMS's message and the engine's path in
+``.explanation``; documents are parsed once per distinct text.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ POLICY_NAME = "default"
 #: AWS's limit on a key policy document (32 KB).
 MAX_POLICY_BYTES = 32768
 LOCKOUT_MESSAGE = "The new key policy will not allow you to update the key policy in the future."
+#: KMS documents the quota, not the message it returns past it; this is the quota's sentence
+#: from the CreateKey reference (https://docs.aws.amazon.com/kms/latest/APIReference/
+#: API_CreateKey.html#KMS-CreateKey-request-Policy).
+SIZE_MESSAGE = "The key policy size quota is 32 kilobytes (32768 bytes)."
 
 KmsMalformedPolicy = errors.KMSMalformedPolicyDocumentException
 
@@ -45,20 +49,28 @@ def default_policy(account: str, partition: str = "aws") -> str:
 
 
 def parse_key_policy(text: str) -> PolicyDocument:
-    """Parse a key policy (cached by text); raise KMS's MalformedPolicyDocumentException."""
+    """Parse a key policy (cached by text) as KMS validates it; raise KMS's errors.
+
+    Over 32 KB: ``LimitExceededException`` ("If the key policy exceeds the length constraint,
+    KMS returns a LimitExceededException", PutKeyPolicy's Policy parameter,
+    https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html), checked before
+    the document is read. A malformed document: ``MalformedPolicyDocumentException`` with
+    KMS's message (empty for a document it cannot read; "Policy contains a statement with one
+    or more invalid principals." for a bad principal) and the path and why in
+    ``.explanation``.
+    """
     doc = _CACHE.get(text)
     if doc is not None:
         _CACHE.move_to_end(text)
         return doc
-    if len(text.encode("utf-8")) > MAX_POLICY_BYTES:
+    size = len(text.encode("utf-8"))
+    if size > MAX_POLICY_BYTES:
         raise errors.LimitExceededException(
-            f"The key policy is {len(text.encode('utf-8'))} bytes; "
-            f"a key policy may be at most {MAX_POLICY_BYTES} bytes."
+            SIZE_MESSAGE,
+            explanation=f"the key policy is {size} bytes; KMS's quota is {MAX_POLICY_BYTES}",
         )
-    try:
-        doc = PolicyDocument.parse(text, kind="resource", name="key policy", lenient=True)
-    except errors.MalformedPolicyDocumentException as exc:
-        raise KmsMalformedPolicy(exc.message) from None
+    doc = PolicyDocument.parse(text, kind="resource", name="key policy", lenient=True,
+                               service="kms")
     _CACHE[text] = doc
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)

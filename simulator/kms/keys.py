@@ -3,14 +3,29 @@
 Secrets (symmetric key material, HMAC keys, private keys) live only in fields declared with
 ``repr=False``; nothing here ever formats them. ``KmsKey.metadata()`` renders botocore's
 ``KeyMetadata`` shape.
+
+Key material never pickles in the clear: ``pickle.dumps`` of a ``KeyMaterial`` (and so of a
+key, the KMS service or a whole ``Simulation``) raises ``TypeError``, as ``EncryptedVolume``
+does. To persist a simulation, wrap the material explicitly: a ``pickle.Pickler`` subclass
+whose ``persistent_id`` returns ``("KeyMaterial", material.export_wrapped(wrapping_key))`` for
+every ``KeyMaterial`` it meets, and an Unpickler whose ``persistent_load`` calls
+``KeyMaterial.import_wrapped(blob, wrapping_key)`` (AES-GCM under a key the server keeps). An
+asymmetric key's private key pickles as a ``KeyMaterial`` holding its PKCS #8 DER encoding,
+so the same pickler covers it.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from base64 import b64decode, b64encode
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from simulator.kms.specs import KEY_SPECS, KeySpecInfo
 
@@ -39,6 +54,53 @@ class KeyMaterial:
     def destroy(self) -> None:
         """Forget the secret (key deletion): nothing sealed under it can be opened again."""
         self.secret = b""
+
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            "KeyMaterial holds KMS key material and cannot be pickled in the clear; persist it "
+            "with KeyMaterial.export_wrapped(wrapping_key), e.g. from a pickle.Pickler's "
+            "persistent_id (see simulator.kms.keys)"
+        )
+
+    def export_wrapped(self, wrapping_key: bytes) -> bytes:
+        """This material sealed with AES-GCM under ``wrapping_key`` (16, 24 or 32 bytes): a
+        version byte, a random 96-bit nonce, then the ciphertext and tag of its fields."""
+        body = json.dumps({
+            "material_id": self.material_id,
+            "created": self.created.isoformat(),
+            "rotation_type": self.rotation_type,
+            "secret": b64encode(self.secret).decode(),
+        }).encode()
+        nonce = os.urandom(12)
+        return bytes((_WRAP_VERSION,)) + nonce + AESGCM(_wrapping(wrapping_key)).encrypt(
+            nonce, body, _WRAP_AAD)
+
+    @classmethod
+    def import_wrapped(cls, blob: bytes, wrapping_key: bytes) -> KeyMaterial:
+        """The material ``export_wrapped`` sealed; ValueError when the blob is not one, was
+        altered, or was sealed under another key."""
+        if len(blob) < 1 + 12 + 16 or blob[0] != _WRAP_VERSION:
+            raise ValueError("not a wrapped KeyMaterial (unknown format or version)")
+        try:
+            body = AESGCM(_wrapping(wrapping_key)).decrypt(blob[1:13], blob[13:], _WRAP_AAD)
+        except InvalidTag:
+            raise ValueError(
+                "the wrapped KeyMaterial does not open under this wrapping key (wrong key, or "
+                "the blob was altered)"
+            ) from None
+        fields = json.loads(body)
+        return cls(fields["material_id"], datetime.fromisoformat(fields["created"]),
+                   b64decode(fields["secret"]), fields["rotation_type"])
+
+
+_WRAP_VERSION = 1
+_WRAP_AAD = b"fargate-sim KeyMaterial v1"
+
+
+def _wrapping(key: bytes) -> bytes:
+    if not isinstance(key, bytes | bytearray) or len(key) not in (16, 24, 32):
+        raise ValueError("a wrapping key is 16, 24 or 32 bytes (AES-128, AES-192, AES-256)")
+    return bytes(key)
 
 
 @dataclass(eq=False)
@@ -94,6 +156,25 @@ class KmsKey:
         if self.current_material_id is None:
             return None
         return self.materials.get(self.current_material_id)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled state: an asymmetric private key travels as a ``KeyMaterial`` (its PKCS #8
+        DER), so it is refused or wrapped like every other key material."""
+        state = dict(self.__dict__)
+        private = state.get("private_key")
+        if private is not None:
+            der = private.private_bytes(serialization.Encoding.DER,
+                                        serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption())
+            state["private_key"] = KeyMaterial(f"{self.key_id}/private-key", self.created, der)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        private = state.get("private_key")
+        if isinstance(private, KeyMaterial):
+            state = dict(state)
+            state["private_key"] = serialization.load_der_private_key(private.secret, None)
+        self.__dict__.update(state)
 
     def changed(self) -> None:
         """Drop cached renderings after any change of state, tags, aliases or material."""

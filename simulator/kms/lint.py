@@ -39,7 +39,8 @@ class Finding:
 
 
 def _why(exc: errors.ClientError) -> str:
-    return f"{exc.code}: {exc.message}"
+    """AWS's code and message, with the simulator's explanation beside them."""
+    return exc.describe()
 
 
 def lint_key_policy(

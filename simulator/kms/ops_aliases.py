@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulator import errors
-from simulator.kms.core import ALIAS_NAME, MANAGE, KmsCore
+from simulator.kms.core import ALIAS_NAME, KmsCore
 from simulator.kms.keys import Alias, KmsKey
 from simulator.service import CallContext
 
@@ -59,12 +59,13 @@ class AliasOperations(KmsCore):
     def CreateAlias(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Name a key; the alias must be new in the account."""
         name = self._alias_name(params["AliasName"])
-        key, _ = self.resolve_key(ctx, params["TargetKeyId"], aliases=False)
-        self.audit_key(ctx, key)
         arn = self.alias_arn(ctx.account, name)
-        self.authorizer.authorize_identity(ctx, "CreateAlias", arn)
-        self.authorizer.authorize(ctx, key, "CreateAlias")
-        self.require_state(key, MANAGE)
+        # Permission on the alias (IAM policy) and on the key (key policy).
+        key = self.admit(
+            ctx, params, validate=lambda _: self.authorizer.authorize_identity(
+                ctx, ctx.operation, arn),
+        ).key
+        assert key is not None
         if key.account != ctx.account:
             raise errors.NotFoundException(f"Key '{key.arn}' does not exist")
         if (ctx.account, name) in self.aliases:
@@ -78,13 +79,15 @@ class AliasOperations(KmsCore):
         """Point an alias at another key of the same type and key usage."""
         name = self._alias_name(params["AliasName"])
         alias = self._alias(ctx, name)
-        key, _ = self.resolve_key(ctx, params["TargetKeyId"], aliases=False)
-        self.audit_key(ctx, key)
         current = self.keys[alias.target_key_id]
-        self.authorizer.authorize_identity(ctx, "UpdateAlias", alias.arn)
-        self.authorizer.authorize(ctx, current, "UpdateAlias")
-        self.authorizer.authorize(ctx, key, "UpdateAlias")
-        self.require_state(key, MANAGE)
+
+        def alias_and_current_key(_: KmsKey) -> None:
+            # Permission on the alias (IAM policy) and on the key it points to now.
+            self.authorizer.authorize_identity(ctx, ctx.operation, alias.arn)
+            self.authorizer.authorize(ctx, current, ctx.operation)
+
+        key = self.admit(ctx, params, validate=alias_and_current_key).key
+        assert key is not None
         if (current.spec.family, current.key_usage) != (key.spec.family, key.key_usage):
             raise errors.ValidationException(
                 f"{alias.arn} points to a {current.spec.family} key with KeyUsage "
@@ -100,9 +103,8 @@ class AliasOperations(KmsCore):
         name = params["AliasName"]
         alias = self._alias(ctx, name)
         key = self.keys[alias.target_key_id]
-        self.audit_key(ctx, key)
-        self.authorizer.authorize_identity(ctx, "DeleteAlias", alias.arn)
-        self.authorizer.authorize(ctx, key, "DeleteAlias")
+        self.admit(ctx, params, key=key, validate=lambda _: self.authorizer.authorize_identity(
+            ctx, ctx.operation, alias.arn))
         del self.aliases[(ctx.account, name)]
         key.aliases.discard(name)
         key.changed()
@@ -110,8 +112,7 @@ class AliasOperations(KmsCore):
 
     def ListAliases(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """The account's aliases, optionally only those of one key (key id or key ARN)."""
-        self.read_only(ctx)
-        self.authorizer.authorize_identity(ctx, "ListAliases")
+        self.admit(ctx, params)
         items = [a for (acct, _), a in sorted(self.aliases.items()) if acct == ctx.account]
         if params.get("KeyId"):
             key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)

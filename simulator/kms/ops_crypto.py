@@ -1,11 +1,12 @@
 """Cryptographic operations: Encrypt, Decrypt, ReEncrypt, GenerateDataKey(WithoutPlaintext),
 GenerateDataKeyPair(WithoutPlaintext), GenerateRandom.
 
-Every operation runs the same steps, in AWS's order: validate the request, resolve the key,
-count the request against the quota, authorize (key policy, IAM, grants), check the key's
-state and usage, stop for a dry run, then do the cryptography. A caller without permission
-learns nothing about the key's state. Plaintext (data keys, decrypted data) is returned only
-by the operations whose output has a Plaintext member, and never enters the audit trail.
+Every operation validates the request, is admitted as ``admission.RULES`` says (resolve the
+key, count the request against the quota, authorize by key policy, IAM and grants, check the
+key's state and usage), stops for a dry run, then does the cryptography. A caller without
+permission learns nothing about the key's state. Plaintext (data keys, decrypted data) is
+returned only by the operations whose output has a Plaintext member, and never enters the
+audit trail.
 """
 
 from __future__ import annotations
@@ -18,22 +19,22 @@ from simulator import errors
 from simulator.kms import asymmetric
 from simulator.kms.authorization import encryption_context_keys
 from simulator.kms.ciphertext import BlobHeader, CiphertextError, open_blob, parse, seal
-from simulator.kms.core import CRYPTO, KmsCore
+from simulator.kms.core import KmsCore
 from simulator.kms.keys import KmsKey
-from simulator.kms.quotas import SYMMETRIC
-from simulator.kms.specs import DATA_KEY_BYTES, ENCRYPT_DECRYPT, KEY_SPECS, SYMMETRIC_DEFAULT
+from simulator.kms.specs import DATA_KEY_BYTES, KEY_SPECS, SYMMETRIC_DEFAULT
 from simulator.service import CallContext
 
-CIPHERTEXT_FROM_OTHER_KEY = (
-    "The request was rejected because the specified KMS key cannot decrypt the data. The KeyId "
-    "in a Decrypt request and the SourceKeyId in a ReEncrypt request must identify the same "
-    "KMS key that was used to encrypt the ciphertext."
-)
+#: AWS's InvalidCiphertextException has an empty message (recorded); this is the simulator's
+#: explanation beside it (the error's ``explanation``).
 BAD_CIPHERTEXT = (
-    "The ciphertext is invalid: it is damaged, was not made by KMS, or the encryption context "
-    "differs from the one it was encrypted with."
+    "the ciphertext is invalid: it is damaged, was not made by KMS, or the encryption context "
+    "differs from the one it was encrypted with"
 )
 EITHER_BYTES_OR_SPEC = "Please specify either number of bytes or key spec."
+
+
+def _invalid_ciphertext() -> errors.ClientError:
+    return errors.InvalidCiphertextException("", explanation=BAD_CIPHERTEXT)
 
 
 def _no_recipient(params: dict[str, Any]) -> None:
@@ -43,33 +44,35 @@ def _no_recipient(params: dict[str, Any]) -> None:
         )
 
 
+def _too_long(key: KmsKey, algorithm: str) -> errors.ClientError:
+    """AWS's ValidationException for a plaintext too long for RSAES-OAEP (recorded)."""
+    hash_bytes = 20 if algorithm == "RSAES_OAEP_SHA_1" else 32
+    limit = key.spec.bits // 8 - 2 * hash_bytes - 2
+    return errors.ValidationException(
+        f"Algorithm {algorithm} and key spec {key.key_spec} cannot encrypt data larger than "
+        f"{limit} bytes."
+    )
+
+
 class CryptoOperations(KmsCore):
     """Encrypt, Decrypt, ReEncrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext,
     GenerateDataKeyPair, GenerateDataKeyPairWithoutPlaintext, GenerateRandom."""
 
     # -- shared steps -------------------------------------------------------------------
-    def _require_encryption_key(self, key: KmsKey, op: str, algorithm: str | None) -> str:
-        """The encryption algorithm to use; InvalidKeyUsageException when the key cannot."""
-        if key.key_usage != ENCRYPT_DECRYPT:
-            raise errors.InvalidKeyUsageException(
-                f"{key.arn} has KeyUsage {key.key_usage}; {op} needs a KMS key with KeyUsage "
-                "ENCRYPT_DECRYPT."
-            )
+    @staticmethod
+    def _encryption_algorithm(key: KmsKey, op: str, algorithm: str | None) -> str:
+        """The encryption algorithm to use (an admitted key has KeyUsage ENCRYPT_DECRYPT)."""
         valid = key.spec.encryption_algorithms(key.key_usage)
-        algorithm = algorithm or (SYMMETRIC_DEFAULT if key.symmetric_encryption else None)
+        # The API reference: EncryptionAlgorithm's default is SYMMETRIC_DEFAULT.
+        algorithm = algorithm or SYMMETRIC_DEFAULT
         if algorithm not in valid:
+            # AWS's sentence for an algorithm the key spec does not support (recorded for the
+            # MAC algorithms).
             raise errors.InvalidKeyUsageException(
-                f"{key.arn} ({key.key_spec}) supports the encryption algorithms {list(valid)}; "
-                f"{op} asked for {algorithm or 'none'}."
+                f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}.",
+                explanation=f"{op}: {key.arn} supports {list(valid)}",
             )
         return algorithm
-
-    def _require_data_key_key(self, key: KmsKey, op: str) -> None:
-        if not key.symmetric_encryption:
-            raise errors.InvalidKeyUsageException(
-                f"{key.arn} has KeySpec {key.key_spec} and KeyUsage {key.key_usage}; {op} "
-                "needs a symmetric encryption KMS key (KeySpec SYMMETRIC_DEFAULT)."
-            )
 
     def _blob_key(self, parsed: BlobHeader) -> KmsKey:
         """The key a blob names; NotFound once deleted, InvalidCiphertext if it never existed."""
@@ -78,29 +81,30 @@ class CryptoOperations(KmsCore):
             arn = self.deleted_keys.get(parsed.key_id)
             if arn is not None:
                 raise errors.NotFoundException(
-                    f"Key '{arn}' does not exist: it was deleted and its key material destroyed."
+                    f"Key '{arn}' does not exist",
+                    explanation="the key was deleted and its key material destroyed",
                 )
-            raise errors.InvalidCiphertextException(BAD_CIPHERTEXT)
+            raise _invalid_ciphertext()
         return key
 
     def _parse(self, blob: bytes) -> BlobHeader:
         try:
             return parse(blob)
         except CiphertextError:
-            raise errors.InvalidCiphertextException(BAD_CIPHERTEXT) from None
+            raise _invalid_ciphertext() from None
 
     def _open(self, key: KmsKey, parsed: BlobHeader, context: Mapping[str, str] | None) -> tuple[
         bytes, str
     ]:
         material = key.materials.get(parsed.material_id)
         if material is None:
-            raise errors.InvalidCiphertextException(BAD_CIPHERTEXT)
+            raise _invalid_ciphertext()
         try:
             return open_blob(material.secret, parsed, key_arn=key.arn, context=context), (
                 material.material_id
             )
         except CiphertextError:
-            raise errors.InvalidCiphertextException(BAD_CIPHERTEXT) from None
+            raise _invalid_ciphertext() from None
 
     def _seal(self, key: KmsKey, plaintext: bytes, context: Mapping[str, str] | None
               ) -> tuple[bytes, str]:
@@ -117,17 +121,16 @@ class CryptoOperations(KmsCore):
             key.private_key = asymmetric.generate_private_key(key.key_spec)
         return key.private_key
 
-    def _crypto_context(self, key: KmsKey, context: Mapping[str, str] | None,
-                        algorithm: str | None, alias: str | None) -> dict[str, Any]:
+    @staticmethod
+    def _crypto_context(key: KmsKey, context: Mapping[str, str] | None,
+                        algorithm: str | None) -> dict[str, Any]:
         """The operation's condition keys: context pairs, algorithm (the default one for a
-        symmetric key when none was named), the alias the request used."""
+        symmetric key when none was named); ``admit`` adds the alias the request used."""
         extra = encryption_context_keys(context)
         if algorithm is None and key.symmetric_encryption:
             algorithm = SYMMETRIC_DEFAULT
         if algorithm:
             extra["kms:EncryptionAlgorithm"] = algorithm
-        if alias:
-            extra["kms:RequestAlias"] = alias
         return extra
 
     def _check_context(self, key: KmsKey, context: Mapping[str, str] | None) -> None:
@@ -137,36 +140,34 @@ class CryptoOperations(KmsCore):
                 "encryption context."
             )
 
-    def _admit(
-        self, ctx: CallContext, key: KmsKey, op: str, params: dict[str, Any],
-        alias: str | None, *, algorithm: str | None = None,
+    def _admit_crypto(
+        self, ctx: CallContext, params: dict[str, Any], *, key: KmsKey | None = None,
+        alias: str | None = None, named: KmsKey | None = None, algorithm: str | None = None,
         extra: Mapping[str, Any] | None = None, resource_label: str | None = None,
-    ) -> Mapping[str, str] | None:
-        """What every cryptographic operation does first: name the key in the audit record,
-        count the request against the quota, check grant tokens, authorise with the
-        operation's condition keys. Returns the request's encryption context."""
-        self.audit_key(ctx, key)
-        self.throttle_crypto(ctx, key)
-        self.check_grant_tokens(params)
+    ) -> tuple[KmsKey, Mapping[str, str] | None]:
+        """Admit a cryptographic request (``admission.RULES``) with the condition keys of its
+        encryption context and algorithm. Returns the key and the encryption context."""
         context = params.get("EncryptionContext")
-        keys = self._crypto_context(key, context, algorithm, alias)
-        if extra:
-            keys.update(extra)
-        self.authorizer.authorize(
-            ctx, key, op, extra=keys, encryption_context=context, grant_operation=op,
-            resource_label=resource_label,
+
+        def condition_keys(k: KmsKey) -> dict[str, Any]:
+            keys = self._crypto_context(k, context, algorithm)
+            if extra:
+                keys.update(extra)
+            return keys
+
+        admitted = self.admit(
+            ctx, params, key=key, alias=alias, named=named, extra=condition_keys,
+            encryption_context=context, resource_label=resource_label,
         )
-        return context
+        assert admitted.key is not None
+        return admitted.key, context
 
     # -- operations ---------------------------------------------------------------------
     def Encrypt(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Encrypt up to 4 KiB under a symmetric key (AES-256-GCM) or an RSA key (OAEP)."""
-        key, alias = self.resolve_key(ctx, params["KeyId"])
-        ctx.audit["responseElements"] = None
         requested = params.get("EncryptionAlgorithm")
-        context = self._admit(ctx, key, "Encrypt", params, alias, algorithm=requested)
-        self.require_state(key, CRYPTO)
-        algorithm = self._require_encryption_key(key, "Encrypt", requested)
+        key, context = self._admit_crypto(ctx, params, algorithm=requested)
+        algorithm = self._encryption_algorithm(key, "Encrypt", requested)
         self._check_context(key, context)
         ctx.audit_params["encryptionAlgorithm"] = algorithm
         self.dry_run(params)
@@ -177,15 +178,12 @@ class CryptoOperations(KmsCore):
             try:
                 blob = asymmetric.rsa_encrypt(self._private_key(key), algorithm, plaintext)
             except ValueError:
-                raise errors.ValidationException(
-                    f"The plaintext is too long for {algorithm} with {key.key_spec}."
-                ) from None
+                raise _too_long(key, algorithm) from None
         return {"CiphertextBlob": blob, "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
 
     def Decrypt(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Decrypt a blob; the key comes from the blob (KeyId, if given, must match it)."""
         _no_recipient(params)
-        ctx.audit["responseElements"] = None
         blob = params.get("CiphertextBlob")
         key_ref = params.get("KeyId")
         ignore_blob = bool(params.get("DryRun")) and "IGNORE_CIPHERTEXT" in (
@@ -212,14 +210,12 @@ class CryptoOperations(KmsCore):
             key = self._blob_key(parsed)
         assert key is not None
         requested = params.get("EncryptionAlgorithm")
-        context = self._admit(
-            ctx, key, "Decrypt", params, alias, algorithm=requested,
+        key, context = self._admit_crypto(
+            ctx, params, key=key, named=named, algorithm=requested,
+            alias=alias,
             resource_label=None if key_ref else "the resource associated with this ciphertext",
         )
-        if named is not None and named is not key:
-            raise errors.IncorrectKeyException(CIPHERTEXT_FROM_OTHER_KEY)
-        self.require_state(key, CRYPTO)
-        algorithm = self._require_encryption_key(key, "Decrypt", requested)
+        algorithm = self._encryption_algorithm(key, "Decrypt", requested)
         self._check_context(key, context)
         ctx.audit_params.update(encryptionAlgorithm=algorithm, keyId=key.arn)
         self.dry_run(params)
@@ -231,13 +227,12 @@ class CryptoOperations(KmsCore):
             try:
                 plaintext = asymmetric.rsa_decrypt(self._private_key(key), algorithm, blob)
             except ValueError:
-                raise errors.InvalidCiphertextException(BAD_CIPHERTEXT) from None
+                raise _invalid_ciphertext() from None
         out["Plaintext"] = plaintext
         return out
 
     def ReEncrypt(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Decrypt under one key and encrypt under another without exposing the plaintext."""
-        ctx.audit["responseElements"] = None
         src_ref = params.get("SourceKeyId")
         named: KmsKey | None = None
         src_alias = None
@@ -256,34 +251,27 @@ class CryptoOperations(KmsCore):
             parsed = self._parse(blob)
             src = self._blob_key(parsed)
         dst, dst_alias = self.resolve_key(ctx, params["DestinationKeyId"])
-        self.audit_key(ctx, src)
-        ctx.audit["resources"].append(
-            {"accountId": dst.account, "type": "AWS::KMS::Key", "ARN": dst.arn}
-        )
-        self.throttle_crypto(ctx, src)
-        self.check_grant_tokens(params)
         src_ctx = params.get("SourceEncryptionContext")
         dst_ctx = params.get("DestinationEncryptionContext")
         src_alg = params.get("SourceEncryptionAlgorithm")
         dst_alg = params.get("DestinationEncryptionAlgorithm")
         same = {"kms:ReEncryptOnSameKey": src is dst}
-        self.authorizer.authorize(
-            ctx, src, "ReEncryptFrom",
-            extra={**self._crypto_context(src, src_ctx, src_alg, src_alias), **same},
-            encryption_context=src_ctx, grant_operation="ReEncryptFrom",
+        # Two IAM actions, each admitted on its key: kms:ReEncryptFrom on the source key
+        # (which draws the quota and must be the ciphertext's), kms:ReEncryptTo on the
+        # destination.
+        self.admit(
+            ctx, params, operation="ReEncryptFrom", key=src, named=named,
+            alias=src_alias, extra={**self._crypto_context(src, src_ctx, src_alg), **same},
+            encryption_context=src_ctx,
             resource_label=None if src_ref else "the resource associated with this ciphertext",
         )
-        self.authorizer.authorize(
-            ctx, dst, "ReEncryptTo",
-            extra={**self._crypto_context(dst, dst_ctx, dst_alg, dst_alias), **same},
-            encryption_context=dst_ctx, grant_operation="ReEncryptTo",
+        self.admit(
+            ctx, params, operation="ReEncryptTo", key=dst,
+            alias=dst_alias, extra={**self._crypto_context(dst, dst_ctx, dst_alg), **same},
+            encryption_context=dst_ctx,
         )
-        if named is not None and named is not src:
-            raise errors.IncorrectKeyException(CIPHERTEXT_FROM_OTHER_KEY)
-        self.require_state(src, CRYPTO)
-        self.require_state(dst, CRYPTO)
-        src_alg = self._require_encryption_key(src, "ReEncrypt", src_alg)
-        dst_alg = self._require_encryption_key(dst, "ReEncrypt", dst_alg)
+        src_alg = self._encryption_algorithm(src, "ReEncrypt", src_alg)
+        dst_alg = self._encryption_algorithm(dst, "ReEncrypt", dst_alg)
         self._check_context(src, src_ctx)
         self._check_context(dst, dst_ctx)
         self.dry_run(params)
@@ -297,7 +285,7 @@ class CryptoOperations(KmsCore):
             try:
                 plaintext = asymmetric.rsa_decrypt(self._private_key(src), src_alg, blob)
             except ValueError:
-                raise errors.InvalidCiphertextException(BAD_CIPHERTEXT) from None
+                raise _invalid_ciphertext() from None
         if dst.symmetric_encryption:
             out["CiphertextBlob"], out["DestinationKeyMaterialId"] = self._seal(
                 dst, plaintext, dst_ctx
@@ -308,12 +296,10 @@ class CryptoOperations(KmsCore):
                     self._private_key(dst), dst_alg, plaintext
                 )
             except ValueError:
-                raise errors.ValidationException(
-                    f"The plaintext is too long for {dst_alg} with {dst.key_spec}."
-                ) from None
+                raise _too_long(dst, dst_alg) from None
         return out
 
-    def _data_key(self, ctx: CallContext, params: dict[str, Any], op: str) -> tuple[
+    def _data_key(self, ctx: CallContext, params: dict[str, Any]) -> tuple[
         KmsKey, bytes, bytes, str
     ]:
         spec, nbytes = params.get("KeySpec"), params.get("NumberOfBytes")
@@ -325,11 +311,7 @@ class CryptoOperations(KmsCore):
                 "constraint: Member must satisfy enum value set: [AES_256, AES_128]"
             )
         size = DATA_KEY_BYTES[spec] if spec is not None else nbytes
-        key, alias = self.resolve_key(ctx, params["KeyId"])
-        ctx.audit["responseElements"] = None
-        context = self._admit(ctx, key, op, params, alias)
-        self.require_state(key, CRYPTO)
-        self._require_data_key_key(key, op)
+        key, context = self._admit_crypto(ctx, params)
         self.dry_run(params)
         plaintext = os.urandom(size)
         blob, material_id = self._seal(key, plaintext, context)
@@ -338,7 +320,7 @@ class CryptoOperations(KmsCore):
     def GenerateDataKey(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """A random data key, in plaintext and wrapped under the KMS key."""
         _no_recipient(params)
-        key, plaintext, blob, material_id = self._data_key(ctx, params, "GenerateDataKey")
+        key, plaintext, blob, material_id = self._data_key(ctx, params)
         return {"CiphertextBlob": blob, "Plaintext": plaintext, "KeyId": key.arn,
                 "KeyMaterialId": material_id}
 
@@ -346,10 +328,10 @@ class CryptoOperations(KmsCore):
         self, ctx: CallContext, params: dict[str, Any]
     ) -> dict[str, Any]:
         """A random data key, wrapped only: its plaintext never leaves KMS."""
-        key, _, blob, material_id = self._data_key(ctx, params, "GenerateDataKeyWithoutPlaintext")
+        key, _, blob, material_id = self._data_key(ctx, params)
         return {"CiphertextBlob": blob, "KeyId": key.arn, "KeyMaterialId": material_id}
 
-    def _data_key_pair(self, ctx: CallContext, params: dict[str, Any], op: str) -> tuple[
+    def _data_key_pair(self, ctx: CallContext, params: dict[str, Any]) -> tuple[
         KmsKey, bytes, dict[str, Any]
     ]:
         pair_spec = params["KeyPairSpec"]
@@ -357,12 +339,7 @@ class CryptoOperations(KmsCore):
             raise errors.UnsupportedOperationException(
                 f"KeyPairSpec {pair_spec} is not supported by the simulator."
             )
-        key, alias = self.resolve_key(ctx, params["KeyId"])
-        ctx.audit["responseElements"] = None
-        context = self._admit(ctx, key, op, params, alias,
-                              extra={"kms:DataKeyPairSpec": pair_spec})
-        self.require_state(key, CRYPTO)
-        self._require_data_key_key(key, op)
+        key, context = self._admit_crypto(ctx, params, extra={"kms:DataKeyPairSpec": pair_spec})
         self.dry_run(params)
         private = asymmetric.generate_private_key(pair_spec)
         private_der = asymmetric.private_key_der(private)
@@ -379,7 +356,7 @@ class CryptoOperations(KmsCore):
     def GenerateDataKeyPair(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """A fresh RSA or ECC key pair; the private key in plaintext and wrapped (DER PKCS#8)."""
         _no_recipient(params)
-        _, private_der, out = self._data_key_pair(ctx, params, "GenerateDataKeyPair")
+        _, private_der, out = self._data_key_pair(ctx, params)
         out["PrivateKeyPlaintext"] = private_der
         return out
 
@@ -387,7 +364,7 @@ class CryptoOperations(KmsCore):
         self, ctx: CallContext, params: dict[str, Any]
     ) -> dict[str, Any]:
         """A fresh key pair whose private key is returned wrapped only."""
-        _, _, out = self._data_key_pair(ctx, params, "GenerateDataKeyPairWithoutPlaintext")
+        _, _, out = self._data_key_pair(ctx, params)
         return out
 
     def GenerateRandom(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -398,8 +375,6 @@ class CryptoOperations(KmsCore):
                 "Custom key stores are not simulated."
             )
         if params.get("NumberOfBytes") is None:
-            raise errors.ValidationException(EITHER_BYTES_OR_SPEC)
-        ctx.audit["responseElements"] = None
-        self.throttle(ctx, SYMMETRIC)
-        self.authorizer.authorize_identity(ctx, "GenerateRandom")
+            raise errors.ValidationException("NumberOfBytes is required.")  # AWS's (recorded)
+        self.admit(ctx, params)
         return {"Plaintext": os.urandom(params["NumberOfBytes"])}

@@ -1,10 +1,15 @@
 """Grant operations: create (with Name idempotency), list, retire, revoke.
 
-CreateGrant's request context carries ``kms:GrantOperations``, ``kms:GranteePrincipal``,
-``kms:RetiringPrincipal``, ``kms:GrantConstraintType``, ``kms:GrantIsForAWSResource`` and, as
-AWS documents, ``kms:EncryptionContext:<key>`` / ``kms:EncryptionContextKeys`` taken from the
-grant's constraints. A grant that includes CreateGrant lets its grantee create grants for a
-subset of its operations with constraints at least as strict as its own.
+CreateGrant's request context carries ``kms:GrantOperations``, ``kms:GranteePrincipal`` (or
+``kms:GranteeServicePrincipal``), ``kms:RetiringPrincipal``, ``kms:GrantConstraintType``,
+``kms:GrantConstraintSourceArn``, ``kms:GrantIsForAWSResource`` and, as AWS documents,
+``kms:EncryptionContext:<key>`` / ``kms:EncryptionContextKeys`` taken from the grant's
+constraints (https://docs.aws.amazon.com/kms/latest/developerguide/grant-authorization.html).
+A grant for an AWS service principal (``GranteeServicePrincipal``) must carry a ``SourceArn``
+constraint and a retiring principal or retiring service principal
+(https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateGrant.html). A grant that
+includes CreateGrant lets its grantee create grants for a subset of its operations with
+constraints at least as strict as its own.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from simulator import errors
 from simulator.iam.principal import ACCOUNT_ID, Principal
 from simulator.kms.authorization import encryption_context_keys, grantee_names
 from simulator.kms.core import ANY, MANAGE, KmsCore
-from simulator.kms.grants import EQUALS, SUBSET, Grant, fold_keys
+from simulator.kms.grants import CONTEXT_CONSTRAINTS, EQUALS, SOURCE_ARN, SUBSET, Grant, fold_keys
 from simulator.kms.keys import KmsKey
 from simulator.kms.specs import CONTEXT_OPERATIONS, grant_operations_for
 from simulator.service import CallContext
@@ -34,18 +39,20 @@ def _valid_principal(text: str) -> bool:
     return bool(_PRINCIPAL_ARN.match(text) or _SERVICE.match(text) or ACCOUNT_ID.match(text))
 
 
-def _constraint_context(constraints: dict[str, dict[str, str]] | None) -> dict[str, str]:
+def _constraint_context(constraints: dict[str, Any] | None) -> dict[str, str]:
     merged: dict[str, str] = {}
     for kind in (SUBSET, EQUALS):
         merged.update((constraints or {}).get(kind) or {})
     return merged
 
 
-def _at_least_as_strict(parent: Grant, constraints: dict[str, dict[str, str]] | None) -> bool:
+def _at_least_as_strict(parent: Grant, constraints: dict[str, Any] | None) -> bool:
     """Whether a child grant's constraints are as strict as ``parent``'s (delegation)."""
     if not parent.constraints:
         return True
     if not constraints:
+        return False
+    if parent.source_arn is not None and constraints.get(SOURCE_ARN) != parent.source_arn:
         return False
     # Constraint keys are compared without regard to case, values exactly (as KMS does).
     equals = parent.constraints.get(EQUALS)
@@ -72,6 +79,17 @@ def _one_of(params: dict[str, Any], first: str, second: str) -> str:
     return a if a is not None else b  # type: ignore[return-value]
 
 
+def _service_filter_caller(ctx: CallContext, params: dict[str, Any], member: str) -> None:
+    """Refuse a service-principal filter from a caller that is not a service principal:
+    "This filter is only usable by callers in a service principal" (ListGrants,
+    ListRetirableGrants). The error code is the simulator's reading: AWS does not document it."""
+    if params.get(member) is not None and not ctx.caller.is_service:
+        raise errors.AccessDeniedException(
+            f"The {member} filter is only usable by callers in a service principal; "
+            f"{ctx.caller.arn} is not one."
+        )
+
+
 def _names(principal: Principal, value: str | None) -> bool:
     return value is not None and value in grantee_names(principal)
 
@@ -81,35 +99,60 @@ class GrantOperations(KmsCore):
 
     def CreateGrant(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """A grant of some operations on one key to one principal."""
-        self.throttle(ctx, "CreateGrant")
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
+        key = self.admit_key(ctx, params)
         self.check_grant_tokens(params)
         grantee = _one_of(params, "GranteePrincipal", "GranteeServicePrincipal")
-        retiring = params.get("RetiringPrincipal")
-        for label, value in (("GranteePrincipal", grantee), ("RetiringPrincipal", retiring)):
+        grantee_is_service = params.get("GranteeServicePrincipal") is not None
+        if (params.get("RetiringPrincipal") is not None
+                and params.get("RetiringServicePrincipal") is not None):
+            raise errors.ValidationException(
+                "You can specify either RetiringPrincipal or RetiringServicePrincipal, but not "
+                "both."
+            )
+        retiring_is_service = params.get("RetiringServicePrincipal") is not None
+        retiring = params.get("RetiringServicePrincipal" if retiring_is_service
+                              else "RetiringPrincipal")
+        for label, value in (("GranteePrincipal", params.get("GranteePrincipal")),
+                             ("RetiringPrincipal", params.get("RetiringPrincipal"))):
             if value is not None and not _valid_principal(value):
                 raise errors.InvalidArnException(
                     f"ARN does not refer to a valid principal: {value} ({label})"
                 )
         operations = list(dict.fromkeys(params["Operations"]))
-        constraints = {k: dict(v) for k, v in (params.get("Constraints") or {}).items()
+        constraints = {k: (dict(v) if isinstance(v, dict) else v)
+                       for k, v in (params.get("Constraints") or {}).items()
                        if v is not None} or None
+        source_arn = (constraints or {}).get(SOURCE_ARN)
+        if grantee_is_service:
+            if source_arn is None:
+                raise errors.ValidationException(
+                    "When you specify a GranteeServicePrincipal, you must also specify a "
+                    "SourceArn grant constraint."
+                )
+            if retiring is None:
+                raise errors.ValidationException(
+                    "When you specify a GranteeServicePrincipal, you must specify either a "
+                    "RetiringPrincipal or a RetiringServicePrincipal."
+                )
         self._validate_grant(key, operations, constraints)
         extra: dict[str, Any] = {
             "kms:GrantOperations": operations,
-            "kms:GranteePrincipal": grantee,
+            ("kms:GranteeServicePrincipal" if grantee_is_service else "kms:GranteePrincipal"):
+                grantee,
             "kms:GrantIsForAWSResource": bool(ctx.caller.is_service or ctx.via_service),
             **encryption_context_keys(_constraint_context(constraints)),
         }
-        if retiring:
+        if retiring and not retiring_is_service:
             extra["kms:RetiringPrincipal"] = retiring
         if constraints:
             extra["kms:GrantConstraintType"] = sorted(constraints)
+        if source_arn is not None:
+            extra["kms:GrantConstraintSourceArn"] = source_arn
         wanted = set(operations)
         self.authorizer.authorize(
             ctx, key, "CreateGrant", extra=extra, grant_operation="CreateGrant",
-            grant_check=lambda g: wanted <= g.ops and _at_least_as_strict(g, constraints),
+            grant_check=self.grants_in_effect(
+                ctx, params, lambda g: wanted <= g.ops and _at_least_as_strict(g, constraints)),
         )
         self.require_state(key, MANAGE)
         name = params.get("Name")
@@ -118,6 +161,7 @@ class GrantOperations(KmsCore):
             operations=tuple(operations), created=ctx.now,
             issuing_account=f"arn:{self.sim.partition}:iam::{ctx.account}:root",
             retiring=retiring, constraints=constraints, name=name,
+            grantee_is_service=grantee_is_service, retiring_is_service=retiring_is_service,
         )
         existing = self.grants.named(key.key_id, name, grant.signature()) if name else None
         if existing is None and self.grants.count(key.key_id) >= self.quotas.grants_per_key:
@@ -136,7 +180,7 @@ class GrantOperations(KmsCore):
 
     @staticmethod
     def _validate_grant(
-        key: KmsKey, operations: list[str], constraints: dict[str, dict[str, str]] | None
+        key: KmsKey, operations: list[str], constraints: dict[str, Any] | None
     ) -> None:
         if not operations:
             raise errors.ValidationException("A grant must allow at least one operation.")
@@ -152,11 +196,13 @@ class GrantOperations(KmsCore):
                 f"{key.key_spec} and KeyUsage {key.key_usage}. Valid operations: "
                 f"{sorted(valid)}."
             )
-        if constraints:
+        context_constraints = {k: v for k, v in (constraints or {}).items()
+                               if k in CONTEXT_CONSTRAINTS}
+        if context_constraints:
             # CreateGrant Constraints: "Each constraint value can include up to 8 encryption
             # context pairs. The encryption context value in each constraint cannot exceed 384
             # characters."
-            for kind, pairs in constraints.items():
+            for kind, pairs in context_constraints.items():
                 size = sum(len(k) + len(v) for k, v in pairs.items())
                 if len(pairs) > MAX_CONSTRAINT_PAIRS or size > MAX_CONSTRAINT_CHARS:
                     raise errors.ValidationException(
@@ -177,11 +223,16 @@ class GrantOperations(KmsCore):
                 )
 
     def ListGrants(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-        """The key's grants, optionally filtered by GrantId or GranteePrincipal."""
-        self.read_only(ctx)
-        self.throttle(ctx, "ListGrants")
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
+        """The key's grants, optionally filtered by GrantId, GranteePrincipal or (for callers
+        that are service principals) GranteeServicePrincipal."""
+        if (params.get("GranteePrincipal") is not None
+                and params.get("GranteeServicePrincipal") is not None):
+            raise errors.ValidationException(
+                "You can specify either GranteePrincipal or GranteeServicePrincipal, but not "
+                "both."
+            )
+        _service_filter_caller(ctx, params, "GranteeServicePrincipal")
+        key = self.admit_key(ctx, params)
         self.authorizer.authorize(
             ctx, key, "ListGrants",
             extra={"kms:GrantIsForAWSResource": bool(ctx.caller.is_service or ctx.via_service)},
@@ -190,20 +241,25 @@ class GrantOperations(KmsCore):
         grant_id = params.get("GrantId")
         if grant_id is not None and not _GRANT_ID.match(grant_id):
             raise errors.InvalidGrantIdException(f"Invalid grant ID '{grant_id}'.")
-        grantee = params.get("GranteePrincipal")
+        by_service = params.get("GranteeServicePrincipal") is not None
+        grantee = params.get("GranteeServicePrincipal" if by_service else "GranteePrincipal")
         items = [
             g for g in self.grants.for_key(key.key_id)
             if (grant_id is None or g.grant_id == grant_id)
-            and (grantee is None or g.grantee == grantee)
+            and (grantee is None or (g.grantee == grantee and g.grantee_is_service == by_service))
         ]
         return self.paginate(items, params, Grant.entry, 50, "Grants")
 
     def ListRetirableGrants(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-        """Grants whose RetiringPrincipal is the given principal (IAM policy decides)."""
-        self.read_only(ctx)
+        """Grants whose RetiringPrincipal is the given principal (IAM policy decides), or
+        whose RetiringServicePrincipal is the given service (for service principal callers,
+        which have no IAM policies)."""
         retiring = _one_of(params, "RetiringPrincipal", "RetiringServicePrincipal")
-        self.authorizer.authorize_identity(ctx, "ListRetirableGrants")
-        items = self.grants.retirable_by(retiring)
+        by_service = params.get("RetiringServicePrincipal") is not None
+        if by_service:
+            _service_filter_caller(ctx, params, "RetiringServicePrincipal")
+        self.admit(ctx, params, authorize=not by_service)
+        items = self.grants.retirable_by(retiring, service=by_service)
         return self.paginate(items, params, Grant.entry, 50, "Grants")
 
     def RetireGrant(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -211,7 +267,7 @@ class GrantOperations(KmsCore):
 
         Anyone else needs ``kms:RetireGrant`` from the key policy; otherwise AccessDenied.
         """
-        self.throttle(ctx, "RetireGrant")
+        self.admit(ctx, params, authorize=False)
         token, key_ref, grant_id = (
             params.get("GrantToken"), params.get("KeyId"), params.get("GrantId")
         )
@@ -258,9 +314,7 @@ class GrantOperations(KmsCore):
 
     def RevokeGrant(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Delete a grant with the key policy's (or IAM's) permission."""
-        self.throttle(ctx, "RevokeGrant")
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
+        key = self.admit_key(ctx, params)
         self.authorizer.authorize(
             ctx, key, "RevokeGrant",
             extra={"kms:GrantIsForAWSResource": bool(ctx.caller.is_service or ctx.via_service)},

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from simulator import errors
-from simulator.kms.core import ANY, MANAGE, KmsCore
+from simulator.kms.core import KmsCore, TagException
 from simulator.kms.keypolicy import (
     LOCKOUT_MESSAGE,
     POLICY_NAME,
@@ -31,6 +31,7 @@ from simulator.service import CallContext
 
 MIN_WINDOW_DAYS, MAX_WINDOW_DAYS, DEFAULT_WINDOW_DAYS = 7, 30, 30
 MAX_TAGS = 50
+TOO_MANY_TAGS = "Too many tags"
 
 
 def _tag_context(tags: dict[str, str]) -> dict[str, Any]:
@@ -61,11 +62,18 @@ class KeyOperations(KmsCore):
                 f"KeySpec {spec_name} is not supported by the simulator."
             )
         spec = KEY_SPECS[spec_name]
-        usage = params.get("KeyUsage") or ENCRYPT_DECRYPT
+        usage = params.get("KeyUsage")
+        if usage is None and spec_name != SYMMETRIC_DEFAULT:
+            raise errors.ValidationException(
+                "You must specify a KeyUsage value for all KMS keys except for symmetric "
+                "encryption keys.",
+                explanation=f"valid key usages for {spec_name}: {', '.join(spec.usages)}",
+            )
+        usage = usage or ENCRYPT_DECRYPT
         if usage not in spec.usages:
             raise errors.ValidationException(
-                f"KeyUsage {usage} is not compatible with KeySpec {spec_name}. "
-                f"Valid key usages for {spec_name}: {', '.join(spec.usages)}."
+                f"KeyUsage {usage} is not compatible with KeySpec {spec_name}",
+                explanation=f"valid key usages for {spec_name}: {', '.join(spec.usages)}",
             )
         origin = params.get("Origin") or "AWS_KMS"
         if params.get("CustomKeyStoreId") or params.get("XksKeyId") or origin in (
@@ -82,7 +90,9 @@ class KeyOperations(KmsCore):
         bypass = bool(params.get("BypassPolicyLockoutSafetyCheck"))
         tags = self.tags_in(params.get("Tags"))
         if len(tags) > MAX_TAGS:
-            raise errors.LimitExceededException(f"A KMS key can have at most {MAX_TAGS} tags.")
+            raise TagException(
+                TOO_MANY_TAGS, explanation=f"a KMS key can have at most {MAX_TAGS} tags"
+            )
         request_keys = {
             "kms:KeySpec": spec_name,
             "kms:CustomerMasterKeySpec": spec_name,
@@ -95,7 +105,7 @@ class KeyOperations(KmsCore):
         }
         if multi_region:
             request_keys["kms:MultiRegionKeyType"] = "PRIMARY"
-        self.authorizer.authorize_identity(ctx, "CreateKey", "*", request_keys)
+        self.admit(ctx, params, extra=request_keys)
         if tags:
             self.authorizer.authorize_identity(ctx, "TagResource", "*", request_keys)
 
@@ -136,20 +146,13 @@ class KeyOperations(KmsCore):
 
     def DescribeKey(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """The key's metadata (KeyUsage always present); any key state."""
-        self.read_only(ctx)
-        self.throttle(ctx, "DescribeKey")
-        key, alias = self.resolve_key(ctx, params["KeyId"])
-        self.audit_key(ctx, key)
-        self.check_grant_tokens(params)
-        extra = {"kms:RequestAlias": alias} if alias else None
-        self.authorizer.authorize(ctx, key, "DescribeKey", extra=extra,
-                                  grant_operation="DescribeKey")
+        key = self.admit(ctx, params).key
+        assert key is not None
         return {"KeyMetadata": key.metadata()}
 
     def ListKeys(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """The keys of the caller's account in this Region (IAM policy decides)."""
-        self.read_only(ctx)
-        self.authorizer.authorize_identity(ctx, "ListKeys")
+        self.admit(ctx, params)
         keys = [k for k in list(self.keys.values()) if k.account == ctx.account and self.touch(k)]
         return self.paginate(
             keys, params, lambda k: {"KeyId": k.key_id, "KeyArn": k.arn}, 100, "Keys"
@@ -157,10 +160,7 @@ class KeyOperations(KmsCore):
 
     def UpdateKeyDescription(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Replace the key's description."""
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
-        self.authorizer.authorize(ctx, key, "UpdateKeyDescription")
-        self.require_state(key, MANAGE)
+        key = self._admitted(ctx, params)
         key.description = params["Description"]
         key.changed()
         return {}
@@ -168,7 +168,7 @@ class KeyOperations(KmsCore):
     # -- enable / disable / delete ---------------------------------------------------------
     def EnableKey(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Enabled again: cryptographic operations work."""
-        key = self._managed_key(ctx, params, "EnableKey")
+        key = self._admitted(ctx, params)
         if key.state == PENDING_IMPORT:
             raise errors.KMSInvalidStateException(f"{key.arn} is pending import.")
         key.state = ENABLED
@@ -178,18 +178,17 @@ class KeyOperations(KmsCore):
 
     def DisableKey(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Disabled: every cryptographic operation answers DisabledException."""
-        key = self._managed_key(ctx, params, "DisableKey")
+        key = self._admitted(ctx, params)
         if key.state == PENDING_IMPORT:
             raise errors.KMSInvalidStateException(f"{key.arn} is pending import.")
         key.state = DISABLED
         key.changed()
         return {}
 
-    def _managed_key(self, ctx: CallContext, params: dict[str, Any], op: str) -> KmsKey:
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
-        self.authorizer.authorize(ctx, key, op)
-        self.require_state(key, MANAGE)
+    def _admitted(self, ctx: CallContext, params: dict[str, Any], **options: Any) -> KmsKey:
+        """The request's key once admitted (``admission.RULES``)."""
+        key = self.admit(ctx, params, **options).key
+        assert key is not None
         return key
 
     def ScheduleKeyDeletion(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -205,13 +204,9 @@ class KeyOperations(KmsCore):
                 f"1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed "
                 f"to satisfy constraint: Member must have value {bound}"
             )
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
-        self.authorizer.authorize(
-            ctx, key, "ScheduleKeyDeletion",
-            extra={"kms:ScheduleKeyDeletionPendingWindowInDays": days},
+        key = self._admitted(
+            ctx, params, extra={"kms:ScheduleKeyDeletionPendingWindowInDays": days}
         )
-        self.require_state(key, MANAGE)
         key.state = PENDING_DELETION
         key.deletion_date = ctx.now + timedelta(days=days)
         key.pending_window_days = days
@@ -226,9 +221,7 @@ class KeyOperations(KmsCore):
 
     def CancelKeyDeletion(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Stop a scheduled deletion; the key comes back Disabled, as in AWS."""
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
-        self.authorizer.authorize(ctx, key, "CancelKeyDeletion")
+        key = self._admitted(ctx, params)
         if key.state != PENDING_DELETION:
             raise errors.KMSInvalidStateException(f"{key.arn} is not pending deletion.")
         self.cancel_destruction(key)
@@ -241,14 +234,9 @@ class KeyOperations(KmsCore):
     # -- key policy -------------------------------------------------------------------------
     def PutKeyPolicy(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Replace the key policy, refusing one that would lock the caller out (unless bypassed)."""
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
         bypass = bool(params.get("BypassPolicyLockoutSafetyCheck"))
-        self.authorizer.authorize(
-            ctx, key, "PutKeyPolicy", extra={"kms:BypassPolicyLockoutSafetyCheck": bypass}
-        )
+        key = self._admitted(ctx, params, extra={"kms:BypassPolicyLockoutSafetyCheck": bypass})
         self._policy_name(params)
-        self.require_state(key, ANY)
         text = params["Policy"]
         doc = parse_key_policy(text)
         if not bypass and not self.authorizer.policy_allows_update(ctx, doc, key):
@@ -258,19 +246,13 @@ class KeyOperations(KmsCore):
 
     def GetKeyPolicy(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """The key policy document as stored."""
-        self.read_only(ctx)
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
-        self.authorizer.authorize(ctx, key, "GetKeyPolicy")
+        key = self._admitted(ctx, params)
         self._policy_name(params)
         return {"Policy": key.policy_text, "PolicyName": POLICY_NAME}
 
     def ListKeyPolicies(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Always ``["default"]``: a key has exactly one policy."""
-        self.read_only(ctx)
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
-        self.authorizer.authorize(ctx, key, "ListKeyPolicies")
+        self._admitted(ctx, params)
         return self.paginate([POLICY_NAME], params, str, 100, "PolicyNames")
 
     @staticmethod
@@ -285,24 +267,21 @@ class KeyOperations(KmsCore):
     def TagResource(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Add or overwrite tags (at most 50 per key; ``aws:`` keys are reserved)."""
         tags = self.tags_in(params["Tags"])
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
-        self.authorizer.authorize(ctx, key, "TagResource", extra=_tag_context(tags))
-        self.require_state(key, MANAGE)
+        key = self._admitted(ctx, params, extra=_tag_context(tags))
         merged = {**key.tags, **tags}
         if len(merged) > MAX_TAGS:
-            raise errors.LimitExceededException(f"A KMS key can have at most {MAX_TAGS} tags.")
+            raise TagException(
+                TOO_MANY_TAGS, explanation=f"{key.arn} would have {len(merged)} tags; a KMS "
+                f"key can have at most {MAX_TAGS}",
+            )
         key.tags = merged
         key.changed()
         return {}
 
     def UntagResource(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Remove tags by key."""
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
         names = list(params["TagKeys"])
-        self.authorizer.authorize(ctx, key, "UntagResource", extra={"aws:TagKeys": names})
-        self.require_state(key, MANAGE)
+        key = self._admitted(ctx, params, extra={"aws:TagKeys": names})
         for name in names:
             key.tags.pop(name, None)
         key.changed()
@@ -310,10 +289,7 @@ class KeyOperations(KmsCore):
 
     def ListResourceTags(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """The key's tags, sorted by key."""
-        self.read_only(ctx)
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
-        self.authorizer.authorize(ctx, key, "ListResourceTags")
+        key = self._admitted(ctx, params)
         items = sorted(key.tags.items())
         return self.paginate(
             items, params, lambda kv: {"TagKey": kv[0], "TagValue": kv[1]}, 50, "Tags"

@@ -11,35 +11,46 @@ from datetime import timedelta
 from typing import Any
 
 from simulator import errors
-from simulator.kms.core import ANY, CRYPTO, KmsCore
+from simulator.kms.core import KmsCore
 from simulator.kms.keys import PENDING_DELETION, KmsKey
 from simulator.service import CallContext
 
 DEFAULT_ROTATION_DAYS = 365
+ROTATION_ONLY_SYMMETRIC = (
+    "automatic and on-demand rotation are supported only on symmetric encryption KMS keys "
+    "with key material that KMS generated"
+)
+NO_ROTATION_STATUS = "only symmetric encryption KMS keys have a rotation status and rotations"
 
 
 class RotationOperations(KmsCore):
     """EnableKeyRotation, DisableKeyRotation, GetKeyRotationStatus, RotateKeyOnDemand,
     ListKeyRotations."""
 
-    def _rotatable(self, ctx: CallContext, params: dict[str, Any], op: str,
-                   extra: dict[str, Any] | None = None, state: str = CRYPTO) -> KmsKey:
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
-        self.authorizer.authorize(ctx, key, op, extra=extra)
-        self.require_state(key, state)
-        if not key.symmetric_encryption or key.origin != "AWS_KMS":
+    def _rotatable(self, ctx: CallContext, params: dict[str, Any],
+                   extra: dict[str, Any] | None = None) -> KmsKey:
+        key = self._key(ctx, params, extra)
+        # AWS answers an asymmetric or HMAC key with an empty message, a key with imported
+        # material with the origin sentence (both recorded from AWS).
+        if not key.symmetric_encryption:
+            raise errors.UnsupportedOperationException("", explanation=ROTATION_ONLY_SYMMETRIC)
+        if key.origin != "AWS_KMS":
             raise errors.UnsupportedOperationException(
-                f"{key.arn} cannot be rotated: automatic and on-demand rotation are supported "
-                "only on symmetric encryption KMS keys with key material that KMS generated."
+                f"{key.arn} origin is {key.origin} which is not valid for this operation.",
+                explanation=ROTATION_ONLY_SYMMETRIC,
             )
+        return key
+
+    def _key(self, ctx: CallContext, params: dict[str, Any],
+             extra: dict[str, Any] | None = None) -> KmsKey:
+        key = self.admit(ctx, params, extra=extra).key
+        assert key is not None
         return key
 
     def EnableKeyRotation(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Rotate automatically every RotationPeriodInDays (90-2560, default 365)."""
         days = params.get("RotationPeriodInDays") or DEFAULT_ROTATION_DAYS
-        key = self._rotatable(ctx, params, "EnableKeyRotation",
-                              extra={"kms:RotationPeriodInDays": days})
+        key = self._rotatable(ctx, params, extra={"kms:RotationPeriodInDays": days})
         key.rotation_period_days = days
         if not key.rotation_enabled or key.next_rotation is None:
             key.next_rotation = ctx.now + timedelta(days=days)
@@ -52,7 +63,7 @@ class RotationOperations(KmsCore):
 
     def DisableKeyRotation(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Stop automatic rotation (existing material versions stay)."""
-        key = self._rotatable(ctx, params, "DisableKeyRotation")
+        key = self._rotatable(ctx, params)
         key.rotation_enabled = False
         key.next_rotation = None
         key.changed()
@@ -60,14 +71,10 @@ class RotationOperations(KmsCore):
 
     def GetKeyRotationStatus(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Whether automatic rotation is on, its period and the next rotation date."""
-        self.read_only(ctx)
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
-        self.authorizer.authorize(ctx, key, "GetKeyRotationStatus")
+        key = self._key(ctx, params)
         if not key.symmetric_encryption:
-            raise errors.UnsupportedOperationException(
-                f"{key.arn} is not a symmetric encryption KMS key; it has no rotation status."
-            )
+            # As RotateKeyOnDemand's recorded answer for such a key: an empty message.
+            raise errors.UnsupportedOperationException("", explanation=NO_ROTATION_STATUS)
         # "While a KMS key is pending deletion, its key rotation status is false ... If you
         # cancel the deletion, the original key rotation status returns to true."
         enabled = key.rotation_enabled and key.state != PENDING_DELETION
@@ -80,11 +87,13 @@ class RotationOperations(KmsCore):
 
     def RotateKeyOnDemand(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """A new material version now (at most ``quotas.on_demand_rotations_per_key`` times)."""
-        key = self._rotatable(ctx, params, "RotateKeyOnDemand")
+        key = self._rotatable(ctx, params)
         limit = self.quotas.on_demand_rotations_per_key
         if key.on_demand_rotations >= limit:
             raise errors.LimitExceededException(
-                f"{key.arn} has reached the quota of {limit} on-demand rotations per key."
+                "The on-demand rotations limit has been reached for the given keyId. No more "
+                f"on-demand rotations can be performed for this key: {key.arn}",
+                explanation=f"the quota is {limit} on-demand rotations per key",
             )
         self.rotate(key, "ON_DEMAND")
         key.on_demand_rotations += 1
@@ -92,15 +101,9 @@ class RotationOperations(KmsCore):
 
     def ListKeyRotations(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Completed rotations, oldest first (ALL_KEY_MATERIAL also lists the original)."""
-        self.read_only(ctx)
-        key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
-        self.audit_key(ctx, key)
-        self.authorizer.authorize(ctx, key, "ListKeyRotations")
-        self.require_state(key, ANY)
+        key = self._key(ctx, params)
         if not key.symmetric_encryption:
-            raise errors.UnsupportedOperationException(
-                f"{key.arn} is not a symmetric encryption KMS key; it has no rotations."
-            )
+            raise errors.UnsupportedOperationException("", explanation=NO_ROTATION_STATUS)
         everything = params.get("IncludeKeyMaterial") == "ALL_KEY_MATERIAL"
         materials = [
             m for m in key.materials.values() if everything or m.rotation_type is not None

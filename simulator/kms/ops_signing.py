@@ -11,7 +11,7 @@ from typing import Any
 
 from simulator import errors
 from simulator.kms import asymmetric
-from simulator.kms.core import CRYPTO, KmsCore
+from simulator.kms.core import KmsCore
 from simulator.kms.keys import KmsKey
 from simulator.kms.specs import GENERATE_VERIFY_MAC, SIGN_VERIFY
 from simulator.service import CallContext
@@ -20,32 +20,30 @@ KMSInvalidSignatureException = errors.error_class("KMSInvalidSignatureException"
 KMSInvalidMacException = errors.error_class("KMSInvalidMacException")
 
 
+def _bad_digest(algorithm: str, exc: ValueError) -> errors.ClientError:
+    """AWS's ValidationException for a DIGEST message of the wrong length (recorded)."""
+    return errors.ValidationException(
+        f"Digest is invalid length for algorithm {algorithm}.", explanation=str(exc)
+    )
+
+
 class SigningOperations(KmsCore):
     """GetPublicKey, Sign, Verify, GenerateMac, VerifyMac, DeriveSharedSecret."""
 
-    def _use(self, ctx: CallContext, params: dict[str, Any], op: str, usage: str,
-             algorithm_key: str, algorithm: str | None) -> KmsKey:
-        key, alias = self.resolve_key(ctx, params["KeyId"])
-        self.audit_key(ctx, key)
-        ctx.audit["responseElements"] = None
-        self.throttle_crypto(ctx, key)
-        self.check_grant_tokens(params)
-        extra: dict[str, Any] = {"kms:RequestAlias": alias} if alias else {}
-        if algorithm:
-            extra[algorithm_key] = algorithm
-        self.authorizer.authorize(ctx, key, op, extra=extra, grant_operation=op)
-        self.require_state(key, CRYPTO)
-        if key.key_usage != usage:
-            raise errors.InvalidKeyUsageException(
-                f"{key.arn} has KeyUsage {key.key_usage}; {op} needs KeyUsage {usage}."
-            )
+    def _use(self, ctx: CallContext, params: dict[str, Any], algorithm_key: str,
+             algorithm: str) -> KmsKey:
+        """Admit the request (``admission.RULES``), then check the algorithm against the key."""
+        key = self.admit(ctx, params, extra={algorithm_key: algorithm}).key
+        assert key is not None
         valid = {
             SIGN_VERIFY: key.spec.signing_algorithms,
             GENERATE_VERIFY_MAC: key.spec.mac_algorithms,
-        }.get(usage, ("ECDH",))
-        if algorithm is not None and algorithm not in valid:
+        }.get(key.key_usage, ("ECDH",))
+        if algorithm not in valid:
+            # AWS's text (recorded for GenerateMac and VerifyMac).
             raise errors.InvalidKeyUsageException(
-                f"{key.arn} ({key.key_spec}) supports {list(valid)}, not {algorithm}."
+                f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}.",
+                explanation=f"{key.arn} supports {list(valid)}",
             )
         self.dry_run(params)
         return key
@@ -57,18 +55,14 @@ class SigningOperations(KmsCore):
 
     def GetPublicKey(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """The public half of an asymmetric key (DER SubjectPublicKeyInfo) and what it does."""
-        self.read_only(ctx)
-        key, alias = self.resolve_key(ctx, params["KeyId"])
-        self.audit_key(ctx, key)
-        self.throttle_crypto(ctx, key)
-        self.authorizer.authorize(
-            ctx, key, "GetPublicKey", extra={"kms:RequestAlias": alias} if alias else None,
-            grant_operation="GetPublicKey",
-        )
-        self.require_state(key, CRYPTO)
+        key = self.admit(ctx, params).key
+        assert key is not None
         if key.spec.family not in ("RSA", "ECC"):
+            # Assumed empty, as AWS's recorded UnsupportedOperationException for rotating an
+            # asymmetric key; no response for GetPublicKey recorded.
             raise errors.UnsupportedOperationException(
-                f"{key.arn} is a {key.key_spec} key; only asymmetric keys have a public key."
+                "", explanation=f"{key.arn} is a {key.key_spec} key; only asymmetric keys "
+                "have a public key",
             )
         out: dict[str, Any] = {
             "KeyId": key.arn,
@@ -89,35 +83,37 @@ class SigningOperations(KmsCore):
     def Sign(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Sign a message (RAW) or a digest (DIGEST) with an asymmetric SIGN_VERIFY key."""
         alg = params["SigningAlgorithm"]
-        key = self._use(ctx, params, "Sign", SIGN_VERIFY, "kms:SigningAlgorithm", alg)
+        key = self._use(ctx, params, "kms:SigningAlgorithm", alg)
         digest = params.get("MessageType") == "DIGEST"
         try:
             sig = asymmetric.sign(self._private(key), alg, params["Message"], digest)
         except ValueError as exc:
-            raise errors.ValidationException(str(exc)) from None
+            raise _bad_digest(alg, exc) from None
         return {"KeyId": key.arn, "Signature": sig, "SigningAlgorithm": alg}
 
     def Verify(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Verify a signature; an invalid one raises KMSInvalidSignatureException."""
         alg = params["SigningAlgorithm"]
-        key = self._use(ctx, params, "Verify", SIGN_VERIFY, "kms:SigningAlgorithm", alg)
+        key = self._use(ctx, params, "kms:SigningAlgorithm", alg)
         digest = params.get("MessageType") == "DIGEST"
         try:
             ok = asymmetric.verify(
                 self._private(key), alg, params["Message"], params["Signature"], digest
             )
         except ValueError as exc:
-            raise errors.ValidationException(str(exc)) from None
+            raise _bad_digest(alg, exc) from None
         if not ok:
+            # AWS's message is empty (recorded).
             raise KMSInvalidSignatureException(
-                "The signature is not valid for this message, key and signing algorithm."
+                "", explanation="the signature is not valid for this message, key and signing "
+                "algorithm",
             )
         return {"KeyId": key.arn, "SignatureValid": True, "SigningAlgorithm": alg}
 
     def GenerateMac(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """HMAC of a message with an HMAC key."""
         alg = params["MacAlgorithm"]
-        key = self._use(ctx, params, "GenerateMac", GENERATE_VERIFY_MAC, "kms:MacAlgorithm", alg)
+        key = self._use(ctx, params, "kms:MacAlgorithm", alg)
         material = key.current_material
         assert material is not None
         mac = asymmetric.mac(material.secret, alg, params["Message"])
@@ -128,12 +124,15 @@ class SigningOperations(KmsCore):
         import hmac
 
         alg = params["MacAlgorithm"]
-        key = self._use(ctx, params, "VerifyMac", GENERATE_VERIFY_MAC, "kms:MacAlgorithm", alg)
+        key = self._use(ctx, params, "kms:MacAlgorithm", alg)
         material = key.current_material
         assert material is not None
         expected = asymmetric.mac(material.secret, alg, params["Message"])
         if not hmac.compare_digest(expected, params["Mac"]):
-            raise KMSInvalidMacException("The MAC is not valid for this message and key.")
+            # AWS's message is empty (recorded).
+            raise KMSInvalidMacException(
+                "", explanation="the MAC is not valid for this message and key"
+            )
         return {"KeyId": key.arn, "MacValid": True, "MacAlgorithm": alg}
 
     def DeriveSharedSecret(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -143,11 +142,11 @@ class SigningOperations(KmsCore):
                 "Recipient (Nitro Enclaves attestation) is not simulated."
             )
         alg = params["KeyAgreementAlgorithm"]
-        key = self._use(ctx, params, "DeriveSharedSecret", "KEY_AGREEMENT",
-                        "kms:KeyAgreementAlgorithm", alg)
+        key = self._use(ctx, params, "kms:KeyAgreementAlgorithm", alg)
         try:
             secret = asymmetric.derive_shared_secret(self._private(key), params["PublicKey"])
         except ValueError as exc:
-            raise errors.ValidationException(str(exc)) from None
+            # AWS's message for an unusable public key is empty (recorded).
+            raise errors.ValidationException("", explanation=str(exc)) from None
         return {"KeyId": key.arn, "SharedSecret": secret, "KeyAgreementAlgorithm": alg,
                 "KeyOrigin": key.origin}

@@ -36,7 +36,8 @@ GRANTS_PER_KEY = 50_000
 #: On-demand rotations per key (AWS KMS Developer Guide).
 ON_DEMAND_ROTATIONS_PER_KEY = 10
 
-#: Operations with their own quota (the quota carries the operation's name).
+#: The rates of the operations with their own quota (the quota carries the operation's name).
+#: Which quota each operation draws is in ``admission.RULES``.
 OPERATION_QUOTAS: dict[str, float] = {
     "CreateGrant": 50,
     "RetireGrant": 50,
@@ -44,14 +45,6 @@ OPERATION_QUOTAS: dict[str, float] = {
     "DescribeKey": 2000,
     "ListGrants": 100,
 }
-
-#: Operations that count against the cryptographic quota of the key's type.
-CRYPTO_OPERATIONS = frozenset({
-    "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
-    "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateRandom", "Sign",
-    "Verify", "GetPublicKey", "GenerateMac", "VerifyMac", "DeriveSharedSecret",
-})
-
 
 def symmetric_rate(region: str) -> float:
     """The shared symmetric cryptographic operations quota in ``region``."""

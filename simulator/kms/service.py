@@ -9,7 +9,8 @@ Callers use it through the front door, as boto3 would::
                                                 EncryptionContext={...})
 
 The operations live in one module per concern (``ops_keys``, ``ops_aliases``, ``ops_grants``,
-``ops_crypto``, ``ops_rotation``, ``ops_signing``); the shared state and steps in ``core``.
+``ops_crypto``, ``ops_rotation``, ``ops_signing``); the shared state and steps in ``core``;
+what each operation checks before it runs in one table, ``admission.RULES``.
 ``service.quotas`` holds the request-rate quotas (``quotas.set("CreateGrant", 5)``) and
 ``quotas.grants_per_key``.
 """

@@ -255,7 +255,8 @@ def test_malformed_unknown_operator_names_path(sim):
     e = ei.value
     # botocore's SimulateCustomPolicy model lists InvalidInput; issue 2 says MalformedPolicyDocumentException
     assert e.code in ("MalformedPolicyDocument", "MalformedPolicyDocumentException", "InvalidInput")
-    assert "Statement[1].Condition.StringEqual" in e.message
+    assert e.message.endswith("Syntax errors in policy.")  # AWS's words ...
+    assert "Statement[1].Condition.StringEqual" in e.explanation  # ... and the path beside
     assert e.response["Error"]["Code"] == e.code
 
 
@@ -288,7 +289,8 @@ def test_malformed_put_role_policy_refused(sim):
             ),
         )
     assert "MalformedPolicyDocument" in ei.value.code
-    assert "Statement[0].Effect" in ei.value.message
+    assert ei.value.message == "Syntax errors in policy."
+    assert "Statement[0].Effect" in ei.value.explanation
 
 
 def test_unknown_parameter_is_validation_error(sim):

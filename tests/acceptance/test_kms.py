@@ -491,7 +491,8 @@ def test_malformed_key_policy(kms):
     with pytest.raises(ClientError) as ei:
         kms.create_key(Policy=json.dumps(bad))
     assert ei.value.code == "MalformedPolicyDocumentException"
-    assert "StringEqual" in ei.value.message
+    assert ei.value.message == ""  # KMS says no more than its code for a malformed document
+    assert "StringEqual" in ei.value.explanation
 
 
 # ---------------------------------------------------------------- the seed's key policy

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -172,9 +173,14 @@ def test_no_cluster_key_means_no_kms_call(sim):
     assert kms_names(sim, before) == []
 
 
-@pytest.mark.parametrize("version", ["1.0.0", "1.3.0"])
-def test_old_platforms_never_touch_the_key(sim, cmk, version):
-    _, td = cmk
+@pytest.mark.parametrize(("version", "when"), [
+    ("1.0.0", datetime(2020, 6, 1, tzinfo=UTC)),  # before its retirement on 2020-12-14
+    ("1.3.0", None),
+])
+def test_old_platforms_never_touch_the_key(version, when):
+    sim = Simulation(account_id=ACCOUNT, strict_shapes=True, start_time=when)
+    make_cluster(sim, key=make_key(sim))
+    td = register(sim)
     before = len(sim.audit_trail)
     [task] = run(sim, td, platformVersion=version)
     assert task["lastStatus"] == "RUNNING"

@@ -73,7 +73,9 @@ def test_malformed_policy_exits_two_with_the_path(capsys, tmp_path):
          "Condition": {"StringEqual": {"aws:A": "x"}}}]}))
     code, _, err = run(capsys, "simulate", "--policy", str(bad), "--action", "kms:Decrypt")
     assert code == 2
-    assert "Statement[1].Condition.StringEqual: unknown operator" in err
+    # AWS's code and message, then the simulator's explanation beside them
+    assert "bad.json: MalformedPolicyDocument: Syntax errors in policy.\n" in err
+    assert "  why: Statement[1].Condition.StringEqual: unknown condition operator" in err
 
 
 @pytest.mark.parametrize(
@@ -97,8 +99,12 @@ def test_bad_input_exits_two(capsys, argv):
 def test_validate(capsys, tmp_path):
     code, out, _ = run(capsys, "validate", KEY_POLICY, "--kind", "resource")
     assert code == 0 and "4 statements" in out and "kms:GrantOperations" in out
+    code, _, err = run(capsys, "validate", KEY_POLICY, "--kind", "key")  # as KMS reads it
+    assert code == 0
     code, _, err = run(capsys, "validate", KEY_POLICY)  # not an identity policy
-    assert code == 2 and "Statement[0].Sid: must contain only letters and digits" in err
+    assert code == 2
+    assert "MalformedPolicyDocument: Policy document should not specify a principal." in err
+    assert "why: Statement[0].Principal:" in err
 
 
 def test_parse_context_types():
@@ -113,3 +119,44 @@ def test_simulate_seed_key_policy():
     assert not simulate_seed_key_policy(grant_operations=["Decrypt", "Encrypt"]).allowed
     assert simulate_seed_key_policy("arn:aws:iam::111122223333:role/customer-chosen-role",
                                     "kms:DescribeKey").allowed
+
+
+def test_validate_key_policy_shows_kms_message_and_explanation(capsys, tmp_path):
+    bad = tmp_path / "key.json"
+    bad.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "bob"}, "Action": "kms:*", "Resource": "*"}]}))
+    code, _, err = run(capsys, "validate", str(bad), "--kind", "key")
+    assert code == 2
+    assert ("MalformedPolicyDocumentException: Policy contains a statement with one or more "
+            "invalid principals.") in err
+    assert "why: Statement[0].Principal.AWS: 'bob' is not a valid AWS principal" in err
+    bad.write_text("{not json")
+    code, _, err = run(capsys, "validate", str(bad), "--kind", "key")
+    assert code == 2
+    # KMS says nothing more than its code for a document it cannot read; we say where
+    assert "key.json: MalformedPolicyDocumentException\n  why: bad JSON at line 1" in err
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda d: "/dev/zero", "larger than the"),
+    (lambda d: str(d), "is a directory"),
+    (lambda d: (d / "latin1.json").write_bytes(b'{"Sid": "caf\xe9"}') and str(d / "latin1.json"),
+     "not UTF-8 text"),
+])
+def test_unreadable_policy_files_are_one_line_and_exit_two(capsys, tmp_path, make, message):
+    code, _, err = run(capsys, "validate", make(tmp_path))
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_aws_style_commands_print_aws_error_then_our_reason(capsys, tmp_path):
+    doc = tmp_path / "p.json"
+    doc.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:us-east-1::b"}]}))
+    code = main(["iam", "create-policy", "--policy-name", "x",
+                 "--policy-document", f"file://{doc}"])
+    err = capsys.readouterr().err
+    assert code == 254
+    assert ("An error occurred (MalformedPolicyDocument) when calling the CreatePolicy "
+            "operation: Resource arn:aws:s3:us-east-1::b can not contain region information."
+            ) in err
+    assert '  why: Statement[0].Resource: "arn:aws:s3:us-east-1::b" names Region' in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from simulator.errors import MalformedPolicyDocumentException
 from simulator.iam import PolicyDocument, RequestContext
 from tests.iam.helpers import ACCOUNT, OTHER, identity, principal, request
 
@@ -51,7 +52,8 @@ def test_not_action():
         ("arn:aws:ecs:us-west-2:111122223333:cluster/*",
          "arn:aws:ecs:us-west-2:111122223333:cluster/clusterName", True),
         # a * ending a segment may expand past the colon (IAM's documented behaviour)
-        ("arn:aws:iam::*", "arn:aws:iam::111122223333:role/x", True),
+        # (IAM itself refuses "arn:aws:iam::*": an IAM resource needs a path such as role/)
+        ("arn:aws:kms:us-west-2:*", "arn:aws:kms:us-west-2:111122223333:key/x", True),
         ("arn:aws:iam::1111*:role/x", "arn:aws:iam::111122223333:role/x", True),
         # a * inside a segment stays in it
         ("arn:aws:kms:us-*-2:111122223333:key/k", "arn:aws:kms:us-west:x-2:111122223333:key/k",
@@ -157,7 +159,13 @@ def test_username_variable_in_resource():
 def test_variables_only_with_2012_version():
     stmt = {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::home/${aws:username}"}
     user = f"arn:aws:iam::{ACCOUNT}:user/alice"
-    old = identity(stmt, version="2008-10-17")
+    # IAM refuses an identity policy of an older version outright ...
+    with pytest.raises(MalformedPolicyDocumentException) as info:
+        identity(stmt, version="2008-10-17")
+    assert info.value.message == "Policy document must be version 2012-10-17 or greater."
+    # ... a resource policy of 2008-10-17 is taken, and reads ${...} literally
+    old = PolicyDocument.parse({"Version": "2008-10-17", "Statement": [{**stmt, "Principal": "*"}]},
+                               kind="resource")
     assert not old.evaluate(request(caller=user, resource="arn:aws:s3:::home/alice")).allows
     assert old.evaluate(request(caller=user, resource="arn:aws:s3:::home/${aws:username}")).allows
 

@@ -14,7 +14,7 @@ from tests.iam.helpers import ACCOUNT, OTHER, principal
 ACTIONS = ["kms:Decrypt", "kms:CreateGrant", "kms:*", "kms:Gen*", "ecs:CreateCluster", "*",
            "ecs:?pdateCluster"]
 RESOURCES = ["*", f"arn:aws:kms:us-west-2:{ACCOUNT}:key/*", "arn:aws:kms:*:*:key/k1",
-             "arn:aws:ecs:us-west-2:*:cluster/${aws:PrincipalTag/Team}", "arn:aws:iam::*"]
+             "arn:aws:ecs:us-west-2:*:cluster/${aws:PrincipalTag/Team}", "arn:aws:iam::*:role/*"]
 KEYS = ["aws:A", "aws:B", "kms:GrantOperations", "aws:PrincipalTag/Team", "aws:SourceIp",
         "aws:CurrentTime"]
 CALLERS = [ACCOUNT, OTHER, f"arn:aws:iam::{ACCOUNT}:role/R", f"arn:aws:iam::{OTHER}:role/R",
@@ -72,9 +72,11 @@ def statements(draw, resource_policy):
 
 
 def documents(resource_policy=False):
+    # IAM takes identity policies of version 2012-10-17 only; resource policies of either.
+    versions = ["2012-10-17", "2012-10-17", "2008-10-17"] if resource_policy else ["2012-10-17"]
     return st.builds(
         lambda version, stmts: {"Version": version, "Statement": stmts},
-        st.sampled_from(["2012-10-17", "2012-10-17", "2008-10-17"]),
+        st.sampled_from(versions),
         st.lists(statements(resource_policy), min_size=1, max_size=4),
     )
 

@@ -54,7 +54,8 @@ def test_duplicate_role_and_bad_trust_policy(iam, role):
     with pytest.raises(ClientError) as info:
         iam.create_role(RoleName="B", AssumeRolePolicyDocument='{"Statement": [{"Effect": "x"}]}')
     assert code(info) == "MalformedPolicyDocument"
-    assert "Statement[0].Effect" in info.value.message
+    assert info.value.message == "Syntax errors in policy."  # AWS's words
+    assert "Statement[0].Effect" in info.value.explanation  # and where, beside them
 
 
 def test_inline_role_policies(iam, role):
@@ -72,7 +73,9 @@ def test_inline_role_policies(iam, role):
                             '"Allow", "Action": "kms:*", "Resource": "*", "Condition": '
                             '{"StringEqual": {"aws:A": "x"}}}]}')
     assert code(info) == "MalformedPolicyDocument"
-    assert info.value.message.startswith("Statement[0].Condition.StringEqual: unknown operator")
+    assert info.value.message == "Syntax errors in policy."
+    assert info.value.explanation.startswith(
+        "Statement[0].Condition.StringEqual: unknown condition operator")
     with pytest.raises(ClientError) as info:
         iam.delete_role(RoleName="Operator")
     assert code(info) == "DeleteConflict"
@@ -117,10 +120,12 @@ def test_managed_policies(iam, role):
         iam.get_policy(PolicyArn=arn)
     assert code(info) == "NoSuchEntity"
     with pytest.raises(ClientError) as info:
-        iam.create_policy(PolicyName="Bad", PolicyDocument='{"Statement": [{"Effect": "Allow", '
-                          '"Principal": "*", "Action": "kms:*", "Resource": "*"}]}')
+        iam.create_policy(PolicyName="Bad", PolicyDocument='{"Version": "2012-10-17", '
+                          '"Statement": [{"Effect": "Allow", "Principal": "*", '
+                          '"Action": "kms:*", "Resource": "*"}]}')
     assert code(info) == "MalformedPolicyDocument"
-    assert "Statement[0].Principal: not allowed in an identity policy" in info.value.message
+    assert info.value.message == "Policy document should not specify a principal."
+    assert info.value.explanation.startswith("Statement[0].Principal:")
 
 
 def test_managed_policy_attachment_limit(iam, role):
@@ -225,7 +230,8 @@ def test_simulate_custom_policy_errors(iam):
         iam.simulate_custom_policy(PolicyInputList=['{"Statement": [{"Effect": "Maybe"}]}'],
                                    ActionNames=["kms:Decrypt"])
     assert code(info) == "InvalidInput"
-    assert "PolicyInputList.1: Statement[0].Effect" in info.value.message
+    assert info.value.message == "PolicyInputList.1: Syntax errors in policy."
+    assert "Statement[0].Effect" in info.value.explanation
     with pytest.raises(ClientError) as info:
         iam.simulate_custom_policy(
             PolicyInputList=[json.dumps(seed_deny_without_key())], ActionNames=["kms:Decrypt"],

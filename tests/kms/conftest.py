@@ -28,6 +28,13 @@ ASSUME_ROLE = json.dumps({
 })
 
 
+def explanation_of(exc: Exception) -> str:
+    """The simulator's explanation kept beside AWS's message on an error."""
+    text = getattr(exc, "explanation", None) or getattr(exc, "details", {}).get("explanation")
+    assert text, f"{exc!r} carries no explanation"
+    return text
+
+
 def policy_json(*statements: dict[str, Any]) -> str:
     """A policy document holding ``statements``."""
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})

@@ -197,7 +197,7 @@ def test_create_key_and_list_keys_need_an_identity_policy(sim):
     creator = sim.client("kms", principal=f"arn:aws:iam::{ACCOUNT}:role/Creator")
     creator.create_key()
     with pytest.raises(errors.AccessDeniedException):
-        creator.create_key(KeySpec="RSA_2048")
+        creator.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")
 
 
 def test_alias_operations_need_permission_on_alias_and_key(sim, kms, key):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simulator import errors
-from tests.kms.conftest import ACCOUNT
+from tests.kms.conftest import ACCOUNT, explanation_of
 
 
 def test_encrypt_decrypt_round_trip(kms, key):
@@ -94,14 +94,22 @@ def test_number_of_bytes_bounds(kms, key):
 @pytest.mark.parametrize("op", ["generate_data_key", "generate_data_key_without_plaintext"])
 def test_data_keys_need_a_symmetric_key(kms, spec, usage, op):
     md = kms.create_key(KeySpec=spec, KeyUsage=usage)["KeyMetadata"]
-    with pytest.raises(errors.InvalidKeyUsageException, match="symmetric encryption KMS key"):
+    with pytest.raises(errors.InvalidKeyUsageException) as info:
         getattr(kms, op)(KeyId=md["KeyId"], NumberOfBytes=64)
+    name = "GenerateDataKey" + ("WithoutPlaintext" if op.endswith("plaintext") else "")
+    what = f"key KeySpec is {spec}" if usage == "ENCRYPT_DECRYPT" else f"key usage is {usage}"
+    assert info.value.message == f"{md['Arn']} {what} which is not valid for {name}."
+    assert "symmetric encryption KMS key" in explanation_of(info.value) or (
+        usage != "ENCRYPT_DECRYPT")
 
 
 def test_encrypt_with_a_signing_key_is_invalid_key_usage(kms):
     md = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
-    with pytest.raises(errors.InvalidKeyUsageException, match="ENCRYPT_DECRYPT"):
+    with pytest.raises(errors.InvalidKeyUsageException) as info:
         kms.encrypt(KeyId=md["KeyId"], Plaintext=b"x")
+    assert info.value.message == (
+        f"{md['Arn']} key usage is SIGN_VERIFY which is not valid for Encrypt.")
+    assert "ENCRYPT_DECRYPT" in explanation_of(info.value)
 
 
 def test_symmetric_key_refuses_rsa_algorithm(kms, key):
@@ -111,8 +119,10 @@ def test_symmetric_key_refuses_rsa_algorithm(kms, key):
 
 def test_rsa_encrypt_decrypt(kms):
     md = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
-    with pytest.raises(errors.InvalidKeyUsageException):
-        kms.encrypt(KeyId=md["KeyId"], Plaintext=b"x")  # an algorithm is required
+    with pytest.raises(errors.InvalidKeyUsageException) as info:
+        kms.encrypt(KeyId=md["KeyId"], Plaintext=b"x")  # the default is SYMMETRIC_DEFAULT
+    assert info.value.message == (
+        "Algorithm SYMMETRIC_DEFAULT is incompatible with key spec RSA_2048.")
     out = kms.encrypt(KeyId=md["KeyId"], Plaintext=b"secret",
                       EncryptionAlgorithm="RSAES_OAEP_SHA_256")
     assert len(out["CiphertextBlob"]) == 256
@@ -147,8 +157,9 @@ def test_reencrypt_between_keys(kms, key):
 def test_generate_random(kms):
     out = kms.generate_random(NumberOfBytes=32)
     assert len(out["Plaintext"]) == 32
-    with pytest.raises(errors.ValidationException, match="number of bytes"):
+    with pytest.raises(errors.ValidationException) as info:
         kms.generate_random()
+    assert info.value.message == "NumberOfBytes is required."
 
 
 def test_crypto_audit_records_have_null_response_elements(sim, kms, key):

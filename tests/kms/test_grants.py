@@ -280,12 +280,22 @@ def test_cross_account_grantee_needs_no_identity_policy(sim, kms, key, blob):
 def test_create_grant_audit_logs_only_the_grant_id(sim, kms, key):
     g = kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=APP_ROLE, Operations=["Decrypt"])
     rec = sim.audit_trail[-1]
-    assert rec["responseElements"] == {"grantId": g["GrantId"]}
+    # CloudTrail adds the key's ARN (ct-creategrant: "recorded on or after December 2022").
+    assert rec["responseElements"] == {"grantId": g["GrantId"], "keyId": key["Arn"]}
     assert rec["requestParameters"]["operations"] == ["Decrypt"]
+
+
+def _optional(operation, member):
+    from simulator.models import service_model
+
+    shape = service_model("kms").operation_model(operation).input_shape
+    if member in shape.required_members:
+        pytest.skip(f"the installed botocore still requires {operation}.{member}")
 
 
 def test_list_retirable_grants_needs_exactly_one_retiring_principal(kms):
     """botocore 1.44 made RetiringPrincipal optional; KMS still needs one of the two."""
+    _optional("ListRetirableGrants", "RetiringPrincipal")
     with pytest.raises(errors.ValidationException) as info:
         kms.list_retirable_grants()
     assert info.value.message == (
@@ -294,6 +304,7 @@ def test_list_retirable_grants_needs_exactly_one_retiring_principal(kms):
 
 
 def test_create_grant_needs_a_grantee(kms, key):
+    _optional("CreateGrant", "GranteePrincipal")
     with pytest.raises(errors.ValidationException) as info:
         kms.create_grant(KeyId=key["KeyId"], Operations=["Decrypt"])
     assert info.value.message == (

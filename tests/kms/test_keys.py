@@ -9,7 +9,7 @@ import pytest
 
 from simulator import errors
 from simulator.kms.keypolicy import default_policy
-from tests.kms.conftest import ACCOUNT, OTHER, REGION
+from tests.kms.conftest import ACCOUNT, OTHER, REGION, explanation_of
 
 
 def test_create_key_defaults(kms):
@@ -65,14 +65,18 @@ def test_key_usage_is_validated_against_key_spec(kms, spec, usage):
     params = {"KeySpec": spec}
     if usage:
         params["KeyUsage"] = usage
-    with pytest.raises(errors.ValidationException, match=f"not compatible with KeySpec {spec}"):
+    with pytest.raises(errors.ValidationException) as info:
         kms.create_key(**params)
+    assert info.value.message == (
+        f"KeyUsage {usage} is not compatible with KeySpec {spec}" if usage else
+        "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
+    assert "valid key usages" in explanation_of(info.value)
 
 
 def test_keyspec_and_legacy_spec_together_are_refused(kms):
     with pytest.raises(errors.ValidationException, match="CustomerMasterKeySpec"):
         kms.create_key(KeySpec="RSA_2048", CustomerMasterKeySpec="RSA_2048")
-    md = kms.create_key(CustomerMasterKeySpec="RSA_2048")["KeyMetadata"]
+    md = kms.create_key(CustomerMasterKeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
     assert md["KeySpec"] == "RSA_2048"
 
 
@@ -121,7 +125,7 @@ def test_describe_key_accepts_every_identifier_and_always_has_key_usage(kms, key
         ("1234abcd-12ab-44cd-86ef-1234567890ab", "does not exist"),
         ("alias/nothing", "alias/nothing is not found"),
         (f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-44cd-86ef-1234567890ab",
-         "does not exist"),
+         "Invalid arn eu-west-1"),
     ],
 )
 def test_describe_key_not_found(kms, ref, needle):
@@ -174,10 +178,14 @@ def test_put_key_policy_round_trips_and_malformed_is_refused(kms, key):
     with pytest.raises(errors.ClientError) as info:
         kms.put_key_policy(KeyId=key["KeyId"], Policy='{"Statement": [{"Effect": "Allow"}]}')
     assert info.value.code == "MalformedPolicyDocumentException"
-    assert "Statement[0]" in info.value.message
+    # KMS's message for a document it cannot use is empty; the simulator says where and why
+    assert info.value.message == "Policy contains a statement with one or more invalid principals."
+    assert "Statement[0]" in info.value.explanation
     with pytest.raises(errors.ClientError) as info:
         kms.create_key(Policy="{not json")
     assert info.value.code == "MalformedPolicyDocumentException"
+    assert info.value.message == ""
+    assert "bad JSON" in info.value.explanation
 
 
 def test_key_policy_statement_without_principal_is_malformed(kms):
@@ -185,7 +193,8 @@ def test_key_policy_statement_without_principal_is_malformed(kms):
         kms.create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}))
     assert info.value.code == "MalformedPolicyDocumentException"
-    assert "Principal" in info.value.message
+    assert info.value.message == "Policy contains a statement with one or more invalid principals."
+    assert "missing Principal" in info.value.explanation
 
 
 def test_aliases_are_not_accepted_where_aws_wants_a_key_id(kms, key):
