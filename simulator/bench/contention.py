@@ -59,7 +59,9 @@ def pressure_total_us(path: str = "/proc/pressure/cpu") -> int | None:
 
 
 def _proc_times() -> dict[int, tuple[str, float]]:
-    """pid -> (command, CPU seconds so far) for every readable process."""
+    """pid -> (command, CPU seconds so far) for every readable process but this one and
+    its children (openssl speed, measured on purpose)."""
+    me = os.getpid()
     out: dict[int, tuple[str, float]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -72,6 +74,8 @@ def _proc_times() -> dict[int, tuple[str, float]]:
         comm = raw[lpar + 1:rpar]
         fields = raw[rpar + 2:].split()
         try:
+            if int(entry.name) == me or int(fields[1]) == me:
+                continue
             out[int(entry.name)] = (comm, (int(fields[11]) + int(fields[12])) / _TICK)
         except (IndexError, ValueError):
             continue

@@ -564,10 +564,37 @@ done:
 /* ------------------------------------------------------------------ worker pool
  *
  * Spawning pthreads per 1 MiB batch costs tens of microseconds (a third of the batch), so
- * workers persist: each has a job slot; after a job it spins briefly for the next one (batches
- * arrive back to back) and then sleeps on its condition variable.  One caller at a time owns
- * the pool; a concurrent caller that finds it busy spawns its own threads instead.
+ * workers persist: each has a slot for a runner; after one it spins briefly for the next
+ * (batches arrive back to back) and then sleeps on its condition variable.  A batch is cut
+ * into pieces that the caller and the workers take in turn from a shared counter, so a worker
+ * that is slow to wake (or not scheduled: other processes on the cores) costs nothing but
+ * its share: the caller takes the pieces itself and withdraws the runner the worker never
+ * picked up.  One caller at a time owns the pool; a concurrent caller that finds it busy runs
+ * its batch alone (the callers are the parallelism then).
  */
+
+typedef struct {
+    job_t *pieces;
+    size_t npieces;
+    atomic_size_t next; /* the next piece to take */
+} share_t;
+
+typedef struct {
+    share_t *share;
+    int slot; /* the context slot of whoever runs this runner */
+} runner_t;
+
+static void run_runner(runner_t *r)
+{
+    share_t *s = r->share;
+    for (;;) {
+        size_t i = atomic_fetch_add(&s->next, 1);
+        if (i >= s->npieces)
+            break;
+        s->pieces[i].slot = r->slot;
+        run_job(&s->pieces[i]);
+    }
+}
 
 #define SPIN_NS 100000.0 /* how long an idle worker or a waiting caller spins before sleeping */
 
@@ -575,8 +602,8 @@ typedef struct {
     pthread_t tid;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    job_t *_Atomic job; /* pending job, taken by the worker */
-    atomic_int done;     /* set by the worker when its job is finished */
+    runner_t *_Atomic job; /* pending runner, taken by the worker (or withdrawn) */
+    atomic_int done;        /* set when the runner is finished (or withdrawn) */
 } worker_t;
 
 static worker_t *pool[MAX_THREADS];
@@ -616,7 +643,7 @@ static void *worker_main(void *arg)
 {
     worker_t *w = arg;
     for (;;) {
-        job_t *j = atomic_exchange(&w->job, NULL);
+        runner_t *j = atomic_exchange(&w->job, NULL);
         if (j == NULL) {
             double t0 = now_seconds();
             for (int spins = 0; j == NULL; spins++) {
@@ -632,7 +659,7 @@ static void *worker_main(void *arg)
                 pthread_mutex_unlock(&w->mu);
             }
         }
-        run_job(j);
+        run_runner(j);
         pthread_mutex_lock(&w->mu);
         atomic_store(&w->done, 1);
         pthread_cond_broadcast(&w->cv);
@@ -662,7 +689,7 @@ static int pool_grow(int n)
     return pool_size;
 }
 
-static void pool_submit(worker_t *w, job_t *j)
+static void pool_submit(worker_t *w, runner_t *j)
 {
     atomic_store(&w->done, 0);
     pthread_mutex_lock(&w->mu);
@@ -696,46 +723,38 @@ static void pool_atfork_child(void)
     pthread_mutex_init(&pool_mu, NULL);
 }
 
-static void *job_thread(void *arg)
+/* Withdraws a runner the worker has not taken yet; returns 1 if it was withdrawn. */
+static int pool_withdraw(worker_t *w)
 {
-    run_job((job_t *)arg);
-    return NULL;
+    if (atomic_exchange(&w->job, NULL) == NULL)
+        return 0;
+    atomic_store(&w->done, 1);
+    return 1;
 }
 
-/* Runs the jobs: jobs[0] on the calling thread, the rest on pool workers (or, when another
- * caller owns the pool, on freshly spawned threads).  Called with the GIL released. */
-static void run_jobs(job_t *jobs, int n)
+/* Runs every piece of a share with up to n runners: the caller and n - 1 pool workers.
+ * Called with the GIL released. */
+static void run_share(share_t *s, int n)
 {
-    if (n <= 1) {
-        run_job(&jobs[0]);
+    runner_t runners[MAX_THREADS];
+    runners[0].share = s;
+    runners[0].slot = 0;
+    if (n <= 1 || s->npieces <= 1 || pthread_mutex_trylock(&pool_mu) != 0) {
+        run_runner(&runners[0]);
         return;
     }
-    if (pthread_mutex_trylock(&pool_mu) == 0) {
-        int have = pool_grow(n - 1);
-        for (int t = 1; t < n; t++)
-            if (t - 1 < have)
-                pool_submit(pool[t - 1], &jobs[t]);
-        run_job(&jobs[0]);
-        for (int t = 1; t < n; t++) {
-            if (t - 1 < have)
-                pool_wait(pool[t - 1]);
-            else
-                run_job(&jobs[t]);
-        }
-        pthread_mutex_unlock(&pool_mu);
-        return;
+    int have = pool_grow(n - 1);
+    int used = have < n - 1 ? have : n - 1;
+    for (int t = 1; t <= used; t++) {
+        runners[t].share = s;
+        runners[t].slot = t;
+        pool_submit(pool[t - 1], &runners[t]);
     }
-    pthread_t tids[MAX_THREADS];
-    int started[MAX_THREADS];
-    for (int t = 1; t < n; t++)
-        started[t] = pthread_create(&tids[t], NULL, job_thread, &jobs[t]) == 0;
-    run_job(&jobs[0]);
-    for (int t = 1; t < n; t++) {
-        if (started[t])
-            pthread_join(tids[t], NULL);
-        else
-            run_job(&jobs[t]);
-    }
+    run_runner(&runners[0]);
+    for (int t = 1; t <= used; t++)
+        if (!pool_withdraw(pool[t - 1]))
+            pool_wait(pool[t - 1]);
+    pthread_mutex_unlock(&pool_mu);
 }
 
 /* ------------------------------------------------------------------ helpers */
@@ -1028,6 +1047,8 @@ static PyObject *bound_crypt(Bound *b, int enc, PyObject *const *args, Py_ssize_
     int have_src = 0, have_dst = 0, have_meta = 0, have_secs = 0;
     PyObject *result = NULL;
     const size_t unit = b->unit;
+    job_t local_jobs[64];
+    job_t *jobs = NULL;
     if (get_buf(args[0], &src, 0, "src") < 0)
         goto out;
     have_src = 1;
@@ -1059,6 +1080,10 @@ static PyObject *bound_crypt(Bound *b, int enc, PyObject *const *args, Py_ssize_
             PyErr_Format(PyExc_ValueError,
                          "sectors is %zd bytes, expected %zu aligned (one uint64 per sector)",
                          secs.len, n * sizeof(uint64_t));
+            goto out;
+        }
+        if (ranges_overlap(secs.buf, (size_t)secs.len, dst.buf, (size_t)dst.len)) {
+            PyErr_SetString(PyExc_ValueError, "sectors overlaps the destination");
             goto out;
         }
     } else if (n > 0 && first > UINT64_MAX - (n - 1)) {
@@ -1102,7 +1127,21 @@ static PyObject *bound_crypt(Bound *b, int enc, PyObject *const *args, Py_ssize_
     if ((size_t)threads > n)
         threads = (int)n;
 
-    job_t jobs[MAX_THREADS];
+    /* pieces: one per call on one thread; else small enough for the runners to balance
+     * (at most split_bytes and 32 KiB each, at most 4096 of them) */
+    size_t piece = n;
+    if (threads > 1) {
+        size_t want = (split_bytes < 32768 ? split_bytes : 32768) / unit;
+        piece = want > 0 ? want : 1;
+        if ((n + piece - 1) / piece > 4096)
+            piece = (n + 4095) / 4096;
+    }
+    size_t npieces = (n + piece - 1) / piece;
+    jobs = npieces <= 64 ? local_jobs : PyMem_RawMalloc(npieces * sizeof(job_t));
+    if (jobs == NULL) {
+        PyErr_NoMemory();
+        goto out;
+    }
     int rand_ok = 1;
     ctxset_t *set = NULL;
     Py_BEGIN_ALLOW_THREADS
@@ -1122,13 +1161,13 @@ static PyObject *bound_crypt(Bound *b, int enc, PyObject *const *args, Py_ssize_
             free(nonces);
     }
     if (rand_ok && (set = set_take(b)) != NULL) {
-        size_t base = n / threads, extra = n % threads, start = 0;
-        for (int t = 0; t < threads; t++) {
-            size_t cnt = base + ((size_t)t < extra ? 1 : 0);
+        size_t start = 0;
+        for (size_t t = 0; t < npieces; t++) {
+            size_t cnt = n - start < piece ? n - start : piece;
             job_t *j = &jobs[t];
             j->b = b;
             j->set = set;
-            j->slot = t;
+            j->slot = 0;
             j->enc = enc;
             j->src = (const unsigned char *)src.buf + start * unit;
             j->dst = (unsigned char *)dst.buf + start * unit;
@@ -1141,7 +1180,9 @@ static PyObject *bound_crypt(Bound *b, int enc, PyObject *const *args, Py_ssize_
             j->where = "";
             start += cnt;
         }
-        run_jobs(jobs, threads);
+        share_t share = {.pieces = jobs, .npieces = npieces};
+        atomic_init(&share.next, 0);
+        run_share(&share, threads);
         set_give(b, set);
     }
     Py_END_ALLOW_THREADS
@@ -1155,7 +1196,7 @@ static PyObject *bound_crypt(Bound *b, int enc, PyObject *const *args, Py_ssize_
         goto out;
     }
     long long first_bad = -1, n_bad = 0;
-    for (int t = 0; t < threads; t++) {
+    for (size_t t = 0; t < npieces; t++) {
         job_t *j = &jobs[t];
         if (!j->ok) {
             if (b->backend == BK_IPP) {
@@ -1194,6 +1235,8 @@ static PyObject *bound_crypt(Bound *b, int enc, PyObject *const *args, Py_ssize_
     }
     result = Py_NewRef(Py_None);
 out:
+    if (jobs != NULL && jobs != local_jobs)
+        PyMem_RawFree(jobs);
     if (have_secs)
         PyBuffer_Release(&secs);
     if (have_meta)

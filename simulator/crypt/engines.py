@@ -748,6 +748,8 @@ class IppEngine(_NativeEngine):
             "version": str(self.info["version"]),
             "code_path": str(self.info["target_cpu"]),
             "dispatch": str(self.info["name"]),
+            "cpu_features": f"0x{self.info['cpu_features']:x} (enabled "
+                            f"0x{self.info['enabled_features']:x})",
             "nonces": f"RAND_bytes of {self.openssl_version}",
         }
 
@@ -847,15 +849,15 @@ def _backend_problem(name: str) -> str | None:
 
 
 class SelectingEngine(Engine):
-    """``auto`` / ``native``: per cipher (and key size), the fastest candidate backend,
-    measured once on first use (bound encryption of 256 KiB in 4 KiB sectors)."""
+    """``native`` (``auto``): per cipher, key size and sector size, the fastest candidate
+    backend, measured once on first use (bound encryption of 256 KiB in the spec's sectors)."""
 
     def __init__(self, name: str, candidates: tuple[str, ...]) -> None:
         self.name = name
         self._candidates = [e for e in (_load(c) for c in candidates) if e is not None]
         if not self._candidates:
             raise EngineUnavailableError(f"engine {name!r}: no backend available")
-        self._choice: dict[tuple[str, int], tuple[Engine, dict[str, float]]] = {}
+        self._choice: dict[tuple[str, int, int], tuple[Engine, dict[str, float]]] = {}
         openssl = _instances.get("native-openssl") or self._candidates[-1]
         self.openssl_version = openssl.openssl_version
         self.ciphers = tuple(sorted({c for e in self._candidates for c in e.ciphers}))
@@ -865,7 +867,7 @@ class SelectingEngine(Engine):
         return self._select(_as_spec(spec))[0]
 
     def _select(self, spec: CipherSpec) -> tuple[Engine, dict[str, float]]:
-        key = (spec.name, spec.key_bits)
+        key = (spec.name, spec.key_bits, spec.sector_size)
         with _instances_lock:
             if key not in self._choice:
                 able = [e for e in self._candidates if e.supports(spec)]
@@ -886,7 +888,8 @@ class SelectingEngine(Engine):
             out["selection"] = ", ".join(f"{n} {r / 1e9:.2f} GB/s" for n, r in rates.items()) \
                 or "only candidate"
             return out
-        made = ", ".join(f"{n}:{k} -> {e.name}" for (n, k), (e, _) in self._choice.items())
+        made = ", ".join(f"{n}:{k}:{z} -> {e.name}"
+                         for (n, k, z), (e, _) in self._choice.items())
         return {
             "engine": self.name,
             "library": " | ".join(e.describe()["library"] for e in self._candidates),

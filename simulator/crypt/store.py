@@ -15,6 +15,7 @@ back to the kernel (``MADV_DONTNEED``) and drops a chunk once none of its sector
 
 from __future__ import annotations
 
+import bisect
 import mmap
 from collections.abc import Iterator
 
@@ -77,13 +78,23 @@ class _MetaSpans:
 
     def view(self, start: int, stop: int) -> memoryview:
         """Writable metadata of sectors [start, stop)."""
-        msize, buf, lo = self.msize, self.buf, self.lo
-        if buf is not None and lo <= start and stop <= lo + len(buf) // msize:  # fast path
-            return memoryview(buf)[(start - lo) * msize : (stop - lo) * msize]
-        spans = self.spans
-        for lo, buf in spans:
-            if lo <= start and stop <= lo + len(buf) // msize:
+        msize, buf = self.msize, self.buf
+        if buf is not None:
+            lo = self.lo
+            if lo <= start and stop <= lo + len(buf) // msize:  # fast path: the first span
                 return memoryview(buf)[(start - lo) * msize : (stop - lo) * msize]
+            more = self.more
+            if more:
+                i = bisect.bisect_right(more, start, key=_first_of) - 1
+                if i >= 0:
+                    lo, buf = more[i]
+                    if stop <= lo + len(buf) // msize:
+                        return memoryview(buf)[(start - lo) * msize : (stop - lo) * msize]
+        return self._grow(start, stop)
+
+    def _grow(self, start: int, stop: int) -> memoryview:
+        """Cover [start, stop): merge the spans it touches into one (with headroom)."""
+        msize, spans = self.msize, self.spans
         touching = [sp for sp in spans if sp[0] <= stop and start <= sp[0] + len(sp[1]) // msize]
         new_lo = min([start] + [sp[0] for sp in touching])
         new_hi = max([stop] + [sp[0] + len(sp[1]) // msize for sp in touching])

@@ -10,6 +10,7 @@ it; XTS returns garbage silently, which is the difference users compare.
 
 from __future__ import annotations
 
+import array
 import functools
 import itertools
 import threading
@@ -225,10 +226,17 @@ class EncryptedVolume:
                 or offset + length > self._size:
             return False
         b = a + count
-        ch = store.chunk_for_write(idx)
-        self._cipher.encrypt(data, store.data_view(ch)[a * size : b * size], first,
-                             ch.meta_span(a, b) if ch.has_meta else None)
-        store.mark_written(ch, a, b)
+        ch = store._chunks.get(idx) or store.chunk_for_write(idx)
+        arena = store._arena_view
+        dst = arena[ch.base + a * size : ch.base + b * size] if ch.data is None \
+            else store.data_view(ch)[a * size : b * size]
+        meta = ch.meta
+        self._cipher.encrypt(data, dst, first, None if meta is None else meta.view(a, b))
+        mask = ((1 << count) - 1) << a
+        flags = ch.written
+        if flags & mask != mask:
+            store.sectors_allocated += count - (flags & mask).bit_count()
+            ch.written = flags | mask
         n = self._n
         n["sectors_encrypted"] += count
         n["write_requests"] += 1
@@ -298,9 +306,11 @@ class EncryptedVolume:
         mask = ((1 << count) - 1) << a
         if ch is None or ch.written & mask != mask:
             return False
+        src = store._arena_view[ch.base + a * size : ch.base + b * size] if ch.data is None \
+            else store.data_view(ch)[a * size : b * size]
+        meta = ch.meta
         try:
-            self._cipher.decrypt(store.data_view(ch)[a * size : b * size], out, first,
-                                 ch.meta_span(a, b) if ch.has_meta else None)
+            self._cipher.decrypt(src, out, first, None if meta is None else meta.view(a, b))
         except IntegrityError:
             self._n["integrity_errors"] += 1
             raise
@@ -331,6 +341,9 @@ class EncryptedVolume:
         go to the engine in one call (each keeps its own sector number); long contiguous runs
         are encrypted in place, as :meth:`write` does.
         """
+        fast = self._fast_writev(pieces)
+        if fast is not None:
+            return fast
         reqs = self._vector(pieces, writable=False)
         size = self._sector
         live = [(off, v) for off, v in reqs if v.nbytes]
@@ -349,6 +362,58 @@ class EncryptedVolume:
         self._n["write_requests"] += len(reqs)
         self._n["bytes_written"] += total
         return total
+
+    def _fast_writev(self, pieces: Any) -> int | None:
+        """Distinct single whole sectors of bytes/bytearray (random I/O at depth): one cipher
+        call, then each sector straight into its chunk; None when the general path must run
+        (it validates and explains)."""
+        if type(pieces) not in (list, tuple) or not pieces or self._closed:
+            return None
+        size, limit, store = self._sector, self._size, self._store
+        sectors = []
+        datas = []
+        for item in pieces:
+            if type(item) is not tuple or len(item) != 2:
+                return None
+            off, data = item
+            if type(off) is not int or type(data) not in (bytes, bytearray) \
+                    or len(data) != size or off % size or off < 0 or off + size > limit:
+                return None
+            sectors.append(off // size)
+            datas.append(data)
+        count = len(sectors)
+        if len(set(sectors)) != count:
+            return None
+        msize = self._meta
+        src = b"".join(datas)
+        dst = bytearray(count * size)
+        meta = bytearray(count * msize) if msize else None
+        self._cipher.encrypt(src, dst, 0, meta, array.array("Q", sectors))
+        dv = memoryview(dst)
+        mv = memoryview(meta) if meta is not None else None
+        spc, chunks, arena = store.sectors_per_chunk, store._chunks, store._arena_view
+        fresh = 0
+        for i, sec in enumerate(sectors):
+            idx, a = divmod(sec, spc)
+            ch = chunks.get(idx) or store.chunk_for_write(idx)
+            lo = i * size
+            if ch.data is None:
+                base = ch.base + a * size
+                arena[base : base + size] = dv[lo : lo + size]
+            else:
+                store.data_view(ch)[a * size : (a + 1) * size] = dv[lo : lo + size]
+            if mv is not None:
+                ch.meta.view(a, a + 1)[:] = mv[i * msize : (i + 1) * msize]
+            bit = 1 << a
+            if not ch.written & bit:
+                ch.written |= bit
+                fresh += 1
+        store.sectors_allocated += fresh
+        n = self._n
+        n["sectors_encrypted"] += count
+        n["write_requests"] += count
+        n["bytes_written"] += count * size
+        return count * size
 
     @_locked
     def readv(self, pieces: Iterable[tuple[int, int]]) -> list[bytes]:

@@ -12,8 +12,9 @@ sequential 1 MiB writes/reads, and prints MB/s (10^6 bytes/s, as openssl prints)
 * volume / engine (goal >= 0.75)
 
 ``compare_backends.py`` beside it prints the figures per backend (IPP Crypto, OpenSSL)
-against each library's own loop.  Other processes share the cores: every figure is the best of ``--repeat`` runs (interference
-only ever slows a run down), and it is worth running the script a couple of times.
+against each library's own loop.  Other processes share the cores: every figure is the best
+of ``--repeat`` runs (interference only ever slows a run down), and it is worth running the
+script a couple of times.
 """
 
 from __future__ import annotations

@@ -377,7 +377,7 @@ def test_native_ceiling_runs(spec_text):
 @requires_native
 def test_native_concurrent_callers_share_the_pool():
     """Several Python threads with threads=2 at once: the pool is taken by one caller, the
-    others spawn their own workers; every result is right."""
+    others run their batches alone; every result is right."""
     spec = CipherSpec.parse("aes-gcm-random")
     key = _key(spec)
     pt = os.urandom(64 * 4096)
@@ -491,3 +491,22 @@ def test_batches_split_across_workers_agree_and_name_bad_sectors(name, cipher):
             assert err.value.sector == 9 + 35
     finally:
         _native.set_split_bytes(was)
+
+
+def test_a_failing_self_test_disables_the_backend_loudly(monkeypatch, caplog):
+    """A backend that gives a wrong known answer is not used: logged, warned, reported."""
+    from simulator.crypt import selftest
+
+    def wrong(engine):
+        raise selftest.SelfTestFailure("AES-256-XTS IEEE 1619 vector 10 (bound sector cipher)")
+
+    monkeypatch.setattr(selftest, "run_self_test", wrong)
+    monkeypatch.setattr(engines, "_instances", {})
+    monkeypatch.setattr(engines, "_problems", {})
+    with pytest.warns(RuntimeWarning, match="self-test failed"):
+        assert engines.available_engines() == []
+    assert "self-test failed" in caplog.text
+    reason = engines.engine_unavailable_reason("native-openssl")
+    assert reason is not None and "IEEE 1619" in reason
+    with pytest.raises(EngineUnavailableError, match="self-test failed"):
+        get_engine("native-openssl")

@@ -58,3 +58,16 @@ def test_missing_ipp_is_a_note_and_a_fallback():
         assert first[:2] == ["False", "False"]
         assert first[2] in ("native-openssl", "cryptography")
         assert len(out) == 2 and out[1] and "\n" not in out[1]
+
+
+def test_ipp_backend_loads_where_installed():
+    """Where the ipp-crypto wheel is installed (Linux x86-64) the IPP backend loads, passes
+    its self-test and says which code path it dispatched; elsewhere this says why not."""
+    from simulator.crypt import available_engines, ipp_available, ipp_unavailable_reason
+
+    if not ipp_available():
+        pytest.skip(f"IPP Crypto backend unavailable: {ipp_unavailable_reason()}")
+    assert "native-ipp" in available_engines()
+    info = get_engine("native-ipp").describe()
+    assert info["code_path"] and "IPP" in info["library"]
+    assert ipp_unavailable_reason() is None
