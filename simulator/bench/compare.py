@@ -481,6 +481,10 @@ def resolve_runs(paths: Sequence[str | Path]) -> tuple[list[Run], list[str]]:
 def compare(paths: Sequence[str | Path], where: dict[str, Any] | None = None) -> str:
     """The text ``fargate-sim compare`` prints for one or more run directories."""
     runs, notes = resolve_runs(paths)
+    if runs and all(r.kind == "fleet" for r in runs):
+        from simulator.bench.runners.fleet import compare_fleet
+
+        return "".join(n + "\n" for n in notes) + compare_fleet(runs)
     for run in runs:
         check_where(run, where)
     parts = list(notes)

@@ -15,7 +15,7 @@ import math
 import shlex
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,8 +112,13 @@ def run_experiment(
     argv: list[str] | None = None,
     log: Callable[[str], None] | None = None,
     allow_large: bool = False,
+    executor: CellExecutor | None = None,
 ) -> RunResult:
-    """Run ``spec`` into a new directory under ``out`` (or continue ``resume``)."""
+    """Run ``spec`` into a new directory under ``out`` (or continue ``resume``).
+
+    ``executor`` runs the cells (default: one after another here); a Dask executor
+    (``simulator.bench.distributed``) runs them on a cluster and yields them in order.
+    """
     t0 = time.perf_counter()
     log = log or (lambda _m: None)
     command = argv if argv is not None else sys.argv
@@ -153,7 +158,8 @@ def run_experiment(
         done = {}
         meta = _initial_meta(spec, store, runner, cells, command)
     try:
-        return _run(spec, store, meta, done, cells, runner, datapath, quiet, plots, log, t0)
+        return _run(spec, store, meta, done, cells, runner, datapath, quiet, plots, log, t0,
+                    executor)
     finally:
         store.unlock()
 
@@ -175,9 +181,9 @@ def _already_complete(path: Path, spec: ExperimentSpec, cells: list[Cell]) -> Ru
 def _run(spec: ExperimentSpec, store: RunStore, meta: dict[str, Any],
          done: dict[str, dict[str, Any]], cells: list[Cell], runner: Runner,
          datapath: DataPath | None, quiet: bool, plots: bool, log: Callable[[str], None],
-         t0: float) -> RunResult:
+         t0: float, executor: CellExecutor | None = None) -> RunResult:
     params = list(cells[0].as_dict()) if cells else []
-    columns = [*params, *runner.columns]  # experiment, run and cell are added on load
+    columns = [*params, "host", *runner.columns]  # experiment, run, cell are added on load
     rated = spec.kind in ("throughput", "volume")
     if rated:
         columns += list(DERIVED)
@@ -195,24 +201,24 @@ def _run(spec: ExperimentSpec, store: RunStore, meta: dict[str, Any],
             meta["clock"] = meta.get("clock") or measure_clock()
         store.write_meta(meta)
         log(f"{spec.name}: {len(cells)} cells ({n_done} already done) -> {store.path}")
-        ctx = RunContext(spec=spec, datapath=datapath, note=log)
+        ctx = RunContext(spec=spec, datapath=datapath, note=log, run_dir=store.path)
         baseline = _baseline_from_disk(store, runner) if rated else {}
         sampler = _CeilingSampler(spec, runner, cells, datapath, store, quiet, log)
         ctx.ceilings = sampler.start(len(todo))
         bar = _progress(len(cells), n_done, spec.name, quiet)
-        for i, cell in enumerate(todo):
-            ctx.ceilings = sampler.maybe(i, len(todo)) or ctx.ceilings
+        results = (_in_turn(todo, runner, ctx, sampler) if executor is None
+                   else executor(todo, runner, ctx))
+        for cell, rows, seconds in results:
             bar.set_postfix_str(_short(cell), refresh=False)
-            t_cell = time.perf_counter()
-            rows = runner.run_cell(cell, ctx)
             for row in rows:
                 row.update(cell.as_dict())
+                row.setdefault("host", env.HOST)
             if rated:
                 _derive(rows, cell, runner, ctx.ceilings, baseline)
             shares = [float(r["cpu_share"]) for r in rows if r.get("cpu_share") == r.get(
                 "cpu_share") and r.get("cpu_share") is not None]
             share = min(shares) if shares else None
-            store.append(cell.key, rows, columns, seconds=round(time.perf_counter() - t_cell, 3),
+            store.append(cell.key, rows, columns, seconds=round(seconds, 3),
                          cpu_share=share, contended=bool(
                              share is not None and share < contention.CONTENDED_BELOW))
             n_done += 1
@@ -341,6 +347,21 @@ class _CeilingSampler:
 
 
 # ------------------------------------------------------------------ pieces
+
+#: Runs cells and yields (cell, rows, seconds) in the order given.
+CellExecutor = Callable[[list[Cell], Runner, RunContext],
+                        Iterator[tuple[Cell, list[dict[str, Any]], float]]]
+
+
+def _in_turn(cells: list[Cell], runner: Runner, ctx: RunContext, sampler: _CeilingSampler
+             ) -> Iterator[tuple[Cell, list[dict[str, Any]], float]]:
+    """The default executor: each cell here, one after another, ceilings sampled between."""
+    for i, cell in enumerate(cells):
+        ctx.ceilings = sampler.maybe(i, len(cells)) or ctx.ceilings
+        t_cell = time.perf_counter()
+        rows = runner.run_cell(cell, ctx)
+        yield cell, rows, time.perf_counter() - t_cell
+
 
 
 def _now() -> str:

@@ -49,6 +49,10 @@ def figures(run: Run | str | Path) -> list[tuple[str, Figure]]:
     s = run.summary
     if s.empty:
         return []
+    if run.kind == "fleet":
+        from simulator.bench.runners.fleet import fleet_figures
+
+        return fleet_figures(run)
     out = []
     for make in MAKERS.get(run.kind, ()):
         result = make(s, run)

@@ -18,6 +18,8 @@ RATE = {"throughput": "mib_s", "volume": "mib_s", "scenario": "seconds",
 def param_columns(rows: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
     """The grid's parameter columns (from meta.json, else the usual suspects)."""
     params = [c for c in meta.get("params", []) if c in rows.columns]
+    if "host" in rows.columns and rows["host"].nunique() > 1 and "host" not in params:
+        params.append("host")  # a distributed run: the same cell on several machines
     split = meta.get("split_column")
     if split and split in rows.columns and split not in params:
         params.append(split)
@@ -31,7 +33,7 @@ def summarize(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     kind = meta.get("kind", "throughput")
     noise = float(meta.get("spec", {}).get("measure", {}).get("noise", 0.10))
     keys = param_columns(rows, meta)
-    if kind == "capacity":
+    if kind in ("capacity", "fleet"):  # one row per cell (fleet: and repetition) already
         cols = [c for c in rows.columns if c not in ("experiment", "run", "cell", "rep")]
         return rows[cols].reset_index(drop=True)
     rate = RATE.get(kind) or meta.get("rate_column") or "mib_s"
@@ -161,6 +163,10 @@ def format_summary(summary: pd.DataFrame, kind: str, limit: int = 60) -> str:
         show["median s"] = df["median"].map("{:.4f}".format)
         show["IQR%"] = (df["rel_iqr"] * 100).map("{:.1f}".format)
         show["noisy"] = df["noisy"].map({True: "NOISY", False: ""})
+    elif kind == "fleet":
+        from simulator.bench.runners.fleet import fleet_table
+
+        show = fleet_table(df)
     else:
         show = df
     legend = LEGEND.get(kind, "")

@@ -38,6 +38,11 @@ def register(sub: Any) -> None:
                    help="run a grid of more than 10,000 cells")
     p.add_argument("--json", action="store_true",
                    help="print one JSON document (summary, ceilings, ranking, answer) instead")
+    p.add_argument("--workers", type=_workers, metavar="N",
+                   help="run the cells on a local Dask cluster of N worker processes "
+                        "(pip install -e '.[distributed]')")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run the cells on the Dask cluster of this scheduler")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -51,6 +56,8 @@ def register(sub: Any) -> None:
                    help="keep only cells with this parameter value, e.g. engine=native-ipp "
                         "(repeatable; an unknown key or value is an error listing what exists)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.add_argument("--by", metavar="COLUMN",
+                   help="the same cells side by side for each value of COLUMN (e.g. host)")
     p.add_argument("--results", default=USER_ROOT, metavar="ROOT", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_compare)
 
@@ -111,21 +118,24 @@ def _threads(text: str) -> int:
     return value
 
 
+def _workers(text: str) -> int:
+    """An argparse type: Dask worker processes, 1 to 256."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"{value} is out of range (1 to 256)")
+    return value
+
+
 def _err(msg: str) -> None:
     print(f"fargate-sim: error: {msg}", file=sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run each spec in turn; print where the results are and the summary."""
-    from simulator.bench import (
-        ResumeError,
-        RunError,
-        RunInterrupted,
-        SpecError,
-        load_spec,
-        resolve_spec_path,
-        run_experiment,
-    )
+    from simulator.bench import SpecError, load_spec, resolve_spec_path
 
     log = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
     try:
@@ -142,13 +152,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         _err(str(exc))
         return 2
 
+    if getattr(args, "workers", None) or getattr(args, "scheduler", None):
+        from simulator.bench.distributed import DaskExecutor, DistributedError, dask_client
+
+        if args.workers and args.scheduler:
+            _err("--workers starts a local cluster, --scheduler uses another: give one")
+            return 2
+        try:
+            with dask_client(args.workers, args.scheduler) as client:
+                return _run_jobs(args, jobs, log, DaskExecutor(client))
+        except DistributedError as exc:
+            _err(str(exc))
+            return 2
+    return _run_jobs(args, jobs, log, None)
+
+
+def _run_jobs(args: argparse.Namespace, jobs: list[Any], log: Any, executor: Any) -> int:
+    """Run each (spec, resume) job; print where the results are and the summary."""
+    from simulator.bench import ResumeError, RunError, RunInterrupted, SpecError, run_experiment
+
     argv = ["fargate-sim", *sys.argv[1:]] if sys.argv else None
     docs = []
     for spec, resume in jobs:
         try:
             result = run_experiment(spec, out=args.out, resume=resume,
                                     quiet=args.quiet or args.json, plots=not args.no_plots,
-                                    argv=argv, log=log, allow_large=args.allow_large)
+                                    argv=argv, log=log, allow_large=args.allow_large,
+                                    executor=executor)
         except (SpecError, RunError, ResumeError) as exc:
             _err(str(exc))
             return 2
@@ -260,6 +290,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     try:
         dirs = [_run_dir(d, args.results) for d in args.dirs]
+        if args.by:
+            from simulator.bench import load_run
+            from simulator.bench.distributed import compare_by
+
+            print("".join(compare_by(load_run(d), args.by) for d in dirs), end="")
+            return 0
         if args.json:
             import json
 

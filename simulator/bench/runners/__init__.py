@@ -38,4 +38,9 @@ def runner_for(kind: str) -> Runner:
     return RUNNERS[kind]()
 
 
+# Kinds in their own modules register themselves here.
+from simulator.bench.runners.fleet import FleetRunner, grid_fleet  # noqa: E402
+
+register("fleet", FleetRunner, grid=grid_fleet)
+
 __all__ = ["RUNNERS", "RunContext", "RunError", "Runner", "register", "runner_for"]

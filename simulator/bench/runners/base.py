@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from simulator.bench.ceiling import Ceiling, SampleKey
@@ -25,6 +26,8 @@ class RunContext:
     ceilings: dict[SampleKey, Ceiling] = field(default_factory=dict)
     note: Callable[[str], None] = lambda _msg: None
     cache: dict[str, Any] = field(default_factory=dict)
+    #: The run directory (kinds that keep files beside the table: fleet timelines).
+    run_dir: Path | None = None
 
 
 class Runner:
