@@ -22,6 +22,9 @@ SERVICES: dict[str, str] = {
     "iam": "simulator.iam.service:IamService",
     "kms": "simulator.kms.service:KmsService",
     "ecs": "simulator.ecs.service:EcsService",
+    "sts": "simulator.sts.service:StsService",
+    "cloudtrail": "simulator.api.cloudtrail:CloudTrailService",
+    "cloudformation": "simulator.cloudformation.service:CloudFormationService",
 }
 
 
