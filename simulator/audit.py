@@ -205,6 +205,11 @@ class AuditTrail(list):
             self._flush()
         return self
 
+    def clear(self) -> None:
+        """Remove every record (deferred ones are dropped unrendered)."""
+        self._pending = []
+        list.clear(self)
+
     def __reduce_ex__(self, protocol: Any) -> Any:
         self.rendered()
         return (AuditTrail, (list(self),))
@@ -251,7 +256,7 @@ for _name in (
     "__len__", "__getitem__", "__setitem__", "__delitem__", "__contains__", "__reversed__",
     "__repr__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__add__",
     "__iadd__", "__mul__", "__imul__", "__rmul__", "append", "extend", "insert", "pop",
-    "remove", "clear", "index", "count", "copy", "sort", "reverse",
+    "remove", "index", "count", "copy", "sort", "reverse",
 ):
     setattr(AuditTrail, _name, _flushing(_name))
 AuditTrail.__hash__ = None  # type: ignore[assignment]  # as list's

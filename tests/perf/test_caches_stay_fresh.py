@@ -115,6 +115,10 @@ def test_the_deferred_trail_reads_as_a_list_of_records_to_every_reader(sim):
     assert trail == list(sim.audit_trail) and trail[-1]["eventName"] == "ListKeys"
     ids = [r["eventID"] for r in trail]
     assert len(set(ids)) == len(ids)
+    kms.list_keys()
+    sim.audit_trail.clear()
+    kms.list_aliases()
+    assert [r["eventName"] for r in trail] == ["ListAliases"]
 
 
 def test_deferred_and_immediate_records_are_the_same_run():
