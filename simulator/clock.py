@@ -102,9 +102,9 @@ class SimClock:
 
     def next_due(self) -> float | None:
         """When the earliest pending callback is due (epoch seconds), or None."""
-        while self._queue and self._queue[0].cancelled:
+        while self._queue and self._queue[0][2].cancelled:
             heapq.heappop(self._queue)
-        return self._queue[0].when if self._queue else None
+        return self._queue[0][0] if self._queue else None
 
     @property
     def pending(self) -> int:

@@ -37,11 +37,14 @@ class Workload:
         self.write = write
 
     def round(self) -> list[str]:
-        """Launch ``batch`` tasks, settle to RUNNING, stop them, settle to STOPPED."""
+        """Launch ``batch`` tasks, settle to RUNNING, stop them, settle to STOPPED (a batch
+        over 10 has that many tasks running at once: more grants per key to search)."""
         sim, ecs = self.sim, self.ecs
-        tasks = ecs.run_task(cluster="prod", taskDefinition=self.td, launchType="FARGATE",
-                             networkConfiguration=NET, count=self.batch)["tasks"]
-        arns = [t["taskArn"] for t in tasks]
+        arns: list[str] = []
+        for first in range(0, self.batch, 10):  # RunTask takes at most 10 at a time
+            arns += [t["taskArn"] for t in ecs.run_task(
+                cluster="prod", taskDefinition=self.td, launchType="FARGATE",
+                networkConfiguration=NET, count=min(10, self.batch - first))["tasks"]]
         sim.fargate.settle()
         if self.write:
             for arn in arns:

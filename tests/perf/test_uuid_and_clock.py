@@ -24,8 +24,10 @@ def test_clock_runs_calls_in_time_then_scheduling_order_and_skips_cancelled():
     clock.call_later(2, lambda: ran.append("c"))  # same instant as b: after it
     clock.call_later(1.5, lambda: ran.append("never")).cancel()
     clock.call_at(t0 - 10, lambda: ran.append("past"))  # due now
-    assert clock.pending == 4
+    assert clock.pending == 4 and clock.next_due() == t0
     clock.advance(1.5)
+    assert clock.next_due() == t0 + 2
     assert ran == ["past", "a"] and clock.time() == t0 + 1.5
     clock.run_until_idle()
     assert ran == ["past", "a", "b", "c"] and clock.time() == t0 + 2 and clock.pending == 0
+    assert clock.next_due() is None
