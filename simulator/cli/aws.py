@@ -49,8 +49,10 @@ def referenced_keys(argv: list[str]) -> list[re.Match[str]]:
 
 
 #: The simulator's own options, which may also follow the operation's options.
-_OWN_FLAGS = {"--no-create-keys": None, "--principal": "principal", "--account": "account",
-              "--region": "region"}
+_OWN_FLAGS: dict[str, str | None] = {
+    "--no-create-keys": None, "--principal": "principal", "--account": "account",
+    "--region": "region",
+}
 
 
 def _own_options(args: argparse.Namespace) -> list[str]:
@@ -64,7 +66,7 @@ def _own_options(args: argparse.Namespace) -> list[str]:
         elif _OWN_FLAGS[flag] is None:
             args.no_create_keys = True
         else:
-            setattr(args, _OWN_FLAGS[flag], value if eq else next(it, None))
+            setattr(args, str(_OWN_FLAGS[flag]), value if eq else next(it, None))
     return rest
 
 

@@ -25,7 +25,7 @@ from simulator.ecs.common import (
     paginate,
     parse_reference,
 )
-from simulator.ecs.deployments import Deployment
+from simulator.ecs.deployments import Deployment, DeploymentScheduler
 from simulator.ecs.taskdefs import TaskDefinition
 from simulator.ecs.tasksets import update_refused
 
@@ -167,13 +167,8 @@ def _deployment_configuration(
     return cfg
 
 
-class ServiceOps:
-    """The service operations and the scheduler of ``EcsService``."""
-
-    # provided by EcsService
-    sim: Any
-    lifecycle: Any
-    timers: Any
+class ServiceOps(DeploymentScheduler):
+    """The service operations of ``EcsService``, over the deployment scheduler they drive."""
 
     # -- lookups ---------------------------------------------------------------------------
     def _service_ref(

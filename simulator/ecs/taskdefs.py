@@ -271,7 +271,7 @@ class TaskDefinitionOps:
         authorize_call(ctx)
         status = params.get("status", "ACTIVE")
         prefix = params.get("familyPrefix")
-        rows = []
+        rows: list[TaskDefinition] = []
         for (account, family), revisions in sorted(self.taskdefs.items()):
             if account != ctx.account:
                 continue

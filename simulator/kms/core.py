@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -304,7 +304,7 @@ class KmsCore(Service):
         if params.get("DryRun"):
             raise errors.DryRunOperationException(DRY_RUN_MESSAGE)
 
-    def check_grant_tokens(self, params: dict[str, Any]) -> None:
+    def check_grant_tokens(self, params: Mapping[str, Any]) -> None:
         """Refuse malformed or forged grant tokens (InvalidGrantTokenException)."""
         for token in params.get("GrantTokens") or ():
             if self.grants.grant_id_from_token(token) is None:
