@@ -448,11 +448,7 @@ class ServiceOps(DeploymentScheduler):
             and (launch_type is None or s.launch_type == launch_type)
             and strategy in (None, "REPLICA")
         ]
-        page, token = paginate(arns, params.get("nextToken"), params.get("maxResults") or 10)
-        out: dict[str, Any] = {"serviceArns": page}
-        if token:
-            out["nextToken"] = token
-        return out
+        return paginate("ListServices", arns, params, default_limit=10)
 
     def DeleteService(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Drain a service (refused while scaled above 0 unless ``force``)."""

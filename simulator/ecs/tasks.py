@@ -639,11 +639,7 @@ class TaskOps:
                 and (service_name is None
                      or (t.service is not None and t.service.name == service_name))
             ]
-        page, token = paginate(arns, params.get("nextToken"), params.get("maxResults"))
-        out: dict[str, Any] = {"taskArns": page}
-        if token:
-            out["nextToken"] = token
-        return out
+        return paginate("ListTasks", arns, params)
 
     def StopTask(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Ask a task to stop (stopCode UserInitiated); it reaches STOPPED as time passes.
