@@ -15,32 +15,19 @@ import sys
 from typing import Any
 
 from simulator.awscli import (
+    SERVICES,
     CliInputError,
-    format_output,
     operation_help,
     operations,
     parse_arguments,
+    run_aws_cli,
 )
 from simulator.cli import fail
 from simulator.errors import ClientError
 
-SERVICES = ("ecs", "kms", "iam")
 _KEY_ARN = re.compile(
     r"arn:(?P<partition>aws[\w-]*):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):key/(?P<id>[\w-]+)"
 )
-
-
-def run_aws_cli(sim: Any, argv: list[str], principal: str | None = None) -> tuple[dict, str]:
-    """Run ``[service, operation, --options...]`` in ``sim``; return the response and its text."""
-    service, operation, *rest = argv
-    if service not in SERVICES:
-        raise CliInputError(f"unknown service {service!r}; the simulator has {', '.join(SERVICES)}")
-    params = parse_arguments(service, operation, rest)
-    from simulator.awscli import operation_model
-
-    op = operation_model(service, operation)
-    response = sim.client(service, principal=principal).call(op.name, params)
-    return response, format_output(response)
 
 
 def referenced_keys(argv: list[str]) -> list[re.Match[str]]:
