@@ -188,7 +188,7 @@ def _run_jobs(args: argparse.Namespace, jobs: list[Any], log: Any, executor: Any
         except OSError as exc:  # the results root itself cannot be written
             _err(f"cannot write the run directory under {args.out}: {exc.strerror or exc}"
                  f"{' (' + str(exc.filename) + ')' if exc.filename else ''}; nothing ran")
-            return 1
+            return 2  # a --out that cannot be a directory is bad input (tests/test_cli_inputs)
         if args.json:
             docs.append(_run_json(result))
             continue
