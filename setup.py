@@ -16,7 +16,7 @@ from setuptools.command.build_ext import build_ext
 NATIVE = Extension(
     "simulator.crypt._native",
     sources=["simulator/crypt/_native.c"],
-    libraries=["crypto"],
+    libraries=["crypto", "dl"],  # libdl: IPP Crypto is dlopen()ed at run time
     extra_compile_args=["-std=c11", "-D_POSIX_C_SOURCE=200809L", "-pthread"],
     extra_link_args=["-pthread"],
 )

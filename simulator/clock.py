@@ -90,6 +90,12 @@ class SimClock:
             self.advance(head.when - self._now)
         return self.now()
 
+    def next_due(self) -> float | None:
+        """When the earliest pending callback is due (epoch seconds), or None."""
+        while self._queue and self._queue[0].cancelled:
+            heapq.heappop(self._queue)
+        return self._queue[0].when if self._queue else None
+
     @property
     def pending(self) -> int:
         """How many scheduled callbacks have not run yet."""

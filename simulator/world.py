@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import importlib
 import random
 from datetime import datetime
@@ -30,6 +29,9 @@ SERVICES: dict[str, str] = {
     "iam": "simulator.iam.service:IamService",
     "kms": "simulator.kms.service:KmsService",
     "ecs": "simulator.ecs.service:EcsService",
+    "sts": "simulator.sts.service:StsService",
+    "cloudtrail": "simulator.api.cloudtrail:CloudTrailService",
+    "cloudformation": "simulator.cloudformation.service:CloudFormationService",
 }
 
 
@@ -81,6 +83,7 @@ class Simulation:
         self._services: dict[str, Service] = {}
         #: Client tokens (idempotent retries) every client of this simulation shares.
         self.client_tokens = TokenCache()
+        self._fargate: FargateAgent | None = None
 
     # -- services and clients -------------------------------------------------------------
     def service(self, name: str) -> Service:
@@ -147,10 +150,20 @@ class Simulation:
         """Amazon ECS in this simulation."""
         return cast("EcsService", self.service("ecs"))
 
-    @functools.cached_property
+    @property
     def fargate(self) -> FargateAgent:
         """The Fargate agent: task storage provisioning, volumes and ``df`` of running tasks."""
-        return FargateAgent(self)
+        if self._fargate is None:
+            self._fargate = FargateAgent(self)
+        return self._fargate
+
+    @fargate.setter
+    def fargate(self, agent: FargateAgent) -> None:
+        """Use another agent (a subclass, e.g. one that retries); only before ECS is made, as
+        ECS is handed the agent then."""
+        if "ecs" in self._services:
+            raise ValueError("the Fargate agent is replaced before ECS is first used")
+        self._fargate = agent
 
     # -- audit ----------------------------------------------------------------------------
     def record(

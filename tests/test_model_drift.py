@@ -13,7 +13,7 @@ from simulator import Simulation, drift, errors
 from simulator.cli import main
 from simulator.models import service_model
 
-SERVICES = ("iam", "kms", "ecs")
+SERVICES = ("iam", "kms", "ecs", "sts", "cloudtrail", "cloudformation")
 
 
 def _implemented(sim: Simulation, service: str) -> list[str]:

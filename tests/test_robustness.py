@@ -56,7 +56,7 @@ def _value(shape: Shape, rng: random.Random, depth: int = 0) -> Any:
     return None
 
 
-@pytest.mark.parametrize("service", ["iam", "kms", "ecs"])
+@pytest.mark.parametrize("service", ["iam", "kms", "ecs", "sts", "cloudtrail", "cloudformation"])
 def test_no_operation_leaks_a_python_exception(service):
     rng = random.Random(20261129)
     model = service_model(service)

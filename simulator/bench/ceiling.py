@@ -1,29 +1,39 @@
-"""The ceiling: how fast OpenSSL itself runs a cipher on one data unit, measured in the run.
+"""Ceilings: how fast every implementation on this machine runs a cipher, measured in the run.
 
-``openssl speed -evp aes-256-xts -bytes 4096 -seconds N -mr`` when the binary exists (its
-machine-readable ``+F:`` line gives bytes per second), else the native extension's
-whole-buffer loop (the same EVP_CipherUpdate loop openssl speed runs), and a plain memory copy
-for ``null``.  The loop is also measured beside openssl speed as a cross-check; when openssl
-speed comes out well below it (:data:`SPEED_GAP`: its AEAD loop re-initialises each message in
-OpenSSL >= 3.0.16), the loop is the ceiling and openssl's figure is kept beside it.  Every
-throughput row is divided by the ceiling of its cipher and data unit, so a reader sees how
-close the per-sector path runs to the limit.
+A ceiling is the speed of a library's own tight loop over one hot buffer with one key — the
+limit a per-sector data path can approach.  Every implementation present is measured, as a
+*source*:
+
+- ``openssl speed``: the system binary, ``openssl speed -elapsed -evp NAME -bytes UNIT
+  -seconds S -mr`` (``-elapsed``: wall time, as every cell is timed; without it openssl
+  divides by user CPU time), ``-multi N`` for N threads (the sum of N processes);
+- each native engine's loop (``engine.ceiling``: OpenSSL EVP, Intel IPP Crypto, ...), in N
+  Python threads at once for N threads (the loop releases the GIL);
+- ``cryptography``: the OpenSSL inside pyca/cryptography over one large buffer (1 MiB per
+  call: no per-unit set-up, so the library's peak for the cipher);
+- ``memcpy`` for the null cipher.
+
+Every sample is kept (``ceilings.jsonl``, appended as measured) with the library, version and
+code path that produced it.  Samples are taken in rounds spread through the run; a ceiling is
+the median of its source's samples, and "of ceiling" divides by the fastest source for that
+cipher, data unit, direction and thread count, naming it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
+import os
 import shutil
+import statistics
 import subprocess
+import threading
 import time
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from simulator.bench.datapath import DataPath
 from simulator.bench.sizes import MIB
 
 #: (cipher, key_bits) -> the name ``openssl speed -evp`` takes (XTS key bits are K1 ‖ K2).
@@ -36,41 +46,72 @@ OPENSSL_EVP_NAMES = {
 }
 
 CeilingKey = tuple[str, int, int, str]  # cipher, key_bits, data unit, op
+LARGE_BUFFER = MIB
+#: Seconds per sample of an in-process loop (openssl speed takes whole seconds).
+LOOP_SECONDS = 0.2
 
-#: openssl speed below the one-key EVP loop on the same library by more than this factor
-#: measured something else, not the ceiling: OpenSSL >= 3.0.16 (and 3.1.8, 3.2.4, 3.3.3,
-#: openssl/openssl#25823) runs ``-evp aes-*-gcm`` as whole AEAD messages, re-initialising the
-#: context every data unit, about 3x below the streaming loop at 512 B on this machine.  With
-#: ``ceiling = "auto"`` the loop is the ceiling then; ``"openssl"`` keeps openssl's figure.
-SPEED_GAP = 1.15
+
+@dataclass(frozen=True)
+class Source:
+    """One implementation that can be measured: a name, what it is, and its loop."""
+
+    name: str
+    library: str
+    version: str
+    code_path: str
+    #: (cipher, key_bits, unit, seconds, decrypt, threads) -> bytes/s; raises if it cannot.
+    run: Callable[[str, int, int, float, bool, int], float] = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
 class Ceiling:
-    """A measured ceiling for one cipher, data unit and direction."""
+    """The ceiling of one cipher, data unit, direction and thread count: the fastest source."""
 
     cipher: str
     key_bits: int
     unit: int
     op: str
-    source: str  # "openssl speed", "native loop", "memcpy" or "none"
+    source: str
     bytes_per_s: float
+    threads: int = 1
+    library: str = ""
+    version: str = ""
+    code_path: str = ""
+    samples: int = 0
+    low: float = math.nan
+    high: float = math.nan
+    #: Median bytes/s of every source measured for this key (the fastest is the ceiling).
+    by_source: dict[str, float] = field(default_factory=dict)
     detail: str = ""
-    #: The native whole-buffer loop measured beside openssl speed, as a cross-check.
-    native_loop_bytes_per_s: float | None = None
-    #: What ``openssl speed`` reported, also when it was not taken as the ceiling.
-    openssl_bytes_per_s: float | None = None
 
     @property
     def mib_s(self) -> float:
         """The ceiling in MiB/s."""
         return self.bytes_per_s / MIB
 
+    @property
+    def spread(self) -> float:
+        """(max - min) / median of the samples."""
+        return (self.high - self.low) / self.bytes_per_s if self.bytes_per_s else math.nan
+
     def to_dict(self) -> dict[str, Any]:
         """Plain values for meta.json."""
         d = asdict(self)
         d["mib_s"] = self.mib_s
+        d["gb_s"] = self.bytes_per_s / 1e9
+        d["spread"] = self.spread
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Ceiling:
+        """The inverse of to_dict (unknown keys ignored)."""
+        names = {f for f in cls.__dataclass_fields__}
+        kw = {k: v for k, v in d.items() if k in names}
+        kw["bytes_per_s"] = math.nan if kw.get("bytes_per_s") is None else kw["bytes_per_s"]
+        return cls(**kw)
+
+
+# ------------------------------------------------------------------ openssl speed
 
 
 def openssl_binary() -> str | None:
@@ -93,7 +134,8 @@ def openssl_version(binary: str | None = None) -> str | None:
 def parse_speed_mr(text: str) -> dict[str, dict[int, float]]:
     """Parse ``openssl speed -mr`` output: cipher name -> {block size: bytes per second}.
 
-    ``+H:16:64:...`` lists the block sizes; ``+F:<n>:<NAME>:<b/s>:<b/s>...`` the results.
+    ``+H:16:64:...`` lists the block sizes; ``+F:<n>:<NAME>:<b/s>:<b/s>...`` the results
+    (with ``-multi`` the children's lines start ``Got:`` and the last ``+F`` is their sum).
     """
     sizes: list[int] = []
     out: dict[str, dict[int, float]] = {}
@@ -111,16 +153,24 @@ def parse_speed_mr(text: str) -> dict[str, dict[int, float]]:
     return out
 
 
+def speed_command(evp_name: str, unit: int, seconds: int, decrypt: bool = False,
+                  threads: int = 1, binary: str = "openssl") -> list[str]:
+    """The ``openssl speed`` command line for one sample (wall time: ``-elapsed``)."""
+    cmd = [binary, "speed", "-elapsed"]
+    if threads > 1:
+        cmd += ["-multi", str(threads)]
+    if decrypt:
+        cmd.append("-decrypt")
+    return [*cmd, "-evp", evp_name, "-bytes", str(unit), "-seconds", str(seconds), "-mr"]
+
+
 def openssl_speed(evp_name: str, unit: int, seconds: int, decrypt: bool = False,
-                  binary: str | None = None) -> float:
-    """Bytes/s of ``openssl speed -evp NAME -bytes UNIT -seconds S -mr`` (one core)."""
+                  binary: str | None = None, threads: int = 1) -> float:
+    """Bytes/s of ``openssl speed -elapsed ...`` (the sum over ``threads`` processes)."""
     binary = binary or openssl_binary()
     if not binary:
         raise RuntimeError("no openssl binary on PATH")
-    cmd = [binary, "speed", "-evp", evp_name, "-bytes", str(unit), "-seconds", str(seconds),
-           "-mr"]
-    if decrypt:
-        cmd.insert(2, "-decrypt")
+    cmd = speed_command(evp_name, unit, seconds, decrypt, threads, binary)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds * 10 + 30)
     results = parse_speed_mr(proc.stdout)
     for values in results.values():
@@ -131,13 +181,122 @@ def openssl_speed(evp_name: str, unit: int, seconds: int, decrypt: bool = False,
     raise RuntimeError(f"`{' '.join(cmd)}` gave no +F line: {proc.stderr.strip()[:200]}")
 
 
-def native_loop(datapath: DataPath, cipher: str, key_bits: int, unit: int, seconds: float,
-                decrypt: bool = False) -> float:
-    """Bytes/s of the native engine's EVP loop over one hot data unit (as openssl speed)."""
-    if datapath.native_ceiling is None:
-        raise RuntimeError("the native extension (and its ceiling loop) is not built")
-    spec = datapath.cipher_spec(cipher, key_bits, unit)
-    return datapath.native_ceiling(spec, unit, seconds, decrypt)
+def openssl_source(seconds: int = 1) -> Source | None:
+    """The system ``openssl speed``, or None without the binary."""
+    binary = openssl_binary()
+    if not binary:
+        return None
+    version = openssl_version(binary) or "?"
+
+    def run(cipher: str, key_bits: int, unit: int, _s: float, decrypt: bool,
+            threads: int) -> float:
+        evp = OPENSSL_EVP_NAMES.get((cipher, key_bits))
+        if evp is None:
+            raise ValueError(f"openssl speed has no -evp name for {cipher} {key_bits}b")
+        return openssl_speed(evp, unit, seconds, decrypt, binary, threads)
+
+    return Source("openssl speed", "OpenSSL (system binary)", version,
+                  " ".join(speed_command("NAME", 0, seconds, binary="openssl"))
+                  .replace("-bytes 0", "-bytes UNIT"), run)
+
+
+# ------------------------------------------------------------------ in-process loops
+
+
+def in_threads(fn: Callable[[], float], threads: int) -> float:
+    """Run ``fn`` (returns bytes/s) in ``threads`` threads at once; the sum of their rates."""
+    if threads <= 1:
+        return fn()
+    results: list[float] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(threads)
+
+    def work() -> None:
+        try:
+            start.wait()
+            results.append(fn())
+        except BaseException as exc:  # re-raised in the caller
+            errors.append(exc)
+
+    pool = [threading.Thread(target=work, daemon=True) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    if errors:
+        raise errors[0]
+    return float(sum(results))
+
+
+def engine_source(name: str, engine: Any, describe: dict[str, str],
+                  cipher_spec: Callable[[str, int, int], Any]) -> Source:
+    """A native engine's own one-key loop (``engine.ceiling``) as a source."""
+
+    def run(cipher: str, key_bits: int, unit: int, seconds: float, decrypt: bool,
+            threads: int) -> float:
+        spec = cipher_spec(cipher, key_bits, unit)
+        return in_threads(lambda: float(engine.ceiling(spec, unit_bytes=unit, seconds=seconds,
+                                                       decrypt=decrypt)), threads)
+
+    return Source(name, describe.get("library", "?"), describe.get("version", "?"),
+                  describe.get("code_path", "engine.ceiling: one key, one hot data unit"), run)
+
+
+def cryptography_loop(cipher: str, key_bits: int, seconds: float, decrypt: bool = False,
+                      size: int = LARGE_BUFFER) -> float:
+    """Bytes/s of pyca/cryptography over one ``size``-byte buffer per call, one key."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+    key = os.urandom(key_bits // 8)
+    if cipher == "aes-xts-plain64":
+        while key[: len(key) // 2] == key[len(key) // 2:]:  # pragma: no cover
+            key = os.urandom(key_bits // 8)
+    src = bytearray(os.urandom(size))
+    dst = bytearray(size + 16)
+    if cipher in ("aes-xts-plain64", "aes-gcm-random"):
+        mode = modes.XTS(bytes(16)) if cipher == "aes-xts-plain64" else modes.GCM(bytes(12))
+        c = Cipher(algorithms.AES(key), mode)
+        ctx = c.decryptor() if decrypt else c.encryptor()
+
+        def call() -> None:
+            ctx.update_into(src, dst)
+    elif cipher == "chacha20-poly1305-random":
+        aead, nonce = ChaCha20Poly1305(key), bytes(12)
+        sealed = bytearray(aead.encrypt(nonce, bytes(src), None))
+        plain = bytearray(size)
+
+        def call() -> None:
+            if decrypt:
+                aead.decrypt_into(nonce, sealed, None, plain)
+            else:
+                aead.encrypt_into(nonce, src, None, dst)
+    else:
+        raise ValueError(f"no cryptography loop for {cipher}")
+    call()
+    n, t0 = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - t0) < seconds or n == 0:
+        call()
+        n += 1
+    return size * n / elapsed
+
+
+def cryptography_source() -> Source | None:
+    """The OpenSSL inside pyca/cryptography, or None when it is not importable."""
+    try:
+        import cryptography
+        from cryptography.hazmat.backends.openssl.backend import backend
+    except ImportError:  # pragma: no cover
+        return None
+    def run(cipher: str, key_bits: int, unit: int, seconds: float, decrypt: bool,
+            threads: int) -> float:
+        # one large buffer per call: the figure does not depend on the data unit
+        return in_threads(lambda: cryptography_loop(cipher, key_bits, seconds, decrypt), threads)
+
+    return Source("cryptography", f"pyca/cryptography {cryptography.__version__}",
+                  backend.openssl_version_text(),
+                  "Cipher(AES, XTS|GCM).update_into / ChaCha20Poly1305.encrypt_into over one "
+                  "1 MiB buffer per call, one key (no per-unit set-up)", run)
 
 
 def memcpy_speed(unit: int, seconds: float) -> float:
@@ -153,64 +312,86 @@ def memcpy_speed(unit: int, seconds: float) -> float:
     return n * copies / elapsed
 
 
-def measure_ceilings(
-    keys: Iterable[CeilingKey],
-    how: str,
-    seconds: int,
-    datapath: DataPath | None,
-    progress: Any = None,
-) -> dict[CeilingKey, Ceiling]:
-    """Measure a ceiling for each (cipher, key_bits, unit, op); ``how`` is a Measure.ceiling."""
-    binary = openssl_binary() if how in ("auto", "openssl") else None
-    version = openssl_version(binary) if binary else None
-    out: dict[CeilingKey, Ceiling] = {}
-    for key in sorted(set(keys)):
-        cipher, key_bits, unit, op = key
-        if progress is not None:
-            progress(f"ceiling {cipher} {key_bits}b {unit} {op}")
-        out[key] = _one(key, how, seconds, datapath, binary, version)
+def memcpy_source() -> Source:
+    """numpy.copyto over 1 MiB: the ceiling of the null cipher."""
+    return Source("memcpy", "numpy", np.__version__, "numpy.copyto, 1 MiB buffer",
+                  lambda _c, _k, unit, s, _d, threads: in_threads(
+                      lambda: memcpy_speed(unit, min(s, 0.1)), threads))
+
+
+# ------------------------------------------------------------------ sampling
+
+
+def sources_for(how: str, engine_sources: Iterable[Source], seconds: int) -> list[Source]:
+    """The sources a ``Measure.ceiling`` setting asks for: auto (all), openssl, native, none."""
+    if how == "none":
+        return []
+    out: list[Source] = []
+    if how in ("auto", "openssl"):
+        s = openssl_source(seconds)
+        if s:
+            out.append(s)
+    if how in ("auto", "native"):
+        out += list(engine_sources)
+    if how == "auto":
+        s = cryptography_source()
+        if s:
+            out.append(s)
     return out
 
 
-def _one(key: CeilingKey, how: str, seconds: int, datapath: DataPath | None,
-         binary: str | None, version: str | None) -> Ceiling:
-    cipher, key_bits, unit, op = key
-    decrypt = op in ("decrypt", "read")
-    if how == "none":
-        return Ceiling(cipher, key_bits, unit, op, "none", math.nan)
-    if cipher == "null":
-        return Ceiling(cipher, key_bits, unit, op, "memcpy",
-                       memcpy_speed(unit, min(seconds, 0.3)), "numpy.copyto, 1 MiB")
-    evp = OPENSSL_EVP_NAMES.get((cipher, key_bits))
-    errors = []
-    if binary and evp:
-        try:
-            bps = openssl_speed(evp, unit, seconds, decrypt=decrypt, binary=binary)
-            cmd = (f"openssl speed {'-decrypt ' if decrypt else ''}-evp {evp} -bytes {unit} "
-                   f"-seconds {seconds} -mr ({version})")
-            cross = None
-            if datapath is not None and datapath.native_ceiling:
-                try:
-                    cross = native_loop(datapath, cipher, key_bits, unit, 0.25, decrypt)
-                except (RuntimeError, ValueError):
-                    cross = None
-            if how == "auto" and cross and bps > 0 and cross > bps * SPEED_GAP:
-                with contextlib.suppress(RuntimeError, ValueError):  # a longer look
-                    cross = max(cross, native_loop(datapath, cipher, key_bits, unit,
-                                                   min(float(seconds), 0.5), decrypt))
-                return Ceiling(
-                    cipher, key_bits, unit, op, "native loop", cross,
-                    f"`{cmd}` gave {bps / MIB:.0f} MiB/s, {cross / bps:.1f}x below the one-key "
-                    "EVP loop on the same library (its per-message set-up dominates), "
-                    "so that loop is the ceiling", cross, bps)
-            return Ceiling(cipher, key_bits, unit, op, "openssl speed", bps, cmd, cross, bps)
-        except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as exc:
-            errors.append(str(exc))
-    if how in ("auto", "native") and datapath is not None and datapath.native_ceiling:
-        try:
-            bps = native_loop(datapath, cipher, key_bits, unit, min(float(seconds), 0.5), decrypt)
-            return Ceiling(cipher, key_bits, unit, op, "native loop", bps,
-                           "NativeEngine.ceiling: one hot data unit, as openssl speed")
-        except (RuntimeError, ValueError) as exc:
-            errors.append(str(exc))
-    return Ceiling(cipher, key_bits, unit, op, "none", math.nan, "; ".join(errors))
+SampleKey = tuple[str, int, int, str, int]  # cipher, key_bits, unit, op, threads
+
+
+def sample_round(keys: Iterable[SampleKey], sources: list[Source], round_no: int,
+                 record: Callable[[dict[str, Any]], None],
+                 progress: Callable[[str], None] | None = None) -> int:
+    """Measure every (key, source) once; ``record`` each sample as it is taken."""
+    n = 0
+    for cipher, key_bits, unit, op, threads in sorted(set(keys)):
+        todo = [memcpy_source()] if cipher == "null" else sources
+        for src in todo:
+            if progress is not None:
+                progress(f"ceiling round {round_no + 1}: {src.name} {cipher} {key_bits}b "
+                         f"{unit} B {op} x{threads}")
+            base = {"cipher": cipher, "key_bits": key_bits, "unit": unit, "op": op,
+                    "threads": threads, "source": src.name, "library": src.library,
+                    "version": src.version, "code_path": src.code_path, "round": round_no,
+                    "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            try:
+                bps = src.run(cipher, key_bits, unit, LOOP_SECONDS,
+                              op in ("decrypt", "read"), threads)
+                record({**base, "bytes_per_s": float(bps)})
+            except (RuntimeError, ValueError, OSError, subprocess.SubprocessError,
+                    TypeError) as exc:
+                record({**base, "bytes_per_s": None, "error": f"{type(exc).__name__}: {exc}"})
+            n += 1
+    return n
+
+
+def aggregate(samples: Iterable[dict[str, Any]]) -> dict[SampleKey, Ceiling]:
+    """The ceiling per key: median of each source's samples, the fastest source kept."""
+    by: dict[SampleKey, dict[str, list[dict[str, Any]]]] = {}
+    for s in samples:
+        if s.get("bytes_per_s") is None:
+            continue
+        key = (s["cipher"], int(s["key_bits"]), int(s["unit"]), s["op"], int(s["threads"]))
+        by.setdefault(key, {}).setdefault(s["source"], []).append(s)
+    out: dict[SampleKey, Ceiling] = {}
+    for key, srcs in by.items():
+        medians = {name: statistics.median(x["bytes_per_s"] for x in xs)
+                   for name, xs in srcs.items()}
+        best = max(medians, key=lambda n: medians[n])
+        xs = srcs[best]
+        values = [x["bytes_per_s"] for x in xs]
+        c, kb, unit, op, threads = key
+        out[key] = Ceiling(c, kb, unit, op, best, medians[best], threads, xs[-1]["library"],
+                           xs[-1]["version"], xs[-1]["code_path"], len(values), min(values),
+                           max(values), medians)
+    return out
+
+
+def lookup(ceilings: dict[SampleKey, Ceiling], cipher: str, key_bits: int, unit: int, op: str,
+           threads: int) -> Ceiling | None:
+    """The ceiling for a cell: measured at its thread count, else None."""
+    return ceilings.get((cipher, key_bits, unit, op, threads))

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from simulator.bench.contention import CONTENDED_BELOW
 from simulator.bench.datapath import DataPath, default_datapath
 from simulator.bench.measure import measure, stats
 from simulator.bench.plots import SHORT
@@ -36,13 +37,27 @@ class BenchRow:
     key_bits: int
     encrypt_mib_s: float | None
     decrypt_mib_s: float | None
+    #: IQR / median of the repetitions, each way.
+    encrypt_spread: float | None = None
+    decrypt_spread: float | None = None
+    repetitions: int = 0
+    #: The least CPU share a thread got in any repetition (< 0.9: contended).
+    cpu_share: float | None = None
 
     def format(self) -> str:
-        """The line as cryptsetup prints it: ``%15s  %9zub  %10.1f MiB/s  %10.1f MiB/s``."""
-        def cell(v: float | None) -> str:
-            return f"{v:10.1f} MiB/s" if v is not None else f"{'N/A':>16}"
-        return f"{self.algorithm:>15}  {self.key_bits:>9}b  {cell(self.encrypt_mib_s)}  " \
-               f"{cell(self.decrypt_mib_s)}"
+        """The line as cryptsetup prints it (``%15s  %9zub  %10.1f MiB/s  %10.1f MiB/s``),
+        each figure followed by the spread of its repetitions."""
+        def cell(v: float | None, spread: float | None) -> str:
+            if v is None:
+                return f"{'N/A':>24}"
+            return f"{v:10.1f} MiB/s ±{(spread or 0) * 100:4.1f}%"
+        return f"{self.algorithm:>15}  {self.key_bits:>9}b  " \
+               f"{cell(self.encrypt_mib_s, self.encrypt_spread)}  " \
+               f"{cell(self.decrypt_mib_s, self.decrypt_spread)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for ``bench --json``."""
+        return asdict(self)
 
 
 def bench(
@@ -53,21 +68,29 @@ def bench(
     seconds: float = 0.5,
     threads: int = 1,
     datapath: DataPath | None = None,
+    repetitions: int = 5,
 ) -> list[BenchRow]:
-    """Time each configuration both ways over 1 MiB buffers (median of 3 repetitions)."""
+    """Time each configuration both ways over 1 MiB buffers (median of ``repetitions``)."""
     dp = datapath or default_datapath()
     eng = dp.get_engine(engine)
     rows = []
     for cipher, bits in configs:
         spec = dp.cipher_spec(cipher, bits, sector_size)
-        enc, dec = _both_ways(eng, spec, dp.key_for(spec), sector_size, seconds, threads)
-        rows.append(BenchRow(SHORT.get(cipher, cipher), bits, enc, dec))
+        supports = getattr(eng, "supports", None)
+        if callable(supports) and not supports(spec):  # cryptsetup prints N/A as well
+            rows.append(BenchRow(SHORT.get(cipher, cipher), bits, None, None, None, None, 0))
+            continue
+        (enc, es, s1), (dec, ds, s2) = _both_ways(eng, spec, dp.key_for(spec), sector_size,
+                                                  seconds, threads, repetitions)
+        rows.append(BenchRow(SHORT.get(cipher, cipher), bits, enc, dec, es, ds, repetitions,
+                             min(s1, s2)))
     return rows
 
 
 def _both_ways(eng: Any, spec: Any, key: bytes, sector_size: int, seconds: float,
-               threads: int) -> tuple[float, float]:
-    """Median MiB/s encrypting, then decrypting, one 1 MiB buffer (round trip checked)."""
+               threads: int, repetitions: int = 5) -> list[tuple[float, float, float]]:
+    """(median MiB/s, IQR/median, least CPU share) encrypting, then decrypting, one 1 MiB
+    buffer (round trip checked)."""
     src = bytearray(os.urandom(BUFFER))
     ct = bytearray(BUFFER)
     out = bytearray(BUFFER)
@@ -80,11 +103,13 @@ def _both_ways(eng: Any, spec: Any, key: bytes, sector_size: int, seconds: float
         lambda: eng.decrypt_sectors(spec, key, ct, out, 0, metadata=meta, threads=threads),
     ):
         reps = measure(fn, bytes_per_call=BUFFER, warmup=min(0.1, seconds / 4),
-                       repetitions=3, min_time=seconds / 3)
-        results.append(stats([r.mib_s for r in reps]).median)
+                       repetitions=repetitions, min_time=seconds / repetitions,
+                       threads=threads)
+        st = stats([r.mib_s for r in reps])
+        results.append((st.median, st.rel_iqr, min(r.cpu_share for r in reps)))
     if out != src:
         raise RuntimeError(f"{spec}: decrypt(encrypt(x)) != x")
-    return results[0], results[1]
+    return results
 
 
 def format_table(rows: Sequence[BenchRow], engine_note: str = "") -> str:
@@ -92,6 +117,14 @@ def format_table(rows: Sequence[BenchRow], engine_note: str = "") -> str:
     lines = ["# Tests are approximate using memory only (no storage IO)."]
     if engine_note:
         lines.append(f"# {engine_note}")
+    lines.append("# each figure: median of the repetitions, ± their IQR / median")
     lines.append(HEADER)
     lines += [r.format() for r in rows]
+    if any(r.encrypt_mib_s is None for r in rows):
+        lines.append("# N/A: this engine does not run that cipher")
+    shares = [r.cpu_share for r in rows if r.cpu_share is not None]
+    if shares and min(shares) < CONTENDED_BELOW:
+        lines.append(f"# CONTENDED: a thread got as little as {min(shares):.2f} of a CPU "
+                     f"(below {CONTENDED_BELOW}): other processes took the cores and these "
+                     "figures are unreliable; rerun on a quiet machine")
     return "\n".join(lines)

@@ -1,8 +1,13 @@
 """The data path the runners measure, behind one seam so tests can inject a fake.
 
-The real one is ``simulator.crypt`` (CipherSpec, engines, EncryptedVolume, the native ceiling
-loop) and ``simulator.fargate.storage`` for the df model; :func:`default_datapath` imports them
-lazily so the harness itself imports without them.
+The real one is ``simulator.crypt`` (CipherSpec, engines, EncryptedVolume, each native
+engine's ceiling loop) and ``simulator.fargate.storage`` for the df model;
+:func:`default_datapath` imports them lazily so the harness itself imports without them.
+
+Engine names: ``native-ipp`` (Intel IPP Crypto), ``native-openssl`` (the system libcrypto's
+EVP), ``cryptography`` (pyca/cryptography's bundled OpenSSL), and ``native`` / ``auto`` as
+simulator.crypt resolves them.  :func:`describe_engine` is the one place that copes with an
+engine that cannot describe itself.
 """
 
 from __future__ import annotations
@@ -14,17 +19,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+#: Every engine name a spec may use; which of them run here is the data path's to say.
+ENGINE_NAMES = ("native-ipp", "native-openssl", "cryptography", "native", "auto")
+#: Names that mean the same implementation in a crypt module without them (before the
+#: native-ipp/native-openssl split, "native" was the OpenSSL EVP loop).
+_ALIASES = {"native-openssl": "native"}
+
 
 @dataclass
 class DataPath:
-    """Factories for cipher specs, engines and volumes, plus the native ceiling loop."""
+    """Factories for cipher specs, engines and volumes, plus the ceiling sources."""
 
     cipher_spec: Callable[[str, int, int], Any]
     get_engine: Callable[[str], Any]
     volume: Callable[[int, Any, bytes, str], Any] | None = None
-    native_ceiling: Callable[[Any, int, float, bool], float] | None = None
+    #: Native engines' own loops: name -> (engine, describe dict); each has ``ceiling``.
+    loops: Callable[[], dict[str, tuple[Any, dict[str, str]]]] = field(default=lambda: {})
     engine_problems: Callable[[], dict[str, str | None]] = field(default=lambda: {})
-    versions: Callable[[], dict[str, str]] = field(default=lambda: {})
+    versions: Callable[[], dict[str, Any]] = field(default=lambda: {})
     storage: Callable[..., Any] | None = None
 
     def key_for(self, spec: Any) -> bytes:
@@ -37,59 +49,91 @@ class DataPath:
 
     def check_engine(self, name: str) -> str | None:
         """Why engine ``name`` cannot run here, or None when it can."""
-        return self.engine_problems().get(name)
+        problems = self.engine_problems()
+        if name not in problems and name not in ENGINE_NAMES:
+            return f"unknown engine (known: {', '.join(ENGINE_NAMES)})"
+        return problems.get(name)
+
+
+def describe_engine(engine: Any, name: str = "") -> dict[str, str]:
+    """``engine.describe()`` (engine, library, version, code_path), or the same built from
+    what an older engine exposes."""
+    describe = getattr(engine, "describe", None)
+    if callable(describe):
+        d = {str(k): str(v) for k, v in describe().items()}
+        d.setdefault("engine", name or str(getattr(engine, "name", "?")))
+        return d
+    ename = str(getattr(engine, "name", name or "?"))
+    version = str(getattr(engine, "openssl_version", ""))
+    if ename == "cryptography":
+        lib, path = "pyca/cryptography (bundled OpenSSL)", "per-sector Cipher/AEAD calls"
+    else:
+        lib = "OpenSSL libcrypto (system)"
+        path = f"C loop over EVP (xts: {getattr(engine, 'xts_path', 'evp')})"
+    return {"engine": name or ename, "library": lib, "version": version, "code_path": path}
 
 
 def default_datapath() -> DataPath:
     """The real data path: simulator.crypt (and simulator.fargate.storage when present)."""
     crypt = importlib.import_module("simulator.crypt")
+    available = list(getattr(crypt, "available_engines", lambda: ["cryptography"])())
+
+    def resolve(name: str) -> str:
+        return name if name in available or name == "auto" else _ALIASES.get(name, name)
+
+    def get_engine(name: str) -> Any:
+        return crypt.get_engine(resolve(name))
 
     def cipher_spec(name: str, key_bits: int, sector_size: int) -> Any:
         return crypt.CipherSpec.parse(name, key_bits=key_bits or None, sector_size=sector_size)
 
     def engine_problems() -> dict[str, str | None]:
-        native_ok = getattr(crypt, "native_available", lambda: True)()
-        reason = getattr(crypt, "native_unavailable_reason", None)
-        why = None if native_ok else (reason() if callable(reason) else "not built")
-        return {"native": why, "cryptography": None, "auto": None}
+        out: dict[str, str | None] = {}
+        for name in ENGINE_NAMES:
+            try:
+                crypt.get_engine(resolve(name))
+                out[name] = None
+            except Exception as exc:  # EngineUnavailableError, ValueError: say why
+                out[name] = str(exc)
+        return out
+
+    def loops() -> dict[str, tuple[Any, dict[str, str]]]:
+        out: dict[str, tuple[Any, dict[str, str]]] = {}
+        seen: set[int] = set()
+        for name in ("native-ipp", "native-openssl", "native"):
+            if name == "native" and out:  # "native" selects one of the backends above
+                continue
+            with contextlib.suppress(Exception):
+                engine = get_engine(name)
+                if id(engine) not in seen and callable(getattr(engine, "ceiling", None)):
+                    seen.add(id(engine))
+                    out[name] = (engine, describe_engine(engine, name))
+        return out
 
     storage = None
     with contextlib.suppress(ImportError, AttributeError):
         storage = importlib.import_module("simulator.fargate.storage").EphemeralStorage
     return DataPath(
         cipher_spec=cipher_spec,
-        get_engine=crypt.get_engine,
+        get_engine=get_engine,
         volume=getattr(crypt, "EncryptedVolume", None),
-        native_ceiling=_native_ceiling(),
+        loops=loops,
         engine_problems=engine_problems,
         versions=engine_versions,
         storage=storage,
     )
 
 
-def _native_ceiling() -> Callable[[Any, int, float, bool], float] | None:
-    """The native engine's whole-buffer loop (as ``openssl speed -evp``), if it is built."""
-    crypt = importlib.import_module("simulator.crypt")
-    if not getattr(crypt, "native_available", lambda: False)():
-        return None
-
-    def run(spec: Any, unit: int, seconds: float, decrypt: bool) -> float:
-        engine = crypt.get_engine("native")
-        return float(engine.ceiling(spec, unit_bytes=unit, seconds=seconds, decrypt=decrypt))
-
-    return run
-
-
-def engine_versions() -> dict[str, str]:
-    """The OpenSSL behind each engine: native (system libcrypto), cryptography (its own)."""
-    out: dict[str, str] = {}
+def engine_versions() -> dict[str, Any]:
+    """What is behind each engine name here: describe() per engine, or why it cannot run."""
+    out: dict[str, Any] = {}
     try:
-        crypt = importlib.import_module("simulator.crypt")
+        dp = default_datapath()
     except ImportError:
         return out
-    for name in ("native", "cryptography"):
+    for name in ENGINE_NAMES:
         try:
-            out[name] = str(crypt.get_engine(name).openssl_version)
+            out[name] = describe_engine(dp.get_engine(name), name)
         except Exception as exc:  # EngineUnavailableError and friends: say why
             out[name] = f"unavailable: {exc}"
     return out

@@ -22,6 +22,11 @@ PACKAGES = ("fargate-ephemeral-sim", "cryptography", "numpy", "pandas", "pyarrow
             "matplotlib", "tqdm", "botocore")
 
 
+#: The machine a row was measured on (the ``host`` column): ``FARGATE_SIM_HOST`` or the
+#: host name.
+HOST = os.environ.get("FARGATE_SIM_HOST") or platform.node() or "localhost"
+
+
 def cpu_info(path: str = "/proc/cpuinfo") -> dict[str, Any]:
     """CPU model and the crypto-relevant flags from /proc/cpuinfo (empty off Linux)."""
     model, flags, model_found = platform.processor() or "", set(), False

@@ -1,19 +1,21 @@
-"""Running an experiment: check, measure the ceilings, run each cell, append, summarise, plot.
+"""Running an experiment: check, lock, sample the ceilings, run each cell, record, summarise.
 
-Every cell's rows are on disk (flushed) before the next cell starts.  If the run stops midway
-(Ctrl-C, a crash), meta.json says so and how to resume; :func:`run_experiment` with
-``resume=DIR`` skips the completed cells and refuses a spec whose hash differs.
+A cell is done when its rows are durable in cells.jsonl (see :mod:`simulator.bench.store`).
+If the run stops midway (Ctrl-C, a crash, SIGKILL, a full disk), the completed cells are kept
+and :func:`run_experiment` with ``resume=DIR`` continues: it skips them, refuses a spec whose
+hash differs, and refuses while another process holds the directory.  Ceilings are sampled in
+``measure.ceiling_rounds`` rounds spread through the run; contention (each cell's CPU share,
+the load and the busy processes around the run) is measured and said.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import os
 import shlex
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,19 +24,37 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator.bench import env
-from simulator.bench.ceiling import Ceiling, CeilingKey, measure_ceilings
+from simulator.bench import contention, env
+from simulator.bench.ceiling import (
+    Ceiling,
+    SampleKey,
+    aggregate,
+    engine_source,
+    lookup,
+    sample_round,
+    sources_for,
+)
+from simulator.bench.clock import measure_clock
 from simulator.bench.datapath import DataPath, default_datapath
 from simulator.bench.grid import Cell, expand
 from simulator.bench.runners import RunContext, RunError, Runner, runner_for
 from simulator.bench.spec import NULL, ExperimentSpec
-from simulator.bench.store import DEFAULT_ROOT, SUMMARY, RunStore
+from simulator.bench.store import (
+    DEFAULT_ROOT,
+    SUMMARY,
+    RunStore,
+    is_disk_error,
+    read_cells,
+    read_table,
+)
 from simulator.bench.summary import format_summary, summarize
 
 DERIVED = ("ceiling_mib_s", "ceiling_source", "ratio_to_ceiling", "null_mib_s",
            "overhead_vs_null")
 _OP_TO_CEILING = {"encrypt": "encrypt", "decrypt": "decrypt", "write": "encrypt",
                   "read": "decrypt"}
+#: A grid larger than this is refused unless the caller says ``allow_large``.
+MAX_CELLS = 10_000
 
 
 class RunInterrupted(RuntimeError):
@@ -42,8 +62,14 @@ class RunInterrupted(RuntimeError):
 
     def __init__(self, path: Path, done: int, total: int, cause: BaseException) -> None:
         self.path, self.done, self.total, self.cause = path, done, total, cause
-        what = "interrupted" if isinstance(cause, KeyboardInterrupt) else \
-            f"stopped by {type(cause).__name__}: {cause}"
+        if isinstance(cause, KeyboardInterrupt):
+            what = "interrupted"
+        elif is_disk_error(cause):
+            what = (f"stopped: the disk refused a write ({cause.strerror or cause}"
+                    f"{': ' + str(cause.filename) if getattr(cause, 'filename', None) else ''})"
+                    "; free space or make it writable, then resume")
+        else:
+            what = f"stopped by {type(cause).__name__}: {cause}"
         super().__init__(
             f"{what} after {done}/{total} cells; the completed cells are in {path}\n"
             f"resume with: {resume_command(path)}")
@@ -61,6 +87,9 @@ class RunResult:
     summary: pd.DataFrame
     plots: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    #: True for a --resume of a run that was already complete: nothing was written.
+    already_complete: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def summary_text(self) -> str:
         """The summary table as printed at the end of a run."""
@@ -82,11 +111,21 @@ def run_experiment(
     plots: bool = True,
     argv: list[str] | None = None,
     log: Callable[[str], None] | None = None,
+    allow_large: bool = False,
+    executor: CellExecutor | None = None,
 ) -> RunResult:
-    """Run ``spec`` into a new directory under ``out`` (or continue ``resume``)."""
+    """Run ``spec`` into a new directory under ``out`` (or continue ``resume``).
+
+    ``executor`` runs the cells (default: one after another here); a Dask executor
+    (``simulator.bench.distributed``) runs them on a cluster and yields them in order.
+    """
     t0 = time.perf_counter()
     log = log or (lambda _m: None)
+    command = argv if argv is not None else sys.argv
     cells = expand(spec)
+    if len(cells) > MAX_CELLS and not allow_large:
+        raise RunError(f"{spec.name}: the grid has {len(cells):,} cells, more than "
+                       f"{MAX_CELLS:,}; narrow it, or pass --allow-large if you mean it")
     runner = runner_for(spec.kind)
     if datapath is None and spec.kind != "scenario":
         try:
@@ -94,77 +133,235 @@ def run_experiment(
         except ImportError as exc:
             raise RunError(f"the data path is not importable: {exc}") from None
     runner.check(spec, cells, datapath)  # refuse before anything runs or is written
+    skipped = runner.unsupported(cells, datapath)
+    if skipped:
+        by_reason: dict[str, int] = {}
+        for why in skipped.values():
+            by_reason[why] = by_reason.get(why, 0) + 1
+        log("skipping " + "; ".join(f"{n} cells: {why}" for why, n in by_reason.items()))
+        cells = [c for c in cells if c.key not in skipped]
+        if not cells:
+            raise RunError(f"{spec.name}: no cell can run here ("
+                           + "; ".join(by_reason) + ")")
 
     if resume:
-        store = RunStore.reopen(resume, spec)
+        finished = _already_complete(Path(resume), spec, cells)
+        if finished is not None:
+            return finished
+        store = RunStore.reopen(resume, spec, command)
         meta = store.read_meta()
         done = store.completed()
         meta.setdefault("resumed", []).append(_now())
-        meta.update(status="running", argv_resume=argv if argv is not None else sys.argv)
+        meta.update(status="running", argv_resume=command)
     else:
-        store = RunStore.create(out, spec)
+        store = RunStore.create(out, spec, command)
         done = {}
-        meta = _initial_meta(spec, store, runner, cells, argv)
-    store.write_meta(meta)
+        meta = _initial_meta(spec, store, runner, cells, command)
+    try:
+        return _run(spec, store, meta, done, cells, runner, datapath, quiet, plots, log, t0,
+                    executor)
+    finally:
+        store.unlock()
 
+
+def _already_complete(path: Path, spec: ExperimentSpec, cells: list[Cell]) -> RunResult | None:
+    """A RunResult for a finished run (read only: nothing is written), else None."""
+    store = RunStore(path)
+    meta = store.read_meta()
+    if meta.get("status") != "complete" or meta.get("spec_hash") != spec.hash:
+        return None
+    have = {r["cell"] for r in read_cells(path)}
+    if not {c.key for c in cells} <= have:
+        return None
+    summary = summarize(read_table(path), meta)
+    return RunResult(path, spec, len(cells), 0, len(cells), summary, already_complete=True,
+                     meta=meta)
+
+
+def _run(spec: ExperimentSpec, store: RunStore, meta: dict[str, Any],
+         done: dict[str, dict[str, Any]], cells: list[Cell], runner: Runner,
+         datapath: DataPath | None, quiet: bool, plots: bool, log: Callable[[str], None],
+         t0: float, executor: CellExecutor | None = None) -> RunResult:
     params = list(cells[0].as_dict()) if cells else []
-    columns = [*params, *runner.columns]  # experiment, run and cell are added on load
+    columns = [*params, "host", *runner.columns]  # experiment, run, cell are added on load
     rated = spec.kind in ("throughput", "volume")
     if rated:
         columns += list(DERIVED)
-
     todo = [c for c in cells if c.key not in done]
-    log(f"{spec.name}: {len(cells)} cells ({len(cells) - len(todo)} already done) -> "
-        f"{store.path}")
-    ctx = RunContext(spec=spec, datapath=datapath, note=log)
-    baseline = _baseline_from_disk(store, runner) if rated else {}
     n_done = len(cells) - len(todo)
     bar: Any = _NoBar()
     try:
-        ctx.ceilings = _ceilings(spec, runner, cells, datapath, store, meta, log)
+        meta["columns"] = columns
+        meta["skipped_cells"] = _skipped(spec, runner, datapath)
+        snap = contention.snapshot(0.3)
+        meta.setdefault("contention", {}).setdefault("before", snap)
+        if len(meta.get("resumed", [])):
+            meta["contention"].setdefault("resumes", []).append(snap)
+        if rated:
+            meta["clock"] = meta.get("clock") or measure_clock()
+        store.write_meta(meta)
+        log(f"{spec.name}: {len(cells)} cells ({n_done} already done) -> {store.path}")
+        ctx = RunContext(spec=spec, datapath=datapath, note=log, run_dir=store.path)
+        baseline = _baseline_from_disk(store, runner) if rated else {}
+        sampler = _CeilingSampler(spec, runner, cells, datapath, store, quiet, log)
+        ctx.ceilings = sampler.start(len(todo))
         bar = _progress(len(cells), n_done, spec.name, quiet)
-        for cell in todo:
+        results = (_in_turn(todo, runner, ctx, sampler) if executor is None
+                   else executor(todo, runner, ctx))
+        for cell, rows, seconds in results:
             bar.set_postfix_str(_short(cell), refresh=False)
-            t_cell = time.perf_counter()
-            rows = runner.run_cell(cell, ctx)
             for row in rows:
                 row.update(cell.as_dict())
+                row.setdefault("host", env.HOST)
             if rated:
                 _derive(rows, cell, runner, ctx.ceilings, baseline)
-            store.append(cell.key, rows, columns, seconds=round(time.perf_counter() - t_cell, 3))
+            shares = [float(r["cpu_share"]) for r in rows if r.get("cpu_share") == r.get(
+                "cpu_share") and r.get("cpu_share") is not None]
+            share = min(shares) if shares else None
+            store.append(cell.key, rows, columns, seconds=round(seconds, 3),
+                         cpu_share=share, contended=bool(
+                             share is not None and share < contention.CONTENDED_BELOW))
             n_done += 1
             bar.update(1)
+        ctx.ceilings = sampler.finish() or ctx.ceilings
+        bar.close()
+        store.write_tables()
     except BaseException as exc:
         bar.close()
-        store.update_meta(status="interrupted" if isinstance(exc, KeyboardInterrupt)
-                          else "failed", error=f"{type(exc).__name__}: {exc}",
-                          cells_done=n_done, stopped=_now(), resume_command=resume_command(
-                              store.path))
-        _finish_table(store)
+        with contextlib.suppress(OSError):  # a full disk may refuse this too: then the
+            store.update_meta(                # unlocked "running" status reads interrupted
+                status="interrupted" if isinstance(exc, KeyboardInterrupt) or is_disk_error(exc)
+                else "failed", error=f"{type(exc).__name__}: {exc}", cells_done=n_done,
+                stopped=_now(), resume_command=resume_command(store.path))
+        with contextlib.suppress(Exception):
+            store.write_tables()
         raise RunInterrupted(store.path, n_done, len(cells), exc) from exc
-    bar.close()
 
-    _finish_table(store)
     meta = store.read_meta()
+    meta.setdefault("contention", {})["after"] = contention.snapshot(0.3)
     summary = summarize(store.read_rows(), meta)
+    meta["reliability"] = _reliability(summary, meta)
+    store.write_meta(meta)
     result = RunResult(store.path, spec, len(cells), len(todo), len(cells) - len(todo),
-                       summary)
+                       summary, meta=meta)
     store.write_text(SUMMARY, result.summary_text() + "\n")
     if plots:
         from simulator.bench.plots import plot_run
 
         try:
-            result.plots = plot_run(store.path)
+            result.plots = plot_run(store.path, progress=not quiet)
         except Exception as exc:  # a plot must never lose a run's numbers
             log(f"plots failed: {type(exc).__name__}: {exc}")
     result.seconds = time.perf_counter() - t0
-    store.update_meta(status="complete", finished=_now(), cells_done=n_done,
-                      error=None, plots=[p.name for p in result.plots],
-                      wall_seconds=round(result.seconds, 2))
+    result.meta = store.update_meta(status="complete", finished=_now(), cells_done=n_done,
+                                    error=None, plots=[p.name for p in result.plots],
+                                    wall_seconds=round(result.seconds, 2))
     return result
 
 
+def _skipped(spec: ExperimentSpec, runner: Runner, datapath: DataPath | None
+             ) -> list[dict[str, str]]:
+    """The grid's cells that this machine's engines cannot run, and why (for meta.json)."""
+    every = expand(spec)
+    why = runner.unsupported(every, datapath)
+    return [{"cell": c.id, "reason": why[c.key]} for c in every if c.key in why]
+
+
+def _reliability(summary: pd.DataFrame, meta: dict[str, Any]) -> dict[str, Any]:
+    """How many cells were contended, the least CPU share, and the sentence to print."""
+    if summary.empty or "contended" not in summary:
+        return {"contended_cells": 0, "cells": len(summary), "verdict": None}
+    n = int(summary["contended"].sum())
+    low = float(summary["cpu_share"].min()) if "cpu_share" in summary else math.nan
+    c = meta.get("contention", {})
+    return {"contended_cells": n, "cells": len(summary), "min_cpu_share": low,
+            "verdict": contention.verdict(low, len(summary), n, c.get("before"), c.get("after"))}
+
+
+class _CeilingSampler:
+    """Samples every ceiling source in rounds spread over the cells; records each sample."""
+
+    def __init__(self, spec: ExperimentSpec, runner: Runner, cells: list[Cell],
+                 datapath: DataPath | None, store: RunStore, quiet: bool,
+                 log: Callable[[str], None]) -> None:
+        self.store, self.log, self.quiet = store, log, quiet
+        self.keys = runner.ceiling_keys(cells)
+        engines = []
+        if datapath is not None:
+            for name, (engine, desc) in datapath.loops().items():
+                engines.append(engine_source(name, engine, desc, datapath.cipher_spec))
+        self.sources = sources_for(spec.measure.ceiling, engines, spec.measure.ceiling_seconds)
+        # ceiling = "none": no ceilings at all (not even the null copy's)
+        self.rounds = spec.measure.ceiling_rounds if self.keys and self.sources else 0
+        self.done = {int(s.get("round", 0)) for s in store.ceiling_samples()}
+        self.at: list[int] = []
+
+    def _round(self) -> dict[SampleKey, Ceiling]:
+        n = len(self.done)
+        total = len(self.keys) * max(1, len(self.sources))
+        bar = _progress(total, 0, f"ceilings {n + 1}/{self.rounds}", self.quiet, unit="sample")
+        self.log(f"ceilings round {n + 1}/{self.rounds}: {len(self.keys)} keys x "
+                 f"{len(self.sources)} sources ({', '.join(s.name for s in self.sources)})")
+
+        def note(msg: str) -> None:
+            bar.set_postfix_str(msg.split(": ", 1)[-1], refresh=False)
+            bar.update(1)
+
+        sample_round(self.keys, self.sources, n, self.store.append_ceiling, note)
+        bar.close()
+        self.done.add(n)
+        return self._publish()
+
+    def _publish(self) -> dict[SampleKey, Ceiling]:
+        ceilings = aggregate(self.store.ceiling_samples())
+        self.store.update_meta(ceilings=[c.to_dict() for c in ceilings.values()],
+                               ceiling_sources=[{"source": s.name, "library": s.library,
+                                                 "version": s.version, "code_path": s.code_path}
+                                                for s in self.sources])
+        return ceilings
+
+    def start(self, todo: int) -> dict[SampleKey, Ceiling]:
+        """Round one now (unless on disk); the rest spread over the ``todo`` cells."""
+        left = self.rounds - len(self.done)
+        if left <= 0:
+            return self._publish() if self.keys else {}
+        ceilings = self._round() if not self.done else self._publish()
+        left = self.rounds - len(self.done)
+        self.at = [round(todo * (i + 1) / left) for i in range(left)] if left > 0 else []
+        return ceilings
+
+    def maybe(self, i: int, todo: int) -> dict[SampleKey, Ceiling] | None:
+        """Another round when cell ``i`` is a checkpoint (not the last: see finish)."""
+        if self.at and i == self.at[0] and i < todo:
+            self.at.pop(0)
+            return self._round()
+        return None
+
+    def finish(self) -> dict[SampleKey, Ceiling] | None:
+        """The remaining rounds, after the last cell."""
+        out = None
+        while self.at:
+            self.at.pop(0)
+            out = self._round()
+        return out
+
+
 # ------------------------------------------------------------------ pieces
+
+#: Runs cells and yields (cell, rows, seconds) in the order given.
+CellExecutor = Callable[[list[Cell], Runner, RunContext],
+                        Iterator[tuple[Cell, list[dict[str, Any]], float]]]
+
+
+def _in_turn(cells: list[Cell], runner: Runner, ctx: RunContext, sampler: _CeilingSampler
+             ) -> Iterator[tuple[Cell, list[dict[str, Any]], float]]:
+    """The default executor: each cell here, one after another, ceilings sampled between."""
+    for i, cell in enumerate(cells):
+        ctx.ceilings = sampler.maybe(i, len(cells)) or ctx.ceilings
+        t_cell = time.perf_counter()
+        rows = runner.run_cell(cell, ctx)
+        yield cell, rows, time.perf_counter() - t_cell
+
 
 
 def _now() -> str:
@@ -172,7 +369,7 @@ def _now() -> str:
 
 
 def _initial_meta(spec: ExperimentSpec, store: RunStore, runner: Runner, cells: list[Cell],
-                  argv: list[str] | None) -> dict[str, Any]:
+                  argv: list[str]) -> dict[str, Any]:
     return {
         "experiment": spec.name,
         "kind": spec.kind,
@@ -190,33 +387,20 @@ def _initial_meta(spec: ExperimentSpec, store: RunStore, runner: Runner, cells: 
         "cells_done": 0,
         "units": {"mib_s": "2^20 bytes/s (cryptsetup)", "mb_s": "10^6 bytes/s",
                   "clat_*_us": "completion latency, microseconds (fio)",
-                  "ceiling_mib_s": "one core's ceiling (openssl speed of this cipher and data "
-                                   "unit) x min(threads, usable cores)",
+                  "gb_s": "10^9 bytes/s",
+                  "cycles_per_byte": "reference (TSC) cycles per byte: clock.hz / bytes/s",
+                  "cpu_share": "process CPU s / wall s / min(threads, usable cores); < 0.9 "
+                               "is CONTENDED",
+                  "cpu_stall": "share of wall time some task waited for a CPU "
+                               "(/proc/pressure/cpu)",
+                  "ceiling_mib_s": "the fastest implementation's own loop for this cipher, "
+                                   "data unit, direction and thread count (median of the "
+                                   "ceiling rounds)",
                   "ratio_to_ceiling": "MiB/s / ceiling_mib_s",
                   "overhead_vs_null": "null MiB/s / this MiB/s - 1: extra time per byte "
                                       "over a plain copy"},
         "env": env.collect(argv),
     }
-
-
-def _ceilings(spec: ExperimentSpec, runner: Runner, cells: list[Cell],
-              datapath: DataPath | None, store: RunStore, meta: dict[str, Any],
-              log: Callable[[str], None]) -> dict[CeilingKey, Ceiling]:
-    """Ceilings measured at the start of the run (reused from meta.json on resume)."""
-    keys = runner.ceiling_keys(cells)
-    have: dict[CeilingKey, Ceiling] = {}
-    for c in meta.get("ceilings", []):
-        bps = math.nan if c.get("bytes_per_s") is None else float(c["bytes_per_s"])
-        have[(c["cipher"], c["key_bits"], c["unit"], c["op"])] = Ceiling(
-            c["cipher"], c["key_bits"], c["unit"], c["op"], c["source"], bps, c.get("detail", ""),
-            c.get("native_loop_bytes_per_s"), c.get("openssl_bytes_per_s"))
-    missing = keys - set(have)
-    if missing:
-        log(f"measuring {len(missing)} ceilings ({spec.measure.ceiling})")
-        have.update(measure_ceilings(missing, spec.measure.ceiling,
-                                     spec.measure.ceiling_seconds, datapath))
-        store.update_meta(ceilings=[c.to_dict() for c in have.values()])
-    return have
 
 
 def _match_key(cell: dict[str, Any], row: dict[str, Any], runner: Runner) -> tuple[Any, ...]:
@@ -228,7 +412,7 @@ def _match_key(cell: dict[str, Any], row: dict[str, Any], runner: Runner) -> tup
 
 
 def _derive(rows: list[dict[str, Any]], cell: Cell, runner: Runner,
-            ceilings: dict[CeilingKey, Ceiling], baseline: dict[tuple[Any, ...], float]) -> None:
+            ceilings: dict[SampleKey, Ceiling], baseline: dict[tuple[Any, ...], float]) -> None:
     """Add ratio to the ceiling and overhead over the null baseline to each row."""
     p = cell.as_dict()
     rate = runner.rate_column or "mib_s"
@@ -238,13 +422,13 @@ def _derive(rows: list[dict[str, Any]], cell: Cell, runner: Runner,
             groups.setdefault(_match_key(p, row, runner), []).append(float(row[rate]))
         for key, values in groups.items():
             baseline[key] = float(np.median(values))
-    cores = min(int(p.get("threads", 1)), _usable_cpus())
+    threads = contention.runnable_threads(int(p.get("threads", 1)))
     for row in rows:
         op = _OP_TO_CEILING.get(str(row.get(runner.split_column or "op", "encrypt")), "encrypt")
-        c = ceilings.get((p["cipher"], p["key_bits"], p["sector_size"], op))
-        limit = c.mib_s * cores if c else math.nan
+        c = lookup(ceilings, p["cipher"], p["key_bits"], p["sector_size"], op, threads)
+        limit = c.mib_s if c else math.nan
         row["ceiling_mib_s"] = limit
-        row["ceiling_source"] = (c.source + (f" x{cores}" if cores > 1 else "")) if c else "none"
+        row["ceiling_source"] = c.source if c else "none"
         row["ratio_to_ceiling"] = row[rate] / limit if limit == limit and limit else math.nan
         base = baseline.get(_match_key(p, row, runner), math.nan)
         row["null_mib_s"] = base
@@ -265,21 +449,8 @@ def _baseline_from_disk(store: RunStore, runner: Runner) -> dict[tuple[Any, ...]
     return {k: float(np.median(v)) for k, v in out.items()}
 
 
-def _usable_cpus() -> int:
-    """Cores this process may run on: the ceiling of an N-thread cell is min(N, cores) x one."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 def _py(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
-
-
-def _finish_table(store: RunStore) -> None:
-    with contextlib.suppress(Exception):  # parquet is a convenience; the CSV is the record
-        store.write_parquet()
 
 
 def _short(cell: Cell) -> str:
@@ -294,7 +465,7 @@ class _NoBar:
     def close(self) -> None: ...
 
 
-def _progress(total: int, initial: int, name: str, quiet: bool) -> Any:
+def _progress(total: int, initial: int, name: str, quiet: bool, unit: str = "cell") -> Any:
     """A tqdm bar on a terminal, nothing under --quiet or when stderr is not a TTY."""
     if quiet or not sys.stderr.isatty():
         return _NoBar()
@@ -302,5 +473,5 @@ def _progress(total: int, initial: int, name: str, quiet: bool) -> Any:
         from tqdm import tqdm
     except ImportError:  # pragma: no cover
         return _NoBar()
-    return tqdm(total=total, initial=initial, desc=name, unit="cell", leave=False,
+    return tqdm(total=total, initial=initial, desc=name, unit=unit, leave=False,
                 file=sys.stderr)

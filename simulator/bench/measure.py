@@ -22,6 +22,7 @@ try:
 except ImportError:  # pragma: no cover - not on Linux
     resource = None  # type: ignore[assignment]
 
+from simulator.bench.contention import cpu_share, pressure_total_us
 from simulator.bench.sizes import MB, MIB
 
 
@@ -33,12 +34,16 @@ class Sample:
     cpu_seconds: float
     cpu_user: float
     cpu_sys: float
+    #: Share of the wall time some runnable task waited for a CPU (PSI), NaN without PSI.
+    cpu_stall: float = math.nan
 
 
 class Stopwatch:
-    """Context manager measuring wall time, process CPU time and its user/system split."""
+    """Context manager measuring wall time, process CPU time and its user/system split, and
+    the CPU pressure stall over the same stretch (contention evidence)."""
 
     def __enter__(self) -> Stopwatch:
+        self._p0 = pressure_total_us()
         self._r0 = _rusage()
         self._c0 = time.process_time()
         self._t0 = time.perf_counter()
@@ -48,8 +53,12 @@ class Stopwatch:
         t1 = time.perf_counter()
         c1 = time.process_time()
         r1 = _rusage()
-        self.sample = Sample(t1 - self._t0, c1 - self._c0, r1[0] - self._r0[0],
-                             r1[1] - self._r0[1])
+        p1 = pressure_total_us()
+        wall = t1 - self._t0
+        stall = ((p1 - self._p0) / 1e6 / wall if p1 is not None and self._p0 is not None
+                 and wall > 0 else math.nan)
+        self.sample = Sample(wall, c1 - self._c0, r1[0] - self._r0[0], r1[1] - self._r0[1],
+                             min(stall, 1.0))
 
 
 def _rusage() -> tuple[float, float]:
@@ -70,6 +79,9 @@ class Repetition:
     cpu_seconds: float
     cpu_user: float
     cpu_sys: float
+    #: CPU per runnable thread per wall second (1.0: each thread had its core throughout).
+    cpu_share: float = math.nan
+    cpu_stall: float = math.nan
 
     @property
     def mib_s(self) -> float:
@@ -86,10 +98,15 @@ class Repetition:
         """CPU seconds per wall second: 1.0 is one busy core, 2.0 two."""
         return self.cpu_seconds / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def gb_s(self) -> float:
+        """Throughput in GB/s (10^9 bytes)."""
+        return self.mb_s / 1000
+
     def to_row(self) -> dict[str, Any]:
         """Columns of the tidy table for this repetition."""
         row = asdict(self)
-        row.update(mib_s=self.mib_s, mb_s=self.mb_s, cpu_util=self.cpu_util)
+        row.update(mib_s=self.mib_s, mb_s=self.mb_s, gb_s=self.gb_s, cpu_util=self.cpu_util)
         return row
 
 
@@ -116,6 +133,7 @@ def measure(
     repetitions: int,
     min_time: float,
     calls: int | None = None,
+    threads: int = 1,
 ) -> list[Repetition]:
     """Warm up, then time ``repetitions`` repetitions of the same number of calls to ``fn``.
 
@@ -141,7 +159,8 @@ def measure(
                 short = s.seconds
                 break
             reps.append(Repetition(i, calls, calls * bytes_per_call, s.seconds, s.cpu_seconds,
-                                   s.cpu_user, s.cpu_sys))
+                                   s.cpu_user, s.cpu_sys,
+                                   cpu_share(s.cpu_seconds, s.seconds, threads), s.cpu_stall))
         if short is None:
             return reps
         calls = max(calls + 1, math.ceil(calls * min_time / max(short, 1e-9) * 1.2))

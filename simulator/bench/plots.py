@@ -1,28 +1,34 @@
-"""PNG plots of a run (matplotlib, Agg backend): the figures a reader looks at first.
+"""PNG plots of a run: the figures a reader looks at first.
 
-Throughput runs: MiB/s against sector size and against batch size per cipher, encrypt vs
-decrypt with the ceiling marked, scaling with threads, and the capacity each cipher gives up.
+Every figure is a :class:`matplotlib.figure.Figure` made here, never through pyplot: the
+library does not touch matplotlib's global backend or state, so a notebook that imports it
+keeps its inline charts (:func:`figures` hands the Figure objects to a notebook to show).
+
+Throughput runs: GB/s and cycles per byte per cipher and engine, with the ceiling marked;
+GB/s against sector size, batch size and threads; the capacity each cipher gives up.
 Volume runs: bandwidth and completion latency per job.  Capacity runs: overhead and usable
-space against the volume size.  Error bars are the IQR of the repetitions.
+space against the volume size.  Error bars are the IQR of the repetitions; bars are on linear
+axes (a log bar's length means nothing).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import numbers
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: no display here, and none wanted
-import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.figure import Figure
 
-from simulator.bench.store import Run, load_run
+from simulator.bench.store import Run, atomic_write, load_run
 
-DPI = 80
-SIZE = (7.0, 3.6)
+DPI = 100
+SIZE = (10.0, 5.0)  # 1000 x 500 px: a laptop screen's width, half its height
+FONT, SMALL, TITLE = 11, 10, 13
 SHORT = {"aes-xts-plain64": "aes-xts", "aes-gcm-random": "aes-gcm",
          "chacha20-poly1305-random": "chacha20-poly1305", "null": "null"}
 
@@ -33,47 +39,72 @@ def label(cipher: str, key_bits: Any) -> str:
     return short if cipher == "null" else f"{short} {int(key_bits)}b"
 
 
-def plot_run(run: Run | str | Path, out_dir: str | Path | None = None) -> list[Path]:
+def _figure(size: tuple[float, float] = SIZE) -> Figure:
+    return Figure(figsize=size, dpi=DPI, layout="constrained")
+
+
+def figures(run: Run | str | Path) -> list[tuple[str, Figure]]:
+    """The run's figures as (name, Figure), for a notebook to display inline."""
+    run = run if isinstance(run, Run) else load_run(run)
+    s = run.summary
+    if s.empty:
+        return []
+    if run.kind == "fleet":
+        from simulator.bench.runners.fleet import fleet_figures
+
+        return fleet_figures(run)
+    out = []
+    for make in MAKERS.get(run.kind, ()):
+        result = make(s, run)
+        if result is not None:
+            out.append(result)
+    return out
+
+
+def plot_run(run: Run | str | Path, out_dir: str | Path | None = None,
+             progress: bool = False) -> list[Path]:
     """Write the run's PNG plots (into ``run/plots`` by default) and return their paths."""
     run = run if isinstance(run, Run) else load_run(run)
     out = Path(out_dir) if out_dir else run.path / "plots"
     out.mkdir(parents=True, exist_ok=True)
-    s = run.summary
-    if s.empty:
-        return []
-    makers = {"throughput": (_vs_sector, _vs_batch, _enc_dec, _threads, _engines,
-                             _capacity_static),
-              "volume": (_volume_bw, _volume_clat),
-              "capacity": (_capacity,),
-              "scenario": (_scenario,)}.get(run.kind, ())
+    figs = figures(run)
+    bar: Any = None
+    if progress and sys.stderr.isatty() and figs:
+        with contextlib.suppress(ImportError):
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(figs), desc="plots", unit="plot", leave=False,
+                       file=sys.stderr)
     paths = []
-    for make in makers:
-        result = make(s, run)
-        if result is None:
-            continue
-        name, fig = result
+    for name, fig in figs:
         path = out / f"{name}.png"
         _save_small(fig, path)
-        plt.close(fig)
         paths.append(path)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
     return paths
 
 
 # ------------------------------------------------------------------ helpers
 
 
-def _save_small(fig: Any, path: Path) -> None:
-    """Save a PNG with a 128-colour palette: a third of the bytes, same look, for git."""
+def _save_small(fig: Figure, path: Path) -> None:
+    """Save a PNG with a 128-colour palette (a third of the bytes, same look), atomically."""
     buf = io.BytesIO()
-    fig.savefig(buf, dpi=DPI, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=DPI)
+    data = buf.getvalue()
     try:
         from PIL import Image
     except ImportError:  # pragma: no cover - Pillow comes with matplotlib
-        path.write_bytes(buf.getvalue())
+        atomic_write(path, data, "table")
         return
     buf.seek(0)
+    small = io.BytesIO()
     with Image.open(buf) as im:
-        im.convert("RGB").quantize(colors=128).save(path, optimize=True)
+        im.convert("RGB").quantize(colors=128).save(small, format="png", optimize=True)
+    atomic_write(path, small.getvalue(), "table")
 
 
 def _configs(s: pd.DataFrame) -> list[tuple[str, int]]:
@@ -87,13 +118,16 @@ def _configs(s: pd.DataFrame) -> list[tuple[str, int]]:
 def _pin(s: pd.DataFrame, free: tuple[str, ...]) -> tuple[pd.DataFrame, str]:
     """Hold the axes not plotted at one value (threads lowest, batch and sector largest)."""
     pinned = []
-    for col, pick in (("threads", min), ("batch", max), ("sector_size", max), ("engine", None)):
+    for col, pick in (("threads", min), ("batch", max), ("sector_size", max)):
         if col in free or col not in s or s[col].nunique() <= 1:
             continue
-        value = pick(s[col]) if pick else s[col].iloc[0]
+        value = pick(s[col])
         s = s[s[col] == value]
-        pinned.append(f"{col}={_fmt(col, value)}")
+        pinned.append(f"{_NAMES.get(col, col)} {_fmt(col, value)}")
     return s, ", ".join(pinned)
+
+
+_NAMES = {"threads": "threads", "batch": "batch", "sector_size": "sector"}
 
 
 def _fmt(col: str, v: Any) -> str:
@@ -108,121 +142,146 @@ def _errbars(g: pd.DataFrame) -> list[Any]:
     return [(g["median"] - g["q1"]).clip(lower=0), (g["q3"] - g["median"]).clip(lower=0)]
 
 
-def _lines(s: pd.DataFrame, x: str, title: str, xlabel: str, logx: bool = True) -> Any:
-    if x not in s or s[x].nunique() < 2:
-        return None
-    s, pinned = _pin(s, (x,))
-    ops = [o for o in ("encrypt", "decrypt") if o in set(s["op"])]
-    fig, axes = plt.subplots(1, len(ops), figsize=SIZE, sharey=True, squeeze=False)
-    for ax, op in zip(axes[0], ops, strict=True):
-        for cipher, bits in _configs(s):
-            g = s[(s["cipher"] == cipher) & (s["key_bits"] == bits) & (s["op"] == op)]
-            g = g.sort_values(x)
-            style = {"color": "0.5", "linestyle": "--"} if cipher == "null" else {}
-            ax.errorbar(g[x], g["median"], yerr=_errbars(g), marker="o", ms=3, capsize=2,
-                        label=label(cipher, bits) + (" (copy)" if cipher == "null" else ""),
-                        **style)
-        ax.set_yscale("log")
-        if logx:
-            ax.set_xscale("log", base=2)
-        ax.set_xticks(sorted(s[x].unique()), [_fmt(x, v) for v in sorted(s[x].unique())])
-        ax.set_title(op, fontsize=9)
-        ax.set_xlabel(xlabel, fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("MiB/s (median, IQR bars, log)", fontsize=8)
-    axes[0][-1].legend(fontsize=7)
-    fig.suptitle(f"{title}" + (f"  ({pinned})" if pinned else ""), fontsize=9)
-    return fig
+def _gbs(g: pd.DataFrame) -> tuple[Any, list[Any]]:
+    """Median GB/s and its IQR error bars."""
+    k = 2**20 / 1e9
+    return g["median"] * k, [x * k for x in _errbars(g)]
+
+
+def _engines_of(s: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(s["engine"])) if "engine" in s else [""]
+
+
+def _style(ax: Any) -> None:
+    ax.tick_params(labelsize=SMALL)
+    ax.grid(alpha=0.3, axis="y")
 
 
 # ------------------------------------------------------------------ throughput
 
 
-def _vs_sector(s: pd.DataFrame, run: Run) -> tuple[str, Any] | None:
-    fig = _lines(s, "sector_size", "Throughput vs sector size", "sector size (bytes)")
+def _bars(s: pd.DataFrame, run: Run, value: str) -> tuple[str, Figure] | None:
+    """Grouped bars: cipher on the axis, one bar per engine, a panel per direction."""
+    s, pinned = _pin(s, ())
+    configs = [c for c in _configs(s) if c[0] != "null"]  # the copy would dwarf the ciphers
+    engines = _engines_of(s)
+    ops = [o for o in ("encrypt", "decrypt") if o in set(s["op"])]
+    if not configs or not ops:
+        return None
+    fig = _figure()
+    axes = fig.subplots(1, len(ops), sharey=True, squeeze=False)[0]
+    width = 0.8 / len(engines)
+    for ax, op in zip(axes, ops, strict=True):
+        for i, eng in enumerate(engines):
+            xs, ys, lo, hi, ceil = [], [], [], [], []
+            for j, (cipher, bits) in enumerate(configs):
+                g = s[(s["cipher"] == cipher) & (s["key_bits"] == bits) & (s["op"] == op)]
+                if eng:
+                    g = g[g["engine"] == eng]
+                if g.empty:
+                    continue
+                xs.append(j + (i - (len(engines) - 1) / 2) * width)
+                if value == "cpb":
+                    y = float(g["cycles_per_byte"].iloc[0])
+                    ys.append(y)
+                    lo.append(max(0.0, y - float(g["cpb_q1"].iloc[0])))
+                    hi.append(max(0.0, float(g["cpb_q3"].iloc[0]) - y))
+                else:
+                    y, (e0, e1) = _gbs(g)
+                    ys.append(float(y.iloc[0]))
+                    lo.append(float(e0.iloc[0]))
+                    hi.append(float(e1.iloc[0]))
+                    c = g["ceiling_mib_s"].iloc[0] if "ceiling_mib_s" in g else None
+                    if i == 0 and c is not None and c == c:
+                        ceil.append((j, float(c) * 2**20 / 1e9))
+            ax.bar(xs, ys, width * 0.95, yerr=[lo, hi], capsize=3, label=eng or None)
+            if ceil:  # one line across the cipher's group: the fastest implementation
+                ax.hlines([c for _, c in ceil], [j - 0.45 for j, _ in ceil],
+                          [j + 0.45 for j, _ in ceil], colors="black", linestyles="--",
+                          label="ceiling (fastest library loop)")
+        ax.set_xticks(range(len(configs)), [label(c, k).replace(" ", "\n")
+                                            for c, k in configs], fontsize=SMALL)
+        ax.set_title(op, fontsize=FONT)
+        _style(ax)
+    what = ("reference cycles per byte (lower is better)" if value == "cpb"
+            else "GB/s (10^9 B/s)")
+    axes[0].set_ylabel(what, fontsize=FONT)
+    _handles, labels = axes[-1].get_legend_handles_labels()
+    if labels:
+        axes[-1].legend(fontsize=SMALL, title="engine" if engines != [""] else None,
+                        title_fontsize=SMALL)
+    title = ("Cost per byte" if value == "cpb" else "Throughput") + " per cipher and engine"
+    fig.suptitle(title + (f"  ({pinned})" if pinned else ""), fontsize=TITLE)
+    return ("cycles_per_byte" if value == "cpb" else "throughput_by_engine"), fig
+
+
+def _by_engine(s: pd.DataFrame, run: Run) -> tuple[str, Figure] | None:
+    return _bars(s, run, "gbs")
+
+
+def _cpb(s: pd.DataFrame, run: Run) -> tuple[str, Figure] | None:
+    if "cycles_per_byte" not in s or not s["cycles_per_byte"].notna().any():
+        return None
+    return _bars(s, run, "cpb")
+
+
+def _lines(s: pd.DataFrame, x: str, title: str, xlabel: str, logx: bool = True
+           ) -> Figure | None:
+    if x not in s or s[x].nunique() < 2:
+        return None
+    s, pinned = _pin(s, (x,))
+    ops = [o for o in ("encrypt", "decrypt") if o in set(s["op"])]
+    engines = _engines_of(s)
+    dashes = ["-", "--", ":", "-."]
+    rows = len(_configs(s)) if len(engines) > 1 else 1
+    fig = _figure((SIZE[0], SIZE[1] + 0.25 * rows))
+    axes = fig.subplots(1, len(ops), sharey=True, squeeze=False)[0]
+    for ax, op in zip(axes, ops, strict=True):
+        for ci, (cipher, bits) in enumerate(_configs(s)):
+            for ei, eng in enumerate(engines):
+                g = s[(s["cipher"] == cipher) & (s["key_bits"] == bits) & (s["op"] == op)]
+                if eng:
+                    g = g[g["engine"] == eng]
+                if g.empty:
+                    continue
+                g = g.sort_values(x)
+                y, err = _gbs(g)
+                name = label(cipher, bits) + (f", {eng}" if len(engines) > 1 else "")
+                ax.errorbar(g[x], y, yerr=err, marker="o", ms=4, capsize=3,
+                            color="0.5" if cipher == "null" else f"C{ci}",
+                            linestyle=dashes[ei % len(dashes)], label=name)
+        if logx:
+            ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted(s[x].unique()), [_fmt(x, v) for v in sorted(s[x].unique())])
+        ax.set_title(op, fontsize=FONT)
+        ax.set_xlabel(xlabel, fontsize=FONT)
+        ax.set_ylim(bottom=0)
+        _style(ax)
+    axes[0].set_ylabel("GB/s (median, IQR bars)", fontsize=FONT)
+    handles, labels = axes[0].get_legend_handles_labels()
+    # below the panels, one row per cipher and a column per engine: it hides no data
+    fig.legend(handles, labels, loc="outside lower center", fontsize=SMALL - 1,
+               ncols=max(1, len(engines)) if len(engines) > 1 else min(4, len(labels)))
+    fig.suptitle(title + (f"  ({pinned})" if pinned else ""), fontsize=TITLE)
+    return fig
+
+
+def _vs_sector(s: pd.DataFrame, run: Run) -> tuple[str, Figure] | None:
+    fig = _lines(s, "sector_size", "Throughput vs sector size", "sector size")
     return None if fig is None else ("throughput_vs_sector", fig)
 
 
-def _vs_batch(s: pd.DataFrame, run: Run) -> tuple[str, Any] | None:
+def _vs_batch(s: pd.DataFrame, run: Run) -> tuple[str, Figure] | None:
     fig = _lines(s, "batch", "Throughput vs batch size", "bytes per engine call")
     return None if fig is None else ("throughput_vs_batch", fig)
 
 
-def _enc_dec(s: pd.DataFrame, run: Run) -> tuple[str, Any] | None:
-    s, pinned = _pin(s, ())
-    configs = _configs(s)
-    fig, ax = plt.subplots(figsize=SIZE)
-    width = 0.38
-    for i, op in enumerate(o for o in ("encrypt", "decrypt") if o in set(s["op"])):
-        xs, ys, errs, ceil = [], [], [[], []], []
-        for j, (cipher, bits) in enumerate(configs):
-            g = s[(s["cipher"] == cipher) & (s["key_bits"] == bits) & (s["op"] == op)]
-            if g.empty:
-                continue
-            xs.append(j + (i - 0.5) * width)
-            ys.append(float(g["median"].iloc[0]))
-            lo, hi = _errbars(g)
-            errs[0].append(float(lo.iloc[0]))
-            errs[1].append(float(hi.iloc[0]))
-            ceil.append(float(g["ceiling_mib_s"].iloc[0]) if "ceiling_mib_s" in g else None)
-        ax.bar(xs, ys, width, yerr=errs, capsize=2, label=op)
-        cx = [x for x, c in zip(xs, ceil, strict=True) if c and c == c]
-        cy = [c for c in ceil if c and c == c]
-        ax.scatter(cx, cy, marker="_", s=200, color="black",
-                   label="ceiling (openssl speed or native loop; memcpy for null)"
-                   if i == 0 and cx else None)
-    ax.set_xticks(range(len(configs)), [label(c, k) for c, k in configs], fontsize=7)
-    ax.set_ylabel("MiB/s", fontsize=8)
-    ax.set_yscale("log")
-    ax.tick_params(labelsize=7)
-    ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=7)
-    ax.set_title("Encrypt vs decrypt, with the ceiling" + (f"  ({pinned})" if pinned else ""),
-                 fontsize=9)
-    return "encrypt_vs_decrypt", fig
-
-
-def _threads(s: pd.DataFrame, run: Run) -> tuple[str, Any] | None:
+def _threads(s: pd.DataFrame, run: Run) -> tuple[str, Figure] | None:
     fig = _lines(s, "threads", "Scaling with threads", "threads per engine call", logx=False)
     return None if fig is None else ("thread_scaling", fig)
 
 
-def _engines(s: pd.DataFrame, run: Run) -> tuple[str, Any] | None:
-    """Native OpenSSL loop against pyca/cryptography, per cipher, both directions."""
-    if "engine_impl" not in s or s["engine_impl"].nunique() < 2:
-        return None
-    s, pinned = _pin(s, ("engine",))
-    engines = list(dict.fromkeys(s["engine_impl"]))
-    configs = _configs(s)
-    ops = [o for o in ("encrypt", "decrypt") if o in set(s["op"])]
-    fig, axes = plt.subplots(1, len(ops), figsize=SIZE, sharey=True, squeeze=False)
-    width = 0.8 / len(engines)
-    for ax, op in zip(axes[0], ops, strict=True):
-        for i, eng in enumerate(engines):
-            ys, errs = [], [[], []]
-            for cipher, bits in configs:
-                g = s[(s["cipher"] == cipher) & (s["key_bits"] == bits) & (s["op"] == op)
-                      & (s["engine_impl"] == eng)]
-                ys.append(float(g["median"].iloc[0]) if len(g) else float("nan"))
-                lo, hi = _errbars(g) if len(g) else ([0.0], [0.0])
-                errs[0].append(float(next(iter(lo))))
-                errs[1].append(float(next(iter(hi))))
-            ax.bar([j + i * width for j in range(len(configs))], ys, width, yerr=errs,
-                   capsize=2, label=eng)
-        ax.set_xticks([j + width * (len(engines) - 1) / 2 for j in range(len(configs))],
-                      [label(c, k) for c, k in configs], rotation=30, ha="right", fontsize=7)
-        ax.set_yscale("log")
-        ax.set_title(op, fontsize=9)
-        ax.grid(alpha=0.3, axis="y")
-    axes[0][0].set_ylabel("MiB/s (log)", fontsize=8)
-    axes[0][-1].legend(fontsize=7)
-    fig.suptitle("Engines: native OpenSSL loop vs pyca/cryptography"
-                 + (f"  ({pinned})" if pinned else ""), fontsize=9)
-    return "engines", fig
-
-
-def _capacity_static(s: pd.DataFrame, run: Run) -> tuple[str, Any] | None:
+def _capacity_static(s: pd.DataFrame, run: Run) -> tuple[str, Figure] | None:
     """Metadata overhead per cipher and sector size (28 bytes a sector for AEAD)."""
     try:
         from simulator.crypt import CipherSpec
@@ -230,17 +289,19 @@ def _capacity_static(s: pd.DataFrame, run: Run) -> tuple[str, Any] | None:
         return None
     sectors = sorted(set(int(x) for x in s["sector_size"]))
     configs = [(c, k) for c, k in _configs(s) if c != "null"]
-    fig, ax = plt.subplots(figsize=(SIZE[0], SIZE[1] * 0.8))
+    fig = _figure((SIZE[0], SIZE[1] * 0.8))
+    ax = fig.subplots()
     width = 0.8 / max(1, len(sectors))
     for i, ss in enumerate(sectors):
         ys = [CipherSpec(c, k, ss).capacity_overhead(20 * 2**30) * 100 for c, k in configs]
-        ax.bar([j + i * width for j in range(len(configs))], ys, width, label=f"{ss} B sectors")
+        ax.bar([j + i * width for j in range(len(configs))], ys, width,
+               label=f"{_fmt('sector_size', ss)} sectors")
     ax.set_xticks([j + width * (len(sectors) - 1) / 2 for j in range(len(configs))],
-                  [label(c, k) for c, k in configs], fontsize=7)
-    ax.set_ylabel("% of a 20 GiB device", fontsize=8)
-    ax.set_title("Capacity overhead (AEAD: 28 B per sector + journal)", fontsize=9)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3, axis="y")
+                  [label(c, k) for c, k in configs], fontsize=SMALL)
+    ax.set_ylabel("% of a 20 GiB device", fontsize=FONT)
+    ax.set_title("Capacity given up (AEAD: 28 B per sector + journal)", fontsize=TITLE)
+    ax.legend(fontsize=SMALL)
+    _style(ax)
     return "capacity_overhead", fig
 
 
@@ -258,7 +319,7 @@ def _volume_bw(s: pd.DataFrame, run: Run) -> tuple[str, Any] | None:
     s = s.assign(job=_jobs(s))
     jobs = list(dict.fromkeys(s["job"]))
     configs = _configs(s)
-    fig, ax = plt.subplots(figsize=(SIZE[0], SIZE[1] + 0.3 * len(jobs) / 4))
+    fig, ax = _subplots((SIZE[0], SIZE[1] + 0.3 * len(jobs) / 4))
     width = 0.8 / max(1, len(configs))
     for i, (c, k) in enumerate(configs):
         g = s[(s["cipher"] == c) & (s["key_bits"] == k)].set_index("job").reindex(jobs)
@@ -267,11 +328,11 @@ def _volume_bw(s: pd.DataFrame, run: Run) -> tuple[str, Any] | None:
                       (g["q3"] - g["median"]).clip(lower=0).fillna(0)],
                 capsize=2, label=label(c, k))
     ax.set_yticks([j + width * (len(configs) - 1) / 2 for j in range(len(jobs))], jobs,
-                  fontsize=7)
-    ax.set_xlabel("bandwidth, MiB/s (median, IQR bars)", fontsize=8)
-    ax.legend(fontsize=7)
+                  fontsize=SMALL)
+    ax.set_xlabel("bandwidth, MiB/s (median, IQR bars)", fontsize=FONT)
+    ax.legend(fontsize=SMALL)
     ax.grid(alpha=0.3, axis="x")
-    ax.set_title("Volume jobs: bandwidth", fontsize=9)
+    ax.set_title("Volume jobs: bandwidth", fontsize=TITLE)
     return "volume_bandwidth", fig
 
 
@@ -281,7 +342,7 @@ def _volume_clat(s: pd.DataFrame, run: Run) -> tuple[str, Any] | None:
     s = s.assign(job=_jobs(s))
     jobs = list(dict.fromkeys(s["job"]))
     configs = _configs(s)
-    fig, ax = plt.subplots(figsize=(SIZE[0], SIZE[1] + 0.3 * len(jobs) / 4))
+    fig, ax = _subplots((SIZE[0], SIZE[1] + 0.3 * len(jobs) / 4))
     width = 0.8 / max(1, len(configs))
     for i, (c, k) in enumerate(configs):
         g = s[(s["cipher"] == c) & (s["key_bits"] == k)].set_index("job").reindex(jobs)
@@ -290,12 +351,12 @@ def _volume_clat(s: pd.DataFrame, run: Run) -> tuple[str, Any] | None:
         ax.scatter(g["clat_p99_us"], ys, marker="|", s=60, color=bars.patches[0].get_facecolor()
                    if bars.patches else None)
     ax.set_yticks([j + width * (len(configs) - 1) / 2 for j in range(len(jobs))], jobs,
-                  fontsize=7)
+                  fontsize=SMALL)
     ax.set_xscale("log")
-    ax.set_xlabel("completion latency, µs (bar p50, tick p99)", fontsize=8)
-    ax.legend(fontsize=7)
+    ax.set_xlabel("completion latency, µs (bar p50, tick p99)", fontsize=FONT)
+    ax.legend(fontsize=SMALL)
     ax.grid(alpha=0.3, axis="x")
-    ax.set_title("Volume jobs: completion latency", fontsize=9)
+    ax.set_title("Volume jobs: completion latency", fontsize=TITLE)
     return "volume_latency", fig
 
 
@@ -303,7 +364,8 @@ def _volume_clat(s: pd.DataFrame, run: Run) -> tuple[str, Any] | None:
 
 
 def _capacity(s: pd.DataFrame, run: Run) -> tuple[str, Any] | None:
-    fig, axes = plt.subplots(1, 2, figsize=SIZE)
+    fig = _figure()
+    axes = fig.subplots(1, 2)
     pinned, held = s, []
     for col, pick in (("image", min), ("used", min), ("sector_size", max)):
         if col in pinned and pinned[col].nunique() > 1:
@@ -320,22 +382,35 @@ def _capacity(s: pd.DataFrame, run: Run) -> tuple[str, Any] | None:
             y = (h["df_avail_bytes"] if "df_avail_bytes" in h and h["df_avail_bytes"].notna().all()
                  else h["data_bytes"]) / 2**30
             axes[1].plot(h["size_gib"], y, style, marker="o", ms=3, label=tag)
-    axes[0].set_ylabel("overhead, % of device", fontsize=8)
-    axes[1].set_ylabel("df avail (or usable), GiB", fontsize=8)
+    axes[0].set_ylabel("overhead, % of device", fontsize=FONT)
+    axes[1].set_ylabel("df avail (or usable), GiB", fontsize=FONT)
     for ax in axes:
-        ax.set_xlabel("ephemeral storage, GiB", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_xlabel("ephemeral storage, GiB", fontsize=FONT)
+        ax.tick_params(labelsize=SMALL)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=6)
+    axes[0].legend(fontsize=SMALL - 1)
     fig.suptitle("Capacity by size and cipher" + (f"  ({', '.join(held)})" if held else ""),
-                 fontsize=9)
+                 fontsize=TITLE)
     return "capacity_overhead", fig
 
 
 def _scenario(s: pd.DataFrame, run: Run) -> tuple[str, Any] | None:
-    fig, ax = plt.subplots(figsize=SIZE)
+    fig, ax = _subplots(SIZE)
     names = [Path(str(x)).stem for x in s["scenario"]]
     ax.barh(names, s["median"], xerr=_errbars(s), capsize=2)
-    ax.set_xlabel("seconds per run (median, IQR bars)", fontsize=8)
-    ax.set_title("Scenario run time", fontsize=9)
+    ax.set_xlabel("seconds per run (median, IQR bars)", fontsize=FONT)
+    ax.set_title("Scenario run time", fontsize=TITLE)
     return "scenario_time", fig
+
+
+def _subplots(size: tuple[float, float]) -> tuple[Figure, Any]:
+    fig = _figure(size)
+    return fig, fig.subplots()
+
+
+MAKERS: dict[str, tuple[Callable[[pd.DataFrame, Run], tuple[str, Figure] | None], ...]] = {
+    "throughput": (_by_engine, _cpb, _vs_sector, _vs_batch, _threads, _capacity_static),
+    "volume": (_volume_bw, _volume_clat),
+    "capacity": (_capacity,),
+    "scenario": (_scenario,),
+}

@@ -14,8 +14,9 @@ warmup = 0.1                   # seconds run (and discarded) before the repetiti
 repetitions = 5
 min_time = 0.05                # seconds per repetition, at least
 noise = 0.10                   # a cell whose IQR/median exceeds this is flagged noisy
-ceiling = "auto"               # auto (openssl binary, else native loop) | openssl | native | none
+ceiling = "auto"               # auto (every implementation) | openssl | native | none
 ceiling_seconds = 1            # openssl speed -seconds
+ceiling_rounds = 3             # ceiling samples, spread through the run (median kept)
 
 [grid]
 cipher = ["aes-xts-plain64", { name = "aes-gcm-random", key_bits = [128, 256] }]
@@ -38,10 +39,11 @@ from pathlib import Path
 from typing import Any
 
 from simulator import inputs
+from simulator.bench.datapath import ENGINE_NAMES
 from simulator.bench.sizes import format_size, parse_size
 
 KINDS = ("throughput", "volume", "capacity", "scenario")
-ENGINES = ("native", "cryptography", "auto")
+ENGINES = ENGINE_NAMES
 OPS = ("encrypt", "decrypt")
 FIO_RW = ("read", "write", "randread", "randwrite", "rw", "randrw")
 CEILINGS = ("auto", "openssl", "native", "none")
@@ -84,6 +86,8 @@ class Measure:
     noise: float = 0.10
     ceiling: str = "auto"
     ceiling_seconds: int = 1
+    #: How many times each ceiling is sampled, spread through the run (median kept).
+    ceiling_rounds: int = 3
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for meta.json and the spec hash."""
@@ -94,6 +98,7 @@ class Measure:
             "noise": self.noise,
             "ceiling": self.ceiling,
             "ceiling_seconds": self.ceiling_seconds,
+            "ceiling_rounds": self.ceiling_rounds,
         }
 
 
@@ -182,8 +187,10 @@ def validate_spec(
         raise SpecError(path, "name", f"{name!r} cannot name a results directory",
                         "letters, digits, '_', '-', '.'")
     kind = v.require(data, "kind", str)
-    if kind not in KINDS:
-        raise SpecError(path, "kind", f"unknown kind {kind!r}", ", ".join(KINDS))
+    if kind not in _GRIDS:
+        _load_kinds()  # kinds registered by runner modules (simulator.bench.runners)
+    if kind not in _GRIDS:
+        raise SpecError(path, "kind", f"unknown kind {kind!r}", ", ".join(_GRIDS))
     description = v.optional(data, "description", str, "")
     measure = v.measure(data.get("measure", {}))
     grid_in = data.get("grid")
@@ -247,7 +254,8 @@ class _Validator:
         values = {k: self.optional(table, k, typ, getattr(d, k), "measure")
                   for k, typ in _MEASURE.items()}
         limits = {"warmup": (0, 60), "repetitions": (1, 1000), "min_time": (1e-4, 60),
-                  "noise": (0, 10), "ceiling_seconds": (1, 60)}
+                  "noise": (0, 10), "ceiling_seconds": (1, 60),
+                  "ceiling_rounds": (1, 20)}
         for key, (lo, hi) in limits.items():
             if not lo <= values[key] <= hi:
                 raise self.err(f"measure.{key}", f"{values[key]!r} is out of range",
@@ -382,7 +390,7 @@ def _dedupe(values: list[Any]) -> list[Any]:
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 _MEASURE = {"warmup": float, "repetitions": int, "min_time": float, "noise": float,
-            "ceiling": str, "ceiling_seconds": int}
+            "ceiling": str, "ceiling_seconds": int, "ceiling_rounds": int}
 _SECTORS = ", ".join(map(str, SECTOR_SIZES))
 
 
@@ -464,7 +472,21 @@ def _grid_scenario(v: _Validator, g: dict[str, Any]) -> dict[str, list[Any]]:
     return {"scenario": scenarios}
 
 
-_GRIDS: dict[str, Callable[[_Validator, dict[str, Any]], dict[str, list[Any]]]] = {
+GridValidator = Callable[["_Validator", dict[str, Any]], dict[str, list[Any]]]
+
+
+def register_grid(kind: str, validate: GridValidator) -> None:
+    """Add a kind's [grid] validator (``simulator.bench.runners.register`` calls this)."""
+    _GRIDS[kind] = validate
+
+
+def _load_kinds() -> None:
+    import importlib
+
+    importlib.import_module("simulator.bench.runners")
+
+
+_GRIDS: dict[str, GridValidator] = {
     "throughput": _grid_throughput,
     "volume": _grid_volume,
     "capacity": _grid_capacity,

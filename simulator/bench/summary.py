@@ -8,6 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator.bench.clock import cycles_per_byte
+from simulator.bench.contention import CONTENDED_BELOW, runnable_threads
+
 RATE = {"throughput": "mib_s", "volume": "mib_s", "scenario": "seconds",
         "capacity": "capacity_overhead"}
 
@@ -15,6 +18,8 @@ RATE = {"throughput": "mib_s", "volume": "mib_s", "scenario": "seconds",
 def param_columns(rows: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
     """The grid's parameter columns (from meta.json, else the usual suspects)."""
     params = [c for c in meta.get("params", []) if c in rows.columns]
+    if "host" in rows.columns and rows["host"].nunique() > 1 and "host" not in params:
+        params.append("host")  # a distributed run: the same cell on several machines
     split = meta.get("split_column")
     if split and split in rows.columns and split not in params:
         params.append(split)
@@ -28,10 +33,16 @@ def summarize(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     kind = meta.get("kind", "throughput")
     noise = float(meta.get("spec", {}).get("measure", {}).get("noise", 0.10))
     keys = param_columns(rows, meta)
-    if kind == "capacity":
+    if kind in ("capacity", "fleet"):  # one row per cell (fleet: and repetition) already
         cols = [c for c in rows.columns if c not in ("experiment", "run", "cell", "rep")]
         return rows[cols].reset_index(drop=True)
-    rate = RATE.get(kind, "mib_s")
+    rate = RATE.get(kind) or meta.get("rate_column") or "mib_s"
+    hz = (meta.get("clock") or {}).get("hz")
+    ceilings = {}
+    for c in meta.get("ceilings", []):
+        if c.get("bytes_per_s") is not None and "threads" in c:
+            ceilings[(c["cipher"], int(c["key_bits"]), int(c["unit"]), c["op"],
+                      int(c["threads"]))] = c
     out = []
     for key, g in rows.groupby(keys, sort=False, dropna=False):
         rec: dict[str, Any] = dict(zip(keys, key if isinstance(key, tuple) else (key,),
@@ -46,13 +57,37 @@ def summarize(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
         if rate == "mib_s":
             rec["mib_s"] = med
             rec["mb_s"] = float(np.median(g["mb_s"])) if "mb_s" in g else med * 2**20 / 1e6
+            rec["gb_s"] = med * 2**20 / 1e9
+            rec["gb_q1"], rec["gb_q3"] = q1 * 2**20 / 1e9, q3 * 2**20 / 1e9
+            per = runnable_threads(int(rec.get("threads", 1)))  # cycles of one core per byte
+            rec["cycles_per_byte"] = cycles_per_byte(med * 2**20, hz) * per
+            rec["cpb_q1"] = cycles_per_byte(q3 * 2**20, hz) * per
+            rec["cpb_q3"] = cycles_per_byte(q1 * 2**20, hz) * per
+        if "cpu_share" in g and g["cpu_share"].notna().any():
+            rec["cpu_share"] = float(g["cpu_share"].astype(float).min())
+            rec["contended"] = bool(rec["cpu_share"] < CONTENDED_BELOW)
+        elif rate == "mib_s":
+            rec["cpu_share"], rec["contended"] = math.nan, False
+        if "cpu_stall" in g:
+            rec["cpu_stall"] = float(np.nanmedian(g["cpu_stall"].astype(float))) \
+                if g["cpu_stall"].notna().any() else math.nan
         for col in ("cpu_util", "iops", "clat_p50_us", "clat_p90_us", "clat_p99_us",
                     "clat_p99_9_us", "ok", "passed", "failed"):
             if col in g:
                 rec[col] = float(np.median(g[col].astype(float)))
         if "cpu_seconds" in g and "bytes" in g and g["bytes"].sum():
             rec["cpu_s_per_gib"] = float(g["cpu_seconds"].sum() / g["bytes"].sum() * 2**30)
-        if "ceiling_mib_s" in g:
+            # cycles per byte of CPU time actually received: far less sensitive to
+            # contention than the wall-clock figure (a check on it, not a replacement)
+            rec["cpu_cycles_per_byte"] = float(g["cpu_seconds"].sum() * hz / g["bytes"].sum()) \
+                if hz else math.nan
+        final = _final_ceiling(rec, ceilings)
+        if final is not None:  # the run's final ceilings (median of every round)
+            rec["ceiling_mib_s"] = final["bytes_per_s"] / 2**20
+            rec["ceiling_source"] = final["source"]
+            rec["ratio_to_ceiling"] = med / rec["ceiling_mib_s"] if rec["ceiling_mib_s"] \
+                else math.nan
+        elif "ceiling_mib_s" in g:
             ceiling = float(g["ceiling_mib_s"].iloc[0])
             rec["ceiling_mib_s"] = ceiling
             rec["ceiling_source"] = g["ceiling_source"].iloc[0] if "ceiling_source" in g else ""
@@ -63,6 +98,18 @@ def summarize(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
             rec["overhead_vs_null"] = base / med - 1 if med and base == base else math.nan
         out.append(rec)
     return pd.DataFrame(out)
+
+
+_OPS = {"encrypt": "encrypt", "decrypt": "decrypt", "write": "encrypt", "read": "decrypt"}
+
+
+def _final_ceiling(rec: dict[str, Any], ceilings: dict[tuple[Any, ...], Any]) -> Any:
+    if not ceilings or "cipher" not in rec or "sector_size" not in rec:
+        return None
+    threads = runnable_threads(int(rec.get("threads", 1)))
+    op = _OPS.get(str(rec.get("op", "encrypt")), "encrypt")
+    return ceilings.get((rec["cipher"], int(rec["key_bits"]), int(rec["sector_size"]), op,
+                         threads))
 
 
 def format_summary(summary: pd.DataFrame, kind: str, limit: int = 60) -> str:
@@ -76,8 +123,16 @@ def format_summary(summary: pd.DataFrame, kind: str, limit: int = 60) -> str:
         varying = [c for c in cols if df[c].nunique() > 1 or c in ("cipher", "op")]
         show = pd.DataFrame({c: df[c] for c in varying})
         show["MiB/s"] = df["median"].map("{:.1f}".format)
+        if "gb_s" in df:
+            show["GB/s"] = df["gb_s"].map("{:.2f}".format)
+        if "cycles_per_byte" in df and df["cycles_per_byte"].notna().any():
+            show["c/B"] = df["cycles_per_byte"].map("{:.2f}".format)
+        if "cpu_cycles_per_byte" in df and df["cpu_cycles_per_byte"].notna().any():
+            show["cpu c/B"] = df["cpu_cycles_per_byte"].map("{:.2f}".format)
         show["IQR%"] = (df["rel_iqr"] * 100).map("{:.1f}".format)
-        if "cpu_util" in df:
+        if "cpu_share" in df:
+            show["CPU/thr"] = df["cpu_share"].map("{:.2f}".format)
+        elif "cpu_util" in df:
             show["CPU"] = df["cpu_util"].map("{:.2f}".format)
         if "iops" in df:
             show["IOPS"] = df["iops"].map("{:.0f}".format)
@@ -86,7 +141,11 @@ def format_summary(summary: pd.DataFrame, kind: str, limit: int = 60) -> str:
             show["of ceiling"] = df["ratio_to_ceiling"].map(_pct)
         if "overhead_vs_null" in df:
             show["vs null"] = df["overhead_vs_null"].map(lambda x: _pct(x, sign=True))
-        show["noisy"] = df["noisy"].map({True: "NOISY", False: ""})
+        flags = df["noisy"].map({True: "NOISY", False: ""})
+        if "contended" in df:
+            flags = [" ".join(x for x in (("CONTENDED" if c else ""), n) if x)
+                     for c, n in zip(df["contended"].fillna(False), flags, strict=True)]
+        show["flags"] = flags
     elif kind == "capacity":
         cols = [c for c in ("size_gib", "cipher", "key_bits", "sector_size", "cmk", "image",
                             "used") if c in df and (df[c].nunique() > 1 or c == "cipher")]
@@ -104,12 +163,37 @@ def format_summary(summary: pd.DataFrame, kind: str, limit: int = 60) -> str:
         show["median s"] = df["median"].map("{:.4f}".format)
         show["IQR%"] = (df["rel_iqr"] * 100).map("{:.1f}".format)
         show["noisy"] = df["noisy"].map({True: "NOISY", False: ""})
+    elif kind == "fleet":
+        from simulator.bench.runners.fleet import fleet_table
+
+        show = fleet_table(df)
     else:
         show = df
+    legend = LEGEND.get(kind, "")
+    text = show.head(limit).to_string(index=False)
     if len(show) > limit:
-        more = len(show) - limit
-        return show.head(limit).to_string(index=False) + f"\n... {more} more rows"
-    return show.to_string(index=False)
+        text += f"\n... {len(show) - limit} more rows"
+    cols = [c for c in show.columns if c in _COLUMN_HELP]
+    if kind in ("throughput", "volume") and cols:
+        legend = "columns: " + "; ".join(f"{c} = {_COLUMN_HELP[c]}" for c in cols)
+    return (legend + "\n" if legend else "") + text
+
+
+_COLUMN_HELP = {
+    "MiB/s": "median of the repetitions, 2^20 B/s",
+    "GB/s": "the same in 10^9 B/s",
+    "c/B": "reference (TSC) cycles per byte per thread, from wall time",
+    "cpu c/B": "the same from the CPU time the threads received (robust to contention)",
+    "IQR%": "spread of the repetitions (IQR / median)",
+    "CPU/thr": "least CPU share a thread got (1.00 = a core each)",
+    "CPU": "CPU seconds per wall second",
+    "IOPS": "I/Os per second",
+    "p99 us": "99th percentile completion latency",
+    "of ceiling": "MiB/s / the fastest implementation's own loop",
+    "vs null": "extra time per byte over a plain copy",
+    "flags": "CONTENDED (< 0.9 CPU per thread), NOISY (IQR > noise)",
+}
+LEGEND: dict[str, str] = {}
 
 
 def _pct(x: float, sign: bool = False) -> str:

@@ -20,7 +20,8 @@ COMMAND_MODULES = (
     "aws",  # ecs|kms|iam OPERATION as the AWS CLI takes it
     "deploy",  # CloudFormation templates
     "scenario",  # scenario files
-    "serve",  # an AWS JSON-protocol endpoint
+    "serve",  # an AWS endpoint: KMS, ECS, IAM, STS, CloudTrail
+    "admin",  # the endpoint's admin API
 )
 
 

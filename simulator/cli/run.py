@@ -11,21 +11,38 @@ import sys
 from pathlib import Path
 from typing import Any
 
+#: Users' runs; the committed references are under results/reference (simulator.bench.store).
+USER_ROOT = "results/local"
+REFERENCE_ROOT = "results/reference"
+#: The engine names a spec or --engine may use (simulator.bench.datapath.ENGINE_NAMES).
+ENGINE_NAMES = ("native-ipp", "native-openssl", "cryptography", "native", "auto")
+
 
 def register(sub: Any) -> None:
     """Add the run, compare, plot and bench subcommands."""
     p = sub.add_parser(
         "run", help="run experiment specs (default: experiments/quick.toml)",
-        description="Run experiments and write results/<experiment>/<UTC timestamp>/: the tidy "
-                    "table (CSV, Parquet), meta.json and PNG plots; print a summary.")
+        description="Run experiments and write results/local/<experiment>/<UTC timestamp>/: "
+                    "cells.jsonl (the record), the tidy table (CSV, Parquet), meta.json and "
+                    "PNG plots; print a summary, the ranked comparison and a one-line answer. "
+                    "Committed reference runs live apart, under results/reference/.")
     p.add_argument("specs", nargs="*", metavar="SPEC",
                    help="spec files or bare names under experiments/ (default: quick)")
-    p.add_argument("--out", default="results", metavar="DIR",
-                   help="results root (default: ./results)")
+    p.add_argument("--out", default=USER_ROOT, metavar="DIR",
+                   help=f"results root (default: ./{USER_ROOT})")
     p.add_argument("--resume", metavar="DIR",
                    help="continue an interrupted run directory (skips completed cells)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or log lines")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--allow-large", action="store_true",
+                   help="run a grid of more than 10,000 cells")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON document (summary, ceilings, ranking, answer) instead")
+    p.add_argument("--workers", type=_workers, metavar="N",
+                   help="run the cells on a local Dask cluster of N worker processes "
+                        "(pip install -e '.[distributed]')")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run the cells on the Dask cluster of this scheduler")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -36,8 +53,12 @@ def register(sub: Any) -> None:
     p.add_argument("dirs", nargs="+", metavar="DIR",
                    help="run directories (an experiment directory or name means its newest run)")
     p.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
-                   help="keep only cells with this parameter value (repeatable)")
-    p.add_argument("--results", default="results", metavar="ROOT", help=argparse.SUPPRESS)
+                   help="keep only cells with this parameter value, e.g. engine=native-ipp "
+                        "(repeatable; an unknown key or value is an error listing what exists)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.add_argument("--by", metavar="COLUMN",
+                   help="the same cells side by side for each value of COLUMN (e.g. host)")
+    p.add_argument("--results", default=USER_ROOT, metavar="ROOT", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("plot", help="write a run's PNG plots",
@@ -45,20 +66,34 @@ def register(sub: Any) -> None:
                                    "decrypt with the ceiling, thread scaling, capacity overhead.")
     p.add_argument("dir", metavar="DIR", help="run directory (or experiment name: newest run)")
     p.add_argument("--out", metavar="DIR", help="where to write the PNGs (default: DIR/plots)")
-    p.add_argument("--results", default="results", metavar="ROOT", help=argparse.SUPPRESS)
+    p.add_argument("--results", default=USER_ROOT, metavar="ROOT", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("bench", help="the table `cryptsetup benchmark` prints, for our ciphers",
                        description="Encrypt and decrypt 1 MiB buffers sector by sector with each "
                                    "cipher configuration and print cryptsetup benchmark's table.")
-    p.add_argument("--engine", default="auto", choices=("auto", "native", "cryptography"))
+    p.add_argument("--engine", default="auto", choices=ENGINE_NAMES)
     p.add_argument("--sector-size", type=int, default=4096, choices=(512, 1024, 2048, 4096))
     p.add_argument("--seconds", type=_positive_float, default=0.5,
                    help="time per direction (default 0.5)")
     p.add_argument("--threads", type=_threads, default=1, help="1 to 64 (default 1)")
     p.add_argument("--cipher", "-c", action="append", metavar="NAME[:BITS]",
                    help="only these configurations, e.g. aes-xts-plain64:512 (repeatable)")
+    p.add_argument("--repeat", type=_repeat, default=5,
+                   help="repetitions per figure, 2 to 100 (default 5); the spread is shown")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.set_defaults(func=cmd_bench)
+
+
+def _repeat(text: str) -> int:
+    """An argparse type: repetitions per figure, 2 to 100."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 2 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value} is out of range (2 to 100)")
+    return value
 
 
 def _positive_float(text: str) -> float:
@@ -83,21 +118,25 @@ def _threads(text: str) -> int:
     return value
 
 
-def _err(msg: str) -> None:
-    print(f"fargate-sim: error: {msg}", file=sys.stderr)
+def _workers(text: str) -> int:
+    """An argparse type: Dask worker processes, 1 to 256."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"{value} is out of range (1 to 256)")
+    return value
+
+
+def _err(msg: str, command: str = "run") -> None:
+    """One error line in the style every ``fargate-sim`` command uses."""
+    print(f"fargate-sim {command}: error: {msg}", file=sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run each spec in turn; print where the results are and the summary."""
-    from simulator.bench import (
-        ResumeError,
-        RunError,
-        RunInterrupted,
-        SpecError,
-        load_spec,
-        resolve_spec_path,
-        run_experiment,
-    )
+    from simulator.bench import SpecError, load_spec, resolve_spec_path
 
     log = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
     try:
@@ -114,25 +153,98 @@ def cmd_run(args: argparse.Namespace) -> int:
         _err(str(exc))
         return 2
 
+    if getattr(args, "workers", None) or getattr(args, "scheduler", None):
+        from simulator.bench.distributed import DaskExecutor, DistributedError, dask_client
+
+        if args.workers and args.scheduler:
+            _err("--workers starts a local cluster, --scheduler uses another: give one")
+            return 2
+        try:
+            with dask_client(args.workers, args.scheduler) as client:
+                return _run_jobs(args, jobs, log, DaskExecutor(client))
+        except DistributedError as exc:
+            _err(str(exc))
+            return 2
+    return _run_jobs(args, jobs, log, None)
+
+
+def _run_jobs(args: argparse.Namespace, jobs: list[Any], log: Any, executor: Any) -> int:
+    """Run each (spec, resume) job; print where the results are and the summary."""
+    from simulator.bench import ResumeError, RunError, RunInterrupted, SpecError, run_experiment
+
     argv = ["fargate-sim", *sys.argv[1:]] if sys.argv else None
+    docs = []
     for spec, resume in jobs:
         try:
-            result = run_experiment(spec, out=args.out, resume=resume, quiet=args.quiet,
-                                    plots=not args.no_plots, argv=argv, log=log)
+            result = run_experiment(spec, out=args.out, resume=resume,
+                                    quiet=args.quiet or args.json, plots=not args.no_plots,
+                                    argv=argv, log=log, allow_large=args.allow_large,
+                                    executor=executor)
         except (SpecError, RunError, ResumeError) as exc:
             _err(str(exc))
             return 2
         except RunInterrupted as exc:
             _err(str(exc))
             return 130 if isinstance(exc.cause, KeyboardInterrupt) else 1
-        print(f"{spec.name}: {result.cells_run} cells run"
-              + (f", {result.cells_skipped} resumed" if result.cells_skipped else "")
-              + f" in {result.seconds:.1f} s -> {result.path}")
-        print(result.summary_text())
-        if result.plots:
-            print("plots: " + ", ".join(str(p.relative_to(result.path)) for p in result.plots))
-        print()
+        except OSError as exc:  # the results root itself cannot be written
+            _err(f"cannot write the run directory under {args.out}: {exc.strerror or exc}"
+                 f"{' (' + str(exc.filename) + ')' if exc.filename else ''}; nothing ran")
+            return 2  # a --out that cannot be a directory is bad input (tests/test_cli_inputs)
+        if args.json:
+            docs.append(_run_json(result))
+            continue
+        _print_run(result)
+    if args.json:
+        import json
+
+        print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, default=str))
     return 0
+
+
+def _print_run(result: Any) -> None:
+    """What a finished run says: where, the summary, contention, the ranking, the answer."""
+    from simulator.bench.compare import answer, cipher_table, format_cipher_table
+    from simulator.bench.store import load_run
+
+    spec = result.spec
+    if result.already_complete:
+        print(f"{spec.name}: {result.path} is already complete ({result.cells_total} cells); "
+              "nothing to do, nothing written")
+        return
+    print(f"{spec.name}: {result.cells_run} cells run"
+          + (f", {result.cells_skipped} resumed" if result.cells_skipped else "")
+          + f" in {result.seconds:.1f} s -> {result.path}")
+    verdict = (result.meta.get("reliability") or {}).get("verdict")
+    if verdict:
+        print(verdict)
+    print(result.summary_text())
+    if result.plots:
+        print("plots: " + ", ".join(str(p.relative_to(result.path)) for p in result.plots))
+    if spec.kind in ("throughput", "volume"):
+        run = load_run(result.path)
+        t = cipher_table(run)
+        print("\nranked:")
+        print(format_cipher_table(run, t))
+        line = answer(run, t)
+        if line:
+            print("\nanswer: " + line)
+    print()
+
+
+def _run_json(result: Any) -> dict[str, Any]:
+    """``run --json``: the run's path, status, summary, ceilings, ranking and answer."""
+    import json
+
+    from simulator.bench.compare import compare_json
+
+    doc = compare_json([result.path])["runs"][0] if not result.summary.empty else {}
+    doc.update(path=str(result.path), already_complete=result.already_complete,
+               cells_total=result.cells_total, cells_run=result.cells_run,
+               plots=[str(p) for p in result.plots],
+               summary=json.loads(result.summary.to_json(orient="records"))
+               if not result.summary.empty else [],
+               clock=result.meta.get("clock"), contention=result.meta.get("contention"))
+    return doc
 
 
 def _resume_spec(run_dir: Path) -> Any:
@@ -155,13 +267,16 @@ def _resume_spec(run_dir: Path) -> Any:
 
 
 def _run_dir(arg: str, root: str) -> Path:
-    """A run directory from an argument: a path, or an experiment name under the root."""
+    """A run directory from an argument: a path, or an experiment name under the users'
+    root (never silently the reference: that one is named results/reference/NAME)."""
     p = Path(arg)
     if p.exists():
         return p
     if (Path(root) / arg).exists():
         return Path(root) / arg
-    raise FileNotFoundError(f"{arg}: no such run directory (nor {Path(root) / arg})")
+    ref = Path(REFERENCE_ROOT) / arg
+    hint = f"; the reference run is {ref}" if ref.exists() else ""
+    raise FileNotFoundError(f"{arg}: no such run directory (nor {Path(root) / arg}){hint}")
 
 
 def _where(items: list[str]) -> dict[str, Any]:
@@ -176,13 +291,25 @@ def _where(items: list[str]) -> dict[str, Any]:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Print the ranked cipher tables and the changes between runs."""
-    from simulator.bench.compare import compare
+    from simulator.bench.compare import compare, compare_json
 
     try:
         dirs = [_run_dir(d, args.results) for d in args.dirs]
-        print(compare(dirs, where=_where(args.where)), end="")
+        if args.by:
+            from simulator.bench import load_run
+            from simulator.bench.distributed import compare_by
+
+            print("".join(compare_by(load_run(d), args.by) for d in dirs), end="")
+            return 0
+        if args.json:
+            import json
+
+            print(json.dumps(compare_json(dirs, where=_where(args.where)), indent=2,
+                             default=str))
+        else:
+            print(compare(dirs, where=_where(args.where)), end="")
     except (FileNotFoundError, ValueError) as exc:
-        _err(str(exc))
+        _err(str(exc), "compare")
         return 2
     return 0
 
@@ -194,12 +321,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
     try:
         paths = plot_run(_run_dir(args.dir, args.results), out_dir=args.out)
     except FileNotFoundError as exc:
-        _err(str(exc))
+        _err(str(exc), "plot")
         return 2
     for p in paths:
         print(p)
     if not paths:
-        _err("nothing to plot (no completed cells)")
+        _err("nothing to plot (no completed cells)", "plot")
         return 1
     return 0
 
@@ -217,7 +344,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             name, _, bits = c.partition(":")
             if name not in CIPHER_KEY_BITS or name == "null":
                 _err(f"--cipher {c}: unknown cipher (allowed: "
-                     + ", ".join(k for k in CIPHER_KEY_BITS if k != "null") + ")")
+                     + ", ".join(k for k in CIPHER_KEY_BITS if k != "null") + ")", "bench")
                 return 2
             try:
                 kb = int(bits) if bits else CIPHER_KEY_BITS[name][0]
@@ -225,18 +352,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 kb = -1
             if kb not in CIPHER_KEY_BITS[name]:
                 _err(f"--cipher {c}: {name} takes key bits "
-                     + ", ".join(map(str, CIPHER_KEY_BITS[name])))
+                     + ", ".join(map(str, CIPHER_KEY_BITS[name])), "bench")
                 return 2
             configs.append((name, kb))
     dp = default_datapath()
     why = dp.check_engine(args.engine)
     if why:
-        _err(f"engine {args.engine!r} is not available here: {why}")
+        _err(f"engine {args.engine!r} is not available here: {why}", "bench")
         return 2
+    from simulator.bench.datapath import describe_engine
+
     eng = dp.get_engine(args.engine)
-    note = (f"fargate-sim bench: engine {eng.name} ({getattr(eng, 'openssl_version', '')}), "
-            f"1 MiB buffers, {args.sector_size}-byte sectors, {args.threads} thread(s)")
+    d = describe_engine(eng, args.engine)
+    note = (f"fargate-sim bench: engine {d['engine']} ({d['library']} {d['version']}), "
+            f"1 MiB buffers, {args.sector_size}-byte sectors, {args.threads} thread(s), "
+            f"{args.repeat} repetitions")
     rows = bench(configs, engine=args.engine, sector_size=args.sector_size,
-                 seconds=args.seconds, threads=args.threads, datapath=dp)
-    print(format_table(rows, note))
+                 seconds=args.seconds, threads=args.threads, datapath=dp,
+                 repetitions=args.repeat)
+    if args.json:
+        import json
+
+        print(json.dumps({"engine": d, "sector_size": args.sector_size,
+                          "threads": args.threads, "repetitions": args.repeat,
+                          "unit": "MiB/s (2^20 B/s); spread = IQR / median",
+                          "rows": [r.to_dict() for r in rows]}, indent=2))
+    else:
+        print(format_table(rows, note))
     return 0

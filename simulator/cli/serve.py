@@ -1,40 +1,151 @@
-"""``fargate-sim serve``: an AWS JSON-protocol endpoint for boto3 and the AWS CLI."""
+"""``fargate-sim serve``: a local AWS endpoint (KMS, ECS, IAM, STS, CloudTrail, CloudFormation)."""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import signal
+import socket
+import sys
+import threading
 import time
+from pathlib import Path
 
 from simulator.cli import key_value
 
+DEFAULT_STATE = "fargate-sim-state.db"
+
+
+def _fail(message: str) -> int:
+    print(f"fargate-sim serve: {message}", file=sys.stderr)
+    return 2
+
+
+def _root_key(text: str) -> tuple[str, str]:
+    akid, sep, secret = text.partition(":")
+    if not sep or not akid or not secret:
+        raise argparse.ArgumentTypeError(f"expected ACCESS_KEY_ID:SECRET, got {text!r}")
+    return akid, secret
+
+
+def _loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
 
 def _command(args: argparse.Namespace) -> int:
-    from simulator.api import serve
+    from simulator.api import DEFAULT_ROOT_KEY, Authenticator
+    from simulator.api.endpoint import Endpoint
+    from simulator.api.server import SimulatorServer
+    from simulator.api.store import StateError, StateStore
     from simulator.world import Simulation
 
-    principals = dict(args.principal or [])
-    sim = Simulation(account_id=args.account, region=args.region, quotas=not args.no_quotas)
-    server = serve(sim, args.host, args.port, principals)
-    print(f"serving KMS and ECS for account {sim.account_id} in {sim.region} at {server.url}")
-    print("  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x "
-          f"aws --endpoint-url {server.url} --region {sim.region} kms create-key")
-    print("  (IAM is not served over HTTP; use fargate-sim iam or the Python client)")
+    if not 0 <= args.port <= 65535:
+        return _fail(f"--port {args.port} is not a TCP port (0-65535)")
+    if args.speed < 0:
+        return _fail(f"--speed {args.speed} must be >= 0")
+    speed = 0.0 if args.clock == "manual" else args.speed
+    if args.root_key and args.no_auth:
+        return _fail("--root-key and --no-auth contradict each other: pick one")
+
+    def make_sim() -> Simulation:
+        from datetime import UTC, datetime
+
+        return Simulation(account_id=args.account, region=args.region,
+                          quotas=not args.no_quotas,
+                          start_time=datetime.now(UTC).replace(microsecond=0))
+
+    store = None
+    sim = None
+    if not args.ephemeral:
+        try:
+            store = StateStore(Path(args.state))
+            sim = store.load()
+        except (StateError, OSError, Exception) as exc:
+            return _fail(f"cannot use --state {args.state}: {exc}")
+        if sim is not None and (sim.account_id, sim.region) != (args.account, args.region):
+            return _fail(f"--state {args.state} holds account {sim.account_id} in "
+                         f"{sim.region}; pass those or another --state file")
+    restored = sim is not None
+    if sim is None:
+        sim = make_sim()
+    elif speed > 0:
+        # The world kept running while the server was down: a restored clock catches up with
+        # wall time (tasks due to start have started, sessions due to expire have expired).
+        behind = time.time() - sim.clock.time()
+        if behind > 0:
+            sim.clock.advance(behind)
+    root = args.root_key or DEFAULT_ROOT_KEY
+    auth = None if args.no_auth else Authenticator(root)
+    endpoint = Endpoint(sim, auth=auth, principals=dict(args.principal or []), store=store,
+                        speed=speed, make_sim=make_sim)
     try:
-        while True:
-            time.sleep(3600)
+        server = SimulatorServer(endpoint, (args.host, args.port))
+    except (OSError, OverflowError, socket.gaierror) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return _fail(f"cannot listen on {args.host}:{args.port}: {reason}")
+    if store is not None and not restored:
+        endpoint.save()
+    print(f"fargate-sim serving KMS, ECS, IAM, STS, CloudTrail and CloudFormation for account "
+          f"{sim.account_id} in {sim.region} at {server.url}")
+    where = "memory only (--ephemeral)" if store is None else str(store.path)
+    pace = "manual" if speed == 0 else f"wall time x{speed:g}"
+    print(f"  state: {where}{' (restored)' if restored else ''}; clock: {pace}, "
+          f"now {sim.clock.now():%Y-%m-%dT%H:%M:%SZ}")
+    if auth is None:
+        print("  WARNING: --no-auth: signatures are not checked; any key calls as the root "
+              "(or as --principal maps it)")
+        if not _loopback(args.host):
+            print(f"  WARNING: {args.host} is not a loopback address and requests are not "
+                  "authenticated: anyone who can reach it acts as the account root")
+    else:
+        print(f"  root credentials: AWS_ACCESS_KEY_ID={root[0]} AWS_SECRET_ACCESS_KEY={root[1]}")
+    print(f"  AWS_ENDPOINT_URL={server.url} AWS_DEFAULT_REGION={sim.region} aws kms list-keys")
+    print(f"  admin API: {server.url}/_fargate-sim/status (fargate-sim admin --help)")
+    sys.stdout.flush()
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    worker = threading.Thread(target=server.serve_forever, daemon=True)
+    worker.start()
+    try:
+        while not stop.wait(3600):
+            pass
     except KeyboardInterrupt:
-        server.shutdown()
+        pass
+    server.shutdown()
+    server.server_close()
+    if store is not None:
+        store.close()
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``serve`` command."""
-    p = subparsers.add_parser("serve", help="serve KMS and ECS over AWS's JSON protocol")
+    p = subparsers.add_parser(
+        "serve", help="serve KMS, ECS, IAM, STS, CloudTrail and CloudFormation over HTTP")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=4566)
     p.add_argument("--account", default="111122223333")
     p.add_argument("--region", default="us-west-2")
+    p.add_argument("--root-key", type=_root_key, metavar="ACCESS_KEY_ID:SECRET",
+                   help="the account root's access key pair (default: AWS's documentation "
+                        "example pair, printed at start)")
+    p.add_argument("--no-auth", action="store_true",
+                   help="accept any signature, or none (calls are the root's unless "
+                        "--principal maps the key)")
     p.add_argument("--principal", action="append", metavar="ACCESS_KEY_ID=ARN", type=key_value,
-                   help="call as ARN when a request is signed with ACCESS_KEY_ID")
+                   help="with --no-auth: call as ARN when a request names ACCESS_KEY_ID")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="simulated seconds per wall second (default 1)")
+    p.add_argument("--clock", choices=("wall", "manual"), default="wall",
+                   help="manual: time moves only by the admin API")
+    p.add_argument("--state", default=DEFAULT_STATE,
+                   help=f"SQLite state file (default ./{DEFAULT_STATE}; its key beside it)")
+    p.add_argument("--ephemeral", action="store_true", help="keep state in memory only")
     p.add_argument("--no-quotas", action="store_true", help="switch request-rate quotas off")
     p.set_defaults(func=_command)

@@ -160,7 +160,13 @@ def iam_policy(clients: Any, logical_id: str, props: dict[str, Any], stack: str)
         iam.put_user_policy(
             UserName=user, PolicyName=name, PolicyDocument=_policy_text(props["PolicyDocument"])
         )
-    return Created(f"{stack}-{logical_id}")
+    def delete() -> None:
+        for role in props.get("Roles", []):
+            iam.delete_role_policy(RoleName=role, PolicyName=name)
+        for user in props.get("Users", []):
+            iam.delete_user_policy(UserName=user, PolicyName=name)
+
+    return Created(f"{stack}-{logical_id}", {}, delete)
 
 
 def ecs_cluster(clients: Any, logical_id: str, props: dict[str, Any], stack: str) -> Created:

@@ -42,6 +42,8 @@ class StackReport:
     status: str
     resources: list[ResourceOutcome] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    #: What was created, by logical id, with how to delete it (DeleteStack uses it).
+    created: dict[str, Created] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -196,6 +198,7 @@ def deploy(
             value = out.get("Value") if isinstance(out, dict) else None
             report.outputs[name] = _resolved(resolver, value, f"Outputs.{name}")
         report.status = "CREATE_COMPLETE"
+        report.created = created
         return report
     if not rollback:
         report.status = "CREATE_FAILED"

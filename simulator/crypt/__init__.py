@@ -1,7 +1,8 @@
 """The data path: cipher configurations, encryption engines, the encrypted volume.
 
 ``CipherSpec`` describes a dm-crypt style configuration, ``get_engine`` returns the engine that
-runs the per-sector loop (native OpenSSL C loop or portable pyca/cryptography), and
+runs the per-sector loop (native C loops over IPP Crypto or OpenSSL, or portable
+pyca/cryptography; ``engine.bind`` keys one once), and
 ``EncryptedVolume`` is a sparse in-memory block device encrypted with them.  This package never
 imports the control plane: it is handed a key and a spec.
 """
@@ -11,9 +12,16 @@ from __future__ import annotations
 from .engines import (
     CryptographyEngine,
     Engine,
+    IppEngine,
     NativeEngine,
+    OpenSSLEngine,
+    SectorCipher,
+    SelectingEngine,
     available_engines,
+    engine_unavailable_reason,
     get_engine,
+    ipp_available,
+    ipp_unavailable_reason,
     native_available,
     native_unavailable_reason,
     time_engine,
@@ -53,12 +61,19 @@ __all__ = [
     "IntegrityError",
     "InvalidCipherSpecError",
     "InvalidKeyError",
+    "IppEngine",
     "NativeEngine",
+    "OpenSSLEngine",
+    "SectorCipher",
+    "SelectingEngine",
     "SparseStore",
     "VolumeRangeError",
     "VolumeStats",
     "available_engines",
+    "engine_unavailable_reason",
     "get_engine",
+    "ipp_available",
+    "ipp_unavailable_reason",
     "native_available",
     "native_unavailable_reason",
     "time_engine",

@@ -1,10 +1,13 @@
 /*
- * simulator.crypt._native: the per-sector encryption loop in C over OpenSSL's EVP API.
+ * simulator.crypt._native: the per-sector encryption loops in C, over two libraries.
  *
  * Why: pyca/cryptography needs a new cipher context per XTS sector and Python-level work per
- * sector; this module keeps one EVP_CIPHER_CTX per worker, resets only the IV per sector,
- * releases the GIL for the whole batch and splits a batch across pthreads.  All cryptography is
- * OpenSSL's (libcrypto >= 3.0); nothing here implements a cipher.
+ * sector.  Here a key is bound once (Bound: key schedule and per-worker contexts built once),
+ * each call resets only the IV/tweak per sector, releases the GIL for the whole batch and
+ * splits large batches across persistent pthreads.  Backends: OpenSSL's libcrypto (>= 3.0,
+ * linked; every cipher) and Intel IPP Crypto (libippcp, dlopen'ed at run time when present;
+ * AES-XTS and AES-GCM, with its AVX-512/VAES code on CPUs that have it).  All cryptography is
+ * the libraries'; nothing here implements a cipher.
  *
  * Sector formats (see simulator/crypt/spec.py and ARCHITECTURE.md):
  *   ALG_XTS    tweak = sector index as 64-bit little endian, zero padded to 16 bytes.
@@ -24,6 +27,7 @@
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -161,32 +165,264 @@ static void put_le64(unsigned char *p, uint64_t v)
     }
 }
 
-/* ------------------------------------------------------------------ the batch worker */
+/* ------------------------------------------------------------------ Intel IPP Crypto (dlopen)
+ *
+ * The second backend: Intel Cryptography Primitives Library (IPP Crypto, PyPI `ipp-crypto`,
+ * libippcp.so), loaded at run time so that the extension builds and runs without it.  Only the
+ * few functions below are used; their prototypes are those of ippcp.h (2021.x - 2026.x),
+ * declared here so that no IPP header is needed at build time.  The contexts are opaque: their
+ * sizes come from the library's own GetSize functions.
+ * API reference: https://intel.github.io/cryptography-primitives/aes_xtsencrypt.html and the
+ * neighbouring pages (AES_XTSInit, AES_GCMInit, AES_GCMStart, AES_GCMGetTag, GetLibVersion).
+ */
+
+typedef int IppStatus; /* ippStsNoErr == 0; < 0 errors, > 0 warnings */
+
+typedef struct {          /* IppLibraryVersion of ippcpdefs.h */
+    int major, minor, majorBuild;
+    unsigned int revision;
+    char targetCpu[4];
+    const char *Name, *Version, *BuildDate;
+} ipp_version_t;
 
 typedef struct {
+    int loaded;
+    void *handle;
+    IppStatus (*init)(void);
+    const ipp_version_t *(*get_lib_version)(void);
+    IppStatus (*get_cpu_features)(uint64_t *);
+    uint64_t (*get_enabled_cpu_features)(void);
+    IppStatus (*xts_get_size)(int *);
+    IppStatus (*xts_init)(const uint8_t *, int, int, void *, int);
+    IppStatus (*xts_encrypt)(const uint8_t *, uint8_t *, int, const void *, const uint8_t *, int);
+    IppStatus (*xts_decrypt)(const uint8_t *, uint8_t *, int, const void *, const uint8_t *, int);
+    IppStatus (*gcm_get_size)(int *);
+    IppStatus (*gcm_init)(const uint8_t *, int, void *, int);
+    IppStatus (*gcm_start)(const uint8_t *, int, const uint8_t *, int, void *);
+    IppStatus (*gcm_encrypt)(const uint8_t *, uint8_t *, int, void *);
+    IppStatus (*gcm_decrypt)(const uint8_t *, uint8_t *, int, void *);
+    IppStatus (*gcm_get_tag)(uint8_t *, int, const void *);
+    int xts_size, gcm_size;
+} ipp_t;
+
+static ipp_t ipp;
+
+#define IPP_ALIGN 64
+
+/* Context memory, aligned for the vector code; freed with free(). */
+static void *ipp_ctx_alloc(int size)
+{
+    size_t n = ((size_t)size + IPP_ALIGN - 1) / IPP_ALIGN * IPP_ALIGN;
+    void *p = aligned_alloc(IPP_ALIGN, n);
+    if (p != NULL)
+        memset(p, 0, n);
+    return p;
+}
+
+static void ipp_ctx_free(void *p, int size)
+{
+    if (p != NULL) {
+        OPENSSL_cleanse(p, (size_t)size); /* expanded keys */
+        free(p);
+    }
+}
+
+PyDoc_STRVAR(ipp_load_doc,
+"ipp_load(path) -> dict\n"
+"--\n\n"
+"dlopen the IPP Crypto library at path, resolve the AES-XTS/GCM functions and dispatch to\n"
+"the best code path for this CPU (ippcpInit).  Returns name, version, target_cpu (the\n"
+"dispatched code path, e.g. 'k1'), build_date, cpu_features, enabled_features.  Raises\n"
+"OSError when the library or a symbol is missing.");
+
+static PyObject *ipp_load(PyObject *self, PyObject *arg)
+{
+    const char *path = PyUnicode_AsUTF8(arg);
+    if (path == NULL)
+        return NULL;
+    if (!ipp.loaded) {
+        ipp_t t;
+        memset(&t, 0, sizeof t);
+        t.handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        if (t.handle == NULL) {
+            const char *why = dlerror();
+            PyErr_Format(PyExc_OSError, "cannot load %s: %s", path, why ? why : "dlopen failed");
+            return NULL;
+        }
+        struct { const char *name; void **slot; } syms[] = {
+            {"ippcpInit", (void **)&t.init},
+            {"ippcpGetLibVersion", (void **)&t.get_lib_version},
+            {"ippcpGetCpuFeatures", (void **)&t.get_cpu_features},
+            {"ippcpGetEnabledCpuFeatures", (void **)&t.get_enabled_cpu_features},
+            {"ippsAES_XTSGetSize", (void **)&t.xts_get_size},
+            {"ippsAES_XTSInit", (void **)&t.xts_init},
+            {"ippsAES_XTSEncrypt", (void **)&t.xts_encrypt},
+            {"ippsAES_XTSDecrypt", (void **)&t.xts_decrypt},
+            {"ippsAES_GCMGetSize", (void **)&t.gcm_get_size},
+            {"ippsAES_GCMInit", (void **)&t.gcm_init},
+            {"ippsAES_GCMStart", (void **)&t.gcm_start},
+            {"ippsAES_GCMEncrypt", (void **)&t.gcm_encrypt},
+            {"ippsAES_GCMDecrypt", (void **)&t.gcm_decrypt},
+            {"ippsAES_GCMGetTag", (void **)&t.gcm_get_tag},
+        };
+        for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
+            *syms[i].slot = dlsym(t.handle, syms[i].name);
+            if (*syms[i].slot == NULL) {
+                PyErr_Format(PyExc_OSError, "%s has no symbol %s", path, syms[i].name);
+                dlclose(t.handle);
+                return NULL;
+            }
+        }
+        IppStatus st = t.init();
+        if (st < 0) {
+            PyErr_Format(PyExc_OSError, "ippcpInit failed with status %d", st);
+            dlclose(t.handle);
+            return NULL;
+        }
+        if (t.xts_get_size(&t.xts_size) != 0 || t.gcm_get_size(&t.gcm_size) != 0 ||
+            t.xts_size <= 0 || t.gcm_size <= 0) {
+            PyErr_SetString(PyExc_OSError, "IPP context sizes unavailable");
+            dlclose(t.handle);
+            return NULL;
+        }
+        t.loaded = 1;
+        ipp = t;
+    }
+    const ipp_version_t *v = ipp.get_lib_version();
+    uint64_t features = 0;
+    ipp.get_cpu_features(&features);
+    char cpu[5] = {0};
+    memcpy(cpu, v->targetCpu, 4);
+    return Py_BuildValue("{s:s,s:s,s:s,s:s,s:K,s:K,s:i,s:i}",
+                         "name", v->Name ? v->Name : "", "version", v->Version ? v->Version : "",
+                         "target_cpu", cpu, "build_date", v->BuildDate ? v->BuildDate : "",
+                         "cpu_features", (unsigned long long)features,
+                         "enabled_features", (unsigned long long)ipp.get_enabled_cpu_features(),
+                         "xts_context_bytes", ipp.xts_size, "gcm_context_bytes", ipp.gcm_size);
+}
+
+/* ------------------------------------------------------------------ bound ciphers and jobs
+ *
+ * A Bound is one key bound to one cipher, backend, data-unit size and thread count: the key
+ * schedule (OpenSSL contexts, IPP contexts) is built once and reused by every call, so that a
+ * call pays only for checking its buffers and for the cipher itself.  Contexts are mutable, so
+ * each call takes a private set of them (one per worker) from a free list and gives it back:
+ * concurrent callers of one Bound never share a context.
+ */
+
+enum { BK_OPENSSL = 0, BK_IPP = 1 };
+
+/* A batch is split across workers only where it pays: below this many bytes per worker the
+ * hand-off costs more than it saves (set_split_bytes() changes it, for benchmarks). */
+static size_t split_bytes = 128 * 1024;
+
+typedef struct ctxset {
+    struct ctxset *next;
+    void *enc[MAX_THREADS]; /* per worker: OpenSSL ctx keyed to encrypt, IPP GCM state */
+    void *dec[MAX_THREADS]; /* per worker: OpenSSL ctx keyed to decrypt */
+} ctxset_t;
+
+typedef struct {
+    PyObject_HEAD
+    int backend;
     int alg;
-    int enc;
-    const EVP_CIPHER *cipher;
-    const direct_t *direct; /* XTS fast path, or NULL for the EVP loop */
     int keylen;
-    const unsigned char *key;
+    int threads;
+    size_t unit;
+    unsigned char key[MAX_KEY];
+    const EVP_CIPHER *cipher;   /* OpenSSL */
+    const direct_t *direct;     /* OpenSSL XTS provider fast path, or NULL */
+    void *xts_spec;             /* IPP XTS: read-only after init, shared by all workers */
+    pthread_mutex_t mu;
+    ctxset_t *free_sets;
+    PyObject *integrity_error;  /* class: IntegrityError(sector, count) */
+    PyObject *backend_error;    /* class: BackendError(message) */
+} Bound;
+
+typedef struct {
+    Bound *b;
+    ctxset_t *set;
+    int slot;
+    int enc;
     const unsigned char *src;
     unsigned char *dst;
     unsigned char *meta; /* NULL for non-AEAD */
     uint64_t first_sector;
     const uint64_t *sectors; /* per-unit sector numbers (gathered batch), or NULL: first + i */
-    size_t unit;
     size_t count;
     /* results */
-    int ok;                 /* 0: an OpenSSL call failed (err/where say which) */
+    int ok;                 /* 0: a library call failed (err/where say which) */
     unsigned long err;
+    int status;             /* IPP status of the failing call */
     const char *where;
-    long long first_bad;    /* AEAD decrypt: first failing index relative to the batch, or -1 */
+    long long first_bad;    /* AEAD decrypt: first failing index relative to the job, or -1 */
     long long n_bad;
 } job_t;
 
 /* The sector number (XTS tweak, AEAD AAD) of unit i of a job. */
 #define SECTOR_OF(j, i) ((j)->sectors != NULL ? (j)->sectors[i] : (j)->first_sector + (i))
+
+static void ctx_free(const Bound *b, void *ctx, int is_enc_slot)
+{
+    if (ctx == NULL)
+        return;
+    if (b->backend == BK_IPP)
+        ipp_ctx_free(ctx, ipp.gcm_size);
+    else if (b->alg == ALG_XTS && b->direct != NULL)
+        b->direct->freectx(ctx);
+    else
+        EVP_CIPHER_CTX_free(ctx);
+    (void)is_enc_slot;
+}
+
+/* The keyed context of a worker slot for one direction, created on first use.  NULL when
+ * none is needed (IPP XTS shares b->xts_spec) or on failure (j->ok cleared). */
+static void *ctx_get(job_t *j)
+{
+    const Bound *b = j->b;
+    if (b->backend == BK_IPP) {
+        if (b->alg == ALG_XTS)
+            return b->xts_spec;
+        void **slot = &j->set->enc[j->slot];
+        if (*slot == NULL) {
+            void *st = ipp_ctx_alloc(ipp.gcm_size);
+            IppStatus s = st ? ipp.gcm_init(b->key, b->keylen, st, ipp.gcm_size) : -9;
+            if (s != 0) {
+                ipp_ctx_free(st, ipp.gcm_size);
+                j->ok = 0; j->status = s; j->where = "ippsAES_GCMInit";
+                return NULL;
+            }
+            *slot = st;
+        }
+        return *slot;
+    }
+    void **slot = j->enc ? &j->set->enc[j->slot] : &j->set->dec[j->slot];
+    if (*slot != NULL)
+        return *slot;
+    if (b->alg == ALG_XTS && b->direct != NULL) {
+        const direct_t *d = b->direct;
+        void *actx = d->newctx(d->provctx);
+        int ok = actx != NULL &&
+                 (j->enc ? d->einit(actx, b->key, (size_t)b->keylen, NULL, 0, NULL)
+                         : d->dinit(actx, b->key, (size_t)b->keylen, NULL, 0, NULL)) == 1;
+        if (!ok) {
+            if (actx != NULL)
+                d->freectx(actx);
+            j->ok = 0; j->err = ERR_peek_last_error(); j->where = "XTS key setup";
+            ERR_clear_error();
+            return NULL;
+        }
+        return *slot = actx;
+    }
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (ctx == NULL || EVP_CipherInit_ex(ctx, b->cipher, NULL, b->key, NULL, j->enc) != 1) {
+        j->ok = 0; j->err = ERR_peek_last_error(); j->where = "EVP_CipherInit_ex(key)";
+        EVP_CIPHER_CTX_free(ctx);
+        ERR_clear_error();
+        return NULL;
+    }
+    return *slot = ctx;
+}
 
 #define FAIL(msg)                                                                             \
     do {                                                                                      \
@@ -196,43 +432,61 @@ typedef struct {
         goto done;                                                                            \
     } while (0)
 
-/* The XTS loop through the provider's own functions (see direct_t). */
-static void run_xts_direct(job_t *j)
+#define IPP_FAIL(msg, st)                                                                     \
+    do {                                                                                      \
+        j->ok = 0;                                                                            \
+        j->status = (st);                                                                     \
+        j->where = (msg);                                                                     \
+        return;                                                                               \
+    } while (0)
+
+static void run_ipp(job_t *j, void *ctx)
 {
-    const direct_t *d = j->direct;
+    const Bound *b = j->b;
+    const size_t unit = b->unit;
+    const int len = (int)unit;
     unsigned char iv[16];
-    size_t outl = 0;
-    void *actx = d->newctx(d->provctx);
-    int ok = actx != NULL;
-    if (ok)
-        ok = (j->enc ? d->einit(actx, j->key, (size_t)j->keylen, NULL, 0, NULL)
-                     : d->dinit(actx, j->key, (size_t)j->keylen, NULL, 0, NULL)) == 1;
-    if (!ok) {
-        j->ok = 0;
-        j->err = ERR_peek_last_error();
-        j->where = "XTS key setup";
+    unsigned char aad[AAD_LEN];
+    unsigned char tag[TAG_LEN];
+    IppStatus s;
+    if (b->alg == ALG_XTS) {
+        memset(iv, 0, sizeof iv);
+        for (size_t i = 0; i < j->count; i++) {
+            put_le64(iv, SECTOR_OF(j, i));
+            s = j->enc ? ipp.xts_encrypt(j->src + i * unit, j->dst + i * unit, len * 8, ctx, iv, 0)
+                       : ipp.xts_decrypt(j->src + i * unit, j->dst + i * unit, len * 8, ctx, iv, 0);
+            if (s != 0)
+                IPP_FAIL(j->enc ? "ippsAES_XTSEncrypt" : "ippsAES_XTSDecrypt", s);
+        }
+        return;
     }
-    memset(iv, 0, sizeof iv);
-    OSSL_FUNC_cipher_encrypt_init_fn *reinit = j->enc ? d->einit : d->dinit;
-    for (size_t i = 0; ok && i < j->count; i++) {
-        put_le64(iv, SECTOR_OF(j, i));
-        if (reinit(actx, NULL, 0, iv, sizeof iv, NULL) != 1 ||
-            d->update(actx, j->dst + i * j->unit, &outl, j->unit, j->src + i * j->unit,
-                      j->unit) != 1) {
-            j->ok = 0;
-            j->err = ERR_peek_last_error();
-            j->where = "XTS sector";
-            break;
+    for (size_t i = 0; i < j->count; i++) {
+        unsigned char *m = j->meta + i * META_LEN;
+        unsigned char *out = j->dst + i * unit;
+        put_le64(aad, SECTOR_OF(j, i));
+        memcpy(aad + 8, m, NONCE_LEN);
+        if ((s = ipp.gcm_start(m, NONCE_LEN, aad, AAD_LEN, ctx)) != 0)
+            IPP_FAIL("ippsAES_GCMStart", s);
+        s = j->enc ? ipp.gcm_encrypt(j->src + i * unit, out, len, ctx)
+                   : ipp.gcm_decrypt(j->src + i * unit, out, len, ctx);
+        if (s != 0)
+            IPP_FAIL(j->enc ? "ippsAES_GCMEncrypt" : "ippsAES_GCMDecrypt", s);
+        if ((s = ipp.gcm_get_tag(j->enc ? m + NONCE_LEN : tag, TAG_LEN, ctx)) != 0)
+            IPP_FAIL("ippsAES_GCMGetTag", s);
+        if (!j->enc && CRYPTO_memcmp(tag, m + NONCE_LEN, TAG_LEN) != 0) {
+            /* Authentication failed: never hand out unauthenticated plaintext. */
+            OPENSSL_cleanse(out, unit);
+            if (j->first_bad < 0)
+                j->first_bad = (long long)i;
+            j->n_bad++;
         }
     }
-    if (actx != NULL)
-        d->freectx(actx);
-    ERR_clear_error();
 }
 
 static void run_job(job_t *j)
 {
-    EVP_CIPHER_CTX *ctx = NULL;
+    const Bound *b = j->b;
+    const size_t unit = b->unit;
     int outl = 0, outl2 = 0;
     unsigned char iv[16];
     unsigned char aad[AAD_LEN];
@@ -242,71 +496,105 @@ static void run_job(job_t *j)
     j->n_bad = 0;
     if (j->count == 0)
         return;
-    if (j->alg == ALG_NULL) {
+    if (b->alg == ALG_NULL) {
         if (j->dst != j->src)
-            memmove(j->dst, j->src, j->count * j->unit);
+            memmove(j->dst, j->src, j->count * unit);
         return;
     }
-    if (j->alg == ALG_XTS && j->direct != NULL) {
-        run_xts_direct(j);
+    void *ctx = ctx_get(j);
+    if (!j->ok)
+        return;
+    if (b->backend == BK_IPP) {
+        run_ipp(j, ctx);
         return;
     }
-    ctx = EVP_CIPHER_CTX_new();
-    if (ctx == NULL)
-        FAIL("EVP_CIPHER_CTX_new");
-    if (EVP_CipherInit_ex(ctx, j->cipher, NULL, j->key, NULL, j->enc) != 1)
-        FAIL("EVP_CipherInit_ex(key)");
-
-    if (j->alg == ALG_XTS) {
+    if (b->alg == ALG_XTS && b->direct != NULL) {
+        const direct_t *d = b->direct;
+        OSSL_FUNC_cipher_encrypt_init_fn *reinit = j->enc ? d->einit : d->dinit;
+        size_t outn = 0;
+        memset(iv, 0, sizeof iv);
+        for (size_t i = 0; i < j->count; i++) {
+            put_le64(iv, SECTOR_OF(j, i));
+            if (reinit(ctx, NULL, 0, iv, sizeof iv, NULL) != 1 ||
+                d->update(ctx, j->dst + i * unit, &outn, unit, j->src + i * unit, unit) != 1)
+                FAIL("XTS sector");
+        }
+        goto done;
+    }
+    if (b->alg == ALG_XTS) {
         memset(iv, 0, sizeof iv);
         for (size_t i = 0; i < j->count; i++) {
             put_le64(iv, SECTOR_OF(j, i));
             if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, -1) != 1)
                 FAIL("EVP_CipherInit_ex(iv)");
-            if (EVP_CipherUpdate(ctx, j->dst + i * j->unit, &outl, j->src + i * j->unit,
-                                 (int)j->unit) != 1)
+            if (EVP_CipherUpdate(ctx, j->dst + i * unit, &outl, j->src + i * unit, (int)unit) != 1)
                 FAIL("EVP_CipherUpdate");
         }
-    } else {
-        for (size_t i = 0; i < j->count; i++) {
-            unsigned char *m = j->meta + i * META_LEN;
-            unsigned char *out = j->dst + i * j->unit;
-            put_le64(aad, SECTOR_OF(j, i));
-            memcpy(aad + 8, m, NONCE_LEN);
-            if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, m, -1) != 1)
-                FAIL("EVP_CipherInit_ex(nonce)");
-            if (!j->enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, m + NONCE_LEN) != 1)
-                FAIL("EVP_CTRL_AEAD_SET_TAG");
-            if (EVP_CipherUpdate(ctx, NULL, &outl, aad, AAD_LEN) != 1)
-                FAIL("EVP_CipherUpdate(aad)");
-            if (EVP_CipherUpdate(ctx, out, &outl, j->src + i * j->unit, (int)j->unit) != 1)
-                FAIL("EVP_CipherUpdate");
-            if (EVP_CipherFinal_ex(ctx, out + outl, &outl2) != 1) {
-                if (j->enc)
-                    FAIL("EVP_CipherFinal_ex");
-                /* Authentication failed: never hand out unauthenticated plaintext. */
-                OPENSSL_cleanse(out, j->unit);
-                if (j->first_bad < 0)
-                    j->first_bad = (long long)i;
-                j->n_bad++;
-                continue;
-            }
-            if (j->enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, m + NONCE_LEN) != 1)
-                FAIL("EVP_CTRL_AEAD_GET_TAG");
+        goto done;
+    }
+    for (size_t i = 0; i < j->count; i++) {
+        unsigned char *m = j->meta + i * META_LEN;
+        unsigned char *out = j->dst + i * unit;
+        put_le64(aad, SECTOR_OF(j, i));
+        memcpy(aad + 8, m, NONCE_LEN);
+        if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, m, -1) != 1)
+            FAIL("EVP_CipherInit_ex(nonce)");
+        if (!j->enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, m + NONCE_LEN) != 1)
+            FAIL("EVP_CTRL_AEAD_SET_TAG");
+        if (EVP_CipherUpdate(ctx, NULL, &outl, aad, AAD_LEN) != 1)
+            FAIL("EVP_CipherUpdate(aad)");
+        if (EVP_CipherUpdate(ctx, out, &outl, j->src + i * unit, (int)unit) != 1)
+            FAIL("EVP_CipherUpdate");
+        if (EVP_CipherFinal_ex(ctx, out + outl, &outl2) != 1) {
+            if (j->enc)
+                FAIL("EVP_CipherFinal_ex");
+            OPENSSL_cleanse(out, unit);
+            if (j->first_bad < 0)
+                j->first_bad = (long long)i;
+            j->n_bad++;
+            continue;
         }
+        if (j->enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, m + NONCE_LEN) != 1)
+            FAIL("EVP_CTRL_AEAD_GET_TAG");
     }
 done:
-    EVP_CIPHER_CTX_free(ctx);
     ERR_clear_error(); /* the error queue is per thread; results travel in the job */
 }
 
 /* ------------------------------------------------------------------ worker pool
  *
  * Spawning pthreads per 1 MiB batch costs tens of microseconds (a third of the batch), so
- * workers persist: each has a job slot; after a job it spins briefly for the next one (batches
- * arrive back to back) and then sleeps on its condition variable.  One caller at a time owns
- * the pool; a concurrent caller that finds it busy spawns its own threads instead.
+ * workers persist: each has a slot for a runner; after one it spins briefly for the next
+ * (batches arrive back to back) and then sleeps on its condition variable.  A batch is cut
+ * into pieces that the caller and the workers take in turn from a shared counter, so a worker
+ * that is slow to wake (or not scheduled: other processes on the cores) costs nothing but
+ * its share: the caller takes the pieces itself and withdraws the runner the worker never
+ * picked up.  One caller at a time owns the pool; a concurrent caller that finds it busy runs
+ * its batch alone (the callers are the parallelism then).
  */
+
+typedef struct {
+    job_t *pieces;
+    size_t npieces;
+    atomic_size_t next; /* the next piece to take */
+} share_t;
+
+typedef struct {
+    share_t *share;
+    int slot; /* the context slot of whoever runs this runner */
+} runner_t;
+
+static void run_runner(runner_t *r)
+{
+    share_t *s = r->share;
+    for (;;) {
+        size_t i = atomic_fetch_add(&s->next, 1);
+        if (i >= s->npieces)
+            break;
+        s->pieces[i].slot = r->slot;
+        run_job(&s->pieces[i]);
+    }
+}
 
 #define SPIN_NS 100000.0 /* how long an idle worker or a waiting caller spins before sleeping */
 
@@ -314,8 +602,8 @@ typedef struct {
     pthread_t tid;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    job_t *_Atomic job; /* pending job, taken by the worker */
-    atomic_int done;     /* set by the worker when its job is finished */
+    runner_t *_Atomic job; /* pending runner, taken by the worker (or withdrawn) */
+    atomic_int done;        /* set when the runner is finished (or withdrawn) */
 } worker_t;
 
 static worker_t *pool[MAX_THREADS];
@@ -355,7 +643,7 @@ static void *worker_main(void *arg)
 {
     worker_t *w = arg;
     for (;;) {
-        job_t *j = atomic_exchange(&w->job, NULL);
+        runner_t *j = atomic_exchange(&w->job, NULL);
         if (j == NULL) {
             double t0 = now_seconds();
             for (int spins = 0; j == NULL; spins++) {
@@ -371,7 +659,7 @@ static void *worker_main(void *arg)
                 pthread_mutex_unlock(&w->mu);
             }
         }
-        run_job(j);
+        run_runner(j);
         pthread_mutex_lock(&w->mu);
         atomic_store(&w->done, 1);
         pthread_cond_broadcast(&w->cv);
@@ -401,7 +689,7 @@ static int pool_grow(int n)
     return pool_size;
 }
 
-static void pool_submit(worker_t *w, job_t *j)
+static void pool_submit(worker_t *w, runner_t *j)
 {
     atomic_store(&w->done, 0);
     pthread_mutex_lock(&w->mu);
@@ -426,52 +714,47 @@ static void pool_wait(worker_t *w)
 }
 
 /* A forked child has none of the parent's threads: start with an empty pool. */
+static atomic_uint fork_generation;
+
 static void pool_atfork_child(void)
 {
+    atomic_fetch_add(&fork_generation, 1); /* no nonce pool survives into a child */
     pool_size = 0;
     pthread_mutex_init(&pool_mu, NULL);
 }
 
-static void *job_thread(void *arg)
+/* Withdraws a runner the worker has not taken yet; returns 1 if it was withdrawn. */
+static int pool_withdraw(worker_t *w)
 {
-    run_job((job_t *)arg);
-    return NULL;
+    if (atomic_exchange(&w->job, NULL) == NULL)
+        return 0;
+    atomic_store(&w->done, 1);
+    return 1;
 }
 
-/* Runs the jobs: jobs[0] on the calling thread, the rest on pool workers (or, when another
- * caller owns the pool, on freshly spawned threads).  Called with the GIL released. */
-static void run_jobs(job_t *jobs, int n)
+/* Runs every piece of a share with up to n runners: the caller and n - 1 pool workers.
+ * Called with the GIL released. */
+static void run_share(share_t *s, int n)
 {
-    if (n <= 1) {
-        run_job(&jobs[0]);
+    runner_t runners[MAX_THREADS];
+    runners[0].share = s;
+    runners[0].slot = 0;
+    if (n <= 1 || s->npieces <= 1 || pthread_mutex_trylock(&pool_mu) != 0) {
+        run_runner(&runners[0]);
         return;
     }
-    if (pthread_mutex_trylock(&pool_mu) == 0) {
-        int have = pool_grow(n - 1);
-        for (int t = 1; t < n; t++)
-            if (t - 1 < have)
-                pool_submit(pool[t - 1], &jobs[t]);
-        run_job(&jobs[0]);
-        for (int t = 1; t < n; t++) {
-            if (t - 1 < have)
-                pool_wait(pool[t - 1]);
-            else
-                run_job(&jobs[t]);
-        }
-        pthread_mutex_unlock(&pool_mu);
-        return;
+    int have = pool_grow(n - 1);
+    int used = have < n - 1 ? have : n - 1;
+    for (int t = 1; t <= used; t++) {
+        runners[t].share = s;
+        runners[t].slot = t;
+        pool_submit(pool[t - 1], &runners[t]);
     }
-    pthread_t tids[MAX_THREADS];
-    int started[MAX_THREADS];
-    for (int t = 1; t < n; t++)
-        started[t] = pthread_create(&tids[t], NULL, job_thread, &jobs[t]) == 0;
-    run_job(&jobs[0]);
-    for (int t = 1; t < n; t++) {
-        if (started[t])
-            pthread_join(tids[t], NULL);
-        else
-            run_job(&jobs[t]);
-    }
+    run_runner(&runners[0]);
+    for (int t = 1; t <= used; t++)
+        if (!pool_withdraw(pool[t - 1]))
+            pool_wait(pool[t - 1]);
+    pthread_mutex_unlock(&pool_mu);
 }
 
 /* ------------------------------------------------------------------ helpers */
@@ -519,98 +802,308 @@ static const direct_t *xts_direct_for(int alg, Py_ssize_t keylen)
     return &direct[slot];
 }
 
-/* ------------------------------------------------------------------ crypt_sectors */
+/* ------------------------------------------------------------------ nonces
+ *
+ * RAND_bytes costs about a microsecond a call in OpenSSL 3.0 (locking, DRBG bookkeeping),
+ * more than encrypting a 4 KiB sector with VAES.  Small batches therefore take their nonces
+ * from a per-thread pool filled by one RAND_bytes call per 4 KiB (341 nonces); bytes handed
+ * out are wiped from the pool.  A forked child must never reuse its parent's pool (the same
+ * nonces under the same key): the atfork handler bumps a generation that empties every pool.
+ */
 
-PyDoc_STRVAR(crypt_sectors_doc,
-"crypt_sectors(alg, encrypt, key, src, dst, first_sector, unit, metadata, threads, nonces_given,\n"
-"              sectors=None)\n"
-"--\n\n"
-"Encrypt or decrypt len(src)//unit data units (sectors) from src into dst (may be the same\n"
-"buffer).  metadata is a writable buffer of n*28 bytes for AEAD algorithms (nonce||tag per\n"
-"sector), None otherwise.  sectors, when given, is a buffer of n native-endian uint64 sector\n"
-"numbers (a gathered batch of sectors that are not consecutive; first_sector is ignored).  Returns (first_bad, n_bad): the index relative to the batch of the\n"
-"first sector whose tag did not verify (-1 if none) and how many failed; their output is zeroed.");
+#define NONCE_POOL 4096
 
-static PyObject *crypt_sectors(PyObject *self, PyObject *args)
+static _Thread_local struct {
+    unsigned char buf[NONCE_POOL];
+    size_t pos;
+    unsigned gen;
+    int init;
+} npool;
+
+/* n random bytes into out; 0 when RAND_bytes fails.  Called with the GIL released. */
+static int draw_random(unsigned char *out, size_t n)
 {
-    int alg, enc, threads, nonces_given;
-    PyObject *key_obj, *src_obj, *dst_obj, *meta_obj, *first_obj, *sectors_obj = Py_None;
-    unsigned long long first_sector;
+    unsigned gen = atomic_load(&fork_generation);
+    if (!npool.init || npool.gen != gen) {
+        OPENSSL_cleanse(npool.buf, sizeof npool.buf);
+        npool.pos = NONCE_POOL;
+        npool.gen = gen;
+        npool.init = 1;
+    }
+    if (n > NONCE_POOL / 4) { /* large batches: straight from the DRBG, in pieces */
+        for (size_t done = 0; done < n;) {
+            size_t piece = n - done < (1u << 30) ? n - done : (1u << 30);
+            if (RAND_bytes(out + done, (int)piece) != 1)
+                return 0;
+            done += piece;
+        }
+        return 1;
+    }
+    if (NONCE_POOL - npool.pos < n) {
+        if (RAND_bytes(npool.buf, NONCE_POOL) != 1)
+            return 0;
+        npool.pos = 0;
+    }
+    memcpy(out, npool.buf + npool.pos, n);
+    OPENSSL_cleanse(npool.buf + npool.pos, n);
+    npool.pos += n;
+    return 1;
+}
+
+/* ------------------------------------------------------------------ Bound: the Python type */
+
+static ctxset_t *set_take(Bound *b)
+{
+    pthread_mutex_lock(&b->mu);
+    ctxset_t *s = b->free_sets;
+    if (s != NULL)
+        b->free_sets = s->next;
+    pthread_mutex_unlock(&b->mu);
+    if (s == NULL)
+        s = calloc(1, sizeof *s);
+    return s;
+}
+
+static void set_give(Bound *b, ctxset_t *s)
+{
+    pthread_mutex_lock(&b->mu);
+    s->next = b->free_sets;
+    b->free_sets = s;
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void Bound_dealloc(Bound *b)
+{
+    ctxset_t *s = b->free_sets;
+    while (s != NULL) {
+        ctxset_t *next = s->next;
+        for (int t = 0; t < MAX_THREADS; t++) {
+            ctx_free(b, s->enc[t], 1);
+            if (b->backend == BK_OPENSSL)
+                ctx_free(b, s->dec[t], 0);
+        }
+        free(s);
+        s = next;
+    }
+    if (b->xts_spec != NULL)
+        ipp_ctx_free(b->xts_spec, ipp.xts_size);
+    OPENSSL_cleanse(b->key, sizeof b->key);
+    pthread_mutex_destroy(&b->mu);
+    Py_XDECREF(b->integrity_error);
+    Py_XDECREF(b->backend_error);
+    Py_TYPE(b)->tp_free((PyObject *)b);
+}
+
+static int key_len_ok(int alg, int keylen)
+{
+    switch (alg) {
+    case ALG_NULL: return keylen == 0;
+    case ALG_XTS: return keylen == 32 || keylen == 64;
+    case ALG_GCM: return keylen == 16 || keylen == 32;
+    case ALG_CHACHA: return keylen == 32;
+    default: return 0;
+    }
+}
+
+static PyObject *Bound_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"backend", "alg", "key", "unit", "threads", "integrity_error",
+                             "backend_error", NULL};
+    int backend, alg, threads;
     Py_ssize_t unit;
-    unsigned char key[MAX_KEY];
-    Py_ssize_t keylen = 0;
+    Py_buffer kb = {0};
+    PyObject *ierr, *berr;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "iiy*niOO:Bound", kwlist, &backend, &alg, &kb,
+                                     &unit, &threads, &ierr, &berr))
+        return NULL;
+    Py_ssize_t keylen = kb.len;
+    if (keylen > MAX_KEY || !key_len_ok(alg, (int)keylen)) {
+        PyBuffer_Release(&kb);
+        PyErr_Format(PyExc_ValueError, "algorithm %d does not take a %zd-byte key", alg, keylen);
+        return NULL;
+    }
+    if (unit < 16 || unit > MAX_UNIT) {
+        PyBuffer_Release(&kb);
+        PyErr_Format(PyExc_ValueError, "data unit of %zd bytes is out of range 16..%d", unit,
+                     MAX_UNIT);
+        return NULL;
+    }
+    if (threads < 1 || threads > MAX_THREADS) {
+        PyBuffer_Release(&kb);
+        PyErr_Format(PyExc_ValueError, "threads must be in 1..%d", MAX_THREADS);
+        return NULL;
+    }
+    if (backend != BK_OPENSSL && backend != BK_IPP) {
+        PyBuffer_Release(&kb);
+        PyErr_Format(PyExc_ValueError, "unknown backend %d", backend);
+        return NULL;
+    }
+    if (backend == BK_IPP && alg != ALG_NULL) {
+        if (!ipp.loaded) {
+            PyBuffer_Release(&kb);
+            PyErr_SetString(PyExc_RuntimeError, "the IPP Crypto library is not loaded");
+            return NULL;
+        }
+        if (alg != ALG_XTS && alg != ALG_GCM) {
+            PyBuffer_Release(&kb);
+            PyErr_Format(PyExc_ValueError, "IPP backend has no algorithm %d", alg);
+            return NULL;
+        }
+    }
+    Bound *b = (Bound *)type->tp_alloc(type, 0);
+    if (b == NULL) {
+        PyBuffer_Release(&kb);
+        return NULL;
+    }
+    pthread_mutex_init(&b->mu, NULL);
+    b->backend = backend;
+    b->alg = alg;
+    b->keylen = (int)keylen;
+    b->threads = threads;
+    b->unit = (size_t)unit;
+    memcpy(b->key, kb.buf, (size_t)keylen);
+    PyBuffer_Release(&kb);
+    b->integrity_error = Py_NewRef(ierr);
+    b->backend_error = Py_NewRef(berr);
+    if (alg == ALG_NULL)
+        return (PyObject *)b;
+    if (backend == BK_OPENSSL) {
+        if ((b->cipher = get_cipher(alg, keylen)) == NULL) {
+            Py_DECREF(b);
+            return NULL;
+        }
+        b->direct = xts_direct_for(alg, keylen);
+    } else if (alg == ALG_XTS) {
+        if (unit * 8 > INT32_MAX) {
+            Py_DECREF(b);
+            PyErr_SetString(PyExc_ValueError, "data unit too large for IPP");
+            return NULL;
+        }
+        b->xts_spec = ipp_ctx_alloc(ipp.xts_size);
+        IppStatus s = b->xts_spec == NULL ? -9
+                      : ipp.xts_init(b->key, b->keylen * 8, (int)unit * 8, b->xts_spec, ipp.xts_size);
+        if (s != 0) {
+            Py_DECREF(b);
+            PyErr_Format(PyExc_RuntimeError, "ippsAES_XTSInit failed with status %d", s);
+            return NULL;
+        }
+    }
+    return (PyObject *)b;
+}
+
+/* A buffer argument with a clear Python error: TypeError names what is wrong. */
+static int get_buf(PyObject *obj, Py_buffer *view, int writable, const char *what)
+{
+    if (PyUnicode_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a bytes-like buffer, not str", what);
+        return -1;
+    }
+    if (PyObject_GetBuffer(obj, view, writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s must be a %sC-contiguous bytes-like buffer, not %s",
+                     what, writable ? "writable " : "", Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *bound_raise(Bound *b, PyObject *cls, const char *fmt, const char *where,
+                             long code)
+{
+    PyObject *msg = PyUnicode_FromFormat(fmt, where, code);
+    if (msg != NULL) {
+        PyErr_SetObject(cls, msg);
+        Py_DECREF(msg);
+    }
+    return NULL;
+}
+
+/* encrypt/decrypt(src, dst, first_sector, metadata=None, sectors=None, nonces_given=False) */
+static PyObject *bound_crypt(Bound *b, int enc, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 3 || nargs > 6) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s(src, dst, first_sector, metadata=None, sectors=None, nonces_given=False)"
+                     " takes 3 to 6 arguments (%zd given)", enc ? "encrypt" : "decrypt", nargs);
+        return NULL;
+    }
+    PyObject *meta_obj = nargs > 3 ? args[3] : Py_None;
+    PyObject *secs_obj = nargs > 4 ? args[4] : Py_None;
+    int nonces_given = 0;
+    if (nargs > 5 && (nonces_given = PyObject_IsTrue(args[5])) < 0)
+        return NULL;
+    if (!PyLong_Check(args[2]) || PyBool_Check(args[2])) {
+        PyErr_Format(PyExc_ValueError, "first_sector must be an int, not %s",
+                     Py_TYPE(args[2])->tp_name);
+        return NULL;
+    }
+    unsigned long long first = PyLong_AsUnsignedLongLong(args[2]);
+    if (first == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ValueError, "first_sector must be in 0..2**64-1");
+        return NULL;
+    }
     Py_buffer src = {0}, dst = {0}, meta = {0}, secs = {0};
     int have_src = 0, have_dst = 0, have_meta = 0, have_secs = 0;
-    const EVP_CIPHER *cipher = NULL;
     PyObject *result = NULL;
-    job_t jobs[MAX_THREADS];
-    unsigned char *nonces = NULL;
-
-    if (!PyArg_ParseTuple(args, "ipOOOOnOip|O:crypt_sectors", &alg, &enc, &key_obj, &src_obj,
-                          &dst_obj, &first_obj, &unit, &meta_obj, &threads, &nonces_given,
-                          &sectors_obj))
-        return NULL;
-    /* "K" would wrap a negative or too large index silently; this raises OverflowError */
-    first_sector = PyLong_AsUnsignedLongLong(first_obj);
-    if (first_sector == (unsigned long long)-1 && PyErr_Occurred())
-        return NULL;
-    if (unit < 16 || unit > MAX_UNIT) {
-        PyErr_Format(PyExc_ValueError, "data unit of %zd bytes is out of range 16..%d", unit, MAX_UNIT);
-        return NULL;
-    }
-    if (alg != ALG_NULL) {
-        if (get_key(key_obj, key, &keylen) < 0)
-            return NULL;
-        if ((cipher = get_cipher(alg, keylen)) == NULL)
-            goto out;
-    }
-    if (PyObject_GetBuffer(src_obj, &src, PyBUF_SIMPLE) < 0)
+    const size_t unit = b->unit;
+    job_t local_jobs[64];
+    job_t *jobs = NULL;
+    if (get_buf(args[0], &src, 0, "src") < 0)
         goto out;
     have_src = 1;
-    if (PyObject_GetBuffer(dst_obj, &dst, PyBUF_WRITABLE) < 0)
+    if (get_buf(args[1], &dst, 1, "dst") < 0)
         goto out;
     have_dst = 1;
-    if (src.len % unit != 0) {
-        PyErr_Format(PyExc_ValueError, "source length %zd is not a multiple of the %zd-byte sector",
+    if ((size_t)src.len % unit != 0) {
+        PyErr_Format(PyExc_ValueError, "src is %zd bytes, not a multiple of the %zu-byte sector",
                      src.len, unit);
         goto out;
     }
     if (dst.len != src.len) {
-        PyErr_Format(PyExc_ValueError, "destination length %zd differs from source length %zd",
-                     dst.len, src.len);
+        PyErr_Format(PyExc_ValueError, "dst is %zd bytes, src %zd: they must match", dst.len,
+                     src.len);
         goto out;
     }
     if (src.buf != dst.buf && ranges_overlap(src.buf, (size_t)src.len, dst.buf, (size_t)dst.len)) {
-        PyErr_SetString(PyExc_ValueError, "source and destination overlap partially");
+        PyErr_SetString(PyExc_ValueError,
+                        "source and destination overlap partially (in place must be exact)");
         goto out;
     }
-    size_t n = (size_t)(src.len / unit);
-    if (sectors_obj != Py_None) {
-        if (PyObject_GetBuffer(sectors_obj, &secs, PyBUF_SIMPLE) < 0)
+    size_t n = (size_t)src.len / unit;
+    if (secs_obj != Py_None) {
+        if (get_buf(secs_obj, &secs, 0, "sectors") < 0)
             goto out;
         have_secs = 1;
-        if ((size_t)secs.len != n * sizeof(uint64_t)) {
-            PyErr_Format(PyExc_ValueError, "sectors is %zd bytes, expected %zu (8 per unit)",
+        if ((size_t)secs.len != n * sizeof(uint64_t) ||
+            ((uintptr_t)secs.buf) % _Alignof(uint64_t) != 0) {
+            PyErr_Format(PyExc_ValueError,
+                         "sectors is %zd bytes, expected %zu aligned (one uint64 per sector)",
                          secs.len, n * sizeof(uint64_t));
             goto out;
         }
-        if (((uintptr_t)secs.buf) % _Alignof(uint64_t) != 0) {
-            PyErr_SetString(PyExc_ValueError, "sectors must be 8-byte aligned");
+        if (ranges_overlap(secs.buf, (size_t)secs.len, dst.buf, (size_t)dst.len)) {
+            PyErr_SetString(PyExc_ValueError, "sectors overlaps the destination");
             goto out;
         }
+    } else if (n > 0 && first > UINT64_MAX - (n - 1)) {
+        PyErr_Format(PyExc_ValueError,
+                     "first_sector %llu + %zu sectors runs past sector 2**64-1", first, n);
+        goto out;
     }
-    int aead = (alg == ALG_GCM || alg == ALG_CHACHA);
+    int aead = b->alg == ALG_GCM || b->alg == ALG_CHACHA;
     if (aead) {
         if (meta_obj == Py_None) {
-            PyErr_SetString(PyExc_ValueError, "an AEAD cipher needs a metadata buffer");
+            PyErr_Format(PyExc_ValueError, "this cipher needs a metadata buffer of %zu bytes",
+                         n * META_LEN);
             goto out;
         }
-        /* filled on encrypt, only read on decrypt */
-        if (PyObject_GetBuffer(meta_obj, &meta, enc ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0)
+        if (get_buf(meta_obj, &meta, enc, "metadata") < 0)
             goto out;
         have_meta = 1;
         if ((size_t)meta.len != n * META_LEN) {
-            PyErr_Format(PyExc_ValueError, "metadata is %zd bytes, expected %zu (28 per sector)",
+            PyErr_Format(PyExc_ValueError,
+                         "metadata is %zd bytes, expected %zu (28 per sector: nonce 12 || tag 16)",
                          meta.len, n * META_LEN);
             goto out;
         }
@@ -620,55 +1113,77 @@ static PyObject *crypt_sectors(PyObject *self, PyObject *args)
             goto out;
         }
     } else if (meta_obj != Py_None) {
-        PyErr_SetString(PyExc_ValueError, "metadata is only used by AEAD ciphers");
+        PyErr_SetString(PyExc_ValueError, "this cipher keeps no per-sector metadata; pass None");
         goto out;
     }
-    if (threads < 1)
-        threads = 1;
-    if (threads > MAX_THREADS)
-        threads = MAX_THREADS;
+    if (n == 0) {
+        result = Py_NewRef(Py_None);
+        goto out;
+    }
+    int threads = b->threads;
+    size_t by_size = (size_t)src.len / split_bytes;
+    if ((size_t)threads > by_size)
+        threads = by_size > 0 ? (int)by_size : 1;
     if ((size_t)threads > n)
-        threads = n > 0 ? (int)n : 1;
+        threads = (int)n;
 
+    /* pieces: one per call on one thread; else small enough for the runners to balance
+     * (at most split_bytes and 32 KiB each, at most 4096 of them) */
+    size_t piece = n;
+    if (threads > 1) {
+        size_t want = (split_bytes < 32768 ? split_bytes : 32768) / unit;
+        piece = want > 0 ? want : 1;
+        if ((n + piece - 1) / piece > 4096)
+            piece = (n + 4095) / 4096;
+    }
+    size_t npieces = (n + piece - 1) / piece;
+    jobs = npieces <= 64 ? local_jobs : PyMem_RawMalloc(npieces * sizeof(job_t));
+    if (jobs == NULL) {
+        PyErr_NoMemory();
+        goto out;
+    }
     int rand_ok = 1;
+    ctxset_t *set = NULL;
     Py_BEGIN_ALLOW_THREADS
-    if (aead && enc && !nonces_given && n > 0) {
+    if (aead && enc && !nonces_given) {
         /* One RAND_bytes call per batch, then spread the nonces into the metadata slots. */
-        nonces = PyMem_RawMalloc(n * NONCE_LEN);
-        rand_ok = nonces != NULL;
-        /* RAND_bytes takes an int length: draw huge batches in pieces */
-        for (size_t done = 0, total = n * NONCE_LEN; rand_ok && done < total;) {
-            size_t piece = total - done < (1u << 30) ? total - done : (1u << 30);
-            rand_ok = RAND_bytes(nonces + done, (int)piece) == 1;
-            done += piece;
-        }
+        unsigned char local[64 * NONCE_LEN];
+        unsigned char *nonces = n <= 64 ? local : malloc(n * NONCE_LEN);
+        rand_ok = nonces != NULL && draw_random(nonces, n * NONCE_LEN);
         if (rand_ok) {
             unsigned char *m = meta.buf;
             for (size_t i = 0; i < n; i++)
                 memcpy(m + i * META_LEN, nonces + i * NONCE_LEN, NONCE_LEN);
         }
+        if (nonces == local)
+            OPENSSL_cleanse(local, n * NONCE_LEN);
+        else
+            free(nonces);
     }
-    if (rand_ok) {
-        size_t base = n / threads, extra = n % threads, start = 0;
-        for (int t = 0; t < threads; t++) {
-            size_t cnt = base + ((size_t)t < extra ? 1 : 0);
+    if (rand_ok && (set = set_take(b)) != NULL) {
+        size_t start = 0;
+        for (size_t t = 0; t < npieces; t++) {
+            size_t cnt = n - start < piece ? n - start : piece;
             job_t *j = &jobs[t];
-            j->alg = alg;
+            j->b = b;
+            j->set = set;
+            j->slot = 0;
             j->enc = enc;
-            j->cipher = cipher;
-            j->direct = xts_direct_for(alg, keylen);
-            j->keylen = (int)keylen;
-            j->key = key;
             j->src = (const unsigned char *)src.buf + start * unit;
             j->dst = (unsigned char *)dst.buf + start * unit;
             j->meta = aead ? (unsigned char *)meta.buf + start * META_LEN : NULL;
-            j->first_sector = first_sector + start;
+            j->first_sector = first + start;
             j->sectors = have_secs ? (const uint64_t *)secs.buf + start : NULL;
-            j->unit = (size_t)unit;
             j->count = cnt;
+            j->err = 0;
+            j->status = 0;
+            j->where = "";
             start += cnt;
         }
-        run_jobs(jobs, threads);
+        share_t share = {.pieces = jobs, .npieces = npieces};
+        atomic_init(&share.next, 0);
+        run_share(&share, threads);
+        set_give(b, set);
     }
     Py_END_ALLOW_THREADS
 
@@ -676,25 +1191,52 @@ static PyObject *crypt_sectors(PyObject *self, PyObject *args)
         openssl_error("RAND_bytes", ERR_get_error());
         goto out;
     }
+    if (set == NULL) {
+        PyErr_NoMemory();
+        goto out;
+    }
     long long first_bad = -1, n_bad = 0;
-    for (int t = 0; t < threads; t++) {
-        if (!jobs[t].ok) {
-            openssl_error(jobs[t].where, jobs[t].err);
+    for (size_t t = 0; t < npieces; t++) {
+        job_t *j = &jobs[t];
+        if (!j->ok) {
+            if (b->backend == BK_IPP) {
+                bound_raise(b, b->backend_error, "IPP %s failed with status %ld", j->where,
+                            (long)j->status);
+            } else {
+                char buf[256] = "";
+                if (j->err)
+                    ERR_error_string_n(j->err, buf, sizeof buf);
+                PyObject *msg = PyUnicode_FromFormat("OpenSSL %s failed: %s", j->where, buf);
+                if (msg != NULL) {
+                    PyErr_SetObject(b->backend_error, msg);
+                    Py_DECREF(msg);
+                }
+            }
             goto out;
         }
-        if (jobs[t].first_bad >= 0) {
-            long long idx = (long long)((jobs[t].src - (const unsigned char *)src.buf) / unit) +
-                            jobs[t].first_bad;
+        if (j->first_bad >= 0) {
+            long long idx = (long long)((j->src - (const unsigned char *)src.buf) / unit) +
+                            j->first_bad;
             if (first_bad < 0 || idx < first_bad)
                 first_bad = idx;
-            n_bad += jobs[t].n_bad;
+            n_bad += j->n_bad;
         }
     }
-    result = Py_BuildValue("(LL)", first_bad, n_bad);
+    if (first_bad >= 0) {
+        uint64_t sector = have_secs ? ((const uint64_t *)secs.buf)[first_bad]
+                                    : first + (uint64_t)first_bad;
+        PyObject *exc = PyObject_CallFunction(b->integrity_error, "KL",
+                                              (unsigned long long)sector, n_bad);
+        if (exc != NULL) {
+            PyErr_SetObject(b->integrity_error, exc);
+            Py_DECREF(exc);
+        }
+        goto out;
+    }
+    result = Py_NewRef(Py_None);
 out:
-    if (nonces)
-        PyMem_RawFree(nonces);
-    OPENSSL_cleanse(key, sizeof key);
+    if (jobs != NULL && jobs != local_jobs)
+        PyMem_RawFree(jobs);
     if (have_secs)
         PyBuffer_Release(&secs);
     if (have_meta)
@@ -705,6 +1247,55 @@ out:
         PyBuffer_Release(&src);
     return result;
 }
+
+static PyObject *Bound_encrypt(Bound *b, PyObject *const *args, Py_ssize_t nargs)
+{
+    return bound_crypt(b, 1, args, nargs);
+}
+
+static PyObject *Bound_decrypt(Bound *b, PyObject *const *args, Py_ssize_t nargs)
+{
+    return bound_crypt(b, 0, args, nargs);
+}
+
+static PyMethodDef Bound_methods[] = {
+    {"encrypt", (PyCFunction)(void (*)(void))Bound_encrypt, METH_FASTCALL,
+     "encrypt(src, dst, first_sector, metadata=None, sectors=None, nonces_given=False)\n--\n\n"
+     "Encrypt len(src)//unit sectors into dst (may be src itself); AEAD: metadata receives\n"
+     "nonce||tag per sector.  sectors: a uint64 buffer of per-unit sector numbers (gather)."},
+    {"decrypt", (PyCFunction)(void (*)(void))Bound_decrypt, METH_FASTCALL,
+     "decrypt(src, dst, first_sector, metadata=None, sectors=None)\n--\n\n"
+     "Decrypt sectors; AEAD tags are verified, failing sectors zeroed and IntegrityError\n"
+     "raised naming the first one."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyObject *Bound_get_threads(Bound *b, void *unused) { return PyLong_FromLong(b->threads); }
+static PyObject *Bound_get_unit(Bound *b, void *unused) { return PyLong_FromSize_t(b->unit); }
+static PyObject *Bound_get_backend(Bound *b, void *unused)
+{
+    return PyUnicode_FromString(b->backend == BK_IPP ? "ipp" : "openssl");
+}
+
+static PyGetSetDef Bound_getset[] = {
+    {"threads", (getter)Bound_get_threads, NULL, "worker threads a call may use", NULL},
+    {"unit", (getter)Bound_get_unit, NULL, "data unit (sector) size in bytes", NULL},
+    {"backend", (getter)Bound_get_backend, NULL, "'openssl' or 'ipp'", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject BoundType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "simulator.crypt._native.Bound",
+    .tp_basicsize = sizeof(Bound),
+    .tp_dealloc = (destructor)Bound_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Bound(backend, alg, key, unit, threads, integrity_error, backend_error): one key\n"
+              "bound to a cipher and sector size, keyed once; see encrypt/decrypt.",
+    .tp_methods = Bound_methods,
+    .tp_getset = Bound_getset,
+    .tp_new = Bound_new,
+};
 
 /* ------------------------------------------------------------------ crypt_one (vectors) */
 
@@ -807,6 +1398,204 @@ out:
         PyBuffer_Release(&aad);
     if (tag.buf)
         PyBuffer_Release(&tag);
+    return result;
+}
+
+/* ------------------------------------------------------------------ IPP: one message, ceiling */
+
+PyDoc_STRVAR(ipp_crypt_one_doc,
+"ipp_crypt_one(alg, encrypt, key, iv, data, aad=b'', tag=None) -> (out, tag) or None\n"
+"--\n\n"
+"One message through IPP Crypto with an explicit tweak (XTS, one data unit of len(data)) or\n"
+"IV and AAD (GCM): for published test vectors.  Returns None when a GCM tag fails.");
+
+static PyObject *ipp_crypt_one(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"alg", "encrypt", "key", "iv", "data", "aad", "tag", NULL};
+    int alg, enc;
+    Py_buffer key = {0}, iv = {0}, data = {0}, aad = {0}, tag = {0};
+    PyObject *out = NULL, *result = NULL;
+    void *ctx = NULL;
+    int ctx_size = 0;
+    unsigned char tagbuf[TAG_LEN], dummy = 0;
+    IppStatus s = 0;
+    const char *where = "";
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "ipy*y*y*|y*y*:ipp_crypt_one", kwlist, &alg, &enc,
+                                     &key, &iv, &data, &aad, &tag))
+        return NULL;
+    if (!ipp.loaded) {
+        PyErr_SetString(PyExc_RuntimeError, "the IPP Crypto library is not loaded");
+        goto out;
+    }
+    if ((alg != ALG_XTS && alg != ALG_GCM) || !key_len_ok(alg, (int)key.len)) {
+        PyErr_Format(PyExc_ValueError, "IPP: unsupported algorithm %d with a %zd-byte key", alg,
+                     key.len);
+        goto out;
+    }
+    if (data.len > (INT32_MAX / 8) || aad.len > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "data too long");
+        goto out;
+    }
+    out = PyBytes_FromStringAndSize(NULL, data.len);
+    if (out == NULL)
+        goto out;
+    unsigned char *o = (unsigned char *)PyBytes_AS_STRING(out);
+    if (alg == ALG_XTS) {
+        if (iv.len != 16 || data.len < 16) {
+            PyErr_SetString(PyExc_ValueError, "XTS needs a 16-byte tweak and >= 16 bytes");
+            goto out;
+        }
+        ctx_size = ipp.xts_size;
+        ctx = ipp_ctx_alloc(ctx_size);
+        if (ctx == NULL) {
+            PyErr_NoMemory();
+            goto out;
+        }
+        int bits = (int)data.len * 8;
+        where = "ippsAES_XTSInit";
+        s = ipp.xts_init(key.buf, (int)key.len * 8, bits, ctx, ctx_size);
+        if (s == 0) {
+            where = enc ? "ippsAES_XTSEncrypt" : "ippsAES_XTSDecrypt";
+            s = enc ? ipp.xts_encrypt(data.buf, o, bits, ctx, iv.buf, 0)
+                    : ipp.xts_decrypt(data.buf, o, bits, ctx, iv.buf, 0);
+        }
+        if (s != 0) {
+            PyErr_Format(PyExc_RuntimeError, "IPP %s failed with status %d", where, s);
+            goto out;
+        }
+        result = Py_BuildValue("(OO)", out, Py_None);
+        goto out;
+    }
+    if (!enc && (tag.buf == NULL || tag.len != TAG_LEN)) {
+        PyErr_SetString(PyExc_ValueError, "decrypting needs the 16-byte tag");
+        goto out;
+    }
+    if (iv.len < 1) {
+        PyErr_SetString(PyExc_ValueError, "GCM needs an IV");
+        goto out;
+    }
+    ctx_size = ipp.gcm_size;
+    ctx = ipp_ctx_alloc(ctx_size);
+    if (ctx == NULL) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    where = "ippsAES_GCMInit";
+    s = ipp.gcm_init(key.buf, (int)key.len, ctx, ctx_size);
+    if (s == 0) {
+        where = "ippsAES_GCMStart";
+        s = ipp.gcm_start(iv.buf, (int)iv.len, aad.len ? aad.buf : &dummy, (int)aad.len, ctx);
+    }
+    if (s == 0 && data.len > 0) {
+        where = enc ? "ippsAES_GCMEncrypt" : "ippsAES_GCMDecrypt";
+        s = enc ? ipp.gcm_encrypt(data.buf, o, (int)data.len, ctx)
+                : ipp.gcm_decrypt(data.buf, o, (int)data.len, ctx);
+    }
+    if (s == 0) {
+        where = "ippsAES_GCMGetTag";
+        s = ipp.gcm_get_tag(tagbuf, TAG_LEN, ctx);
+    }
+    if (s != 0) {
+        PyErr_Format(PyExc_RuntimeError, "IPP %s failed with status %d", where, s);
+        goto out;
+    }
+    if (enc)
+        result = Py_BuildValue("(Oy#)", out, tagbuf, (Py_ssize_t)TAG_LEN);
+    else if (CRYPTO_memcmp(tagbuf, tag.buf, TAG_LEN) != 0)
+        result = Py_NewRef(Py_None);
+    else
+        result = Py_BuildValue("(OO)", out, Py_None);
+out:
+    Py_XDECREF(out);
+    if (ctx != NULL)
+        ipp_ctx_free(ctx, ctx_size);
+    PyBuffer_Release(&key);
+    PyBuffer_Release(&iv);
+    PyBuffer_Release(&data);
+    if (aad.buf)
+        PyBuffer_Release(&aad);
+    if (tag.buf)
+        PyBuffer_Release(&tag);
+    return result;
+}
+
+PyDoc_STRVAR(ipp_ceiling_doc,
+"ipp_ceiling(alg, encrypt, key, buf, unit, iterations) -> seconds\n"
+"--\n\n"
+"IPP's own per-data-unit loop, in place over buf, one key, `iterations` passes, GIL released:\n"
+"XTS: ippsAES_XTSEncrypt/Decrypt per unit (one fixed tweak); GCM: GCMStart (12-byte IV,\n"
+"20-byte AAD) + GCMEncrypt/Decrypt + GCMGetTag per unit (one fixed IV, no nonce drawing).\n"
+"The ceiling for IPP-backed code.");
+
+static PyObject *ipp_ceiling(PyObject *self, PyObject *args)
+{
+    int alg, enc;
+    Py_buffer key = {0}, buf = {0};
+    Py_ssize_t unit;
+    long long iterations;
+    if (!PyArg_ParseTuple(args, "ipy*w*nL:ipp_ceiling", &alg, &enc, &key, &buf, &unit,
+                          &iterations))
+        return NULL;
+    PyObject *result = NULL;
+    void *ctx = NULL;
+    int size = 0;
+    IppStatus s = 0;
+    if (!ipp.loaded) {
+        PyErr_SetString(PyExc_RuntimeError, "the IPP Crypto library is not loaded");
+        goto out;
+    }
+    if ((alg != ALG_XTS && alg != ALG_GCM) || !key_len_ok(alg, (int)key.len) || unit < 16 ||
+        unit > MAX_UNIT) {
+        PyErr_SetString(PyExc_ValueError, "IPP ceiling: bad algorithm, key or unit");
+        goto out;
+    }
+    size = alg == ALG_XTS ? ipp.xts_size : ipp.gcm_size;
+    if ((ctx = ipp_ctx_alloc(size)) == NULL) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    s = alg == ALG_XTS ? ipp.xts_init(key.buf, (int)key.len * 8, (int)unit * 8, ctx, size)
+                       : ipp.gcm_init(key.buf, (int)key.len, ctx, size);
+    if (s != 0) {
+        PyErr_Format(PyExc_RuntimeError, "IPP init failed with status %d", s);
+        goto out;
+    }
+    size_t n = (size_t)(buf.len / unit);
+    double elapsed;
+    Py_BEGIN_ALLOW_THREADS
+    unsigned char iv[16] = {0}, aad[AAD_LEN] = {0}, tag[TAG_LEN];
+    double t0 = now_seconds();
+    for (long long it = 0; s == 0 && it < iterations; it++) {
+        unsigned char *p = buf.buf;
+        for (size_t i = 0; s == 0 && i < n; i++) {
+            unsigned char *u = p + i * (size_t)unit;
+            if (alg == ALG_XTS) {
+                s = enc ? ipp.xts_encrypt(u, u, (int)unit * 8, ctx, iv, 0)
+                        : ipp.xts_decrypt(u, u, (int)unit * 8, ctx, iv, 0);
+            } else {
+                s = ipp.gcm_start(iv, NONCE_LEN, aad, AAD_LEN, ctx);
+                if (s == 0)
+                    s = enc ? ipp.gcm_encrypt(u, u, (int)unit, ctx)
+                            : ipp.gcm_decrypt(u, u, (int)unit, ctx);
+                if (s == 0)
+                    s = ipp.gcm_get_tag(tag, TAG_LEN, ctx);
+            }
+        }
+    }
+    elapsed = now_seconds() - t0;
+    Py_END_ALLOW_THREADS
+    if (s != 0) {
+        PyErr_Format(PyExc_RuntimeError, "IPP ceiling loop failed with status %d", s);
+        goto out;
+    }
+    result = PyFloat_FromDouble(elapsed);
+out:
+    if (ctx != NULL)
+        ipp_ctx_free(ctx, size);
+    PyBuffer_Release(&key);
+    if (buf.buf)
+        PyBuffer_Release(&buf);
     return result;
 }
 
@@ -929,8 +1718,42 @@ static PyObject *random_bytes(PyObject *self, PyObject *args)
     return b;
 }
 
+
+static PyObject *set_split_bytes(PyObject *self, PyObject *arg)
+{
+    Py_ssize_t n = PyLong_AsSsize_t(arg);
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    if (n < 4096) {
+        PyErr_SetString(PyExc_ValueError, "split bytes must be >= 4096");
+        return NULL;
+    }
+    size_t was = split_bytes;
+    split_bytes = (size_t)n;
+    return PyLong_FromSize_t(was);
+}
+
+/* OpenSSL's view of the CPU: OPENSSL_info(OPENSSL_INFO_CPU_SETTINGS), public since 3.0 and on
+ * x86 "OPENSSL_ia32cap=0x<words 0,1>:0x<words 2,3>" (CPUID.1 EDX/ECX, CPUID.7 EBX/ECX;
+ * OPENSSL_ia32cap(3)); None where the library reports nothing. */
+static PyObject *openssl_cpu_settings(PyObject *self, PyObject *unused)
+{
+    const char *info = OPENSSL_info(OPENSSL_INFO_CPU_SETTINGS);
+    if (info == NULL)
+        return Py_NewRef(Py_None);
+    return PyUnicode_FromString(info);
+}
+
 static PyMethodDef methods[] = {
-    {"crypt_sectors", crypt_sectors, METH_VARARGS, crypt_sectors_doc},
+    {"ipp_load", ipp_load, METH_O, ipp_load_doc},
+    {"ipp_crypt_one", (PyCFunction)(void (*)(void))ipp_crypt_one, METH_VARARGS | METH_KEYWORDS,
+     ipp_crypt_one_doc},
+    {"ipp_ceiling", ipp_ceiling, METH_VARARGS, ipp_ceiling_doc},
+    {"set_split_bytes", set_split_bytes, METH_O,
+     "set_split_bytes(n) -> int\n--\n\nSmallest batch share (bytes) worth a worker thread; "
+     "returns the previous value."},
+    {"openssl_cpu_settings", openssl_cpu_settings, METH_NOARGS,
+     "openssl_cpu_settings() -> str or None\n--\n\nOPENSSL_info(OPENSSL_INFO_CPU_SETTINGS)."},
     {"crypt_one", (PyCFunction)(void (*)(void))crypt_one, METH_VARARGS | METH_KEYWORDS, crypt_one_doc},
     {"ceiling", ceiling, METH_VARARGS, ceiling_doc},
     {"openssl_version", openssl_version, METH_NOARGS,
@@ -947,15 +1770,21 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef moduledef = {
     PyModuleDef_HEAD_INIT, "_native",
-    "Per-sector encryption loops over OpenSSL's EVP API (see simulator.crypt.engines).", -1,
+    "Per-sector encryption loops over OpenSSL and IPP Crypto (see simulator.crypt.engines).", -1,
     methods,
 };
 
 PyMODINIT_FUNC PyInit__native(void)
 {
+    if (PyType_Ready(&BoundType) < 0)
+        return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL)
         return NULL;
+    if (PyModule_AddObjectRef(m, "Bound", (PyObject *)&BoundType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     const char *evp_only = getenv("FARGATE_SIM_NATIVE_EVP_ONLY");
     if (evp_only != NULL && strcmp(evp_only, "1") == 0)
         xts_direct_enabled = 0;
@@ -969,6 +1798,8 @@ PyMODINIT_FUNC PyInit__native(void)
         PyModule_AddIntConstant(m, "ALG_GCM", ALG_GCM) < 0 ||
         PyModule_AddIntConstant(m, "ALG_CHACHA", ALG_CHACHA) < 0 ||
         PyModule_AddIntConstant(m, "MAX_THREADS", MAX_THREADS) < 0 ||
+        PyModule_AddIntConstant(m, "BACKEND_OPENSSL", BK_OPENSSL) < 0 ||
+        PyModule_AddIntConstant(m, "BACKEND_IPP", BK_IPP) < 0 ||
         PyModule_AddStringConstant(m, "OPENSSL_HEADER_VERSION", OPENSSL_VERSION_TEXT) < 0) {
         Py_DECREF(m);
         return NULL;

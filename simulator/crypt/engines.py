@@ -1,38 +1,45 @@
-"""Engines: who runs the per-sector cipher loop.
+"""Engines: who runs the per-sector cipher loop, and which library they use.
 
-* ``cryptography``: portable, pure Python over pyca/cryptography.  XTS needs a new cipher
-  context per sector (pyca cannot reset only the tweak); the AEAD modes use
-  ``encrypt_into``/``decrypt_into`` with one preallocated scratch buffer.
-* ``native``: the C extension ``simulator.crypt._native`` over the system libcrypto: one
-  cipher context per worker with only the IV reset per sector, the GIL released for the
-  whole batch, batches split across persistent pthread workers, nonces from one ``RAND_bytes``
-  call per batch.  GCM and ChaCha20-Poly1305 use ``EVP_CipherInit_ex(ctx, NULL, NULL, NULL,
-  iv, -1)``; XTS calls the same init/update functions of the OpenSSL provider directly
-  (``OSSL_PROVIDER_query_operation``), which saves the EVP layer's ~60 ns a sector (10 % at
-  4 KiB); ``FARGATE_SIM_NATIVE_EVP_ONLY=1`` or ``_native.set_xts_direct(False)`` selects the
-  EVP loop (``NativeEngine.xts_path`` says which is in use).
-* ``auto``: native when it was built, else cryptography (``engine.name`` says which).
+* ``native-ipp``: the C extension ``simulator.crypt._native`` over Intel IPP Crypto
+  (``libippcp.so`` from the ``ipp-crypto`` wheel, dlopen()ed at run time: see ``ipp.py``);
+  AES-XTS and AES-GCM with the library's CPU-dispatched code (AVX-512 VAES "k1" where the CPU
+  has it).
+* ``native-openssl``: the same C loops over the system libcrypto (OpenSSL >= 3.0), every
+  cipher; XTS calls the provider's init/update functions directly (``xts_path``), which saves
+  the EVP layer's ~60 ns a sector; ``FARGATE_SIM_NATIVE_EVP_ONLY=1`` selects the EVP loop.
+* ``cryptography``: portable, pure Python over pyca/cryptography (its bundled OpenSSL).
+* ``native`` (and ``auto`` where the extension loads): per cipher and key size, the fastest
+  native backend that loaded and passed the known-answer self-test (``selftest.py``),
+  measured once in this process (``describe(spec)`` gives the figures); ``auto`` is the
+  ``cryptography`` engine where no native backend loads.  The Python loop is not a
+  candidate beside a native one: it pays Python work per sector and loses by 5-20x.
 
-Both engines write byte-identical sectors for the same key, sector index and nonce, and read
-what the other wrote.
+Every engine reports where its figures come from (:meth:`Engine.describe`) and binds a key
+once (:meth:`Engine.bind`) into a sector cipher whose ``encrypt``/``decrypt`` calls pay only
+for checking their buffers: the native ones are C objects, no Python between the caller and
+the library.  All backends write byte-identical sectors for the same key, sector and nonce,
+and read what the others wrote.
 """
 
 from __future__ import annotations
 
+import logging
 import operator
 import os
 import struct
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
+from . import ipp as _ipp_finder
 from .errors import (
     BackendError,
     EngineUnavailableError,
@@ -50,6 +57,8 @@ from .spec import (
     TAG_SIZE,
     CipherSpec,
 )
+
+log = logging.getLogger(__name__)
 
 try:  # the optional C extension
     from . import _native
@@ -69,16 +78,54 @@ if _native is not None and os.environ.get("FARGATE_SIM_DISABLE_NATIVE") == "1":
 NonceMode = Literal["random", "given"]
 _U64 = 1 << 64
 _ALG_BY_NAME = {"null": ALG_NULL, "xts": ALG_XTS, "gcm": ALG_GCM, "chacha20-poly1305": ALG_CHACHA}
+_MAX_THREADS = 64
+
+#: the concrete backends, fastest-first when nothing has been measured
+BACKENDS = ("native-ipp", "native-openssl", "cryptography")
+ALIASES = ("auto", "native")
 
 
 def native_available() -> bool:
-    """True when the native OpenSSL engine was built and loads."""
-    return _native is not None
+    """True when the native OpenSSL engine was built and loads (CI requires it)."""
+    return _native is not None and _backend_problem("native-openssl") is None
 
 
 def native_unavailable_reason() -> str | None:
-    """Why the native engine is unavailable, or None when it is available."""
-    return _NATIVE_REASON
+    """Why the native OpenSSL engine is unavailable, or None when it is available."""
+    if _native is None:
+        return _NATIVE_REASON
+    return _backend_problem("native-openssl")
+
+
+def ipp_available() -> bool:
+    """True when the IPP Crypto backend loaded and passed its self-test."""
+    return _backend_problem("native-ipp") is None
+
+
+def ipp_unavailable_reason() -> str | None:
+    """One line saying why the IPP Crypto backend is not in use, or None when it is."""
+    return _backend_problem("native-ipp")
+
+
+def engine_unavailable_reason(name: str) -> str | None:
+    """Why engine ``name`` (a backend or alias) cannot be used here, or None when it can."""
+    if name in ALIASES:
+        return None if name == "auto" else native_unavailable_reason()
+    if name not in BACKENDS:
+        return f"unknown engine {name!r}; valid: {', '.join((*BACKENDS, *ALIASES))}"
+    return _backend_problem(name)
+
+
+class SectorCipher(Protocol):
+    """A key bound to one cipher, sector size and thread count (see :meth:`Engine.bind`)."""
+
+    threads: int
+
+    def encrypt(self, src: Any, dst: Any, first_sector: int, metadata: Any = None,
+                sectors: Any = None, nonces_given: bool = False) -> None: ...
+
+    def decrypt(self, src: Any, dst: Any, first_sector: int, metadata: Any = None,
+                sectors: Any = None) -> None: ...
 
 
 def _byte_view(obj: Any, what: str, writable: bool) -> memoryview:
@@ -142,12 +189,35 @@ def _check_first(first: Any, n: int, what: str = "first_sector") -> int:
 
 
 class Engine:
-    """Runs a cipher over whole sectors of a buffer; see the module doc for the two kinds."""
+    """Runs a cipher over whole sectors of a buffer; see the module doc for the kinds."""
 
     name: str = "abstract"
     openssl_version: str = ""
+    #: the cipher names (CipherSpec.name) this engine runs
+    ciphers: tuple[str, ...] = ("null", "aes-xts-plain64", "aes-gcm-random",
+                                "chacha20-poly1305-random")
 
     # ------------------------------------------------------------------ public API
+    def supports(self, spec: CipherSpec | str) -> bool:
+        """Whether this engine runs ``spec``'s cipher."""
+        return _as_spec(spec).name in self.ciphers
+
+    def describe(self) -> dict[str, str]:
+        """Provenance of this engine's figures: ``engine``, ``library``, ``version`` and
+        ``code_path`` (the CPU code the library dispatched), plus engine-specific keys."""
+        raise NotImplementedError
+
+    def bind(self, spec: CipherSpec | str, key: Any, threads: int = 1) -> SectorCipher:
+        """A sector cipher keyed once: ``encrypt(src, dst, first_sector, metadata=None,
+        sectors=None, nonces_given=False)`` / ``decrypt(...)``.
+
+        Everything about the key and configuration is checked here; a call checks only its
+        buffers (sizes, writability, overlap, sector range).  ``sectors`` (a C-contiguous
+        uint64 buffer, one number per sector) gathers sectors that are not consecutive.
+        """
+        spec, key, threads = self._bind_args(spec, key, threads)
+        return self._bind(spec, key, threads)
+
     def encrypt_sectors(
         self,
         spec: CipherSpec,
@@ -165,7 +235,7 @@ class Engine:
         ``dst`` (same length, may be ``src`` itself) receives the ciphertext; for AEAD specs
         ``metadata`` (n × 28 bytes) receives nonce ‖ tag per sector.  ``nonces="given"`` uses
         the nonces already in ``metadata`` instead of fresh random ones (tests, reproducibility;
-        never reuse a nonce with real data).
+        never reuse a nonce with real data).  One-off calls; bind once for many.
         """
         args = self._prepare(spec, key, src, dst, first_sector, metadata, threads, True, nonces)
         self._crypt(*args)
@@ -251,6 +321,21 @@ class Engine:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ internals
+    def _bind_args(self, spec: Any, key: Any, threads: Any) -> tuple[CipherSpec, bytes, int]:
+        spec = _as_spec(spec)
+        if not self.supports(spec):
+            raise InvalidCipherSpecError(
+                f"engine {self.name} does not run {spec.name} (it runs {', '.join(self.ciphers)})"
+            )
+        raw_key = b"" if spec.algorithm == ALG_NULL and not key else spec.check_key(key)
+        threads = _index(threads, "threads")
+        if threads < 1:
+            raise ValueError(f"threads must be an int >= 1, not {threads}")
+        return spec, raw_key, min(threads, _MAX_THREADS)
+
+    def _bind(self, spec: CipherSpec, key: bytes, threads: int) -> SectorCipher:
+        raise NotImplementedError
+
     def _prepare(
         self,
         spec: CipherSpec,
@@ -268,6 +353,8 @@ class Engine:
             spec = CipherSpec.parse(spec)
         if not isinstance(spec, CipherSpec):
             raise TypeError("spec must be a CipherSpec")
+        if not self.supports(spec):
+            raise InvalidCipherSpecError(f"engine {self.name} does not run {spec.name}")
         raw_key = spec.check_key(key) if spec.algorithm != ALG_NULL else b""
         srcv = _byte_view(src, "src", False)
         dstv = _byte_view(dst, "dst", True)
@@ -285,7 +372,7 @@ class Engine:
         threads = _index(threads, "threads")
         if threads < 1:
             raise ValueError(f"threads must be an int >= 1, not {threads}")
-        threads = min(threads, max(n, 1))  # more workers than sectors would idle
+        threads = min(threads, max(n, 1), _MAX_THREADS)  # more workers than sectors would idle
         metav = None
         if spec.is_aead:
             if metadata is None:
@@ -319,13 +406,21 @@ class Engine:
     ) -> None:
         """Validated core: run the loop, raise IntegrityError on the first failing tag.
 
-        ``sectors`` (internal, for gathered batches such as ``EncryptedVolume.writev``): a
-        C-contiguous uint64 array giving each unit's sector number instead of ``first + i``.
+        ``sectors``: a C-contiguous uint64 array giving each unit's sector number instead of
+        ``first + i`` (gathered batches).
         """
         raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} openssl={self.openssl_version!r}>"
+
+
+def _as_spec(spec: Any) -> CipherSpec:
+    if isinstance(spec, str):
+        return CipherSpec.parse(spec)
+    if not isinstance(spec, CipherSpec):
+        raise TypeError("spec must be a CipherSpec or a cipher string")
+    return spec
 
 
 # ---------------------------------------------------------------------- cryptography engine
@@ -351,6 +446,19 @@ class CryptographyEngine(Engine):
         from cryptography.hazmat.backends.openssl.backend import backend
 
         self.openssl_version = backend.openssl_version_text()
+
+    def describe(self) -> dict[str, str]:
+        import cryptography
+
+        return {
+            "engine": self.name,
+            "library": f"pyca/cryptography {cryptography.__version__} (bundled OpenSSL)",
+            "version": self.openssl_version,
+            "code_path": "per-sector Python loop; the bundled OpenSSL's own CPU dispatch",
+        }
+
+    def _bind(self, spec: CipherSpec, key: bytes, threads: int) -> SectorCipher:
+        return _PythonSectorCipher(self, spec, key, threads)
 
     def _crypt(self, alg, encrypt, key, src, dst, first, unit, meta, threads, nonces_given,
                sectors=None):
@@ -457,37 +565,146 @@ class CryptographyEngine(Engine):
             return None
 
 
-# ---------------------------------------------------------------------- native engine
+class _PythonSectorCipher:
+    """The portable engine's bound cipher: the same call shape as the native ``Bound``."""
+
+    __slots__ = ("_aead", "_alg", "_engine", "_key", "_unit", "threads")
+
+    def __init__(self, engine: CryptographyEngine, spec: CipherSpec, key: bytes,
+                 threads: int) -> None:
+        self._engine, self._alg, self._key = engine, spec.algorithm, key
+        self._unit, self._aead, self.threads = spec.sector_size, spec.is_aead, threads
+
+    def encrypt(self, src: Any, dst: Any, first_sector: int, metadata: Any = None,
+                sectors: Any = None, nonces_given: bool = False) -> None:
+        """Encrypt whole sectors (see :meth:`Engine.bind`)."""
+        self._run(True, src, dst, first_sector, metadata, sectors, bool(nonces_given))
+
+    def decrypt(self, src: Any, dst: Any, first_sector: int, metadata: Any = None,
+                sectors: Any = None) -> None:
+        """Decrypt whole sectors, verifying AEAD tags (see :meth:`Engine.bind`)."""
+        self._run(False, src, dst, first_sector, metadata, sectors, True)
+
+    def _run(self, enc, src, dst, first, meta, sectors, nonces_given) -> None:
+        srcv, dstv = _byte_view(src, "src", False), _byte_view(dst, "dst", True)
+        unit = self._unit
+        if srcv.nbytes % unit or dstv.nbytes != srcv.nbytes:
+            raise ValueError(f"src and dst must be the same multiple of the {unit}-byte sector")
+        n = srcv.nbytes // unit
+        if sectors is None:
+            first = _check_first(first, n)
+        else:
+            sv = _byte_view(sectors, "sectors", False)
+            if sv.nbytes != 8 * n:
+                raise ValueError("sectors must hold one uint64 per sector")
+            first = 0
+        metav = None
+        if self._aead:
+            if meta is None:
+                raise ValueError(f"this cipher needs a metadata buffer of {n * 28} bytes")
+            metav = _byte_view(meta, "metadata", enc)
+            if metav.nbytes != n * AEAD_METADATA_SIZE:
+                raise ValueError(f"metadata is {metav.nbytes} bytes, expected {n * 28}")
+        elif meta is not None:
+            raise ValueError("this cipher keeps no per-sector metadata; pass None")
+        self._engine._crypt(self._alg, enc, self._key, srcv, dstv, first, unit, metav,
+                            self.threads, nonces_given, sectors)
 
 
-class NativeEngine(Engine):
-    """The C loop over the system libcrypto (see ``_native.c``)."""
+# ---------------------------------------------------------------------- native engines
 
-    name = "native"
+
+class _NativeEngine(Engine):
+    """Shared by the two native backends: a C ``Bound`` per key (see ``_native.c``)."""
+
+    backend: int = 0
+
+    def _bind(self, spec: CipherSpec, key: bytes, threads: int) -> SectorCipher:
+        return self._new_bound(spec.algorithm, key, spec.sector_size, threads)
+
+    def _new_bound(self, alg: int, key: bytes, unit: int, threads: int) -> Any:
+        try:
+            return _native.Bound(self.backend, alg, key, unit, threads, IntegrityError,
+                                 BackendError)
+        except RuntimeError as exc:
+            raise BackendError(str(exc)) from None
+
+    def _crypt(self, alg, encrypt, key, src, dst, first, unit, meta, threads, nonces_given,
+               sectors=None):
+        bound = self._new_bound(alg, key, unit, threads)
+        if encrypt:
+            bound.encrypt(src, dst, first, meta, sectors, nonces_given)
+        else:
+            bound.decrypt(src, dst, first, meta, sectors)
+
+    def ceiling(
+        self,
+        spec: CipherSpec | str,
+        unit_bytes: int = 4096,
+        seconds: float = 1.0,
+        decrypt: bool = False,
+        buffer_bytes: int | None = None,
+    ) -> float:
+        """Throughput in bytes/s of the library's own loop over ``unit_bytes`` data units
+        (one key, in place, no per-call framework), measured in this process: the ceiling
+        this engine's figures are compared with.
+
+        ``buffer_bytes`` defaults to one data unit, as ``openssl speed`` does (hot in L1).
+        """
+        spec = _as_spec(spec)
+        if spec.algorithm == ALG_NULL:
+            raise InvalidCipherSpecError("the null cipher has no library ceiling")
+        if not self.supports(spec):
+            raise InvalidCipherSpecError(f"engine {self.name} does not run {spec.name}")
+        key = _random_key(spec)
+        buf = bytearray(buffer_bytes or unit_bytes)
+        units = len(buf) // unit_bytes
+        if units == 0:
+            raise ValueError("buffer_bytes must hold at least one unit")
+        iterations = 16
+        while True:  # calibrate to ~5 % of the budget, then run the rest
+            elapsed = self._loop(spec.algorithm, not decrypt, key, buf, unit_bytes, iterations)
+            if elapsed >= seconds * 0.05 or iterations >= 1 << 40:
+                break
+            iterations *= 4
+        iterations = max(1, int(iterations * seconds / max(elapsed, 1e-9)))
+        elapsed = self._loop(spec.algorithm, not decrypt, key, buf, unit_bytes, iterations)
+        return iterations * units * unit_bytes / elapsed
+
+    def _loop(self, alg: int, enc: bool, key: bytes, buf: bytearray, unit: int,
+              iterations: int) -> float:
+        raise NotImplementedError
+
+
+class OpenSSLEngine(_NativeEngine):
+    """The C loop over the system libcrypto; every cipher."""
+
+    name = "native-openssl"
+    backend = 0
 
     def __init__(self) -> None:
         if _native is None:
             raise EngineUnavailableError(f"native engine unavailable: {_NATIVE_REASON}")
         self.openssl_version = _native.openssl_version()
-        self._crypt_sectors: Callable[..., tuple[int, int]] = _native.crypt_sectors
+        self.backend = _native.BACKEND_OPENSSL
 
     @property
     def xts_path(self) -> str:
         """"provider" (OpenSSL provider functions called directly) or "evp" (the
-        EVP_CipherInit_ex loop): how XTS sectors are processed now."""
+        EVP_CipherInit_ex loop): how XTS sectors are processed by keys bound from now on."""
         return str(_native.xts_path())
 
-    def _crypt(self, alg, encrypt, key, src, dst, first, unit, meta, threads, nonces_given,
-               sectors=None):
-        try:
-            first_bad, n_bad = self._crypt_sectors(
-                alg, encrypt, key, src, dst, first, unit, meta, threads, nonces_given, sectors
-            )
-        except RuntimeError as exc:
-            raise BackendError(str(exc)) from None
-        if first_bad >= 0:
-            sector = first + first_bad if sectors is None else int(sectors[first_bad])
-            raise IntegrityError(sector, n_bad)
+    def describe(self) -> dict[str, str]:
+        return {
+            "engine": self.name,
+            "library": "OpenSSL libcrypto (system)",
+            "version": self.openssl_version,
+            "code_path": openssl_code_path(),
+            "xts_path": self.xts_path,
+        }
+
+    def _loop(self, alg, enc, key, buf, unit, iterations):
+        return _native.ceiling(alg, enc, key, buf, unit, iterations)
 
     def crypt_message(self, cipher, encrypt, key, iv, data, aad=b"", tag=None):
         alg = _ALG_BY_NAME[cipher]
@@ -499,36 +716,81 @@ class NativeEngine(Engine):
         except RuntimeError as exc:
             raise BackendError(str(exc)) from None
 
-    def ceiling(
-        self,
-        spec: CipherSpec | str,
-        unit_bytes: int = 4096,
-        seconds: float = 1.0,
-        decrypt: bool = False,
-        buffer_bytes: int | None = None,
-    ) -> float:
-        """Throughput in bytes/s of the loop ``openssl speed -evp CIPHER -bytes unit_bytes``
-        runs (one key, no per-unit IV reset, in place), measured in this process.
 
-        ``buffer_bytes`` defaults to one data unit, as ``openssl speed`` does (hot in L1).
-        """
-        spec = CipherSpec.parse(spec) if isinstance(spec, str) else spec
-        if spec.algorithm == ALG_NULL:
-            raise InvalidCipherSpecError("the null cipher has no OpenSSL ceiling")
-        key = _random_key(spec)
-        buf = bytearray(buffer_bytes or unit_bytes)
-        units = len(buf) // unit_bytes
-        if units == 0:
-            raise ValueError("buffer_bytes must hold at least one unit")
-        iterations = 16
-        while True:  # calibrate to ~5 % of the budget, then run the rest
-            elapsed = _native.ceiling(spec.algorithm, not decrypt, key, buf, unit_bytes, iterations)
-            if elapsed >= seconds * 0.05 or iterations >= 1 << 40:
-                break
-            iterations *= 4
-        iterations = max(1, int(iterations * seconds / max(elapsed, 1e-9)))
-        elapsed = _native.ceiling(spec.algorithm, not decrypt, key, buf, unit_bytes, iterations)
-        return iterations * units * unit_bytes / elapsed
+#: the name this class had when it was the only native engine
+NativeEngine = OpenSSLEngine
+
+
+class IppEngine(_NativeEngine):
+    """The C loop over Intel IPP Crypto (dlopen()ed); AES-XTS and AES-GCM."""
+
+    name = "native-ipp"
+    ciphers = ("null", "aes-xts-plain64", "aes-gcm-random")
+
+    def __init__(self) -> None:
+        if _native is None:
+            raise EngineUnavailableError(f"native extension unavailable: {_NATIVE_REASON}")
+        path, note = _ipp_finder.find_library()
+        if path is None:
+            raise EngineUnavailableError(f"IPP Crypto unavailable: {note}")
+        try:
+            self.info: dict[str, Any] = dict(_native.ipp_load(path))
+        except OSError as exc:
+            raise EngineUnavailableError(f"IPP Crypto unavailable: {exc}") from None
+        self.path = path
+        self.backend = _native.BACKEND_IPP
+        self.openssl_version = _native.openssl_version()  # nonces still come from RAND_bytes
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "engine": self.name,
+            "library": f"Intel IPP Crypto ({self.path})",
+            "version": str(self.info["version"]),
+            "code_path": str(self.info["target_cpu"]),
+            "dispatch": str(self.info["name"]),
+            "cpu_features": f"0x{self.info['cpu_features']:x} (enabled "
+                            f"0x{self.info['enabled_features']:x})",
+            "nonces": f"RAND_bytes of {self.openssl_version}",
+        }
+
+    def _loop(self, alg, enc, key, buf, unit, iterations):
+        return _native.ipp_ceiling(alg, enc, key, buf, unit, iterations)
+
+    def crypt_message(self, cipher, encrypt, key, iv, data, aad=b"", tag=None):
+        alg = _ALG_BY_NAME[cipher]
+        if alg not in (ALG_XTS, ALG_GCM):
+            raise InvalidCipherSpecError(f"engine {self.name} does not run {cipher}")
+        kwargs: dict[str, Any] = {"aad": aad}
+        if tag is not None:
+            kwargs["tag"] = tag
+        try:
+            return _native.ipp_crypt_one(alg, encrypt, key, iv, data, **kwargs)
+        except RuntimeError as exc:
+            raise BackendError(str(exc)) from None
+
+
+#: CPUID bits OpenSSL's AES code dispatches on, by OPENSSL_ia32cap word and bit
+#: (https://docs.openssl.org/3.0/man3/OPENSSL_ia32cap/)
+_IA32CAP_FEATURES = (
+    ("aesni", 1, 25), ("pclmulqdq", 1, 1), ("avx", 1, 28), ("avx2", 2, 5),
+    ("avx512f", 2, 16), ("vaes", 3, 9), ("vpclmulqdq", 3, 10),
+)
+
+
+def openssl_code_path() -> str:
+    """The CPU features the system libcrypto detected (``OPENSSL_ia32cap``), e.g.
+    ``aesni+pclmulqdq+avx+avx2+avx512f+vaes+vpclmulqdq``; whether its XTS/GCM code uses the
+    vector AES ones depends on the OpenSSL version (3.0 has no VAES code for XTS or GCM)."""
+    info = _native.openssl_cpu_settings() if _native is not None else None
+    if not info or not info.startswith("OPENSSL_ia32cap="):
+        return f"not x86 ({info or 'no CPU settings reported'})"
+    try:
+        lo, hi = (int(part, 16) for part in info.split("=", 1)[1].split(":")[:2])
+    except ValueError:
+        return info
+    words = (lo & 0xFFFFFFFF, lo >> 32, hi & 0xFFFFFFFF, hi >> 32)
+    names = [name for name, word, bit in _IA32CAP_FEATURES if words[word] >> bit & 1]
+    return "+".join(names) or "generic"
 
 
 def _random_key(spec: CipherSpec) -> bytes:
@@ -544,54 +806,203 @@ def _random_key(spec: CipherSpec) -> bytes:
 # ---------------------------------------------------------------------- selection
 
 _instances: dict[str, Engine] = {}
-_instances_lock = threading.Lock()
+_problems: dict[str, str | None] = {}
+_instances_lock = threading.RLock()
+_CLASSES: dict[str, Callable[[], Engine]] = {
+    "native-ipp": IppEngine, "native-openssl": OpenSSLEngine, "cryptography": CryptographyEngine,
+}
+
+
+def _load(name: str) -> Engine | None:
+    """The backend called ``name``, created and self-tested once; None (reason recorded)
+    when it cannot run here.  A self-test failure is logged and warned about."""
+    from .selftest import SelfTestFailure, run_self_test
+
+    with _instances_lock:
+        if name in _instances:
+            return _instances[name]
+        if name in _problems:
+            return None
+        if name != "cryptography" and _native is None:
+            _problems[name] = _NATIVE_REASON
+            return None
+        try:
+            engine = _CLASSES[name]()
+            run_self_test(engine)
+        except EngineUnavailableError as exc:
+            _problems[name] = str(exc)
+            return None
+        except (SelfTestFailure, BackendError, ValueError) as exc:
+            why = f"{name} disabled: known-answer self-test failed: {exc}"
+            log.error(why)
+            warnings.warn(why, RuntimeWarning, stacklevel=3)
+            _problems[name] = why
+            return None
+        _instances[name] = engine
+        _problems[name] = None
+        return engine
+
+
+def _backend_problem(name: str) -> str | None:
+    _load(name)
+    return _problems.get(name)
+
+
+class SelectingEngine(Engine):
+    """``native`` (``auto``): per cipher, key size and sector size, the fastest candidate
+    backend, measured once on first use (bound encryption of 256 KiB in the spec's sectors)."""
+
+    def __init__(self, name: str, candidates: tuple[str, ...]) -> None:
+        self.name = name
+        self._candidates = [e for e in (_load(c) for c in candidates) if e is not None]
+        if not self._candidates:
+            raise EngineUnavailableError(f"engine {name!r}: no backend available")
+        self._choice: dict[tuple[str, int, int], tuple[Engine, dict[str, float]]] = {}
+        openssl = _instances.get("native-openssl") or self._candidates[-1]
+        self.openssl_version = openssl.openssl_version
+        self.ciphers = tuple(sorted({c for e in self._candidates for c in e.ciphers}))
+
+    def engine_for(self, spec: CipherSpec | str) -> Engine:
+        """The backend this engine runs ``spec`` on."""
+        return self._select(_as_spec(spec))[0]
+
+    def _select(self, spec: CipherSpec) -> tuple[Engine, dict[str, float]]:
+        key = (spec.name, spec.key_bits, spec.sector_size)
+        with _instances_lock:
+            if key not in self._choice:
+                able = [e for e in self._candidates if e.supports(spec)]
+                if not able:
+                    raise InvalidCipherSpecError(f"engine {self.name} cannot run {spec.name}")
+                rates = {e.name: _quick_rate(e, spec) for e in able} if len(able) > 1 else {}
+                best = max(able, key=lambda e: rates.get(e.name, 0.0))
+                self._choice[key] = (best, rates)
+            return self._choice[key]
+
+    def describe(self, spec: CipherSpec | str | None = None) -> dict[str, str]:
+        """With ``spec``: the chosen backend's description plus the measured ``selection``;
+        without: the candidates and the choices made so far."""
+        if spec is not None:
+            chosen, rates = self._select(_as_spec(spec))
+            out = dict(chosen.describe())
+            out["selected_by"] = self.name
+            out["selection"] = ", ".join(f"{n} {r / 1e9:.2f} GB/s" for n, r in rates.items()) \
+                or "only candidate"
+            return out
+        made = ", ".join(f"{n}:{k}:{z} -> {e.name}"
+                         for (n, k, z), (e, _) in self._choice.items())
+        return {
+            "engine": self.name,
+            "library": " | ".join(e.describe()["library"] for e in self._candidates),
+            "version": " | ".join(e.describe()["version"] for e in self._candidates),
+            "code_path": " | ".join(e.describe()["code_path"] for e in self._candidates),
+            "candidates": ", ".join(e.name for e in self._candidates),
+            "choices": made or "none yet (chosen per cipher on first use)",
+        }
+
+    def supports(self, spec: CipherSpec | str) -> bool:
+        return any(e.supports(spec) for e in self._candidates)
+
+    def _bind(self, spec, key, threads):
+        return self.engine_for(spec)._bind(spec, key, threads)
+
+    def encrypt_sectors(self, spec, key, src, dst, first_sector, metadata=None, threads=1, *,
+                        nonces="random"):
+        self.engine_for(spec).encrypt_sectors(spec, key, src, dst, first_sector, metadata,
+                                              threads, nonces=nonces)
+
+    def decrypt_sectors(self, spec, key, src, dst, first_sector, metadata=None, threads=1):
+        self.engine_for(spec).decrypt_sectors(spec, key, src, dst, first_sector, metadata,
+                                              threads)
+
+    def crypt_units(self, cipher, *args, **kwargs):
+        spec = {"xts": "aes-xts-plain64", "gcm": "aes-gcm-random",
+                "chacha20-poly1305": "chacha20-poly1305-random"}.get(cipher, "null")
+        return self.engine_for(spec).crypt_units(cipher, *args, **kwargs)
+
+    def crypt_message(self, cipher, *args, **kwargs):
+        spec = {"xts": "aes-xts-plain64", "gcm": "aes-gcm-random",
+                "chacha20-poly1305": "chacha20-poly1305-random"}.get(cipher, "null")
+        return self.engine_for(spec).crypt_message(cipher, *args, **kwargs)
+
+    def ceiling(self, spec: CipherSpec | str, unit_bytes: int = 4096, seconds: float = 1.0,
+                decrypt: bool = False, buffer_bytes: int | None = None) -> float:
+        """The chosen native backend's own loop (see :meth:`_NativeEngine.ceiling`)."""
+        engine = self.engine_for(spec)
+        if not isinstance(engine, _NativeEngine):
+            raise EngineUnavailableError("no native backend runs this cipher here")
+        return engine.ceiling(spec, unit_bytes, seconds, decrypt, buffer_bytes)
+
+
+def _quick_rate(engine: Engine, spec: CipherSpec) -> float:
+    """Bytes/s of a bound encrypt of 256 KiB (best of a few), for choosing a backend."""
+    size = max(spec.sector_size, (256 << 10) // spec.sector_size * spec.sector_size)
+    bound = engine.bind(spec, _random_key(spec) if spec.key_bytes else b"")
+    src, dst = bytearray(size), bytearray(size)
+    meta = bytearray(size // spec.sector_size * AEAD_METADATA_SIZE) if spec.is_aead else None
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        bound.encrypt(src, dst, 0, meta)
+        best = min(best, time.perf_counter() - t0)
+    return size / max(best, 1e-9)
 
 
 def get_engine(name: str | Engine = "auto") -> Engine:
-    """The engine called ``name``: "native", "cryptography", or "auto" (native when built).
-
-    Raises :class:`EngineUnavailableError` for "native" when the extension is missing (the
-    message says why) and ``ValueError`` for unknown names.  ``.name`` tells what "auto" gave.
-    """
+    """The engine called ``name``: a backend ("native-ipp", "native-openssl",
+    "cryptography") or "native" (per cipher, the fastest native backend) or "auto" ("native"
+    where a native backend loads, else "cryptography").  Raises
+    :class:`EngineUnavailableError` saying why a backend cannot run here and ``ValueError``
+    for unknown names."""
     if isinstance(name, Engine):
         return name
-    if name == "auto":
-        name = "native" if _native is not None else "cryptography"
-    classes = {"native": NativeEngine, "cryptography": CryptographyEngine}
-    if name not in classes:
-        raise ValueError(f"unknown engine {name!r}; valid: 'native', 'cryptography', 'auto'")
-    if name == "native" and _native is None:
-        raise EngineUnavailableError(f"native engine unavailable: {_NATIVE_REASON}")
-    with _instances_lock:
-        engine = _instances.get(name)
+    if name in _CLASSES:
+        engine = _load(name)
         if engine is None:
-            engine = _instances[name] = classes[name]()
+            raise EngineUnavailableError(f"engine {name!r} unavailable: {_problems.get(name)}")
+        return engine
+    if name not in ALIASES:
+        raise ValueError(
+            f"unknown engine {name!r}; valid: {', '.join(repr(n) for n in (*BACKENDS, *ALIASES))}"
+        )
+    if not native_available():
+        if name == "native":
+            raise EngineUnavailableError(
+                f"native engine unavailable: {native_unavailable_reason()}"
+            )
+        return get_engine("cryptography")  # "auto" without a native backend
+    with _instances_lock:
+        engine = _instances.get("native")
+        if engine is None:
+            engine = _instances["native"] = SelectingEngine("native", BACKENDS[:2])
         return engine
 
 
 def available_engines() -> list[str]:
-    """Names of the engines usable in this process (cryptography always)."""
-    return (["native"] if _native is not None else []) + ["cryptography"]
+    """Names of the backends usable in this process (loaded and self-tested), fastest
+    library first; "cryptography" always."""
+    return [name for name in BACKENDS if _load(name) is not None]
 
 
 def time_engine(
     engine: Engine, spec: CipherSpec, batch_bytes: int = 1 << 20, seconds: float = 0.5,
     decrypt: bool = False, threads: int = 1,
 ) -> float:
-    """Bytes/s of ``engine`` over ``batch_bytes`` batches for about ``seconds`` (a quick
-    figure for the harness and the compare script; benchmarks use pytest-benchmark)."""
-    key = _random_key(spec)
+    """Bytes/s of ``engine``'s bound cipher over ``batch_bytes`` batches for about
+    ``seconds`` (a quick figure for the harness and the compare script; benchmarks use
+    pytest-benchmark)."""
+    key = _random_key(spec) if spec.key_bytes else b""
+    bound = engine.bind(spec, key, threads)
     src = bytearray(os.urandom(batch_bytes))
     dst = bytearray(batch_bytes)
     n = batch_bytes // spec.sector_size
     meta = bytearray(n * spec.metadata_size) if spec.is_aead else None
-    engine.encrypt_sectors(spec, key, src, dst, 0, meta, threads)
+    bound.encrypt(src, dst, 0, meta)
     if decrypt:
         src, dst = dst, src
-    call = engine.decrypt_sectors if decrypt else engine.encrypt_sectors
+    call = bound.decrypt if decrypt else bound.encrypt
     done, t0 = 0, time.perf_counter()
     while True:
-        call(spec, key, src, dst, 0, meta, threads)
+        call(src, dst, 0, meta)
         done += batch_bytes
         elapsed = time.perf_counter() - t0
         if elapsed >= seconds:

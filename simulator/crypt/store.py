@@ -1,16 +1,21 @@
 """Sparse backing store: the "disk" under an EncryptedVolume.
 
 Memory is spent only where sectors were written.  The device is cut into chunks (1 MiB by
-default) created on first write and kept in a dict of chunk index -> chunk; a chunk's
-ciphertext lives in a private anonymous mapping, so the kernel supplies a page only when it is
-first written: a 1 MiB write that straddles two chunks costs 1 MiB, not 2.  AEAD metadata
-(nonce ‖ tag, 28 bytes a sector) and a flag byte per sector sit beside it.  Unwritten (never
+default) created on first write and kept in a dict of chunk index -> chunk; the ciphertext
+lives in one private anonymous mapping the size of the device (address space only,
+MAP_NORESERVE: the kernel supplies a page when it is first written), a chunk being its slice,
+so a 1 MiB write that straddles two chunks costs 1 MiB, not 2, and scattered writes do not
+run into the kernel's limit on mappings (vm.max_map_count).  AEAD metadata
+(nonce ‖ tag, 28 bytes a sector) is kept only for the spans of sectors written, so a lone
+4 KiB write costs 28 bytes of metadata, not the chunk's 7 KiB; a bit per sector says
+which hold data.  Unwritten (never
 written or discarded) sectors read as zeros without decryption; discarding hands whole pages
 back to the kernel (``MADV_DONTNEED``) and drops a chunk once none of its sectors holds data.
 """
 
 from __future__ import annotations
 
+import bisect
 import mmap
 from collections.abc import Iterator
 
@@ -21,6 +26,20 @@ PAGE = mmap.PAGESIZE
 _DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
 
 
+#: devices larger than this get a mapping per chunk instead of one reservation
+_ARENA_MAX = 64 << 40
+
+
+def _reserve(size: int) -> mmap.mmap | None:
+    """Address space for a whole device, or None where the kernel refuses (strict
+    overcommit, 32-bit)."""
+    flags = mmap.MAP_PRIVATE | getattr(mmap, "MAP_NORESERVE", 0)
+    try:
+        return mmap.mmap(-1, size, flags=flags)
+    except (AttributeError, OSError, ValueError, OverflowError):
+        return None
+
+
 def _anonymous(size: int) -> mmap.mmap | bytearray:
     """Zero-filled memory whose pages become resident only when written."""
     try:
@@ -29,17 +48,133 @@ def _anonymous(size: int) -> mmap.mmap | bytearray:
         return bytearray(size)
 
 
+class _MetaSpans:
+    """AEAD metadata of the written sectors of one chunk: sorted, disjoint spans of sectors
+    (first sector, bytes), so sectors written far apart cost 28 bytes each and a sequential
+    run is one span (grown with headroom, so appending copies little).  The first span sits
+    in slots of its own: most chunks of a scattered workload have one."""
+
+    __slots__ = ("buf", "limit", "lo", "more", "msize")
+
+    def __init__(self, msize: int, limit: int) -> None:
+        self.msize, self.limit = msize, limit
+        self.lo = 0
+        self.buf: bytearray | None = None
+        self.more: list[tuple[int, bytearray]] | None = None
+
+    @property
+    def spans(self) -> list[tuple[int, bytearray]]:
+        """All spans, sorted by first sector."""
+        if self.buf is None:
+            return []
+        return [(self.lo, self.buf), *(self.more or ())]
+
+    def _store(self, spans: list[tuple[int, bytearray]]) -> None:
+        self.lo, self.buf = spans[0] if spans else (0, None)
+        self.more = spans[1:] or None
+
+    def nbytes(self) -> int:
+        return sum(len(buf) for _, buf in self.spans)
+
+    def view(self, start: int, stop: int) -> memoryview:
+        """Writable metadata of sectors [start, stop)."""
+        msize, buf = self.msize, self.buf
+        if buf is not None:
+            lo = self.lo
+            if lo <= start and stop <= lo + len(buf) // msize:  # fast path: the first span
+                return memoryview(buf)[(start - lo) * msize : (stop - lo) * msize]
+            more = self.more
+            if more:
+                i = bisect.bisect_right(more, start, key=_first_of) - 1
+                if i >= 0:
+                    lo, buf = more[i]
+                    if stop <= lo + len(buf) // msize:
+                        return memoryview(buf)[(start - lo) * msize : (stop - lo) * msize]
+        return self._grow(start, stop)
+
+    def _grow(self, start: int, stop: int) -> memoryview:
+        """Cover [start, stop): merge the spans it touches into one (with headroom)."""
+        msize, spans = self.msize, self.spans
+        touching = [sp for sp in spans if sp[0] <= stop and start <= sp[0] + len(sp[1]) // msize]
+        new_lo = min([start] + [sp[0] for sp in touching])
+        new_hi = max([stop] + [sp[0] + len(sp[1]) // msize for sp in touching])
+        rest = [sp for sp in spans if sp not in touching]
+        if len(rest) >= _MAX_SPANS:  # densely scattered: one buffer for the whole chunk
+            touching, rest = spans, []
+            new_lo, new_hi = 0, self.limit
+        elif touching:  # growing: leave headroom up to the next span (or the chunk's end)
+            later = [sp[0] for sp in rest if sp[0] >= new_hi]
+            room = min(later) if later else self.limit
+            new_hi = min(room, max(new_hi, new_lo + 2 * (new_hi - new_lo)))
+        merged = bytearray((new_hi - new_lo) * msize)
+        for lo, buf in touching:
+            merged[(lo - new_lo) * msize : (lo - new_lo) * msize + len(buf)] = buf
+        rest.append((new_lo, merged))
+        rest.sort(key=_first_of)
+        self._store(rest)
+        return memoryview(merged)[(start - new_lo) * msize : (stop - new_lo) * msize]
+
+    def copy(self, start: int, stop: int, out: memoryview) -> None:
+        """Metadata of sectors [start, stop) into ``out`` (zeros where none is kept)."""
+        msize = self.msize
+        out[:] = bytes(len(out))
+        for lo, buf in self.spans:
+            a, b = max(start, lo), min(stop, lo + len(buf) // msize)
+            if a < b:
+                out[(a - start) * msize : (b - start) * msize] = \
+                    memoryview(buf)[(a - lo) * msize : (b - lo) * msize]
+
+    def zero(self, start: int, stop: int) -> None:
+        """Forget the metadata of sectors [start, stop)."""
+        msize = self.msize
+        for lo, buf in self.spans:
+            a, b = max(start, lo), min(stop, lo + len(buf) // msize)
+            if a < b:
+                buf[(a - lo) * msize : (b - lo) * msize] = bytes((b - a) * msize)
+
+
+#: a chunk keeps at most this many metadata spans; then (at least 17 sectors, 68 KiB, written
+#: far apart) one buffer covers the whole chunk (7 KiB for 256 sectors)
+_MAX_SPANS = 16
+
+
+def _first_of(span: tuple[int, bytearray]) -> int:
+    return span[0]
+
+
 class Chunk:
-    """One allocated chunk: ciphertext, metadata (or None) and a flag byte per sector."""
+    """One allocated chunk: where its ciphertext lives, its AEAD metadata (None without
+    AEAD) and ``written``, an int whose bit i says whether sector i holds data (32 bytes for
+    256 sectors, where a flag byte each took 256)."""
 
-    __slots__ = ("data", "data_view", "meta", "meta_view", "written")
+    __slots__ = ("base", "data", "meta", "written")
 
-    def __init__(self, chunk_bytes: int, sectors: int, metadata_size: int) -> None:
-        self.data = _anonymous(chunk_bytes)
-        self.data_view = memoryview(self.data)
-        self.meta = bytearray(sectors * metadata_size) if metadata_size else None
-        self.meta_view = memoryview(self.meta) if self.meta is not None else None
-        self.written = bytearray(sectors)
+    def __init__(self, data: mmap.mmap | bytearray | None, base: int, sectors: int,
+                 metadata_size: int) -> None:
+        self.data = data  # a mapping of its own, or None: bytes [base, +chunk) of the arena
+        self.base = base
+        self.meta = _MetaSpans(metadata_size, sectors) if metadata_size else None
+        self.written = 0
+
+    @property
+    def has_meta(self) -> bool:
+        """Whether sectors of this chunk carry metadata (AEAD)."""
+        return self.meta is not None
+
+    def meta_span(self, start: int, stop: int) -> memoryview:
+        """Writable metadata of sectors [start, stop) (kept from now on)."""
+        assert self.meta is not None
+        return self.meta.view(start, stop)
+
+    def meta_copy(self, start: int, stop: int, out: memoryview) -> None:
+        """Metadata of sectors [start, stop) into ``out`` (zeros where none is kept)."""
+        assert self.meta is not None
+        self.meta.copy(start, stop, out)
+
+    def meta_zero(self, start: int, stop: int) -> None:
+        """Forget the metadata of sectors [start, stop) (discarded)."""
+        if self.meta is not None:
+            self.meta.zero(start, stop)
 
 
 class SparseStore:
@@ -62,7 +197,10 @@ class SparseStore:
         self.sectors_per_chunk = chunk_bytes // sector_size
         self.chunk_bytes = chunk_bytes
         self._chunks: dict[int, Chunk] = {}
-        self._ones = b"\x01" * self.sectors_per_chunk
+        chunks = -(-sector_count // self.sectors_per_chunk)
+        self._arena = _reserve(chunks * chunk_bytes) if chunks * chunk_bytes <= _ARENA_MAX \
+            else None
+        self._arena_view = memoryview(self._arena) if self._arena is not None else None
         self._zeros = bytes(max(chunk_bytes, self.sectors_per_chunk * max(metadata_size, 1)))
         self.sectors_allocated = 0
 
@@ -87,8 +225,10 @@ class SparseStore:
         """The chunk, created (zero-filled, no page resident yet) on first use."""
         ch = self._chunks.get(idx)
         if ch is None:
+            arena = self._arena_view is not None
             ch = self._chunks[idx] = Chunk(
-                self.chunk_bytes, self.sectors_per_chunk, self.metadata_size
+                None if arena else _anonymous(self.chunk_bytes),
+                idx * self.chunk_bytes if arena else 0, self.sectors_per_chunk, self.metadata_size,
             )
         return ch
 
@@ -98,16 +238,18 @@ class SparseStore:
         flags = ch.written
         pos = start
         while pos < stop:
-            want = 0 if flags[pos] else 1
-            nxt = flags.find(want, pos, stop)
-            end = stop if nxt < 0 else nxt
-            yield pos, end, not want
+            rest = flags >> pos
+            written = bool(rest & 1)
+            change = (~rest if written else rest) & ((1 << (stop - pos)) - 1)
+            end = stop if change == 0 else pos + (change & -change).bit_length() - 1
+            yield pos, end, written
             pos = end
 
     def mark_written(self, ch: Chunk, start: int, stop: int) -> None:
         """Flag sectors [start, stop) of a chunk as holding data."""
-        newly = (stop - start) - ch.written.count(1, start, stop)
-        ch.written[start:stop] = self._ones[: stop - start]
+        mask = ((1 << (stop - start)) - 1) << start
+        newly = (stop - start) - (ch.written & mask).bit_count()
+        ch.written |= mask
         self.sectors_allocated += newly
 
     def discard(self, first: int, count: int) -> int:
@@ -115,7 +257,7 @@ class SparseStore:
         back to the kernel; a chunk with no data left is dropped.  Returns how many sectors
         held data."""
         freed = 0
-        size, msize = self.sector_size, self.metadata_size
+        size = self.sector_size
         for idx, start, stop, _ in self.spans(first, count):
             ch = self._chunks.get(idx)
             if ch is None:
@@ -124,32 +266,48 @@ class SparseStore:
             if not held:
                 continue
             freed += sum(b - a for a, b in held)
-            ch.written[start:stop] = bytes(stop - start)
-            if ch.written.find(1) < 0:
+            ch.written &= ~(((1 << (stop - start)) - 1) << start)
+            if not ch.written:
                 del self._chunks[idx]
+                self._release(idx, ch)
                 continue
             for a, b in held:
                 self._zero(ch, a * size, b * size)
-                if ch.meta_view is not None:
-                    ch.meta_view[a * msize : b * msize] = self._zeros[: (b - a) * msize]
+                ch.meta_zero(a, b)
         self.sectors_allocated -= freed
         return freed
+
+    def data_view(self, ch: Chunk) -> memoryview:
+        """A chunk's ciphertext as a writable view."""
+        if ch.data is None:
+            assert self._arena_view is not None
+            return self._arena_view[ch.base : ch.base + self.chunk_bytes]
+        return memoryview(ch.data)
+
+    def _release(self, idx: int, ch: Chunk) -> None:
+        """A dropped chunk's pages go back to the kernel (they read as zeros again)."""
+        self._zero(ch, 0, self.chunk_bytes)
 
     def _zero(self, ch: Chunk, lo: int, hi: int) -> None:
         """Zero bytes [lo, hi) of a chunk's data, releasing the whole pages inside."""
         plo, phi = -(-lo // PAGE) * PAGE, hi // PAGE * PAGE
-        if _DONTNEED is not None and isinstance(ch.data, mmap.mmap) and phi > plo:
+        view = self.data_view(ch)
+        if ch.data is None and self._arena is not None and _DONTNEED is not None and phi > plo:
+            self._arena.madvise(_DONTNEED, ch.base + plo, phi - plo)
+            view[lo:plo] = self._zeros[: plo - lo]
+            view[phi:hi] = self._zeros[: hi - phi]
+        elif _DONTNEED is not None and isinstance(ch.data, mmap.mmap) and phi > plo:
             ch.data.madvise(_DONTNEED, plo, phi - plo)
-            ch.data_view[lo:plo] = self._zeros[: plo - lo]
-            ch.data_view[phi:hi] = self._zeros[: hi - phi]
+            view[lo:plo] = self._zeros[: plo - lo]
+            view[phi:hi] = self._zeros[: hi - phi]
         else:
-            ch.data_view[lo:hi] = self._zeros[: hi - lo]
+            view[lo:hi] = self._zeros[: hi - lo]
 
     def is_written(self, sector: int) -> bool:
         """Whether a sector holds data."""
         idx, pos = divmod(sector, self.sectors_per_chunk)
         ch = self._chunks.get(idx)
-        return bool(ch is not None and ch.written[pos])
+        return bool(ch is not None and ch.written >> pos & 1)
 
     # ------------------------------------------------------------------ accounting
     @property
@@ -161,24 +319,32 @@ class SparseStore:
     def mapped_bytes(self) -> int:
         """Address space of the chunks (an upper bound of their memory)."""
         spc = self.sectors_per_chunk
-        return len(self._chunks) * (self.chunk_bytes + spc * self.metadata_size + spc)
+        return len(self._chunks) * (self.chunk_bytes + -(-spc // 8)) + self._meta_bytes()
+
+    def _meta_bytes(self) -> int:
+        return sum(ch.meta.nbytes() for ch in self._chunks.values() if ch.meta is not None) \
+            if self.metadata_size else 0
 
     @property
     def resident_bytes(self) -> int:
         """Memory the stored data takes: the pages holding written sectors (the kernel
         supplies no others), plus metadata and flags (dict overhead excluded)."""
         spc = self.sectors_per_chunk
-        side = len(self._chunks) * (spc * self.metadata_size + spc)
+        side = len(self._chunks) * -(-spc // 8) + self._meta_bytes()  # bitmaps, metadata
         if self.sector_size >= PAGE:
             return self.sectors_allocated * self.sector_size + side
         per_page = PAGE // self.sector_size
         pages = 0
         for ch in self._chunks.values():
-            flags = np.frombuffer(ch.written, dtype=np.uint8).reshape(-1, per_page)
+            raw = ch.written.to_bytes(-(-spc // 8), "little")
+            flags = np.unpackbits(np.frombuffer(raw, dtype=np.uint8), bitorder="little")
+            flags = flags[:spc].reshape(-1, per_page)
             pages += int(flags.any(axis=1).sum())
         return pages * PAGE + side
 
     def clear(self) -> None:
-        """Drop everything (the volume is closed)."""
+        """Drop everything (the volume is closed): every page goes back to the kernel."""
+        if self._arena is not None and _DONTNEED is not None and self._chunks:
+            self._arena.madvise(_DONTNEED, 0, len(self._arena))
         self._chunks.clear()
         self.sectors_allocated = 0

@@ -10,14 +10,17 @@ it; XTS returns garbage silently, which is the difference users compare.
 
 from __future__ import annotations
 
+import array
+import functools
 import itertools
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from .engines import Engine, _byte_view, get_engine
+from .engines import Engine, SelectingEngine, _byte_view, get_engine
 from .errors import IntegrityError, VolumeRangeError
 from .spec import CipherSpec
 from .store import DEFAULT_CHUNK_BYTES, SparseStore
@@ -67,6 +70,17 @@ _GATHER_BELOW = 16
 _Run = tuple[int, memoryview]  # (first sector, whole sectors of data)
 
 
+def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a public method under the volume's lock (one request at a time)."""
+
+    @functools.wraps(method)
+    def run(self: EncryptedVolume, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 def _first(item: tuple[int, Any]) -> int:
     return item[0]
 
@@ -80,8 +94,10 @@ def _as_index(value: Any, what: str) -> int:
 class EncryptedVolume:
     """An encrypted, sparse, in-memory block device of ``size_bytes`` bytes.
 
-    Not thread-safe: share a volume between threads behind a lock (the engines themselves
-    spread one request over ``threads`` workers).
+    Safe under concurrent I/O: requests are serialised by a per-volume lock, so readers and
+    writers never see another request's data or a torn sector and overlapping writes land
+    whole, one after the other; a single request is spread over ``threads`` workers by the
+    engine instead.  The key is bound once (``engine.bind``) into a sector cipher.
     """
 
     def __init__(
@@ -106,9 +122,16 @@ class EncryptedVolume:
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ValueError("threads must be an int >= 1")
         key_bytes = b"" if (spec.key_bytes == 0 and key is None) else spec.check_key(key)
-        self._engine = get_engine(engine)
+        chosen = get_engine(engine)
+        if isinstance(chosen, SelectingEngine):  # "auto"/"native": the backend for this spec
+            chosen = chosen.engine_for(spec)
+        self._engine = chosen
+        self._cipher: Any = chosen.bind(spec, key_bytes, threads)
+        #: The data key, for a persistence layer that wraps it (simulator.api.store); wiped
+        #: by close(), never pickled (``__reduce__`` refuses).
+        self._key = bytearray(key_bytes)
+        self._lock = threading.RLock()
         self._spec = spec
-        self._key = bytearray(key_bytes)  # a bytearray so close() can wipe it
         self._size = size_bytes
         self._sector = spec.sector_size
         self._meta = spec.metadata_size
@@ -143,7 +166,7 @@ class EncryptedVolume:
 
     @property
     def engine(self) -> str:
-        """Name of the engine in use ("native" or "cryptography")."""
+        """Name of the backend in use ("native-ipp", "native-openssl" or "cryptography")."""
         return self._engine.name
 
     @property
@@ -154,6 +177,10 @@ class EncryptedVolume:
     @property
     def stats(self) -> VolumeStats:
         """Counters and memory use, as a snapshot."""
+        with self._lock:
+            return self._stats()
+
+    def _stats(self) -> VolumeStats:
         st = self._store
         return VolumeStats(
             **self._n,
@@ -169,6 +196,7 @@ class EncryptedVolume:
         limit = self._spec.nonce_limit
         return None if limit is None else max(0, limit - self._n["sectors_encrypted"])
 
+    @_locked
     def is_allocated(self, sector: int) -> bool:
         """Whether a sector holds data (written and not discarded)."""
         self._check_sectors(sector, 1)
@@ -182,6 +210,43 @@ class EncryptedVolume:
         changed) for a request outside the volume, :class:`IntegrityError` if a partial
         sector to be patched does not verify (nothing changed either).
         """
+        with self._lock:
+            if self._fast_write(offset, data):
+                return len(data)
+            return self._write(offset, data)
+
+    def _fast_write(self, offset: Any, data: Any) -> bool:
+        """Whole sectors of bytes/bytearray inside one chunk (random 4 KiB I/O): straight
+        into the store with one cipher call; False when the general path must run."""
+        if type(offset) is not int or type(data) not in (bytes, bytearray) or self._closed:
+            return False
+        size, length, store = self._sector, len(data), self._store
+        spc = store.sectors_per_chunk
+        first, rem = divmod(offset, size)
+        count = length // size
+        idx, a = divmod(first, spc)
+        if rem or not count or count * size != length or a + count > spc or offset < 0 \
+                or offset + length > self._size:
+            return False
+        b = a + count
+        ch = store._chunks.get(idx) or store.chunk_for_write(idx)
+        arena = store._arena_view
+        dst = arena[ch.base + a * size : ch.base + b * size] if ch.data is None \
+            else store.data_view(ch)[a * size : b * size]
+        meta = ch.meta
+        self._cipher.encrypt(data, dst, first, None if meta is None else meta.view(a, b))
+        mask = ((1 << count) - 1) << a
+        flags = ch.written
+        if flags & mask != mask:
+            store.sectors_allocated += count - (flags & mask).bit_count()
+            ch.written = flags | mask
+        n = self._n
+        n["sectors_encrypted"] += count
+        n["write_requests"] += 1
+        n["bytes_written"] += length
+        return True
+
+    def _write(self, offset: int, data: Any) -> int:
         view = _byte_view(data, "data", False)
         length = view.nbytes
         self._check_range(offset, length)
@@ -191,6 +256,7 @@ class EncryptedVolume:
         self._n["bytes_written"] += length
         return length
 
+    @_locked
     def read(self, offset: int, length: int) -> bytes:
         """Read ``length`` bytes at ``offset``; never-written sectors read as zeros.
 
@@ -220,6 +286,44 @@ class EncryptedVolume:
     def readinto(self, offset: int, buf: Any) -> int:
         """Read ``len(buf)`` bytes at ``offset`` into a writable buffer (no extra copy when
         the request is sector aligned).  Returns the number of bytes read."""
+        with self._lock:
+            if type(buf) is bytearray and self._fast_read(offset, buf):
+                return len(buf)
+            return self._readinto(offset, buf)
+
+    def _fast_read(self, offset: Any, out: bytearray) -> bool:
+        """Whole written sectors inside one chunk into a bytearray with one cipher call;
+        False when the general path must run (unwritten sectors, edges, other buffers)."""
+        if type(offset) is not int or self._closed:
+            return False
+        size, length, store = self._sector, len(out), self._store
+        spc = store.sectors_per_chunk
+        first, rem = divmod(offset, size)
+        count = length // size
+        idx, a = divmod(first, spc)
+        if rem or not count or count * size != length or a + count > spc or offset < 0 \
+                or offset + length > self._size:
+            return False
+        ch = store.chunk(idx)
+        b = a + count
+        mask = ((1 << count) - 1) << a
+        if ch is None or ch.written & mask != mask:
+            return False
+        src = store._arena_view[ch.base + a * size : ch.base + b * size] if ch.data is None \
+            else store.data_view(ch)[a * size : b * size]
+        meta = ch.meta
+        try:
+            self._cipher.decrypt(src, out, first, None if meta is None else meta.view(a, b))
+        except IntegrityError:
+            self._n["integrity_errors"] += 1
+            raise
+        n = self._n
+        n["sectors_decrypted"] += count
+        n["read_requests"] += 1
+        n["bytes_read"] += length
+        return True
+
+    def _readinto(self, offset: int, buf: Any) -> int:
         view = _byte_view(buf, "buf", True)
         self._check_range(offset, view.nbytes)
         if view.nbytes:
@@ -229,6 +333,7 @@ class EncryptedVolume:
         return view.nbytes
 
     # ------------------------------------------------------------------ vectored I/O
+    @_locked
     def writev(self, pieces: Iterable[tuple[int, Any]]) -> int:
         """Write several ``(offset, data)`` pieces as one request; returns the bytes written.
 
@@ -239,6 +344,9 @@ class EncryptedVolume:
         go to the engine in one call (each keeps its own sector number); long contiguous runs
         are encrypted in place, as :meth:`write` does.
         """
+        fast = self._fast_writev(pieces)
+        if fast is not None:
+            return fast
         reqs = self._vector(pieces, writable=False)
         size = self._sector
         live = [(off, v) for off, v in reqs if v.nbytes]
@@ -258,6 +366,59 @@ class EncryptedVolume:
         self._n["bytes_written"] += total
         return total
 
+    def _fast_writev(self, pieces: Any) -> int | None:
+        """Distinct single whole sectors of bytes/bytearray (random I/O at depth): one cipher
+        call, then each sector straight into its chunk; None when the general path must run
+        (it validates and explains)."""
+        if type(pieces) not in (list, tuple) or not pieces or self._closed:
+            return None
+        size, limit, store = self._sector, self._size, self._store
+        sectors = []
+        datas = []
+        for item in pieces:
+            if type(item) is not tuple or len(item) != 2:
+                return None
+            off, data = item
+            if type(off) is not int or type(data) not in (bytes, bytearray) \
+                    or len(data) != size or off % size or off < 0 or off + size > limit:
+                return None
+            sectors.append(off // size)
+            datas.append(data)
+        count = len(sectors)
+        if len(set(sectors)) != count:
+            return None
+        msize = self._meta
+        src = b"".join(datas)
+        dst = bytearray(count * size)
+        meta = bytearray(count * msize) if msize else None
+        self._cipher.encrypt(src, dst, 0, meta, array.array("Q", sectors))
+        dv = memoryview(dst)
+        mv = memoryview(meta) if meta is not None else None
+        spc, chunks, arena = store.sectors_per_chunk, store._chunks, store._arena_view
+        fresh = 0
+        for i, sec in enumerate(sectors):
+            idx, a = divmod(sec, spc)
+            ch = chunks.get(idx) or store.chunk_for_write(idx)
+            lo = i * size
+            if ch.data is None:
+                base = ch.base + a * size
+                arena[base : base + size] = dv[lo : lo + size]
+            else:
+                store.data_view(ch)[a * size : (a + 1) * size] = dv[lo : lo + size]
+            if mv is not None:
+                ch.meta.view(a, a + 1)[:] = mv[i * msize : (i + 1) * msize]
+            bit = 1 << a
+            if not ch.written & bit:
+                ch.written |= bit
+                fresh += 1
+        store.sectors_allocated += fresh
+        n = self._n
+        n["sectors_encrypted"] += count
+        n["write_requests"] += count
+        n["bytes_written"] += count * size
+        return count * size
+
+    @_locked
     def readv(self, pieces: Iterable[tuple[int, int]]) -> list[bytes]:
         """Read several ``(offset, length)`` pieces as one request; one bytes object each.
 
@@ -275,6 +436,7 @@ class EncryptedVolume:
         self._n["bytes_read"] += sum(lengths)
         return [bytes(o) for o in outs]
 
+    @_locked
     def readintov(self, pieces: Iterable[tuple[int, Any]]) -> int:
         """Read several ``(offset, buffer)`` pieces, each filling its writable buffer;
         returns the bytes read.  As :meth:`readv` otherwise."""
@@ -285,6 +447,7 @@ class EncryptedVolume:
         self._n["bytes_read"] += total
         return total
 
+    @_locked
     def discard(self, offset: int, length: int) -> None:
         """Discard a byte range (like fallocate PUNCH_HOLE): whole sectors return to
         unwritten (memory freed with their chunk), partial sectors get zeros in the range."""
@@ -308,12 +471,14 @@ class EncryptedVolume:
             self._n["rmw_sectors"] += 1
         self._n["bytes_discarded"] += length
 
+    @_locked
     def flush(self) -> None:
         """Make writes durable: a no-op for the in-memory store (counted in stats)."""
         self._check_open()
         self._n["flushes"] += 1
 
     # ------------------------------------------------------------------ raw access
+    @_locked
     def raw(self, first_sector: int, count: int) -> tuple[bytes, bytes | None]:
         """The stored ciphertext of sectors and their metadata (nonce ‖ tag per sector for
         AEAD, None otherwise); unwritten sectors are zeros."""
@@ -325,11 +490,12 @@ class EncryptedVolume:
             ch = self._store.chunk(idx)
             if ch is None:
                 continue
-            ct[off * size : (off + b - a) * size] = ch.data_view[a * size : b * size]
-            if meta is not None and ch.meta_view is not None:
-                meta[off * msize : (off + b - a) * msize] = ch.meta_view[a * msize : b * msize]
+            ct[off * size : (off + b - a) * size] = self._store.data_view(ch)[a * size : b * size]
+            if meta is not None and ch.has_meta:
+                ch.meta_copy(a, b, memoryview(meta)[off * msize : (off + b - a) * msize])
         return bytes(ct), (bytes(meta) if meta is not None else None)
 
+    @_locked
     def raw_write(self, first_sector: int, ciphertext: Any, metadata: Any = None) -> None:
         """Overwrite stored sectors without encrypting: the hook for tampering experiments.
 
@@ -350,16 +516,20 @@ class EncryptedVolume:
                 raise VolumeRangeError(f"metadata must be {count * msize} bytes")
         for idx, a, b, off in self._store.spans(first_sector, count):
             ch = self._store.chunk_for_write(idx)
-            ch.data_view[a * size : b * size] = ctv[off * size : (off + b - a) * size]
-            if metav is not None and ch.meta_view is not None:
-                ch.meta_view[a * msize : b * msize] = metav[off * msize : (off + b - a) * msize]
+            self._store.data_view(ch)[a * size : b * size] = ctv[off * size : (off + b - a) * size]
+            if ch.has_meta:  # without new metadata keep what is stored (zeros if none)
+                new = ch.meta_span(a, b)
+                if metav is not None:
+                    new[:] = metav[off * msize : (off + b - a) * msize]
             self._store.mark_written(ch, a, b)
         self._n["raw_writes"] += 1
 
     # ------------------------------------------------------------------ lifecycle
+    @_locked
     def close(self) -> None:
         """Wipe the key copy and drop the stored data."""
         if not self._closed:
+            self._cipher = None  # the bound cipher wipes its key copy when freed
             self._key[:] = bytes(len(self._key))
             self._scratch[:] = bytes(len(self._scratch))
             self._scratch = bytearray()
@@ -421,6 +591,9 @@ class EncryptedVolume:
 
     def _write_view(self, offset: int, view: memoryview) -> None:
         size, end = self._sector, offset + view.nbytes
+        if not (offset % size or end % size):  # whole sectors: no read-modify-write
+            self._encrypt_run(offset // size, view)
+            return
         full_lo, full_hi = -(-offset // size), end // size
         prepared = []
         for sec in self._edges(offset, end):  # read first: an integrity error changes nothing
@@ -541,10 +714,7 @@ class EncryptedVolume:
         src = memoryview(b"".join(r[1] for r in runs))
         dst = memoryview(bytearray(src.nbytes))
         meta = memoryview(bytearray(count * msize)) if msize else None
-        self._engine._crypt(
-            self._alg, True, self._key, src, dst, 0, size, meta, self._threads, False,
-            np.array(numbers, dtype=np.uint64),
-        )
+        self._cipher.encrypt(src, dst, 0, meta, np.array(numbers, dtype=np.uint64))
         pos = 0
         for first, data in runs:
             n = data.nbytes // size
@@ -556,9 +726,9 @@ class EncryptedVolume:
             for idx, a, b, off in spans:
                 ch = store.chunk_for_write(idx)
                 lo = pos + off
-                ch.data_view[a * size : b * size] = dst[lo * size : (lo + b - a) * size]
-                if meta is not None and ch.meta_view is not None:
-                    ch.meta_view[a * msize : b * msize] = meta[lo * msize : (lo + b - a) * msize]
+                store.data_view(ch)[a * size : b * size] = dst[lo * size : (lo + b - a) * size]
+                if meta is not None and ch.has_meta:
+                    ch.meta_span(a, b)[:] = meta[lo * msize : (lo + b - a) * msize]
                 store.mark_written(ch, a, b)
             pos += n
         self._n["sectors_encrypted"] += count
@@ -573,16 +743,12 @@ class EncryptedVolume:
             ch = store.chunk(sec // spc)
             assert ch is not None
             a = sec % spc
-            src[i * size : (i + 1) * size] = ch.data_view[a * size : (a + 1) * size]
-            if meta is not None and ch.meta_view is not None:
-                meta[i * msize : (i + 1) * msize] = ch.meta_view[a * msize : (a + 1) * msize]
+            src[i * size : (i + 1) * size] = store.data_view(ch)[a * size : (a + 1) * size]
+            if meta is not None and ch.has_meta:
+                meta[i * msize : (i + 1) * msize] = ch.meta_span(a, a + 1)
         out = memoryview(bytearray(len(src)))
         try:
-            self._engine._crypt(
-                self._alg, False, self._key, memoryview(src), out, 0, size,
-                memoryview(meta) if meta is not None else None, self._threads, True,
-                np.array(sectors, dtype=np.uint64),
-            )
+            self._cipher.decrypt(src, out, 0, meta, np.array(sectors, dtype=np.uint64))
         except IntegrityError:
             self._n["integrity_errors"] += 1
             raise
@@ -607,7 +773,7 @@ class EncryptedVolume:
             for sec in range(first, last):
                 lo, hi = max(off, sec * size), min(off + length, (sec + 1) * size)
                 ch = store.chunk(sec // spc)
-                if ch is None or not ch.written[sec % spc]:
+                if ch is None or not ch.written >> (sec % spc) & 1:
                     v[lo - off : hi - off] = store._zeros[: hi - lo]
                     continue
                 wanted.append(sec)
@@ -632,23 +798,26 @@ class EncryptedVolume:
 
     def _encrypt_run(self, first: int, src: memoryview) -> None:
         """Encrypt whole sectors into the store, one engine call per chunk span."""
-        size, msize, store = self._sector, self._meta, self._store
-        crypt = self._engine._crypt
+        size, store = self._sector, self._store
+        encrypt = self._cipher.encrypt
         count = src.nbytes // size
-        for idx, a, b, off in store.spans(first, count):
+        idx, a = divmod(first, store.sectors_per_chunk)
+        if a + count <= store.sectors_per_chunk:  # the usual case: one chunk
+            spans: Any = ((idx, a, a + count, 0),)
+        else:
+            spans = store.spans(first, count)
+        for idx, a, b, off in spans:
             ch = store.chunk_for_write(idx)
-            meta = ch.meta_view[a * msize : b * msize] if ch.meta_view is not None else None
-            crypt(
-                self._alg, True, self._key, src[off * size : (off + b - a) * size],
-                ch.data_view[a * size : b * size], first + off, size, meta, self._threads, False,
-            )
+            meta = ch.meta_span(a, b) if ch.has_meta else None
+            dst = store.data_view(ch)[a * size : b * size]
+            encrypt(src[off * size : (off + b - a) * size], dst, first + off, meta)
             store.mark_written(ch, a, b)
         self._n["sectors_encrypted"] += count
 
     def _decrypt_run(self, first: int, count: int, out: memoryview, zeroed: bool) -> None:
         """Decrypt sectors from the store into ``out``; unwritten sectors give zeros."""
-        size, msize, store = self._sector, self._meta, self._store
-        crypt = self._engine._crypt
+        size, store = self._sector, self._store
+        decrypt = self._cipher.decrypt
         zeros = store._zeros
         for idx, a, b, off in store.spans(first, count):
             ch = store.chunk(idx)
@@ -662,12 +831,10 @@ class EncryptedVolume:
                     if not zeroed:
                         out[lo:hi] = zeros[: hi - lo]
                     continue
-                meta = ch.meta_view[ra * msize : rb * msize] if ch.meta_view is not None else None
+                meta = ch.meta_span(ra, rb) if ch.has_meta else None
                 try:
-                    crypt(
-                        self._alg, False, self._key, ch.data_view[ra * size : rb * size],
-                        out[lo:hi], first + off + ra - a, size, meta, self._threads, True,
-                    )
+                    decrypt(store.data_view(ch)[ra * size : rb * size], out[lo:hi],
+                            first + off + ra - a, meta)
                 except IntegrityError:
                     self._n["integrity_errors"] += 1
                     raise

@@ -313,8 +313,15 @@ class DeploymentScheduler:
             self._event(svc, f"was unable to place a task: {exc.message}")
             self._retry_later(svc, SERVICE_RETRY_SECONDS)
             return
-        if not self.take_launch_tokens(svc.cluster.account, count):  # type: ignore[attr-defined]
+        # Launch what the Fargate launch-rate bucket allows now (halving the batch until it
+        # fits), the rest after THROTTLE_RETRY_SECONDS: a bucket of 100 never holds 500.
+        asked = count
+        while count and not self.take_launch_tokens(  # type: ignore[attr-defined]
+                svc.cluster.account, count):
+            count //= 2
+        if count < asked:
             self._retry_later(svc, THROTTLE_RETRY_SECONDS)
+        if not count:
             return
         plan.kms_key_id = dep.kms_key_id
         plan.ebs_volumes = list(dep.volumes)

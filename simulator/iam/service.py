@@ -178,6 +178,28 @@ class Entity:
         return out
 
 
+@dataclass
+class AccessKey:
+    """An access key pair of an IAM user, or of the account root (``user_name`` None)."""
+
+    access_key_id: str
+    secret: str = field(repr=False)
+    account: str
+    user_name: str | None
+    status: str
+    created: datetime
+
+    #: The user's ARN ("" for a root key).
+    user_arn: str = ""
+
+    def metadata(self) -> dict[str, Any]:
+        out = {"AccessKeyId": self.access_key_id, "Status": self.status,
+               "CreateDate": self.created}
+        if self.user_name is not None:
+            out["UserName"] = self.user_name
+        return out
+
+
 class IamService(Service):
     """IAM in the simulator (see the module docstring)."""
 
@@ -193,6 +215,8 @@ class IamService(Service):
         self._docs_cache: dict[str, tuple[int, list[PolicyDocument]]] = {}
         self._generation = 0
         self._aws_managed_loaded = False
+        #: Access keys by AccessKeyId: the signing keys of users (and of account roots).
+        self.access_keys: dict[str, AccessKey] = {}
 
     # -- helpers used by other services ---------------------------------------------------
     def _entity_for(self, principal: Principal) -> Entity | None:
@@ -546,6 +570,8 @@ class IamService(Service):
         self._authorize(ctx, "DeleteUser", user.arn)
         if user.inline or user.attached:
             raise DeleteConflict("Cannot delete entity, must delete policies first.")
+        if any(k.user_arn == user.arn for k in self.access_keys.values()):
+            raise DeleteConflict("Cannot delete entity, must delete access keys first.")
         if user.boundary_arn:
             self._set_boundary(user, None)
         del self.users[(ctx.account, user.name.lower())]
@@ -871,3 +897,73 @@ class IamService(Service):
             for k in d.condition_keys:
                 keys.setdefault(k.lower(), k)
         return {"ContextKeyNames": sorted(keys.values(), key=str.lower)}
+
+    # -- access keys ----------------------------------------------------------------------
+    # https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateAccessKey.html: "If you
+    # do not specify a user name, IAM determines the user name implicitly based on the
+    # Amazon Web Services access key ID signing the request" (the root when root signs).
+    def _key_owner(self, ctx: CallContext, params: dict[str, Any]) -> tuple[str | None, str]:
+        """(user name or None for the root, the ARN the call is authorised on)."""
+        name = params.get("UserName")
+        if name is None and ctx.caller.kind == "User":
+            name = ctx.caller.name
+        if name is None:
+            if not ctx.caller.is_root:
+                raise errors.error_class("ValidationError")(
+                    "Must specify userName when calling with non-User credentials"
+                )
+            return None, ctx.caller.arn
+        user = self._get_user(ctx, name)
+        return user.name, user.arn
+
+    def _access_key(self, ctx: CallContext, params: dict[str, Any]) -> AccessKey:
+        name, _arn = self._key_owner(ctx, params)
+        key = self.access_keys.get(params["AccessKeyId"])
+        if key is None or key.account != ctx.account or key.user_name != name:
+            raise NoSuchEntityException(
+                f"The Access Key with id {params['AccessKeyId']} cannot be found."
+            )
+        return key
+
+    def CreateAccessKey(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        name, arn = self._key_owner(ctx, params)
+        self._authorize(ctx, "CreateAccessKey", arn)
+        owned = [k for k in self.access_keys.values()
+                 if k.account == ctx.account and k.user_name == name]
+        if len(owned) >= ACCESS_KEYS_PER_USER:
+            raise LimitExceeded(
+                f"Cannot exceed quota for AccessKeysPerUser: {ACCESS_KEYS_PER_USER}"
+            )
+        rng = self.sim.rng
+        akid = "AKIA" + "".join(rng.choice(_KEY_ID_CHARS) for _ in range(16))
+        secret = "".join(rng.choice(_SECRET_CHARS) for _ in range(40))
+        key = AccessKey(akid, secret, ctx.account, name, "Active", ctx.now,
+                        arn if name is not None else "")
+        self.access_keys[akid] = key
+        return {"AccessKey": {**key.metadata(), "UserName": name or ctx.caller.name,
+                              "SecretAccessKey": secret}}
+
+    def ListAccessKeys(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        name, arn = self._key_owner(ctx, params)
+        self._authorize(ctx, "ListAccessKeys", arn)
+        keys = [k.metadata() for k in self.access_keys.values()
+                if k.account == ctx.account and k.user_name == name]
+        return S.paginate("ListAccessKeys", keys, params)
+
+    def UpdateAccessKey(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        key = self._access_key(ctx, params)
+        self._authorize(ctx, "UpdateAccessKey", key.user_arn or ctx.caller.arn)
+        key.status = params["Status"]
+        return {}
+
+    def DeleteAccessKey(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        key = self._access_key(ctx, params)
+        self._authorize(ctx, "DeleteAccessKey", key.user_arn or ctx.caller.arn)
+        del self.access_keys[key.access_key_id]
+        return {}
+
+
+#: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+ACCESS_KEYS_PER_USER = 2
+_KEY_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_SECRET_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"

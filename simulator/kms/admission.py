@@ -291,7 +291,7 @@ def _explain_unpropagated(exc: errors.ClientError, grants: list[Grant], delay: f
         for g in grants
     ]
     text = "; ".join(lines)
-    exc.details["explanation"] = exc.explanation = text  # type: ignore[attr-defined]
+    exc.explanation = text
     # The simulator's short reason after AWS's sentence would name the grant as allowing the
     # request; say instead why it did not.
     aws, _, _ = exc.message.partition(" Why: ")

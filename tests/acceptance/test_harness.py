@@ -188,3 +188,37 @@ def test_bench_table_header(capsys):
     for w in ("Algorithm", "Key", "Encryption", "Decryption"):
         assert w in header
     assert "aes-xts" in out and "MiB/s" in out and "512b" in out
+
+
+# ---------------------------------------------------------------- issue 10
+
+
+def test_ceilings_name_every_implementation_and_are_sampled_through_the_run(tiny_run):
+    d = Path(tiny_run[3].stdout.split(" -> ", 1)[1].split()[0])
+    meta = json.loads((d / "meta.json").read_text())
+    samples = [json.loads(line) for line in (d / "ceilings.jsonl").read_text().splitlines()]
+    assert {s["round"] for s in samples} == {0, 1, 2}  # three rounds, on disk as measured
+    sources = {s["source"] for s in samples if s["cipher"] != "null"}
+    assert "cryptography" in sources and len(sources) >= 2
+    for c in meta["ceilings"]:
+        assert c["library"] and c["version"] and c["code_path"] and c["samples"] >= 3
+        if c["cipher"] != "null":  # the fastest source is the ceiling, and it is named
+            assert c["bytes_per_s"] == max(c["by_source"].values())
+
+
+def test_run_states_contention_and_answers_in_one_line(tiny_run):
+    _root, _spec, _out, p = tiny_run
+    assert "answer: at 4k sectors on this CPU" in p.stdout
+    assert "columns: " in p.stdout and "ranked:" in p.stdout
+    # the run this output is about (later tests add runs beside it)
+    d = Path(p.stdout.split(" -> ", 1)[1].split()[0])
+    meta = json.loads((d / "meta.json").read_text())
+    for when in ("before", "after"):
+        assert "loadavg" in meta["contention"][when]
+        assert "busy_processes" in meta["contention"][when]
+    rows = list(csv.DictReader((d / "results.csv").read_text().splitlines()))
+    assert all(r["cpu_share"] for r in rows)
+    contended = meta["reliability"]["contended_cells"]
+    assert ("UNRELIABLE" in p.stdout) == bool(contended)
+    assert (meta["clock"]["hz"] and "rdtsc" in meta["clock"]["method"]) or \
+        "cpuinfo" in meta["clock"]["method"]

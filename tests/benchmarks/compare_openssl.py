@@ -11,8 +11,10 @@ sequential 1 MiB writes/reads, and prints MB/s (10^6 bytes/s, as openssl prints)
 * 2 threads / 1 thread (goal >= 1.7)
 * volume / engine (goal >= 0.75)
 
-Other processes share the cores: every figure is the best of ``--repeat`` runs (interference
-only ever slows a run down), and it is worth running the script a couple of times.
+``compare_backends.py`` beside it prints the figures per backend (IPP Crypto, OpenSSL)
+against each library's own loop.  Other processes share the cores: every figure is the best
+of ``--repeat`` runs (interference only ever slows a run down), and it is worth running the
+script a couple of times.
 """
 
 from __future__ import annotations

@@ -50,3 +50,44 @@ def reference_encrypt(
             out.append(sealed[:size])
             meta.append(nonce + sealed[size:])
     return b"".join(out), (b"".join(meta) if spec.is_aead else None)
+
+
+class _CipherSpy:
+    """Wraps a bound sector cipher and records each call as (direction, units, bytes)."""
+
+    def __init__(self, inner, unit: int, seen: list) -> None:
+        self._inner, self._unit, self._seen = inner, unit, seen
+        self.threads = inner.threads
+
+    def encrypt(self, src, dst, first_sector, metadata=None, sectors=None, nonces_given=False):
+        n = memoryview(src).nbytes
+        self._seen.append(("enc", n // self._unit, n))
+        return self._inner.encrypt(src, dst, first_sector, metadata, sectors, nonces_given)
+
+    def decrypt(self, src, dst, first_sector, metadata=None, sectors=None):
+        n = memoryview(src).nbytes
+        self._seen.append(("dec", n // self._unit, n))
+        return self._inner.decrypt(src, dst, first_sector, metadata, sectors)
+
+
+def spy_on_bound_ciphers(monkeypatch) -> list:
+    """Every cipher bound from now on (e.g. by an EncryptedVolume) records its calls."""
+    from simulator.crypt import engines
+
+    seen: list = []
+    real = engines.Engine.bind
+
+    def bind(self, spec, key, threads=1):
+        spec = CipherSpec.parse(spec) if isinstance(spec, str) else spec
+        return _CipherSpy(real(self, spec, key, threads), spec.sector_size, seen)
+
+    monkeypatch.setattr(engines.Engine, "bind", bind)
+    return seen
+
+
+def skip_unless_runs(engine_name: str, spec) -> None:
+    """Skip, saying why, when a backend does not run a cipher (IPP has no ChaCha20)."""
+    from simulator.crypt import get_engine
+
+    if not get_engine(engine_name).supports(spec):
+        pytest.skip(f"{engine_name} does not run {spec}")

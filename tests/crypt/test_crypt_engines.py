@@ -40,6 +40,16 @@ def engine(request):
     return get_engine(request.param)
 
 
+def _runs(engine, spec) -> None:
+    """Skip, saying why, when a backend does not run a cipher (IPP: no ChaCha20)."""
+    if not engine.supports(spec):
+        pytest.skip(f"{engine.name} does not run {CipherSpec.parse(spec).name}")
+
+
+def _engines_for(spec) -> list[str]:
+    return [name for name in ENGINES if get_engine(name).supports(spec)]
+
+
 # ---------------------------------------------------------------- agreement (hypothesis)
 
 
@@ -60,7 +70,7 @@ def test_engines_agree_with_each_other_and_the_format(which, sector, n, first, t
     pt = data.draw(st.binary(min_size=n * sector, max_size=n * sector))
     nonces = [data.draw(st.binary(min_size=12, max_size=12)) for _ in range(n)]
     results = {}
-    for name in ENGINES:
+    for name in _engines_for(spec):
         eng = get_engine(name)
         ct = bytearray(len(pt))
         meta = _meta(spec, n)
@@ -72,10 +82,10 @@ def test_engines_agree_with_each_other_and_the_format(which, sector, n, first, t
     expected = reference_encrypt(spec, key, pt, first, nonces if spec.is_aead else None)
     for name, got in results.items():
         assert got == expected, name
-    # each engine reads what the other wrote
-    for writer in ENGINES:
+    # each engine reads what the others wrote
+    for writer in results:
         ct, meta = results[writer]
-        for reader in ENGINES:
+        for reader in results:
             back = bytearray(len(ct))
             get_engine(reader).decrypt_sectors(
                 spec, key, ct, back, first, None if meta is None else bytearray(meta), threads
@@ -86,6 +96,7 @@ def test_engines_agree_with_each_other_and_the_format(which, sector, n, first, t
 @pytest.mark.parametrize("which", [s for s in ALL_SPECS if s[0] != "null"])
 def test_random_nonces_are_fresh_and_readable_by_the_other_engine(engine, which):
     spec = CipherSpec.parse(which[0], key_bits=which[1], sector_size=4096)
+    _runs(engine, spec)
     key, pt = _key(spec), os.urandom(4096 * 8)
     a, b = bytearray(len(pt)), bytearray(len(pt))
     ma, mb = _meta(spec, 8), _meta(spec, 8)
@@ -98,7 +109,7 @@ def test_random_nonces_are_fresh_and_readable_by_the_other_engine(engine, which)
         assert a != b
     else:
         assert a == b  # XTS is deterministic
-    for reader in ENGINES:
+    for reader in _engines_for(spec):
         out = bytearray(len(pt))
         get_engine(reader).decrypt_sectors(spec, key, a, out, 5, ma)
         assert out == pt
@@ -111,6 +122,7 @@ def test_random_nonces_are_fresh_and_readable_by_the_other_engine(engine, which)
 @pytest.mark.parametrize("what", ["ciphertext", "nonce", "tag"])
 def test_tampering_names_the_absolute_sector(engine, cipher, what):
     spec = CipherSpec.parse(cipher, sector_size=512)
+    _runs(engine, spec)
     key, n, first = _key(spec), 16, 1000
     pt = os.urandom(512 * n)
     ct, meta = bytearray(len(pt)), _meta(spec, n)
@@ -122,7 +134,7 @@ def test_tampering_names_the_absolute_sector(engine, cipher, what):
         meta[bad * 28 + 3] ^= 0x80
     else:
         meta[bad * 28 + 12 + 15] ^= 0x01
-    for reader in ENGINES:
+    for reader in _engines_for(spec):
         out = bytearray(b"\xaa" * len(pt))
         with pytest.raises(IntegrityError) as err:
             get_engine(reader).decrypt_sectors(spec, key, ct, out, first, meta, threads=2)
@@ -258,6 +270,12 @@ def test_zero_length_batch(engine):
 def test_get_engine_names_and_repr():
     auto = get_engine("auto")
     assert auto.name == ("native" if native_available() else "cryptography")
+    if native_available():
+        assert auto is get_engine("native")
+        for spec in ("aes-xts-plain64", "aes-gcm-random", "chacha20-poly1305-random"):
+            chosen = auto.engine_for(spec)
+            assert chosen.name in ENGINES and chosen.name.startswith("native-")
+            assert chosen.supports(spec)
     assert get_engine("cryptography").name == "cryptography"
     assert get_engine(auto) is auto
     assert "OpenSSL" in get_engine("cryptography").openssl_version
@@ -266,15 +284,48 @@ def test_get_engine_names_and_repr():
     assert "key" not in repr(auto).lower()
 
 
+@pytest.mark.parametrize("name", [*ENGINES, "auto"])
+def test_every_engine_describes_its_provenance(name):
+    engine = get_engine(name)
+    info = engine.describe()
+    assert {"engine", "library", "version", "code_path"} <= set(info)
+    assert all(isinstance(v, str) and v for v in info.values())
+    assert info["engine"] == engine.name
+
+
+@requires_native
+def test_native_describes_its_choice_per_cipher():
+    native = get_engine("native")
+    info = native.describe("aes-xts-plain64")
+    assert info["engine"] == native.engine_for("aes-xts-plain64").name
+    assert info["selected_by"] == "native"
+    if "native-ipp" in ENGINES:
+        assert "GB/s" in info["selection"]  # chosen by measurement, figures kept
+
+
+def test_native_alias_chooses_among_native_backends():
+    if not native_available():
+        with pytest.raises(EngineUnavailableError):
+            get_engine("native")
+        return
+    native = get_engine("native")
+    assert native.engine_for("chacha20-poly1305-random").name == "native-openssl"
+    assert native.engine_for("aes-xts-plain64").name in ("native-ipp", "native-openssl")
+
+
 def test_native_missing_falls_back(monkeypatch):
     monkeypatch.setattr(engines, "_native", None)
     monkeypatch.setattr(engines, "_NATIVE_REASON", "no compiler here")
+    monkeypatch.setattr(engines, "_instances", {})
+    monkeypatch.setattr(engines, "_problems", {})
     assert not engines.native_available()
     assert engines.native_unavailable_reason() == "no compiler here"
     assert get_engine("auto").name == "cryptography"
     assert engines.available_engines() == ["cryptography"]
     with pytest.raises(EngineUnavailableError, match="no compiler here"):
         get_engine("native")
+    with pytest.raises(EngineUnavailableError, match="no compiler here"):
+        get_engine("native-ipp")
 
 
 # ---------------------------------------------------------------- native specifics
@@ -287,7 +338,7 @@ def test_native_xts_paths_agree():
 
     spec = CipherSpec.parse("aes-xts-plain64", key_bits=256, sector_size=512)
     key, pt = _key(spec), os.urandom(512 * 33)
-    eng = get_engine("native")
+    eng = get_engine("native-openssl")
     outs = []
     for direct in (True, False):
         was = _native.set_xts_direct(direct)
@@ -306,7 +357,7 @@ def test_native_xts_paths_agree():
 
 @requires_native
 def test_native_reports_system_openssl():
-    eng = get_engine("native")
+    eng = get_engine("native-openssl")
     assert eng.openssl_version.startswith("OpenSSL 3.")
 
 
@@ -315,15 +366,18 @@ def test_native_reports_system_openssl():
     "spec_text", ["aes-xts-plain64", "aes-gcm-random", "chacha20-poly1305-random"]
 )
 def test_native_ceiling_runs(spec_text):
-    bps = get_engine("native").ceiling(spec_text, unit_bytes=4096, seconds=0.05)
-    assert bps > 0
-    assert get_engine("native").ceiling(spec_text, 4096, 0.05, decrypt=True) > 0
+    for name in ("native", *[n for n in ENGINES if n.startswith("native-")]):
+        eng = get_engine(name)
+        if not eng.supports(spec_text):
+            continue
+        assert eng.ceiling(spec_text, unit_bytes=4096, seconds=0.05) > 0
+        assert eng.ceiling(spec_text, 4096, 0.05, decrypt=True) > 0
 
 
 @requires_native
 def test_native_concurrent_callers_share_the_pool():
     """Several Python threads with threads=2 at once: the pool is taken by one caller, the
-    others spawn their own workers; every result is right."""
+    others run their batches alone; every result is right."""
     spec = CipherSpec.parse("aes-gcm-random")
     key = _key(spec)
     pt = os.urandom(64 * 4096)
@@ -368,3 +422,91 @@ def test_native_pool_survives_fork():
             os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
+
+
+@requires_native
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("name", [n for n in ENGINES if n.startswith("native-")])
+def test_forked_child_never_reuses_the_parents_nonces(name):
+    """Small batches draw nonces from a per-thread pool; a forked child must not hand out
+    the ones its parent is about to use (same key: a GCM nonce reuse)."""
+    spec = CipherSpec.parse("aes-gcm-random")
+    bound = get_engine(name).bind(spec, _key(spec))
+    pt, ct = bytes(4096), bytearray(4096)
+
+    def nonce() -> bytes:
+        meta = bytearray(28)
+        bound.encrypt(pt, ct, 0, meta)
+        return bytes(meta[:12])
+
+    nonce()  # the pool is filled now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(write, b"".join(nonce() for _ in range(4)))
+        finally:
+            os._exit(0)
+    os.close(write)
+    theirs = os.read(read, 48)
+    os.close(read)
+    os.waitpid(pid, 0)
+    ours = b"".join(nonce() for _ in range(4))
+    child = {theirs[i : i + 12] for i in range(0, 48, 12)}
+    parent = {ours[i : i + 12] for i in range(0, 48, 12)}
+    assert len(child) == 4 and not child & parent
+
+
+@requires_native
+@pytest.mark.parametrize("name", [n for n in ENGINES if n.startswith("native-")])
+@pytest.mark.parametrize("cipher", ["aes-xts-plain64", "aes-gcm-random"])
+def test_batches_split_across_workers_agree_and_name_bad_sectors(name, cipher):
+    """Below 128 KiB a worker a batch is not split (it would not pay); lowered, every split
+    writes the same sectors as one thread and a bad tag is named wherever it falls."""
+    from simulator.crypt import _native
+
+    spec = CipherSpec.parse(cipher, sector_size=512)
+    eng = get_engine(name)
+    key, n = _key(spec), 40
+    pt = os.urandom(512 * n)
+    meta0 = _meta(spec, n)
+    if meta0 is not None:
+        meta0[:] = os.urandom(len(meta0))
+    was = _native.set_split_bytes(4096)
+    try:
+        outs = []
+        for threads in (1, 2, 3, 7):
+            ct, meta = bytearray(len(pt)), None if meta0 is None else bytearray(meta0)
+            eng.bind(spec, key, threads).encrypt(pt, ct, 9, meta, None, True)
+            outs.append((bytes(ct), None if meta is None else bytes(meta)))
+        assert all(o == outs[0] for o in outs)
+        ct, meta = bytearray(outs[0][0]), outs[0][1]
+        back = bytearray(len(pt))
+        eng.bind(spec, key, 3).decrypt(ct, back, 9, meta)
+        assert back == pt
+        if spec.is_aead:
+            ct[35 * 512] ^= 1
+            with pytest.raises(IntegrityError) as err:
+                eng.bind(spec, key, 3).decrypt(ct, back, 9, meta)
+            assert err.value.sector == 9 + 35
+    finally:
+        _native.set_split_bytes(was)
+
+
+def test_a_failing_self_test_disables_the_backend_loudly(monkeypatch, caplog):
+    """A backend that gives a wrong known answer is not used: logged, warned, reported."""
+    from simulator.crypt import selftest
+
+    def wrong(engine):
+        raise selftest.SelfTestFailure("AES-256-XTS IEEE 1619 vector 10 (bound sector cipher)")
+
+    monkeypatch.setattr(selftest, "run_self_test", wrong)
+    monkeypatch.setattr(engines, "_instances", {})
+    monkeypatch.setattr(engines, "_problems", {})
+    with pytest.warns(RuntimeWarning, match="self-test failed"):
+        assert engines.available_engines() == []
+    assert "self-test failed" in caplog.text
+    reason = engines.engine_unavailable_reason("native-openssl")
+    assert reason is not None and "IEEE 1619" in reason
+    with pytest.raises(EngineUnavailableError, match="self-test failed"):
+        get_engine("native-openssl")

@@ -150,21 +150,22 @@ def test_crypt_units_checks_its_arguments(engine):
 # ---------------------------------------------------------------- the C entry point itself
 
 
-@pytest.mark.skipif("native" not in ENGINES, reason="native engine not built")
+@pytest.mark.skipif("native-openssl" not in ENGINES, reason="native engine not built")
 def test_native_entry_point_refuses_bad_indices_and_sector_lists():
-    from simulator.crypt import _native
+    from simulator.crypt import BackendError, IntegrityError, _native
 
     key, src, dst = bytes(range(64)), bytes(1024), bytearray(1024)
-    with pytest.raises(OverflowError):  # was wrapped silently to 2**64 - 1
-        _native.crypt_sectors(1, True, key, src, dst, -1, 512, None, 1, False)
-    with pytest.raises(OverflowError):
-        _native.crypt_sectors(1, True, key, src, dst, 2**64, 512, None, 1, False)
+    bound = _native.Bound(_native.BACKEND_OPENSSL, 1, key, 512, 2, IntegrityError, BackendError)
+    with pytest.raises(ValueError):  # was wrapped silently to 2**64 - 1
+        bound.encrypt(src, dst, -1)
+    with pytest.raises(ValueError):
+        bound.encrypt(src, dst, 2**64)
+    with pytest.raises(ValueError, match="past sector"):
+        bound.encrypt(src, dst, 2**64 - 1)
     with pytest.raises(ValueError, match="sectors"):
-        _native.crypt_sectors(1, True, key, src, dst, 0, 512, None, 1, False,
-                              np.zeros(3, dtype=np.uint64))
+        bound.encrypt(src, dst, 0, None, np.zeros(3, dtype=np.uint64))
     # a gathered batch: each unit gets its own sector number
-    _native.crypt_sectors(1, True, key, src, dst, 0, 512, None, 2, False,
-                          np.array([9, 4], dtype=np.uint64))
+    bound.encrypt(src, dst, 0, None, np.array([9, 4], dtype=np.uint64))
     one = bytearray(512)
-    _native.crypt_sectors(1, True, key, bytes(512), one, 4, 512, None, 1, False)
+    bound.encrypt(bytes(512), one, 4)
     assert dst[512:] == one

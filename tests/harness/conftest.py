@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from simulator.bench.datapath import DataPath
+from simulator.bench.datapath import ENGINE_NAMES, DataPath
 from simulator.bench.spec import ExperimentSpec, parse_spec_text
 from simulator.crypt import CipherSpec
 
@@ -50,7 +50,7 @@ def fake_datapath(engine: FakeEngine | None = None) -> DataPath:
         return CipherSpec.parse(name, key_bits=key_bits or None, sector_size=sector_size)
 
     return DataPath(cipher_spec=cipher_spec, get_engine=lambda _name: eng,
-                    engine_problems=lambda: {"native": None, "cryptography": None, "auto": None})
+                    engine_problems=lambda: dict.fromkeys(ENGINE_NAMES))
 
 
 TINY = """

@@ -43,7 +43,7 @@ def test_run_writes_a_run_directory(real_run: Path, capsys: pytest.CaptureFixtur
     names = {p.name for p in real_run.iterdir()}
     assert {"meta.json", "spec.toml", "results.csv", "results.parquet", "cells.jsonl",
             "summary.txt", "plots"} <= names
-    assert (real_run / "plots" / "encrypt_vs_decrypt.png").is_file()
+    assert (real_run / "plots" / "throughput_by_engine.png").is_file()
     assert "MiB/s" in (real_run / "summary.txt").read_text()
 
 
@@ -97,7 +97,11 @@ def test_compare_and_plot(real_run: Path, capsys: pytest.CaptureFixture) -> None
     assert "aes-gcm 256b" in out and "enc/ceil" in out and "tamper" in out
     assert main(["compare", str(real_run), str(real_run), "--where", "threads=1"]) == 0
     out = capsys.readouterr().out
-    assert "within noise" in out  # a run against itself is all noise
+    # a run against itself is all noise (or, on a busy machine, contended: a tie either way)
+    assert "within noise" in out or "tie (contended)" in out
+    assert "0 faster, 0 slower" in out
+    assert main(["compare", str(real_run), "--where", "engnie=auto"]) == 2
+    assert "no parameter 'engnie'" in capsys.readouterr().err
     assert main(["compare", str(real_run.parent / "nope")]) == 2
     assert main(["plot", str(real_run)]) == 0
     assert "thread_scaling.png" in capsys.readouterr().out
@@ -108,7 +112,61 @@ def test_bench_prints_cryptsetup_table(capsys: pytest.CaptureFixture) -> None:
                  "aes-gcm-random"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "#     Algorithm |       Key |      Encryption |      Decryption" in lines
-    row = re.compile(r"^ {8}aes-xts {8}512b +\d+\.\d MiB/s +\d+\.\d MiB/s$")
+    row = re.compile(r"^ {8}aes-xts {8}512b +\d+\.\d MiB/s ± *\d+\.\d% +\d+\.\d MiB/s ± *\d+\.\d%$")
     assert any(row.match(line) for line in lines), lines
     assert any(line.startswith("        aes-gcm        256b") for line in lines)
     assert main(["bench", "-c", "chacha20-poly1305-random:128"]) == 2
+
+
+def test_json_from_run_compare_and_bench(real_run: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    assert main(["compare", str(real_run), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (run,) = doc["runs"]
+    assert run["table"] and {"rank", "tie_with", "cipher"} <= set(run["table"][0])
+    assert run["answer"] is not None and "ceilings" in run
+    spec = tmp_path / "s.toml"
+    spec.write_text(REAL.format(ceiling="none").replace("threads = [1, 2]", "threads = 1"))
+    assert main(["run", str(spec), "--out", str(tmp_path / "r"), "--json", "--no-plots"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["cells_run"] == 4 and doc["summary"] and doc["clock"]["hz"]
+    assert "before" in doc["contention"] and "after" in doc["contention"]
+    assert main(["bench", "--seconds", "0.02", "--repeat", "3", "-c", "aes-gcm-random",
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (row,) = doc["rows"]
+    assert row["repetitions"] == 3 and row["encrypt_spread"] is not None
+
+
+def test_users_runs_and_references_are_kept_apart(real_run: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    ref = tmp_path / "results" / "reference" / "cli_tiny" / real_run.name
+    shutil.copytree(real_run, ref)
+    # a bare name means the user's runs: the reference is never taken silently
+    assert main(["compare", "cli_tiny"]) == 2
+    assert "the reference run is results/reference/cli_tiny" in capsys.readouterr().err
+    assert main(["compare", "results/reference/cli_tiny"]) == 0
+    assert str(ref.relative_to(tmp_path)) in capsys.readouterr().out
+    mine = tmp_path / "results" / "local" / "cli_tiny" / "20990101T000000Z"
+    shutil.copytree(real_run, mine)
+    assert main(["compare", "cli_tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "results/local/cli_tiny" in out and "results/reference" not in out
+
+
+def test_bench_says_n_a_for_a_cipher_the_engine_does_not_run(
+        capsys: pytest.CaptureFixture) -> None:
+    from simulator.crypt import available_engines
+
+    if "native-ipp" not in available_engines():
+        pytest.skip("IPP Crypto backend not available here")
+    assert main(["bench", "--engine", "native-ipp", "--seconds", "0.02", "--repeat", "2",
+                 "-c", "chacha20-poly1305-random"]) == 0
+    out = capsys.readouterr().out
+    assert "N/A" in out and "does not run that cipher" in out and "Traceback" not in out

@@ -47,3 +47,22 @@ def test_stopwatch_measures_cpu() -> None:
     with Stopwatch() as sw:
         sum(range(200_000))
     assert sw.sample.seconds > 0 and sw.sample.cpu_seconds >= 0
+
+
+def test_busy_processes_are_others_and_cpu_share_is_per_runnable_thread() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from simulator.bench.contention import busy_processes, cpu_share, runnable_threads
+
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # our own child
+    try:
+        pids = {p["pid"] for p in busy_processes(0.3)}
+    finally:
+        spin.kill()
+        spin.wait()
+    assert os.getpid() not in pids and spin.pid not in pids
+    assert cpu_share(1.0, 1.0, 1) == 1.0
+    assert cpu_share(0.5, 1.0, 1) == 0.5  # half a CPU: contended
+    assert cpu_share(2.0, 1.0, 2) == 2.0 / runnable_threads(2)

@@ -25,6 +25,24 @@ def _execute(name: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) ->
                    resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
+    # the charts render inline: every cell tagged "figure" shows at least one image
+    figures = [c for c in nb.cells if "figure" in c.get("metadata", {}).get("tags", [])]
+    assert figures
+    for cell in figures:
+        assert any("image/png" in o.get("data", {}) for o in cell.outputs), cell.source[:80]
+
+
+def test_the_library_leaves_matplotlibs_backend_alone() -> None:
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; before = matplotlib.get_backend(); "
+            "import simulator.bench, simulator.bench.plots, simulator.bench.compare; "
+            "import sys; sys.exit(0 if matplotlib.get_backend() == before and "
+            "'matplotlib.pyplot' not in sys.modules else 1)")
+    env = {**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    assert subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO,
+                          timeout=60).returncode == 0
 
 
 @pytest.mark.parametrize("name", ["explore_results.ipynb", "storage_overheads.ipynb"])

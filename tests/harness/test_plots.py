@@ -16,8 +16,9 @@ def test_throughput_plots(tmp_path: Path) -> None:
     result = run_experiment(spec, out=tmp_path / "r", datapath=fake_datapath(), plots=False)
     paths = plot_run(result.path)
     names = {p.name for p in paths}
-    assert names == {"throughput_vs_sector.png", "encrypt_vs_decrypt.png",
-                     "thread_scaling.png", "capacity_overhead.png"}  # one batch: no batch plot
+    assert names == {"throughput_by_engine.png", "cycles_per_byte.png",
+                     "throughput_vs_sector.png", "thread_scaling.png",
+                     "capacity_overhead.png"}  # one batch: no batch plot
     for p in paths:
         assert p.read_bytes()[:8] == PNG and p.parent == result.path / "plots"
         assert p.stat().st_size < 150_000

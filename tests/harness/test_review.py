@@ -9,10 +9,7 @@ from unittest import mock
 
 import pytest
 
-from simulator.bench import ceiling, run_experiment
-from simulator.bench.ceiling import measure_ceilings
-from simulator.bench.compare import ceiling_notes
-from simulator.bench.datapath import DataPath
+from simulator.bench import run_experiment
 from simulator.bench.spec import SpecError, parse_spec_text
 from simulator.bench.store import RunStore, load_run
 from simulator.cli import main
@@ -44,53 +41,6 @@ def test_bench_refuses_bad_numbers(argv: list[str], fragment: str,
         main(["bench", *argv])
     assert exc.value.code == 2
     assert fragment in capsys.readouterr().err
-
-
-# ---------------------------------------------------------------- ceilings
-
-
-def _dp_with_loop(bps: float) -> DataPath:
-    dp = fake_datapath()
-    dp.native_ceiling = lambda spec, unit, seconds, decrypt: bps
-    return dp
-
-
-def test_openssl_speed_far_below_the_same_librarys_loop_is_not_the_ceiling(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    # OpenSSL >= 3.0.16's speed re-keys every GCM message; the one-key loop is 3x faster
-    monkeypatch.setattr(ceiling, "openssl_binary", lambda: "/usr/bin/openssl")
-    monkeypatch.setattr(ceiling, "openssl_version", lambda b=None: "OpenSSL 3.0.19")
-    monkeypatch.setattr(ceiling, "openssl_speed", lambda *a, **k: 1000.0 * 2**20)
-    dp = _dp_with_loop(3000.0 * 2**20)
-    (c,) = measure_ceilings([("aes-gcm-random", 256, 512, "encrypt")], "auto", 1, dp).values()
-    assert c.source == "native loop" and c.mib_s == pytest.approx(3000.0)
-    assert c.openssl_bytes_per_s == pytest.approx(1000.0 * 2**20)
-    assert "openssl speed" in c.detail and "1000" in c.detail
-
-
-def test_openssl_speed_stays_the_ceiling_when_it_agrees(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ceiling, "openssl_binary", lambda: "/usr/bin/openssl")
-    monkeypatch.setattr(ceiling, "openssl_version", lambda b=None: "OpenSSL 3.0.19")
-    monkeypatch.setattr(ceiling, "openssl_speed", lambda *a, **k: 6000.0 * 2**20)
-    dp = _dp_with_loop(5600.0 * 2**20)
-    (c,) = measure_ceilings([("aes-xts-plain64", 512, 4096, "encrypt")], "auto", 1, dp).values()
-    assert c.source == "openssl speed" and c.mib_s == pytest.approx(6000.0)
-    assert c.native_loop_bytes_per_s == pytest.approx(5600.0 * 2**20)
-    # "openssl" asks for openssl speed's figure whatever it measured
-    monkeypatch.setattr(ceiling, "openssl_speed", lambda *a, **k: 1000.0 * 2**20)
-    (c,) = measure_ceilings([("aes-gcm-random", 256, 512, "encrypt")], "openssl", 1,
-                            _dp_with_loop(3000.0 * 2**20)).values()
-    assert c.source == "openssl speed" and c.mib_s == pytest.approx(1000.0)
-
-
-def test_replaced_ceiling_is_noted_in_compare(tmp_path: Path) -> None:
-    run = mock.Mock(meta={"ceilings": [{
-        "cipher": "aes-gcm-random", "key_bits": 256, "unit": 512, "op": "decrypt",
-        "source": "native loop", "bytes_per_s": 3000.0 * 2**20,
-        "openssl_bytes_per_s": 800.0 * 2**20, "native_loop_bytes_per_s": None}]})
-    (note,) = ceiling_notes(run)
-    assert "aes-gcm 256b" in note and "800" in note and "3000" in note
 
 
 # ---------------------------------------------------------------- resume

@@ -156,3 +156,20 @@ def test_wrong_decrypt_is_never_timed(tmp_path: Path) -> None:
 
     with pytest.raises(RunInterrupted, match="decrypt"):
         run_experiment(tiny_spec(tmp_path), out=tmp_path / "r", datapath=dp, plots=False)
+
+
+def test_cells_an_engine_cannot_run_are_skipped_and_said(tmp_path: Path) -> None:
+    class NoGcm(FakeEngine):
+        def supports(self, spec) -> bool:
+            return spec.name != "aes-gcm-random"
+
+    logs: list[str] = []
+    spec = tiny_spec(tmp_path)
+    result = run_experiment(spec, out=tmp_path / "r", datapath=fake_datapath(NoGcm()),
+                            plots=False, log=logs.append)
+    rows = load_run(result.path).rows
+    assert "aes-gcm-random" not in set(rows["cipher"]) and result.cells_total == 8
+    meta = load_run(result.path).meta
+    assert len(meta["skipped_cells"]) == 4
+    assert all("does not run aes-gcm-random" in s["reason"] for s in meta["skipped_cells"])
+    assert any("skipping 4 cells" in line for line in logs)

@@ -149,3 +149,25 @@ def test_resolve_bare_names_and_repo_specs() -> None:
     for name in ("quick", "cipher_matrix"):
         spec = load_spec(REPO / "experiments" / f"{name}.toml")
         assert spec.name == name and expand(spec)
+
+
+def test_a_new_kind_is_one_registration() -> None:
+    from simulator.bench.runners import RUNNERS, Runner, register, runner_for
+    from simulator.bench.spec import _GRIDS
+
+    class Echo(Runner):
+        kind = "echo"
+        rate_column = "seconds"
+
+    def grid(v, g):
+        return {"n": v.axis(g, "n", [1], int, "integers")}
+
+    try:
+        register("echo", Echo, grid=grid)
+        spec = parse_spec_text('name = "e"\nkind = "echo"\n[grid]\nn = [1, 2]\n')
+        assert spec.grid == {"n": [1, 2]} and isinstance(runner_for("echo"), Echo)
+    finally:
+        RUNNERS.pop("echo", None)
+        _GRIDS.pop("echo", None)
+    with pytest.raises(SpecError, match="unknown kind 'echo'"):
+        parse_spec_text('name = "e"\nkind = "echo"\n[grid]\nn = 1\n')

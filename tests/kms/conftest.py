@@ -30,7 +30,7 @@ ASSUME_ROLE = json.dumps({
 
 def explanation_of(exc: Exception) -> str:
     """The simulator's explanation kept beside AWS's message on an error."""
-    text = getattr(exc, "explanation", None) or getattr(exc, "details", {}).get("explanation")
+    text = getattr(exc, "explanation", None)
     assert text, f"{exc!r} carries no explanation"
     return text
 

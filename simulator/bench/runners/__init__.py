@@ -1,4 +1,13 @@
-"""One runner per experiment kind: throughput, volume, capacity, scenario."""
+"""One runner per experiment kind: throughput, volume, capacity, scenario.
+
+Adding a kind is one call, in the kind's own module or here::
+
+    register("fleet", FleetRunner, grid=validate_fleet_grid)
+
+``grid`` (a function of the spec validator and the [grid] table, returning the normalised
+axes) is what ``simulator.bench.spec`` checks a spec's [grid] with; the runner's
+``rate_column`` is what the summary takes the median of.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +16,7 @@ from simulator.bench.runners.capacity import CapacityRunner
 from simulator.bench.runners.scenario import ScenarioRunner
 from simulator.bench.runners.throughput import ThroughputRunner
 from simulator.bench.runners.volume import VolumeRunner
+from simulator.bench.spec import GridValidator, register_grid
 
 RUNNERS: dict[str, type[Runner]] = {
     "throughput": ThroughputRunner,
@@ -16,9 +26,21 @@ RUNNERS: dict[str, type[Runner]] = {
 }
 
 
+def register(kind: str, runner: type[Runner], grid: GridValidator | None = None) -> None:
+    """Make ``kind`` runnable: its runner class and (for a new kind) its [grid] validator."""
+    RUNNERS[kind] = runner
+    if grid is not None:
+        register_grid(kind, grid)
+
+
 def runner_for(kind: str) -> Runner:
     """A fresh runner for an experiment kind."""
     return RUNNERS[kind]()
 
 
-__all__ = ["RUNNERS", "RunContext", "RunError", "Runner", "runner_for"]
+# Kinds in their own modules register themselves here.
+from simulator.bench.runners.fleet import FleetRunner, grid_fleet  # noqa: E402
+
+register("fleet", FleetRunner, grid=grid_fleet)
+
+__all__ = ["RUNNERS", "RunContext", "RunError", "Runner", "register", "runner_for"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from simulator.bench.ceiling import Ceiling, CeilingKey
+from simulator.bench.ceiling import Ceiling, SampleKey
 from simulator.bench.datapath import DataPath
 from simulator.bench.grid import Cell
 from simulator.bench.spec import ExperimentSpec
@@ -22,9 +23,11 @@ class RunContext:
 
     spec: ExperimentSpec
     datapath: DataPath | None
-    ceilings: dict[CeilingKey, Ceiling] = field(default_factory=dict)
+    ceilings: dict[SampleKey, Ceiling] = field(default_factory=dict)
     note: Callable[[str], None] = lambda _msg: None
     cache: dict[str, Any] = field(default_factory=dict)
+    #: The run directory (kinds that keep files beside the table: fleet timelines).
+    run_dir: Path | None = None
 
 
 class Runner:
@@ -41,8 +44,13 @@ class Runner:
     def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
         """Raise RunError when this experiment cannot run here (nothing has run yet)."""
 
-    def ceiling_keys(self, cells: list[Cell]) -> set[CeilingKey]:
-        """The (cipher, key_bits, unit, op) ceilings this run needs."""
+    def unsupported(self, cells: list[Cell], datapath: DataPath | None) -> dict[str, str]:
+        """Cells (by key) that cannot run as combined here, each with why: a grid is a
+        product, and not every backend runs every cipher (IPP has no ChaCha20-Poly1305)."""
+        return {}
+
+    def ceiling_keys(self, cells: list[Cell]) -> set[SampleKey]:
+        """The (cipher, key_bits, unit, op, threads) ceilings this run needs."""
         return set()
 
     def run_cell(self, cell: Cell, ctx: RunContext) -> list[dict[str, Any]]:
@@ -59,3 +67,21 @@ def check_engines(cells: list[Cell], datapath: DataPath | None) -> None:
         if why:
             raise RunError(f"engine {name!r} is not available here: {why} "
                            "(use engine = \"cryptography\" or \"auto\")")
+
+
+def engine_cannot_run(cells: list[Cell], datapath: DataPath | None) -> dict[str, str]:
+    """Cells whose engine says (``supports``) it does not run their cipher."""
+    out: dict[str, str] = {}
+    if datapath is None:
+        return out
+    for cell in cells:
+        p = cell.as_dict()
+        try:
+            engine = datapath.get_engine(p["engine"])
+            spec = datapath.cipher_spec(p["cipher"], p["key_bits"], p["sector_size"])
+        except Exception:  # reported by check_engines or by the cell itself
+            continue
+        supports = getattr(engine, "supports", None)
+        if callable(supports) and not supports(spec):
+            out[cell.key] = f"engine {p['engine']} does not run {p['cipher']}"
+    return out

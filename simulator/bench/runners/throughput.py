@@ -1,8 +1,10 @@
 """Throughput: an engine's encrypt/decrypt of a batch of sectors, as cryptsetup benchmark does.
 
 Each cell fixes cipher, key size, sector size, batch (bytes per engine call), threads, engine
-and direction.  Before timing, the batch is encrypted and decrypted once and compared with the
-plaintext, so a fast but wrong path cannot produce a number.
+and direction.  An engine that can bind a key (``engine.bind``) is timed through the bound
+cipher, keyed once, as EncryptedVolume uses it.  Before timing, the batch is encrypted and
+decrypted once through that same path and compared with the plaintext, so a fast but wrong
+path cannot produce a number.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from simulator.bench.ceiling import CeilingKey
+from simulator.bench.ceiling import SampleKey
+from simulator.bench.contention import runnable_threads
 from simulator.bench.datapath import DataPath
 from simulator.bench.grid import Cell
 from simulator.bench.measure import measure
-from simulator.bench.runners.base import RunContext, Runner, check_engines
+from simulator.bench.runners.base import RunContext, Runner, check_engines, engine_cannot_run
 from simulator.bench.spec import ExperimentSpec
 
 FIRST_SECTOR = 1 << 20  # a sector index past the first few, so tweaks are not trivially small
@@ -25,7 +28,7 @@ class ThroughputRunner(Runner):
 
     kind = "throughput"
     columns = ("engine_impl", "rep", "calls", "bytes", "seconds", "cpu_seconds", "cpu_user",
-               "cpu_sys", "cpu_util", "mib_s", "mb_s")
+               "cpu_sys", "cpu_util", "cpu_share", "cpu_stall", "mib_s", "mb_s", "gb_s")
     rate_column = "mib_s"
     split_column = "op"
 
@@ -33,9 +36,14 @@ class ThroughputRunner(Runner):
         """Refuse engines that cannot run here."""
         check_engines(cells, datapath)
 
-    def ceiling_keys(self, cells: list[Cell]) -> set[CeilingKey]:
-        """One ceiling per cipher, key size, sector size and direction."""
-        return {(c["cipher"], c["key_bits"], c["sector_size"], c["op"]) for c in cells}
+    def unsupported(self, cells: list[Cell], datapath: DataPath | None) -> dict[str, str]:
+        """Cells whose engine does not run their cipher (skipped, and said)."""
+        return engine_cannot_run(cells, datapath)
+
+    def ceiling_keys(self, cells: list[Cell]) -> set[SampleKey]:
+        """One ceiling per cipher, key size, sector size, direction and runnable threads."""
+        return {(c["cipher"], c["key_bits"], c["sector_size"], c["op"],
+                 runnable_threads(c["threads"])) for c in cells}
 
     def run_cell(self, cell: Cell, ctx: RunContext) -> list[dict[str, Any]]:
         """Verify a round trip, then time the cell's direction."""
@@ -52,28 +60,39 @@ class ThroughputRunner(Runner):
         cipher = bytearray(batch)
         out = bytearray(batch)
         meta = bytearray(n * meta_size) if meta_size else None
-        engine.encrypt_sectors(spec, key, plain, cipher, FIRST_SECTOR, metadata=meta,
-                               threads=threads)
-        engine.decrypt_sectors(spec, key, cipher, out, FIRST_SECTOR, metadata=meta,
-                               threads=threads)
+        bind = getattr(engine, "bind", None)
+        bound = bind(spec, key, threads) if callable(bind) else None  # keyed once, as the
+                                                                       # volume's data path
+        def enc(m: Any = meta) -> None:
+            if bound is not None:
+                bound.encrypt(plain, cipher, FIRST_SECTOR, m)
+            else:
+                engine.encrypt_sectors(spec, key, plain, cipher, FIRST_SECTOR, metadata=m,
+                                       threads=threads)
+
+        def dec(m: Any = meta) -> None:
+            if bound is not None:
+                bound.decrypt(cipher, out, FIRST_SECTOR, m)
+            else:
+                engine.decrypt_sectors(spec, key, cipher, out, FIRST_SECTOR, metadata=m,
+                                       threads=threads)
+
+        enc()
+        dec()  # the very path that is timed must give the plaintext back
         if out != plain:
             raise RuntimeError(f"{cell.id}: decrypt(encrypt(x)) != x; refusing to time it")
         if p["cipher"] != "null" and cipher == plain:
             raise RuntimeError(f"{cell.id}: the ciphertext equals the plaintext")
-
+        enc_meta = bytes(meta) if meta is not None else None
         if p["op"] == "encrypt":
             def call() -> None:
-                engine.encrypt_sectors(spec, key, plain, cipher, FIRST_SECTOR, metadata=meta,
-                                       threads=threads)
+                enc()
         else:
-            enc_meta = bytes(meta) if meta is not None else None
-
             def call() -> None:
-                engine.decrypt_sectors(spec, key, cipher, out, FIRST_SECTOR,
-                                       metadata=enc_meta, threads=threads)
+                dec(enc_meta)
         m = ctx.spec.measure
         reps = measure(call, bytes_per_call=batch, warmup=m.warmup,
-                       repetitions=m.repetitions, min_time=m.min_time)
+                       repetitions=m.repetitions, min_time=m.min_time, threads=threads)
         impl = str(getattr(engine, "name", p["engine"]))
         return [{"engine_impl": impl, **r.to_row()} for r in reps]
 

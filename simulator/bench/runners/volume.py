@@ -24,11 +24,17 @@ from typing import Any
 
 import numpy as np
 
-from simulator.bench.ceiling import CeilingKey
+from simulator.bench.ceiling import SampleKey
 from simulator.bench.datapath import DataPath
 from simulator.bench.grid import Cell
 from simulator.bench.measure import Stopwatch, percentiles
-from simulator.bench.runners.base import RunContext, RunError, Runner, check_engines
+from simulator.bench.runners.base import (
+    RunContext,
+    RunError,
+    Runner,
+    check_engines,
+    engine_cannot_run,
+)
 from simulator.bench.sizes import MB, MIB
 from simulator.bench.spec import ExperimentSpec
 
@@ -41,7 +47,8 @@ class VolumeRunner(Runner):
 
     kind = "volume"
     columns = ("engine_impl", "op", "rep", "ios", "bytes", "seconds", "cpu_seconds",
-               "cpu_user", "cpu_sys", "cpu_util", "iops", "mib_s", "mb_s", "clat_mean_us",
+               "cpu_user", "cpu_sys", "cpu_util", "cpu_share", "cpu_stall", "iops", "mib_s",
+               "mb_s", "clat_mean_us",
                "clat_p50_us", "clat_p90_us", "clat_p99_us", "clat_p99_9_us")
     rate_column = "mib_s"
     split_column = "op"
@@ -52,15 +59,19 @@ class VolumeRunner(Runner):
         if datapath is not None and datapath.volume is None:
             raise RunError("kind 'volume' needs simulator.crypt.EncryptedVolume")
 
-    def ceiling_keys(self, cells: list[Cell]) -> set[CeilingKey]:
+    def unsupported(self, cells: list[Cell], datapath: DataPath | None) -> dict[str, str]:
+        """Cells whose engine does not run their cipher (skipped, and said)."""
+        return engine_cannot_run(cells, datapath)
+
+    def ceiling_keys(self, cells: list[Cell]) -> set[SampleKey]:
         """Reads are bounded by decryption, writes by encryption, of one sector."""
         keys = set()
         for c in cells:
             mix = c["rwmixread"]
             if mix > 0:
-                keys.add((c["cipher"], c["key_bits"], c["sector_size"], "decrypt"))
+                keys.add((c["cipher"], c["key_bits"], c["sector_size"], "decrypt", 1))
             if mix < 100:
-                keys.add((c["cipher"], c["key_bits"], c["sector_size"], "encrypt"))
+                keys.add((c["cipher"], c["key_bits"], c["sector_size"], "encrypt", 1))
         return keys
 
     def run_cell(self, cell: Cell, ctx: RunContext) -> list[dict[str, Any]]:
@@ -191,6 +202,7 @@ class _Job:
                 "op": op, "rep": rep, "ios": ios, "bytes": nbytes, "seconds": secs,
                 "cpu_seconds": sample.cpu_seconds, "cpu_user": sample.cpu_user,
                 "cpu_sys": sample.cpu_sys, "cpu_util": sample.cpu_seconds / secs,
+                "cpu_share": sample.cpu_seconds / secs, "cpu_stall": sample.cpu_stall,
                 "iops": ios / secs, "mib_s": nbytes / secs / MIB, "mb_s": nbytes / secs / MB,
                 "clat_mean_us": float((lat * w).sum() / ios * 1e6),
                 "clat_p50_us": pct[50.0] * 1e6, "clat_p90_us": pct[90.0] * 1e6,

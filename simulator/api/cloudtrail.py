@@ -1,0 +1,141 @@
+"""CloudTrail ``LookupEvents`` over the simulation's audit trail.
+
+So ``aws cloudtrail lookup-events`` shows the calls the simulator recorded, Fargate's KMS
+sequence included: newest first, one lookup attribute at most, a time window (default the
+last 90 days, as CloudTrail's event history keeps), ``MaxResults`` up to 50 and an opaque
+``NextToken``. ``CloudTrailEvent`` is the record as a JSON string, as CloudTrail returns it.
+https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from simulator import errors
+from simulator.service import CallContext, Service
+
+InvalidLookupAttributes = errors.error_class("InvalidLookupAttributesException")
+InvalidTimeRange = errors.error_class("InvalidTimeRangeException")
+InvalidNextToken = errors.error_class("InvalidNextTokenException")
+InvalidEventCategory = errors.error_class("InvalidEventCategoryException")
+HISTORY_DAYS = 90
+PAGE = 50
+
+
+def _time(rec: dict[str, Any]) -> datetime:
+    return datetime.strptime(rec["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def _username(rec: dict[str, Any]) -> str | None:
+    who = rec.get("userIdentity") or {}
+    kind = who.get("type")
+    if kind == "Root":
+        return "root"
+    if kind == "IAMUser":
+        return who.get("userName")
+    if kind == "AssumedRole":
+        return (who.get("arn") or "").rsplit("/", 1)[-1] or None
+    return who.get("invokedBy")
+
+
+def _resources(rec: dict[str, Any]) -> list[dict[str, str]]:
+    out = []
+    for r in rec.get("resources") or []:
+        item = {"ResourceName": r.get("ARN", "")}
+        if r.get("type"):
+            item["ResourceType"] = r["type"]
+        out.append(item)
+    return out
+
+
+def event(rec: dict[str, Any]) -> dict[str, Any]:
+    """botocore's ``Event`` shape for one audit record."""
+    out: dict[str, Any] = {
+        "EventId": rec["eventID"],
+        "EventName": rec["eventName"],
+        "ReadOnly": "true" if rec.get("readOnly") else "false",
+        "EventTime": _time(rec),
+        "EventSource": rec["eventSource"],
+        "Resources": _resources(rec),
+        "CloudTrailEvent": json.dumps(rec, default=str),
+    }
+    akid = (rec.get("userIdentity") or {}).get("accessKeyId")
+    if akid:
+        out["AccessKeyId"] = akid
+    name = _username(rec)
+    if name:
+        out["Username"] = name
+    return out
+
+
+#: LookupAttributes key -> the value of a record it compares with.
+_ATTRIBUTES = {
+    "EventId": lambda r: [r.get("eventID")],
+    "EventName": lambda r: [r.get("eventName")],
+    "ReadOnly": lambda r: ["true" if r.get("readOnly") else "false"],
+    "Username": lambda r: [_username(r)],
+    "EventSource": lambda r: [r.get("eventSource")],
+    "AccessKeyId": lambda r: [(r.get("userIdentity") or {}).get("accessKeyId")],
+    "ResourceName": lambda r: [x["ResourceName"] for x in _resources(r)],
+    "ResourceType": lambda r: [x.get("ResourceType") for x in _resources(r)],
+}
+
+
+class CloudTrailService(Service):
+    """CloudTrail's event history, read-only (see the module docstring)."""
+
+    service_name: ClassVar[str] = "cloudtrail"
+    event_source: ClassVar[str] = "cloudtrail.amazonaws.com"
+    cloudtrail_lower_names: ClassVar[bool] = True
+
+    def LookupEvents(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        from simulator.iam.authorization import authorize
+
+        authorize(self.sim, ctx, "cloudtrail:LookupEvents", "*")
+        if params.get("EventCategory") == "insight":
+            raise InvalidEventCategory("The simulator records no Insights events.")
+        attrs = params.get("LookupAttributes") or []
+        if len(attrs) > 1:
+            raise InvalidLookupAttributes(
+                "You can only specify one lookup attribute per request."
+            )
+        end = params.get("EndTime") or ctx.now
+        start = params.get("StartTime") or (end - timedelta(days=HISTORY_DAYS))
+        if start > end:
+            raise InvalidTimeRange("Start time must be before end time.")
+        match = None
+        if attrs:
+            key, value = attrs[0]["AttributeKey"], attrs[0]["AttributeValue"]
+            getter = _ATTRIBUTES[key]
+            match = (getter, value)
+        offset = 0
+        if params.get("NextToken"):
+            try:
+                offset = int(base64.b64decode(params["NextToken"], validate=True))
+            except (binascii.Error, ValueError):
+                raise InvalidNextToken("Invalid NextToken.") from None
+        limit = params.get("MaxResults") or PAGE
+        picked: list[dict[str, Any]] = []
+        skipped = 0
+        more = False
+        for rec in reversed(self.sim.audit_trail):
+            t = _time(rec)
+            if not start <= t <= end:
+                continue
+            if match is not None and match[1] not in match[0](rec):
+                continue
+            if skipped < offset:
+                skipped += 1
+                continue
+            if len(picked) == limit:
+                more = True
+                break
+            picked.append(event(rec))
+        out: dict[str, Any] = {"Events": picked}
+        if more:
+            out["NextToken"] = base64.b64encode(str(offset + limit).encode()).decode()
+        return out

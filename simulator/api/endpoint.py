@@ -1,0 +1,285 @@
+"""The endpoint: one simulation behind AWS's wire protocols, with identity, time and state.
+
+``Endpoint.handle`` takes a request already read off the socket (method, path, query,
+headers with lower-case names, body) and returns (status, headers, body). It routes to the
+admin API, a JSON service (KMS, ECS, CloudTrail) or a query service (IAM, STS), verifies the
+caller's signature, brings the clock up to wall time, calls the service through the same
+front door as ``sim.client`` (validation, authorisation, audit), and saves state after
+mutating calls. All simulation work runs under one lock, in arrival order.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import traceback
+import uuid
+from typing import Any
+
+from simulator import errors
+from simulator.api import protocols, query, sigv4
+from simulator.api.identity import Authenticator, AuthError
+from simulator.api.store import StateStore
+from simulator.api.wallclock import WallClock
+from simulator.api.wire import WireError, decode, encode
+from simulator.client import Client
+
+ADMIN_PREFIX = "/_fargate-sim/"
+MAX_JSON_DEPTH = 64
+READ_ONLY_SNAPSHOT_SECONDS = 5.0
+
+#: Operations that leave a service's state as it was (the snapshot is deferred to the
+#: ticker for them, so DescribeKey stays fast); every other operation is saved at once.
+READ_ONLY_PREFIXES = ("Describe", "List", "Get", "Lookup", "Simulate")
+READ_ONLY_OPERATIONS = frozenset({
+    "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyPair",
+    "GenerateDataKeyWithoutPlaintext", "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateRandom", "GenerateMac", "VerifyMac", "Sign", "Verify", "DeriveSharedSecret",
+})
+
+Response = tuple[int, dict[str, str], bytes]
+
+
+def read_only(operation: str) -> bool:
+    return operation.startswith(READ_ONLY_PREFIXES) or operation in READ_ONLY_OPERATIONS
+
+
+def _depth(value: Any, limit: int) -> bool:
+    """True when ``value`` nests deeper than ``limit`` (iteratively: no recursion limit)."""
+    stack = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if d > limit:
+            return True
+        if isinstance(v, dict):
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, d + 1) for x in v)
+    return False
+
+
+class Endpoint:
+    """A simulation served over HTTP (see the module docstring)."""
+
+    def __init__(self, sim: Any, *, auth: Authenticator | None = None,
+                 principals: dict[str, str] | None = None, store: StateStore | None = None,
+                 speed: float = 1.0, make_sim: Any = None) -> None:
+        self.sim = sim
+        self.auth = auth
+        self.principals = dict(principals or {})
+        self.store = store
+        self.clock = WallClock(sim.clock, speed)
+        self.lock = threading.RLock()
+        self.dirty = False
+        self.requests = 0
+        self._make_sim = make_sim
+        self._access_key = threading.local()
+        self._snapshot_at = 0.0
+
+    # -- state ------------------------------------------------------------------------------
+    def save(self) -> None:
+        """Persist the snapshot and the new audit records now (under the lock)."""
+        if self.store is not None:
+            self.store.save(self.sim)
+        self.dirty = False
+        self._snapshot_at = time.monotonic()
+
+    def tick(self) -> None:
+        """The background ticker's step: fire due events, save what changed.
+
+        Events that fired are saved at once; read-only calls append their audit records at
+        once but refresh the snapshot (request-id generator, rate-limit buckets) at most every
+        ``READ_ONLY_SNAPSHOT_SECONDS``, so a stream of DescribeKey calls is not stalled by it.
+        """
+        with self.lock:
+            fired = self.clock.sync()
+            now = time.monotonic()
+            if fired or (self.dirty and now - self._snapshot_at >= READ_ONLY_SNAPSHOT_SECONDS):
+                self.save()
+            elif self.dirty and self.store is not None:
+                self.store.save(self.sim, snapshot=False)
+
+    def reset(self) -> None:
+        """A fresh simulation with the same settings (the admin API's reset)."""
+        with self.lock:
+            if self._make_sim is None:
+                raise ValueError("this endpoint was not given a way to make a new simulation")
+            self.sim = self._make_sim()
+            self.clock.attach(self.sim.clock)
+            if self.store is not None:
+                self.store.clear()
+                self.save()
+
+    # -- requests ---------------------------------------------------------------------------
+    def handle(self, method: str, path: str, query_string: str, headers: dict[str, str],
+               body: bytes, client_ip: str = "127.0.0.1") -> Response:
+        self.requests += 1
+        try:
+            if path.startswith(ADMIN_PREFIX):
+                from simulator.api import admin
+
+                return admin.handle(self, method, path[len(ADMIN_PREFIX):], query_string, body)
+            target = headers.get("x-amz-target")
+            if target is not None:
+                return self._json(method, path, query_string, headers, body, target, client_ip)
+            return self._query(method, path, query_string, headers, body, client_ip)
+        except Exception:  # a simulator bug: an AWS-shaped 500, never a traceback to the client
+            traceback.print_exc(file=sys.stderr)
+            return json_error(500, "InternalFailure",
+                              "The request processing has failed because of an unknown "
+                              "error, exception or failure.")
+
+    def _caller(self, method: str, path: str, query_string: str, headers: dict[str, str],
+                body: bytes, service: str) -> str | None:
+        """The principal a request calls as (``AuthError`` when it may not call at all)."""
+        try:
+            signed = sigv4.parse(headers, query_string)
+        except sigv4.SignatureFormatError as exc:
+            if self.auth is not None:
+                raise AuthError("malformed", str(exc)) from None
+            signed = None
+        # IAM is global: its requests are signed for us-east-1 whatever the Region.
+        if signed is not None and service != "iam" and signed.region != self.sim.region:
+            raise AuthError("bad-signature", "Credential should be scoped to a valid region.",
+                            why=f"this endpoint simulates {self.sim.region}; the request was "
+                                f"signed for {signed.region}; use --region {self.sim.region}")
+        self._access_key.value = signed.access_key_id if signed is not None else None
+        if self.auth is None:
+            return self.principals.get(signed.access_key_id) if signed else None
+        return self.auth.caller(self.sim, method, path, query_string, headers, body, signed,
+                                query_protocol=service in protocols.QUERY_SERVICES)
+
+    def _call(self, service: str, operation: str, params: dict[str, Any], caller: str | None,
+              headers: dict[str, str], client_ip: str) -> dict[str, Any]:
+        with self.lock:
+            if self.clock.sync():
+                self.dirty = True
+            sim = self.sim
+            client = Client(sim, sim.service(service), sim.principal(caller),
+                            source_ip=client_ip,
+                            user_agent=headers.get("user-agent") or "fargate-sim")
+            trail = sim.audit_trail
+            first = len(trail)
+            akid = getattr(self._access_key, "value", None)
+            self._access_key.value = None
+            try:
+                return client.call(operation, params)
+            finally:
+                # CloudTrail names the access key that signed the call in userIdentity; the
+                # caller's own record is the last one (calls it caused come before it).
+                if akid is not None and len(trail) > first:
+                    rec = trail[-1]
+                    rec["userIdentity"] = {**rec["userIdentity"], "accessKeyId": akid}
+                if read_only(operation):
+                    self.dirty = True
+                else:
+                    self.save()
+
+    # -- JSON protocol ----------------------------------------------------------------------
+    def _json(self, method: str, path: str, query_string: str, headers: dict[str, str],
+              body: bytes, target: str, client_ip: str) -> Response:
+        prefix, _, operation = target.rpartition(".")
+        service = protocols.TARGETS.get(prefix)
+        if service is None or operation not in protocols.model(service).operation_names:
+            return json_error(400, "UnknownOperationException", "")
+        op = protocols.model(service).operation_model(operation)
+        try:  # who is calling first, as AWS's front door does, then what the body says
+            caller = self._caller(method, path, query_string, headers, body, service)
+        except AuthError as exc:
+            return json_error(exc.status(False), exc.code(False), exc.message)
+        try:
+            raw = json.loads(body or b"{}")
+        except (ValueError, RecursionError):
+            return json_error(400, "SerializationException",
+                              "Start of structure or map found where not expected. "
+                              "(fargate-sim: the body is not a UTF-8 JSON object)")
+        if not isinstance(raw, dict):
+            return json_error(400, "SerializationException",
+                              "Start of structure or map found where not expected. "
+                              f"(fargate-sim: the body is a JSON {type(raw).__name__}, "
+                              "not an object)")
+        if _depth(raw, MAX_JSON_DEPTH):
+            return json_error(400, "SerializationException",
+                              f"(fargate-sim: the body nests deeper than {MAX_JSON_DEPTH})")
+        try:
+            params = decode(op.input_shape, raw) or {}
+        except WireError as exc:
+            return json_error(400, "SerializationException", str(exc))
+        try:
+            response = self._call(service, operation, params, caller, headers, client_ip)
+        except errors.ClientError as exc:
+            status = protocols.error_status(service, exc.code, exc.status)
+            return json_error(status, exc.code, exc.message)
+        request_id = response["ResponseMetadata"]["RequestId"]
+        data = json.dumps(encode(op.output_shape, response) or {}).encode()
+        return 200, {"Content-Type": "application/x-amz-json-1.1",
+                     "x-amzn-RequestId": request_id}, data
+
+    # -- query protocol ---------------------------------------------------------------------
+    def _query(self, method: str, path: str, query_string: str, headers: dict[str, str],
+               body: bytes, client_ip: str) -> Response:
+        try:
+            form = query.parse_form(query_string)
+            if body:
+                form.update(query.parse_form(body))
+        except UnicodeDecodeError:
+            return xml_error(None, 400, "MalformedQueryString",
+                             "(fargate-sim: the form body is not UTF-8)")
+        action = form.get("Action")
+        if action is None:
+            return json_error(400, "UnknownOperationException",
+                              "(fargate-sim: the request names no operation: give X-Amz-Target "
+                              "(JSON services) or Action (IAM, STS))")
+        try:
+            signed = sigv4.parse(headers, query_string)
+        except sigv4.SignatureFormatError:
+            signed = None
+        scoped = signed.service if signed is not None else None
+        service = scoped if scoped in protocols.QUERY_SERVICES else \
+            protocols.query_service_for(action)
+        if service is None or action not in protocols.model(service).operation_names:
+            return xml_error(protocols.model(service or "iam"), 400, "InvalidAction",
+                             f"Could not find operation {action} for version "
+                             f"{form.get('Version', '')}")
+        model = protocols.model(service)
+        op = model.operation_model(action)
+        try:
+            caller = self._caller(method, path, query_string, headers, body, service)
+        except AuthError as exc:
+            return xml_error(model, exc.status(True), exc.code(True), exc.text(True))
+        try:
+            params = query.decode_params(op, form)
+        except query.QueryError as exc:
+            return xml_error(model, 400, "InvalidParameterValue", str(exc))
+        try:
+            response = self._call(service, action, params, caller, headers, client_ip)
+        except errors.ClientError as exc:
+            status = protocols.error_status(service, exc.code, exc.status)
+            return xml_error(model, status, exc.code, exc.message)
+        request_id = response["ResponseMetadata"]["RequestId"]
+        return 200, {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}, \
+            query.response_xml(model, op, response, request_id)
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def json_error(status: int, code: str, message: str) -> Response:
+    """An AWS JSON-protocol error response."""
+    request_id = new_request_id()
+    body: dict[str, str] = {"__type": code}
+    if message:
+        body["message"] = message
+    return status, {"Content-Type": "application/x-amz-json-1.1",
+                    "x-amzn-RequestId": request_id, "x-amzn-ErrorType": code}, \
+        json.dumps(body).encode()
+
+
+def xml_error(model: Any, status: int, code: str, message: str) -> Response:
+    """An AWS query-protocol error response (``<ErrorResponse>`` with a RequestId)."""
+    request_id = new_request_id()
+    return status, {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}, \
+        query.error_xml(model, code, message, request_id, sender=status < 500)

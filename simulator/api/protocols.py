@@ -1,0 +1,53 @@
+"""Which service and operation a request is for, and how its errors are shaped.
+
+JSON services are named by ``X-Amz-Target`` (its prefix is the model's ``targetPrefix``);
+query services (IAM, STS) by the ``Action`` parameter and the service in the signature's
+credential scope. HTTP status codes of errors come from botocore's error shapes
+(``error.httpStatusCode``), the simulator's own status otherwise.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from botocore.model import ServiceModel
+
+from simulator.models import service_model
+
+JSON_SERVICES = ("kms", "ecs", "cloudtrail")
+QUERY_SERVICES = ("iam", "sts", "cloudformation")
+
+#: X-Amz-Target prefix -> simulator service name.
+TARGETS = {service_model(name).metadata["targetPrefix"]: name for name in JSON_SERVICES}
+
+
+@cache
+def model(service: str) -> ServiceModel:
+    return service_model(service)
+
+
+@cache
+def _statuses(service: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for shape in model(service).error_shapes:
+        meta = shape.metadata.get("error", {})
+        code = meta.get("code", shape.name)
+        if "httpStatusCode" in meta:
+            out[code] = int(meta["httpStatusCode"])
+    return out
+
+
+def error_status(service: str | None, code: str, default: int) -> int:
+    """The HTTP status AWS answers error ``code`` of ``service`` with."""
+    if service is None:
+        return default
+    return _statuses(service).get(code, default)
+
+
+@cache
+def query_service_for(action: str) -> str | None:
+    """The query service with an operation named ``action``."""
+    for name in ("sts", "cloudformation", "iam"):
+        if action in model(name).operation_names:
+            return name
+    return None

@@ -1,0 +1,263 @@
+"""The endpoint's durable state: one SQLite database holding a snapshot of the simulation.
+
+Every service's state is one pickle of the ``Simulation`` (``cloudpickle``, because scheduled
+clock callbacks are closures), written inside one SQLite transaction (WAL mode) after each
+mutating request, so a killed server loses at most the request in flight. The audit trail
+is kept apart, appended row by row, so a snapshot does not grow with every call.
+
+Key material never reaches the file in plaintext: a ``persistent_id`` hook intercepts the
+objects that hold raw key bytes or secrets (KMS key material, asymmetric private keys, the
+data keys of task volumes, IAM access keys, STS sessions) by type and stores them
+AES-GCM-wrapped under a server key kept beside the database (``PATH.key``, mode 0600).
+Objects are rebuilt field by field, so this works whether or not those classes refuse plain
+pickling.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import pickle
+import sqlite3
+import stat
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import cloudpickle
+from botocore.model import OperationModel, ServiceModel
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from simulator.audit import AuditTrail
+from simulator.client import Client, _exceptions
+from simulator.crypt import EncryptedVolume
+from simulator.iam.service import AccessKey
+from simulator.kms.keys import KeyMaterial
+from simulator.models import service_model
+from simulator.sts.service import Session
+
+SCHEMA_VERSION = 1
+_AUDIT = ("audit-trail",)
+_PRIVATE_KEY_TYPES = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)
+#: Records holding secrets, stored whole under the server key: KMS key material, IAM access
+#: keys (their secret access key), STS sessions (secret and session token).
+_WRAPPED = (KeyMaterial, AccessKey, Session)
+_WRAPPED_BY_NAME = {cls.__name__: cls for cls in _WRAPPED}
+
+
+class StateError(RuntimeError):
+    """The state file cannot be used (unreadable, another version, a missing server key)."""
+
+
+class ServerKey:
+    """The AES-256-GCM key that wraps key material in the state file."""
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key)
+
+    @classmethod
+    def beside(cls, db_path: Path) -> ServerKey:
+        """The key file next to the database, created with owner-only permissions if absent."""
+        path = db_path.with_name(db_path.name + ".key")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            mode = stat.S_IMODE(path.stat().st_mode)
+            if mode & 0o077:
+                raise StateError(
+                    f"{path} is readable by others (mode {mode:o}); chmod 600 it"
+                ) from None
+            data = path.read_bytes()
+            if len(data) != 32:
+                raise StateError(f"{path} is not a 32-byte server key") from None
+            return cls(data)
+        key = AESGCM.generate_key(bit_length=256)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+        return cls(key)
+
+    def wrap(self, plaintext: bytes, label: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, plaintext, label)
+
+    def unwrap(self, blob: bytes, label: bytes) -> bytes:
+        return self._aead.decrypt(blob[:12], blob[12:], label)
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    return dict(vars(obj))
+
+
+def _rebuild(cls: type, state: dict[str, Any]) -> Any:
+    obj = object.__new__(cls)
+    for name, value in state.items():
+        object.__setattr__(obj, name, value)
+    return obj
+
+
+_CLIENT_FIELDS = ("_sim", "_service", "_principal", "_via_service", "_source_ip", "_user_agent")
+
+
+def _new_client() -> Client:
+    return object.__new__(Client)
+
+
+def _set_client(client: Client, state: tuple[Any, ...]) -> None:
+    """Restore a Client's identity; its model parts are rebuilt from the service's name."""
+    *values, service_name, region = state
+    for name, value in zip(_CLIENT_FIELDS, values, strict=True):
+        setattr(client, name, value)
+    client._model = service_model(service_name)
+    client.exceptions = _exceptions(service_name)
+    client.meta = SimpleNamespace(service_model=client._model, region_name=region,
+                                  principal=client._principal)
+
+
+def _operation_model(service: str, name: str) -> OperationModel:
+    return service_model(service).operation_model(name)
+
+
+class _Pickler(cloudpickle.Pickler):
+    """Pickles a Simulation, sending key material to the server key instead of the stream."""
+
+    def __init__(self, file: io.BytesIO, key: ServerKey, audit: AuditTrail) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._key = key
+        self._audit = audit
+
+    def reducer_override(self, obj: Any) -> Any:
+        # botocore's models are code, not state: pickled by name (clients hold them).
+        if isinstance(obj, Client):
+            state = (*(getattr(obj, n) for n in _CLIENT_FIELDS),
+                     obj._service.service_name, obj.meta.region_name)
+            return _new_client, (), state, None, None, _set_client
+        if isinstance(obj, ServiceModel):
+            return service_model, (obj.service_name,)
+        if isinstance(obj, OperationModel):
+            return _operation_model, (obj.service_model.service_name, obj.name)
+        return super().reducer_override(obj)
+
+    def persistent_id(self, obj: Any) -> Any:
+        if obj is self._audit:
+            return _AUDIT
+        if isinstance(obj, _WRAPPED):
+            kind = type(obj).__name__
+            return (kind, self._key.wrap(pickle.dumps(_fields(obj)), kind.encode()))
+        if isinstance(obj, _PRIVATE_KEY_TYPES):
+            der = obj.private_bytes(serialization.Encoding.DER,
+                                    serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+            return ("PrivateKey", self._key.wrap(der, b"PrivateKey"))
+        if isinstance(obj, EncryptedVolume):
+            # The volume's data key and shape; its written sectors are not kept.
+            state = pickle.dumps((obj._size, obj._spec, bytes(obj._key), obj.engine,
+                                  obj.threads))
+            return ("EncryptedVolume", self._key.wrap(state, b"EncryptedVolume"))
+        return None
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, key: ServerKey, audit: AuditTrail) -> None:
+        super().__init__(file)
+        self._key = key
+        self._audit = audit
+
+    def persistent_load(self, pid: Any) -> Any:
+        kind = pid[0]
+        if kind == _AUDIT[0]:
+            return self._audit
+        blob = self._key.unwrap(pid[1], kind.encode())
+        if kind in _WRAPPED_BY_NAME:
+            return _rebuild(_WRAPPED_BY_NAME[kind], pickle.loads(blob))
+        if kind == "PrivateKey":
+            return serialization.load_der_private_key(blob, password=None)
+        if kind == "EncryptedVolume":
+            size, spec, key, engine, threads = pickle.loads(blob)
+            return EncryptedVolume(size, spec, key, engine=engine, threads=threads)
+        raise pickle.UnpicklingError(f"unknown persistent object {kind!r}")
+
+
+def dumps(sim: Any, key: ServerKey) -> bytes:
+    """The simulation (without its audit trail) as bytes, key material wrapped."""
+    buf = io.BytesIO()
+    _Pickler(buf, key, sim.audit_trail).dump(sim)
+    return buf.getvalue()
+
+
+def loads(data: bytes, key: ServerKey, audit: AuditTrail) -> Any:
+    """A simulation from ``dumps`` output, its audit trail set to ``audit``."""
+    return _Unpickler(io.BytesIO(data), key, audit).load()
+
+
+class StateStore:
+    """The SQLite file of one endpoint: a snapshot of the simulation and its audit trail."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.key = ServerKey.beside(self.path)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(
+            "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);"
+            "CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1),"
+            " data BLOB NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, record TEXT NOT NULL);"
+        )
+        row = self._db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        elif row[0] != str(SCHEMA_VERSION):
+            raise StateError(f"{self.path} has schema {row[0]}, this server writes "
+                             f"{SCHEMA_VERSION}; use another --state file")
+        self._audit_saved = 0
+
+    def load(self) -> Any | None:
+        """The saved simulation, or None when the file holds none yet."""
+        row = self._db.execute("SELECT data FROM snapshot WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        audit = AuditTrail(json.loads(r[0]) for r in
+                           self._db.execute("SELECT record FROM audit ORDER BY seq"))
+        self._audit_saved = len(audit)
+        try:
+            return loads(row[0], self.key, audit)
+        except Exception as exc:  # a wrong server key, or state written by other code
+            raise StateError(f"cannot restore {self.path}: {type(exc).__name__}: {exc}") from exc
+
+    def save(self, sim: Any, *, snapshot: bool = True) -> None:
+        """Append new audit records and (if ``snapshot``) replace the snapshot, atomically."""
+        data = dumps(sim, self.key) if snapshot else None
+        trail = sim.audit_trail
+        new = trail[self._audit_saved:]
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if new:
+                db.executemany("INSERT INTO audit (seq, record) VALUES (?, ?)",
+                               ((self._audit_saved + i, json.dumps(r, default=str))
+                                for i, r in enumerate(new)))
+            if data is not None:
+                db.execute("INSERT OR REPLACE INTO snapshot (id, data) VALUES (1, ?)", (data,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._audit_saved = len(trail)
+
+    def clear(self) -> None:
+        """Forget everything (the admin API's reset)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        self._db.execute("DELETE FROM snapshot")
+        self._db.execute("DELETE FROM audit")
+        self._db.execute("COMMIT")
+        self._audit_saved = 0
+
+    def close(self) -> None:
+        self._db.close()

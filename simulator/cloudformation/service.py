@@ -1,0 +1,160 @@
+"""CloudFormation's CreateStack, DescribeStacks and DeleteStack over the deploy engine.
+
+Stacks deploy synchronously on the simulated clock (CreateStack returns when the stack is
+CREATE_COMPLETE or rolled back, so ``aws cloudformation wait stack-create-complete`` succeeds
+on its first poll); resources are created as the caller, through the same front door as any
+call. Templates with IAM resources need CAPABILITY_IAM, or CAPABILITY_NAMED_IAM when they name
+them, as CloudFormation requires.
+https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from simulator import errors
+from simulator.cloudformation.stack import ResourceOutcome, StackReport, deploy
+from simulator.cloudformation.template import TemplateError, load_template
+from simulator.iam.authorization import authorize
+from simulator.service import CallContext, Service
+
+if TYPE_CHECKING:
+    from simulator.world import Simulation
+
+ValidationError = errors.error_class("ValidationError")
+AlreadyExists = errors.error_class("AlreadyExistsException")
+InsufficientCapabilities = errors.error_class("InsufficientCapabilitiesException")
+#: Properties that give an IAM resource a custom name (CAPABILITY_NAMED_IAM).
+_IAM_NAMES = ("RoleName", "UserName", "GroupName", "ManagedPolicyName", "InstanceProfileName")
+
+
+@dataclass
+class Stack:
+    """One stack and what its deployment made."""
+
+    stack_id: str
+    name: str
+    created: datetime
+    parameters: list[dict[str, str]]
+    report: StackReport
+    status: str
+    deleted: datetime | None = None
+    description: str | None = None
+    tags: list[dict[str, str]] = field(default_factory=list)
+
+    def to_output(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "StackId": self.stack_id, "StackName": self.name, "CreationTime": self.created,
+            "StackStatus": self.status, "Parameters": self.parameters,
+            "DisableRollback": False, "Tags": self.tags,
+            "Outputs": [{"OutputKey": k, "OutputValue": str(v)}
+                        for k, v in self.report.outputs.items()],
+        }
+        failed = [r for r in self.report.resources if r.reason]
+        if failed:
+            out["StackStatusReason"] = f"{failed[0].logical_id}: {failed[0].reason}"
+        if self.deleted is not None:
+            out["DeletionTime"] = self.deleted
+        if self.description:
+            out["Description"] = self.description
+        return out
+
+
+def _required_capability(doc: dict[str, Any]) -> str | None:
+    iam = [r for r in doc["Resources"].values() if str(r.get("Type", "")).startswith("AWS::IAM::")]
+    if not iam:
+        return None
+    named = any(name in (r.get("Properties") or {}) for r in iam for name in _IAM_NAMES)
+    return "CAPABILITY_NAMED_IAM" if named else "CAPABILITY_IAM"
+
+
+class CloudFormationService(Service):
+    """CloudFormation in the simulator (see the module docstring)."""
+
+    service_name: ClassVar[str] = "cloudformation"
+    event_source: ClassVar[str] = "cloudformation.amazonaws.com"
+    constraint_error: ClassVar[str] = "ValidationError"
+
+    def __init__(self, sim: Simulation) -> None:
+        super().__init__(sim)
+        self.stacks: list[Stack] = []
+
+    def _live(self, name_or_id: str) -> Stack | None:
+        for st in self.stacks:
+            if st.stack_id == name_or_id or (st.name == name_or_id and st.deleted is None):
+                return st
+        return None
+
+    def CreateStack(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["StackName"]
+        stack_id = (f"arn:{self.sim.partition}:cloudformation:{ctx.region}:{ctx.account}:"
+                    f"stack/{name}/{uuid.UUID(int=self.sim.rng.getrandbits(128), version=4)}")
+        authorize(self.sim, ctx, "cloudformation:CreateStack", stack_id)
+        if self._live(name) is not None:
+            raise AlreadyExists(f"Stack [{name}] already exists")
+        if not params.get("TemplateBody"):
+            raise ValidationError("Either Template URL or Template Body must be specified."
+                                  if not params.get("TemplateURL") else
+                                  "fargate-sim reads no URLs: give TemplateBody")
+        try:
+            # Always text (a newline keeps load_template from reading a file of that name).
+            doc = load_template(params["TemplateBody"] + "\n")
+        except TemplateError as exc:
+            raise ValidationError(f"Template format error: {exc}") from None
+        need = _required_capability(doc)
+        have = set(params.get("Capabilities") or [])
+        if need and not ({need, "CAPABILITY_NAMED_IAM"} & have):
+            raise InsufficientCapabilities(f"Requires capabilities : [{need}]")
+        given = {p["ParameterKey"]: p.get("ParameterValue")
+                 for p in params.get("Parameters") or []}
+        caller = ctx.caller.session_arn or ctx.caller.arn
+        rollback = not params.get("DisableRollback") and params.get("OnFailure") != "DO_NOTHING"
+        try:
+            report = deploy(self.sim, doc, parameters=given, stack_name=name,
+                            principal=caller, rollback=rollback)
+        except TemplateError as exc:
+            raise ValidationError(str(exc)) from None
+        shown = [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in given.items()]
+        self.stacks.append(Stack(stack_id, name, ctx.now, shown, report, report.status,
+                                 description=doc.get("Description"),
+                                 tags=list(params.get("Tags") or [])))
+        return {"StackId": stack_id}
+
+    def DescribeStacks(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        authorize(self.sim, ctx, "cloudformation:DescribeStacks", "*")
+        name = params.get("StackName")
+        if name is None:
+            return {"Stacks": [s.to_output() for s in self.stacks if s.deleted is None]}
+        st = self._live(name)
+        if st is None:
+            raise ValidationError(f"Stack with id {name} does not exist")
+        return {"Stacks": [st.to_output()]}
+
+    def DeleteStack(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        st = self._live(params["StackName"])
+        authorize(self.sim, ctx, "cloudformation:DeleteStack",
+                  st.stack_id if st else params["StackName"])
+        if st is None or st.deleted is not None:
+            return {}  # deleting a stack that does not exist succeeds, as on AWS
+        retain = set(params.get("RetainResources") or [])
+        for lid, made in reversed(list(st.report.created.items())):
+            if lid in retain or made.delete is None:
+                continue
+            try:
+                try:
+                    made.delete()
+                except errors.ClientError:
+                    # CloudFormation waits for what a delete set going (a service draining its
+                    # tasks) before the next: let the simulated clock run, then try again.
+                    self.sim.service("ecs").settle(3600.0)  # type: ignore[attr-defined]
+                    made.delete()
+            except errors.ClientError as exc:
+                st.status = "DELETE_FAILED"
+                st.report.resources.append(ResourceOutcome(
+                    lid, "", "DELETE_FAILED", reason=f"{exc.code}: {exc.message}"))
+                return {}
+        st.status, st.deleted = "DELETE_COMPLETE", ctx.now
+        return {}

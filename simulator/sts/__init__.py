@@ -1,0 +1,1 @@
+"""AWS STS in the simulator: AssumeRole (trust policies evaluated) and GetCallerIdentity."""

@@ -1,0 +1,152 @@
+"""The HTTP layer: keep-alive, malformed requests answered in AWS's shape, bounded reads."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from simulator.api import DEFAULT_ROOT_KEY
+from simulator.api import server as server_module
+
+TARGET = "TrentService.ListKeys"
+
+
+def _raw(server, data: bytes, timeout: float = 10) -> bytes:
+    host, port = server.server_address[:2]
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            out += chunk
+            if b"\r\n\r\n" in out:
+                head, _, body = out.partition(b"\r\n\r\n")
+                length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")]
+                if length and len(body) >= length[0]:
+                    break
+        return out
+
+
+def _signed(body: bytes, target: str) -> str:
+    """SigV4 headers for ``body`` as the root signs it (malformed bodies get past identity)."""
+    request = AWSRequest("POST", "http://x/", data=body, headers={
+        "X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1", "Host": "x"})
+    SigV4Auth(Credentials(*DEFAULT_ROOT_KEY), "kms", "us-west-2").add_auth(request)
+    return "".join(f"{k}: {request.headers[k]}\r\n" for k in ("X-Amz-Date", "Authorization"))
+
+
+def _request(body: bytes, target: str = TARGET, extra: str = "", sign: bool = True) -> bytes:
+    auth = _signed(body, target) if sign else ""
+    head = (f"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: {target}\r\n"
+            f"Content-Type: application/x-amz-json-1.1\r\n{auth}{extra}")
+    if "Content-Length" not in extra and "Transfer-Encoding" not in extra:
+        head += f"Content-Length: {len(body)}\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+def _parse(raw: bytes) -> tuple[int, dict[str, str], dict]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return status, headers, json.loads(body) if body else {}
+
+
+@pytest.mark.parametrize("body,extra", [
+    (b"5", ""),                                   # a number as the body
+    (b"[1, 2]", ""),                              # not an object
+    (b"{" * 5000 + b"}" * 5000, ""),              # deep nesting
+    (b"\xff\xfe\x00{", ""),                       # not UTF-8
+    (b"{not json", ""),
+    (b"{}", "Content-Length: -3\r\n"),            # negative length
+    (b"{}", "Content-Length: abc\r\n"),           # not a length
+])
+def test_malformed_requests_get_400_and_an_aws_error(server, body, extra):
+    status, headers, err = _parse(_raw(server, _request(body, extra=extra)))
+    assert status == 400
+    assert err["__type"] == "SerializationException"
+    assert headers["x-amzn-requestid"]
+
+
+def test_an_unknown_target_is_unknown_operation(server):
+    status, headers, err = _parse(_raw(server, _request(b"{}", target="Nope.Nothing")))
+    assert (status, err["__type"]) == (400, "UnknownOperationException")
+    assert headers["x-amzn-requestid"]
+
+
+def test_a_body_shorter_than_its_length_does_not_hold_a_thread(server, monkeypatch):
+    monkeypatch.setattr(server_module._Handler, "timeout", 0.5)
+    raw = _raw(server, _request(b"{}", extra="Content-Length: 100\r\n"))
+    status, _, err = _parse(raw)
+    assert status == 400 and err["__type"] == "RequestTimeout"
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(server):
+    extra = f"Content-Length: {server_module.MAX_BODY_BYTES + 1}\r\n"
+    status, _, err = _parse(_raw(server, _request(b"", extra=extra)))
+    assert status == 413 and err["__type"] == "RequestEntityTooLarge"
+
+
+def test_chunked_bodies_are_decoded(server):
+    body = b'{"Limit": 5}'
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    auth = _signed(body, TARGET)  # the signature covers the decoded body
+    status, _, out = _parse(_raw(server, _request(
+        chunked, extra=auth + "Transfer-Encoding: chunked\r\n", sign=False)))
+    assert status == 200 and out["Keys"] == []
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(server):
+    host, port = server.server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        f = s.makefile("rb")
+        for _ in range(20):
+            s.sendall(_request(b"{}", sign=False))
+            status_line = f.readline()
+            assert b" 400 " in status_line
+            length = 0
+            while (line := f.readline()) != b"\r\n":
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            assert json.loads(f.read(length))["__type"] == "MissingAuthenticationTokenException"
+
+
+def test_the_listen_backlog_takes_a_burst_of_connections(server):
+    assert server.request_queue_size >= 128
+    errors: list[Exception] = []
+
+    def one():
+        try:
+            _parse(_raw(server, _request(b"{}")))
+        except Exception as exc:  # a reset connection
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(150)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_a_malformed_request_line_gets_an_aws_shaped_400(server):
+    status, _, err = _parse(_raw(server, b"GARBAGE\r\n\r\n"))
+    assert status == 400 and err["__type"] == "SerializationException"
+
+
+def test_identity_is_checked_before_the_body_is_read_as_json(server):
+    status, _, err = _parse(_raw(server, _request(b"5", sign=False)))
+    assert (status, err["__type"]) == (400, "MissingAuthenticationTokenException")

@@ -1,0 +1,162 @@
+"""`fargate-sim serve` as a process: bad options, warnings, and a boto3 story across SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from simulator.api import DEFAULT_ROOT_KEY
+from simulator.cli.serve import _loopback
+from simulator.iam.seed import seed_key_policy
+from tests.api.subprocess_server import ServerProcess
+
+
+def _serve(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "simulator", "serve", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--port", "-1"], "not a TCP port"),
+    (["--port", "65536"], "not a TCP port"),
+    (["--host", "no-such-host.invalid", "--port", "0"], "cannot listen on"),
+    (["--speed", "-1"], "must be >= 0"),
+    (["--root-key", "A:B", "--no-auth"], "contradict"),
+])
+def test_bad_addresses_get_one_clear_line_and_exit_2(tmp_path, args, words):
+    out = _serve(*args, "--ephemeral", cwd=tmp_path)
+    assert out.returncode == 2
+    assert words in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_port_in_use_gets_one_clear_line_and_exit_2(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        out = _serve("--port", str(s.getsockname()[1]), "--ephemeral", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "cannot listen on" in out.stderr and "in use" in out.stderr
+
+
+def test_no_auth_warns_at_start(tmp_path):
+    server = ServerProcess("--no-auth", "--ephemeral", cwd=tmp_path)
+    try:
+        banner = "".join(server.banner)
+    finally:
+        server.stop()
+    assert "WARNING: --no-auth" in banner
+    assert "not a loopback address" not in banner
+
+
+@pytest.mark.parametrize("host,loopback", [
+    ("127.0.0.1", True), ("::1", True), ("localhost", True), ("0.0.0.0", False),
+    ("", False), ("192.0.2.1", False), ("example.com", False)])
+def test_which_hosts_count_as_loopback_for_the_no_auth_warning(host, loopback):
+    # Tests never bind public addresses; the check that triggers the warning is tested here.
+    assert _loopback(host) is loopback
+
+
+def test_the_default_state_file_is_in_the_working_directory(tmp_path):
+    server = ServerProcess(cwd=tmp_path)
+    server.stop()
+    assert (tmp_path / "fargate-sim-state.db").exists()
+    assert (tmp_path / "fargate-sim-state.db.key").exists()
+
+
+@pytest.mark.slow
+def test_boto3_story_survives_sigkill(tmp_path):
+    state = str(tmp_path / "state.db")
+    server = ServerProcess("--speed", "60", "--state", state, cwd=tmp_path)
+
+    def clients(url):
+        kw = dict(endpoint_url=url, region_name="us-west-2",
+                  aws_access_key_id=DEFAULT_ROOT_KEY[0],
+                  aws_secret_access_key=DEFAULT_ROOT_KEY[1],
+                  config=Config(retries={"max_attempts": 1}))
+        return boto3.client("kms", **kw), boto3.client("ecs", **kw)
+
+    try:
+        kms, ecs = clients(server.url)
+        arn = kms.create_key(Policy=json.dumps(seed_key_policy("111122223333", "web")))[
+            "KeyMetadata"]["Arn"]
+        ecs.create_cluster(clusterName="web", configuration={"managedStorageConfiguration": {
+            "fargateEphemeralStorageKmsKeyId": arn}})
+        ecs.register_task_definition(
+            family="app", cpu="256", memory="512", networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            containerDefinitions=[{"name": "app", "image": "busybox", "essential": True}])
+        task = ecs.run_task(cluster="web", taskDefinition="app", launchType="FARGATE",
+                            networkConfiguration={"awsvpcConfiguration": {
+                                "subnets": ["subnet-12345678"]}})["tasks"][0]["taskArn"]
+        # At 60x the task starts within a second or so of wall time; the waiter polls.
+        ecs.get_waiter("tasks_running").wait(cluster="web", tasks=[task],
+                                             WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        blob = kms.encrypt(KeyId=arn, Plaintext=b"kept")["CiphertextBlob"]
+        server.kill()
+        server = ServerProcess("--speed", "60", "--state", state, cwd=tmp_path)
+        kms, ecs = clients(server.url)
+        assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"
+        assert ecs.describe_tasks(cluster="web", tasks=[task])["tasks"][0][
+            "lastStatus"] == "RUNNING"
+        assert [g["Operations"] for g in kms.list_grants(KeyId=arn)["Grants"]] == [["Decrypt"]]
+        assert ecs.list_clusters()["clusterArns"][0].endswith(":cluster/web")
+    finally:
+        server.stop()
+
+
+def test_root_key_sets_the_roots_pair(tmp_path):
+    server = ServerProcess("--root-key", "AKIAROOTEXAMPLE00001:s3cret", "--ephemeral",
+                           cwd=tmp_path)
+    try:
+        assert any("AKIAROOTEXAMPLE00001" in line for line in server.banner)
+
+        def sts(key):
+            return boto3.client("sts", endpoint_url=server.url, region_name="us-west-2",
+                                aws_access_key_id=key[0], aws_secret_access_key=key[1],
+                                config=Config(retries={"max_attempts": 1}))
+
+        assert sts(("AKIAROOTEXAMPLE00001", "s3cret")).get_caller_identity()["Account"] == \
+            "111122223333"
+        with pytest.raises(Exception) as info:
+            sts(DEFAULT_ROOT_KEY).get_caller_identity()
+        assert "InvalidClientTokenId" in str(info.value)
+    finally:
+        server.stop()
+
+
+def test_a_state_file_of_another_account_is_refused(tmp_path):
+    server = ServerProcess("--state", str(tmp_path / "s.db"), cwd=tmp_path)
+    server.stop()
+    out = _serve("--state", str(tmp_path / "s.db"), "--account", "444455556666", "--port", "0",
+                 cwd=tmp_path)
+    assert out.returncode == 2 and "holds account 111122223333" in out.stderr
+
+
+def test_a_restored_clock_catches_up_with_wall_time(tmp_path):
+    import time
+    import urllib.request
+
+    def now(server):
+        with urllib.request.urlopen(f"{server.url}/_fargate-sim/status", timeout=10) as r:
+            return json.loads(r.read())["now"]
+
+    from datetime import datetime
+
+    state = str(tmp_path / "s.db")
+    server = ServerProcess("--clock", "manual", "--state", state, cwd=tmp_path)
+    frozen = now(server)
+    server.stop()
+    time.sleep(5)  # longer than a start takes, so only catching up explains the gap
+    server = ServerProcess("--state", state, cwd=tmp_path)
+    try:
+        later = now(server)
+    finally:
+        server.stop()
+    assert datetime.fromisoformat(later).timestamp() - \
+        datetime.fromisoformat(frozen).timestamp() >= 5

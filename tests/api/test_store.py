@@ -1,0 +1,105 @@
+"""The SQLite state store: everything survives, key material never in plaintext."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from simulator import Simulation
+from simulator.api.store import StateError, StateStore
+from simulator.iam.seed import seed_key_policy
+from simulator.kms.keys import KeyMaterial
+
+
+def _world():
+    sim = Simulation()
+    kms = sim.client("kms")
+    key = kms.create_key(Policy=json.dumps(seed_key_policy("111122223333", "web")))
+    arn = key["KeyMetadata"]["Arn"]
+    rsa = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+    signature = kms.sign(KeyId=rsa, Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256")
+    ecs = sim.client("ecs")
+    ecs.create_cluster(clusterName="web", configuration={"managedStorageConfiguration": {
+        "fargateEphemeralStorageKmsKeyId": arn}})
+    ecs.register_task_definition(family="app", cpu="256", memory="512", networkMode="awsvpc",
+                                 requiresCompatibilities=["FARGATE"], containerDefinitions=[
+                                     {"name": "app", "image": "busybox", "essential": True}])
+    task = ecs.run_task(cluster="web", taskDefinition="app", launchType="FARGATE",
+                        networkConfiguration={"awsvpcConfiguration": {
+                            "subnets": ["subnet-12345678"]}})["tasks"][0]["taskArn"]
+    sim.fargate.settle()
+    blob = kms.encrypt(KeyId=arn, Plaintext=b"secret")["CiphertextBlob"]
+    return sim, arn, rsa, signature["Signature"], task, blob
+
+
+def _secrets(sim):
+    for key in sim.kms.keys.values():
+        for material in key.materials.values():
+            if material.secret:
+                yield material.secret
+
+
+def test_a_restored_simulation_keeps_keys_tasks_grants_and_decrypts(tmp_path):
+    sim, arn, rsa, signature, task, blob = _world()
+    store = StateStore(tmp_path / "s.db")
+    store.save(sim)
+    store.close()
+    again = StateStore(tmp_path / "s.db").load()
+    assert again.audit_trail.names() == sim.audit_trail.names()
+    kms = again.client("kms")
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"secret"
+    assert kms.verify(KeyId=rsa, Message=b"m", Signature=signature,
+                      SigningAlgorithm="RSASSA_PSS_SHA_256")["SignatureValid"]
+    assert [g["Operations"] for g in kms.list_grants(KeyId=arn)["Grants"]] == [["Decrypt"]]
+    ecs = again.client("ecs")
+    assert ecs.describe_tasks(cluster="web", tasks=[task])["tasks"][0]["lastStatus"] == "RUNNING"
+    ecs.stop_task(cluster="web", task=task)
+    again.fargate.settle()
+    assert kms.list_grants(KeyId=arn)["Grants"] == []
+
+
+def test_key_material_is_wrapped_under_an_owner_only_server_key(tmp_path):
+    sim, *_ = _world()
+    iam = sim.client("iam")
+    iam.create_user(UserName="u")
+    access = iam.create_access_key(UserName="u")["AccessKey"]
+    store = StateStore(tmp_path / "s.db")
+    store.save(sim)
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if not p.name.endswith(".key"))
+    secrets = [*_secrets(sim), access["SecretAccessKey"].encode()]
+    assert len(secrets) > 1
+    for secret in secrets:
+        assert secret not in raw
+    assert stat.S_IMODE(os.stat(tmp_path / "s.db.key").st_mode) == 0o600
+
+
+def test_key_material_that_refuses_plain_pickling_is_still_stored(tmp_path, monkeypatch):
+    def refuse(self):
+        raise TypeError("KeyMaterial cannot be pickled")
+
+    monkeypatch.setattr(KeyMaterial, "__reduce__", refuse, raising=False)
+    monkeypatch.setattr(KeyMaterial, "__reduce_ex__", lambda self, p: refuse(self),
+                        raising=False)
+    sim, *_, blob = _world()
+    store = StateStore(tmp_path / "s.db")
+    store.save(sim)
+    again = StateStore(tmp_path / "s.db").load()
+    assert again.client("kms").decrypt(CiphertextBlob=blob)["Plaintext"] == b"secret"
+
+
+def test_another_server_key_cannot_open_the_state(tmp_path):
+    sim, *_ = _world()
+    StateStore(tmp_path / "s.db").save(sim)
+    (tmp_path / "s.db.key").write_bytes(os.urandom(32))
+    with pytest.raises(StateError, match="cannot restore"):
+        StateStore(tmp_path / "s.db").load()
+
+
+def test_a_key_file_others_can_read_is_refused(tmp_path):
+    StateStore(tmp_path / "s.db")
+    os.chmod(tmp_path / "s.db.key", 0o644)
+    with pytest.raises(StateError, match="chmod 600"):
+        StateStore(tmp_path / "s.db")

@@ -1,0 +1,118 @@
+"""Runs on Dask distributed: cells on a two-worker LocalCluster merge into one run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("distributed", reason="Dask is an extra: pip install -e '.[distributed]'")
+
+from simulator.bench import RunInterrupted, load_run, parse_spec_text, run_experiment
+from simulator.bench import distributed as dist
+from simulator.cli import main
+from simulator.fleet import FleetShape, run_shard, summarize_shards
+
+THROUGHPUT = """name = "tp_dask"
+kind = "throughput"
+[measure]
+warmup = 0
+repetitions = 2
+min_time = 0.001
+ceiling = "none"
+[grid]
+cipher = ["aes-xts-plain64"]
+sector_size = [4096]
+batch = ["64k"]
+engine = ["cryptography"]
+"""
+
+
+@pytest.fixture(scope="module")
+def client():
+    with dist.dask_client(workers=2, processes=False) as c:
+        yield c
+
+
+def test_throughput_cells_run_on_the_cluster_into_one_run_directory(tmp_path: Path,
+                                                                   client) -> None:
+    spec = parse_spec_text(THROUGHPUT, path=tmp_path / "tp_dask.toml")
+    result = run_experiment(spec, out=tmp_path, plots=False, executor=dist.DaskExecutor(client))
+    run = load_run(result.path)
+    assert result.cells_total == 4 and run.status == "complete" and len(run.rows) == 8
+    assert set(run.rows["host"]) == {dist.env.HOST}
+    host = run.meta["hosts"][dist.env.HOST]
+    assert host["cpu"]["model"] is not None and "packages" in host and "openssl" in host
+    text = dist.compare_by(run, "host")
+    assert f"by host: {dist.env.HOST}" in text and "aes-xts-plain64" in text
+
+
+def test_an_interrupted_distributed_run_resumes_like_a_local_one(tmp_path: Path,
+                                                                client) -> None:
+    spec = parse_spec_text(THROUGHPUT, path=tmp_path / "tp_dask.toml")
+    executor = dist.DaskExecutor(client)
+
+    def stops_after_two(cells, runner, ctx):
+        for i, item in enumerate(executor(cells, runner, ctx)):
+            if i == 2:
+                raise KeyboardInterrupt
+            yield item
+
+    with pytest.raises(RunInterrupted) as info:
+        run_experiment(spec, out=tmp_path, plots=False, executor=stops_after_two)
+    path = info.value.path
+    assert info.value.done == 2 and load_run(path).status == "interrupted"
+    result = run_experiment(spec, resume=path, plots=False, executor=executor)
+    assert result.cells_skipped == 2 and result.cells_run == 2
+    assert len(load_run(path).rows) == 8
+
+
+def test_fleet_shards_on_the_cluster_merge_to_the_local_result(client) -> None:
+    shape = FleetShape.from_params({"tasks": 30, "accounts": 2, "provisioning_jitter": 0.3,
+                                    "quotas": {"CreateGrant": 20}})
+    remote = dist.DaskExecutor(client).shard_map(shape, 2, 0)
+    local = [run_shard(shape, i, 0) for i in range(2)]
+    assert [r.account for r in remote] == [r.account for r in local]
+    row_r, tl_r = summarize_shards(shape, remote)
+    row_l, tl_l = summarize_shards(shape, local)
+    assert tl_r.equals(tl_l)
+    for key in ("started", "failed_to_start", "kms_requests", "kms_throttled", "start_p99_s"):
+        assert row_r[key] == row_l[key], key
+    assert row_l["tasks_total"] == 60 and row_l["peak_grants"] > 30  # both accounts' grants
+
+
+def test_a_scheduler_that_cannot_be_reached_is_one_line(monkeypatch, capsys,
+                                                        tmp_path: Path) -> None:
+    monkeypatch.setattr(dist, "CONNECT_TIMEOUT", 0.5)
+    spec = tmp_path / "tp.toml"
+    spec.write_text(THROUGHPUT)
+    code = main(["run", str(spec), "--out", str(tmp_path / "r"), "--scheduler",
+                 "tcp://127.0.0.1:9", "-q"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("fargate-sim run: ") and \
+        "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert main(["run", str(spec), "--workers", "2", "--scheduler", "tcp://x:1"]) == 2
+    assert not (tmp_path / "r").exists()
+
+
+def test_compare_by_host_shows_the_same_cipher_on_each_machine(tmp_path: Path, client,
+                                                               capsys) -> None:
+    import pandas as pd
+
+    from simulator.bench.store import Run
+
+    spec = parse_spec_text(THROUGHPUT, path=tmp_path / "tp_dask.toml")
+    path = run_experiment(spec, out=tmp_path, plots=False,
+                          executor=dist.DaskExecutor(client)).path
+    assert main(["compare", "--by", "host", str(path)]) == 0
+    assert f"by host: {dist.env.HOST}" in capsys.readouterr().out
+    run = load_run(path)
+    # the same cells measured on a second machine, twice as fast
+    other = run.rows.assign(host="zz-second-machine", mib_s=run.rows["mib_s"] * 2)
+    both = Run(path=run.path, meta=run.meta, rows=pd.concat([run.rows, other]))
+    text = dist.compare_by(both, "host")
+    assert f"by host: {dist.env.HOST}, zz-second-machine" in text
+    assert f"zz-second-machine / {dist.env.HOST}" in text and "2.00" in text
+    assert set(both.summary["host"]) == {dist.env.HOST, "zz-second-machine"}
