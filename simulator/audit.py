@@ -57,7 +57,7 @@ def _internal_resources(invoked_by: str | None) -> bool:
     """Whether an AWSService event's resources name "AWS Internal" as their account."""
     if invoked_by in INTERNAL_RESOURCE_INVOKERS:
         return True
-    return bool(invoked_by) and invoked_by.startswith("fargate.")  # fargate.<region>
+    return invoked_by is not None and invoked_by.startswith("fargate.")  # fargate.<region>
 #: Namespace of the simulator's sharedEventIDs, derived from the eventID so that no draw of
 #: the seeded generator is added (AWS's page shows the two as different GUIDs).
 _SHARED_EVENT_NAMESPACE = uuid.UUID("6f1d7c2e-8b4a-4f0e-9a51-3c2d9e7b1a40")

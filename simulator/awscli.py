@@ -15,13 +15,16 @@ import json
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore import xform_name
 from botocore.model import OperationModel, Shape
 
 from simulator import inputs
 from simulator.models import service_model
+
+if TYPE_CHECKING:
+    from simulator.world import Simulation
 
 
 class CliInputError(ValueError):
@@ -187,3 +190,19 @@ def format_output(response: dict[str, Any]) -> str:
     """A response as the AWS CLI prints it (JSON, 4-space indent, no ResponseMetadata)."""
     body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
     return json.dumps(body, indent=4, default=_default)
+
+
+#: The services the AWS CLI commands can call.
+SERVICES = ("ecs", "kms", "iam")
+
+
+def run_aws_cli(sim: Simulation, argv: list[str], principal: str | None = None) -> tuple[dict, str]:
+    """Run ``[service, operation, --options...]`` in ``sim``; return the response and its text
+    as the AWS CLI prints it."""
+    service, operation, *rest = argv
+    if service not in SERVICES:
+        raise CliInputError(f"unknown service {service!r}; the simulator has {', '.join(SERVICES)}")
+    params = parse_arguments(service, operation, rest)
+    op = operation_model(service, operation)
+    response = sim.client(service, principal=principal).call(op.name, params)
+    return response, format_output(response)

@@ -18,7 +18,6 @@ from botocore.model import OperationModel
 from simulator import drift, errors
 from simulator.audit import cloudtrail_conventions, user_identity
 from simulator.iam.principal import Principal
-from simulator.idempotency import TokenCache
 from simulator.models import (
     clean_check,
     constraint_errors,
@@ -165,7 +164,7 @@ class Client:
             refused = drift.refusal(service.service_name, operation, params)
             if refused is not None:
                 raise refused
-            tokens = sim.extension("client-tokens", lambda _sim: TokenCache())
+            tokens = sim.client_tokens
             who = f"{ctx.account} {ctx.caller.session_arn or ctx.caller.arn}"  # never replayed
             response = tokens.replay(who, service.service_name, operation, params, ctx.now)
             if response is None:  # to another caller, so authorization is never skipped

@@ -76,6 +76,7 @@ def check_depth(value: Any, name: str, max_depth: int = MAX_DEPTH) -> None:
     """Refuse ``value`` when its lists and maps nest deeper than ``max_depth`` (iterative)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     seen: set[int] = set()
+    children: Any
     while stack:
         item, depth = stack.pop()
         if isinstance(item, dict):

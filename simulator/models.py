@@ -199,7 +199,7 @@ def _pattern(pattern: str) -> re.Pattern[str]:
         return re.compile(".*", re.DOTALL)
 
 
-_PY_TYPES: dict[str, tuple[type, ...]] = {
+_PY_TYPES: dict[str, tuple[type[Any], ...]] = {
     "string": (str,),
     "integer": (int,),
     "long": (int,),

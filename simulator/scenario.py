@@ -42,6 +42,7 @@ from typing import Any
 import jmespath
 
 from simulator import inputs
+from simulator.awscli import run_aws_cli
 from simulator.errors import ClientError
 
 STEP_KINDS = ("call", "cli", "deploy", "advance", "settle", "df", "audit", "fargate")
@@ -258,8 +259,6 @@ class _Runner:
             except ClientError as exc:
                 error = exc
         elif "cli" in step:
-            from simulator.cli.aws import run_aws_cli
-
             args = [str(a) for a in self.fill(step["cli"])]
             action = "aws " + " ".join(args[:2])
             try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import random
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.model import OperationModel
 
@@ -13,9 +13,16 @@ from simulator import errors
 from simulator.audit import CHECK_DEFERRED, AuditTrail, checked_render
 from simulator.client import Client, render_record
 from simulator.clock import SimClock
+from simulator.fargate.agent import FargateAgent
 from simulator.iam.principal import ACCOUNT_ID, Principal, resolve_principal
+from simulator.idempotency import TokenCache
 from simulator.quotas import RateLimiter
 from simulator.service import CallContext, Service
+
+if TYPE_CHECKING:  # the services themselves are imported on first use (SERVICES)
+    from simulator.ecs.service import EcsService
+    from simulator.iam.service import IamService
+    from simulator.kms.service import KmsService
 
 #: Where each service's implementation lives, imported on first use.
 SERVICES: dict[str, str] = {
@@ -74,7 +81,9 @@ class Simulation:
         self._audit_trail = AuditTrail()
         self.accounts: set[str] = {account_id}
         self._services: dict[str, Service] = {}
-        self._extensions: dict[str, Any] = {}
+        #: Client tokens (idempotent retries) every client of this simulation shares.
+        self.client_tokens = TokenCache()
+        self._fargate: FargateAgent | None = None
 
     # -- services and clients -------------------------------------------------------------
     def service(self, name: str) -> Service:
@@ -87,8 +96,13 @@ class Simulation:
                 raise ValueError(f"unknown service {name!r}: the simulator has {known}")
             module, _, cls_name = target.partition(":")
             cls = getattr(importlib.import_module(module), cls_name)
-            svc = self._services[name] = cls(self)
+            svc = self._services[name] = cls(self, **self._collaborators(name))
         return svc
+
+    def _collaborators(self, name: str) -> dict[str, Any]:
+        """What service ``name`` is handed besides the simulation: ECS's task lifecycle gets
+        the Fargate agent as its task provisioner (``simulator.ecs.provisioner``)."""
+        return {"provisioner": self.fargate} if name == "ecs" else {}
 
     def client(
         self,
@@ -122,30 +136,34 @@ class Simulation:
         return p
 
     @property
-    def iam(self) -> Service:
-        return self.service("iam")
+    def iam(self) -> IamService:
+        """AWS Identity and Access Management in this simulation."""
+        return cast("IamService", self.service("iam"))
 
     @property
-    def kms(self) -> Service:
-        return self.service("kms")
+    def kms(self) -> KmsService:
+        """AWS Key Management Service in this simulation."""
+        return cast("KmsService", self.service("kms"))
 
     @property
-    def ecs(self) -> Service:
-        return self.service("ecs")
-
-    def extension(self, name: str, factory: Any) -> Any:
-        """A per-simulation singleton (the Fargate agent, ...), made by ``factory(sim)`` once."""
-        obj = self._extensions.get(name)
-        if obj is None:
-            obj = self._extensions[name] = factory(self)
-        return obj
+    def ecs(self) -> EcsService:
+        """Amazon ECS in this simulation."""
+        return cast("EcsService", self.service("ecs"))
 
     @property
-    def fargate(self) -> Any:
+    def fargate(self) -> FargateAgent:
         """The Fargate agent: task storage provisioning, volumes and ``df`` of running tasks."""
-        from simulator.fargate.agent import FargateAgent
+        if self._fargate is None:
+            self._fargate = FargateAgent(self)
+        return self._fargate
 
-        return self.extension("fargate", FargateAgent)
+    @fargate.setter
+    def fargate(self, agent: FargateAgent) -> None:
+        """Use another agent (a subclass, e.g. one that retries); only before ECS is made, as
+        ECS is handed the agent then."""
+        if "ecs" in self._services:
+            raise ValueError("the Fargate agent is replaced before ECS is first used")
+        self._fargate = agent
 
     # -- audit ----------------------------------------------------------------------------
     @property

@@ -11,6 +11,7 @@ import pytest
 from simulator import Simulation, errors, world
 from simulator.client import ShapeMismatchError
 from simulator.clock import SimClock
+from simulator.fargate.agent import FargateAgent
 from simulator.quotas import RateLimiter
 from simulator.service import Service
 
@@ -159,3 +160,14 @@ def test_token_bucket_refills_on_the_simulated_clock():
     assert sum(limiter.allow("CreateGrant", "a") for _ in range(10)) == 5
     limiter.enabled = False
     assert all(limiter.allow("CreateGrant", "a") for _ in range(100))
+
+
+def test_the_fargate_agent_is_replaced_only_before_ecs_is_made():
+    class Agent(FargateAgent):
+        """A subclass, as the fleet's retrying agent is."""
+
+    sim = Simulation()
+    sim.fargate = agent = Agent(sim)
+    assert sim.ecs.lifecycle.provisioner is agent and sim.fargate is agent
+    with pytest.raises(ValueError, match="before ECS"):
+        sim.fargate = Agent(sim)

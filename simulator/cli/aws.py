@@ -15,32 +15,19 @@ import sys
 from typing import Any
 
 from simulator.awscli import (
+    SERVICES,
     CliInputError,
-    format_output,
     operation_help,
     operations,
     parse_arguments,
+    run_aws_cli,
 )
 from simulator.cli import fail
 from simulator.errors import ClientError
 
-SERVICES = ("ecs", "kms", "iam")
 _KEY_ARN = re.compile(
     r"arn:(?P<partition>aws[\w-]*):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):key/(?P<id>[\w-]+)"
 )
-
-
-def run_aws_cli(sim: Any, argv: list[str], principal: str | None = None) -> tuple[dict, str]:
-    """Run ``[service, operation, --options...]`` in ``sim``; return the response and its text."""
-    service, operation, *rest = argv
-    if service not in SERVICES:
-        raise CliInputError(f"unknown service {service!r}; the simulator has {', '.join(SERVICES)}")
-    params = parse_arguments(service, operation, rest)
-    from simulator.awscli import operation_model
-
-    op = operation_model(service, operation)
-    response = sim.client(service, principal=principal).call(op.name, params)
-    return response, format_output(response)
 
 
 def referenced_keys(argv: list[str]) -> list[re.Match[str]]:
@@ -49,8 +36,10 @@ def referenced_keys(argv: list[str]) -> list[re.Match[str]]:
 
 
 #: The simulator's own options, which may also follow the operation's options.
-_OWN_FLAGS = {"--no-create-keys": None, "--principal": "principal", "--account": "account",
-              "--region": "region"}
+_OWN_FLAGS: dict[str, str | None] = {
+    "--no-create-keys": None, "--principal": "principal", "--account": "account",
+    "--region": "region",
+}
 
 
 def _own_options(args: argparse.Namespace) -> list[str]:
@@ -64,7 +53,7 @@ def _own_options(args: argparse.Namespace) -> list[str]:
         elif _OWN_FLAGS[flag] is None:
             args.no_create_keys = True
         else:
-            setattr(args, _OWN_FLAGS[flag], value if eq else next(it, None))
+            setattr(args, str(_OWN_FLAGS[flag]), value if eq else next(it, None))
     return rest
 
 

@@ -129,8 +129,9 @@ def _workers(text: str) -> int:
     return value
 
 
-def _err(msg: str) -> None:
-    print(f"fargate-sim: error: {msg}", file=sys.stderr)
+def _err(msg: str, command: str = "run") -> None:
+    """One error line in the style every ``fargate-sim`` command uses."""
+    print(f"fargate-sim {command}: error: {msg}", file=sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -185,6 +186,10 @@ def _run_jobs(args: argparse.Namespace, jobs: list[Any], log: Any, executor: Any
         except RunInterrupted as exc:
             _err(str(exc))
             return 130 if isinstance(exc.cause, KeyboardInterrupt) else 1
+        except OSError as exc:  # the results root itself cannot be written
+            _err(f"cannot write the run directory under {args.out}: {exc.strerror or exc}"
+                 f"{' (' + str(exc.filename) + ')' if exc.filename else ''}; nothing ran")
+            return 2  # a --out that cannot be a directory is bad input (tests/test_cli_inputs)
         if args.json:
             docs.append(_run_json(result))
             continue
@@ -304,7 +309,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         else:
             print(compare(dirs, where=_where(args.where)), end="")
     except (FileNotFoundError, ValueError) as exc:
-        _err(str(exc))
+        _err(str(exc), "compare")
         return 2
     return 0
 
@@ -316,12 +321,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
     try:
         paths = plot_run(_run_dir(args.dir, args.results), out_dir=args.out)
     except FileNotFoundError as exc:
-        _err(str(exc))
+        _err(str(exc), "plot")
         return 2
     for p in paths:
         print(p)
     if not paths:
-        _err("nothing to plot (no completed cells)")
+        _err("nothing to plot (no completed cells)", "plot")
         return 1
     return 0
 
@@ -339,7 +344,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             name, _, bits = c.partition(":")
             if name not in CIPHER_KEY_BITS or name == "null":
                 _err(f"--cipher {c}: unknown cipher (allowed: "
-                     + ", ".join(k for k in CIPHER_KEY_BITS if k != "null") + ")")
+                     + ", ".join(k for k in CIPHER_KEY_BITS if k != "null") + ")", "bench")
                 return 2
             try:
                 kb = int(bits) if bits else CIPHER_KEY_BITS[name][0]
@@ -347,13 +352,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 kb = -1
             if kb not in CIPHER_KEY_BITS[name]:
                 _err(f"--cipher {c}: {name} takes key bits "
-                     + ", ".join(map(str, CIPHER_KEY_BITS[name])))
+                     + ", ".join(map(str, CIPHER_KEY_BITS[name])), "bench")
                 return 2
             configs.append((name, kb))
     dp = default_datapath()
     why = dp.check_engine(args.engine)
     if why:
-        _err(f"engine {args.engine!r} is not available here: {why}")
+        _err(f"engine {args.engine!r} is not available here: {why}", "bench")
         return 2
     from simulator.bench.datapath import describe_engine
 

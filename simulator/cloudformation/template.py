@@ -188,8 +188,8 @@ class Resolver:
     def resolve(self, value: Any, path: str = "") -> Any:
         """Resolve every intrinsic in ``value``; ``NO_VALUE`` drops a property."""
         if isinstance(value, list):
-            out = [self.resolve(v, f"{path}[{i}]") for i, v in enumerate(value)]
-            return [v for v in out if v is not NO_VALUE]
+            items = [self.resolve(v, f"{path}[{i}]") for i, v in enumerate(value)]
+            return [v for v in items if v is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -200,7 +200,7 @@ class Resolver:
                 return self.function(fn, arg, path)
             if fn == "Condition":
                 return self.condition(arg, path)
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in value.items():
             r = self.resolve(v, f"{path}.{k}" if path else k)
             if r is not NO_VALUE:

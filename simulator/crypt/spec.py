@@ -27,7 +27,8 @@ NONCE_SIZE = 12
 TAG_SIZE = 16
 AEAD_METADATA_SIZE = NONCE_SIZE + TAG_SIZE  # 28 bytes a sector in dm-integrity metadata
 
-#: dm-integrity journal: min(64 MiB, 1/128 of the device) (FACTS.md, "Disk encryption").
+#: dm-integrity journal (https://docs.kernel.org/admin-guide/device-mapper/dm-integrity.html):
+#: min(64 MiB, 1/128 of the device), the size the simulator assumes for it.
 JOURNAL_MAX_BYTES = 64 * 1024 * 1024
 JOURNAL_FRACTION = 1 / 128
 
@@ -231,7 +232,7 @@ class CipherSpec:
         """Fraction of the raw device lost to metadata and journal (0.0 for XTS and null).
 
         Without ``device_bytes``: the per-sector share alone, metadata / sector (28/512 ≈ 5.5 %,
-        28/4096 ≈ 0.68 % for AEAD, as FACTS.md quotes dm-integrity), no journal.
+        28/4096 ≈ 0.68 % for AEAD, dm-integrity's per-sector tags), no journal.
         """
         if device_bytes is None:
             return self.metadata_ratio

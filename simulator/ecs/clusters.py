@@ -321,11 +321,7 @@ class ClusterOps:
         authorize_call(ctx)
         arns = [c.arn for (acct, _), c in self.clusters.items()
                 if acct == ctx.account and c.status == "ACTIVE"]
-        page, token = paginate(arns, params.get("nextToken"), params.get("maxResults"))
-        out: dict[str, Any] = {"clusterArns": page}
-        if token:
-            out["nextToken"] = token
-        return out
+        return paginate("ListClusters", arns, params)
 
     def DeleteCluster(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Mark a cluster INACTIVE; refused while services or tasks are active in it."""

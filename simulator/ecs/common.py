@@ -9,8 +9,9 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from simulator import errors
+from simulator import errors, paging
 from simulator.arn import Arn
+from simulator.iam.authorization import authorize
 
 if TYPE_CHECKING:
     from simulator.service import CallContext
@@ -71,28 +72,45 @@ def check_name(value: str, what: str) -> None:
         )
 
 
-def paginate(
-    items: Sequence[Any], next_token: str | None, max_results: int | None
-) -> tuple[list[Any], str | None]:
-    """One page of ``items`` and the token of the next page (None on the last page)."""
-    if max_results is not None and not 1 <= max_results <= MAX_PAGE:
-        raise errors.InvalidParameterException(
-            f"maxResults must be between 1 and {MAX_PAGE}, got {max_results}."
-        )
-    size = max_results or MAX_PAGE
-    start = 0
-    if next_token:
+class EcsTokens:
+    """ECS's page tokens: opaque (base64 of the offset); maxResults 1 to MAX_PAGE."""
+
+    def start(self, token: str | None, count: int) -> int:
+        """The offset a nextToken names; InvalidParameterException when it names none."""
+        if not token:
+            return 0
         try:
-            start = int(json.loads(base64.b64decode(next_token, validate=True))["offset"])
+            start = int(json.loads(base64.b64decode(token, validate=True))["offset"])
         except (ValueError, KeyError, TypeError, binascii.Error):
             raise errors.InvalidParameterException("Invalid nextToken.") from None
         if start < 0:
             raise errors.InvalidParameterException("Invalid nextToken.")
-    page = list(items[start : start + size])
-    token = None
-    if start + size < len(items):
-        token = base64.b64encode(json.dumps({"offset": start + size}).encode()).decode()
-    return page, token
+        return start
+
+    def token(self, offset: int) -> str:
+        """The nextToken of the page starting at ``offset``."""
+        return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+    def size(self, limit: int | None, default: int | None) -> int:
+        """maxResults (else the operation's default, else MAX_PAGE), checked."""
+        if default is not None:
+            limit = limit or default
+        if limit is not None and not 1 <= limit <= MAX_PAGE:
+            raise errors.InvalidParameterException(
+                f"maxResults must be between 1 and {MAX_PAGE}, got {limit}."
+            )
+        return limit or MAX_PAGE
+
+
+TOKENS = EcsTokens()
+
+
+def paginate(
+    operation: str, items: Sequence[Any], params: dict[str, Any],
+    default_limit: int | None = None,
+) -> dict[str, Any]:
+    """The response of one page of ``items``: the result and, when more follow, nextToken."""
+    return paging.page("ecs", operation, items, params, TOKENS, default_limit=default_limit)
 
 
 def copy_tags(tags: list[dict[str, str]] | None) -> list[dict[str, str]]:
@@ -124,6 +142,4 @@ def authorize_call(
 
     Raises AccessDeniedException (AWS wording, the evaluation in ``details``) when denied.
     """
-    from simulator.iam.authorization import authorize
-
     authorize(ctx.sim, ctx, action or f"ecs:{ctx.operation}", resource, context=context)

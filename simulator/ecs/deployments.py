@@ -124,6 +124,10 @@ class DeploymentScheduler:
     lifecycle: Any
     timers: Any
 
+    if TYPE_CHECKING:
+        def _event(self, svc: EcsServiceRecord, message: str) -> None:
+            """Add an event to the service's list (``ServiceOps._event``)."""
+
     def _new_deployment(
         self,
         cluster: Cluster,

@@ -4,9 +4,10 @@ PROVISIONING -> PENDING -> ACTIVATING -> RUNNING -> DEACTIVATING -> STOPPING ->
 DEPROVISIONING -> STOPPED. RunTask answers with PROVISIONING; each later state arrives as
 the clock advances (``sim.clock.advance(...)`` or ``sim.fargate.settle()``).
 
-The Fargate agent provisions the task's ephemeral storage at the end of PROVISIONING (the
-KMS calls happen then) and destroys it at the end of DEPROVISIONING (the grant is retired
-then). A provisioning failure stops the task with ``stopCode: TaskFailedToStart``.
+The task provisioner (``simulator.ecs.provisioner``: the Fargate agent) provisions the
+task's ephemeral storage at the end of PROVISIONING (the KMS calls happen then) and destroys
+it at the end of DEPROVISIONING (the grant is retired then). A provisioning failure stops the
+task with ``stopCode: TaskFailedToStart``.
 
 Assumptions (AWS publishes no durations): the seconds spent in each state are the fields of
 ``TaskTimings``; change them with ``sim.ecs.timings = TaskTimings(...)``.
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 from simulator.clock import ScheduledCall
 
 if TYPE_CHECKING:
+    from simulator.ecs.provisioner import TaskProvisioner
     from simulator.ecs.tasks import Task
     from simulator.world import Simulation
 
@@ -117,9 +119,11 @@ class Lifecycle:
 
     def __init__(
         self, sim: Simulation, timers: Timers, on_change: Callable[[Task], None],
-        timings: TaskTimings | None = None,
+        provisioner: TaskProvisioner, timings: TaskTimings | None = None,
     ) -> None:
         self.sim = sim
+        #: Makes and destroys each task's storage (the Fargate agent, wired by the simulation).
+        self.provisioner = provisioner
         self.timers = timers
         self.on_change = on_change
         self.timings = timings or TaskTimings()
@@ -137,12 +141,12 @@ class Lifecycle:
         """Begin a task's life: PROVISIONING now, the agent's dry runs ``dry_run_lead`` seconds
         before its end (as AWS's CloudTrail example times them), storage at its end."""
         task.last_status = "PROVISIONING"
-        lead = min(self.sim.fargate.dry_run_lead, self.timings.provisioning)
+        lead = min(self.provisioner.dry_run_lead, self.timings.provisioning)
         self._after(task, self.timings.provisioning - lead,
                     lambda t: self._preflight(t, lead))
 
     def _preflight(self, task: Task, lead: float) -> None:
-        failure = self.sim.fargate.preflight(task)
+        failure = self.provisioner.preflight(task)
         if failure is not None:
             self._failed_to_start(task, failure)
             return
@@ -162,7 +166,7 @@ class Lifecycle:
         self._after(task, self.timings.deprovisioning, self._stopped)
 
     def _provisioned(self, task: Task) -> None:
-        failure = self.sim.fargate.provision(task)
+        failure = self.provisioner.provision(task)
         now = self.sim.clock.now()
         if failure is not None:
             self._failed_to_start(task, failure)
@@ -205,7 +209,7 @@ class Lifecycle:
         task.timer = None
         if task.last_status == "PROVISIONING":
             # Storage is not provisioned yet: nothing to tear down but the network interface.
-            self.sim.fargate.discard(task)
+            self.provisioner.discard(task)
             self._set(task, "DEPROVISIONING")
             self._after(task, self.timings.deprovisioning, self._stopped)
             return
@@ -229,7 +233,7 @@ class Lifecycle:
         self._after(task, self.timings.deprovisioning, self._deprovisioned)
 
     def _deprovisioned(self, task: Task) -> None:
-        self.sim.fargate.release(task)
+        self.provisioner.release(task)
         self._stopped(task)
 
     def _stopped(self, task: Task) -> None:

@@ -84,7 +84,7 @@ def version_tuple(version: str) -> tuple[int, ...]:
 
 def platform_family(os_family: str | None) -> str:
     """The task's ``platformFamily``: ``Linux`` or the Windows family name."""
-    return os_family if is_windows(os_family) else "Linux"
+    return os_family if os_family is not None and is_windows(os_family) else "Linux"
 
 
 def resolve(

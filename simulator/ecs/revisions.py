@@ -164,11 +164,7 @@ class RevisionOps:
             row = {k: brief[k] for k in keep if k in brief}
             row["targetServiceRevisionArn"] = dep.revision_arn
             rows.append(row)
-        page, token = paginate(rows, params.get("nextToken"), params.get("maxResults"))
-        out: dict[str, Any] = {"serviceDeployments": page}
-        if token:
-            out["nextToken"] = token
-        return out
+        return paginate("ListServiceDeployments", rows, params)
 
     def DescribeServiceDeployments(
         self, ctx: CallContext, params: dict[str, Any]

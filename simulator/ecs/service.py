@@ -2,7 +2,8 @@
 
 The operations live with the resources they manage (``clusters``, ``taskdefs``, ``tasks``,
 ``services``, the scheduler in ``deployments``); this class holds the state and wires the
-task lifecycle to the Fargate agent (``sim.fargate``) and to the service scheduler.
+task lifecycle to the task provisioner the simulation hands it (the Fargate agent) and to
+the service scheduler.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from simulator.ecs.tasksets import TaskSetOps
 from simulator.service import Service
 
 if TYPE_CHECKING:
+    from simulator.ecs.provisioner import TaskProvisioner
     from simulator.ecs.tasks import Task
     from simulator.world import Simulation
 
@@ -37,7 +39,7 @@ class EcsService(
     constraint_error = "InvalidParameterException"
     cloudtrail_lower_names = False
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: Simulation, provisioner: TaskProvisioner) -> None:
         super().__init__(sim)
         self.clusters: dict[tuple[str, str], Cluster] = {}
         self.taskdefs: dict[tuple[str, str], list[TaskDefinition]] = {}
@@ -45,7 +47,7 @@ class EcsService(
         self.timers = Timers(sim)
         #: Readings of what AWS leaves open (``simulator.ecs.options``).
         self.options = EcsOptions()
-        self.lifecycle = Lifecycle(sim, self.timers, self.on_task_change)
+        self.lifecycle = Lifecycle(sim, self.timers, self.on_task_change, provisioner)
         limiter = sim.rate_limiter
         if tasks_mod.RUN_TASK_QUOTA not in limiter.limits:
             limiter.set_limit(tasks_mod.RUN_TASK_QUOTA, tasks_mod.RUN_TASK_RATE)

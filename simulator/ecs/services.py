@@ -25,7 +25,7 @@ from simulator.ecs.common import (
     paginate,
     parse_reference,
 )
-from simulator.ecs.deployments import Deployment
+from simulator.ecs.deployments import Deployment, DeploymentScheduler
 from simulator.ecs.taskdefs import TaskDefinition
 from simulator.ecs.tasksets import update_refused
 
@@ -167,13 +167,8 @@ def _deployment_configuration(
     return cfg
 
 
-class ServiceOps:
-    """The service operations and the scheduler of ``EcsService``."""
-
-    # provided by EcsService
-    sim: Any
-    lifecycle: Any
-    timers: Any
+class ServiceOps(DeploymentScheduler):
+    """The service operations of ``EcsService``, over the deployment scheduler they drive."""
 
     # -- lookups ---------------------------------------------------------------------------
     def _service_ref(
@@ -453,11 +448,7 @@ class ServiceOps:
             and (launch_type is None or s.launch_type == launch_type)
             and strategy in (None, "REPLICA")
         ]
-        page, token = paginate(arns, params.get("nextToken"), params.get("maxResults") or 10)
-        out: dict[str, Any] = {"serviceArns": page}
-        if token:
-            out["nextToken"] = token
-        return out
+        return paginate("ListServices", arns, params, default_limit=10)
 
     def DeleteService(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Drain a service (refused while scaled above 0 unless ``force``)."""

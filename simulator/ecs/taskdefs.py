@@ -271,7 +271,7 @@ class TaskDefinitionOps:
         authorize_call(ctx)
         status = params.get("status", "ACTIVE")
         prefix = params.get("familyPrefix")
-        rows = []
+        rows: list[TaskDefinition] = []
         for (account, family), revisions in sorted(self.taskdefs.items()):
             if account != ctx.account:
                 continue
@@ -280,13 +280,7 @@ class TaskDefinitionOps:
             rows.extend(r for r in revisions if r.status == status)
         if params.get("sort") == "DESC":
             rows.reverse()
-        page, token = paginate(
-            [r.arn for r in rows], params.get("nextToken"), params.get("maxResults")
-        )
-        out: dict[str, Any] = {"taskDefinitionArns": page}
-        if token:
-            out["nextToken"] = token
-        return out
+        return paginate("ListTaskDefinitions", [r.arn for r in rows], params)
 
     def ListTaskDefinitionFamilies(
         self, ctx: CallContext, params: dict[str, Any]
@@ -302,11 +296,7 @@ class TaskDefinitionOps:
             active = any(r.status == "ACTIVE" for r in revisions)
             if status == "ALL" or (status == "ACTIVE") == active:
                 families.append(family)
-        page, token = paginate(families, params.get("nextToken"), params.get("maxResults"))
-        out: dict[str, Any] = {"families": page}
-        if token:
-            out["nextToken"] = token
-        return out
+        return paginate("ListTaskDefinitionFamilies", families, params)
 
     def DeregisterTaskDefinition(
         self, ctx: CallContext, params: dict[str, Any]

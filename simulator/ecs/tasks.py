@@ -53,13 +53,6 @@ LAUNCH_BURST = 100.0
 #: Attribute names the simulator adds to explain a task's ephemeral storage encryption.
 ATTR_ENCRYPTION = "fargate-sim.ephemeral-storage.encryption"
 ATTR_CMK_UNAVAILABLE = "fargate-sim.ephemeral-storage.cmk-unavailable"
-#: Values of ATTR_ENCRYPTION.
-CUSTOMER_MANAGED_KEY = "CUSTOMER_MANAGED_KEY"
-AWS_OWNED_KEY = "AWS_OWNED_KEY"
-NOT_DOCUMENTED = "NONE_DOCUMENTED"
-#: Storage of Linux tasks on platform versions before 1.4.0 (GB, as AWS states them).
-LEGACY_LAYER_GB = 10
-LEGACY_VOLUME_GB = 4
 
 _AZ_SUFFIXES = ("a", "b", "c")
 
@@ -94,7 +87,8 @@ class Task:
     capacity_provider: str | None = None
     ephemeral_gib: int | None = EPHEMERAL_DEFAULT_GIB
     kms_key_id: str | None = None
-    encryption: str = AWS_OWNED_KEY
+    #: How the storage is encrypted, as the provisioner decided (``fargate.encryption``).
+    encryption: str = "AWS_OWNED_KEY"
     cmk_unavailable: str | None = None
     started_by: str | None = None
     group: str | None = None
@@ -303,34 +297,6 @@ class LaunchPlan:
     ebs_volumes: list[ManagedVolume] = field(default_factory=list)
 
 
-def storage_encryption(
-    plan: LaunchPlan, cluster_key: str | None
-) -> tuple[str | None, str, str | None]:
-    """(kmsKeyId, encryption attribute, why the CMK is not used) for a planned task."""
-    td = plan.taskdef
-    if platforms.is_windows(td.os_family):
-        why = None
-        if cluster_key:
-            why = (
-                "Fargate ephemeral storage encryption with customer managed keys is not "
-                f"available for Windows tasks ({td.os_family}); the cluster key {cluster_key} "
-                "is not used and no KMS call is made."
-            )
-        return None, AWS_OWNED_KEY, why
-    if not platforms.supports_cmk(plan.platform_version, td.os_family):
-        why = None
-        if cluster_key:
-            why = (
-                "Fargate ephemeral storage encryption with customer managed keys needs platform "
-                f"version 1.4.0 or later; this task runs {plan.platform_version}, so the "
-                f"cluster key {cluster_key} is not used and no KMS call is made."
-            )
-        return None, NOT_DOCUMENTED, why
-    if cluster_key:
-        return cluster_key, CUSTOMER_MANAGED_KEY, None
-    return None, AWS_OWNED_KEY, None
-
-
 def check_network(td: TaskDefinition, network: dict[str, Any] | None) -> list[str]:
     """The subnets of an awsvpc network configuration, or InvalidParameterException."""
     vpc = (network or {}).get("awsvpcConfiguration")
@@ -457,7 +423,9 @@ class TaskOps:
         cluster_key = cluster.fargate_key
         if plan.deployment is not None and self.options.replacement_task_key == "deployment":
             cluster_key = plan.kms_key_id
-        key, encryption, why = storage_encryption(plan, cluster_key)
+        key, encryption, why = self.lifecycle.provisioner.storage_encryption(
+            td.os_family, plan.platform_version, cluster_key
+        )
         out = []
         now = sim.clock.now()
         for _ in range(count):
@@ -671,11 +639,7 @@ class TaskOps:
                 and (service_name is None
                      or (t.service is not None and t.service.name == service_name))
             ]
-        page, token = paginate(arns, params.get("nextToken"), params.get("maxResults"))
-        out: dict[str, Any] = {"taskArns": page}
-        if token:
-            out["nextToken"] = token
-        return out
+        return paginate("ListTasks", arns, params)
 
     def StopTask(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Ask a task to stop (stopCode UserInitiated); it reaches STOPPED as time passes.

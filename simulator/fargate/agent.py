@@ -79,11 +79,8 @@ from typing import TYPE_CHECKING, Any
 from simulator import errors
 from simulator.client import Client
 from simulator.crypt import CipherSpec, EncryptedVolume
-from simulator.ecs.tasks import (
-    CUSTOMER_MANAGED_KEY,
-    LEGACY_LAYER_GB,
-    NOT_DOCUMENTED,
-)
+from simulator.fargate import encryption
+from simulator.fargate.encryption import CUSTOMER_MANAGED_KEY, LEGACY_LAYER_GB, NOT_DOCUMENTED
 from simulator.fargate.storage import DEFAULTS, EphemeralStorage, MiB, StorageConstants
 
 if TYPE_CHECKING:
@@ -202,7 +199,13 @@ class FargateAgent:
                 self._clients[key] = client
         return client
 
-    # -- lifecycle hooks -------------------------------------------------------------------
+    # -- lifecycle hooks (ECS's TaskProvisioner) --------------------------------------------
+    def storage_encryption(
+        self, os_family: str, platform_version: str, cluster_key: str | None
+    ) -> tuple[str | None, str, str | None]:
+        """(kmsKeyId, encryption attribute, why the cluster key is not used) for a new task."""
+        return encryption.storage_encryption(os_family, platform_version, cluster_key)
+
     def preflight(self, task: Task) -> str | None:
         """The dry runs (steps 1-2) of a customer-key task; a stoppedReason on failure."""
         if task.encryption != CUSTOMER_MANAGED_KEY or not task.kms_key_id:

@@ -22,6 +22,7 @@ the hidden reservation.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
 from typing import Any
@@ -344,7 +345,7 @@ class EphemeralStorage:
         """The lines ``df -h`` (human=True) or ``df -B1`` prints, aligned as coreutils does."""
         if human:
             header = ["Filesystem", "Size", "Used", "Avail", "Use%", "Mounted on"]
-            fmt = human_size
+            fmt: Callable[[Any], str] = human_size
         else:
             header = ["Filesystem", "1B-blocks", "Used", "Available", "Use%", "Mounted on"]
             fmt = str

@@ -118,7 +118,7 @@ class FleetLifecycle(Lifecycle):
 
     def __init__(self, base: Lifecycle, on_running: Callable[[Task], None] | None = None,
                  jitter: float = PROVISIONING_JITTER, rng: random.Random | None = None) -> None:
-        super().__init__(base.sim, base.timers, base.on_change, base.timings)
+        super().__init__(base.sim, base.timers, base.on_change, base.provisioner, base.timings)
         self.on_running = on_running
         self.jitter = jitter
         self.rng = rng or random.Random(0)
@@ -135,7 +135,7 @@ class FleetLifecycle(Lifecycle):
         spread = self.jitter * (2 * self.rng.random() - 1) if self.jitter else 0.0
         provisioning = self.timings.provisioning * (1 + spread)
         task.last_status = "PROVISIONING"  # as Lifecycle.launch, with the jittered duration
-        lead = min(self.sim.fargate.dry_run_lead, provisioning)
+        lead = min(self.provisioner.dry_run_lead, provisioning)
         self._after(task, provisioning - lead, lambda t: self._preflight(t, lead))
 
     def _preflight(self, task: Task, lead: float) -> None:

@@ -90,8 +90,7 @@ class _Shard:
         self.rng = random.Random(seed)
         self.sim = sim = Simulation(account_id=self.account, region=shape.region,
                                     seed=random.Random(seed + ":sim").getrandbits(63))
-        sim.extension("fargate", lambda s: RetryingAgent(s, shape.fargate_retry,
-                                                         random.Random(seed + ":fargate")))
+        sim.fargate = RetryingAgent(sim, shape.fargate_retry, random.Random(seed + ":fargate"))
         self.ecs_service = ecs = sim.service("ecs")
         self.kms_service = kms = sim.service("kms")
         self._apply_quotas()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from simulator.errors import AccessDeniedException
+from simulator.errors import AccessDeniedException, ClientError
 from simulator.iam.context import global_context
 from simulator.iam.evaluation import Decision, evaluate
 from simulator.iam.policy import PolicyDocument
@@ -94,6 +94,6 @@ def authorize(
     return decision
 
 
-def access_denied(decision: Decision) -> AccessDeniedException:
+def access_denied(decision: Decision) -> ClientError:
     """The AccessDeniedException AWS would raise for a denied ``decision``."""
     return AccessDeniedException(decision.access_denied_message(), evaluation=decision)

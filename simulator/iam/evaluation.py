@@ -230,7 +230,9 @@ def evaluate(
             and principal is not None and principal.kind in ("Role", "User")):
         # NotPrincipal with Deny "will always deny any IAM principal that has a permissions
         # boundary policy attached, regardless of the values specified in the NotPrincipal".
-        resource_result.denies.extend(resource_policy.not_principal_denies(request))
+        resource_result.denies.extend(
+            resource_policy.not_principal_denies(request)  # type: ignore[union-attr]
+        )
     if resource_account is None:
         resource_account = _resource_account(request.resource)
     is_service = principal is not None and principal.kind == "AWSService"

@@ -183,7 +183,8 @@ class Statement:
             self.resources = []  # an ineffective statement: it matches no resource
         else:
             raise _malformed(path, "missing Resource (or NotResource)")
-        plain, templates = [], []
+        plain: list[str] = []
+        templates: list[Template] = []
         for i, res in enumerate(self.resources):
             where = f"{path}.{el}[{i}]" if isinstance(raw[el], list) else f"{path}.{el}"
             # IAM's resource rules are validation's; KMS keeps the engine's plain one.
@@ -195,7 +196,10 @@ class Statement:
                     t = parse_template(res)
                 except VariableError as exc:
                     raise _malformed(where, str(exc)) from None
-            (plain if t is None else templates).append(res if t is None else t)
+            if t is None:
+                plain.append(res)
+            else:
+                templates.append(t)
         self.resource_any = "*" in plain and not self.not_resource
         self._plain_resources = tuple(plain)
         self._resource_re: Any = _LAZY

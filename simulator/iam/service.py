@@ -362,14 +362,16 @@ class IamService(Service):
             pol.attachments -= 1
         self._changed()
 
-    def _attached_out(self, entity: Entity, params: dict[str, Any]) -> dict[str, Any]:
+    def _attached_out(
+        self, ctx: CallContext, entity: Entity, params: dict[str, Any]
+    ) -> dict[str, Any]:
         prefix = params.get("PathPrefix") or "/"
         items = []
         for arn in entity.attached:
             pol = self._managed(arn)
             if pol is not None and pol.path.startswith(prefix):
                 items.append({"PolicyName": pol.name, "PolicyArn": arn})
-        return S.paginate(items, params, "AttachedPolicies")
+        return S.paginate(ctx.operation, items, params)
 
     def _set_boundary(self, entity: Entity, arn: str | None) -> None:
         if entity.boundary_arn:
@@ -443,7 +445,7 @@ class IamService(Service):
              if a == ctx.account and r.path.startswith(prefix)),
             key=lambda r: r.name.lower(),
         )
-        return S.paginate([r.to_output(full=False) for r in roles], params, "Roles")
+        return S.paginate("ListRoles", [r.to_output(full=False) for r in roles], params)
 
     def UpdateAssumeRolePolicy(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         role = self._get_role(ctx, params["RoleName"])
@@ -487,7 +489,7 @@ class IamService(Service):
     def ListRolePolicies(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         role = self._get_role(ctx, params["RoleName"])
         self._authorize(ctx, "ListRolePolicies", role.arn)
-        return S.paginate(sorted(role.inline), params, "PolicyNames")
+        return S.paginate("ListRolePolicies", sorted(role.inline), params)
 
     def AttachRolePolicy(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         role = self._get_role(ctx, params["RoleName"])
@@ -504,7 +506,7 @@ class IamService(Service):
     def ListAttachedRolePolicies(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         role = self._get_role(ctx, params["RoleName"])
         self._authorize(ctx, "ListAttachedRolePolicies", role.arn)
-        return self._attached_out(role, params)
+        return self._attached_out(ctx, role, params)
 
     def PutRolePermissionsBoundary(
         self, ctx: CallContext, params: dict[str, Any]
@@ -538,7 +540,7 @@ class IamService(Service):
     def ListRoleTags(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         role = self._get_role(ctx, params["RoleName"])
         self._authorize(ctx, "ListRoleTags", role.arn)
-        return S.paginate(_tags_out(role.tags), params, "Tags")
+        return S.paginate("ListRoleTags", _tags_out(role.tags), params)
 
     # -- users ----------------------------------------------------------------------------
     def CreateUser(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -584,7 +586,7 @@ class IamService(Service):
              if a == ctx.account and u.path.startswith(prefix)),
             key=lambda u: u.name.lower(),
         )
-        return S.paginate([u.to_output(full=False) for u in users], params, "Users")
+        return S.paginate("ListUsers", [u.to_output(full=False) for u in users], params)
 
     def PutUserPolicy(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         user = self._get_user(ctx, params["UserName"])
@@ -617,7 +619,7 @@ class IamService(Service):
     def ListUserPolicies(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         user = self._get_user(ctx, params["UserName"])
         self._authorize(ctx, "ListUserPolicies", user.arn)
-        return S.paginate(sorted(user.inline), params, "PolicyNames")
+        return S.paginate("ListUserPolicies", sorted(user.inline), params)
 
     def AttachUserPolicy(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         user = self._get_user(ctx, params["UserName"])
@@ -634,7 +636,7 @@ class IamService(Service):
     def ListAttachedUserPolicies(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         user = self._get_user(ctx, params["UserName"])
         self._authorize(ctx, "ListAttachedUserPolicies", user.arn)
-        return self._attached_out(user, params)
+        return self._attached_out(ctx, user, params)
 
     def TagUser(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         user = self._get_user(ctx, params["UserName"])
@@ -689,7 +691,7 @@ class IamService(Service):
                 continue
             if pol.path.startswith(prefix):
                 items.append(pol.to_output(tags=False))
-        return S.paginate(items, params, "Policies")
+        return S.paginate("ListPolicies", items, params)
 
     def DeletePolicy(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         pol = self._get_policy(params["PolicyArn"])
@@ -752,7 +754,7 @@ class IamService(Service):
             self._version_out(pol, v, document=False)
             for v in sorted(pol.versions, key=lambda v: -int(v[1:]))
         ]
-        return S.paginate(items, params, "Versions")
+        return S.paginate("ListPolicyVersions", items, params)
 
     def SetDefaultPolicyVersion(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         pol = self._get_policy(params["PolicyArn"])
@@ -828,7 +830,7 @@ class IamService(Service):
         ):
             for d in decisions:
                 results.append(S.decision_result([d], action))
-        return S.paginate(results, params, "EvaluationResults")
+        return S.paginate(ctx.operation, results, params)
 
     def SimulateCustomPolicy(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         self._authorize(ctx, "SimulateCustomPolicy", "*")
@@ -946,7 +948,7 @@ class IamService(Service):
         self._authorize(ctx, "ListAccessKeys", arn)
         keys = [k.metadata() for k in self.access_keys.values()
                 if k.account == ctx.account and k.user_name == name]
-        return S.paginate(keys, params, "AccessKeyMetadata")
+        return S.paginate("ListAccessKeys", keys, params)
 
     def UpdateAccessKey(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         key = self._access_key(ctx, params)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from simulator import paging
 from simulator.errors import InvalidInputException, MalformedPolicyDocumentException
 from simulator.iam import values as V
 from simulator.iam.evaluation import Decision, evaluate
@@ -188,18 +189,30 @@ def simulate(
     return out
 
 
-def paginate(items: list[Any], params: Mapping[str, Any], key: str) -> dict[str, Any]:
-    """IAM's Marker/MaxItems pagination of ``items`` under ``key``."""
-    start = 0
-    marker = params.get("Marker")
-    if marker:
+class IamMarkers:
+    """IAM's page tokens: the offset as a decimal string; MaxItems defaults to 100."""
+
+    def start(self, token: str | None, count: int) -> int:
+        """The offset a Marker names; InvalidInputException when it names none."""
+        if not token:
+            return 0
         try:
-            start = int(marker)
+            return int(token)
         except ValueError:
-            raise InvalidInputException(f"Marker {marker!r} is not valid") from None
-    limit = params.get("MaxItems") or 100
-    page = items[start : start + limit]
-    out: dict[str, Any] = {key: page, "IsTruncated": start + limit < len(items)}
-    if out["IsTruncated"]:
-        out["Marker"] = str(start + limit)
-    return out
+            raise InvalidInputException(f"Marker {token!r} is not valid") from None
+
+    def token(self, offset: int) -> str:
+        """The Marker of the page starting at ``offset``."""
+        return str(offset)
+
+    def size(self, limit: int | None, default: int | None) -> int:
+        """MaxItems, or 100."""
+        return limit or default or 100
+
+
+MARKERS = IamMarkers()
+
+
+def paginate(operation: str, items: list[Any], params: dict[str, Any]) -> dict[str, Any]:
+    """IAM's Marker/MaxItems/IsTruncated page of ``items`` for ``operation``."""
+    return paging.page("iam", operation, items, params, MARKERS)

@@ -28,7 +28,11 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from simulator.errors import KMSMalformedPolicyDocumentException, MalformedPolicyDocumentException
+from simulator.errors import (
+    ClientError,
+    KMSMalformedPolicyDocumentException,
+    MalformedPolicyDocumentException,
+)
 from simulator.iam.values import legacy_epoch
 
 # -- AWS's messages ----------------------------------------------------------------------------
@@ -133,7 +137,7 @@ class _Fail(Exception):
         self.explanation = explanation
 
 
-def malformed(service: str, message: str, explanation: str) -> MalformedPolicyDocumentException:
+def malformed(service: str, message: str, explanation: str) -> ClientError:
     """The service's MalformedPolicyDocument error (IAM's or KMS's code) with both texts."""
     cls = (KMSMalformedPolicyDocumentException if service == "kms"
            else MalformedPolicyDocumentException)

@@ -25,7 +25,7 @@ def glob_body(pattern: str, *, segment: bool = False) -> str:
     """
     star, one = ("[^:]*", "[^:]") if segment else (".*", ".")
     out = []
-    literal = []
+    literal: list[str] = []
     for ch in pattern:
         if ch == "*" or ch == "?":
             if literal:

@@ -90,11 +90,12 @@ class Rule:
     adds_resource: bool = False
 
 
-_CRYPTO = {"aliases": True, "quota": KEY_TYPE, "grants": True, "states": CRYPTO,
+#: Rule fields several operations share (keyword arguments of Rule).
+_CRYPTO: dict[str, Any] = {"aliases": True, "quota": KEY_TYPE, "grants": True, "states": CRYPTO,
            "logs_response": False}
-_ENCRYPTION = {**_CRYPTO, "usage": ENCRYPT_DECRYPT}
-_DATA_KEY = {**_ENCRYPTION, "symmetric": True}
-_READ = {"logs_response": False}
+_ENCRYPTION: dict[str, Any] = {**_CRYPTO, "usage": ENCRYPT_DECRYPT}
+_DATA_KEY: dict[str, Any] = {**_ENCRYPTION, "symmetric": True}
+_READ: dict[str, Any] = {"logs_response": False}
 
 #: Every KMS operation the simulator implements, by botocore name; the IAM action that
 #: authorizes it is ``kms:`` and the row's name. ReEncrypt is admitted as its two IAM actions,

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-_CURVES = {
+_CURVES: dict[str, Callable[[], ec.EllipticCurve]] = {
     "ECC_NIST_P256": ec.SECP256R1,
     "ECC_NIST_P384": ec.SECP384R1,
     "ECC_NIST_P521": ec.SECP521R1,
     "ECC_SECG_P256K1": ec.SECP256K1,
 }
-_HASHES = {"SHA_1": hashes.SHA1, "SHA_256": hashes.SHA256, "SHA_384": hashes.SHA384,
-           "SHA_512": hashes.SHA512}
+_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "SHA_1": hashes.SHA1, "SHA_256": hashes.SHA256, "SHA_384": hashes.SHA384,
+    "SHA_512": hashes.SHA512,
+}
 
 
 def generate_private_key(key_spec: str) -> Any:

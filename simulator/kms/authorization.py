@@ -36,7 +36,7 @@ from simulator.kms.grants import Grant
 from simulator.kms.keys import KmsKey
 
 if TYPE_CHECKING:
-    from simulator.kms.service import KmsService
+    from simulator.kms.core import KmsCore
     from simulator.service import CallContext
 
 
@@ -92,9 +92,9 @@ def caller_label(principal: Principal) -> str:
 
 
 class Authorizer:
-    """Authorization for one KmsService: builds request contexts and decides."""
+    """Authorization for one KMS service (its KmsCore): builds request contexts and decides."""
 
-    def __init__(self, service: KmsService) -> None:
+    def __init__(self, service: KmsCore) -> None:
         self.service = service
         self.sim = service.sim
         #: Prepared request contexts of this instant's callers (see ``_prepared``).

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from simulator import errors
+from simulator import errors, paging
 from simulator.kms import admission
 from simulator.kms.admission import ANY, CRYPTO, MANAGE, Admitted  # noqa: F401 (re-exported)
 from simulator.kms.authorization import Authorizer
@@ -38,6 +38,30 @@ KEY_ID = re.compile(
 ALIAS_NAME = re.compile(r"^alias/[a-zA-Z0-9/_-]+$")
 DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."
 InvalidMarkerException = errors.error_class("InvalidMarkerException")
+
+
+class KmsMarkers:
+    """KMS's page tokens: the offset as a decimal string, never past the end; each operation
+    has its own default Limit."""
+
+    def start(self, token: str | None, count: int) -> int:
+        """The offset a Marker names; InvalidMarkerException when it names none."""
+        if token is None:
+            return 0
+        if not token.isdigit() or int(token) > count:
+            raise InvalidMarkerException("The request was rejected because the marker is invalid.")
+        return int(token)
+
+    def token(self, offset: int) -> str:
+        """The NextMarker of the page starting at ``offset``."""
+        return str(offset)
+
+    def size(self, limit: int | None, default: int | None) -> int:
+        """Limit, or the operation's default."""
+        return limit or default or 100
+
+
+MARKERS = KmsMarkers()
 TagException = errors.error_class("TagException")
 
 #: Operations the KMS API reference marks "Cross-account use: No": they work only on keys of
@@ -304,7 +328,7 @@ class KmsCore(Service):
         if params.get("DryRun"):
             raise errors.DryRunOperationException(DRY_RUN_MESSAGE)
 
-    def check_grant_tokens(self, params: dict[str, Any]) -> None:
+    def check_grant_tokens(self, params: Mapping[str, Any]) -> None:
         """Refuse malformed or forged grant tokens (InvalidGrantTokenException)."""
         for token in params.get("GrantTokens") or ():
             if self.grants.grant_id_from_token(token) is None:
@@ -326,27 +350,12 @@ class KmsCore(Service):
     # -- helpers ------------------------------------------------------------------------
     @staticmethod
     def paginate(
-        items: list[T], params: dict[str, Any], render: Callable[[T], Any], default_limit: int,
-        member: str,
+        operation: str, items: list[T], params: dict[str, Any], render: Callable[[T], Any],
+        default_limit: int,
     ) -> dict[str, Any]:
         """A page of ``items`` with AWS's Limit / Marker / NextMarker / Truncated."""
-        marker = params.get("Marker")
-        start = 0
-        if marker is not None:
-            if not marker.isdigit() or int(marker) > len(items):
-                raise InvalidMarkerException(
-                    "The request was rejected because the marker is invalid."
-                )
-            start = int(marker)
-        limit = params.get("Limit") or default_limit
-        page = items[start : start + limit]
-        out: dict[str, Any] = {member: [render(i) for i in page]}
-        if start + limit < len(items):
-            out["NextMarker"] = str(start + limit)
-            out["Truncated"] = True
-        else:
-            out["Truncated"] = False
-        return out
+        return paging.page("kms", operation, items, params, MARKERS,
+                           default_limit=default_limit, render=render)
 
     @staticmethod
     def tags_in(tags: Iterable[dict[str, str]] | None) -> dict[str, str]:

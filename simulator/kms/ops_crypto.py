@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from simulator import errors
 from simulator.kms import asymmetric
@@ -184,7 +184,7 @@ class CryptoOperations(KmsCore):
     def Decrypt(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Decrypt a blob; the key comes from the blob (KeyId, if given, must match it)."""
         _no_recipient(params)
-        blob = params.get("CiphertextBlob")
+        blob = cast(bytes, params.get("CiphertextBlob"))  # None only with IGNORE_CIPHERTEXT
         key_ref = params.get("KeyId")
         ignore_blob = bool(params.get("DryRun")) and "IGNORE_CIPHERTEXT" in (
             params.get("DryRunModifiers") or ()
@@ -310,7 +310,7 @@ class CryptoOperations(KmsCore):
                 f"1 validation error detected: Value '{spec}' at 'keySpec' failed to satisfy "
                 "constraint: Member must satisfy enum value set: [AES_256, AES_128]"
             )
-        size = DATA_KEY_BYTES[spec] if spec is not None else nbytes
+        size = DATA_KEY_BYTES[spec] if spec is not None else cast(int, nbytes)
         key, context = self._admit_crypto(ctx, params)
         self.dry_run(params)
         plaintext = os.urandom(size)

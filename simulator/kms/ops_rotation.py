@@ -122,4 +122,4 @@ class RotationOperations(KmsCore):
                 item["RotationType"] = m.rotation_type
             return item
 
-        return self.paginate(materials, params, render, 100, "Rotations")
+        return self.paginate("ListKeyRotations", materials, params, render, 100)

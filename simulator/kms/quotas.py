@@ -2,11 +2,12 @@
 
 Rates are token buckets on the simulated clock (``sim.rate_limiter``), refilled at ``rate``
 per second and holding at most ``burst`` (default: one second's worth). Requests AWS services
-make for a customer count against the customer's account, as AWS documents. Sources: FACTS.md
-(CreateGrant, RetireGrant, RevokeGrant 50/s; DescribeKey 2,000/s; ListGrants 100/s; shared
-symmetric cryptographic operations 10,000/s, 100,000/s in us-east-1, us-west-2, eu-west-1).
-Assumptions (AWS KMS Developer Guide "Request quotas", not in FACTS.md): 20,000/s in
-``REGIONS_20K``; RSA 500/s, ECC 300/s and HMAC 2,000/s for the other key types.
+make for a customer count against the customer's account, as AWS documents. Source, AWS KMS
+Developer Guide "Request quotas"
+(https://docs.aws.amazon.com/kms/latest/developerguide/requests-per-second.html):
+CreateGrant, RetireGrant, RevokeGrant 50/s; DescribeKey 2,000/s; ListGrants 100/s; shared
+symmetric cryptographic operations 10,000/s, 100,000/s in us-east-1, us-west-2, eu-west-1;
+20,000/s in ``REGIONS_20K``; RSA 500/s, ECC 300/s and HMAC 2,000/s for the other key types.
 
 ``sim.service("kms").quotas.set("CreateGrant", 5)`` changes a rate for the simulation;
 ``Simulation(quotas=False)`` switches every rate quota off.
@@ -31,7 +32,8 @@ REGIONS_100K = frozenset({"us-east-1", "us-west-2", "eu-west-1"})
 REGIONS_20K = frozenset({"us-east-2", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1",
                          "eu-central-1", "eu-west-2"})
 
-#: Grants per key (FACTS.md: 50,000).
+#: Grants per key: 50,000 ("Resource quotas",
+#: https://docs.aws.amazon.com/kms/latest/developerguide/resource-limits.html).
 GRANTS_PER_KEY = 50_000
 #: On-demand rotations per key (AWS KMS Developer Guide).
 ON_DEMAND_ROTATIONS_PER_KEY = 10

@@ -58,7 +58,7 @@ def test_the_cli_refuses_an_impossible_fleet_in_one_line(tmp_path: Path, capsys)
     bad.write_text('name = "bad"\nkind = "fleet"\n[grid]\ntasks = -3\n')
     assert main(["run", str(bad), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("fargate-sim: ") and "\n" not in err
+    assert err.startswith("fargate-sim run: ") and "\n" not in err
     assert err.endswith(f"{bad}: grid.tasks: -3: negative (allowed: a whole number of "
                         "tasks >= 1)")
     assert not (tmp_path / "r").exists()

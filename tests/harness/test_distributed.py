@@ -90,7 +90,7 @@ def test_a_scheduler_that_cannot_be_reached_is_one_line(monkeypatch, capsys,
                  "tcp://127.0.0.1:9", "-q"])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith("fargate-sim: ") and \
+    assert err.startswith("fargate-sim run: ") and \
         "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert main(["run", str(spec), "--workers", "2", "--scheduler", "tcp://x:1"]) == 2

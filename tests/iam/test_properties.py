@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator.iam import PolicyDocument, RequestContext, evaluate
 from simulator.iam.conditions import OPERATORS
 from tests.iam.helpers import ACCOUNT, OTHER, principal
+
+#: Hundreds of generated policies per property: seconds each (CI runs them; -m "not slow" skips).
+pytestmark = pytest.mark.slow
 
 ACTIONS = ["kms:Decrypt", "kms:CreateGrant", "kms:*", "kms:Gen*", "ecs:CreateCluster", "*",
            "ecs:?pdateCluster"]
