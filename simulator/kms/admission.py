@@ -232,6 +232,7 @@ def admit(
             ctx, key, op, extra=keys or None, encryption_context=encryption_context,
             grant_operation=op if rule.grants else None, grant_check=grant_check,
             resource_label=resource_label,
+            grant_tokens=(params.get("GrantTokens") or ()) if rule.grants else (),
         )
     except errors.AccessDeniedException as exc:
         if unpropagated:

@@ -23,7 +23,7 @@ evaluation (matched statements, per-condition explanation, grants considered) an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from simulator import errors
@@ -182,14 +182,16 @@ class Authorizer:
         grant_check: Any = None,
         resource_label: str | None = None,
         notes: list[str] | None = None,
+        grant_tokens: Sequence[str] = (),
     ) -> Grant | None:
         """Allow ``kms:<operation>`` on ``key`` or raise AccessDeniedException.
 
         ``grant_operation`` is the grant operation that can stand in for a policy allow (None:
         grants cannot allow this operation); ``encryption_context`` is checked against grant
         constraints; ``grant_check(grant)`` may add a test (CreateGrant through a grant);
-        ``notes`` are added to a refusal's explanation. Returns the grant that allowed the
-        request, or None when a policy did.
+        ``notes`` are added to a refusal's explanation; the grants the request's
+        ``grant_tokens`` name are tried first. Returns the grant that allowed the request, or
+        None when a policy did.
         """
         action = "kms:" + operation
         request = self._request(ctx, action, key.arn, key, extra)
@@ -208,7 +210,7 @@ class Authorizer:
         if decision.decision != EXPLICIT_DENY and grant_operation is not None:
             grant, grants = self._grant_for(
                 ctx.caller, key, grant_operation, encryption_context, decision, grant_check,
-                ctx.source_arn,
+                ctx.source_arn, grant_tokens,
             )
             if grant is not None:
                 return grant
@@ -224,10 +226,21 @@ class Authorizer:
         decision: Decision,
         grant_check: Any,
         source_arn: str | None = None,
+        grant_tokens: Sequence[str] = (),
     ) -> tuple[Grant | None, list[Grant]]:
         store = self.service.grants
+        names = grantee_names(principal)
+        # The grant a token names first: every Fargate task's grant has the same grantee, so
+        # scanning them all would make each Decrypt cost O(tasks running on the key).
+        for token in grant_tokens:
+            grant_id = store.grant_id_from_token(token)
+            grant = store.get(grant_id) if grant_id is not None else None
+            if (grant is not None and grant.key_id == key.key_id and grant.grantee in names
+                    and grant.permits(operation, context, source_arn)
+                    and (grant_check is None or grant_check(grant))):
+                return grant, [grant]
         seen: list[Grant] = []
-        for grant in store.for_grantee(key.key_id, grantee_names(principal)):
+        for grant in store.for_grantee(key.key_id, names):
             seen.append(grant)
             if grant.permits(operation, context, source_arn) and (
                 grant_check is None or grant_check(grant)
