@@ -215,20 +215,30 @@ class EncryptedVolume:
                 return len(data)
             return self._write(offset, data)
 
+    def _one_chunk(self, offset: int, length: int) -> tuple[int, int, int] | None:
+        """(chunk index, first, stop sector inside it) when [offset, offset+length) is whole
+        sectors inside the volume and one chunk (the fast paths' condition), else None."""
+        size = self._sector
+        spc = self._store.sectors_per_chunk
+        first, rem = divmod(offset, size)
+        count = length // size
+        idx, a = divmod(first, spc)
+        if rem or not count or count * size != length or a + count > spc or offset < 0 \
+                or offset + length > self._size:
+            return None
+        return idx, a, a + count
+
     def _fast_write(self, offset: Any, data: Any) -> bool:
         """Whole sectors of bytes/bytearray inside one chunk (random 4 KiB I/O): straight
         into the store with one cipher call; False when the general path must run."""
         if type(offset) is not int or type(data) not in (bytes, bytearray) or self._closed:
             return False
         size, length, store = self._sector, len(data), self._store
-        spc = store.sectors_per_chunk
-        first, rem = divmod(offset, size)
-        count = length // size
-        idx, a = divmod(first, spc)
-        if rem or not count or count * size != length or a + count > spc or offset < 0 \
-                or offset + length > self._size:
+        span = self._one_chunk(offset, length)
+        if span is None:
             return False
-        b = a + count
+        idx, a, b = span
+        count, first = b - a, offset // size
         ch = store._chunks.get(idx) or store.chunk_for_write(idx)
         arena = store._arena_view
         dst = arena[ch.base + a * size : ch.base + b * size] if ch.data is None \
@@ -297,15 +307,12 @@ class EncryptedVolume:
         if type(offset) is not int or self._closed:
             return False
         size, length, store = self._sector, len(out), self._store
-        spc = store.sectors_per_chunk
-        first, rem = divmod(offset, size)
-        count = length // size
-        idx, a = divmod(first, spc)
-        if rem or not count or count * size != length or a + count > spc or offset < 0 \
-                or offset + length > self._size:
+        span = self._one_chunk(offset, length)
+        if span is None:
             return False
+        idx, a, b = span
+        count, first = b - a, offset // size
         ch = store.chunk(idx)
-        b = a + count
         mask = ((1 << count) - 1) << a
         if ch is None or ch.written & mask != mask:
             return False
