@@ -145,8 +145,9 @@ def _first_of(span: tuple[int, bytearray]) -> int:
 
 class Chunk:
     """One allocated chunk: where its ciphertext lives, its AEAD metadata (None without
-    AEAD) and ``written``, an int whose bit i says whether sector i holds data (32 bytes for
-    256 sectors, where a flag byte each took 256)."""
+    AEAD) and ``written``, a bitmap whose bit i (byte i // 8, bit i % 8) says whether sector i
+    holds data (32 bytes for 256 sectors); a bytearray, so that the native vectored I/O
+    (``_native.VolumeMap``) sets and tests it in place."""
 
     __slots__ = ("base", "data", "meta", "written")
 
@@ -155,7 +156,7 @@ class Chunk:
         self.data = data  # a mapping of its own, or None: bytes [base, +chunk) of the arena
         self.base = base
         self.meta = _MetaSpans(metadata_size, sectors) if metadata_size else None
-        self.written = 0
+        self.written = bytearray(-(-sectors // 8))
 
     @property
     def has_meta(self) -> bool:
@@ -241,9 +242,22 @@ class SparseStore:
         return ch
 
     @staticmethod
+    def flags(ch: Chunk) -> int:
+        """A chunk's written-bitmap as an int (bit i: sector i holds data)."""
+        return int.from_bytes(ch.written, "little")
+
+    @staticmethod
+    def all_written(ch: Chunk, start: int, stop: int) -> bool:
+        """Whether every sector of [start, stop) of a chunk holds data."""
+        if stop - start == 1:
+            return bool(ch.written[start >> 3] >> (start & 7) & 1)
+        mask = ((1 << (stop - start)) - 1) << start
+        return int.from_bytes(ch.written, "little") & mask == mask
+
+    @staticmethod
     def runs(ch: Chunk, start: int, stop: int) -> Iterator[tuple[int, int, bool]]:
         """Maximal runs (a, b, written) of sectors [start, stop) of a chunk."""
-        flags = ch.written
+        flags = int.from_bytes(ch.written, "little")
         pos = start
         while pos < stop:
             rest = flags >> pos
@@ -255,10 +269,19 @@ class SparseStore:
 
     def mark_written(self, ch: Chunk, start: int, stop: int) -> None:
         """Flag sectors [start, stop) of a chunk as holding data."""
+        bits = ch.written
+        if stop - start == 1:  # the usual case: one sector
+            byte, bit = start >> 3, 1 << (start & 7)
+            if not bits[byte] & bit:
+                bits[byte] |= bit
+                self.sectors_allocated += 1
+            return
+        flags = int.from_bytes(bits, "little")
         mask = ((1 << (stop - start)) - 1) << start
-        newly = (stop - start) - (ch.written & mask).bit_count()
-        ch.written |= mask
-        self.sectors_allocated += newly
+        newly = (stop - start) - (flags & mask).bit_count()
+        if newly:
+            bits[:] = (flags | mask).to_bytes(len(bits), "little")
+            self.sectors_allocated += newly
 
     def discard(self, first: int, count: int) -> int:
         """Return sectors to unwritten: their bytes read as zeros again and whole pages go
@@ -274,8 +297,9 @@ class SparseStore:
             if not held:
                 continue
             freed += sum(b - a for a, b in held)
-            ch.written &= ~(((1 << (stop - start)) - 1) << start)
-            if not ch.written:
+            flags = self.flags(ch) & ~(((1 << (stop - start)) - 1) << start)
+            ch.written[:] = flags.to_bytes(len(ch.written), "little")
+            if not flags:
                 del self._chunks[idx]
                 self._release(idx, ch)
                 continue
@@ -315,7 +339,7 @@ class SparseStore:
         """Whether a sector holds data."""
         idx, pos = divmod(sector, self.sectors_per_chunk)
         ch = self._chunks.get(idx)
-        return bool(ch is not None and ch.written >> pos & 1)
+        return bool(ch is not None and ch.written[pos >> 3] >> (pos & 7) & 1)
 
     # ------------------------------------------------------------------ accounting
     @property
@@ -344,8 +368,7 @@ class SparseStore:
         per_page = PAGE // self.sector_size
         pages = 0
         for ch in self._chunks.values():
-            raw = ch.written.to_bytes(-(-spc // 8), "little")
-            flags = np.unpackbits(np.frombuffer(raw, dtype=np.uint8), bitorder="little")
+            flags = np.unpackbits(np.frombuffer(ch.written, dtype=np.uint8), bitorder="little")
             flags = flags[:spc].reshape(-1, per_page)
             pages += int(flags.any(axis=1).sum())
         return pages * PAGE + side
