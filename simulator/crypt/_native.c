@@ -1783,8 +1783,12 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
     Py_ssize_t np = vm_parse(vm, seq, VM_WRITE, &p, &total);
     if (np == -1)
         goto out;
-    if (np == -2 || np == 0 || total == 0) {
+    if (np == -2) {
         result = Py_NewRef(Py_None);
+        goto out;
+    }
+    if (total == 0) { /* nothing but empty pieces */
+        result = Py_BuildValue("(nnnn)", (Py_ssize_t)0, np, (Py_ssize_t)0, (Py_ssize_t)0);
         goto out;
     }
     if (PyObject_GetBuffer(vm->arena, &arena, PyBUF_WRITABLE) < 0)
