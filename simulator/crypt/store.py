@@ -369,8 +369,7 @@ class SparseStore:
         pages = 0
         for ch in self._chunks.values():
             flags = np.unpackbits(np.frombuffer(ch.written, dtype=np.uint8), bitorder="little")
-            flags = flags[:spc].reshape(-1, per_page)
-            pages += int(flags.any(axis=1).sum())
+            pages += int(flags[:spc].reshape(-1, per_page).any(axis=1).sum())
         return pages * PAGE + side
 
     def clear(self) -> None:

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .engines import Engine, SelectingEngine, _byte_view, _native, get_engine
+from . import engines as _engines
+from .engines import Engine, SelectingEngine, _byte_view, get_engine
 from .errors import IntegrityError, VolumeRangeError
 from .spec import CipherSpec
 from .store import DEFAULT_CHUNK_BYTES, SparseStore
@@ -252,9 +253,7 @@ class EncryptedVolume:
         idx, a, b = span
         count, first = b - a, offset // size
         ch = store._chunks.get(idx) or store.chunk_for_write(idx)
-        arena = store._arena_view
-        dst = arena[ch.base + a * size : ch.base + b * size] if ch.data is None \
-            else store.data_view(ch)[a * size : b * size]
+        dst = store.data_view(ch)[a * size : b * size]
         meta = ch.meta
         self._cipher.encrypt(data, dst, first, None if meta is None else meta.view(a, b))
         store.mark_written(ch, a, b)
@@ -332,8 +331,7 @@ class EncryptedVolume:
         ch = store.chunk(idx)
         if ch is None or not store.all_written(ch, a, b):
             return False
-        src = store._arena_view[ch.base + a * size : ch.base + b * size] if ch.data is None \
-            else store.data_view(ch)[a * size : b * size]
+        src = store.data_view(ch)[a * size : b * size]
         meta = ch.meta
         try:
             self._cipher.decrypt(src, out, first, None if meta is None else meta.view(a, b))
@@ -854,11 +852,12 @@ class EncryptedVolume:
 def _native_map(cipher: Any, store: SparseStore) -> Any:
     """The native vectored-I/O map of a store (``_native.VolumeMap``), or None where the
     cipher is not a native ``Bound`` or the store has no single arena."""
-    bound = getattr(_native, "Bound", None)
+    bound = getattr(_engines._native, "Bound", None)
     if bound is None or not isinstance(cipher, bound) or store._arena_view is None:
         return None
-    return _native.VolumeMap(cipher, store._chunks, store._arena_view, store.chunk_for_write,
-                             store.sector_size, store.sectors_per_chunk, store.sector_count)
+    return _engines._native.VolumeMap(
+        cipher, store._chunks, store._arena_view, store.chunk_for_write, store.sector_size,
+        store.sectors_per_chunk, store.sector_count)
 
 
 def _contiguous(runs: list[_Run], size: int) -> list[list[_Run]]:
