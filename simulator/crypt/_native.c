@@ -180,6 +180,9 @@ static void put_le64(unsigned char *p, uint64_t v)
  */
 
 typedef int IppStatus; /* ippStsNoErr == 0; < 0 errors, > 0 warnings */
+typedef IppStatus (*ipp_xts_fn)(const uint8_t *, uint8_t *, int, const void *, const uint8_t *,
+                                int);
+typedef IppStatus (*ipp_gcm_fn)(const uint8_t *, uint8_t *, int, void *);
 
 typedef struct {          /* IppLibraryVersion of ippcpdefs.h */
     int major, minor, majorBuild;
@@ -197,13 +200,11 @@ typedef struct {
     uint64_t (*get_enabled_cpu_features)(void);
     IppStatus (*xts_get_size)(int *);
     IppStatus (*xts_init)(const uint8_t *, int, int, void *, int);
-    IppStatus (*xts_encrypt)(const uint8_t *, uint8_t *, int, const void *, const uint8_t *, int);
-    IppStatus (*xts_decrypt)(const uint8_t *, uint8_t *, int, const void *, const uint8_t *, int);
+    ipp_xts_fn xts_encrypt, xts_decrypt;
     IppStatus (*gcm_get_size)(int *);
     IppStatus (*gcm_init)(const uint8_t *, int, void *, int);
     IppStatus (*gcm_start)(const uint8_t *, int, const uint8_t *, int, void *);
-    IppStatus (*gcm_encrypt)(const uint8_t *, uint8_t *, int, void *);
-    IppStatus (*gcm_decrypt)(const uint8_t *, uint8_t *, int, void *);
+    ipp_gcm_fn gcm_encrypt, gcm_decrypt;
     IppStatus (*gcm_get_tag)(uint8_t *, int, const void *);
     int xts_size, gcm_size;
 } ipp_t;
@@ -228,6 +229,52 @@ static void ipp_ctx_free(void *p, int size)
         OPENSSL_cleanse(p, (size_t)size); /* expanded keys */
         free(p);
     }
+}
+
+static int ipp_ctx_size(int alg)
+{
+    return alg == ALG_XTS ? ipp.xts_size : ipp.gcm_size;
+}
+
+/* A keyed IPP context (XTS: data units of `unit` bytes), or NULL with the failing status in
+ * *st (-9: out of memory).  Freed with ipp_ctx_free(ctx, ipp_ctx_size(alg)). */
+static void *ipp_ctx_new(int alg, const unsigned char *key, int keylen, size_t unit,
+                         IppStatus *st)
+{
+    int size = ipp_ctx_size(alg);
+    void *ctx = ipp_ctx_alloc(size);
+    if (ctx == NULL) {
+        *st = -9;
+        return NULL;
+    }
+    *st = alg == ALG_XTS ? ipp.xts_init(key, keylen * 8, (int)unit * 8, ctx, size)
+                         : ipp.gcm_init(key, keylen, ctx, size);
+    if (*st != 0) {
+        ipp_ctx_free(ctx, size);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* One GCM message on a keyed context: Start (IV, AAD), Encrypt or Decrypt, GetTag into tag.
+ * Returns 0, or the failing status with the call's name in *where. */
+static inline IppStatus ipp_gcm_message(void *ctx, int enc, const unsigned char *iv, int ivlen,
+                                        const unsigned char *aad, int aadlen,
+                                        const unsigned char *src, unsigned char *dst, int len,
+                                        unsigned char *tag, const char **where)
+{
+    IppStatus s;
+    if ((s = ipp.gcm_start(iv, ivlen, aad, aadlen, ctx)) != 0) {
+        *where = "ippsAES_GCMStart";
+        return s;
+    }
+    if (len > 0 && (s = (enc ? ipp.gcm_encrypt : ipp.gcm_decrypt)(src, dst, len, ctx)) != 0) {
+        *where = enc ? "ippsAES_GCMEncrypt" : "ippsAES_GCMDecrypt";
+        return s;
+    }
+    if ((s = ipp.gcm_get_tag(tag, TAG_LEN, ctx)) != 0)
+        *where = "ippsAES_GCMGetTag";
+    return s;
 }
 
 PyDoc_STRVAR(ipp_load_doc,
@@ -439,14 +486,11 @@ static void *ctx_get(job_t *j)
             return b->xts_spec;
         void **slot = &j->set->enc[j->slot];
         if (*slot == NULL) {
-            void *st = ipp_ctx_alloc(ipp.gcm_size);
-            IppStatus s = st ? ipp.gcm_init(b->key, b->keylen, st, ipp.gcm_size) : -9;
-            if (s != 0) {
-                ipp_ctx_free(st, ipp.gcm_size);
+            IppStatus s;
+            if ((*slot = ipp_ctx_new(ALG_GCM, b->key, b->keylen, 0, &s)) == NULL) {
                 j->ok = 0; j->status = s; j->where = "ippsAES_GCMInit";
                 return NULL;
             }
-            *slot = st;
         }
         return *slot;
     }
@@ -503,8 +547,7 @@ static void run_ipp(job_t *j, void *ctx)
     IppStatus s;
     if (b->alg == ALG_XTS) {
         /* the library function and the direction chosen once, not per sector */
-        IppStatus (*const xts)(const uint8_t *, uint8_t *, int, const void *, const uint8_t *,
-                               int) = j->enc ? ipp.xts_encrypt : ipp.xts_decrypt;
+        const ipp_xts_fn xts = j->enc ? ipp.xts_encrypt : ipp.xts_decrypt;
         const char *what = j->enc ? "ippsAES_XTSEncrypt" : "ippsAES_XTSDecrypt";
         const int bits = len * 8;
         /* Each sector's tweak is written one sector ahead, into the other of two buffers:
@@ -533,8 +576,7 @@ static void run_ipp(job_t *j, void *ctx)
         }
         return;
     }
-    IppStatus (*const gcm)(const uint8_t *, uint8_t *, int, void *) =
-        j->enc ? ipp.gcm_encrypt : ipp.gcm_decrypt;
+    const char *where = "";
     unsigned char aad[2][AAD_LEN]; /* written one sector ahead, as the XTS tweak above */
     set_aad(aad[0], SECTOR_OF(j, 0), j->meta);
     for (size_t i = 0; i < j->count; i++) {
@@ -543,12 +585,9 @@ static void run_ipp(job_t *j, void *ctx)
         if (i + 1 < j->count)
             set_aad(aad[(i + 1) & 1], SECTOR_OF(j, i + 1), m + META_LEN);
         prefetch_next(j, i);
-        if ((s = ipp.gcm_start(m, NONCE_LEN, aad[i & 1], AAD_LEN, ctx)) != 0)
-            IPP_FAIL("ippsAES_GCMStart", s);
-        if ((s = gcm(SRC_OF(j, i), out, len, ctx)) != 0)
-            IPP_FAIL(j->enc ? "ippsAES_GCMEncrypt" : "ippsAES_GCMDecrypt", s);
-        if ((s = ipp.gcm_get_tag(j->enc ? m + NONCE_LEN : tag, TAG_LEN, ctx)) != 0)
-            IPP_FAIL("ippsAES_GCMGetTag", s);
+        if ((s = ipp_gcm_message(ctx, j->enc, m, NONCE_LEN, aad[i & 1], AAD_LEN, SRC_OF(j, i),
+                                 out, len, j->enc ? m + NONCE_LEN : tag, &where)) != 0)
+            IPP_FAIL(where, s);
         if (!j->enc && CRYPTO_memcmp(tag, m + NONCE_LEN, TAG_LEN) != 0)
             reject_unit(j, i, out);
     }
@@ -1084,10 +1123,8 @@ static PyObject *Bound_new(PyTypeObject *type, PyObject *args, PyObject *kw)
             PyErr_SetString(PyExc_ValueError, "data unit too large for IPP");
             return NULL;
         }
-        b->xts_spec = ipp_ctx_alloc(ipp.xts_size);
-        IppStatus s = b->xts_spec == NULL ? -9
-                      : ipp.xts_init(b->key, b->keylen * 8, (int)unit * 8, b->xts_spec, ipp.xts_size);
-        if (s != 0) {
+        IppStatus s;
+        if ((b->xts_spec = ipp_ctx_new(ALG_XTS, b->key, b->keylen, (size_t)unit, &s)) == NULL) {
             Py_DECREF(b);
             PyErr_Format(PyExc_RuntimeError, "ippsAES_XTSInit failed with status %d", s);
             return NULL;
@@ -1818,90 +1855,113 @@ static void vm_spans_free(vspan_t *sp, Py_ssize_t ns)
     PyMem_Free(sp);
 }
 
+/* One vectored request: its pieces, its spans and, per sector, where it comes from and goes
+ * to, its number and `meta_slots` metadata slots. */
+typedef struct {
+    PyObject *seq;
+    vpiece_t *p;
+    Py_ssize_t np;
+    size_t total; /* sectors */
+    vspan_t *sp;
+    Py_ssize_t ns;
+    Py_buffer arena;
+    int have_arena;
+    unsigned char *block;
+    const unsigned char **srcs;
+    unsigned char **dsts;
+    uint64_t *secs;
+    unsigned char *meta;
+} vreq_t;
+
+/* Parses and lays out a request: 1 ready, 0 not handled here (the caller returns None),
+ * -1 with an exception set.  vm_end() in every case. */
+static int vm_begin(VolumeMap *vm, PyObject *pieces, int mode, int meta_slots, vreq_t *r)
+{
+    memset(r, 0, sizeof *r);
+    if (!PyList_CheckExact(pieces) && !PyTuple_CheckExact(pieces))
+        return 0;
+    if ((r->seq = PySequence_Tuple(pieces)) == NULL) /* a snapshot: buffers are taken below */
+        return -1;
+    r->np = vm_parse(vm, r->seq, mode, &r->p, &r->total);
+    if (r->np < 0)
+        return r->np == -2 ? 0 : -1;
+    if (PyObject_GetBuffer(vm->arena, &r->arena,
+                           mode == VM_WRITE ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0)
+        return -1;
+    r->have_arena = 1;
+    if ((uint64_t)r->arena.len / vm->unit < vm->sectors) {
+        PyErr_SetString(PyExc_ValueError, "the arena is smaller than the volume");
+        return -1;
+    }
+    if ((r->ns = vm_spans(vm, r->p, r->np, r->total, mode == VM_WRITE, &r->sp)) < 0) {
+        r->ns = 0;
+        return -1;
+    }
+    const size_t t = r->total;
+    r->block = PyMem_RawMalloc(t * (2 * sizeof(void *) + sizeof(uint64_t) +
+                                    (size_t)meta_slots * META_LEN) + 1);
+    if (r->block == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    r->srcs = (const unsigned char **)r->block;
+    r->dsts = (unsigned char **)(r->block + t * sizeof(void *));
+    r->secs = (uint64_t *)(r->block + 2 * t * sizeof(void *));
+    r->meta = meta_slots ? r->block + t * (2 * sizeof(void *) + sizeof(uint64_t)) : NULL;
+    return 1;
+}
+
+static void vm_end(vreq_t *r)
+{
+    PyMem_RawFree(r->block);
+    vm_spans_free(r->sp, r->ns);
+    if (r->have_arena)
+        PyBuffer_Release(&r->arena);
+    vm_release(r->p, r->np > 0 ? r->np : 0);
+    Py_XDECREF(r->seq);
+}
+
 /* writev(pieces) -> (bytes, pieces, sectors, newly written sectors) or None */
 static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
 {
-    if (!PyList_CheckExact(pieces) && !PyTuple_CheckExact(pieces))
-        Py_RETURN_NONE;
-    PyObject *seq = PySequence_Tuple(pieces); /* a snapshot: buffers are taken below */
-    if (seq == NULL)
-        return NULL;
     Bound *b = vm->bound;
     const size_t unit = vm->unit;
     const int aead = b->alg == ALG_GCM || b->alg == ALG_CHACHA;
-    vpiece_t *p = NULL;
-    vspan_t *sp = NULL;
-    Py_ssize_t ns = 0;
-    size_t total = 0;
-    unsigned char *block = NULL;
-    Py_buffer arena = {0};
-    int have_arena = 0;
     PyObject *result = NULL;
-    Py_ssize_t np = vm_parse(vm, seq, VM_WRITE, &p, &total);
-    if (np == -1)
-        goto out;
-    if (np == -2) {
-        result = Py_NewRef(Py_None);
-        goto out;
-    }
-    if (total == 0) { /* nothing but empty pieces */
-        result = Py_BuildValue("(nnnn)", (Py_ssize_t)0, np, (Py_ssize_t)0, (Py_ssize_t)0);
+    vreq_t r;
+    int ready = vm_begin(vm, pieces, VM_WRITE, aead, &r);
+    if (ready <= 0) {
+        result = ready == 0 ? Py_NewRef(Py_None) : NULL;
         goto out;
     }
-    if (PyObject_GetBuffer(vm->arena, &arena, PyBUF_WRITABLE) < 0)
-        goto out;
-    have_arena = 1;
-    if ((uint64_t)arena.len / unit < vm->sectors) {
-        PyErr_SetString(PyExc_ValueError, "the arena is smaller than the volume");
-        goto out;
-    }
-    if ((ns = vm_spans(vm, p, np, total, 1, &sp)) < 0)
-        goto out;
-    /* per sector: source, destination, number; then the metadata slots */
-    size_t per = 2 * sizeof(void *) + sizeof(uint64_t);
-    block = PyMem_RawMalloc(total * (per + (aead ? META_LEN : 0)));
-    if (block == NULL) {
-        PyErr_NoMemory();
-        goto out;
-    }
-    const unsigned char **srcs = (const unsigned char **)block;
-    unsigned char **dsts = (unsigned char **)(block + total * sizeof(void *));
-    uint64_t *secs = (uint64_t *)(block + 2 * total * sizeof(void *));
-    unsigned char *meta = aead ? block + total * per : NULL;
     size_t k = 0;
-    for (Py_ssize_t i = 0; i < np; i++) {
-        for (size_t s = 0; s < p[i].nsec; s++, k++) {
-            uint64_t sec = p[i].first + s;
-            srcs[k] = p[i].data + s * unit;
-            dsts[k] = (unsigned char *)arena.buf + sec * unit;
-            secs[k] = sec;
+    for (Py_ssize_t i = 0; i < r.np; i++) {
+        for (size_t s = 0; s < r.p[i].nsec; s++, k++) {
+            uint64_t sec = r.p[i].first + s;
+            r.srcs[k] = r.p[i].data + s * unit;
+            r.dsts[k] = (unsigned char *)r.arena.buf + sec * unit;
+            r.secs[k] = sec;
         }
     }
-    batch_t bt = {.enc = 1, .n = total, .srcs = srcs, .dsts = dsts, .meta = meta,
-                  .sectors = secs};
+    batch_t bt = {.enc = 1, .n = r.total, .srcs = r.srcs, .dsts = r.dsts, .meta = r.meta,
+                  .sectors = r.secs};
     if (batch_run(b, &bt) < 0)
         goto out;
-    size_t fresh = 0;
-    for (Py_ssize_t s = 0; s < ns; s++) {
-        unsigned char *bits = vm_bits(vm, sp[s].chunk);
-        if (bits == NULL)
+    size_t fresh = 0, nbytes = 0;
+    for (Py_ssize_t s = 0; s < r.ns; s++) { /* then the flags and nonce || tag, span by span */
+        vspan_t *v = &r.sp[s];
+        unsigned char *bits = vm_bits(vm, v->chunk);
+        if (bits == NULL ||
+            (aead && vm_meta_move(v->chunk, v->a, v->b, r.meta + v->pos * META_LEN, 1) < 0))
             goto out;
-        fresh += bits_set(bits, sp[s].a, sp[s].b);
-        if (aead && vm_meta_move(sp[s].chunk, sp[s].a, sp[s].b, meta + sp[s].pos * META_LEN, 1) < 0)
-            goto out;
+        fresh += bits_set(bits, v->a, v->b);
     }
-    size_t nbytes = 0;
-    for (Py_ssize_t i = 0; i < np; i++)
-        nbytes += (size_t)p[i].view.len;
-    result = Py_BuildValue("(nnnn)", (Py_ssize_t)nbytes, np, (Py_ssize_t)total, (Py_ssize_t)fresh);
+    for (Py_ssize_t i = 0; i < r.np; i++)
+        nbytes += (size_t)r.p[i].view.len;
+    result = Py_BuildValue("(nnnn)", (Py_ssize_t)nbytes, r.np, (Py_ssize_t)r.total,
+                           (Py_ssize_t)fresh);
 out:
-    if (block != NULL)
-        PyMem_RawFree(block);
-    vm_spans_free(sp, ns);
-    if (have_arena)
-        PyBuffer_Release(&arena);
-    vm_release(p, np > 0 ? np : 0);
-    Py_DECREF(seq);
+    vm_end(&r);
     return result;
 }
 
@@ -1909,61 +1969,31 @@ out:
  * others.  Returns (list of bytes or None, bytes read, sectors decrypted) or None. */
 static PyObject *vm_read(VolumeMap *vm, PyObject *pieces, int mode)
 {
-    if (!PyList_CheckExact(pieces) && !PyTuple_CheckExact(pieces))
-        Py_RETURN_NONE;
-    PyObject *seq = PySequence_Tuple(pieces);
-    if (seq == NULL)
-        return NULL;
     Bound *b = vm->bound;
     const size_t unit = vm->unit;
     const int aead = b->alg == ALG_GCM || b->alg == ALG_CHACHA;
-    vpiece_t *p = NULL;
-    vspan_t *sp = NULL;
-    Py_ssize_t ns = 0;
-    size_t total = 0;
-    unsigned char *block = NULL;
-    Py_buffer arena = {0};
-    int have_arena = 0;
     PyObject *result = NULL;
-    Py_ssize_t np = vm_parse(vm, seq, mode, &p, &total);
-    if (np == -1)
-        goto out;
-    if (np == -2) {
-        result = Py_NewRef(Py_None);
-        goto out;
-    }
-    if (PyObject_GetBuffer(vm->arena, &arena, PyBUF_SIMPLE) < 0)
-        goto out;
-    have_arena = 1;
-    if ((uint64_t)arena.len / unit < vm->sectors) {
-        PyErr_SetString(PyExc_ValueError, "the arena is smaller than the volume");
+    vreq_t r;
+    /* metadata: gathered for the sectors decrypted, then as the request's sectors lie */
+    int ready = vm_begin(vm, pieces, mode, 2 * aead, &r);
+    if (ready <= 0) {
+        result = ready == 0 ? Py_NewRef(Py_None) : NULL;
         goto out;
     }
-    if ((ns = vm_spans(vm, p, np, total, 0, &sp)) < 0)
-        goto out;
-    size_t per = 2 * sizeof(void *) + sizeof(uint64_t);
-    /* per sector: source, destination, number; gathered metadata; the request's metadata */
-    block = PyMem_RawMalloc(total * (per + (aead ? 2 * META_LEN : 0)) + 1);
-    if (block == NULL) {
-        PyErr_NoMemory();
-        goto out;
-    }
-    const unsigned char **srcs = (const unsigned char **)block;
-    unsigned char **dsts = (unsigned char **)(block + total * sizeof(void *));
-    uint64_t *secs = (uint64_t *)(block + 2 * total * sizeof(void *));
-    unsigned char *gmeta = aead ? block + total * per : NULL;
-    unsigned char *rmeta = aead ? gmeta + total * META_LEN : NULL;
+    unsigned char *gmeta = r.meta;
+    unsigned char *rmeta = aead ? gmeta + r.total * META_LEN : NULL;
     size_t k = 0; /* sectors to decrypt */
     Py_ssize_t piece = 0;
     size_t in_piece = 0; /* sectors of the current piece before this span */
-    for (Py_ssize_t s = 0; s < ns; s++) {
-        vspan_t *v = &sp[s];
-        while (in_piece >= p[piece].nsec) { /* the piece this span belongs to */
+    for (Py_ssize_t s = 0; s < r.ns; s++) {
+        vspan_t *v = &r.sp[s];
+        while (in_piece >= r.p[piece].nsec) { /* the piece this span belongs to */
             piece++;
             in_piece = 0;
         }
-        unsigned char *dst = p[piece].data + in_piece * unit;
+        unsigned char *dst = r.p[piece].data + in_piece * unit;
         size_t cnt = v->b - v->a;
+        uint64_t sec0 = r.p[piece].first + in_piece;
         in_piece += cnt;
         if (v->chunk == NULL) {
             memset(dst, 0, cnt * unit);
@@ -1974,43 +2004,37 @@ static PyObject *vm_read(VolumeMap *vm, PyObject *pieces, int mode)
             goto out;
         if (aead && vm_meta_move(v->chunk, v->a, v->b, rmeta + v->pos * META_LEN, 0) < 0)
             goto out;
-        uint64_t sec0 = p[piece].first + (in_piece - cnt);
         for (size_t i = 0; i < cnt; i++) {
             size_t bit = v->a + i;
             if (!(bits[bit >> 3] & (1u << (bit & 7)))) {
                 memset(dst + i * unit, 0, unit);
                 continue;
             }
-            srcs[k] = (const unsigned char *)arena.buf + (sec0 + i) * unit;
-            dsts[k] = dst + i * unit;
-            secs[k] = sec0 + i;
+            r.srcs[k] = (const unsigned char *)r.arena.buf + (sec0 + i) * unit;
+            r.dsts[k] = dst + i * unit;
+            r.secs[k] = sec0 + i;
             if (aead)
                 memcpy(gmeta + k * META_LEN, rmeta + (v->pos + i) * META_LEN, META_LEN);
             k++;
         }
     }
-    batch_t bt = {.enc = 0, .n = k, .srcs = srcs, .dsts = dsts, .meta = gmeta, .sectors = secs};
+    batch_t bt = {.enc = 0, .n = k, .srcs = r.srcs, .dsts = r.dsts, .meta = gmeta,
+                  .sectors = r.secs};
     if (batch_run(b, &bt) < 0)
         goto out;
     PyObject *list = Py_NewRef(Py_None);
     if (mode == VM_READ) {
         Py_DECREF(list);
-        if ((list = PyList_New(np)) == NULL)
+        if ((list = PyList_New(r.np)) == NULL)
             goto out;
-        for (Py_ssize_t i = 0; i < np; i++) {
-            PyList_SET_ITEM(list, i, p[i].out);
-            p[i].out = NULL;
+        for (Py_ssize_t i = 0; i < r.np; i++) {
+            PyList_SET_ITEM(list, i, r.p[i].out);
+            r.p[i].out = NULL;
         }
     }
-    result = Py_BuildValue("(Nnn)", list, (Py_ssize_t)(total * unit), (Py_ssize_t)k);
+    result = Py_BuildValue("(Nnn)", list, (Py_ssize_t)(r.total * unit), (Py_ssize_t)k);
 out:
-    if (block != NULL)
-        PyMem_RawFree(block);
-    vm_spans_free(sp, ns);
-    if (have_arena)
-        PyBuffer_Release(&arena);
-    vm_release(p, np > 0 ? np : 0);
-    Py_DECREF(seq);
+    vm_end(&r);
     return result;
 }
 
@@ -2091,6 +2115,13 @@ static PyTypeObject VolumeMapType = {
 };
 
 /* ------------------------------------------------------------------ crypt_one (vectors) */
+
+/* Releases the buffers of a one-message call; those never filled (zeroed) are no-ops. */
+static void release_views(Py_buffer *const *views, int n)
+{
+    for (int i = 0; i < n; i++)
+        PyBuffer_Release(views[i]);
+}
 
 PyDoc_STRVAR(crypt_one_doc,
 "crypt_one(alg, encrypt, key, iv, data, aad=b'', tag=None) -> (out, tag) or None\n"
@@ -2185,12 +2216,7 @@ out:
     Py_XDECREF(out);
     EVP_CIPHER_CTX_free(ctx);
     OPENSSL_cleanse(key, sizeof key);
-    PyBuffer_Release(&iv);
-    PyBuffer_Release(&data);
-    if (aad.buf)
-        PyBuffer_Release(&aad);
-    if (tag.buf)
-        PyBuffer_Release(&tag);
+    release_views((Py_buffer *[]){&iv, &data, &aad, &tag}, 4);
     return result;
 }
 
@@ -2240,18 +2266,12 @@ static PyObject *ipp_crypt_one(PyObject *self, PyObject *args, PyObject *kw)
             goto out;
         }
         ctx_size = ipp.xts_size;
-        ctx = ipp_ctx_alloc(ctx_size);
-        if (ctx == NULL) {
-            PyErr_NoMemory();
-            goto out;
-        }
-        int bits = (int)data.len * 8;
         where = "ippsAES_XTSInit";
-        s = ipp.xts_init(key.buf, (int)key.len * 8, bits, ctx, ctx_size);
-        if (s == 0) {
+        ctx = ipp_ctx_new(ALG_XTS, key.buf, (int)key.len, (size_t)data.len, &s);
+        if (ctx != NULL) {
             where = enc ? "ippsAES_XTSEncrypt" : "ippsAES_XTSDecrypt";
-            s = enc ? ipp.xts_encrypt(data.buf, o, bits, ctx, iv.buf, 0)
-                    : ipp.xts_decrypt(data.buf, o, bits, ctx, iv.buf, 0);
+            s = (enc ? ipp.xts_encrypt : ipp.xts_decrypt)(data.buf, o, (int)data.len * 8, ctx,
+                                                          iv.buf, 0);
         }
         if (s != 0) {
             PyErr_Format(PyExc_RuntimeError, "IPP %s failed with status %d", where, s);
@@ -2269,26 +2289,11 @@ static PyObject *ipp_crypt_one(PyObject *self, PyObject *args, PyObject *kw)
         goto out;
     }
     ctx_size = ipp.gcm_size;
-    ctx = ipp_ctx_alloc(ctx_size);
-    if (ctx == NULL) {
-        PyErr_NoMemory();
-        goto out;
-    }
     where = "ippsAES_GCMInit";
-    s = ipp.gcm_init(key.buf, (int)key.len, ctx, ctx_size);
-    if (s == 0) {
-        where = "ippsAES_GCMStart";
-        s = ipp.gcm_start(iv.buf, (int)iv.len, aad.len ? aad.buf : &dummy, (int)aad.len, ctx);
-    }
-    if (s == 0 && data.len > 0) {
-        where = enc ? "ippsAES_GCMEncrypt" : "ippsAES_GCMDecrypt";
-        s = enc ? ipp.gcm_encrypt(data.buf, o, (int)data.len, ctx)
-                : ipp.gcm_decrypt(data.buf, o, (int)data.len, ctx);
-    }
-    if (s == 0) {
-        where = "ippsAES_GCMGetTag";
-        s = ipp.gcm_get_tag(tagbuf, TAG_LEN, ctx);
-    }
+    ctx = ipp_ctx_new(ALG_GCM, key.buf, (int)key.len, 0, &s);
+    if (ctx != NULL)
+        s = ipp_gcm_message(ctx, enc, iv.buf, (int)iv.len, aad.len ? aad.buf : &dummy,
+                            (int)aad.len, data.buf, o, (int)data.len, tagbuf, &where);
     if (s != 0) {
         PyErr_Format(PyExc_RuntimeError, "IPP %s failed with status %d", where, s);
         goto out;
@@ -2303,13 +2308,7 @@ out:
     Py_XDECREF(out);
     if (ctx != NULL)
         ipp_ctx_free(ctx, ctx_size);
-    PyBuffer_Release(&key);
-    PyBuffer_Release(&iv);
-    PyBuffer_Release(&data);
-    if (aad.buf)
-        PyBuffer_Release(&aad);
-    if (tag.buf)
-        PyBuffer_Release(&tag);
+    release_views((Py_buffer *[]){&key, &iv, &data, &aad, &tag}, 5);
     return result;
 }
 
@@ -2343,14 +2342,8 @@ static PyObject *ipp_ceiling(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "IPP ceiling: bad algorithm, key or unit");
         goto out;
     }
-    size = alg == ALG_XTS ? ipp.xts_size : ipp.gcm_size;
-    if ((ctx = ipp_ctx_alloc(size)) == NULL) {
-        PyErr_NoMemory();
-        goto out;
-    }
-    s = alg == ALG_XTS ? ipp.xts_init(key.buf, (int)key.len * 8, (int)unit * 8, ctx, size)
-                       : ipp.gcm_init(key.buf, (int)key.len, ctx, size);
-    if (s != 0) {
+    size = ipp_ctx_size(alg);
+    if ((ctx = ipp_ctx_new(alg, key.buf, (int)key.len, (size_t)unit, &s)) == NULL) {
         PyErr_Format(PyExc_RuntimeError, "IPP init failed with status %d", s);
         goto out;
     }
@@ -2358,22 +2351,17 @@ static PyObject *ipp_ceiling(PyObject *self, PyObject *args)
     double elapsed;
     Py_BEGIN_ALLOW_THREADS
     unsigned char iv[16] = {0}, aad[AAD_LEN] = {0}, tag[TAG_LEN];
+    const char *where = "";
     double t0 = now_seconds();
     for (long long it = 0; s == 0 && it < iterations; it++) {
         unsigned char *p = buf.buf;
         for (size_t i = 0; s == 0 && i < n; i++) {
             unsigned char *u = p + i * (size_t)unit;
-            if (alg == ALG_XTS) {
-                s = enc ? ipp.xts_encrypt(u, u, (int)unit * 8, ctx, iv, 0)
-                        : ipp.xts_decrypt(u, u, (int)unit * 8, ctx, iv, 0);
-            } else {
-                s = ipp.gcm_start(iv, NONCE_LEN, aad, AAD_LEN, ctx);
-                if (s == 0)
-                    s = enc ? ipp.gcm_encrypt(u, u, (int)unit, ctx)
-                            : ipp.gcm_decrypt(u, u, (int)unit, ctx);
-                if (s == 0)
-                    s = ipp.gcm_get_tag(tag, TAG_LEN, ctx);
-            }
+            if (alg == ALG_XTS)
+                s = (enc ? ipp.xts_encrypt : ipp.xts_decrypt)(u, u, (int)unit * 8, ctx, iv, 0);
+            else
+                s = ipp_gcm_message(ctx, enc, iv, NONCE_LEN, aad, AAD_LEN, u, u, (int)unit, tag,
+                                    &where);
         }
     }
     elapsed = now_seconds() - t0;
