@@ -1493,11 +1493,12 @@ typedef struct {
     PyObject *chunks;          /* dict: chunk index -> Chunk */
     PyObject *arena;           /* writable buffer holding chunk idx at idx * chunk bytes */
     PyObject *chunk_for_write; /* callable(idx) -> Chunk, creating it */
-    size_t unit, spc;
+    PyObject *bitmap;          /* writable buffer: the written-bitmaps, `stride` bytes a chunk */
+    size_t unit, spc, stride;
     uint64_t sectors; /* of the volume */
 } VolumeMap;
 
-static PyObject *s_written, *s_meta, *s_lo, *s_buf, *s_more, *s_view, *s_copy;
+static PyObject *s_meta, *s_lo, *s_buf, *s_more, *s_view, *s_copy;
 
 enum { VM_WRITE = 0, VM_READINTO = 1, VM_READ = 2 };
 
@@ -1511,9 +1512,11 @@ typedef struct {
 } vpiece_t;
 
 typedef struct {
-    PyObject *chunk; /* strong reference, or NULL: no such chunk (reads) */
-    size_t a, b;     /* sectors [a, b) of the chunk */
-    size_t pos;      /* position of sector a in the request (pieces in order) */
+    PyObject *chunk;     /* strong reference where the Chunk object is needed, else NULL */
+    unsigned char *bits; /* the chunk's written-bitmap */
+    int empty;           /* no sector of the chunk holds data (reads: all zeros) */
+    size_t a, b;         /* sectors [a, b) of the chunk */
+    size_t pos;          /* position of sector a in the request (pieces in order) */
 } vspan_t;
 
 static void vm_release(vpiece_t *p, Py_ssize_t n)
@@ -1649,21 +1652,6 @@ static PyObject *vm_chunk(VolumeMap *vm, uint64_t idx, int create)
     }
     Py_DECREF(key);
     return ch;
-}
-
-/* The bitmap of a chunk (`written`, a bytearray of at least spc bits), or NULL with an error. */
-static unsigned char *vm_bits(VolumeMap *vm, PyObject *ch)
-{
-    PyObject *w = PyObject_GetAttr(ch, s_written);
-    if (w == NULL)
-        return NULL;
-    unsigned char *bits = NULL;
-    if (PyByteArray_CheckExact(w) && (size_t)PyByteArray_GET_SIZE(w) * 8 >= vm->spc)
-        bits = (unsigned char *)PyByteArray_AS_STRING(w);
-    else
-        PyErr_SetString(PyExc_TypeError, "chunk.written must be a bytearray bitmap");
-    Py_DECREF(w); /* the chunk keeps it alive */
-    return bits;
 }
 
 /* The metadata of sectors [a, b) inside one span (lo, buf), or NULL when it does not cover them. */
@@ -1809,10 +1797,21 @@ static size_t bits_set(unsigned char *bits, size_t a, size_t b)
     return fresh;
 }
 
-/* The request cut by chunk: one span per (piece, chunk) in request order; chunks looked up
- * (and created when `create`).  Returns the number of spans or -1 with an error set. */
-static Py_ssize_t vm_spans(VolumeMap *vm, vpiece_t *p, Py_ssize_t np, size_t total, int create,
-                           vspan_t **out)
+/* Whether any sector of a chunk's bitmap holds data. */
+static int bits_any(const unsigned char *bits, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (bits[i])
+            return 1;
+    return 0;
+}
+
+/* The request cut by chunk: one span per (piece, chunk) in request order, with the chunk's
+ * bitmap.  The Chunk object is looked up only where it is needed: for its AEAD metadata, or
+ * to create a chunk a write lands in first (a chunk with a sector written exists: the
+ * bitmap says so without a lookup).  Returns the number of spans or -1 with an error set. */
+static Py_ssize_t vm_spans(VolumeMap *vm, vpiece_t *p, Py_ssize_t np, size_t total, int write,
+                           int aead, unsigned char *bitmap, vspan_t **out)
 {
     size_t cap = total + (size_t)np + 1, ns = 0, pos = 0;
     vspan_t *sp = PyMem_Calloc(cap, sizeof *sp);
@@ -1826,7 +1825,11 @@ static Py_ssize_t vm_spans(VolumeMap *vm, vpiece_t *p, Py_ssize_t np, size_t tot
             uint64_t idx = sec / vm->spc;
             size_t a = (size_t)(sec % vm->spc);
             size_t b = end - sec < vm->spc - a ? a + (size_t)(end - sec) : vm->spc;
-            PyObject *ch = vm_chunk(vm, idx, create);
+            unsigned char *bits = bitmap + idx * vm->stride;
+            int empty = !bits_any(bits, vm->stride);
+            PyObject *ch = NULL;
+            if (write ? aead || empty : aead && !empty)
+                ch = vm_chunk(vm, idx, write);
             if (ch == NULL && PyErr_Occurred()) {
                 for (size_t k = 0; k < ns; k++)
                     Py_XDECREF(sp[k].chunk);
@@ -1834,6 +1837,8 @@ static Py_ssize_t vm_spans(VolumeMap *vm, vpiece_t *p, Py_ssize_t np, size_t tot
                 return -1;
             }
             sp[ns].chunk = ch;
+            sp[ns].bits = bits;
+            sp[ns].empty = empty || (!write && aead && ch == NULL);
             sp[ns].a = a;
             sp[ns].b = b;
             sp[ns].pos = pos;
@@ -1864,8 +1869,8 @@ typedef struct {
     size_t total; /* sectors */
     vspan_t *sp;
     Py_ssize_t ns;
-    Py_buffer arena;
-    int have_arena;
+    Py_buffer arena, bitmap;
+    int have_arena, have_bitmap;
     unsigned char *block;
     const unsigned char **srcs;
     unsigned char **dsts;
@@ -1875,7 +1880,8 @@ typedef struct {
 
 /* Parses and lays out a request: 1 ready, 0 not handled here (the caller returns None),
  * -1 with an exception set.  vm_end() in every case. */
-static int vm_begin(VolumeMap *vm, PyObject *pieces, int mode, int meta_slots, vreq_t *r)
+static int vm_begin(VolumeMap *vm, PyObject *pieces, int mode, int aead, int meta_slots,
+                    vreq_t *r)
 {
     memset(r, 0, sizeof *r);
     if (!PyList_CheckExact(pieces) && !PyTuple_CheckExact(pieces))
@@ -1893,7 +1899,15 @@ static int vm_begin(VolumeMap *vm, PyObject *pieces, int mode, int meta_slots, v
         PyErr_SetString(PyExc_ValueError, "the arena is smaller than the volume");
         return -1;
     }
-    if ((r->ns = vm_spans(vm, r->p, r->np, r->total, mode == VM_WRITE, &r->sp)) < 0) {
+    if (PyObject_GetBuffer(vm->bitmap, &r->bitmap, PyBUF_WRITABLE) < 0)
+        return -1;
+    r->have_bitmap = 1;
+    if ((size_t)r->bitmap.len < (vm->sectors + vm->spc - 1) / vm->spc * vm->stride) {
+        PyErr_SetString(PyExc_ValueError, "the bitmap is smaller than the volume's chunks");
+        return -1;
+    }
+    if ((r->ns = vm_spans(vm, r->p, r->np, r->total, mode == VM_WRITE, aead, r->bitmap.buf,
+                          &r->sp)) < 0) {
         r->ns = 0;
         return -1;
     }
@@ -1917,6 +1931,8 @@ static void vm_end(vreq_t *r)
     vm_spans_free(r->sp, r->ns);
     if (r->have_arena)
         PyBuffer_Release(&r->arena);
+    if (r->have_bitmap)
+        PyBuffer_Release(&r->bitmap);
     vm_release(r->p, r->np > 0 ? r->np : 0);
     Py_XDECREF(r->seq);
 }
@@ -1929,7 +1945,7 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
     const int aead = b->alg == ALG_GCM || b->alg == ALG_CHACHA;
     PyObject *result = NULL;
     vreq_t r;
-    int ready = vm_begin(vm, pieces, VM_WRITE, aead, &r);
+    int ready = vm_begin(vm, pieces, VM_WRITE, aead, aead, &r);
     if (ready <= 0) {
         result = ready == 0 ? Py_NewRef(Py_None) : NULL;
         goto out;
@@ -1950,11 +1966,9 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
     size_t fresh = 0, nbytes = 0;
     for (Py_ssize_t s = 0; s < r.ns; s++) { /* then the flags and nonce || tag, span by span */
         vspan_t *v = &r.sp[s];
-        unsigned char *bits = vm_bits(vm, v->chunk);
-        if (bits == NULL ||
-            (aead && vm_meta_move(v->chunk, v->a, v->b, r.meta + v->pos * META_LEN, 1) < 0))
+        if (aead && vm_meta_move(v->chunk, v->a, v->b, r.meta + v->pos * META_LEN, 1) < 0)
             goto out;
-        fresh += bits_set(bits, v->a, v->b);
+        fresh += bits_set(v->bits, v->a, v->b);
     }
     for (Py_ssize_t i = 0; i < r.np; i++)
         nbytes += (size_t)r.p[i].view.len;
@@ -1975,7 +1989,7 @@ static PyObject *vm_read(VolumeMap *vm, PyObject *pieces, int mode)
     PyObject *result = NULL;
     vreq_t r;
     /* metadata: gathered for the sectors decrypted, then as the request's sectors lie */
-    int ready = vm_begin(vm, pieces, mode, 2 * aead, &r);
+    int ready = vm_begin(vm, pieces, mode, aead, 2 * aead, &r);
     if (ready <= 0) {
         result = ready == 0 ? Py_NewRef(Py_None) : NULL;
         goto out;
@@ -1995,13 +2009,11 @@ static PyObject *vm_read(VolumeMap *vm, PyObject *pieces, int mode)
         size_t cnt = v->b - v->a;
         uint64_t sec0 = r.p[piece].first + in_piece;
         in_piece += cnt;
-        if (v->chunk == NULL) {
+        if (v->empty) {
             memset(dst, 0, cnt * unit);
             continue;
         }
-        unsigned char *bits = vm_bits(vm, v->chunk);
-        if (bits == NULL)
-            goto out;
+        const unsigned char *bits = v->bits;
         if (aead && vm_meta_move(v->chunk, v->a, v->b, rmeta + v->pos * META_LEN, 0) < 0)
             goto out;
         for (size_t i = 0; i < cnt; i++) {
@@ -2050,19 +2062,22 @@ static PyObject *VolumeMap_readintov(VolumeMap *vm, PyObject *pieces)
 
 static PyObject *VolumeMap_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"bound", "chunks", "arena", "chunk_for_write", "sector_size",
-                             "sectors_per_chunk", "sectors", NULL};
-    PyObject *bound, *chunks, *arena, *cfw;
-    Py_ssize_t unit, spc;
+    static char *kwlist[] = {"bound", "chunks", "arena", "chunk_for_write", "bitmap",
+                             "bitmap_stride", "sector_size", "sectors_per_chunk", "sectors",
+                             NULL};
+    PyObject *bound, *chunks, *arena, *cfw, *bitmap;
+    Py_ssize_t unit, spc, stride;
     unsigned long long sectors;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O!OOnnK:VolumeMap", kwlist, &BoundType, &bound,
-                                     &PyDict_Type, &chunks, &arena, &cfw, &unit, &spc, &sectors))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O!OOOnnnK:VolumeMap", kwlist, &BoundType,
+                                     &bound, &PyDict_Type, &chunks, &arena, &cfw, &bitmap,
+                                     &stride, &unit, &spc, &sectors))
         return NULL;
-    if ((size_t)unit != ((Bound *)bound)->unit || spc < 1 || !PyCallable_Check(cfw) ||
-        !PyObject_CheckBuffer(arena)) {
+    if ((size_t)unit != ((Bound *)bound)->unit || spc < 1 || stride * 8 < spc ||
+        !PyCallable_Check(cfw) || !PyObject_CheckBuffer(arena) || !PyObject_CheckBuffer(bitmap)) {
         PyErr_SetString(PyExc_ValueError,
-                        "VolumeMap: sector size must be the bound cipher's, spc >= 1, a callable "
-                        "chunk_for_write and a buffer arena");
+                        "VolumeMap: sector size must be the bound cipher's, spc >= 1, a bitmap "
+                        "stride of spc bits, a callable chunk_for_write, buffers for the arena "
+                        "and the bitmap");
         return NULL;
     }
     VolumeMap *vm = (VolumeMap *)type->tp_alloc(type, 0);
@@ -2072,6 +2087,8 @@ static PyObject *VolumeMap_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     vm->chunks = Py_NewRef(chunks);
     vm->arena = Py_NewRef(arena);
     vm->chunk_for_write = Py_NewRef(cfw);
+    vm->bitmap = Py_NewRef(bitmap);
+    vm->stride = (size_t)stride;
     vm->unit = (size_t)unit;
     vm->spc = (size_t)spc;
     vm->sectors = sectors;
@@ -2084,6 +2101,7 @@ static void VolumeMap_dealloc(VolumeMap *vm)
     Py_XDECREF(vm->chunks);
     Py_XDECREF(vm->arena);
     Py_XDECREF(vm->chunk_for_write);
+    Py_XDECREF(vm->bitmap);
     Py_TYPE(vm)->tp_free((PyObject *)vm);
 }
 
@@ -2560,7 +2578,7 @@ PyMODINIT_FUNC PyInit__native(void)
     if (PyType_Ready(&BoundType) < 0 || PyType_Ready(&VolumeMapType) < 0)
         return NULL;
     struct { PyObject **slot; const char *text; } names[] = {
-        {&s_written, "written"}, {&s_meta, "meta"}, {&s_lo, "lo"}, {&s_buf, "buf"}, {&s_more, "more"},
+        {&s_meta, "meta"}, {&s_lo, "lo"}, {&s_buf, "buf"}, {&s_more, "more"},
         {&s_view, "view"}, {&s_copy, "copy"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)

@@ -146,17 +146,19 @@ def _first_of(span: tuple[int, bytearray]) -> int:
 class Chunk:
     """One allocated chunk: where its ciphertext lives, its AEAD metadata (None without
     AEAD) and ``written``, a bitmap whose bit i (byte i // 8, bit i % 8) says whether sector i
-    holds data (32 bytes for 256 sectors); a bytearray, so that the native vectored I/O
-    (``_native.VolumeMap``) sets and tests it in place."""
+    holds data (32 bytes for 256 sectors): the chunk's slice of the store's one bitmap where
+    the store has an arena (so the native vectored I/O, ``_native.VolumeMap``, tests and sets
+    it without touching this object), else a bytearray of its own."""
 
     __slots__ = ("base", "data", "meta", "written")
 
     def __init__(self, data: mmap.mmap | bytearray | None, base: int, sectors: int,
-                 metadata_size: int) -> None:
+                 metadata_size: int, written: memoryview | None = None) -> None:
         self.data = data  # a mapping of its own, or None: bytes [base, +chunk) of the arena
         self.base = base
         self.meta = _MetaSpans(metadata_size, sectors) if metadata_size else None
-        self.written = bytearray(-(-sectors // 8))
+        self.written: memoryview | bytearray = \
+            written if written is not None else bytearray(-(-sectors // 8))
 
     @property
     def has_meta(self) -> bool:
@@ -210,6 +212,12 @@ class SparseStore:
         self._arena = _reserve(chunks * chunk_bytes) if chunks * chunk_bytes <= _ARENA_MAX \
             else None
         self._arena_view = memoryview(self._arena) if self._arena is not None else None
+        #: with an arena, every chunk's written-bitmap lives in one mapping (pages only where
+        #: chunks were written), ``bitmap_stride`` bytes a chunk
+        self.bitmap_stride = -(-self.sectors_per_chunk // 8)
+        self._bitmap = _reserve(chunks * self.bitmap_stride) if self._arena is not None \
+            else None
+        self._bitmap_view = memoryview(self._bitmap) if self._bitmap is not None else None
         self._zeros = _zeros(max(chunk_bytes, self.sectors_per_chunk * max(metadata_size, 1)))
         self.sectors_allocated = 0
 
@@ -235,9 +243,12 @@ class SparseStore:
         ch = self._chunks.get(idx)
         if ch is None:
             arena = self._arena_view is not None
+            bits = self._bitmap_view
+            stride = self.bitmap_stride
             ch = self._chunks[idx] = Chunk(
                 None if arena else _anonymous(self.chunk_bytes),
                 idx * self.chunk_bytes if arena else 0, self.sectors_per_chunk, self.metadata_size,
+                None if bits is None else bits[idx * stride : (idx + 1) * stride],
             )
         return ch
 
@@ -376,5 +387,7 @@ class SparseStore:
         """Drop everything (the volume is closed): every page goes back to the kernel."""
         if self._arena is not None and _DONTNEED is not None and self._chunks:
             self._arena.madvise(_DONTNEED, 0, len(self._arena))
+        for ch in self._chunks.values():  # the shared bitmap must read as unwritten again
+            ch.written[:] = bytes(len(ch.written))
         self._chunks.clear()
         self.sectors_allocated = 0

@@ -851,13 +851,14 @@ class EncryptedVolume:
 
 def _native_map(cipher: Any, store: SparseStore) -> Any:
     """The native vectored-I/O map of a store (``_native.VolumeMap``), or None where the
-    cipher is not a native ``Bound`` or the store has no single arena."""
+    cipher is not a native ``Bound`` or the store has no single arena and bitmap."""
     bound = getattr(_engines._native, "Bound", None)
-    if bound is None or not isinstance(cipher, bound) or store._arena_view is None:
+    if bound is None or not isinstance(cipher, bound) or store._arena_view is None \
+            or store._bitmap_view is None:
         return None
     return _engines._native.VolumeMap(
-        cipher, store._chunks, store._arena_view, store.chunk_for_write, store.sector_size,
-        store.sectors_per_chunk, store.sector_count)
+        cipher, store._chunks, store._arena_view, store.chunk_for_write, store._bitmap_view,
+        store.bitmap_stride, store.sector_size, store.sectors_per_chunk, store.sector_count)
 
 
 def _contiguous(runs: list[_Run], size: int) -> list[list[_Run]]:
