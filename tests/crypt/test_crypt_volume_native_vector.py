@@ -231,3 +231,19 @@ def test_requests_and_sectors_are_counted(engine, no_python_path):
     assert (st_.write_requests, st_.bytes_written, st_.sectors_encrypted) == (3, 16384, 4)
     assert (st_.read_requests, st_.bytes_read, st_.sectors_decrypted) == (3, 16384, 3)
     assert st_.sectors_allocated == 4 and st_.chunks_allocated == 2
+
+
+@pytest.mark.parametrize("engine", NATIVE)
+@pytest.mark.parametrize("spec_text", ["aes-xts-plain64:512:4096", "aes-gcm-random:256:4096"])
+def test_a_request_split_across_two_threads_lands_whole(engine, spec_text, no_python_path):
+    """A vectored request large enough to be split across workers (scattered pieces, each
+    worker a lane of them) stores and reads back every piece."""
+    spec = CipherSpec.parse(spec_text)
+    size = 64 << 20
+    vol = EncryptedVolume(size, spec, _key(spec), engine=engine, threads=2)
+    rng = random.Random(5)
+    sectors = rng.sample(range(size // 4096), 200)
+    pieces = [(s * 4096, rng.randbytes(4096)) for s in sectors]
+    assert vol.writev(pieces) == 200 * 4096
+    assert vol.readv([(off, 4096) for off, _ in pieces]) == [d for _, d in pieces]
+    assert vol.stats.sectors_allocated == 200
