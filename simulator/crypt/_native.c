@@ -17,6 +17,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h> /* T_OBJECT_EX, READONLY: reading __slots__ members directly */
 
 #include <openssl/core.h>
 #include <openssl/core_dispatch.h>
@@ -1654,6 +1655,42 @@ static PyObject *vm_chunk(VolumeMap *vm, uint64_t idx, int create)
     return ch;
 }
 
+/* An attribute that is a __slots__ member (Chunk.meta, _MetaSpans.buf/lo/more), read at its
+ * offset once the member descriptor of the object's type is known: the generic lookup costs
+ * more than the rest of a piece's bookkeeping.  Other attributes (or types) go through
+ * PyObject_GetAttr.  A new reference, or NULL with an exception set. */
+typedef struct {
+    PyTypeObject *type; /* strong reference: the type whose member was found */
+    Py_ssize_t offset;  /* 0: not a plain object slot (use the generic lookup) */
+} slot_cache_t;
+
+static slot_cache_t slot_meta, slot_buf, slot_lo, slot_more;
+
+static PyObject *slot_get(PyObject *obj, PyObject *name, slot_cache_t *c)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (c->type != tp) {
+        PyObject *descr = PyObject_GetAttr((PyObject *)tp, name);
+        if (descr == NULL)
+            return NULL;
+        Py_ssize_t offset = 0;
+        if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+            PyMemberDef *m = ((PyMemberDescrObject *)descr)->d_member;
+            if (m->type == T_OBJECT_EX && !(m->flags & READONLY))
+                offset = m->offset;
+        }
+        Py_DECREF(descr);
+        Py_XSETREF(c->type, (PyTypeObject *)Py_NewRef(tp));
+        c->offset = offset;
+    }
+    if (c->offset > 0) {
+        PyObject *v = *(PyObject **)((char *)obj + c->offset);
+        if (v != NULL)
+            return Py_NewRef(v);
+    }
+    return PyObject_GetAttr(obj, name); /* raises AttributeError for an unset slot */
+}
+
 /* The metadata of sectors [a, b) inside one span (lo, buf), or NULL when it does not cover them. */
 static unsigned char *span_at(PyObject *lo_obj, PyObject *buf, size_t a, size_t b, int *err)
 {
@@ -1676,14 +1713,14 @@ static unsigned char *span_at(PyObject *lo_obj, PyObject *buf, size_t a, size_t 
  * (no exception set unless -1 is stored in *err). */
 static unsigned char *vm_meta_fast(PyObject *meta, size_t a, size_t b, int *err)
 {
-    PyObject *buf = PyObject_GetAttr(meta, s_buf);
+    PyObject *buf = slot_get(meta, s_buf, &slot_buf);
     if (buf == NULL) {
         *err = -1;
         return NULL;
     }
     unsigned char *at = NULL;
     if (buf != Py_None) {
-        PyObject *lo_obj = PyObject_GetAttr(meta, s_lo);
+        PyObject *lo_obj = slot_get(meta, s_lo, &slot_lo);
         if (lo_obj == NULL)
             *err = -1;
         else
@@ -1693,7 +1730,7 @@ static unsigned char *vm_meta_fast(PyObject *meta, size_t a, size_t b, int *err)
     Py_DECREF(buf); /* the spans keep it alive */
     if (at != NULL || *err < 0 || buf == Py_None)
         return at;
-    PyObject *more = PyObject_GetAttr(meta, s_more);
+    PyObject *more = slot_get(meta, s_more, &slot_more);
     if (more == NULL) {
         *err = -1;
         return NULL;
@@ -1732,7 +1769,7 @@ static unsigned char *vm_meta_fast(PyObject *meta, size_t a, size_t b, int *err)
  * at mem: the first span directly, others through meta.view(a, b) / meta.copy(a, b, out). */
 static int vm_meta_move(PyObject *ch, size_t a, size_t b, unsigned char *mem, int store)
 {
-    PyObject *meta = PyObject_GetAttr(ch, s_meta);
+    PyObject *meta = slot_get(ch, s_meta, &slot_meta);
     if (meta == NULL)
         return -1;
     int rc = 0;
