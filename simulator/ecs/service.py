@@ -25,7 +25,7 @@ from simulator.service import Service
 if TYPE_CHECKING:
     from simulator.ecs.provisioner import TaskProvisioner
     from simulator.ecs.tasks import Task
-    from simulator.world import Simulation
+    from simulator.service import SimulationSurface
 
 
 class EcsService(
@@ -39,7 +39,7 @@ class EcsService(
     constraint_error = "InvalidParameterException"
     cloudtrail_lower_names = False
 
-    def __init__(self, sim: Simulation, provisioner: TaskProvisioner) -> None:
+    def __init__(self, sim: SimulationSurface, provisioner: TaskProvisioner) -> None:
         super().__init__(sim)
         self.clusters: dict[tuple[str, str], Cluster] = {}
         self.taskdefs: dict[tuple[str, str], list[TaskDefinition]] = {}

@@ -30,7 +30,7 @@ from simulator.iam.principal import Principal, resolve_principal, unique_id
 from simulator.service import CallContext, Service
 
 if TYPE_CHECKING:
-    from simulator.world import Simulation
+    from simulator.service import SimulationSurface
 
 LimitExceeded = errors.error_class("LimitExceeded", 409)
 DeleteConflict = errors.error_class("DeleteConflict", 409)
@@ -207,7 +207,7 @@ class IamService(Service):
     event_source: ClassVar[str] = "iam.amazonaws.com"
     constraint_error: ClassVar[str] = "ValidationError"
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: SimulationSurface) -> None:
         super().__init__(sim)
         self.roles: dict[tuple[str, str], Entity] = {}
         self.users: dict[tuple[str, str], Entity] = {}
