@@ -299,6 +299,7 @@ class _Validator:
             key_axis = self.axis(grid, "key_bits", None, _int, "key sizes in bits, e.g. 256, 512")
         configs: list[dict[str, Any]] = []
         for entry in entries:
+            name: Any  # a string entry's name, or what a table entry gives: checked below
             if isinstance(entry, str):
                 name, bits_list, where = entry, key_axis, "grid.key_bits"
             elif isinstance(entry, Mapping):
