@@ -128,10 +128,7 @@ def run_experiment(
                        f"{MAX_CELLS:,}; narrow it, or pass --allow-large if you mean it")
     runner = runner_for(spec.kind)
     if datapath is None and spec.kind != "scenario":
-        try:
-            datapath = default_datapath()
-        except ImportError as exc:
-            raise RunError(f"the data path is not importable: {exc}") from None
+        datapath = default_datapath()
     runner.check(spec, cells, datapath)  # refuse before anything runs or is written
     skipped = runner.unsupported(cells, datapath)
     if skipped:
