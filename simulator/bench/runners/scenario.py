@@ -47,6 +47,7 @@ class ScenarioRunner(Runner):
                "cpu_seconds", "cpu_user", "cpu_sys")
     rate_column = "seconds"
     grid = GRID
+    uses_datapath = False
 
     def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
         """Refuse scenario files that cannot run as written, before anything runs."""

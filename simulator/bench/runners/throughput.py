@@ -67,6 +67,7 @@ class ThroughputRunner(Runner):
     rate_column = "mib_s"
     split_column = "op"
     grid = GRID
+    rated = True
 
     def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
         """Refuse engines that cannot run here."""

@@ -97,6 +97,7 @@ class VolumeRunner(Runner):
     rate_column = "mib_s"
     split_column = "op"
     grid = GRID
+    rated = True
 
     def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
         """Refuse without EncryptedVolume or with an engine that cannot run here."""
