@@ -1,7 +1,7 @@
 """``EcsService``: the simulated Amazon ECS control plane for Fargate.
 
 The operations live with the resources they manage (``clusters``, ``taskdefs``, ``tasks``,
-``services``, the scheduler in ``deployments``); this class holds the state and wires the
+``ecs_services``, the scheduler in ``deployments``); this class holds the state and wires the
 task lifecycle to the task provisioner the simulation hands it (the Fargate agent) and to
 the service scheduler.
 """
