@@ -102,7 +102,7 @@ class EntityOperations(IamCore):
             self._set_boundary(entity, params["PermissionsBoundary"])
         table[key] = entity
         self._changed()
-        if kind is ROLE:
+        if kind is ROLE:  # CloudTrail's CreateRole record names the role
             ctx.audit["resources"] = [{"ARN": entity.arn, "accountId": ctx.account}]
         return {kind.output_member: entity.to_output()}
 
@@ -278,7 +278,6 @@ class EntityOperations(IamCore):
         """
         self._trust(self._target(ROLE, ctx, params), params["PolicyDocument"])
         return {}
-
 
 
 def _handler(step: Step, pattern: str, kind: EntityKind) -> Callable[..., Response]:
