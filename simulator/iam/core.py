@@ -31,7 +31,7 @@ from simulator.iam.state import KINDS, AccessKey, Entity, EntityKind, ManagedPol
 from simulator.service import CallContext, Service
 
 if TYPE_CHECKING:
-    from simulator.world import Simulation
+    from simulator.service import SimulationSurface
 
 LimitExceeded = errors.error_class("LimitExceeded", 409)
 DeleteConflict = errors.error_class("DeleteConflict", 409)
@@ -70,7 +70,7 @@ class IamCore(Service):
     event_source: ClassVar[str] = "iam.amazonaws.com"
     constraint_error: ClassVar[str] = "ValidationError"
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: SimulationSurface) -> None:
         super().__init__(sim)
         #: Entities by kind name, then by (account, lower-cased name): IAM names are
         #: case-insensitive.
