@@ -21,21 +21,41 @@ import urllib.parse
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from simulator import errors
-from simulator.errors import InvalidInputException, NoSuchEntityException
+from simulator.errors import AccessDeniedException, InvalidInputException, NoSuchEntityException
 from simulator.iam import simulate as S
 from simulator.iam.authorization import authorize
 from simulator.iam.aws_managed import aws_managed_policies
 from simulator.iam.policy import PolicyDocument
 from simulator.iam.principal import Principal, unique_id
 from simulator.iam.state import KINDS, AccessKey, Entity, EntityKind, ManagedPolicy
+from simulator.models import service_model
 from simulator.service import CallContext, Service
 
 if TYPE_CHECKING:
     from simulator.world import Simulation
 
-LimitExceeded = errors.error_class("LimitExceeded", 409)
-DeleteConflict = errors.error_class("DeleteConflict", 409)
-ValidationError = errors.error_class("ValidationError")
+
+
+def iam_error(code: str) -> type[errors.ClientError]:
+    """The error class for IAM's error ``code``, with the HTTP status botocore's IAM model
+    gives it (NoSuchEntity 404, EntityAlreadyExists/DeleteConflict/LimitExceeded 409, ...)."""
+    for shape in service_model("iam").error_shapes:
+        meta = shape.metadata.get("error", {})
+        if meta.get("code") == code:
+            return errors.error_class(code, meta.get("httpStatusCode", 400))
+    return errors.error_class(code)
+
+
+LimitExceeded = iam_error("LimitExceeded")
+DeleteConflict = iam_error("DeleteConflict")
+ValidationError = iam_error("ValidationError")
+#: IAM denies with ``AccessDenied`` and HTTP 403 (not ``AccessDeniedException``, as KMS and
+#: ECS do): "An error occurred (AccessDenied) when calling the GetRole operation: User: ... is
+#: not authorized to perform: iam:GetRole on resource: role NAME because no identity-based
+#: policy allows the iam:GetRole action (Service: Iam, Status Code: 403 ...)", as IAM's
+#: answers quoted in public issues show. botocore's IAM model has no shape for it; STS names
+#: it the same (https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html).
+AccessDenied = errors.error_class("AccessDenied", 403)
 
 #: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html (the quotas of
 #: roles and users per account, and of managed policies per entity, are in ``state.KINDS``).
@@ -134,13 +154,27 @@ class IamCore(Service):
 
     # -- shared steps ---------------------------------------------------------------------
     def _authorize(
-        self, ctx: CallContext, action: str, resource: str, *, shared: bool = False
+        self, ctx: CallContext, action: str, resource: str, *, shared: bool = False,
+        shown: str | None = None,
     ) -> None:
-        """Authorise ``iam:action`` on ``resource``. ``shared`` for AWS managed policies: their
-        ARNs name the account ``aws``, but every account holds them, so the caller's own
-        identity policies decide (no resource policy grants across accounts)."""
-        authorize(self.sim, ctx, f"iam:{action}", resource,
-                  resource_account=ctx.account if shared else None)
+        """Authorise ``iam:action`` on ``resource``; AccessDenied (403) in IAM's words if not.
+
+        ``shared`` for AWS managed policies: their ARNs name the account ``aws``, but every
+        account holds them, so the caller's own identity policies decide (no resource policy
+        grants across accounts). ``shown`` is how IAM's AccessDenied message names the
+        resource: an existing role or user by kind and name ("on resource: role Operator",
+        "user alice"), a managed policy as "policy ARN" (CreatePolicy: "policy NAME"), a role
+        or user being created by its ARN (the default).
+        """
+        try:
+            authorize(self.sim, ctx, f"iam:{action}", resource,
+                      resource_account=ctx.account if shared else None)
+        except AccessDeniedException as exc:
+            message, explanation = exc.message, exc.explanation
+            if shown is not None and shown != resource:
+                message = message.replace(f"on resource: {resource}", f"on resource: {shown}", 1)
+                explanation = explanation or f"{shown} is {resource}"
+            raise AccessDenied(message, explanation=explanation, **exc.details) from None
 
     def _arn(self, ctx: CallContext, kind: str, path: str, name: str) -> str:
         return f"arn:{self.sim.partition}:iam::{ctx.account}:{kind}{path}{name}"
@@ -178,12 +212,17 @@ class IamCore(Service):
             self._load_aws_managed()
         return self.policies.get(arn)
 
-    def _get_policy(self, arn: str) -> ManagedPolicy:
+    def _get_policy(self, arn: str, *, attaching: bool = False) -> ManagedPolicy:
+        """The managed policy ``arn`` names, or NoSuchEntity in IAM's words: "Policy ARN was
+        not found." when reading or changing it (GetPolicy), "Policy ARN does not exist or is
+        not attachable." when attaching it or setting it as a boundary (AttachRolePolicy)."""
         if not arn.startswith("arn:"):
             raise InvalidInputException(f"ARN {arn} is not valid.")
         pol = self._managed(arn)
         if pol is None:
-            raise NoSuchEntityException(f"Policy {arn} does not exist or is not attachable.")
+            if attaching:
+                raise NoSuchEntityException(f"Policy {arn} does not exist or is not attachable.")
+            raise NoSuchEntityException(f"Policy {arn} was not found.")
         return pol
 
     def _tags_in(
@@ -198,7 +237,7 @@ class IamCore(Service):
                 del out[old]
             out[tag["Key"]] = tag["Value"]
         if len(out) > TAGS_PER_ENTITY:
-            raise LimitExceeded(f"Cannot exceed quota for TagsPerEntity: {TAGS_PER_ENTITY}.")
+            raise LimitExceeded(f"Cannot exceed quota for TagsPerEntity: {TAGS_PER_ENTITY}")
         return out
 
     def _set_boundary(self, entity: Entity, arn: str | None) -> None:
@@ -207,7 +246,7 @@ class IamCore(Service):
             if old is not None:
                 old.boundary_uses -= 1
         if arn:
-            pol = self._get_policy(arn)
+            pol = self._get_policy(arn, attaching=True)
             pol.boundary_uses += 1
         entity.boundary_arn = arn
         self._changed()

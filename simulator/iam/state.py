@@ -45,17 +45,20 @@ class EntityKind:
 
 
 #: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html (Roles per
-#: account 1000, Users per account 5000, Managed policies per role / per user 10).
+#: account 1000, Users per account 5000, Managed policies per role / per user 10). The quota
+#: names are the ones IAM's LimitExceeded text uses: "Cannot exceed quota for PoliciesPerRole:
+#: 10" (IAM's answer, quoted e.g. in https://github.com/aws/eks-hybrid/pull/741); users'
+#: PoliciesPerUser by the same pattern.
 ROLE = EntityKind(
     name="Role", noun="role", arn_type="role", name_member="RoleName", id_member="RoleId",
     output_member="Role", inline_size_kind="role", per_account=1000,
-    account_quota="RolesPerAccount", attached_quota="PolicyPerRoleManagedQuota",
+    account_quota="RolesPerAccount", attached_quota="PoliciesPerRole",
     has_trust_policy=True,
 )
 USER = EntityKind(
     name="User", noun="user", arn_type="user", name_member="UserName", id_member="UserId",
     output_member="User", inline_size_kind="user", per_account=5000,
-    account_quota="UsersPerAccount", attached_quota="PolicyPerUserManagedQuota",
+    account_quota="UsersPerAccount", attached_quota="PoliciesPerUser",
 )
 #: The entity kinds by name (``Principal.kind`` / ``Entity.kind``).
 KINDS: dict[str, EntityKind] = {kind.name: kind for kind in (ROLE, USER)}
