@@ -40,7 +40,7 @@ def iam_error(code: str) -> type[errors.ClientError]:
     """The error class for IAM's error ``code``, with the HTTP status botocore's IAM model
     gives it (NoSuchEntity 404, EntityAlreadyExists/DeleteConflict/LimitExceeded 409, ...)."""
     for shape in service_model("iam").error_shapes:
-        meta = shape.metadata.get("error", {})
+        meta = shape.metadata.get("error", {"code": shape.name})
         if meta.get("code") == code:
             return errors.error_class(code, meta.get("httpStatusCode", 400))
     return errors.error_class(code)
