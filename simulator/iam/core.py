@@ -212,17 +212,26 @@ class IamCore(Service):
             self._load_aws_managed()
         return self.policies.get(arn)
 
-    def _get_policy(self, arn: str, *, attaching: bool = False) -> ManagedPolicy:
-        """The managed policy ``arn`` names, or NoSuchEntity in IAM's words: "Policy ARN was
-        not found." when reading or changing it (GetPolicy), "Policy ARN does not exist or is
-        not attachable." when attaching it or setting it as a boundary (AttachRolePolicy)."""
+    #: IAM's NoSuchEntity for a managed policy that is not there, by what the request does
+    #: with it (IAM's answers, as quoted in public issues): reading or changing it
+    #: (GetPolicy: "Policy ARN was not found."), attaching it (AttachRolePolicy: "Policy ARN
+    #: does not exist or is not attachable."), or setting it as a permissions boundary
+    #: (PutRolePermissionsBoundary, CreateRole's PermissionsBoundary: "Scope ARN: ARN does not
+    #: exist or is not attachable.").
+    MISSING_POLICY: ClassVar[dict[str, str]] = {
+        "read": "Policy {arn} was not found.",
+        "attach": "Policy {arn} does not exist or is not attachable.",
+        "boundary": "Scope ARN: {arn} does not exist or is not attachable.",
+    }
+
+    def _get_policy(self, arn: str, *, use: str = "read") -> ManagedPolicy:
+        """The managed policy ``arn`` names, or NoSuchEntity in IAM's words for ``use``
+        (``MISSING_POLICY``); InvalidInput when ``arn`` is no ARN."""
         if not arn.startswith("arn:"):
             raise InvalidInputException(f"ARN {arn} is not valid.")
         pol = self._managed(arn)
         if pol is None:
-            if attaching:
-                raise NoSuchEntityException(f"Policy {arn} does not exist or is not attachable.")
-            raise NoSuchEntityException(f"Policy {arn} was not found.")
+            raise NoSuchEntityException(self.MISSING_POLICY[use].format(arn=arn))
         return pol
 
     def _tags_in(
@@ -241,12 +250,14 @@ class IamCore(Service):
         return out
 
     def _set_boundary(self, entity: Entity, arn: str | None) -> None:
+        # The new boundary is looked up first: a missing one changes nothing (the old
+        # boundary's PermissionsBoundaryUsageCount included).
+        pol = self._get_policy(arn, use="boundary") if arn else None
         if entity.boundary_arn:
             old = self._managed(entity.boundary_arn)
             if old is not None:
                 old.boundary_uses -= 1
-        if arn:
-            pol = self._get_policy(arn, attaching=True)
+        if pol is not None:
             pol.boundary_uses += 1
         entity.boundary_arn = arn
         self._changed()

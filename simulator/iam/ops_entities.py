@@ -203,7 +203,7 @@ class EntityOperations(IamCore):
         nothing)."""
         entity = self._target(kind, ctx, params)
         arn = params["PolicyArn"]
-        pol = self._get_policy(arn, attaching=True)
+        pol = self._get_policy(arn, use="attach")
         if arn in entity.attached:
             return {}
         if len(entity.attached) >= MANAGED_POLICIES_PER_ENTITY:

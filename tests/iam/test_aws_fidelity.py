@@ -247,6 +247,12 @@ def test_common_errors_through_the_endpoint_in_aws_words(endpoint):
         "NoSuchEntity", f"Policy {missing} was not found.", 404)
     assert _error(iam.attach_role_policy, RoleName="Operator", PolicyArn=missing) == (
         "NoSuchEntity", f"Policy {missing} does not exist or is not attachable.", 404)
+    assert _error(iam.put_role_permissions_boundary, RoleName="Operator",
+                  PermissionsBoundary=missing) == (
+        "NoSuchEntity", f"Scope ARN: {missing} does not exist or is not attachable.", 404)
+    assert _error(iam.create_user, UserName="bob", PermissionsBoundary=missing) == (
+        "NoSuchEntity", f"Scope ARN: {missing} does not exist or is not attachable.", 404)
+    assert _error(iam.get_user, UserName="bob")[0] == "NoSuchEntity"  # nothing half-made
     assert _error(iam.delete_role_policy, RoleName="Operator", PolicyName="p") == (
         "NoSuchEntity", "The role policy with name p cannot be found.", 404)
     assert _error(iam.delete_access_key, UserName="alice", AccessKeyId="AKIAIOSFODNN7EXAMPLE") == (
@@ -341,3 +347,16 @@ def test_delete_policy_with_versions_in_iams_words(iam):
     assert info.value.message == "Cannot delete the default version of a policy."
     iam.delete_policy(PolicyArn=arn)
 
+
+
+def test_a_missing_boundary_leaves_the_old_one_and_its_count(iam):
+    arn = iam.create_policy(PolicyName="edge", PolicyDocument=ALLOW)["Policy"]["Arn"]
+    iam.create_role(RoleName="Operator", AssumeRolePolicyDocument=TRUST,
+                    PermissionsBoundary=arn)
+    with pytest.raises(ClientError) as info:
+        iam.put_role_permissions_boundary(
+            RoleName="Operator", PermissionsBoundary=f"arn:aws:iam::{ACCOUNT}:policy/none")
+    assert (info.value.code, info.value.status) == ("NoSuchEntity", 404)
+    role = iam.get_role(RoleName="Operator")["Role"]
+    assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == arn
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["PermissionsBoundaryUsageCount"] == 1
