@@ -103,7 +103,7 @@ class PolicyOperations(IamCore):
             if params.get("OnlyAttached") and pol.attachments == 0:
                 continue
             if pol.path.startswith(prefix):
-                items.append(pol.to_output(tags=False))
+                items.append(pol.to_output(full=False))
         return self.paginate("ListPolicies", items, params)
 
     def DeletePolicy(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -95,8 +95,11 @@ class ManagedPolicy:
     def aws_managed(self) -> bool:
         return ":aws:policy/" in self.arn
 
-    def to_output(self, *, tags: bool = True) -> dict[str, Any]:
-        """The ``Policy`` shape (ListPolicies leaves the tags out)."""
+    def to_output(self, *, full: bool = True) -> dict[str, Any]:
+        """The ``Policy`` shape; ``full=False`` for ListPolicies, which leaves out the
+        description and the tags: "This element is included in the response to the GetPolicy
+        operation. It is not included in the response to the ListPolicies operation."
+        (https://docs.aws.amazon.com/IAM/latest/APIReference/API_Policy.html)."""
         out: dict[str, Any] = {
             "PolicyName": self.name,
             "PolicyId": self.policy_id,
@@ -109,9 +112,9 @@ class ManagedPolicy:
             "CreateDate": self.created,
             "UpdateDate": self.updated,
         }
-        if self.description:
+        if full and self.description:
             out["Description"] = self.description
-        if tags and self.tags:
+        if full and self.tags:
             out["Tags"] = tags_out(self.tags)
         return out
 

@@ -112,7 +112,7 @@ TOUR: list[tuple[str, Params]] = [
 #: https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetRole.html and
 #: https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetPolicy.html).
 ALWAYS: dict[str, tuple[str, ...]] = {
-    "Role": ("AssumeRolePolicyDocument", "MaxSessionDuration"),
+    "Role": ("AssumeRolePolicyDocument",),
     "Policy": ("PolicyName", "PolicyId", "Arn", "Path", "DefaultVersionId", "AttachmentCount",
                "PermissionsBoundaryUsageCount", "IsAttachable", "CreateDate", "UpdateDate"),
     "PolicyVersion": ("VersionId", "IsDefaultVersion", "CreateDate"),
@@ -188,6 +188,11 @@ def test_every_operation_in_process_matches_the_output_shape():
     roles = answers["ListRoles"]
     assert roles["IsTruncated"] is True and roles["Marker"]
     assert answers["ListAttachedRolePolicies"]["IsTruncated"] is False
+    assert answers["GetPolicy"]["Policy"]["Description"] == "d"
+    assert answers["GetPolicy"]["Policy"]["Tags"] == [{"Key": "k", "Value": "v"}]
+    listed = answers["ListPolicies"]["Policies"]
+    assert [p["PolicyName"] for p in listed] == ["keys"]
+    assert "Description" not in listed[0] and "Tags" not in listed[0]  # GetPolicy's only
 
 
 @pytest.fixture
@@ -211,6 +216,20 @@ def test_every_operation_through_the_endpoint_parses_to_the_output_shape(endpoin
     assert answers["GetRole"]["Role"]["AssumeRolePolicyDocument"] == json.loads(TRUST)
     assert answers["ListRoles"]["IsTruncated"] is True
     assert answers["GetRole"]["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_access_denied_through_the_endpoint_is_403_access_denied(endpoint):
+    import boto3
+
+    endpoint.create_user(UserName="alice")
+    key = endpoint.create_access_key(UserName="alice")["AccessKey"]
+    alice = boto3.client(
+        "iam", endpoint_url=endpoint.meta.endpoint_url, region_name="us-west-2",
+        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    assert _error(alice.get_user, UserName="alice") == (
+        "AccessDenied",
+        f"User: {USER_ARN} is not authorized to perform: iam:GetUser on resource: user alice "
+        "because no identity-based policy allows the iam:GetUser action", 403)
 
 
 # -- errors ------------------------------------------------------------------------------------
