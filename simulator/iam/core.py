@@ -237,7 +237,22 @@ class IamCore(Service):
     def _tags_in(
         self, tags: list[dict[str, str]] | None, existing: dict[str, str]
     ) -> dict[str, str]:
-        """``existing`` with ``tags`` added (keys are case-insensitive), within the quota."""
+        """``existing`` with ``tags`` added (keys are case-insensitive), within the quota.
+
+        One request naming a key twice, in any case, is InvalidInput "Duplicate tag keys
+        found. Please note that Tag keys are case insensitive." (IAM's answer, as moto's tests
+        recorded against AWS have it:
+        https://github.com/getmoto/moto/blob/master/tests/test_iam/test_iam.py).
+        More than 50 tags in one request is the model's constraint (ValidationError); more
+        than 50 on the entity in all is LimitExceeded with a quota text that is ours, unverified.
+        """
+        keys = [tag["Key"].lower() for tag in tags or []]
+        if len(set(keys)) < len(keys):
+            raise InvalidInputException(
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
+                explanation="repeated: " + ", ".join(sorted({k for k in keys
+                                                             if keys.count(k) > 1})),
+            )
         out = dict(existing)
         for tag in tags or []:
             lower = {k.lower(): k for k in out}

@@ -379,3 +379,22 @@ def test_a_missing_boundary_leaves_the_old_one_and_its_count(iam):
     role = iam.get_role(RoleName="Operator")["Role"]
     assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == arn
     assert iam.get_policy(PolicyArn=arn)["Policy"]["PermissionsBoundaryUsageCount"] == 1
+
+
+@pytest.mark.parametrize("operation,params", [
+    ("TagRole", {"RoleName": "Operator"}),
+    ("CreateUser", {"UserName": "bob"}),
+    ("CreatePolicy", {"PolicyName": "p", "PolicyDocument": ALLOW}),
+])
+def test_a_tag_key_twice_in_one_request_is_invalid_input(iam, operation, params):
+    iam.create_role(RoleName="Operator", AssumeRolePolicyDocument=TRUST,
+                    Tags=[{"Key": "team", "Value": "a"}])
+    with pytest.raises(ClientError) as info:
+        iam.call(operation, {**params, "Tags": [{"Key": "env", "Value": "a"},
+                                                {"Key": "ENV", "Value": "b"}]})
+    assert (info.value.code, info.value.status) == ("InvalidInput", 400)
+    assert info.value.message == (
+        "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+    assert iam.list_role_tags(RoleName="Operator")["Tags"] == [{"Key": "team", "Value": "a"}]
+    assert iam.list_users()["Users"] == []
+    assert iam.list_policies(Scope="Local")["Policies"] == []
