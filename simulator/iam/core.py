@@ -66,6 +66,14 @@ TAGS_PER_ENTITY = 50
 ACCESS_KEYS_PER_USER = 2
 # Policy size quotas: simulator.iam.sizes.POLICY_SIZE_QUOTAS.
 
+#: The default version of the AWS managed policies whose shipped document is not AWS's v1, by
+#: path and name, as the AWS Managed Policy Reference gives it (GetPolicy's DefaultVersionId;
+#: GetPolicyVersion finds the document under it). Others are v1.
+AWS_MANAGED_DEFAULT_VERSIONS: dict[str, str] = {
+    # https://docs.aws.amazon.com/aws-managed-policy/latest/reference/PowerUserAccess.html
+    "/PowerUserAccess": "v12",
+}
+
 #: Where each handler's docstring points: the IAM API Reference page of the operation.
 API_REFERENCE = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_{}.html"
 
@@ -202,9 +210,11 @@ class IamCore(Service):
         for shipped in aws_managed_policies():
             arn = shipped.arn(self.sim.partition)
             parsed = PolicyDocument.parse(shipped.document, name=arn, source_type="aws-managed")
+            vid = AWS_MANAGED_DEFAULT_VERSIONS.get(shipped.path + shipped.name, "v1")
             self.policies[arn] = ManagedPolicy(
                 shipped.name, arn, shipped.path, unique_id("Policy", arn), now, now,
-                versions={"v1": (shipped.document, parsed, now)},
+                versions={vid: (shipped.document, parsed, now)}, default_version=vid,
+                next_version=int(vid[1:]) + 1,
             )
 
     def _managed(self, arn: str) -> ManagedPolicy | None:

@@ -398,3 +398,17 @@ def test_a_tag_key_twice_in_one_request_is_invalid_input(iam, operation, params)
     assert iam.list_role_tags(RoleName="Operator")["Tags"] == [{"Key": "team", "Value": "a"}]
     assert iam.list_users()["Users"] == []
     assert iam.list_policies(Scope="Local")["Policies"] == []
+
+
+def test_an_aws_managed_policy_reports_awss_default_version(iam):
+    """GetPolicy says the version AWS's reference gives, and GetPolicyVersion of that id (what
+    clients call next) returns the shipped document."""
+    arn = "arn:aws:iam::aws:policy/PowerUserAccess"
+    pol = iam.get_policy(PolicyArn=arn)["Policy"]
+    assert pol["DefaultVersionId"] == "v12"
+    version = iam.get_policy_version(PolicyArn=arn, VersionId="v12")["PolicyVersion"]
+    assert version["IsDefaultVersion"] and version["Document"]["Statement"][0]["NotAction"]
+    listed = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    assert [v["VersionId"] for v in listed] == ["v12"]
+    admin = iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")["Policy"]
+    assert admin["DefaultVersionId"] == "v1"
