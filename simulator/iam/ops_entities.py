@@ -17,7 +17,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from simulator.errors import EntityAlreadyExistsException, NoSuchEntityException
+from simulator.errors import (
+    EntityAlreadyExistsException,
+    InvalidInputException,
+    NoSuchEntityException,
+)
 from simulator.iam import sizes
 from simulator.iam.core import (
     API_REFERENCE,
@@ -85,6 +89,13 @@ class EntityOperations(IamCore):
                 f"Cannot exceed quota for {kind.account_quota}: {kind.per_account}"
             )
         path = self._path(params)
+        for reserved in kind.reserved_paths:
+            if path.startswith(reserved):
+                raise InvalidInputException(
+                    f"Path prefix '{reserved}' can only be used for AWS Service linked Roles",
+                    explanation="service-linked roles are made by CreateServiceLinkedRole, "
+                    "which the simulator does not implement",
+                )
         arn = self._arn(ctx, kind.arn_type + "/", path[1:], name)
         entity = Entity(kind.name, name, arn, path, unique_id(kind.name, arn), ctx.now,
                         ctx.account)

@@ -42,6 +42,8 @@ class EntityKind:
     attached_quota: str
     #: Roles have a trust policy, a description and a maximum session duration.
     has_trust_policy: bool = False
+    #: Path prefixes only AWS may use for this kind (CreateRole refuses them).
+    reserved_paths: tuple[str, ...] = ()
 
 
 #: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html (Roles per
@@ -54,6 +56,11 @@ ROLE = EntityKind(
     output_member="Role", inline_size_kind="role", per_account=1000,
     account_quota="RolesPerAccount", attached_quota="PoliciesPerRole",
     has_trust_policy=True,
+    # "InvalidInput: Path prefix '/aws-service-role/' can only be used for AWS Service linked
+    # Roles" (IAM's answer to CreateRole, quoted in
+    # https://github.com/tilfin/aws-iam-policy-tool/pull/9); such roles come from
+    # CreateServiceLinkedRole, which the simulator does not implement.
+    reserved_paths=("/aws-service-role/",),
 )
 USER = EntityKind(
     name="User", noun="user", arn_type="user", name_member="UserName", id_member="UserId",

@@ -412,3 +412,13 @@ def test_an_aws_managed_policy_reports_awss_default_version(iam):
     assert [v["VersionId"] for v in listed] == ["v12"]
     admin = iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")["Policy"]
     assert admin["DefaultVersionId"] == "v1"
+
+
+def test_the_service_linked_role_path_is_reserved(iam):
+    with pytest.raises(ClientError) as info:
+        iam.create_role(RoleName="AWSServiceRoleForECS", AssumeRolePolicyDocument=TRUST,
+                        Path="/aws-service-role/ecs.amazonaws.com/")
+    assert (info.value.code, info.value.status) == ("InvalidInput", 400)
+    assert info.value.message == (
+        "Path prefix '/aws-service-role/' can only be used for AWS Service linked Roles")
+    assert iam.list_roles()["Roles"] == []
