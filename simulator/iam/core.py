@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from simulator.world import Simulation
 
 
-
 def iam_error(code: str) -> type[errors.ClientError]:
     """The error class for IAM's error ``code``, with the HTTP status botocore's IAM model
     gives it (NoSuchEntity 404, EntityAlreadyExists/DeleteConflict/LimitExceeded 409, ...)."""
