@@ -15,11 +15,18 @@ N worker processes, one thread each, each with the resource ``machine = 1``);
 * Results come back in cell order and are appended to the one run directory as they arrive,
   so an interrupted run (Ctrl-C, a lost worker Dask cannot replace) keeps every finished cell
   and resumes with ``fargate-sim run --resume DIR`` (with or without ``--workers``).
+* A worker that dies: Dask runs its cells again on the others, up to
+  ``distributed.scheduler.allowed-failures`` deaths per cell (3 by default). A cell past that
+  (``KilledWorker``) is left not done while the other workers' cells are still recorded; the
+  run then stops as failed (``WorkerLost``, naming the cells) with the resume command. A dead
+  worker's hold on its machine's lock lapses after Dask's lease timeout
+  (``distributed.scheduler.locks.lease-timeout``, 30 s), so its machine waits that long once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -37,6 +44,18 @@ CONNECT_TIMEOUT = 10.0
 
 class DistributedError(RuntimeError):
     """Dask is missing, or the scheduler cannot be reached: one line for the user."""
+
+
+class WorkerLost(RuntimeError):
+    """Cells whose worker died while they ran; the others are recorded, these are not done."""
+
+    def __init__(self, lost: list[tuple[Cell, str]]) -> None:
+        self.cells = [cell for cell, _ in lost]
+        n = len(lost)
+        super().__init__(
+            f"{n} cell{'s' if n > 1 else ''} lost with {'their workers' if n > 1 else 'its worker'}"
+            f" and not done ({'; '.join(c.id for c in self.cells)}); "
+            f"Dask said: {lost[0][1]}")
 
 
 def _import_distributed() -> Any:
@@ -84,6 +103,17 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
 _HOST_ENV: dict[str, Any] = {}
 
 
+def worker_host() -> str:
+    """This worker's machine: ``FARGATE_SIM_HOST`` as the worker process sees it (a Nanny's
+    ``env`` sets it after the process has started), else ``env.HOST``."""
+    return os.environ.get("FARGATE_SIM_HOST") or env.HOST
+
+
+def host_lock(host: str) -> str:
+    """The name of the cluster-wide lock a host's measurements hold (one at a time)."""
+    return f"fargate-sim:{MACHINE}:{host}"
+
+
 def _host_env() -> dict[str, Any]:
     """This machine's CPU, engines (code paths) and library versions, once per process."""
     if not _HOST_ENV:
@@ -100,11 +130,11 @@ def run_cell_on_worker(spec: Any, cell: Cell, ceilings: dict[Any, Any]
     from simulator.bench.runners import runner_for
 
     distributed = _import_distributed()
-    host = env.HOST
+    host = worker_host()
     runner = runner_for(spec.kind)
     datapath = None if spec.kind == "scenario" else default_datapath()
     ctx = RunContext(spec=spec, datapath=datapath, ceilings=dict(ceilings))
-    with distributed.Lock(f"fargate-sim:{MACHINE}:{host}"):
+    with distributed.Lock(host_lock(host)):
         t0 = time.perf_counter()
         rows = runner.run_cell(cell, ctx)
         seconds = time.perf_counter() - t0
@@ -145,13 +175,22 @@ class DaskExecutor:
                 rows = runner.run_cell(cell, ctx)
                 yield cell, rows, time.perf_counter() - t0
             return
+        distributed = _import_distributed()
         futures = [self.client.submit(run_cell_on_worker, ctx.spec, cell, ctx.ceilings,
                                       resources={MACHINE: 1}, pure=False, key=f"cell-{cell.key}")
                    for cell in cells]
         hosts: dict[str, Any] = {}
+        lost: list[tuple[Cell, str]] = []
         try:
             for cell, future in zip(cells, futures, strict=True):
-                rows, seconds, host, host_env = future.result()
+                try:
+                    rows, seconds, host, host_env = future.result()
+                except distributed.KilledWorker as exc:
+                    # Its worker died while it ran, as many times as the scheduler allows
+                    # (distributed.scheduler.allowed-failures): leave it for --resume, keep
+                    # the other workers' cells.
+                    lost.append((cell, str(exc)))
+                    continue
                 if host not in hosts:
                     hosts[host] = host_env
                     if ctx.run_dir is not None:
@@ -160,6 +199,8 @@ class DaskExecutor:
                         known[host] = host_env
                         store.update_meta(hosts=known)
                 yield cell, rows, seconds
+            if lost:
+                raise WorkerLost(lost)
         finally:
             for f in futures:
                 f.cancel()

@@ -1,0 +1,151 @@
+"""Dask runs on worker processes: a worker killed mid-run, and hosts with their own ceilings.
+
+The cluster is two worker processes (each under a Nanny, as ``dask worker`` starts them),
+each told a different host name (``FARGATE_SIM_HOST``), so one machine stands for two.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+distributed = pytest.importorskip("distributed",
+                                  reason="Dask is an extra: pip install -e '.[distributed]'")
+import dask  # noqa: E402
+
+from simulator.bench import RunInterrupted, load_run, parse_spec_text, run_experiment  # noqa: E402
+from simulator.bench import distributed as dist  # noqa: E402
+from simulator.bench.grid import expand  # noqa: E402
+from simulator.bench.store import CELLS, read_cells  # noqa: E402
+
+pytestmark = pytest.mark.slow  # worker processes take seconds to start
+
+HOSTS = ("host-a", "host-b")
+
+THROUGHPUT = """name = "tp_workers"
+kind = "throughput"
+[measure]
+warmup = 0
+repetitions = 2
+min_time = 0.001
+ceiling = "none"
+[grid]
+cipher = ["aes-xts-plain64", "aes-gcm-random"]
+sector_size = [512, 4096]
+batch = ["64k"]
+engine = ["cryptography"]
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A scheduler and two Nanny-run worker processes, one per pretend host.
+
+    ``allowed-failures = 0``: the scheduler gives up on a cell the first time its worker
+    dies (the default, 3, reruns it on another worker: then no cell is ever lost). A dead
+    worker's claim on its machine's lock lapses after the lease timeout (30 s by default;
+    3 s here, and the workers, which inherit this config, refresh theirs every 0.6 s).
+    """
+    workers = {host: {"cls": distributed.Nanny, "options": {
+        "nthreads": 1, "resources": {dist.MACHINE: 1}, "host": "127.0.0.1",
+        "env": {"FARGATE_SIM_HOST": host}}} for host in HOSTS}
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                          "distributed.scheduler.locks.lease-timeout": "3s",
+                          "distributed.scheduler.locks.lease-validation-interval": "0.5s"}):
+        # (for the whole test: the scheduler reads the lease timeout when it checks leases)
+        spec_cluster = distributed.SpecCluster(
+            workers=workers, scheduler={"cls": distributed.Scheduler, "options": {
+                "dashboard_address": None, "host": "127.0.0.1"}})
+        client = distributed.Client(spec_cluster, set_as_default=False)
+        client.wait_for_workers(len(HOSTS))
+        try:
+            yield client
+        finally:
+            client.close()
+            spec_cluster.close()
+
+
+def _workers_by_host(client: Any) -> dict[str, str]:
+    return {host: addr for addr, host in client.run(dist.worker_host).items()}
+
+
+def _executing(dask_worker: Any) -> list[str]:
+    """The keys of the tasks a worker is executing now (run on the worker)."""
+    return [ts.key for ts in dask_worker.state.executing]
+
+
+def _wait(what: str, ok: Any, seconds: float = 120.0) -> None:
+    """Poll until ``ok()``; a guard against a hang, not a timing assertion."""
+    deadline = time.monotonic() + seconds
+    while not ok():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_a_worker_killed_mid_run_leaves_its_cells_to_resume(tmp_path: Path, cluster) -> None:
+    spec = parse_spec_text(THROUGHPUT, path=tmp_path / "tp_workers.toml")
+    executor = dist.DaskExecutor(cluster)
+    # Hold both machines' locks: each worker takes a cell and waits for its machine, so the
+    # kill lands while a cell is under way, not between cells.
+    with cluster.as_current():
+        locks = [distributed.Lock(dist.host_lock(h)) for h in HOSTS]
+    for lock in locks:
+        assert lock.acquire(timeout=30)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = run_experiment(spec, out=tmp_path, plots=False,
+                                               executor=executor)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    try:
+        victim = _workers_by_host(cluster)["host-b"]
+        _wait("a cell under way on each worker",
+              lambda: all(len(keys) == 1 for keys in cluster.run(_executing).values()))
+        (under_way,) = cluster.run(_executing)[victim]
+        theirs = set(cluster.processing()[victim])  # under way, or queued behind it
+        pid = cluster.run(os.getpid, workers=[victim])[victim]
+        os.kill(pid, signal.SIGKILL)
+        _wait("the scheduler to see the worker gone",
+              lambda: victim not in cluster.scheduler_info()["workers"])
+    finally:
+        for lock in locks:
+            lock.release()
+        runner.join(300)
+    assert not runner.is_alive()
+    error = outcome.get("error")
+    assert isinstance(error, RunInterrupted), outcome
+    assert f"{len(theirs)} cells lost with their workers and not done" in str(error)
+    assert f"resume with: fargate-sim run --resume {error.path}" in str(error)
+
+    # Every other cell is recorded whole; the lost one is not done.
+    lines = (error.path / CELLS).read_text().splitlines()
+    records = [json.loads(line) for line in lines]  # no torn or partial line
+    done = {r["cell"] for r in records}
+    cells = {c.key for c in expand(spec)}
+    lost = {f"cell-{k}" for k in cells - done}
+    assert under_way in theirs and lost == theirs and len(theirs) < len(cells)
+    assert len(records) == len(done) == error.done == len(cells) - len(lost)
+    run = load_run(error.path)
+    assert run.status == "failed" and len(run.rows) == 2 * len(done)
+    assert run.meta["cells_done"] == len(done) and "WorkerLost" in run.meta["error"]
+
+    # The Nanny restarted the worker; --resume runs the lost cells and nothing else.
+    cluster.wait_for_workers(len(HOSTS))
+    result = run_experiment(spec, resume=error.path, plots=False, executor=executor)
+    assert result.cells_skipped == len(done) and result.cells_run == len(lost)
+    run = load_run(error.path)
+    assert run.status == "complete" and len(run.rows) == 2 * len(cells)
+    assert {r["cell"] for r in read_cells(error.path)} == cells
