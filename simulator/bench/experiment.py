@@ -204,7 +204,9 @@ def _run(spec: ExperimentSpec, store: RunStore, meta: dict[str, Any],
         ctx = RunContext(spec=spec, datapath=datapath, note=log, run_dir=store.path)
         baseline = _baseline_from_disk(store, runner) if rated else {}
         sampler = _CeilingSampler(spec, runner, cells, datapath, store, quiet, log)
-        ctx.ceilings = sampler.start(len(todo))
+        # an executor whose hosts measure their own ceilings: none from this machine
+        per_host = bool(getattr(executor, "ceilings_per_host", False))
+        ctx.ceilings = {} if per_host else sampler.start(len(todo))
         bar = _progress(len(cells), n_done, spec.name, quiet)
         results = (_in_turn(todo, runner, ctx, sampler) if executor is None
                    else executor(todo, runner, ctx))
@@ -214,7 +216,9 @@ def _run(spec: ExperimentSpec, store: RunStore, meta: dict[str, Any],
                 row.update(cell.as_dict())
                 row.setdefault("host", env.HOST)
             if rated:
-                _derive(rows, cell, runner, ctx.ceilings, baseline)
+                host = rows[0].get("host") if rows else None
+                _derive(rows, cell, runner, ctx.host_ceilings.get(host, ctx.ceilings)
+                        if ctx.host_ceilings else ctx.ceilings, baseline)
             shares = [float(r["cpu_share"]) for r in rows if r.get("cpu_share") == r.get(
                 "cpu_share") and r.get("cpu_share") is not None]
             share = min(shares) if shares else None
@@ -408,6 +412,7 @@ def _match_key(cell: dict[str, Any], row: dict[str, Any], runner: Runner) -> tup
     items = [(k, v) for k, v in cell.items() if k not in ("cipher", "key_bits")]
     if runner.split_column:
         items.append((runner.split_column, row.get(runner.split_column)))
+    items.append(("host", row.get("host")))  # a distributed run: each host's own plain copy
     return tuple(items)
 
 

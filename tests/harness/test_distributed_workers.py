@@ -149,3 +149,59 @@ def test_a_worker_killed_mid_run_leaves_its_cells_to_resume(tmp_path: Path, clus
     run = load_run(error.path)
     assert run.status == "complete" and len(run.rows) == 2 * len(cells)
     assert {r["cell"] for r in read_cells(error.path)} == cells
+
+
+CEILINGS = THROUGHPUT.replace('ceiling = "none"', 'ceiling = "native"\nceiling_rounds = 1')
+
+
+def test_each_host_measures_its_own_ceilings_and_cells_pair_with_them(tmp_path: Path,
+                                                                      cluster, capsys) -> None:
+    from simulator.bench.ceiling import aggregate
+    from simulator.cli import main
+
+    spec = parse_spec_text(CEILINGS, path=tmp_path / "tp_workers.toml")
+    result = run_experiment(spec, out=tmp_path, plots=False,
+                            executor=dist.DaskExecutor(cluster))
+    run = load_run(result.path)
+    assert run.status == "complete" and set(run.rows["host"]) == set(HOSTS)
+    samples = [json.loads(line) for line in
+               (result.path / "ceilings.jsonl").read_text().splitlines()]
+    assert {s["host"] for s in samples} == set(HOSTS)  # measured on each host, none here
+    own = {h: aggregate(s for s in samples if s["host"] == h) for h in HOSTS}
+    # one round each (ceiling_rounds = 1), however many cells a host ran
+    for h in HOSTS:
+        assert {s["round"] for s in samples if s["host"] == h} == {0}
+        assert len([s for s in samples if s["host"] == h]) == len(
+            {(s["cipher"], s["unit"], s["op"], s["source"]) for s in samples if s["host"] == h})
+    assert {c["host"] for c in run.meta["ceilings"]} == set(HOSTS)
+
+    # Every row is paired with its own host's ceiling, in the table and in the summary.
+    for row in run.rows.to_dict("records"):
+        op = "encrypt" if row["op"] == "encrypt" else "decrypt"
+        mine = own[row["host"]][(row["cipher"], int(row["key_bits"]),
+                                 int(row["sector_size"]), op, 1)]
+        assert row["ceiling_mib_s"] == pytest.approx(mine.mib_s)
+        assert row["ratio_to_ceiling"] == pytest.approx(row["mib_s"] / mine.mib_s)
+    summary = run.summary
+    assert set(summary["host"]) == set(HOSTS)
+    for rec in summary.to_dict("records"):
+        op = "encrypt" if rec["op"] == "encrypt" else "decrypt"
+        mine = own[rec["host"]][(rec["cipher"], int(rec["key_bits"]),
+                                 int(rec["sector_size"]), op, 1)]
+        assert rec["ceiling_mib_s"] == pytest.approx(mine.mib_s)
+    # the hosts' loops were timed apart: their figures differ
+    key = next(iter(own["host-a"]))
+    assert own["host-a"][key].bytes_per_s != own["host-b"][key].bytes_per_s
+
+    assert main(["compare", "--by", "host", str(result.path)]) == 0
+    out = capsys.readouterr().out
+    assert "each host's ceiling" in out
+    assert "host-a ceiling" in out and "host-b ceiling" in out and "host-b of ceiling" in out
+
+
+def test_ceiling_rounds_fall_due_through_the_cells() -> None:
+    plan = dist.CeilingPlan(token="t", keys=(), rounds=3, index=0, count=9)
+    assert [dist.replace(plan, index=i).due() for i in (0, 2, 3, 5, 6, 8)] == [
+        [0], [0], [0, 1], [0, 1], [0, 1, 2], [0, 1, 2]]
+    assert dist.replace(plan, rounds=0).due() == []
+    assert plan.variable("host-a") == "fargate-sim:ceilings:t:host-a"
