@@ -329,10 +329,22 @@ def _publish_ceilings(samples: dict[str, dict[int, list[dict[str, Any]]]],
     table = {host: aggregate(s for r in sorted(rounds) for s in rounds[r])
              for host, rounds in samples.items() if rounds}
     if store is not None:
-        store.update_meta(ceilings=[{**c.to_dict(), "host": host}
-                                    for host, ceilings in sorted(table.items())
-                                    for c in ceilings.values()])
+        store.update_meta(ceilings=_listed(table))
     return table
+
+
+def host_ceilings(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """meta.json's ``ceilings`` of a run whose samples name their host: each host's own."""
+    by_host: dict[str, list[dict[str, Any]]] = {}
+    for sample in samples:
+        if sample.get("host"):
+            by_host.setdefault(sample["host"], []).append(sample)
+    return _listed({host: aggregate(xs) for host, xs in by_host.items()})
+
+
+def _listed(table: dict[str, dict[SampleKey, Ceiling]]) -> list[dict[str, Any]]:
+    return [{**c.to_dict(), "host": host}
+            for host, ceilings in sorted(table.items()) for c in ceilings.values()]
 
 
 # ------------------------------------------------------------------ compare --by host

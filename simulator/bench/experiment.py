@@ -297,7 +297,10 @@ class _CeilingSampler:
         self.sources = sources_for(spec.measure.ceiling, engines, spec.measure.ceiling_seconds)
         # ceiling = "none": no ceilings at all (not even the null copy's)
         self.rounds = spec.measure.ceiling_rounds if self.keys and self.sources else 0
-        self.done = {int(s.get("round", 0)) for s in store.ceiling_samples()}
+        samples = store.ceiling_samples()
+        # A distributed run resumed here: this machine is one more host, its samples tagged.
+        self.host = env.HOST if any(s.get("host") for s in samples) else None
+        self.done = {int(s.get("round", 0)) for s in samples if s.get("host") == self.host}
         self.at: list[int] = []
 
     def _round(self) -> dict[SampleKey, Ceiling]:
@@ -311,14 +314,22 @@ class _CeilingSampler:
             bar.set_postfix_str(msg.split(": ", 1)[-1], refresh=False)
             bar.update(1)
 
-        sample_round(self.keys, self.sources, n, self.store.append_ceiling, note)
+        record = self.store.append_ceiling if self.host is None else (
+            lambda sample: self.store.append_ceiling({**sample, "host": self.host}))
+        sample_round(self.keys, self.sources, n, record, note)
         bar.close()
         self.done.add(n)
         return self._publish()
 
     def _publish(self) -> dict[SampleKey, Ceiling]:
-        ceilings = aggregate(self.store.ceiling_samples())
-        self.store.update_meta(ceilings=[c.to_dict() for c in ceilings.values()],
+        samples = self.store.ceiling_samples()
+        ceilings = aggregate(s for s in samples if s.get("host") == self.host)
+        listed = [c.to_dict() for c in ceilings.values()]
+        if self.host is not None:  # every host's, naming it, as a distributed run keeps them
+            from simulator.bench.distributed import host_ceilings
+
+            listed = host_ceilings(samples)
+        self.store.update_meta(ceilings=listed,
                                ceiling_sources=[{"source": s.name, "library": s.library,
                                                  "version": s.version, "code_path": s.code_path}
                                                 for s in self.sources])
