@@ -90,8 +90,10 @@ def _wait(what: str, ok: Any, seconds: float = 120.0) -> None:
         time.sleep(0.05)
 
 
-def test_a_worker_killed_mid_run_leaves_its_cells_to_resume(tmp_path: Path, cluster) -> None:
-    spec = parse_spec_text(THROUGHPUT, path=tmp_path / "tp_workers.toml")
+def _run_and_kill(spec: Any, tmp_path: Path, cluster: Any, host: str = "host-b"
+                  ) -> tuple[dict[str, Any], str, set[str]]:
+    """Run ``spec`` on the cluster and SIGKILL ``host``'s worker process while a cell is under
+    way: (the run's result or error, the cell under way, the cells the worker held)."""
     executor = dist.DaskExecutor(cluster)
     # Hold both machines' locks: each worker takes a cell and waits for its machine, so the
     # kill lands while a cell is under way, not between cells.
@@ -111,7 +113,7 @@ def test_a_worker_killed_mid_run_leaves_its_cells_to_resume(tmp_path: Path, clus
     runner = threading.Thread(target=run)
     runner.start()
     try:
-        victim = _workers_by_host(cluster)["host-b"]
+        victim = _workers_by_host(cluster)[host]
         _wait("a cell under way on each worker",
               lambda: all(len(keys) == 1 for keys in cluster.run(_executing).values()))
         (under_way,) = cluster.run(_executing)[victim]
@@ -125,6 +127,13 @@ def test_a_worker_killed_mid_run_leaves_its_cells_to_resume(tmp_path: Path, clus
             lock.release()
         runner.join(300)
     assert not runner.is_alive()
+    return outcome, under_way, theirs
+
+
+def test_a_worker_killed_mid_run_leaves_its_cells_to_resume(tmp_path: Path, cluster) -> None:
+    spec = parse_spec_text(THROUGHPUT, path=tmp_path / "tp_workers.toml")
+    executor = dist.DaskExecutor(cluster)
+    outcome, under_way, theirs = _run_and_kill(spec, tmp_path, cluster)
     error = outcome.get("error")
     assert isinstance(error, RunInterrupted), outcome
     assert f"{len(theirs)} cells lost with their workers and not done" in str(error)
@@ -154,11 +163,41 @@ def test_a_worker_killed_mid_run_leaves_its_cells_to_resume(tmp_path: Path, clus
 CEILINGS = THROUGHPUT.replace('ceiling = "none"', 'ceiling = "native"\nceiling_rounds = 1')
 
 
+def test_with_dask_allowed_to_retry_a_killed_workers_cells_run_elsewhere(tmp_path: Path,
+                                                                          cluster) -> None:
+    def allowed(n: int) -> Any:
+        def set_on(dask_scheduler: Any) -> None:
+            dask_scheduler.allowed_failures = n
+        return set_on
+
+    cluster.run_on_scheduler(allowed(3))  # Dask's default
+    try:
+        spec = parse_spec_text(THROUGHPUT, path=tmp_path / "tp_workers.toml")
+        outcome, _, theirs = _run_and_kill(spec, tmp_path, cluster)
+    finally:
+        cluster.run_on_scheduler(allowed(0))
+    result = outcome.get("result")
+    assert result is not None, outcome
+    cells = {c.key for c in expand(spec)}
+    assert theirs and result.cells_run == len(cells)
+    assert [r["cell"] for r in read_cells(result.path)].count(next(iter(cells))) == 1
+    assert {r["cell"] for r in read_cells(result.path)} == cells
+    assert load_run(result.path).status == "complete"
+    cluster.wait_for_workers(len(HOSTS))
+
+
 def test_each_host_measures_its_own_ceilings_and_cells_pair_with_them(tmp_path: Path,
                                                                       cluster, capsys) -> None:
     from simulator.bench.ceiling import aggregate
     from simulator.cli import main
 
+    # both machines up, and free (a killed worker's lock lease lapses after a few seconds)
+    cluster.wait_for_workers(len(HOSTS))
+    with cluster.as_current():
+        for h in HOSTS:
+            lock = distributed.Lock(dist.host_lock(h))
+            assert lock.acquire(timeout=30)
+            lock.release()
     spec = parse_spec_text(CEILINGS, path=tmp_path / "tp_workers.toml")
     result = run_experiment(spec, out=tmp_path, plots=False,
                             executor=dist.DaskExecutor(cluster))
