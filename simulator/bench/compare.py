@@ -365,6 +365,8 @@ def ceiling_notes(run: Run) -> list[str]:
         if c.get("cipher") == "null" or not c.get("by_source") or c.get("threads", 1) != 1:
             continue
         name = label(c["cipher"], c["key_bits"])
+        if c.get("host"):  # a distributed run: each host measured its own
+            name += f" on {c['host']}"
         if name not in best or c["unit"] > best[name]["unit"] or (
                 c["unit"] == best[name]["unit"] and c["op"] == "encrypt"):
             best[name] = c

@@ -15,16 +15,33 @@ N worker processes, one thread each, each with the resource ``machine = 1``);
 * Results come back in cell order and are appended to the one run directory as they arrive,
   so an interrupted run (Ctrl-C, a lost worker Dask cannot replace) keeps every finished cell
   and resumes with ``fargate-sim run --resume DIR`` (with or without ``--workers``).
+* A worker that dies: Dask runs its cells again on the others, up to
+  ``distributed.scheduler.allowed-failures`` deaths per cell (3 by default). A cell past that
+  (``KilledWorker``) is left not done while the other workers' cells are still recorded; the
+  run then stops as failed (``WorkerLost``, naming the cells) with the resume command. A dead
+  worker's hold on its machine's lock lapses after Dask's lease timeout
+  (``distributed.scheduler.locks.lease-timeout``, 30 s), so its machine waits that long once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from simulator.bench import env
+from simulator.bench.ceiling import (
+    Ceiling,
+    SampleKey,
+    aggregate,
+    engine_source,
+    sample_round,
+    sources_for,
+)
 from simulator.bench.grid import Cell
 from simulator.bench.runners.base import RunContext, Runner
 from simulator.bench.store import RunStore
@@ -37,6 +54,18 @@ CONNECT_TIMEOUT = 10.0
 
 class DistributedError(RuntimeError):
     """Dask is missing, or the scheduler cannot be reached: one line for the user."""
+
+
+class WorkerLost(RuntimeError):
+    """Cells whose worker died while they ran; the others are recorded, these are not done."""
+
+    def __init__(self, lost: list[tuple[Cell, str]]) -> None:
+        self.cells = [cell for cell, _ in lost]
+        n = len(lost)
+        super().__init__(
+            f"{n} cell{'s' if n > 1 else ''} lost with {'their workers' if n > 1 else 'its worker'}"
+            f" and not done ({'; '.join(c.id for c in self.cells)}); "
+            f"Dask said: {lost[0][1]}")
 
 
 def _import_distributed() -> Any:
@@ -84,6 +113,17 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
 _HOST_ENV: dict[str, Any] = {}
 
 
+def worker_host() -> str:
+    """This worker's machine: ``FARGATE_SIM_HOST`` as the worker process sees it (a Nanny's
+    ``env`` sets it after the process has started), else ``env.HOST``."""
+    return os.environ.get("FARGATE_SIM_HOST") or env.HOST
+
+
+def host_lock(host: str) -> str:
+    """The name of the cluster-wide lock a host's measurements hold (one at a time)."""
+    return f"fargate-sim:{MACHINE}:{host}"
+
+
 def _host_env() -> dict[str, Any]:
     """This machine's CPU, engines (code paths) and library versions, once per process."""
     if not _HOST_ENV:
@@ -93,24 +133,79 @@ def _host_env() -> dict[str, Any]:
     return _HOST_ENV
 
 
-def run_cell_on_worker(spec: Any, cell: Cell, ceilings: dict[Any, Any]
-                       ) -> tuple[list[dict[str, Any]], float, str, dict[str, Any]]:
-    """Measure one benchmark cell alone on this machine: (rows, seconds, host, host env)."""
+@dataclass(frozen=True)
+class CeilingPlan:
+    """What a cell task needs to keep its host's ceilings up to date (see DaskExecutor)."""
+
+    #: Names this executor call's per-host Dask Variables (``fargate-sim:ceilings:TOKEN:HOST``).
+    token: str
+    keys: tuple[SampleKey, ...]
+    rounds: int
+    #: The cell's place among the run's cells: round r is due from cell r * n / rounds on.
+    index: int
+    count: int
+    #: Rounds each host measured before this call (a resumed run), from ceilings.jsonl.
+    prior: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def variable(self, host: str) -> str:
+        """The Dask Variable that holds ``host``'s samples of this call."""
+        return f"fargate-sim:ceilings:{self.token}:{host}"
+
+    def due(self) -> list[int]:
+        """The rounds that should have been measured by the time this cell runs."""
+        return [r for r in range(self.rounds) if r * self.count <= self.index * self.rounds]
+
+
+def run_cell_on_worker(spec: Any, cell: Cell, plan: CeilingPlan
+                       ) -> tuple[list[dict[str, Any]], float, str, dict[str, Any],
+                                  list[dict[str, Any]]]:
+    """Measure one benchmark cell alone on this machine, after the ceiling rounds its host
+    owes by now: (rows, seconds, host, host env, the host's ceiling samples so far)."""
     from simulator.bench.datapath import default_datapath
     from simulator.bench.runners import runner_for
 
     distributed = _import_distributed()
-    host = env.HOST
+    host = worker_host()
     runner = runner_for(spec.kind)
     datapath = None if spec.kind == "scenario" else default_datapath()
-    ctx = RunContext(spec=spec, datapath=datapath, ceilings=dict(ceilings))
-    with distributed.Lock(f"fargate-sim:{MACHINE}:{host}"):
+    ctx = RunContext(spec=spec, datapath=datapath)
+    samples: list[dict[str, Any]] = []
+    with distributed.Lock(host_lock(host)):
+        if plan.rounds and datapath is not None:
+            samples = _host_ceilings(spec, plan, host, datapath, distributed)
         t0 = time.perf_counter()
         rows = runner.run_cell(cell, ctx)
         seconds = time.perf_counter() - t0
     for row in rows:
         row["host"] = host
-    return rows, seconds, host, _host_env()
+    return rows, seconds, host, _host_env(), samples
+
+
+def _host_ceilings(spec: Any, plan: CeilingPlan, host: str, datapath: Any,
+                   distributed: Any) -> list[dict[str, Any]]:
+    """The host's samples of this run, after measuring the rounds due and not yet measured.
+
+    Runs under the host's lock, so the host's Variable is read and written by one cell at a
+    time however many workers the machine has.
+    """
+    variable = distributed.Variable(plan.variable(host))
+    try:
+        samples: list[dict[str, Any]] = list(variable.get(timeout=0))
+    except TimeoutError:  # a host that joined after the run started
+        samples = []
+    done = set(plan.prior.get(host, ())) | {int(s["round"]) for s in samples}
+    todo = [r for r in plan.due() if r not in done]
+    if not todo:
+        return samples
+    engines = [engine_source(name, engine, desc, datapath.cipher_spec)
+               for name, (engine, desc) in datapath.loops().items()]
+    sources = sources_for(spec.measure.ceiling, engines, spec.measure.ceiling_seconds)
+    for r in todo:
+        measured: list[dict[str, Any]] = []
+        sample_round(plan.keys, sources, r, measured.append)
+        samples += [{**m, "host": host} for m in measured]
+    variable.set(samples)
+    return samples
 
 
 def run_shard_on_worker(shape: Any, index: int, rep: int) -> Any:
@@ -124,7 +219,18 @@ def run_shard_on_worker(shape: Any, index: int, rep: int) -> Any:
 
 
 class DaskExecutor:
-    """Runs a run's cells on a Dask cluster; yields them in order for the run store."""
+    """Runs a run's cells on a Dask cluster; yields them in order for the run store.
+
+    Each host measures its own ceilings: a cell measures, under its host's lock and before
+    itself, the ceiling rounds its host owes by its place in the run (``measure.
+    ceiling_rounds`` rounds, the first before the host's first cell, the rest spread among
+    the cells), so every host that runs a cell has ceilings, however the scheduler spreads
+    the cells. A cell's rows are paired with its own host's ceilings (``ctx.host_ceilings``);
+    ceilings.jsonl's samples and meta.json's ``ceilings`` name their host.
+    """
+
+    #: The run does not sample ceilings on the machine that starts it (see above).
+    ceilings_per_host = True
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -145,13 +251,42 @@ class DaskExecutor:
                 rows = runner.run_cell(cell, ctx)
                 yield cell, rows, time.perf_counter() - t0
             return
-        futures = [self.client.submit(run_cell_on_worker, ctx.spec, cell, ctx.ceilings,
-                                      resources={MACHINE: 1}, pure=False, key=f"cell-{cell.key}")
-                   for cell in cells]
+        distributed = _import_distributed()
+        store = RunStore(ctx.run_dir) if ctx.run_dir is not None else None
+        keys = tuple(sorted(runner.ceiling_keys(cells)))
+        measure = ctx.spec.measure
+        samples: dict[str, dict[int, list[dict[str, Any]]]] = {}  # host -> round -> samples
+        for sample in store.ceiling_samples() if store is not None else []:
+            if sample.get("host"):  # a resumed run: what each host measured before
+                samples.setdefault(sample["host"], {}).setdefault(
+                    int(sample.get("round", 0)), []).append(sample)
+        plan = CeilingPlan(
+            token=uuid.uuid4().hex, keys=keys,
+            rounds=measure.ceiling_rounds if keys and measure.ceiling != "none" else 0,
+            index=0, count=len(cells),
+            prior={h: tuple(sorted(rs)) for h, rs in samples.items()})
+        variables = {}
+        if plan.rounds:  # known hosts start empty (a host that joins later sets its own)
+            for host in set(self.client.run(worker_host).values()):
+                variables[host] = distributed.Variable(plan.variable(host), client=self.client)
+                variables[host].set([])
+        futures = [self.client.submit(
+            run_cell_on_worker, ctx.spec, cell, replace(plan, index=i), resources={MACHINE: 1},
+            pure=False, key=f"cell-{cell.key}") for i, cell in enumerate(cells)]
         hosts: dict[str, Any] = {}
+        lost: list[tuple[Cell, str]] = []
         try:
             for cell, future in zip(cells, futures, strict=True):
-                rows, seconds, host, host_env = future.result()
+                try:
+                    rows, seconds, host, host_env, measured = future.result()
+                except distributed.KilledWorker as exc:
+                    # Its worker died while it ran, as many times as the scheduler allows
+                    # (distributed.scheduler.allowed-failures): leave it for --resume, keep
+                    # the other workers' cells.
+                    lost.append((cell, str(exc)))
+                    continue
+                if _record_ceilings(host, measured, samples, store):
+                    ctx.host_ceilings = _publish_ceilings(samples, store)
                 if host not in hosts:
                     hosts[host] = host_env
                     if ctx.run_dir is not None:
@@ -160,9 +295,56 @@ class DaskExecutor:
                         known[host] = host_env
                         store.update_meta(hosts=known)
                 yield cell, rows, seconds
+            if lost:
+                raise WorkerLost(lost)
         finally:
             for f in futures:
                 f.cancel()
+            for variable in variables.values():
+                with contextlib.suppress(Exception):
+                    variable.delete()
+
+
+def _record_ceilings(host: str, measured: list[dict[str, Any]],
+                     samples: dict[str, dict[int, list[dict[str, Any]]]],
+                     store: RunStore | None) -> bool:
+    """Append the rounds of ``measured`` not yet recorded to ceilings.jsonl; True if any."""
+    known = samples.setdefault(host, {})
+    new: dict[int, list[dict[str, Any]]] = {}
+    for sample in measured:
+        r = int(sample.get("round", 0))
+        if r not in known:
+            new.setdefault(r, []).append(sample)
+    for r, round_samples in sorted(new.items()):
+        known[r] = round_samples
+        for sample in round_samples:
+            if store is not None:
+                store.append_ceiling(sample)
+    return bool(new)
+
+
+def _publish_ceilings(samples: dict[str, dict[int, list[dict[str, Any]]]],
+                      store: RunStore | None) -> dict[str, dict[SampleKey, Ceiling]]:
+    """Each host's ceilings (median of its rounds), also into meta.json naming the host."""
+    table = {host: aggregate(s for r in sorted(rounds) for s in rounds[r])
+             for host, rounds in samples.items() if rounds}
+    if store is not None:
+        store.update_meta(ceilings=_listed(table))
+    return table
+
+
+def host_ceilings(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """meta.json's ``ceilings`` of a run whose samples name their host: each host's own."""
+    by_host: dict[str, list[dict[str, Any]]] = {}
+    for sample in samples:
+        if sample.get("host"):
+            by_host.setdefault(sample["host"], []).append(sample)
+    return _listed({host: aggregate(xs) for host, xs in by_host.items()})
+
+
+def _listed(table: dict[str, dict[SampleKey, Ceiling]]) -> list[dict[str, Any]]:
+    return [{**c.to_dict(), "host": host}
+            for host, ceilings in sorted(table.items()) for c in ceilings.values()]
 
 
 # ------------------------------------------------------------------ compare --by host
@@ -192,9 +374,33 @@ def compare_by(run: Any, column: str = "host") -> str:
     shown = shown[[*varying, *[c for c in shown.columns if c not in keys]]]
     with pd.option_context("display.float_format", "{:.2f}".format):
         lines.append(shown.to_string(index=False))
+        paired = _ceilings_by(run, column, keys, values)
+        if paired is not None:
+            lines.append("each host's ceiling (the fastest library loop measured on that "
+                         "host, MiB/s) and the cell's share of it:")
+            lines.append(paired.to_string(index=False))
     hosts = run.meta.get("hosts", {})
     for name in values:
         cpu = hosts.get(name, {}).get("cpu", {}).get("model") if hosts else None
         if cpu:
             lines.append(f"{name}: {cpu}")
     return "\n".join(lines) + "\n"
+
+
+def _ceilings_by(run: Any, column: str, keys: list[str], values: list[str]) -> Any:
+    """The summary's ceiling and ratio to it per ``column`` value, or None without ceilings."""
+    import pandas as pd
+
+    summary = run.summary
+    if "ceiling_mib_s" not in summary or not summary["ceiling_mib_s"].notna().any():
+        return None
+    if column not in summary:  # one host: the summary does not split by it
+        summary = summary.assign(**{column: values[0]})
+    keys = [k for k in keys if k in summary]
+    grouped = summary.groupby([*keys, column], dropna=False, sort=False)
+    table = pd.concat([
+        grouped["ceiling_mib_s"].first().unstack(column).add_suffix(" ceiling"),
+        grouped["ratio_to_ceiling"].first().unstack(column).add_suffix(" of ceiling"),
+    ], axis=1).reset_index()
+    varying = [k for k in keys if table[k].astype(str).nunique() > 1]
+    return table[[*varying, *[c for c in table.columns if c not in keys]]]

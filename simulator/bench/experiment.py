@@ -201,7 +201,9 @@ def _run(spec: ExperimentSpec, store: RunStore, meta: dict[str, Any],
         ctx = RunContext(spec=spec, datapath=datapath, note=log, run_dir=store.path)
         baseline = _baseline_from_disk(store, runner) if rated else {}
         sampler = _CeilingSampler(spec, runner, cells, datapath, store, quiet, log)
-        ctx.ceilings = sampler.start(len(todo))
+        # an executor whose hosts measure their own ceilings: none from this machine
+        per_host = bool(getattr(executor, "ceilings_per_host", False))
+        ctx.ceilings = {} if per_host else sampler.start(len(todo))
         bar = _progress(len(cells), n_done, spec.name, quiet)
         results = (_in_turn(todo, runner, ctx, sampler) if executor is None
                    else executor(todo, runner, ctx))
@@ -211,7 +213,9 @@ def _run(spec: ExperimentSpec, store: RunStore, meta: dict[str, Any],
                 row.update(cell.as_dict())
                 row.setdefault("host", env.HOST)
             if rated:
-                _derive(rows, cell, runner, ctx.ceilings, baseline)
+                host = str(rows[0]["host"]) if rows else env.HOST
+                _derive(rows, cell, runner, ctx.host_ceilings.get(host, ctx.ceilings)
+                        if ctx.host_ceilings else ctx.ceilings, baseline)
             shares = [float(r["cpu_share"]) for r in rows if r.get("cpu_share") == r.get(
                 "cpu_share") and r.get("cpu_share") is not None]
             share = min(shares) if shares else None
@@ -290,7 +294,10 @@ class _CeilingSampler:
         self.sources = sources_for(spec.measure.ceiling, engines, spec.measure.ceiling_seconds)
         # ceiling = "none": no ceilings at all (not even the null copy's)
         self.rounds = spec.measure.ceiling_rounds if self.keys and self.sources else 0
-        self.done = {int(s.get("round", 0)) for s in store.ceiling_samples()}
+        samples = store.ceiling_samples()
+        # A distributed run resumed here: this machine is one more host, its samples tagged.
+        self.host = env.HOST if any(s.get("host") for s in samples) else None
+        self.done = {int(s.get("round", 0)) for s in samples if s.get("host") == self.host}
         self.at: list[int] = []
 
     def _round(self) -> dict[SampleKey, Ceiling]:
@@ -304,14 +311,22 @@ class _CeilingSampler:
             bar.set_postfix_str(msg.split(": ", 1)[-1], refresh=False)
             bar.update(1)
 
-        sample_round(self.keys, self.sources, n, self.store.append_ceiling, note)
+        record = self.store.append_ceiling if self.host is None else (
+            lambda sample: self.store.append_ceiling({**sample, "host": self.host}))
+        sample_round(self.keys, self.sources, n, record, note)
         bar.close()
         self.done.add(n)
         return self._publish()
 
     def _publish(self) -> dict[SampleKey, Ceiling]:
-        ceilings = aggregate(self.store.ceiling_samples())
-        self.store.update_meta(ceilings=[c.to_dict() for c in ceilings.values()],
+        samples = self.store.ceiling_samples()
+        ceilings = aggregate(s for s in samples if s.get("host") == self.host)
+        listed = [c.to_dict() for c in ceilings.values()]
+        if self.host is not None:  # every host's, naming it, as a distributed run keeps them
+            from simulator.bench.distributed import host_ceilings
+
+            listed = host_ceilings(samples)
+        self.store.update_meta(ceilings=listed,
                                ceiling_sources=[{"source": s.name, "library": s.library,
                                                  "version": s.version, "code_path": s.code_path}
                                                 for s in self.sources])
@@ -405,6 +420,7 @@ def _match_key(cell: dict[str, Any], row: dict[str, Any], runner: Runner) -> tup
     items = [(k, v) for k, v in cell.items() if k not in ("cipher", "key_bits")]
     if runner.split_column:
         items.append((runner.split_column, row.get(runner.split_column)))
+    items.append(("host", row.get("host")))  # a distributed run: each host's own plain copy
     return tuple(items)
 
 

@@ -38,11 +38,16 @@ def summarize(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
         return rows[cols].reset_index(drop=True)
     rate = RATE.get(kind) or meta.get("rate_column") or "mib_s"
     hz = (meta.get("clock") or {}).get("hz")
+    # A distributed run's ceilings name their host: each cell is paired with its own host's.
+    by_host = "host" in keys
+    only = rows["host"].iloc[0] if "host" in rows and not by_host else None
     ceilings = {}
     for c in meta.get("ceilings", []):
         if c.get("bytes_per_s") is not None and "threads" in c:
-            ceilings[(c["cipher"], int(c["key_bits"]), int(c["unit"]), c["op"],
-                      int(c["threads"]))] = c
+            if not by_host and c.get("host") not in (None, only):
+                continue
+            ceilings[(c.get("host") if by_host else None, c["cipher"], int(c["key_bits"]),
+                      int(c["unit"]), c["op"], int(c["threads"]))] = c
     out = []
     for key, g in rows.groupby(keys, sort=False, dropna=False):
         rec: dict[str, Any] = dict(zip(keys, key if isinstance(key, tuple) else (key,),
@@ -108,8 +113,8 @@ def _final_ceiling(rec: dict[str, Any], ceilings: dict[tuple[Any, ...], Any]) ->
         return None
     threads = runnable_threads(int(rec.get("threads", 1)))
     op = _OPS.get(str(rec.get("op", "encrypt")), "encrypt")
-    return ceilings.get((rec["cipher"], int(rec["key_bits"]), int(rec["sector_size"]), op,
-                         threads))
+    return ceilings.get((rec.get("host"), rec["cipher"], int(rec["key_bits"]),
+                         int(rec["sector_size"]), op, threads))
 
 
 def format_summary(summary: pd.DataFrame, kind: str, limit: int = 60) -> str:

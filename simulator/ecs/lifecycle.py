@@ -7,7 +7,8 @@ the clock advances (``sim.clock.advance(...)`` or ``sim.fargate.settle()``).
 The task provisioner (``simulator.ecs.provisioner``: the Fargate agent) provisions the
 task's ephemeral storage at the end of PROVISIONING (the KMS calls happen then) and destroys
 it at the end of DEPROVISIONING (the grant is retired then). A provisioning failure stops the
-task with ``stopCode: TaskFailedToStart``.
+task with ``stopCode: TaskFailedToStart``; a provisioner that raises ``RetryProvisioning``
+instead keeps the task PROVISIONING and is asked again after the delay it names.
 
 Assumptions (AWS publishes no durations): the seconds spent in each state are the fields of
 ``TaskTimings``; change them with ``sim.ecs.timings = TaskTimings(...)``.
@@ -36,6 +37,15 @@ STOPPED_TASK_RETENTION_SECONDS = 3600.0
 
 #: The exit code a container reports after a stop (assumption: its process ends on SIGTERM).
 STOP_EXIT_CODE = 143
+
+
+class RetryProvisioning(Exception):
+    """Raised by the task provisioner's ``preflight`` or ``provision`` to keep the task
+    PROVISIONING and be called again ``delay`` simulated seconds later (a retry)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(delay)
+        self.delay = delay
 
 
 @dataclass(frozen=True)
@@ -127,6 +137,10 @@ class Lifecycle:
         self.timers = timers
         self.on_change = on_change
         self.timings = timings or TaskTimings()
+        #: Hooks for experiments that watch or vary many tasks (the fleet): called with each
+        #: task launched, and giving its PROVISIONING seconds (default: ``timings``').
+        self.on_launch: Callable[[Task], None] | None = None
+        self.provisioning_seconds: Callable[[Task], float] | None = None
 
     # -- helpers ---------------------------------------------------------------------------
     def _set(self, task: Task, status: str) -> None:
@@ -141,12 +155,19 @@ class Lifecycle:
         """Begin a task's life: PROVISIONING now, the agent's dry runs ``dry_run_lead`` seconds
         before its end (as AWS's CloudTrail example times them), storage at its end."""
         task.last_status = "PROVISIONING"
-        lead = min(self.provisioner.dry_run_lead, self.timings.provisioning)
-        self._after(task, self.timings.provisioning - lead,
-                    lambda t: self._preflight(t, lead))
+        provisioning = (self.timings.provisioning if self.provisioning_seconds is None
+                        else self.provisioning_seconds(task))
+        lead = min(self.provisioner.dry_run_lead, provisioning)
+        self._after(task, provisioning - lead, lambda t: self._preflight(t, lead))
+        if self.on_launch is not None:
+            self.on_launch(task)
 
     def _preflight(self, task: Task, lead: float) -> None:
-        failure = self.provisioner.preflight(task)
+        try:
+            failure = self.provisioner.preflight(task)
+        except RetryProvisioning as retry:
+            self._after(task, retry.delay, lambda t: self._preflight(t, lead))
+            return
         if failure is not None:
             self._failed_to_start(task, failure)
             return
@@ -166,7 +187,11 @@ class Lifecycle:
         self._after(task, self.timings.deprovisioning, self._stopped)
 
     def _provisioned(self, task: Task) -> None:
-        failure = self.provisioner.provision(task)
+        try:
+            failure = self.provisioner.provision(task)
+        except RetryProvisioning as retry:
+            self._after(task, retry.delay, self._provisioned)
+            return
         now = self.sim.clock.now()
         if failure is not None:
             self._failed_to_start(task, failure)

@@ -70,15 +70,15 @@ Modelling choices (for the README):
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from simulator import errors
 from simulator.client import Client
 from simulator.crypt import CipherSpec, EncryptedVolume
+from simulator.ecs.lifecycle import RetryProvisioning
 from simulator.fargate import encryption
 from simulator.fargate.encryption import CUSTOMER_MANAGED_KEY, LEGACY_LAYER_GB, NOT_DOCUMENTED
 from simulator.fargate.storage import DEFAULTS, EphemeralStorage, MiB, StorageConstants
@@ -124,11 +124,38 @@ def retiring_principal(region: str) -> str:
 
 
 class StorageFailure(Exception):
-    """Provisioning failed; ``reason`` is the task's stoppedReason."""
+    """Provisioning failed; ``reason`` is the task's stoppedReason, ``code`` the error code of
+    the KMS call that failed (``ThrottlingException``, ...) when a KMS call did."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, code: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
+
+
+def kms_failure(what: str, op: str, exc: errors.ClientError) -> StorageFailure:
+    """``ResourceInitializationError: WHAT: kms:OP failed with CODE: MESSAGE`` (KMS's own
+    code and message), the failure of a task whose KMS call ``op`` failed."""
+    return StorageFailure(f"ResourceInitializationError: {what}: kms:{op} failed with "
+                          f"{exc.code}: {exc.message}", code=exc.code)
+
+
+class KmsRetryPolicy(Protocol):
+    """What the agent asks when a KMS call of a task's sequence fails (``agent.kms_retry``).
+
+    Without one (the default) the task stops with TaskFailedToStart at the first failure,
+    which is all AWS documents. An experiment that assumes Fargate retries (the fleet's
+    ``FargateKmsRetry``) sets one; the task then stays PROVISIONING between attempts and each
+    attempt runs the whole sequence again from its dry runs.
+    """
+
+    def retry_after(self, task: Task, failure: StorageFailure, attempt: int) -> float | None:
+        """Simulated seconds to wait before attempt ``attempt + 1``, or None to give up."""
+        ...
+
+    def stopped_reason(self, task: Task, failure: StorageFailure, attempts: int) -> str:
+        """The stoppedReason of a task given up on after ``attempts`` attempts."""
+        ...
 
 
 @dataclass(eq=False)
@@ -176,6 +203,10 @@ class FargateAgent:
         self.retire_failures: list[tuple[str, str]] = []
         #: One of GRANT_STYLES; checked when a task's grant is made.
         self.grant_style = "principal"
+        #: Asked when a KMS call of a task's sequence fails; None: the task fails at once.
+        self.kms_retry: KmsRetryPolicy | None = None
+        #: Attempts made so far by tasks being retried (task ARN -> attempts).
+        self._attempts: dict[str, int] = {}
         self._records: dict[str, TaskStorage] = {}
         #: Tasks whose dry runs passed (task ARN -> key the dry runs checked).
         self._preflighted: dict[str, str] = {}
@@ -213,9 +244,22 @@ class FargateAgent:
         try:
             self._dry_runs(task)
         except StorageFailure as failure:
-            return failure.reason
+            return self._stop_or_retry(task, failure)
         self._preflighted[task.arn] = task.kms_key_id
         return None
+
+    def _stop_or_retry(self, task: Task, failure: StorageFailure) -> str:
+        """The task's stoppedReason, or RetryProvisioning when ``kms_retry`` says wait."""
+        policy = self.kms_retry
+        if policy is None:
+            return failure.reason
+        attempt = self._attempts.get(task.arn, 1)
+        delay = policy.retry_after(task, failure, attempt)
+        if delay is not None:
+            self._attempts[task.arn] = attempt + 1
+            raise RetryProvisioning(delay)
+        self._attempts.pop(task.arn, None)
+        return policy.stopped_reason(task, failure, attempt)
 
     def provision(self, task: Task) -> str | None:
         """Create the task's encrypted storage; return a stoppedReason on failure, else None.
@@ -239,7 +283,9 @@ class FargateAgent:
         except StorageFailure as failure:
             if grant is not None:
                 self._retire(task, grant[1])
-            return failure.reason
+            return self._stop_or_retry(task, failure)
+        if self._attempts:
+            self._attempts.pop(task.arn, None)
         storage = self._storage_model(task, spec)
         size = storage.crypt_device_bytes // SECTOR_SIZE * SECTOR_SIZE
         volume = EncryptedVolume(size, spec, bytes(key) if key is not None else None,
@@ -257,6 +303,7 @@ class FargateAgent:
     def discard(self, task: Task) -> None:
         """Forget a task stopped before its storage was provisioned (its dry runs only)."""
         self._preflighted.pop(task.arn, None)
+        self._attempts.pop(task.arn, None)
 
     def release(self, task: Task) -> None:
         """Retire the task's grant and wipe its volume (end of DEPROVISIONING)."""
@@ -324,40 +371,47 @@ class FargateAgent:
         self, task: Task, key_id: str, role_arn: str, volume_id: str
     ) -> tuple[bytearray, str]:
         """EBS's KMS calls for a volume encrypted under a customer managed key."""
-        ebs = self.ebs_kms(role_arn)
         region = self.sim.region
         grantee = self.kms(grantee_principal(region), task.cluster.account)
-        context = {"aws:ebs:id": volume_id}
+        what = (f"failed to create the Amazon EBS volume {volume_id} encrypted with the KMS key "
+                f"{key_id} using the infrastructure role {role_arn}")
+        key, grant = self._data_key_and_grant(
+            task, self.ebs_kms(role_arn), grantee, key_id, {"aws:ebs:id": volume_id},
+            {"GranteePrincipal": grantee_principal(region),
+             "RetiringPrincipal": retiring_principal(region)}, {}, what)
+        return key, grant["GrantToken"]
 
-        def fail(op: str, exc: errors.ClientError) -> StorageFailure:
-            return StorageFailure(
-                f"ResourceInitializationError: failed to create the Amazon EBS volume "
-                f"{volume_id} encrypted with the KMS key {key_id} using the infrastructure "
-                f"role {role_arn}: kms:{op} failed with {exc.code}: {exc.message}"
-            )
+    def _data_key_and_grant(
+        self, task: Task, caller: Client, grantee: Client, key_id: str,
+        context: dict[str, str], who: dict[str, Any], constraints: dict[str, str], what: str,
+    ) -> tuple[bytearray, dict[str, Any]]:
+        """The calls Fargate's and EBS's keys share: a wrapped data key
+        (GenerateDataKeyWithoutPlaintext), a Decrypt-only grant on ``context`` (CreateGrant),
+        the data key decrypted by the grantee with the grant's token; (data key, grant).
 
+        A failure is ``kms_failure(what, ...)``; a grant made before it is retired at once.
+        """
         try:
-            blob = ebs.generate_data_key_without_plaintext(
+            blob = caller.generate_data_key_without_plaintext(
                 KeyId=key_id, EncryptionContext=context, NumberOfBytes=DATA_KEY_BYTES
             )["CiphertextBlob"]
         except errors.ClientError as exc:
-            raise fail("GenerateDataKeyWithoutPlaintext", exc) from None
+            raise kms_failure(what, "GenerateDataKeyWithoutPlaintext", exc) from None
         try:
-            grant = ebs.create_grant(
-                KeyId=key_id, GranteePrincipal=grantee_principal(region),
-                RetiringPrincipal=retiring_principal(region), Operations=["Decrypt"],
-                Constraints={"EncryptionContextSubset": context},
+            grant = caller.create_grant(
+                KeyId=key_id, **who, Operations=["Decrypt"],
+                Constraints={"EncryptionContextSubset": context, **constraints},
             )
         except errors.ClientError as exc:
-            raise fail("CreateGrant", exc) from None
+            raise kms_failure(what, "CreateGrant", exc) from None
         token = grant["GrantToken"]
         try:
             plaintext = grantee.decrypt(CiphertextBlob=blob, EncryptionContext=context,
                                         KeyId=key_id, GrantTokens=[token])["Plaintext"]
         except errors.ClientError as exc:
             self._retire(task, token)
-            raise fail("Decrypt", exc) from None
-        return bytearray(plaintext), token
+            raise kms_failure(what, "Decrypt", exc) from None
+        return bytearray(plaintext), grant
 
     # -- the customer managed key sequence -------------------------------------------------
     @staticmethod
@@ -370,11 +424,7 @@ class FargateAgent:
     @staticmethod
     def _failure(key_id: str | None, op: str, exc: errors.ClientError) -> StorageFailure:
         """The failure naming the operation, the error and the key."""
-        return StorageFailure(
-            f"ResourceInitializationError: Fargate could not access the KMS key {key_id} "
-            f"for the task's ephemeral storage: kms:{op} failed with {exc.code}: "
-            f"{exc.message}"
-        )
+        return kms_failure(_fargate_key_failure(key_id), op, exc)
 
     def _grant_members(self, task: Task) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
         """The grant's principals for the real call and the dry run, and its SourceArn
@@ -423,36 +473,15 @@ class FargateAgent:
         frontend = self.kms(FARGATE_PRINCIPAL, cluster.account, FRONTEND_INVOKER)
         grantee = self.kms(grantee_principal(region), cluster.account,
                            source_arn=task.arn if source else None)
-        fail = functools.partial(self._failure, key_id)
         full = dict(self._context(task), **{"aws:ebs:id": volume_id})
-        try:
-            blob = frontend.generate_data_key_without_plaintext(
-                KeyId=key_id, EncryptionContext=full, NumberOfBytes=DATA_KEY_BYTES
-            )["CiphertextBlob"]
-        except errors.ClientError as exc:
-            raise fail("GenerateDataKeyWithoutPlaintext", exc) from None
-        try:
-            grant = frontend.create_grant(
-                KeyId=key_id, **who, Operations=["Decrypt"],
-                Constraints={"EncryptionContextSubset": full, **source},
-            )
-        except errors.ClientError as exc:
-            raise fail("CreateGrant", exc) from None
-        token = grant["GrantToken"]
-        try:
-            plaintext = grantee.decrypt(
-                CiphertextBlob=blob, EncryptionContext=full, KeyId=key_id, GrantTokens=[token]
-            )["Plaintext"]
-        except errors.ClientError as exc:
-            self._retire(task, token)
-            raise fail("Decrypt", exc) from None
-        key = bytearray(plaintext)
+        key, grant = self._data_key_and_grant(task, frontend, grantee, key_id, full, who,
+                                              source, _fargate_key_failure(key_id))
         if len(key) != DATA_KEY_BYTES:  # pragma: no cover - a KMS bug
             raise StorageFailure(
                 f"ResourceInitializationError: KMS returned a {len(key)}-byte data key for "
                 f"{key_id}; Fargate needs {DATA_KEY_BYTES} bytes."
             )
-        return key, (grant["GrantId"], token)
+        return key, (grant["GrantId"], grant["GrantToken"])
 
     # -- storage ---------------------------------------------------------------------------
     def _storage_model(self, task: Task, spec: CipherSpec) -> EphemeralStorage:
@@ -543,6 +572,11 @@ class FargateAgent:
         """Advance the clock until every task and deployment has finished moving."""
         self.sim.service("ecs").settle(max_seconds)  # type: ignore[attr-defined]
         return self.sim.clock.now()
+
+
+def _fargate_key_failure(key_id: str | None) -> str:
+    """What failed, in a customer-key task's stoppedReason."""
+    return f"Fargate could not access the KMS key {key_id} for the task's ephemeral storage"
 
 
 def _iso(value: datetime) -> str:

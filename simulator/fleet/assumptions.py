@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, Self
 
 #: AWS KMS pricing (https://aws.amazon.com/kms/pricing/): $0.03 per 10,000 requests.
 PRICE_PER_10K_REQUESTS_USD = 0.03
@@ -48,7 +48,7 @@ class Backoff:
         """Seconds to wait before retry number ``retry`` (1 for the first retry)."""
         return rng.random() * min(self.base_seconds * 2 ** (retry - 1), self.max_seconds)
 
-    def override(self, table: dict[str, Any] | None) -> Backoff:
+    def override(self, table: dict[str, Any] | None) -> Self:
         """A copy with the fields a spec's table names replaced."""
         return replace(self, **(table or {}))
 

@@ -38,6 +38,7 @@ from simulator.fleet.assumptions import (
     DEFAULT_FARGATE_RETRY,
     DEFAULT_LAUNCHER_RETRY,
     PROVISIONING_JITTER,
+    Backoff,
     FargateKmsRetry,
     LauncherRetry,
 )
@@ -394,7 +395,7 @@ def _quotas(table: dict[str, Any]) -> dict[str, float]:
     return dict(sorted(out.items()))
 
 
-def _backoff(cls: type, min_attempts: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def _backoff(cls: type[Backoff], min_attempts: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def conv(table: dict[str, Any]) -> dict[str, Any]:
         allowed = cls.field_names()
         out: dict[str, Any] = {}

@@ -23,7 +23,7 @@ from typing import Any
 from simulator import Simulation
 from simulator.ecs import tasks as ecs_tasks
 from simulator.errors import ClientError
-from simulator.fleet.retry import THROTTLED, FleetLifecycle, RetryingAgent
+from simulator.fleet.retry import THROTTLED, FargateRetry, FleetCounts
 from simulator.fleet.shape import FleetShape
 from simulator.iam.seed import seed_key_policy
 
@@ -90,14 +90,14 @@ class _Shard:
         self.rng = random.Random(seed)
         self.sim = sim = Simulation(account_id=self.account, region=shape.region,
                                     seed=random.Random(seed + ":sim").getrandbits(63))
-        sim.fargate = RetryingAgent(sim, shape.fargate_retry, random.Random(seed + ":fargate"))
-        self.ecs_service = ecs = sim.service("ecs")
+        self.retry = FargateRetry(shape.fargate_retry, random.Random(seed + ":fargate"))
+        sim.fargate.kms_retry = self.retry
+        self.ecs_service = sim.ecs
         self.kms_service = kms = sim.service("kms")
         self._apply_quotas()
-        self.lifecycle = FleetLifecycle(
-            ecs.lifecycle, on_running=self._on_running,  # type: ignore[attr-defined]
+        self.lifecycle = FleetCounts(
+            sim.ecs.lifecycle, on_running=self._on_running,
             jitter=shape.provisioning_jitter, rng=random.Random(seed + ":provisioning"))
-        ecs.lifecycle = self.lifecycle  # type: ignore[attr-defined]
         self.ecs = sim.client("ecs")
         self.kms = sim.client("kms")
         self.clusters = [f"fleet-{i:03d}" for i in range(shape.clusters)]
@@ -305,7 +305,7 @@ def run_shard(shape: FleetShape, account_index: int = 0, rep: int = 0) -> ShardR
         account=sh.account, timeline=sh.timeline, latencies=sh.latencies,
         failures=dict(lc.failures), intended=intended, launched=lc.launched,
         started=len(sh.latencies), failed=lc.failed, pending_at_end=lc.pending,
-        fargate_retries=sh.sim.fargate.retries, kms_totals=dict(sh.kms_totals),
+        fargate_retries=sh.retry.retries, kms_totals=dict(sh.kms_totals),
         keys=len(sh.key_ids), simulated_seconds=sh.now(),
         wall_seconds=time.perf_counter() - w0, last_running_at=sh.last_running_at,
         rollout_seconds=rollout, notes=sh.notes,

@@ -68,7 +68,7 @@ def test_fargate_gives_up_after_its_attempts_and_says_so() -> None:
     sh.queue.append([0.0, sh.clusters[0], 20, 0.0])
     for _ in range(30):
         sh.step()
-    assert sh.lifecycle.failed > 0 and sh.sim.fargate.retries == 0
+    assert sh.lifecycle.failed > 0 and sh.retry.retries == 0
     ecs = sh.ecs_service
     failed = [t for t in ecs.all_tasks() if t.stop_code == "TaskFailedToStart"]  # type: ignore[attr-defined]
     reason = failed[0].stopped_reason

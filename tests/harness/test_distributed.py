@@ -116,3 +116,33 @@ def test_compare_by_host_shows_the_same_cipher_on_each_machine(tmp_path: Path, c
     assert f"by host: {dist.env.HOST}, zz-second-machine" in text
     assert f"zz-second-machine / {dist.env.HOST}" in text and "2.00" in text
     assert set(both.summary["host"]) == {dist.env.HOST, "zz-second-machine"}
+
+
+def test_a_distributed_run_resumed_here_keeps_each_hosts_ceilings(tmp_path: Path,
+                                                                 client) -> None:
+    import json
+
+    text = THROUGHPUT.replace('ceiling = "none"', 'ceiling = "native"\nceiling_rounds = 1')
+    spec = parse_spec_text(text, path=tmp_path / "tp_dask.toml")
+    executor = dist.DaskExecutor(client)
+
+    def stops_after_two(cells, runner, ctx):
+        for i, item in enumerate(executor(cells, runner, ctx)):
+            if i == 2:
+                raise KeyboardInterrupt
+            yield item
+
+    stops_after_two.ceilings_per_host = True  # type: ignore[attr-defined]
+    with pytest.raises(RunInterrupted) as info:
+        run_experiment(spec, out=tmp_path, plots=False, executor=stops_after_two)
+    path = info.value.path
+    before = (path / "ceilings.jsonl").read_text().splitlines()
+    assert before and all(json.loads(line)["host"] == dist.env.HOST for line in before)
+    # resumed without Dask: this machine is that host, its round is not measured again
+    result = run_experiment(spec, resume=path, plots=False)
+    assert result.cells_run == 2
+    after = [json.loads(line) for line in (path / "ceilings.jsonl").read_text().splitlines()]
+    assert len(after) == len(before) and {s["round"] for s in after} == {0}
+    run = load_run(path)
+    assert {c["host"] for c in run.meta["ceilings"]} == {dist.env.HOST}
+    assert run.rows["ceiling_mib_s"].notna().all() and run.summary["ceiling_mib_s"].notna().all()

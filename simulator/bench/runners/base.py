@@ -28,6 +28,8 @@ class RunContext:
     cache: dict[str, Any] = field(default_factory=dict)
     #: The run directory (kinds that keep files beside the table: fleet timelines).
     run_dir: Path | None = None
+    #: A distributed run's ceilings by host (each host measures its own); empty otherwise.
+    host_ceilings: dict[str, dict[SampleKey, Ceiling]] = field(default_factory=dict)
 
 
 class Runner:
