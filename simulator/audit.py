@@ -88,7 +88,14 @@ def cloudtrail_conventions(rec: dict[str, Any]) -> dict[str, Any]:
 
 
 def user_identity(caller: Principal) -> dict[str, Any]:
-    """CloudTrail's ``userIdentity`` for a caller."""
+    """CloudTrail's ``userIdentity`` for a caller (with the access key that signed, if any)."""
+    ident = _user_identity(caller)
+    if caller.access_key_id is not None and not caller.is_service:
+        ident["accessKeyId"] = caller.access_key_id
+    return ident
+
+
+def _user_identity(caller: Principal) -> dict[str, Any]:
     if caller.is_service:
         # The service that made the call on the customer's behalf: usually the principal
         # itself, but e.g. Fargate's data key comes through ec2-frontend-api.amazonaws.com.

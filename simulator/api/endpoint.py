@@ -10,6 +10,7 @@ mutating calls. All simulation work runs under one lock, in arrival order.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import threading
@@ -23,12 +24,14 @@ from simulator.api import protocols, query, sigv4
 from simulator.api.identity import Authenticator, AuthError
 from simulator.api.store import StateStore
 from simulator.api.wallclock import WallClock
-from simulator.api.wire import WireError, decode, encode
+from simulator.api.wire import WireError, decode, to_json
 from simulator.client import Client
 
 ADMIN_PREFIX = "/_fargate-sim/"
 MAX_JSON_DEPTH = 64
 READ_ONLY_SNAPSHOT_SECONDS = 5.0
+#: Front-door clients kept for repeat callers (cleared when full).
+MAX_CLIENTS = 1024
 
 #: Operations that leave a service's state as it was (the snapshot is deferred to the
 #: ticker for them, so DescribeKey stays fast); every other operation is saved at once.
@@ -75,7 +78,7 @@ class Endpoint:
         self.dirty = False
         self.requests = 0
         self._make_sim = make_sim
-        self._access_key = threading.local()
+        self._clients: dict[tuple[str | None, ...], Client] = {}
         self._snapshot_at = 0.0
 
     # -- state ------------------------------------------------------------------------------
@@ -107,6 +110,7 @@ class Endpoint:
             if self._make_sim is None:
                 raise ValueError("this endpoint was not given a way to make a new simulation")
             self.sim = self._make_sim()
+            self._clients.clear()
             self.clock.attach(self.sim.clock)
             if self.store is not None:
                 self.store.clear()
@@ -132,8 +136,9 @@ class Endpoint:
                               "error, exception or failure.")
 
     def _caller(self, method: str, path: str, query_string: str, headers: dict[str, str],
-                body: bytes, service: str) -> str | None:
-        """The principal a request calls as (``AuthError`` when it may not call at all)."""
+                body: bytes, service: str) -> tuple[str | None, str | None]:
+        """The principal a request calls as and the access key that signed it
+        (``AuthError`` when it may not call at all)."""
         try:
             signed = sigv4.parse(headers, query_string)
         except sigv4.SignatureFormatError as exc:
@@ -145,33 +150,42 @@ class Endpoint:
             raise AuthError("bad-signature", "Credential should be scoped to a valid region.",
                             why=f"this endpoint simulates {self.sim.region}; the request was "
                                 f"signed for {signed.region}; use --region {self.sim.region}")
-        self._access_key.value = signed.access_key_id if signed is not None else None
+        akid = signed.access_key_id if signed is not None else None
         if self.auth is None:
-            return self.principals.get(signed.access_key_id) if signed else None
+            return (self.principals.get(akid) if akid else None), akid
         return self.auth.caller(self.sim, method, path, query_string, headers, body, signed,
-                                query_protocol=service in protocols.QUERY_SERVICES)
+                                query_protocol=service in protocols.QUERY_SERVICES), akid
 
-    def _call(self, service: str, operation: str, params: dict[str, Any], caller: str | None,
-              headers: dict[str, str], client_ip: str) -> dict[str, Any]:
+    def _client(self, service: str, caller: str | None, akid: str | None, client_ip: str,
+                user_agent: str) -> Client:
+        """The front-door client of one caller, signing key, address and user agent: made
+        once and kept (a Principal depends only on its ARN; a reset clears the cache)."""
+        key = (service, caller, akid, client_ip, user_agent)
+        client = self._clients.get(key)
+        if client is None:
+            sim = self.sim
+            principal = sim.principal(caller)
+            if akid is not None:
+                # CloudTrail names the access key that signed the call in userIdentity.
+                principal = dataclasses.replace(principal, access_key_id=akid)
+            client = Client(sim, sim.service(service), principal, source_ip=client_ip,
+                            user_agent=user_agent)
+            if len(self._clients) >= MAX_CLIENTS:
+                self._clients.clear()
+            self._clients[key] = client
+        return client
+
+    def _call(self, service: str, operation: str, params: dict[str, Any],
+              caller: tuple[str | None, str | None], headers: dict[str, str], client_ip: str
+              ) -> dict[str, Any]:
         with self.lock:
             if self.clock.sync():
                 self.dirty = True
-            sim = self.sim
-            client = Client(sim, sim.service(service), sim.principal(caller),
-                            source_ip=client_ip,
-                            user_agent=headers.get("user-agent") or "fargate-sim")
-            trail = sim.audit_trail
-            first = len(trail)
-            akid = getattr(self._access_key, "value", None)
-            self._access_key.value = None
+            client = self._client(service, caller[0], caller[1], client_ip,
+                                  headers.get("user-agent") or "fargate-sim")
             try:
                 return client.call(operation, params)
             finally:
-                # CloudTrail names the access key that signed the call in userIdentity; the
-                # caller's own record is the last one (calls it caused come before it).
-                if akid is not None and len(trail) > first:
-                    rec = trail[-1]
-                    rec["userIdentity"] = {**rec["userIdentity"], "accessKeyId": akid}
                 if read_only(operation):
                     self.dirty = True
                 else:
@@ -213,7 +227,7 @@ class Endpoint:
             status = protocols.error_status(service, exc.code, exc.status)
             return json_error(status, exc.code, exc.message)
         request_id = response["ResponseMetadata"]["RequestId"]
-        data = json.dumps(encode(op.output_shape, response) or {}).encode()
+        data = to_json(op.output_shape, response)
         return 200, {"Content-Type": "application/x-amz-json-1.1",
                      "x-amzn-RequestId": request_id}, data
 

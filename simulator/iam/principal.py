@@ -20,7 +20,8 @@ class Principal:
     principal ARN a policy's ``Principal`` element and ``aws:PrincipalArn`` see (for an
     assumed-role session, the role's ARN); ``session_arn`` is the caller's own ARN.
     ``account`` is the account the principal belongs to; for a service principal it is the
-    account on whose behalf the service acts.
+    account on whose behalf the service acts. ``access_key_id`` is the key that signed the
+    request, when it came signed over HTTP (CloudTrail's ``userIdentity.accessKeyId``).
     """
 
     kind: str
@@ -31,6 +32,7 @@ class Principal:
     session_arn: str | None = None
     tags: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     invoked_by: str | None = None
+    access_key_id: str | None = field(default=None, compare=False, hash=False)
 
     @property
     def is_service(self) -> bool:
