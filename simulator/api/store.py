@@ -11,6 +11,12 @@ data keys of task volumes, IAM access keys, STS sessions) by type and stores the
 AES-GCM-wrapped under a server key kept beside the database (``PATH.key``, mode 0600).
 Objects are rebuilt field by field, so this works whether or not those classes refuse plain
 pickling.
+
+What tasks wrote into their volumes is kept in its own table, one row per run of written
+sectors, as the volume stores it: ciphertext (and per-sector nonce and tag) under the
+volume's data key, whose copy is wrapped as above; a ``null``-cipher volume's sectors, being
+plaintext, are wrapped under the server key too. A volume's rows are rewritten only when its
+write counters moved since the last save.
 """
 
 from __future__ import annotations
@@ -123,13 +129,58 @@ def _operation_model(service: str, name: str) -> OperationModel:
     return service_model(service).operation_model(name)
 
 
+def _write_mark(vol: EncryptedVolume) -> tuple[int, ...]:
+    """What changes whenever a volume's stored sectors change."""
+    st = vol.stats
+    return (st.bytes_written, st.write_requests, st.bytes_discarded, st.raw_writes,
+            st.sectors_allocated)
+
+
+def written_runs(vol: EncryptedVolume) -> list[tuple[int, bytes, bytes | None]]:
+    """(first sector, stored ciphertext, metadata) of every run of written sectors.
+
+    Reads the volume's sparse store for which chunks and sectors hold data (the volume has no
+    public listing of them; ``tests/api/test_store.py`` catches a change there).
+    """
+    store = vol._store  # private: see the docstring
+    spc = store.sectors_per_chunk
+    out = []
+    for idx in sorted(store._chunks):
+        chunk = store.chunk(idx)
+        if chunk is None:
+            continue
+        base = idx * spc
+        last = min(spc, vol.sector_count - base)
+        for a, b, written in store.runs(chunk, 0, last):
+            if written:
+                ct, meta = vol.raw(base + a, b - a)
+                out.append((base + a, ct, meta))
+    return out
+
+
+class VolumeTracker:
+    """Which volumes the last snapshot held, under which token, with which write mark."""
+
+    def __init__(self) -> None:
+        self.saved: dict[int, tuple[str, EncryptedVolume, tuple[int, ...]]] = {}
+        self.seen: dict[int, tuple[str, EncryptedVolume]] = {}
+
+    def token(self, vol: EncryptedVolume) -> str:
+        hit = self.saved.get(id(vol))
+        token = hit[0] if hit is not None and hit[1] is vol else os.urandom(12).hex()
+        self.seen[id(vol)] = (token, vol)
+        return token
+
+
 class _Pickler(cloudpickle.Pickler):
     """Pickles a Simulation, sending key material to the server key instead of the stream."""
 
-    def __init__(self, file: io.BytesIO, key: ServerKey, audit: AuditTrail) -> None:
+    def __init__(self, file: io.BytesIO, key: ServerKey, audit: AuditTrail,
+                 volumes: VolumeTracker) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self._key = key
         self._audit = audit
+        self._volumes = volumes
 
     def reducer_override(self, obj: Any) -> Any:
         # botocore's models are code, not state: pickled by name (clients hold them).
@@ -155,18 +206,26 @@ class _Pickler(cloudpickle.Pickler):
                                     serialization.NoEncryption())
             return ("PrivateKey", self._key.wrap(der, b"PrivateKey"))
         if isinstance(obj, EncryptedVolume):
-            # The volume's data key and shape; its written sectors are not kept.
+            # The volume's data key and shape; its written sectors go to the volume table.
             state = pickle.dumps((obj._size, obj._spec, bytes(obj._key), obj.engine,
                                   obj.threads))
-            return ("EncryptedVolume", self._key.wrap(state, b"EncryptedVolume"))
+            return ("EncryptedVolume", self._key.wrap(state, b"EncryptedVolume"),
+                    self._volumes.token(obj))
         return None
 
 
+#: (first sector, data, metadata) rows of one volume token.
+VolumeRows = list[tuple[int, bytes, bytes | None]]
+
+
 class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, key: ServerKey, audit: AuditTrail) -> None:
+    def __init__(self, file: io.BytesIO, key: ServerKey, audit: AuditTrail,
+                 rows: Any = None, volumes: VolumeTracker | None = None) -> None:
         super().__init__(file)
         self._key = key
         self._audit = audit
+        self._rows = rows
+        self._volumes = volumes
 
     def persistent_load(self, pid: Any) -> Any:
         kind = pid[0]
@@ -179,20 +238,32 @@ class _Unpickler(pickle.Unpickler):
             return serialization.load_der_private_key(blob, password=None)
         if kind == "EncryptedVolume":
             size, spec, key, engine, threads = pickle.loads(blob)
-            return EncryptedVolume(size, spec, key, engine=engine, threads=threads)
+            vol = EncryptedVolume(size, spec, key, engine=engine, threads=threads)
+            token = pid[2]
+            if self._rows is not None:
+                for first, data, meta in self._rows(token):
+                    if spec.name == "null":
+                        data = self._key.unwrap(data, b"VolumeData")
+                    vol.raw_write(first, data, meta)
+            if self._volumes is not None:
+                self._volumes.saved[id(vol)] = (token, vol, _write_mark(vol))
+            return vol
         raise pickle.UnpicklingError(f"unknown persistent object {kind!r}")
 
 
-def dumps(sim: Any, key: ServerKey) -> bytes:
-    """The simulation (without its audit trail) as bytes, key material wrapped."""
+def dumps(sim: Any, key: ServerKey, volumes: VolumeTracker | None = None) -> bytes:
+    """The simulation (without its audit trail and volume contents) as bytes, key material
+    wrapped; ``volumes`` learns which volumes it holds."""
     buf = io.BytesIO()
-    _Pickler(buf, key, sim.audit_trail).dump(sim)
+    _Pickler(buf, key, sim.audit_trail, volumes or VolumeTracker()).dump(sim)
     return buf.getvalue()
 
 
-def loads(data: bytes, key: ServerKey, audit: AuditTrail) -> Any:
-    """A simulation from ``dumps`` output, its audit trail set to ``audit``."""
-    return _Unpickler(io.BytesIO(data), key, audit).load()
+def loads(data: bytes, key: ServerKey, audit: AuditTrail, rows: Any = None,
+          volumes: VolumeTracker | None = None) -> Any:
+    """A simulation from ``dumps`` output, its audit trail set to ``audit``; ``rows(token)``
+    gives each volume's written sectors back."""
+    return _Unpickler(io.BytesIO(data), key, audit, rows, volumes).load()
 
 
 class StateStore:
@@ -209,6 +280,8 @@ class StateStore:
             "CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1),"
             " data BLOB NOT NULL);"
             "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, record TEXT NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS volume_data (volume TEXT NOT NULL, first INTEGER NOT NULL,"
+            " data BLOB NOT NULL, meta BLOB, PRIMARY KEY (volume, first));"
         )
         row = self._db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
         if row is None:
@@ -217,6 +290,12 @@ class StateStore:
             raise StateError(f"{self.path} has schema {row[0]}, this server writes "
                              f"{SCHEMA_VERSION}; use another --state file")
         self._audit_saved = 0
+        self._volumes = VolumeTracker()
+
+    def _volume_rows(self, token: str) -> VolumeRows:
+        return list(self._db.execute(
+            "SELECT first, data, meta FROM volume_data WHERE volume = ? ORDER BY first",
+            (token,)))
 
     def load(self) -> Any | None:
         """The saved simulation, or None when the file holds none yet."""
@@ -227,16 +306,19 @@ class StateStore:
                            self._db.execute("SELECT record FROM audit ORDER BY seq"))
         self._audit_saved = len(audit)
         try:
-            return loads(row[0], self.key, audit)
+            return loads(row[0], self.key, audit, self._volume_rows, self._volumes)
         except Exception as exc:  # a wrong server key, or state written by other code
             raise StateError(f"cannot restore {self.path}: {type(exc).__name__}: {exc}") from exc
 
     def save(self, sim: Any, *, snapshot: bool = True) -> None:
         """Append new audit records and (if ``snapshot``) replace the snapshot, atomically."""
-        data = dumps(sim, self.key) if snapshot else None
+        tracker = self._volumes
+        tracker.seen = {}
+        data = dumps(sim, self.key, tracker) if snapshot else None
         trail = sim.audit_trail
         new = trail[self._audit_saved:]
         db = self._db
+        saved = dict(tracker.saved)
         db.execute("BEGIN IMMEDIATE")
         try:
             if new:
@@ -245,19 +327,47 @@ class StateStore:
                                 for i, r in enumerate(new)))
             if data is not None:
                 db.execute("INSERT OR REPLACE INTO snapshot (id, data) VALUES (1, ?)", (data,))
+                saved = self._save_volumes(tracker)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        tracker.saved = saved
         self._audit_saved = len(trail)
+
+    def _save_volumes(self, tracker: VolumeTracker
+                      ) -> dict[int, tuple[str, EncryptedVolume, tuple[int, ...]]]:
+        """Rewrite the rows of volumes written since the last save, drop those of volumes
+        the snapshot no longer holds (inside the caller's transaction)."""
+        db = self._db
+        saved = {}
+        kept = set()
+        for ident, (token, vol) in tracker.seen.items():
+            mark = _write_mark(vol)
+            kept.add(token)
+            old = tracker.saved.get(ident)
+            if old is None or old[0] != token or old[2] != mark:
+                db.execute("DELETE FROM volume_data WHERE volume = ?", (token,))
+                null = vol.spec.name == "null"
+                db.executemany(
+                    "INSERT INTO volume_data (volume, first, data, meta) VALUES (?, ?, ?, ?)",
+                    ((token, first, self.key.wrap(ct, b"VolumeData") if null else ct, meta)
+                     for first, ct, meta in written_runs(vol)))
+            saved[ident] = (token, vol, mark)
+        for token, _vol, _mark in tracker.saved.values():
+            if token not in kept:
+                db.execute("DELETE FROM volume_data WHERE volume = ?", (token,))
+        return saved
 
     def clear(self) -> None:
         """Forget everything (the admin API's reset)."""
         self._db.execute("BEGIN IMMEDIATE")
         self._db.execute("DELETE FROM snapshot")
         self._db.execute("DELETE FROM audit")
+        self._db.execute("DELETE FROM volume_data")
         self._db.execute("COMMIT")
         self._audit_saved = 0
+        self._volumes = VolumeTracker()
 
     def close(self) -> None:
         self._db.close()

@@ -103,3 +103,37 @@ def test_a_key_file_others_can_read_is_refused(tmp_path):
     os.chmod(tmp_path / "s.db.key", 0o644)
     with pytest.raises(StateError, match="chmod 600"):
         StateStore(tmp_path / "s.db")
+
+
+def test_what_a_task_wrote_into_its_volume_is_restored(tmp_path):
+    sim, _arn, _rsa, _sig, task, _blob = _world()
+    vol = sim.fargate.volume(task)
+    far = vol.size - vol.sector_size * 3  # two runs, far apart: the store is sparse
+    vol.write(0, b"first" * 1000)
+    vol.write(far, b"last words")
+    store = StateStore(tmp_path / "s.db")
+    store.save(sim)
+    raw = (tmp_path / "s.db").read_bytes() + (tmp_path / "s.db-wal").read_bytes()
+    assert b"first" * 10 not in raw and b"last words" not in raw  # ciphertext only
+    store.save(sim)  # unchanged: kept as it is
+    vol.write(far, b"LAST")
+    store.save(sim)  # changed: rewritten
+    store.close()
+    again = StateStore(tmp_path / "s.db").load()
+    restored = again.fargate.volume(task)
+    assert restored.read(0, 5000) == b"first" * 1000
+    assert restored.read(far, 10) == b"LAST words"
+    assert restored.read(4 * vol.sector_size, 8) == bytes(8)  # never written: zeros
+    assert not restored.is_allocated(4)
+
+
+def test_a_stopped_tasks_volume_rows_are_dropped(tmp_path):
+    sim, _arn, _rsa, _sig, task, _blob = _world()
+    sim.fargate.volume(task).write(0, b"gone soon")
+    store = StateStore(tmp_path / "s.db")
+    store.save(sim)
+    assert store._db.execute("SELECT count(*) FROM volume_data").fetchone()[0] == 1
+    sim.client("ecs").stop_task(cluster="web", task=task)
+    sim.fargate.settle()
+    store.save(sim)
+    assert store._db.execute("SELECT count(*) FROM volume_data").fetchone()[0] == 0
