@@ -34,10 +34,12 @@ from typing import Any
 
 import cloudpickle
 from botocore.model import OperationModel, ServiceModel
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from simulator import __version__
 from simulator.audit import AuditTrail
 from simulator.client import Client, _exceptions
 from simulator.crypt import EncryptedVolume
@@ -46,7 +48,12 @@ from simulator.kms.keys import KeyMaterial
 from simulator.models import service_model
 from simulator.sts.service import Session
 
-SCHEMA_VERSION = 1
+#: The state file's format. Bump it whenever a change to the simulator's classes makes
+#: snapshots written before it unreadable or wrong (renamed or removed attributes, a new
+#: table, another persistent-object layout): such a file is then refused at start with one
+#: line saying what to do, instead of failing later. 2: volume contents kept; the audit trail
+#: behind ``Simulation._audit_trail``.
+SCHEMA_VERSION = 2
 _AUDIT = ("audit-trail",)
 _PRIVATE_KEY_TYPES = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)
 #: Records holding secrets, stored whole under the server key: KMS key material, IAM access
@@ -57,6 +64,28 @@ _WRAPPED_BY_NAME = {cls.__name__: cls for cls in _WRAPPED}
 
 class StateError(RuntimeError):
     """The state file cannot be used (unreadable, another version, a missing server key)."""
+
+
+def _incompatible(path: Path, what: str) -> str:
+    """One line: which file, what is wrong with it, what to do."""
+    return (f"{path} holds {what}; start with another --state file, or move {path} and "
+            f"{path}.key away to start afresh")
+
+
+def missing_attributes(sim: Any) -> list[str]:
+    """Attributes a fresh Simulation and its services have that a restored one lacks: the
+    sign of a snapshot from before a class changed, which would fail at its first request."""
+    from simulator.world import Simulation
+
+    if not isinstance(sim, Simulation):
+        return [f"a Simulation (found {type(sim).__name__})"]
+    fresh = Simulation(account_id=sim.account_id, region=sim.region)
+    missing = [f"Simulation.{name}" for name in vars(fresh) if name not in vars(sim)]
+    for name, svc in getattr(sim, "_services", {}).items():
+        model = fresh.service(name)
+        missing += [f"{type(svc).__name__}.{attr}" for attr in vars(model)
+                    if attr not in vars(svc)]
+    return missing
 
 
 class ServerKey:
@@ -271,6 +300,7 @@ class StateStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self.key_path = self.path.with_name(self.path.name + ".key")
         self.key = ServerKey.beside(self.path)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -286,9 +316,11 @@ class StateStore:
         row = self._db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
         if row is None:
             self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('writer', ?)",
+                             (f"fargate-sim {__version__}",))
         elif row[0] != str(SCHEMA_VERSION):
-            raise StateError(f"{self.path} has schema {row[0]}, this server writes "
-                             f"{SCHEMA_VERSION}; use another --state file")
+            raise StateError(_incompatible(self.path, f"state schema {row[0]}, and this "
+                                                      f"fargate-sim reads schema {SCHEMA_VERSION}"))
         self._audit_saved = 0
         self._volumes = VolumeTracker()
 
@@ -306,9 +338,21 @@ class StateStore:
                            self._db.execute("SELECT record FROM audit ORDER BY seq"))
         self._audit_saved = len(audit)
         try:
-            return loads(row[0], self.key, audit, self._volume_rows, self._volumes)
-        except Exception as exc:  # a wrong server key, or state written by other code
-            raise StateError(f"cannot restore {self.path}: {type(exc).__name__}: {exc}") from exc
+            sim = loads(row[0], self.key, audit, self._volume_rows, self._volumes)
+        except InvalidTag:
+            raise StateError(f"cannot restore {self.path}: its key material does not open "
+                             f"under {self.key_path}; give the server key it was written "
+                             "with, or use another --state file") from None
+        except Exception as exc:  # state written by other code
+            raise StateError(_incompatible(
+                self.path, f"state this fargate-sim cannot read ({type(exc).__name__}: "
+                           f"{' '.join(str(exc).split())})")) from exc
+        missing = missing_attributes(sim)
+        if missing:
+            raise StateError(_incompatible(
+                self.path, "state written by another version of fargate-sim (it lacks "
+                           + ", ".join(missing) + ")"))
+        return sim
 
     def save(self, sim: Any, *, snapshot: bool = True) -> None:
         """Append new audit records and (if ``snapshot``) replace the snapshot, atomically."""

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -94,7 +97,7 @@ def test_another_server_key_cannot_open_the_state(tmp_path):
     sim, *_ = _world()
     StateStore(tmp_path / "s.db").save(sim)
     (tmp_path / "s.db.key").write_bytes(os.urandom(32))
-    with pytest.raises(StateError, match="cannot restore"):
+    with pytest.raises(StateError, match="does not open under"):
         StateStore(tmp_path / "s.db").load()
 
 
@@ -137,3 +140,53 @@ def test_a_stopped_tasks_volume_rows_are_dropped(tmp_path):
     sim.fargate.settle()
     store.save(sim)
     assert store._db.execute("SELECT count(*) FROM volume_data").fetchone()[0] == 0
+
+
+def test_a_state_file_of_another_schema_is_refused_in_one_line(tmp_path):
+    StateStore(tmp_path / "s.db").close()
+    db = sqlite3.connect(tmp_path / "s.db")
+    db.execute("UPDATE meta SET value = '1' WHERE name = 'schema'")
+    db.commit()
+    db.close()
+    with pytest.raises(StateError) as info:
+        StateStore(tmp_path / "s.db")
+    text = str(info.value)
+    assert "\n" not in text and str(tmp_path / "s.db") in text
+    assert "state schema 1" in text and "another --state file" in text
+
+
+def test_a_snapshot_from_before_a_class_changed_is_refused_at_load(tmp_path):
+    """As snapshots written before the audit trail became a property were: they unpickled,
+    then failed at the first request."""
+    sim, *_ = _world()
+    store = StateStore(tmp_path / "s.db")
+    store.save(sim)
+    store.close()
+    real = Simulation.__init__
+
+    def newer(self, *args, **kwargs):  # this version's Simulation has one attribute more
+        real(self, *args, **kwargs)
+        self.added_later = {}
+
+    Simulation.__init__ = newer
+    try:
+        with pytest.raises(StateError) as info:
+            StateStore(tmp_path / "s.db").load()
+    finally:
+        Simulation.__init__ = real
+    text = str(info.value)
+    assert "\n" not in text and "Simulation.added_later" in text
+    assert "another version of fargate-sim" in text
+
+
+def test_the_cli_refuses_an_incompatible_state_file_in_one_line(tmp_path):
+    StateStore(tmp_path / "s.db").close()
+    db = sqlite3.connect(tmp_path / "s.db")
+    db.execute("UPDATE meta SET value = '1' WHERE name = 'schema'")
+    db.commit()
+    db.close()
+    out = subprocess.run([sys.executable, "-m", "simulator", "serve", "--port", "0",
+                          "--state", str(tmp_path / "s.db")], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1 and "schema 1" in out.stderr
