@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 import threading
 import time
 import traceback
 import uuid
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from simulator import errors
@@ -25,6 +28,7 @@ from simulator.api.identity import Authenticator, AuthError
 from simulator.api.store import StateStore
 from simulator.api.wallclock import WallClock
 from simulator.api.wire import WireError, decode, to_json
+from simulator.audit import AuditTrail
 from simulator.client import Client
 
 ADMIN_PREFIX = "/_fargate-sim/"
@@ -43,6 +47,28 @@ READ_ONLY_OPERATIONS = frozenset({
 })
 
 Response = tuple[int, dict[str, str], bytes]
+
+
+@dataclass(frozen=True)
+class AuditRetention:
+    """How much of the audit trail the server keeps (in memory, in the state file, for
+    LookupEvents and the admin API): at most ``events`` records (0: no count limit) and
+    none older than ``days`` of simulated time (0: no age limit). CloudTrail's event
+    history keeps 90 days (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/
+    view-cloudtrail-events.html); the count bounds the server's memory."""
+
+    events: int = 20_000
+    days: float = 90.0
+
+    def __post_init__(self) -> None:
+        if self.events < 0 or self.days < 0 or not math.isfinite(self.days):
+            raise ValueError(f"audit retention must be >= 0 events and days, got "
+                             f"{self.events} events, {self.days} days")
+
+    @property
+    def slack(self) -> int:
+        """Records allowed past ``events`` before pruning (pruning is done in batches)."""
+        return max(100, self.events // 20)
 
 
 def read_only(operation: str) -> bool:
@@ -68,7 +94,8 @@ class Endpoint:
 
     def __init__(self, sim: Any, *, auth: Authenticator | None = None,
                  principals: dict[str, str] | None = None, store: StateStore | None = None,
-                 speed: float = 1.0, make_sim: Any = None) -> None:
+                 speed: float = 1.0, make_sim: Any = None,
+                 retention: AuditRetention | None = None) -> None:
         self.sim = sim
         self.auth = auth
         self.principals = dict(principals or {})
@@ -79,6 +106,9 @@ class Endpoint:
         self.requests = 0
         self._make_sim = make_sim
         self._clients: dict[tuple[str | None, ...], Client] = {}
+        self.retention = retention or AuditRetention()
+        #: The absolute index of the oldest audit record kept (older ones were pruned).
+        self.audit_base = store.audit_base if store is not None else 0
         self._snapshot_at = 0.0
 
     # -- state ------------------------------------------------------------------------------
@@ -103,6 +133,25 @@ class Endpoint:
                 self.save()
             elif self.dirty and self.store is not None:
                 self.store.save(self.sim, snapshot=False)
+            self.retain()
+
+    def retain(self) -> int:
+        """Drop the audit records the retention no longer keeps (under the lock; after a
+        save, so kept records reached the state file first); how many went."""
+        trail: AuditTrail = self.sim._audit_trail  # counted and cut without rendering
+        r = self.retention
+        drop = 0
+        if r.events and trail.size() > r.events + r.slack:
+            drop = trail.size() - r.events
+        if r.days:
+            cutoff = self.sim.clock.now() - timedelta(days=r.days)
+            drop = max(drop, trail.count_before(f"{cutoff:%Y-%m-%dT%H:%M:%SZ}"))
+        if drop:
+            if self.store is not None:
+                self.store.prune(drop)
+            trail.drop_oldest(drop)
+            self.audit_base += drop
+        return drop
 
     def reset(self) -> None:
         """A fresh simulation with the same settings (the admin API's reset)."""
@@ -111,6 +160,7 @@ class Endpoint:
                 raise ValueError("this endpoint was not given a way to make a new simulation")
             self.sim = self._make_sim()
             self._clients.clear()
+            self.audit_base = 0
             self.clock.attach(self.sim.clock)
             if self.store is not None:
                 self.store.clear()

@@ -322,6 +322,9 @@ class StateStore:
             raise StateError(_incompatible(self.path, f"state schema {row[0]}, and this "
                                                       f"fargate-sim reads schema {SCHEMA_VERSION}"))
         self._audit_saved = 0
+        row = self._db.execute("SELECT value FROM meta WHERE name='audit_base'").fetchone()
+        #: The sequence number of the oldest audit record kept (older ones were pruned).
+        self.audit_base = int(row[0]) if row is not None else 0
         self._volumes = VolumeTracker()
 
     def _volume_rows(self, token: str) -> VolumeRows:
@@ -334,8 +337,8 @@ class StateStore:
         row = self._db.execute("SELECT data FROM snapshot WHERE id = 1").fetchone()
         if row is None:
             return None
-        audit = AuditTrail(json.loads(r[0]) for r in
-                           self._db.execute("SELECT record FROM audit ORDER BY seq"))
+        audit = AuditTrail(json.loads(r[0]) for r in self._db.execute(
+            "SELECT record FROM audit WHERE seq >= ? ORDER BY seq", (self.audit_base,)))
         self._audit_saved = len(audit)
         try:
             sim = loads(row[0], self.key, audit, self._volume_rows, self._volumes)
@@ -367,7 +370,8 @@ class StateStore:
         try:
             if new:
                 db.executemany("INSERT INTO audit (seq, record) VALUES (?, ?)",
-                               ((self._audit_saved + i, json.dumps(r, default=str))
+                               ((self.audit_base + self._audit_saved + i,
+                                 json.dumps(r, default=str))
                                 for i, r in enumerate(new)))
             if data is not None:
                 db.execute("INSERT OR REPLACE INTO snapshot (id, data) VALUES (1, ?)", (data,))
@@ -403,14 +407,34 @@ class StateStore:
                 db.execute("DELETE FROM volume_data WHERE volume = ?", (token,))
         return saved
 
+    def prune(self, count: int) -> None:
+        """The ``count`` oldest audit records left the trail: drop their rows too."""
+        if count <= 0:
+            return
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self.audit_base += count
+            db.execute("DELETE FROM audit WHERE seq < ?", (self.audit_base,))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('audit_base', ?)",
+                       (str(self.audit_base),))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            self.audit_base -= count
+            raise
+        self._audit_saved = max(0, self._audit_saved - count)
+
     def clear(self) -> None:
         """Forget everything (the admin API's reset)."""
         self._db.execute("BEGIN IMMEDIATE")
         self._db.execute("DELETE FROM snapshot")
         self._db.execute("DELETE FROM audit")
         self._db.execute("DELETE FROM volume_data")
+        self._db.execute("DELETE FROM meta WHERE name = 'audit_base'")
         self._db.execute("COMMIT")
         self._audit_saved = 0
+        self.audit_base = 0
         self._volumes = VolumeTracker()
 
     def close(self) -> None:
