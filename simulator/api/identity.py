@@ -110,10 +110,12 @@ class AuthError(Exception):
         return f"{text} (fargate-sim: {self.why})" if self.why else text
 
     def code(self, query: bool) -> str:
-        return FAILURES[self.failure][1 if query else 0]
+        json_code, query_code, _, _ = FAILURES[self.failure]
+        return query_code if query else json_code
 
     def status(self, query: bool) -> int:
-        return FAILURES[self.failure][3 if query else 2]
+        _, _, json_status, query_status = FAILURES[self.failure]
+        return query_status if query else json_status
 
 
 @dataclass(frozen=True)

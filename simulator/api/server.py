@@ -18,7 +18,8 @@ import threading
 import time
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Any, BinaryIO
+from io import BufferedIOBase
+from typing import Any
 
 from simulator.api.endpoint import Endpoint, Response, json_error
 
@@ -66,9 +67,10 @@ class SimulatorServer(socketserver.ThreadingTCPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        if ":" in str(host):
-            host = f"[{host}]"
-        return f"http://{host}:{port}"
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if ":" in name:
+            name = f"[{name}]"
+        return f"http://{name}:{port}"
 
     def _tick(self) -> None:
         while not self._stop.wait(TICK_SECONDS):
@@ -88,7 +90,7 @@ class SimulatorServer(socketserver.ThreadingTCPServer):
                 self.endpoint.save()
 
 
-def _line(rfile: BinaryIO, what: str) -> bytes:
+def _line(rfile: BufferedIOBase, what: str) -> bytes:
     line = rfile.readline(MAX_LINE_BYTES + 1)
     if len(line) > MAX_LINE_BYTES:
         raise BadRequest(431 if what == "header" else 414, "SerializationException",
@@ -96,7 +98,7 @@ def _line(rfile: BinaryIO, what: str) -> bytes:
     return line
 
 
-def read_headers(rfile: BinaryIO) -> dict[str, str]:
+def read_headers(rfile: BufferedIOBase) -> dict[str, str]:
     """The header block after a request line: lower-case names, repeated fields joined
     with commas (RFC 9110, 5.3); obsolete line folding and nameless lines are refused."""
     headers: dict[str, str] = {}
@@ -124,7 +126,7 @@ def read_headers(rfile: BinaryIO) -> dict[str, str]:
                      f"(fargate-sim: more than {MAX_HEADERS} header fields)")
 
 
-def read_chunked(rfile: BinaryIO) -> bytes:
+def read_chunked(rfile: BufferedIOBase) -> bytes:
     """A chunked transfer-coded body, decoded (trailers read and dropped)."""
     out = bytearray()
     while True:
@@ -150,7 +152,7 @@ def read_chunked(rfile: BinaryIO) -> bytes:
         rfile.readline(8)
 
 
-def read_body(rfile: BinaryIO, headers: dict[str, str]) -> bytes:
+def read_body(rfile: BufferedIOBase, headers: dict[str, str]) -> bytes:
     """The body a request's Transfer-Encoding or Content-Length announces, bounded."""
     if "chunked" in headers.get("transfer-encoding", "").lower():
         return read_chunked(rfile)

@@ -32,7 +32,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import cloudpickle
+import cloudpickle  # type: ignore[import-untyped]
 from botocore.model import OperationModel, ServiceModel
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
@@ -130,7 +130,7 @@ def _fields(obj: Any) -> dict[str, Any]:
 
 
 def _rebuild(cls: type, state: dict[str, Any]) -> Any:
-    obj = object.__new__(cls)
+    obj: Any = object.__new__(cls)
     for name, value in state.items():
         object.__setattr__(obj, name, value)
     return obj
