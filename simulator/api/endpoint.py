@@ -216,8 +216,10 @@ class Endpoint:
             sim = self.sim
             principal = sim.principal(caller)
             if akid is not None:
-                # CloudTrail names the access key that signed the call in userIdentity.
+                # CloudTrail names the access key that signed the call in userIdentity; an
+                # assumed-role session brings its session tags and session policies.
                 principal = dataclasses.replace(principal, access_key_id=akid)
+                principal = sim.service("sts").session_principal(akid, principal)
             client = Client(sim, sim.service(service), principal, source_ip=client_ip,
                             user_agent=user_agent)
             if len(self._clients) >= MAX_CLIENTS:
