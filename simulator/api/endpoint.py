@@ -266,7 +266,8 @@ class Endpoint:
                               "Start of structure or map found where not expected. "
                               f"(fargate-sim: the body is a JSON {type(raw).__name__}, "
                               "not an object)")
-        if _depth(raw, MAX_JSON_DEPTH):
+        # Only a body with more brackets than the limit can nest deeper than it.
+        if body.count(b"{") + body.count(b"[") > MAX_JSON_DEPTH and _depth(raw, MAX_JSON_DEPTH):
             return json_error(400, "SerializationException",
                               f"(fargate-sim: the body nests deeper than {MAX_JSON_DEPTH})")
         try:

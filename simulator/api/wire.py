@@ -21,8 +21,9 @@ class WireError(ValueError):
 
 
 def decode(shape: Shape | None, value: Any, path: str = "") -> Any:
-    """Wire JSON -> Python values (bytes, datetime) following ``shape``."""
-    if shape is None or value is None:
+    """Wire JSON -> Python values (bytes, datetime) following ``shape`` (parts whose shape
+    holds no blob or timestamp are taken as they are)."""
+    if shape is None or value is None or not _converted(shape):
         return value
     t = shape.type_name
     if t == "structure" and isinstance(value, dict):
