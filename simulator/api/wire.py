@@ -124,4 +124,8 @@ def _stray(value: Any) -> Any:
 
 def to_json(shape: Shape | None, value: Any) -> bytes:
     """A response body in the JSON protocol."""
-    return json.dumps(encode(shape, value) or {}, default=_stray).encode()
+    data = encode(shape, value) or {}
+    try:
+        return json.dumps(data).encode()  # the standard library's cached encoder
+    except TypeError:
+        return json.dumps(data, default=_stray).encode()
