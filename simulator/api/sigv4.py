@@ -140,21 +140,27 @@ def fast_canonical_request(signed: SignedRequest, method: str, path: str, query:
     through botocore itself. ``tests/api/test_sigv4.py`` checks the two byte for byte."""
     if signed.presigned or path != "/" or query:
         return None
-    names = sorted(set(signed.signed_headers))
-    if "host" not in names or not _NEVER_SIGNED.isdisjoint(names) \
-            or not _PLAIN_HOST.match(headers.get("host", "")):
+    names = _plain_names(signed.signed_headers)
+    if names is None or not _PLAIN_HOST.fullmatch(headers.get("host", "")):
         return None
-    lines = []
-    for name in names:
-        if not _TOKEN.match(name):
-            return None
-        # Trimall: "removes excess white space before and after values, and converts
-        # sequential spaces to a single space", as botocore's _header_value does it.
-        lines.append(f"{name}:{' '.join(headers.get(name, '').split())}")
+    # Trimall: "removes excess white space before and after values, and converts
+    # sequential spaces to a single space", as botocore's _header_value does it.
+    lines = [f"{name}:{' '.join(headers.get(name, '').split())}" for name in names]
     payload = headers.get("x-amz-content-sha256", "") if "x-amz-content-sha256" in names \
         else body_hash
     return (f"{method.upper()}\n/\n\n" + "\n".join(lines) + "\n\n" + ";".join(names) + "\n"
             + payload)
+
+
+@lru_cache(maxsize=256)
+def _plain_names(signed_headers: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The signed header names sorted as botocore sorts them, or None when they include
+    one botocore never signs, lack the host, or are not plain tokens."""
+    names = tuple(sorted(set(signed_headers)))
+    if "host" not in names or not _NEVER_SIGNED.isdisjoint(names) \
+            or not all(_TOKEN.fullmatch(name) for name in names):
+        return None
+    return names
 
 
 def _botocore_request(signed: SignedRequest, secret: str, method: str, path: str, query: str,
