@@ -19,11 +19,11 @@ from simulator.iam.principal import Principal
 from simulator.iam.request import RequestContext
 
 if TYPE_CHECKING:
-    from simulator.world import Simulation
+    from simulator.service import SimulationSurface
 
 
 def request_context(
-    sim: Simulation,
+    sim: SimulationSurface,
     ctx_or_principal: Any,
     action: str,
     resource: str,
@@ -45,7 +45,9 @@ def request_context(
     return RequestContext(principal, action, resource, merged)
 
 
-def _call_facts(sim: Simulation, ctx_or_principal: Any) -> tuple[Principal, Any, str, Any, Any]:
+def _call_facts(
+    sim: SimulationSurface, ctx_or_principal: Any
+) -> tuple[Principal, Any, str, Any, Any]:
     if isinstance(ctx_or_principal, Principal):
         return ctx_or_principal, sim.clock.now(), sim.region, None, None
     if isinstance(ctx_or_principal, str) or ctx_or_principal is None:
@@ -58,7 +60,7 @@ def _call_facts(sim: Simulation, ctx_or_principal: Any) -> tuple[Principal, Any,
 
 
 def authorize(
-    sim: Simulation,
+    sim: SimulationSurface,
     ctx_or_principal: Any,
     action: str,
     resource: str,
