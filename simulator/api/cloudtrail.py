@@ -15,10 +15,13 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from simulator import errors, paging
 from simulator.service import CallContext, Service
+
+if TYPE_CHECKING:
+    from simulator.world import Simulation
 
 InvalidLookupAttributes = errors.error_class("InvalidLookupAttributesException")
 InvalidTimeRange = errors.error_class("InvalidTimeRangeException")
@@ -147,7 +150,8 @@ class CloudTrailService(Service):
         getter, value = None, None
         if attrs:
             getter, value = _ATTRIBUTES[attrs[0]["AttributeKey"]], attrs[0]["AttributeValue"]
-        events = [rec for rec in reversed(self.sim.audit_trail)
+        world = cast("Simulation", self.sim)  # the endpoint serves a whole Simulation
+        events = [rec for rec in reversed(world.audit_trail)
                   if lo <= rec["eventTime"] <= hi and (getter is None or value in getter(rec))]
         return paging.page("cloudtrail", "LookupEvents", events, params, _EventTokens(events),
                            default_limit=PAGE, render=event)

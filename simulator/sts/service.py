@@ -20,7 +20,7 @@ import base64
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from simulator import errors
 from simulator.arn import Arn
@@ -30,6 +30,7 @@ from simulator.iam.principal import Principal
 from simulator.service import CallContext, Service
 
 if TYPE_CHECKING:
+    from simulator.iam.service import IamService
     from simulator.service import SimulationSurface
 
 #: STS answers a denied AssumeRole with the query protocol's code, not AccessDeniedException.
@@ -216,7 +217,7 @@ class StsService(Service):
                 f"1 validation error detected: Value at 'policyArns' failed to satisfy "
                 f"constraint: Member must have length less than or equal to "
                 f"{MANAGED_SESSION_POLICIES}")
-        iam = self.sim.iam
+        iam = cast("IamService", self.sim.service("iam"))
         for arn in arns:
             if iam._managed(arn) is None:
                 raise InvalidParameterValue(
@@ -234,7 +235,7 @@ class StsService(Service):
         docs = []
         if session.policy is not None:
             docs.append(PolicyDocument.parse(session.policy, name="session policy"))
-        iam = self.sim.iam
+        iam = cast("IamService", self.sim.service("iam"))
         for arn in session.policy_arns:
             managed = iam._managed(arn)
             # A managed session policy deleted since allows nothing (NotAction "*" matches
