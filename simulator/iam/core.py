@@ -21,21 +21,40 @@ import urllib.parse
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from simulator import errors
-from simulator.errors import InvalidInputException, NoSuchEntityException
+from simulator.errors import AccessDeniedException, InvalidInputException, NoSuchEntityException
 from simulator.iam import simulate as S
 from simulator.iam.authorization import authorize
 from simulator.iam.aws_managed import aws_managed_policies
 from simulator.iam.policy import PolicyDocument
 from simulator.iam.principal import Principal, unique_id
 from simulator.iam.state import KINDS, AccessKey, Entity, EntityKind, ManagedPolicy
+from simulator.models import service_model
 from simulator.service import CallContext, Service
 
 if TYPE_CHECKING:
     from simulator.service import SimulationSurface
 
-LimitExceeded = errors.error_class("LimitExceeded", 409)
-DeleteConflict = errors.error_class("DeleteConflict", 409)
-ValidationError = errors.error_class("ValidationError")
+
+def iam_error(code: str) -> type[errors.ClientError]:
+    """The error class for IAM's error ``code``, with the HTTP status botocore's IAM model
+    gives it (NoSuchEntity 404, EntityAlreadyExists/DeleteConflict/LimitExceeded 409, ...)."""
+    for shape in service_model("iam").error_shapes:
+        meta = shape.metadata.get("error", {"code": shape.name})
+        if meta.get("code") == code:
+            return errors.error_class(code, meta.get("httpStatusCode", 400))
+    return errors.error_class(code)
+
+
+LimitExceeded = iam_error("LimitExceeded")
+DeleteConflict = iam_error("DeleteConflict")
+ValidationError = iam_error("ValidationError")
+#: IAM denies with ``AccessDenied`` and HTTP 403 (not ``AccessDeniedException``, as KMS and
+#: ECS do): "An error occurred (AccessDenied) when calling the GetRole operation: User: ... is
+#: not authorized to perform: iam:GetRole on resource: role NAME because no identity-based
+#: policy allows the iam:GetRole action (Service: Iam, Status Code: 403 ...)", as IAM's
+#: answers quoted in public issues show. botocore's IAM model has no shape for it; STS names
+#: it the same (https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html).
+AccessDenied = errors.error_class("AccessDenied", 403)
 
 #: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html (the quotas of
 #: roles and users per account, and of managed policies per entity, are in ``state.KINDS``).
@@ -45,6 +64,14 @@ POLICY_VERSIONS = 5
 TAGS_PER_ENTITY = 50
 ACCESS_KEYS_PER_USER = 2
 # Policy size quotas: simulator.iam.sizes.POLICY_SIZE_QUOTAS.
+
+#: The default version of the AWS managed policies whose shipped document is not AWS's v1, by
+#: path and name, as the AWS Managed Policy Reference gives it (GetPolicy's DefaultVersionId;
+#: GetPolicyVersion finds the document under it). Others are v1.
+AWS_MANAGED_DEFAULT_VERSIONS: dict[str, str] = {
+    # https://docs.aws.amazon.com/aws-managed-policy/latest/reference/PowerUserAccess.html
+    "/PowerUserAccess": "v12",
+}
 
 #: Where each handler's docstring points: the IAM API Reference page of the operation.
 API_REFERENCE = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_{}.html"
@@ -143,13 +170,27 @@ class IamCore(Service):
 
     # -- shared steps ---------------------------------------------------------------------
     def _authorize(
-        self, ctx: CallContext, action: str, resource: str, *, shared: bool = False
+        self, ctx: CallContext, action: str, resource: str, *, shared: bool = False,
+        shown: str | None = None,
     ) -> None:
-        """Authorise ``iam:action`` on ``resource``. ``shared`` for AWS managed policies: their
-        ARNs name the account ``aws``, but every account holds them, so the caller's own
-        identity policies decide (no resource policy grants across accounts)."""
-        authorize(self.sim, ctx, f"iam:{action}", resource,
-                  resource_account=ctx.account if shared else None)
+        """Authorise ``iam:action`` on ``resource``; AccessDenied (403) in IAM's words if not.
+
+        ``shared`` for AWS managed policies: their ARNs name the account ``aws``, but every
+        account holds them, so the caller's own identity policies decide (no resource policy
+        grants across accounts). ``shown`` is how IAM's AccessDenied message names the
+        resource: an existing role or user by kind and name ("on resource: role Operator",
+        "user alice"), a managed policy as "policy ARN" (CreatePolicy: "policy NAME"), a role
+        or user being created by its ARN (the default).
+        """
+        try:
+            authorize(self.sim, ctx, f"iam:{action}", resource,
+                      resource_account=ctx.account if shared else None)
+        except AccessDeniedException as exc:
+            message, explanation = exc.message, exc.explanation
+            if shown is not None and shown != resource:
+                message = message.replace(f"on resource: {resource}", f"on resource: {shown}", 1)
+                explanation = explanation or f"{shown} is {resource}"
+            raise AccessDenied(message, explanation=explanation, **exc.details) from None
 
     def _arn(self, ctx: CallContext, kind: str, path: str, name: str) -> str:
         return f"arn:{self.sim.partition}:iam::{ctx.account}:{kind}{path}{name}"
@@ -177,9 +218,11 @@ class IamCore(Service):
         for shipped in aws_managed_policies():
             arn = shipped.arn(self.sim.partition)
             parsed = PolicyDocument.parse(shipped.document, name=arn, source_type="aws-managed")
+            vid = AWS_MANAGED_DEFAULT_VERSIONS.get(shipped.path + shipped.name, "v1")
             self.policies[arn] = ManagedPolicy(
                 shipped.name, arn, shipped.path, unique_id("Policy", arn), now, now,
-                versions={"v1": (shipped.document, parsed, now)},
+                versions={vid: (shipped.document, parsed, now)}, default_version=vid,
+                next_version=int(vid[1:]) + 1,
             )
 
     def _managed(self, arn: str) -> ManagedPolicy | None:
@@ -187,18 +230,47 @@ class IamCore(Service):
             self._load_aws_managed()
         return self.policies.get(arn)
 
-    def _get_policy(self, arn: str) -> ManagedPolicy:
+    #: IAM's NoSuchEntity for a managed policy that is not there, by what the request does
+    #: with it (IAM's answers, as quoted in public issues): reading or changing it
+    #: (GetPolicy: "Policy ARN was not found."), attaching it (AttachRolePolicy: "Policy ARN
+    #: does not exist or is not attachable."), or setting it as a permissions boundary
+    #: (PutRolePermissionsBoundary, CreateRole's PermissionsBoundary: "Scope ARN: ARN does not
+    #: exist or is not attachable.").
+    MISSING_POLICY: ClassVar[dict[str, str]] = {
+        "read": "Policy {arn} was not found.",
+        "attach": "Policy {arn} does not exist or is not attachable.",
+        "boundary": "Scope ARN: {arn} does not exist or is not attachable.",
+    }
+
+    def _get_policy(self, arn: str, *, use: str = "read") -> ManagedPolicy:
+        """The managed policy ``arn`` names, or NoSuchEntity in IAM's words for ``use``
+        (``MISSING_POLICY``); InvalidInput when ``arn`` is no ARN."""
         if not arn.startswith("arn:"):
             raise InvalidInputException(f"ARN {arn} is not valid.")
         pol = self._managed(arn)
         if pol is None:
-            raise NoSuchEntityException(f"Policy {arn} does not exist or is not attachable.")
+            raise NoSuchEntityException(self.MISSING_POLICY[use].format(arn=arn))
         return pol
 
     def _tags_in(
         self, tags: list[dict[str, str]] | None, existing: dict[str, str]
     ) -> dict[str, str]:
-        """``existing`` with ``tags`` added (keys are case-insensitive), within the quota."""
+        """``existing`` with ``tags`` added (keys are case-insensitive), within the quota.
+
+        One request naming a key twice, in any case, is InvalidInput "Duplicate tag keys
+        found. Please note that Tag keys are case insensitive." (IAM's answer, as moto's tests
+        recorded against AWS have it:
+        https://github.com/getmoto/moto/blob/master/tests/test_iam/test_iam.py).
+        More than 50 tags in one request is the model's constraint (ValidationError); more
+        than 50 on the entity in all is LimitExceeded with a quota text that is ours, unverified.
+        """
+        keys = [tag["Key"].lower() for tag in tags or []]
+        if len(set(keys)) < len(keys):
+            raise InvalidInputException(
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
+                explanation="repeated: " + ", ".join(sorted({k for k in keys
+                                                             if keys.count(k) > 1})),
+            )
         out = dict(existing)
         for tag in tags or []:
             lower = {k.lower(): k for k in out}
@@ -207,16 +279,18 @@ class IamCore(Service):
                 del out[old]
             out[tag["Key"]] = tag["Value"]
         if len(out) > TAGS_PER_ENTITY:
-            raise LimitExceeded(f"Cannot exceed quota for TagsPerEntity: {TAGS_PER_ENTITY}.")
+            raise LimitExceeded(f"Cannot exceed quota for TagsPerEntity: {TAGS_PER_ENTITY}")
         return out
 
     def _set_boundary(self, entity: Entity, arn: str | None) -> None:
+        # The new boundary is looked up first: a missing one changes nothing (the old
+        # boundary's PermissionsBoundaryUsageCount included).
+        pol = self._get_policy(arn, use="boundary") if arn else None
         if entity.boundary_arn:
             old = self._managed(entity.boundary_arn)
             if old is not None:
                 old.boundary_uses -= 1
-        if arn:
-            pol = self._get_policy(arn)
+        if pol is not None:
             pol.boundary_uses += 1
         entity.boundary_arn = arn
         self._changed()

@@ -17,6 +17,12 @@ _KEY_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _SECRET_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
+def _shown(user_name: str | None) -> str | None:
+    """How IAM's AccessDenied names a key's owner: "user NAME" ("...iam:CreateAccessKey on
+    resource: user alice", as IAM's answers quoted in public write-ups read); the root by ARN."""
+    return f"user {user_name}" if user_name is not None else None
+
+
 class AccessKeyOperations(IamCore):
     """CreateAccessKey, ListAccessKeys, UpdateAccessKey, DeleteAccessKey."""
 
@@ -53,7 +59,7 @@ class AccessKeyOperations(IamCore):
         https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateAccessKey.html
         """
         name, arn = self._key_owner(ctx, params)
-        self._authorize(ctx, "CreateAccessKey", arn)
+        self._authorize(ctx, "CreateAccessKey", arn, shown=_shown(name))
         owned = [k for k in self.access_keys.values()
                  if k.account == ctx.account and k.user_name == name]
         if len(owned) >= ACCESS_KEYS_PER_USER:
@@ -75,7 +81,7 @@ class AccessKeyOperations(IamCore):
         https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListAccessKeys.html
         """
         name, arn = self._key_owner(ctx, params)
-        self._authorize(ctx, "ListAccessKeys", arn)
+        self._authorize(ctx, "ListAccessKeys", arn, shown=_shown(name))
         keys = [k.metadata() for k in self.access_keys.values()
                 if k.account == ctx.account and k.user_name == name]
         return self.paginate("ListAccessKeys", keys, params)
@@ -86,7 +92,8 @@ class AccessKeyOperations(IamCore):
         https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateAccessKey.html
         """
         key = self._access_key(ctx, params)
-        self._authorize(ctx, "UpdateAccessKey", key.user_arn or ctx.caller.arn)
+        self._authorize(ctx, "UpdateAccessKey", key.user_arn or ctx.caller.arn,
+                        shown=_shown(key.user_name))
         key.status = params["Status"]
         return {}
 
@@ -96,7 +103,8 @@ class AccessKeyOperations(IamCore):
         https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeleteAccessKey.html
         """
         key = self._access_key(ctx, params)
-        self._authorize(ctx, "DeleteAccessKey", key.user_arn or ctx.caller.arn)
+        self._authorize(ctx, "DeleteAccessKey", key.user_arn or ctx.caller.arn,
+                        shown=_shown(key.user_name))
         del self.access_keys[key.access_key_id]
         return {}
 

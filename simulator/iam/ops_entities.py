@@ -17,7 +17,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from simulator.errors import EntityAlreadyExistsException, NoSuchEntityException
+from simulator.errors import (
+    EntityAlreadyExistsException,
+    InvalidInputException,
+    NoSuchEntityException,
+)
 from simulator.iam import sizes
 from simulator.iam.core import (
     API_REFERENCE,
@@ -67,7 +71,7 @@ class EntityOperations(IamCore):
                 )
             name = ctx.caller.name
         entity = self._entity(ctx, kind, name)
-        self._authorize(ctx, ctx.operation, entity.arn)
+        self._authorize(ctx, ctx.operation, entity.arn, shown=f"{kind.noun} {entity.name}")
         return entity
 
     # -- the entity ------------------------------------------------------------------------
@@ -82,9 +86,16 @@ class EntityOperations(IamCore):
             raise EntityAlreadyExistsException(f"{kind.name} with name {name} already exists.")
         if sum(1 for a, _ in table if a == ctx.account) >= kind.per_account:
             raise LimitExceeded(
-                f"Cannot exceed quota for {kind.account_quota}: {kind.per_account}."
+                f"Cannot exceed quota for {kind.account_quota}: {kind.per_account}"
             )
         path = self._path(params)
+        for reserved in kind.reserved_paths:
+            if path.startswith(reserved):
+                raise InvalidInputException(
+                    f"Path prefix '{reserved}' can only be used for AWS Service linked Roles",
+                    explanation="service-linked roles are made by CreateServiceLinkedRole, "
+                    "which the simulator does not implement",
+                )
         arn = self._arn(ctx, kind.arn_type + "/", path[1:], name)
         entity = Entity(kind.name, name, arn, path, unique_id(kind.name, arn), ctx.now,
                         ctx.account)
@@ -113,11 +124,24 @@ class EntityOperations(IamCore):
 
     @entity_operation("Delete{Kind}")
     def _delete(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:
-        """Delete a {noun} that has no inline or attached policies (nor access keys) left;
+        """Delete a {noun} that has no attached or inline policies (nor access keys) left;
         DeleteConflict otherwise."""
         entity = self._target(kind, ctx, params)
-        if entity.inline or entity.attached:
-            raise DeleteConflict("Cannot delete entity, must delete policies first.")
+        # IAM's words, as its answers quoted in public issues show: "Cannot delete entity, must
+        # detach all policies first." (managed policies still attached), "... must delete
+        # policies first." (inline policies), "... must delete access keys first."; the checks
+        # in that order (https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeleteRole.html
+        # lists what must go first).
+        if entity.attached:
+            raise DeleteConflict(
+                "Cannot delete entity, must detach all policies first.",
+                explanation=f"still attached: {', '.join(entity.attached)}",
+            )
+        if entity.inline:
+            raise DeleteConflict(
+                "Cannot delete entity, must delete policies first.",
+                explanation=f"inline policies left: {', '.join(sorted(entity.inline))}",
+            )
         if any(k.user_arn == entity.arn for k in self.access_keys.values()):
             raise DeleteConflict("Cannot delete entity, must delete access keys first.")
         if entity.boundary_arn:
@@ -190,12 +214,12 @@ class EntityOperations(IamCore):
         nothing)."""
         entity = self._target(kind, ctx, params)
         arn = params["PolicyArn"]
-        pol = self._get_policy(arn)
+        pol = self._get_policy(arn, use="attach")
         if arn in entity.attached:
             return {}
         if len(entity.attached) >= MANAGED_POLICIES_PER_ENTITY:
             raise LimitExceeded(
-                f"Cannot exceed quota for {kind.attached_quota}: {MANAGED_POLICIES_PER_ENTITY}."
+                f"Cannot exceed quota for {kind.attached_quota}: {MANAGED_POLICIES_PER_ENTITY}"
             )
         entity.attached.append(arn)
         pol.attachments += 1

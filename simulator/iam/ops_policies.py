@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from simulator import errors
 from simulator.errors import EntityAlreadyExistsException, NoSuchEntityException
 from simulator.iam import sizes
 from simulator.iam.core import (
@@ -36,7 +35,8 @@ class PolicyOperations(IamCore):
         """The policy the request's PolicyArn names, once the caller may act on it. Every
         account may read AWS managed policies (``read``); changing one is refused."""
         pol = self._get_policy(params["PolicyArn"])
-        self._authorize(ctx, ctx.operation, pol.arn, shared=read and pol.aws_managed)
+        self._authorize(ctx, ctx.operation, pol.arn, shared=read and pol.aws_managed,
+                        shown=f"policy {pol.arn}")
         return pol
 
     @staticmethod
@@ -55,14 +55,14 @@ class PolicyOperations(IamCore):
         name = params["PolicyName"]
         path = self._path(params)
         arn = self._arn(ctx, "policy/", path[1:], name)
-        self._authorize(ctx, "CreatePolicy", arn)
+        self._authorize(ctx, "CreatePolicy", arn, shown=f"policy {name}")
         if arn in self.policies:
             raise EntityAlreadyExistsException(
                 f"A policy called {name} already exists. Duplicate names are not allowed."
             )
         if sum(1 for a in self.policies if f":{ctx.account}:" in a) >= MANAGED_POLICIES_PER_ACCOUNT:
             raise LimitExceeded(
-                f"Cannot exceed quota for PoliciesPerAccount: {MANAGED_POLICIES_PER_ACCOUNT}."
+                f"Cannot exceed quota for PoliciesPerAccount: {MANAGED_POLICIES_PER_ACCOUNT}"
             )
         text = decode(params["PolicyDocument"])
         sizes.check_size("managed", text)
@@ -103,7 +103,7 @@ class PolicyOperations(IamCore):
             if params.get("OnlyAttached") and pol.attachments == 0:
                 continue
             if pol.path.startswith(prefix):
-                items.append(pol.to_output(tags=False))
+                items.append(pol.to_output(full=False))
         return self.paginate("ListPolicies", items, params)
 
     def DeletePolicy(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -112,13 +112,28 @@ class PolicyOperations(IamCore):
 
         https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeletePolicy.html
         """
+        # An AWS managed policy is AWS's (account ``aws``): no resource policy lets another
+        # account change it, so _target_policy's authorisation refuses DeletePolicy and the
+        # version operations on it with AccessDenied, whoever calls. IAM has no other error
+        # for it: these operations' documented errors include no UnmodifiableEntity
+        # (https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeletePolicy.html,
+        # https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreatePolicyVersion.html).
         pol = self._target_policy(ctx, params)
-        if pol.aws_managed:
-            raise errors.error_class("UnmodifiableEntity")("Cannot delete an AWS managed policy.")
+        # IAM's words, as its answers quoted in public issues show
+        # (https://github.com/rebuy-de/aws-nuke/issues/1, status 409).
         if pol.attachments or pol.boundary_uses:
-            raise DeleteConflict("Cannot delete a policy attached to entities.")
+            raise DeleteConflict(
+                "Cannot delete a policy attached to entities.",
+                explanation=f"attached to {pol.attachments} role(s)/user(s), the permissions "
+                f"boundary of {pol.boundary_uses}",
+            )
         if len(pol.versions) > 1:
-            raise DeleteConflict("Cannot delete a policy with non-default versions.")
+            raise DeleteConflict(
+                "This policy has more than one version. Before you delete a policy, you must "
+                "delete the policy's versions. The default version is deleted with the policy.",
+                explanation="versions other than the default: "
+                + ", ".join(v for v in pol.versions if v != pol.default_version),
+            )
         del self.policies[pol.arn]
         self._changed()
         return {}

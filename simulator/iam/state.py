@@ -42,20 +42,30 @@ class EntityKind:
     attached_quota: str
     #: Roles have a trust policy, a description and a maximum session duration.
     has_trust_policy: bool = False
+    #: Path prefixes only AWS may use for this kind (CreateRole refuses them).
+    reserved_paths: tuple[str, ...] = ()
 
 
 #: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html (Roles per
-#: account 1000, Users per account 5000, Managed policies per role / per user 10).
+#: account 1000, Users per account 5000, Managed policies per role / per user 10). The quota
+#: names are the ones IAM's LimitExceeded text uses: "Cannot exceed quota for PoliciesPerRole:
+#: 10" (IAM's answer, quoted e.g. in https://github.com/aws/eks-hybrid/pull/741); users'
+#: PoliciesPerUser by the same pattern.
 ROLE = EntityKind(
     name="Role", noun="role", arn_type="role", name_member="RoleName", id_member="RoleId",
     output_member="Role", inline_size_kind="role", per_account=1000,
-    account_quota="RolesPerAccount", attached_quota="PolicyPerRoleManagedQuota",
+    account_quota="RolesPerAccount", attached_quota="PoliciesPerRole",
     has_trust_policy=True,
+    # "InvalidInput: Path prefix '/aws-service-role/' can only be used for AWS Service linked
+    # Roles" (IAM's answer to CreateRole, quoted in
+    # https://github.com/tilfin/aws-iam-policy-tool/pull/9); such roles come from
+    # CreateServiceLinkedRole, which the simulator does not implement.
+    reserved_paths=("/aws-service-role/",),
 )
 USER = EntityKind(
     name="User", noun="user", arn_type="user", name_member="UserName", id_member="UserId",
     output_member="User", inline_size_kind="user", per_account=5000,
-    account_quota="UsersPerAccount", attached_quota="PolicyPerUserManagedQuota",
+    account_quota="UsersPerAccount", attached_quota="PoliciesPerUser",
 )
 #: The entity kinds by name (``Principal.kind`` / ``Entity.kind``).
 KINDS: dict[str, EntityKind] = {kind.name: kind for kind in (ROLE, USER)}
@@ -92,8 +102,11 @@ class ManagedPolicy:
     def aws_managed(self) -> bool:
         return ":aws:policy/" in self.arn
 
-    def to_output(self, *, tags: bool = True) -> dict[str, Any]:
-        """The ``Policy`` shape (ListPolicies leaves the tags out)."""
+    def to_output(self, *, full: bool = True) -> dict[str, Any]:
+        """The ``Policy`` shape; ``full=False`` for ListPolicies, which leaves out the
+        description and the tags: "This element is included in the response to the GetPolicy
+        operation. It is not included in the response to the ListPolicies operation."
+        (https://docs.aws.amazon.com/IAM/latest/APIReference/API_Policy.html)."""
         out: dict[str, Any] = {
             "PolicyName": self.name,
             "PolicyId": self.policy_id,
@@ -106,9 +119,9 @@ class ManagedPolicy:
             "CreateDate": self.created,
             "UpdateDate": self.updated,
         }
-        if self.description:
+        if full and self.description:
             out["Description"] = self.description
-        if tags and self.tags:
+        if full and self.tags:
             out["Tags"] = tags_out(self.tags)
         return out
 

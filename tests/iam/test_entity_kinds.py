@@ -106,10 +106,13 @@ def test_inline_and_attached_policies_for_each_kind(iam, entity):
     assert iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 1
     with pytest.raises(ClientError) as info:
         iam.call(f"Delete{kind.name}", who)
-    assert info.value.code == "DeleteConflict"
+    assert (info.value.code, info.value.status) == ("DeleteConflict", 409)
+    assert info.value.message == "Cannot delete entity, must detach all policies first."
+    iam.call(f"Detach{kind.name}Policy", {**who, "PolicyArn": arn})
+    with pytest.raises(ClientError) as info:
+        iam.call(f"Delete{kind.name}", who)
     assert info.value.message == "Cannot delete entity, must delete policies first."
     iam.call(f"Delete{kind.name}Policy", {**who, "PolicyName": "p"})
-    iam.call(f"Detach{kind.name}Policy", {**who, "PolicyArn": arn})
     iam.call(f"Delete{kind.name}", who)
     assert iam.call(f"List{kind.name}s", {})[f"{kind.name}s"] == []
 
@@ -148,7 +151,8 @@ def test_managed_policy_quota_names_the_kind(iam, entity):
     with pytest.raises(ClientError) as info:
         iam.call(f"Attach{kind.name}Policy", {**who, "PolicyArn": arns[10]})
     assert (info.value.code, info.value.message) == (
-        "LimitExceeded", f"Cannot exceed quota for {kind.attached_quota}: 10.")
+        "LimitExceeded", f"Cannot exceed quota for PoliciesPer{kind.name}: 10")
+    assert info.value.status == 409
 
 
 def test_get_user_without_a_name_is_the_calling_user(iam, iam_sim):

@@ -345,7 +345,7 @@ def test_iam_calls_are_authorised(iam, iam_sim, role):
     op = iam_sim.client("iam", principal=ROLE_ARN)
     with pytest.raises(ClientError) as info:
         op.create_role(RoleName="Escalate", AssumeRolePolicyDocument=TRUST)
-    assert code(info) == "AccessDeniedException"
+    assert (code(info), info.value.status) == ("AccessDenied", 403)
     assert info.value.message == (
         f"User: {ROLE_ARN} is not authorized to perform: iam:CreateRole on resource: "
         f"arn:aws:iam::{ACCOUNT}:role/Escalate because no identity-based policy allows the "
