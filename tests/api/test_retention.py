@@ -124,3 +124,20 @@ def test_lookup_pages_do_not_shift_when_events_arrive_between_them(small):
     assert "NextToken" not in second
     with pytest.raises(ct.exceptions.InvalidNextTokenException):
         ct.lookup_events(NextToken="bm8tc3VjaC1ldmVudA==")
+
+
+def test_the_cli_defaults_are_the_endpoints():
+    from simulator.cli.serve import AUDIT_DAYS, AUDIT_EVENTS
+
+    assert AuditRetention() == AuditRetention(AUDIT_EVENTS, AUDIT_DAYS)
+
+
+def test_the_cli_refuses_a_negative_retention_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "simulator", "serve", "--ephemeral", "--port",
+                          "0", "--audit-retention", "-5"], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1 and "audit retention" in out.stderr
