@@ -23,6 +23,7 @@ and read what the others wrote.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import operator
 import os
@@ -60,8 +61,9 @@ from .spec import (
 
 log = logging.getLogger(__name__)
 
-try:  # the optional C extension
-    from . import _native
+_native: Any
+try:  # the optional C extension (no type stub: its objects are Any here)
+    _native = importlib.import_module(f"{__package__}._native")
 except ImportError as _exc:  # not built, or libcrypto missing at run time
     _native = None
     _NATIVE_REASON: str | None = (
@@ -491,14 +493,13 @@ class CryptographyEngine(Engine):
                 pool.submit(self._range, alg, encrypt, key, src, dst, numbers, unit, meta, a, b)
                 for a, b in bounds
             ]
-            results = [f.result() for f in futures]
-            bad = [0, -1]
-            for count, idx in results:
+            failed, first_bad = 0, -1
+            for count, idx in (f.result() for f in futures):
                 if count:
-                    bad[0] += count
-                    if bad[1] < 0 or idx < bad[1]:
-                        bad[1] = idx
-            bad = (bad[0], bad[1])
+                    failed += count
+                    if first_bad < 0 or idx < first_bad:
+                        first_bad = idx
+            bad = (failed, first_bad)
         if bad[0]:
             raise IntegrityError(numbers[bad[1]], bad[0])
 

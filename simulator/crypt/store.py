@@ -145,17 +145,20 @@ def _first_of(span: tuple[int, bytearray]) -> int:
 
 class Chunk:
     """One allocated chunk: where its ciphertext lives, its AEAD metadata (None without
-    AEAD) and ``written``, an int whose bit i says whether sector i holds data (32 bytes for
-    256 sectors, where a flag byte each took 256)."""
+    AEAD) and ``written``, a bitmap whose bit i (byte i // 8, bit i % 8) says whether sector i
+    holds data (32 bytes for 256 sectors): the chunk's slice of the store's one bitmap where
+    the store has an arena (so the native vectored I/O, ``_native.VolumeMap``, tests and sets
+    it without touching this object), else a bytearray of its own."""
 
     __slots__ = ("base", "data", "meta", "written")
 
     def __init__(self, data: mmap.mmap | bytearray | None, base: int, sectors: int,
-                 metadata_size: int) -> None:
+                 metadata_size: int, written: memoryview | None = None) -> None:
         self.data = data  # a mapping of its own, or None: bytes [base, +chunk) of the arena
         self.base = base
         self.meta = _MetaSpans(metadata_size, sectors) if metadata_size else None
-        self.written = 0
+        self.written: memoryview | bytearray = \
+            written if written is not None else bytearray(-(-sectors // 8))
 
     @property
     def has_meta(self) -> bool:
@@ -209,6 +212,12 @@ class SparseStore:
         self._arena = _reserve(chunks * chunk_bytes) if chunks * chunk_bytes <= _ARENA_MAX \
             else None
         self._arena_view = memoryview(self._arena) if self._arena is not None else None
+        #: with an arena, every chunk's written-bitmap lives in one mapping (pages only where
+        #: chunks were written), ``bitmap_stride`` bytes a chunk
+        self.bitmap_stride = -(-self.sectors_per_chunk // 8)
+        self._bitmap = _reserve(chunks * self.bitmap_stride) if self._arena is not None \
+            else None
+        self._bitmap_view = memoryview(self._bitmap) if self._bitmap is not None else None
         self._zeros = _zeros(max(chunk_bytes, self.sectors_per_chunk * max(metadata_size, 1)))
         self.sectors_allocated = 0
 
@@ -234,16 +243,32 @@ class SparseStore:
         ch = self._chunks.get(idx)
         if ch is None:
             arena = self._arena_view is not None
+            bits = self._bitmap_view
+            stride = self.bitmap_stride
             ch = self._chunks[idx] = Chunk(
                 None if arena else _anonymous(self.chunk_bytes),
                 idx * self.chunk_bytes if arena else 0, self.sectors_per_chunk, self.metadata_size,
+                None if bits is None else bits[idx * stride : (idx + 1) * stride],
             )
         return ch
 
     @staticmethod
+    def flags(ch: Chunk) -> int:
+        """A chunk's written-bitmap as an int (bit i: sector i holds data)."""
+        return int.from_bytes(ch.written, "little")
+
+    @staticmethod
+    def all_written(ch: Chunk, start: int, stop: int) -> bool:
+        """Whether every sector of [start, stop) of a chunk holds data."""
+        if stop - start == 1:
+            return bool(ch.written[start >> 3] >> (start & 7) & 1)
+        mask = ((1 << (stop - start)) - 1) << start
+        return int.from_bytes(ch.written, "little") & mask == mask
+
+    @staticmethod
     def runs(ch: Chunk, start: int, stop: int) -> Iterator[tuple[int, int, bool]]:
         """Maximal runs (a, b, written) of sectors [start, stop) of a chunk."""
-        flags = ch.written
+        flags = int.from_bytes(ch.written, "little")
         pos = start
         while pos < stop:
             rest = flags >> pos
@@ -255,10 +280,19 @@ class SparseStore:
 
     def mark_written(self, ch: Chunk, start: int, stop: int) -> None:
         """Flag sectors [start, stop) of a chunk as holding data."""
+        bits = ch.written
+        if stop - start == 1:  # the usual case: one sector
+            byte, bit = start >> 3, 1 << (start & 7)
+            if not bits[byte] & bit:
+                bits[byte] |= bit
+                self.sectors_allocated += 1
+            return
+        flags = int.from_bytes(bits, "little")
         mask = ((1 << (stop - start)) - 1) << start
-        newly = (stop - start) - (ch.written & mask).bit_count()
-        ch.written |= mask
-        self.sectors_allocated += newly
+        newly = (stop - start) - (flags & mask).bit_count()
+        if newly:
+            bits[:] = (flags | mask).to_bytes(len(bits), "little")
+            self.sectors_allocated += newly
 
     def discard(self, first: int, count: int) -> int:
         """Return sectors to unwritten: their bytes read as zeros again and whole pages go
@@ -274,8 +308,9 @@ class SparseStore:
             if not held:
                 continue
             freed += sum(b - a for a, b in held)
-            ch.written &= ~(((1 << (stop - start)) - 1) << start)
-            if not ch.written:
+            flags = self.flags(ch) & ~(((1 << (stop - start)) - 1) << start)
+            ch.written[:] = flags.to_bytes(len(ch.written), "little")
+            if not flags:
                 del self._chunks[idx]
                 self._release(idx, ch)
                 continue
@@ -315,7 +350,7 @@ class SparseStore:
         """Whether a sector holds data."""
         idx, pos = divmod(sector, self.sectors_per_chunk)
         ch = self._chunks.get(idx)
-        return bool(ch is not None and ch.written >> pos & 1)
+        return bool(ch is not None and ch.written[pos >> 3] >> (pos & 7) & 1)
 
     # ------------------------------------------------------------------ accounting
     @property
@@ -344,15 +379,15 @@ class SparseStore:
         per_page = PAGE // self.sector_size
         pages = 0
         for ch in self._chunks.values():
-            raw = ch.written.to_bytes(-(-spc // 8), "little")
-            flags = np.unpackbits(np.frombuffer(raw, dtype=np.uint8), bitorder="little")
-            flags = flags[:spc].reshape(-1, per_page)
-            pages += int(flags.any(axis=1).sum())
+            flags = np.unpackbits(np.frombuffer(ch.written, dtype=np.uint8), bitorder="little")
+            pages += int(flags[:spc].reshape(-1, per_page).any(axis=1).sum())
         return pages * PAGE + side
 
     def clear(self) -> None:
         """Drop everything (the volume is closed): every page goes back to the kernel."""
         if self._arena is not None and _DONTNEED is not None and self._chunks:
             self._arena.madvise(_DONTNEED, 0, len(self._arena))
+        for ch in self._chunks.values():  # the shared bitmap must read as unwritten again
+            ch.written[:] = bytes(len(ch.written))
         self._chunks.clear()
         self.sectors_allocated = 0

@@ -10,7 +10,6 @@ it; XTS returns garbage silently, which is the difference users compare.
 
 from __future__ import annotations
 
-import array
 import functools
 import itertools
 import threading
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from . import engines as _engines
 from .engines import Engine, SelectingEngine, _byte_view, get_engine
 from .errors import IntegrityError, VolumeRangeError
 from .spec import CipherSpec
@@ -140,6 +140,7 @@ class EncryptedVolume:
         self._store = SparseStore(spec.sector_size, size_bytes // spec.sector_size,
                                   spec.metadata_size, chunk_bytes)
         self._n = dict.fromkeys(_COUNTERS, 0)
+        self._vec = _native_map(self._cipher, self._store)
         self._scratch = bytearray()
         self._closed = False
 
@@ -211,7 +212,18 @@ class EncryptedVolume:
         sector to be patched does not verify (nothing changed either).
         """
         with self._lock:
-            if self._fast_write(offset, data):
+            vec = self._vec
+            if vec is not None:  # whole sectors: one native call, bookkeeping included
+                done = vec.writev(((offset, data),))
+                if done is not None:
+                    nbytes, _, sectors, fresh = done
+                    self._store.sectors_allocated += fresh
+                    n = self._n
+                    n["sectors_encrypted"] += sectors
+                    n["write_requests"] += 1
+                    n["bytes_written"] += nbytes
+                    return int(nbytes)
+            elif self._fast_write(offset, data):
                 return len(data)
             return self._write(offset, data)
 
@@ -229,8 +241,9 @@ class EncryptedVolume:
         return idx, a, a + count
 
     def _fast_write(self, offset: Any, data: Any) -> bool:
-        """Whole sectors of bytes/bytearray inside one chunk (random 4 KiB I/O): straight
-        into the store with one cipher call; False when the general path must run."""
+        """Whole sectors of bytes/bytearray inside one chunk (random 4 KiB I/O) where there is
+        no native map (the ``cryptography`` engine): straight into the store with one cipher
+        call; False when the general path must run."""
         if type(offset) is not int or type(data) not in (bytes, bytearray) or self._closed:
             return False
         size, length, store = self._sector, len(data), self._store
@@ -240,16 +253,10 @@ class EncryptedVolume:
         idx, a, b = span
         count, first = b - a, offset // size
         ch = store._chunks.get(idx) or store.chunk_for_write(idx)
-        arena = store._arena_view
-        dst = arena[ch.base + a * size : ch.base + b * size] if ch.data is None \
-            else store.data_view(ch)[a * size : b * size]
+        dst = store.data_view(ch)[a * size : b * size]
         meta = ch.meta
         self._cipher.encrypt(data, dst, first, None if meta is None else meta.view(a, b))
-        mask = ((1 << count) - 1) << a
-        flags = ch.written
-        if flags & mask != mask:
-            store.sectors_allocated += count - (flags & mask).bit_count()
-            ch.written = flags | mask
+        store.mark_written(ch, a, b)
         n = self._n
         n["sectors_encrypted"] += count
         n["write_requests"] += 1
@@ -273,6 +280,10 @@ class EncryptedVolume:
         Raises :class:`IntegrityError` (``OSError``, ``EIO``) naming the first sector whose tag
         fails (AEAD specs); other sectors stay readable.
         """
+        if self._vec is not None and not self._closed:
+            done = self._native_read(((offset, length),), into=False)
+            if done is not None:
+                return done[0]  # type: ignore[no-any-return]
         self._check_range(offset, _as_index(length, "length"))
         data = b""
         if length:
@@ -297,13 +308,18 @@ class EncryptedVolume:
         """Read ``len(buf)`` bytes at ``offset`` into a writable buffer (no extra copy when
         the request is sector aligned).  Returns the number of bytes read."""
         with self._lock:
-            if type(buf) is bytearray and self._fast_read(offset, buf):
+            if self._vec is not None and not self._closed:
+                done = self._native_read(((offset, buf),), into=True)
+                if done is not None:
+                    return done  # type: ignore[no-any-return]
+            elif type(buf) is bytearray and self._fast_read(offset, buf):
                 return len(buf)
             return self._readinto(offset, buf)
 
     def _fast_read(self, offset: Any, out: bytearray) -> bool:
-        """Whole written sectors inside one chunk into a bytearray with one cipher call;
-        False when the general path must run (unwritten sectors, edges, other buffers)."""
+        """Whole written sectors inside one chunk into a bytearray with one cipher call where
+        there is no native map; False when the general path must run (unwritten sectors,
+        edges, other buffers)."""
         if type(offset) is not int or self._closed:
             return False
         size, length, store = self._sector, len(out), self._store
@@ -313,11 +329,9 @@ class EncryptedVolume:
         idx, a, b = span
         count, first = b - a, offset // size
         ch = store.chunk(idx)
-        mask = ((1 << count) - 1) << a
-        if ch is None or ch.written & mask != mask:
+        if ch is None or not store.all_written(ch, a, b):
             return False
-        src = store._arena_view[ch.base + a * size : ch.base + b * size] if ch.data is None \
-            else store.data_view(ch)[a * size : b * size]
+        src = store.data_view(ch)[a * size : b * size]
         meta = ch.meta
         try:
             self._cipher.decrypt(src, out, first, None if meta is None else meta.view(a, b))
@@ -347,13 +361,24 @@ class EncryptedVolume:
         Every piece is checked first, and partial sectors are read (and their tags verified)
         before anything is written, so a bad piece (:class:`VolumeRangeError`, ``TypeError``)
         or a partial sector that fails its tag (:class:`IntegrityError`) changes nothing.
-        Pieces that overlap apply in order.  Whole sectors in short runs, wherever they lie,
-        go to the engine in one call (each keeps its own sector number); long contiguous runs
+        Pieces that overlap apply in order.  On a native engine, whole-sector pieces that
+        share no sector (the usual vectored write) are one native call
+        (``_native.VolumeMap``): the piece table is built in C and every sector encrypted
+        straight into the store.  Otherwise whole sectors in short runs, wherever they lie, go
+        to the engine in one call (each keeps its own sector number) and long contiguous runs
         are encrypted in place, as :meth:`write` does.
         """
-        fast = self._fast_writev(pieces)
-        if fast is not None:
-            return fast
+        vec = self._vec
+        if vec is not None and not self._closed:
+            done = vec.writev(pieces)  # whole sectors, none twice: one native call
+            if done is not None:
+                nbytes, count, sectors, fresh = done
+                self._store.sectors_allocated += fresh
+                n = self._n
+                n["sectors_encrypted"] += sectors
+                n["write_requests"] += count
+                n["bytes_written"] += nbytes
+                return int(nbytes)
         reqs = self._vector(pieces, writable=False)
         size = self._sector
         live = [(off, v) for off, v in reqs if v.nbytes]
@@ -373,58 +398,6 @@ class EncryptedVolume:
         self._n["bytes_written"] += total
         return total
 
-    def _fast_writev(self, pieces: Any) -> int | None:
-        """Distinct single whole sectors of bytes/bytearray (random I/O at depth): one cipher
-        call, then each sector straight into its chunk; None when the general path must run
-        (it validates and explains)."""
-        if type(pieces) not in (list, tuple) or not pieces or self._closed:
-            return None
-        size, limit, store = self._sector, self._size, self._store
-        sectors = []
-        datas = []
-        for item in pieces:
-            if type(item) is not tuple or len(item) != 2:
-                return None
-            off, data = item
-            if type(off) is not int or type(data) not in (bytes, bytearray) \
-                    or len(data) != size or off % size or off < 0 or off + size > limit:
-                return None
-            sectors.append(off // size)
-            datas.append(data)
-        count = len(sectors)
-        if len(set(sectors)) != count:
-            return None
-        msize = self._meta
-        src = b"".join(datas)
-        dst = bytearray(count * size)
-        meta = bytearray(count * msize) if msize else None
-        self._cipher.encrypt(src, dst, 0, meta, array.array("Q", sectors))
-        dv = memoryview(dst)
-        mv = memoryview(meta) if meta is not None else None
-        spc, chunks, arena = store.sectors_per_chunk, store._chunks, store._arena_view
-        fresh = 0
-        for i, sec in enumerate(sectors):
-            idx, a = divmod(sec, spc)
-            ch = chunks.get(idx) or store.chunk_for_write(idx)
-            lo = i * size
-            if ch.data is None:
-                base = ch.base + a * size
-                arena[base : base + size] = dv[lo : lo + size]
-            else:
-                store.data_view(ch)[a * size : (a + 1) * size] = dv[lo : lo + size]
-            if mv is not None:
-                ch.meta.view(a, a + 1)[:] = mv[i * msize : (i + 1) * msize]
-            bit = 1 << a
-            if not ch.written & bit:
-                ch.written |= bit
-                fresh += 1
-        store.sectors_allocated += fresh
-        n = self._n
-        n["sectors_encrypted"] += count
-        n["write_requests"] += count
-        n["bytes_written"] += count * size
-        return count * size
-
     @_locked
     def readv(self, pieces: Iterable[tuple[int, int]]) -> list[bytes]:
         """Read several ``(offset, length)`` pieces as one request; one bytes object each.
@@ -433,6 +406,9 @@ class EncryptedVolume:
         Raises :class:`IntegrityError` naming the first sector whose tag fails.
         """
         self._check_open()
+        done = self._native_read(pieces, into=False)
+        if done is not None:
+            return done  # type: ignore[no-any-return]
         items = self._pair_list(pieces)
         lengths = [_as_index(length, "length") for _, length in items]
         for (off, _), length in zip(items, lengths, strict=True):
@@ -447,12 +423,36 @@ class EncryptedVolume:
     def readintov(self, pieces: Iterable[tuple[int, Any]]) -> int:
         """Read several ``(offset, buffer)`` pieces, each filling its writable buffer;
         returns the bytes read.  As :meth:`readv` otherwise."""
+        self._check_open()
+        done = self._native_read(pieces, into=True)
+        if done is not None:
+            return done  # type: ignore[no-any-return]
         reqs = self._vector(pieces, writable=True)
         self._readv_into(reqs)
         total = sum(v.nbytes for _, v in reqs)
         self._n["read_requests"] += len(reqs)
         self._n["bytes_read"] += total
         return total
+
+    def _native_read(self, pieces: Any, into: bool) -> Any:
+        """readv/readintov of whole-sector pieces in one native call (None: not handled here,
+        nothing read).  Returns what the public method returns."""
+        vec = self._vec
+        if vec is None:
+            return None
+        try:
+            done = vec.readintov(pieces) if into else vec.readv(pieces)
+        except IntegrityError:
+            self._n["integrity_errors"] += 1
+            raise
+        if done is None:
+            return None
+        outs, nbytes, sectors = done
+        n = self._n
+        n["sectors_decrypted"] += sectors
+        n["read_requests"] += len(pieces)
+        n["bytes_read"] += nbytes
+        return int(nbytes) if into else outs
 
     @_locked
     def discard(self, offset: int, length: int) -> None:
@@ -537,6 +537,7 @@ class EncryptedVolume:
         """Wipe the key copy and drop the stored data."""
         if not self._closed:
             self._cipher = None  # the bound cipher wipes its key copy when freed
+            self._vec = None
             self._key[:] = bytes(len(self._key))
             self._scratch[:] = bytes(len(self._scratch))
             self._scratch = bytearray()
@@ -780,7 +781,7 @@ class EncryptedVolume:
             for sec in range(first, last):
                 lo, hi = max(off, sec * size), min(off + length, (sec + 1) * size)
                 ch = store.chunk(sec // spc)
-                if ch is None or not ch.written >> (sec % spc) & 1:
+                if ch is None or not store.all_written(ch, sec % spc, sec % spc + 1):
                     v[lo - off : hi - off] = store._zeros[: hi - lo]
                     continue
                 wanted.append(sec)
@@ -846,6 +847,18 @@ class EncryptedVolume:
                     self._n["integrity_errors"] += 1
                     raise
                 self._n["sectors_decrypted"] += rb - ra
+
+
+def _native_map(cipher: Any, store: SparseStore) -> Any:
+    """The native vectored-I/O map of a store (``_native.VolumeMap``), or None where the
+    cipher is not a native ``Bound`` or the store has no single arena and bitmap."""
+    bound = getattr(_engines._native, "Bound", None)
+    if bound is None or not isinstance(cipher, bound) or store._arena_view is None \
+            or store._bitmap_view is None:
+        return None
+    return _engines._native.VolumeMap(
+        cipher, store._chunks, store._arena_view, store.chunk_for_write, store._bitmap_view,
+        store.bitmap_stride, store.sector_size, store.sectors_per_chunk, store.sector_count)
 
 
 def _contiguous(runs: list[_Run], size: int) -> list[list[_Run]]:

@@ -68,11 +68,34 @@ for text in ("aes-xts-plain64:512:4096", "aes-gcm-random:256:512"):
         case(f"{tag} metadata overlaps", lambda: bound.encrypt(
             memoryview(big)[:size], memoryview(big)[size:2 * size], 0,
             memoryview(big)[size:size + 28]))
-    vol = EncryptedVolume(1 << 20, spec, key, engine=sys.argv[1])
-    case(f"{tag} volume past the end", lambda: vol.write((1 << 20) - 10, bytes(20)))
+    vol = EncryptedVolume(1 << 20, spec, key, engine=sys.argv[1], threads=2)
+    end = 1 << 20
+    case(f"{tag} volume past the end", lambda: vol.write(end - 10, bytes(20)))
+    case(f"{tag} volume whole sectors past the end", lambda: vol.write(end, bytes(size)))
     case(f"{tag} volume negative", lambda: vol.read(-1, 10))
     case(f"{tag} volume wrong key", lambda: EncryptedVolume(1 << 20, spec, key[:5],
                                                             engine=sys.argv[1]))
+    case(f"{tag} volume str data", lambda: vol.write(0, "x" * size))
+    case(f"{tag} volume read-only readinto", lambda: vol.readinto(0, bytes(size)))
+    strided = np.zeros(2 * size, dtype=np.uint8)[::2]
+    case(f"{tag} volume strided data", lambda: vol.write(0, strided))
+    # vectored requests (one native call where the pieces allow): every bad piece refused
+    case(f"{tag} writev not iterable", lambda: vol.writev(None))
+    case(f"{tag} writev not pairs", lambda: vol.writev([(0, bytes(size)), 5]))
+    case(f"{tag} writev str piece", lambda: vol.writev([(0, bytes(size)), (size, "x" * size)]))
+    case(f"{tag} writev past the end", lambda: vol.writev([(0, bytes(size)), (end, bytes(size))]))
+    case(f"{tag} writev negative", lambda: vol.writev([(-size, bytes(size))]))
+    case(f"{tag} writev float offset", lambda: vol.writev([(0.0, bytes(size))]))
+    case(f"{tag} writev huge offset", lambda: vol.writev([(2**70, bytes(size))]))
+    case(f"{tag} writev strided piece", lambda: vol.writev([(0, strided)]))
+    case(f"{tag} readv past the end", lambda: vol.readv([(0, size), (end - size, 2 * size)]))
+    case(f"{tag} readv negative length", lambda: vol.readv([(0, -size)]))
+    case(f"{tag} readv float length", lambda: vol.readv([(0, float(size))]))
+    case(f"{tag} readintov read-only", lambda: vol.readintov([(0, bytes(size))]))
+    case(f"{tag} readintov strided", lambda: vol.readintov([(0, strided)]))
+    vol.writev([(i * size, bytes([i]) * size) for i in range(64)])  # a good one, threads=2
+    case(f"{tag} closed volume writev", lambda: (vol.close(), vol.writev([(0, bytes(size))])))
+    case(f"{tag} closed volume readv", lambda: vol.readv([(0, size)]))
 print(json.dumps(results))
 """
 
@@ -87,3 +110,57 @@ def test_bad_input_raises_cleanly_in_every_backend(name):
     wrong = {k: v for k, v in results.items() if v not in
              ("ValueError", "TypeError", "InvalidKeyError", "VolumeRangeError")}
     assert wrong == {}, wrong
+
+
+_BROKEN = r"""
+import sys, warnings
+from simulator.crypt import engines
+name = sys.argv[1]
+
+
+class WrongAnswer:  # a bound cipher whose output has one bit flipped: a broken backend
+    def __init__(self, inner):
+        self.inner = inner
+
+    def encrypt(self, src, dst, *args):
+        self.inner.encrypt(src, dst, *args)
+        memoryview(dst).cast("B")[0] ^= 1
+
+    def decrypt(self, *args):
+        return self.inner.decrypt(*args)
+
+
+cls = engines._CLASSES[name]
+bind = cls.bind
+cls.bind = lambda self, *a, **k: WrongAnswer(bind(self, *a, **k))
+with warnings.catch_warnings(record=True) as seen:
+    warnings.simplefilter("always")
+    usable = engines.available_engines()
+from simulator.crypt import EncryptedVolume, EngineUnavailableError
+try:
+    engines.get_engine(name)
+    refused = "no"
+except EngineUnavailableError as exc:
+    refused = str(exc)
+cls.bind = bind
+vol = EncryptedVolume(1 << 20, "aes-gcm-random:256:4096", bytes(32), engine="auto")
+vol.writev([(0, b"a" * 4096), (8192, b"b" * 4096)])
+ok = vol.readv([(0, 4096), (8192, 4096)]) == [b"a" * 4096, b"b" * 4096]
+print(name in usable, [str(w.message) for w in seen if w.category is RuntimeWarning], ok)
+print(refused)
+"""
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_a_backend_that_fails_its_self_test_is_disabled_loudly_in_a_fresh_process(name):
+    """A backend whose bound cipher gives a wrong answer fails the real known-answer test at
+    load: it is not offered, get_engine names why, a warning and a log line say so, and the
+    volume runs on what is left."""
+    proc = subprocess.run([sys.executable, "-c", _BROKEN, name], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, f"crashed ({proc.returncode}): {proc.stderr[-2000:]}"
+    first, refused = proc.stdout.splitlines()[-2:]
+    assert first.startswith("False [") and first.endswith(" True"), first
+    assert f"{name} disabled: known-answer self-test failed" in first
+    assert "self-test failed" in refused and name in refused
+    assert f"{name} disabled: known-answer self-test failed" in proc.stderr  # the log line

@@ -1,0 +1,133 @@
+"""The data path's ratios (not its absolute speed), measured so that a busy machine spoils them
+as little as it can: single-thread figures in process CPU time, the two sides of each ratio
+interleaved and each the best of ``--rounds``.
+
+    python tests/benchmarks/datapath_ratios.py [--rounds 9]
+
+It imports the checkout it lies in, so the same file copied into another checkout measures
+that one (before/after on one sitting).  Figures:
+
+1. IPP XTS and GCM at 512-byte sectors: the bound cipher (out of place, as a volume writes)
+   against IPP's own per-sector loop (``ipp_ceiling``, in place, one tweak), 1 MiB batches.
+2. ``writev`` of 64 scattered 4 KiB pieces against one 256 KiB ``write``, on a 4 GiB volume
+   written once: the same 64 pieces each call against one place (both hot in the caches:
+   the bookkeeping alone), and 64 of 65,536 random pieces each call against 256 KiB at
+   random places (both cold).
+3. Two threads against one at 1 MiB and 64 KiB batches (wall clock: the best round, i.e.
+   the one where the other core was free).
+"""
+
+# The closures below run at once (best() calls them), so loop variables are bound in time.
+# ruff: noqa: B023
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from simulator.crypt import CipherSpec, EncryptedVolume, get_engine
+
+MiB, GiB = 1 << 20, 1 << 30
+
+
+def best(rounds: int, sides: dict[str, Callable[[], object]], clock=time.process_time):
+    """Seconds per call of each side: the best of ``rounds`` interleaved rounds."""
+    out = dict.fromkeys(sides, float("inf"))
+    for _ in range(rounds):
+        for name, fn in sides.items():
+            t0 = clock()
+            fn()
+            out[name] = min(out[name], clock() - t0)
+    return out
+
+
+def sectors_512(rounds: int) -> None:
+    from simulator.crypt.engines import _native
+
+    eng = get_engine("native-ipp")
+    print("== IPP at 512-byte sectors, 1 MiB: bound (out of place) / IPP's own loop, CPU time")
+    for text, alg in (("aes-xts-plain64:512", 1), ("aes-gcm-random:256", 2)):
+        spec = CipherSpec.parse(text, sector_size=512)
+        key = os.urandom(spec.key_bytes)
+        bound = eng.bind(spec, key)
+        src, dst = bytearray(os.urandom(MiB)), bytearray(MiB)
+        meta = bytearray(MiB // 512 * 28) if spec.is_aead else None
+        n = 50
+        t = best(rounds, {
+            "own": lambda: _native.ipp_ceiling(alg, 1, key, src, 512, n),
+            "bound": lambda: [bound.encrypt(src, dst, 0, meta) for _ in range(n)],
+        })
+        print(f"{text:<24} own {n * MiB / t['own'] / 1e9:6.2f} GB/s  bound "
+              f"{n * MiB / t['bound'] / 1e9:6.2f} GB/s  ratio {t['own'] / t['bound']:.2f}")
+
+
+def vectored(rounds: int) -> None:
+    print("== writev of 64 scattered 4 KiB pieces / one 256 KiB write, 4 GiB volume, CPU time")
+    for text in ("aes-xts-plain64:512", "aes-gcm-random:256"):
+        spec = CipherSpec.parse(text)
+        vol = EncryptedVolume(4 * GiB, spec, os.urandom(spec.key_bytes), engine="native-ipp")
+        rng = random.Random(1)
+        offsets = [rng.randrange(4 * GiB // 4096) * 4096 for _ in range(1 << 16)]
+        data, big = os.urandom(4096), os.urandom(256 << 10)
+        for off in offsets:
+            vol.write(off, data)
+        groups = [[(off, data) for off in offsets[i * 64 : (i + 1) * 64]] for i in range(1024)]
+        spots = [rng.randrange(4 * GiB >> 18) << 18 for _ in range(1024)]
+        for off in spots:
+            vol.write(off, big)
+        reps = 256
+        t = best(rounds, {
+            "writev hot": lambda: [vol.writev(groups[0]) for _ in range(reps)],
+            "256K hot": lambda: [vol.write(GiB, big) for _ in range(reps)],
+            "writev cold": lambda: [vol.writev(groups[i]) for i in range(reps)],
+            "256K cold": lambda: [vol.write(spots[i], big) for i in range(reps)],
+        })
+        print(f"{text:<24} hot: writev {t['writev hot'] / reps * 1e6:6.1f} us, 256K "
+              f"{t['256K hot'] / reps * 1e6:6.1f} us, ratio {t['256K hot'] / t['writev hot']:.2f}"
+              f"   cold: writev {t['writev cold'] / reps * 1e6:6.1f} us, 256K "
+              f"{t['256K cold'] / reps * 1e6:6.1f} us, ratio "
+              f"{t['256K cold'] / t['writev cold']:.2f}")
+        vol.close()
+
+
+def threads(rounds: int) -> None:
+    eng = get_engine("native-ipp")
+    print("== two threads / one, bound cipher, 4 KiB sectors, wall clock (best round)")
+    for text in ("aes-xts-plain64:512", "aes-gcm-random:256"):
+        spec = CipherSpec.parse(text)
+        key = os.urandom(spec.key_bytes)
+        for batch in (MiB, 64 << 10):
+            one, two = eng.bind(spec, key, 1), eng.bind(spec, key, 2)
+            src, dst = bytearray(os.urandom(batch)), bytearray(batch)
+            meta = bytearray(batch // 4096 * 28) if spec.is_aead else None
+            n = 64 * MiB // batch
+            t = best(3 * rounds, {
+                "1": lambda b=one: [b.encrypt(src, dst, 0, meta) for _ in range(n)],
+                "2": lambda b=two: [b.encrypt(src, dst, 0, meta) for _ in range(n)],
+            }, clock=time.perf_counter)
+            print(f"{text:<24} {batch >> 10:5d}K  1 thread {n * batch / t['1'] / 1e9:6.2f} GB/s"
+                  f"  2 threads {n * batch / t['2'] / 1e9:6.2f} GB/s  ratio "
+                  f"{t['1'] / t['2']:.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the three tables."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=9, help="interleaved rounds, best kept (9)")
+    args = ap.parse_args(argv)
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    sectors_512(args.rounds)
+    vectored(args.rounds)
+    threads(args.rounds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""The native vectored path (``_native.VolumeMap``): writev/readv/readintov, and whole-sector
+write/read, in one C call with the piece table built there.  Every edge is checked against a
+flat bytearray model and against the other backends; anything the native path does not take
+(unaligned, overlapping, other types) must still behave exactly as the Python path."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simulator.crypt import (
+    CipherSpec,
+    EncryptedVolume,
+    IntegrityError,
+    VolumeRangeError,
+    available_engines,
+    get_engine,
+)
+
+from .crypt_helpers import skip_unless_runs
+
+NATIVE = [e for e in available_engines() if e.startswith("native-")]
+SPECS = ["aes-xts-plain64:512:512", "aes-gcm-random:256:4096", "aes-gcm-random:128:512",
+         "chacha20-poly1305-random:256:512", "null:0:4096"]
+CHUNK = 16 << 10  # small chunks: pieces cross chunk boundaries often
+SIZE = 8 * CHUNK
+
+pytestmark = pytest.mark.skipif(not NATIVE, reason="no native backend built here")
+
+
+def _key(spec: CipherSpec) -> bytes | None:
+    return bytes((i * 53 + 11) % 256 for i in range(spec.key_bytes)) if spec.key_bytes else None
+
+
+def _volume(spec_text: str, engine: str, size: int = SIZE) -> EncryptedVolume:
+    spec = CipherSpec.parse(spec_text)
+    skip_unless_runs(engine, spec)
+    vol = EncryptedVolume(size, spec, _key(spec), engine=engine, chunk_bytes=CHUNK)
+    assert vol._vec is not None, "a native engine over an arena store has a VolumeMap"
+    return vol
+
+
+@pytest.fixture
+def no_python_path(monkeypatch):
+    """Fail if a request falls back to the Python vectored or byte-range paths."""
+
+    def refuse(*_a, **_k):
+        raise AssertionError("the request took the Python path")
+
+    for name in ("_vector", "_pair_list", "_write", "_readinto", "_write_view", "_decrypt_run"):
+        monkeypatch.setattr(EncryptedVolume, name, refuse)
+
+
+def _sector_pieces(draw, unit: int, sectors: int) -> list[tuple[int, bytes]]:
+    """Disjoint whole-sector pieces of mixed sizes in shuffled order, zero-length ones too."""
+    cuts = sorted(draw(st.sets(st.integers(0, sectors), max_size=12)) | {0, sectors})
+    pieces = []
+    for lo, hi in itertools.pairwise(cuts):
+        if draw(st.booleans()):
+            n = draw(st.integers(0, hi - lo))
+            seed = draw(st.integers(0, 2**32))
+            pieces.append((lo * unit, random.Random(seed).randbytes(n * unit)))
+    return draw(st.permutations(pieces))
+
+
+#: (spec, backend) pairs the backend runs (IPP has no ChaCha20)
+PAIRS = [(s, e) for s in SPECS for e in NATIVE if get_engine(e).supports(CipherSpec.parse(s))]
+
+
+@st.composite
+def _requests(draw):
+    spec_text, engine = draw(st.sampled_from(PAIRS))
+    unit = CipherSpec.parse(spec_text).sector_size
+    return spec_text, engine, [
+        _sector_pieces(draw, unit, SIZE // unit) for _ in range(draw(st.integers(1, 3)))]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_requests())
+def test_whole_sector_vectors_match_a_flat_model_in_one_native_call(req):
+    spec_text, engine, batches = req
+    vol = _volume(spec_text, engine)
+    model = bytearray(SIZE)
+    unit = vol.sector_size
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("_vector", "_pair_list", "_write_view", "_decrypt_run"):
+            mp.setattr(EncryptedVolume, name, _refuse)
+        for pieces in batches:
+            assert vol.writev(pieces) == sum(len(d) for _, d in pieces)
+            for off, data in pieces:
+                model[off : off + len(data)] = data
+            asks = [(off, len(d)) for off, d in pieces] + [(0, SIZE)]
+            got = vol.readv(asks)
+            assert got == [bytes(model[o : o + n]) for o, n in asks]
+            bufs = [(off, bytearray(len(d))) for off, d in pieces]
+            assert vol.readintov(bufs) == sum(len(b) for _, b in bufs)
+            assert all(b == model[o : o + len(b)] for o, b in bufs)
+    written = {o // unit + k for pieces in batches for o, d in pieces
+               for k in range(len(d) // unit)}
+    assert vol.stats.sectors_allocated == len(written)
+    assert all(vol.is_allocated(s) for s in written)
+
+
+def _refuse(*_a, **_k):
+    raise AssertionError("the request took the Python path")
+
+
+@pytest.mark.parametrize("engine", NATIVE)
+@pytest.mark.parametrize("spec_text", ["aes-xts-plain64:512:4096", "aes-gcm-random:256:4096"])
+def test_scattered_pieces_read_back_on_every_other_backend(spec_text, engine, monkeypatch):
+    """Ciphertext and nonce || tag stored by the native path decrypt on every backend."""
+    vol = _volume(spec_text, engine)
+    monkeypatch.setattr(vol, "_vector", _refuse)  # this volume's writev stays native
+    unit = vol.sector_size
+    rng = os.urandom
+    pieces = [(s * unit, rng(unit * n)) for s, n in ((1, 1), (3, 3), (2 * CHUNK // unit - 1, 2),
+                                                    (5 * CHUNK // unit, 1))]
+    vol.writev(pieces)
+    for other in available_engines():
+        twin = EncryptedVolume(SIZE, vol.spec, _key(vol.spec), engine=other)
+        ct, meta = vol.raw(0, SIZE // unit)
+        twin.raw_write(0, ct, meta)
+        for off, data in pieces:
+            assert twin.read(off, len(data)) == data, other
+
+
+@pytest.mark.parametrize("engine", NATIVE)
+def test_xts_ciphertext_is_the_same_as_the_python_paths(engine):
+    """Native vectored writes store what the per-piece Python path would (XTS: deterministic)."""
+    spec = "aes-xts-plain64:512:512"
+    fast, slow = _volume(spec, engine), _volume(spec, engine)
+    slow._vec = None  # the Python path
+    pieces = [(512 * s, bytes([s]) * 512 * n) for s, n in ((0, 3), (31, 2), (100, 40), (7, 1))]
+    assert fast.writev(pieces) == slow.writev(pieces)
+    assert fast.raw(0, SIZE // 512) == slow.raw(0, SIZE // 512)
+    assert fast.stats == slow.stats
+
+
+@pytest.mark.parametrize("engine", NATIVE)
+def test_empty_and_zero_length_requests(engine):
+    vol = _volume("aes-gcm-random:256:4096", engine)
+    assert vol.writev([]) == 0
+    assert vol.readv([]) == []
+    assert vol.readintov([]) == 0
+    assert vol.writev([(4096, b""), (0, b"")]) == 0
+    assert vol.readv([(0, 0)]) == [b""]
+    assert vol.stats.sectors_allocated == 0
+    assert vol.writev([(4096, b"x" * 4096), (8192, b"")]) == 4096
+    assert vol.read(4096, 4096) == b"x" * 4096
+
+
+@pytest.mark.parametrize("engine", NATIVE)
+def test_unwritten_and_discarded_sectors_read_as_zeros(engine, no_python_path):
+    vol = _volume("aes-gcm-random:256:4096", engine)
+    vol.writev([(0, b"a" * 8192), (CHUNK, b"b" * 4096)])
+    got = vol.readv([(0, 3 * 4096), (CHUNK - 4096, 2 * 4096), (4 * CHUNK, 4096)])
+    assert got == [b"a" * 8192 + bytes(4096), bytes(4096) + b"b" * 4096, bytes(4096)]
+
+
+@pytest.mark.parametrize("engine", NATIVE)
+def test_what_the_native_path_leaves_to_python_still_works(engine):
+    """Overlapping pieces (later wins), unaligned pieces, lists and generators."""
+    vol = _volume("aes-gcm-random:256:512", engine)
+    vol.writev([(0, b"1" * 1024), (512, b"2" * 512)])  # overlap: in order
+    assert vol.read(0, 1024) == b"1" * 512 + b"2" * 512
+    vol.writev([(700, b"u" * 10), (2048, b"v" * 512)])  # unaligned piece
+    assert vol.read(700, 10) == b"u" * 10 and vol.read(2048, 512) == b"v" * 512
+    vol.writev(iter([[4096, b"g" * 512]]))  # a generator of lists
+    assert vol.readv(iter([(4096, 512)])) == [b"g" * 512]
+    out = bytearray(1024)
+    # buffers that share bytes: filled in order, the later piece wins
+    assert vol.readintov([(0, memoryview(out)[:512]), (512, memoryview(out)[256:768])]) == 1024
+    assert out[:256] == b"1" * 256 and out[256:768] == vol.read(512, 512)
+    assert vol.read(512, 512) == b"2" * 188 + b"u" * 10 + b"2" * 314
+
+
+@pytest.mark.parametrize("engine", NATIVE)
+@pytest.mark.parametrize("bad", [
+    [(0, b"a" * 512), (SIZE, b"b" * 512)],  # past the end
+    [(0, b"a" * 512), (-512, b"b" * 512)],  # negative
+    [(0, b"a" * 512), (512, "text")],  # not a buffer
+    [(0, b"a" * 512), (512.0, b"b" * 512)],  # not an int offset
+    [(0, b"a" * 512), (512, b"b" * 512, 1)],  # not a pair
+])
+def test_a_bad_piece_changes_nothing(engine, bad):
+    vol = _volume("aes-xts-plain64:512:512", engine)
+    vol.write(0, b"z" * 1024)
+    before = vol.raw(0, 4), vol.stats
+    with pytest.raises((VolumeRangeError, TypeError)):
+        vol.writev(bad)
+    assert (vol.raw(0, 4), vol.stats) == before
+
+
+@pytest.mark.parametrize("engine", NATIVE)
+def test_read_pieces_out_of_range_are_refused(engine):
+    vol = _volume("aes-xts-plain64:512:512", engine)
+    with pytest.raises(VolumeRangeError):
+        vol.readv([(0, 512), (SIZE - 512, 1024)])
+    with pytest.raises(VolumeRangeError):
+        vol.readintov([(SIZE, bytearray(512))])
+    with pytest.raises(TypeError):
+        vol.readintov([(0, b"read-only")])
+
+
+@pytest.mark.parametrize("engine", NATIVE)
+def test_a_tampered_sector_is_named_and_counted(engine, no_python_path):
+    vol = _volume("aes-gcm-random:256:4096", engine)
+    vol.writev([(s * 4096, bytes([s]) * 4096) for s in (2, 9, 30)])
+    ct, _ = vol.raw(9, 1)
+    vol.raw_write(9, bytes([ct[0] ^ 1]) + ct[1:])
+    with pytest.raises(IntegrityError) as err:
+        vol.readv([(2 * 4096, 4096), (9 * 4096, 4096), (30 * 4096, 4096)])
+    assert err.value.sector == 9
+    assert vol.stats.integrity_errors == 1
+    assert vol.readv([(2 * 4096, 4096), (30 * 4096, 4096)]) == [b"\x02" * 4096, b"\x1e" * 4096]
+
+
+@pytest.mark.parametrize("engine", NATIVE)
+def test_requests_and_sectors_are_counted(engine, no_python_path):
+    vol = _volume("aes-xts-plain64:512:4096", engine)
+    vol.writev([(0, b"a" * 4096), (CHUNK, b"b" * 8192)])
+    vol.write(4096, b"c" * 4096)
+    vol.readv([(0, 8192), (CHUNK * 3, 4096)])
+    vol.readinto(0, bytearray(4096))
+    st_ = vol.stats
+    assert (st_.write_requests, st_.bytes_written, st_.sectors_encrypted) == (3, 16384, 4)
+    assert (st_.read_requests, st_.bytes_read, st_.sectors_decrypted) == (3, 16384, 3)
+    assert st_.sectors_allocated == 4 and st_.chunks_allocated == 2
+
+
+@pytest.mark.parametrize("engine", NATIVE)
+@pytest.mark.parametrize("spec_text", ["aes-xts-plain64:512:4096", "aes-gcm-random:256:4096"])
+def test_a_request_split_across_two_threads_lands_whole(engine, spec_text, no_python_path):
+    """A vectored request large enough to be split across workers (scattered pieces, each
+    worker a lane of them) stores and reads back every piece."""
+    spec = CipherSpec.parse(spec_text)
+    size = 64 << 20
+    vol = EncryptedVolume(size, spec, _key(spec), engine=engine, threads=2)
+    rng = random.Random(5)
+    sectors = rng.sample(range(size // 4096), 200)
+    pieces = [(s * 4096, rng.randbytes(4096)) for s in sectors]
+    assert vol.writev(pieces) == 200 * 4096
+    assert vol.readv([(off, 4096) for off, _ in pieces]) == [d for _, d in pieces]
+    assert vol.stats.sectors_allocated == 200
