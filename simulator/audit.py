@@ -88,7 +88,14 @@ def cloudtrail_conventions(rec: dict[str, Any]) -> dict[str, Any]:
 
 
 def user_identity(caller: Principal) -> dict[str, Any]:
-    """CloudTrail's ``userIdentity`` for a caller."""
+    """CloudTrail's ``userIdentity`` for a caller (with the access key that signed, if any)."""
+    ident = _user_identity(caller)
+    if caller.access_key_id is not None and not caller.is_service:
+        ident["accessKeyId"] = caller.access_key_id
+    return ident
+
+
+def _user_identity(caller: Principal) -> dict[str, Any]:
     if caller.is_service:
         # The service that made the call on the customer's behalf: usually the principal
         # itself, but e.g. Fargate's data key comes through ec2-frontend-api.amazonaws.com.
@@ -204,6 +211,35 @@ class AuditTrail(list):
         if self._pending:
             self._flush()
         return self
+
+    def size(self) -> int:
+        """How many records, deferred ones included, without rendering any."""
+        return list.__len__(self) + len(self._pending)
+
+    def drop_oldest(self, count: int) -> int:
+        """Remove the ``count`` oldest records (deferred ones unrendered); how many went."""
+        count = max(0, min(count, self.size()))
+        rendered = list.__len__(self)
+        if count <= rendered:
+            list.__delitem__(self, slice(0, count))
+        else:
+            list.clear(self)
+            del self._pending[:count - rendered]
+        return count
+
+    def count_before(self, event_time: str) -> int:
+        """How many of the oldest records have an ``eventTime`` before ``event_time``
+        (CloudTrail's ``%Y-%m-%dT%H:%M:%SZ``, which sorts as text); records are in time
+        order, so this stops at the first later one (deferred ones render if reached)."""
+        n = 0
+        while True:
+            rendered = list.__len__(self)
+            while n < rendered and list.__getitem__(self, n)["eventTime"] < event_time:
+                n += 1
+            if n < rendered or not self._pending:
+                return n
+            render, args = self._pending.pop(0)  # render just the next one
+            list.append(self, render(*args))
 
     def clear(self) -> None:
         """Remove every record (deferred ones are dropped unrendered)."""

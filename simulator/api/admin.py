@@ -8,6 +8,8 @@ Under the reserved path ``/_fargate-sim/`` (as LocalStack reserves ``/_localstac
 - ``POST /_fargate-sim/settle``         run every task and deployment to its desired state
 - ``POST /_fargate-sim/reset``          forget all state (a fresh simulation)
 - ``GET  /_fargate-sim/audit?since=N&limit=M``  the audit trail's records from index N
+  (indices count every record made; those past the retention are gone, ``first`` says
+  where the kept ones start)
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def status(ep: E.Endpoint) -> dict[str, Any]:
         "speed": ep.clock.speed, "clock": "manual" if ep.clock.speed == 0 else "wall",
         "auth": ep.auth is not None, "state": str(ep.store.path) if ep.store else None,
         "pendingEvents": sim.clock.pending, "auditRecords": len(sim.audit_trail),
+        "auditRetention": {"events": ep.retention.events, "days": ep.retention.days,
+                           "first": ep.audit_base},
         "requests": ep.requests,
     }
 
@@ -91,8 +95,12 @@ def handle(ep: E.Endpoint, method: str, path: str, query_string: str, body: byte
             limit = int(q.get("limit", 1000))
             if since < 0 or limit < 0:
                 raise ValueError("since and limit must be >= 0")
-            records = ep.sim.audit_trail[since:since + limit]
-            return _ok({"records": records, "next": since + len(records),
-                        "total": len(ep.sim.audit_trail)})
+            # Indices count every record the server made; records older than the
+            # retention keeps are gone ("first" says where the kept ones start).
+            base = ep.audit_base
+            start = max(since, base) - base
+            records = ep.sim.audit_trail[start:start + limit]
+            return _ok({"records": records, "next": base + start + len(records),
+                        "first": base, "total": base + len(ep.sim.audit_trail)})
     except ValueError as exc:
         return _bad(400, "ValidationException", str(exc))

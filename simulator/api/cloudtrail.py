@@ -3,7 +3,9 @@
 So ``aws cloudtrail lookup-events`` shows the calls the simulator recorded, Fargate's KMS
 sequence included: newest first, one lookup attribute at most, a time window (default the
 last 90 days, as CloudTrail's event history keeps), ``MaxResults`` up to 50 and an opaque
-``NextToken``. ``CloudTrailEvent`` is the record as a JSON string, as CloudTrail returns it.
+``NextToken`` (paged by ``simulator.paging`` from botocore's paginator model). It sees the
+records the server's audit retention keeps (``fargate-sim serve --audit-retention``).
+``CloudTrailEvent`` is the record as a JSON string, as CloudTrail returns it.
 https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html
 """
 
@@ -13,10 +15,13 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from simulator import errors
+from simulator import errors, paging
 from simulator.service import CallContext, Service
+
+if TYPE_CHECKING:
+    from simulator.world import Simulation
 
 InvalidLookupAttributes = errors.error_class("InvalidLookupAttributesException")
 InvalidTimeRange = errors.error_class("InvalidTimeRangeException")
@@ -85,6 +90,40 @@ _ATTRIBUTES = {
 }
 
 
+def _stamp(when: datetime) -> str:
+    """A time as records' ``eventTime`` text, which sorts as time does."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _EventTokens:
+    """LookupEvents' NextToken names the next event to return by its eventID, so events
+    recorded between two pages (the lookups themselves among them) do not shift the pages,
+    as offsets from the newest would."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self._events = events
+
+    def start(self, token: str | None, count: int) -> int:
+        if not token:
+            return 0
+        try:
+            wanted = base64.b64decode(token, validate=True).decode()
+        except (binascii.Error, ValueError):
+            raise InvalidNextToken("Invalid NextToken.") from None
+        for i, rec in enumerate(self._events):
+            if rec["eventID"] == wanted:
+                return i
+        raise InvalidNextToken("Invalid NextToken.",
+                               explanation="the event it names is no longer in the trail "
+                               "or the filter")
+
+    def token(self, offset: int) -> str:
+        return base64.b64encode(self._events[offset]["eventID"].encode()).decode()
+
+    def size(self, limit: int | None, default: int | None) -> int:
+        return limit or default or PAGE
+
+
 class CloudTrailService(Service):
     """CloudTrail's event history, read-only (see the module docstring)."""
 
@@ -107,35 +146,12 @@ class CloudTrailService(Service):
         start = params.get("StartTime") or (end - timedelta(days=HISTORY_DAYS))
         if start > end:
             raise InvalidTimeRange("Start time must be before end time.")
-        match = None
+        lo, hi = _stamp(start), _stamp(end)
+        getter, value = None, None
         if attrs:
-            key, value = attrs[0]["AttributeKey"], attrs[0]["AttributeValue"]
-            getter = _ATTRIBUTES[key]
-            match = (getter, value)
-        offset = 0
-        if params.get("NextToken"):
-            try:
-                offset = int(base64.b64decode(params["NextToken"], validate=True))
-            except (binascii.Error, ValueError):
-                raise InvalidNextToken("Invalid NextToken.") from None
-        limit = params.get("MaxResults") or PAGE
-        picked: list[dict[str, Any]] = []
-        skipped = 0
-        more = False
-        for rec in reversed(self.sim.audit_trail):
-            t = _time(rec)
-            if not start <= t <= end:
-                continue
-            if match is not None and match[1] not in match[0](rec):
-                continue
-            if skipped < offset:
-                skipped += 1
-                continue
-            if len(picked) == limit:
-                more = True
-                break
-            picked.append(event(rec))
-        out: dict[str, Any] = {"Events": picked}
-        if more:
-            out["NextToken"] = base64.b64encode(str(offset + limit).encode()).decode()
-        return out
+            getter, value = _ATTRIBUTES[attrs[0]["AttributeKey"]], attrs[0]["AttributeValue"]
+        world = cast("Simulation", self.sim)  # the endpoint serves a whole Simulation
+        events = [rec for rec in reversed(world.audit_trail)
+                  if lo <= rec["eventTime"] <= hi and (getter is None or value in getter(rec))]
+        return paging.page("cloudtrail", "LookupEvents", events, params, _EventTokens(events),
+                           default_limit=PAGE, render=event)

@@ -10,12 +10,16 @@ mutating calls. All simulation work runs under one lock, in arrival order.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import sys
 import threading
 import time
 import traceback
 import uuid
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from simulator import errors
@@ -23,12 +27,15 @@ from simulator.api import protocols, query, sigv4
 from simulator.api.identity import Authenticator, AuthError
 from simulator.api.store import StateStore
 from simulator.api.wallclock import WallClock
-from simulator.api.wire import WireError, decode, encode
+from simulator.api.wire import WireError, decode, to_json
+from simulator.audit import AuditTrail
 from simulator.client import Client
 
 ADMIN_PREFIX = "/_fargate-sim/"
 MAX_JSON_DEPTH = 64
 READ_ONLY_SNAPSHOT_SECONDS = 5.0
+#: Front-door clients kept for repeat callers (cleared when full).
+MAX_CLIENTS = 1024
 
 #: Operations that leave a service's state as it was (the snapshot is deferred to the
 #: ticker for them, so DescribeKey stays fast); every other operation is saved at once.
@@ -40,6 +47,28 @@ READ_ONLY_OPERATIONS = frozenset({
 })
 
 Response = tuple[int, dict[str, str], bytes]
+
+
+@dataclass(frozen=True)
+class AuditRetention:
+    """How much of the audit trail the server keeps (in memory, in the state file, for
+    LookupEvents and the admin API): at most ``events`` records (0: no count limit) and
+    none older than ``days`` of simulated time (0: no age limit). CloudTrail's event
+    history keeps 90 days (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/
+    view-cloudtrail-events.html); the count bounds the server's memory."""
+
+    events: int = 20_000
+    days: float = 90.0
+
+    def __post_init__(self) -> None:
+        if self.events < 0 or self.days < 0 or not math.isfinite(self.days):
+            raise ValueError(f"audit retention must be >= 0 events and days, got "
+                             f"{self.events} events, {self.days} days")
+
+    @property
+    def slack(self) -> int:
+        """Records allowed past ``events`` before pruning (pruning is done in batches)."""
+        return max(100, self.events // 20)
 
 
 def read_only(operation: str) -> bool:
@@ -65,7 +94,8 @@ class Endpoint:
 
     def __init__(self, sim: Any, *, auth: Authenticator | None = None,
                  principals: dict[str, str] | None = None, store: StateStore | None = None,
-                 speed: float = 1.0, make_sim: Any = None) -> None:
+                 speed: float = 1.0, make_sim: Any = None,
+                 retention: AuditRetention | None = None) -> None:
         self.sim = sim
         self.auth = auth
         self.principals = dict(principals or {})
@@ -75,7 +105,10 @@ class Endpoint:
         self.dirty = False
         self.requests = 0
         self._make_sim = make_sim
-        self._access_key = threading.local()
+        self._clients: dict[tuple[str | None, ...], Client] = {}
+        self.retention = retention or AuditRetention()
+        #: The absolute index of the oldest audit record kept (older ones were pruned).
+        self.audit_base = store.audit_base if store is not None else 0
         self._snapshot_at = 0.0
 
     # -- state ------------------------------------------------------------------------------
@@ -100,6 +133,25 @@ class Endpoint:
                 self.save()
             elif self.dirty and self.store is not None:
                 self.store.save(self.sim, snapshot=False)
+            self.retain()
+
+    def retain(self) -> int:
+        """Drop the audit records the retention no longer keeps (under the lock; after a
+        save, so kept records reached the state file first); how many went."""
+        trail: AuditTrail = self.sim._audit_trail  # counted and cut without rendering
+        r = self.retention
+        drop = 0
+        if r.events and trail.size() > r.events + r.slack:
+            drop = trail.size() - r.events
+        if r.days:
+            cutoff = self.sim.clock.now() - timedelta(days=r.days)
+            drop = max(drop, trail.count_before(f"{cutoff:%Y-%m-%dT%H:%M:%SZ}"))
+        if drop:
+            if self.store is not None:
+                self.store.prune(drop)
+            trail.drop_oldest(drop)
+            self.audit_base += drop
+        return drop
 
     def reset(self) -> None:
         """A fresh simulation with the same settings (the admin API's reset)."""
@@ -107,6 +159,8 @@ class Endpoint:
             if self._make_sim is None:
                 raise ValueError("this endpoint was not given a way to make a new simulation")
             self.sim = self._make_sim()
+            self._clients.clear()
+            self.audit_base = 0
             self.clock.attach(self.sim.clock)
             if self.store is not None:
                 self.store.clear()
@@ -132,8 +186,9 @@ class Endpoint:
                               "error, exception or failure.")
 
     def _caller(self, method: str, path: str, query_string: str, headers: dict[str, str],
-                body: bytes, service: str) -> str | None:
-        """The principal a request calls as (``AuthError`` when it may not call at all)."""
+                body: bytes, service: str) -> tuple[str | None, str | None]:
+        """The principal a request calls as and the access key that signed it
+        (``AuthError`` when it may not call at all)."""
         try:
             signed = sigv4.parse(headers, query_string)
         except sigv4.SignatureFormatError as exc:
@@ -145,33 +200,44 @@ class Endpoint:
             raise AuthError("bad-signature", "Credential should be scoped to a valid region.",
                             why=f"this endpoint simulates {self.sim.region}; the request was "
                                 f"signed for {signed.region}; use --region {self.sim.region}")
-        self._access_key.value = signed.access_key_id if signed is not None else None
+        akid = signed.access_key_id if signed is not None else None
         if self.auth is None:
-            return self.principals.get(signed.access_key_id) if signed else None
+            return (self.principals.get(akid) if akid else None), akid
         return self.auth.caller(self.sim, method, path, query_string, headers, body, signed,
-                                query_protocol=service in protocols.QUERY_SERVICES)
+                                query_protocol=service in protocols.QUERY_SERVICES), akid
 
-    def _call(self, service: str, operation: str, params: dict[str, Any], caller: str | None,
-              headers: dict[str, str], client_ip: str) -> dict[str, Any]:
+    def _client(self, service: str, caller: str | None, akid: str | None, client_ip: str,
+                user_agent: str) -> Client:
+        """The front-door client of one caller, signing key, address and user agent: made
+        once and kept (a Principal depends only on its ARN; a reset clears the cache)."""
+        key = (service, caller, akid, client_ip, user_agent)
+        client = self._clients.get(key)
+        if client is None:
+            sim = self.sim
+            principal = sim.principal(caller)
+            if akid is not None:
+                # CloudTrail names the access key that signed the call in userIdentity; an
+                # assumed-role session brings its session tags and session policies.
+                principal = dataclasses.replace(principal, access_key_id=akid)
+                principal = sim.service("sts").session_principal(akid, principal)
+            client = Client(sim, sim.service(service), principal, source_ip=client_ip,
+                            user_agent=user_agent)
+            if len(self._clients) >= MAX_CLIENTS:
+                self._clients.clear()
+            self._clients[key] = client
+        return client
+
+    def _call(self, service: str, operation: str, params: dict[str, Any],
+              caller: tuple[str | None, str | None], headers: dict[str, str], client_ip: str
+              ) -> dict[str, Any]:
         with self.lock:
             if self.clock.sync():
                 self.dirty = True
-            sim = self.sim
-            client = Client(sim, sim.service(service), sim.principal(caller),
-                            source_ip=client_ip,
-                            user_agent=headers.get("user-agent") or "fargate-sim")
-            trail = sim.audit_trail
-            first = len(trail)
-            akid = getattr(self._access_key, "value", None)
-            self._access_key.value = None
+            client = self._client(service, caller[0], caller[1], client_ip,
+                                  headers.get("user-agent") or "fargate-sim")
             try:
                 return client.call(operation, params)
             finally:
-                # CloudTrail names the access key that signed the call in userIdentity; the
-                # caller's own record is the last one (calls it caused come before it).
-                if akid is not None and len(trail) > first:
-                    rec = trail[-1]
-                    rec["userIdentity"] = {**rec["userIdentity"], "accessKeyId": akid}
                 if read_only(operation):
                     self.dirty = True
                 else:
@@ -200,7 +266,8 @@ class Endpoint:
                               "Start of structure or map found where not expected. "
                               f"(fargate-sim: the body is a JSON {type(raw).__name__}, "
                               "not an object)")
-        if _depth(raw, MAX_JSON_DEPTH):
+        # Only a body with more brackets than the limit can nest deeper than it.
+        if body.count(b"{") + body.count(b"[") > MAX_JSON_DEPTH and _depth(raw, MAX_JSON_DEPTH):
             return json_error(400, "SerializationException",
                               f"(fargate-sim: the body nests deeper than {MAX_JSON_DEPTH})")
         try:
@@ -213,7 +280,7 @@ class Endpoint:
             status = protocols.error_status(service, exc.code, exc.status)
             return json_error(status, exc.code, exc.message)
         request_id = response["ResponseMetadata"]["RequestId"]
-        data = json.dumps(encode(op.output_shape, response) or {}).encode()
+        data = to_json(op.output_shape, response)
         return 200, {"Content-Type": "application/x-amz-json-1.1",
                      "x-amzn-RequestId": request_id}, data
 

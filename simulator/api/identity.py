@@ -13,6 +13,7 @@ import calendar
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from simulator.api import sigv4
@@ -64,8 +65,7 @@ def signature_skew(date: str, minutes: int, now: float | None = None) -> str | N
     """
     fmt = "%Y%m%dT%H%M%SZ"
     wall_s = int(wall_time() if now is None else now)
-    signed_s = calendar.timegm((int(date[0:4]), int(date[4:6]), int(date[6:8]),
-                                int(date[9:11]), int(date[11:13]), int(date[13:15])))
+    signed_s = _epoch(date)
     if abs(signed_s - wall_s) <= minutes * 60:  # the common case, without formatting
         return None
     signed = datetime.fromtimestamp(signed_s, tz=UTC)
@@ -78,6 +78,13 @@ def signature_skew(date: str, minutes: int, now: float | None = None) -> str | N
         return (f"Signature not yet current: {date} is still later than "
                 f"{(wall + window):{fmt}} ({wall:{fmt}} + {minutes} min.)")
     return None
+
+
+@lru_cache(maxsize=256)
+def _epoch(date: str) -> int:
+    """Seconds since the epoch of an X-Amz-Date (yyyyMMddTHHmmssZ)."""
+    return calendar.timegm((int(date[0:4]), int(date[4:6]), int(date[6:8]),
+                            int(date[9:11]), int(date[11:13]), int(date[13:15])))
 
 
 class AuthError(Exception):
@@ -103,10 +110,12 @@ class AuthError(Exception):
         return f"{text} (fargate-sim: {self.why})" if self.why else text
 
     def code(self, query: bool) -> str:
-        return FAILURES[self.failure][1 if query else 0]
+        json_code, query_code, _, _ = FAILURES[self.failure]
+        return query_code if query else json_code
 
     def status(self, query: bool) -> int:
-        return FAILURES[self.failure][3 if query else 2]
+        _, _, json_status, query_status = FAILURES[self.failure]
+        return query_status if query else json_status
 
 
 @dataclass(frozen=True)

@@ -105,19 +105,19 @@ def decode_params(op: OperationModel, form: dict[str, str]) -> dict[str, Any]:
 def _xml(shape: Shape | None, value: Any, tag: str) -> str:
     if value is None:
         return ""
-    t = shape.type_name if shape is not None else type(value).__name__
-    if t == "structure" and isinstance(value, dict):
+    t = shape.type_name if shape is not None else ""
+    if shape is not None and t == "structure" and isinstance(value, dict):
         inner = "".join(
             _xml(shape.members[k], v, shape.members[k].serialization.get("name", k))
             for k, v in value.items() if k in shape.members
         )
         return f"<{tag}>{inner}</{tag}>"
-    if t == "list" and isinstance(value, list):
+    if shape is not None and t == "list" and isinstance(value, list):
         mtag = shape.member.serialization.get("name", "member")
         if shape.serialization.get("flattened"):
             return "".join(_xml(shape.member, v, tag) for v in value)
         return f"<{tag}>" + "".join(_xml(shape.member, v, mtag) for v in value) + f"</{tag}>"
-    if t == "map" and isinstance(value, dict):
+    if shape is not None and t == "map" and isinstance(value, dict):
         kt = shape.key.serialization.get("name", "key")
         vt = shape.value.serialization.get("name", "value")
         entries = "".join(

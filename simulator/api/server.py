@@ -1,37 +1,49 @@
 """The HTTP server: AWS's wire protocols on one port, for boto3, the AWS CLI and any SDK.
 
-The standard library's ``ThreadingHTTPServer`` made fit for real clients: HTTP/1.1
-keep-alive with ``TCP_NODELAY`` and each response written in one send (no Nagle/delayed-ACK
-stall), a listen backlog of 128, a read timeout and a bounded request size (a body shorter
-than its Content-Length cannot hold a thread), chunked bodies decoded, and every malformed
-request answered with HTTP 400 and an AWS-shaped error carrying ``x-amzn-RequestId``.
+A lean HTTP/1.1 reader over ``socketserver`` (a thread per connection): keep-alive with
+``TCP_NODELAY`` and each response written in one send (no Nagle/delayed-ACK stall), a listen
+backlog of 128, a read timeout and bounded request line, header and body sizes (a body
+shorter than its Content-Length cannot hold a thread), chunked bodies decoded,
+``Expect: 100-continue`` answered, and every malformed request answered with HTTP 400 and an
+AWS-shaped error carrying ``x-amzn-RequestId``. Headers are split by hand rather than by
+``http.server``'s e-mail parser, which cost more than the simulated call.
+https://www.rfc-editor.org/rfc/rfc9112 (HTTP/1.1 message syntax)
 """
 
 from __future__ import annotations
 
 import socket
+import socketserver
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+from email.utils import formatdate
+from http import HTTPStatus
+from io import BufferedIOBase
 from typing import Any
-from urllib.parse import urlsplit
 
-from simulator.api.endpoint import Endpoint, json_error
+from simulator.api.endpoint import Endpoint, Response, json_error
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
+#: The longest request line or header line read, and the most header lines (as
+#: ``http.server`` and ``http.client`` bound them).
+MAX_LINE_BYTES = 65536
+MAX_HEADERS = 100
 READ_TIMEOUT_SECONDS = 30.0
 BACKLOG = 128
 TICK_SECONDS = 0.25
+METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
+_REASONS = {s.value: s.phrase for s in HTTPStatus}
 
 
 class BadRequest(Exception):
-    """A request the HTTP layer cannot read (length, chunking, size)."""
+    """A request the HTTP layer cannot read (request line, headers, length, chunking, size)."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
 
 
-class SimulatorServer(ThreadingHTTPServer):
+class SimulatorServer(socketserver.ThreadingTCPServer):
     """An HTTP server bound to one ``Endpoint``; a ticker thread moves its clock."""
 
     daemon_threads = True
@@ -55,9 +67,10 @@ class SimulatorServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{port}"
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if ":" in name:
+            name = f"[{name}]"
+        return f"http://{name}:{port}"
 
     def _tick(self) -> None:
         while not self._stop.wait(TICK_SECONDS):
@@ -77,7 +90,44 @@ class SimulatorServer(ThreadingHTTPServer):
                 self.endpoint.save()
 
 
-def _read_chunked(rfile: Any) -> bytes:
+def _line(rfile: BufferedIOBase, what: str) -> bytes:
+    line = rfile.readline(MAX_LINE_BYTES + 1)
+    if len(line) > MAX_LINE_BYTES:
+        raise BadRequest(431 if what == "header" else 414, "SerializationException",
+                         f"(fargate-sim: the {what} line is longer than {MAX_LINE_BYTES} bytes)")
+    return line
+
+
+def read_headers(rfile: BufferedIOBase) -> dict[str, str]:
+    """The header block after a request line: lower-case names, repeated fields joined
+    with commas (RFC 9110, 5.3); obsolete line folding and nameless lines are refused."""
+    headers: dict[str, str] = {}
+    for _ in range(MAX_HEADERS + 1):
+        line = _line(rfile, "header")
+        if line in (b"\r\n", b"\n"):
+            return headers
+        if not line:
+            raise BadRequest(400, "SerializationException",
+                             "(fargate-sim: the connection closed inside the headers)")
+        if line[:1] in (b" ", b"\t"):
+            raise BadRequest(400, "SerializationException",
+                             "(fargate-sim: obsolete header line folding is not accepted)")
+        name, sep, value = line.decode("iso-8859-1").partition(":")
+        if not sep or not name or name != name.strip() or " " in name:
+            raise BadRequest(400, "SerializationException",
+                             f"(fargate-sim: {line[:40]!r} is not a header field)")
+        name = name.lower()
+        value = value.strip()
+        if name in headers:
+            headers[name] = f"{headers[name]}, {value}"
+        else:
+            headers[name] = value
+    raise BadRequest(431, "SerializationException",
+                     f"(fargate-sim: more than {MAX_HEADERS} header fields)")
+
+
+def read_chunked(rfile: BufferedIOBase) -> bytes:
+    """A chunked transfer-coded body, decoded (trailers read and dropped)."""
     out = bytearray()
     while True:
         line = rfile.readline(1024)
@@ -91,8 +141,9 @@ def _read_chunked(rfile: Any) -> bytes:
             raise BadRequest(413, "RequestEntityTooLarge",
                              f"(fargate-sim: the body exceeds {MAX_BODY_BYTES} bytes)")
         if size == 0:
-            while rfile.readline(1024).strip():  # trailers
-                pass
+            for _ in range(MAX_HEADERS + 1):  # trailers
+                if not rfile.readline(MAX_LINE_BYTES).strip():
+                    break
             return bytes(out)
         chunk = rfile.read(size)
         if len(chunk) < size:
@@ -101,84 +152,116 @@ def _read_chunked(rfile: Any) -> bytes:
         rfile.readline(8)
 
 
-class _Handler(BaseHTTPRequestHandler):
+def read_body(rfile: BufferedIOBase, headers: dict[str, str]) -> bytes:
+    """The body a request's Transfer-Encoding or Content-Length announces, bounded."""
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return read_chunked(rfile)
+    text = headers.get("content-length")
+    if text is None:
+        return b""
+    if not (text.isascii() and text.isdigit()):
+        raise BadRequest(400, "SerializationException",
+                         f"(fargate-sim: Content-Length {text!r} is not a length)")
+    length = int(text)
+    if length > MAX_BODY_BYTES:
+        raise BadRequest(413, "RequestEntityTooLarge",
+                         f"(fargate-sim: the body exceeds {MAX_BODY_BYTES} bytes)")
+    body = rfile.read(length)
+    if len(body) < length:
+        raise BadRequest(400, "IncompleteBody",
+                         f"(fargate-sim: the body has {len(body)} of the {length} bytes "
+                         "Content-Length announced)")
+    return body
+
+
+_date_cache: list[Any] = [0, ""]
+
+
+def _http_date() -> str:
+    """The Date header, formatted once a second."""
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache[:] = [now, formatdate(now, usegmt=True)]
+    return _date_cache[1]
+
+
+def response_bytes(response: Response, close: bool) -> bytes:
+    """Status line, headers and body as one buffer, for one send."""
+    status, headers, body = response
+    head = [f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\nServer: fargate-sim\r\n"
+            f"Date: {_http_date()}\r\n"]
+    for name, value in headers.items():
+        head.append(f"{name}: {value}\r\n")
+    head.append(f"Content-Length: {len(body)}\r\n")
+    if close:
+        head.append("Connection: close\r\n")
+    head.append("\r\n")
+    return "".join(head).encode("iso-8859-1") + body
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    """One connection: requests read and answered in turn until either side closes."""
+
     server: SimulatorServer
-    protocol_version = "HTTP/1.1"
     timeout = READ_TIMEOUT_SECONDS
-    server_version = "fargate-sim"
-    sys_version = ""
+    disable_nagle_algorithm = True
 
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet by default
-        pass
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None
-                   ) -> None:
-        """Errors of the HTTP layer itself (bad request line, headers), AWS-shaped."""
-        status, headers, body = json_error(code, "SerializationException" if code == 400
-                                           else "BadRequest", f"(fargate-sim: {message})")
-        self.close_connection = True
-        self.request_version = "HTTP/1.1"  # answer with headers even to an HTTP/0.9 line
-        self._send(status, headers, body)
-
-    def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.send_response(status)
-        if not hasattr(self, "_headers_buffer"):
-            self._headers_buffer = []
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self._headers_buffer.append(b"\r\n" + body)  # headers and body in one send
-        self.flush_headers()
-
-    def _body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            return _read_chunked(self.rfile)
-        text = self.headers.get("Content-Length")
-        if text is None:
-            return b""
+    def handle(self) -> None:
         try:
-            length = int(text.strip())
-        except ValueError:
-            length = -1
-        if length < 0 or not text.strip().isdigit():
-            raise BadRequest(400, "SerializationException",
-                             f"(fargate-sim: Content-Length {text!r} is not a length)")
-        if length > MAX_BODY_BYTES:
-            raise BadRequest(413, "RequestEntityTooLarge",
-                             f"(fargate-sim: the body exceeds {MAX_BODY_BYTES} bytes)")
-        body = self.rfile.read(length)
-        if len(body) < length:
-            raise BadRequest(400, "IncompleteBody",
-                             f"(fargate-sim: the body has {len(body)} of the {length} bytes "
-                             "Content-Length announced)")
-        return body
+            while self._one():
+                pass
+        except OSError:  # reset, broken pipe, or nothing sent in time: nobody to answer
+            pass
 
-    def _handle(self) -> None:
+    def _send(self, response: Response, close: bool) -> None:
+        self.request.sendall(response_bytes(response, close))
+
+    def _one(self) -> bool:
+        """Serve one request; False when the connection is to be closed."""
+        rfile = self.rfile
         try:
-            body = self._body()
-        except BadRequest as exc:
-            self.close_connection = True
-            self._send(*json_error(exc.status, exc.code, exc.message))
-            return
+            line = _line(rfile, "request")
+            if line in (b"\r\n", b"\n"):  # "SHOULD ignore at least one empty line" (RFC 9112)
+                line = _line(rfile, "request")
         except TimeoutError:
-            self.close_connection = True
-            self._send(*json_error(400, "RequestTimeout",
-                                   "Your socket connection to the server was not read from "
-                                   "or written to within the timeout period."))
-            return
-        parts = urlsplit(self.path)
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        status, out_headers, data = self.server.endpoint.handle(
-            self.command, parts.path or "/", parts.query, headers, body, self.client_address[0])
-        self._send(status, out_headers, data)
-
-    do_POST = do_GET = do_PUT = do_DELETE = _handle
+            return False  # an idle keep-alive connection
+        except BadRequest as exc:
+            self._send(json_error(exc.status, exc.code, exc.message), True)
+            return False
+        if not line:
+            return False
+        try:
+            parts = line.decode("iso-8859-1").split()
+            if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+                raise BadRequest(400, "SerializationException",
+                                 f"(fargate-sim: bad request line {line[:60]!r})")
+            method, target, version = parts
+            headers = read_headers(rfile)
+            connection = headers.get("connection", "").lower()
+            close = "close" in connection or (version == "HTTP/1.0"
+                                              and "keep-alive" not in connection)
+            if method not in METHODS:
+                raise BadRequest(501, "BadRequest",
+                                 f"(fargate-sim: unsupported method {method!r})")
+            if headers.get("expect", "").lower() == "100-continue":
+                self.request.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            body = read_body(rfile, headers)
+        except BadRequest as exc:
+            self._send(json_error(exc.status, exc.code, exc.message), True)
+            return False
+        except TimeoutError:
+            self._send(json_error(400, "RequestTimeout",
+                                  "Your socket connection to the server was not read from "
+                                  "or written to within the timeout period."), True)
+            return False
+        path, _, query = target.partition("?")
+        path = path.partition("#")[0]
+        if path.startswith(("http://", "https://")):  # an absolute-form target
+            path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
+        response = self.server.endpoint.handle(method, path or "/", query.partition("#")[0],
+                                               headers, body, self.client_address[0])
+        self._send(response, close)
+        return not close
 
 
 def serve(sim: Any, host: str = "127.0.0.1", port: int = 0,
@@ -195,4 +278,4 @@ def serve(sim: Any, host: str = "127.0.0.1", port: int = 0,
     return server
 
 
-__all__ = ["BadRequest", "SimulatorServer", "serve"]
+__all__ = ["BadRequest", "SimulatorServer", "read_body", "read_headers", "serve"]

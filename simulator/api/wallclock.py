@@ -12,6 +12,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+#: How far (in wall seconds) the simulated clock may lag behind wall time before a request
+#: moves it: requests within one step share one simulated instant, as calls in one
+#: CloudTrail second share an eventTime, and what the services prepare per instant (request
+#: contexts) is reused instead of rebuilt for every call.
+STEP_SECONDS = 0.01
+
 
 class WallClock:
     """Drives one simulation's clock from ``time.monotonic()``."""
@@ -37,7 +43,7 @@ class WallClock:
         clock = self.clock
         due = clock.next_due()
         ahead = self.target() - clock.time()
-        if ahead > 0:
+        if ahead > 0 and ahead >= STEP_SECONDS * self.speed:
             clock.advance(ahead)
         return due is not None and due <= clock.time()
 

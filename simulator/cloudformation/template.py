@@ -233,6 +233,8 @@ class Resolver:
             return self.attributes(arg[0], self.resolve(arg[1], where))
         if fn == "Fn::Sub":
             if isinstance(arg, list):
+                if len(arg) != 2:
+                    raise TemplateError(f"{where}: takes a string or [String, {{Name: Value}}]")
                 text, extra = arg[0], self.resolve(arg[1], where)
             else:
                 text, extra = arg, {}

@@ -147,9 +147,18 @@ class IamCore(Service):
         return pol.document if pol is not None else None
 
     def tags(self, principal: Principal) -> dict[str, str]:
-        """The tags of a role or user (``aws:PrincipalTag``); {} for anyone else."""
+        """The tags of a role or user (``aws:PrincipalTag``); {} for anyone else. An
+        assumed-role session's tags go over them (a session tag takes the place of a role tag
+        with the same key, case-insensitively: https://docs.aws.amazon.com/IAM/latest/
+        UserGuide/id_session-tags.html, "Things to know about session tags")."""
         entity = self._entity_for(principal)
-        return dict(entity.tags) if entity is not None else {}
+        tags = dict(entity.tags) if entity is not None else {}
+        if principal.tags:
+            lower = {k.lower(): k for k in tags}
+            for key, value in principal.tags.items():
+                tags.pop(lower.get(key.lower(), key), None)
+                tags[key] = value
+        return tags
 
     def role(self, account: str, name: str) -> Entity | None:
         """The role ``name`` of ``account``, or None (STS's AssumeRole)."""

@@ -148,9 +148,10 @@ class Decision:
             "identity": "identity-based policy",
             "resource": "resource-based policy",
             "boundary": "permissions boundary",
+            "session": "session policy",
         }.get(self.denied_by or "identity", "identity-based policy")
         if self.decision == EXPLICIT_DENY:
-            article = "an" if policy_kind.startswith("identity") else "a"
+            article = "an" if policy_kind.startswith("identity") else "a"  # a session policy
             return f"{base} with an explicit deny in {article} {policy_kind}"
         return f"{base} because no {policy_kind} allows the {req.action} action"
 
@@ -218,8 +219,53 @@ def evaluate(
     """Decide ``request`` against the caller's identity policies and the resource policy.
 
     ``resource_account`` defaults to the account in the resource ARN (same account as the
-    caller when the resource is ``*`` or has no account).
+    caller when the resource is ``*`` or has no account). An assumed-role session's session
+    policies (``principal.session_policies``) then limit the result: "The resulting session's
+    permissions are the intersection of the role's identity-based policy and the session
+    policies", and an explicit deny in one denies
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_assumerole.html,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
     """
+    decision = _evaluate(request, identity_policies, resource_policy, resource_account,
+                         permissions_boundary, resource_policy_required=resource_policy_required)
+    principal = request.principal
+    if principal is None or not principal.session_policies:
+        return decision
+    return _limit_by_session(decision, principal.session_policies)
+
+
+def _limit_by_session(decision: Decision, session_policies: Iterable[PolicyDocument]
+                      ) -> Decision:
+    request = decision.request
+    results = [p.evaluate(request) for p in session_policies]
+    denies = [m for r in results for m in r.denies]
+
+    def limited(verdict: str, matched: list[StatementMatch], reason: str) -> Decision:
+        return Decision(
+            request, verdict, matched, identity_results=[*decision.identity_results, *results],
+            resource_result=decision.resource_result, boundary_result=decision.boundary_result,
+            cross_account=decision.cross_account, denied_by="session", reason=reason,
+        )
+
+    if denies and decision.decision != EXPLICIT_DENY:
+        return limited(EXPLICIT_DENY, denies,
+                       f"explicitly denied by {denies[0].label} (a session policy)")
+    if decision.allowed and not any(r.allows for r in results):
+        return limited(IMPLICIT_DENY, [],
+                       "implicitly denied: allowed by the role's policies, but no session "
+                       "policy allows it (a session policy never grants more)")
+    return decision
+
+
+def _evaluate(
+    request: RequestContext,
+    identity_policies: Iterable[PolicyDocument],
+    resource_policy: PolicyDocument | None,
+    resource_account: str | None,
+    permissions_boundary: PolicyDocument | None,
+    *,
+    resource_policy_required: bool,
+) -> Decision:
     principal = request.principal
     identity_results = [p.evaluate(request) for p in identity_policies]
     resource_result = resource_policy.evaluate(request) if resource_policy is not None else None

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from simulator.arn import Arn
 
@@ -20,7 +21,10 @@ class Principal:
     principal ARN a policy's ``Principal`` element and ``aws:PrincipalArn`` see (for an
     assumed-role session, the role's ARN); ``session_arn`` is the caller's own ARN.
     ``account`` is the account the principal belongs to; for a service principal it is the
-    account on whose behalf the service acts.
+    account on whose behalf the service acts. ``access_key_id`` is the key that signed the
+    request, when it came signed over HTTP (CloudTrail's ``userIdentity.accessKeyId``).
+    For an assumed-role session, ``tags`` are its session tags (they override the role's
+    tags of the same key).
     """
 
     kind: str
@@ -31,6 +35,10 @@ class Principal:
     session_arn: str | None = None
     tags: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     invoked_by: str | None = None
+    access_key_id: str | None = field(default=None, compare=False, hash=False)
+    #: An assumed-role session's session policies (``PolicyDocument``s): they limit what the
+    #: role's policies allow and never grant more (``simulator.iam.evaluation.evaluate``).
+    session_policies: tuple[Any, ...] = field(default=(), compare=False, hash=False)
 
     @property
     def is_service(self) -> bool:

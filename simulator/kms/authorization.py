@@ -308,6 +308,7 @@ class Authorizer:
         policy_kind = {
             "identity": "identity-based policy",
             "boundary": "permissions boundary",
+            "session": "session policy",
         }.get(decision.denied_by or "resource", "resource-based policy")
         if decision.decision == EXPLICIT_DENY:
             article = "an" if policy_kind.startswith("identity") else "a"

@@ -4,26 +4,41 @@
 the caller's identity policies, as AWS does, and returns credentials whose principal is the
 session ``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``. The sessions live here, so the
 HTTP endpoint can verify requests signed with them and refuse them once expired.
+
+Session policies (``Policy``, ``PolicyArns``) limit the session to what they and the role's
+policies both allow (https://docs.aws.amazon.com/IAM/latest/UserGuide/
+id_credentials_temp_control-access_assumerole.html). Session tags (``Tags``) are the
+session's ``aws:PrincipalTag/...`` values; passing them needs ``sts:TagSession`` in the
+trust policy too, and ``TransitiveTagKeys`` carry them on along a role chain
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html). MFA
+(``SerialNumber``, ``TokenCode``) is refused by name.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from simulator import errors
 from simulator.arn import Arn
 from simulator.iam.authorization import authorize
+from simulator.iam.policy import PolicyDocument
+from simulator.iam.principal import Principal
 from simulator.service import CallContext, Service
 
 if TYPE_CHECKING:
+    from simulator.iam.service import IamService
     from simulator.service import SimulationSurface
 
 #: STS answers a denied AssumeRole with the query protocol's code, not AccessDeniedException.
 AccessDenied = errors.error_class("AccessDenied", 403)
 ValidationError = errors.error_class("ValidationError")
+MalformedPolicyDocument = errors.error_class("MalformedPolicyDocument")
+PackedPolicyTooLarge = errors.error_class("PackedPolicyTooLarge")
+InvalidParameterValue = errors.error_class("InvalidParameterValue")
 #: https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html
 #: ("role chaining limits your ... session to a maximum of one hour").
 CHAINED_SESSION_SECONDS = 3600
@@ -31,15 +46,35 @@ _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _SECRET_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
+#: The plain-text limits AWS states for what AssumeRole packs into the session token:
+#: "The plaintext that you use for both inline and managed session policies can't exceed
+#: 2,048 characters" and up to 50 session tags (API_AssumeRole.html). ``PackedPolicySize``
+#: is reported as the larger share of these two (an assumption: AWS's packed, compressed
+#: format is not published).
+POLICY_CHARACTERS = 2048
+SESSION_TAGS = 50
+MANAGED_SESSION_POLICIES = 10
+
+
 @dataclass
 class Session:
-    """Temporary credentials of one assumed-role session."""
+    """Temporary credentials of one assumed-role session, with its session policies
+    (inline JSON and managed policy ARNs) and session tags."""
 
     access_key_id: str
     secret: str = field(repr=False)
     token: str = field(repr=False)
     session_arn: str
     expiration: datetime
+    policy: str | None = None
+    policy_arns: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+    transitive_tag_keys: frozenset[str] = frozenset()
+
+    @property
+    def transitive_tags(self) -> dict[str, str]:
+        """The tags a session assumed with these credentials inherits."""
+        return {k: v for k, v in self.tags.items() if k.lower() in self.transitive_tag_keys}
 
 
 class StsService(Service):
@@ -71,6 +106,13 @@ class StsService(Service):
         context: dict[str, Any] = {"sts:RoleSessionName": session_name}
         if params.get("ExternalId") is not None:
             context["sts:ExternalId"] = params["ExternalId"]
+        incoming = self._caller_session(caller)
+        tags, transitive = self._session_tags(params, incoming)
+        policy, policy_arns = self._session_policies(params)
+        if tags:
+            context["aws:TagKeys"] = list(tags)
+            for key, value in tags.items():
+                context[f"aws:RequestTag/{key}"] = value
         try:
             if role is None:
                 raise errors.AccessDeniedException(
@@ -79,6 +121,11 @@ class StsService(Service):
                 )
             authorize(self.sim, ctx, "sts:AssumeRole", role.arn, context, role.trust,
                       resource_account=role.account, resource_policy_required=True)
+            if params.get("Tags"):
+                # "the role's trust policy must allow sts:TagSession" (id_session-tags.html,
+                # "Permissions required to add session tags").
+                authorize(self.sim, ctx, "sts:TagSession", role.arn, context, role.trust,
+                          resource_account=role.account, resource_policy_required=True)
         except errors.AccessDeniedException as exc:
             raise AccessDenied(exc.message, **exc.details) from None
         duration = params.get("DurationSeconds") or 3600
@@ -95,7 +142,8 @@ class StsService(Service):
         session_arn = (f"arn:{arn.partition}:sts::{role.account}:assumed-role/"
                        f"{role.name}/{session_name}")
         expiration = (ctx.now + timedelta(seconds=duration)).replace(microsecond=0)
-        self.sessions[akid] = Session(akid, secret, token, session_arn, expiration)
+        self.sessions[akid] = Session(akid, secret, token, session_arn, expiration, policy,
+                                      policy_arns, tags, transitive)
         ctx.audit["resources"] = [{"ARN": role.arn, "accountId": role.account,
                                    "type": "AWS::IAM::Role"}]
         return {
@@ -103,8 +151,100 @@ class StsService(Service):
                             "SessionToken": token, "Expiration": expiration},
             "AssumedRoleUser": {"AssumedRoleId": f"{role.entity_id}:{session_name}",
                                 "Arn": session_arn},
-            "PackedPolicySize": 0,
+            "PackedPolicySize": packed_policy_size(policy, policy_arns, tags),
         }
+
+    # -- sessions -------------------------------------------------------------------------
+    def _caller_session(self, caller: Principal) -> Session | None:
+        """The session whose credentials signed this request (role chaining), if any."""
+        if caller.access_key_id is None:
+            return None
+        return self.sessions.get(caller.access_key_id)
+
+    def _session_tags(self, params: dict[str, Any], incoming: Session | None
+                      ) -> tuple[dict[str, str], frozenset[str]]:
+        """The new session's tags (incoming transitive ones first) and transitive keys."""
+        tags: dict[str, str] = {}
+        transitive: set[str] = set()
+        if incoming is not None:
+            tags.update(incoming.transitive_tags)
+            transitive.update(k.lower() for k in tags)
+        seen: set[str] = set()
+        for tag in params.get("Tags") or []:
+            key = tag["Key"]
+            if key.lower() in seen:
+                raise InvalidParameterValue(
+                    "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
+                    explanation=f"the tag key {key!r} is given twice")
+            seen.add(key.lower())
+            if key.lower() in transitive:
+                raise InvalidParameterValue(
+                    f"The tag key {key} is a transitive tag key from the session that "
+                    "assumes this role; it cannot be set again.",
+                    explanation="a transitive session tag passes on along the role chain "
+                                "unchanged (id_session-tags.html, role chaining)")
+            tags[key] = tag["Value"]
+        if len(tags) > SESSION_TAGS:
+            raise PackedPolicyTooLarge(
+                f"Packed size of session tags consumes {len(tags) * 100 // SESSION_TAGS}% "
+                "of allotted space.")
+        wanted = params.get("TransitiveTagKeys") or []
+        lower_tags = {k.lower() for k in tags}
+        for key in wanted:
+            if key.lower() not in lower_tags:
+                raise InvalidParameterValue(
+                    f"The specified transitive tag key {key} must be included in the "
+                    "requested tags.")
+            transitive.add(key.lower())
+        return tags, frozenset(transitive)
+
+    def _session_policies(self, params: dict[str, Any]) -> tuple[str | None, tuple[str, ...]]:
+        """The request's session policies, validated (inline JSON, managed policy ARNs)."""
+        policy = params.get("Policy")
+        if policy is not None:
+            if len(policy) > POLICY_CHARACTERS:
+                raise PackedPolicyTooLarge(
+                    f"Packed policy consumes {len(policy) * 100 // POLICY_CHARACTERS}% of "
+                    "allotted space, please use smaller policy.")
+            try:
+                PolicyDocument.parse(policy, name="session policy")
+            except errors.ClientError as exc:
+                raise MalformedPolicyDocument(exc.message, explanation=exc.explanation
+                                              ) from None
+        arns = tuple(p["arn"] for p in params.get("PolicyArns") or [])
+        if len(arns) > MANAGED_SESSION_POLICIES:
+            raise ValidationError(
+                f"1 validation error detected: Value at 'policyArns' failed to satisfy "
+                f"constraint: Member must have length less than or equal to "
+                f"{MANAGED_SESSION_POLICIES}")
+        iam = cast("IamService", self.sim.service("iam"))
+        for arn in arns:
+            if iam._managed(arn) is None:
+                raise InvalidParameterValue(
+                    f"Policy {arn} does not exist or is not attachable.",
+                    explanation="PolicyArns must name managed policies that exist")
+        return policy, arns
+
+    def session_principal(self, access_key_id: str, principal: Principal) -> Principal:
+        """``principal`` (the session's ARN resolved) with the session's tags and session
+        policies, when ``access_key_id`` is a session's; ``principal`` as it is otherwise."""
+        session = self.sessions.get(access_key_id)
+        if session is None or (session.policy is None and not session.policy_arns
+                               and not session.tags):
+            return principal
+        docs = []
+        if session.policy is not None:
+            docs.append(PolicyDocument.parse(session.policy, name="session policy"))
+        iam = cast("IamService", self.sim.service("iam"))
+        for arn in session.policy_arns:
+            managed = iam._managed(arn)
+            # A managed session policy deleted since allows nothing (NotAction "*" matches
+            # no action): the session stays limited, never widened.
+            docs.append(managed.document if managed is not None else PolicyDocument.parse(
+                {"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "NotAction": "*", "Resource": "*"}]}, name=arn))
+        return dataclasses.replace(principal, tags=dict(session.tags),
+                                   session_policies=tuple(docs))
 
     def GetCallerIdentity(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         # "No permissions are required to perform this operation."
@@ -117,3 +257,10 @@ class StsService(Service):
         else:
             user_id = p.unique_id
         return {"UserId": user_id, "Account": p.account, "Arn": p.session_arn or p.arn}
+
+
+def packed_policy_size(policy: str | None, policy_arns: tuple[str, ...],
+                       tags: dict[str, str]) -> int:
+    """The percentage of the session's packing limit used (see ``POLICY_CHARACTERS``)."""
+    text = len(policy or "") + sum(len(a) for a in policy_arns)
+    return max(text * 100 // POLICY_CHARACTERS, len(tags) * 100 // SESSION_TAGS)

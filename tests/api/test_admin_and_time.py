@@ -108,3 +108,18 @@ def test_the_admin_command_calls_the_api(server):
                           "http://127.0.0.1:9", "status"], capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 2 and "cannot reach" in bad.stderr
+
+
+def test_requests_within_one_clock_step_share_an_instant():
+    from simulator.api.wallclock import STEP_SECONDS, WallClock
+    from simulator.clock import SimClock
+
+    clock = SimClock()
+    wall = WallClock(clock, speed=1.0)
+    start = clock.time()
+    wall._wall0 -= STEP_SECONDS / 2  # half a step of wall time has passed
+    wall.sync()
+    assert clock.time() == start
+    wall._wall0 -= STEP_SECONDS  # now more than a step
+    wall.sync()
+    assert clock.time() >= start + STEP_SECONDS

@@ -1,0 +1,49 @@
+"""The JSON protocol's values: blobs and timestamps converted where the shape says, and
+where it does not (a stray one), everything else passed through."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from simulator.api import wire
+from simulator.models import service_model
+
+
+def _output(service, operation):
+    return service_model(service).operation_model(operation).output_shape
+
+
+def test_timestamps_and_blobs_are_converted_and_metadata_dropped():
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    out = json.loads(wire.to_json(_output("kms", "GenerateDataKey"), {
+        "CiphertextBlob": b"\x00\x01", "Plaintext": b"k", "KeyId": "arn",
+        "ResponseMetadata": {"RequestId": "r"}}))
+    assert out == {"CiphertextBlob": base64.b64encode(b"\x00\x01").decode(),
+                   "Plaintext": base64.b64encode(b"k").decode(), "KeyId": "arn"}
+    meta = json.loads(wire.to_json(_output("kms", "DescribeKey"), {
+        "KeyMetadata": {"KeyId": "k", "CreationDate": when, "Enabled": True}}))
+    assert meta == {"KeyMetadata": {"KeyId": "k", "CreationDate": when.timestamp(),
+                                    "Enabled": True}}
+
+
+def test_a_stray_timestamp_or_blob_still_encodes():
+    shape = _output("kms", "ListAliases")  # no timestamps where this value puts one
+    when = datetime(2026, 1, 2, tzinfo=UTC)
+    out = json.loads(wire.to_json(shape, {"Aliases": [], "Extra": when, "Raw": b"x"}))
+    assert out["Extra"] == when.timestamp() and out["Raw"] == "eA=="
+    with pytest.raises(TypeError):
+        wire.to_json(shape, {"Aliases": [], "Bad": object()})
+
+
+def test_decoding_converts_blobs_and_refuses_bad_base64():
+    shape = service_model("kms").operation_model("Decrypt").input_shape
+    assert wire.decode(shape, {"CiphertextBlob": "AAE="}) == {"CiphertextBlob": b"\x00\x01"}
+    with pytest.raises(wire.WireError, match="CiphertextBlob"):
+        wire.decode(shape, {"CiphertextBlob": "not base64!"})
+    plain = service_model("kms").operation_model("DescribeKey").input_shape
+    value = {"KeyId": "k"}
+    assert wire.decode(plain, value) is value  # nothing to convert: taken as it is
