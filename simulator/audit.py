@@ -10,7 +10,7 @@ import copy
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from simulator.iam.principal import Principal
 
@@ -61,6 +61,14 @@ def _internal_resources(invoked_by: str | None) -> bool:
 #: Namespace of the simulator's sharedEventIDs, derived from the eventID so that no draw of
 #: the seeded generator is added (AWS's page shows the two as different GUIDs).
 _SHARED_EVENT_NAMESPACE = uuid.UUID("6f1d7c2e-8b4a-4f0e-9a51-3c2d9e7b1a40")
+
+
+class RecordedError(NamedTuple):
+    """What a call's record keeps of its error: AWS's code and message (not the exception,
+    whose traceback holds every frame of the call)."""
+
+    code: str
+    message: str
 
 
 def read_only(event_source: str, operation: str) -> bool:

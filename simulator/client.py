@@ -16,7 +16,7 @@ from botocore import xform_name
 from botocore.model import OperationModel
 
 from simulator import drift, errors
-from simulator.audit import cloudtrail_conventions, user_identity
+from simulator.audit import RecordedError, cloudtrail_conventions, user_identity
 from simulator.iam.principal import Principal
 from simulator.models import (
     clean_check,
@@ -172,7 +172,9 @@ class Client:
                 tokens.remember(who, service.service_name, operation, params, ctx.now, response)
         except errors.ClientError as exc:
             exc.operation = operation
-            sim.record(ctx, op_model, params, None, exc)
+            # The record keeps AWS's code and words, not the exception: its traceback would
+            # keep every frame of the call (and their locals) alive until the trail is read.
+            sim.record(ctx, op_model, params, None, RecordedError(exc.code, exc.message))
             raise
         if sim.strict_shapes:
             problems = shape_mismatches(op_model.output_shape, response)
@@ -226,7 +228,7 @@ def render_record(
     op_model: OperationModel,
     params: dict[str, Any],
     response: dict[str, Any] | None,
-    error: errors.ClientError | None,
+    error: errors.ClientError | RecordedError | None,
     event_source: str,
     lower: bool,
     omit: frozenset[str],
@@ -248,7 +250,7 @@ def audit_record(
     op_model: OperationModel,
     params: dict[str, Any],
     response: dict[str, Any] | None,
-    error: errors.ClientError | None,
+    error: errors.ClientError | RecordedError | None,
     event_source: str,
     lower: bool,
     omit: frozenset[str] = frozenset(),

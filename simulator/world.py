@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.model import OperationModel
 
 from simulator import errors
-from simulator.audit import CHECK_DEFERRED, AuditTrail, checked_render
+from simulator.audit import CHECK_DEFERRED, AuditTrail, RecordedError, checked_render
 from simulator.client import Client, render_record
 from simulator.clock import SimClock
 from simulator.fargate.agent import FargateAgent
@@ -181,7 +181,7 @@ class Simulation:
         op_model: OperationModel,
         params: dict[str, Any],
         response: dict[str, Any] | None,
-        error: errors.ClientError | None,
+        error: errors.ClientError | RecordedError | None,
     ) -> None:
         """Append the CloudTrail record of one call to the audit trail.
 

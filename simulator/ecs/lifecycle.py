@@ -62,6 +62,22 @@ class TaskTimings:
         return self.deactivating + self.stopping + self.deprovisioning
 
 
+class _Tracked:
+    """A tracked callback: forgets its call in ``Timers``, then runs ``fn`` (an object, not
+    a closure over its own call, so no reference cycle is left for the garbage collector)."""
+
+    __slots__ = ("fn", "order", "pending")
+
+    def __init__(self, pending: dict[int, ScheduledCall], fn: Callable[[], object]) -> None:
+        self.pending = pending
+        self.fn = fn
+        self.order = -1
+
+    def __call__(self) -> None:
+        self.pending.pop(self.order, None)
+        self.fn()
+
+
 class Timers:
     """The simulated-clock callbacks ECS has pending, so ``settle`` knows when all is done."""
 
@@ -71,17 +87,10 @@ class Timers:
 
     def later(self, delay: float, fn: Callable[[], object]) -> ScheduledCall:
         """Schedule ``fn`` after ``delay`` seconds and track it until it runs or is cancelled."""
-        pending = self._pending
-        holder: list[ScheduledCall] = []
-
-        def run() -> None:
-            """Forget the call, then run it."""
-            pending.pop(holder[0].order, None)
-            fn()
-
+        run = _Tracked(self._pending, fn)
         call = self.sim.clock.call_later(delay, run)
-        holder.append(call)
-        pending[call.order] = call
+        run.order = call.order
+        self._pending[call.order] = call
         return call
 
     def cancel(self, call: ScheduledCall | None) -> None:
