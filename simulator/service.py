@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from simulator.world import Simulation
 
 
-@dataclass
+@dataclass(slots=True)
 class CallContext:
     """One API call: who makes it, when, and what the audit record should add."""
 

@@ -187,7 +187,7 @@ class GrantStore:
     def token_for(self, grant: Grant) -> str:
         """A fresh token for ``grant`` (every CreateGrant answer carries a new one)."""
         body = bytes((_TOKEN_VERSION,)) + bytes.fromhex(grant.grant_id) + os.urandom(16)
-        mac = hmac.new(self._secret, body, hashlib.sha256).digest()[:_MAC_BYTES]
+        mac = hmac.digest(self._secret, body, "sha256")[:_MAC_BYTES]
         return base64.urlsafe_b64encode(body + mac).decode().rstrip("=")
 
     def grant_id_from_token(self, token: str) -> str | None:
@@ -199,7 +199,7 @@ class GrantStore:
         if len(raw) != 1 + 32 + 16 + _MAC_BYTES or raw[0] != _TOKEN_VERSION:
             return None
         body, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
-        expected = hmac.new(self._secret, body, hashlib.sha256).digest()[:_MAC_BYTES]
+        expected = hmac.digest(self._secret, body, "sha256")[:_MAC_BYTES]
         if not hmac.compare_digest(mac, expected):
             return None
         return body[1:33].hex()
