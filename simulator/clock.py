@@ -75,7 +75,11 @@ class SimClock:
         """Run ``callback`` ``delay`` seconds from now."""
         if delay < 0:
             raise ValueError(f"delay must be >= 0 seconds, got {delay}")
-        return self.call_at(self._now + delay, callback)
+        when = float(self._now + delay)  # call_at's steps, for the common case
+        order = next(self._order)
+        call = ScheduledCall(when, order, callback)
+        heapq.heappush(self._queue, (when, order, call))
+        return call
 
     def advance(self, seconds: float | timedelta = 0.0) -> datetime:
         """Move time forward, running every callback that falls due, in order; return now."""

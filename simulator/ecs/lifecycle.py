@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from simulator.clock import ScheduledCall
 
@@ -63,19 +63,21 @@ class TaskTimings:
 
 
 class _Tracked:
-    """A tracked callback: forgets its call in ``Timers``, then runs ``fn`` (an object, not
-    a closure over its own call, so no reference cycle is left for the garbage collector)."""
+    """A tracked callback: forgets its call in ``Timers``, then runs ``fn(*args)`` (an object,
+    not a closure over its own call, so no reference cycle is left for the garbage collector)."""
 
-    __slots__ = ("fn", "order", "pending")
+    __slots__ = ("args", "fn", "order", "pending")
 
-    def __init__(self, pending: dict[int, ScheduledCall], fn: Callable[[], object]) -> None:
+    def __init__(self, pending: dict[int, ScheduledCall], fn: Callable[..., object],
+                 args: tuple[Any, ...]) -> None:
         self.pending = pending
         self.fn = fn
+        self.args = args
         self.order = -1
 
     def __call__(self) -> None:
         self.pending.pop(self.order, None)
-        self.fn()
+        self.fn(*self.args)
 
 
 class Timers:
@@ -85,9 +87,10 @@ class Timers:
         self.sim = sim
         self._pending: dict[int, ScheduledCall] = {}
 
-    def later(self, delay: float, fn: Callable[[], object]) -> ScheduledCall:
-        """Schedule ``fn`` after ``delay`` seconds and track it until it runs or is cancelled."""
-        run = _Tracked(self._pending, fn)
+    def later(self, delay: float, fn: Callable[..., object], *args: Any) -> ScheduledCall:
+        """Schedule ``fn(*args)`` after ``delay`` seconds and track it until it runs or is
+        cancelled."""
+        run = _Tracked(self._pending, fn, args)
         call = self.sim.clock.call_later(delay, run)
         run.order = call.order
         self._pending[call.order] = call
@@ -143,7 +146,7 @@ class Lifecycle:
         task.version += 1
 
     def _after(self, task: Task, delay: float, fn: Callable[[Task], None]) -> None:
-        task.timer = self.timers.later(delay, lambda: fn(task))
+        task.timer = self.timers.later(delay, fn, task)
 
     # -- start -----------------------------------------------------------------------------
     def launch(self, task: Task) -> None:
