@@ -27,11 +27,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from simulator import errors
-from simulator.iam.context import global_context
+from simulator.iam.authorization import RequestContexts, caller_policies
 from simulator.iam.evaluation import EXPLICIT_DENY, Decision, evaluate
 from simulator.iam.policy import PolicyDocument
 from simulator.iam.principal import Principal, root_arn
-from simulator.iam.request import Prepared, RequestContext, prepare_context
+from simulator.iam.request import RequestContext
 from simulator.kms.grants import Grant
 from simulator.kms.keys import KmsKey
 
@@ -72,6 +72,15 @@ def key_context(key: KmsKey) -> dict[str, Any]:
     return cached
 
 
+def kms_caller_keys(ctx: Any) -> dict[str, Any]:
+    """The condition keys KMS adds for the caller: kms:CallerAccount, kms:ViaService
+    (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html)."""
+    out: dict[str, Any] = {"kms:CallerAccount": ctx.caller.account}
+    if ctx.via_service:
+        out["kms:ViaService"] = ctx.via_service
+    return out
+
+
 def grantee_names(principal: Principal) -> tuple[str, ...]:
     """The GranteePrincipal / RetiringPrincipal values that name this caller."""
     if principal.is_service:
@@ -97,47 +106,19 @@ class Authorizer:
     def __init__(self, service: KmsCore) -> None:
         self.service = service
         self.sim = service.sim
-        #: Prepared request contexts of this instant's callers (see ``_prepared``).
-        self._contexts: dict[tuple[Any, ...], tuple[Any, Prepared]] = {}
+        #: The request contexts of KMS's calls: the shared builder with KMS's caller keys.
+        self.contexts = RequestContexts(self.sim, service_keys=kms_caller_keys)
 
     # -- inputs -------------------------------------------------------------------------
     def identity_side(self, principal: Principal) -> tuple[list[PolicyDocument], Any]:
         """The caller's identity policies and permissions boundary (none for services/roots)."""
-        if principal.kind not in ("Role", "User"):
-            return [], None
-        iam = self.sim.service("iam")
-        docs = iam.identity_policies(principal)  # type: ignore[attr-defined]
-        boundary = iam.permissions_boundary(principal)  # type: ignore[attr-defined]
-        return docs, boundary
+        return caller_policies(self.sim, principal)
 
     def request_context(
         self, ctx: CallContext, key: KmsKey | None, extra: Mapping[str, Any] | None
     ) -> dict[str, Any]:
         """Global keys, KMS caller keys, the key's own keys and the operation's keys."""
-        caller = ctx.caller
-        out = global_context(
-            None,
-            now=ctx.now,
-            region=ctx.region,
-            source_ip=None if caller.is_service else ctx.source_ip,
-            via_service=ctx.via_service,
-        )
-        out["kms:CallerAccount"] = caller.account
-        if caller.kind in ("Role", "User"):
-            tags = self.sim.service("iam").tags(caller)  # type: ignore[attr-defined]
-            for k, v in tags.items():
-                out[f"aws:PrincipalTag/{k}"] = v
-        if ctx.via_service:
-            out["kms:ViaService"] = ctx.via_service
-        if ctx.source_arn:
-            # A service's request on behalf of a resource carries the resource's ARN and
-            # account (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-sourcearn).
-            out["aws:SourceArn"] = ctx.source_arn
-            account = ctx.source_arn.split(":")[4:5]
-            if account and account[0]:
-                out["aws:SourceAccount"] = account[0]
-        if key is not None:
-            out.update(key_context(key))
+        out = self.contexts.keys(ctx, key_context(key) if key is not None else None)
         if extra:
             out.update(extra)
         return out
@@ -146,28 +127,12 @@ class Authorizer:
         self, ctx: CallContext, action: str, resource: str, key: KmsKey | None,
         extra: Mapping[str, Any] | None,
     ) -> RequestContext:
-        """The RequestContext of ``request_context(ctx, key, extra)``, its common part
-        prepared once per caller, instant and key.
-
-        The part without ``extra`` depends only on the call's facts in the cache key and on
-        the key's own condition keys (``key_context``, rebuilt whenever the key changes: a
-        new dict, so a stale entry never matches). An IAM role's or user's tags can change
-        between calls of one instant (TagRole), so their contexts are built afresh.
-        """
-        caller = ctx.caller
-        if caller.kind in ("Role", "User"):
-            return RequestContext(caller, action, resource,
-                                  self.request_context(ctx, key, extra))
-        static = key_context(key) if key is not None else None
-        cache_key = (caller, ctx.now, ctx.region, ctx.source_ip, ctx.via_service,
-                     ctx.source_arn, key.arn if key is not None else None)
-        hit = self._contexts.get(cache_key)
-        if hit is None or hit[0] is not static:
-            if len(self._contexts) >= 256:
-                self._contexts.clear()  # entries of past instants are never asked again
-            hit = self._contexts[cache_key] = (
-                static, prepare_context(self.request_context(ctx, key, None)))
-        return RequestContext.prepared(caller, action, resource, hit[1], extra)
+        """The RequestContext of ``request_context(ctx, key, extra)``, built by the one path
+        every service shares (its common part prepared once per caller, instant and key)."""
+        if key is None:
+            return self.contexts.request(ctx, action, resource, extra)
+        return self.contexts.request(ctx, action, resource, extra, own=key_context(key),
+                                     own_label=key.arn)
 
     # -- decisions ----------------------------------------------------------------------
     def authorize(
