@@ -373,7 +373,7 @@ class FargateAgent:
         return StorageFailure(
             f"ResourceInitializationError: Fargate could not access the KMS key {key_id} "
             f"for the task's ephemeral storage: kms:{op} failed with {exc.code}: "
-            f"{exc.message}"
+            f"{exc.message}{_why(exc)}"
         )
 
     def _grant_members(self, task: Task) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
@@ -548,3 +548,10 @@ class FargateAgent:
 def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
+
+def _why(exc: errors.ClientError) -> str:
+    """A refusal's reason, marked as the simulator's, after AWS's message in a stoppedReason
+    (KMS's AccessDenied says only what was refused; the reason is ``exc.explanation``)."""
+    if exc.code == "AccessDeniedException" and exc.explanation:
+        return f" (why: {exc.explanation})"
+    return ""

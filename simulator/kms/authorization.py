@@ -16,7 +16,8 @@ A refusal raises ``AccessDeniedException`` in AWS's wording (``User: <arn> is no
 to perform: kms:Decrypt on resource: <key arn> because no resource-based policy allows the
 kms:Decrypt action``). Service principals are named ``Service: fargate.amazonaws.com ...``,
 the closest form to IAM's for a caller that is not a user (a documented simulator choice).
-The message ends with a short "Why:" line; ``exc.details["evaluation"]`` holds the full
+``exc.explanation`` says why in a line (the denying statement, the condition that failed, the
+grant that did not apply), beside AWS's sentence; ``exc.details["evaluation"]`` holds the full
 evaluation (matched statements, per-condition explanation, grants considered) and
 ``exc.details["decision"]`` the IAM engine's ``Decision``.
 """
@@ -285,9 +286,11 @@ class Authorizer:
             grant_lines.append(f"no grant on this key names {request.principal} as grantee")
         grant_lines.extend(notes or ())
         why = _short_reason(decision, grant_lines)
+        # AWS's sentence ends at "... action" (or "... policy" for a deny); the simulator's
+        # reason goes beside it, in ``explanation``.
         message = (
             f"{caller_label(ctx.caller)} is not authorized to perform: {action} on {where} "
-            f"{tail}. Why: {why}"
+            f"{tail}"
         )
         evaluation = {
             "decision": decision.decision,
@@ -300,7 +303,8 @@ class Authorizer:
             "grants": grant_lines,
             "missing_context_values": list(decision.missing_context_values),
         }
-        return errors.AccessDeniedException(message, evaluation=evaluation, decision=decision)
+        return errors.AccessDeniedException(message, explanation=why, evaluation=evaluation,
+                                            decision=decision)
 
 
 def _short_reason(decision: Decision, grant_lines: list[str]) -> str:
