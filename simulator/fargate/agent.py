@@ -78,7 +78,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator import errors
 from simulator.client import Client
-from simulator.crypt import CipherSpec, EncryptedVolume
+from simulator.crypt import CipherSpec, EncryptedVolume, Engine, SelectingEngine, get_engine
 from simulator.fargate import encryption
 from simulator.fargate.encryption import CUSTOMER_MANAGED_KEY, LEGACY_LAYER_GB, NOT_DOCUMENTED
 from simulator.fargate.storage import DEFAULTS, EphemeralStorage, MiB, StorageConstants
@@ -183,6 +183,19 @@ class FargateAgent:
         self._spec = CipherSpec.parse(CIPHER, key_bits=KEY_BITS, sector_size=SECTOR_SIZE)
         self._null_spec = CipherSpec.parse("null", sector_size=SECTOR_SIZE)
 
+    def _engine_for(self, spec: CipherSpec) -> Engine:
+        """The backend ``self.engine`` runs ``spec`` on, looked up once per engine name and
+        cipher (what EncryptedVolume would choose from the name on every volume)."""
+        cache = self.__dict__.setdefault("_engines", {})
+        key = (self.engine, spec)
+        engine = cache.get(key)
+        if engine is None:
+            engine = get_engine(self.engine)
+            if isinstance(engine, SelectingEngine):
+                engine = engine.engine_for(spec)
+            cache[key] = engine
+        return engine
+
     # -- the KMS front door ----------------------------------------------------------------
     def kms(self, principal: str, account: str, invoked_by: str | None = None,
             source_arn: str | None = None) -> Client:
@@ -243,7 +256,7 @@ class FargateAgent:
         storage = self._storage_model(task, spec)
         size = storage.crypt_device_bytes // SECTOR_SIZE * SECTOR_SIZE
         volume = EncryptedVolume(size, spec, bytes(key) if key is not None else None,
-                                 engine=self.engine)
+                                 engine=self._engine_for(spec))
         if key is not None:
             key[:] = bytes(len(key))
         self._records[task.arn] = TaskStorage(
@@ -314,7 +327,8 @@ class FargateAgent:
                 key = bytearray(os.urandom(DATA_KEY_BYTES))
             spec = self._spec if vol.encrypted else self._null_spec
             volume = EncryptedVolume(vol.size_gib * GIB, spec,
-                                     bytes(key) if vol.encrypted else None, engine=self.engine)
+                                     bytes(key) if vol.encrypted else None,
+                                     engine=self._engine_for(spec))
             key[:] = bytes(len(key))
             out[vol.name] = EbsAttachment(vol.name, volume_id, vol.kms_key_id, volume, token)
             task.ebs_volume_ids[vol.name] = volume_id
