@@ -19,6 +19,7 @@ import pstats
 import time
 
 from simulator import Simulation
+from simulator.heap import freeze_long_lived
 from tests.ecs.helpers import NET, make_cluster, make_key, register
 
 PAYLOAD = b"\xa5" * (1 << 20)
@@ -56,7 +57,9 @@ class Workload:
 
 
 def rate(tasks: int, batch: int, write: bool) -> float:
-    """Tasks launched and stopped per second of wall time."""
+    """Tasks launched and stopped per second of wall time (after ``freeze_long_lived``, as
+    the CLI's ``run`` does before it simulates)."""
+    freeze_long_lived()
     w = Workload(batch, write)
     w.round()  # warm: models, validators, caches
     rounds = max(1, tasks // batch)
