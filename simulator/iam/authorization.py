@@ -13,6 +13,7 @@ attached as ``exc.details["evaluation"]``.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 from weakref import WeakKeyDictionary
@@ -143,7 +144,8 @@ def contexts(sim: Simulation) -> RequestContexts:
     """The simulation's ``RequestContexts`` for services that add no caller keys."""
     built = _CONTEXTS.get(sim)
     if built is None:
-        built = _CONTEXTS[sim] = RequestContexts(sim)
+        # Through a weak proxy: a value that held the simulation would keep its key alive.
+        built = _CONTEXTS[sim] = RequestContexts(weakref.proxy(sim))
     return built
 
 

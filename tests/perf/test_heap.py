@@ -26,3 +26,21 @@ def test_freeze_long_lived_freezes_once_with_the_models_loaded():
                          timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_a_simulation_is_freed_after_its_calls_were_authorised():
+    # The per-simulation request-context builder must not keep its simulation alive.
+    import gc
+    import weakref
+
+    from simulator import Simulation
+    from simulator.iam.authorization import _CONTEXTS
+
+    sim = Simulation()
+    sim.client("ecs").list_clusters()  # IAM's path (ECS)
+    sim.client("kms").list_keys()  # KMS's path
+    assert sim in _CONTEXTS
+    gone = weakref.ref(sim)
+    del sim
+    gc.collect()
+    assert gone() is None
