@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from simulator import errors
+from simulator.client import uuid4_text
 from simulator.ecs import ebs, platforms, sizes
 from simulator.ecs.clusters import launch_choice
 from simulator.ecs.common import (
@@ -446,13 +447,13 @@ class TaskOps:
                 subnet=subnet,
                 availability_zone=f"{sim.region}{_AZ_SUFFIXES[index % len(_AZ_SUFFIXES)]}",
                 eni_id=f"eni-{short_id(sim)}",
-                eni_attachment=str(uuid.UUID(int=sim.rng.getrandbits(128), version=4)),
+                eni_attachment=uuid4_text(sim.rng.getrandbits(128)),
                 private_ip=f"10.0.{sim.rng.randrange(256)}.{sim.rng.randrange(1, 255)}",
                 service=plan.service, deployment=plan.deployment,
                 ebs_volumes=list(plan.ebs_volumes),
             )
             for c in td.body["containerDefinitions"]:
-                cid = uuid.UUID(int=sim.rng.getrandbits(128), version=4)
+                cid = uuid4_text(sim.rng.getrandbits(128))
                 task.containers.append(Container(
                     name=c["name"], image=c["image"],
                     arn=ecs_arn(sim.region, cluster.account,
