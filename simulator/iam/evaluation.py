@@ -229,7 +229,8 @@ def evaluate(
     caller when the resource is ``*`` or has no account).
     """
     principal = request.principal
-    identity_results = [p.evaluate(request) for p in identity_policies]
+    identity_results = ([p.evaluate(request) for p in identity_policies]
+                        if identity_policies else [])  # services and roots have none
     resource_result = resource_policy.evaluate(request) if resource_policy is not None else None
     boundary_result = (
         permissions_boundary.evaluate(request) if permissions_boundary is not None else None
