@@ -30,7 +30,7 @@ from simulator.models import (
 from simulator.service import CallContext, Service
 
 if TYPE_CHECKING:
-    from simulator.world import Simulation
+    from simulator.service import SimulationSurface
 
 
 class ShapeMismatchError(AssertionError):
@@ -64,7 +64,7 @@ class Client:
 
     def __init__(
         self,
-        sim: Simulation,
+        sim: SimulationSurface,
         service: Service,
         principal: Principal,
         *,

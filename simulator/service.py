@@ -1,28 +1,106 @@
-"""The base of every simulated AWS service and the context each call runs in.
+"""The base of every simulated AWS service, the context each call runs in, and the surface
+of the simulation that both see.
 
 A service implements operations as methods named exactly as botocore names the operation
 (``def CreateKey(self, ctx, params) -> dict``). Parameters arrive validated against the
 botocore input shape; the method authorises, then changes state, then returns the output
 shape as a dict (datetimes as ``datetime``, blobs as ``bytes``, as boto3 returns them).
+
+Services, the front door (``simulator.client``) and the Fargate agent see the simulation only
+through ``SimulationSurface``, a protocol that ``simulator.world.Simulation`` satisfies; so
+nothing below the world imports it, and the imports run one way: world -> services -> here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from simulator.iam.principal import Principal
 
 if TYPE_CHECKING:
-    from simulator.world import Simulation
+    import random
+
+    from botocore.model import OperationModel
+
+    from simulator.audit import RecordedError
+    from simulator.clock import SimClock
+    from simulator.errors import ClientError
+    from simulator.idempotency import TokenCache
+    from simulator.quotas import RateLimiter
+
+
+class ServiceClient(Protocol):
+    """A boto3-shaped client as ``SimulationSurface.client`` returns it
+    (``simulator.client.Client``): boto3's method names, calling as one principal."""
+
+    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Run ``operation`` (botocore's name, e.g. ``CreateKey``) with ``params``."""
+        ...
+
+    def __getattr__(self, name: str) -> Any:
+        """A boto3 method (``create_key``) or attribute (``exceptions``, ``meta``)."""
+        ...
+
+
+class SimulationSurface(Protocol):
+    """What services, clients and the Fargate agent use of the simulation they run in.
+
+    ``simulator.world.Simulation`` is the one implementation (mypy checks that it fits);
+    lower modules annotate against this so that they need not import the world.
+    """
+
+    account_id: str
+    region: str
+    partition: str
+    clock: SimClock
+    rng: random.Random
+    rate_limiter: RateLimiter
+    strict_shapes: bool
+    grant_propagation_seconds: float
+    #: Client tokens (idempotent retries) every client of the simulation shares.
+    client_tokens: TokenCache
+
+    def service(self, name: str) -> Service:
+        """The instance of service ``name``, created on first use."""
+        ...
+
+    def client(
+        self,
+        service_name: str,
+        principal: str | None = None,
+        *,
+        via_service: str | None = None,
+        on_behalf_of: str | None = None,
+        source_arn: str | None = None,
+        **_ignored: Any,
+    ) -> ServiceClient:
+        """A boto3-shaped client of ``service_name`` calling as ``principal``."""
+        ...
+
+    def principal(self, text: str | None = None, *, on_behalf_of: str | None = None) -> Principal:
+        """Resolve a caller (an ARN, account id or service principal)."""
+        ...
+
+    def record(
+        self,
+        ctx: CallContext,
+        op_model: OperationModel,
+        params: dict[str, Any],
+        response: dict[str, Any] | None,
+        error: ClientError | RecordedError | None,
+    ) -> None:
+        """Append the CloudTrail record of one call to the audit trail (of an error, AWS's
+        code and message: ``RecordedError``)."""
+        ...
 
 
 @dataclass(slots=True)
 class CallContext:
     """One API call: who makes it, when, and what the audit record should add."""
 
-    sim: Simulation
+    sim: SimulationSurface
     caller: Principal
     service: str
     operation: str
@@ -49,7 +127,7 @@ class CallContext:
 
 
 class Service:
-    """Base class: a simulated AWS service bound to one Simulation."""
+    """Base class: a simulated AWS service bound to one simulation."""
 
     service_name: ClassVar[str] = ""
     event_source: ClassVar[str] = ""
@@ -61,5 +139,5 @@ class Service:
     #: tokens), on top of the members the model marks sensitive.
     audit_omit: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: SimulationSurface) -> None:
         self.sim = sim

@@ -17,7 +17,7 @@ from simulator.fargate.agent import FargateAgent
 from simulator.iam.principal import ACCOUNT_ID, Principal, resolve_principal
 from simulator.idempotency import TokenCache
 from simulator.quotas import RateLimiter
-from simulator.service import CallContext, Service
+from simulator.service import CallContext, Service, SimulationSurface
 
 if TYPE_CHECKING:  # the services themselves are imported on first use (SERVICES)
     from simulator.ecs.service import EcsService
@@ -213,3 +213,7 @@ class Simulation:
             f"Simulation(account_id={self.account_id!r}, region={self.region!r}, "
             f"now={self.clock.now().isoformat()})"
         )
+
+
+if TYPE_CHECKING:  # mypy: the world has the surface that the layers below it are typed against
+    _SURFACE: type[SimulationSurface] = Simulation

@@ -1,8 +1,8 @@
 """The data path the runners measure, behind one seam so tests can inject a fake.
 
-The real one is ``simulator.crypt`` (CipherSpec, engines, EncryptedVolume, each native
-engine's ceiling loop) and ``simulator.fargate.storage`` for the df model;
-:func:`default_datapath` imports them lazily so the harness itself imports without them.
+The real one, :func:`default_datapath`, is ``simulator.crypt`` (CipherSpec, engines,
+EncryptedVolume, each native engine's ceiling loop) and ``simulator.fargate.storage`` for the
+df model.
 
 Engine names: ``native-ipp`` (Intel IPP Crypto), ``native-openssl`` (the system libcrypto's
 EVP), ``cryptography`` (pyca/cryptography's bundled OpenSSL), and ``native`` / ``auto`` as
@@ -13,17 +13,16 @@ engine that cannot describe itself.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator import crypt
+from simulator.fargate.storage import EphemeralStorage
+
 #: Every engine name a spec may use; which of them run here is the data path's to say.
 ENGINE_NAMES = ("native-ipp", "native-openssl", "cryptography", "native", "auto")
-#: Names that mean the same implementation in a crypt module without them (before the
-#: native-ipp/native-openssl split, "native" was the OpenSSL EVP loop).
-_ALIASES = {"native-openssl": "native"}
 
 
 @dataclass
@@ -74,15 +73,10 @@ def describe_engine(engine: Any, name: str = "") -> dict[str, str]:
 
 
 def default_datapath() -> DataPath:
-    """The real data path: simulator.crypt (and simulator.fargate.storage when present)."""
-    crypt = importlib.import_module("simulator.crypt")
-    available = list(getattr(crypt, "available_engines", lambda: ["cryptography"])())
-
-    def resolve(name: str) -> str:
-        return name if name in available or name == "auto" else _ALIASES.get(name, name)
+    """The real data path: simulator.crypt, and simulator.fargate.storage's df model."""
 
     def get_engine(name: str) -> Any:
-        return crypt.get_engine(resolve(name))
+        return crypt.get_engine(name)
 
     def cipher_spec(name: str, key_bits: int, sector_size: int) -> Any:
         return crypt.CipherSpec.parse(name, key_bits=key_bits or None, sector_size=sector_size)
@@ -91,7 +85,7 @@ def default_datapath() -> DataPath:
         out: dict[str, str | None] = {}
         for name in ENGINE_NAMES:
             try:
-                crypt.get_engine(resolve(name))
+                crypt.get_engine(name)
                 out[name] = None
             except Exception as exc:  # EngineUnavailableError, ValueError: say why
                 out[name] = str(exc)
@@ -110,27 +104,21 @@ def default_datapath() -> DataPath:
                     out[name] = (engine, describe_engine(engine, name))
         return out
 
-    storage = None
-    with contextlib.suppress(ImportError, AttributeError):
-        storage = importlib.import_module("simulator.fargate.storage").EphemeralStorage
     return DataPath(
         cipher_spec=cipher_spec,
         get_engine=get_engine,
-        volume=getattr(crypt, "EncryptedVolume", None),
+        volume=crypt.EncryptedVolume,
         loops=loops,
         engine_problems=engine_problems,
         versions=engine_versions,
-        storage=storage,
+        storage=EphemeralStorage,
     )
 
 
 def engine_versions() -> dict[str, Any]:
     """What is behind each engine name here: describe() per engine, or why it cannot run."""
     out: dict[str, Any] = {}
-    try:
-        dp = default_datapath()
-    except ImportError:
-        return out
+    dp = default_datapath()
     for name in ENGINE_NAMES:
         try:
             out[name] = describe_engine(dp.get_engine(name), name)

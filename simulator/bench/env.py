@@ -29,7 +29,8 @@ HOST = os.environ.get("FARGATE_SIM_HOST") or platform.node() or "localhost"
 
 def cpu_info(path: str = "/proc/cpuinfo") -> dict[str, Any]:
     """CPU model and the crypto-relevant flags from /proc/cpuinfo (empty off Linux)."""
-    model, flags, model_found = platform.processor() or "", set(), False
+    model, model_found = platform.processor() or "", False
+    flags: set[str] = set()
     try:
         text = Path(path).read_text()
     except OSError:

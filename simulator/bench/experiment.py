@@ -127,11 +127,8 @@ def run_experiment(
         raise RunError(f"{spec.name}: the grid has {len(cells):,} cells, more than "
                        f"{MAX_CELLS:,}; narrow it, or pass --allow-large if you mean it")
     runner = runner_for(spec.kind)
-    if datapath is None and spec.kind != "scenario":
-        try:
-            datapath = default_datapath()
-        except ImportError as exc:
-            raise RunError(f"the data path is not importable: {exc}") from None
+    if datapath is None and runner.uses_datapath:
+        datapath = default_datapath()
     runner.check(spec, cells, datapath)  # refuse before anything runs or is written
     skipped = runner.unsupported(cells, datapath)
     if skipped:
@@ -184,7 +181,7 @@ def _run(spec: ExperimentSpec, store: RunStore, meta: dict[str, Any],
          t0: float, executor: CellExecutor | None = None) -> RunResult:
     params = list(cells[0].as_dict()) if cells else []
     columns = [*params, "host", *runner.columns]  # experiment, run, cell are added on load
-    rated = spec.kind in ("throughput", "volume")
+    rated = runner.rated
     if rated:
         columns += list(DERIVED)
     todo = [c for c in cells if c.key not in done]

@@ -206,7 +206,8 @@ def stats(values: Sequence[float]) -> Stats:
     return Stats(int(a.size), float(med), float(q1), float(q3), float(a.min()), float(a.max()))
 
 
-def percentiles(samples: Sequence[float] | np.ndarray, weights: Sequence[int] | None = None,
+def percentiles(samples: Sequence[float] | np.ndarray,
+                weights: Sequence[int] | np.ndarray | None = None,
                 points: Sequence[float] = (50, 90, 99, 99.9)) -> dict[float, float]:
     """Latency percentiles as fio reports them (nearest rank), optionally weighted by count."""
     a = np.asarray(samples, dtype=float)

@@ -134,7 +134,7 @@ def _fmt(col: str, v: Any) -> str:
     if col in ("batch", "bs", "size", "sector_size") and isinstance(v, numbers.Real):
         from simulator.bench.sizes import format_size
 
-        return format_size(int(v))
+        return format_size(int(float(v)))  # numpy and pandas numbers too
     return str(v)
 
 

@@ -25,6 +25,10 @@ batch = ["64k", "1m"]
 threads = [1, 2]
 engine = ["native"]
 ```
+
+Each kind's runner declares its [grid] as data, a :class:`Grid` of :class:`Axis` (name,
+parser, default, help) and one :class:`CipherAxis`; :func:`validate_spec` reads every kind's
+table the same way.  Cipher names, key sizes and sector sizes are simulator.crypt's.
 """
 
 from __future__ import annotations
@@ -36,28 +40,23 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from simulator import inputs
 from simulator.bench.datapath import ENGINE_NAMES
-from simulator.bench.sizes import format_size, parse_size
+from simulator.bench.sizes import parse_size
+from simulator.crypt.spec import SECTOR_SIZES, CipherSpec, cipher_key_bits
 
-KINDS = ("throughput", "volume", "capacity", "scenario")
 ENGINES = ENGINE_NAMES
 OPS = ("encrypt", "decrypt")
 FIO_RW = ("read", "write", "randread", "randwrite", "rw", "randrw")
 CEILINGS = ("auto", "openssl", "native", "none")
 
-#: Key sizes each cipher configuration takes (bits); the first is the default.  Mirrors
-#: simulator.crypt.CipherSpec, which is asked as well when it is importable.
-CIPHER_KEY_BITS: dict[str, tuple[int, ...]] = {
-    "aes-xts-plain64": (512, 256),
-    "aes-gcm-random": (256, 128),
-    "chacha20-poly1305-random": (256,),
-    "null": (0,),
-}
 NULL = "null"
-SECTOR_SIZES = (512, 1024, 2048, 4096)
+#: Key sizes each cipher configuration takes (bits), the default first, as simulator.crypt
+#: has them; the null baseline is listed last.
+CIPHER_KEY_BITS: dict[str, tuple[int, ...]] = dict(
+    sorted(cipher_key_bits().items(), key=lambda item: item[0] == NULL))
 TOP_KEYS = ("name", "kind", "description", "measure", "grid")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -180,7 +179,7 @@ def validate_spec(
     check_cipher: Callable[[str, int, int], None] | None = None,
 ) -> ExperimentSpec:
     """Validate a parsed spec and normalise its grid; refuses with SpecError."""
-    v = _Validator(path, check_cipher or _crypt_check)
+    v = Validator(path, check_cipher or _crypt_check)
     v.unknown("", data, TOP_KEYS)
     name = v.require(data, "name", str)
     if not _NAME.match(name):
@@ -203,15 +202,11 @@ def validate_spec(
 
 
 def _crypt_check(cipher: str, key_bits: int, sector_size: int) -> None:
-    """Ask simulator.crypt.CipherSpec too, when it is importable (it has the last word)."""
-    try:
-        from simulator.crypt import CipherSpec
-    except ImportError:
-        return
+    """Ask simulator.crypt.CipherSpec too (it has the last word on a combination)."""
     CipherSpec.parse(cipher, key_bits=key_bits or None, sector_size=sector_size)
 
 
-class _Validator:
+class Validator:
     """Type checks that name the file, the dotted key and what is allowed."""
 
     def __init__(self, path: Path | None, check_cipher: Callable[[str, int, int], None]) -> None:
@@ -296,9 +291,11 @@ class _Validator:
             raise self.err("grid.cipher", "empty list", allowed_names)
         key_axis = None
         if "key_bits" in grid:
-            key_axis = self.axis(grid, "key_bits", None, _int, "key sizes in bits, e.g. 256, 512")
+            key_axis = self.axis(grid, "key_bits", None, integer,
+                                 "key sizes in bits, e.g. 256, 512")
         configs: list[dict[str, Any]] = []
         for entry in entries:
+            name: Any  # a string entry's name, or what a table entry gives: checked below
             if isinstance(entry, str):
                 name, bits_list, where = entry, key_axis, "grid.key_bits"
             elif isinstance(entry, Mapping):
@@ -344,19 +341,22 @@ class _Validator:
             raise self.err(f"grid.{key}", "unknown key", ", ".join(allowed))
 
 
-def _int(value: Any) -> int:
+def integer(value: Any) -> int:
+    """A grid value that must be an integer (not a bool)."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError("not an integer")
     return value
 
 
-def _bool(value: Any) -> bool:
+def boolean(value: Any) -> bool:
+    """A grid value that must be true or false."""
     if not isinstance(value, bool):
         raise TypeError("not a boolean")
     return value
 
 
-def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
+def choice(options: tuple[str, ...]) -> Callable[[Any], str]:
+    """A parser taking one of ``options``."""
     def conv(value: Any) -> str:
         if value not in options:
             raise ValueError("not one of the choices")
@@ -364,16 +364,18 @@ def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
     return conv
 
 
-def _sector(value: Any) -> int:
+def sector_size(value: Any) -> int:
+    """A sector size dm-crypt takes (simulator.crypt's SECTOR_SIZES), as a size or bytes."""
     n = parse_size(value)
     if n not in SECTOR_SIZES:
         raise ValueError("not a sector size")
     return n
 
 
-def _ranged(lo: int, hi: int) -> Callable[[Any], int]:
+def ranged(lo: int, hi: int) -> Callable[[Any], int]:
+    """A parser taking an integer from ``lo`` to ``hi``."""
     def conv(value: Any) -> int:
-        n = _int(value)
+        n = integer(value)
         if not lo <= n <= hi:
             raise ValueError(f"out of range {lo}..{hi}")
         return n
@@ -391,104 +393,93 @@ def _dedupe(values: list[Any]) -> list[Any]:
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 _MEASURE = {"warmup": float, "repetitions": int, "min_time": float, "noise": float,
             "ceiling": str, "ceiling_seconds": int, "ceiling_rounds": int}
-_SECTORS = ", ".join(map(str, SECTOR_SIZES))
+#: The allowed text of a sector_size axis.
+SECTORS = ", ".join(map(str, SECTOR_SIZES))
+
+#: ``check(v, axes)``: refuses (``raise v.err(...)``) a combination of an axis's values with
+#: those of the axes read before it; ``axes`` holds every axis read so far.
+AxisCheck = Callable[["Validator", dict[str, list[Any]]], None]
 
 
-def _grid_throughput(v: _Validator, g: dict[str, Any]) -> dict[str, list[Any]]:
-    sectors = v.axis(g, "sector_size", [4096], _sector, _SECTORS)
-    ciphers = v.ciphers(g, sectors, baseline=True)
-    batch = v.axis(g, "batch", [2**20], parse_size, "bytes per engine call, e.g. '64k', '1m'")
-    for b in batch:
-        for ss in sectors:
-            if b < ss or b % ss:
-                raise v.err("grid.batch", f"a batch of {format_size(b)} is not a whole number "
-                            f"of {ss}-byte sectors", "multiples of every sector_size")
-        if b > 256 * 2**20:
-            raise v.err("grid.batch", f"{format_size(b)} is too large", "up to 256m")
-    threads = v.axis(g, "threads", [1], _ranged(1, 64), "1 to 64")
-    engines = v.axis(g, "engine", ["auto"], _choice(ENGINES), ", ".join(ENGINES))
-    ops = v.axis(g, "op", list(OPS), _choice(OPS), ", ".join(OPS))
-    v.done(g, ("cipher", "key_bits", "sector_size", "batch", "threads", "engine", "op"))
-    return {"cipher": ciphers, "sector_size": sectors, "batch": batch, "threads": threads,
-            "engine": engines, "op": ops}
+@dataclass(frozen=True)
+class Axis:
+    """One [grid] axis of a kind: its key, how one value is read (``parse`` raises ValueError
+    or TypeError), its default (None: the spec must give it), and the help that errors show
+    as what is allowed."""
+
+    name: str
+    parse: Callable[[Any], Any]
+    default: tuple[Any, ...] | None
+    help: str
+    check: AxisCheck | None = None
 
 
-def _grid_volume(v: _Validator, g: dict[str, Any]) -> dict[str, list[Any]]:
-    sectors = v.axis(g, "sector_size", [4096], _sector, _SECTORS)
-    ciphers = v.ciphers(g, sectors, baseline=True)
-    engines = v.axis(g, "engine", ["auto"], _choice(ENGINES), ", ".join(ENGINES))
-    rw = v.axis(g, "rw", ["randread"], _choice(FIO_RW), ", ".join(FIO_RW))
-    mix = v.axis(g, "rwmixread", [50], _ranged(0, 100), "0 to 100 (percent reads, as fio)")
-    bs = v.axis(g, "bs", [4096], parse_size, "block sizes, e.g. '4k', '128k'")
-    iodepth = v.axis(g, "iodepth", [1], _ranged(1, 4096), "1 to 4096 I/Os per engine call")
-    size = v.axis(g, "size", [64 * 2**20], parse_size, "volume sizes, e.g. '64m'")
-    for b in bs:
-        if b < 512 or b % 512:
-            raise v.err("grid.bs", f"{b}: fio-style direct I/O needs multiples of 512",
-                        "multiples of 512 bytes")
-    for s in size:
-        for b in bs:
-            for d in iodepth:
-                if b * d > s:
-                    raise v.err("grid.size", f"{format_size(s)} is smaller than bs {format_size(b)}"
-                                f" x iodepth {d}", "size >= bs * iodepth")
-        for ss in sectors:
-            if s % ss:
-                raise v.err("grid.size", f"{s} is not a whole number of {ss}-byte sectors",
-                            "multiples of every sector_size")
-        if s > 2**31:
-            raise v.err("grid.size", f"{format_size(s)} is too large for memory", "up to 2g")
-    v.done(g, ("cipher", "key_bits", "sector_size", "engine", "rw", "rwmixread", "bs",
-               "iodepth", "size"))
-    return {"cipher": ciphers, "sector_size": sectors, "engine": engines, "rw": rw,
-            "rwmixread": mix, "bs": bs, "iodepth": iodepth, "size": size}
+@dataclass(frozen=True)
+class CipherAxis:
+    """The cipher configurations: ``cipher`` (names, or ``{ name, key_bits }`` tables) with
+    the optional ``key_bits`` axis for every name; each pair is checked by simulator.crypt at
+    every sector size, so it is read after the kind's ``sector_size`` axis.  ``baseline``
+    adds the null cipher (run first)."""
+
+    baseline: bool
+    name: ClassVar[str] = "cipher"
+    keys: ClassVar[tuple[str, ...]] = ("cipher", "key_bits")
 
 
-def _grid_capacity(v: _Validator, g: dict[str, Any]) -> dict[str, list[Any]]:
-    sizes = v.axis(g, "size_gib", [20], _ranged(20, 200),
-                   "20 to 200 GiB (Fargate platform 1.4.0+)")
-    sectors = v.axis(g, "sector_size", [4096], _sector, _SECTORS)
-    ciphers = v.ciphers(g, sectors, baseline=False)
-    cmk = v.axis(g, "cmk", [False, True], _bool, "true, false")
-    image = v.axis(g, "image", [0], parse_size, "image sizes, e.g. '500m'")
-    used = v.axis(g, "used", [0], parse_size, "bytes written by the task, e.g. '1g'")
-    v.done(g, ("size_gib", "cipher", "key_bits", "sector_size", "cmk", "image", "used"))
-    return {"size_gib": sizes, "cipher": ciphers, "sector_size": sectors, "cmk": cmk,
-            "image": image, "used": used}
+@dataclass(frozen=True)
+class Grid:
+    """A kind's [grid] table as data: its axes in the order of the normalised grid.
+
+    Calling it validates one table (the :data:`GridValidator` shape): axes are read in
+    order (a cipher axis right after ``sector_size``), each axis's ``check`` runs once it is
+    read, and any key no axis names is refused.
+    """
+
+    axes: tuple[Axis | CipherAxis, ...]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every key the table may hold, in order (what an unknown key's error lists)."""
+        return tuple(k for a in self.axes
+                     for k in (a.keys if isinstance(a, CipherAxis) else (a.name,)))
+
+    def _reading_order(self) -> list[Axis | CipherAxis]:
+        axes: list[Axis | CipherAxis] = [a for a in self.axes if not isinstance(a, CipherAxis)]
+        for a in self.axes:
+            if isinstance(a, CipherAxis):
+                after = next((i + 1 for i, b in enumerate(axes) if b.name == "sector_size"),
+                             len(axes))
+                axes.insert(after, a)
+        return axes
+
+    def __call__(self, v: Validator, g: dict[str, Any]) -> dict[str, list[Any]]:
+        read: dict[str, list[Any]] = {}
+        for a in self._reading_order():
+            if isinstance(a, CipherAxis):
+                read[a.name] = v.ciphers(g, read.get("sector_size", [4096]), a.baseline)
+                continue
+            default = None if a.default is None else list(a.default)
+            read[a.name] = v.axis(g, a.name, default, a.parse, a.help)
+            if a.check is not None:
+                a.check(v, read)
+        v.done(g, self.keys)
+        return {a.name: read[a.name] for a in self.axes}
 
 
-def _grid_scenario(v: _Validator, g: dict[str, Any]) -> dict[str, list[Any]]:
-    def path(value: Any) -> str:
-        if not isinstance(value, str) or not value:
-            raise TypeError("not a path string")
-        base = v.path.parent if v.path else Path.cwd()
-        cand = Path(value) if Path(value).is_absolute() else base / value
-        if not cand.exists() and not Path(value).exists():
-            raise ValueError("no such scenario file")
-        return value
-
-    scenarios = v.axis(g, "scenario", None, path, "scenario file paths (relative to the spec)")
-    v.done(g, ("scenario",))
-    return {"scenario": scenarios}
-
-
-GridValidator = Callable[["_Validator", dict[str, Any]], dict[str, list[Any]]]
+GridValidator = Callable[["Validator", dict[str, Any]], dict[str, list[Any]]]
 
 
 def register_grid(kind: str, validate: GridValidator) -> None:
-    """Add a kind's [grid] validator (``simulator.bench.runners.register`` calls this)."""
+    """Add a kind's [grid] validator, a :class:`Grid` or a function of the same shape
+    (``simulator.bench.runners.register`` calls this)."""
     _GRIDS[kind] = validate
 
 
 def _load_kinds() -> None:
-    import importlib
+    """Register every kind: the runners package registers its runners' grids when imported
+    (here, at first use, as it imports this module)."""
+    import simulator.bench.runners  # noqa: F401
 
-    importlib.import_module("simulator.bench.runners")
 
-
-_GRIDS: dict[str, GridValidator] = {
-    "throughput": _grid_throughput,
-    "volume": _grid_volume,
-    "capacity": _grid_capacity,
-    "scenario": _grid_scenario,
-}
+#: Every kind's [grid] validator, filled by the runners (simulator.bench.runners).
+_GRIDS: dict[str, GridValidator] = {}

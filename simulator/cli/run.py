@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from simulator.bench.spec import ExperimentSpec
 
 #: Users' runs; the committed references are under results/reference (simulator.bench.store).
 USER_ROOT = "results/local"
@@ -145,8 +148,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 _err("--resume takes at most one SPEC")
                 return 2
             resume = Path(args.resume)
-            jobs = [(load_spec(resolve_spec_path(args.specs[0])) if args.specs
-                     else _resume_spec(resume), resume)]
+            spec = (load_spec(resolve_spec_path(args.specs[0])) if args.specs
+                    else _resume_spec(resume))
+            jobs: list[tuple[ExperimentSpec, Path | None]] = [(spec, resume)]
         else:
             jobs = [(load_spec(resolve_spec_path(s)), None) for s in (args.specs or ["quick"])]
     except SpecError as exc:
@@ -247,7 +251,7 @@ def _run_json(result: Any) -> dict[str, Any]:
     return doc
 
 
-def _resume_spec(run_dir: Path) -> Any:
+def _resume_spec(run_dir: Path) -> ExperimentSpec:
     """The spec a run started with: its original file if unchanged, else the copy kept."""
     import json
 

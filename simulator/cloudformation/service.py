@@ -22,7 +22,7 @@ from simulator.iam.authorization import authorize
 from simulator.service import CallContext, Service
 
 if TYPE_CHECKING:
-    from simulator.world import Simulation
+    from simulator.service import SimulationSurface
 
 ValidationError = errors.error_class("ValidationError")
 AlreadyExists = errors.error_class("AlreadyExistsException")
@@ -78,7 +78,7 @@ class CloudFormationService(Service):
     event_source: ClassVar[str] = "cloudformation.amazonaws.com"
     constraint_error: ClassVar[str] = "ValidationError"
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: SimulationSurface) -> None:
         super().__init__(sim)
         self.stacks: list[Stack] = []
 

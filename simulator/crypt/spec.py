@@ -60,6 +60,15 @@ _OPENSSL_NAMES = {
 }
 
 
+def cipher_key_bits() -> dict[str, tuple[int, ...]]:
+    """Each cipher's key sizes in bits, its default (what ``CipherSpec.parse`` takes when no
+    size is given) first: the table other layers (the benchmark specs) offer and check."""
+    return {
+        name: (default, *(b for b in bits if b != default))
+        for name, (_, bits, default) in _CIPHERS.items()
+    }
+
+
 def valid_combinations() -> str:
     """A human-readable list of the accepted cipher, key and sector sizes (for error messages)."""
     parts = [

@@ -26,7 +26,7 @@ from simulator.ecs.common import (
 )
 
 if TYPE_CHECKING:
-    from simulator.ecs.services import EcsServiceRecord
+    from simulator.ecs.ecs_services import EcsServiceRecord
     from simulator.ecs.tasks import Task
     from simulator.service import CallContext
 

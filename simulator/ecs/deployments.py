@@ -29,7 +29,7 @@ from simulator.ecs.taskdefs import TaskDefinition
 
 if TYPE_CHECKING:
     from simulator.ecs.clusters import Cluster
-    from simulator.ecs.services import EcsServiceRecord
+    from simulator.ecs.ecs_services import EcsServiceRecord
     from simulator.ecs.tasks import Task
 
 #: Assumption: seconds the scheduler waits before retrying after a task failed to start.

@@ -24,7 +24,7 @@ from simulator.clock import ScheduledCall
 if TYPE_CHECKING:
     from simulator.ecs.provisioner import TaskProvisioner
     from simulator.ecs.tasks import Task
-    from simulator.world import Simulation
+    from simulator.service import SimulationSurface
 
 STATES = (
     "PROVISIONING", "PENDING", "ACTIVATING", "RUNNING",
@@ -83,7 +83,7 @@ class _Tracked:
 class Timers:
     """The simulated-clock callbacks ECS has pending, so ``settle`` knows when all is done."""
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: SimulationSurface) -> None:
         self.sim = sim
         self._pending: dict[int, ScheduledCall] = {}
 
@@ -130,7 +130,7 @@ class Lifecycle:
     """Drives tasks through their states and tells ``on_change`` about RUNNING and STOPPED."""
 
     def __init__(
-        self, sim: Simulation, timers: Timers, on_change: Callable[[Task], None],
+        self, sim: SimulationSurface, timers: Timers, on_change: Callable[[Task], None],
         provisioner: TaskProvisioner, timings: TaskTimings | None = None,
     ) -> None:
         self.sim = sim

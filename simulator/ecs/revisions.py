@@ -19,7 +19,7 @@ from simulator.ecs.common import authorize_call, ecs_arn, paginate, parse_refere
 
 if TYPE_CHECKING:
     from simulator.ecs.deployments import Deployment
-    from simulator.ecs.services import EcsServiceRecord
+    from simulator.ecs.ecs_services import EcsServiceRecord
     from simulator.service import CallContext
 
 #: DescribeServiceRevisions and DescribeServiceDeployments take at most this many ARNs.

@@ -1,7 +1,7 @@
 """``EcsService``: the simulated Amazon ECS control plane for Fargate.
 
 The operations live with the resources they manage (``clusters``, ``taskdefs``, ``tasks``,
-``services``, the scheduler in ``deployments``); this class holds the state and wires the
+``ecs_services``, the scheduler in ``deployments``); this class holds the state and wires the
 task lifecycle to the task provisioner the simulation hands it (the Fargate agent) and to
 the service scheduler.
 """
@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 from simulator.ecs import tasks as tasks_mod
 from simulator.ecs.clusters import Cluster, ClusterOps
 from simulator.ecs.deployments import DeploymentScheduler
+from simulator.ecs.ecs_services import ServiceOps
 from simulator.ecs.lifecycle import Lifecycle, TaskTimings, Timers
 from simulator.ecs.options import EcsOptions
 from simulator.ecs.revisions import RevisionOps
-from simulator.ecs.services import ServiceOps
 from simulator.ecs.taskdefs import TaskDefinition, TaskDefinitionOps
 from simulator.ecs.tasks import TaskOps
 from simulator.ecs.tasksets import TaskSetOps
@@ -25,7 +25,7 @@ from simulator.service import Service
 if TYPE_CHECKING:
     from simulator.ecs.provisioner import TaskProvisioner
     from simulator.ecs.tasks import Task
-    from simulator.world import Simulation
+    from simulator.service import SimulationSurface
 
 
 class EcsService(
@@ -39,7 +39,7 @@ class EcsService(
     constraint_error = "InvalidParameterException"
     cloudtrail_lower_names = False
 
-    def __init__(self, sim: Simulation, provisioner: TaskProvisioner) -> None:
+    def __init__(self, sim: SimulationSurface, provisioner: TaskProvisioner) -> None:
         super().__init__(sim)
         self.clusters: dict[tuple[str, str], Cluster] = {}
         self.taskdefs: dict[tuple[str, str], list[TaskDefinition]] = {}

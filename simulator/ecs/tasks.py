@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from simulator.clock import ScheduledCall
     from simulator.ecs.clusters import Cluster
     from simulator.ecs.ebs import ManagedVolume
-    from simulator.ecs.services import Deployment, EcsServiceRecord
+    from simulator.ecs.ecs_services import Deployment, EcsServiceRecord
     from simulator.service import CallContext
 
 #: RunTask launches at most this many tasks per call.

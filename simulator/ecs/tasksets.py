@@ -26,7 +26,7 @@ from simulator.ecs.common import authorize_call, copy_tags, ecs_arn, parse_refer
 
 if TYPE_CHECKING:
     from simulator.ecs.deployments import Deployment
-    from simulator.ecs.services import EcsServiceRecord
+    from simulator.ecs.ecs_services import EcsServiceRecord
     from simulator.service import CallContext
 
 TASK_SET_CONTROLLERS = ("EXTERNAL", "CODE_DEPLOY")

@@ -86,7 +86,7 @@ from simulator.fargate.storage import DEFAULTS, EphemeralStorage, MiB, StorageCo
 if TYPE_CHECKING:
     from simulator.ecs.tasks import Task
     from simulator.iam.principal import Principal
-    from simulator.world import Simulation
+    from simulator.service import SimulationSurface
 
 #: The data path Fargate uses for CMK and Fargate-owned keys (an inference: AWS says AES-256
 #: and asks KMS for 64 bytes, which fits AES-256-XTS).
@@ -162,7 +162,7 @@ class EbsAttachment:
 class FargateAgent:
     """Fargate's side of a task: storage provisioning, the KMS sequence, volumes, ``df``."""
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: SimulationSurface) -> None:
         self.sim = sim
         #: The crypt engine volumes use ("auto", "native" or "cryptography").
         self.engine = "auto"

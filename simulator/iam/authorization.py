@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 from weakref import WeakKeyDictionary
 
 from simulator.errors import AccessDeniedException, ClientError
@@ -26,7 +26,22 @@ from simulator.iam.principal import Principal
 from simulator.iam.request import Prepared, RequestContext, prepare_context
 
 if TYPE_CHECKING:
-    from simulator.world import Simulation
+    from simulator.service import SimulationSurface
+
+
+class IdentityStore(Protocol):
+    """What authorisation reads of IAM (``simulator.iam``'s service): a caller's identity
+    policies, permissions boundary and tags."""
+
+    def identity_policies(self, principal: Principal) -> list[PolicyDocument]: ...
+
+    def permissions_boundary(self, principal: Principal) -> PolicyDocument | None: ...
+
+    def tags(self, principal: Principal) -> dict[str, str]: ...
+
+
+def _iam(sim: SimulationSurface) -> IdentityStore:
+    return cast(IdentityStore, sim.service("iam"))
 
 
 class CallFacts(NamedTuple):
@@ -41,7 +56,7 @@ class CallFacts(NamedTuple):
     source_arn: str | None = None
 
 
-def call_facts(sim: Simulation, ctx_or_principal: Any) -> Any:
+def call_facts(sim: SimulationSurface, ctx_or_principal: Any) -> Any:
     """The call's facts: a CallContext as it is, a Principal or caller ARN at the clock's now."""
     if isinstance(ctx_or_principal, Principal):
         return CallFacts(ctx_or_principal, sim.clock.now(), sim.region)
@@ -50,13 +65,13 @@ def call_facts(sim: Simulation, ctx_or_principal: Any) -> Any:
     return ctx_or_principal
 
 
-def caller_policies(sim: Simulation, principal: Principal) -> tuple[list[PolicyDocument],
+def caller_policies(sim: SimulationSurface, principal: Principal) -> tuple[list[PolicyDocument],
                                                                    PolicyDocument | None]:
     """The caller's identity policies and permissions boundary, from IAM (none for account
     roots and AWS service principals, which IAM holds no policies for)."""
     if principal.kind not in ("Role", "User"):
         return [], None
-    iam = sim.iam
+    iam = _iam(sim)
     return iam.identity_policies(principal), iam.permissions_boundary(principal)
 
 
@@ -73,7 +88,7 @@ class RequestContexts:
     instant (TagRole), so their contexts are built afresh.
     """
 
-    def __init__(self, sim: Simulation,
+    def __init__(self, sim: SimulationSurface,
                  service_keys: Callable[[Any], Mapping[str, Any]] | None = None) -> None:
         self.sim = sim
         self.service_keys = service_keys
@@ -92,7 +107,7 @@ class RequestContexts:
             via_service=facts.via_service,
         )
         if caller.kind in ("Role", "User"):
-            for k, v in self.sim.iam.tags(caller).items():
+            for k, v in _iam(self.sim).tags(caller).items():
                 out[f"aws:PrincipalTag/{k}"] = v
         source_arn = facts.source_arn
         if source_arn:
@@ -140,7 +155,7 @@ class RequestContexts:
 _CONTEXTS: WeakKeyDictionary[Any, RequestContexts] = WeakKeyDictionary()
 
 
-def contexts(sim: Simulation) -> RequestContexts:
+def contexts(sim: SimulationSurface) -> RequestContexts:
     """The simulation's ``RequestContexts`` for services that add no caller keys."""
     built = _CONTEXTS.get(sim)
     if built is None:
@@ -150,7 +165,7 @@ def contexts(sim: Simulation) -> RequestContexts:
 
 
 def request_context(
-    sim: Simulation,
+    sim: SimulationSurface,
     ctx_or_principal: Any,
     action: str,
     resource: str,
@@ -162,7 +177,7 @@ def request_context(
 
 
 def authorize(
-    sim: Simulation,
+    sim: SimulationSurface,
     ctx_or_principal: Any,
     action: str,
     resource: str,

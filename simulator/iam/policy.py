@@ -19,7 +19,7 @@ from typing import Any
 
 from simulator.iam import validation
 from simulator.iam.conditions import Condition, ConditionError, chunks_regex, parse_block
-from simulator.iam.principals import ACCOUNT, DIRECT, PrincipalError, PrincipalSpec
+from simulator.iam.principal_element import ACCOUNT, DIRECT, PrincipalError, PrincipalSpec
 from simulator.iam.request import RequestContext
 from simulator.iam.results import PolicyResult, StatementMatch
 from simulator.iam.values import show

@@ -28,7 +28,7 @@ from simulator.service import CallContext, Service
 
 if TYPE_CHECKING:
     from simulator.clock import ScheduledCall
-    from simulator.world import Simulation
+    from simulator.service import SimulationSurface
 
 T = TypeVar("T")
 
@@ -84,7 +84,7 @@ class KmsCore(Service):
     #: requestParameters null and the grant id in additionalEventData.
     audit_omit: ClassVar[frozenset[str]] = frozenset({"GrantToken", "GrantTokens"})
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: SimulationSurface) -> None:
         super().__init__(sim)
         self.keys: dict[str, KmsKey] = {}
         #: ARNs of deleted keys by key id (their ciphertexts give NotFoundException).

@@ -19,7 +19,7 @@ from simulator.iam.authorization import authorize
 from simulator.service import CallContext, Service
 
 if TYPE_CHECKING:
-    from simulator.world import Simulation
+    from simulator.service import SimulationSurface
 
 #: STS answers a denied AssumeRole with the query protocol's code, not AccessDeniedException.
 AccessDenied = errors.error_class("AccessDenied", 403)
@@ -49,7 +49,7 @@ class StsService(Service):
     event_source: ClassVar[str] = "sts.amazonaws.com"
     constraint_error: ClassVar[str] = "ValidationError"
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: SimulationSurface) -> None:
         super().__init__(sim)
         self.sessions: dict[str, Session] = {}
 

@@ -171,3 +171,70 @@ def test_a_new_kind_is_one_registration() -> None:
         _GRIDS.pop("echo", None)
     with pytest.raises(SpecError, match="unknown kind 'echo'"):
         parse_spec_text('name = "e"\nkind = "echo"\n[grid]\nn = 1\n')
+
+
+def test_the_cipher_table_is_crypts() -> None:
+    from simulator.bench.spec import CIPHER_KEY_BITS, SECTORS
+    from simulator.crypt import SECTOR_SIZES, CipherSpec
+    from simulator.crypt.spec import cipher_key_bits
+
+    assert cipher_key_bits() == CIPHER_KEY_BITS  # same names and sizes (order aside)
+    assert list(CIPHER_KEY_BITS)[-1] == "null"  # the baseline is offered last
+    for name, sizes in CIPHER_KEY_BITS.items():
+        assert CipherSpec.parse(name).key_bits == sizes[0]  # the default first
+        for bits in sizes:
+            CipherSpec.parse(name, key_bits=bits or None)
+    assert ", ".join(map(str, SECTOR_SIZES)) == SECTORS
+
+
+def test_each_runner_declares_its_grid_once() -> None:
+    from simulator.bench.runners import RUNNERS
+    from simulator.bench.spec import _GRIDS, CipherAxis, Grid
+
+    for kind in ("throughput", "volume", "capacity", "scenario"):
+        grid = RUNNERS[kind].grid
+        assert isinstance(grid, Grid) and _GRIDS[kind] is grid
+        names = [a.name for a in grid.axes]
+        assert len(names) == len(set(names))
+        with pytest.raises(SpecError) as info:
+            parse_spec_text(f'name = "x"\nkind = "{kind}"\n[grid]\ncolour = 1\n'
+                            'cipher = "null"\nscenario = "experiments/quick.toml"\n',
+                            path=REPO / "x.toml")
+        assert info.value.allowed == ", ".join(grid.keys)
+        assert ("key_bits" in grid.keys) == any(isinstance(a, CipherAxis) for a in grid.axes)
+
+
+def test_axis_defaults_fill_the_normalised_grid() -> None:
+    from simulator.bench.runners import RUNNERS
+    from simulator.bench.spec import Axis
+
+    spec = parse_spec_text('name = "t"\nkind = "throughput"\n[grid]\ncipher = "null"\n')
+    grid = RUNNERS["throughput"].grid
+    assert list(spec.grid) == [a.name for a in grid.axes]  # the declared order
+    for axis in grid.axes:
+        if isinstance(axis, Axis):
+            assert spec.grid[axis.name] == list(axis.default)
+
+
+def test_a_new_kind_declares_its_axes_as_data() -> None:
+    from simulator.bench.runners import RUNNERS, Runner, register
+    from simulator.bench.spec import _GRIDS, Axis, Grid, integer, ranged
+
+    class Count(Runner):
+        kind = "count"
+        grid = Grid((Axis("n", integer, (1,), "integers"),
+                     Axis("m", ranged(1, 3), None, "1 to 3")))
+
+    try:
+        register("count", Count)
+        spec = parse_spec_text('name = "c"\nkind = "count"\n[grid]\nm = [2, 2, 3]\n')
+        assert spec.grid == {"n": [1], "m": [2, 3]}
+        with pytest.raises(SpecError, match=r"grid\.m: missing \(allowed: 1 to 3\)"):
+            parse_spec_text('name = "c"\nkind = "count"\n[grid]\nn = 4\n')
+        with pytest.raises(SpecError, match=r"grid\.m: 9: out of range 1\.\.3"):
+            parse_spec_text('name = "c"\nkind = "count"\n[grid]\nm = 9\n')
+        with pytest.raises(SpecError, match=r"grid\.k: unknown key \(allowed: n, m\)"):
+            parse_spec_text('name = "c"\nkind = "count"\n[grid]\nm = 1\nk = 1\n')
+    finally:
+        RUNNERS.pop("count", None)
+        _GRIDS.pop("count", None)

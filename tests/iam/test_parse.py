@@ -188,7 +188,7 @@ def test_round_trip_and_positions():
 
 
 def test_url_encoded_documents_are_accepted_by_the_service_layer():
-    from simulator.iam.service import _decode
+    from simulator.iam.core import decode as _decode
 
     encoded = "%7B%22Version%22%3A%222012-10-17%22%7D"
     assert _decode(encoded) == '{"Version":"2012-10-17"}'

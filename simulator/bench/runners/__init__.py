@@ -4,9 +4,10 @@ Adding a kind is one call, in the kind's own module or here::
 
     register("fleet", FleetRunner, grid=validate_fleet_grid)
 
-``grid`` (a function of the spec validator and the [grid] table, returning the normalised
-axes) is what ``simulator.bench.spec`` checks a spec's [grid] with; the runner's
-``rate_column`` is what the summary takes the median of.
+The runner's ``grid`` (a ``simulator.bench.spec.Grid`` of axes: name, parser, default, help)
+or the ``grid`` argument (a function of the spec validator and the [grid] table, returning
+the normalised axes) is what ``simulator.bench.spec`` checks a spec's [grid] with; the
+runner's ``rate_column`` is what the summary takes the median of.
 """
 
 from __future__ import annotations
@@ -18,17 +19,14 @@ from simulator.bench.runners.throughput import ThroughputRunner
 from simulator.bench.runners.volume import VolumeRunner
 from simulator.bench.spec import GridValidator, register_grid
 
-RUNNERS: dict[str, type[Runner]] = {
-    "throughput": ThroughputRunner,
-    "volume": VolumeRunner,
-    "capacity": CapacityRunner,
-    "scenario": ScenarioRunner,
-}
+RUNNERS: dict[str, type[Runner]] = {}
 
 
 def register(kind: str, runner: type[Runner], grid: GridValidator | None = None) -> None:
-    """Make ``kind`` runnable: its runner class and (for a new kind) its [grid] validator."""
+    """Make ``kind`` runnable: its runner class and its [grid] validator (``grid``, else the
+    runner's own)."""
     RUNNERS[kind] = runner
+    grid = grid or runner.grid
     if grid is not None:
         register_grid(kind, grid)
 
@@ -37,6 +35,9 @@ def runner_for(kind: str) -> Runner:
     """A fresh runner for an experiment kind."""
     return RUNNERS[kind]()
 
+
+for _runner in (ThroughputRunner, VolumeRunner, CapacityRunner, ScenarioRunner):
+    register(_runner.kind, _runner)
 
 # Kinds in their own modules register themselves here.
 from simulator.bench.runners.fleet import FleetRunner, grid_fleet  # noqa: E402

@@ -10,7 +10,7 @@ from typing import Any
 from simulator.bench.ceiling import Ceiling, SampleKey
 from simulator.bench.datapath import DataPath
 from simulator.bench.grid import Cell
-from simulator.bench.spec import ExperimentSpec
+from simulator.bench.spec import ExperimentSpec, GridValidator
 
 
 class RunError(RuntimeError):
@@ -40,6 +40,12 @@ class Runner:
     rate_column: str | None = None
     #: Column telling apart rows of one cell that measure different things (op, direction).
     split_column: str | None = None
+    #: The kind's [grid] axes (a ``simulator.bench.spec.Grid``), what a spec is checked with.
+    grid: GridValidator | None = None
+    #: Whether the cells go through the data path (``simulator.crypt``): it is made for them.
+    uses_datapath: bool = True
+    #: Whether rows are rates set beside the null baseline and the ceiling (DERIVED columns).
+    rated: bool = False
 
     def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
         """Raise RunError when this experiment cannot run here (nothing has run yet)."""

@@ -16,9 +16,28 @@ from typing import Any
 from simulator.bench.datapath import DataPath
 from simulator.bench.grid import Cell
 from simulator.bench.runners.base import RunContext, RunError, Runner
-from simulator.bench.spec import ExperimentSpec
+from simulator.bench.sizes import parse_size
+from simulator.bench.spec import (
+    SECTORS,
+    Axis,
+    CipherAxis,
+    ExperimentSpec,
+    Grid,
+    boolean,
+    ranged,
+    sector_size,
+)
 
 GIB = 2**30
+
+GRID = Grid((
+    Axis("size_gib", ranged(20, 200), (20,), "20 to 200 GiB (Fargate platform 1.4.0+)"),
+    CipherAxis(baseline=False),
+    Axis("sector_size", sector_size, (4096,), SECTORS),
+    Axis("cmk", boolean, (False, True), "true, false"),
+    Axis("image", parse_size, (0,), "image sizes, e.g. '500m'"),
+    Axis("used", parse_size, (0,), "bytes written by the task, e.g. '1g'"),
+))
 
 #: df-model fields copied into the table when the storage model provides them.
 DF_FIELDS = ("cmk_slice_bytes", "reserved_bytes", "df_size_bytes", "df_used_bytes",
@@ -34,6 +53,7 @@ class CapacityRunner(Runner):
                "capacity_overhead", "lost_bytes", "detects_tampering", "nonce_limit",
                "nonce_limit_bytes", *DF_FIELDS, "df_text")
     rate_column = "capacity_overhead"
+    grid = GRID
 
     def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
         """Refuse without the cipher specs."""

@@ -14,8 +14,29 @@ from simulator.bench.datapath import DataPath
 from simulator.bench.grid import Cell
 from simulator.bench.measure import Stopwatch
 from simulator.bench.runners.base import RunContext, RunError, Runner
-from simulator.bench.spec import ExperimentSpec
+from simulator.bench.spec import Axis, ExperimentSpec, Grid, Validator
 from simulator.scenario import ScenarioError, load_scenario, run_scenario
+
+_SCENARIO_HELP = "scenario file paths (relative to the spec)"
+
+
+def _path_text(value: Any) -> str:
+    """A scenario path as the spec writes it (checked to exist by ``_files_exist``)."""
+    if not isinstance(value, str) or not value:
+        raise TypeError("not a path string")
+    return value
+
+
+def _files_exist(v: Validator, axes: dict[str, list[Any]]) -> None:
+    """Each scenario file exists, relative to the spec's folder (or as given)."""
+    base = v.path.parent if v.path else Path.cwd()
+    for value in axes["scenario"]:
+        cand = Path(value) if Path(value).is_absolute() else base / value
+        if not cand.exists() and not Path(value).exists():
+            raise v.err("grid.scenario", f"{value!r}: no such scenario file", _SCENARIO_HELP)
+
+
+GRID = Grid((Axis("scenario", _path_text, None, _SCENARIO_HELP, check=_files_exist),))
 
 
 class ScenarioRunner(Runner):
@@ -25,6 +46,8 @@ class ScenarioRunner(Runner):
     columns = ("scenario_name", "rep", "ok", "steps", "passed", "failed", "seconds",
                "cpu_seconds", "cpu_user", "cpu_sys")
     rate_column = "seconds"
+    grid = GRID
+    uses_datapath = False
 
     def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
         """Refuse scenario files that cannot run as written, before anything runs."""

@@ -18,9 +18,44 @@ from simulator.bench.datapath import DataPath
 from simulator.bench.grid import Cell
 from simulator.bench.measure import measure
 from simulator.bench.runners.base import RunContext, Runner, check_engines, engine_cannot_run
-from simulator.bench.spec import ExperimentSpec
+from simulator.bench.sizes import format_size, parse_size
+from simulator.bench.spec import (
+    ENGINES,
+    OPS,
+    SECTORS,
+    Axis,
+    CipherAxis,
+    ExperimentSpec,
+    Grid,
+    Validator,
+    choice,
+    ranged,
+    sector_size,
+)
 
 FIRST_SECTOR = 1 << 20  # a sector index past the first few, so tweaks are not trivially small
+
+
+def _whole_sectors(v: Validator, axes: dict[str, list[Any]]) -> None:
+    """Every batch is a whole number of sectors of every sector size, at most 256m."""
+    for b in axes["batch"]:
+        for ss in axes["sector_size"]:
+            if b < ss or b % ss:
+                raise v.err("grid.batch", f"a batch of {format_size(b)} is not a whole number "
+                            f"of {ss}-byte sectors", "multiples of every sector_size")
+        if b > 256 * 2**20:
+            raise v.err("grid.batch", f"{format_size(b)} is too large", "up to 256m")
+
+
+GRID = Grid((
+    CipherAxis(baseline=True),
+    Axis("sector_size", sector_size, (4096,), SECTORS),
+    Axis("batch", parse_size, (2**20,), "bytes per engine call, e.g. '64k', '1m'",
+         check=_whole_sectors),
+    Axis("threads", ranged(1, 64), (1,), "1 to 64"),
+    Axis("engine", choice(ENGINES), ("auto",), ", ".join(ENGINES)),
+    Axis("op", choice(OPS), OPS, ", ".join(OPS)),
+))
 
 
 class ThroughputRunner(Runner):
@@ -31,6 +66,8 @@ class ThroughputRunner(Runner):
                "cpu_sys", "cpu_util", "cpu_share", "cpu_stall", "mib_s", "mb_s", "gb_s")
     rate_column = "mib_s"
     split_column = "op"
+    grid = GRID
+    rated = True
 
     def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
         """Refuse engines that cannot run here."""

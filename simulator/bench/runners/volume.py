@@ -35,11 +35,55 @@ from simulator.bench.runners.base import (
     check_engines,
     engine_cannot_run,
 )
-from simulator.bench.sizes import MB, MIB
-from simulator.bench.spec import ExperimentSpec
+from simulator.bench.sizes import MB, MIB, format_size, parse_size
+from simulator.bench.spec import (
+    ENGINES,
+    FIO_RW,
+    SECTORS,
+    Axis,
+    CipherAxis,
+    ExperimentSpec,
+    Grid,
+    Validator,
+    choice,
+    ranged,
+    sector_size,
+)
 
 FILL_CHUNK = 4 * MIB
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
+
+
+def _job_fits(v: Validator, axes: dict[str, list[Any]]) -> None:
+    """Block sizes are multiples of 512; the volume holds bs x iodepth, whole sectors, <= 2g."""
+    for b in axes["bs"]:
+        if b < 512 or b % 512:
+            raise v.err("grid.bs", f"{b}: fio-style direct I/O needs multiples of 512",
+                        "multiples of 512 bytes")
+    for s in axes["size"]:
+        for b in axes["bs"]:
+            for d in axes["iodepth"]:
+                if b * d > s:
+                    raise v.err("grid.size", f"{format_size(s)} is smaller than bs {format_size(b)}"
+                                f" x iodepth {d}", "size >= bs * iodepth")
+        for ss in axes["sector_size"]:
+            if s % ss:
+                raise v.err("grid.size", f"{s} is not a whole number of {ss}-byte sectors",
+                            "multiples of every sector_size")
+        if s > 2**31:
+            raise v.err("grid.size", f"{format_size(s)} is too large for memory", "up to 2g")
+
+
+GRID = Grid((
+    CipherAxis(baseline=True),
+    Axis("sector_size", sector_size, (4096,), SECTORS),
+    Axis("engine", choice(ENGINES), ("auto",), ", ".join(ENGINES)),
+    Axis("rw", choice(FIO_RW), ("randread",), ", ".join(FIO_RW)),
+    Axis("rwmixread", ranged(0, 100), (50,), "0 to 100 (percent reads, as fio)"),
+    Axis("bs", parse_size, (4096,), "block sizes, e.g. '4k', '128k'"),
+    Axis("iodepth", ranged(1, 4096), (1,), "1 to 4096 I/Os per engine call"),
+    Axis("size", parse_size, (64 * 2**20,), "volume sizes, e.g. '64m'", check=_job_fits),
+))
 
 
 class VolumeRunner(Runner):
@@ -52,6 +96,8 @@ class VolumeRunner(Runner):
                "clat_p50_us", "clat_p90_us", "clat_p99_us", "clat_p99_9_us")
     rate_column = "mib_s"
     split_column = "op"
+    grid = GRID
+    rated = True
 
     def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
         """Refuse without EncryptedVolume or with an engine that cannot run here."""

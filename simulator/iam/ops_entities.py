@@ -1,0 +1,305 @@
+"""Role and user operations, written once for every entity kind.
+
+Roles and users share most of IAM's API: create, get, delete and list them; put, get,
+delete and list their inline policies; attach, detach and list managed policies; set and
+remove a permissions boundary; tag, untag and list tags. Each of those is one step below,
+marked ``@entity_operation("Put{Kind}Policy")``: ``{Kind}`` stands for the kind, so the step
+serves PutRolePolicy and PutUserPolicy. ``install`` gives ``EntityOperations`` one handler per
+step and kind, named as botocore names the operation, whose docstring is the step's (``{noun}``
+read as "role" or "user") and the operation's API Reference page. What differs between kinds
+(request members, ARN type, AWS's wording, quotas) is the kind's row of ``state.KINDS``.
+Role-only operations (UpdateAssumeRolePolicy) are plain methods.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from simulator.errors import EntityAlreadyExistsException, NoSuchEntityException
+from simulator.iam import sizes
+from simulator.iam.core import (
+    API_REFERENCE,
+    MANAGED_POLICIES_PER_ENTITY,
+    DeleteConflict,
+    IamCore,
+    LimitExceeded,
+    ValidationError,
+    decode,
+    parse,
+)
+from simulator.iam.principal import unique_id
+from simulator.iam.state import KINDS, ROLE, Entity, EntityKind, tags_out
+from simulator.service import CallContext
+
+Params = dict[str, Any]
+Response = dict[str, Any]
+Step = Callable[["EntityOperations", EntityKind, CallContext, Params], Response]
+
+
+def entity_operation(pattern: str) -> Callable[[Step], Step]:
+    """Mark a step as the operation ``pattern`` names for every kind (``{Kind}`` in it)."""
+    def mark(step: Step) -> Step:
+        step.entity_operation = pattern  # type: ignore[attr-defined]
+        return step
+    return mark
+
+
+class EntityOperations(IamCore):
+    """The per-kind steps (``@entity_operation``) and the role-only operations."""
+
+    # -- finding the entity a request names -------------------------------------------------
+    def _target(self, kind: EntityKind, ctx: CallContext, params: Params) -> Entity:
+        """The entity the request names, once the caller may act on it.
+
+        Where the name is optional (GetUser), it is the calling user's: "If you do not
+        specify a user name, IAM determines the user name implicitly based on the Amazon Web
+        Services access key ID used to sign the request to this operation"
+        (https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetUser.html).
+        """
+        name = params.get(kind.name_member)
+        if name is None:
+            if ctx.caller.kind != kind.name:
+                member = kind.name_member[0].lower() + kind.name_member[1:]
+                raise ValidationError(
+                    f"Must specify {member} when calling with non-{kind.name} credentials"
+                )
+            name = ctx.caller.name
+        entity = self._entity(ctx, kind, name)
+        self._authorize(ctx, ctx.operation, entity.arn)
+        return entity
+
+    # -- the entity ------------------------------------------------------------------------
+    @entity_operation("Create{Kind}")
+    def _create(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:
+        """Create a {noun} in the caller's account (EntityAlreadyExists when the name, in any
+        case, is taken)."""
+        name = params[kind.name_member]
+        table = self.entities[kind.name]
+        key = (ctx.account, name.lower())
+        if key in table:
+            raise EntityAlreadyExistsException(f"{kind.name} with name {name} already exists.")
+        if sum(1 for a, _ in table if a == ctx.account) >= kind.per_account:
+            raise LimitExceeded(
+                f"Cannot exceed quota for {kind.account_quota}: {kind.per_account}."
+            )
+        path = self._path(params)
+        arn = self._arn(ctx, kind.arn_type + "/", path[1:], name)
+        entity = Entity(kind.name, name, arn, path, unique_id(kind.name, arn), ctx.now,
+                        ctx.account)
+        self._authorize(ctx, ctx.operation, entity.arn)
+        if kind.has_trust_policy:
+            self._trust(entity, params["AssumeRolePolicyDocument"])
+            entity.description = params.get("Description")
+            entity.max_session = params.get("MaxSessionDuration") or 3600
+            if not 3600 <= entity.max_session <= 43200:
+                raise ValidationError(
+                    "The requested MaxSessionDuration must be between 3600 and 43200 seconds."
+                )
+        entity.tags = self._tags_in(params.get("Tags"), {})
+        if params.get("PermissionsBoundary"):
+            self._set_boundary(entity, params["PermissionsBoundary"])
+        table[key] = entity
+        self._changed()
+        if kind is ROLE:  # CloudTrail's CreateRole record names the role
+            ctx.audit["resources"] = [{"ARN": entity.arn, "accountId": ctx.account}]
+        return {kind.output_member: entity.to_output()}
+
+    @entity_operation("Get{Kind}")
+    def _get(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:
+        """Describe a {noun}, with its tags and permissions boundary."""
+        return {kind.output_member: self._target(kind, ctx, params).to_output()}
+
+    @entity_operation("Delete{Kind}")
+    def _delete(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:
+        """Delete a {noun} that has no inline or attached policies (nor access keys) left;
+        DeleteConflict otherwise."""
+        entity = self._target(kind, ctx, params)
+        if entity.inline or entity.attached:
+            raise DeleteConflict("Cannot delete entity, must delete policies first.")
+        if any(k.user_arn == entity.arn for k in self.access_keys.values()):
+            raise DeleteConflict("Cannot delete entity, must delete access keys first.")
+        if entity.boundary_arn:
+            self._set_boundary(entity, None)
+        del self.entities[kind.name][(ctx.account, entity.name.lower())]
+        self._changed()
+        return {}
+
+    @entity_operation("List{Kind}s")
+    def _list(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:
+        """List the account's {noun}s under a path prefix, by name."""
+        self._authorize(ctx, ctx.operation, "*")
+        prefix = params.get("PathPrefix") or "/"
+        found = sorted(
+            (e for (a, _), e in self.entities[kind.name].items()
+             if a == ctx.account and e.path.startswith(prefix)),
+            key=lambda e: e.name.lower(),
+        )
+        return self.paginate(ctx.operation, [e.to_output(full=False) for e in found], params)
+
+    # -- inline policies ---------------------------------------------------------------------
+    def _inline_policy(self, kind: EntityKind, entity: Entity, name: str) -> tuple[str, Any]:
+        if name not in entity.inline:
+            raise NoSuchEntityException(
+                f"The {kind.noun} policy with name {name} cannot be found."
+            )
+        return entity.inline[name]
+
+    @entity_operation("Put{Kind}Policy")
+    def _put_inline(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:
+        """Add or replace an inline policy of a {noun}, validated and size-checked as IAM
+        does."""
+        entity = self._target(kind, ctx, params)
+        name = params["PolicyName"]
+        text = decode(params["PolicyDocument"])
+        sizes.check_size(kind.inline_size_kind, text, entity.name,
+                         (t for n, (t, _) in entity.inline.items() if n != name))
+        entity.inline[name] = (text, parse(text, "identity", name,
+                                           source_type=kind.inline_size_kind))
+        self._changed()
+        return {}
+
+    @entity_operation("Get{Kind}Policy")
+    def _get_inline(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:
+        """Return an inline policy of a {noun}, its document as a dict."""
+        entity = self._target(kind, ctx, params)
+        text, _ = self._inline_policy(kind, entity, params["PolicyName"])
+        return {kind.name_member: entity.name, "PolicyName": params["PolicyName"],
+                "PolicyDocument": json.loads(text)}
+
+    @entity_operation("Delete{Kind}Policy")
+    def _delete_inline(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:
+        """Delete an inline policy of a {noun}."""
+        entity = self._target(kind, ctx, params)
+        self._inline_policy(kind, entity, params["PolicyName"])
+        del entity.inline[params["PolicyName"]]
+        self._changed()
+        return {}
+
+    @entity_operation("List{Kind}Policies")
+    def _list_inline(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:
+        """List the names of a {noun}'s inline policies."""
+        entity = self._target(kind, ctx, params)
+        return self.paginate(ctx.operation, sorted(entity.inline), params)
+
+    # -- managed policies attached ---------------------------------------------------------
+    @entity_operation("Attach{Kind}Policy")
+    def _attach(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:
+        """Attach a managed policy to a {noun} (at most 10; attaching it again changes
+        nothing)."""
+        entity = self._target(kind, ctx, params)
+        arn = params["PolicyArn"]
+        pol = self._get_policy(arn)
+        if arn in entity.attached:
+            return {}
+        if len(entity.attached) >= MANAGED_POLICIES_PER_ENTITY:
+            raise LimitExceeded(
+                f"Cannot exceed quota for {kind.attached_quota}: {MANAGED_POLICIES_PER_ENTITY}."
+            )
+        entity.attached.append(arn)
+        pol.attachments += 1
+        self._changed()
+        return {}
+
+    @entity_operation("Detach{Kind}Policy")
+    def _detach(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:
+        """Detach a managed policy from a {noun}."""
+        entity = self._target(kind, ctx, params)
+        arn = params["PolicyArn"]
+        if arn not in entity.attached:
+            raise NoSuchEntityException(f"Policy {arn} was not found.")
+        entity.attached.remove(arn)
+        pol = self._managed(arn)
+        if pol is not None:
+            pol.attachments -= 1
+        self._changed()
+        return {}
+
+    @entity_operation("ListAttached{Kind}Policies")
+    def _list_attached(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:
+        """List the managed policies attached to a {noun}."""
+        entity = self._target(kind, ctx, params)
+        prefix = params.get("PathPrefix") or "/"
+        items = []
+        for arn in entity.attached:
+            pol = self._managed(arn)
+            if pol is not None and pol.path.startswith(prefix):
+                items.append({"PolicyName": pol.name, "PolicyArn": arn})
+        return self.paginate(ctx.operation, items, params)
+
+    # -- permissions boundary ----------------------------------------------------------------
+    @entity_operation("Put{Kind}PermissionsBoundary")
+    def _put_boundary(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:
+        """Set a managed policy as the {noun}'s permissions boundary."""
+        self._set_boundary(self._target(kind, ctx, params), params["PermissionsBoundary"])
+        return {}
+
+    @entity_operation("Delete{Kind}PermissionsBoundary")
+    def _delete_boundary(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:
+        """Remove the {noun}'s permissions boundary."""
+        self._set_boundary(self._target(kind, ctx, params), None)
+        return {}
+
+    # -- tags ------------------------------------------------------------------------------
+    @entity_operation("Tag{Kind}")
+    def _tag(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:
+        """Add tags to a {noun} (keys are case-insensitive; at most 50); a {noun}'s tags are
+        its aws:PrincipalTag values."""
+        entity = self._target(kind, ctx, params)
+        entity.tags = self._tags_in(params["Tags"], entity.tags)
+        return {}
+
+    @entity_operation("Untag{Kind}")
+    def _untag(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:
+        """Remove tags from a {noun}."""
+        entity = self._target(kind, ctx, params)
+        drop = {k.lower() for k in params["TagKeys"]}
+        entity.tags = {k: v for k, v in entity.tags.items() if k.lower() not in drop}
+        return {}
+
+    @entity_operation("List{Kind}Tags")
+    def _list_tags(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:
+        """List a {noun}'s tags."""
+        entity = self._target(kind, ctx, params)
+        return self.paginate(ctx.operation, tags_out(entity.tags), params)
+
+    # -- roles only ------------------------------------------------------------------------
+    def _trust(self, role: Entity, document: str) -> None:
+        text = decode(document)
+        sizes.check_size("trust", text)
+        role.trust = parse(text, "trust", "AssumeRolePolicyDocument")
+        role.trust_text = text
+
+    def UpdateAssumeRolePolicy(self, ctx: CallContext, params: Params) -> Response:
+        """Replace a role's trust policy, the resource policy STS's AssumeRole evaluates.
+
+        https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateAssumeRolePolicy.html
+        """
+        self._trust(self._target(ROLE, ctx, params), params["PolicyDocument"])
+        return {}
+
+
+def _handler(step: Step, pattern: str, kind: EntityKind) -> Callable[..., Response]:
+    def handler(self: EntityOperations, ctx: CallContext, params: Params) -> Response:
+        return step(self, kind, ctx, params)
+
+    name = pattern.format(Kind=kind.name)
+    handler.__name__ = name
+    handler.__qualname__ = f"EntityOperations.{name}"
+    handler.__doc__ = (
+        (step.__doc__ or "").format(noun=kind.noun) + "\n\n        " + API_REFERENCE.format(name)
+    )
+    return handler
+
+
+def install(cls: type[EntityOperations]) -> None:
+    """Give ``cls`` a handler for every ``@entity_operation`` step and every entity kind."""
+    for step in list(vars(cls).values()):
+        pattern = getattr(step, "entity_operation", None)
+        if pattern is not None:
+            for kind in KINDS.values():
+                setattr(cls, pattern.format(Kind=kind.name), _handler(step, pattern, kind))
+
+
+install(EntityOperations)
