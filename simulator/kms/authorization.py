@@ -110,6 +110,13 @@ class Authorizer:
         #: The request contexts of KMS's calls: the shared builder with KMS's caller keys.
         self.contexts = RequestContexts(self.sim, service_keys=kms_caller_keys)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled authorizer (one pickled before the shared builder, too)."""
+        state.pop("_contexts", None)
+        self.__dict__.update(state)
+        if "contexts" not in state:
+            self.contexts = RequestContexts(self.sim, service_keys=kms_caller_keys)
+
     # -- inputs -------------------------------------------------------------------------
     def identity_side(self, principal: Principal) -> tuple[list[PolicyDocument], Any]:
         """The caller's identity policies and permissions boundary (none for services/roots)."""
