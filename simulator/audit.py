@@ -10,7 +10,7 @@ import copy
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from simulator.iam.principal import Principal
 
@@ -61,6 +61,14 @@ def _internal_resources(invoked_by: str | None) -> bool:
 #: Namespace of the simulator's sharedEventIDs, derived from the eventID so that no draw of
 #: the seeded generator is added (AWS's page shows the two as different GUIDs).
 _SHARED_EVENT_NAMESPACE = uuid.UUID("6f1d7c2e-8b4a-4f0e-9a51-3c2d9e7b1a40")
+
+
+class RecordedError(NamedTuple):
+    """What a call's record keeps of its error: AWS's code and message (not the exception,
+    whose traceback holds every frame of the call)."""
+
+    code: str
+    message: str
 
 
 def read_only(event_source: str, operation: str) -> bool:
@@ -181,6 +189,10 @@ def _flushing(name: str) -> Any:
     return flushed
 
 
+#: What ``AuditTrail.outcomes`` gives of a record: eventSource, eventName, errorCode (or None).
+Outcome = tuple[str, str, str | None]
+
+
 class AuditTrail(list):
     """A list of CloudTrail records with a few ways to look into it.
 
@@ -195,16 +207,32 @@ class AuditTrail(list):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self._pending: list[tuple[Callable[..., dict[str, Any]], tuple[Any, ...]]] = []
+        #: Deferred records, each ``(outcome, render, *args)``: one tuple a record, the fewest
+        #: objects to keep (and for the garbage collector to walk) until the trail is read.
+        self._pending: list[tuple[Any, ...]] = []
 
-    def defer(self, render: Callable[..., dict[str, Any]], *args: Any) -> None:
+    def defer(self, render: Callable[..., dict[str, Any]], *args: Any,
+              outcome: Outcome | None = None) -> None:
         """Append the record ``render(*args)`` makes, rendering it when the trail is next
-        read (a function and its arguments: fewer objects to keep than a closure)."""
-        self._pending.append((render, args))
+        read (a function and its arguments: fewer objects to keep than a closure).
+        ``outcome`` is the record's (eventSource, eventName, errorCode), when known, for
+        ``outcomes``."""
+        self._pending.append((outcome, render, *args))
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, []
-        list.extend(self, [render(*args) for render, args in pending])
+        list.extend(self, [entry[1](*entry[2:]) for entry in pending])
+
+    def outcomes(self) -> list[Outcome]:
+        """(eventSource, eventName, errorCode or None) of every record, oldest first, without
+        rendering the deferred records that were given theirs (what a tally of calls per
+        operation and outcome needs, e.g. the fleet experiments' per-second timeline)."""
+        if any(entry[0] is None for entry in self._pending):
+            self._flush()
+        out = [(r["eventSource"], r["eventName"], r.get("errorCode"))
+               for r in list.__iter__(self)]
+        out.extend(entry[0] for entry in self._pending)
+        return out
 
     def rendered(self) -> AuditTrail:
         """This trail with every deferred record rendered (returns ``self``)."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore import xform_name
 from botocore.model import OperationModel
 
-from simulator import drift, errors
-from simulator.audit import cloudtrail_conventions, user_identity
+from simulator import drift, errors, idempotency
+from simulator.audit import RecordedError, cloudtrail_conventions, user_identity
 from simulator.iam.principal import Principal
 from simulator.models import (
     clean_check,
@@ -81,7 +81,7 @@ class Client:
         self._user_agent = user_agent
         self._source_arn = source_arn
         self._model = service_model(service.service_name)
-        self._ops: dict[str, OperationModel] = {}  # the model's operations, looked up once
+        self._ops: dict[str, _Plan] = {}  # the model's operations, looked up once
         caller_service = self._service_caller()
         self._call_source_ip = source_ip or caller_service or "192.0.2.10"
         self._call_user_agent = user_agent or caller_service or "fargate-sim/boto3"
@@ -119,32 +119,30 @@ class Client:
     def can_paginate(self, name: str) -> bool:  # pragma: no cover - boto3 compatibility
         return False
 
+    def _plan(self, operation: str) -> _Plan:
+        """What a call of ``operation`` needs that does not change between calls (once)."""
+        plan = self._ops.get(operation)
+        if plan is None:
+            op_model = self._model.operation_model(operation)
+            name = self._service.service_name
+            plan = self._ops[operation] = _Plan(
+                op_model, clean_check(op_model), (name, operation) in idempotency.RULES)
+        return plan
+
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """Run ``operation`` (botocore name, e.g. ``CreateKey``) with ``params``."""
         sim, service = self._sim, self._service
-        op_model = self._ops.get(operation)
-        if op_model is None:
-            op_model = self._ops[operation] = self._model.operation_model(operation)
+        plan = self._ops.get(operation) or self._plan(operation)
+        op_model = plan.model
         ctx = CallContext(
-            sim=sim,
-            caller=self._principal,
-            service=service.service_name,
-            operation=operation,
-            request_id=uuid4_text(sim.rng.getrandbits(128)),
-            now=sim.clock.now(),
-            region=sim.region,
-            via_service=self._via_service,
-            source_ip=self._call_source_ip,
-            user_agent=self._call_user_agent,
-            source_arn=self._source_arn,
+            sim, self._principal, service.service_name, operation,
+            uuid4_text(sim.rng.getrandbits(128)), sim.clock.now(), sim.region,
+            self._via_service, self._call_source_ip, self._call_user_agent, self._source_arn,
         )
         response: dict[str, Any] | None = None
         try:
-            clean = clean_check(op_model)
-            if clean is not None and clean(params):
-                # Certainly valid (the compiled check of both passes below): nothing to report.
-                params = encode_blobs(op_model, params)
-            else:
+            clean = plan.clean
+            if clean is None or not clean(params):
                 problem = param_errors(op_model, params)
                 if problem:
                     raise errors.ValidationException(problem.replace("\n", " "))
@@ -156,6 +154,8 @@ class Client:
                     raise errors.error_class(service.constraint_error)(
                         f"{n} validation {word} detected: " + "; ".join(violations)
                     )
+            # else: certainly valid (the compiled check of both passes above), and its blobs
+            # are bytes already, so encode_blobs would change nothing.
             handler = getattr(service, operation, None)
             if handler is None:
                 raise errors.error_class("UnknownOperationException")(
@@ -164,15 +164,21 @@ class Client:
             refused = drift.refusal(service.service_name, operation, params)
             if refused is not None:
                 raise refused
-            tokens = sim.client_tokens
-            who = f"{ctx.account} {ctx.caller.session_arn or ctx.caller.arn}"  # never replayed
-            response = tokens.replay(who, service.service_name, operation, params, ctx.now)
-            if response is None:  # to another caller, so authorization is never skipped
+            if plan.tokens:
+                tokens = sim.client_tokens
+                who = f"{ctx.account} {ctx.caller.session_arn or ctx.caller.arn}"  # never replayed
+                response = tokens.replay(who, service.service_name, operation, params, ctx.now)
+                if response is None:  # to another caller, so authorization is never skipped
+                    response = handler(ctx, params) or {}
+                    tokens.remember(who, service.service_name, operation, params, ctx.now,
+                                    response)
+            else:
                 response = handler(ctx, params) or {}
-                tokens.remember(who, service.service_name, operation, params, ctx.now, response)
         except errors.ClientError as exc:
             exc.operation = operation
-            sim.record(ctx, op_model, params, None, exc)
+            # The record keeps AWS's code and words, not the exception: its traceback would
+            # keep every frame of the call (and their locals) alive until the trail is read.
+            sim.record(ctx, op_model, params, None, RecordedError(exc.code, exc.message))
             raise
         if sim.strict_shapes:
             problems = shape_mismatches(op_model.output_shape, response)
@@ -183,13 +189,23 @@ class Client:
                 )
         sim.record(ctx, op_model, params, response, None)
         out = dict(response)
+        request_id = ctx.request_id
         out["ResponseMetadata"] = {
-            "RequestId": ctx.request_id,
+            "RequestId": request_id,
             "HTTPStatusCode": 200,
-            "HTTPHeaders": {"x-amzn-requestid": ctx.request_id},
+            "HTTPHeaders": {"x-amzn-requestid": request_id},
             "RetryAttempts": 0,
         }
         return out
+
+
+class _Plan(NamedTuple):
+    """One operation as a client calls it: its model, its compiled validity check (None: the
+    full check every time) and whether requests carry an idempotency token."""
+
+    model: OperationModel
+    clean: Any
+    tokens: bool
 
 
 _NAMES: dict[str, dict[str, str]] = {}
@@ -226,7 +242,7 @@ def render_record(
     op_model: OperationModel,
     params: dict[str, Any],
     response: dict[str, Any] | None,
-    error: errors.ClientError | None,
+    error: errors.ClientError | RecordedError | None,
     event_source: str,
     lower: bool,
     omit: frozenset[str],
@@ -248,7 +264,7 @@ def audit_record(
     op_model: OperationModel,
     params: dict[str, Any],
     response: dict[str, Any] | None,
-    error: errors.ClientError | None,
+    error: errors.ClientError | RecordedError | None,
     event_source: str,
     lower: bool,
     omit: frozenset[str] = frozenset(),

@@ -35,6 +35,10 @@ class ScheduledCall:
 class SimClock:
     """Seconds since the epoch, advanced explicitly; runs due callbacks in time order."""
 
+    #: ``now()`` of the last instant asked for (epoch seconds, datetime): many calls share one
+    #: simulated instant, and a datetime is immutable, so they share one (NaN: none yet).
+    _now_at: tuple[float, datetime] = (float("nan"), DEFAULT_START)
+
     def __init__(self, start: datetime | None = None) -> None:
         start = start or DEFAULT_START
         if start.tzinfo is None:
@@ -49,7 +53,11 @@ class SimClock:
 
     def now(self) -> datetime:
         """The current simulated time as an aware UTC datetime."""
-        return datetime.fromtimestamp(self._now, tz=UTC)
+        at, dt = self._now_at
+        if at != self._now:
+            dt = datetime.fromtimestamp(self._now, tz=UTC)
+            self._now_at = (self._now, dt)
+        return dt
 
     def call_at(self, when: float | datetime, callback: Callable[[], object]) -> ScheduledCall:
         """Run ``callback`` when the clock reaches ``when`` (immediately due if in the past)."""
@@ -67,7 +75,11 @@ class SimClock:
         """Run ``callback`` ``delay`` seconds from now."""
         if delay < 0:
             raise ValueError(f"delay must be >= 0 seconds, got {delay}")
-        return self.call_at(self._now + delay, callback)
+        when = float(self._now + delay)  # call_at's steps, for the common case
+        order = next(self._order)
+        call = ScheduledCall(when, order, callback)
+        heapq.heappush(self._queue, (when, order, call))
+        return call
 
     def advance(self, seconds: float | timedelta = 0.0) -> datetime:
         """Move time forward, running every callback that falls due, in order; return now."""

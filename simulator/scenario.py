@@ -23,7 +23,8 @@ CloudFormation template, with ``parameters``), ``advance = SECONDS`` (the simula
 records of a service since the previous audit step: ``names``, and ``events`` with
 eventName, invokedBy, errorCode). Expectations: ``expect_error =
 "AccessDeniedException"`` (the call must fail with that code; ``expect_message`` a substring
-of the message), ``check`` (JMESPath = value), ``check_contains`` (JMESPath = substring),
+of AWS's message or of the simulator's explanation beside it), ``check`` (JMESPath =
+value), ``check_contains`` (JMESPath = substring),
 ``check_absent`` (JMESPaths that must find nothing). A ``call`` step may carry
 ``source_arn``: the resource a service principal (``as``) calls on behalf of.
 Strings may hold ``{{name}}`` placeholders (saved values, ``[vars]``, ``account``,
@@ -331,13 +332,13 @@ class _Runner:
         problems: list[str] = []
         want_error = step.get("expect_error")
         if error is not None:
-            outcome = f"{error.code}: {error.message}"
+            outcome = error.describe()
             if want_error is None:
                 problems.append(f"expected success, got {error.code}")
             elif error.code != want_error:
                 problems.append(f"expected {want_error}, got {error.code}")
             want_msg = step.get("expect_message")
-            if want_msg and want_msg not in error.message:
+            if want_msg and want_msg not in error.describe():
                 problems.append(f"expected the message to mention {want_msg!r}")
         else:
             outcome = "ok"

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from botocore.model import OperationModel
 
+    from simulator.audit import RecordedError
     from simulator.clock import SimClock
     from simulator.errors import ClientError
     from simulator.idempotency import TokenCache
@@ -88,13 +89,14 @@ class SimulationSurface(Protocol):
         op_model: OperationModel,
         params: dict[str, Any],
         response: dict[str, Any] | None,
-        error: ClientError | None,
+        error: ClientError | RecordedError | None,
     ) -> None:
-        """Append the CloudTrail record of one call to the audit trail."""
+        """Append the CloudTrail record of one call to the audit trail (of an error, AWS's
+        code and message: ``RecordedError``)."""
         ...
 
 
-@dataclass
+@dataclass(slots=True)
 class CallContext:
     """One API call: who makes it, when, and what the audit record should add."""
 

@@ -92,6 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from simulator.inputs import InputError
 
+    if args.command in ("run", "scenario"):
+        from simulator.heap import freeze_long_lived
+
+        freeze_long_lived()  # long simulations: full collections skip the process's base
     try:
         return int(func(args) or 0)
     except KeyboardInterrupt:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import json
 import re
 from collections.abc import Sequence
@@ -24,6 +25,22 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 
 #: ListClusters, ListTasks, ListServices, ListTaskDefinitions: page size bounds.
 MAX_PAGE = 100
+
+
+def plain_copy(value: Any) -> Any:
+    """A deep copy of request-shaped data (dicts, lists, scalars), as ``copy.deepcopy`` makes
+    it but without its memo: the describe operations copy what they return on every call."""
+    kind = type(value)
+    if kind is dict:
+        return {k: plain_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [plain_copy(v) for v in value]
+    if kind in _ATOMS:
+        return value
+    return copy.deepcopy(value)
+
+
+_ATOMS = frozenset({str, int, bool, float, type(None)})
 
 
 def ecs_arn(ctx_or_region: Any, account: str, resource: str, partition: str = "aws") -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from simulator.clock import ScheduledCall
 
@@ -72,6 +72,24 @@ class TaskTimings:
         return self.deactivating + self.stopping + self.deprovisioning
 
 
+class _Tracked:
+    """A tracked callback: forgets its call in ``Timers``, then runs ``fn(*args)`` (an object,
+    not a closure over its own call, so no reference cycle is left for the garbage collector)."""
+
+    __slots__ = ("args", "fn", "order", "pending")
+
+    def __init__(self, pending: dict[int, ScheduledCall], fn: Callable[..., object],
+                 args: tuple[Any, ...]) -> None:
+        self.pending = pending
+        self.fn = fn
+        self.args = args
+        self.order = -1
+
+    def __call__(self) -> None:
+        self.pending.pop(self.order, None)
+        self.fn(*self.args)
+
+
 class Timers:
     """The simulated-clock callbacks ECS has pending, so ``settle`` knows when all is done."""
 
@@ -79,19 +97,13 @@ class Timers:
         self.sim = sim
         self._pending: dict[int, ScheduledCall] = {}
 
-    def later(self, delay: float, fn: Callable[[], object]) -> ScheduledCall:
-        """Schedule ``fn`` after ``delay`` seconds and track it until it runs or is cancelled."""
-        pending = self._pending
-        holder: list[ScheduledCall] = []
-
-        def run() -> None:
-            """Forget the call, then run it."""
-            pending.pop(holder[0].order, None)
-            fn()
-
+    def later(self, delay: float, fn: Callable[..., object], *args: Any) -> ScheduledCall:
+        """Schedule ``fn(*args)`` after ``delay`` seconds and track it until it runs or is
+        cancelled."""
+        run = _Tracked(self._pending, fn, args)
         call = self.sim.clock.call_later(delay, run)
-        holder.append(call)
-        pending[call.order] = call
+        run.order = call.order
+        self._pending[call.order] = call
         return call
 
     def cancel(self, call: ScheduledCall | None) -> None:
@@ -148,7 +160,7 @@ class Lifecycle:
         task.version += 1
 
     def _after(self, task: Task, delay: float, fn: Callable[[Task], None]) -> None:
-        task.timer = self.timers.later(delay, lambda: fn(task))
+        task.timer = self.timers.later(delay, fn, task)
 
     # -- start -----------------------------------------------------------------------------
     def launch(self, task: Task) -> None:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from simulator import errors
+from simulator.client import uuid4_text
 from simulator.ecs import ebs, platforms, sizes
 from simulator.ecs.clusters import launch_choice
 from simulator.ecs.common import (
@@ -25,6 +26,7 @@ from simulator.ecs.common import (
     hex_id,
     paginate,
     parse_reference,
+    plain_copy,
     short_id,
 )
 from simulator.ecs.taskdefs import (
@@ -239,10 +241,10 @@ class Task:
             "lastStatus": self.last_status,
             "launchType": self.launch_type,
             "memory": self.memory,
-            "overrides": copy.deepcopy(self.overrides),
+            "overrides": plain_copy(self.overrides),
             "platformVersion": self.platform_version,
             "platformFamily": platforms.platform_family(self.os_family),
-            "tags": copy.deepcopy(self.tags) if include_tags else [],
+            "tags": plain_copy(self.tags) if include_tags else [],
             "taskArn": self.arn,
             "taskDefinitionArn": self.taskdef.arn,
             "version": self.version,
@@ -441,17 +443,17 @@ class TaskOps:
                 capacity_provider=plan.capacity_provider, ephemeral_gib=plan.ephemeral_gib,
                 kms_key_id=key, encryption=encryption, cmk_unavailable=why,
                 started_by=plan.started_by, group=plan.group, overrides=plan.overrides,
-                tags=copy.deepcopy(plan.tags), enable_execute_command=plan.enable_execute_command,
+                tags=plain_copy(plan.tags), enable_execute_command=plan.enable_execute_command,
                 subnet=subnet,
                 availability_zone=f"{sim.region}{_AZ_SUFFIXES[index % len(_AZ_SUFFIXES)]}",
                 eni_id=f"eni-{short_id(sim)}",
-                eni_attachment=str(uuid.UUID(int=sim.rng.getrandbits(128), version=4)),
+                eni_attachment=uuid4_text(sim.rng.getrandbits(128)),
                 private_ip=f"10.0.{sim.rng.randrange(256)}.{sim.rng.randrange(1, 255)}",
                 service=plan.service, deployment=plan.deployment,
                 ebs_volumes=list(plan.ebs_volumes),
             )
             for c in td.body["containerDefinitions"]:
-                cid = uuid.UUID(int=sim.rng.getrandbits(128), version=4)
+                cid = uuid4_text(sim.rng.getrandbits(128))
                 task.containers.append(Container(
                     name=c["name"], image=c["image"],
                     arn=ecs_arn(sim.region, cluster.account,

@@ -77,7 +77,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from simulator import errors
 from simulator.client import Client
-from simulator.crypt import CipherSpec, EncryptedVolume
+from simulator.crypt import CipherSpec, EncryptedVolume, Engine, SelectingEngine, get_engine
 from simulator.ecs.lifecycle import RetryProvisioning
 from simulator.fargate import encryption
 from simulator.fargate.encryption import CUSTOMER_MANAGED_KEY, LEGACY_LAYER_GB, NOT_DOCUMENTED
@@ -137,7 +137,7 @@ def kms_failure(what: str, op: str, exc: errors.ClientError) -> StorageFailure:
     """``ResourceInitializationError: WHAT: kms:OP failed with CODE: MESSAGE`` (KMS's own
     code and message), the failure of a task whose KMS call ``op`` failed."""
     return StorageFailure(f"ResourceInitializationError: {what}: kms:{op} failed with "
-                          f"{exc.code}: {exc.message}", code=exc.code)
+                          f"{exc.code}: {exc.message}{_why(exc)}", code=exc.code)
 
 
 class KmsRetryPolicy(Protocol):
@@ -214,6 +214,19 @@ class FargateAgent:
         self._spec = CipherSpec.parse(CIPHER, key_bits=KEY_BITS, sector_size=SECTOR_SIZE)
         self._null_spec = CipherSpec.parse("null", sector_size=SECTOR_SIZE)
 
+    def _engine_for(self, spec: CipherSpec) -> Engine:
+        """The backend ``self.engine`` runs ``spec`` on, looked up once per engine name and
+        cipher (what EncryptedVolume would choose from the name on every volume)."""
+        cache = self.__dict__.setdefault("_engines", {})
+        key = (self.engine, spec)
+        engine = cache.get(key)
+        if engine is None:
+            engine = get_engine(self.engine)
+            if isinstance(engine, SelectingEngine):
+                engine = engine.engine_for(spec)
+            cache[key] = engine
+        return engine
+
     # -- the KMS front door ----------------------------------------------------------------
     def kms(self, principal: str, account: str, invoked_by: str | None = None,
             source_arn: str | None = None) -> Client:
@@ -289,7 +302,7 @@ class FargateAgent:
         storage = self._storage_model(task, spec)
         size = storage.crypt_device_bytes // SECTOR_SIZE * SECTOR_SIZE
         volume = EncryptedVolume(size, spec, bytes(key) if key is not None else None,
-                                 engine=self.engine)
+                                 engine=self._engine_for(spec))
         if key is not None:
             key[:] = bytes(len(key))
         self._records[task.arn] = TaskStorage(
@@ -361,7 +374,8 @@ class FargateAgent:
                 key = bytearray(os.urandom(DATA_KEY_BYTES))
             spec = self._spec if vol.encrypted else self._null_spec
             volume = EncryptedVolume(vol.size_gib * GIB, spec,
-                                     bytes(key) if vol.encrypted else None, engine=self.engine)
+                                     bytes(key) if vol.encrypted else None,
+                                     engine=self._engine_for(spec))
             key[:] = bytes(len(key))
             out[vol.name] = EbsAttachment(vol.name, volume_id, vol.kms_key_id, volume, token)
             task.ebs_volume_ids[vol.name] = volume_id
@@ -582,3 +596,10 @@ def _fargate_key_failure(key_id: str | None) -> str:
 def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
+
+def _why(exc: errors.ClientError) -> str:
+    """A refusal's reason, marked as the simulator's, after AWS's message in a stoppedReason
+    (KMS's AccessDenied says only what was refused; the reason is ``exc.explanation``)."""
+    if exc.code == "AccessDeniedException" and exc.explanation:
+        return f" (why: {exc.explanation})"
+    return ""

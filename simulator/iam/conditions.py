@@ -123,6 +123,7 @@ class Condition:
 
     __slots__ = (
         "_like_re",
+        "_plain_eq",
         "_static",
         "base",
         "cmp",
@@ -156,6 +157,10 @@ class Condition:
         self.templates: tuple[Template, ...] = ()
         self._like_re: re.Pattern[str] | None = None
         self._static = self._prepare(items, raw, variables)
+        #: StringEquals of plain strings (no variables, not negated): the common key-policy
+        #: test, answered directly for text values (``test``).
+        self._plain_eq = (self.family == _STRING and self.cmp == "eq" and not self.negated
+                          and not self.templates and bool(self._static))
 
     # -- preparation -----------------------------------------------------------------------
     def _prepare(self, items: list[Any], raw: Any, variables: bool) -> Any:
@@ -288,6 +293,26 @@ class Condition:
 
     def test(self, request: RequestContext) -> bool:
         values = request.lookup(self.key_l)
+        if self._plain_eq and values:
+            # The general path below for text values, without its per-value calls; any other
+            # value (a number, a bool) takes the general path.
+            static = self._static
+            if self.qualifier == _ALL:
+                for v in values:
+                    if v.__class__ is not str:
+                        break
+                    if v not in static:
+                        return False
+                else:
+                    return True
+            else:
+                for v in values:
+                    if v.__class__ is not str:
+                        break
+                    if v in static:
+                        return True
+                else:
+                    return False
         if self.family == _NULL:
             absent = values is None or len(values) == 0
             return absent in self._static

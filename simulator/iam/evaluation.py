@@ -14,7 +14,7 @@ request): the key policy is the primary authority.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -72,7 +72,7 @@ class Decision:
         boundary_result: PolicyResult | None,
         cross_account: bool,
         denied_by: str | None,
-        reason: str,
+        reason: str | Callable[[], str],
     ) -> None:
         self.request = request
         self.decision = decision
@@ -91,10 +91,18 @@ class Decision:
     def __bool__(self) -> bool:
         return self.allowed
 
+    def __getstate__(self) -> Any:
+        """The state to pickle, with the reason made (a function would not pickle)."""
+        _ = self.reason
+        return object.__getstate__(self)
+
     @property
     def reason(self) -> str:
-        """A one-line summary."""
-        return self._reason
+        """A one-line summary (made when first asked for: most decisions are never read)."""
+        reason = self._reason
+        if not isinstance(reason, str):
+            reason = self._reason = reason()
+        return reason
 
     @property
     def results(self) -> list[PolicyResult]:
@@ -117,7 +125,7 @@ class Decision:
     def explanation(self) -> list[str]:
         req = self.request
         who = req.principal.arn if req.principal else "(no caller)"
-        lines = [f"{self.decision}: {who} -> {req.action} on {req.resource}", self._reason]
+        lines = [f"{self.decision}: {who} -> {req.action} on {req.resource}", self.reason]
         if self.cross_account:
             lines.append("cross-account request: the resource policy and the caller's identity "
                          "policies must both allow")
@@ -187,7 +195,7 @@ class Decision:
         return details
 
     def __repr__(self) -> str:
-        return f"Decision({self.decision!r}, {self._reason!r})"
+        return f"Decision({self.decision!r}, {self.reason!r})"
 
 
 def _combine(decisions: Iterable[str]) -> str:
@@ -267,7 +275,8 @@ def _evaluate(
     resource_policy_required: bool,
 ) -> Decision:
     principal = request.principal
-    identity_results = [p.evaluate(request) for p in identity_policies]
+    identity_results = ([p.evaluate(request) for p in identity_policies]
+                        if identity_policies else [])  # services and roots have none
     resource_result = resource_policy.evaluate(request) if resource_policy is not None else None
     boundary_result = (
         permissions_boundary.evaluate(request) if permissions_boundary is not None else None
@@ -289,8 +298,8 @@ def _evaluate(
         and principal.account != resource_account
     )
 
-    def decide(decision: str, matched: list[StatementMatch], denied_by: str | None, reason: str
-               ) -> Decision:
+    def decide(decision: str, matched: list[StatementMatch], denied_by: str | None,
+               reason: str | Callable[[], str]) -> Decision:
         return Decision(
             request, decision, matched,
             identity_results=identity_results, resource_result=resource_result,
@@ -314,7 +323,7 @@ def _evaluate(
     if denies:
         first = denies[0]
         return decide(EXPLICIT_DENY, denies, denied_by,
-                      f"explicitly denied by {first.label}")
+                      lambda: f"explicitly denied by {first.label}")
 
     res_direct = resource_result.direct_allows if resource_result is not None else []
     res_account = resource_result.account_allows if resource_result is not None else []
@@ -322,7 +331,7 @@ def _evaluate(
     # 2. service principals: only a resource policy can allow
     if is_service:
         if res_direct:
-            return decide(ALLOWED, res_direct, None, f"allowed by {res_direct[0].label}")
+            return decide(ALLOWED, res_direct, None, lambda: f"allowed by {res_direct[0].label}")
         return decide(IMPLICIT_DENY, [], "resource",
                       "implicitly denied: no resource policy statement allows this service "
                       "principal (services have no identity policies)")
@@ -338,7 +347,7 @@ def _evaluate(
     if resource_policy_required:
         delegated = bool(res_account) or (is_root and bool(res_direct))
         if res_direct and not cross:
-            return decide(ALLOWED, res_direct, None, f"allowed by {res_direct[0].label}")
+            return decide(ALLOWED, res_direct, None, lambda: f"allowed by {res_direct[0].label}")
         if not delegated and not res_direct:
             return decide(IMPLICIT_DENY, [], "resource",
                           "implicitly denied: no resource policy statement allows this caller")
@@ -350,17 +359,17 @@ def _evaluate(
                              if by == "boundary" else "no identity-based policy allows it"))
         matched = (res_direct or res_account) + identity_allows
         return decide(ALLOWED, matched, None,
-                      f"allowed by {matched[0].label}"
+                      lambda: f"allowed by {matched[0].label}"
                       + (f" and {identity_allows[0].label}" if identity_allows else
                          " (the account root has every identity permission)"))
 
     if not cross:
         if res_direct:
-            return decide(ALLOWED, res_direct, None, f"allowed by {res_direct[0].label}")
+            return decide(ALLOWED, res_direct, None, lambda: f"allowed by {res_direct[0].label}")
         if identity_ok and not boundary_blocks:
             if identity_allows:
                 return decide(ALLOWED, identity_allows, None,
-                              f"allowed by {identity_allows[0].label}")
+                              lambda: f"allowed by {identity_allows[0].label}")
             return decide(ALLOWED, res_account, None,
                           "allowed: the account root has every permission in its own account")
         if identity_ok and boundary_blocks:
@@ -387,5 +396,5 @@ def _evaluate(
                       + ("permissions boundary" if by == "boundary" else
                          "identity-based policies") + " do not")
     return decide(ALLOWED, res_allows + identity_allows, None,
-                  f"allowed by {res_allows[0].label}"
+                  lambda: f"allowed by {res_allows[0].label}"
                   + (f" and {identity_allows[0].label}" if identity_allows else ""))

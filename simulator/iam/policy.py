@@ -267,7 +267,10 @@ class Statement:
         return not hit if self.not_resource else hit
 
     def conditions_hold(self, request: RequestContext) -> bool:
-        return all(c.test(request) for c in self.conditions)
+        for c in self.conditions:  # noqa: SIM110 - a loop, no generator: the hot path
+            if not c.test(request):
+                return False
+        return True
 
     def missing_keys(self, request: RequestContext) -> list[str]:
         out = []
@@ -410,6 +413,7 @@ class PolicyDocument:
     """A parsed, validated policy. ``kind`` is "identity" or "resource"."""
 
     __slots__ = (
+        "_by_action",
         "has_principals",
         "id",
         "kind",
@@ -480,6 +484,16 @@ class PolicyDocument:
             for st, span in zip(self.statements, spans, strict=True):
                 st.position = span
         self.has_principals = kind != "identity"
+        #: The statements whose Action/NotAction matches, by lower-cased action (the document
+        #: never changes once parsed, so this is computed once per action).
+        self._by_action: dict[str, tuple[Statement, ...]] = {}
+
+    def __setstate__(self, state: Any) -> None:
+        """Restore a pickled document (one pickled before ``_by_action`` existed too)."""
+        self._by_action = {}
+        slots = state[1] if isinstance(state, tuple) else state
+        for name, value in (slots or {}).items():
+            setattr(self, name, value)
 
     @classmethod
     def parse(
@@ -562,14 +576,18 @@ class PolicyDocument:
         action_l = request.action_l
         principal = request.principal
         resource_kind = self.has_principals
-        for st in self.statements:
+        candidates = self._by_action.get(action_l)
+        if candidates is None:
+            if len(self._by_action) > _CACHE_LIMIT:
+                self._by_action.clear()
+            candidates = self._by_action[action_l] = tuple(
+                st for st in self.statements if st.matches_action(action_l))
+        for st in candidates:
             pm = None
             if resource_kind:
                 pm = st.principal_match(principal)
                 if pm is None:
                     continue
-            if not st.matches_action(action_l):
-                continue
             if not st.resource_any and not st.matches_resource(request):
                 continue
             match = StatementMatch(self, st, request, pm)

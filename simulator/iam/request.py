@@ -8,12 +8,15 @@ from typing import Any
 from simulator.iam.principal import Principal
 
 _MULTI = (list, tuple, set, frozenset)
+#: Exact types of single values, for the hot loops below (anything else: ``_normalise``).
+_SCALAR_TYPES = frozenset({str, bool, int, float})
 
 
 def _normalise(value: Any) -> tuple[Any, ...]:
     if isinstance(value, _MULTI):
         return tuple(value)
     return (value,)
+
 
 
 def principal_keys(principal: Principal | None) -> dict[str, tuple[Any, ...]]:
@@ -59,7 +62,9 @@ def prepare_context(context: Mapping[str, Any] | None) -> Prepared:
         for key, value in context.items():
             if value is None:
                 continue
-            ctx[key.lower()] = (key, _normalise(value))
+            kind = value.__class__  # _normalise(value), the common types inline
+            ctx[key.lower()] = (key, (value,) if kind in _SCALAR_TYPES else
+                                value if kind is tuple else _normalise(value))
     return ctx
 
 
@@ -114,7 +119,9 @@ class RequestContext:
                     if hit is not None and hit[0] == key:
                         del ctx[key.lower()]
                 else:
-                    ctx[key.lower()] = (key, _normalise(value))
+                    kind = value.__class__
+                    ctx[key.lower()] = (key, (value,) if kind in _SCALAR_TYPES else
+                                        value if kind is tuple else _normalise(value))
             self._ctx = ctx
         else:
             self._ctx = base

@@ -291,13 +291,9 @@ def _explain_unpropagated(exc: errors.ClientError, grants: list[Grant], delay: f
         "carrying its grant token can use it at once"
         for g in grants
     ]
-    text = "; ".join(lines)
-    exc.explanation = text
-    # The simulator's short reason after AWS's sentence would name the grant as allowing the
-    # request; say instead why it did not.
-    aws, _, _ = exc.message.partition(" Why: ")
-    exc.message = f"{aws} Why: {text}"
-    exc.args = (exc.message,)
+    # The simulator's short reason would name the grant as allowing the request; say instead
+    # why it did not (AWS's message stays as it is).
+    exc.explanation = "; ".join(lines)
     evaluation = exc.details.get("evaluation")
     if isinstance(evaluation, dict):
         evaluation.setdefault("explanation", []).extend(lines)

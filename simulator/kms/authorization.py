@@ -16,7 +16,8 @@ A refusal raises ``AccessDeniedException`` in AWS's wording (``User: <arn> is no
 to perform: kms:Decrypt on resource: <key arn> because no resource-based policy allows the
 kms:Decrypt action``). Service principals are named ``Service: fargate.amazonaws.com ...``,
 the closest form to IAM's for a caller that is not a user (a documented simulator choice).
-The message ends with a short "Why:" line; ``exc.details["evaluation"]`` holds the full
+``exc.explanation`` says why in a line (the denying statement, the condition that failed, the
+grant that did not apply), beside AWS's sentence; ``exc.details["evaluation"]`` holds the full
 evaluation (matched statements, per-condition explanation, grants considered) and
 ``exc.details["decision"]`` the IAM engine's ``Decision``.
 """
@@ -27,11 +28,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from simulator import errors
-from simulator.iam.context import global_context
+from simulator.iam.authorization import RequestContexts, caller_policies
 from simulator.iam.evaluation import EXPLICIT_DENY, Decision, evaluate
 from simulator.iam.policy import PolicyDocument
 from simulator.iam.principal import Principal, root_arn
-from simulator.iam.request import Prepared, RequestContext, prepare_context
+from simulator.iam.request import RequestContext
 from simulator.kms.grants import Grant
 from simulator.kms.keys import KmsKey
 
@@ -72,6 +73,15 @@ def key_context(key: KmsKey) -> dict[str, Any]:
     return cached
 
 
+def kms_caller_keys(ctx: Any) -> dict[str, Any]:
+    """The condition keys KMS adds for the caller: kms:CallerAccount, kms:ViaService
+    (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html)."""
+    out: dict[str, Any] = {"kms:CallerAccount": ctx.caller.account}
+    if ctx.via_service:
+        out["kms:ViaService"] = ctx.via_service
+    return out
+
+
 def grantee_names(principal: Principal) -> tuple[str, ...]:
     """The GranteePrincipal / RetiringPrincipal values that name this caller."""
     if principal.is_service:
@@ -97,47 +107,26 @@ class Authorizer:
     def __init__(self, service: KmsCore) -> None:
         self.service = service
         self.sim = service.sim
-        #: Prepared request contexts of this instant's callers (see ``_prepared``).
-        self._contexts: dict[tuple[Any, ...], tuple[Any, Prepared]] = {}
+        #: The request contexts of KMS's calls: the shared builder with KMS's caller keys.
+        self.contexts = RequestContexts(self.sim, service_keys=kms_caller_keys)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled authorizer (one pickled before the shared builder, too)."""
+        state.pop("_contexts", None)
+        self.__dict__.update(state)
+        if "contexts" not in state:
+            self.contexts = RequestContexts(self.sim, service_keys=kms_caller_keys)
 
     # -- inputs -------------------------------------------------------------------------
     def identity_side(self, principal: Principal) -> tuple[list[PolicyDocument], Any]:
         """The caller's identity policies and permissions boundary (none for services/roots)."""
-        if principal.kind not in ("Role", "User"):
-            return [], None
-        iam = self.sim.service("iam")
-        docs = iam.identity_policies(principal)  # type: ignore[attr-defined]
-        boundary = iam.permissions_boundary(principal)  # type: ignore[attr-defined]
-        return docs, boundary
+        return caller_policies(self.sim, principal)
 
     def request_context(
         self, ctx: CallContext, key: KmsKey | None, extra: Mapping[str, Any] | None
     ) -> dict[str, Any]:
         """Global keys, KMS caller keys, the key's own keys and the operation's keys."""
-        caller = ctx.caller
-        out = global_context(
-            None,
-            now=ctx.now,
-            region=ctx.region,
-            source_ip=None if caller.is_service else ctx.source_ip,
-            via_service=ctx.via_service,
-        )
-        out["kms:CallerAccount"] = caller.account
-        if caller.kind in ("Role", "User"):
-            tags = self.sim.service("iam").tags(caller)  # type: ignore[attr-defined]
-            for k, v in tags.items():
-                out[f"aws:PrincipalTag/{k}"] = v
-        if ctx.via_service:
-            out["kms:ViaService"] = ctx.via_service
-        if ctx.source_arn:
-            # A service's request on behalf of a resource carries the resource's ARN and
-            # account (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-sourcearn).
-            out["aws:SourceArn"] = ctx.source_arn
-            account = ctx.source_arn.split(":")[4:5]
-            if account and account[0]:
-                out["aws:SourceAccount"] = account[0]
-        if key is not None:
-            out.update(key_context(key))
+        out = self.contexts.keys(ctx, key_context(key) if key is not None else None)
         if extra:
             out.update(extra)
         return out
@@ -146,28 +135,12 @@ class Authorizer:
         self, ctx: CallContext, action: str, resource: str, key: KmsKey | None,
         extra: Mapping[str, Any] | None,
     ) -> RequestContext:
-        """The RequestContext of ``request_context(ctx, key, extra)``, its common part
-        prepared once per caller, instant and key.
-
-        The part without ``extra`` depends only on the call's facts in the cache key and on
-        the key's own condition keys (``key_context``, rebuilt whenever the key changes: a
-        new dict, so a stale entry never matches). An IAM role's or user's tags can change
-        between calls of one instant (TagRole), so their contexts are built afresh.
-        """
-        caller = ctx.caller
-        if caller.kind in ("Role", "User"):
-            return RequestContext(caller, action, resource,
-                                  self.request_context(ctx, key, extra))
-        static = key_context(key) if key is not None else None
-        cache_key = (caller, ctx.now, ctx.region, ctx.source_ip, ctx.via_service,
-                     ctx.source_arn, key.arn if key is not None else None)
-        hit = self._contexts.get(cache_key)
-        if hit is None or hit[0] is not static:
-            if len(self._contexts) >= 256:
-                self._contexts.clear()  # entries of past instants are never asked again
-            hit = self._contexts[cache_key] = (
-                static, prepare_context(self.request_context(ctx, key, None)))
-        return RequestContext.prepared(caller, action, resource, hit[1], extra)
+        """The RequestContext of ``request_context(ctx, key, extra)``, built by the one path
+        every service shares (its common part prepared once per caller, instant and key)."""
+        if key is None:
+            return self.contexts.request(ctx, action, resource, extra)
+        return self.contexts.request(ctx, action, resource, extra, own=key_context(key),
+                                     own_label=key.arn)
 
     # -- decisions ----------------------------------------------------------------------
     def authorize(
@@ -321,9 +294,11 @@ class Authorizer:
             grant_lines.append(f"no grant on this key names {request.principal} as grantee")
         grant_lines.extend(notes or ())
         why = _short_reason(decision, grant_lines)
+        # AWS's sentence ends at "... action" (or "... policy" for a deny); the simulator's
+        # reason goes beside it, in ``explanation``.
         message = (
             f"{caller_label(ctx.caller)} is not authorized to perform: {action} on {where} "
-            f"{tail}. Why: {why}"
+            f"{tail}"
         )
         evaluation = {
             "decision": decision.decision,
@@ -336,7 +311,8 @@ class Authorizer:
             "grants": grant_lines,
             "missing_context_values": list(decision.missing_context_values),
         }
-        return errors.AccessDeniedException(message, evaluation=evaluation, decision=decision)
+        return errors.AccessDeniedException(message, explanation=why, evaluation=evaluation,
+                                            decision=decision)
 
 
 def _short_reason(decision: Decision, grant_lines: list[str]) -> str:

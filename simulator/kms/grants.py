@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
 import os
@@ -176,6 +175,16 @@ class GrantStore:
         self._by_grantee: dict[tuple[str, str], dict[str, Grant]] = {}
         self._by_retiring: dict[str, dict[str, Grant]] = {}
         self._names: dict[tuple[str, str, str], str] = {}
+        #: Tokens this store issued, with the grant each names (a token we made is genuine:
+        #: its MAC need not be checked again), and each grant's tokens, to forget them.
+        self._issued: dict[str, str] = {}
+        self._tokens_of: dict[str, list[str]] = {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled store (one pickled before the token index existed too)."""
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_issued", {})
+        self.__dict__.setdefault("_tokens_of", {})
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -187,11 +196,18 @@ class GrantStore:
     def token_for(self, grant: Grant) -> str:
         """A fresh token for ``grant`` (every CreateGrant answer carries a new one)."""
         body = bytes((_TOKEN_VERSION,)) + bytes.fromhex(grant.grant_id) + os.urandom(16)
-        mac = hmac.new(self._secret, body, hashlib.sha256).digest()[:_MAC_BYTES]
-        return base64.urlsafe_b64encode(body + mac).decode().rstrip("=")
+        mac = hmac.digest(self._secret, body, "sha256")[:_MAC_BYTES]
+        token = base64.urlsafe_b64encode(body + mac).decode().rstrip("=")
+        if grant.grant_id in self._by_id:
+            self._issued[token] = grant.grant_id
+            self._tokens_of.setdefault(grant.grant_id, []).append(token)
+        return token
 
     def grant_id_from_token(self, token: str) -> str | None:
         """The grant id a genuine token names, or None for a malformed or forged token."""
+        issued = self._issued.get(token)
+        if issued is not None:
+            return issued
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError):
@@ -199,7 +215,7 @@ class GrantStore:
         if len(raw) != 1 + 32 + 16 + _MAC_BYTES or raw[0] != _TOKEN_VERSION:
             return None
         body, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
-        expected = hmac.new(self._secret, body, hashlib.sha256).digest()[:_MAC_BYTES]
+        expected = hmac.digest(self._secret, body, "sha256")[:_MAC_BYTES]
         if not hmac.compare_digest(mac, expected):
             return None
         return body[1:33].hex()
@@ -220,6 +236,8 @@ class GrantStore:
         grant = self._by_id.pop(grant_id, None)
         if grant is None:
             return None
+        for token in self._tokens_of.pop(grant_id, ()):
+            del self._issued[token]  # still genuine: the MAC check answers for it from now on
         _discard(self._by_key, grant.key_id, grant_id)
         _discard(self._by_grantee, (grant.key_id, grant.grantee), grant_id)
         if grant.retiring:

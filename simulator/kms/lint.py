@@ -92,7 +92,7 @@ def lint_key_policy(
             findings.append(Finding(OK, "operator-describe-key",
                                     f"{role} can call DescribeKey (CreateCluster/UpdateCluster)"))
         except errors.ClientError as exc:
-            if "delegates to the account" in exc.message:
+            if "delegates to the account" in (exc.explanation or ""):
                 findings.append(Finding(
                     WARNING, "operator-describe-key",
                     f"the key policy does not name {role}; CreateCluster and UpdateCluster "

@@ -61,7 +61,7 @@ def test_source_arn_constraint_allows_only_requests_for_that_resource(sim, kms, 
         other = sim.client("kms", principal=FARGATE_REGIONAL, source_arn=source)
         with pytest.raises(errors.AccessDeniedException) as info:
             other.decrypt(CiphertextBlob=blob, GrantTokens=[token])
-        assert f"constraint SourceArn {TASK} is not met" in info.value.message
+        assert f"constraint SourceArn {TASK} is not met" in info.value.explanation
     # DescribeKey is constrained only when the request names a source (GrantConstraints).
     _grant(kms, key, Operations=["DescribeKey"])
     assert sim.client("kms", principal=FARGATE_REGIONAL).describe_key(KeyId=key["Arn"])
