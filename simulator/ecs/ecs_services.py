@@ -232,9 +232,14 @@ class ServiceOps(DeploymentScheduler):
                 "deployment controller."
             )
         if td is None:
-            raise errors.ClientException("TaskDefinition not found.")
+            # AWS's words (https://github.com/Cloud-CV/EvalAI/issues/2419).
+            raise errors.ClientException("TaskDefinition not found.",
+                                         explanation=f"No task definition {td_ref} is registered.")
         if td.status != "ACTIVE":
-            raise errors.ClientException(f"TaskDefinition is inactive: {td.arn}.")
+            # AWS's words and code (a real answer quoted in
+            # https://github.com/DefangLabs/defang/pull/775).
+            raise errors.InvalidParameterException(
+                "TaskDefinition is inactive", explanation=f"{td.arn} was deregistered.")
         if "desiredCount" not in params:
             raise errors.InvalidParameterException(
                 "desiredCount is required for a service with the REPLICA scheduling strategy."
@@ -407,7 +412,8 @@ class ServiceOps(DeploymentScheduler):
         if td is None:
             raise errors.ClientException("TaskDefinition not found.")
         if td.status != "ACTIVE":
-            raise errors.ClientException(f"TaskDefinition is inactive: {td.arn}.")
+            raise errors.InvalidParameterException(
+                "TaskDefinition is inactive", explanation=f"{td.arn} was deregistered.")
         return td
 
     def DescribeServices(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:

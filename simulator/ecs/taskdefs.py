@@ -231,7 +231,10 @@ class TaskDefinitionOps:
         """The task definition ``ref`` names, or ClientException."""
         found = self.find_taskdef(ctx, ref)
         if found is None:
-            raise errors.ClientException(f"Unable to describe task definition {ref}.")
+            # AWS's words (a real answer quoted in
+            # https://github.com/sil-org/ecs-deploy/issues/145); which one, in the explanation.
+            raise errors.ClientException("Unable to describe task definition.",
+                                         explanation=f"No task definition {ref} is registered.")
         return found
 
     def RegisterTaskDefinition(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -260,7 +263,10 @@ class TaskDefinitionOps:
         td = self.find_taskdef(ctx, params["taskDefinition"])
         authorize_call(ctx, td.arn if td else "*")
         if td is None:
-            raise errors.ClientException("Unable to describe task definition.")
+            raise errors.ClientException(
+                "Unable to describe task definition.",
+                explanation=f"No task definition {params['taskDefinition']} is registered in "
+                "this account and Region.")
         out: dict[str, Any] = {"taskDefinition": td.describe()}
         if "TAGS" in (params.get("include") or ()):
             out["tags"] = copy.deepcopy(td.tags)
@@ -307,8 +313,9 @@ class TaskDefinitionOps:
         authorize_call(ctx, td.arn if td else "*")
         if td is None:
             raise errors.ClientException(
-                "The specified task definition does not exist. Give family:revision or the "
-                "full ARN."
+                "The specified task definition does not exist.",
+                explanation=f"No task definition {ref} is registered. DeregisterTaskDefinition "
+                "needs family:revision or the full ARN.",
             )
         if td.status == "ACTIVE":
             td.status = "INACTIVE"
