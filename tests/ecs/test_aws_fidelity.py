@@ -259,3 +259,99 @@ def _error(call: Callable[..., Any], **params: Any) -> tuple[str, str, int]:
         call(**params)
     err = info.value.response
     return err["Error"]["Code"], err["Error"]["Message"], err["ResponseMetadata"]["HTTPStatusCode"]
+
+
+# -- errors ------------------------------------------------------------------------------------
+def test_every_ecs_error_is_http_400_but_server_exception():
+    """botocore's ECS model gives no status to its errors: AWS's JSON protocol answers 400
+    for client faults and 500 for ServerException."""
+    from simulator import errors
+
+    for shape in service_model("ecs").error_shapes:
+        expected = 500 if shape.name == "ServerException" else 400
+        assert errors.error_class(shape.name).status == expected, shape.name
+
+
+def test_common_errors_through_the_endpoint_in_aws_words(endpoint):
+    """Code, message and HTTP status as a boto3 user sees them, each as ECS answers (the
+    sources are cited where the service raises them)."""
+    sim, _key, ecs = endpoint
+    ecs.create_cluster(clusterName=CLUSTER)
+    td = ecs.register_task_definition(**TD)["taskDefinition"]["taskDefinitionArn"]
+    assert _error(ecs.describe_services, cluster="ghost", services=["web"]) == (
+        "ClusterNotFoundException", "Cluster not found.", 400)
+    assert _error(ecs.update_cluster, cluster="ghost", settings=[
+        {"name": "containerInsights", "value": "enabled"}]) == (
+        "ClusterNotFoundException", "Cluster not found.", 400)
+    assert _error(ecs.describe_task_definition, taskDefinition="ghost:1") == (
+        "ClientException", "Unable to describe task definition.", 400)
+    assert _error(ecs.deregister_task_definition, taskDefinition="ghost:1") == (
+        "ClientException", "The specified task definition does not exist.", 400)
+    service = {"cluster": CLUSTER, "serviceName": "web", "desiredCount": 1,
+               "launchType": "FARGATE", "networkConfiguration": NET}
+    assert _error(ecs.create_service, taskDefinition="ghost:1", **service) == (
+        "ClientException", "TaskDefinition not found.", 400)
+    assert _error(ecs.update_service, cluster=CLUSTER, service="web", desiredCount=2) == (
+        "ServiceNotFoundException", "Service not found.", 400)
+    ecs.create_service(taskDefinition=td, **service)
+    assert _error(ecs.create_service, taskDefinition=f"{td[:-1]}1", **{
+        **service, "desiredCount": 3}) == (
+        "InvalidParameterException", "Creation of service was not idempotent.", 400)
+    assert _error(ecs.create_service, taskDefinition=td, platformVersion="1.9.0", **{
+        **service, "serviceName": "odd"}) == (
+        "PlatformUnknownException", "The specified platform does not exist.", 400)
+    big = ecs.register_task_definition(**{**TD, "family": "big", "ephemeralStorage": {
+        "sizeInGiB": 30}})["taskDefinition"]["taskDefinitionArn"]
+    assert _error(ecs.create_service, taskDefinition=big, platformVersion="1.3.0", **{
+        **service, "serviceName": "old"}) == (
+        "PlatformTaskDefinitionIncompatibilityException",
+        "One or more of the requested capabilities are not supported.", 400)
+    assert _error(ecs.delete_service, cluster=CLUSTER, service="web") == (
+        "InvalidParameterException",
+        "The service cannot be stopped while it is scaled above 0.", 400)
+    assert _error(ecs.delete_cluster, cluster=CLUSTER) == (
+        "ClusterContainsServicesException",
+        "The Cluster cannot be deleted while Services are active.", 400)
+    ecs.delete_service(cluster=CLUSTER, service="web", force=True)
+    sim.fargate.settle()
+    assert _error(ecs.update_service, cluster=CLUSTER, service="web", desiredCount=1) == (
+        "ServiceNotActiveException", "Service was not ACTIVE.", 400)
+    ecs.deregister_task_definition(taskDefinition=td)
+    assert _error(ecs.create_service, taskDefinition=td, **{**service, "serviceName": "w2"}) == (
+        "InvalidParameterException", "TaskDefinition is inactive", 400)
+    ecs.run_task(cluster=CLUSTER, taskDefinition=big, launchType="FARGATE",
+                 networkConfiguration=NET)
+    assert _error(ecs.delete_cluster, cluster=CLUSTER) == (
+        "ClusterContainsTasksException",
+        "The Cluster cannot be deleted while Tasks are active.", 400)
+    assert [c["status"] for c in ecs.describe_clusters(clusters=[CLUSTER])["clusters"]] == [
+        "ACTIVE"]  # nothing half-deleted
+
+
+def test_task_set_refusals_in_aws_words(sim):
+    from simulator import errors
+
+    ecs = sim.client("ecs")
+    ecs.create_cluster(clusterName=CLUSTER)
+    td = ecs.register_task_definition(**TD)["taskDefinition"]["taskDefinitionArn"]
+    base = {"cluster": CLUSTER, "desiredCount": 1, "launchType": "FARGATE",
+            "networkConfiguration": NET}
+    ecs.create_service(serviceName="web", taskDefinition=td, **base)
+    with pytest.raises(errors.InvalidParameterException) as info:
+        ecs.create_task_set(cluster=CLUSTER, service="web", taskDefinition=td)
+    assert info.value.message == ("Amazon ECS only supports task set management on services "
+                                  "configured to use external deployment controllers.")
+    assert "ECS deployment controller" in (info.value.explanation or "")
+    ecs.create_service(serviceName="ext", deploymentController={"type": "EXTERNAL"}, **base)
+    with pytest.raises(errors.InvalidParameterException) as info:
+        ecs.update_service(cluster=CLUSTER, service="ext", taskDefinition=td)
+    assert info.value.message == ("Unable to update task definition on services with a "
+                                  "EXTERNAL deployment controller.")
+    assert "CreateTaskSet" in (info.value.explanation or "")
+    for _ in range(5):
+        ecs.create_task_set(cluster=CLUSTER, service="ext", taskDefinition=td)
+    with pytest.raises(errors.InvalidParameterException) as info:
+        ecs.create_task_set(cluster=CLUSTER, service="ext", taskDefinition=td)
+    assert info.value.message == ("5 deployments exist on the service. Unable to create new "
+                                  "TaskSet since this exceeds the maximum limit.")
+    assert len(ecs.describe_task_sets(cluster=CLUSTER, service="ext")["taskSets"]) == 5
