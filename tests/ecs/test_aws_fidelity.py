@@ -355,3 +355,31 @@ def test_task_set_refusals_in_aws_words(sim):
     assert info.value.message == ("5 deployments exist on the service. Unable to create new "
                                   "TaskSet since this exceeds the maximum limit.")
     assert len(ecs.describe_task_sets(cluster=CLUSTER, service="ext")["taskSets"]) == 5
+
+
+def test_access_denied_is_ecs_access_denied_exception_in_aws_words(sim):
+    """ECS denies with AccessDeniedException (HTTP 400, ECS's JSON protocol), IAM's sentence
+    naming the caller, the action and the resource ARN; the evaluation rides along."""
+    from simulator import errors
+    from tests.ecs.helpers import make_role
+
+    sim.client("ecs").create_cluster(clusterName=CLUSTER)
+    role = make_role(sim, "nobody")
+    caller = sim.client("ecs", principal=role)
+    cases = {
+        "CreateCluster": ({"clusterName": "x"}, f"arn:aws:ecs:us-west-2:{ACCOUNT}:cluster/x"),
+        "DescribeClusters": ({"clusters": [CLUSTER]},
+                             f"arn:aws:ecs:us-west-2:{ACCOUNT}:cluster/{CLUSTER}"),
+        "ListClusters": ({}, "*"),
+        "RegisterTaskDefinition": (TD, f"{FAMILY_ARN}:1"),
+    }
+    for op, (params, resource) in cases.items():
+        with pytest.raises(errors.AccessDeniedException) as info:
+            caller.call(op, params)
+        assert (info.value.code, info.value.status) == ("AccessDeniedException", 400), op
+        assert info.value.message == (
+            f"User: {role} is not authorized to perform: ecs:{op} on resource: {resource} "
+            f"because no identity-based policy allows the ecs:{op} action"), op
+        assert info.value.details["evaluation"].decision != "allowed"
+    assert sim.client("ecs").list_clusters()["clusterArns"] == [
+        f"arn:aws:ecs:us-west-2:{ACCOUNT}:cluster/{CLUSTER}"]
