@@ -125,21 +125,26 @@ def fargate_compatible(body: dict[str, Any]) -> bool:
 
 
 def _check_containers(defs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # ECS's words, as real answers quote them: "Container list cannot be empty."
+    # (awsdocs/aws-cloudformation-user-guide#454), "Container.name should not be null or
+    # empty." (awsdocs/aws-cloudformation-user-guide#612), "Container.image should not be null
+    # or empty." (aws/aws-cli#5924), "Container names must be unique within a Task
+    # Definition." (Shippable/support#2946). Which container, in the explanation.
     if not defs:
         raise errors.ClientException("Container list cannot be empty.")
     out, seen = [], set()
     for i, c in enumerate(defs):
         name = c.get("name")
         if not name:
-            raise errors.ClientException(
-                f"Container.name should not be null or empty (containerDefinitions[{i}])."
-            )
+            raise errors.ClientException("Container.name should not be null or empty.",
+                                         explanation=f"containerDefinitions[{i}] has no name.")
         if not c.get("image"):
-            raise errors.ClientException(
-                f"Container.image should not be null or empty (container '{name}')."
-            )
+            raise errors.ClientException("Container.image should not be null or empty.",
+                                         explanation=f"Container '{name}' has no image.")
         if name in seen:
-            raise errors.ClientException(f"Container names must be unique: '{name}' repeats.")
+            raise errors.ClientException(
+                "Container names must be unique within a Task Definition.",
+                explanation=f"The container name '{name}' appears more than once.")
         seen.add(name)
         stored = copy.deepcopy(_CONTAINER_DEFAULTS)
         stored.update(copy.deepcopy(c))
