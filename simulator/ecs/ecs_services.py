@@ -193,10 +193,14 @@ class ServiceOps(DeploymentScheduler):
     ) -> tuple[str | None, list[dict[str, Any]]]:
         launch_type, strategy = launch_choice(cluster, params)
         if launch_type and launch_type != "FARGATE":
+            # ECS's words when nothing can host an EC2 task (a real answer quoted in
+            # https://github.com/aws/amazon-ecs-cli/issues/1122); AWS itself would accept the
+            # service and report the same reason in its events, the simulator refuses it.
             raise errors.InvalidParameterException(
-                f"The simulator models Fargate only: launchType {launch_type} has no container "
-                "instances to place tasks on. Use launchType FARGATE or a FARGATE capacity "
-                "provider."
+                "No Container Instances were found in your cluster.",
+                explanation=f"The simulator models Fargate only: launchType {launch_type} has "
+                "no container instances to place tasks on. Use launchType FARGATE or a FARGATE "
+                "capacity provider.",
             )
         return launch_type, strategy
 

@@ -383,3 +383,18 @@ def test_access_denied_is_ecs_access_denied_exception_in_aws_words(sim):
         assert info.value.details["evaluation"].decision != "allowed"
     assert sim.client("ecs").list_clusters()["clusterArns"] == [
         f"arn:aws:ecs:us-west-2:{ACCOUNT}:cluster/{CLUSTER}"]
+
+
+def test_a_service_on_ec2_is_refused_with_ecs_placement_words(sim):
+    from simulator import errors
+
+    ecs = sim.client("ecs")
+    ecs.create_cluster(clusterName=CLUSTER)
+    td = ecs.register_task_definition(**{**TD, "requiresCompatibilities": []})[
+        "taskDefinition"]["taskDefinitionArn"]
+    with pytest.raises(errors.InvalidParameterException) as info:
+        ecs.create_service(cluster=CLUSTER, serviceName="web", taskDefinition=td,
+                           desiredCount=1, launchType="EC2", networkConfiguration=NET)
+    assert info.value.message == "No Container Instances were found in your cluster."
+    assert "Fargate only" in (info.value.explanation or "")
+    assert ecs.list_services(cluster=CLUSTER)["serviceArns"] == []
