@@ -134,12 +134,20 @@ def launch_choice(
             launch_type = "EC2"
     for item in strategy or []:
         if item["capacityProvider"] not in cluster.capacity_providers:
-            raise errors.InvalidParameterException(
-                "The specified capacity provider strategy cannot contain a capacity "
-                "provider that is not associated with the cluster: "
-                f"{item['capacityProvider']}."
-            )
+            raise _not_associated(item["capacityProvider"], cluster.name)
     return launch_type, list(strategy or [])
+
+
+def _not_associated(provider: str, cluster: str | None) -> errors.ClientError:
+    """A strategy naming a capacity provider the cluster lacks, in AWS's words (as quoted in
+    https://github.com/dask/dask-cloudprovider/issues/328)."""
+    where = f"cluster {cluster}" if cluster else "the cluster's capacityProviders"
+    return errors.InvalidParameterException(
+        "The specified capacity provider strategy cannot contain a capacity provider that is "
+        "not associated with the cluster. Associate the capacity provider with the cluster or "
+        "specify a valid capacity provider and try again.",
+        explanation=f"{provider} is not among the capacity providers of {where}.",
+    )
 
 
 def _check_settings(settings: list[dict[str, str]] | None) -> list[dict[str, str]]:
@@ -166,17 +174,18 @@ def _check_capacity(
     providers = list(providers or [])
     for name in providers:
         if name not in FARGATE_PROVIDERS:
+            # AWS's words, as quoted in
+            # https://github.com/terraform-aws-modules/terraform-aws-ecs/issues/53
             raise errors.InvalidParameterException(
-                f"The specified capacity provider '{name}' does not exist. The simulator models "
-                "the Fargate capacity providers FARGATE and FARGATE_SPOT."
+                "The specified capacity provider was not found. Specify a valid capacity "
+                "provider and try again.",
+                explanation=f"There is no capacity provider {name}: the simulator models the "
+                "Fargate capacity providers FARGATE and FARGATE_SPOT.",
             )
     out = []
     for item in strategy or []:
         if item["capacityProvider"] not in providers:
-            raise errors.InvalidParameterException(
-                "The specified capacity provider strategy cannot contain a capacity provider "
-                f"that is not associated with the cluster: {item['capacityProvider']}."
-            )
+            raise _not_associated(item["capacityProvider"], None)
         out.append({"capacityProvider": item["capacityProvider"],
                     "weight": item.get("weight", 0), "base": item.get("base", 0)})
     return providers, out
@@ -263,10 +272,12 @@ class ClusterOps:
                                                    candidate.capacity_providers,
                                                    candidate.default_strategy)
             if not same:
+                # AWS's words, as quoted in https://github.com/hashicorp/terraform/issues/24615
                 raise errors.InvalidParameterException(
                     "Arguments on this idempotent request are inconsistent with arguments used "
-                    f"in previous request(s): cluster {name} exists with another configuration. "
-                    "Use UpdateCluster to change it."
+                    "in previous request(s).",
+                    explanation=f"Cluster {name} exists with another configuration, settings "
+                    "or capacity providers; use UpdateCluster to change them.",
                 )
             return {"cluster": existing.describe(full=True)}
         self.clusters[(ctx.account, name)] = candidate

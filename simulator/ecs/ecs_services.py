@@ -193,10 +193,14 @@ class ServiceOps(DeploymentScheduler):
     ) -> tuple[str | None, list[dict[str, Any]]]:
         launch_type, strategy = launch_choice(cluster, params)
         if launch_type and launch_type != "FARGATE":
+            # ECS's words when nothing can host an EC2 task (a real answer quoted in
+            # https://github.com/aws/amazon-ecs-cli/issues/1122); AWS itself would accept the
+            # service and report the same reason in its events, the simulator refuses it.
             raise errors.InvalidParameterException(
-                f"The simulator models Fargate only: launchType {launch_type} has no container "
-                "instances to place tasks on. Use launchType FARGATE or a FARGATE capacity "
-                "provider."
+                "No Container Instances were found in your cluster.",
+                explanation=f"The simulator models Fargate only: launchType {launch_type} has "
+                "no container instances to place tasks on. Use launchType FARGATE or a FARGATE "
+                "capacity provider.",
             )
         return launch_type, strategy
 
@@ -232,9 +236,14 @@ class ServiceOps(DeploymentScheduler):
                 "deployment controller."
             )
         if td is None:
-            raise errors.ClientException("TaskDefinition not found.")
+            # AWS's words (https://github.com/Cloud-CV/EvalAI/issues/2419).
+            raise errors.ClientException("TaskDefinition not found.",
+                                         explanation=f"No task definition {td_ref} is registered.")
         if td.status != "ACTIVE":
-            raise errors.ClientException(f"TaskDefinition is inactive: {td.arn}.")
+            # AWS's words and code (a real answer quoted in
+            # https://github.com/DefangLabs/defang/pull/775).
+            raise errors.InvalidParameterException(
+                "TaskDefinition is inactive", explanation=f"{td.arn} was deregistered.")
         if "desiredCount" not in params:
             raise errors.InvalidParameterException(
                 "desiredCount is required for a service with the REPLICA scheduling strategy."
@@ -407,7 +416,8 @@ class ServiceOps(DeploymentScheduler):
         if td is None:
             raise errors.ClientException("TaskDefinition not found.")
         if td.status != "ACTIVE":
-            raise errors.ClientException(f"TaskDefinition is inactive: {td.arn}.")
+            raise errors.InvalidParameterException(
+                "TaskDefinition is inactive", explanation=f"{td.arn} was deregistered.")
         return td
 
     def DescribeServices(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,9 @@ class Rule:
     recorded: str | None
     #: Only for network mode awsvpc (true for every Fargate definition that got this far).
     awsvpc: bool = False
+    #: Where in the definition (formatted with ``value``), for the explanation: AWS's own
+    #: message does not name the container or volume.
+    where: str | None = None
 
 
 def _task(key: str, allowed: tuple[Any, ...] = ()) -> Callable[[dict[str, Any]], Iterator[Any]]:
@@ -117,42 +120,42 @@ RULES: tuple[Rule, ...] = (
     Rule("placementConstraints", _task("placementConstraints", ([],)),
          _UNSUPPORTED.format(param="placementConstraints"), None),
     Rule("containerDefinitions[].privileged", _container("privileged"),
-         _UNSUPPORTED.format(param="privileged containers") + " (container '{value}')", None),
+         _UNSUPPORTED.format(param="privileged containers"), None, where="container '{value}'"),
     Rule("containerDefinitions[].linuxParameters.devices", _linux("devices"),
-         _UNSUPPORTED.format(param="devices") + " (container '{value}')", None),
+         _UNSUPPORTED.format(param="devices"), None, where="container '{value}'"),
     Rule("containerDefinitions[].linuxParameters.capabilities.add", _added_capabilities,
          "Tasks using the Fargate launch type support adding only the SYS_PTRACE Linux "
          "capability, not {value}.", None),
     Rule("containerDefinitions[].linuxParameters.sharedMemorySize", _linux("sharedMemorySize"),
-         _UNSUPPORTED.format(param="sharedMemorySize") + " (container '{value}')", None),
+         _UNSUPPORTED.format(param="sharedMemorySize"), None, where="container '{value}'"),
     Rule("containerDefinitions[].linuxParameters.tmpfs", _linux("tmpfs"),
-         _UNSUPPORTED.format(param="tmpfs") + " (container '{value}')", None),
+         _UNSUPPORTED.format(param="tmpfs"), None, where="container '{value}'"),
     # "If you're using tasks that use the Fargate launch type, the maxSwap parameter isn't
     # supported" (and swappiness likewise; task definition parameters, linuxParameters).
     Rule("containerDefinitions[].linuxParameters.maxSwap", _linux("maxSwap", any_value=True),
-         _UNSUPPORTED.format(param="maxSwap") + " (container '{value}')", None),
+         _UNSUPPORTED.format(param="maxSwap"), None, where="container '{value}'"),
     Rule("containerDefinitions[].linuxParameters.swappiness", _linux("swappiness", any_value=True),
-         _UNSUPPORTED.format(param="swappiness") + " (container '{value}')", None),
+         _UNSUPPORTED.format(param="swappiness"), None, where="container '{value}'"),
     Rule("containerDefinitions[].resourceRequirements GPU", _gpu,
-         "Tasks using the Fargate launch type do not support GPU resource requirements "
-         "(container '{value}')", None),
+         "Tasks using the Fargate launch type do not support GPU resource requirements.", None,
+         where="container '{value}'"),
     Rule("containerDefinitions[].links", _container("links"),
-         _UNSUPPORTED.format(param="links") + " (container '{value}')", None),
+         _UNSUPPORTED.format(param="links"), None, where="container '{value}'"),
     Rule("containerDefinitions[].disableNetworking", _container("disableNetworking"),
-         _UNSUPPORTED.format(param="disableNetworking") + " (container '{value}')", None),
+         _UNSUPPORTED.format(param="disableNetworking"), None, where="container '{value}'"),
     Rule("containerDefinitions[].dnsServers", _container("dnsServers"),
-         _UNSUPPORTED.format(param="dnsServers") + " (container '{value}')", None),
+         _UNSUPPORTED.format(param="dnsServers"), None, where="container '{value}'"),
     Rule("containerDefinitions[].dnsSearchDomains", _container("dnsSearchDomains"),
-         _UNSUPPORTED.format(param="dnsSearchDomains") + " (container '{value}')", None),
+         _UNSUPPORTED.format(param="dnsSearchDomains"), None, where="container '{value}'"),
     Rule("containerDefinitions[].dockerSecurityOptions", _container("dockerSecurityOptions"),
-         _UNSUPPORTED.format(param="dockerSecurityOptions") + " (container '{value}')", None),
+         _UNSUPPORTED.format(param="dockerSecurityOptions"), None, where="container '{value}'"),
     Rule("containerDefinitions[].extraHosts", _container("extraHosts"),
-         _UNSUPPORTED.format(param="extraHosts") + " (container '{value}')", None),
+         _UNSUPPORTED.format(param="extraHosts"), None, where="container '{value}'"),
     Rule("volumes[].host.sourcePath", _host_volumes,
-         _UNSUPPORTED.format(param="host volumes with a sourcePath") + " (volume '{value}')",
-         None),
+         _UNSUPPORTED.format(param="host volumes with a sourcePath"),
+         None, where="volume '{value}'"),
     Rule("volumes[].dockerVolumeConfiguration", _docker_volumes,
-         _UNSUPPORTED.format(param="dockerVolumeConfiguration") + " (volume '{value}')", None),
+         _UNSUPPORTED.format(param="dockerVolumeConfiguration"), None, where="volume '{value}'"),
     Rule("containerDefinitions[].portMappings[].hostPort", _host_ports,
          "When networkMode=awsvpc, the host ports and container ports in port mappings must "
          "match.",
@@ -163,8 +166,9 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def violations(body: dict[str, Any], *, fargate: bool) -> Iterator[tuple[Rule, str]]:
-    """(rule, message) for every rule ``body`` breaks (Fargate rules only when ``fargate``)."""
+def violations(body: dict[str, Any], *, fargate: bool) -> Iterator[tuple[Rule, str, str]]:
+    """(rule, AWS's message, explanation) for every rule ``body`` breaks (Fargate rules only
+    when ``fargate``)."""
     awsvpc = body.get("networkMode") == "awsvpc"
     for rule in RULES:
         if rule.awsvpc and not awsvpc:
@@ -172,11 +176,15 @@ def violations(body: dict[str, Any], *, fargate: bool) -> Iterator[tuple[Rule, s
         if not rule.awsvpc and not fargate:
             continue
         for value in rule.find(body):
-            yield rule, rule.message.format(value=value)
+            where = f" ({rule.where.format(value=value)})" if rule.where else ""
+            explanation = (f"{rule.parameter}{where}: Fargate does not offer it "
+                           "(https://docs.aws.amazon.com/AmazonECS/latest/developerguide/"
+                           "fargate-tasks-services.html#fargate-task-defs).")
+            yield rule, rule.message.format(value=value), explanation
 
 
 def check(body: dict[str, Any], *, fargate: bool) -> None:
     """ClientException with AWS's message for the first rule ``body`` breaks."""
-    for rule, message in violations(body, fargate=fargate):
-        raise errors.ClientException(message, parameter=rule.parameter,
-                                     recorded=rule.recorded)
+    for rule, message, explanation in violations(body, fargate=fargate):
+        raise errors.ClientException(message, explanation=explanation,
+                                     parameter=rule.parameter, recorded=rule.recorded)

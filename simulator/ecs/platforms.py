@@ -61,9 +61,15 @@ RETIREMENTS: dict[str, dict[str, Retirement]] = {
     },
 }
 
-#: The PlatformUnknownException text of the ECS API reference ("The specified platform
-#: version doesn't exist."); the simulator's explanation follows it.
-PLATFORM_UNKNOWN = "The specified platform version doesn't exist."
+#: PlatformUnknownException's message as ECS sends it (quoted from a real answer in
+#: https://github.com/jenkinsci/amazon-ecs-plugin/issues/218; the API reference describes the
+#: error as "The specified platform version doesn't exist."). The simulator's account of
+#: which version and why goes in ``ClientError.explanation``.
+PLATFORM_UNKNOWN = "The specified platform does not exist."
+#: PlatformTaskDefinitionIncompatibilityException's message as ECS sends it (real answers
+#: quoted in https://github.com/CircleCI-Public/aws-ecs-orb/issues/121 and
+#: https://github.com/jenkinsci/amazon-ecs-plugin/issues/218).
+PLATFORM_INCOMPATIBLE = "One or more of the requested capabilities are not supported."
 
 
 def retirement(version: str, partition: str = "aws") -> Retirement | None:
@@ -104,7 +110,8 @@ def resolve(
         gone = retirement(platform_version, partition)
         if gone is not None and when >= gone.retired:
             raise errors.PlatformUnknownException(
-                f"{PLATFORM_UNKNOWN} Linux platform version {platform_version} was retired on "
+                PLATFORM_UNKNOWN,
+                explanation=f"Linux platform version {platform_version} was retired on "
                 f"{gone.retired:%Y-%m-%d} ({gone.source}); use 1.4.0 or LATEST.",
                 retired=gone.retired.isoformat(),
             )
@@ -114,9 +121,10 @@ def resolve(
     if platform_version not in known:
         family = os_family if windows else LINUX
         raise errors.PlatformUnknownException(
-            f"The specified platform version ({platform_version}) does not exist for the "
+            PLATFORM_UNKNOWN,
+            explanation=f"The platform version {platform_version} does not exist for the "
             f"{family} platform family. Valid versions: {', '.join(known)} and LATEST"
-            f" (= {LATEST_WINDOWS if windows else LATEST_LINUX})."
+            f" (= {LATEST_WINDOWS if windows else LATEST_LINUX}).",
         )
     return platform_version
 
@@ -141,7 +149,8 @@ def check_capabilities(
         missing.append(f"ephemeralStorage ({ephemeral_gib} GiB)")
     if missing:
         raise errors.PlatformTaskDefinitionIncompatibilityException(
-            f"The specified platform does not satisfy the task definition's required "
+            PLATFORM_INCOMPATIBLE,
+            explanation=f"The platform does not satisfy the task definition's required "
             f"capabilities: platform version {version} does not support "
-            f"{', '.join(missing)}; use 1.4.0 or LATEST."
+            f"{', '.join(missing)}; use 1.4.0 or LATEST.",
         )

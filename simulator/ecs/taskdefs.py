@@ -125,21 +125,26 @@ def fargate_compatible(body: dict[str, Any]) -> bool:
 
 
 def _check_containers(defs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # ECS's words, as real answers quote them: "Container list cannot be empty."
+    # (awsdocs/aws-cloudformation-user-guide#454), "Container.name should not be null or
+    # empty." (awsdocs/aws-cloudformation-user-guide#612), "Container.image should not be null
+    # or empty." (aws/aws-cli#5924), "Container names must be unique within a Task
+    # Definition." (Shippable/support#2946). Which container, in the explanation.
     if not defs:
         raise errors.ClientException("Container list cannot be empty.")
     out, seen = [], set()
     for i, c in enumerate(defs):
         name = c.get("name")
         if not name:
-            raise errors.ClientException(
-                f"Container.name should not be null or empty (containerDefinitions[{i}])."
-            )
+            raise errors.ClientException("Container.name should not be null or empty.",
+                                         explanation=f"containerDefinitions[{i}] has no name.")
         if not c.get("image"):
-            raise errors.ClientException(
-                f"Container.image should not be null or empty (container '{name}')."
-            )
+            raise errors.ClientException("Container.image should not be null or empty.",
+                                         explanation=f"Container '{name}' has no image.")
         if name in seen:
-            raise errors.ClientException(f"Container names must be unique: '{name}' repeats.")
+            raise errors.ClientException(
+                "Container names must be unique within a Task Definition.",
+                explanation=f"The container name '{name}' appears more than once.")
         seen.add(name)
         stored = copy.deepcopy(_CONTAINER_DEFAULTS)
         stored.update(copy.deepcopy(c))
@@ -231,7 +236,10 @@ class TaskDefinitionOps:
         """The task definition ``ref`` names, or ClientException."""
         found = self.find_taskdef(ctx, ref)
         if found is None:
-            raise errors.ClientException(f"Unable to describe task definition {ref}.")
+            # AWS's words (a real answer quoted in
+            # https://github.com/sil-org/ecs-deploy/issues/145); which one, in the explanation.
+            raise errors.ClientException("Unable to describe task definition.",
+                                         explanation=f"No task definition {ref} is registered.")
         return found
 
     def RegisterTaskDefinition(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -260,7 +268,10 @@ class TaskDefinitionOps:
         td = self.find_taskdef(ctx, params["taskDefinition"])
         authorize_call(ctx, td.arn if td else "*")
         if td is None:
-            raise errors.ClientException("Unable to describe task definition.")
+            raise errors.ClientException(
+                "Unable to describe task definition.",
+                explanation=f"No task definition {params['taskDefinition']} is registered in "
+                "this account and Region.")
         out: dict[str, Any] = {"taskDefinition": td.describe()}
         if "TAGS" in (params.get("include") or ()):
             out["tags"] = copy.deepcopy(td.tags)
@@ -307,8 +318,9 @@ class TaskDefinitionOps:
         authorize_call(ctx, td.arn if td else "*")
         if td is None:
             raise errors.ClientException(
-                "The specified task definition does not exist. Give family:revision or the "
-                "full ARN."
+                "The specified task definition does not exist.",
+                explanation=f"No task definition {ref} is registered. DeregisterTaskDefinition "
+                "needs family:revision or the full ARN.",
             )
         if td.status == "ACTIVE":
             td.status = "INACTIVE"

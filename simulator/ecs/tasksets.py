@@ -33,14 +33,29 @@ TASK_SET_CONTROLLERS = ("EXTERNAL", "CODE_DEPLOY")
 #: The ECS model's error for a task set that does not exist.
 TaskSetNotFoundException = errors.error_class("TaskSetNotFoundException")
 DEFAULT_SCALE = {"value": 100.0, "unit": "PERCENT"}
+#: Task sets (deployments) a service may hold at once; CreateTaskSet beyond it is refused
+#: in AWS's words, as quoted in https://github.com/aws-samples/ecs-bg-external-controller/issues/6
+MAX_TASK_SETS = 5
 
 
 def update_refused(controller: str, what: str) -> errors.ClientError:
-    """UpdateService's refusal to change ``what`` on a task-set service (AWS's words)."""
-    how = ("Use AWS CodeDeploy to trigger a new deployment." if controller == "CODE_DEPLOY"
-           else "Create a task set (CreateTaskSet) instead.")
+    """UpdateService's refusal to change ``what`` on a task-set service (AWS's words).
+
+    The CODE_DEPLOY text is ECS's own (quoted in
+    https://github.com/hendrixroa/terraform-aws-ecs-service-blue-green-deployment/issues/2 and
+    https://github.com/fabfuel/ecs-deploy/issues/175); for EXTERNAL the same sentence is used
+    without the CodeDeploy advice, which goes to the explanation instead.
+    """
+    if controller == "CODE_DEPLOY":
+        return errors.InvalidParameterException(
+            f"Unable to update {what} on services with a CODE_DEPLOY deployment controller. "
+            "Use AWS CodeDeploy to trigger a new deployment."
+        )
     return errors.InvalidParameterException(
-        f"Unable to update {what} on services with a {controller} deployment controller. {how}"
+        f"Unable to update {what} on services with a {controller} deployment controller.",
+        explanation=f"A service with the {controller} deployment controller changes its "
+        f"{what} through task sets: create one (CreateTaskSet) and make it primary "
+        "(UpdateServicePrimaryTaskSet).",
     )
 
 
@@ -160,9 +175,13 @@ class TaskSetOps:
         authorize_call(ctx, found.arn if found else arn, {"ecs:cluster": cluster.arn})
         svc = self._active_service(ctx, cluster, params["service"])  # type: ignore[attr-defined]
         if svc.controller not in TASK_SET_CONTROLLERS:
+            # AWS's words, as quoted in
+            # https://github.com/hashicorp/terraform-provider-aws/issues/30347
             raise errors.InvalidParameterException(
-                f"Task sets are used by services with the EXTERNAL or CODE_DEPLOY deployment "
-                f"controller; service {svc.name} uses {svc.controller}."
+                "Amazon ECS only supports task set management on services configured to use "
+                "external deployment controllers.",
+                explanation=f"Service {svc.name} uses the {svc.controller} deployment "
+                "controller; task sets belong to EXTERNAL (or CODE_DEPLOY) services.",
             )
         return svc
 
@@ -202,6 +221,12 @@ class TaskSetOps:
     def CreateTaskSet(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Add a task set (ACTIVE; the first one of an EXTERNAL service becomes PRIMARY)."""
         svc = self._task_set_service(ctx, params)
+        if len(svc.task_sets) >= MAX_TASK_SETS:
+            raise errors.InvalidParameterException(
+                f"{len(svc.task_sets)} deployments exist on the service. Unable to create new "
+                "TaskSet since this exceeds the maximum limit.",
+                explanation="Delete a task set (DeleteTaskSet) before creating another.",
+            )
         ts = self.new_task_set(ctx, svc, params)
         if not any(t.status == "PRIMARY" for t in svc.task_sets):
             ts.status = "PRIMARY"

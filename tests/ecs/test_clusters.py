@@ -313,3 +313,29 @@ def test_a_setting_without_a_name_is_refused(sim):
     with pytest.raises(errors.InvalidParameterException, match="needs a name"):
         sim.client("ecs").create_cluster(clusterName="c", settings=[{"value": "enabled"}])
     assert sim.client("ecs").list_clusters()["clusterArns"] == []
+
+
+def test_capacity_provider_and_idempotency_refusals_in_aws_words(sim):
+    ecs = sim.client("ecs")
+    with pytest.raises(errors.InvalidParameterException) as info:
+        ecs.create_cluster(clusterName="bad", capacityProviders=["MY_ASG"])
+    assert info.value.message == ("The specified capacity provider was not found. Specify a "
+                                  "valid capacity provider and try again.")
+    assert "MY_ASG" in (info.value.explanation or "")
+    with pytest.raises(errors.InvalidParameterException) as info:
+        ecs.create_cluster(clusterName="bad2", capacityProviders=["FARGATE"],
+                           defaultCapacityProviderStrategy=[{"capacityProvider": "FARGATE_SPOT"}])
+    assert info.value.message == (
+        "The specified capacity provider strategy cannot contain a capacity provider that is "
+        "not associated with the cluster. Associate the capacity provider with the cluster or "
+        "specify a valid capacity provider and try again.")
+    assert "FARGATE_SPOT" in (info.value.explanation or "")
+    ecs.create_cluster(clusterName="prod")
+    with pytest.raises(errors.InvalidParameterException) as info:
+        ecs.create_cluster(clusterName="prod", capacityProviders=["FARGATE"])
+    assert info.value.message == ("Arguments on this idempotent request are inconsistent with "
+                                  "arguments used in previous request(s).")
+    assert "UpdateCluster" in (info.value.explanation or "")
+    assert ecs.list_clusters()["clusterArns"] == [
+        f"arn:aws:ecs:us-west-2:{ACCOUNT}:cluster/prod"]
+    assert ecs.describe_clusters(clusters=["prod"])["clusters"][0]["capacityProviders"] == []

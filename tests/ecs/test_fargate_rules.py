@@ -103,3 +103,11 @@ def test_every_rule_has_a_test_case():
                "containerDefinitions[].linuxParameters.tmpfs", "containerDefinitions[].links",
                "containerDefinitions[].resourceRequirements GPU", "volumes[].host.sourcePath"}
     assert covered <= {r.parameter for r in RULES}
+
+
+def test_the_container_goes_in_the_explanation_not_in_awss_message(sim):
+    with pytest.raises(errors.ClientException) as exc:
+        reg(sim, containerDefinitions=container(privileged=True))
+    assert exc.value.message == ("Tasks using the Fargate launch type do not support "
+                                 "privileged containers.")
+    assert "containerDefinitions[].privileged (container 'app')" in (exc.value.explanation or "")

@@ -147,8 +147,9 @@ def test_service_errors(sim, ecs):
     with pytest.raises(errors.InvalidParameterException, match="desiredCount"):
         ecs.create_service(cluster="prod", serviceName="x", taskDefinition=td,
                            launchType="FARGATE", networkConfiguration=NET)
-    with pytest.raises(errors.InvalidParameterException, match="EC2"):
+    with pytest.raises(errors.InvalidParameterException, match="No Container Instances") as info:
         create(ecs, td, name="x", launchType="EC2")
+    assert "launchType EC2" in (info.value.explanation or "")
     with pytest.raises(errors.InvalidParameterException, match="DAEMON"):
         create(ecs, td, name="x", schedulingStrategy="DAEMON")
     with pytest.raises(errors.InvalidParameterException, match="maximumPercent"):

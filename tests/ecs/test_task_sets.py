@@ -105,8 +105,9 @@ def test_task_set_calls_on_an_ecs_service_are_refused(sim, ecs):
     ecs.create_service(cluster=CLUSTER, serviceName="web", desiredCount=1,
                        launchType="FARGATE", networkConfiguration=NET,
                        taskDefinition=register(sim))
-    with pytest.raises(errors.InvalidParameterException, match="EXTERNAL or CODE_DEPLOY"):
+    with pytest.raises(errors.InvalidParameterException, match="external deployment") as info:
         ecs.create_task_set(cluster=CLUSTER, service="web", taskDefinition=register(sim))
+    assert "EXTERNAL (or CODE_DEPLOY)" in (info.value.explanation or "")
 
 
 def test_unknown_task_set(sim, ecs):

@@ -187,3 +187,20 @@ def test_list_task_definition_families(sim):
     assert page["families"] == ["web", "webhook"] and page["nextToken"]
     rest = ecs.list_task_definition_families(maxResults=2, nextToken=page["nextToken"])
     assert rest["families"] == ["worker"] and "nextToken" not in rest
+
+
+@pytest.mark.parametrize(("containers", "message", "why"), [
+    ([], "Container list cannot be empty.", None),
+    ([{"image": "busybox"}], "Container.name should not be null or empty.",
+     "containerDefinitions[0]"),
+    ([{"name": "app"}], "Container.image should not be null or empty.", "'app'"),
+    ([{"name": "app", "image": "a"}, {"name": "app", "image": "b"}],
+     "Container names must be unique within a Task Definition.", "'app'"),
+])
+def test_container_list_refusals_in_ecs_words(sim, containers, message, why):
+    with pytest.raises(errors.ClientException) as info:
+        sim.client("ecs").register_task_definition(family="f", containerDefinitions=containers)
+    assert info.value.message == message
+    if why:
+        assert why in (info.value.explanation or "")
+    assert sim.client("ecs").list_task_definitions()["taskDefinitionArns"] == []

@@ -137,7 +137,7 @@ def test_malformed_run_task_creates_nothing(sim, td, extra, error, message):
     params = {k: v for k, v in params.items() if v is not None}
     with pytest.raises(error) as info:
         sim.client("ecs").run_task(**params)
-    assert message in info.value.message
+    assert message in f"{info.value.message} {info.value.explanation}"
     assert sim.ecs.all_tasks() == []
 
 
@@ -148,9 +148,11 @@ def test_windows_runs_on_1_0_0_only(sim):
     [task] = run(sim, win, platformVersion="LATEST")
     assert task["platformVersion"] == "1.0.0"
     assert task["platformFamily"] == "WINDOWS_SERVER_2022_CORE"
-    with pytest.raises(errors.PlatformUnknownException, match="WINDOWS"):
+    with pytest.raises(errors.PlatformUnknownException) as info:
         ecs.run_task(cluster="prod", taskDefinition=win, launchType="FARGATE",
                      networkConfiguration=NET, platformVersion="1.4.0")
+    assert info.value.message == "The specified platform does not exist."
+    assert "WINDOWS" in (info.value.explanation or "")
 
 
 def test_legacy_platform_has_no_fargate_ephemeral_storage_field(sim, td):
@@ -171,9 +173,11 @@ def test_legacy_platform_has_no_fargate_ephemeral_storage_field(sim, td):
 def test_features_of_1_4_0_are_refused_on_1_3_0(sim, params, needs):
     make_cluster(sim)
     arn = register(sim, **params)
-    with pytest.raises(errors.PlatformTaskDefinitionIncompatibilityException, match=needs):
+    with pytest.raises(errors.PlatformTaskDefinitionIncompatibilityException) as info:
         sim.client("ecs").run_task(cluster="prod", taskDefinition=arn, launchType="FARGATE",
                                    networkConfiguration=NET, platformVersion="1.3.0")
+    assert info.value.message == "One or more of the requested capabilities are not supported."
+    assert needs in (info.value.explanation or "")
 
 
 def test_ephemeral_storage_override_and_definition_size(sim):
