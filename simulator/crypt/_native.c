@@ -1524,6 +1524,7 @@ typedef struct {
     size_t a, b;         /* sectors [a, b) of the chunk */
     size_t pos;          /* position of sector a in the request (pieces in order) */
     uint64_t idx;        /* the chunk's index */
+    unsigned char *at;   /* its metadata as the chunk's record says, or NULL (see vm_resolve) */
 } vspan_t;
 
 /* store.py's _RECORD: little-endian u64 address, u32 first sector, u32 sectors | REC_MULTI */
@@ -2053,6 +2054,33 @@ static int vm_span_meta(VolumeMap *vm, vreq_t *r, vspan_t *v, unsigned char *mem
     return vm_meta_move(v->chunk, v->a, v->b, mem, store);
 }
 
+/* Where each span's metadata lies, from the records, before the batch runs: the loads of the
+ * records and span tables of one request are independent, so they overlap instead of each
+ * piece waiting for its own after the batch, and the metadata lines are prefetched.  The
+ * pointers stay valid until the Python side next changes the spans: the volume's lock is
+ * held for the request, and writes store through them before any span is grown. */
+static void vm_resolve(vreq_t *r, int store)
+{
+    if (!r->have_records)
+        return;
+    for (Py_ssize_t s = 0; s < r->ns; s++) {
+        vspan_t *v = &r->sp[s];
+        if (v->empty && !store)
+            continue;
+        v->at = rec_find((unsigned char *)r->records.buf + v->idx * RECORD_LEN, v->a, v->b);
+        if (v->at != NULL) {
+            size_t len = (v->b - v->a) * META_LEN;
+            for (size_t off = 0; off < len + 63; off += 64) {
+                const unsigned char *line = v->at + (off < len ? off : len - 1);
+                if (store)
+                    __builtin_prefetch(line, 1);
+                else
+                    __builtin_prefetch(line, 0);
+            }
+        }
+    }
+}
+
 /* writev(pieces) -> (bytes, pieces, sectors, newly written sectors) or None */
 static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
 {
@@ -2075,17 +2103,25 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
             r.secs[k] = sec;
         }
     }
+    if (aead)
+        vm_resolve(&r, 1);
     batch_t bt = {.enc = 1, .n = r.total, .srcs = r.srcs, .dsts = r.dsts, .meta = r.meta,
                   .sectors = r.secs};
     if (batch_run(b, &bt) < 0)
         goto out;
     size_t fresh = 0, nbytes = 0;
-    for (Py_ssize_t s = 0; s < r.ns; s++) { /* then the flags and nonce || tag, span by span */
-        vspan_t *v = &r.sp[s];
-        if (aead && vm_span_meta(vm, &r, v, r.meta + v->pos * META_LEN, 1) < 0)
+    /* then nonce || tag: first where the records said (before any span is grown, which would
+     * move them), then the rest through the Chunk objects; the flags, span by span */
+    for (Py_ssize_t s = 0; aead && s < r.ns; s++)
+        if (r.sp[s].at != NULL)
+            memcpy(r.sp[s].at, r.meta + r.sp[s].pos * META_LEN,
+                   (r.sp[s].b - r.sp[s].a) * META_LEN);
+    for (Py_ssize_t s = 0; aead && s < r.ns; s++)
+        if (r.sp[s].at == NULL &&
+            vm_span_meta(vm, &r, &r.sp[s], r.meta + r.sp[s].pos * META_LEN, 1) < 0)
             goto out;
-        fresh += bits_set(v->bits, v->a, v->b);
-    }
+    for (Py_ssize_t s = 0; s < r.ns; s++)
+        fresh += bits_set(r.sp[s].bits, r.sp[s].a, r.sp[s].b);
     for (Py_ssize_t i = 0; i < r.np; i++)
         nbytes += (size_t)r.p[i].view.len;
     result = Py_BuildValue("(nnnn)", (Py_ssize_t)nbytes, r.np, (Py_ssize_t)r.total,
@@ -2112,6 +2148,8 @@ static PyObject *vm_read(VolumeMap *vm, PyObject *pieces, int mode)
     }
     unsigned char *gmeta = r.meta;
     unsigned char *rmeta = aead ? gmeta + r.total * META_LEN : NULL;
+    if (aead)
+        vm_resolve(&r, 0);
     size_t k = 0; /* sectors to decrypt */
     Py_ssize_t piece = 0;
     size_t in_piece = 0; /* sectors of the current piece before this span */
@@ -2130,7 +2168,9 @@ static PyObject *vm_read(VolumeMap *vm, PyObject *pieces, int mode)
             continue;
         }
         const unsigned char *bits = v->bits;
-        if (aead && vm_span_meta(vm, &r, v, rmeta + v->pos * META_LEN, 0) < 0)
+        if (aead && v->at != NULL)
+            memcpy(rmeta + v->pos * META_LEN, v->at, cnt * META_LEN);
+        else if (aead && vm_span_meta(vm, &r, v, rmeta + v->pos * META_LEN, 0) < 0)
             goto out;
         for (size_t i = 0; i < cnt; i++) {
             size_t bit = v->a + i;
