@@ -2063,7 +2063,19 @@ static void vm_resolve(vreq_t *r, int store)
 {
     if (!r->have_records)
         return;
-    for (Py_ssize_t s = 0; s < r->ns; s++) {
+    for (Py_ssize_t s = 0; s < r->ns; s++) /* first the records, */
+        __builtin_prefetch((unsigned char *)r->records.buf + r->sp[s].idx * RECORD_LEN, 0);
+    for (Py_ssize_t s = 0; s < r->ns; s++) { /* then the span tables they name, */
+        const unsigned char *rec = (unsigned char *)r->records.buf + r->sp[s].idx * RECORD_LEN;
+        uint64_t addr;
+        uint32_t n;
+        memcpy(&addr, rec, 8);
+        memcpy(&n, rec + 12, 4);
+        if (addr != 0 && (n & REC_MULTI))
+            for (size_t off = 0; off < (size_t)(n & ~REC_MULTI) * RECORD_LEN; off += 64)
+                __builtin_prefetch((const unsigned char *)(uintptr_t)addr + off, 0);
+    }
+    for (Py_ssize_t s = 0; s < r->ns; s++) { /* then each span's slots */
         vspan_t *v = &r->sp[s];
         if (v->empty && !store)
             continue;
