@@ -8,7 +8,10 @@ so a 1 MiB write that straddles two chunks costs 1 MiB, not 2, and scattered wri
 run into the kernel's limit on mappings (vm.max_map_count).  AEAD metadata
 (nonce ‖ tag, 28 bytes a sector) is kept only for the spans of sectors written, so a lone
 4 KiB write costs 28 bytes of metadata, not the chunk's 7 KiB; a bit per sector says
-which hold data.  Unwritten (never
+which hold data.  With an arena and AEAD each chunk also has a 16-byte metadata record
+(one more lazily mapped mapping) naming where its metadata spans lie, kept current by the
+spans themselves, so the native vectored I/O reads and writes nonce ‖ tag with no Python
+object touched per piece.  Unwritten (never
 written or discarded) sectors read as zeros without decryption; discarding hands whole pages
 back to the kernel (``MADV_DONTNEED``) and drops a chunk once none of its sectors holds data.
 """
