@@ -1484,6 +1484,10 @@ static PyTypeObject BoundType = {
  * stays simulator/crypt/store.py's SparseStore: a dict of chunks, each with `written` (a
  * bytearray bitmap, bit i set: sector i holds data) and `meta` (None, or the _MetaSpans whose
  * first span `lo`/`buf` is read here directly; other spans go through its view()/copy()).
+ * With `meta_records` (the store's per-chunk metadata records, RECORD_LEN bytes a chunk:
+ * address, first sector, sectors of its one span, or with REC_MULTI the address of a table of
+ * such records, one per span) the metadata is found there and the Chunk is looked up only to
+ * create it or where no span covers a piece (the Python side then grows the spans).
  * Anything it does not handle (unaligned or out-of-range pieces, overlapping writes, other
  * types) returns None untouched: the Python path then validates, explains and does it.
  */
@@ -1495,6 +1499,7 @@ typedef struct {
     PyObject *arena;           /* writable buffer holding chunk idx at idx * chunk bytes */
     PyObject *chunk_for_write; /* callable(idx) -> Chunk, creating it */
     PyObject *bitmap;          /* writable buffer: the written-bitmaps, `stride` bytes a chunk */
+    PyObject *records;         /* NULL, or the buffer of metadata records, RECORD_LEN a chunk */
     size_t unit, spc, stride;
     uint64_t sectors; /* of the volume */
 } VolumeMap;
@@ -1518,7 +1523,45 @@ typedef struct {
     int empty;           /* no sector of the chunk holds data (reads: all zeros) */
     size_t a, b;         /* sectors [a, b) of the chunk */
     size_t pos;          /* position of sector a in the request (pieces in order) */
+    uint64_t idx;        /* the chunk's index */
+    unsigned char *at;   /* its metadata as the chunk's record says, or NULL (see vm_resolve) */
 } vspan_t;
+
+/* store.py's _RECORD: little-endian u64 address, u32 first sector, u32 sectors | REC_MULTI */
+enum { RECORD_LEN = 16 };
+#define REC_MULTI 0x80000000u
+
+/* The metadata of sectors [a, b) of a chunk as its record says, or NULL when no one span
+ * covers them (or the chunk keeps none). */
+static unsigned char *rec_find(const unsigned char *rec, size_t a, size_t b)
+{
+    uint64_t addr;
+    uint32_t lo, n;
+    memcpy(&addr, rec, 8);
+    memcpy(&lo, rec + 8, 4);
+    memcpy(&n, rec + 12, 4);
+    if (addr == 0)
+        return NULL;
+    if (n & REC_MULTI) { /* the last span starting at or before a */
+        const unsigned char *t = (const unsigned char *)(uintptr_t)addr;
+        size_t lo_i = 0, hi_i = n & ~REC_MULTI;
+        while (lo_i < hi_i) {
+            size_t mid = (lo_i + hi_i) / 2;
+            uint32_t start;
+            memcpy(&start, t + mid * RECORD_LEN + 8, 4);
+            if (start <= a)
+                lo_i = mid + 1;
+            else
+                hi_i = mid;
+        }
+        if (lo_i == 0)
+            return NULL;
+        return rec_find(t + (lo_i - 1) * RECORD_LEN, a, b);
+    }
+    if (lo <= a && b <= (size_t)lo + n)
+        return (unsigned char *)(uintptr_t)addr + (a - lo) * META_LEN;
+    return NULL;
+}
 
 static void vm_release(vpiece_t *p, Py_ssize_t n)
 {
@@ -1848,7 +1891,7 @@ static int bits_any(const unsigned char *bits, size_t n)
  * to create a chunk a write lands in first (a chunk with a sector written exists: the
  * bitmap says so without a lookup).  Returns the number of spans or -1 with an error set. */
 static Py_ssize_t vm_spans(VolumeMap *vm, vpiece_t *p, Py_ssize_t np, size_t total, int write,
-                           int aead, unsigned char *bitmap, vspan_t **out)
+                           int aead, unsigned char *bitmap, int records, vspan_t **out)
 {
     size_t cap = total + (size_t)np + 1, ns = 0, pos = 0;
     vspan_t *sp = PyMem_Calloc(cap, sizeof *sp);
@@ -1865,7 +1908,8 @@ static Py_ssize_t vm_spans(VolumeMap *vm, vpiece_t *p, Py_ssize_t np, size_t tot
             unsigned char *bits = bitmap + idx * vm->stride;
             int empty = !bits_any(bits, vm->stride);
             PyObject *ch = NULL;
-            if (write ? aead || empty : aead && !empty)
+            int need = records ? write && empty : write ? aead || empty : aead && !empty;
+            if (need)
                 ch = vm_chunk(vm, idx, write);
             if (ch == NULL && PyErr_Occurred()) {
                 for (size_t k = 0; k < ns; k++)
@@ -1875,7 +1919,8 @@ static Py_ssize_t vm_spans(VolumeMap *vm, vpiece_t *p, Py_ssize_t np, size_t tot
             }
             sp[ns].chunk = ch;
             sp[ns].bits = bits;
-            sp[ns].empty = empty || (!write && aead && ch == NULL);
+            sp[ns].empty = empty || (!write && aead && !records && ch == NULL);
+            sp[ns].idx = idx;
             sp[ns].a = a;
             sp[ns].b = b;
             sp[ns].pos = pos;
@@ -1906,8 +1951,8 @@ typedef struct {
     size_t total; /* sectors */
     vspan_t *sp;
     Py_ssize_t ns;
-    Py_buffer arena, bitmap;
-    int have_arena, have_bitmap;
+    Py_buffer arena, bitmap, records;
+    int have_arena, have_bitmap, have_records;
     unsigned char *block;
     const unsigned char **srcs;
     unsigned char **dsts;
@@ -1943,8 +1988,17 @@ static int vm_begin(VolumeMap *vm, PyObject *pieces, int mode, int aead, int met
         PyErr_SetString(PyExc_ValueError, "the bitmap is smaller than the volume's chunks");
         return -1;
     }
+    if (aead && vm->records != NULL) {
+        if (PyObject_GetBuffer(vm->records, &r->records, PyBUF_WRITABLE) < 0)
+            return -1;
+        r->have_records = 1;
+        if ((size_t)r->records.len < (vm->sectors + vm->spc - 1) / vm->spc * RECORD_LEN) {
+            PyErr_SetString(PyExc_ValueError, "the metadata records are fewer than the chunks");
+            return -1;
+        }
+    }
     if ((r->ns = vm_spans(vm, r->p, r->np, r->total, mode == VM_WRITE, aead, r->bitmap.buf,
-                          &r->sp)) < 0) {
+                          r->have_records, &r->sp)) < 0) {
         r->ns = 0;
         return -1;
     }
@@ -1970,8 +2024,73 @@ static void vm_end(vreq_t *r)
         PyBuffer_Release(&r->arena);
     if (r->have_bitmap)
         PyBuffer_Release(&r->bitmap);
+    if (r->have_records)
+        PyBuffer_Release(&r->records);
     vm_release(r->p, r->np > 0 ? r->np : 0);
     Py_XDECREF(r->seq);
+}
+
+/* Moves the metadata of one span of a request: through the chunk's record where one span
+ * covers it, else through the Chunk object (looked up now if it was not needed before). */
+static int vm_span_meta(VolumeMap *vm, vreq_t *r, vspan_t *v, unsigned char *mem, int store)
+{
+    if (r->have_records) {
+        unsigned char *at = rec_find((unsigned char *)r->records.buf + v->idx * RECORD_LEN,
+                                     v->a, v->b);
+        if (at != NULL) {
+            if (store)
+                memcpy(at, mem, (v->b - v->a) * META_LEN);
+            else
+                memcpy(mem, at, (v->b - v->a) * META_LEN);
+            return 0;
+        }
+        if (v->chunk == NULL && (v->chunk = vm_chunk(vm, v->idx, 0)) == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_RuntimeError, "chunk %llu holds data but is not in the store",
+                             (unsigned long long)v->idx);
+            return -1;
+        }
+    }
+    return vm_meta_move(v->chunk, v->a, v->b, mem, store);
+}
+
+/* Where each span's metadata lies, from the records, before the batch runs: the loads of the
+ * records and span tables of one request are independent, so they overlap instead of each
+ * piece waiting for its own after the batch, and the metadata lines are prefetched.  The
+ * pointers stay valid until the Python side next changes the spans: the volume's lock is
+ * held for the request, and writes store through them before any span is grown. */
+static void vm_resolve(vreq_t *r, int store)
+{
+    if (!r->have_records)
+        return;
+    for (Py_ssize_t s = 0; s < r->ns; s++) /* first the records, */
+        __builtin_prefetch((unsigned char *)r->records.buf + r->sp[s].idx * RECORD_LEN, 0);
+    for (Py_ssize_t s = 0; s < r->ns; s++) { /* then the span tables they name, */
+        const unsigned char *rec = (unsigned char *)r->records.buf + r->sp[s].idx * RECORD_LEN;
+        uint64_t addr;
+        uint32_t n;
+        memcpy(&addr, rec, 8);
+        memcpy(&n, rec + 12, 4);
+        if (addr != 0 && (n & REC_MULTI))
+            for (size_t off = 0; off < (size_t)(n & ~REC_MULTI) * RECORD_LEN; off += 64)
+                __builtin_prefetch((const unsigned char *)(uintptr_t)addr + off, 0);
+    }
+    for (Py_ssize_t s = 0; s < r->ns; s++) { /* then each span's slots */
+        vspan_t *v = &r->sp[s];
+        if (v->empty && !store)
+            continue;
+        v->at = rec_find((unsigned char *)r->records.buf + v->idx * RECORD_LEN, v->a, v->b);
+        if (v->at != NULL) {
+            size_t len = (v->b - v->a) * META_LEN;
+            for (size_t off = 0; off < len + 63; off += 64) {
+                const unsigned char *line = v->at + (off < len ? off : len - 1);
+                if (store)
+                    __builtin_prefetch(line, 1);
+                else
+                    __builtin_prefetch(line, 0);
+            }
+        }
+    }
 }
 
 /* writev(pieces) -> (bytes, pieces, sectors, newly written sectors) or None */
@@ -1996,17 +2115,25 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
             r.secs[k] = sec;
         }
     }
+    if (aead)
+        vm_resolve(&r, 1);
     batch_t bt = {.enc = 1, .n = r.total, .srcs = r.srcs, .dsts = r.dsts, .meta = r.meta,
                   .sectors = r.secs};
     if (batch_run(b, &bt) < 0)
         goto out;
     size_t fresh = 0, nbytes = 0;
-    for (Py_ssize_t s = 0; s < r.ns; s++) { /* then the flags and nonce || tag, span by span */
-        vspan_t *v = &r.sp[s];
-        if (aead && vm_meta_move(v->chunk, v->a, v->b, r.meta + v->pos * META_LEN, 1) < 0)
+    /* then nonce || tag: first where the records said (before any span is grown, which would
+     * move them), then the rest through the Chunk objects; the flags, span by span */
+    for (Py_ssize_t s = 0; aead && s < r.ns; s++)
+        if (r.sp[s].at != NULL)
+            memcpy(r.sp[s].at, r.meta + r.sp[s].pos * META_LEN,
+                   (r.sp[s].b - r.sp[s].a) * META_LEN);
+    for (Py_ssize_t s = 0; aead && s < r.ns; s++)
+        if (r.sp[s].at == NULL &&
+            vm_span_meta(vm, &r, &r.sp[s], r.meta + r.sp[s].pos * META_LEN, 1) < 0)
             goto out;
-        fresh += bits_set(v->bits, v->a, v->b);
-    }
+    for (Py_ssize_t s = 0; s < r.ns; s++)
+        fresh += bits_set(r.sp[s].bits, r.sp[s].a, r.sp[s].b);
     for (Py_ssize_t i = 0; i < r.np; i++)
         nbytes += (size_t)r.p[i].view.len;
     result = Py_BuildValue("(nnnn)", (Py_ssize_t)nbytes, r.np, (Py_ssize_t)r.total,
@@ -2033,6 +2160,8 @@ static PyObject *vm_read(VolumeMap *vm, PyObject *pieces, int mode)
     }
     unsigned char *gmeta = r.meta;
     unsigned char *rmeta = aead ? gmeta + r.total * META_LEN : NULL;
+    if (aead)
+        vm_resolve(&r, 0);
     size_t k = 0; /* sectors to decrypt */
     Py_ssize_t piece = 0;
     size_t in_piece = 0; /* sectors of the current piece before this span */
@@ -2051,7 +2180,9 @@ static PyObject *vm_read(VolumeMap *vm, PyObject *pieces, int mode)
             continue;
         }
         const unsigned char *bits = v->bits;
-        if (aead && vm_meta_move(v->chunk, v->a, v->b, rmeta + v->pos * META_LEN, 0) < 0)
+        if (aead && v->at != NULL)
+            memcpy(rmeta + v->pos * META_LEN, v->at, cnt * META_LEN);
+        else if (aead && vm_span_meta(vm, &r, v, rmeta + v->pos * META_LEN, 0) < 0)
             goto out;
         for (size_t i = 0; i < cnt; i++) {
             size_t bit = v->a + i;
@@ -2101,20 +2232,21 @@ static PyObject *VolumeMap_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"bound", "chunks", "arena", "chunk_for_write", "bitmap",
                              "bitmap_stride", "sector_size", "sectors_per_chunk", "sectors",
-                             NULL};
-    PyObject *bound, *chunks, *arena, *cfw, *bitmap;
+                             "meta_records", NULL};
+    PyObject *bound, *chunks, *arena, *cfw, *bitmap, *records = Py_None;
     Py_ssize_t unit, spc, stride;
     unsigned long long sectors;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O!OOOnnnK:VolumeMap", kwlist, &BoundType,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O!OOOnnnK|O:VolumeMap", kwlist, &BoundType,
                                      &bound, &PyDict_Type, &chunks, &arena, &cfw, &bitmap,
-                                     &stride, &unit, &spc, &sectors))
+                                     &stride, &unit, &spc, &sectors, &records))
         return NULL;
     if ((size_t)unit != ((Bound *)bound)->unit || spc < 1 || stride * 8 < spc ||
-        !PyCallable_Check(cfw) || !PyObject_CheckBuffer(arena) || !PyObject_CheckBuffer(bitmap)) {
+        !PyCallable_Check(cfw) || !PyObject_CheckBuffer(arena) || !PyObject_CheckBuffer(bitmap) ||
+        (records != Py_None && !PyObject_CheckBuffer(records))) {
         PyErr_SetString(PyExc_ValueError,
                         "VolumeMap: sector size must be the bound cipher's, spc >= 1, a bitmap "
                         "stride of spc bits, a callable chunk_for_write, buffers for the arena "
-                        "and the bitmap");
+                        "and the bitmap (and the metadata records, or None)");
         return NULL;
     }
     VolumeMap *vm = (VolumeMap *)type->tp_alloc(type, 0);
@@ -2125,6 +2257,7 @@ static PyObject *VolumeMap_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     vm->arena = Py_NewRef(arena);
     vm->chunk_for_write = Py_NewRef(cfw);
     vm->bitmap = Py_NewRef(bitmap);
+    vm->records = records == Py_None ? NULL : Py_NewRef(records);
     vm->stride = (size_t)stride;
     vm->unit = (size_t)unit;
     vm->spc = (size_t)spc;
@@ -2138,6 +2271,7 @@ static void VolumeMap_dealloc(VolumeMap *vm)
     Py_XDECREF(vm->chunks);
     Py_XDECREF(vm->arena);
     Py_XDECREF(vm->chunk_for_write);
+    Py_XDECREF(vm->records);
     Py_XDECREF(vm->bitmap);
     Py_TYPE(vm)->tp_free((PyObject *)vm);
 }

@@ -8,7 +8,10 @@ so a 1 MiB write that straddles two chunks costs 1 MiB, not 2, and scattered wri
 run into the kernel's limit on mappings (vm.max_map_count).  AEAD metadata
 (nonce ‖ tag, 28 bytes a sector) is kept only for the spans of sectors written, so a lone
 4 KiB write costs 28 bytes of metadata, not the chunk's 7 KiB; a bit per sector says
-which hold data.  Unwritten (never
+which hold data.  With an arena and AEAD each chunk also has a 16-byte metadata record
+(one more lazily mapped mapping) naming where its metadata spans lie, kept current by the
+spans themselves, so the native vectored I/O reads and writes nonce ‖ tag with no Python
+object touched per piece.  Unwritten (never
 written or discarded) sectors read as zeros without decryption; discarding hands whole pages
 back to the kernel (``MADV_DONTNEED``) and drops a chunk once none of its sectors holds data.
 """
@@ -16,7 +19,9 @@ back to the kernel (``MADV_DONTNEED``) and drops a chunk once none of its sector
 from __future__ import annotations
 
 import bisect
+import ctypes
 import mmap
+import struct
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -49,19 +54,36 @@ def _anonymous(size: int) -> mmap.mmap | bytearray:
         return bytearray(size)
 
 
+#: a chunk's metadata record, read by the native vectored I/O (``_native.VolumeMap``) so a
+#: piece touches no Python object: (address, first sector, sectors) of its one span, or with
+#: ``_MULTI`` in the last field the address of a table of such triples, one per span (sorted)
+_RECORD = struct.Struct("<QII")
+RECORD_BYTES = _RECORD.size
+_MULTI = 1 << 31
+
+
+def _address(buf: bytearray) -> int:
+    """Where a bytearray's bytes are (stable: the spans' bytearrays are never resized)."""
+    return ctypes.addressof(ctypes.c_char.from_buffer(buf))
+
+
 class _MetaSpans:
     """AEAD metadata of the written sectors of one chunk: sorted, disjoint spans of sectors
     (first sector, bytes), so sectors written far apart cost 28 bytes each and a sequential
     run is one span (grown with headroom, so appending copies little).  The first span sits
-    in slots of its own: most chunks of a scattered workload have one."""
+    in slots of its own: most chunks of a scattered workload have one.  With ``rec`` (the
+    chunk's slice of the store's record mapping) every change of spans is published there
+    (``_RECORD``), so native code finds the bytes without walking these objects."""
 
-    __slots__ = ("buf", "limit", "lo", "more", "msize")
+    __slots__ = ("buf", "limit", "lo", "more", "msize", "rec", "table")
 
-    def __init__(self, msize: int, limit: int) -> None:
+    def __init__(self, msize: int, limit: int, rec: memoryview | None = None) -> None:
         self.msize, self.limit = msize, limit
         self.lo = 0
         self.buf: bytearray | None = None
         self.more: list[tuple[int, bytearray]] | None = None
+        self.rec = rec
+        self.table: bytearray | None = None  # the record's span table (kept alive here)
 
     @property
     def spans(self) -> list[tuple[int, bytearray]]:
@@ -73,6 +95,28 @@ class _MetaSpans:
     def _store(self, spans: list[tuple[int, bytearray]]) -> None:
         self.lo, self.buf = spans[0] if spans else (0, None)
         self.more = spans[1:] or None
+        if self.rec is not None:
+            self._publish(spans)
+
+    def _publish(self, spans: list[tuple[int, bytearray]]) -> None:
+        """Write the record: the one span inline, or a table of all of them."""
+        rec, msize = self.rec, self.msize
+        assert rec is not None
+        if len(spans) == 1:
+            lo, buf = spans[0]
+            _RECORD.pack_into(rec, 0, _address(buf), lo, len(buf) // msize)
+            self.table = None
+            return
+        table = bytearray(RECORD_BYTES * len(spans))
+        for i, (lo, buf) in enumerate(spans):
+            _RECORD.pack_into(table, i * RECORD_BYTES, _address(buf), lo, len(buf) // msize)
+        _RECORD.pack_into(rec, 0, _address(table), 0, _MULTI | len(spans))
+        self.table = table  # the old table goes only after the record no longer names it
+
+    def unpublish(self) -> None:
+        """The chunk is dropped: its record names nothing again."""
+        if self.rec is not None:
+            _RECORD.pack_into(self.rec, 0, 0, 0, 0)
 
     def nbytes(self) -> int:
         return sum(len(buf) for _, buf in self.spans)
@@ -153,10 +197,11 @@ class Chunk:
     __slots__ = ("base", "data", "meta", "written")
 
     def __init__(self, data: mmap.mmap | bytearray | None, base: int, sectors: int,
-                 metadata_size: int, written: memoryview | None = None) -> None:
+                 metadata_size: int, written: memoryview | None = None,
+                 record: memoryview | None = None) -> None:
         self.data = data  # a mapping of its own, or None: bytes [base, +chunk) of the arena
         self.base = base
-        self.meta = _MetaSpans(metadata_size, sectors) if metadata_size else None
+        self.meta = _MetaSpans(metadata_size, sectors, record) if metadata_size else None
         self.written: memoryview | bytearray = \
             written if written is not None else bytearray(-(-sectors // 8))
 
@@ -218,6 +263,10 @@ class SparseStore:
         self._bitmap = _reserve(chunks * self.bitmap_stride) if self._arena is not None \
             else None
         self._bitmap_view = memoryview(self._bitmap) if self._bitmap is not None else None
+        #: with an arena and AEAD, every chunk's metadata record (``_RECORD``) in one mapping
+        self._records = _reserve(chunks * RECORD_BYTES) \
+            if self._arena is not None and metadata_size else None
+        self._records_view = memoryview(self._records) if self._records is not None else None
         self._zeros = _zeros(max(chunk_bytes, self.sectors_per_chunk * max(metadata_size, 1)))
         self.sectors_allocated = 0
 
@@ -243,12 +292,13 @@ class SparseStore:
         ch = self._chunks.get(idx)
         if ch is None:
             arena = self._arena_view is not None
-            bits = self._bitmap_view
+            bits, recs = self._bitmap_view, self._records_view
             stride = self.bitmap_stride
             ch = self._chunks[idx] = Chunk(
                 None if arena else _anonymous(self.chunk_bytes),
                 idx * self.chunk_bytes if arena else 0, self.sectors_per_chunk, self.metadata_size,
                 None if bits is None else bits[idx * stride : (idx + 1) * stride],
+                None if recs is None else recs[idx * RECORD_BYTES : (idx + 1) * RECORD_BYTES],
             )
         return ch
 
@@ -329,6 +379,8 @@ class SparseStore:
 
     def _release(self, idx: int, ch: Chunk) -> None:
         """A dropped chunk's pages go back to the kernel (they read as zeros again)."""
+        if ch.meta is not None:
+            ch.meta.unpublish()
         self._zero(ch, 0, self.chunk_bytes)
 
     def _zero(self, ch: Chunk, lo: int, hi: int) -> None:
@@ -362,7 +414,12 @@ class SparseStore:
     def mapped_bytes(self) -> int:
         """Address space of the chunks (an upper bound of their memory)."""
         spc = self.sectors_per_chunk
-        return len(self._chunks) * (self.chunk_bytes + -(-spc // 8)) + self._meta_bytes()
+        return len(self._chunks) * (self.chunk_bytes + -(-spc // 8) + self._record_bytes) \
+            + self._meta_bytes()
+
+    @property
+    def _record_bytes(self) -> int:
+        return RECORD_BYTES if self._records is not None else 0
 
     def _meta_bytes(self) -> int:
         return sum(ch.meta.nbytes() for ch in self._chunks.values() if ch.meta is not None) \
@@ -373,7 +430,7 @@ class SparseStore:
         """Memory the stored data takes: the pages holding written sectors (the kernel
         supplies no others), plus metadata and flags (dict overhead excluded)."""
         spc = self.sectors_per_chunk
-        side = len(self._chunks) * -(-spc // 8) + self._meta_bytes()  # bitmaps, metadata
+        side = len(self._chunks) * (-(-spc // 8) + self._record_bytes) + self._meta_bytes()
         if self.sector_size >= PAGE:
             return self.sectors_allocated * self.sector_size + side
         per_page = PAGE // self.sector_size
@@ -389,5 +446,7 @@ class SparseStore:
             self._arena.madvise(_DONTNEED, 0, len(self._arena))
         for ch in self._chunks.values():  # the shared bitmap must read as unwritten again
             ch.written[:] = bytes(len(ch.written))
+            if ch.meta is not None:
+                ch.meta.unpublish()
         self._chunks.clear()
         self.sectors_allocated = 0
