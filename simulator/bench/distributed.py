@@ -50,6 +50,8 @@ from simulator.bench.store import RunStore
 MACHINE = "machine"
 #: Seconds to wait for a scheduler before saying it cannot be reached.
 CONNECT_TIMEOUT = 10.0
+#: Where a cluster this module starts lets Dask's HTTP servers listen: loopback, a free port.
+LOOPBACK_ANY_PORT = "127.0.0.1:0"
 
 
 class DistributedError(RuntimeError):
@@ -99,7 +101,10 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
     where = {"host": "127.0.0.1"} if processes else {}  # in-process workers need no address
     cluster = distributed.LocalCluster(
         n_workers=workers, threads_per_worker=1, processes=processes,
-        resources={MACHINE: 1}, dashboard_address=None, **where)
+        resources={MACHINE: 1}, **where,
+        # Dask's HTTP servers (dashboard, /health) listen on every interface by default,
+        # the scheduler's on port 8787: keep them on loopback, on free ports.
+        dashboard_address=LOOPBACK_ANY_PORT, worker_dashboard_address=LOOPBACK_ANY_PORT)
     client = distributed.Client(cluster, set_as_default=False)
     try:
         yield client

@@ -55,6 +55,7 @@ def cluster():
     """
     workers = {host: {"cls": distributed.Nanny, "options": {
         "nthreads": 1, "resources": {dist.MACHINE: 1}, "host": "127.0.0.1",
+        "dashboard_address": dist.LOOPBACK_ANY_PORT,
         "env": {"FARGATE_SIM_HOST": host}}} for host in HOSTS}
     with dask.config.set({"distributed.scheduler.allowed-failures": 0,
                           "distributed.scheduler.locks.lease-timeout": "3s",
@@ -62,7 +63,7 @@ def cluster():
         # (for the whole test: the scheduler reads the lease timeout when it checks leases)
         spec_cluster = distributed.SpecCluster(
             workers=workers, scheduler={"cls": distributed.Scheduler, "options": {
-                "dashboard_address": None, "host": "127.0.0.1"}})
+                "dashboard_address": dist.LOOPBACK_ANY_PORT, "host": "127.0.0.1"}})
         client = distributed.Client(spec_cluster, set_as_default=False)
         client.wait_for_workers(len(HOSTS))
         try:
