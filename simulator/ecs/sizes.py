@@ -45,9 +45,9 @@ def parse_cpu(value: str | int) -> int:
     m = _CPU_TEXT.match(str(value))
     if not m:
         raise errors.ClientException(
-            f"Invalid 'cpu' setting for task: '{value}'. Give CPU units (256, 512, 1024, ...) "
-            "or vCPU ('0.25 vCPU', '1 vCPU', ...)."
-        )
+            f"Invalid 'cpu' setting for task: '{value}'.",
+            explanation="Give CPU units (256, 512, 1024, ...) or vCPU ('0.25 vCPU', '1 vCPU', "
+                        "...).")
     number = float(m.group(1))
     units = number * 1024 if m.group(2) else number
     if units != int(units) or units <= 0:
@@ -60,9 +60,8 @@ def parse_memory(value: str | int) -> int:
     m = _MEM_TEXT.match(str(value))
     if not m:
         raise errors.ClientException(
-            f"Invalid 'memory' setting for task: '{value}'. Give MiB (512, 1024, ...) or GB "
-            "('0.5 GB', '2 GB', ...)."
-        )
+            f"Invalid 'memory' setting for task: '{value}'.",
+            explanation="Give MiB (512, 1024, ...) or GB ('0.5 GB', '2 GB', ...).")
     number = float(m.group(1))
     unit = (m.group(2) or "mb").lower()
     mib = number * GIB if unit in ("gb", "gib") else number
@@ -75,11 +74,14 @@ def check_fargate_size(cpu: int, memory: int, windows: bool = False) -> None:
     """ClientException unless (cpu, memory) is a size Fargate offers (for Windows if asked)."""
     allowed = FARGATE_SIZES.get(cpu, ())
     if memory not in allowed or (windows and cpu not in WINDOWS_CPU):
-        extra = " Windows tasks run with 1, 2 or 4 vCPU." if windows and allowed else ""
+        # AWS's words, e.g. as quoted in https://docs.convox.com/reference/rack-parameters/
+        # and the ECS troubleshooting guide's "No Fargate configuration exists" entry.
+        why = ("Windows tasks run with 1, 2 or 4 vCPU." if windows and allowed else
+               f"Fargate pairs {cpu} CPU units with {', '.join(map(str, allowed))} MiB of memory."
+               if allowed else f"{cpu} CPU units is not a Fargate task size.")
         raise errors.ClientException(
             f"No Fargate configuration exists for given values: {cpu} CPU, {memory} memory. "
-            f"See the Amazon ECS documentation for the valid values.{extra}"
-        )
+            "See the Amazon ECS documentation for the valid values.", explanation=why)
 
 
 def valid_memory(cpu: int) -> tuple[int, ...]:

@@ -114,7 +114,7 @@ def test_malformed_definitions_are_refused(sim, params, message):
     base = {k: v for k, v in base.items() if v is not None}
     with pytest.raises((errors.ClientException, errors.InvalidParameterException)) as info:
         sim.client("ecs").register_task_definition(**base)
-    assert message in info.value.message
+    assert message in info.value.describe()  # AWS's message, or the simulator's explanation
     assert sim.client("ecs").list_task_definitions()["taskDefinitionArns"] == []
 
 
