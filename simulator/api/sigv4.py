@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl
 
-from botocore.auth import SIGNED_HEADERS_BLACKLIST, SigV4Auth, SigV4QueryAuth
-from botocore.awsrequest import AWSRequest
+from botocore.auth import SigV4Auth, SigV4QueryAuth
+from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
 
 _AUTH = re.compile(
@@ -107,6 +107,18 @@ class _Signer(SigV4Auth):
     def payload(self, request: AWSRequest) -> str:
         return self._body_hash
 
+    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
+        """Every header the client listed in SignedHeaders (the rebuilt request holds just
+        those). botocore's own signer leaves out names it never signs (``User-Agent``,
+        ``Expect``, ...), but other SDKs may sign them, and AWS verifies whatever the
+        SignedHeaders list names."""
+        names = HTTPHeaders()
+        for name, value in request.headers.items():
+            names[name.lower()] = value
+        if "host" not in names:
+            names["host"] = super().headers_to_sign(request)["host"]
+        return names
+
     def signature(self, string_to_sign: str, request: AWSRequest) -> str:
         key = _signing_key(self.credentials.secret_key, request.context["timestamp"][0:8],
                            self._region_name, self._service_name)
@@ -125,8 +137,6 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return key
 
 
-#: Header names botocore never signs (its ``SIGNED_HEADERS_BLACKLIST``).
-_NEVER_SIGNED = frozenset(SIGNED_HEADERS_BLACKLIST)
 _TOKEN = re.compile(r"^[a-z0-9!#$%&'*+.^_`|~-]+$")
 #: A Host that rebuilds into a URL whose path stays ``/`` (a name or an IPv6 literal, a port).
 _PLAIN_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]+)(:[0-9]*)?$")
@@ -154,11 +164,10 @@ def fast_canonical_request(signed: SignedRequest, method: str, path: str, query:
 
 @lru_cache(maxsize=256)
 def _plain_names(signed_headers: tuple[str, ...]) -> tuple[str, ...] | None:
-    """The signed header names sorted as botocore sorts them, or None when they include
-    one botocore never signs, lack the host, or are not plain tokens."""
+    """The signed header names sorted as botocore sorts them, or None when they lack the
+    host or are not plain tokens."""
     names = tuple(sorted(set(signed_headers)))
-    if "host" not in names or not _NEVER_SIGNED.isdisjoint(names) \
-            or not all(_TOKEN.fullmatch(name) for name in names):
+    if "host" not in names or not all(_TOKEN.fullmatch(name) for name in names):
         return None
     return names
 

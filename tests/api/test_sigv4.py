@@ -64,8 +64,8 @@ def test_the_common_shape_takes_the_fast_path_and_matches_botocore(
     signed = _signed(["host", *signed_names], False)
     body_hash = hashlib.sha256(body).hexdigest()
     fast = sigv4.fast_canonical_request(signed, method, "/", "", headers, body_hash)
-    if fast is None:  # only a name botocore never signs, or a Host no URL keeps as it is
-        assert set(signed_names) & {"expect", "user-agent"} or not sigv4._PLAIN_HOST.fullmatch(host)
+    if fast is None:  # only a Host no URL keeps as it is
+        assert not sigv4._PLAIN_HOST.fullmatch(host)
     else:
         assert fast == sigv4.botocore_canonical_request(signed, method, "/", "", headers, body)
 
@@ -113,3 +113,29 @@ def test_an_unusual_request_is_verified_by_botocore():
                                         hashlib.sha256(body).hexdigest()) is None
     assert sigv4.verify(signed, DEFAULT_ROOT_KEY[1], "POST", "/p/", "b=2&a=1", headers, body)
     assert not sigv4.verify(signed, DEFAULT_ROOT_KEY[1], "POST", "/p/", "a=1", headers, body)
+
+
+class _SignsEverything(SigV4Auth):
+    """A signer that signs User-Agent and Expect too, as some SDKs do (botocore never does)."""
+
+    def headers_to_sign(self, request):
+        names = super().headers_to_sign(request)
+        for name in ("User-Agent", "Expect"):
+            if name in request.headers:
+                names[name.lower()] = request.headers[name]
+        return names
+
+
+def test_headers_botocore_never_signs_are_verified_when_a_client_signs_them():
+    body = b'{"KeyId": "alias/x"}'
+    for path, query in (("/", ""), ("/p/", "b=2&a=1")):  # the fast path, then botocore's
+        url = f"http://127.0.0.1:4566{path}" + (f"?{query}" if query else "")
+        request = AWSRequest("POST", url, data=body, headers={
+            "Host": "127.0.0.1:4566", "User-Agent": "aws-sdk-other/1.0", "Expect": "100-continue"})
+        _SignsEverything(Credentials(*DEFAULT_ROOT_KEY), "kms", "us-west-2").add_auth(request)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        signed = sigv4.parse(headers, query)
+        assert signed is not None and "user-agent" in signed.signed_headers
+        assert sigv4.verify(signed, DEFAULT_ROOT_KEY[1], "POST", path, query, headers, body)
+        changed = {**headers, "user-agent": "aws-sdk-other/2.0"}
+        assert not sigv4.verify(signed, DEFAULT_ROOT_KEY[1], "POST", path, query, changed, body)
