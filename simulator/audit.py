@@ -266,8 +266,8 @@ class AuditTrail(list):
                 n += 1
             if n < rendered or not self._pending:
                 return n
-            render, args = self._pending.pop(0)  # render just the next one
-            list.append(self, render(*args))
+            entry = self._pending.pop(0)  # render just the next one: (outcome, render, *args)
+            list.append(self, entry[1](*entry[2:]))
 
     def clear(self) -> None:
         """Remove every record (deferred ones are dropped unrendered)."""
