@@ -266,7 +266,7 @@ class AuditTrail(list):
                 n += 1
             if n < rendered or not self._pending:
                 return n
-            entry = self._pending.pop(0)  # render just the next one
+            entry = self._pending.pop(0)  # render just the next one: (outcome, render, *args)
             list.append(self, entry[1](*entry[2:]))
 
     def clear(self) -> None:

@@ -200,13 +200,16 @@ class Simulation:
         svc = self._services[ctx.service]
         event_bits = self.rng.getrandbits(128)
         params = dict(params)  # the caller's dict may be reused; its top level is ours now
-        args = (ctx, op_model, params, response, error, svc.event_source,
-                svc.cloudtrail_lower_names, svc.audit_omit, event_bits)
-        outcome = (svc.event_source, ctx.operation, error.code if error is not None else None)
+        source = svc.event_source
+        outcome = (source, ctx.operation, error.code if error is not None else None)
         if CHECK_DEFERRED:
-            self._audit_trail.defer(checked_render(render_record, *args), outcome=outcome)
-        else:
-            self._audit_trail.defer(render_record, *args, outcome=outcome)
+            self._audit_trail.defer(checked_render(
+                render_record, ctx, op_model, params, response, error, source,
+                svc.cloudtrail_lower_names, svc.audit_omit, event_bits), outcome=outcome)
+        else:  # the arguments spelt out: no tuple made only to be unpacked again
+            self._audit_trail.defer(render_record, ctx, op_model, params, response, error,
+                                    source, svc.cloudtrail_lower_names, svc.audit_omit,
+                                    event_bits, outcome=outcome)
 
     def __repr__(self) -> str:
         return (

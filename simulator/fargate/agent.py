@@ -159,20 +159,91 @@ class KmsRetryPolicy(Protocol):
 
 
 @dataclass(eq=False)
+class VolumeRecipe:
+    """What a task's volume is made from until its first use: its size, cipher, engine and
+    a copy of its data key (wiped by ``wipe``, as ``EncryptedVolume.close`` wipes its own)."""
+
+    size: int
+    spec: CipherSpec
+    key: bytearray | None = field(repr=False)
+    engine: Engine
+
+    def make(self) -> EncryptedVolume:
+        """The volume (its mapping made and its key bound now); the key copy is wiped."""
+        key = self.key
+        try:
+            return EncryptedVolume(self.size, self.spec,
+                                   bytes(key) if key is not None else None, engine=self.engine)
+        finally:
+            self.wipe()
+
+    def wipe(self) -> None:
+        """Overwrite the key copy with zeros and drop it."""
+        if self.key is not None:
+            self.key[:] = bytes(len(self.key))
+            self.key = None
+
+
+@dataclass(eq=False)
 class TaskStorage:
-    """What the agent holds for one task: its volume, storage model and grant."""
+    """What the agent holds for one task: its volume, storage model and grant.
+
+    The volume is made on its first use (``volume``): most tasks of a run never read or
+    write their storage, and making a volume (a sparse mapping, a bound key schedule) is
+    most of what provisioning costs after KMS. Until then ``recipe`` holds its data key,
+    wiped on release either way; a pickled record holds a made volume, never the recipe.
+    """
 
     task_arn: str
     encryption: str
     kms_key_id: str | None
     volume_id: str
-    volume: EncryptedVolume
+    recipe: VolumeRecipe | None = field(repr=False)
     storage: EphemeralStorage
     grant_id: str | None = None
     grant_token: str | None = field(default=None, repr=False)
     retire_error: str | None = None
     #: Managed EBS volumes attached to the task, by volume name.
     ebs: dict[str, EbsAttachment] = field(default_factory=dict)
+    #: The volume once made (``volume``).
+    made: EncryptedVolume | None = field(default=None, repr=False)
+
+    @property
+    def volume(self) -> EncryptedVolume:
+        """The task's encrypted volume, made now if this is its first use."""
+        volume = self.made
+        if volume is None:
+            recipe = self.recipe
+            if recipe is None:
+                raise KeyError(f"the storage of task {self.task_arn} was released before its "
+                               "volume was used: its key is wiped")
+            volume = self.made = recipe.make()
+            self.recipe = None
+        return volume
+
+    @property
+    def used_bytes(self) -> int:
+        """Bytes of the volume written so far (0 for one not made yet, without making it)."""
+        made = self.made
+        return made.stats.sectors_allocated * made.sector_size if made is not None else 0
+
+    def close(self) -> None:
+        """Wipe the volume and its key (or the key copy of a volume never made)."""
+        if self.made is not None:
+            self.made.close()
+        if self.recipe is not None:
+            self.recipe.wipe()
+            self.recipe = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        if self.recipe is not None:
+            self.volume  # noqa: B018 - a pickle holds the made volume, never a loose key copy
+        return dict(self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "volume" in state:  # pickled before volumes were made on first use
+            state = dict(state, made=state.pop("volume"), recipe=None)
+        self.__dict__.update(state)
 
 
 @dataclass(eq=False)
@@ -301,13 +372,10 @@ class FargateAgent:
             self._attempts.pop(task.arn, None)
         storage = self._storage_model(task, spec)
         size = storage.crypt_device_bytes // SECTOR_SIZE * SECTOR_SIZE
-        volume = EncryptedVolume(size, spec, bytes(key) if key is not None else None,
-                                 engine=self._engine_for(spec))
-        if key is not None:
-            key[:] = bytes(len(key))
+        recipe = VolumeRecipe(size, spec, key, self._engine_for(spec))
         self._records[task.arn] = TaskStorage(
             task_arn=task.arn, encryption=task.encryption, kms_key_id=task.kms_key_id,
-            volume_id=volume_id, volume=volume, storage=storage,
+            volume_id=volume_id, recipe=recipe, storage=storage,
             grant_id=grant[0] if grant else None, grant_token=grant[1] if grant else None,
             ebs=ebs,
         )
@@ -333,7 +401,7 @@ class FargateAgent:
                 self.retire_failures.append((task.arn, problem))
         for attachment in record.ebs.values():
             attachment.volume.close()
-        record.volume.close()
+        record.close()
 
     def _retire(self, task: Task, token: str) -> str | None:
         """RetireGrant as EC2, the retiring principal; "code: message" if it failed."""
@@ -520,8 +588,7 @@ class FargateAgent:
 
     @staticmethod
     def _refresh(record: TaskStorage) -> EphemeralStorage:
-        vol = record.volume
-        record.storage.used_bytes = vol.stats.sectors_allocated * vol.sector_size
+        record.storage.used_bytes = record.used_bytes
         return record.storage
 
     def _record(self, task_arn: str) -> TaskStorage:

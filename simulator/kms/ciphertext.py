@@ -62,13 +62,13 @@ def encode_context(context: Mapping[str, str] | None) -> bytes:
     """The unambiguous canonical encoding of an encryption context (see the module docstring)."""
     if not context:
         return b"\x00\x00\x00\x00"
-    items = sorted((k.encode("utf-8"), v.encode("utf-8")) for k, v in context.items())
-    parts = [_U32.pack(len(items))]
-    for k, v in items:
-        parts.append(_U32.pack(len(k)))
-        parts.append(k)
-        parts.append(_U32.pack(len(v)))
-        parts.append(v)
+    # Sorted by key as text: UTF-8 keeps code point order, so this is the order of the
+    # encoded keys (and keys are unique, so values are never compared).
+    pack = _U32.pack
+    parts = [pack(len(context))]
+    for k, v in sorted(context.items()):
+        kb, vb = k.encode("utf-8"), v.encode("utf-8")
+        parts += (pack(len(kb)), kb, pack(len(vb)), vb)
     return b"".join(parts)
 
 
