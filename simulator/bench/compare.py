@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from simulator.bench.plots import label
+from simulator.bench.runners import presenter_for
 from simulator.bench.sizes import format_size
 from simulator.bench.store import Run, load_run
 from simulator.bench.summary import param_columns
@@ -483,10 +484,9 @@ def resolve_runs(paths: Sequence[str | Path]) -> tuple[list[Run], list[str]]:
 def compare(paths: Sequence[str | Path], where: dict[str, Any] | None = None) -> str:
     """The text ``fargate-sim compare`` prints for one or more run directories."""
     runs, notes = resolve_runs(paths)
-    if runs and all(r.kind == "fleet" for r in runs):
-        from simulator.bench.runners.fleet import compare_fleet
-
-        return "".join(n + "\n" for n in notes) + compare_fleet(runs)
+    own = _own_comparison(runs)
+    if own is not None:
+        return "".join(n + "\n" for n in notes) + own
     for run in runs:
         check_where(run, where)
     parts = list(notes)
@@ -504,6 +504,24 @@ def compare(paths: Sequence[str | Path], where: dict[str, Any] | None = None) ->
             parts.append(f"(not diffing {other.path}: kind {other.kind} != {base.kind})")
             continue
         parts += [format_diff(base, other, diff_runs(base, other)), ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _own_comparison(runs: list[Run]) -> str | None:
+    """Runs of one kind whose runner compares its own runs (``compare_rows`` and
+    ``compare_change``): each run's lines under its heading, then what changed from the first;
+    None when the kind has no such hooks (the cipher table and the diff)."""
+    if not runs or len({r.kind for r in runs}) != 1:
+        return None
+    runner = presenter_for(runs[0].kind)
+    parts: list[str] = []
+    for run in runs:
+        lines = runner.compare_rows(run)
+        if lines is None:
+            return None
+        parts += [describe(run), *lines, ""]
+    for other in runs[1:]:
+        parts += runner.compare_change(runs[0], other) or []
     return "\n".join(parts).rstrip() + "\n"
 
 

@@ -10,9 +10,7 @@ import pandas as pd
 
 from simulator.bench.clock import cycles_per_byte
 from simulator.bench.contention import CONTENDED_BELOW, runnable_threads
-
-RATE = {"throughput": "mib_s", "volume": "mib_s", "scenario": "seconds",
-        "capacity": "capacity_overhead"}
+from simulator.bench.runners import presenter_for
 
 
 def param_columns(rows: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
@@ -33,10 +31,11 @@ def summarize(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     kind = meta.get("kind", "throughput")
     noise = float(meta.get("spec", {}).get("measure", {}).get("noise", 0.10))
     keys = param_columns(rows, meta)
-    if kind in ("capacity", "fleet"):  # one row per cell (fleet: and repetition) already
+    runner = presenter_for(kind)
+    if runner.rows_are_summaries:  # one row per cell (fleet: and repetition) already
         cols = [c for c in rows.columns if c not in ("experiment", "run", "cell", "rep")]
         return rows[cols].reset_index(drop=True)
-    rate = RATE.get(kind) or meta.get("rate_column") or "mib_s"
+    rate = runner.rate_column or meta.get("rate_column") or "mib_s"
     hz = (meta.get("clock") or {}).get("hz")
     # A distributed run's ceilings name their host: each cell is paired with its own host's.
     by_host = "host" in keys
@@ -168,12 +167,9 @@ def format_summary(summary: pd.DataFrame, kind: str, limit: int = 60) -> str:
         show["median s"] = df["median"].map("{:.4f}".format)
         show["IQR%"] = (df["rel_iqr"] * 100).map("{:.1f}".format)
         show["noisy"] = df["noisy"].map({True: "NOISY", False: ""})
-    elif kind == "fleet":
-        from simulator.bench.runners.fleet import fleet_table
-
-        show = fleet_table(df)
     else:
-        show = df
+        own = presenter_for(kind).summary_table(df)
+        show = df if own is None else own
     legend = LEGEND.get(kind, "")
     text = show.head(limit).to_string(index=False)
     if len(show) > limit:

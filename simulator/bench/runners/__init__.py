@@ -36,6 +36,13 @@ def runner_for(kind: str) -> Runner:
     return RUNNERS[kind]()
 
 
+def presenter_for(kind: str) -> Runner:
+    """The runner whose hooks present a loaded run of ``kind`` (compare, plots, summary); a
+    kind no runner registers (a run from an older version) gets the base runner, whose hooks
+    all answer None: the generic presentation."""
+    return RUNNERS.get(kind, Runner)()
+
+
 for _runner in (ThroughputRunner, VolumeRunner, CapacityRunner, ScenarioRunner):
     register(_runner.kind, _runner)
 
@@ -44,4 +51,4 @@ from simulator.bench.runners.fleet import FleetRunner, grid_fleet  # noqa: E402
 
 register("fleet", FleetRunner, grid=grid_fleet)
 
-__all__ = ["RUNNERS", "RunContext", "RunError", "Runner", "register", "runner_for"]
+__all__ = ["RUNNERS", "RunContext", "RunError", "Runner", "presenter_for", "register", "runner_for"]

@@ -53,6 +53,7 @@ class CapacityRunner(Runner):
                "capacity_overhead", "lost_bytes", "detects_tampering", "nonce_limit",
                "nonce_limit_bytes", *DF_FIELDS, "df_text")
     rate_column = "capacity_overhead"
+    rows_are_summaries = True
     grid = GRID
 
     def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
