@@ -106,10 +106,15 @@ def test_a_kind_no_runner_registers_gets_the_generic_presentation() -> None:
     assert old.summary_table(pd.DataFrame()) is None
 
 
-def test_each_runner_declares_what_summary_and_distributed_used_to_know_by_name() -> None:
+def test_each_runner_declares_what_compare_summary_and_distributed_used_to_know_by_name(
+        ) -> None:
     assert {k for k, r in RUNNERS.items() if r.rows_are_summaries} >= {"capacity", "fleet"}
     assert {k for k, r in RUNNERS.items() if r.runs_shards} == {"fleet"}
     assert {k for k, r in RUNNERS.items() if not r.uses_datapath} == {"scenario"}
     assert {k: r.rate_column for k, r in RUNNERS.items()} == {
         "throughput": "mib_s", "volume": "mib_s", "scenario": "seconds",
         "capacity": "capacity_overhead", "fleet": "seconds_to_last_running"}
+    assert {k: r.cipher_table for k, r in RUNNERS.items()} == {
+        "throughput": "rates_by_op", "volume": "io_rates", "capacity": "usable_space",
+        "scenario": None, "fleet": None}
+    assert {k for k, r in RUNNERS.items() if r.rated} == {"throughput", "volume"}

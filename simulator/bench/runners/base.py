@@ -56,6 +56,9 @@ class Runner:
     #: Whether a cell splits into shards a distributed run sends to the workers one by one
     #: (``ctx.cache["shard_map"]``) rather than running the cell as one task.
     runs_shards: bool = False
+    #: The name of compare's cipher table for this kind (``simulator.bench.compare``'s
+    #: ``CIPHER_TABLES``), or None: compare prints the summary as it is.
+    cipher_table: str | None = None
 
     # Presenting a loaded run: compare.py, plots.py and summary.py ask the registry for the
     # runner of a run's kind and call these; None means "the generic presentation".
