@@ -14,6 +14,9 @@ from __future__ import annotations
 from simulator.bench.compare import cipher_table, compare, diff_runs
 from simulator.bench.experiment import RunInterrupted, RunResult, run_experiment
 from simulator.bench.grid import Cell, expand
+
+# Importing the runners registers every kind (its [grid] with spec.py, its presentation hooks
+# for compare, plots and summary): the package is always imported before any of its modules.
 from simulator.bench.runners import RunError
 from simulator.bench.spec import (
     ExperimentSpec,

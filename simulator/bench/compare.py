@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from simulator.bench.plots import label
+from simulator.bench.runners import presenter_for
 from simulator.bench.sizes import format_size
 from simulator.bench.store import Run, load_run
 from simulator.bench.summary import param_columns
@@ -68,13 +70,8 @@ def cipher_table(run: Run, where: dict[str, Any] | None = None) -> pd.DataFrame:
     s = _where(run.summary, where)
     if s.empty:
         return s
-    if run.kind == "throughput":
-        return _throughput_table(s)
-    if run.kind == "volume":
-        return _volume_table(s)
-    if run.kind == "capacity":
-        return _capacity_table(s)
-    return s
+    table = _table_of(run)
+    return s if table is None else table.rank(s)
 
 
 def _pin_lowest_threads_largest_batch(s: pd.DataFrame) -> pd.DataFrame:
@@ -270,58 +267,92 @@ def format_cipher_table(run: Run, t: pd.DataFrame) -> str:
     """The ranked cipher table as fixed-width text."""
     if t.empty:
         return "(no cells)"
-    if run.kind == "throughput":
-        show = pd.DataFrame({"rank": t["rank"]})
-        for c in ("sector_size", "threads", "engine"):
-            if c in t and (t[c].nunique() > 1 or c == "sector_size"):
-                show[c] = t[c].map(lambda v, c=c: format_size(int(v)) if c == "sector_size"
-                                   else v)
-        show["cipher"] = [label(c, k) for c, k in zip(t["cipher"], t["key_bits"], strict=True)]
-        for op, short in (("encrypt", "enc"), ("decrypt", "dec")):
-            if f"{op}_gb_s" in t:
-                show[f"{short} GB/s"] = [f"{g:.2f} ±{i:.0f}%" for g, i in
-                                         zip(t[f"{op}_gb_s"], t[f"{op}_iqr_pct"], strict=True)]
-            if f"{op}_cpb" in t and t[f"{op}_cpb"].notna().any():
-                show[f"{short} c/B"] = t[f"{op}_cpb"].map("{:.2f}".format)
-            if f"{op}_of_ceiling" in t:
-                show[f"{short}/ceil"] = t[f"{op}_of_ceiling"].map(_pct)
-        if "capacity_overhead" in t:
-            show["capacity"] = t["capacity_overhead"].map(lambda x: f"{x * 100:.2f}%")
-            show["meta B"] = t["metadata_B"].map(lambda x: "-" if x != x else f"{int(x)}")
-            show["tamper"] = t["tamper_detection"].map({True: "yes", False: "no"})
-            show["nonce limit"] = [
-                "-" if n is None or n != n else f"{_nonce(n)} writes ({_bytes(b)})"
-                for n, b in zip(t["nonce_limit_writes"], t["nonce_limit_bytes"], strict=True)]
-        show["note"] = t["tie_with"]
-        legend = ("columns: rank (=N ties with N: within noise; - CONTENDED, not ranked); "
-                  "GB/s median ±IQR of the repetitions; c/B reference cycles per byte; "
-                  "/ceil of the fastest implementation's own loop; meta B per-sector metadata")
-        return legend + "\n" + show.to_string(index=False)
-    if run.kind == "volume":
-        show = t.copy()
-        show["cipher"] = [label(c, k) for c, k in zip(t["cipher"], t["key_bits"], strict=True)]
-        show = show.drop(columns=["key_bits"])
-        for c in ("bs", "size"):
-            if c in show:
-                show[c] = show[c].map(lambda v: format_size(int(v)))
-        for c in ("mib_s", "iops", "clat_p50_us", "clat_p99_us", "clat_p99_9_us"):
-            if c in show:
-                show[c] = show[c].map("{:.1f}".format)
-        show["rel_iqr"] = show["rel_iqr"].map(lambda x: _pct(x))
-        for c in ("ratio_to_ceiling",):
-            if c in show:
-                show[c] = show[c].map(_pct)
-        if "overhead_vs_null" in show:
-            show["overhead_vs_null"] = show["overhead_vs_null"].map(lambda x: _pct(x, True))
-        return show.to_string(index=False)
-    if run.kind == "capacity":
-        show = t.copy()
-        show["cipher"] = [label(c, k) for c, k in zip(t["cipher"], t["key_bits"], strict=True)]
-        show["usable GiB"] = (t["data_bytes"] / 2**30).map("{:.2f}".format)
-        show["overhead"] = t["capacity_overhead"].map(lambda x: f"{x * 100:.2f}%")
-        drop = [c for c in ("key_bits", "data_bytes", "capacity_overhead") if c in show]
-        return show.drop(columns=drop).to_string(index=False)
-    return t.to_string(index=False)
+    table = _table_of(run)
+    return t.to_string(index=False) if table is None else table.text(t)
+
+
+def _format_rates_by_op(t: pd.DataFrame) -> str:
+    """Throughput: rank, sector size, cipher, GB/s and c/B per op, share of the ceiling."""
+    show = pd.DataFrame({"rank": t["rank"]})
+    for c in ("sector_size", "threads", "engine"):
+        if c in t and (t[c].nunique() > 1 or c == "sector_size"):
+            show[c] = t[c].map(lambda v, c=c: format_size(int(v)) if c == "sector_size"
+                               else v)
+    show["cipher"] = [label(c, k) for c, k in zip(t["cipher"], t["key_bits"], strict=True)]
+    for op, short in (("encrypt", "enc"), ("decrypt", "dec")):
+        if f"{op}_gb_s" in t:
+            show[f"{short} GB/s"] = [f"{g:.2f} ±{i:.0f}%" for g, i in
+                                     zip(t[f"{op}_gb_s"], t[f"{op}_iqr_pct"], strict=True)]
+        if f"{op}_cpb" in t and t[f"{op}_cpb"].notna().any():
+            show[f"{short} c/B"] = t[f"{op}_cpb"].map("{:.2f}".format)
+        if f"{op}_of_ceiling" in t:
+            show[f"{short}/ceil"] = t[f"{op}_of_ceiling"].map(_pct)
+    if "capacity_overhead" in t:
+        show["capacity"] = t["capacity_overhead"].map(lambda x: f"{x * 100:.2f}%")
+        show["meta B"] = t["metadata_B"].map(lambda x: "-" if x != x else f"{int(x)}")
+        show["tamper"] = t["tamper_detection"].map({True: "yes", False: "no"})
+        show["nonce limit"] = [
+            "-" if n is None or n != n else f"{_nonce(n)} writes ({_bytes(b)})"
+            for n, b in zip(t["nonce_limit_writes"], t["nonce_limit_bytes"], strict=True)]
+    show["note"] = t["tie_with"]
+    legend = ("columns: rank (=N ties with N: within noise; - CONTENDED, not ranked); "
+              "GB/s median ±IQR of the repetitions; c/B reference cycles per byte; "
+              "/ceil of the fastest implementation's own loop; meta B per-sector metadata")
+    return legend + "\n" + show.to_string(index=False)
+
+
+def _format_io_rates(t: pd.DataFrame) -> str:
+    """Volume (fio): each cell's MiB/s, IOPS and latency percentiles, beside the ceiling."""
+    show = t.copy()
+    show["cipher"] = [label(c, k) for c, k in zip(t["cipher"], t["key_bits"], strict=True)]
+    show = show.drop(columns=["key_bits"])
+    for c in ("bs", "size"):
+        if c in show:
+            show[c] = show[c].map(lambda v: format_size(int(v)))
+    for c in ("mib_s", "iops", "clat_p50_us", "clat_p99_us", "clat_p99_9_us"):
+        if c in show:
+            show[c] = show[c].map("{:.1f}".format)
+    show["rel_iqr"] = show["rel_iqr"].map(lambda x: _pct(x))
+    for c in ("ratio_to_ceiling",):
+        if c in show:
+            show[c] = show[c].map(_pct)
+    if "overhead_vs_null" in show:
+        show["overhead_vs_null"] = show["overhead_vs_null"].map(lambda x: _pct(x, True))
+    return show.to_string(index=False)
+
+
+def _format_usable_space(t: pd.DataFrame) -> str:
+    """Capacity: usable GiB and overhead per cipher configuration."""
+    show = t.copy()
+    show["cipher"] = [label(c, k) for c, k in zip(t["cipher"], t["key_bits"], strict=True)]
+    show["usable GiB"] = (t["data_bytes"] / 2**30).map("{:.2f}".format)
+    show["overhead"] = t["capacity_overhead"].map(lambda x: f"{x * 100:.2f}%")
+    drop = [c for c in ("key_bits", "data_bytes", "capacity_overhead") if c in show]
+    return show.drop(columns=drop).to_string(index=False)
+
+
+@dataclass(frozen=True)
+class CipherTable:
+    """How compare ranks and prints a run's cipher configurations; a runner names its own
+    (``Runner.cipher_table``), a kind without one gets its summary as it is."""
+
+    rank: Callable[[pd.DataFrame], pd.DataFrame]
+    text: Callable[[pd.DataFrame], str]
+    #: Whether :func:`answer` gives the one-line answer (the fastest configuration) for it.
+    answers: bool = False
+
+
+CIPHER_TABLES: dict[str, CipherTable] = {
+    "rates_by_op": CipherTable(_throughput_table, _format_rates_by_op, answers=True),
+    "io_rates": CipherTable(_volume_table, _format_io_rates),
+    "usable_space": CipherTable(_capacity_table, _format_usable_space),
+}
+
+
+def _table_of(run: Run) -> CipherTable | None:
+    """The cipher table the runner of the run's kind names, if any."""
+    name = presenter_for(run.kind).cipher_table
+    return None if name is None else CIPHER_TABLES[name]
 
 
 def format_diff(a: Run, b: Run, d: pd.DataFrame, limit: int = 40) -> str:
@@ -400,7 +431,8 @@ def reliability_notes(run: Run) -> list[str]:
 def answer(run: Run, t: pd.DataFrame | None = None) -> str | None:
     """The one-line answer: the fastest configuration at the largest sector size, one thread,
     and what each other cipher costs beside it (per byte and per sector)."""
-    if run.kind != "throughput":
+    table = _table_of(run)
+    if table is None or not table.answers:
         return None
     t = cipher_table(run) if t is None else t
     if t.empty or "sector_size" not in t:
@@ -483,10 +515,9 @@ def resolve_runs(paths: Sequence[str | Path]) -> tuple[list[Run], list[str]]:
 def compare(paths: Sequence[str | Path], where: dict[str, Any] | None = None) -> str:
     """The text ``fargate-sim compare`` prints for one or more run directories."""
     runs, notes = resolve_runs(paths)
-    if runs and all(r.kind == "fleet" for r in runs):
-        from simulator.bench.runners.fleet import compare_fleet
-
-        return "".join(n + "\n" for n in notes) + compare_fleet(runs)
+    own = _own_comparison(runs)
+    if own is not None:
+        return "".join(n + "\n" for n in notes) + own
     for run in runs:
         check_where(run, where)
     parts = list(notes)
@@ -504,6 +535,24 @@ def compare(paths: Sequence[str | Path], where: dict[str, Any] | None = None) ->
             parts.append(f"(not diffing {other.path}: kind {other.kind} != {base.kind})")
             continue
         parts += [format_diff(base, other, diff_runs(base, other)), ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _own_comparison(runs: list[Run]) -> str | None:
+    """Runs of one kind whose runner compares its own runs (``compare_rows`` and
+    ``compare_change``): each run's lines under its heading, then what changed from the first;
+    None when the kind has no such hooks (the cipher table and the diff)."""
+    if not runs or len({r.kind for r in runs}) != 1:
+        return None
+    runner = presenter_for(runs[0].kind)
+    parts: list[str] = []
+    for run in runs:
+        lines = runner.compare_rows(run)
+        if lines is None:
+            return None
+        parts += [describe(run), *lines, ""]
+    for other in runs[1:]:
+        parts += runner.compare_change(runs[0], other) or []
     return "\n".join(parts).rstrip() + "\n"
 
 

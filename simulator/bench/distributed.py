@@ -172,7 +172,7 @@ def run_cell_on_worker(spec: Any, cell: Cell, plan: CeilingPlan
     distributed = _import_distributed()
     host = worker_host()
     runner = runner_for(spec.kind)
-    datapath = None if spec.kind == "scenario" else default_datapath()
+    datapath = default_datapath() if runner.uses_datapath else None
     ctx = RunContext(spec=spec, datapath=datapath)
     samples: list[dict[str, Any]] = []
     with distributed.Lock(host_lock(host)):
@@ -248,7 +248,7 @@ class DaskExecutor:
 
     def __call__(self, cells: list[Cell], runner: Runner, ctx: RunContext
                  ) -> Iterator[tuple[Cell, list[dict[str, Any]], float]]:
-        if runner.kind == "fleet":
+        if runner.runs_shards:
             # The fleet runner merges its shards; the shards are what runs on the cluster.
             ctx.cache["shard_map"] = self.shard_map
             for cell in cells:

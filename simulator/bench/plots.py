@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from simulator.bench.runners import presenter_for
 from simulator.bench.store import Run, atomic_write, load_run
 
 DPI = 100
@@ -49,10 +50,9 @@ def figures(run: Run | str | Path) -> list[tuple[str, Figure]]:
     s = run.summary
     if s.empty:
         return []
-    if run.kind == "fleet":
-        from simulator.bench.runners.fleet import fleet_figures
-
-        return fleet_figures(run)
+    own = presenter_for(run.kind).figures(run)
+    if own is not None:
+        return own
     out = []
     for make in MAKERS.get(run.kind, ()):
         result = make(s, run)

@@ -187,8 +187,6 @@ def validate_spec(
                         "letters, digits, '_', '-', '.'")
     kind = v.require(data, "kind", str)
     if kind not in _GRIDS:
-        _load_kinds()  # kinds registered by runner modules (simulator.bench.runners)
-    if kind not in _GRIDS:
         raise SpecError(path, "kind", f"unknown kind {kind!r}", ", ".join(_GRIDS))
     description = v.optional(data, "description", str, "")
     measure = v.measure(data.get("measure", {}))
@@ -475,11 +473,6 @@ def register_grid(kind: str, validate: GridValidator) -> None:
     _GRIDS[kind] = validate
 
 
-def _load_kinds() -> None:
-    """Register every kind: the runners package registers its runners' grids when imported
-    (here, at first use, as it imports this module)."""
-    import simulator.bench.runners  # noqa: F401
-
-
-#: Every kind's [grid] validator, filled by the runners (simulator.bench.runners).
+#: Every kind's [grid] validator, filled by the runners (simulator.bench.runners), which
+#: the package ``simulator.bench`` imports before anyone can reach this module.
 _GRIDS: dict[str, GridValidator] = {}

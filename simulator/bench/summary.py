@@ -10,9 +10,7 @@ import pandas as pd
 
 from simulator.bench.clock import cycles_per_byte
 from simulator.bench.contention import CONTENDED_BELOW, runnable_threads
-
-RATE = {"throughput": "mib_s", "volume": "mib_s", "scenario": "seconds",
-        "capacity": "capacity_overhead"}
+from simulator.bench.runners import presenter_for
 
 
 def param_columns(rows: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
@@ -33,10 +31,11 @@ def summarize(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     kind = meta.get("kind", "throughput")
     noise = float(meta.get("spec", {}).get("measure", {}).get("noise", 0.10))
     keys = param_columns(rows, meta)
-    if kind in ("capacity", "fleet"):  # one row per cell (fleet: and repetition) already
+    runner = presenter_for(kind)
+    if runner.rows_are_summaries:  # one row per cell (fleet: and repetition) already
         cols = [c for c in rows.columns if c not in ("experiment", "run", "cell", "rep")]
         return rows[cols].reset_index(drop=True)
-    rate = RATE.get(kind) or meta.get("rate_column") or "mib_s"
+    rate = runner.rate_column or meta.get("rate_column") or "mib_s"
     hz = (meta.get("clock") or {}).get("hz")
     # A distributed run's ceilings name their host: each cell is paired with its own host's.
     by_host = "host" in keys
@@ -122,7 +121,12 @@ def format_summary(summary: pd.DataFrame, kind: str, limit: int = 60) -> str:
     if summary.empty:
         return "(no completed cells)"
     df = summary.copy()
-    if kind in ("throughput", "volume"):
+    runner = presenter_for(kind)
+    own = runner.summary_table(df)
+    rate_table = own is None and runner.rated
+    if own is not None:
+        show = own
+    elif rate_table:
         cols = [c for c in ("cipher", "key_bits", "sector_size", "batch", "threads", "engine",
                             "op", "rw", "rwmixread", "bs", "iodepth") if c in df]
         varying = [c for c in cols if df[c].nunique() > 1 or c in ("cipher", "op")]
@@ -151,27 +155,6 @@ def format_summary(summary: pd.DataFrame, kind: str, limit: int = 60) -> str:
             flags = [" ".join(x for x in (("CONTENDED" if c else ""), n) if x)
                      for c, n in zip(df["contended"].fillna(False), flags, strict=True)]
         show["flags"] = flags
-    elif kind == "capacity":
-        cols = [c for c in ("size_gib", "cipher", "key_bits", "sector_size", "cmk", "image",
-                            "used") if c in df and (df[c].nunique() > 1 or c == "cipher")]
-        show = df[cols].copy()
-        show["usable GiB"] = (df["data_bytes"] / 2**30).map("{:.2f}".format)
-        show["overhead"] = df["capacity_overhead"].map(lambda x: f"{x * 100:.2f}%")
-        if "df_avail_bytes" in df:
-            show["df avail GiB"] = (df["df_avail_bytes"] / 2**30).map("{:.1f}".format)
-    elif kind == "scenario":
-        show = pd.DataFrame({"scenario": df["scenario"]})
-        show["runs"] = df["n"]
-        show["all ok"] = df["ok"].map(lambda x: "yes" if x == 1 else "NO")
-        show["steps passed"] = df["passed"].map("{:.0f}".format)
-        show["failed"] = df["failed"].map("{:.0f}".format)
-        show["median s"] = df["median"].map("{:.4f}".format)
-        show["IQR%"] = (df["rel_iqr"] * 100).map("{:.1f}".format)
-        show["noisy"] = df["noisy"].map({True: "NOISY", False: ""})
-    elif kind == "fleet":
-        from simulator.bench.runners.fleet import fleet_table
-
-        show = fleet_table(df)
     else:
         show = df
     legend = LEGEND.get(kind, "")
@@ -179,7 +162,7 @@ def format_summary(summary: pd.DataFrame, kind: str, limit: int = 60) -> str:
     if len(show) > limit:
         text += f"\n... {len(show) - limit} more rows"
     cols = [c for c in show.columns if c in _COLUMN_HELP]
-    if kind in ("throughput", "volume") and cols:
+    if rate_table and cols:
         legend = "columns: " + "; ".join(f"{c} = {_COLUMN_HELP[c]}" for c in cols)
     return (legend + "\n" if legend else "") + text
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.bench.ceiling import Ceiling, SampleKey
 from simulator.bench.datapath import DataPath
 from simulator.bench.grid import Cell
 from simulator.bench.spec import ExperimentSpec, GridValidator
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class RunError(RuntimeError):
@@ -48,6 +51,33 @@ class Runner:
     uses_datapath: bool = True
     #: Whether rows are rates set beside the null baseline and the ceiling (DERIVED columns).
     rated: bool = False
+    #: Whether each row is already a cell's summary (no median over repetitions is taken).
+    rows_are_summaries: bool = False
+    #: Whether a cell splits into shards a distributed run sends to the workers one by one
+    #: (``ctx.cache["shard_map"]``) rather than running the cell as one task.
+    runs_shards: bool = False
+    #: The name of compare's cipher table for this kind (``simulator.bench.compare``'s
+    #: ``CIPHER_TABLES``), or None: compare prints the summary as it is.
+    cipher_table: str | None = None
+
+    # Presenting a loaded run: compare.py, plots.py and summary.py ask the registry for the
+    # runner of a run's kind and call these; None means "the generic presentation".
+
+    def summary_table(self, summary: pd.DataFrame) -> pd.DataFrame | None:
+        """The table ``format_summary`` prints for this kind's summary, or None."""
+        return None
+
+    def compare_rows(self, run: Any) -> list[str] | None:
+        """The lines ``compare`` prints under a run's heading, or None (the cipher table)."""
+        return None
+
+    def compare_change(self, base: Any, other: Any) -> list[str] | None:
+        """The lines ``compare`` prints for what changed from ``base`` to ``other``, or None."""
+        return None
+
+    def figures(self, run: Any) -> list[tuple[str, Any]] | None:
+        """The run's (name, Figure) pairs, or None (plots.py's figures for the kind)."""
+        return None
 
     def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
         """Raise RunError when this experiment cannot run here (nothing has run yet)."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import pandas as pd
+
 from simulator.bench.datapath import DataPath
 from simulator.bench.grid import Cell
 from simulator.bench.runners.base import RunContext, RunError, Runner
@@ -53,7 +55,21 @@ class CapacityRunner(Runner):
                "capacity_overhead", "lost_bytes", "detects_tampering", "nonce_limit",
                "nonce_limit_bytes", *DF_FIELDS, "df_text")
     rate_column = "capacity_overhead"
+    rows_are_summaries = True
+    cipher_table = "usable_space"
     grid = GRID
+
+    def summary_table(self, summary: pd.DataFrame) -> pd.DataFrame:
+        """Per cell: the parameters that vary, usable GiB, the overhead, what df shows."""
+        df = summary
+        cols = [c for c in ("size_gib", "cipher", "key_bits", "sector_size", "cmk", "image",
+                            "used") if c in df and (df[c].nunique() > 1 or c == "cipher")]
+        show = df[cols].copy()
+        show["usable GiB"] = (df["data_bytes"] / 2**30).map("{:.2f}".format)
+        show["overhead"] = df["capacity_overhead"].map(lambda x: f"{x * 100:.2f}%")
+        if "df_avail_bytes" in df:
+            show["df avail GiB"] = (df["df_avail_bytes"] / 2**30).map("{:.1f}".format)
+        return show
 
     def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
         """Refuse without the cipher specs."""

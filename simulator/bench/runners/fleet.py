@@ -51,6 +51,8 @@ class FleetRunner(Runner):
     kind = "fleet"
     columns = ("rep", *SUMMARY_COLUMNS, "peak_rss_mib", "timeline")
     rate_column = "seconds_to_last_running"
+    rows_are_summaries = True
+    runs_shards = True
 
     def run_cell(self, cell: Cell, ctx: RunContext) -> list[dict[str, Any]]:
         """Run the fleet ``repetitions`` times (seed, seed + 1, ...) and summarise each."""
@@ -75,6 +77,22 @@ class FleetRunner(Runner):
                      f"{row['seconds_to_last_running']} s")
             rows.append(row)
         return rows
+
+    def summary_table(self, summary: pd.DataFrame) -> pd.DataFrame:
+        """One line per cell and repetition (:func:`fleet_table`)."""
+        return fleet_table(summary)
+
+    def compare_rows(self, run: Any) -> list[str]:
+        """The run's fleet table and its failures (:func:`fleet_run_lines`)."""
+        return fleet_run_lines(run)
+
+    def compare_change(self, base: Any, other: Any) -> list[str]:
+        """Per cell, what changed (:func:`fleet_change`)."""
+        return fleet_change(base, other)
+
+    def figures(self, run: Any) -> list[tuple[str, Any]]:
+        """Each cell's timeline (:func:`fleet_figures`)."""
+        return fleet_figures(run)
 
 
 # ------------------------------------------------------------------ presenting
@@ -198,43 +216,39 @@ COMPARED = (("failed_to_start", "failed to start", False),
             ("kms_key_usd_per_month", "KMS keys $/month", False))
 
 
-def compare_fleet(runs: list[Any]) -> str:
-    """Fleet runs side by side: per cell, each run's figures; then what changed from the first.
+def fleet_run_lines(run: Any) -> list[str]:
+    """What ``compare`` prints under a fleet run's heading: its table, then its failures."""
+    return [fleet_table(run.rows).to_string(index=False), *fleet_failures(run.rows)]
+
+
+def fleet_change(base: Any, other: Any) -> list[str]:
+    """What changed from one fleet run to another, per cell.
 
     Fleet runs are deterministic for a seed, so a change is a change (no noise band); cells
     are matched on their parameters when the runs share them, else by position (comparing,
     say, a shared key with a key per cluster, or a raised quota).
     """
-    from simulator.bench.compare import describe
-
-    parts = []
-    for run in runs:
-        parts += [describe(run), fleet_table(run.rows).to_string(index=False),
-                  *fleet_failures(run.rows), ""]
-    base = runs[0]
-    for other in runs[1:]:
-        parts.append(f"change {base.path} -> {other.path}")
-        a = base.rows.reset_index(drop=True)
-        b = other.rows.reset_index(drop=True)
-        if a.empty or b.empty:
-            parts.append("(no cells to compare)")
-            continue
-        if set(a.get("cell", [])) & set(b.get("cell", [])):
-            pairs = [(ra, rb) for _, ra in a.iterrows() for _, rb in b.iterrows()
-                     if ra["cell"] == rb["cell"] and ra.get("rep") == rb.get("rep")]
-        else:
-            parts.append("note: different cells: compared in order "
-                         "(first with first, ...)")
-            pairs = [(a.iloc[i], b.iloc[i]) for i in range(min(len(a), len(b)))]
-        lines = []
-        for ra, rb in pairs:
-            differ = [f"{k} {ra.get(k)} -> {rb.get(k)}" for k in FLEET_PARAMS
-                      if k in ra and k in rb and str(ra.get(k)) != str(rb.get(k))]
-            rec: dict[str, str] = {"differs": "; ".join(differ) or "(same parameters)"}
-            for col, lab, _ in COMPARED:
-                va, vb = ra.get(col), rb.get(col)
-                rec[lab] = f"{_num(va, '{:.4g}')} -> {_num(vb, '{:.4g}')}"
-            lines.append(rec)
-        parts.append(pd.DataFrame(lines).T.to_string(header=False))
-        parts.append("")
-    return "\n".join(parts).rstrip() + "\n"
+    parts = [f"change {base.path} -> {other.path}"]
+    a = base.rows.reset_index(drop=True)
+    b = other.rows.reset_index(drop=True)
+    if a.empty or b.empty:
+        return [*parts, "(no cells to compare)"]
+    if set(a.get("cell", [])) & set(b.get("cell", [])):
+        pairs = [(ra, rb) for _, ra in a.iterrows() for _, rb in b.iterrows()
+                 if ra["cell"] == rb["cell"] and ra.get("rep") == rb.get("rep")]
+    else:
+        parts.append("note: different cells: compared in order "
+                     "(first with first, ...)")
+        pairs = [(a.iloc[i], b.iloc[i]) for i in range(min(len(a), len(b)))]
+    lines = []
+    for ra, rb in pairs:
+        differ = [f"{k} {ra.get(k)} -> {rb.get(k)}" for k in FLEET_PARAMS
+                  if k in ra and k in rb and str(ra.get(k)) != str(rb.get(k))]
+        rec: dict[str, str] = {"differs": "; ".join(differ) or "(same parameters)"}
+        for col, lab, _ in COMPARED:
+            va, vb = ra.get(col), rb.get(col)
+            rec[lab] = f"{_num(va, '{:.4g}')} -> {_num(vb, '{:.4g}')}"
+        lines.append(rec)
+    parts.append(pd.DataFrame(lines).T.to_string(header=False))
+    parts.append("")
+    return parts

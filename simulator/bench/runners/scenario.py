@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from simulator.bench.datapath import DataPath
 from simulator.bench.grid import Cell
 from simulator.bench.measure import Stopwatch
@@ -48,6 +50,19 @@ class ScenarioRunner(Runner):
     rate_column = "seconds"
     grid = GRID
     uses_datapath = False
+
+    def summary_table(self, summary: pd.DataFrame) -> pd.DataFrame:
+        """Per scenario: runs, whether all passed, steps passed and failed, median time."""
+        df = summary
+        show = pd.DataFrame({"scenario": df["scenario"]})
+        show["runs"] = df["n"]
+        show["all ok"] = df["ok"].map(lambda x: "yes" if x == 1 else "NO")
+        show["steps passed"] = df["passed"].map("{:.0f}".format)
+        show["failed"] = df["failed"].map("{:.0f}".format)
+        show["median s"] = df["median"].map("{:.4f}".format)
+        show["IQR%"] = (df["rel_iqr"] * 100).map("{:.1f}".format)
+        show["noisy"] = df["noisy"].map({True: "NOISY", False: ""})
+        return show
 
     def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
         """Refuse scenario files that cannot run as written, before anything runs."""

@@ -68,6 +68,7 @@ class ThroughputRunner(Runner):
     split_column = "op"
     grid = GRID
     rated = True
+    cipher_table = "rates_by_op"
 
     def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
         """Refuse engines that cannot run here."""

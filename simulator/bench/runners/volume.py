@@ -98,6 +98,7 @@ class VolumeRunner(Runner):
     split_column = "op"
     grid = GRID
     rated = True
+    cipher_table = "io_rates"
 
     def check(self, spec: ExperimentSpec, cells: list[Cell], datapath: DataPath | None) -> None:
         """Refuse without EncryptedVolume or with an engine that cannot run here."""
