@@ -376,7 +376,8 @@ class TaskOps:
             try:
                 sizes.check_fargate_size(cpu, memory, windows=windows)
             except errors.ClientError as exc:
-                raise errors.InvalidParameterException(exc.message) from None
+                raise errors.InvalidParameterException(
+                    exc.message, explanation=exc.explanation) from None
         version = platforms.resolve(platform_version, td.os_family, self.sim.clock.now(),
                                     self.sim.partition)
         asked = (overrides.get("ephemeralStorage") or {}).get("sizeInGiB") or td.ephemeral_gib
@@ -506,7 +507,9 @@ class TaskOps:
                 f"count must be between 1 and {MAX_RUN_COUNT} (got {count})."
             )
         if td.status != "ACTIVE":
-            raise errors.ClientException(f"TaskDefinition is inactive: {td.arn}.")
+            # AWS's code and words, as RunTask answers (quoted in DefangLabs/defang#775).
+            raise errors.InvalidParameterException(
+                "TaskDefinition is inactive", explanation=f"{td.arn} was deregistered.")
         provider = self._launch_target(cluster, td, params)
         started_by = params.get("startedBy")
         if started_by is not None and len(started_by) > 128:
@@ -562,9 +565,9 @@ class TaskOps:
                     f"Task definition does not support launch_type {launch_type}."
                 )
             raise errors.InvalidParameterException(
-                "No Container Instances were found in your cluster. (The simulator models "
-                "Fargate only: use launchType FARGATE or a FARGATE capacity provider.)"
-            )
+                "No Container Instances were found in your cluster.",
+                explanation="The simulator models Fargate only: use launchType FARGATE or a "
+                            "FARGATE capacity provider.")
         return None
 
     def StartTask(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:

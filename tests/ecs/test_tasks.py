@@ -193,8 +193,11 @@ def test_ephemeral_storage_override_and_definition_size(sim):
 
 def test_inactive_task_definition_cannot_run(sim, td):
     sim.client("ecs").deregister_task_definition(taskDefinition=td)
-    with pytest.raises(errors.ClientException, match="inactive"):
+    # AWS answers RunTask with InvalidParameterException "TaskDefinition is inactive".
+    with pytest.raises(errors.InvalidParameterException, match="inactive") as info:
         run(sim, td)
+    assert info.value.message == "TaskDefinition is inactive"
+    assert "deregistered" in (info.value.explanation or "")
 
 
 def test_capacity_provider_strategy(sim):
