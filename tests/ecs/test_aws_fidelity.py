@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 from botocore import xform_name
 from botocore.exceptions import ClientError as BotoClientError
-from botocore.model import Shape
 
 from simulator import Simulation
 from simulator.api import serve
-from simulator.models import service_model, shape_mismatches
+from simulator.models import service_model
 from tests.ecs.helpers import ACCOUNT, CLUSTER, CONTAINER, NET, make_key
+from tests.shape_check import assert_answers_as_aws
 
 ROOT = Path(__file__).resolve().parents[2]
 TD = {"family": "app", "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc",
@@ -147,29 +147,8 @@ def implemented() -> set[str]:
         return {op for op in tomllib.load(f)["ecs"] if op != "error"}
 
 
-def missing_members(shape: Shape, value: Any, path: str = "") -> list[str]:
-    """Members of ``ALWAYS`` absent from ``value``."""
-    out: list[str] = []
-    if shape.type_name == "structure" and isinstance(value, dict):
-        for name in ALWAYS.get(shape.name, ()):
-            if name not in value:
-                out.append(f"{path}.{name}: AWS always returns it")
-        for name, v in value.items():
-            if name in shape.members:
-                out += missing_members(shape.members[name], v, f"{path}.{name}")
-    elif shape.type_name == "list" and isinstance(value, list):
-        for i, item in enumerate(value):
-            out += missing_members(shape.member, item, f"{path}[{i}]")
-    return out
-
-
 def check(operation: str, response: dict[str, Any]) -> None:
-    shape = service_model("ecs").operation_model(operation).output_shape
-    body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
-    problems = shape_mismatches(shape, body)
-    if shape is not None:
-        problems += missing_members(shape, body)
-    assert not problems, f"{operation}: " + "; ".join(problems)
+    assert_answers_as_aws("ecs", operation, response, ALWAYS)
 
 
 def run_tour(call: Callable[[str, dict[str, Any]], dict[str, Any]],

@@ -25,8 +25,9 @@ from simulator import Simulation
 from simulator.api import DEFAULT_ROOT_KEY, Authenticator, serve
 from simulator.errors import ClientError
 from simulator.iam import core
-from simulator.models import service_model, shape_mismatches
+from simulator.models import service_model
 from tests.iam.helpers import ACCOUNT
+from tests.shape_check import assert_answers_as_aws
 
 ROOT = Path(__file__).resolve().parents[2]
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -126,34 +127,19 @@ def implemented() -> set[str]:
         return {op for op in tomllib.load(f)["iam"] if op != "error"}
 
 
-def missing_members(shape: Shape, value: Any, path: str = "") -> list[str]:
-    """Members of ``ALWAYS`` absent from ``value``; paginated outputs' IsTruncated/Marker."""
-    out: list[str] = []
-    if shape.type_name == "structure" and isinstance(value, dict):
-        for name in ALWAYS.get(shape.name, ()):
-            if name not in value:
-                out.append(f"{path}.{name}: AWS always returns it")
-        if "IsTruncated" in shape.members and not path:
-            if "IsTruncated" not in value:
-                out.append("IsTruncated: AWS always returns it")
-            elif value["IsTruncated"] != ("Marker" in value):
-                out.append("Marker: present exactly when IsTruncated")
-        for name, v in value.items():
-            if name in shape.members:
-                out += missing_members(shape.members[name], v, f"{path}.{name}")
-    elif shape.type_name == "list" and isinstance(value, list):
-        for i, item in enumerate(value):
-            out += missing_members(shape.member, item, f"{path}[{i}]")
-    return out
+def paging_members(shape: Shape, body: dict[str, Any]) -> list[str]:
+    """Paginated outputs: IsTruncated always, Marker exactly when truncated."""
+    if "IsTruncated" not in shape.members:
+        return []
+    if "IsTruncated" not in body:
+        return ["IsTruncated: AWS always returns it"]
+    if body["IsTruncated"] != ("Marker" in body):
+        return ["Marker: present exactly when IsTruncated"]
+    return []
 
 
 def check(operation: str, response: dict[str, Any]) -> None:
-    shape = service_model("iam").operation_model(operation).output_shape
-    body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
-    problems = shape_mismatches(shape, body)
-    if shape is not None:
-        problems += missing_members(shape, body)
-    assert not problems, f"{operation}: " + "; ".join(problems)
+    assert_answers_as_aws("iam", operation, response, ALWAYS, paging_members)
 
 
 def run_tour(call: Callable[[str, dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
