@@ -237,22 +237,6 @@ def uuid4_text(bits: int) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def render_record(
-    ctx: CallContext,
-    op_model: OperationModel,
-    params: dict[str, Any],
-    response: dict[str, Any] | None,
-    error: errors.ClientError | RecordedError | None,
-    event_source: str,
-    lower: bool,
-    omit: frozenset[str],
-    event_bits: int,
-) -> dict[str, Any]:
-    """``audit_record`` with positional arguments (what ``Simulation.record`` defers)."""
-    return audit_record(ctx, op_model, params, response, error, event_source, lower, omit,
-                        event_bits=event_bits)
-
-
 @lru_cache(maxsize=256)
 def _event_time(now: datetime) -> str:
     """CloudTrail's eventTime; many calls share one simulated instant, so it is cached."""
@@ -268,10 +252,10 @@ def audit_record(
     event_source: str,
     lower: bool,
     omit: frozenset[str] = frozenset(),
-    *,
     event_bits: int | None = None,
 ) -> dict[str, Any]:
-    """The CloudTrail record of one call; secrets and blobs never enter it.
+    """The CloudTrail record of one call; secrets and blobs never enter it (positional
+    arguments all, so ``Simulation.record`` can defer it as a function and its arguments).
 
     ``event_bits``: the 128 random bits of its eventID (drawn from the simulation's
     generator when not given).

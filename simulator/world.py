@@ -11,7 +11,7 @@ from botocore.model import OperationModel
 
 from simulator import errors
 from simulator.audit import CHECK_DEFERRED, AuditTrail, RecordedError, checked_render
-from simulator.client import Client, render_record
+from simulator.client import Client, audit_record
 from simulator.clock import SimClock
 from simulator.fargate.agent import FargateAgent
 from simulator.iam.principal import ACCOUNT_ID, Principal, resolve_principal
@@ -204,10 +204,10 @@ class Simulation:
         outcome = (source, ctx.operation, error.code if error is not None else None)
         if CHECK_DEFERRED:
             self._audit_trail.defer(checked_render(
-                render_record, ctx, op_model, params, response, error, source,
+                audit_record, ctx, op_model, params, response, error, source,
                 svc.cloudtrail_lower_names, svc.audit_omit, event_bits), outcome=outcome)
         else:  # the arguments spelt out: no tuple made only to be unpacked again
-            self._audit_trail.defer(render_record, ctx, op_model, params, response, error,
+            self._audit_trail.defer(audit_record, ctx, op_model, params, response, error,
                                     source, svc.cloudtrail_lower_names, svc.audit_omit,
                                     event_bits, outcome=outcome)
 

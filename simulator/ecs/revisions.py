@@ -120,12 +120,7 @@ class RevisionOps:
         self, ctx: CallContext, params: dict[str, Any]
     ) -> dict[str, Any]:
         """Describe up to 20 service revisions by ARN."""
-        arns = params["serviceRevisionArns"]
-        if not 1 <= len(arns) <= MAX_DESCRIBE:
-            raise errors.InvalidParameterException(
-                f"serviceRevisionArns must list between 1 and {MAX_DESCRIBE} ARNs, "
-                f"got {len(arns)}."
-            )
+        arns = _described_arns(params, "serviceRevisionArns")
         found, failures = [], []
         for arn in arns:
             authorize_call(ctx, arn)
@@ -170,12 +165,7 @@ class RevisionOps:
         self, ctx: CallContext, params: dict[str, Any]
     ) -> dict[str, Any]:
         """Describe up to 20 service deployments by ARN."""
-        arns = params["serviceDeploymentArns"]
-        if not 1 <= len(arns) <= MAX_DESCRIBE:
-            raise errors.InvalidParameterException(
-                f"serviceDeploymentArns must list between 1 and {MAX_DESCRIBE} ARNs, "
-                f"got {len(arns)}."
-            )
+        arns = _described_arns(params, "serviceDeploymentArns")
         by_arn = {d.deployment_arn: (s, d) for s, d in self.revisions.values()}
         found, failures = [], []
         for arn in arns:
@@ -186,3 +176,12 @@ class RevisionOps:
             else:
                 found.append(self._deployment_shape(*hit))
         return {"serviceDeployments": found, "failures": failures}
+
+
+def _described_arns(params: dict[str, Any], member: str) -> list[str]:
+    """The ARNs a Describe call names in ``member``: between 1 and ``MAX_DESCRIBE``."""
+    arns: list[str] = params[member]
+    if not 1 <= len(arns) <= MAX_DESCRIBE:
+        raise errors.InvalidParameterException(
+            f"{member} must list between 1 and {MAX_DESCRIBE} ARNs, got {len(arns)}.")
+    return arns
