@@ -189,7 +189,7 @@ class IamCore(Service):
             message, explanation = exc.message, exc.explanation
             if shown is not None and shown != resource:
                 message = message.replace(f"on resource: {resource}", f"on resource: {shown}", 1)
-                explanation = explanation or f"{shown} is {resource}"
+                explanation = "; ".join(filter(None, (explanation, f"{shown} is {resource}")))
             raise AccessDenied(message, explanation=explanation, **exc.details) from None
 
     def _arn(self, ctx: CallContext, kind: str, path: str, name: str) -> str:
