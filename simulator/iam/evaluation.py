@@ -165,8 +165,31 @@ class Decision:
         }.get(self.denied_by or "identity", "identity-based policy")
         if self.decision == EXPLICIT_DENY:
             article = "an" if policy_kind.startswith("identity") else "a"  # a session policy
-            return f"{base} with an explicit deny in {article} {policy_kind}"
+            return f"{base} with an explicit deny in {article} {policy_kind}" + (
+                f": {arn}" if (arn := self.denying_policy_arn()) else "")
         return f"{base} because no {policy_kind} allows the {req.action} action"
+
+    def denying_policy_arn(self) -> str | None:
+        """The ARN AWS appends to an explicit deny's AccessDenied message: that of the managed
+        policy whose statement denied, when it is an identity-based policy, permissions
+        boundary or (managed) session policy of the caller's own account and the request stays
+        in that account. "The ARN of the denying policy is only provided in same-account and
+        same-organization scenarios" and covers "permissions boundaries policies, session
+        policies, and identity-based policies"
+        (https://aws.amazon.com/blogs/security/enhanced-access-denied-error-messages-with-policy-arns/).
+        Inline policies have no ARN; AWS managed policies (account ``aws``) are left out, a
+        simulator reading."""
+        if (self.decision != EXPLICIT_DENY or self.cross_account or not self.matched_statements
+                or self.denied_by not in ("identity", "boundary", "session")):
+            return None
+        policy = self.matched_statements[0].policy
+        principal = self.request.principal
+        name = policy.name or ""
+        if (policy.source_type != "user-managed" or principal is None
+                or not name.startswith(f"arn:{principal.arn.split(':')[1]}:iam::"
+                                       f"{principal.account}:policy/")):
+            return None
+        return name
 
     def to_evaluation_result(self) -> dict[str, Any]:
         """IAM's simulator ``EvaluationResults`` item (without the resource-specific list)."""

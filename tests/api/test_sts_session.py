@@ -186,3 +186,18 @@ def test_a_key_policy_naming_the_session_arn_is_not_limited_by_the_session_polic
     err = info.value.response["Error"]
     assert err["Code"] == "AccessDeniedException"
     assert err["Message"].endswith("because no session policy allows the kms:DescribeKey action")
+
+
+def test_an_explicit_deny_in_a_managed_session_policy_is_named_by_its_arn(server):
+    sts, _ = _setup(server)
+    iam = client(server, "iam")
+    arn = iam.create_policy(PolicyName="no-list", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "kms:*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "kms:ListKeys", "Resource": "*"}]}))["Policy"]["Arn"]
+    creds = sts.assume_role(RoleArn=ROLE, RoleSessionName="ss",
+                            PolicyArns=[{"arn": arn}])["Credentials"]
+    with pytest.raises(ClientError) as info:
+        _as(server, creds, "kms").list_keys()
+    assert info.value.response["Error"]["Message"].endswith(
+        f"with an explicit deny in a session policy: {arn}")

@@ -6,10 +6,13 @@ logic evaluates requests")."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
+from simulator.errors import ClientError
 from simulator.iam import PolicyDocument, RequestContext, evaluate
+from simulator.iam.authorization import access_denied
 from simulator.iam.principal import resolve_principal
 from tests.iam.helpers import ACCOUNT, OTHER, identity
 
@@ -116,8 +119,6 @@ def test_a_grant_naming_an_iam_user_is_not_limited_by_its_boundary():
 
 
 def test_the_refusal_says_which_policy_denied_beside_aws_sentence():
-    from simulator.iam.authorization import access_denied
-
     exc = access_denied(decide(session(ONLY_LIST), key_policy(ROLE)))
     assert exc.message.endswith("because no session policy allows the kms:Decrypt action")
     assert "no session policy does" in exc.explanation
@@ -125,3 +126,56 @@ def test_the_refusal_says_which_policy_denied_beside_aws_sentence():
     exc = access_denied(decide(session(DENY_DECRYPT), key_policy(SESSION)))
     assert exc.explanation.startswith("explicitly denied by") and "session policy" in (
         exc.explanation)
+
+
+# -- the denying policy's ARN in AccessDenied --------------------------------------------------
+def _managed(arn, statement):
+    return PolicyDocument.parse({"Version": "2012-10-17", "Statement": [statement]}, name=arn,
+                                source_type="user-managed")
+
+
+DENY_MANAGED = _managed(f"arn:aws:iam::{ACCOUNT}:policy/NoDecrypt",
+                        {"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"})
+
+
+def test_an_explicit_deny_names_the_same_account_managed_policy():
+    # "we recently added the Amazon Resource Name (ARN) of the denying policy to access denied
+    # error messages ... only provided in same-account and same-organization scenarios"
+    # (AWS Security Blog, "Enhanced access denied error messages with policy ARNs").
+    d = decide(session(), key_policy(ROLE), [ROLE_ALLOWS_KMS, DENY_MANAGED])
+    assert d.access_denied_message().endswith(
+        f"with an explicit deny in an identity-based policy: arn:aws:iam::{ACCOUNT}:policy/"
+        "NoDecrypt")
+    as_session = decide(session(DENY_MANAGED), key_policy(SESSION))
+    assert as_session.access_denied_message().endswith(
+        f"with an explicit deny in a session policy: arn:aws:iam::{ACCOUNT}:policy/NoDecrypt")
+
+
+def test_no_arn_for_inline_policies_or_across_accounts():
+    inline = identity({"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"}, name="deny")
+    d = decide(session(), key_policy(ROLE), [ROLE_ALLOWS_KMS, inline])
+    assert d.access_denied_message().endswith("with an explicit deny in an identity-based policy")
+    d = decide(session(), key_policy(SESSION), [ROLE_ALLOWS_KMS, DENY_MANAGED],
+               resource=FOREIGN_KEY)
+    assert d.access_denied_message().endswith("with an explicit deny in an identity-based policy")
+
+
+def test_iam_names_the_managed_policy_that_denied(iam, iam_sim):
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRole",
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}}]})
+    iam.create_role(RoleName="R", AssumeRolePolicyDocument=trust)
+    iam.put_role_policy(RoleName="R", PolicyName="all", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}))
+    arn = iam.create_policy(PolicyName="NoUsers", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Action": "iam:CreateUser", "Resource": "*"}]}))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName="R", PolicyArn=arn)
+    with pytest.raises(ClientError) as info:
+        iam_sim.client("iam", principal=SESSION).create_user(UserName="u")
+    assert (info.value.code, info.value.status) == ("AccessDenied", 403)
+    assert info.value.message == (
+        f"User: {SESSION} is not authorized to perform: iam:CreateUser on resource: "
+        f"arn:aws:iam::{ACCOUNT}:user/u with an explicit deny in an identity-based policy: "
+        f"{arn}")
