@@ -434,21 +434,19 @@ static void reject_unit(job_t *j, size_t i, unsigned char *out)
     j->n_bad++;
 }
 
-/* A scattered batch: start fetching unit i + 1 (source and destination, the destination for
- * writing) while unit i is encrypted.  Scattered units land on pages the caches have not seen
- * (random I/O over a large volume), and their first-touch misses would otherwise be paid one
- * after the other. */
-static inline void prefetch_next(const job_t *j, size_t i)
-{
-    if (j->dsts == NULL || i + 1 >= j->count)
-        return;
-    const unsigned char *s = j->srcs[i + 1];
-    const unsigned char *d = j->dsts[i + 1];
-    for (size_t off = 0; off < j->b->unit; off += 64) {
-        __builtin_prefetch(s + off, 0, 0);
-        __builtin_prefetch(d + off, 1, 0);
-    }
-}
+/* Prefetches that the compiler must keep.  GCC 12 at -O3 deleted some __builtin_prefetch calls
+ * as code without effect (seen in the object code: the per-unit prefetch of scattered
+ * batches, and those of vm_prefetch(), were no instruction at all).  On x86-64 they are
+ * therefore volatile asm: pf_keep() into every cache level (also ahead of a store: a line
+ * read in is held exclusive when no other core has it, so the store does not wait),
+ * pf_stream() for data used once. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define pf_keep(p) __asm__ __volatile__("prefetcht0 %0" : : "m"(*(const char *)(p)))
+#define pf_stream(p) __asm__ __volatile__("prefetchnta %0" : : "m"(*(const char *)(p)))
+#else
+#define pf_keep(p) __builtin_prefetch((p), 0, 3)
+#define pf_stream(p) __builtin_prefetch((p), 0, 0)
+#endif
 
 /* The 16-byte XTS tweak of a sector: its number as 64-bit little endian, zero padded.  On
  * x86-64 one 16-byte store: the library loads the tweak as 16 bytes, and a load that spans
@@ -571,7 +569,6 @@ static void run_ipp(job_t *j, void *ctx)
         for (size_t i = 0; i < j->count; i++) {
             if (i + 1 < j->count)
                 set_tweak(tweak[(i + 1) & 1], SECTOR_OF(j, i + 1));
-            prefetch_next(j, i);
             if ((s = xts(SRC_OF(j, i), DST_OF(j, i), bits, ctx, tweak[i & 1], 0)) != 0)
                 IPP_FAIL(what, s);
         }
@@ -585,7 +582,6 @@ static void run_ipp(job_t *j, void *ctx)
         unsigned char *out = DST_OF(j, i);
         if (i + 1 < j->count)
             set_aad(aad[(i + 1) & 1], SECTOR_OF(j, i + 1), m + META_LEN);
-        prefetch_next(j, i);
         if ((s = ipp_gcm_message(ctx, j->enc, m, NONCE_LEN, aad[i & 1], AAD_LEN, SRC_OF(j, i),
                                  out, len, j->enc ? m + NONCE_LEN : tag, &where)) != 0)
             IPP_FAIL(where, s);
@@ -621,8 +617,8 @@ static void run_job(job_t *j)
         return;
     if (j->dsts != NULL) { /* scattered: start every unit's page walk and first line now */
         for (size_t i = 0; i < j->count; i++) {
-            __builtin_prefetch(j->dsts[i], 1, 0);
-            __builtin_prefetch(j->srcs[i], 0, 0);
+            pf_keep(j->dsts[i]);
+            pf_stream(j->srcs[i]);
         }
     }
     if (b->backend == BK_IPP) {
@@ -636,7 +632,6 @@ static void run_job(job_t *j)
         memset(iv, 0, sizeof iv);
         for (size_t i = 0; i < j->count; i++) {
             set_tweak(iv, SECTOR_OF(j, i));
-            prefetch_next(j, i);
             if (reinit(ctx, NULL, 0, iv, sizeof iv, NULL) != 1 ||
                 d->update(ctx, DST_OF(j, i), &outn, unit, SRC_OF(j, i), unit) != 1)
                 FAIL("XTS sector");
@@ -647,7 +642,6 @@ static void run_job(job_t *j)
         memset(iv, 0, sizeof iv);
         for (size_t i = 0; i < j->count; i++) {
             set_tweak(iv, SECTOR_OF(j, i));
-            prefetch_next(j, i);
             if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, -1) != 1)
                 FAIL("EVP_CipherInit_ex(iv)");
             if (EVP_CipherUpdate(ctx, DST_OF(j, i), &outl, SRC_OF(j, i), (int)unit) != 1)
@@ -659,7 +653,6 @@ static void run_job(job_t *j)
         unsigned char *m = j->meta + i * META_LEN;
         unsigned char *out = DST_OF(j, i);
         set_aad(aad, SECTOR_OF(j, i), m);
-        prefetch_next(j, i);
         if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, m, -1) != 1)
             FAIL("EVP_CipherInit_ex(nonce)");
         if (!j->enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, m + NONCE_LEN) != 1)
@@ -1575,28 +1568,87 @@ static void vm_release(vpiece_t *p, Py_ssize_t n)
     PyMem_Free(p);
 }
 
-static int cmp_u64_pair(const void *x, const void *y)
+/* Sorts n [lo, hi) ranges (r: 2 * n uint64) by lo: insertion sort of runs of 16, then
+ * bottom-up merges through tmp (2 * n uint64).  Inline comparisons: qsort's callback per
+ * comparison cost about 4 % of a 64-piece writev.  Returns the sorted array (r or tmp). */
+static uint64_t *sort_ranges(uint64_t *r, uint64_t *tmp, size_t n)
 {
-    const uint64_t *a = x, *b = y;
-    return a[0] < b[0] ? -1 : a[0] > b[0];
+    enum { RUN = 16 };
+    for (size_t s = 0; s < n; s += RUN) {
+        size_t e = s + RUN < n ? s + RUN : n;
+        for (size_t i = s + 1; i < e; i++) {
+            uint64_t lo = r[2 * i], hi = r[2 * i + 1];
+            size_t j = i;
+            for (; j > s && r[2 * (j - 1)] > lo; j--) {
+                r[2 * j] = r[2 * (j - 1)];
+                r[2 * j + 1] = r[2 * (j - 1) + 1];
+            }
+            r[2 * j] = lo;
+            r[2 * j + 1] = hi;
+        }
+    }
+    uint64_t *from = r, *to = tmp;
+    for (size_t width = RUN; width < n; width *= 2) {
+        for (size_t s = 0; s < n; s += 2 * width) {
+            size_t m = s + width < n ? s + width : n, e = s + 2 * width < n ? s + 2 * width : n;
+            size_t a = s, b = m, k = s;
+            while (a < m && b < e) {
+                size_t pick = from[2 * b] < from[2 * a] ? b++ : a++;
+                to[2 * k] = from[2 * pick];
+                to[2 * k + 1] = from[2 * pick + 1];
+                k++;
+            }
+            memcpy(to + 2 * k, from + 2 * a, (m - a) * 2 * sizeof(uint64_t));
+            k += m - a;
+            memcpy(to + 2 * k, from + 2 * b, (e - b) * 2 * sizeof(uint64_t));
+        }
+        uint64_t *t = from;
+        from = to;
+        to = t;
+    }
+    return from;
 }
 
-/* True when two of the n [lo, hi) ranges in r (2 * n uint64) share an element; sorts r. */
-static int any_overlap(uint64_t *r, size_t n)
+/* True when two of the n [lo, hi) ranges in r (2 * n uint64; tmp as many) share an element.
+ * Ranges already in order (sequential requests) are checked without sorting. */
+static int any_overlap(uint64_t *r, uint64_t *tmp, size_t n)
 {
-    qsort(r, n, 2 * sizeof(uint64_t), cmp_u64_pair);
-    for (size_t i = 1; i < n; i++)
+    size_t i = 1;
+    while (i < n && r[2 * i] >= r[2 * i - 1])
+        i++;
+    if (i < n)
+        r = sort_ranges(r, tmp, n);
+    for (i = 1; i < n; i++)
         if (r[2 * i] < r[2 * i - 1])
             return 1;
     return 0;
 }
 
+/* Where a request's first touches will land: the arena, the written-bitmaps and the AEAD
+ * records (NULL: none). */
+typedef struct {
+    unsigned char *arena, *bitmap, *records;
+} vpre_t;
+
+/* Starts the page walk and first cache line of everything a piece starting at sector `first`
+ * touches (its first sector in the arena, its chunk's bitmap and record), while the rest of
+ * the request is parsed.  Random pieces over a large volume miss the TLB and the caches on
+ * each; started here they overlap instead of each stalling when it is reached. */
+static inline void vm_prefetch(const VolumeMap *vm, const vpre_t *pre, uint64_t first)
+{
+    uint64_t idx = first / vm->spc;
+    pf_keep(pre->bitmap + idx * vm->stride);
+    if (pre->records != NULL)
+        pf_keep(pre->records + idx * RECORD_LEN);
+    pf_keep(pre->arena + first * vm->unit);
+}
+
 /* The pieces of a request, checked: returns their number, -1 with an exception set, or -2
  * when the fast path does not apply (nothing set; the caller returns None). */
-static Py_ssize_t vm_parse(VolumeMap *vm, PyObject *seq, int mode, vpiece_t **out,
-                           size_t *total)
+static Py_ssize_t vm_parse(VolumeMap *vm, PyObject *seq, int mode, const vpre_t *pre,
+                           vpiece_t **out, size_t *total)
 {
-    Py_ssize_t n = PyTuple_GET_SIZE(seq);
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     vpiece_t *p = PyMem_Calloc(n > 0 ? (size_t)n : 1, sizeof *p);
     if (p == NULL) {
         PyErr_NoMemory();
@@ -1606,7 +1658,9 @@ static Py_ssize_t vm_parse(VolumeMap *vm, PyObject *seq, int mode, vpiece_t **ou
     size_t sum = 0;
     Py_ssize_t i;
     for (i = 0; i < n; i++) {
-        PyObject *item = PyTuple_GET_ITEM(seq, i);
+        if (i >= PySequence_Fast_GET_SIZE(seq)) /* a list changed under us: Python's turn */
+            goto punt;
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
         if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2)
             goto punt;
         PyObject *off_obj = PyTuple_GET_ITEM(item, 0), *obj = PyTuple_GET_ITEM(item, 1);
@@ -1624,8 +1678,12 @@ static Py_ssize_t vm_parse(VolumeMap *vm, PyObject *seq, int mode, vpiece_t **ou
             if (overflow || len < 0)
                 goto punt;
         } else {
-            if (PyObject_GetBuffer(obj, &p[i].view,
-                                   mode == VM_WRITE ? PyBUF_SIMPLE : PyBUF_WRITABLE) < 0) {
+            /* the item is held while its buffer is taken (an exporter could run code) */
+            Py_INCREF(item);
+            int got = PyObject_GetBuffer(obj, &p[i].view,
+                                         mode == VM_WRITE ? PyBUF_SIMPLE : PyBUF_WRITABLE);
+            Py_DECREF(item);
+            if (got < 0) {
                 PyErr_Clear();
                 goto punt;
             }
@@ -1638,6 +1696,7 @@ static Py_ssize_t vm_parse(VolumeMap *vm, PyObject *seq, int mode, vpiece_t **ou
             goto punt;
         p[i].first = (uint64_t)off / unit;
         p[i].nsec = (size_t)((uint64_t)len / unit);
+        vm_prefetch(vm, pre, p[i].first);
         if (mode == VM_READ) {
             if ((p[i].out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)len)) == NULL) {
                 vm_release(p, i + 1);
@@ -1650,7 +1709,7 @@ static Py_ssize_t vm_parse(VolumeMap *vm, PyObject *seq, int mode, vpiece_t **ou
     if (mode != VM_READ && n > 1) {
         /* writes: no two pieces share a sector (later pieces would win: the Python path applies
          * them in order); reads into buffers: no two buffers share a byte */
-        uint64_t *r = PyMem_Malloc(2 * sizeof(uint64_t) * (size_t)n);
+        uint64_t *r = PyMem_Malloc(4 * sizeof(uint64_t) * (size_t)n);
         if (r == NULL) {
             vm_release(p, n);
             PyErr_NoMemory();
@@ -1666,7 +1725,7 @@ static Py_ssize_t vm_parse(VolumeMap *vm, PyObject *seq, int mode, vpiece_t **ou
             r[2 * m + 1] = lo + span;
             m++;
         }
-        int clash = any_overlap(r, m);
+        int clash = any_overlap(r, r + 2 * (size_t)n, m);
         PyMem_Free(r);
         if (clash) {
             i = n;
@@ -1968,11 +2027,9 @@ static int vm_begin(VolumeMap *vm, PyObject *pieces, int mode, int aead, int met
     memset(r, 0, sizeof *r);
     if (!PyList_CheckExact(pieces) && !PyTuple_CheckExact(pieces))
         return 0;
-    if ((r->seq = PySequence_Tuple(pieces)) == NULL) /* a snapshot: buffers are taken below */
-        return -1;
-    r->np = vm_parse(vm, r->seq, mode, &r->p, &r->total);
-    if (r->np < 0)
-        return r->np == -2 ? 0 : -1;
+    /* no snapshot of a list: parsing runs no Python code but a buffer exporter's, each item is
+     * held while its buffer is taken and the size is checked again on every step */
+    r->seq = Py_NewRef(pieces);
     if (PyObject_GetBuffer(vm->arena, &r->arena,
                            mode == VM_WRITE ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0)
         return -1;
@@ -1997,6 +2054,10 @@ static int vm_begin(VolumeMap *vm, PyObject *pieces, int mode, int aead, int met
             return -1;
         }
     }
+    vpre_t pre = {r->arena.buf, r->bitmap.buf, r->have_records ? r->records.buf : NULL};
+    r->np = vm_parse(vm, r->seq, mode, &pre, &r->p, &r->total);
+    if (r->np < 0)
+        return r->np == -2 ? 0 : -1;
     if ((r->ns = vm_spans(vm, r->p, r->np, r->total, mode == VM_WRITE, aead, r->bitmap.buf,
                           r->have_records, &r->sp)) < 0) {
         r->ns = 0;
@@ -2064,7 +2125,7 @@ static void vm_resolve(vreq_t *r, int store)
     if (!r->have_records)
         return;
     for (Py_ssize_t s = 0; s < r->ns; s++) /* first the records, */
-        __builtin_prefetch((unsigned char *)r->records.buf + r->sp[s].idx * RECORD_LEN, 0);
+        pf_keep((unsigned char *)r->records.buf + r->sp[s].idx * RECORD_LEN);
     for (Py_ssize_t s = 0; s < r->ns; s++) { /* then the span tables they name, */
         const unsigned char *rec = (unsigned char *)r->records.buf + r->sp[s].idx * RECORD_LEN;
         uint64_t addr;
@@ -2073,7 +2134,7 @@ static void vm_resolve(vreq_t *r, int store)
         memcpy(&n, rec + 12, 4);
         if (addr != 0 && (n & REC_MULTI))
             for (size_t off = 0; off < (size_t)(n & ~REC_MULTI) * RECORD_LEN; off += 64)
-                __builtin_prefetch((const unsigned char *)(uintptr_t)addr + off, 0);
+                pf_keep((const unsigned char *)(uintptr_t)addr + off);
     }
     for (Py_ssize_t s = 0; s < r->ns; s++) { /* then each span's slots */
         vspan_t *v = &r->sp[s];
@@ -2082,13 +2143,8 @@ static void vm_resolve(vreq_t *r, int store)
         v->at = rec_find((unsigned char *)r->records.buf + v->idx * RECORD_LEN, v->a, v->b);
         if (v->at != NULL) {
             size_t len = (v->b - v->a) * META_LEN;
-            for (size_t off = 0; off < len + 63; off += 64) {
-                const unsigned char *line = v->at + (off < len ? off : len - 1);
-                if (store)
-                    __builtin_prefetch(line, 1);
-                else
-                    __builtin_prefetch(line, 0);
-            }
+            for (size_t off = 0; off < len + 63; off += 64)
+                pf_keep(v->at + (off < len ? off : len - 1));
         }
     }
 }

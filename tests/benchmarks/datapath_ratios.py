@@ -2,7 +2,7 @@
 as little as it can: single-thread figures in process CPU time, the two sides of each ratio
 interleaved and each the best of ``--rounds``.
 
-    python tests/benchmarks/datapath_ratios.py [--rounds 9]
+    python tests/benchmarks/datapath_ratios.py [--rounds 9] [--tables 1,2,3]
 
 It imports the checkout it lies in, so the same file copied into another checkout measures
 that one (before/after on one sitting).  Figures:
@@ -121,11 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     """Print the three tables."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=9, help="interleaved rounds, best kept (9)")
+    ap.add_argument("--tables", default="1,2,3", help="which tables, e.g. 2 or 1,3 (all)")
     args = ap.parse_args(argv)
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    sectors_512(args.rounds)
-    vectored(args.rounds)
-    threads(args.rounds)
+    tables = {int(t) for t in args.tables.split(",")}
+    for number, table in ((1, sectors_512), (2, vectored), (3, threads)):
+        if number in tables:
+            table(args.rounds)
     return 0
 
 
