@@ -374,6 +374,27 @@ def test_native_ceiling_runs(spec_text):
         assert eng.ceiling(spec_text, 4096, 0.05, decrypt=True) > 0
 
 
+@pytest.mark.skipif("native-ipp" not in ENGINES, reason="IPP Crypto not loaded here")
+@pytest.mark.parametrize("alg", [1, 2])  # XTS, GCM
+def test_ipp_ceiling_out_of_place_writes_what_in_place_would(alg):
+    """The benchmark yardstick for a volume's out-of-place writes: the same bytes as the
+    in-place loop, into `out`; an `out` of another size or sharing bytes is refused."""
+    from simulator.crypt.engines import _native
+
+    get_engine("native-ipp")
+    key = bytes(range(64 if alg == 1 else 32))
+    src = bytearray(os.urandom(4096))
+    out, in_place = bytearray(4096), bytearray(src)
+    _native.ipp_ceiling(alg, 1, key, src, 512, 1, out)
+    _native.ipp_ceiling(alg, 1, key, in_place, 512, 1)
+    assert out == in_place != src
+    backing = bytearray(8192)
+    for buf, bad in ((src, bytearray(512)),
+                     (memoryview(backing)[:4096], memoryview(backing)[2048:6144])):
+        with pytest.raises(ValueError, match="out must be as long as buf and share no byte"):
+            _native.ipp_ceiling(alg, 1, key, buf, 512, 1, bad)
+
+
 @requires_native
 def test_native_concurrent_callers_share_the_pool():
     """Several Python threads with threads=2 at once: the pool is taken by one caller, the
