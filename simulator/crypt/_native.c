@@ -1517,7 +1517,7 @@ typedef struct {
     size_t a, b;         /* sectors [a, b) of the chunk */
     size_t pos;          /* position of sector a in the request (pieces in order) */
     uint64_t idx;        /* the chunk's index */
-    unsigned char *at;   /* its metadata as the chunk's record says, or NULL (see vm_resolve) */
+    unsigned char *at;   /* its metadata as the chunk's record says, or NULL (vm_meta_slots) */
 } vspan_t;
 
 /* store.py's _RECORD: little-endian u64 address, u32 first sector, u32 sectors | REC_MULTI */
@@ -1624,23 +1624,24 @@ static int any_overlap(uint64_t *r, uint64_t *tmp, size_t n)
     return 0;
 }
 
-/* Where a request's first touches will land: the arena, the written-bitmaps and the AEAD
- * records (NULL: none). */
+/* Where a request's first touches will land: the written-bitmaps and the AEAD records (NULL:
+ * none). */
 typedef struct {
-    unsigned char *arena, *bitmap, *records;
+    unsigned char *bitmap, *records;
 } vpre_t;
 
-/* Starts the page walk and first cache line of everything a piece starting at sector `first`
- * touches (its first sector in the arena, its chunk's bitmap and record), while the rest of
- * the request is parsed.  Random pieces over a large volume miss the TLB and the caches on
- * each; started here they overlap instead of each stalling when it is reached. */
+/* Starts the loads of a piece's chunk bitmap and record (compact areas: no page walk) while
+ * the rest of the request is parsed, so random pieces over a large volume do not each stall
+ * on them later.  Not the piece's place in the arena: a prefetch that misses the TLB holds up
+ * retirement for its page walk, and amid the parsing few walks overlap; run_job() starts
+ * them all from a tight loop, where they do (cold 64-piece XTS writev 58-60 us against 63-65
+ * with the walks started here, same sitting). */
 static inline void vm_prefetch(const VolumeMap *vm, const vpre_t *pre, uint64_t first)
 {
     uint64_t idx = first / vm->spc;
     pf_keep(pre->bitmap + idx * vm->stride);
     if (pre->records != NULL)
         pf_keep(pre->records + idx * RECORD_LEN);
-    pf_keep(pre->arena + first * vm->unit);
 }
 
 /* The pieces of a request, checked: returns their number, -1 with an exception set, or -2
@@ -2054,7 +2055,7 @@ static int vm_begin(VolumeMap *vm, PyObject *pieces, int mode, int aead, int met
             return -1;
         }
     }
-    vpre_t pre = {r->arena.buf, r->bitmap.buf, r->have_records ? r->records.buf : NULL};
+    vpre_t pre = {r->bitmap.buf, r->have_records ? r->records.buf : NULL};
     r->np = vm_parse(vm, r->seq, mode, &pre, &r->p, &r->total);
     if (r->np < 0)
         return r->np == -2 ? 0 : -1;
@@ -2115,18 +2116,19 @@ static int vm_span_meta(VolumeMap *vm, vreq_t *r, vspan_t *v, unsigned char *mem
     return vm_meta_move(v->chunk, v->a, v->b, mem, store);
 }
 
-/* Where each span's metadata lies, from the records, before the batch runs: the loads of the
- * records and span tables of one request are independent, so they overlap instead of each
- * piece waiting for its own after the batch, and the metadata lines are prefetched.  The
- * pointers stay valid until the Python side next changes the spans: the volume's lock is
- * held for the request, and writes store through them before any span is grown. */
-static void vm_resolve(vreq_t *r, int store)
+/* Where each span's metadata lies, from the records, in two steps so that the loads of one
+ * request overlap instead of each piece waiting for its own: vm_meta_tables() starts the
+ * loads of the span tables the records name (the records themselves were prefetched while
+ * the request was parsed), vm_meta_slots() then finds each span's slots and starts their
+ * loads.  Reads need the slots (the tags) before the batch, so they run both at once; writes
+ * fill the slots only after it, so they find them after it, when the tables have long
+ * arrived.  The pointers stay valid until the Python side next changes the spans: the volume's
+ * lock is held for the request, and writes store through them before any span is grown. */
+static void vm_meta_tables(const vreq_t *r)
 {
     if (!r->have_records)
         return;
-    for (Py_ssize_t s = 0; s < r->ns; s++) /* first the records, */
-        pf_keep((unsigned char *)r->records.buf + r->sp[s].idx * RECORD_LEN);
-    for (Py_ssize_t s = 0; s < r->ns; s++) { /* then the span tables they name, */
+    for (Py_ssize_t s = 0; s < r->ns; s++) {
         const unsigned char *rec = (unsigned char *)r->records.buf + r->sp[s].idx * RECORD_LEN;
         uint64_t addr;
         uint32_t n;
@@ -2136,7 +2138,13 @@ static void vm_resolve(vreq_t *r, int store)
             for (size_t off = 0; off < (size_t)(n & ~REC_MULTI) * RECORD_LEN; off += 64)
                 pf_keep((const unsigned char *)(uintptr_t)addr + off);
     }
-    for (Py_ssize_t s = 0; s < r->ns; s++) { /* then each span's slots */
+}
+
+static void vm_meta_slots(vreq_t *r, int store)
+{
+    if (!r->have_records)
+        return;
+    for (Py_ssize_t s = 0; s < r->ns; s++) {
         vspan_t *v = &r->sp[s];
         if (v->empty && !store)
             continue;
@@ -2172,11 +2180,13 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
         }
     }
     if (aead)
-        vm_resolve(&r, 1);
+        vm_meta_tables(&r);
     batch_t bt = {.enc = 1, .n = r.total, .srcs = r.srcs, .dsts = r.dsts, .meta = r.meta,
                   .sectors = r.secs};
     if (batch_run(b, &bt) < 0)
         goto out;
+    if (aead)
+        vm_meta_slots(&r, 1);
     size_t fresh = 0, nbytes = 0;
     /* then nonce || tag: first where the records said (before any span is grown, which would
      * move them), then the rest through the Chunk objects; the flags, span by span */
@@ -2216,8 +2226,10 @@ static PyObject *vm_read(VolumeMap *vm, PyObject *pieces, int mode)
     }
     unsigned char *gmeta = r.meta;
     unsigned char *rmeta = aead ? gmeta + r.total * META_LEN : NULL;
-    if (aead)
-        vm_resolve(&r, 0);
+    if (aead) {
+        vm_meta_tables(&r);
+        vm_meta_slots(&r, 0);
+    }
     size_t k = 0; /* sectors to decrypt */
     Py_ssize_t piece = 0;
     size_t in_piece = 0; /* sectors of the current piece before this span */
