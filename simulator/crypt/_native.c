@@ -699,6 +699,8 @@ typedef struct {
 typedef struct {
     job_t *pieces;
     size_t npieces;
+    int planned;                     /* lanes the pieces were cut for (0: cut evenly) */
+    const size_t *plan;              /* their first pieces, planned + 1 entries */
     int nlanes;
     lane_t lanes[MAX_THREADS];
 } share_t;
@@ -708,13 +710,16 @@ typedef struct {
     int slot; /* the context slot of whoever runs this runner, and its own lane */
 } runner_t;
 
-/* Cuts a share's pieces into n contiguous lanes. */
+/* Cuts a share's pieces into n contiguous lanes: as planned when they were cut for n lanes,
+ * else evenly by count (a worker missing: its lane is taken over anyway). */
 static void share_lanes(share_t *s, int n)
 {
     s->nlanes = n;
     for (int t = 0; t < n; t++) {
-        atomic_init(&s->lanes[t].next, s->npieces * (size_t)t / (size_t)n);
-        s->lanes[t].end = s->npieces * (size_t)(t + 1) / (size_t)n;
+        int planned = n == s->planned;
+        atomic_init(&s->lanes[t].next,
+                    planned ? s->plan[t] : s->npieces * (size_t)t / (size_t)n);
+        s->lanes[t].end = planned ? s->plan[t + 1] : s->npieces * (size_t)(t + 1) / (size_t)n;
     }
 }
 
@@ -1170,6 +1175,24 @@ typedef struct {
     int nonces_given;
 } batch_t;
 
+/* Units of lane t of n units cut into `lanes` lanes. */
+static inline size_t lane_units(size_t n, int lanes, int t)
+{
+    return n * (size_t)(t + 1) / (size_t)lanes - n * (size_t)t / (size_t)lanes;
+}
+
+/* The next piece of a lane with `left` (> 0) units to go: `piece` units, down to a quarter
+ * of what is left near the end (at least one). */
+static inline size_t guided_piece(size_t left, size_t piece)
+{
+    size_t q = left / 4;
+    if (q >= piece)
+        return piece;
+    if (q > 0)
+        return q;
+    return left < piece ? 1 : piece;
+}
+
 /* Runs a checked batch with the GIL released (split across the pool where it pays), then
  * turns a failed library call into BackendError and failed tags into IntegrityError naming
  * the first bad sector.  Returns 0, or -1 with the exception set.  Called with the GIL. */
@@ -1187,16 +1210,27 @@ static int batch_run(Bound *b, const batch_t *bt)
     if ((size_t)threads > n)
         threads = (int)n;
 
-    /* pieces: one per call on one thread; else small enough for the runners to balance
-     * (at most split_bytes and 32 KiB each, at most 4096 of them) */
+    /* pieces: one per call on one thread; else one lane of units per thread, cut into pieces
+     * small enough for the runners to balance (at most split_bytes and 32 KiB each, at most
+     * about 4096 of them) and smaller towards the lane's end, so whoever finishes first takes
+     * over small pieces and the two end together (equal pieces left up to one piece, 3 us at
+     * 1 MiB, of imbalance) */
     size_t piece = n;
+    size_t plan[MAX_THREADS + 1];
+    size_t npieces = 1;
     if (threads > 1) {
         size_t want = (split_bytes < 32768 ? split_bytes : 32768) / unit;
         piece = want > 0 ? want : 1;
         if ((n + piece - 1) / piece > 4096)
             piece = (n + 4095) / 4096;
+        npieces = 0;
+        for (int t = 0; t < threads; t++) {
+            plan[t] = npieces;
+            for (size_t left = lane_units(n, threads, t); left > 0; npieces++)
+                left -= guided_piece(left, piece);
+        }
+        plan[threads] = npieces;
     }
-    size_t npieces = (n + piece - 1) / piece;
     job_t local_jobs[64];
     job_t *jobs = npieces <= 64 ? local_jobs : PyMem_RawMalloc(npieces * sizeof(job_t));
     if (jobs == NULL) {
@@ -1221,9 +1255,11 @@ static int batch_run(Bound *b, const batch_t *bt)
             free(nonces);
     }
     if (rand_ok && (set = set_take(b)) != NULL) {
-        size_t start = 0;
-        for (size_t t = 0; t < npieces; t++) {
-            size_t cnt = n - start < piece ? n - start : piece;
+        size_t start = 0, lane_end = 0;
+        for (size_t t = 0, lane = 0; t < npieces; t++) {
+            if (threads > 1 && start == lane_end)
+                lane_end += lane_units(n, threads, (int)lane++);
+            size_t cnt = threads > 1 ? guided_piece(lane_end - start, piece) : n;
             job_t *j = &jobs[t];
             j->b = b;
             j->set = set;
@@ -1243,7 +1279,8 @@ static int batch_run(Bound *b, const batch_t *bt)
             j->where = "";
             start += cnt;
         }
-        share_t share = {.pieces = jobs, .npieces = npieces};
+        share_t share = {.pieces = jobs, .npieces = npieces, .planned = threads > 1 ? threads : 0,
+                         .plan = plan};
         run_share(&share, threads);
         set_give(b, set);
     }
