@@ -12,8 +12,10 @@ https://www.rfc-editor.org/rfc/rfc9112 (HTTP/1.1 message syntax)
 
 from __future__ import annotations
 
+import io
 import socket
 import socketserver
+import struct
 import threading
 import time
 from email.utils import formatdate
@@ -199,12 +201,56 @@ def response_bytes(response: Response, close: bool) -> bytes:
     return "".join(head).encode("iso-8859-1") + body
 
 
+class _KernelTimedReader(io.RawIOBase):
+    """A socket's receive side for a ``BufferedReader``, its read timeout kept by the kernel
+    (``SO_RCVTIMEO``): a socket with a Python-side timeout polls before every recv and send,
+    three extra system calls per request. A receive that times out raises ``TimeoutError``,
+    as a Python-side timeout does (``socket.SocketIO`` would return None: end of input)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return self._sock.recv_into(buffer)
+        except BlockingIOError:  # EAGAIN: SO_RCVTIMEO ran out
+            raise TimeoutError("timed out") from None
+
+
+def _kernel_timeouts(sock: socket.socket, seconds: float) -> bool:
+    """Give ``sock`` kernel-kept send and receive timeouts (it stays blocking); False where
+    the platform has no ``SO_RCVTIMEO`` in ``struct timeval`` form."""
+    whole = int(seconds)
+    timeval = struct.pack("@ll", whole, int((seconds - whole) * 1e6))
+    try:
+        sock.settimeout(None)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
 class _Handler(socketserver.StreamRequestHandler):
     """One connection: requests read and answered in turn until either side closes."""
 
     server: SimulatorServer
     timeout = READ_TIMEOUT_SECONDS
-    disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        """``StreamRequestHandler.setup`` with the read timeout kept by the kernel."""
+        sock = self.connection = self.request
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        if _kernel_timeouts(sock, self.timeout):
+            self.rfile = io.BufferedReader(_KernelTimedReader(sock))
+        else:  # Python's own timeout, polling before each call
+            sock.settimeout(self.timeout)
+            self.rfile = sock.makefile("rb")
+        self.wfile = socketserver._SocketWriter(sock)  # type: ignore[attr-defined]
 
     def handle(self) -> None:
         try:

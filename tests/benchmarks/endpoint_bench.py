@@ -1,13 +1,20 @@
 """Figures of `fargate-sim serve` with real clients, against a server in a subprocess.
 
-    python tests/benchmarks/endpoint_bench.py [--requests 2000] [--rss-requests 100000]
+    python tests/benchmarks/endpoint_bench.py [--requests 2000] [--rounds 5] [--rss-requests 100000]
 
-0. boto3 against a canned answer: the SDK's own cost, the ceiling for any server.
-1. boto3 DescribeKey on one keep-alive connection: requests/s, p50/p99 latency.
-2. The same with 8 concurrent clients (threads, one boto3 client and connection each).
-3. Wall time from RunTask to lastStatus RUNNING at --speed 1 and --speed 60 (polling
+0. boto3 DescribeKey on one keep-alive connection, interleaved round by round against two
+   floors answering the real server's own DescribeKey bytes, each in its own process:
+   ``plain`` (the fewest steps a server can take: boto3's own cost, the client's floor) and
+   ``http-layer`` (the simulator's HTTP reader and writer before a canned endpoint). Each
+   round prints requests/s, p50/p99, CPU per request of client and server, and the time
+   both spent runnable but waiting for a core; the summary gives the server's rate as a
+   share of the floors' (median and range over the rounds), the figure that means something
+   on a shared machine.
+1. The same with 8 concurrent clients (threads, one boto3 client and connection each; one
+   client process, so its GIL bounds them near the one-connection rate).
+2. Wall time from RunTask to lastStatus RUNNING at --speed 1 and --speed 60 (polling
    DescribeTasks every 20 ms).
-4. One connection replaying a signed DescribeKey (the server's own rate, no SDK cost), then
+3. One connection replaying a signed DescribeKey (the server's own rate, no SDK cost), then
    server RSS (VmRSS) before and after N such requests on 8 keep-alive sockets (the request
    bytes are signed once with botocore; quotas off, a replay outruns KMS's 2,000/s).
 
@@ -18,12 +25,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -38,6 +48,9 @@ from simulator.api import DEFAULT_ROOT_KEY
 from simulator.cli.serve import AUDIT_EVENTS
 from simulator.iam.seed import seed_key_policy
 from tests.api.subprocess_server import ServerProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+FLOORS = ("plain", "http-layer")
 
 
 def _client(url: str, service: str):
@@ -63,43 +76,141 @@ def _report(name: str, lat: list[float], wall: float) -> None:
           f" p99 {p99 * 1e3:.2f} ms ({len(lat)} requests)")
 
 
-def client_floor(n: int) -> None:
-    """boto3 against a socket answering a canned DescribeKey: the SDK's own cost per call."""
-    body = json.dumps({"KeyMetadata": {"KeyId": "k", "AWSAccountId": "111122223333"}}).encode()
-    canned = (b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
-              b"x-amzn-RequestId: r\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-    listener = socket.create_server(("127.0.0.1", 0))
+def sched_seconds(pid: int) -> tuple[float, float]:
+    """(CPU seconds, seconds runnable but waiting for a core) of all of a process's threads
+    so far (Linux's per-thread schedstat; waits read 0 where it is missing)."""
+    cpu = wait = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            fields = Path(f"/proc/{pid}/task/{task}/schedstat").read_text().split()
+        except OSError:  # a thread that ended, or no schedstat
+            continue
+        cpu, wait = cpu + int(fields[0]), wait + int(fields[1])
+    if cpu == 0:  # no schedstat: user + system time in clock ticks
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK"), 0.0
+    return cpu / 1e9, wait / 1e9
 
-    def answer() -> None:
-        conn, _ = listener.accept()
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        f = conn.makefile("rb")
-        while True:
+
+@dataclass
+class Run:
+    """One-connection figures of one server: rate, latency, per-request costs (us)."""
+
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    client_us: float
+    server_us: float
+    wait_us: float
+
+    def line(self) -> str:
+        return (f"{self.rate:6,.0f}/s p50 {self.p50_ms:.2f} p99 {self.p99_ms:.2f} ms, "
+                f"CPU client {self.client_us:4.0f} server {self.server_us:3.0f} us, "
+                f"waiting {self.wait_us:4.0f} us")
+
+
+def one_connection(url: str, key: str, n: int, pid: int, warm: int = 100) -> Run:
+    """boto3 DescribeKey ``n`` times on one keep-alive connection to ``url`` (served by
+    process ``pid``), with the CPU and run-queue time of both sides per request."""
+    kms = _client(url, "kms")
+    _latencies(kms, key, warm)
+    me, server = sched_seconds(os.getpid()), sched_seconds(pid)
+    t = time.perf_counter()
+    lat = sorted(_latencies(kms, key, n))
+    wall = time.perf_counter() - t
+    me2, server2 = sched_seconds(os.getpid()), sched_seconds(pid)
+    return Run(n / wall, statistics.median(lat) * 1e3,
+               lat[min(n - 1, int(n * 0.99))] * 1e3, (me2[0] - me[0]) / n * 1e6,
+               (server2[0] - server[0]) / n * 1e6,
+               (me2[1] - me[1] + server2[1] - server[1]) / n * 1e6)
+
+
+class CannedServer:
+    """``tests/benchmarks/canned_server.py`` in a subprocess, answering ``response``."""
+
+    def __init__(self, kind: str, response: bytes) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.benchmarks.canned_server", kind], cwd=ROOT,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(response)
+        self.proc.stdin.close()
+        self.url = f"http://127.0.0.1:{int(self.proc.stdout.readline())}"
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+
+
+def floor(kind: str, response: bytes, key: str, n: int) -> Run:
+    """One connection against a canned server of ``kind`` (one of ``FLOORS``)."""
+    server = CannedServer(kind, response)
+    try:
+        return one_connection(server.url, key, n, server.proc.pid)
+    finally:
+        server.stop()
+
+
+def signed_describe_key(url: str, key: str) -> bytes:
+    """The bytes of one DescribeKey request for ``url``, signed once by botocore."""
+    body = json.dumps({"KeyId": key}).encode()
+    host = url.removeprefix("http://")
+    request = AWSRequest("POST", url + "/", data=body, headers={
+        "X-Amz-Target": "TrentService.DescribeKey",
+        "Content-Type": "application/x-amz-json-1.1", "Host": host})
+    SigV4Auth(Credentials(*DEFAULT_ROOT_KEY), "kms", "us-west-2").add_auth(request)
+    return ("POST / HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in request.headers.items())
+            + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def replay(url: str, raw: bytes, count: int) -> bytes:
+    """Send ``raw`` ``count`` times on one keep-alive connection, each answer read whole
+    (asserted 200); the last response's bytes."""
+    with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1]))) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        f = s.makefile("rb")
+        response = b""
+        for _ in range(count):
+            s.sendall(raw)
+            response = f.readline()
+            assert b" 200 " in response, response
             length = 0
-            while (line := f.readline()) not in (b"\r\n", b""):
+            while (line := f.readline()) != b"\r\n":
+                response += line
                 if line.lower().startswith(b"content-length:"):
                     length = int(line.split(b":")[1])
-            if not line:
-                return
-            f.read(length)
-            conn.sendall(canned)
-
-    threading.Thread(target=answer, daemon=True).start()
-    kms = _client(f"http://127.0.0.1:{listener.getsockname()[1]}", "kms")
-    _latencies(kms, "k", 50)
-    t = time.perf_counter()
-    lat = _latencies(kms, "k", n)
-    _report("boto3 alone (a canned answer, no simulator): the client's floor", lat,
-            time.perf_counter() - t)
+            response += b"\r\n" + f.read(length)
+        return response
 
 
-def throughput(url: str, n: int) -> None:
+def _share(name: str, shares: list[float]) -> str:
+    return (f"{name} {statistics.median(shares):.0%} (range {min(shares):.0%}-"
+            f"{max(shares):.0%})")
+
+
+def against_floors(server: ServerProcess, n: int, rounds: int) -> None:
+    """The one-connection figure interleaved with both floors, ``rounds`` times."""
+    kms = _client(server.url, "kms")
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    response = replay(server.url, signed_describe_key(server.url, key), 1)
+    shares: dict[str, list[float]] = {k: [] for k in FLOORS}
+    for rnd in range(rounds):
+        runs = {kind: floor(kind, response, key, n) for kind in FLOORS}
+        runs["server"] = one_connection(server.url, key, n, server.proc.pid)
+        for kind in FLOORS:
+            shares[kind].append(runs["server"].rate / runs[kind].rate)
+        print(f"round {rnd} (load {os.getloadavg()[0]:.1f}):", flush=True)
+        for kind, run in runs.items():
+            print(f"  {kind:10} {run.line()}", flush=True)
+    print("1 connection, boto3 DescribeKey, the server's rate as a share of the floors': "
+          + _share("plain", shares["plain"]) + ", "
+          + _share("http-layer", shares["http-layer"]))
+
+
+def eight_clients(url: str, n: int) -> None:
     kms = _client(url, "kms")
     key = kms.create_key()["KeyMetadata"]["KeyId"]
-    _latencies(kms, key, 50)  # warm-up
-    t = time.perf_counter()
-    lat = _latencies(kms, key, n)
-    _report("1 connection, boto3 DescribeKey", lat, time.perf_counter() - t)
     clients = [_client(url, "kms") for _ in range(8)]
     results: list[list[float]] = [[] for _ in clients]
 
@@ -153,38 +264,17 @@ def rss(tmp: Path, n: int) -> None:
     try:
         kms = _client(server.url, "kms")
         key = kms.create_key()["KeyMetadata"]["KeyId"]
-        body = json.dumps({"KeyId": key}).encode()
-        host = server.url.removeprefix("http://")
-        request = AWSRequest("POST", server.url + "/", data=body, headers={
-            "X-Amz-Target": "TrentService.DescribeKey",
-            "Content-Type": "application/x-amz-json-1.1", "Host": host})
-        SigV4Auth(Credentials(*DEFAULT_ROOT_KEY), "kms", "us-west-2").add_auth(request)
-        raw = ("POST / HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in
-               request.headers.items()) + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+        raw = signed_describe_key(server.url, key)
         before = _rss(server.proc.pid)
-        port = int(host.rsplit(":", 1)[1])
-        per = n // 8
-
-        def hammer(count: int = per) -> None:
-            with socket.create_connection(("127.0.0.1", port)) as s:
-                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                f = s.makefile("rb")
-                for _ in range(count):
-                    s.sendall(raw)
-                    assert b" 200 " in f.readline()
-                    length = 0
-                    while (line := f.readline()) != b"\r\n":
-                        if line.lower().startswith(b"content-length:"):
-                            length = int(line.split(b":")[1])
-                    f.read(length)
-
         t = time.perf_counter()
-        hammer(5000)
+        replay(server.url, raw, 5000)
         wall = time.perf_counter() - t
         print(f"1 connection, signed DescribeKey replayed (no SDK cost): {5000 / wall:,.0f} "
               f"requests/s, {wall / 5000 * 1e3:.2f} ms each")
+        per = n // 8
         t = time.perf_counter()
-        threads = [threading.Thread(target=hammer) for _ in range(8)]
+        threads = [threading.Thread(target=replay, args=(server.url, raw, per))
+                   for _ in range(8)]
         for th in threads:
             th.start()
         for th in threads:
@@ -201,19 +291,22 @@ def rss(tmp: Path, n: int) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=2000)
-    ap.add_argument("--rss-requests", type=int, default=100_000)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rss-requests", type=int, default=100_000,
+                    help="0: skip run-task timing and RSS")
     args = ap.parse_args()
-    client_floor(args.requests)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         server = ServerProcess("--ephemeral", cwd=tmp)
         try:
-            throughput(server.url, args.requests)
+            against_floors(server, args.requests, args.rounds)
+            eight_clients(server.url, args.requests)
         finally:
             server.stop()
-        for speed in ("1", "60"):
-            time_to_running(tmp, speed)
-        rss(tmp, args.rss_requests)
+        if args.rss_requests:
+            for speed in ("1", "60"):
+                time_to_running(tmp, speed)
+            rss(tmp, args.rss_requests)
     return 0
 
 
