@@ -10,8 +10,9 @@
    both spent runnable but waiting for a core; the summary gives the server's rate as a
    share of the floors' (median and range over the rounds), the figure that means something
    on a shared machine.
-1. The same with 8 concurrent clients (threads, one boto3 client and connection each; one
-   client process, so its GIL bounds them near the one-connection rate).
+1. The same with 8 concurrent clients, one boto3 client and connection each: 8 processes
+   (the server's own scaling: on 2 cores, client and server share them), then 8 threads
+   of one process (its GIL bounds them near the one-connection rate).
 2. Wall time from RunTask to lastStatus RUNNING at --speed 1 and --speed 60 (polling
    DescribeTasks every 20 ms).
 3. One connection replaying a signed DescribeKey (the server's own rate, no SDK cost), then
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import socket
 import statistics
@@ -35,6 +37,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -208,9 +211,50 @@ def against_floors(server: ServerProcess, n: int, rounds: int) -> None:
           + _share("http-layer", shares["http-layer"]))
 
 
-def eight_clients(url: str, n: int) -> None:
+def _client_process(url: str, key: str, n: int, ready: Any, start: Any, out: Any,
+                    done: Any) -> None:
+    kms = _client(url, "kms")
+    _latencies(kms, key, 20)
+    ready.put(None)
+    start.wait()
+    out.put(_latencies(kms, key, n))
+    done.wait(600)  # the connection stays open until the server's threads are read
+
+
+def client_processes(url: str, key: str, n: int, pid: int, count: int = 8
+                     ) -> tuple[list[float], float, float, float]:
+    """``count`` client processes (one boto3 client and connection each, no shared GIL)
+    making ``n`` DescribeKey calls between them against server ``pid``: latencies, wall
+    seconds, and the server's CPU and run-queue seconds in that time."""
+    ctx = multiprocessing.get_context("spawn")
+    ready, start, out, done = ctx.Queue(), ctx.Event(), ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=_client_process,
+                         args=(url, key, n // count, ready, start, out, done))
+             for _ in range(count)]
+    for p in procs:
+        p.start()
+    for _ in procs:  # each has imported boto3 and made its warm-up calls
+        ready.get(timeout=600)
+    before = sched_seconds(pid)
+    t = time.perf_counter()
+    start.set()
+    lat = [x for _ in procs for x in out.get(timeout=600)]
+    wall = time.perf_counter() - t
+    after = sched_seconds(pid)
+    done.set()
+    for p in procs:
+        p.join(10)
+    return lat, wall, after[0] - before[0], after[1] - before[1]
+
+
+def eight_clients(url: str, n: int, pid: int) -> None:
+    """8 client processes, then 8 client threads of this one, against server ``pid``."""
     kms = _client(url, "kms")
     key = kms.create_key()["KeyMetadata"]["KeyId"]
+    lat, wall, cpu, wait = client_processes(url, key, n, pid)
+    _report("8 client processes, boto3 DescribeKey (no shared GIL)", lat, wall)
+    print(f"  server: CPU {cpu / len(lat) * 1e6:.0f} us a request, runnable but waiting for "
+          f"a core {wait / len(lat) * 1e6:.0f} us")
     clients = [_client(url, "kms") for _ in range(8)]
     results: list[list[float]] = [[] for _ in clients]
 
@@ -223,7 +267,7 @@ def eight_clients(url: str, n: int) -> None:
         th.start()
     for th in threads:
         th.join()
-    _report("8 concurrent clients, boto3 DescribeKey", [x for r in results for x in r],
+    _report("8 client threads in one process, boto3 DescribeKey", [x for r in results for x in r],
             time.perf_counter() - t)
 
 
@@ -300,7 +344,7 @@ def main() -> int:
         server = ServerProcess("--ephemeral", cwd=tmp)
         try:
             against_floors(server, args.requests, args.rounds)
-            eight_clients(server.url, args.requests)
+            eight_clients(server.url, args.requests, server.proc.pid)
         finally:
             server.stop()
         if args.rss_requests:
