@@ -19,7 +19,6 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -35,20 +34,8 @@ def _stats(lat: list[float], wall: float) -> tuple[float, float, float]:
 
 
 def eight_clients(url: str, key: str, n: int) -> tuple[float, float, float]:
-    """(rate, p50, p99) of 8 boto3 clients on their own connections."""
-    clients = [B._client(url, "kms") for _ in range(8)]
-    res: list[list[float]] = [[] for _ in clients]
-
-    def run(i: int) -> None:
-        res[i] = B._latencies(clients[i], key, n // 4)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
-    t = time.perf_counter()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    return _stats([x for r in res for x in r], time.perf_counter() - t)
+    """(rate, p50, p99) of 8 boto3 clients on their own connections (threads)."""
+    return _stats(*B.client_threads(url, key, n))
 
 
 def replay(url: str, key: str, n: int) -> float:

@@ -49,7 +49,7 @@ from botocore.credentials import Credentials
 
 from simulator.api import DEFAULT_ROOT_KEY
 from simulator.cli.serve import AUDIT_EVENTS
-from simulator.iam.seed import seed_key_policy
+from tests.api.seed_story import run_app_task, seed_cluster
 from tests.api.subprocess_server import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -255,38 +255,34 @@ def eight_clients(url: str, n: int, pid: int) -> None:
     _report("8 client processes, boto3 DescribeKey (no shared GIL)", lat, wall)
     print(f"  server: CPU {cpu / len(lat) * 1e6:.0f} us a request, runnable but waiting for "
           f"a core {wait / len(lat) * 1e6:.0f} us")
-    clients = [_client(url, "kms") for _ in range(8)]
+    _report("8 client threads in one process, boto3 DescribeKey", *client_threads(url, key, n))
+
+
+def client_threads(url: str, key: str, n: int, count: int = 8) -> tuple[list[float], float]:
+    """``count`` threads of this process, one boto3 client and connection each, making
+    ``n * 2`` DescribeKey calls between them: (latencies, wall seconds)."""
+    clients = [_client(url, "kms") for _ in range(count)]
     results: list[list[float]] = [[] for _ in clients]
 
     def run(i: int) -> None:
-        results[i] = _latencies(clients[i], key, n // 4)
+        results[i] = _latencies(clients[i], key, n * 2 // count)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
     t = time.perf_counter()
     for th in threads:
         th.start()
     for th in threads:
         th.join()
-    _report("8 client threads in one process, boto3 DescribeKey", [x for r in results for x in r],
-            time.perf_counter() - t)
+    return [x for r in results for x in r], time.perf_counter() - t
 
 
 def time_to_running(tmp: Path, speed: str) -> None:
     server = ServerProcess("--speed", speed, "--ephemeral", cwd=tmp)
     try:
         kms, ecs = _client(server.url, "kms"), _client(server.url, "ecs")
-        arn = kms.create_key(Policy=json.dumps(seed_key_policy("111122223333", "web")))[
-            "KeyMetadata"]["Arn"]
-        ecs.create_cluster(clusterName="web", configuration={"managedStorageConfiguration": {
-            "fargateEphemeralStorageKmsKeyId": arn}})
-        ecs.register_task_definition(
-            family="app", cpu="256", memory="512", networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            containerDefinitions=[{"name": "app", "image": "busybox", "essential": True}])
+        seed_cluster(kms, ecs)
         t = time.perf_counter()
-        task = ecs.run_task(cluster="web", taskDefinition="app", launchType="FARGATE",
-                            networkConfiguration={"awsvpcConfiguration": {
-                                "subnets": ["subnet-12345678"]}})["tasks"][0]["taskArn"]
+        task = run_app_task(ecs)
         while ecs.describe_tasks(cluster="web", tasks=[task])["tasks"][0][
                 "lastStatus"] != "RUNNING":
             time.sleep(0.02)
