@@ -104,14 +104,19 @@ def read_headers(rfile: BufferedIOBase) -> dict[str, str]:
     """The header block after a request line: lower-case names, repeated fields joined
     with commas (RFC 9110, 5.3); obsolete line folding and nameless lines are refused."""
     headers: dict[str, str] = {}
+    readline = rfile.readline
     for _ in range(MAX_HEADERS + 1):
-        line = _line(rfile, "header")
-        if line in (b"\r\n", b"\n"):
+        line = readline(MAX_LINE_BYTES + 1)
+        if line == b"\r\n" or line == b"\n":
             return headers
+        if len(line) > MAX_LINE_BYTES:
+            raise BadRequest(431, "SerializationException",
+                             f"(fargate-sim: the header line is longer than {MAX_LINE_BYTES} "
+                             "bytes)")
         if not line:
             raise BadRequest(400, "SerializationException",
                              "(fargate-sim: the connection closed inside the headers)")
-        if line[:1] in (b" ", b"\t"):
+        if line[0] in b" \t":
             raise BadRequest(400, "SerializationException",
                              "(fargate-sim: obsolete header line folding is not accepted)")
         name, sep, value = line.decode("iso-8859-1").partition(":")
