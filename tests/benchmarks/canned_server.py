@@ -3,7 +3,7 @@
     python -m tests.benchmarks.canned_server {plain,http-layer} < response.bin
 
 Reads the response (status line, headers, body) from stdin, listens on a free loopback port,
-prints the port, and answers every request on the first connection with that response:
+prints the port, and answers every request with that response (``plain``: one connection at a time):
 
 - ``plain``: the fewest steps a server can take (read lines up to the blank one and the
   ``Content-Length`` body, send the bytes): what boto3 alone costs, the client's floor.
@@ -40,18 +40,21 @@ def parse_response(raw: bytes) -> Response:
 def plain(raw: bytes) -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     print(listener.getsockname()[1], flush=True)
-    conn, _ = listener.accept()
-    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    f = conn.makefile("rb")
-    while True:
-        length = 0
-        while (line := f.readline()) not in (b"\r\n", b""):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        if not line:
-            return
-        f.read(length)
-        conn.sendall(raw)
+    while True:  # one connection at a time
+        conn, _ = listener.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        f = conn.makefile("rb")
+        while True:
+            length = 0
+            while (line := f.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            if not line:
+                break
+            f.read(length)
+            conn.sendall(raw)
+        f.close()
+        conn.close()
 
 
 class CannedEndpoint:

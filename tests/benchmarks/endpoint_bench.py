@@ -2,14 +2,15 @@
 
     python tests/benchmarks/endpoint_bench.py [--requests 2000] [--rounds 5] [--rss-requests 100000]
 
-0. boto3 DescribeKey on one keep-alive connection, interleaved round by round against two
-   floors answering the real server's own DescribeKey bytes, each in its own process:
-   ``plain`` (the fewest steps a server can take: boto3's own cost, the client's floor) and
-   ``http-layer`` (the simulator's HTTP reader and writer before a canned endpoint). Each
-   round prints requests/s, p50/p99, CPU per request of client and server, and the time
-   both spent runnable but waiting for a core; the summary gives the server's rate as a
-   share of the floors' (median and range over the rounds), the figure that means something
-   on a shared machine.
+0. boto3 DescribeKey on one keep-alive connection, against the server and two floors
+   answering the server's own DescribeKey bytes, each in its own process: ``plain`` (the
+   fewest steps a server can take: boto3's own cost, the client's floor) and ``http-layer``
+   (the simulator's HTTP reader and writer before a canned endpoint). The three are taken
+   in turn in blocks of 50 calls (forwards, then backwards), so load that comes and goes on
+   a shared machine falls on all alike. Printed: the server's rate as a share of each
+   floor's per round, then median and range (the figure that means something on a shared
+   machine), and per target requests/s, p50/p99, CPU per request of client and server, and
+   the time both spent runnable but waiting for a core.
 1. The same with 8 concurrent clients, one boto3 client and connection each: 8 processes
    (the server's own scaling: on 2 cores, client and server share them), then 8 threads
    of one process (its GIL bounds them near the one-connection rate).
@@ -112,22 +113,6 @@ class Run:
                 f"waiting {self.wait_us:4.0f} us")
 
 
-def one_connection(url: str, key: str, n: int, pid: int, warm: int = 100) -> Run:
-    """boto3 DescribeKey ``n`` times on one keep-alive connection to ``url`` (served by
-    process ``pid``), with the CPU and run-queue time of both sides per request."""
-    kms = _client(url, "kms")
-    _latencies(kms, key, warm)
-    me, server = sched_seconds(os.getpid()), sched_seconds(pid)
-    t = time.perf_counter()
-    lat = sorted(_latencies(kms, key, n))
-    wall = time.perf_counter() - t
-    me2, server2 = sched_seconds(os.getpid()), sched_seconds(pid)
-    return Run(n / wall, statistics.median(lat) * 1e3,
-               lat[min(n - 1, int(n * 0.99))] * 1e3, (me2[0] - me[0]) / n * 1e6,
-               (server2[0] - server[0]) / n * 1e6,
-               (me2[1] - me[1] + server2[1] - server[1]) / n * 1e6)
-
-
 class CannedServer:
     """``tests/benchmarks/canned_server.py`` in a subprocess, answering ``response``."""
 
@@ -144,15 +129,6 @@ class CannedServer:
     def stop(self) -> None:
         self.proc.kill()
         self.proc.wait(10)
-
-
-def floor(kind: str, response: bytes, key: str, n: int) -> Run:
-    """One connection against a canned server of ``kind`` (one of ``FLOORS``)."""
-    server = CannedServer(kind, response)
-    try:
-        return one_connection(server.url, key, n, server.proc.pid)
-    finally:
-        server.stop()
 
 
 def signed_describe_key(url: str, key: str) -> bytes:
@@ -187,28 +163,86 @@ def replay(url: str, raw: bytes, count: int) -> bytes:
         return response
 
 
+class Target:
+    """One server measured in interleaved blocks: its boto3 client and what was measured."""
+
+    def __init__(self, name: str, url: str, pid: int) -> None:
+        self.name, self.pid = name, pid
+        self.kms = _client(url, "kms")
+        self.lat: list[float] = []
+        self.client_cpu = self.server_cpu = self.waiting = self.wall = 0.0
+
+    def block(self, key: str, n: int) -> float:
+        """``n`` calls, their costs added to the totals; the block's wall seconds."""
+        me, server = sched_seconds(os.getpid()), sched_seconds(self.pid)
+        cpu = time.thread_time()
+        t = time.perf_counter()
+        self.lat += _latencies(self.kms, key, n)
+        wall = time.perf_counter() - t
+        me2, server2 = sched_seconds(os.getpid()), sched_seconds(self.pid)
+        self.client_cpu += time.thread_time() - cpu
+        self.server_cpu += server2[0] - server[0]
+        self.waiting += me2[1] - me[1] + server2[1] - server[1]
+        self.wall += wall
+        return wall
+
+    def run(self) -> Run:
+        lat, n = sorted(self.lat), len(self.lat)
+        return Run(n / self.wall, statistics.median(lat) * 1e3,
+                   lat[min(n - 1, int(n * 0.99))] * 1e3, self.client_cpu / n * 1e6,
+                   self.server_cpu / n * 1e6, self.waiting / n * 1e6)
+
+
+def interleaved(targets: list[Target], key: str, n: int, rounds: int, block: int = 50,
+                keys: dict[str, str] | None = None) -> list[dict[str, float]]:
+    """``n`` calls to each target per round, in blocks of ``block`` taken in turn (so load
+    that comes and goes falls on all of them alike); per round, each target's wall time.
+    ``keys`` names the KeyId to describe per target name (``key`` otherwise)."""
+    keys = keys or {}
+    for t in targets:
+        _latencies(t.kms, keys.get(t.name, key), 100)  # warm-up: connection, caches
+    out = []
+    for _ in range(rounds):
+        walls = dict.fromkeys((t.name for t in targets), 0.0)
+        for i in range(0, n, block):
+            # Forwards, then backwards: no target is always the one after another.
+            for t in (targets if i // block % 2 == 0 else targets[::-1]):
+                walls[t.name] += t.block(keys.get(t.name, key), min(block, n - i))
+        out.append(walls)
+    return out
+
+
 def _share(name: str, shares: list[float]) -> str:
     return (f"{name} {statistics.median(shares):.0%} (range {min(shares):.0%}-"
             f"{max(shares):.0%})")
 
 
-def against_floors(server: ServerProcess, n: int, rounds: int) -> None:
-    """The one-connection figure interleaved with both floors, ``rounds`` times."""
+def against_floors(server: ServerProcess, n: int, rounds: int) -> dict[str, list[float]]:
+    """The one-connection figure interleaved with both floors in blocks, ``rounds`` rounds
+    of ``n`` calls each; prints each round's shares and the totals. Returns the server's
+    rate as a share of each floor's, per round."""
     kms = _client(server.url, "kms")
     key = kms.create_key()["KeyMetadata"]["KeyId"]
     response = replay(server.url, signed_describe_key(server.url, key), 1)
-    shares: dict[str, list[float]] = {k: [] for k in FLOORS}
-    for rnd in range(rounds):
-        runs = {kind: floor(kind, response, key, n) for kind in FLOORS}
-        runs["server"] = one_connection(server.url, key, n, server.proc.pid)
-        for kind in FLOORS:
-            shares[kind].append(runs["server"].rate / runs[kind].rate)
-        print(f"round {rnd} (load {os.getloadavg()[0]:.1f}):", flush=True)
-        for kind, run in runs.items():
-            print(f"  {kind:10} {run.line()}", flush=True)
-    print("1 connection, boto3 DescribeKey, the server's rate as a share of the floors': "
-          + _share("plain", shares["plain"]) + ", "
-          + _share("http-layer", shares["http-layer"]))
+    floors = [CannedServer(kind, response) for kind in FLOORS]
+    try:
+        targets = [Target(kind, f.url, f.proc.pid) for kind, f in zip(FLOORS, floors, strict=True)]
+        targets.append(Target("server", server.url, server.proc.pid))
+        shares: dict[str, list[float]] = {k: [] for k in FLOORS}
+        for rnd, walls in enumerate(interleaved(targets, key, n, rounds)):
+            for kind in FLOORS:
+                shares[kind].append(walls[kind] / walls["server"])
+            print(f"round {rnd} (load {os.getloadavg()[0]:.1f}): server at "
+                  + ", ".join(f"{shares[k][-1]:.0%} of {k}" for k in FLOORS), flush=True)
+        for t in targets:
+            print(f"  {t.name:10} {t.run().line()}")
+    finally:
+        for f in floors:
+            f.stop()
+    print("1 connection, boto3 DescribeKey, the server's rate as a share of the floors' "
+          f"({rounds} rounds of {n}, interleaved in blocks): "
+          + _share("plain", shares["plain"]) + ", " + _share("http-layer", shares["http-layer"]))
+    return shares
 
 
 def _client_process(url: str, key: str, n: int, ready: Any, start: Any, out: Any,
