@@ -92,11 +92,11 @@ class SimulatorServer(socketserver.ThreadingTCPServer):
                 self.endpoint.save()
 
 
-def _line(rfile: BufferedIOBase, what: str) -> bytes:
+def _request_line(rfile: BufferedIOBase) -> bytes:
     line = rfile.readline(MAX_LINE_BYTES + 1)
     if len(line) > MAX_LINE_BYTES:
-        raise BadRequest(431 if what == "header" else 414, "SerializationException",
-                         f"(fargate-sim: the {what} line is longer than {MAX_LINE_BYTES} bytes)")
+        raise BadRequest(414, "SerializationException",
+                         f"(fargate-sim: the request line is longer than {MAX_LINE_BYTES} bytes)")
     return line
 
 
@@ -255,7 +255,9 @@ class _Handler(socketserver.StreamRequestHandler):
         else:  # Python's own timeout, polling before each call
             sock.settimeout(self.timeout)
             self.rfile = sock.makefile("rb")
-        self.wfile = socketserver._SocketWriter(sock)  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        self.rfile.close()  # responses go out by sendall: there is no wfile
 
     def handle(self) -> None:
         try:
@@ -271,9 +273,9 @@ class _Handler(socketserver.StreamRequestHandler):
         """Serve one request; False when the connection is to be closed."""
         rfile = self.rfile
         try:
-            line = _line(rfile, "request")
+            line = _request_line(rfile)
             if line in (b"\r\n", b"\n"):  # "SHOULD ignore at least one empty line" (RFC 9112)
-                line = _line(rfile, "request")
+                line = _request_line(rfile)
         except TimeoutError:
             return False  # an idle keep-alive connection
         except BadRequest as exc:
