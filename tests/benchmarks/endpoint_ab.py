@@ -65,7 +65,7 @@ def _round(rnd: int, checkouts: dict[str, str], n: int) -> dict[str, float]:
             targets = [B.Target("floor", floor.url, floor.proc.pid)] + [
                 B.Target(name, s.url, s.proc.pid) for name, s in servers.items()]
             # The floor answers any KeyId; each server knows its own key.
-            walls = B.interleaved(targets, key, n, 1, keys=keys)[0]
+            walls = next(B.interleaved(targets, key, n, 1, keys=keys))
             print(f"round {rnd} (load {os.getloadavg()[0]:.1f}):", flush=True)
             shares = {}
             for t in targets:

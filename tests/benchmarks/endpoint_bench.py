@@ -8,9 +8,10 @@
    (the simulator's HTTP reader and writer before a canned endpoint). The three are taken
    in turn in blocks of 50 calls (forwards, then backwards), so load that comes and goes on
    a shared machine falls on all alike. Printed: the server's rate as a share of each
-   floor's per round, then median and range (the figure that means something on a shared
-   machine), and per target requests/s, p50/p99, CPU per request of client and server, and
-   the time both spent runnable but waiting for a core.
+   floor's per round, by total time and by p50 latency (which a preempted call sways less),
+   then median and range (the figures that mean something on a shared machine); per
+   target requests/s, p50/p99, CPU per request of client and server, and the time both
+   spent runnable but waiting for a core.
 1. The same with 8 concurrent clients, one boto3 client and connection each: 8 processes
    (the server's own scaling: on 2 cores, client and server share them), then 8 threads
    of one process (its GIL bounds them near the one-connection rate).
@@ -36,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -194,22 +196,20 @@ class Target:
 
 
 def interleaved(targets: list[Target], key: str, n: int, rounds: int, block: int = 50,
-                keys: dict[str, str] | None = None) -> list[dict[str, float]]:
+                keys: dict[str, str] | None = None) -> Iterator[dict[str, float]]:
     """``n`` calls to each target per round, in blocks of ``block`` taken in turn (so load
-    that comes and goes falls on all of them alike); per round, each target's wall time.
-    ``keys`` names the KeyId to describe per target name (``key`` otherwise)."""
+    that comes and goes falls on all of them alike); yields, per round, each target's wall
+    time. ``keys`` names the KeyId to describe per target name (``key`` otherwise)."""
     keys = keys or {}
     for t in targets:
         _latencies(t.kms, keys.get(t.name, key), 100)  # warm-up: connection, caches
-    out = []
     for _ in range(rounds):
         walls = dict.fromkeys((t.name for t in targets), 0.0)
         for i in range(0, n, block):
             # Forwards, then backwards: no target is always the one after another.
             for t in (targets if i // block % 2 == 0 else targets[::-1]):
                 walls[t.name] += t.block(keys.get(t.name, key), min(block, n - i))
-        out.append(walls)
-    return out
+        yield walls
 
 
 def _share(name: str, shares: list[float]) -> str:
@@ -229,11 +229,18 @@ def against_floors(server: ServerProcess, n: int, rounds: int) -> dict[str, list
         targets = [Target(kind, f.url, f.proc.pid) for kind, f in zip(FLOORS, floors, strict=True)]
         targets.append(Target("server", server.url, server.proc.pid))
         shares: dict[str, list[float]] = {k: [] for k in FLOORS}
+        p50s: dict[str, list[float]] = {k: [] for k in FLOORS}
+        start = {t.name: 0 for t in targets}
         for rnd, walls in enumerate(interleaved(targets, key, n, rounds)):
+            p50 = {t.name: statistics.median(t.lat[start[t.name]:]) for t in targets}
+            start = {t.name: len(t.lat) for t in targets}
             for kind in FLOORS:
                 shares[kind].append(walls[kind] / walls["server"])
+                p50s[kind].append(p50[kind] / p50["server"])
             print(f"round {rnd} (load {os.getloadavg()[0]:.1f}): server at "
-                  + ", ".join(f"{shares[k][-1]:.0%} of {k}" for k in FLOORS), flush=True)
+                  + ", ".join(f"{shares[k][-1]:.0%} of {k}" for k in FLOORS)
+                  + " (by p50: " + ", ".join(f"{p50s[k][-1]:.0%}" for k in FLOORS) + ")",
+                  flush=True)
         for t in targets:
             print(f"  {t.name:10} {t.run().line()}")
     finally:
@@ -241,7 +248,9 @@ def against_floors(server: ServerProcess, n: int, rounds: int) -> dict[str, list
             f.stop()
     print("1 connection, boto3 DescribeKey, the server's rate as a share of the floors' "
           f"({rounds} rounds of {n}, interleaved in blocks): "
-          + _share("plain", shares["plain"]) + ", " + _share("http-layer", shares["http-layer"]))
+          + _share("plain", shares["plain"]) + ", " + _share("http-layer", shares["http-layer"])
+          + "; by p50 latency (less swayed by a preempted call): "
+          + _share("plain", p50s["plain"]) + ", " + _share("http-layer", p50s["http-layer"]))
     return shares
 
 
