@@ -240,6 +240,24 @@ def _kernel_timeouts(sock: socket.socket, seconds: float) -> bool:
     return True
 
 
+def send_all(sock: socket.socket, data: bytes, seconds: float) -> None:
+    """``sock.sendall(data)`` within ``seconds`` in all, as a Python-side timeout bounds it
+    (the kernel's ``SO_SNDTIMEO`` bounds each send, so a reader taking a few bytes at a time
+    could otherwise hold the thread for ever); ``TimeoutError`` past the deadline."""
+    sent = sock.send(data)  # the usual case: all of it at once
+    if sent == len(data):
+        return
+    deadline = time.monotonic() + seconds
+    view = memoryview(data)
+    while sent < len(data):
+        if time.monotonic() > deadline:
+            raise TimeoutError("timed out sending the response")
+        try:
+            sent += sock.send(view[sent:])
+        except BlockingIOError:  # EAGAIN: SO_SNDTIMEO ran out
+            raise TimeoutError("timed out sending the response") from None
+
+
 class _Handler(socketserver.StreamRequestHandler):
     """One connection: requests read and answered in turn until either side closes."""
 
@@ -257,7 +275,7 @@ class _Handler(socketserver.StreamRequestHandler):
             self.rfile = sock.makefile("rb")
 
     def finish(self) -> None:
-        self.rfile.close()  # responses go out by sendall: there is no wfile
+        self.rfile.close()  # responses go out by send_all: there is no wfile
 
     def handle(self) -> None:
         try:
@@ -267,7 +285,7 @@ class _Handler(socketserver.StreamRequestHandler):
             pass
 
     def _send(self, response: Response, close: bool) -> None:
-        self.request.sendall(response_bytes(response, close))
+        send_all(self.request, response_bytes(response, close), self.timeout)
 
     def _one(self) -> bool:
         """Serve one request; False when the connection is to be closed."""
@@ -297,7 +315,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 raise BadRequest(501, "BadRequest",
                                  f"(fargate-sim: unsupported method {method!r})")
             if headers.get("expect", "").lower() == "100-continue":
-                self.request.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                send_all(self.request, b"HTTP/1.1 100 Continue\r\n\r\n", self.timeout)
             body = read_body(rfile, headers)
         except BadRequest as exc:
             self._send(json_error(exc.status, exc.code, exc.message), True)
@@ -331,4 +349,4 @@ def serve(sim: Any, host: str = "127.0.0.1", port: int = 0,
     return server
 
 
-__all__ = ["BadRequest", "SimulatorServer", "read_body", "read_headers", "serve"]
+__all__ = ["BadRequest", "SimulatorServer", "read_body", "read_headers", "send_all", "serve"]

@@ -178,3 +178,30 @@ def test_the_read_timeout_is_kept_by_the_kernel_without_python_polling():
         b.sendall(b"abc")
         buf = bytearray(10)
         assert reader.readinto(buf) == 3 and bytes(buf[:3]) == b"abc"
+
+
+def test_a_reader_that_never_reads_cannot_hold_a_response_for_ever():
+    a, b = socket.socketpair()
+    with a, b:
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        assert server_module._kernel_timeouts(a, 0.2)
+        with pytest.raises(TimeoutError):  # b never reads: each send stops at the timeout
+            server_module.send_all(a, b"x" * (8 << 20), 0.3)
+
+
+def test_send_all_sends_everything_to_a_reader_that_reads():
+    a, b = socket.socketpair()
+    with a, b:
+        assert server_module._kernel_timeouts(a, 5)
+        data = bytes(range(256)) * 8192  # 2 MiB: more than one send takes
+        got = bytearray()
+
+        def read():
+            while len(got) < len(data):
+                got.extend(b.recv(65536))
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        server_module.send_all(a, data, 5)
+        reader.join(10)
+        assert bytes(got) == data
