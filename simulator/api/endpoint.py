@@ -246,11 +246,11 @@ class Endpoint:
     # -- JSON protocol ----------------------------------------------------------------------
     def _json(self, method: str, path: str, query_string: str, headers: dict[str, str],
               body: bytes, target: str, client_ip: str) -> Response:
-        prefix, _, operation = target.rpartition(".")
-        service = protocols.TARGETS.get(prefix)
-        if service is None or operation not in protocols.model(service).operation_names:
+        found = protocols.json_operation(target)
+        if found is None:
             return json_error(400, "UnknownOperationException", "")
-        op = protocols.model(service).operation_model(operation)
+        service, op = found
+        operation = op.name
         try:  # who is calling first, as AWS's front door does, then what the body says
             caller = self._caller(method, path, query_string, headers, body, service)
         except AuthError as exc:

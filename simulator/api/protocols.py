@@ -8,9 +8,9 @@ credential scope. HTTP status codes of errors come from botocore's error shapes
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
-from botocore.model import ServiceModel
+from botocore.model import OperationModel, ServiceModel
 
 from simulator.models import service_model
 
@@ -24,6 +24,17 @@ TARGETS = {service_model(name).metadata["targetPrefix"]: name for name in JSON_S
 @cache
 def model(service: str) -> ServiceModel:
     return service_model(service)
+
+
+@lru_cache(maxsize=512)
+def json_operation(target: str) -> tuple[str, OperationModel] | None:
+    """The service and operation an ``X-Amz-Target`` names (None if none): looked up once
+    per target (the cache is bounded, as targets come from clients)."""
+    prefix, _, operation = target.rpartition(".")
+    service = TARGETS.get(prefix)
+    if service is None or operation not in model(service).operation_names:
+        return None
+    return service, model(service).operation_model(operation)
 
 
 @cache

@@ -12,8 +12,10 @@ https://www.rfc-editor.org/rfc/rfc9112 (HTTP/1.1 message syntax)
 
 from __future__ import annotations
 
+import io
 import socket
 import socketserver
+import struct
 import threading
 import time
 from email.utils import formatdate
@@ -90,11 +92,11 @@ class SimulatorServer(socketserver.ThreadingTCPServer):
                 self.endpoint.save()
 
 
-def _line(rfile: BufferedIOBase, what: str) -> bytes:
+def _request_line(rfile: BufferedIOBase) -> bytes:
     line = rfile.readline(MAX_LINE_BYTES + 1)
     if len(line) > MAX_LINE_BYTES:
-        raise BadRequest(431 if what == "header" else 414, "SerializationException",
-                         f"(fargate-sim: the {what} line is longer than {MAX_LINE_BYTES} bytes)")
+        raise BadRequest(414, "SerializationException",
+                         f"(fargate-sim: the request line is longer than {MAX_LINE_BYTES} bytes)")
     return line
 
 
@@ -102,14 +104,19 @@ def read_headers(rfile: BufferedIOBase) -> dict[str, str]:
     """The header block after a request line: lower-case names, repeated fields joined
     with commas (RFC 9110, 5.3); obsolete line folding and nameless lines are refused."""
     headers: dict[str, str] = {}
+    readline = rfile.readline
     for _ in range(MAX_HEADERS + 1):
-        line = _line(rfile, "header")
-        if line in (b"\r\n", b"\n"):
+        line = readline(MAX_LINE_BYTES + 1)
+        if line == b"\r\n" or line == b"\n":
             return headers
+        if len(line) > MAX_LINE_BYTES:
+            raise BadRequest(431, "SerializationException",
+                             f"(fargate-sim: the header line is longer than {MAX_LINE_BYTES} "
+                             "bytes)")
         if not line:
             raise BadRequest(400, "SerializationException",
                              "(fargate-sim: the connection closed inside the headers)")
-        if line[:1] in (b" ", b"\t"):
+        if line[0] in b" \t":
             raise BadRequest(400, "SerializationException",
                              "(fargate-sim: obsolete header line folding is not accepted)")
         name, sep, value = line.decode("iso-8859-1").partition(":")
@@ -199,12 +206,76 @@ def response_bytes(response: Response, close: bool) -> bytes:
     return "".join(head).encode("iso-8859-1") + body
 
 
+class _KernelTimedReader(io.RawIOBase):
+    """A socket's receive side for a ``BufferedReader``, its read timeout kept by the kernel
+    (``SO_RCVTIMEO``): a socket with a Python-side timeout polls before every recv and send,
+    three extra system calls per request. A receive that times out raises ``TimeoutError``,
+    as a Python-side timeout does (``socket.SocketIO`` would return None: end of input)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return self._sock.recv_into(buffer)
+        except BlockingIOError:  # EAGAIN: SO_RCVTIMEO ran out
+            raise TimeoutError("timed out") from None
+
+
+def _kernel_timeouts(sock: socket.socket, seconds: float) -> bool:
+    """Give ``sock`` kernel-kept send and receive timeouts (it stays blocking); False where
+    the platform has no ``SO_RCVTIMEO`` in ``struct timeval`` form."""
+    whole = int(seconds)
+    timeval = struct.pack("@ll", whole, int((seconds - whole) * 1e6))
+    try:
+        sock.settimeout(None)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
+def send_all(sock: socket.socket, data: bytes, seconds: float) -> None:
+    """``sock.sendall(data)`` within ``seconds`` in all, as a Python-side timeout bounds it
+    (the kernel's ``SO_SNDTIMEO`` bounds each send, so a reader taking a few bytes at a time
+    could otherwise hold the thread for ever); ``TimeoutError`` past the deadline."""
+    sent = sock.send(data)  # the usual case: all of it at once
+    if sent == len(data):
+        return
+    deadline = time.monotonic() + seconds
+    view = memoryview(data)
+    while sent < len(data):
+        if time.monotonic() > deadline:
+            raise TimeoutError("timed out sending the response")
+        try:
+            sent += sock.send(view[sent:])
+        except BlockingIOError:  # EAGAIN: SO_SNDTIMEO ran out
+            raise TimeoutError("timed out sending the response") from None
+
+
 class _Handler(socketserver.StreamRequestHandler):
     """One connection: requests read and answered in turn until either side closes."""
 
     server: SimulatorServer
     timeout = READ_TIMEOUT_SECONDS
-    disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        """``StreamRequestHandler.setup`` with the read timeout kept by the kernel."""
+        sock = self.connection = self.request
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        if _kernel_timeouts(sock, self.timeout):
+            self.rfile = io.BufferedReader(_KernelTimedReader(sock))
+        else:  # Python's own timeout, polling before each call
+            sock.settimeout(self.timeout)
+            self.rfile = sock.makefile("rb")
+
+    def finish(self) -> None:
+        self.rfile.close()  # responses go out by send_all: there is no wfile
 
     def handle(self) -> None:
         try:
@@ -214,15 +285,15 @@ class _Handler(socketserver.StreamRequestHandler):
             pass
 
     def _send(self, response: Response, close: bool) -> None:
-        self.request.sendall(response_bytes(response, close))
+        send_all(self.request, response_bytes(response, close), self.timeout)
 
     def _one(self) -> bool:
         """Serve one request; False when the connection is to be closed."""
         rfile = self.rfile
         try:
-            line = _line(rfile, "request")
+            line = _request_line(rfile)
             if line in (b"\r\n", b"\n"):  # "SHOULD ignore at least one empty line" (RFC 9112)
-                line = _line(rfile, "request")
+                line = _request_line(rfile)
         except TimeoutError:
             return False  # an idle keep-alive connection
         except BadRequest as exc:
@@ -244,7 +315,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 raise BadRequest(501, "BadRequest",
                                  f"(fargate-sim: unsupported method {method!r})")
             if headers.get("expect", "").lower() == "100-continue":
-                self.request.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                send_all(self.request, b"HTTP/1.1 100 Continue\r\n\r\n", self.timeout)
             body = read_body(rfile, headers)
         except BadRequest as exc:
             self._send(json_error(exc.status, exc.code, exc.message), True)
@@ -278,4 +349,4 @@ def serve(sim: Any, host: str = "127.0.0.1", port: int = 0,
     return server
 
 
-__all__ = ["BadRequest", "SimulatorServer", "read_body", "read_headers", "serve"]
+__all__ = ["BadRequest", "SimulatorServer", "read_body", "read_headers", "send_all", "serve"]

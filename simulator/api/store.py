@@ -166,24 +166,11 @@ def _write_mark(vol: EncryptedVolume) -> tuple[int, ...]:
 
 
 def written_runs(vol: EncryptedVolume) -> list[tuple[int, bytes, bytes | None]]:
-    """(first sector, stored ciphertext, metadata) of every run of written sectors.
-
-    Reads the volume's sparse store for which chunks and sectors hold data (the volume has no
-    public listing of them; ``tests/api/test_store.py`` catches a change there).
-    """
-    store = vol._store  # private: see the docstring
-    spc = store.sectors_per_chunk
+    """(first sector, stored ciphertext, metadata) of every run of written sectors."""
     out = []
-    for idx in sorted(store._chunks):
-        chunk = store.chunk(idx)
-        if chunk is None:
-            continue
-        base = idx * spc
-        last = min(spc, vol.sector_count - base)
-        for a, b, written in store.runs(chunk, 0, last):
-            if written:
-                ct, meta = vol.raw(base + a, b - a)
-                out.append((base + a, ct, meta))
+    for first, count in vol.written_extents():
+        ct, meta = vol.raw(first, count)
+        out.append((first, ct, meta))
     return out
 
 

@@ -122,10 +122,15 @@ def _stray(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+#: Compact, as AWS writes its JSON responses; no cycle check (responses are trees of plain
+#: values made per call), which with the separators saves about a quarter of the encoding.
+_ENCODER = json.JSONEncoder(check_circular=False, separators=(",", ":"))
+
+
 def to_json(shape: Shape | None, value: Any) -> bytes:
     """A response body in the JSON protocol."""
     data = encode(shape, value) or {}
     try:
-        return json.dumps(data).encode()  # the standard library's cached encoder
+        return _ENCODER.encode(data).encode()
     except TypeError:
-        return json.dumps(data, default=_stray).encode()
+        return json.dumps(data, default=_stray, separators=(",", ":")).encode()

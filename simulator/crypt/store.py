@@ -398,6 +398,17 @@ class SparseStore:
         else:
             view[lo:hi] = self._zeros[: hi - lo]
 
+    def written_runs(self) -> Iterator[tuple[int, int]]:
+        """(first sector, count) of each maximal run of written sectors within a chunk, in
+        sector order (runs meeting at a chunk boundary are given apart)."""
+        spc = self.sectors_per_chunk
+        for idx in sorted(self._chunks):
+            base = idx * spc
+            stop = min(spc, self.sector_count - base)
+            for a, b, written in self.runs(self._chunks[idx], 0, stop):
+                if written:
+                    yield base + a, b - a
+
     def is_written(self, sector: int) -> bool:
         """Whether a sector holds data."""
         idx, pos = divmod(sector, self.sectors_per_chunk)

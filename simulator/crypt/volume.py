@@ -504,6 +504,13 @@ class EncryptedVolume:
         return bytes(ct), (bytes(meta) if meta is not None else None)
 
     @_locked
+    def written_extents(self) -> list[tuple[int, int]]:
+        """(first sector, sector count) of the runs of sectors holding data, in order: with
+        ``raw`` what a copy must keep, to be put back with ``raw_write`` (persistence). A
+        closed volume holds none."""
+        return [] if self._closed else list(self._store.written_runs())
+
+    @_locked
     def raw_write(self, first_sector: int, ciphertext: Any, metadata: Any = None) -> None:
         """Overwrite stored sectors without encrypting: the hook for tampering experiments.
 

@@ -150,3 +150,58 @@ def test_a_malformed_request_line_gets_an_aws_shaped_400(server):
 def test_identity_is_checked_before_the_body_is_read_as_json(server):
     status, _, err = _parse(_raw(server, _request(b"5", sign=False)))
     assert (status, err["__type"]) == (400, "MissingAuthenticationTokenException")
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_the_read_timeout(server, monkeypatch):
+    monkeypatch.setattr(server_module._Handler, "timeout", 0.3)
+    host, port = server.server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(_request(b"{}", sign=False))
+        first = s.recv(65536)
+        assert b" 400 " in first.split(b"\r\n", 1)[0]  # answered, then left idle
+        rest = b""
+        while chunk := s.recv(65536):  # the server closes: recv sees the end
+            rest += chunk
+    assert rest == b""
+
+
+def test_the_read_timeout_is_kept_by_the_kernel_without_python_polling():
+    # A socket with a Python-side timeout polls before every recv and send; the handler's
+    # sockets stay blocking with SO_RCVTIMEO/SO_SNDTIMEO instead.
+    a, b = socket.socketpair()
+    with a, b:
+        assert server_module._kernel_timeouts(a, 0.2)
+        assert a.gettimeout() is None
+        reader = server_module._KernelTimedReader(a)
+        with pytest.raises(TimeoutError):
+            reader.readinto(bytearray(10))
+        b.sendall(b"abc")
+        buf = bytearray(10)
+        assert reader.readinto(buf) == 3 and bytes(buf[:3]) == b"abc"
+
+
+def test_a_reader_that_never_reads_cannot_hold_a_response_for_ever():
+    a, b = socket.socketpair()
+    with a, b:
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        assert server_module._kernel_timeouts(a, 0.2)
+        with pytest.raises(TimeoutError):  # b never reads: each send stops at the timeout
+            server_module.send_all(a, b"x" * (8 << 20), 0.3)
+
+
+def test_send_all_sends_everything_to_a_reader_that_reads():
+    a, b = socket.socketpair()
+    with a, b:
+        assert server_module._kernel_timeouts(a, 5)
+        data = bytes(range(256)) * 8192  # 2 MiB: more than one send takes
+        got = bytearray()
+
+        def read():
+            while len(got) < len(data):
+                got.extend(b.recv(65536))
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        server_module.send_all(a, data, 5)
+        reader.join(10)
+        assert bytes(got) == data

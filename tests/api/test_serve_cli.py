@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import boto3
 import pytest
@@ -13,8 +15,10 @@ from botocore.config import Config
 
 from simulator.api import DEFAULT_ROOT_KEY
 from simulator.cli.serve import _loopback
-from simulator.iam.seed import seed_key_policy
+from tests.api.seed_story import run_app_task, seed_cluster
 from tests.api.subprocess_server import ServerProcess
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _serve(*args: str, cwd) -> subprocess.CompletedProcess:
@@ -83,17 +87,8 @@ def test_boto3_story_survives_sigkill(tmp_path):
 
     try:
         kms, ecs = clients(server.url)
-        arn = kms.create_key(Policy=json.dumps(seed_key_policy("111122223333", "web")))[
-            "KeyMetadata"]["Arn"]
-        ecs.create_cluster(clusterName="web", configuration={"managedStorageConfiguration": {
-            "fargateEphemeralStorageKmsKeyId": arn}})
-        ecs.register_task_definition(
-            family="app", cpu="256", memory="512", networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            containerDefinitions=[{"name": "app", "image": "busybox", "essential": True}])
-        task = ecs.run_task(cluster="web", taskDefinition="app", launchType="FARGATE",
-                            networkConfiguration={"awsvpcConfiguration": {
-                                "subnets": ["subnet-12345678"]}})["tasks"][0]["taskArn"]
+        arn = seed_cluster(kms, ecs)
+        task = run_app_task(ecs)
         # At 60x the task starts within a second or so of wall time; the waiter polls.
         ecs.get_waiter("tasks_running").wait(cluster="web", tasks=[task],
                                              WaiterConfig={"Delay": 1, "MaxAttempts": 60})
@@ -163,14 +158,14 @@ def test_a_restored_clock_catches_up_with_wall_time(tmp_path):
 
 
 _WRITER = """
-import json, sys, time
+import sys, time
 from datetime import UTC, datetime
 import boto3
 from botocore.config import Config
 from simulator import Simulation
 from simulator.api import DEFAULT_ROOT_KEY, Authenticator, serve
 from simulator.api.store import StateStore
-from simulator.iam.seed import seed_key_policy
+from tests.api.seed_story import run_app_task, seed_cluster
 
 store = StateStore(sys.argv[1])
 server = serve(Simulation(start_time=datetime.now(UTC).replace(microsecond=0)),
@@ -179,16 +174,8 @@ kw = dict(endpoint_url=server.url, region_name="us-west-2",
           aws_access_key_id=DEFAULT_ROOT_KEY[0], aws_secret_access_key=DEFAULT_ROOT_KEY[1],
           config=Config(retries={"max_attempts": 1}))
 kms, ecs = boto3.client("kms", **kw), boto3.client("ecs", **kw)
-arn = kms.create_key(Policy=json.dumps(seed_key_policy("111122223333", "web")))[
-    "KeyMetadata"]["Arn"]
-ecs.create_cluster(clusterName="web", configuration={"managedStorageConfiguration": {
-    "fargateEphemeralStorageKmsKeyId": arn}})
-ecs.register_task_definition(family="app", cpu="256", memory="512", networkMode="awsvpc",
-    requiresCompatibilities=["FARGATE"],
-    containerDefinitions=[{"name": "app", "image": "busybox", "essential": True}])
-task = ecs.run_task(cluster="web", taskDefinition="app", launchType="FARGATE",
-                    networkConfiguration={"awsvpcConfiguration": {
-                        "subnets": ["subnet-12345678"]}})["tasks"][0]["taskArn"]
+arn = seed_cluster(kms, ecs)
+task = run_app_task(ecs)
 with server.endpoint.lock:
     server.sim.fargate.settle()
     server.sim.fargate.volume(task).write(8192, b"written before the kill")
@@ -201,7 +188,8 @@ time.sleep(600)
 def test_volume_contents_survive_sigkill_and_a_restart(tmp_path):
     state = tmp_path / "state.db"
     writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(state)], cwd=tmp_path,
-                              stdout=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         assert writer.stdout is not None
         task = writer.stdout.readline().strip()
