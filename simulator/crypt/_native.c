@@ -434,21 +434,20 @@ static void reject_unit(job_t *j, size_t i, unsigned char *out)
     j->n_bad++;
 }
 
-/* A scattered batch: start fetching unit i + 1 (source and destination, the destination for
- * writing) while unit i is encrypted.  Scattered units land on pages the caches have not seen
- * (random I/O over a large volume), and their first-touch misses would otherwise be paid one
- * after the other. */
-static inline void prefetch_next(const job_t *j, size_t i)
-{
-    if (j->dsts == NULL || i + 1 >= j->count)
-        return;
-    const unsigned char *s = j->srcs[i + 1];
-    const unsigned char *d = j->dsts[i + 1];
-    for (size_t off = 0; off < j->b->unit; off += 64) {
-        __builtin_prefetch(s + off, 0, 0);
-        __builtin_prefetch(d + off, 1, 0);
-    }
-}
+/* Prefetches that the compiler must keep.  GCC 12 at -O3 deleted some __builtin_prefetch calls
+ * as code without effect (seen in the object code: the per-unit prefetch scattered batches
+ * had, prefetch_next(), was no instruction at all, nor were prefetches put in the request
+ * parsing loop).  On x86-64 they are
+ * therefore volatile asm: pf_keep() into every cache level (also ahead of a store: a line
+ * read in is held exclusive when no other core has it, so the store does not wait),
+ * pf_stream() for data used once. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define pf_keep(p) __asm__ __volatile__("prefetcht0 %0" : : "m"(*(const char *)(p)))
+#define pf_stream(p) __asm__ __volatile__("prefetchnta %0" : : "m"(*(const char *)(p)))
+#else
+#define pf_keep(p) __builtin_prefetch((p), 0, 3)
+#define pf_stream(p) __builtin_prefetch((p), 0, 0)
+#endif
 
 /* The 16-byte XTS tweak of a sector: its number as 64-bit little endian, zero padded.  On
  * x86-64 one 16-byte store: the library loads the tweak as 16 bytes, and a load that spans
@@ -571,7 +570,6 @@ static void run_ipp(job_t *j, void *ctx)
         for (size_t i = 0; i < j->count; i++) {
             if (i + 1 < j->count)
                 set_tweak(tweak[(i + 1) & 1], SECTOR_OF(j, i + 1));
-            prefetch_next(j, i);
             if ((s = xts(SRC_OF(j, i), DST_OF(j, i), bits, ctx, tweak[i & 1], 0)) != 0)
                 IPP_FAIL(what, s);
         }
@@ -585,7 +583,6 @@ static void run_ipp(job_t *j, void *ctx)
         unsigned char *out = DST_OF(j, i);
         if (i + 1 < j->count)
             set_aad(aad[(i + 1) & 1], SECTOR_OF(j, i + 1), m + META_LEN);
-        prefetch_next(j, i);
         if ((s = ipp_gcm_message(ctx, j->enc, m, NONCE_LEN, aad[i & 1], AAD_LEN, SRC_OF(j, i),
                                  out, len, j->enc ? m + NONCE_LEN : tag, &where)) != 0)
             IPP_FAIL(where, s);
@@ -621,8 +618,8 @@ static void run_job(job_t *j)
         return;
     if (j->dsts != NULL) { /* scattered: start every unit's page walk and first line now */
         for (size_t i = 0; i < j->count; i++) {
-            __builtin_prefetch(j->dsts[i], 1, 0);
-            __builtin_prefetch(j->srcs[i], 0, 0);
+            pf_keep(j->dsts[i]);
+            pf_stream(j->srcs[i]);
         }
     }
     if (b->backend == BK_IPP) {
@@ -636,7 +633,6 @@ static void run_job(job_t *j)
         memset(iv, 0, sizeof iv);
         for (size_t i = 0; i < j->count; i++) {
             set_tweak(iv, SECTOR_OF(j, i));
-            prefetch_next(j, i);
             if (reinit(ctx, NULL, 0, iv, sizeof iv, NULL) != 1 ||
                 d->update(ctx, DST_OF(j, i), &outn, unit, SRC_OF(j, i), unit) != 1)
                 FAIL("XTS sector");
@@ -647,7 +643,6 @@ static void run_job(job_t *j)
         memset(iv, 0, sizeof iv);
         for (size_t i = 0; i < j->count; i++) {
             set_tweak(iv, SECTOR_OF(j, i));
-            prefetch_next(j, i);
             if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, -1) != 1)
                 FAIL("EVP_CipherInit_ex(iv)");
             if (EVP_CipherUpdate(ctx, DST_OF(j, i), &outl, SRC_OF(j, i), (int)unit) != 1)
@@ -659,7 +654,6 @@ static void run_job(job_t *j)
         unsigned char *m = j->meta + i * META_LEN;
         unsigned char *out = DST_OF(j, i);
         set_aad(aad, SECTOR_OF(j, i), m);
-        prefetch_next(j, i);
         if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, m, -1) != 1)
             FAIL("EVP_CipherInit_ex(nonce)");
         if (!j->enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, m + NONCE_LEN) != 1)
@@ -705,6 +699,8 @@ typedef struct {
 typedef struct {
     job_t *pieces;
     size_t npieces;
+    int planned;                     /* lanes the pieces were cut for (0: cut evenly) */
+    const size_t *plan;              /* their first pieces, planned + 1 entries */
     int nlanes;
     lane_t lanes[MAX_THREADS];
 } share_t;
@@ -714,13 +710,16 @@ typedef struct {
     int slot; /* the context slot of whoever runs this runner, and its own lane */
 } runner_t;
 
-/* Cuts a share's pieces into n contiguous lanes. */
+/* Cuts a share's pieces into n contiguous lanes: as planned when they were cut for n lanes,
+ * else evenly by count (a worker missing: its lane is taken over anyway). */
 static void share_lanes(share_t *s, int n)
 {
     s->nlanes = n;
     for (int t = 0; t < n; t++) {
-        atomic_init(&s->lanes[t].next, s->npieces * (size_t)t / (size_t)n);
-        s->lanes[t].end = s->npieces * (size_t)(t + 1) / (size_t)n;
+        int planned = n == s->planned;
+        atomic_init(&s->lanes[t].next,
+                    planned ? s->plan[t] : s->npieces * (size_t)t / (size_t)n);
+        s->lanes[t].end = planned ? s->plan[t + 1] : s->npieces * (size_t)(t + 1) / (size_t)n;
     }
 }
 
@@ -1176,6 +1175,24 @@ typedef struct {
     int nonces_given;
 } batch_t;
 
+/* Units of lane t of n units cut into `lanes` lanes. */
+static inline size_t lane_units(size_t n, int lanes, int t)
+{
+    return n * (size_t)(t + 1) / (size_t)lanes - n * (size_t)t / (size_t)lanes;
+}
+
+/* The next piece of a lane with `left` (> 0) units to go: `piece` units, down to a quarter
+ * of what is left near the end (at least one). */
+static inline size_t guided_piece(size_t left, size_t piece)
+{
+    size_t q = left / 4;
+    if (q >= piece)
+        return piece;
+    if (q > 0)
+        return q;
+    return left < piece ? 1 : piece;
+}
+
 /* Runs a checked batch with the GIL released (split across the pool where it pays), then
  * turns a failed library call into BackendError and failed tags into IntegrityError naming
  * the first bad sector.  Returns 0, or -1 with the exception set.  Called with the GIL. */
@@ -1193,16 +1210,27 @@ static int batch_run(Bound *b, const batch_t *bt)
     if ((size_t)threads > n)
         threads = (int)n;
 
-    /* pieces: one per call on one thread; else small enough for the runners to balance
-     * (at most split_bytes and 32 KiB each, at most 4096 of them) */
+    /* pieces: one per call on one thread; else one lane of units per thread, cut into pieces
+     * small enough for the runners to balance (at most split_bytes and 32 KiB each, at most
+     * about 4096 of them) and smaller towards the lane's end, so whoever finishes first takes
+     * over small pieces and the two end together (equal pieces left up to one piece, 3 us at
+     * 1 MiB, of imbalance) */
     size_t piece = n;
+    size_t plan[MAX_THREADS + 1];
+    size_t npieces = 1;
     if (threads > 1) {
         size_t want = (split_bytes < 32768 ? split_bytes : 32768) / unit;
         piece = want > 0 ? want : 1;
         if ((n + piece - 1) / piece > 4096)
             piece = (n + 4095) / 4096;
+        npieces = 0;
+        for (int t = 0; t < threads; t++) {
+            plan[t] = npieces;
+            for (size_t left = lane_units(n, threads, t); left > 0; npieces++)
+                left -= guided_piece(left, piece);
+        }
+        plan[threads] = npieces;
     }
-    size_t npieces = (n + piece - 1) / piece;
     job_t local_jobs[64];
     job_t *jobs = npieces <= 64 ? local_jobs : PyMem_RawMalloc(npieces * sizeof(job_t));
     if (jobs == NULL) {
@@ -1227,9 +1255,11 @@ static int batch_run(Bound *b, const batch_t *bt)
             free(nonces);
     }
     if (rand_ok && (set = set_take(b)) != NULL) {
-        size_t start = 0;
-        for (size_t t = 0; t < npieces; t++) {
-            size_t cnt = n - start < piece ? n - start : piece;
+        size_t start = 0, lane_end = 0;
+        for (size_t t = 0, lane = 0; t < npieces; t++) {
+            if (threads > 1 && start == lane_end)
+                lane_end += lane_units(n, threads, (int)lane++);
+            size_t cnt = threads > 1 ? guided_piece(lane_end - start, piece) : n;
             job_t *j = &jobs[t];
             j->b = b;
             j->set = set;
@@ -1249,7 +1279,8 @@ static int batch_run(Bound *b, const batch_t *bt)
             j->where = "";
             start += cnt;
         }
-        share_t share = {.pieces = jobs, .npieces = npieces};
+        share_t share = {.pieces = jobs, .npieces = npieces, .planned = threads > 1 ? threads : 0,
+                         .plan = plan};
         run_share(&share, threads);
         set_give(b, set);
     }
@@ -1524,7 +1555,7 @@ typedef struct {
     size_t a, b;         /* sectors [a, b) of the chunk */
     size_t pos;          /* position of sector a in the request (pieces in order) */
     uint64_t idx;        /* the chunk's index */
-    unsigned char *at;   /* its metadata as the chunk's record says, or NULL (see vm_resolve) */
+    unsigned char *at;   /* its metadata as the chunk's record says, or NULL (vm_meta_slots) */
 } vspan_t;
 
 /* store.py's _RECORD: little-endian u64 address, u32 first sector, u32 sectors | REC_MULTI */
@@ -1575,28 +1606,88 @@ static void vm_release(vpiece_t *p, Py_ssize_t n)
     PyMem_Free(p);
 }
 
-static int cmp_u64_pair(const void *x, const void *y)
+/* Sorts n [lo, hi) ranges (r: 2 * n uint64) by lo: insertion sort of runs of 16, then
+ * bottom-up merges through tmp (2 * n uint64).  Inline comparisons: qsort's callback per
+ * comparison cost about 4 % of a 64-piece writev.  Returns the sorted array (r or tmp). */
+static uint64_t *sort_ranges(uint64_t *r, uint64_t *tmp, size_t n)
 {
-    const uint64_t *a = x, *b = y;
-    return a[0] < b[0] ? -1 : a[0] > b[0];
+    enum { RUN = 16 };
+    for (size_t s = 0; s < n; s += RUN) {
+        size_t e = s + RUN < n ? s + RUN : n;
+        for (size_t i = s + 1; i < e; i++) {
+            uint64_t lo = r[2 * i], hi = r[2 * i + 1];
+            size_t j = i;
+            for (; j > s && r[2 * (j - 1)] > lo; j--) {
+                r[2 * j] = r[2 * (j - 1)];
+                r[2 * j + 1] = r[2 * (j - 1) + 1];
+            }
+            r[2 * j] = lo;
+            r[2 * j + 1] = hi;
+        }
+    }
+    uint64_t *from = r, *to = tmp;
+    for (size_t width = RUN; width < n; width *= 2) {
+        for (size_t s = 0; s < n; s += 2 * width) {
+            size_t m = s + width < n ? s + width : n, e = s + 2 * width < n ? s + 2 * width : n;
+            size_t a = s, b = m, k = s;
+            while (a < m && b < e) {
+                size_t pick = from[2 * b] < from[2 * a] ? b++ : a++;
+                to[2 * k] = from[2 * pick];
+                to[2 * k + 1] = from[2 * pick + 1];
+                k++;
+            }
+            memcpy(to + 2 * k, from + 2 * a, (m - a) * 2 * sizeof(uint64_t));
+            k += m - a;
+            memcpy(to + 2 * k, from + 2 * b, (e - b) * 2 * sizeof(uint64_t));
+        }
+        uint64_t *t = from;
+        from = to;
+        to = t;
+    }
+    return from;
 }
 
-/* True when two of the n [lo, hi) ranges in r (2 * n uint64) share an element; sorts r. */
-static int any_overlap(uint64_t *r, size_t n)
+/* True when two of the n [lo, hi) ranges in r (2 * n uint64; tmp as many) share an element.
+ * Ranges already in order (sequential requests) are checked without sorting. */
+static int any_overlap(uint64_t *r, uint64_t *tmp, size_t n)
 {
-    qsort(r, n, 2 * sizeof(uint64_t), cmp_u64_pair);
-    for (size_t i = 1; i < n; i++)
+    size_t i = 1;
+    while (i < n && r[2 * i] >= r[2 * i - 1])
+        i++;
+    if (i < n)
+        r = sort_ranges(r, tmp, n);
+    for (i = 1; i < n; i++)
         if (r[2 * i] < r[2 * i - 1])
             return 1;
     return 0;
 }
 
+/* Where a request's first touches will land: the written-bitmaps and the AEAD records (NULL:
+ * none). */
+typedef struct {
+    unsigned char *bitmap, *records;
+} vpre_t;
+
+/* Starts the loads of a piece's chunk bitmap and record (compact areas: no page walk) while
+ * the rest of the request is parsed, so random pieces over a large volume do not each stall
+ * on them later.  Not the piece's place in the arena: a prefetch that misses the TLB holds up
+ * retirement for its page walk, and amid the parsing few walks overlap; run_job() starts
+ * them all from a tight loop, where they do (cold 64-piece XTS writev 58-60 us against 63-65
+ * with the walks started here, same sitting). */
+static inline void vm_prefetch(const VolumeMap *vm, const vpre_t *pre, uint64_t first)
+{
+    uint64_t idx = first / vm->spc;
+    pf_keep(pre->bitmap + idx * vm->stride);
+    if (pre->records != NULL)
+        pf_keep(pre->records + idx * RECORD_LEN);
+}
+
 /* The pieces of a request, checked: returns their number, -1 with an exception set, or -2
  * when the fast path does not apply (nothing set; the caller returns None). */
-static Py_ssize_t vm_parse(VolumeMap *vm, PyObject *seq, int mode, vpiece_t **out,
-                           size_t *total)
+static Py_ssize_t vm_parse(VolumeMap *vm, PyObject *seq, int mode, const vpre_t *pre,
+                           vpiece_t **out, size_t *total)
 {
-    Py_ssize_t n = PyTuple_GET_SIZE(seq);
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     vpiece_t *p = PyMem_Calloc(n > 0 ? (size_t)n : 1, sizeof *p);
     if (p == NULL) {
         PyErr_NoMemory();
@@ -1606,7 +1697,9 @@ static Py_ssize_t vm_parse(VolumeMap *vm, PyObject *seq, int mode, vpiece_t **ou
     size_t sum = 0;
     Py_ssize_t i;
     for (i = 0; i < n; i++) {
-        PyObject *item = PyTuple_GET_ITEM(seq, i);
+        if (i >= PySequence_Fast_GET_SIZE(seq)) /* a list changed under us: Python's turn */
+            goto punt;
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
         if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2)
             goto punt;
         PyObject *off_obj = PyTuple_GET_ITEM(item, 0), *obj = PyTuple_GET_ITEM(item, 1);
@@ -1624,8 +1717,12 @@ static Py_ssize_t vm_parse(VolumeMap *vm, PyObject *seq, int mode, vpiece_t **ou
             if (overflow || len < 0)
                 goto punt;
         } else {
-            if (PyObject_GetBuffer(obj, &p[i].view,
-                                   mode == VM_WRITE ? PyBUF_SIMPLE : PyBUF_WRITABLE) < 0) {
+            /* the item is held while its buffer is taken (an exporter could run code) */
+            Py_INCREF(item);
+            int got = PyObject_GetBuffer(obj, &p[i].view,
+                                         mode == VM_WRITE ? PyBUF_SIMPLE : PyBUF_WRITABLE);
+            Py_DECREF(item);
+            if (got < 0) {
                 PyErr_Clear();
                 goto punt;
             }
@@ -1638,6 +1735,7 @@ static Py_ssize_t vm_parse(VolumeMap *vm, PyObject *seq, int mode, vpiece_t **ou
             goto punt;
         p[i].first = (uint64_t)off / unit;
         p[i].nsec = (size_t)((uint64_t)len / unit);
+        vm_prefetch(vm, pre, p[i].first);
         if (mode == VM_READ) {
             if ((p[i].out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)len)) == NULL) {
                 vm_release(p, i + 1);
@@ -1650,7 +1748,7 @@ static Py_ssize_t vm_parse(VolumeMap *vm, PyObject *seq, int mode, vpiece_t **ou
     if (mode != VM_READ && n > 1) {
         /* writes: no two pieces share a sector (later pieces would win: the Python path applies
          * them in order); reads into buffers: no two buffers share a byte */
-        uint64_t *r = PyMem_Malloc(2 * sizeof(uint64_t) * (size_t)n);
+        uint64_t *r = PyMem_Malloc(4 * sizeof(uint64_t) * (size_t)n);
         if (r == NULL) {
             vm_release(p, n);
             PyErr_NoMemory();
@@ -1666,7 +1764,7 @@ static Py_ssize_t vm_parse(VolumeMap *vm, PyObject *seq, int mode, vpiece_t **ou
             r[2 * m + 1] = lo + span;
             m++;
         }
-        int clash = any_overlap(r, m);
+        int clash = any_overlap(r, r + 2 * (size_t)n, m);
         PyMem_Free(r);
         if (clash) {
             i = n;
@@ -1968,11 +2066,10 @@ static int vm_begin(VolumeMap *vm, PyObject *pieces, int mode, int aead, int met
     memset(r, 0, sizeof *r);
     if (!PyList_CheckExact(pieces) && !PyTuple_CheckExact(pieces))
         return 0;
-    if ((r->seq = PySequence_Tuple(pieces)) == NULL) /* a snapshot: buffers are taken below */
-        return -1;
-    r->np = vm_parse(vm, r->seq, mode, &r->p, &r->total);
-    if (r->np < 0)
-        return r->np == -2 ? 0 : -1;
+    /* no snapshot of a list (copying it cost 1.3 % of a 64-piece writev): Python code can run
+     * while parsing only in a buffer exporter or a collection's finalizers, so each item is
+     * held while its buffer is taken and the list's size is checked again on every step */
+    r->seq = Py_NewRef(pieces);
     if (PyObject_GetBuffer(vm->arena, &r->arena,
                            mode == VM_WRITE ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0)
         return -1;
@@ -1997,6 +2094,10 @@ static int vm_begin(VolumeMap *vm, PyObject *pieces, int mode, int aead, int met
             return -1;
         }
     }
+    vpre_t pre = {r->bitmap.buf, r->have_records ? r->records.buf : NULL};
+    r->np = vm_parse(vm, r->seq, mode, &pre, &r->p, &r->total);
+    if (r->np < 0)
+        return r->np == -2 ? 0 : -1;
     if ((r->ns = vm_spans(vm, r->p, r->np, r->total, mode == VM_WRITE, aead, r->bitmap.buf,
                           r->have_records, &r->sp)) < 0) {
         r->ns = 0;
@@ -2054,18 +2155,19 @@ static int vm_span_meta(VolumeMap *vm, vreq_t *r, vspan_t *v, unsigned char *mem
     return vm_meta_move(v->chunk, v->a, v->b, mem, store);
 }
 
-/* Where each span's metadata lies, from the records, before the batch runs: the loads of the
- * records and span tables of one request are independent, so they overlap instead of each
- * piece waiting for its own after the batch, and the metadata lines are prefetched.  The
- * pointers stay valid until the Python side next changes the spans: the volume's lock is
- * held for the request, and writes store through them before any span is grown. */
-static void vm_resolve(vreq_t *r, int store)
+/* Where each span's metadata lies, from the records, in two steps so that the loads of one
+ * request overlap instead of each piece waiting for its own: vm_meta_tables() starts the
+ * loads of the span tables the records name (the records themselves were prefetched while
+ * the request was parsed), vm_meta_slots() then finds each span's slots and starts their
+ * loads.  Reads need the slots (the tags) before the batch, so they run both at once; writes
+ * fill the slots only after it, so they find them after it, when the tables have long
+ * arrived.  The pointers stay valid until the Python side next changes the spans: the volume's
+ * lock is held for the request, and writes store through them before any span is grown. */
+static void vm_meta_tables(const vreq_t *r)
 {
     if (!r->have_records)
         return;
-    for (Py_ssize_t s = 0; s < r->ns; s++) /* first the records, */
-        __builtin_prefetch((unsigned char *)r->records.buf + r->sp[s].idx * RECORD_LEN, 0);
-    for (Py_ssize_t s = 0; s < r->ns; s++) { /* then the span tables they name, */
+    for (Py_ssize_t s = 0; s < r->ns; s++) {
         const unsigned char *rec = (unsigned char *)r->records.buf + r->sp[s].idx * RECORD_LEN;
         uint64_t addr;
         uint32_t n;
@@ -2073,22 +2175,23 @@ static void vm_resolve(vreq_t *r, int store)
         memcpy(&n, rec + 12, 4);
         if (addr != 0 && (n & REC_MULTI))
             for (size_t off = 0; off < (size_t)(n & ~REC_MULTI) * RECORD_LEN; off += 64)
-                __builtin_prefetch((const unsigned char *)(uintptr_t)addr + off, 0);
+                pf_keep((const unsigned char *)(uintptr_t)addr + off);
     }
-    for (Py_ssize_t s = 0; s < r->ns; s++) { /* then each span's slots */
+}
+
+static void vm_meta_slots(vreq_t *r, int store)
+{
+    if (!r->have_records)
+        return;
+    for (Py_ssize_t s = 0; s < r->ns; s++) {
         vspan_t *v = &r->sp[s];
         if (v->empty && !store)
             continue;
         v->at = rec_find((unsigned char *)r->records.buf + v->idx * RECORD_LEN, v->a, v->b);
         if (v->at != NULL) {
             size_t len = (v->b - v->a) * META_LEN;
-            for (size_t off = 0; off < len + 63; off += 64) {
-                const unsigned char *line = v->at + (off < len ? off : len - 1);
-                if (store)
-                    __builtin_prefetch(line, 1);
-                else
-                    __builtin_prefetch(line, 0);
-            }
+            for (size_t off = 0; off < len + 63; off += 64)
+                pf_keep(v->at + (off < len ? off : len - 1));
         }
     }
 }
@@ -2116,11 +2219,13 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
         }
     }
     if (aead)
-        vm_resolve(&r, 1);
+        vm_meta_tables(&r);
     batch_t bt = {.enc = 1, .n = r.total, .srcs = r.srcs, .dsts = r.dsts, .meta = r.meta,
                   .sectors = r.secs};
     if (batch_run(b, &bt) < 0)
         goto out;
+    if (aead)
+        vm_meta_slots(&r, 1);
     size_t fresh = 0, nbytes = 0;
     /* then nonce || tag: first where the records said (before any span is grown, which would
      * move them), then the rest through the Chunk objects; the flags, span by span */
@@ -2160,8 +2265,10 @@ static PyObject *vm_read(VolumeMap *vm, PyObject *pieces, int mode)
     }
     unsigned char *gmeta = r.meta;
     unsigned char *rmeta = aead ? gmeta + r.total * META_LEN : NULL;
-    if (aead)
-        vm_resolve(&r, 0);
+    if (aead) {
+        vm_meta_tables(&r);
+        vm_meta_slots(&r, 0);
+    }
     size_t k = 0; /* sectors to decrypt */
     Py_ssize_t piece = 0;
     size_t in_piece = 0; /* sectors of the current piece before this span */
@@ -2502,9 +2609,10 @@ out:
 }
 
 PyDoc_STRVAR(ipp_ceiling_doc,
-"ipp_ceiling(alg, encrypt, key, buf, unit, iterations) -> seconds\n"
+"ipp_ceiling(alg, encrypt, key, buf, unit, iterations, out=None) -> seconds\n"
 "--\n\n"
-"IPP's own per-data-unit loop, in place over buf, one key, `iterations` passes, GIL released:\n"
+"IPP's own per-data-unit loop, in place over buf (or from buf into `out`, of buf's size, as\n"
+"a volume writes: twice the memory traffic), one key, `iterations` passes, GIL released:\n"
 "XTS: ippsAES_XTSEncrypt/Decrypt per unit (one fixed tweak); GCM: GCMStart (12-byte IV,\n"
 "20-byte AAD) + GCMEncrypt/Decrypt + GCMGetTag per unit (one fixed IV, no nonce drawing).\n"
 "The ceiling for IPP-backed code.");
@@ -2512,16 +2620,27 @@ PyDoc_STRVAR(ipp_ceiling_doc,
 static PyObject *ipp_ceiling(PyObject *self, PyObject *args)
 {
     int alg, enc;
-    Py_buffer key = {0}, buf = {0};
+    Py_buffer key = {0}, buf = {0}, dstb = {0};
+    PyObject *out_obj = Py_None;
     Py_ssize_t unit;
     long long iterations;
-    if (!PyArg_ParseTuple(args, "ipy*w*nL:ipp_ceiling", &alg, &enc, &key, &buf, &unit,
-                          &iterations))
+    if (!PyArg_ParseTuple(args, "ipy*w*nL|O:ipp_ceiling", &alg, &enc, &key, &buf, &unit,
+                          &iterations, &out_obj))
         return NULL;
     PyObject *result = NULL;
     void *ctx = NULL;
     int size = 0;
     IppStatus s = 0;
+    if (out_obj != Py_None) {
+        if (PyObject_GetBuffer(out_obj, &dstb, PyBUF_WRITABLE) < 0)
+            goto out;
+        if (dstb.len != buf.len || ranges_overlap(dstb.buf, (size_t)dstb.len, buf.buf,
+                                                 (size_t)buf.len)) {
+            PyErr_SetString(PyExc_ValueError,
+                            "IPP ceiling: out must be as long as buf and share no byte with it");
+            goto out;
+        }
+    }
     if (!ipp.loaded) {
         PyErr_SetString(PyExc_RuntimeError, "the IPP Crypto library is not loaded");
         goto out;
@@ -2543,13 +2662,13 @@ static PyObject *ipp_ceiling(PyObject *self, PyObject *args)
     const char *where = "";
     double t0 = now_seconds();
     for (long long it = 0; s == 0 && it < iterations; it++) {
-        unsigned char *p = buf.buf;
+        unsigned char *p = buf.buf, *q = dstb.buf != NULL ? dstb.buf : buf.buf;
         for (size_t i = 0; s == 0 && i < n; i++) {
-            unsigned char *u = p + i * (size_t)unit;
+            unsigned char *u = p + i * (size_t)unit, *v = q + i * (size_t)unit;
             if (alg == ALG_XTS)
-                s = (enc ? ipp.xts_encrypt : ipp.xts_decrypt)(u, u, (int)unit * 8, ctx, iv, 0);
+                s = (enc ? ipp.xts_encrypt : ipp.xts_decrypt)(u, v, (int)unit * 8, ctx, iv, 0);
             else
-                s = ipp_gcm_message(ctx, enc, iv, NONCE_LEN, aad, AAD_LEN, u, u, (int)unit, tag,
+                s = ipp_gcm_message(ctx, enc, iv, NONCE_LEN, aad, AAD_LEN, u, v, (int)unit, tag,
                                     &where);
         }
     }
@@ -2566,6 +2685,8 @@ out:
     PyBuffer_Release(&key);
     if (buf.buf)
         PyBuffer_Release(&buf);
+    if (dstb.obj != NULL)
+        PyBuffer_Release(&dstb);
     return result;
 }
 

@@ -185,7 +185,13 @@ class ServiceOps(DeploymentScheduler):
         if svc is None:
             raise errors.ServiceNotFoundException("Service not found.")
         if svc.status != "ACTIVE":
-            raise errors.ServiceNotActiveException("Service was not ACTIVE.")
+            # ECS's words: clients match "Service was not ACTIVE" in UpdateService's error
+            # (https://github.com/remind101/empire/tree/master/pkg/cloudformation, ECS service
+            # deletion); the status goes in the explanation.
+            raise errors.ServiceNotActiveException(
+                "Service was not ACTIVE.",
+                explanation=f"service {svc.name} is {svc.status}; a deleted service can be "
+                "created again with CreateService")
         return svc
 
     def _launch_settings(

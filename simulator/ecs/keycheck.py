@@ -4,7 +4,15 @@ ECS calls ``kms:DescribeKey`` *as the caller* (so the operator role needs kms:De
 the key, as the seed page says) and accepts only a key that exists, is symmetric for
 encryption (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT), is enabled, is not pending deletion and is a
 single-Region key. Aliases are refused before KMS is asked. Every refusal is an
-InvalidParameterException that names the key, the field and the problem.
+InvalidParameterException that names the key, the field and the problem; what to do about it
+goes in ``explanation``.
+
+The requirements are AWS's (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-create-storage-key.html:
+"Multi-Region keys are not supported", "KMS key aliases are not supported", kms:DescribeKey
+lets ECS check "the key is symmetric and enabled"), but the wording of the refusals is the
+simulator's assumption: no recorded ECS answer to CreateCluster/UpdateCluster with an unusable
+managed-storage key was found (searched: the API and developer guides, botocore's model,
+moto/localstack, GitHub issues).
 """
 
 from __future__ import annotations
@@ -34,9 +42,12 @@ def is_alias(key_id: str) -> bool:
     return False
 
 
-def _refuse(key_id: str, field: str, problem: str) -> errors.ClientError:
+def _refuse(key_id: str, field: str, problem: str, advice: str | None = None
+            ) -> errors.ClientError:
+    """The refusal (its wording an assumption, see the module docstring)."""
     return errors.InvalidParameterException(
-        f"The KMS key {key_id} given in {FIELD_PATH}.{field} cannot be used: {problem}"
+        f"The KMS key {key_id} given in {FIELD_PATH}.{field} cannot be used: {problem}",
+        explanation=advice,
     )
 
 
@@ -60,18 +71,20 @@ def check_key(ctx: CallContext, key_id: str, field: str = FARGATE_FIELD) -> dict
         )
     if is_alias(key_id):
         raise _refuse(
-            key_id, field,
-            "it is an alias. Give the key ID or key ARN; aliases are not supported for "
-            "managed storage encryption.",
+            key_id, field, "it is an alias.",
+            "give the key ID or key ARN; aliases are not supported for managed storage "
+            "encryption",
         )
     try:
         meta = describe_as_caller(ctx, key_id)
     except errors.AccessDeniedException as exc:
         raise _refuse(
             key_id, field,
-            f"kms:DescribeKey was denied to {ctx.caller.session_arn or ctx.caller.arn}. The "
-            "principal that calls CreateCluster or UpdateCluster needs kms:DescribeKey on the "
-            f"key so ECS can check that it is symmetric and enabled. KMS said: {exc.message}",
+            f"kms:DescribeKey was denied to {ctx.caller.session_arn or ctx.caller.arn}. KMS "
+            f"said: {exc.message}",
+            "the principal that calls CreateCluster or UpdateCluster needs kms:DescribeKey on "
+            "the key so ECS can check that it is symmetric and enabled"
+            + (f" ({exc.explanation})" if exc.explanation else ""),
         ) from None
     except errors.NotFoundException:
         raise _refuse(key_id, field, "the key does not exist.") from None
@@ -84,24 +97,29 @@ def check_key(ctx: CallContext, key_id: str, field: str = FARGATE_FIELD) -> dict
     state = meta.get("KeyState", "Enabled")
     if spec.startswith("HMAC"):
         raise _refuse(key_id, field, f"it is an HMAC key (KeySpec {spec}); ECS needs a "
-                      "symmetric encryption key (SYMMETRIC_DEFAULT).")
+                      "symmetric encryption key (SYMMETRIC_DEFAULT).",
+                      "create a key with KeySpec SYMMETRIC_DEFAULT and KeyUsage ENCRYPT_DECRYPT")
     if spec != "SYMMETRIC_DEFAULT":
         raise _refuse(key_id, field, f"it is an asymmetric key (KeySpec {spec}); ECS needs a "
-                      "symmetric encryption key (SYMMETRIC_DEFAULT).")
+                      "symmetric encryption key (SYMMETRIC_DEFAULT).",
+                      "create a key with KeySpec SYMMETRIC_DEFAULT and KeyUsage ENCRYPT_DECRYPT")
     if usage != "ENCRYPT_DECRYPT":
         raise _refuse(key_id, field, f"its KeyUsage is {usage}; ECS needs ENCRYPT_DECRYPT.")
     if state == "PendingDeletion":
         when = meta.get("DeletionDate")
         suffix = f" (deletion date {when:%Y-%m-%d})" if when is not None else ""
-        raise _refuse(key_id, field, f"the key is pending deletion{suffix}. Cancel the "
-                      "deletion and enable the key, or choose another key.")
+        raise _refuse(key_id, field, f"the key is pending deletion{suffix}.",
+                      "cancel the deletion (kms:CancelKeyDeletion) and enable the key, or "
+                      "choose another key")
     if state == "Disabled" or meta.get("Enabled") is False:
-        raise _refuse(key_id, field, "the key is disabled. Enable it or choose another key.")
+        raise _refuse(key_id, field, "the key is disabled.",
+                      "enable it (kms:EnableKey) or choose another key")
     if state != "Enabled":
         raise _refuse(key_id, field, f"the key is in state {state}; ECS needs an enabled key.")
     if meta.get("MultiRegion"):
         raise _refuse(key_id, field, "it is a multi-Region key; managed storage encryption "
-                      "needs a single-Region key.")
+                      "needs a single-Region key.",
+                      "ManagedStorageConfiguration: \"The key must be a single Region key.\"")
     return meta
 
 

@@ -191,8 +191,12 @@ class TaskSetOps:
         for ts in svc.task_sets:
             if ts.id == ref or ts.arn == ref or ts.id.endswith(f"/{ts_id}") or ts.id == ts_id:
                 return ts
+        # No recorded ECS answer was found: the sentence is moto's (the reference emulator's
+        # ecs/exceptions.py), an assumption; the error code is botocore's model's.
         raise TaskSetNotFoundException(
-            f"The specified task set does not exist: {ref} (service {svc.name})."
+            "The specified task set does not exist.",
+            explanation=f"service {svc.name} has no task set {ref}; its task sets are "
+            + (", ".join(ts.id for ts in svc.task_sets) or "none"),
         )
 
     def reconcile_task_sets(self, svc: EcsServiceRecord) -> None:

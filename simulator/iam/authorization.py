@@ -245,5 +245,8 @@ def authorize(
 
 
 def access_denied(decision: Decision) -> ClientError:
-    """The AccessDeniedException AWS would raise for a denied ``decision``."""
-    return AccessDeniedException(decision.access_denied_message(), evaluation=decision)
+    """The AccessDeniedException AWS would raise for a denied ``decision``, its
+    ``explanation`` saying which policy denied (the statement, or the kind of policy that
+    allows nothing)."""
+    return AccessDeniedException(decision.access_denied_message(), explanation=decision.reason,
+                                 evaluation=decision)

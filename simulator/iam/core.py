@@ -58,6 +58,8 @@ AccessDenied = errors.error_class("AccessDenied", 403)
 
 #: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html (the quotas of
 #: roles and users per account, and of managed policies per entity, are in ``state.KINDS``).
+#: CreatePolicy beyond it: "Cannot exceed quota for PoliciesPerAccount: 1500" is the simulator's
+#: assumption, by the pattern of IAM's other quota texts (no recorded AWS answer was found).
 MANAGED_POLICIES_PER_ACCOUNT = 1500
 MANAGED_POLICIES_PER_ENTITY = 10
 POLICY_VERSIONS = 5
@@ -189,7 +191,7 @@ class IamCore(Service):
             message, explanation = exc.message, exc.explanation
             if shown is not None and shown != resource:
                 message = message.replace(f"on resource: {resource}", f"on resource: {shown}", 1)
-                explanation = explanation or f"{shown} is {resource}"
+                explanation = "; ".join(filter(None, (explanation, f"{shown} is {resource}")))
             raise AccessDenied(message, explanation=explanation, **exc.details) from None
 
     def _arn(self, ctx: CallContext, kind: str, path: str, name: str) -> str:

@@ -45,7 +45,9 @@ class Decision:
     ``decision``: "allowed" / "explicitDeny" / "implicitDeny". ``matched_statements``: the
     statements that decided (the denies for an explicit deny, the allows for an allow).
     ``denied_by``: for a denial, which kind of policy is responsible ("identity", "resource",
-    "boundary"), used for AWS's AccessDenied wording. ``explanation`` is built on access.
+    "boundary", "session"), used for AWS's AccessDenied wording. ``to_session``: allowed by a
+    same-account resource policy that names the caller itself (a user, a role session's own
+    ARN, or ``"*"``), which session policies do not limit. ``explanation`` is built on access.
     """
 
     __slots__ = (
@@ -59,6 +61,7 @@ class Decision:
         "matched_statements",
         "request",
         "resource_result",
+        "to_session",
     )
 
     def __init__(
@@ -73,6 +76,7 @@ class Decision:
         cross_account: bool,
         denied_by: str | None,
         reason: str | Callable[[], str],
+        to_session: bool = False,
     ) -> None:
         self.request = request
         self.decision = decision
@@ -83,6 +87,7 @@ class Decision:
         self.cross_account = cross_account
         self.denied_by = denied_by
         self._reason = reason
+        self.to_session = to_session
 
     @property
     def allowed(self) -> bool:
@@ -160,8 +165,31 @@ class Decision:
         }.get(self.denied_by or "identity", "identity-based policy")
         if self.decision == EXPLICIT_DENY:
             article = "an" if policy_kind.startswith("identity") else "a"  # a session policy
-            return f"{base} with an explicit deny in {article} {policy_kind}"
+            return f"{base} with an explicit deny in {article} {policy_kind}" + (
+                f": {arn}" if (arn := self.denying_policy_arn()) else "")
         return f"{base} because no {policy_kind} allows the {req.action} action"
+
+    def denying_policy_arn(self) -> str | None:
+        """The ARN AWS appends to an explicit deny's AccessDenied message: that of the managed
+        policy whose statement denied, when it is an identity-based policy, permissions
+        boundary or (managed) session policy of the caller's own account and the request stays
+        in that account. "The ARN of the denying policy is only provided in same-account and
+        same-organization scenarios" and covers "permissions boundaries policies, session
+        policies, and identity-based policies"
+        (https://aws.amazon.com/blogs/security/enhanced-access-denied-error-messages-with-policy-arns/).
+        Inline policies have no ARN; AWS managed policies (account ``aws``) are left out, a
+        simulator reading."""
+        if (self.decision != EXPLICIT_DENY or self.cross_account or not self.matched_statements
+                or self.denied_by not in ("identity", "boundary", "session")):
+            return None
+        policy = self.matched_statements[0].policy
+        principal = self.request.principal
+        name = policy.name or ""
+        if (policy.source_type != "user-managed" or principal is None
+                or not name.startswith(f"arn:{principal.arn.split(':')[1]}:iam::"
+                                       f"{principal.account}:policy/")):
+            return None
+        return name
 
     def to_evaluation_result(self) -> dict[str, Any]:
         """IAM's simulator ``EvaluationResults`` item (without the resource-specific list)."""
@@ -205,6 +233,18 @@ def _combine(decisions: Iterable[str]) -> str:
     return ALLOWED if ALLOWED in ds else IMPLICIT_DENY
 
 
+def _names_session(match: StatementMatch, principal: Any) -> bool:
+    """Whether a resource policy's allow names a role session itself (its session ARN, or
+    ``"*"``) rather than its role. An allow through ``NotPrincipal`` names no one directly and
+    counts as the role's (a simulator reading: AWS documents only the two forms)."""
+    statement = match.statement
+    spec = statement.principal
+    if spec is None or statement.not_principal:
+        return False
+    return spec.wildcard or (principal.session_arn is not None
+                             and principal.session_arn in spec.arns)
+
+
 def _resource_account(resource: str) -> str | None:
     if not resource.startswith("arn:"):
         return None
@@ -233,6 +273,11 @@ def evaluate(
     policies", and an explicit deny in one denies
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_assumerole.html,
     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
+    A same-account resource policy that names the session's own ARN is not limited by them:
+    "A resource-based policy can specify the ARN of the session as a principal. In that case,
+    the permissions from the resource-based policy are added after the session is created. The
+    resource-based policy permissions are not limited by the session policy"; one naming the
+    role's ARN is (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session).
     """
     decision = _evaluate(request, identity_policies, resource_policy, resource_account,
                          permissions_boundary, resource_policy_required=resource_policy_required)
@@ -258,11 +303,23 @@ def _limit_by_session(decision: Decision, session_policies: Iterable[PolicyDocum
     if denies and decision.decision != EXPLICIT_DENY:
         return limited(EXPLICIT_DENY, denies,
                        f"explicitly denied by {denies[0].label} (a session policy)")
-    if decision.allowed and not any(r.allows for r in results):
-        return limited(IMPLICIT_DENY, [],
-                       "implicitly denied: allowed by the role's policies, but no session "
-                       "policy allows it (a session policy never grants more)")
-    return decision
+    if not decision.allowed or any(r.allows for r in results):
+        return decision
+    granted = decision.matched_statements[0].label if decision.matched_statements else "the role"
+    if decision.to_session:
+        # Named directly, the session keeps what the resource policy grants (see evaluate).
+        return Decision(
+            request, ALLOWED, decision.matched_statements,
+            identity_results=[*decision.identity_results, *results],
+            resource_result=decision.resource_result, boundary_result=decision.boundary_result,
+            cross_account=False, denied_by=None, to_session=True,
+            reason=f"allowed by {granted}, which names the session's own ARN: the session "
+                   "policies, which allow none of it, do not limit it")
+    return limited(IMPLICIT_DENY, [],
+                   f"implicitly denied: {granted} allows it, but no session policy does (a "
+                   "session policy limits what the role's policies and resource policies "
+                   "naming the role grant; only a resource policy naming the session's own "
+                   "ARN is exempt)")
 
 
 def _evaluate(
@@ -299,12 +356,12 @@ def _evaluate(
     )
 
     def decide(decision: str, matched: list[StatementMatch], denied_by: str | None,
-               reason: str | Callable[[], str]) -> Decision:
+               reason: str | Callable[[], str], to_session: bool = False) -> Decision:
         return Decision(
             request, decision, matched,
             identity_results=identity_results, resource_result=resource_result,
             boundary_result=boundary_result, cross_account=cross, denied_by=denied_by,
-            reason=reason,
+            reason=reason, to_session=to_session,
         )
 
     # 1. explicit deny anywhere wins
@@ -344,10 +401,27 @@ def _evaluate(
     boundary_blocks = (
         boundary_result is not None and not boundary_result.allows and not is_root
     )
+    # Within one account a resource policy naming the caller itself (a user's ARN, a role
+    # session's ARN, or "*") is not limited by an implicit deny in the boundary or the session
+    # policies; one naming the role's ARN is: "Resource-based policies that grant permissions
+    # to an IAM role ARN are limited by an implicit deny in a permissions boundary or session
+    # policy ... Permissions boundaries and session policies do not limit permissions granted
+    # using the aws:PrincipalArn condition key with a wildcard(*) in the Principal element"
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html).
+    to_session = bool(res_direct) and not cross and principal is not None
+    if to_session and principal is not None and principal.kind == "Role":
+        to_session = any(_names_session(m, principal) for m in res_direct)
+        if not to_session and boundary_blocks:
+            named = res_direct[0].label
+            return decide(IMPLICIT_DENY, [], "boundary",
+                          lambda: f"implicitly denied: {named} names the role's ARN, which the "
+                                  "permissions boundary limits, and the boundary does not "
+                                  "allow it")
     if resource_policy_required:
         delegated = bool(res_account) or (is_root and bool(res_direct))
         if res_direct and not cross:
-            return decide(ALLOWED, res_direct, None, lambda: f"allowed by {res_direct[0].label}")
+            return decide(ALLOWED, res_direct, None, lambda: f"allowed by {res_direct[0].label}",
+                          to_session)
         if not delegated and not res_direct:
             return decide(IMPLICIT_DENY, [], "resource",
                           "implicitly denied: no resource policy statement allows this caller")
@@ -365,7 +439,8 @@ def _evaluate(
 
     if not cross:
         if res_direct:
-            return decide(ALLOWED, res_direct, None, lambda: f"allowed by {res_direct[0].label}")
+            return decide(ALLOWED, res_direct, None, lambda: f"allowed by {res_direct[0].label}",
+                          to_session)
         if identity_ok and not boundary_blocks:
             if identity_allows:
                 return decide(ALLOWED, identity_allows, None,

@@ -63,6 +63,7 @@ class AccessKeyOperations(IamCore):
         owned = [k for k in self.access_keys.values()
                  if k.account == ctx.account and k.user_name == name]
         if len(owned) >= ACCESS_KEYS_PER_USER:
+            # IAM's answer, quoted in https://github.com/simonw/s3-credentials/issues/64.
             raise LimitExceeded(
                 f"Cannot exceed quota for AccessKeysPerUser: {ACCESS_KEYS_PER_USER}"
             )

@@ -41,7 +41,11 @@ class PolicyOperations(IamCore):
 
     @staticmethod
     def _version_id(pol: ManagedPolicy, params: dict[str, Any], missing: str) -> str:
-        """The request's VersionId, when the policy has it (NoSuchEntity, ending ``missing``)."""
+        """The request's VersionId, when the policy has it (NoSuchEntity, ending ``missing``).
+
+        The wording "Policy ARN version V does not exist[ or is not attachable]." is the
+        simulator's assumption, by the pattern of IAM's missing-policy texts: no recorded AWS
+        answer for a missing version was found."""
         vid: str = params["VersionId"]
         if vid not in pol.versions:
             raise NoSuchEntityException(f"Policy {pol.arn} version {vid} {missing}")
@@ -145,6 +149,7 @@ class PolicyOperations(IamCore):
         """
         pol = self._target_policy(ctx, params)
         if len(pol.versions) >= POLICY_VERSIONS:
+            # IAM's answer, as the AWS CLI prints it in https://github.com/99designs/iamy/issues/21.
             raise LimitExceeded(
                 f"A managed policy can have up to {POLICY_VERSIONS} versions. Before you create "
                 "a new version, you must delete an existing version."

@@ -49,8 +49,11 @@ class EntityKind:
 #: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html (Roles per
 #: account 1000, Users per account 5000, Managed policies per role / per user 10). The quota
 #: names are the ones IAM's LimitExceeded text uses: "Cannot exceed quota for PoliciesPerRole:
-#: 10" (IAM's answer, quoted e.g. in https://github.com/aws/eks-hybrid/pull/741); users'
-#: PoliciesPerUser by the same pattern.
+#: 10" (IAM's answer, quoted e.g. in https://github.com/aws/eks-hybrid/pull/741), "Cannot
+#: exceed quota for RolesPerAccount: 1000" (https://github.com/serverless-nextjs/serverless-next.js/issues/2234),
+#: "Cannot exceed quota for UsersPerAccount: 5000 ... status code: 409" (quoted in
+#: https://github.com/openshift/hive/blob/master/pkg/controller/utils/errorscrub_test.go);
+#: users' PoliciesPerUser by the same pattern, as user reports of AttachUserPolicy quote it.
 ROLE = EntityKind(
     name="Role", noun="role", arn_type="role", name_member="RoleName", id_member="RoleId",
     output_member="Role", inline_size_kind="role", per_account=1000,

@@ -286,6 +286,9 @@ class Authorizer:
         if decision.decision == EXPLICIT_DENY:
             article = "an" if policy_kind.startswith("identity") else "a"
             tail = f"with an explicit deny in {article} {policy_kind}"
+            arn = decision.denying_policy_arn()  # a same-account managed policy's ARN
+            if arn:
+                tail += f": {arn}"
         else:
             tail = f"because no {policy_kind} allows the {action} action"
         grant_lines = [g.why_not(grant_operation or "", context, ctx.source_arn)

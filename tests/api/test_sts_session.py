@@ -155,3 +155,49 @@ def test_mfa_is_still_refused_by_name(server):
         sts.assume_role(RoleArn=ROLE, RoleSessionName="ss",
                         SerialNumber="arn:aws:iam::111122223333:mfa/u", TokenCode="123456")
     assert "MFA" in info.value.response["Error"]["Message"]
+
+
+def _key_naming(kms_root, principal_arn):
+    return kms_root.create_key(BypassPolicyLockoutSafetyCheck=True, Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Sid": "root", "Effect": "Allow",
+             "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*",
+             "Resource": "*"},
+            {"Sid": "named", "Effect": "Allow", "Principal": {"AWS": principal_arn},
+             "Action": "kms:DescribeKey", "Resource": "*"}]}))["KeyMetadata"]["KeyId"]
+
+
+def test_a_key_policy_naming_the_session_arn_is_not_limited_by_the_session_policy(server):
+    # IAM User Guide, Session policies: "A resource-based policy can specify the ARN of the
+    # session as a principal ... The resource-based policy permissions are not limited by the
+    # session policy."; one naming the role's ARN is.
+    sts, kms_root = _setup(server)
+    only_list = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "kms:ListKeys", "Resource": "*"}]})
+    session_arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/ops/named"
+    to_session = _key_naming(kms_root, session_arn)
+    to_role = _key_naming(kms_root, ROLE)
+    out = sts.assume_role(RoleArn=ROLE, RoleSessionName="named", Policy=only_list)
+    assert out["AssumedRoleUser"]["Arn"] == session_arn
+    kms = _as(server, out["Credentials"], "kms")
+    kms.describe_key(KeyId=to_session)
+    with pytest.raises(ClientError) as info:
+        kms.describe_key(KeyId=to_role)
+    err = info.value.response["Error"]
+    assert err["Code"] == "AccessDeniedException"
+    assert err["Message"].endswith("because no session policy allows the kms:DescribeKey action")
+
+
+def test_an_explicit_deny_in_a_managed_session_policy_is_named_by_its_arn(server):
+    sts, _ = _setup(server)
+    iam = client(server, "iam")
+    arn = iam.create_policy(PolicyName="no-list", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "kms:*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "kms:ListKeys", "Resource": "*"}]}))["Policy"]["Arn"]
+    creds = sts.assume_role(RoleArn=ROLE, RoleSessionName="ss",
+                            PolicyArns=[{"arn": arn}])["Credentials"]
+    with pytest.raises(ClientError) as info:
+        _as(server, creds, "kms").list_keys()
+    assert info.value.response["Error"]["Message"].endswith(
+        f"with an explicit deny in a session policy: {arn}")

@@ -374,6 +374,27 @@ def test_native_ceiling_runs(spec_text):
         assert eng.ceiling(spec_text, 4096, 0.05, decrypt=True) > 0
 
 
+@pytest.mark.skipif("native-ipp" not in ENGINES, reason="IPP Crypto not loaded here")
+@pytest.mark.parametrize("alg", [1, 2])  # XTS, GCM
+def test_ipp_ceiling_out_of_place_writes_what_in_place_would(alg):
+    """The benchmark yardstick for a volume's out-of-place writes: the same bytes as the
+    in-place loop, into `out`; an `out` of another size or sharing bytes is refused."""
+    from simulator.crypt.engines import _native
+
+    get_engine("native-ipp")
+    key = bytes(range(64 if alg == 1 else 32))
+    src = bytearray(os.urandom(4096))
+    out, in_place = bytearray(4096), bytearray(src)
+    _native.ipp_ceiling(alg, 1, key, src, 512, 1, out)
+    _native.ipp_ceiling(alg, 1, key, in_place, 512, 1)
+    assert out == in_place != src
+    backing = bytearray(8192)
+    for buf, bad in ((src, bytearray(512)),
+                     (memoryview(backing)[:4096], memoryview(backing)[2048:6144])):
+        with pytest.raises(ValueError, match="out must be as long as buf and share no byte"):
+            _native.ipp_ceiling(alg, 1, key, buf, 512, 1, bad)
+
+
 @requires_native
 def test_native_concurrent_callers_share_the_pool():
     """Several Python threads with threads=2 at once: the pool is taken by one caller, the
@@ -510,3 +531,34 @@ def test_a_failing_self_test_disables_the_backend_loudly(monkeypatch, caplog):
     assert reason is not None and "IEEE 1619" in reason
     with pytest.raises(EngineUnavailableError, match="self-test failed"):
         get_engine("native-openssl")
+
+
+@requires_native
+@pytest.mark.parametrize("name", [n for n in ENGINES if n.startswith("native-")])
+@pytest.mark.parametrize("spec_text", ["aes-xts-plain64", "aes-gcm-random"])
+def test_batches_split_in_shrinking_pieces_are_whole(name, spec_text):
+    """Every batch size cut for two threads (each lane in pieces that shrink towards its end,
+    down to one sector) gives the one-thread bytes, sector numbers and tags included."""
+    from simulator.crypt.engines import _native
+
+    spec = CipherSpec.parse(spec_text, sector_size=512)
+    key = bytes((i * 7 + 1) % 256 for i in range(spec.key_bytes))
+    eng = get_engine(name)
+    one, two = eng.bind(spec, key, 1), eng.bind(spec, key, 2)
+    was = _native.set_split_bytes(4096)  # from 16 sectors on, a batch is split
+    try:
+        for n in (16, 17, 19, 24, 33, 64, 65, 127, 300, 1001):
+            pt = os.urandom(512 * n)
+            ct1, ct2 = bytearray(len(pt)), bytearray(len(pt))
+            meta = bytearray(28 * n) if spec.is_aead else None
+            if meta is not None:
+                meta[:] = os.urandom(len(meta))  # given nonces: both runs use the same
+            meta2 = bytearray(meta) if meta is not None else None
+            one.encrypt(pt, ct1, 7 * n, meta, None, True)
+            two.encrypt(pt, ct2, 7 * n, meta2, None, True)
+            assert ct1 == ct2 and meta == meta2, n
+            back = bytearray(len(pt))
+            two.decrypt(ct2, back, 7 * n, meta2)
+            assert back == pt, n
+    finally:
+        _native.set_split_bytes(was)

@@ -247,3 +247,31 @@ def test_a_request_split_across_two_threads_lands_whole(engine, spec_text, no_py
     assert vol.writev(pieces) == 200 * 4096
     assert vol.readv([(off, 4096) for off, _ in pieces]) == [d for _, d in pieces]
     assert vol.stats.sectors_allocated == 200
+
+
+@pytest.mark.parametrize("engine", NATIVE)
+@pytest.mark.parametrize("count", [17, 40, 100])
+def test_many_shuffled_pieces_are_checked_for_overlap_in_c(engine, count, monkeypatch):
+    """More pieces than one sorting run (16): disjoint ones in any order, as a list or a tuple,
+    stay one native call; one sector written twice, anywhere in the request, goes to the
+    Python path, where the later piece wins."""
+    vol = _volume("aes-gcm-random:256:512", engine)
+    rng = random.Random(count)
+    sectors = rng.sample(range(SIZE // 512), count)
+    pieces = [(s * 512, rng.randbytes(512)) for s in sectors]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(EncryptedVolume, "_vector", _refuse)
+        assert vol.writev(pieces) == count * 512
+        assert vol.writev(tuple(reversed(pieces))) == count * 512
+    assert vol.readv([(s * 512, 512) for s in sectors]) == [d for _, d in pieces]
+    taken = []
+    python_vector = EncryptedVolume._vector
+    monkeypatch.setattr(EncryptedVolume, "_vector",
+                        lambda self, *a, **k: taken.append(1) or python_vector(self, *a, **k))
+    twice = rng.randrange(count)
+    again = (pieces[twice][0], b"\x5a" * 512)
+    request = pieces[:]
+    request.insert(rng.randrange(twice + 1, count + 1), again)  # after the first write of it
+    assert vol.writev(request) == (count + 1) * 512
+    assert taken, "a request writing a sector twice must take the Python path"
+    assert vol.read(again[0], 512) == again[1]

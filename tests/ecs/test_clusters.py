@@ -201,6 +201,19 @@ def test_disabled_key_is_refused(sim):
     assert "disabled" in _refused(sim, key)
 
 
+def test_key_refusals_keep_the_advice_in_the_explanation(sim):
+    # The wording is the simulator's (no recorded ECS answer): the message says what is wrong,
+    # the explanation what to do about it.
+    key = make_key(sim)
+    sim.client("kms").disable_key(KeyId=key)
+    with pytest.raises(errors.InvalidParameterException) as info:
+        sim.client("ecs").create_cluster(clusterName="prod", configuration=config(key))
+    assert info.value.message == (
+        f"The KMS key {key} given in configuration.managedStorageConfiguration.{FES} cannot be "
+        "used: the key is disabled.")
+    assert info.value.explanation == "enable it (kms:EnableKey) or choose another key"
+
+
 def test_key_pending_deletion_is_refused(sim):
     key = make_key(sim)
     sim.client("kms").schedule_key_deletion(KeyId=key, PendingWindowInDays=7)

@@ -118,6 +118,10 @@ def test_delete_service(sim, ecs):
         ecs.delete_service(cluster="prod", service="web")
     out = ecs.delete_service(cluster="prod", service="web", force=True)["service"]
     assert out["status"] == "DRAINING"
+    with pytest.raises(errors.ServiceNotActiveException) as info:  # draining: not ACTIVE
+        ecs.update_service(cluster="prod", service="web", desiredCount=1)
+    assert info.value.message == "Service was not ACTIVE."
+    assert info.value.explanation.startswith("service web is DRAINING")
     # DeleteService: a DRAINING service "is no longer visible in the console or in the
     # ListServices API operation", but DescribeServices still shows it.
     assert ecs.list_services(cluster="prod")["serviceArns"] == []
@@ -126,8 +130,9 @@ def test_delete_service(sim, ecs):
     assert service(ecs)["status"] == "INACTIVE"
     assert ecs.list_services(cluster="prod")["serviceArns"] == []
     assert ecs.list_tasks(cluster="prod")["taskArns"] == []
-    with pytest.raises(errors.ServiceNotActiveException):
+    with pytest.raises(errors.ServiceNotActiveException) as info:
         ecs.update_service(cluster="prod", service="web", desiredCount=1)
+    assert info.value.explanation.startswith("service web is INACTIVE")
     create(ecs, td, desired=0)  # the name is free again
 
 

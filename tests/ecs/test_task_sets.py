@@ -118,3 +118,6 @@ def test_unknown_task_set(sim, ecs):
         ecs.update_task_set(cluster=CLUSTER, service="web", taskSet="ecs-svc/1",
                             scale={"value": 10, "unit": "PERCENT"})
     assert exc.value.code == "TaskSetNotFoundException"
+    # The sentence alone (an assumption, moto's); which task set and service beside it.
+    assert exc.value.message == "The specified task set does not exist."
+    assert exc.value.explanation == "service web has no task set ecs-svc/1; its task sets are none"

@@ -334,6 +334,12 @@ def test_access_denied_names_the_resource_as_iam_does(iam, iam_sim):
         assert info.value.message == (
             f"User: {USER_ARN} is not authorized to perform: iam:{op} on resource: {shown} "
             f"because no identity-based policy allows the iam:{op} action"), op
+        # Beside AWS's sentence, which policy decided (and the resource IAM's text abbreviates).
+        assert info.value.explanation.startswith(
+            "implicitly denied: no policy statement allows this request"), op
+        if shown.startswith(("role ", "user ", "policy ")):
+            resource = info.value.details["evaluation"].request.resource
+            assert info.value.explanation.endswith(f"{shown} is {resource}"), op
 
 
 def test_delete_policy_with_versions_in_iams_words(iam):
