@@ -200,6 +200,11 @@ class Simulation:
         svc = self._services[ctx.service]
         event_bits = self.rng.getrandbits(128)
         params = dict(params)  # the caller's dict may be reused; its top level is ours now
+        if response is not None and "responseElements" in ctx.audit:
+            # The service set the record's responseElements itself (KMS's cryptographic and
+            # read-only operations: null), so the response is never rendered: not kept, it
+            # holds no plaintext key and no objects for the collector to walk.
+            response = None
         source = svc.event_source
         outcome = (source, ctx.operation, error.code if error is not None else None)
         if CHECK_DEFERRED:

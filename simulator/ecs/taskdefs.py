@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from simulator import errors
@@ -62,15 +63,16 @@ class TaskDefinition:
         """Whether the definition asks for ARM64."""
         return (self.body.get("runtimePlatform") or {}).get("cpuArchitecture") == "ARM64"
 
-    @property
+    @cached_property
     def fargate_ok(self) -> bool:
-        """Whether the definition can run on Fargate (it lists FARGATE in compatibilities)."""
-        return "FARGATE" in self.compatibilities
+        """Whether the definition can run on Fargate (it lists FARGATE in compatibilities).
+        Worked out once: a registered revision never changes (every RunTask asks)."""
+        return fargate_compatible(self.body)
 
     @property
     def compatibilities(self) -> list[str]:
         """The launch types the definition can run on, as ECS lists them."""
-        return ["EC2", "FARGATE"] if fargate_compatible(self.body) else ["EC2"]
+        return ["EC2", "FARGATE"] if self.fargate_ok else ["EC2"]
 
     @property
     def container_names(self) -> list[str]:

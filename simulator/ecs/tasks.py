@@ -148,8 +148,8 @@ class Task:
     @property
     def mac_address(self) -> str:
         """The ENI's MAC address (derived from the ENI id, so it needs no extra randomness)."""
-        digits = (self.eni_id.removeprefix("eni-") + "0" * 10)[:10]
-        return "0a:" + ":".join(digits[i:i + 2] for i in range(0, 10, 2))
+        d = (self.eni_id.removeprefix("eni-") + "0" * 10)[:10]
+        return f"0a:{d[0:2]}:{d[2:4]}:{d[4:6]}:{d[6:8]}:{d[8:10]}"
 
     @property
     def private_dns_name(self) -> str:

@@ -50,6 +50,10 @@ def timeline_columns() -> list[str]:
     return [*cols, "kms_ok", "kms_throttled", "runtask_ok", "runtask_throttled"]
 
 
+#: The per-operation KMS columns of a timeline, each with its outcome.
+_KMS_COLUMNS = tuple((f"kms_{op}_{o}", o) for op in (*KMS_OPS, "Other") for o in OUTCOMES)
+
+
 def account_id(index: int) -> str:
     """The 12-digit account id of shard ``index``."""
     return f"{111122223333 + index:012d}"
@@ -161,7 +165,7 @@ class _Shard:
             family="fleet", cpu="256", memory="512", networkMode="awsvpc",
             requiresCompatibilities=["FARGATE"], containerDefinitions=[dict(CONTAINER)],
         )["taskDefinition"]["taskDefinitionArn"]
-        self.sim.audit_trail.clear()
+        self.sim.drain_audit_outcomes()  # setup calls are not in the timeline
         return keys
 
     # -- launching -----------------------------------------------------------------------
@@ -221,20 +225,17 @@ class _Shard:
 
     # -- sampling ------------------------------------------------------------------------
     def _sample(self, second: float) -> None:
-        trail = self.sim.audit_trail
+        # The second's calls as (eventSource, eventName, errorCode), the trail emptied: the
+        # tally needs no other field, so the deferred CloudTrail records are never rendered.
         counts: Counter[str] = Counter()
-        for rec in trail:
-            src = rec["eventSource"]
-            code = rec.get("errorCode")
+        for src, op, code in self.sim.drain_audit_outcomes():
             if src == "kms.amazonaws.com":
-                op = rec["eventName"]
                 op = op if op in KMS_OPS else "Other"
                 outcome = ("ok" if code in _ALLOWED_CODES else
                            "throttled" if code == THROTTLED else "error")
                 counts[f"kms_{op}_{outcome}"] += 1
-            elif src == "ecs.amazonaws.com" and rec["eventName"] == "RunTask":
+            elif src == "ecs.amazonaws.com" and op == "RunTask":
                 counts["runtask_throttled" if code == THROTTLED else "runtask_ok"] += 1
-        trail.clear()
         self.kms_totals.update(counts)
         lc = self.lifecycle
         grants = self.kms_service.grants  # type: ignore[attr-defined]
@@ -242,15 +243,16 @@ class _Shard:
         row = {"t": second, "queued": queued, "pending": lc.pending, "running": lc.running,
                "failed": lc.failed, "grants": sum(grants.count(k) for k in self.key_ids)}
         tl = self.timeline
+        for col, value in row.items():
+            tl[col].append(value)
         ok = throttled = 0
-        for col in tl:
-            if col in row:
-                tl[col].append(row[col])
-            elif col.startswith("kms_") and col.count("_") >= 2:
-                v = counts.get(col, 0)
-                tl[col].append(v)
-                ok += v if col.endswith("_ok") else 0
-                throttled += v if col.endswith("_throttled") else 0
+        for col, outcome in _KMS_COLUMNS:
+            v = counts.get(col, 0)
+            tl[col].append(v)
+            if outcome == "ok":
+                ok += v
+            elif outcome == "throttled":
+                throttled += v
         tl["kms_ok"].append(ok)
         tl["kms_throttled"].append(throttled)
         tl["runtask_ok"].append(counts.get("runtask_ok", 0))

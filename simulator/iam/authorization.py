@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 from weakref import WeakKeyDictionary
 
 from simulator.errors import AccessDeniedException, ClientError
-from simulator.iam.context import global_context
+from simulator.iam.context import global_context, time_keys
 from simulator.iam.evaluation import Decision, evaluate
 from simulator.iam.policy import PolicyDocument
 from simulator.iam.principal import Principal
@@ -82,9 +82,10 @@ class RequestContexts:
     through, the resource a service acts for, the caller's IAM tags), the calling service's
     own caller keys (``service_keys``, e.g. kms:CallerAccount), the resource's keys (``own``,
     e.g. a KMS key's tags) and the operation's keys (``extra``). The part without ``extra``
-    is prepared once per caller, instant and resource: it depends only on the facts in the
-    cache key and on ``own``, which must be a new dict whenever the resource changes (a stale
-    entry then never matches). An IAM role's or user's tags can change between calls of one
+    is prepared once per caller and resource, and at each new instant only its time keys
+    (aws:CurrentTime, aws:EpochTime) are replaced: it depends only on the facts in the cache
+    key, the instant and ``own``, which must be a new dict whenever the resource changes (a
+    stale entry then never matches). An IAM role's or user's tags can change between calls of one
     instant (TagRole), so their contexts are built afresh.
     """
 
@@ -92,7 +93,7 @@ class RequestContexts:
                  service_keys: Callable[[Any], Mapping[str, Any]] | None = None) -> None:
         self.sim = sim
         self.service_keys = service_keys
-        self._prepared: dict[tuple[Any, ...], tuple[Any, Prepared]] = {}
+        self._prepared: dict[tuple[Any, ...], _Prepared] = {}
 
     def keys(self, facts: Any, own: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Every condition key of the call but the operation's own (principal keys such as
@@ -141,14 +142,46 @@ class RequestContexts:
             if extra:
                 keys.update(extra)
             return RequestContext(caller, action, resource, keys)
-        cache_key = (caller, facts.now, facts.region, facts.source_ip, facts.via_service,
+        now = facts.now
+        cache_key = (caller, facts.region, facts.source_ip, facts.via_service,
                      facts.source_arn, own_label)
         hit = self._prepared.get(cache_key)
-        if hit is None or hit[0] is not own:
+        if hit is None or hit.own is not own:
             if len(self._prepared) >= 256:
-                self._prepared.clear()  # entries of past instants are never asked again
-            hit = self._prepared[cache_key] = (own, prepare_context(self.keys(facts, own)))
-        return RequestContext.prepared(caller, action, resource, hit[1], extra)
+                self._prepared.clear()  # callers and resources of the past: built again
+            prepared = prepare_context(self.keys(facts, own))
+            hit = self._prepared[cache_key] = _Prepared(
+                own, now, prepared, _has_time_keys_of(prepared, now))
+        elif hit.now != now:
+            if hit.retimable:
+                # Another instant: the same keys with this instant's time keys (a new dict;
+                # requests made earlier keep theirs).
+                prepared = dict(hit.prepared)
+                prepared.update(prepare_context(time_keys(now)))
+            else:  # own or the service's keys set a time key themselves: built afresh
+                prepared = prepare_context(self.keys(facts, own))
+            hit.now, hit.prepared = now, prepared
+        return RequestContext.prepared(caller, action, resource, hit.prepared, extra)
+
+
+class _Prepared:
+    """One cached request context: the ``own`` it was built with, the instant its time keys
+    are of, the prepared keys, and whether those time keys are the global ones (so another
+    instant needs only them replaced)."""
+
+    __slots__ = ("now", "own", "prepared", "retimable")
+
+    def __init__(self, own: Any, now: Any, prepared: Prepared, retimable: bool) -> None:
+        self.own = own
+        self.now = now
+        self.prepared = prepared
+        self.retimable = retimable
+
+
+def _has_time_keys_of(prepared: Prepared, now: Any) -> bool:
+    """Whether ``prepared``'s aws:CurrentTime and aws:EpochTime are ``now``'s global keys."""
+    timed = prepare_context(time_keys(now))
+    return all(prepared.get(k) == v for k, v in timed.items())
 
 
 #: Each simulation's builder for the services without keys of their own (IAM, ECS, STS ...).

@@ -54,9 +54,7 @@ def global_context(
             else:
                 name = names.get(key, key)
             out[name] = values[0] if len(values) == 1 else list(values)
-    when = now if now.tzinfo else now.replace(tzinfo=UTC)
-    out["aws:CurrentTime"] = format_datetime(when)
-    out["aws:EpochTime"] = int(when.timestamp())
+    out.update(time_keys(now))
     out["aws:RequestedRegion"] = region
     out["aws:SecureTransport"] = secure_transport
     if source_ip is not None:
@@ -67,3 +65,10 @@ def global_context(
         out["aws:CalledViaFirst"] = via_service
         out["aws:CalledViaLast"] = via_service
     return out
+
+
+def time_keys(now: datetime) -> dict[str, Any]:
+    """aws:CurrentTime and aws:EpochTime of a request made at ``now`` (naive: UTC): the
+    only global keys that change from one instant to the next."""
+    when = now if now.tzinfo else now.replace(tzinfo=UTC)
+    return {"aws:CurrentTime": format_datetime(when), "aws:EpochTime": int(when.timestamp())}

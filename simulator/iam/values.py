@@ -14,6 +14,7 @@ import json
 import math
 import re
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 
@@ -208,7 +209,13 @@ def to_address(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         raise ValueError(f"{value!r} is not an IP address") from None
 
 
+@lru_cache(maxsize=256)
 def format_datetime(value: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds when there are any (``2026-01-02T03:04:05.678Z``).
+
+    Cached: every request at one simulated instant formats the same aws:CurrentTime; equal
+    datetimes are the same instant, which is all the text depends on.
+    """
     dt = value if value.tzinfo else value.replace(tzinfo=UTC)
     dt = dt.astimezone(UTC)
     text = dt.strftime("%Y-%m-%dT%H:%M:%S")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import json
 import os
@@ -179,12 +180,30 @@ class GrantStore:
         #: its MAC need not be checked again), and each grant's tokens, to forget them.
         self._issued: dict[str, str] = {}
         self._tokens_of: dict[str, list[str]] = {}
+        #: HMAC-SHA256 keyed with ``_secret`` once; each MAC copies it (no digest lookup
+        #: and key schedule per token). Not pickled: made again from the secret.
+        self._keyed: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_keyed", None)
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore a pickled store (one pickled before the token index existed too)."""
         self.__dict__.update(state)
         self.__dict__.setdefault("_issued", {})
         self.__dict__.setdefault("_tokens_of", {})
+        self._keyed = None
+
+    def _mac(self, body: bytes) -> bytes:
+        """The token MAC of ``body``: HMAC-SHA256 under the store's secret, truncated."""
+        keyed = self._keyed
+        if keyed is None:
+            keyed = self._keyed = hmac.new(self._secret, digestmod=hashlib.sha256)
+        mac = keyed.copy()
+        mac.update(body)
+        return mac.digest()[:_MAC_BYTES]
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -196,7 +215,7 @@ class GrantStore:
     def token_for(self, grant: Grant) -> str:
         """A fresh token for ``grant`` (every CreateGrant answer carries a new one)."""
         body = bytes((_TOKEN_VERSION,)) + bytes.fromhex(grant.grant_id) + os.urandom(16)
-        mac = hmac.digest(self._secret, body, "sha256")[:_MAC_BYTES]
+        mac = self._mac(body)
         token = base64.urlsafe_b64encode(body + mac).decode().rstrip("=")
         if grant.grant_id in self._by_id:
             self._issued[token] = grant.grant_id
@@ -215,7 +234,7 @@ class GrantStore:
         if len(raw) != 1 + 32 + 16 + _MAC_BYTES or raw[0] != _TOKEN_VERSION:
             return None
         body, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
-        expected = hmac.digest(self._secret, body, "sha256")[:_MAC_BYTES]
+        expected = self._mac(body)
         if not hmac.compare_digest(mac, expected):
             return None
         return body[1:33].hex()
