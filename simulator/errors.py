@@ -89,7 +89,11 @@ LimitExceededException = _define("LimitExceededException")
 NotFoundException = _define("NotFoundException")
 AlreadyExistsException = _define("AlreadyExistsException")
 DisabledException = _define("DisabledException")
-KMSInvalidStateException = _define("KMSInvalidStateException", 409)
+# AWS answers KMSInvalidStateException and DryRunOperationException with HTTP 400, as every
+# other KMS client error (responses recorded from AWS in 2025: LocalStack's AWS-validated
+# snapshots, tests/aws/services/kms/test_kms.snapshot.json, e.g. test_import_key_symmetric and
+# test_generate_data_key_pair_dry_run), whatever status the API reference prints beside them.
+KMSInvalidStateException = _define("KMSInvalidStateException")
 InvalidKeyUsageException = _define("InvalidKeyUsageException")
 IncorrectKeyException = _define("IncorrectKeyException")
 InvalidCiphertextException = _define("InvalidCiphertextException")
@@ -97,7 +101,7 @@ InvalidGrantTokenException = _define("InvalidGrantTokenException")
 InvalidGrantIdException = _define("InvalidGrantIdException")
 InvalidAliasNameException = _define("InvalidAliasNameException")
 InvalidArnException = _define("InvalidArnException")
-DryRunOperationException = _define("DryRunOperationException", 412)
+DryRunOperationException = _define("DryRunOperationException")
 # KMS names the same failure MalformedPolicyDocumentException; a subclass, so catching
 # MalformedPolicyDocumentException catches a malformed policy from either service.
 KMSMalformedPolicyDocumentException = type(

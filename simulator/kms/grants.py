@@ -147,8 +147,9 @@ class Grant:
         out["GranteeServicePrincipal" if self.grantee_is_service else "GranteePrincipal"] = (
             self.grantee
         )
-        if self.name:
-            out["Name"] = self.name
+        # A grant created without a Name lists with "Name": "" (the AWS CLI's list-retirable-grants
+        # example output, https://docs.aws.amazon.com/cli/latest/reference/kms/list-retirable-grants.html).
+        out["Name"] = self.name or ""
         if self.retiring:
             label = "RetiringServicePrincipal" if self.retiring_is_service else "RetiringPrincipal"
             out[label] = self.retiring

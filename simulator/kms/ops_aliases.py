@@ -29,8 +29,11 @@ class AliasOperations(KmsCore):
                 "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
             )
         if name.startswith("alias/aws/"):
+            # AWS answers with the bare code: {"__type": "NotAuthorizedException"} and no
+            # message (as the moto tests record it); the reason goes beside it.
             raise NotAuthorizedException(
-                f"{name}: the alias/aws/ prefix is reserved for AWS managed keys."
+                "", explanation=f"{name}: the alias/aws/ prefix is reserved for AWS managed keys "
+                "(https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html)",
             )
         if not ALIAS_NAME.match(name):
             raise errors.InvalidAliasNameException(

@@ -310,3 +310,17 @@ def test_create_grant_needs_a_grantee(kms, key):
     assert info.value.message == (
         "You must specify either GranteePrincipal or GranteeServicePrincipal, but not both."
     )
+
+
+def test_a_grant_without_a_name_lists_with_an_empty_name(kms, key):
+    """As the AWS CLI's list-retirable-grants example shows: "Name": "" when none was given."""
+    root = f"arn:aws:iam::{ACCOUNT}:root"
+    kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=APP_ROLE, Operations=["Decrypt"],
+                     RetiringPrincipal=root)
+    kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=APP_ROLE, Operations=["Encrypt"],
+                     Name="named")
+    names = {tuple(g["Operations"]): g["Name"]
+             for g in kms.list_grants(KeyId=key["KeyId"])["Grants"]}
+    assert names == {("Decrypt",): "", ("Encrypt",): "named"}
+    retirable = kms.list_retirable_grants(RetiringPrincipal=root)["Grants"]
+    assert [g["Name"] for g in retirable] == [""]

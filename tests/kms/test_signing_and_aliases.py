@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from simulator import errors
-from tests.kms.conftest import ACCOUNT, OTHER, REGION
+from tests.kms.conftest import ACCOUNT, OTHER, REGION, explanation_of
 
 
 def test_ecdsa_sign_verify_with_an_independent_check(kms):
@@ -98,6 +98,16 @@ def test_alias_names(kms, key, name, code):
     with pytest.raises(errors.ClientError) as info:
         kms.create_alias(AliasName=name, TargetKeyId=key["KeyId"])
     assert info.value.code == code
+
+
+@pytest.mark.parametrize("verb", ["create_alias", "update_alias"])
+def test_a_reserved_alias_name_is_refused_with_the_bare_code(kms, key, verb):
+    """AWS's NotAuthorizedException for alias/aws/... carries no message; the simulator's
+    reason is the explanation beside it."""
+    with pytest.raises(errors.ClientError) as info:
+        getattr(kms, verb)(AliasName="alias/aws/ebs", TargetKeyId=key["KeyId"])
+    assert (info.value.code, info.value.message) == ("NotAuthorizedException", "")
+    assert "reserved for AWS managed keys" in explanation_of(info.value)
 
 
 def test_alias_target_must_be_a_key_not_an_alias(kms, key):
