@@ -111,7 +111,9 @@ def _scalar(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(bytes(value)).decode()
     if isinstance(value, datetime):
-        return value.timestamp()
+        # AWS's JSON services send epoch seconds to the millisecond (e.g. KMS's CreationDate
+        # 1.478910903E9, ECS's createdAt 1.557134011116E9 in the API references' examples).
+        return round(value.timestamp(), 3)
     return value
 
 

@@ -47,3 +47,11 @@ def test_decoding_converts_blobs_and_refuses_bad_base64():
     plain = service_model("kms").operation_model("DescribeKey").input_shape
     value = {"KeyId": "k"}
     assert wire.decode(plain, value) is value  # nothing to convert: taken as it is
+
+
+def test_timestamps_go_out_to_the_millisecond_as_aws_sends_them():
+    when = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+    meta = json.loads(wire.to_json(_output("kms", "DescribeKey"), {
+        "KeyMetadata": {"KeyId": "k", "CreationDate": when}}))
+    assert meta["KeyMetadata"]["CreationDate"] == round(when.timestamp(), 3)
+    assert repr(meta["KeyMetadata"]["CreationDate"]).split(".")[1] == "123"
