@@ -146,3 +146,67 @@ def test_a_distributed_run_resumed_here_keeps_each_hosts_ceilings(tmp_path: Path
     run = load_run(path)
     assert {c["host"] for c in run.meta["ceilings"]} == {dist.env.HOST}
     assert run.rows["ceiling_mib_s"].notna().all() and run.summary["ceiling_mib_s"].notna().all()
+
+
+def test_cells_on_one_host_never_overlap(tmp_path: Path, client, monkeypatch) -> None:
+    # two workers, one machine: the host lock makes them take turns
+    import threading
+    import time
+
+    from simulator.bench.runners.throughput import ThroughputRunner
+
+    windows: list[tuple[float, float]] = []
+    lock = threading.Lock()
+    real = ThroughputRunner.run_cell
+
+    def run_cell(self, cell, ctx):
+        t0 = time.monotonic()
+        rows = real(self, cell, ctx)
+        with lock:
+            windows.append((t0, time.monotonic()))
+        return rows
+
+    monkeypatch.setattr(ThroughputRunner, "run_cell", run_cell)  # in-process workers
+    assert len(client.scheduler_info()["workers"]) == 2
+    spec = parse_spec_text(THROUGHPUT, path=tmp_path / "tp_dask.toml")
+    run_experiment(spec, out=tmp_path, plots=False, executor=dist.DaskExecutor(client))
+    windows.sort()
+    assert len(windows) == 4
+    assert all(end <= start for (_, end), (start, _) in zip(windows, windows[1:]))
+    # with a lease that lets a dead worker's machine go after 10 s, not Dask's 30 s
+    name = dist.host_lock(dist.env.HOST)
+    assert client.run_on_scheduler(
+        lambda dask_scheduler: dask_scheduler.extensions["semaphores"].lease_timeouts[name]
+    ) == dist.HOST_LOCK_LEASE
+
+
+def test_a_cluster_started_here_runs_without_the_profiler_and_with_a_slow_tick(client
+                                                                              ) -> None:
+    def callbacks(dask_worker):
+        return sorted(dask_worker.periodic_callbacks)
+
+    for names in client.run(callbacks).values():
+        assert "profile" not in names and "heartbeat" in names
+    assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler._tick_interval) == 1.0
+
+
+def test_a_workers_profiler_is_paused_while_a_cell_measures() -> None:
+    # a worker someone else started (dask worker ...) keeps Dask's default profiler on
+    import distributed
+
+    def profiling() -> tuple[bool, bool]:
+        worker = distributed.get_worker()
+        with dist.machine_alone(distributed, "pretend-host"):
+            during = worker.periodic_callbacks["profile"].is_running()
+        return during, worker.periodic_callbacks["profile"].is_running()
+
+    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1,
+                                  dashboard_address=dist.LOOPBACK_ANY_PORT) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as c:
+        assert c.submit(profiling, pure=False).result() == (False, True)
+
+
+def test_the_host_lock_lease_is_short_unless_configured_shorter() -> None:
+    assert dist.host_lock_lease("30s") == dist.HOST_LOCK_LEASE == 10.0
+    assert dist.host_lock_lease("3s") == 3.0
+    assert dist.host_lock_lease("inf") == dist.host_lock_lease(None) == 10.0
