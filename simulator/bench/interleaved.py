@@ -1,0 +1,219 @@
+"""Local and distributed runs of one spec, interleaved, and whether they agree within noise.
+
+``python -m simulator.bench.interleaved SPEC --pairs 2 --workers 2 --out DIR`` runs
+``fargate-sim run SPEC`` here and ``fargate-sim run SPEC --workers 2`` (or ``--scheduler``)
+in turn, local first (L, D, L, D, ...), each in a fresh process as a user runs them, so a
+drift in the machine's load falls on both modes alike. ``--report L1 L2 --dask D1 D2``
+reports on runs already made.
+
+The noise band is measured, not assumed: two local runs of one spec differ per cell by more
+than their repetitions' spread (each run is a new process, at a new moment on the machine;
+``compare``'s "within noise" uses the spread of a run's repetitions, which are seconds
+apart). So the report sets every pair of runs side by side, per metric:
+
+* per cell, the ratio of medians (second run / first), and over the cells, its median (a
+  systematic shift) and the median of ``|ratio - 1|`` (how far apart the runs are);
+* the noise band of a metric is the largest of those medians among runs of one mode (local
+  vs local, distributed vs distributed);
+* a local-vs-distributed pair is *within noise* when both of its medians (shift and
+  distance) are no larger than the band's. Per cell, a distributed/local ratio is within
+  that cell's band when it is no further from 1 than the cell's local runs are from each
+  other.
+
+Metrics: ``median`` (the rate, MiB/s for throughput: wall time, sensitive to contention) and
+``cpu_cycles_per_byte`` (reference cycles of CPU time the cell received per byte: far less
+sensitive to other processes). Cells flagged CONTENDED are counted per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import statistics
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from simulator.bench.store import load_run
+from simulator.bench.summary import param_columns
+
+#: The summary columns compared, with how the report names them.
+METRICS = {"median": "rate (median of repetitions)",
+           "cpu_cycles_per_byte": "CPU cycles per byte"}
+
+#: How the CLI is started for each run: a fresh interpreter, as ``fargate-sim`` starts.
+CLI = [sys.executable, "-c", "import sys; from simulator.cli import main; sys.exit(main())"]
+
+
+def run_pairs(spec: str, out: Path, pairs: int, workers: int | None = None,
+              scheduler: str | None = None, extra: Sequence[str] = ()) -> dict[str, list[Path]]:
+    """Run ``spec`` locally and on Dask in turn, ``pairs`` times each; the run directories."""
+    if pairs < 1:
+        raise ValueError(f"--pairs {pairs}: need at least 1 (2 for a local-vs-local band)")
+    dask = ["--scheduler", scheduler] if scheduler else ["--workers", str(workers or 2)]
+    runs: dict[str, list[Path]] = {"local": [], "dask": []}
+    for i in range(pairs):
+        for mode, flags in (("local", []), ("dask", dask)):
+            where = out / f"{mode}-{i + 1}"
+            cmd = [*CLI, "run", spec, "--out", str(where), "--json", "--no-plots",
+                   *flags, *extra]
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"{mode} run {i + 1} failed ({done.returncode}): "
+                                   f"{done.stderr.strip() or done.stdout.strip()}")
+            runs[mode].append(Path(json.loads(done.stdout)["path"]))
+            print(f"{mode} {i + 1}: {runs[mode][-1]}", file=sys.stderr, flush=True)
+    return runs
+
+
+def _table(path: Path) -> pd.DataFrame:
+    """A run's summary indexed by its cell parameters (host left out: it is the mode here)."""
+    run = load_run(path)
+    s = run.summary
+    keys = [k for k in param_columns(run.rows, run.meta) if k in s and k != "host"]
+    return s.set_index(keys)
+
+
+def _ratios(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> pd.Series:
+    """Per cell both measured: b's metric / a's."""
+    if metric not in a or metric not in b:
+        return pd.Series(dtype=float)
+    r = (b[metric].reindex(a.index) / a[metric]).astype(float)
+    return r[r.notna() & (r > 0) & r.map(math.isfinite)]
+
+
+def _log_stats(r: pd.Series) -> tuple[float, float]:
+    """(median ratio - 1, median |ratio - 1|) in log space: a shift and a distance."""
+    if r.empty:
+        return math.nan, math.nan
+    logs = r.map(math.log)
+    return math.expm1(statistics.median(logs)), math.expm1(statistics.median(logs.abs()))
+
+
+def agreement(local: Sequence[Path], dask: Sequence[Path]) -> dict[str, Any]:
+    """Every pair of runs compared per metric, the noise band, and the verdicts."""
+    tables = {**{f"L{i + 1}": _table(p) for i, p in enumerate(local)},
+              **{f"D{i + 1}": _table(p) for i, p in enumerate(dask)}}
+    out: dict[str, Any] = {
+        "runs": {n: {"path": str(p), "cells": len(tables[n]),
+                     "contended": int(tables[n].get("contended", pd.Series(dtype=bool))
+                                      .fillna(False).astype(bool).sum())}
+                 for n, p in zip(tables, [*local, *dask], strict=True)},
+        "metrics": {}}
+    for metric in METRICS:
+        pairs = []
+        for a, b in itertools.combinations(tables, 2):
+            if a[0] == "D" and b[0] == "L":
+                a, b = b, a
+            shift, distance = _log_stats(_ratios(tables[a], tables[b], metric))
+            pairs.append({"a": a, "b": b, "same_mode": a[0] == b[0], "shift": shift,
+                          "distance": distance})
+        within = [p for p in pairs if p["same_mode"] and not math.isnan(p["distance"])]
+        band = {"shift": max((abs(p["shift"]) for p in within), default=math.nan),
+                "distance": max((p["distance"] for p in within), default=math.nan)}
+        for p in pairs:
+            if not p["same_mode"]:
+                p["within_noise"] = (bool(within) and abs(p["shift"]) <= band["shift"]
+                                     and p["distance"] <= band["distance"])
+        cross = [p for p in pairs if not p["same_mode"]]
+        out["metrics"][metric] = {
+            "pairs": pairs, "band": band,
+            "cells": _per_cell(tables, metric),
+            "equal_within_noise": bool(cross) and bool(within)
+            and all(p["within_noise"] for p in cross)}
+    return out
+
+
+def _per_cell(tables: dict[str, pd.DataFrame], metric: str) -> list[dict[str, Any]]:
+    """Per cell: local and distributed medians over runs, their ratio, the local band."""
+    local = [t[metric] for n, t in tables.items() if n[0] == "L" and metric in t]
+    dask = [t[metric] for n, t in tables.items() if n[0] == "D" and metric in t]
+    if not local or not dask:
+        return []
+    index = local[0].index
+    rows = []
+    for key in index:
+        lv = [float(s.get(key, math.nan)) for s in local]
+        dv = [float(s.get(key, math.nan)) for s in dask]
+        lv, dv = [v for v in lv if v == v and v > 0], [v for v in dv if v == v and v > 0]
+        if not lv or not dv:
+            continue
+        ratio = statistics.median(dv) / statistics.median(lv)
+        band = max(lv) / min(lv) - 1 if len(lv) > 1 else math.nan
+        rows.append({"cell": key if isinstance(key, tuple) else (key,),
+                     "local": statistics.median(lv), "dask": statistics.median(dv),
+                     "ratio": ratio, "local_band": band,
+                     "within_band": bool(len(lv) > 1
+                                         and abs(math.log(ratio)) <= math.log1p(band))})
+    return rows
+
+
+def format_agreement(doc: dict[str, Any]) -> str:
+    """The report as text: runs, then per metric the pairs, the band and the verdict."""
+    lines = ["runs (L local, D distributed), in the order they ran:"]
+    for name, r in doc["runs"].items():
+        lines.append(f"  {name}: {r['path']}  ({r['cells']} cells, {r['contended']} contended)")
+    for metric, m in doc["metrics"].items():
+        lines.append("")
+        lines.append(f"{METRICS[metric]} ({metric}): per pair of runs, over the cells both "
+                     "measured, the median ratio - 1 (shift) and median |ratio - 1| "
+                     "(distance)")
+        for p in m["pairs"]:
+            tag = "same mode" if p["same_mode"] else (
+                "within noise" if p["within_noise"] else "OUTSIDE noise")
+            lines.append(f"  {p['b']} / {p['a']}: shift {p['shift']:+.1%}, distance "
+                         f"{p['distance']:.1%}  [{tag}]")
+        band = m["band"]
+        lines.append(f"  noise band (largest among runs of one mode): shift "
+                     f"±{band['shift']:.1%}, distance {band['distance']:.1%}")
+        cells = m["cells"]
+        inside = sum(c["within_band"] for c in cells)
+        ratios = [c["ratio"] for c in cells]
+        if cells:
+            lines.append(f"  per cell, distributed / local (medians over runs): median "
+                         f"{statistics.median(ratios):.3f}, range {min(ratios):.3f}-"
+                         f"{max(ratios):.3f}; {inside} of {len(cells)} cells within their "
+                         "own local runs' spread")
+        verdict = ("EQUAL within noise" if m["equal_within_noise"] else
+                   "not shown equal" if m["band"]["distance"] == m["band"]["distance"]
+                   else "no band (needs two runs of one mode)")
+        lines.append(f"  verdict: {verdict}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the pairs (or read runs made before) and print the report."""
+    p = argparse.ArgumentParser(prog="python -m simulator.bench.interleaved",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("spec", nargs="?", help="the experiment spec (path or name)")
+    p.add_argument("--pairs", type=int, default=2, help="local+distributed pairs (default 2)")
+    p.add_argument("--workers", type=int, default=2, help="LocalCluster workers (default 2)")
+    p.add_argument("--scheduler", help="use this Dask scheduler instead of a LocalCluster")
+    p.add_argument("--out", type=Path, default=Path("results/interleaved"))
+    p.add_argument("--report", nargs="+", type=Path, metavar="LOCAL_RUN",
+                   help="report on these local runs (with --dask) instead of running")
+    p.add_argument("--dask", nargs="+", type=Path, metavar="DASK_RUN", default=[])
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = p.parse_args(argv)
+    if args.report:
+        runs = {"local": args.report, "dask": args.dask}
+    elif args.spec:
+        runs = run_pairs(args.spec, args.out, args.pairs, args.workers, args.scheduler)
+    else:
+        p.error("give a SPEC to run, or --report LOCAL_RUN... --dask DASK_RUN...")
+    doc = agreement(runs["local"], runs["dask"])
+    if args.json:
+        print(json.dumps(doc, indent=2, default=str))
+    else:
+        print(format_agreement(doc), end="")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
