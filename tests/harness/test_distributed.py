@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -172,7 +173,7 @@ def test_cells_on_one_host_never_overlap(tmp_path: Path, client, monkeypatch) ->
     run_experiment(spec, out=tmp_path, plots=False, executor=dist.DaskExecutor(client))
     windows.sort()
     assert len(windows) == 4
-    assert all(end <= start for (_, end), (start, _) in zip(windows, windows[1:]))
+    assert all(end <= start for (_, end), (start, _) in itertools.pairwise(windows))
     # with a lease that lets a dead worker's machine go after 10 s, not Dask's 30 s
     name = dist.host_lock(dist.env.HOST)
     assert client.run_on_scheduler(
