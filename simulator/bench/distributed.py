@@ -36,6 +36,7 @@ A cell on a Dask worker measures as it would in a plain process:
   3.5 % so.
 * The worker process freezes its long-lived heap once (``simulator.heap``), as ``run`` does.
 * Cell CPU time leaves out the worker's event loop (``simulator.bench.measure``).
+* Cycles per byte use each host's own clock (``meta.json`` ``hosts.HOST.clock``).
 """
 
 from __future__ import annotations
@@ -160,11 +161,18 @@ def host_lock(host: str) -> str:
 
 
 def _host_env() -> dict[str, Any]:
-    """This machine's CPU, engines (code paths) and library versions, once per process."""
+    """This machine's CPU, clock, engines (code paths) and library versions, once per process.
+
+    The clock (``simulator.bench.clock``) is the host's own: its cells' cycles per byte use
+    it, not the starting machine's, whose TSC may tick at another rate.
+    """
     if not _HOST_ENV:
+        from simulator.bench.clock import measure_clock
+
         info = env.collect([])
         _HOST_ENV.update({k: info[k] for k in ("cpu", "os", "kernel", "python", "packages",
                                                 "openssl")})
+        _HOST_ENV["clock"] = measure_clock()
     return _HOST_ENV
 
 

@@ -2,9 +2,10 @@
 
 ``python -m simulator.bench.interleaved SPEC --pairs 2 --workers 2 --out DIR`` runs
 ``fargate-sim run SPEC`` here and ``fargate-sim run SPEC --workers 2`` (or ``--scheduler``)
-in turn, local first (L, D, L, D, ...), each in a fresh process as a user runs them, so a
-drift in the machine's load falls on both modes alike. ``--report L1 L2 --dask D1 D2``
-reports on runs already made.
+in turn, each in a fresh process as a user runs them, in the order L D D L L D ... (each
+pair the mirror of the one before), so that a load on the machine rising or falling through
+the session falls on both modes alike. ``--report L1 L2 --dask D1 D2`` reports on runs
+already made.
 
 The noise band is measured, not assumed: two local runs of one spec differ per cell by more
 than their repetitions' spread (each run is a new process, at a new moment on the machine;
@@ -54,13 +55,15 @@ CLI = [sys.executable, "-c", "import sys; from simulator.cli import main; sys.ex
 
 def run_pairs(spec: str, out: Path, pairs: int, workers: int | None = None,
               scheduler: str | None = None, extra: Sequence[str] = ()) -> dict[str, list[Path]]:
-    """Run ``spec`` locally and on Dask in turn, ``pairs`` times each; the run directories."""
+    """Run ``spec`` locally and on Dask in turn (L D, D L, L D, ...), ``pairs`` times each;
+    the run directories by mode, in the order each mode ran."""
     if pairs < 1:
         raise ValueError(f"--pairs {pairs}: need at least 1 (2 for a local-vs-local band)")
     dask = ["--scheduler", scheduler] if scheduler else ["--workers", str(workers or 2)]
     runs: dict[str, list[Path]] = {"local": [], "dask": []}
     for i in range(pairs):
-        for mode, flags in (("local", []), ("dask", dask)):
+        order = [("local", []), ("dask", dask)]
+        for mode, flags in order if i % 2 == 0 else order[::-1]:
             where = out / f"{mode}-{i + 1}"
             cmd = [*CLI, "run", spec, "--out", str(where), "--json", "--no-plots",
                    *flags, *extra]

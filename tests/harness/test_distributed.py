@@ -211,3 +211,30 @@ def test_the_host_lock_lease_is_short_unless_configured_shorter() -> None:
     assert dist.host_lock_lease("30s") == dist.HOST_LOCK_LEASE == 10.0
     assert dist.host_lock_lease("3s") == 3.0
     assert dist.host_lock_lease("inf") == dist.host_lock_lease(None) == 10.0
+
+
+def test_cycles_per_byte_use_each_hosts_own_clock(tmp_path: Path, client) -> None:
+    import pandas as pd
+
+    from simulator.bench.store import Run
+
+    spec = parse_spec_text(THROUGHPUT, path=tmp_path / "tp_dask.toml")
+    path = run_experiment(spec, out=tmp_path, plots=False,
+                          executor=dist.DaskExecutor(client)).path
+    run = load_run(path)
+    here = run.meta["hosts"][dist.env.HOST]["clock"]
+    assert here["hz"] > 0 and here["method"]
+    # a second machine whose TSC ticks twice as fast, measuring the same rates
+    hosts = {**run.meta["hosts"], "zz-fast-tsc": {**run.meta["hosts"][dist.env.HOST],
+                                                   "clock": {**here, "hz": here["hz"] * 2}}}
+    other = run.rows.assign(host="zz-fast-tsc")
+    both = Run(path=run.path, meta={**run.meta, "hosts": hosts},
+               rows=pd.concat([run.rows, other]))
+    s = both.summary.set_index(["host", "cipher", "sector_size", "op"])
+    first, second = s.xs(dist.env.HOST), s.xs("zz-fast-tsc")
+    assert (second["cycles_per_byte"] / first["cycles_per_byte"]).round(6).eq(2).all()
+    assert (second["cpu_cycles_per_byte"] / first["cpu_cycles_per_byte"]).round(6).eq(2).all()
+    # one host: its own clock too, not the starting machine's
+    alone = Run(path=run.path, meta={**run.meta, "hosts": {dist.env.HOST: hosts["zz-fast-tsc"]},
+                                     "clock": here}, rows=run.rows)
+    assert (alone.summary["cycles_per_byte"] / run.summary["cycles_per_byte"]).round(6).eq(2).all()
