@@ -14,11 +14,14 @@ apart). So, per metric:
 
 * the *shift* between two groups of runs is the median over the cells of the ratio of the
   groups' geometric means, minus 1: how much faster (or slower) one group is overall;
-* the local/distributed shift is *within noise* when it is no larger than the shift of any
-  other split of the same runs into two groups of those sizes (splits that mix the modes:
-  with 3 local and 3 distributed runs there are 9, with 2 and 2 there are 2). Were the two
-  modes alike, the true split would be the widest with a chance of one in (splits + 1), so
-  the verdict is "not shown equal" that often by chance; more pairs make it rarer;
+* the local/distributed shift is set among the shifts of every split of the same runs into
+  two groups of those sizes (a permutation test: were the two modes alike, the true split
+  would be no more extreme than one that mixes them). Its *p* is the share of splits whose
+  shift is at least as large; the modes are *equal within noise* when p > 0.05, and
+  *different* when p <= 0.05. Telling them apart at 5 % needs 20 splits or more: 3 local
+  and 3 distributed runs give 10 (each split once, a mirror image only negates the shift),
+  so at least 4 and 4 (35); with fewer the verdict says so. The *band* printed is the
+  95th percentile of the mixed splits' shifts, the size a difference must have to show;
 * every pair of runs is also listed: the median ratio - 1 and the median |ratio - 1| over
   the cells, and per cell the distributed/local ratio beside the spread of its local runs.
 
@@ -40,6 +43,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from simulator.bench.store import load_run
@@ -48,6 +52,10 @@ from simulator.bench.summary import param_columns
 #: The summary columns compared, with how the report names them.
 METRICS = {"median": "rate (median of repetitions)",
            "cpu_cycles_per_byte": "CPU cycles per byte"}
+
+#: The permutation test's level, and the fewest splits with which it can reach it.
+ALPHA = 0.05
+MIN_SPLITS = 20
 
 #: How the CLI is started for each run: a fresh interpreter, as ``fargate-sim`` starts.
 CLI = [sys.executable, "-c", "import sys; from simulator.cli import main; sys.exit(main())"]
@@ -58,7 +66,7 @@ def run_pairs(spec: str, out: Path, pairs: int, workers: int | None = None,
     """Run ``spec`` locally and on Dask in turn (L D, D L, L D, ...), ``pairs`` times each;
     the run directories by mode, in the order each mode ran."""
     if pairs < 1:
-        raise ValueError(f"--pairs {pairs}: need at least 1 (2 for a local-vs-local band)")
+        raise ValueError(f"--pairs {pairs}: need at least 1 (4 to tell the modes apart)")
     dask = ["--scheduler", scheduler] if scheduler else ["--workers", str(workers or 2)]
     runs: dict[str, list[Path]] = {"local": [], "dask": []}
     for i in range(pairs):
@@ -126,11 +134,16 @@ def agreement_of(tables: dict[str, pd.DataFrame], paths: dict[str, str] | None =
             pairs.append({"a": x, "b": y, "same_mode": x[0] == y[0], "shift": shift,
                           "distance": distance})
         observed, mixed = _split_shifts(tables, metric)
-        band = max((abs(m) for m in mixed), default=math.nan)
+        splits = len(mixed) + 1
+        p = (1 + sum(abs(m) >= abs(observed) for m in mixed)) / splits if mixed else math.nan
+        band = float(np.percentile([abs(m) for m in mixed], 95)) if mixed else math.nan
+        verdict = ("too few runs" if splits < MIN_SPLITS else
+                   "equal within noise" if p > ALPHA else "different")
         out["metrics"][metric] = {
             "pairs": pairs, "shift": observed, "mixed_shifts": mixed, "band": band,
+            "p": p, "splits": splits, "verdict": verdict,
             "cells": _per_cell(tables, metric),
-            "equal_within_noise": bool(mixed) and abs(observed) <= band}
+            "equal_within_noise": verdict == "equal within noise"}
     return out
 
 
@@ -198,9 +211,9 @@ def format_agreement(doc: dict[str, Any]) -> str:
             tag = "same mode" if p["same_mode"] else "local vs distributed"
             lines.append(f"  {p['b']} / {p['a']}: shift {p['shift']:+.1%}, distance "
                          f"{p['distance']:.1%}  [{tag}]")
-        lines.append(f"  distributed vs local: shift {m['shift']:+.1%}; splits of the same runs "
-                     f"that mix the modes: {', '.join(f'{x:+.1%}' for x in m['mixed_shifts'])}"
-                     f" (noise band ±{m['band']:.1%})")
+        lines.append(f"  distributed vs local: shift {m['shift']:+.1%}; p = {m['p']:.3f} among "
+                     f"{m['splits']} splits of the same runs (95 % of the splits that mix the "
+                     f"modes shift less than ±{m['band']:.1%})")
         cells = m["cells"]
         inside = sum(c["within_band"] for c in cells)
         ratios = [c["ratio"] for c in cells]
@@ -209,9 +222,11 @@ def format_agreement(doc: dict[str, Any]) -> str:
                          f"{statistics.median(ratios):.3f}, range {min(ratios):.3f}-"
                          f"{max(ratios):.3f}; {inside} of {len(cells)} cells within their "
                          "own local runs' spread")
-        verdict = ("EQUAL within noise" if m["equal_within_noise"] else
-                   "not shown equal" if m["mixed_shifts"]
-                   else "no band (needs two runs of one mode)")
+        verdict = {"equal within noise": "EQUAL within noise",
+                   "different": "DIFFERENT (beyond the runs' own spread)",
+                   "too few runs": f"too few runs to tell ({m['splits']} splits; "
+                                   f"{MIN_SPLITS} needed: 4 local and 4 distributed)"
+                   }[m["verdict"]]
         lines.append(f"  verdict: {verdict}")
     return "\n".join(lines) + "\n"
 
@@ -221,7 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m simulator.bench.interleaved",
                                 description=__doc__.split("\n\n")[0])
     p.add_argument("spec", nargs="?", help="the experiment spec (path or name)")
-    p.add_argument("--pairs", type=int, default=2, help="local+distributed pairs (default 2)")
+    p.add_argument("--pairs", type=int, default=4,
+                   help="local+distributed pairs (default 4, the fewest that can tell)")
     p.add_argument("--workers", type=int, default=2, help="LocalCluster workers (default 2)")
     p.add_argument("--scheduler", help="use this Dask scheduler instead of a LocalCluster")
     p.add_argument("--out", type=Path, default=Path("results/interleaved"))
