@@ -260,11 +260,12 @@ def own_session() -> bool:
     threads of each. A local run's cell is one busy thread in its session; a worker's cell
     shared its session with the client, the scheduler, the nannies and the other workers,
     whose brief wake-ups on other CPUs also take a part of the session's weight on the cell's
-    CPU. On a machine busy with other sessions, cells so got about 15 % less CPU than the same
-    cells run locally (5 of 5 interleaved pairs), while the cycles per byte of CPU they did
-    get agreed. In a session of its own, a worker's cell competes as a local one does. Only a
-    process a nanny started (it has a parent) does this: in-process workers share the
-    caller's process, which is left alone.
+    CPU. On a machine busy with other sessions, worker cells got less CPU per wall second
+    than local ones in 5 of 5 interleaved pairs (median share 0.31-0.42 against 0.46-0.59),
+    while the cycles per byte of CPU they did get agreed. A session of its own puts a
+    worker's cell where a local run's is; that it closes the gap is not shown (in 5 later
+    pairs the worker cells still got less in 4). Only a process a nanny started (it has a
+    parent) does this: in-process workers share the caller's process, left alone.
     """
     import multiprocessing
 
