@@ -233,7 +233,9 @@ def test_cycles_per_byte_use_each_hosts_own_clock(tmp_path: Path, client) -> Non
     s = both.summary.set_index(["host", "cipher", "sector_size", "op"])
     first, second = s.xs(dist.env.HOST), s.xs("zz-fast-tsc")
     assert (second["cycles_per_byte"] / first["cycles_per_byte"]).round(6).eq(2).all()
-    assert (second["cpu_cycles_per_byte"] / first["cpu_cycles_per_byte"]).round(6).eq(2).all()
+    # (a cell of these tiny repetitions can get no CPU of its own counted: 0 / 0 left out)
+    cpu = (second["cpu_cycles_per_byte"] / first["cpu_cycles_per_byte"]).dropna()
+    assert len(cpu) and cpu.round(6).eq(2).all()
     # one host: its own clock too, not the starting machine's
     alone = Run(path=run.path, meta={**run.meta, "hosts": {dist.env.HOST: hosts["zz-fast-tsc"]},
                                      "clock": here}, rows=run.rows)
