@@ -76,9 +76,9 @@ class Stopwatch:
 
     def __enter__(self) -> Stopwatch:
         self._others = _other_threads()
-        self._o0 = _threads_cpu(self._others)
         self._p0 = pressure_total_us()
         self._r0 = _rusage()
+        self._o0 = _threads_cpu(self._others)  # read next to the process's CPU time
         self._c0 = time.process_time()
         self._t0 = time.perf_counter()
         return self
@@ -86,9 +86,9 @@ class Stopwatch:
     def __exit__(self, *exc: object) -> None:
         t1 = time.perf_counter()
         c1 = time.process_time()
+        o1 = _threads_cpu(self._others)
         r1 = _rusage()
         p1 = pressure_total_us()
-        o1 = _threads_cpu(self._others)
         wall = t1 - self._t0
         stall = ((p1 - self._p0) / 1e6 / wall if p1 is not None and self._p0 is not None
                  and wall > 0 else math.nan)
