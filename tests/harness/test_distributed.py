@@ -240,3 +240,27 @@ def test_cycles_per_byte_use_each_hosts_own_clock(tmp_path: Path, client) -> Non
     alone = Run(path=run.path, meta={**run.meta, "hosts": {dist.env.HOST: hosts["zz-fast-tsc"]},
                                      "clock": here}, rows=run.rows)
     assert (alone.summary["cycles_per_byte"] / run.summary["cycles_per_byte"]).round(6).eq(2).all()
+
+
+def test_benchmark_cells_go_to_one_worker_per_host(tmp_path: Path, client, monkeypatch
+                                                   ) -> None:
+    # two workers on this machine: the cells take turns anyway, so one worker runs them all
+    import distributed
+
+    from simulator.bench.runners.throughput import ThroughputRunner
+
+    ran: list[str] = []
+    real = ThroughputRunner.run_cell
+
+    def run_cell(self, cell, ctx):
+        ran.append(distributed.get_worker().address)
+        return real(self, cell, ctx)
+
+    monkeypatch.setattr(ThroughputRunner, "run_cell", run_cell)  # in-process workers
+    assert len(client.scheduler_info()["workers"]) == 2
+    spec = parse_spec_text(THROUGHPUT, path=tmp_path / "tp_dask.toml")
+    run_experiment(spec, out=tmp_path, plots=False, executor=dist.DaskExecutor(client))
+    assert len(ran) == 4 and len(set(ran)) == 1
+    assert ran[0] == min(client.scheduler_info()["workers"])
+    assert dist.one_worker_per_host({"tcp://b:2": "m1", "tcp://a:1": "m1", "tcp://c:3": "m2"}
+                                    ) == ["tcp://a:1", "tcp://c:3"]
