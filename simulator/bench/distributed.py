@@ -6,8 +6,9 @@ N worker processes, one thread each, each with the resource ``machine = 1``);
 ``dask worker tcp://HOST:PORT --nthreads 1 --resources machine=1``).
 
 * A benchmark cell (throughput, volume, capacity, scenario) is one Dask task asking for the
-  resource ``machine``, and it holds a cluster-wide lock named after its host while it
-  measures, so it runs alone on its machine even when several workers share one. Its rows
+  resource ``machine``, sent to one worker per host (``one_worker_per_host``), and it holds a
+  cluster-wide lock named after its host while it measures, so it runs alone on its machine
+  even when several workers share one. Its rows
   carry the ``host`` column; each host's CPU, code paths and library versions go to
   ``meta.json`` under ``hosts``.
 * A fleet cell's shards (its independent accounts) are Dask tasks, gathered and merged by the
