@@ -386,6 +386,9 @@ def format_diff(a: Run, b: Run, d: pd.DataFrame, limit: int = 40) -> str:
     if tally.get("tie (contended)"):
         summary += ("; a contended cell (threads got < 0.9 of a CPU) is never called faster "
                     "or slower")
+    summary += ("\nnoise ±: the spread of each run's repetitions, seconds apart; runs made "
+                "apart differ by more on a busy machine (python -m simulator.bench.interleaved "
+                "measures that spread)")
     return "\n".join([head, *[f"note: {w}" for w in warn], text, summary])
 
 

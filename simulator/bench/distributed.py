@@ -6,8 +6,9 @@ N worker processes, one thread each, each with the resource ``machine = 1``);
 ``dask worker tcp://HOST:PORT --nthreads 1 --resources machine=1``).
 
 * A benchmark cell (throughput, volume, capacity, scenario) is one Dask task asking for the
-  resource ``machine``, and it holds a cluster-wide lock named after its host while it
-  measures, so it runs alone on its machine even when several workers share one. Its rows
+  resource ``machine``, sent to one worker per host (``one_worker_per_host``), and it holds a
+  cluster-wide lock named after its host while it measures, so it runs alone on its machine
+  even when several workers share one. Its rows
   carry the ``host`` column; each host's CPU, code paths and library versions go to
   ``meta.json`` under ``hosts``.
 * A fleet cell's shards (its independent accounts) are Dask tasks, gathered and merged by the
@@ -19,14 +20,33 @@ N worker processes, one thread each, each with the resource ``machine = 1``);
   ``distributed.scheduler.allowed-failures`` deaths per cell (3 by default). A cell past that
   (``KilledWorker``) is left not done while the other workers' cells are still recorded; the
   run then stops as failed (``WorkerLost``, naming the cells) with the resume command. A dead
-  worker's hold on its machine's lock lapses after Dask's lease timeout
-  (``distributed.scheduler.locks.lease-timeout``, 30 s), so its machine waits that long once.
+  worker's hold on its machine's lock lapses after the lock's lease timeout: the cells ask
+  for ``HOST_LOCK_LEASE`` (10 s; Dask's default is 30 s, and a smaller configured value is
+  kept), checked by the scheduler every ``distributed.scheduler.locks.lease-validation-
+  interval`` (10 s by default, 1 s on a cluster this module starts), so its machine waits
+  that long once. A live worker renews its lease from its event loop every fifth of it, which
+  runs while a cell measures (the native engines release the GIL, Python code yields it
+  every 5 ms).
+
+A cell on a Dask worker measures as it would in a plain process:
+
+* Dask's sampling profiler (a callback on the worker's event loop every 10 ms,
+  ``distributed.worker.profile``) is paused while the cell measures, on any worker; a cluster
+  this module starts has it off, and its event-loop tick every 1 s rather than 20 ms
+  (``QUIET``): idle, a two-worker cluster took 12.6 % of a core with Dask's defaults and
+  3.5 % so.
+* The worker process freezes its long-lived heap once (``simulator.heap``), as ``run`` does,
+  and starts a session of its own, so that the kernel's per-session CPU sharing treats its
+  cell as it treats a local run (``own_session``).
+* Cell CPU time leaves out the worker's event loop (``simulator.bench.measure``).
+* Cycles per byte use each host's own clock (``meta.json`` ``hosts.HOST.clock``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -52,6 +72,17 @@ MACHINE = "machine"
 CONNECT_TIMEOUT = 10.0
 #: Where a cluster this module starts lets Dask's HTTP servers listen: loopback, a free port.
 LOOPBACK_ANY_PORT = "127.0.0.1:0"
+#: The lease a cell asks for on its host's lock: how long a dead worker can hold the host.
+HOST_LOCK_LEASE = 10.0
+#: Dask settings of a cluster this module starts: no sampling profiler, a slow event-loop
+#: tick (it only watches for a blocked loop), host locks of dead workers noticed within 1 s.
+QUIET = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.scheduler.locks.lease-validation-interval": "1s",
+}
+#: The worker's periodic callbacks paused while a cell measures (Dask's sampling profiler).
+PAUSED_CALLBACKS = ("profile", "profile-cycle")
 
 
 class DistributedError(RuntimeError):
@@ -98,13 +129,16 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
         return
     if not workers or workers < 1:
         raise DistributedError(f"--workers {workers}: need at least 1 worker")
+    import dask
+
     where = {"host": "127.0.0.1"} if processes else {}  # in-process workers need no address
-    cluster = distributed.LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=processes,
-        resources={MACHINE: 1}, **where,
-        # Dask's HTTP servers (dashboard, /health) listen on every interface by default,
-        # the scheduler's on port 8787: keep them on loopback, on free ports.
-        dashboard_address=LOOPBACK_ANY_PORT, worker_dashboard_address=LOOPBACK_ANY_PORT)
+    with dask.config.set(QUIET):  # read as the scheduler and the nannies start
+        cluster = distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=processes,
+            resources={MACHINE: 1}, **where,
+            # Dask's HTTP servers (dashboard, /health) listen on every interface by default,
+            # the scheduler's on port 8787: keep them on loopback, on free ports.
+            dashboard_address=LOOPBACK_ANY_PORT, worker_dashboard_address=LOOPBACK_ANY_PORT)
     client = distributed.Client(cluster, set_as_default=False)
     try:
         yield client
@@ -130,12 +164,119 @@ def host_lock(host: str) -> str:
 
 
 def _host_env() -> dict[str, Any]:
-    """This machine's CPU, engines (code paths) and library versions, once per process."""
+    """This machine's CPU, clock, engines (code paths) and library versions, once per process.
+
+    The clock (``simulator.bench.clock``) is the host's own: its cells' cycles per byte use
+    it, not the starting machine's, whose TSC may tick at another rate.
+    """
     if not _HOST_ENV:
+        from simulator.bench.clock import measure_clock
+
         info = env.collect([])
         _HOST_ENV.update({k: info[k] for k in ("cpu", "os", "kernel", "python", "packages",
                                                 "openssl")})
+        _HOST_ENV["clock"] = measure_clock()
     return _HOST_ENV
+
+
+def host_lock_lease(configured: Any) -> float:
+    """The lease, in seconds, a cell's host lock asks for: ``HOST_LOCK_LEASE``, or the
+    worker's configured ``lease-timeout`` when that is shorter."""
+    import dask
+
+    if configured in (None, "inf"):
+        return HOST_LOCK_LEASE
+    return min(HOST_LOCK_LEASE, float(dask.utils.parse_timedelta(configured, default="s")))
+
+
+@contextlib.contextmanager
+def machine_alone(distributed: Any, host: str) -> Iterator[None]:
+    """Hold ``host``'s lock (one cell at a time on a machine) with a short lease, and keep
+    Dask's sampling profiler off this worker while the cell measures."""
+    import dask
+
+    lease = host_lock_lease(dask.config.get("distributed.scheduler.locks.lease-timeout",
+                                            None))
+    # The lease is read as the lock is made (its renewal period) and first acquired (sent
+    # to the scheduler with the lock's registration; the first registration of a name wins).
+    with dask.config.set({"distributed.scheduler.locks.lease-timeout": f"{lease}s"}):
+        lock = distributed.Lock(host_lock(host))
+        lock.acquire()
+    try:
+        with _paused(distributed, PAUSED_CALLBACKS):
+            yield
+    finally:
+        lock.release()
+
+
+@contextlib.contextmanager
+def _paused(distributed: Any, names: tuple[str, ...]) -> Iterator[None]:
+    """Stop this worker's periodic callbacks ``names`` (on its event loop) and restart them."""
+    try:
+        worker = distributed.get_worker()
+    except ValueError:  # not on a worker (a test calling the cell function directly)
+        yield
+        return
+    callbacks = [worker.periodic_callbacks[n] for n in names if n in worker.periodic_callbacks]
+    running = [pc for pc in callbacks if pc.is_running()]
+    _on_loop(worker, lambda: [pc.stop() for pc in running])
+    try:
+        yield
+    finally:
+        _on_loop(worker, lambda: [pc.start() for pc in running])
+
+
+def _on_loop(worker: Any, fn: Any) -> None:
+    """Run ``fn`` on the worker's event loop (tornado callbacks are not thread-safe) and wait."""
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            fn()
+        finally:
+            done.set()
+
+    worker.loop.add_callback(run)
+    done.wait(10)
+
+
+_prepared: list[bool] = []
+
+
+def _prepare_worker() -> None:
+    """Once per worker process: its own session (so its own scheduling group, see
+    ``own_session``), and the long-lived heap frozen, as ``fargate-sim run`` does."""
+    from simulator.heap import freeze_long_lived
+
+    if not _prepared:
+        _prepared.append(own_session())
+    freeze_long_lived()
+
+
+def own_session() -> bool:
+    """Make this worker process the leader of a new session; True if it did.
+
+    Linux's autogroup scheduling (``kernel.sched_autogroup_enabled``, on by default on
+    desktop and many server kernels) shares the CPUs fairly among sessions, then among the
+    threads of each. A local run's cell is one busy thread in its session; a worker's cell
+    shared its session with the client, the scheduler, the nannies and the other workers,
+    whose brief wake-ups on other CPUs also take a part of the session's weight on the cell's
+    CPU. On a machine busy with other sessions, worker cells got less CPU per wall second
+    than local ones in 5 of 5 interleaved pairs (median share 0.31-0.42 against 0.46-0.59),
+    while the cycles per byte of CPU they did get agreed. A session of its own puts a
+    worker's cell where a local run's is; that it closes the gap is not shown (in 5 later
+    pairs the worker cells still got less in 4). Only a process a nanny started (it has a
+    parent) does this: in-process workers share the caller's process, left alone.
+    """
+    import multiprocessing
+
+    if multiprocessing.parent_process() is None:
+        return False
+    try:
+        os.setsid()
+    except OSError:  # already a session or process-group leader
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -170,12 +311,13 @@ def run_cell_on_worker(spec: Any, cell: Cell, plan: CeilingPlan
     from simulator.bench.runners import runner_for
 
     distributed = _import_distributed()
+    _prepare_worker()
     host = worker_host()
     runner = runner_for(spec.kind)
     datapath = default_datapath() if runner.uses_datapath else None
     ctx = RunContext(spec=spec, datapath=datapath)
     samples: list[dict[str, Any]] = []
-    with distributed.Lock(host_lock(host)):
+    with machine_alone(distributed, host):
         if plan.rounds and datapath is not None:
             samples = _host_ceilings(spec, plan, host, datapath, distributed)
         t0 = time.perf_counter()
@@ -217,6 +359,7 @@ def run_shard_on_worker(shape: Any, index: int, rep: int) -> Any:
     """One fleet shard (an account) on a worker."""
     from simulator.fleet.simulate import run_shard
 
+    _prepare_worker()
     return run_shard(shape, index, rep)
 
 
@@ -271,12 +414,14 @@ class DaskExecutor:
             index=0, count=len(cells),
             prior={h: tuple(sorted(rs)) for h, rs in samples.items()})
         variables = {}
+        workers = self.client.run(worker_host)  # address -> host
         if plan.rounds:  # known hosts start empty (a host that joins later sets its own)
-            for host in set(self.client.run(worker_host).values()):
+            for host in set(workers.values()):
                 variables[host] = distributed.Variable(plan.variable(host), client=self.client)
                 variables[host].set([])
         futures = [self.client.submit(
             run_cell_on_worker, ctx.spec, cell, replace(plan, index=i), resources={MACHINE: 1},
+            workers=one_worker_per_host(workers), allow_other_workers=True,
             pure=False, key=f"cell-{cell.key}") for i, cell in enumerate(cells)]
         hosts: dict[str, Any] = {}
         lost: list[tuple[Cell, str]] = []
@@ -308,6 +453,22 @@ class DaskExecutor:
             for variable in variables.values():
                 with contextlib.suppress(Exception):
                     variable.delete()
+
+
+def one_worker_per_host(workers: dict[str, str]) -> list[str]:
+    """The workers benchmark cells are sent to: one per host (the first by address).
+
+    A host's cells take turns under its lock anyway; sent to two workers of one machine,
+    the one waiting for the lock was busy beside the one measuring (receiving and unpacking
+    its cell, sending the last one's rows) and cells lost up to a third of their rate (on
+    one machine, 8 alternated rounds: 0.65-1.0 of a plain process's with two workers, 1.02-
+    1.31 with one). The restriction is loose: when a host's chosen worker is gone, its cells
+    go to the workers left.
+    """
+    chosen: dict[str, str] = {}
+    for address, host in sorted(workers.items()):
+        chosen.setdefault(host, address)
+    return sorted(chosen.values())
 
 
 def _record_ceilings(host: str, measured: list[dict[str, Any]],

@@ -3,13 +3,17 @@
 Like timeit and pytest-benchmark, a warm-up estimates the cost of one call; every repetition
 then runs the same number of calls, enough to last ``min_time``.  Wall time comes from
 ``time.perf_counter``, CPU time (all threads of the process) from ``time.process_time`` and the
-user/system split from ``resource.getrusage``.  Statistics are order statistics (median, IQR,
-min, max): timing noise is one-sided and skewed, so means mislead.
+user/system split from ``resource.getrusage``, less the CPU of the process's other Python threads
+(a Dask worker's event loop, which runs beside every cell and took 2-4 % of a core by the
+worker's own accounting): a repetition's CPU is its thread's, the native engines' threads' and
+the data path's pool's, the same in a plain process and on a Dask worker.  Statistics are
+order statistics (median, IQR, min, max): timing noise is one-sided and skewed, so means mislead.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -38,13 +42,43 @@ class Sample:
     cpu_stall: float = math.nan
 
 
+#: The data path's thread pool (``simulator.crypt.engines``' ThreadPoolExecutor names its
+#: threads ``crypt_N``): its CPU is the measurement's, like the native engines' own threads.
+POOL_THREAD_PREFIX = "crypt_"
+
+
+def _other_threads() -> list[int]:
+    """Native ids of this process's Python threads that do not do the measured work: all but
+    the caller and the data path's pool (a Dask worker's event loop, tqdm's monitor)."""
+    me = threading.get_ident()
+    return [t.native_id for t in threading.enumerate()
+            if t.ident != me and t.native_id is not None
+            and not t.name.startswith(POOL_THREAD_PREFIX)]
+
+
+def _threads_cpu(native_ids: list[int]) -> dict[int, float]:
+    """CPU seconds each thread has run (Linux ``/proc/self/task/TID/schedstat``, in ns);
+    threads that have gone, or a system without the file, are left out."""
+    out = {}
+    for tid in native_ids:
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat", "rb") as f:
+                out[tid] = int(f.read().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
 class Stopwatch:
-    """Context manager measuring wall time, process CPU time and its user/system split, and
-    the CPU pressure stall over the same stretch (contention evidence)."""
+    """Context manager measuring wall time, the measured work's CPU time (the process's, less
+    its other Python threads') and its user/system split, and the CPU pressure stall over the
+    same stretch (contention evidence)."""
 
     def __enter__(self) -> Stopwatch:
+        self._others = _other_threads()
         self._p0 = pressure_total_us()
         self._r0 = _rusage()
+        self._o0 = _threads_cpu(self._others)  # read next to the process's CPU time
         self._c0 = time.process_time()
         self._t0 = time.perf_counter()
         return self
@@ -52,13 +86,20 @@ class Stopwatch:
     def __exit__(self, *exc: object) -> None:
         t1 = time.perf_counter()
         c1 = time.process_time()
+        o1 = _threads_cpu(self._others)
         r1 = _rusage()
         p1 = pressure_total_us()
         wall = t1 - self._t0
         stall = ((p1 - self._p0) / 1e6 / wall if p1 is not None and self._p0 is not None
                  and wall > 0 else math.nan)
-        self.sample = Sample(wall, c1 - self._c0, r1[0] - self._r0[0], r1[1] - self._r0[1],
-                             min(stall, 1.0))
+        process = c1 - self._c0
+        others = sum(max(0.0, o1[t] - self._o0[t]) for t in o1 if t in self._o0)
+        cpu = max(0.0, process - others)
+        # getrusage splits the process's time only: the split is kept, scaled to the work's
+        scale = cpu / process if process > 0 else 1.0
+        self.other_cpu = others
+        self.sample = Sample(wall, cpu, (r1[0] - self._r0[0]) * scale,
+                             (r1[1] - self._r0[1]) * scale, min(stall, 1.0))
 
 
 def _rusage() -> tuple[float, float]:

@@ -36,7 +36,10 @@ def summarize(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
         cols = [c for c in rows.columns if c not in ("experiment", "run", "cell", "rep")]
         return rows[cols].reset_index(drop=True)
     rate = runner.rate_column or meta.get("rate_column") or "mib_s"
-    hz = (meta.get("clock") or {}).get("hz")
+    # Cycles per byte use the clock of the machine that measured the cell: a distributed
+    # run's hosts record their own (meta.json "hosts"), else the starting machine's.
+    run_hz = (meta.get("clock") or {}).get("hz")
+    host_hz = {h: (e.get("clock") or {}).get("hz") for h, e in (meta.get("hosts") or {}).items()}
     # A distributed run's ceilings name their host: each cell is paired with its own host's.
     by_host = "host" in keys
     only = rows["host"].iloc[0] if "host" in rows and not by_host else None
@@ -51,6 +54,7 @@ def summarize(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     for key, g in rows.groupby(keys, sort=False, dropna=False):
         rec: dict[str, Any] = dict(zip(keys, key if isinstance(key, tuple) else (key,),
                                        strict=True))
+        hz = host_hz.get(rec["host"] if by_host else only) or run_hz
         if "engine_impl" in g:
             rec["engine_impl"] = g["engine_impl"].iloc[0]
         v = g[rate].astype(float).to_numpy()

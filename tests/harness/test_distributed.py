@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,120 @@ def test_a_distributed_run_resumed_here_keeps_each_hosts_ceilings(tmp_path: Path
     run = load_run(path)
     assert {c["host"] for c in run.meta["ceilings"]} == {dist.env.HOST}
     assert run.rows["ceiling_mib_s"].notna().all() and run.summary["ceiling_mib_s"].notna().all()
+
+
+def test_cells_on_one_host_never_overlap(tmp_path: Path, client, monkeypatch) -> None:
+    # two workers, one machine: the host lock makes them take turns
+    import threading
+    import time
+
+    from simulator.bench.runners.throughput import ThroughputRunner
+
+    windows: list[tuple[float, float]] = []
+    lock = threading.Lock()
+    real = ThroughputRunner.run_cell
+
+    def run_cell(self, cell, ctx):
+        t0 = time.monotonic()
+        rows = real(self, cell, ctx)
+        with lock:
+            windows.append((t0, time.monotonic()))
+        return rows
+
+    monkeypatch.setattr(ThroughputRunner, "run_cell", run_cell)  # in-process workers
+    assert len(client.scheduler_info()["workers"]) == 2
+    spec = parse_spec_text(THROUGHPUT, path=tmp_path / "tp_dask.toml")
+    run_experiment(spec, out=tmp_path, plots=False, executor=dist.DaskExecutor(client))
+    windows.sort()
+    assert len(windows) == 4
+    assert all(end <= start for (_, end), (start, _) in itertools.pairwise(windows))
+    # with a lease that lets a dead worker's machine go after 10 s, not Dask's 30 s
+    name = dist.host_lock(dist.env.HOST)
+    assert client.run_on_scheduler(
+        lambda dask_scheduler: dask_scheduler.extensions["semaphores"].lease_timeouts[name]
+    ) == dist.HOST_LOCK_LEASE
+
+
+def test_a_cluster_started_here_runs_without_the_profiler_and_with_a_slow_tick(client
+                                                                              ) -> None:
+    def callbacks(dask_worker):
+        return sorted(dask_worker.periodic_callbacks)
+
+    for names in client.run(callbacks).values():
+        assert "profile" not in names and "heartbeat" in names
+    assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler._tick_interval) == 1.0
+
+
+def test_a_workers_profiler_is_paused_while_a_cell_measures() -> None:
+    # a worker someone else started (dask worker ...) keeps Dask's default profiler on
+    import distributed
+
+    def profiling() -> tuple[bool, bool]:
+        worker = distributed.get_worker()
+        with dist.machine_alone(distributed, "pretend-host"):
+            during = worker.periodic_callbacks["profile"].is_running()
+        return during, worker.periodic_callbacks["profile"].is_running()
+
+    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1,
+                                  dashboard_address=dist.LOOPBACK_ANY_PORT) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as c:
+        assert c.submit(profiling, pure=False).result() == (False, True)
+
+
+def test_the_host_lock_lease_is_short_unless_configured_shorter() -> None:
+    assert dist.host_lock_lease("30s") == dist.HOST_LOCK_LEASE == 10.0
+    assert dist.host_lock_lease("3s") == 3.0
+    assert dist.host_lock_lease("inf") == dist.host_lock_lease(None) == 10.0
+
+
+def test_cycles_per_byte_use_each_hosts_own_clock(tmp_path: Path, client) -> None:
+    import pandas as pd
+
+    from simulator.bench.store import Run
+
+    spec = parse_spec_text(THROUGHPUT, path=tmp_path / "tp_dask.toml")
+    path = run_experiment(spec, out=tmp_path, plots=False,
+                          executor=dist.DaskExecutor(client)).path
+    run = load_run(path)
+    here = run.meta["hosts"][dist.env.HOST]["clock"]
+    assert here["hz"] > 0 and here["method"]
+    # a second machine whose TSC ticks twice as fast, measuring the same rates
+    hosts = {**run.meta["hosts"], "zz-fast-tsc": {**run.meta["hosts"][dist.env.HOST],
+                                                   "clock": {**here, "hz": here["hz"] * 2}}}
+    other = run.rows.assign(host="zz-fast-tsc")
+    both = Run(path=run.path, meta={**run.meta, "hosts": hosts},
+               rows=pd.concat([run.rows, other]))
+    s = both.summary.set_index(["host", "cipher", "sector_size", "op"])
+    first, second = s.xs(dist.env.HOST), s.xs("zz-fast-tsc")
+    assert (second["cycles_per_byte"] / first["cycles_per_byte"]).round(6).eq(2).all()
+    # (a cell of these tiny repetitions can get no CPU of its own counted: 0 / 0 left out)
+    cpu = (second["cpu_cycles_per_byte"] / first["cpu_cycles_per_byte"]).dropna()
+    assert len(cpu) and cpu.round(6).eq(2).all()
+    # one host: its own clock too, not the starting machine's
+    alone = Run(path=run.path, meta={**run.meta, "hosts": {dist.env.HOST: hosts["zz-fast-tsc"]},
+                                     "clock": here}, rows=run.rows)
+    assert (alone.summary["cycles_per_byte"] / run.summary["cycles_per_byte"]).round(6).eq(2).all()
+
+
+def test_benchmark_cells_go_to_one_worker_per_host(tmp_path: Path, client, monkeypatch
+                                                   ) -> None:
+    # two workers on this machine: the cells take turns anyway, so one worker runs them all
+    import distributed
+
+    from simulator.bench.runners.throughput import ThroughputRunner
+
+    ran: list[str] = []
+    real = ThroughputRunner.run_cell
+
+    def run_cell(self, cell, ctx):
+        ran.append(distributed.get_worker().address)
+        return real(self, cell, ctx)
+
+    monkeypatch.setattr(ThroughputRunner, "run_cell", run_cell)  # in-process workers
+    assert len(client.scheduler_info()["workers"]) == 2
+    spec = parse_spec_text(THROUGHPUT, path=tmp_path / "tp_dask.toml")
+    run_experiment(spec, out=tmp_path, plots=False, executor=dist.DaskExecutor(client))
+    assert len(ran) == 4 and len(set(ran)) == 1
+    assert ran[0] == min(client.scheduler_info()["workers"])
+    assert dist.one_worker_per_host({"tcp://b:2": "m1", "tcp://a:1": "m1", "tcp://c:3": "m2"}
+                                    ) == ["tcp://a:1", "tcp://c:3"]

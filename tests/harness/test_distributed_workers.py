@@ -245,3 +245,15 @@ def test_ceiling_rounds_fall_due_through_the_cells() -> None:
         [0], [0], [0, 1], [0, 1], [0, 1, 2], [0, 1, 2]]
     assert dist.replace(plan, rounds=0).due() == []
     assert plan.variable("host-a") == "fargate-sim:ceilings:t:host-a"
+
+
+def test_worker_processes_run_their_cells_in_sessions_of_their_own(tmp_path: Path,
+                                                                   cluster) -> None:
+    # the kernel shares CPU among sessions (autogroup): a cell shares it with no Dask process
+    spec = parse_spec_text(THROUGHPUT, path=tmp_path / "tp_workers.toml")
+    run_experiment(spec, out=tmp_path, plots=False, executor=dist.DaskExecutor(cluster))
+    sessions = cluster.run(os.getsid, 0)
+    assert len(set(sessions.values())) == len(HOSTS)
+    assert os.getsid(0) not in sessions.values()
+    assert all(sid == pid for sid, pid in zip(sessions.values(),
+                                              cluster.run(os.getpid).values(), strict=True))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 
-from simulator.bench.measure import Stopwatch, measure, percentiles, stats
+from simulator.bench.measure import POOL_THREAD_PREFIX, Stopwatch, measure, percentiles, stats
 
 
 def test_measure_runs_same_calls_per_repetition() -> None:
@@ -66,3 +68,42 @@ def test_busy_processes_are_others_and_cpu_share_is_per_runnable_thread() -> Non
     assert cpu_share(1.0, 1.0, 1) == 1.0
     assert cpu_share(0.5, 1.0, 1) == 0.5  # half a CPU: contended
     assert cpu_share(2.0, 1.0, 2) == 2.0 / runnable_threads(2)
+
+
+def _spin(stop: threading.Event) -> None:
+    while not stop.is_set():
+        sum(range(1000))
+
+
+def _stopwatch_beside(thread_name: str) -> tuple[Stopwatch, float, int]:
+    """A Stopwatch over some work while a thread called ``thread_name`` spins beside it:
+    (the stopwatch, the process CPU seconds over the same stretch, the thread's native id)."""
+    stop = threading.Event()
+    spinner = threading.Thread(target=_spin, args=(stop,), name=thread_name)
+    spinner.start()
+    try:
+        c0 = time.process_time()
+        with Stopwatch() as sw:
+            sum(range(2_000_000))
+        process = time.process_time() - c0
+    finally:
+        stop.set()
+        spinner.join()
+    assert spinner.native_id is not None
+    return sw, process, spinner.native_id
+
+
+def test_stopwatch_leaves_out_other_python_threads_cpu() -> None:
+    # a Dask worker's event loop runs beside every cell: its CPU is not the cell's
+    sw, process, spinner = _stopwatch_beside("event-loop")
+    s = sw.sample
+    assert spinner in sw._others and sw.other_cpu > 0
+    assert s.cpu_seconds < process
+    assert s.cpu_seconds + sw.other_cpu <= process + 1e-6
+    assert math.isclose(s.cpu_user + s.cpu_sys, s.cpu_seconds, rel_tol=0.05, abs_tol=0.01)
+
+
+def test_stopwatch_counts_the_data_paths_pool_threads() -> None:
+    # the engines' ThreadPoolExecutor (other tests' leftover threads may still be counted out)
+    sw, _, spinner = _stopwatch_beside(f"{POOL_THREAD_PREFIX}0")
+    assert spinner not in sw._others

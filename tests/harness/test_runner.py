@@ -173,3 +173,22 @@ def test_cells_an_engine_cannot_run_are_skipped_and_said(tmp_path: Path) -> None
     assert len(meta["skipped_cells"]) == 4
     assert all("does not run aes-gcm-random" in s["reason"] for s in meta["skipped_cells"])
     assert any("skipping 4 cells" in line for line in logs)
+
+
+def test_throughput_buffers_sit_at_the_same_page_offsets_in_every_process() -> None:
+    # malloc's placement differs between a plain process and a Dask worker (its nanny sets
+    # MALLOC_TRIM_THRESHOLD_): the runner's buffers do not depend on it
+    import ctypes
+    import mmap
+
+    from simulator.bench.runners.throughput import PAGE_OFFSETS, sector_buffers
+
+    for _ in range(3):  # whatever was allocated before
+        buffers = sector_buffers(2**20)
+        where = {name: ctypes.addressof(ctypes.c_char.from_buffer(view)) % mmap.PAGESIZE
+                 for name, view in buffers.items()}
+        assert where == PAGE_OFFSETS
+        assert all(len(v) == 2**20 and not v.readonly for v in buffers.values())
+        # each call's source and destination are half a page apart (no 4K aliasing)
+        assert abs(where["plain"] - where["cipher"]) == mmap.PAGESIZE // 2
+        assert abs(where["cipher"] - where["out"]) == mmap.PAGESIZE // 2

@@ -146,7 +146,7 @@ def test_resolve_bare_names_and_repo_specs() -> None:
     assert resolve_spec_path(None).name == "quick.toml"
     with pytest.raises(SpecError, match="quick"):
         resolve_spec_path("no-such-experiment")
-    for name in ("quick", "cipher_matrix"):
+    for name in ("quick", "cipher_matrix", "local_vs_dask"):
         spec = load_spec(REPO / "experiments" / f"{name}.toml")
         assert spec.name == name and expand(spec)
 
