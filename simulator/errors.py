@@ -91,8 +91,9 @@ AlreadyExistsException = _define("AlreadyExistsException")
 DisabledException = _define("DisabledException")
 # AWS answers KMSInvalidStateException and DryRunOperationException with HTTP 400, as every
 # other KMS client error (responses recorded from AWS in 2025: LocalStack's AWS-validated
-# snapshots, tests/aws/services/kms/test_kms.snapshot.json, e.g. test_import_key_symmetric and
-# test_generate_data_key_pair_dry_run), whatever status the API reference prints beside them.
+# snapshots, https://github.com/localstack/localstack/blob/master/tests/aws/services/kms/test_kms.snapshot.json,
+# e.g. test_import_key_symmetric and test_generate_data_key_pair_dry_run), whatever status
+# the API reference prints beside them.
 KMSInvalidStateException = _define("KMSInvalidStateException")
 InvalidKeyUsageException = _define("InvalidKeyUsageException")
 IncorrectKeyException = _define("IncorrectKeyException")

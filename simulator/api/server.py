@@ -226,9 +226,12 @@ class _KernelTimedReader(io.RawIOBase):
             raise TimeoutError("timed out") from None
 
 
-def _kernel_timeouts(sock: socket.socket, seconds: float) -> bool:
+def _kernel_timeouts(sock: socket.socket, seconds: float | None) -> bool:
     """Give ``sock`` kernel-kept send and receive timeouts (it stays blocking); False where
-    the platform has no ``SO_RCVTIMEO`` in ``struct timeval`` form."""
+    the platform has no ``SO_RCVTIMEO`` in ``struct timeval`` form, or ``seconds`` is no
+    positive number (a zero timeval would mean no timeout at all)."""
+    if seconds is None or not seconds > 0:
+        return False
     whole = int(seconds)
     timeval = struct.pack("@ll", whole, int((seconds - whole) * 1e6))
     try:
@@ -241,13 +244,14 @@ def _kernel_timeouts(sock: socket.socket, seconds: float) -> bool:
 
 
 def send_all(sock: socket.socket, data: bytes, seconds: float) -> None:
-    """``sock.sendall(data)`` within ``seconds`` in all, as a Python-side timeout bounds it
-    (the kernel's ``SO_SNDTIMEO`` bounds each send, so a reader taking a few bytes at a time
-    could otherwise hold the thread for ever); ``TimeoutError`` past the deadline."""
+    """``sock.sendall(data)`` under a deadline ``seconds`` from now: no send starts after it,
+    and the kernel's ``SO_SNDTIMEO`` (the same ``seconds``) bounds each send, so the whole
+    takes at most about twice ``seconds`` (without the deadline a reader taking a few bytes
+    at a time could hold the thread for ever); ``TimeoutError`` past it."""
+    deadline = time.monotonic() + seconds
     sent = sock.send(data)  # the usual case: all of it at once
     if sent == len(data):
         return
-    deadline = time.monotonic() + seconds
     view = memoryview(data)
     while sent < len(data):
         if time.monotonic() > deadline:

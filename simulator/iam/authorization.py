@@ -150,18 +150,23 @@ class RequestContexts:
             if len(self._prepared) >= 256:
                 self._prepared.clear()  # callers and resources of the past: built again
             prepared = prepare_context(self.keys(facts, own))
-            hit = self._prepared[cache_key] = _Prepared(
+            self._prepared[cache_key] = _Prepared(
                 own, now, prepared, _has_time_keys_of(prepared, now))
         elif hit.now != now:
             if hit.retimable:
                 # Another instant: the same keys with this instant's time keys (a new dict;
-                # requests made earlier keep theirs).
+                # requests made earlier keep theirs). Only the keys of ``time_keys`` depend
+                # on the instant: a new time-dependent key must be added there, or it goes
+                # stale here.
                 prepared = dict(hit.prepared)
                 prepared.update(prepare_context(time_keys(now)))
             else:  # own or the service's keys set a time key themselves: built afresh
                 prepared = prepare_context(self.keys(facts, own))
-            hit.now, hit.prepared = now, prepared
-        return RequestContext.prepared(caller, action, resource, hit.prepared, extra)
+            # a new entry in one step: a caller on another thread reads a whole one
+            self._prepared[cache_key] = _Prepared(own, now, prepared, hit.retimable)
+        else:
+            prepared = hit.prepared
+        return RequestContext.prepared(caller, action, resource, prepared, extra)
 
 
 class _Prepared:

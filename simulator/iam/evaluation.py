@@ -308,12 +308,21 @@ def _limit_by_session(decision: Decision, session_policies: Iterable[PolicyDocum
     granted = decision.matched_statements[0].label if decision.matched_statements else "the role"
     if decision.to_session:
         # Named directly, the session keeps what the resource policy grants (see evaluate).
+        principal = request.principal
+        naming = next((m for m in decision.matched_statements
+                       if m.statement.is_allow and _names_session(m, principal)), None)
+        named = "the session's own ARN"
+        if naming is not None:
+            granted = naming.label
+            spec = naming.statement.principal
+            if spec is not None and spec.wildcard and principal.session_arn not in spec.arns:
+                named = "every principal (*)"
         return Decision(
             request, ALLOWED, decision.matched_statements,
             identity_results=[*decision.identity_results, *results],
             resource_result=decision.resource_result, boundary_result=decision.boundary_result,
             cross_account=False, denied_by=None, to_session=True,
-            reason=f"allowed by {granted}, which names the session's own ARN: the session "
+            reason=f"allowed by {granted}, which names {named}: the session "
                    "policies, which allow none of it, do not limit it")
     return limited(IMPLICIT_DENY, [],
                    f"implicitly denied: {granted} allows it, but no session policy does (a "

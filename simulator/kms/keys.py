@@ -209,7 +209,8 @@ class KmsKey:
         if self.origin == "EXTERNAL" and self.materials:
             # Only once material is imported: AWS's DescribeKey of an EXTERNAL key still
             # PendingImport has no ExpirationModel (recorded: LocalStack's AWS-validated
-            # snapshot test_import_key_symmetric, "describe-key-before-import").
+            # snapshot test_import_key_symmetric, "describe-key-before-import",
+            # https://github.com/localstack/localstack/blob/master/tests/aws/services/kms/test_kms.snapshot.json).
             md["ExpirationModel"] = "KEY_MATERIAL_DOES_NOT_EXPIRE"
         enc = spec.encryption_algorithms(self.key_usage)
         if enc:

@@ -29,8 +29,9 @@ class AliasOperations(KmsCore):
                 "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
             )
         if name.startswith("alias/aws/"):
-            # AWS answers with the bare code: {"__type": "NotAuthorizedException"} and no
-            # message (as the moto tests record it); the reason goes beside it.
+            # The bare code {"__type": "NotAuthorizedException"} with no message: moto's
+            # emulation answers so (moto/kms/exceptions.py); no recorded AWS answer was found,
+            # so this is the simulator's assumption. The reason goes beside it.
             raise NotAuthorizedException(
                 "", explanation=f"{name}: the alias/aws/ prefix is reserved for AWS managed keys "
                 "(https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html)",

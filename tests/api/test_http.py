@@ -205,3 +205,13 @@ def test_send_all_sends_everything_to_a_reader_that_reads():
         server_module.send_all(a, data, 5)
         reader.join(10)
         assert bytes(got) == data
+
+
+@pytest.mark.parametrize("seconds", [0, -1.0, None])
+def test_no_kernel_timeout_without_a_positive_time(seconds):
+    # A zero timeval is "no timeout" to the kernel: such a socket keeps Python's timeout.
+    a, b = socket.socketpair()
+    with a, b:
+        a.settimeout(0.5)
+        assert not server_module._kernel_timeouts(a, seconds)
+        assert a.gettimeout() == 0.5

@@ -58,6 +58,19 @@ def test_a_grant_naming_the_session_arn_is_not_limited_by_the_session_policy(req
     assert "names the session's own ARN" in d.reason
 
 
+def test_the_reason_names_the_statement_that_names_the_session_and_how():
+    star = decide(session(ONLY_LIST), key_policy("*"))
+    assert star.allowed and "names every principal (*)" in star.reason
+    both = PolicyDocument.parse({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Role", "Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "kms:Decrypt",
+         "Resource": "*"},
+        {"Sid": "Session", "Effect": "Allow", "Principal": {"AWS": SESSION},
+         "Action": "kms:Decrypt", "Resource": "*"}]}, kind="resource", name="key policy")
+    d = decide(session(ONLY_LIST), both)
+    assert d.allowed and '"Session"' in d.reason and '"Role"' not in d.reason
+    assert "names the session's own ARN" in d.reason
+
+
 @pytest.mark.parametrize("required", [True, False], ids=["key-policy", "resource-policy"])
 def test_a_grant_naming_the_role_arn_is_limited_by_the_session_policy(required):
     d = decide(session(ONLY_LIST), key_policy(ROLE), required=required)
