@@ -315,7 +315,9 @@ def _limit_by_session(decision: Decision, session_policies: Iterable[PolicyDocum
         if naming is not None:
             granted = naming.label
             spec = naming.statement.principal
-            if spec is not None and spec.wildcard and principal.session_arn not in spec.arns:
+            session_arn = principal.session_arn if principal is not None else None
+            if spec is not None and spec.wildcard and (session_arn is None
+                                                       or session_arn not in spec.arns):
                 named = "every principal (*)"
         return Decision(
             request, ALLOWED, decision.matched_statements,
