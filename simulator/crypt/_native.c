@@ -817,8 +817,8 @@ static inline int spin_step(int spins, double t0)
 /* The worker's spin: for its first PURE_SPIN_NS pause instructions alone, the clock read
  * every 64 of them (the next of back-to-back batches comes within a few microseconds, and a
  * sched_yield() on a busy machine can hand the core to another process for a whole time
- * slice: on a loaded run, XTS at 1 MiB went from 1.46-1.63x to 1.85-1.93x without it), then
- * politely (spin_step) up to SPIN_NS, then to sleep. */
+ * slice; on a loaded machine the gain was within its noise), then politely (spin_step) up
+ * to SPIN_NS, then to sleep. */
 static inline int worker_spin_step(int spins, double t0, int *polite)
 {
     if (*polite)
