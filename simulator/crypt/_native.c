@@ -1778,7 +1778,8 @@ static Py_ssize_t vm_parse(VolumeMap *vm, PyObject *seq, int mode, const vpre_t 
             goto punt;
         p[i].first = (uint64_t)off / unit;
         p[i].nsec = (size_t)((uint64_t)len / unit);
-        vm_prefetch(vm, pre, p[i].first);
+        if (p[i].nsec > 0) /* an empty piece may sit at the volume's end: nothing to fetch */
+            vm_prefetch(vm, pre, p[i].first);
         if (mode == VM_READ) {
             if ((p[i].out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)len)) == NULL) {
                 vm_release(p, i + 1);
