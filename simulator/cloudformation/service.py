@@ -63,6 +63,61 @@ class Stack:
         return out
 
 
+    def made(self) -> list[ResourceOutcome]:
+        """The resources the deployment tried (not those skipped by a condition or never
+        reached), which are what CloudFormation lists."""
+        return [r for r in self.report.resources
+                if r.status not in ("NOT_ATTEMPTED", "SKIPPED_BY_CONDITION")]
+
+    def resource(self, r: ResourceOutcome) -> dict[str, Any]:
+        """botocore's ``StackResource`` shape for one of this stack's resources."""
+        status = r.status
+        if self.deleted is not None and status == "CREATE_COMPLETE":
+            status = "DELETE_COMPLETE"
+        out: dict[str, Any] = {
+            "StackName": self.name, "StackId": self.stack_id,
+            "LogicalResourceId": r.logical_id, "ResourceType": r.resource_type,
+            "Timestamp": self.deleted or self.created, "ResourceStatus": status,
+            "DriftInformation": {"StackResourceDriftStatus": "NOT_CHECKED"},
+        }
+        if r.physical_id:
+            out["PhysicalResourceId"] = r.physical_id
+        if r.reason:
+            out["ResourceStatusReason"] = r.reason
+        return out
+
+    def events(self) -> list[dict[str, Any]]:
+        """``StackEvent`` records, oldest first."""
+        counter = 0
+
+        def event(logical: str, physical: str, kind: str, status: str,
+                  reason: str | None = None, when: datetime | None = None) -> dict[str, Any]:
+            nonlocal counter
+            counter += 1
+            out = {"StackId": self.stack_id, "EventId": f"{logical}-{status}-{counter}",
+                   "StackName": self.name, "LogicalResourceId": logical,
+                   "PhysicalResourceId": physical, "ResourceType": kind,
+                   "Timestamp": when or self.created, "ResourceStatus": status}
+            if reason:
+                out["ResourceStatusReason"] = reason
+            return out
+
+        stack = "AWS::CloudFormation::Stack"
+        out = [event(self.name, self.stack_id, stack, "CREATE_IN_PROGRESS", "User Initiated")]
+        for r in self.made():
+            if r.status in ("CREATE_COMPLETE", "CREATE_FAILED"):
+                out.append(event(r.logical_id, "", r.resource_type, "CREATE_IN_PROGRESS"))
+            out.append(event(r.logical_id, r.physical_id or "", r.resource_type, r.status,
+                             r.reason))
+        out.append(event(self.name, self.stack_id, stack, self.report.status))
+        if self.deleted is not None:
+            out.append(event(self.name, self.stack_id, stack, "DELETE_IN_PROGRESS",
+                             "User Initiated", self.deleted))
+            out.append(event(self.name, self.stack_id, stack, "DELETE_COMPLETE",
+                             when=self.deleted))
+        return out
+
+
 def _required_capability(doc: dict[str, Any]) -> str | None:
     iam = [r for r in doc["Resources"].values() if str(r.get("Type", "")).startswith("AWS::IAM::")]
     if not iam:
@@ -132,6 +187,55 @@ class CloudFormationService(Service):
         if st is None:
             raise ValidationError(f"Stack with id {name} does not exist")
         return {"Stacks": [st.to_output()]}
+
+    def _stack(self, name: str) -> Stack:
+        st = self._live(name)
+        if st is None:
+            raise ValidationError(f"Stack with id {name} does not exist")
+        return st
+
+    def DescribeStackResources(self, ctx: CallContext, params: dict[str, Any]
+                               ) -> dict[str, Any]:
+        """The stack's resources (all, or the one a logical or physical id names).
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackResources.html"""
+        authorize(self.sim, ctx, "cloudformation:DescribeStackResources", "*")
+        name, physical = params.get("StackName"), params.get("PhysicalResourceId")
+        if name is None and physical is None:
+            # "Required: Conditional. If you don't specify StackName, you must specify
+            # PhysicalResourceId." (the page above)
+            raise ValidationError("Either StackName or PhysicalResourceId must be specified.")
+        if name is not None:
+            stacks = [self._stack(name)]
+        else:
+            stacks = [st for st in self.stacks
+                      if any(r.physical_id == physical for r in st.report.resources)]
+            if not stacks:
+                raise ValidationError(f"Stack for {physical} does not exist")
+        logical = params.get("LogicalResourceId")
+        return {"StackResources": [
+            st.resource(r) for st in stacks[-1:] for r in st.made()
+            if (logical is None or r.logical_id == logical)
+            and (physical is None or r.physical_id == physical)]}
+
+    def DescribeStackResource(self, ctx: CallContext, params: dict[str, Any]
+                              ) -> dict[str, Any]:
+        """One resource of a stack, by its logical id."""
+        authorize(self.sim, ctx, "cloudformation:DescribeStackResource", "*")
+        st = self._stack(params["StackName"])
+        for r in st.made():
+            if r.logical_id == params["LogicalResourceId"]:
+                out = st.resource(r)
+                out["LastUpdatedTimestamp"] = out.pop("Timestamp")
+                return {"StackResourceDetail": out}
+        raise ValidationError(f"Resource {params['LogicalResourceId']} does not exist for "
+                              f"stack {st.name}")
+
+    def DescribeStackEvents(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """The stack's events, newest first: the stack's and each resource's status
+        changes as the deployment made them (all at the one simulated instant it ran)."""
+        authorize(self.sim, ctx, "cloudformation:DescribeStackEvents", "*")
+        st = self._stack(params["StackName"])
+        return {"StackEvents": list(reversed(st.events()))}
 
     def DeleteStack(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         st = self._live(params["StackName"])

@@ -115,7 +115,7 @@ class EntityOperations(IamCore):
         self._changed()
         if kind is ROLE:  # CloudTrail's CreateRole record names the role
             ctx.audit["resources"] = [{"ARN": entity.arn, "accountId": ctx.account}]
-        return {kind.output_member: entity.to_output()}
+        return {kind.output_member: entity.to_output(created=True)}
 
     @entity_operation("Get{Kind}")
     def _get(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:

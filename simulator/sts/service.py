@@ -113,12 +113,16 @@ class StsService(Service):
             context["aws:TagKeys"] = list(tags)
             for key, value in tags.items():
                 context[f"aws:RequestTag/{key}"] = value
+        # AWS's words for a refused AssumeRole end at the role ARN, for a missing role and a
+        # trust policy that does not allow the caller alike (no "because ..." reason; as in
+        # the AccessDenied responses users record, e.g.
+        # https://github.com/Netflix/security_monkey/issues/77); our reason is the explanation.
+        denied = (f"User: {caller.session_arn or caller.arn} is not authorized to perform: "
+                  f"sts:AssumeRole on resource: {role_arn}")
         try:
             if role is None:
                 raise errors.AccessDeniedException(
-                    f"User: {caller.session_arn or caller.arn} is not authorized to perform: "
-                    f"sts:AssumeRole on resource: {role_arn}"
-                )
+                    denied, explanation=f"no role {role_arn} exists")
             authorize(self.sim, ctx, "sts:AssumeRole", role.arn, context, role.trust,
                       resource_account=role.account, resource_policy_required=True)
             if params.get("Tags"):
@@ -127,7 +131,10 @@ class StsService(Service):
                 authorize(self.sim, ctx, "sts:TagSession", role.arn, context, role.trust,
                           resource_account=role.account, resource_policy_required=True)
         except errors.AccessDeniedException as exc:
-            raise AccessDenied(exc.message, **exc.details) from None
+            action = "sts:TagSession" if "sts:TagSession" in exc.message else "sts:AssumeRole"
+            raise AccessDenied(denied.replace("sts:AssumeRole", action),
+                               explanation=exc.explanation or exc.message,
+                               **exc.details) from None
         duration = params.get("DurationSeconds") or 3600
         if caller.session_arn is not None and duration > CHAINED_SESSION_SECONDS:
             raise ValidationError("The requested DurationSeconds exceeds the 1 hour session "
@@ -146,13 +153,18 @@ class StsService(Service):
                                       policy_arns, tags, transitive)
         ctx.audit["resources"] = [{"ARN": role.arn, "accountId": role.account,
                                    "type": "AWS::IAM::Role"}]
-        return {
+        out: dict[str, Any] = {
             "Credentials": {"AccessKeyId": akid, "SecretAccessKey": secret,
                             "SessionToken": token, "Expiration": expiration},
             "AssumedRoleUser": {"AssumedRoleId": f"{role.entity_id}:{session_name}",
                                 "Arn": session_arn},
-            "PackedPolicySize": packed_policy_size(policy, policy_arns, tags),
         }
+        if policy is not None or policy_arns or params.get("Tags"):
+            # Only when the request passed session policies or tags: the AWS CLI's
+            # assume-role example (awscli/examples/sts/assume-role.rst) has no
+            # PackedPolicySize for a plain AssumeRole.
+            out["PackedPolicySize"] = packed_policy_size(policy, policy_arns, tags)
+        return out
 
     # -- sessions -------------------------------------------------------------------------
     def _caller_session(self, caller: Principal) -> Session | None:
