@@ -44,14 +44,15 @@ class Stack:
     deleted: datetime | None = None
     description: str | None = None
     tags: list[dict[str, str]] = field(default_factory=list)
+    #: The template's Outputs' Description texts, by output key.
+    output_descriptions: dict[str, str] = field(default_factory=dict)
 
     def to_output(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "StackId": self.stack_id, "StackName": self.name, "CreationTime": self.created,
             "StackStatus": self.status, "Parameters": self.parameters,
             "DisableRollback": False, "Tags": self.tags,
-            "Outputs": [{"OutputKey": k, "OutputValue": str(v)}
-                        for k, v in self.report.outputs.items()],
+            "Outputs": [self._output(k, v) for k, v in self.report.outputs.items()],
         }
         failed = [r for r in self.report.resources if r.reason]
         if failed:
@@ -62,6 +63,14 @@ class Stack:
             out["Description"] = self.description
         return out
 
+
+    def _output(self, key: str, value: Any) -> dict[str, str]:
+        """An ``Output``, with the template's Description when it has one (the AWS CLI's
+        describe-stacks example, awscli/examples/cloudformation/describe-stacks.rst)."""
+        out = {"OutputKey": key, "OutputValue": str(value)}
+        if self.output_descriptions.get(key):
+            out["Description"] = self.output_descriptions[key]
+        return out
 
     def made(self) -> list[ResourceOutcome]:
         """The resources the deployment tried (not those skipped by a condition or never
@@ -175,7 +184,11 @@ class CloudFormationService(Service):
         shown = [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in given.items()]
         self.stacks.append(Stack(stack_id, name, ctx.now, shown, report, report.status,
                                  description=doc.get("Description"),
-                                 tags=list(params.get("Tags") or [])))
+                                 tags=list(params.get("Tags") or []),
+                                 output_descriptions={
+                                     k: str(v["Description"])
+                                     for k, v in (doc.get("Outputs") or {}).items()
+                                     if isinstance(v, dict) and v.get("Description")}))
         return {"StackId": stack_id}
 
     def DescribeStacks(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -37,6 +37,7 @@ Resources:
       ClusterName: stack-cluster
 Outputs:
   KeyArn:
+    Description: the stack's key
     Value: !GetAtt Key.Arn
 """
 
@@ -100,6 +101,9 @@ def test_create_role_answers_without_max_session_duration(server):
 def test_cloudformation_lists_a_stacks_resources_and_events(server):
     cfn = client(server, "cloudformation")
     stack_id = cfn.create_stack(StackName="s1", TemplateBody=TEMPLATE)["StackId"]
+    outputs = cfn.describe_stacks(StackName="s1")["Stacks"][0]["Outputs"]
+    assert [(o["OutputKey"], o["Description"]) for o in outputs] == [
+        ("KeyArn", "the stack's key")]
     resources = cfn.describe_stack_resources(StackName="s1")["StackResources"]
     assert [(r["LogicalResourceId"], r["ResourceType"], r["ResourceStatus"])
             for r in resources] == [("Key", "AWS::KMS::Key", "CREATE_COMPLETE"),
@@ -244,7 +248,7 @@ def test_sts_iam_cloudtrail_and_cloudformation_with_the_aws_cli(server, tmp_path
     assert {e["EventName"] for e in by_user} >= {"AssumeRole", "GetCallerIdentity"}
     records = [json.loads(e["CloudTrailEvent"]) for e in by_user
                if e["EventName"] == "AssumeRole"]
-    done = [r for r in records if "errorCode" not in r][0]
+    done = next(r for r in records if "errorCode" not in r)
     assert done["requestParameters"]["roleArn"] == ROLE_ARN
     assert done["responseElements"]["credentials"]["accessKeyId"] == creds["AccessKeyId"]
     assert "secretAccessKey" not in json.dumps(done["responseElements"])
