@@ -64,6 +64,8 @@ class Session:
     access_key_id: str
     secret: str = field(repr=False)
     token: str = field(repr=False)
+    #: The ARN the credentials sign as: the assumed-role session, or (GetSessionToken) the
+    #: IAM user or root that asked for them.
     session_arn: str
     expiration: datetime
     policy: str | None = None
@@ -142,15 +144,10 @@ class StsService(Service):
         if duration > role.max_session:
             raise ValidationError("The requested DurationSeconds exceeds the "
                                   "MaxSessionDuration set for this role.")
-        rng = self.sim.rng
-        akid = "ASIA" + "".join(rng.choice(_ID_CHARS) for _ in range(16))
-        secret = "".join(rng.choice(_SECRET_CHARS) for _ in range(40))
-        token = base64.b64encode(rng.randbytes(96)).decode()
         session_arn = (f"arn:{arn.partition}:sts::{role.account}:assumed-role/"
                        f"{role.name}/{session_name}")
-        expiration = (ctx.now + timedelta(seconds=duration)).replace(microsecond=0)
-        self.sessions[akid] = Session(akid, secret, token, session_arn, expiration, policy,
-                                      policy_arns, tags, transitive)
+        akid, secret, token, expiration = self._issue(
+            ctx, duration, session_arn, policy, policy_arns, tags, transitive)
         ctx.audit["resources"] = [{"ARN": role.arn, "accountId": role.account,
                                    "type": "AWS::IAM::Role"}]
         out: dict[str, Any] = {
@@ -166,7 +163,44 @@ class StsService(Service):
             out["PackedPolicySize"] = packed_policy_size(policy, policy_arns, tags)
         return out
 
+    def GetSessionToken(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Temporary credentials that act as the calling IAM user (or the root).
+
+        https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html: 900 to
+        129,600 seconds (default 43,200) for an IAM user; "sessions for AWS account owners
+        are restricted to a maximum of 3,600 seconds (one hour). If the duration is longer
+        than one hour, the session for AWS account owners defaults to one hour." Session
+        credentials cannot call it ("You cannot call GetSessionToken with session
+        credentials", id_credentials_temp_request.html)."""
+        caller = ctx.caller
+        if caller.session_arn is not None or self._caller_session(caller) is not None:
+            raise AccessDenied("Cannot call GetSessionToken with session credentials",
+                               explanation="GetSessionToken needs an IAM user's or the "
+                               "root's long-term access key")
+        if caller.kind not in ("Root", "User"):
+            raise AccessDenied("Cannot call GetSessionToken with session credentials")
+        duration = params.get("DurationSeconds") or 43200
+        if caller.is_root:
+            duration = min(duration, CHAINED_SESSION_SECONDS)
+        akid, secret, token, expiration = self._issue(ctx, duration, caller.arn)
+        return {"Credentials": {"AccessKeyId": akid, "SecretAccessKey": secret,
+                                "SessionToken": token, "Expiration": expiration}}
+
     # -- sessions -------------------------------------------------------------------------
+    def _issue(self, ctx: CallContext, duration: int, principal_arn: str,
+               policy: str | None = None, policy_arns: tuple[str, ...] = (),
+               tags: dict[str, str] | None = None,
+               transitive: frozenset[str] = frozenset()) -> tuple[str, str, str, datetime]:
+        """New temporary credentials signing as ``principal_arn``, kept as a session."""
+        rng = self.sim.rng
+        akid = "ASIA" + "".join(rng.choice(_ID_CHARS) for _ in range(16))
+        secret = "".join(rng.choice(_SECRET_CHARS) for _ in range(40))
+        token = base64.b64encode(rng.randbytes(96)).decode()
+        expiration = (ctx.now + timedelta(seconds=duration)).replace(microsecond=0)
+        self.sessions[akid] = Session(akid, secret, token, principal_arn, expiration, policy,
+                                      policy_arns, dict(tags or {}), transitive)
+        return akid, secret, token, expiration
+
     def _caller_session(self, caller: Principal) -> Session | None:
         """The session whose credentials signed this request (role chaining), if any."""
         if caller.access_key_id is None:

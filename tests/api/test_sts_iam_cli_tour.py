@@ -86,6 +86,33 @@ def test_packed_policy_size_only_with_session_policies_or_tags(server):
     assert limited["PackedPolicySize"] >= 0
 
 
+def test_get_session_token_acts_as_the_user_until_it_expires(server):
+    user = user_with_key(server, "alice", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]})
+    creds = client(server, "sts", user).get_session_token(DurationSeconds=900)["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA") and len(creds["SecretAccessKey"]) == 40
+    pair = (creds["AccessKeyId"], creds["SecretAccessKey"])
+    sts = client(server, "sts", pair, creds["SessionToken"])
+    assert sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/alice"
+    client(server, "kms", pair, creds["SessionToken"]).create_key()  # the user's policy
+    assert _error(sts.get_session_token) == (
+        "AccessDenied", 403, "Cannot call GetSessionToken with session credentials")
+    assert _error(client(server, "sts", user).get_session_token,
+                  DurationSeconds=129601)[:2] == ("ValidationError", 400)
+    server.sim.clock.advance(900)
+    assert _error(sts.get_caller_identity) == (
+        "ExpiredToken", 403, "The security token included in the request is expired")
+
+
+def test_the_roots_session_token_lasts_one_hour_at_most(server):
+    root = client(server, "sts").get_session_token(DurationSeconds=7200)["Credentials"]
+    now = server.sim.clock.now()
+    assert (root["Expiration"] - now).total_seconds() <= 3600
+    sts = client(server, "sts", (root["AccessKeyId"], root["SecretAccessKey"]),
+                 root["SessionToken"])
+    assert sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:root"
+
+
 def test_create_role_answers_without_max_session_duration(server):
     iam = client(server, "iam")
     made = iam.create_role(RoleName="ops", AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT),
