@@ -125,6 +125,18 @@ def test_create_role_answers_without_max_session_duration(server):
     assert listed["MaxSessionDuration"] == 7200 and "RoleLastUsed" not in listed
 
 
+def test_a_trust_policy_that_is_not_json_is_invalid_json(server):
+    iam = client(server, "iam")
+    assert _error(iam.create_role, RoleName="r", AssumeRolePolicyDocument="trust.json") == (
+        "MalformedPolicyDocument", 400, "This policy contains invalid Json")
+    iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT))
+    assert _error(iam.update_assume_role_policy, RoleName="r",
+                  PolicyDocument="{bad")[2] == "This policy contains invalid Json"
+    # A permission policy that is not JSON keeps IAM's other words.
+    assert _error(iam.put_role_policy, RoleName="r", PolicyName="p",
+                  PolicyDocument="policy.json")[2] == "Syntax errors in policy."
+
+
 def test_cloudformation_lists_a_stacks_resources_and_events(server):
     cfn = client(server, "cloudformation")
     stack_id = cfn.create_stack(StackName="s1", TemplateBody=TEMPLATE)["StackId"]
