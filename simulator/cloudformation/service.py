@@ -44,14 +44,15 @@ class Stack:
     deleted: datetime | None = None
     description: str | None = None
     tags: list[dict[str, str]] = field(default_factory=list)
+    #: The template's Outputs' Description texts, by output key.
+    output_descriptions: dict[str, str] = field(default_factory=dict)
 
     def to_output(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "StackId": self.stack_id, "StackName": self.name, "CreationTime": self.created,
             "StackStatus": self.status, "Parameters": self.parameters,
             "DisableRollback": False, "Tags": self.tags,
-            "Outputs": [{"OutputKey": k, "OutputValue": str(v)}
-                        for k, v in self.report.outputs.items()],
+            "Outputs": [self._output(k, v) for k, v in self.report.outputs.items()],
         }
         failed = [r for r in self.report.resources if r.reason]
         if failed:
@@ -60,6 +61,69 @@ class Stack:
             out["DeletionTime"] = self.deleted
         if self.description:
             out["Description"] = self.description
+        return out
+
+
+    def _output(self, key: str, value: Any) -> dict[str, str]:
+        """An ``Output``, with the template's Description when it has one (the AWS CLI's
+        describe-stacks example, awscli/examples/cloudformation/describe-stacks.rst)."""
+        out = {"OutputKey": key, "OutputValue": str(value)}
+        if self.output_descriptions.get(key):
+            out["Description"] = self.output_descriptions[key]
+        return out
+
+    def made(self) -> list[ResourceOutcome]:
+        """The resources the deployment tried (not those skipped by a condition or never
+        reached), which are what CloudFormation lists."""
+        return [r for r in self.report.resources
+                if r.status not in ("NOT_ATTEMPTED", "SKIPPED_BY_CONDITION")]
+
+    def resource(self, r: ResourceOutcome) -> dict[str, Any]:
+        """botocore's ``StackResource`` shape for one of this stack's resources."""
+        status = r.status
+        if self.deleted is not None and status == "CREATE_COMPLETE":
+            status = "DELETE_COMPLETE"
+        out: dict[str, Any] = {
+            "StackName": self.name, "StackId": self.stack_id,
+            "LogicalResourceId": r.logical_id, "ResourceType": r.resource_type,
+            "Timestamp": self.deleted or self.created, "ResourceStatus": status,
+            "DriftInformation": {"StackResourceDriftStatus": "NOT_CHECKED"},
+        }
+        if r.physical_id:
+            out["PhysicalResourceId"] = r.physical_id
+        if r.reason:
+            out["ResourceStatusReason"] = r.reason
+        return out
+
+    def events(self) -> list[dict[str, Any]]:
+        """``StackEvent`` records, oldest first."""
+        counter = 0
+
+        def event(logical: str, physical: str, kind: str, status: str,
+                  reason: str | None = None, when: datetime | None = None) -> dict[str, Any]:
+            nonlocal counter
+            counter += 1
+            out = {"StackId": self.stack_id, "EventId": f"{logical}-{status}-{counter}",
+                   "StackName": self.name, "LogicalResourceId": logical,
+                   "PhysicalResourceId": physical, "ResourceType": kind,
+                   "Timestamp": when or self.created, "ResourceStatus": status}
+            if reason:
+                out["ResourceStatusReason"] = reason
+            return out
+
+        stack = "AWS::CloudFormation::Stack"
+        out = [event(self.name, self.stack_id, stack, "CREATE_IN_PROGRESS", "User Initiated")]
+        for r in self.made():
+            if r.status in ("CREATE_COMPLETE", "CREATE_FAILED"):
+                out.append(event(r.logical_id, "", r.resource_type, "CREATE_IN_PROGRESS"))
+            out.append(event(r.logical_id, r.physical_id or "", r.resource_type, r.status,
+                             r.reason))
+        out.append(event(self.name, self.stack_id, stack, self.report.status))
+        if self.deleted is not None:
+            out.append(event(self.name, self.stack_id, stack, "DELETE_IN_PROGRESS",
+                             "User Initiated", self.deleted))
+            out.append(event(self.name, self.stack_id, stack, "DELETE_COMPLETE",
+                             when=self.deleted))
         return out
 
 
@@ -120,7 +184,11 @@ class CloudFormationService(Service):
         shown = [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in given.items()]
         self.stacks.append(Stack(stack_id, name, ctx.now, shown, report, report.status,
                                  description=doc.get("Description"),
-                                 tags=list(params.get("Tags") or [])))
+                                 tags=list(params.get("Tags") or []),
+                                 output_descriptions={
+                                     k: str(v["Description"])
+                                     for k, v in (doc.get("Outputs") or {}).items()
+                                     if isinstance(v, dict) and v.get("Description")}))
         return {"StackId": stack_id}
 
     def DescribeStacks(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -132,6 +200,55 @@ class CloudFormationService(Service):
         if st is None:
             raise ValidationError(f"Stack with id {name} does not exist")
         return {"Stacks": [st.to_output()]}
+
+    def _stack(self, name: str) -> Stack:
+        st = self._live(name)
+        if st is None:
+            raise ValidationError(f"Stack with id {name} does not exist")
+        return st
+
+    def DescribeStackResources(self, ctx: CallContext, params: dict[str, Any]
+                               ) -> dict[str, Any]:
+        """The stack's resources (all, or the one a logical or physical id names).
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackResources.html"""
+        authorize(self.sim, ctx, "cloudformation:DescribeStackResources", "*")
+        name, physical = params.get("StackName"), params.get("PhysicalResourceId")
+        if name is None and physical is None:
+            # "Required: Conditional. If you don't specify StackName, you must specify
+            # PhysicalResourceId." (the page above)
+            raise ValidationError("Either StackName or PhysicalResourceId must be specified.")
+        if name is not None:
+            stacks = [self._stack(name)]
+        else:
+            stacks = [st for st in self.stacks
+                      if any(r.physical_id == physical for r in st.report.resources)]
+            if not stacks:
+                raise ValidationError(f"Stack for {physical} does not exist")
+        logical = params.get("LogicalResourceId")
+        return {"StackResources": [
+            st.resource(r) for st in stacks[-1:] for r in st.made()
+            if (logical is None or r.logical_id == logical)
+            and (physical is None or r.physical_id == physical)]}
+
+    def DescribeStackResource(self, ctx: CallContext, params: dict[str, Any]
+                              ) -> dict[str, Any]:
+        """One resource of a stack, by its logical id."""
+        authorize(self.sim, ctx, "cloudformation:DescribeStackResource", "*")
+        st = self._stack(params["StackName"])
+        for r in st.made():
+            if r.logical_id == params["LogicalResourceId"]:
+                out = st.resource(r)
+                out["LastUpdatedTimestamp"] = out.pop("Timestamp")
+                return {"StackResourceDetail": out}
+        raise ValidationError(f"Resource {params['LogicalResourceId']} does not exist for "
+                              f"stack {st.name}")
+
+    def DescribeStackEvents(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """The stack's events, newest first: the stack's and each resource's status
+        changes as the deployment made them (all at the one simulated instant it ran)."""
+        authorize(self.sim, ctx, "cloudformation:DescribeStackEvents", "*")
+        st = self._stack(params["StackName"])
+        return {"StackEvents": list(reversed(st.events()))}
 
     def DeleteStack(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         st = self._live(params["StackName"])

@@ -20,6 +20,7 @@ from typing import Any
 from simulator.errors import (
     EntityAlreadyExistsException,
     InvalidInputException,
+    MalformedPolicyDocumentException,
     NoSuchEntityException,
 )
 from simulator.iam import sizes
@@ -115,7 +116,7 @@ class EntityOperations(IamCore):
         self._changed()
         if kind is ROLE:  # CloudTrail's CreateRole record names the role
             ctx.audit["resources"] = [{"ARN": entity.arn, "accountId": ctx.account}]
-        return {kind.output_member: entity.to_output()}
+        return {kind.output_member: entity.to_output(created=True)}
 
     @entity_operation("Get{Kind}")
     def _get(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:
@@ -290,8 +291,18 @@ class EntityOperations(IamCore):
 
     # -- roles only ------------------------------------------------------------------------
     def _trust(self, role: Entity, document: str) -> None:
+        """Set a role's trust policy. A document that is not JSON at all gets the words IAM
+        answers for a trust policy, "This policy contains invalid Json" (recorded with
+        CreateRole, e.g. https://github.com/aws-samples/aws-microservices-deploy-options/
+        issues/118), not the "Syntax errors in policy." of permission policies."""
         text = decode(document)
         sizes.check_size("trust", text)
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            raise MalformedPolicyDocumentException(
+                "This policy contains invalid Json",
+                explanation=f"AssumeRolePolicyDocument is not JSON: {exc}") from None
         role.trust = parse(text, "trust", "AssumeRolePolicyDocument")
         role.trust_text = text
 

@@ -149,9 +149,12 @@ class Entity:
     inline: dict[str, tuple[str, PolicyDocument]] = field(default_factory=dict)
     attached: list[str] = field(default_factory=list)
 
-    def to_output(self, *, full: bool = True) -> dict[str, Any]:
+    def to_output(self, *, full: bool = True, created: bool = False) -> dict[str, Any]:
         """The ``Role`` or ``User`` shape; ``full=False`` for the List operations, which
-        leave out the permissions boundary, the tags and RoleLastUsed."""
+        leave out the permissions boundary, the tags and RoleLastUsed; ``created=True`` for
+        CreateRole's answer, which leaves out MaxSessionDuration and RoleLastUsed too (the
+        AWS CLI's create-role examples, awscli/examples/iam/create-role.rst, even with
+        ``--max-session-duration 7200``)."""
         kind = KINDS[self.kind]
         out: dict[str, Any] = {
             "Path": self.path,
@@ -162,7 +165,8 @@ class Entity:
         }
         if kind.has_trust_policy:
             out["AssumeRolePolicyDocument"] = json.loads(self.trust_text or "{}")
-            out["MaxSessionDuration"] = self.max_session
+            if not created:
+                out["MaxSessionDuration"] = self.max_session
             if self.description is not None:
                 out["Description"] = self.description
         if full:
@@ -173,7 +177,7 @@ class Entity:
                 }
             if self.tags:
                 out["Tags"] = tags_out(self.tags)
-            if kind.has_trust_policy:
+            if kind.has_trust_policy and not created:
                 out["RoleLastUsed"] = {}
         return out
 

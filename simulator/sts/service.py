@@ -64,6 +64,8 @@ class Session:
     access_key_id: str
     secret: str = field(repr=False)
     token: str = field(repr=False)
+    #: The ARN the credentials sign as: the assumed-role session, or (GetSessionToken) the
+    #: IAM user or root that asked for them.
     session_arn: str
     expiration: datetime
     policy: str | None = None
@@ -113,12 +115,16 @@ class StsService(Service):
             context["aws:TagKeys"] = list(tags)
             for key, value in tags.items():
                 context[f"aws:RequestTag/{key}"] = value
+        # AWS's words for a refused AssumeRole end at the role ARN, for a missing role and a
+        # trust policy that does not allow the caller alike (no "because ..." reason; as in
+        # the AccessDenied responses users record, e.g.
+        # https://github.com/Netflix/security_monkey/issues/77); our reason is the explanation.
+        denied = (f"User: {caller.session_arn or caller.arn} is not authorized to perform: "
+                  f"sts:AssumeRole on resource: {role_arn}")
         try:
             if role is None:
                 raise errors.AccessDeniedException(
-                    f"User: {caller.session_arn or caller.arn} is not authorized to perform: "
-                    f"sts:AssumeRole on resource: {role_arn}"
-                )
+                    denied, explanation=f"no role {role_arn} exists")
             authorize(self.sim, ctx, "sts:AssumeRole", role.arn, context, role.trust,
                       resource_account=role.account, resource_policy_required=True)
             if params.get("Tags"):
@@ -127,7 +133,10 @@ class StsService(Service):
                 authorize(self.sim, ctx, "sts:TagSession", role.arn, context, role.trust,
                           resource_account=role.account, resource_policy_required=True)
         except errors.AccessDeniedException as exc:
-            raise AccessDenied(exc.message, **exc.details) from None
+            action = "sts:TagSession" if "sts:TagSession" in exc.message else "sts:AssumeRole"
+            raise AccessDenied(denied.replace("sts:AssumeRole", action),
+                               explanation=exc.explanation or exc.message,
+                               **exc.details) from None
         duration = params.get("DurationSeconds") or 3600
         if caller.session_arn is not None and duration > CHAINED_SESSION_SECONDS:
             raise ValidationError("The requested DurationSeconds exceeds the 1 hour session "
@@ -135,26 +144,63 @@ class StsService(Service):
         if duration > role.max_session:
             raise ValidationError("The requested DurationSeconds exceeds the "
                                   "MaxSessionDuration set for this role.")
-        rng = self.sim.rng
-        akid = "ASIA" + "".join(rng.choice(_ID_CHARS) for _ in range(16))
-        secret = "".join(rng.choice(_SECRET_CHARS) for _ in range(40))
-        token = base64.b64encode(rng.randbytes(96)).decode()
         session_arn = (f"arn:{arn.partition}:sts::{role.account}:assumed-role/"
                        f"{role.name}/{session_name}")
-        expiration = (ctx.now + timedelta(seconds=duration)).replace(microsecond=0)
-        self.sessions[akid] = Session(akid, secret, token, session_arn, expiration, policy,
-                                      policy_arns, tags, transitive)
+        akid, secret, token, expiration = self._issue(
+            ctx, duration, session_arn, policy, policy_arns, tags, transitive)
         ctx.audit["resources"] = [{"ARN": role.arn, "accountId": role.account,
                                    "type": "AWS::IAM::Role"}]
-        return {
+        out: dict[str, Any] = {
             "Credentials": {"AccessKeyId": akid, "SecretAccessKey": secret,
                             "SessionToken": token, "Expiration": expiration},
             "AssumedRoleUser": {"AssumedRoleId": f"{role.entity_id}:{session_name}",
                                 "Arn": session_arn},
-            "PackedPolicySize": packed_policy_size(policy, policy_arns, tags),
         }
+        if policy is not None or policy_arns or params.get("Tags"):
+            # Only when the request passed session policies or tags: the AWS CLI's
+            # assume-role example (awscli/examples/sts/assume-role.rst) has no
+            # PackedPolicySize for a plain AssumeRole.
+            out["PackedPolicySize"] = packed_policy_size(policy, policy_arns, tags)
+        return out
+
+    def GetSessionToken(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Temporary credentials that act as the calling IAM user (or the root).
+
+        https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html: 900 to
+        129,600 seconds (default 43,200) for an IAM user; "sessions for AWS account owners
+        are restricted to a maximum of 3,600 seconds (one hour). If the duration is longer
+        than one hour, the session for AWS account owners defaults to one hour." Session
+        credentials cannot call it ("You cannot call GetSessionToken with session
+        credentials", id_credentials_temp_request.html)."""
+        caller = ctx.caller
+        if caller.session_arn is not None or self._caller_session(caller) is not None:
+            raise AccessDenied("Cannot call GetSessionToken with session credentials",
+                               explanation="GetSessionToken needs an IAM user's or the "
+                               "root's long-term access key")
+        if caller.kind not in ("Root", "User"):
+            raise AccessDenied("Cannot call GetSessionToken with session credentials")
+        duration = params.get("DurationSeconds") or 43200
+        if caller.is_root:
+            duration = min(duration, CHAINED_SESSION_SECONDS)
+        akid, secret, token, expiration = self._issue(ctx, duration, caller.arn)
+        return {"Credentials": {"AccessKeyId": akid, "SecretAccessKey": secret,
+                                "SessionToken": token, "Expiration": expiration}}
 
     # -- sessions -------------------------------------------------------------------------
+    def _issue(self, ctx: CallContext, duration: int, principal_arn: str,
+               policy: str | None = None, policy_arns: tuple[str, ...] = (),
+               tags: dict[str, str] | None = None,
+               transitive: frozenset[str] = frozenset()) -> tuple[str, str, str, datetime]:
+        """New temporary credentials signing as ``principal_arn``, kept as a session."""
+        rng = self.sim.rng
+        akid = "ASIA" + "".join(rng.choice(_ID_CHARS) for _ in range(16))
+        secret = "".join(rng.choice(_SECRET_CHARS) for _ in range(40))
+        token = base64.b64encode(rng.randbytes(96)).decode()
+        expiration = (ctx.now + timedelta(seconds=duration)).replace(microsecond=0)
+        self.sessions[akid] = Session(akid, secret, token, principal_arn, expiration, policy,
+                                      policy_arns, dict(tags or {}), transitive)
+        return akid, secret, token, expiration
+
     def _caller_session(self, caller: Principal) -> Session | None:
         """The session whose credentials signed this request (role chaining), if any."""
         if caller.access_key_id is None:
