@@ -254,7 +254,7 @@ class Endpoint:
         try:  # who is calling first, as AWS's front door does, then what the body says
             caller = self._caller(method, path, query_string, headers, body, service)
         except AuthError as exc:
-            return json_error(exc.status(False), exc.code(False), exc.message)
+            return json_error(exc.status(False), exc.code(False), exc.message, exc.why)
         try:
             raw = json.loads(body or b"{}")
         except (ValueError, RecursionError):
@@ -278,7 +278,7 @@ class Endpoint:
             response = self._call(service, operation, params, caller, headers, client_ip)
         except errors.ClientError as exc:
             status = protocols.error_status(service, exc.code, exc.status)
-            return json_error(status, exc.code, exc.message)
+            return json_error(status, exc.code, exc.message, exc.explanation or "")
         request_id = response["ResponseMetadata"]["RequestId"]
         data = to_json(op.output_shape, response)
         return 200, {"Content-Type": "application/x-amz-json-1.1",
@@ -315,7 +315,8 @@ class Endpoint:
         try:
             caller = self._caller(method, path, query_string, headers, body, service)
         except AuthError as exc:
-            return xml_error(model, exc.status(True), exc.code(True), exc.text(True))
+            return xml_error(model, exc.status(True), exc.code(True), exc.text(True),
+                             exc.why)
         try:
             params = query.decode_params(op, form)
         except query.QueryError as exc:
@@ -324,7 +325,7 @@ class Endpoint:
             response = self._call(service, action, params, caller, headers, client_ip)
         except errors.ClientError as exc:
             status = protocols.error_status(service, exc.code, exc.status)
-            return xml_error(model, status, exc.code, exc.message)
+            return xml_error(model, status, exc.code, exc.message, exc.explanation or "")
         request_id = response["ResponseMetadata"]["RequestId"]
         return 200, {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}, \
             query.response_xml(model, op, response, request_id)
@@ -334,19 +335,36 @@ def new_request_id() -> str:
     return str(uuid.uuid4())
 
 
-def json_error(status: int, code: str, message: str) -> Response:
-    """An AWS JSON-protocol error response."""
+#: The response header that carries the simulator's own explanation of a refusal, beside
+#: AWS's code and message (which stay AWS's words); SDKs show it among the response headers
+#: (boto3: ``error.response["ResponseMetadata"]["HTTPHeaders"]["x-fargate-sim-explanation"]``).
+EXPLANATION_HEADER = "x-fargate-sim-explanation"
+
+
+def _explained(headers: dict[str, str], explanation: str) -> dict[str, str]:
+    if explanation:
+        # one header line of Latin-1 text: other characters and line breaks replaced
+        text = " ".join(explanation.split())
+        headers[EXPLANATION_HEADER] = text.encode("iso-8859-1", "replace").decode("iso-8859-1")
+    return headers
+
+
+def json_error(status: int, code: str, message: str, explanation: str = "") -> Response:
+    """An AWS JSON-protocol error response (our ``explanation`` in its own header)."""
     request_id = new_request_id()
     body: dict[str, str] = {"__type": code}
     if message:
         body["message"] = message
-    return status, {"Content-Type": "application/x-amz-json-1.1",
-                    "x-amzn-RequestId": request_id, "x-amzn-ErrorType": code}, \
-        json.dumps(body).encode()
+    return status, _explained({"Content-Type": "application/x-amz-json-1.1",
+                               "x-amzn-RequestId": request_id, "x-amzn-ErrorType": code},
+                              explanation), json.dumps(body).encode()
 
 
-def xml_error(model: Any, status: int, code: str, message: str) -> Response:
-    """An AWS query-protocol error response (``<ErrorResponse>`` with a RequestId)."""
+def xml_error(model: Any, status: int, code: str, message: str,
+              explanation: str = "") -> Response:
+    """An AWS query-protocol error response (``<ErrorResponse>`` with a RequestId; our
+    ``explanation`` in its own header)."""
     request_id = new_request_id()
-    return status, {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}, \
+    return status, _explained({"Content-Type": "text/xml", "x-amzn-RequestId": request_id},
+                              explanation), \
         query.error_xml(model, code, message, request_id, sender=status < 500)

@@ -101,13 +101,13 @@ class AuthError(Exception):
         return self.text(False)
 
     def text(self, query: bool) -> str:
-        """AWS's words for the failure (then ours): the query services' invalid-token
-        message has no final full stop (https://github.com/aws-azure-login/aws-azure-login/
-        issues/251 shows STS's XML)."""
+        """AWS's words for the failure (ours, ``why``, go beside them): the query services'
+        invalid-token message has no final full stop (https://github.com/aws-azure-login/
+        aws-azure-login/issues/251 shows STS's XML)."""
         text = self._given or _MESSAGES[self.failure]
         if query and self.failure == "unknown-key" and self._given is None:
             text = text.rstrip(".")
-        return f"{text} (fargate-sim: {self.why})" if self.why else text
+        return text
 
     def code(self, query: bool) -> str:
         json_code, query_code, _, _ = FAILURES[self.failure]

@@ -42,7 +42,9 @@ def test_an_unknown_key_is_refused_in_each_protocols_words(server, service, code
     err = _error(call)
     assert err["Error"]["Code"] == code
     words = identity.INVALID_TOKEN if service == "kms" else identity.INVALID_TOKEN[:-1]
-    assert err["Error"]["Message"].startswith(words + " (fargate-sim: no access key")
+    assert err["Error"]["Message"] == words  # AWS's words alone; ours in their own header
+    assert err["ResponseMetadata"]["HTTPHeaders"]["x-fargate-sim-explanation"] == \
+        "no access key AKIAUNKNOWNKEY000000 in this simulation"
     assert err["ResponseMetadata"]["HTTPStatusCode"] == status
     assert err["ResponseMetadata"]["RequestId"]
 
@@ -80,7 +82,13 @@ def test_iam_user_keys_sign_as_the_user_and_can_be_deleted(server):
     err = _error(alice_kms.create_key)
     assert err["Error"]["Code"] == "AccessDeniedException"
     assert "user/alice is not authorized to perform: kms:CreateKey" in err["Error"]["Message"]
+    # the simulator's reason beside AWS's words, in its own header, over both protocols
+    assert "implicitly denied" in err["ResponseMetadata"]["HTTPHeaders"][
+        "x-fargate-sim-explanation"]
     iam = client(server, "iam")
+    denied = _error(client(server, "iam", key).list_users)
+    assert denied["Error"]["Code"] == "AccessDenied"
+    assert "x-fargate-sim-explanation" in denied["ResponseMetadata"]["HTTPHeaders"]
     assert [k["AccessKeyId"] for k in
             iam.list_access_keys(UserName="alice")["AccessKeyMetadata"]] == [key[0]]
     assert _error(iam.delete_user, UserName="alice")["Error"]["Code"] == "DeleteConflict"
