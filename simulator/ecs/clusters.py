@@ -327,6 +327,22 @@ class ClusterOps:
                 found.append(cluster.describe(include))
         return {"clusters": found, "failures": failures}
 
+    def PutClusterCapacityProviders(
+        self, ctx: CallContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Replace the cluster's capacity providers and default strategy (both required:
+        the list given is the whole new list, an empty one removes them all).
+        https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_PutClusterCapacityProviders.html
+        """
+        found = self.find_cluster(ctx, params["cluster"])
+        _, name = parse_reference(params["cluster"], "cluster")
+        authorize_call(ctx, found.arn if found else self.cluster_arn(ctx, name))
+        cluster = self.cluster(ctx, params["cluster"])
+        providers, strategy = _check_capacity(
+            params["capacityProviders"], params["defaultCapacityProviderStrategy"])
+        cluster.capacity_providers, cluster.default_strategy = providers, strategy
+        return {"cluster": cluster.describe(full=True)}
+
     def ListClusters(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """The ARNs of the caller's ACTIVE clusters, in creation order."""
         authorize_call(ctx)
