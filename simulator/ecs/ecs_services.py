@@ -433,8 +433,13 @@ class ServiceOps(DeploymentScheduler):
         if not refs:
             raise errors.InvalidParameterException("Services cannot be empty.")
         if len(refs) > MAX_DESCRIBE:
+            # ECS's words, as the waiter services-stable users quote them ("service names
+            # can have at most 10 items"; DescribeTasks' twin is "taskIds can have at most
+            # 100 items.", https://github.com/gchq/sleeper/issues/555).
             raise errors.InvalidParameterException(
-                f"DescribeServices takes at most {MAX_DESCRIBE} services, got {len(refs)}."
+                f"service names can have at most {MAX_DESCRIBE} items.",
+                explanation=f"DescribeServices takes at most {MAX_DESCRIBE} services, "
+                f"got {len(refs)}",
             )
         include_tags = "TAGS" in (params.get("include") or ())
         found, failures = [], []

@@ -602,8 +602,10 @@ class TaskOps:
         if not refs:
             raise errors.InvalidParameterException("Tasks cannot be empty.")
         if len(refs) > 100:
+            # ECS's words, as an SDK recorded them (https://github.com/gchq/sleeper/issues/555).
             raise errors.InvalidParameterException(
-                f"DescribeTasks takes at most 100 tasks, got {len(refs)}."
+                "taskIds can have at most 100 items.",
+                explanation=f"DescribeTasks takes at most 100 tasks, got {len(refs)}",
             )
         include_tags = "TAGS" in (params.get("include") or ())
         tasks, failures = [], []

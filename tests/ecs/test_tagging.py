@@ -84,3 +84,4 @@ def test_put_cluster_capacity_providers_replaces_both_lists(sim):
                  defaultCapacityProviderStrategy=[])[0] == "InvalidParameterException"
     assert _code(ecs.put_cluster_capacity_providers, cluster="nope", capacityProviders=[],
                  defaultCapacityProviderStrategy=[])[0] == "ClusterNotFoundException"
+
