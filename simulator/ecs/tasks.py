@@ -338,7 +338,12 @@ def check_overrides(td: TaskDefinition, overrides: dict[str, Any] | None) -> dic
                 f"The ephemeral storage size override must be between {EPHEMERAL_MIN_GIB} and "
                 f"{EPHEMERAL_MAX_GIB} GiB, got {size}."
             )
-    overrides.setdefault("containerOverrides", [])
+    # A task shows one container override per container of its task definition, by name,
+    # whether or not the call overrode it (the CLI's run-task and describe-tasks examples:
+    # "containerOverrides": [{"name": "sleep"}] for a call without --overrides).
+    given = {co["name"]: co for co in overrides.get("containerOverrides") or []}
+    overrides["containerOverrides"] = [given.get(name, {"name": name})
+                                       for name in td.container_names]
     overrides.setdefault("inferenceAcceleratorOverrides", [])
     return overrides
 

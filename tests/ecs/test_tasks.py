@@ -400,3 +400,19 @@ def test_describe_limits_are_refused_in_ecs_words(sim):
     with pytest.raises(errors.InvalidParameterException) as info:
         ecs.describe_services(cluster=CLUSTER, services=[f"s{i}" for i in range(11)])
     assert info.value.message == "service names can have at most 10 items."
+
+
+def test_a_task_lists_a_container_override_per_container_by_name(sim):
+    """As the CLI's run-task example shows: ``"containerOverrides": [{"name": "sleep"}]`` for
+    a call without overrides; an override given replaces its container's entry."""
+    make_cluster(sim)
+    second = {"name": "side", "image": "busybox", "essential": False}
+    td = register(sim, containerDefinitions=[
+        {"name": "app", "image": "busybox", "essential": True}, second])
+    plain = run(sim, td, settle=False)[0]
+    assert plain["overrides"] == {"containerOverrides": [{"name": "app"}, {"name": "side"}],
+                                  "inferenceAcceleratorOverrides": []}
+    given = run(sim, td, overrides={"containerOverrides": [
+        {"name": "side", "command": ["true"]}]})[0]
+    assert given["overrides"]["containerOverrides"] == [
+        {"name": "app"}, {"name": "side", "command": ["true"]}]
