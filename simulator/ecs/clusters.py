@@ -104,8 +104,9 @@ class Cluster:
                 {"name": "drainingFargateServiceCount", "value": str(draining)},
             ]
         out["tags"] = copy.deepcopy(self.tags) if "TAGS" in include else []
-        if "SETTINGS" in include:
-            out["settings"] = copy.deepcopy(self.settings)
+        # Like tags, settings are listed empty unless asked for (the CLI's describe-clusters
+        # example with --include ATTACHMENTS shows "tags": [] and "settings": []).
+        out["settings"] = copy.deepcopy(self.settings) if "SETTINGS" in include else []
         out["capacityProviders"] = list(self.capacity_providers)
         out["defaultCapacityProviderStrategy"] = copy.deepcopy(self.default_strategy)
         if "ATTACHMENTS" in include:
