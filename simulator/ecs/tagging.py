@@ -52,7 +52,8 @@ class TaggingOps:
                 raise missing
             return found
         path = arn.resource_id.split("/")
-        cluster = self.find_cluster(ctx, path[0])  # type: ignore[attr-defined]
+        cluster_arn = f"arn:{arn.partition}:ecs:{arn.region}:{arn.account}:cluster/{path[0]}"
+        cluster = self.find_cluster(ctx, cluster_arn)  # type: ignore[attr-defined]
         if kind == "cluster":
             if cluster is None or cluster.status != "ACTIVE":
                 raise errors.ClusterNotFoundException("Cluster not found.")

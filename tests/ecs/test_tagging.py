@@ -85,3 +85,13 @@ def test_put_cluster_capacity_providers_replaces_both_lists(sim):
     assert _code(ecs.put_cluster_capacity_providers, cluster="nope", capacityProviders=[],
                  defaultCapacityProviderStrategy=[])[0] == "ClusterNotFoundException"
 
+
+def test_a_cluster_arn_of_another_account_is_not_this_accounts_cluster(sim):
+    """Tagging another account's ARN is evaluated against that ARN (and denied), and never
+    lands on the caller's cluster of the same name."""
+    ecs = sim.client("ecs")
+    make_cluster(sim)
+    other = f"arn:aws:ecs:us-west-2:444455556666:cluster/{CLUSTER}"
+    assert _code(ecs.tag_resource, resourceArn=other, tags=[{"key": "k", "value": "v"}])[
+        0] == "AccessDeniedException"
+    assert ecs.list_tags_for_resource(resourceArn=f"{ARN}:cluster/{CLUSTER}")["tags"] == []
