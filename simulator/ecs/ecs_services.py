@@ -25,7 +25,7 @@ from simulator.ecs.common import (
     paginate,
     parse_reference,
 )
-from simulator.ecs.deployments import Deployment, DeploymentScheduler
+from simulator.ecs.deployments import Deployment, DeploymentScheduler, in_progress
 from simulator.ecs.taskdefs import TaskDefinition
 from simulator.ecs.tasksets import update_refused
 
@@ -409,7 +409,7 @@ class ServiceOps(DeploymentScheduler):
             primary.updated_at = ctx.now
             if desired != len(svc.live(primary)) and primary.rollout_state == "COMPLETED":
                 primary.rollout_state = "IN_PROGRESS"
-                primary.rollout_reason = "ECS deployment in progress."
+                primary.rollout_reason = in_progress(primary.id)
         if svc.retry is not None and new is not None:
             self.timers.cancel(svc.retry)
             svc.retry = None
