@@ -341,6 +341,18 @@ class ClusterOps:
         cluster = self.cluster(ctx, params["cluster"])
         providers, strategy = _check_capacity(
             params["capacityProviders"], params["defaultCapacityProviderStrategy"])
+        in_use = {item["capacityProvider"] for svc in cluster.services.values()
+                  if svc.status in ("ACTIVE", "DRAINING") for item in svc.capacity_strategy}
+        in_use |= {t.capacity_provider for t in cluster.tasks.values()
+                   if t.capacity_provider and t.last_status != "STOPPED"}
+        removed = sorted(in_use - set(providers))
+        if removed:
+            # ECS's words, as CloudFormation relays them
+            # (https://github.com/pahud/cdk-fargate-patterns/issues/71).
+            raise errors.error_class("ResourceInUseException")(
+                "The specified capacity provider is in use and cannot be removed.",
+                explanation=f"{', '.join(removed)} is used by a service or a task that is "
+                "not stopped in this cluster")
         cluster.capacity_providers, cluster.default_strategy = providers, strategy
         return {"cluster": cluster.describe(full=True)}
 

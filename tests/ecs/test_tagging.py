@@ -95,3 +95,21 @@ def test_a_cluster_arn_of_another_account_is_not_this_accounts_cluster(sim):
     assert _code(ecs.tag_resource, resourceArn=other, tags=[{"key": "k", "value": "v"}])[
         0] == "AccessDeniedException"
     assert ecs.list_tags_for_resource(resourceArn=f"{ARN}:cluster/{CLUSTER}")["tags"] == []
+
+
+def test_a_capacity_provider_in_use_cannot_be_removed(sim):
+    ecs = sim.client("ecs")
+    make_cluster(sim, capacityProviders=["FARGATE", "FARGATE_SPOT"])
+    td = register(sim)
+    ecs.create_service(cluster=CLUSTER, serviceName="web", taskDefinition=td, desiredCount=0,
+                       capacityProviderStrategy=[{"capacityProvider": "FARGATE_SPOT",
+                                                  "weight": 1}],
+                       networkConfiguration=NET)
+    assert _code(ecs.put_cluster_capacity_providers, cluster=CLUSTER,
+                 capacityProviders=["FARGATE"], defaultCapacityProviderStrategy=[]) == (
+        "ResourceInUseException",
+        "The specified capacity provider is in use and cannot be removed.")
+    ecs.delete_service(cluster=CLUSTER, service="web", force=True)
+    sim.fargate.settle()
+    ecs.put_cluster_capacity_providers(cluster=CLUSTER, capacityProviders=["FARGATE"],
+                                       defaultCapacityProviderStrategy=[])
