@@ -104,8 +104,9 @@ class Cluster:
                 {"name": "drainingFargateServiceCount", "value": str(draining)},
             ]
         out["tags"] = copy.deepcopy(self.tags) if "TAGS" in include else []
-        if "SETTINGS" in include:
-            out["settings"] = copy.deepcopy(self.settings)
+        # Like tags, settings are listed empty unless asked for (the CLI's describe-clusters
+        # example with --include ATTACHMENTS shows "tags": [] and "settings": []).
+        out["settings"] = copy.deepcopy(self.settings) if "SETTINGS" in include else []
         out["capacityProviders"] = list(self.capacity_providers)
         out["defaultCapacityProviderStrategy"] = copy.deepcopy(self.default_strategy)
         if "ATTACHMENTS" in include:
@@ -326,6 +327,34 @@ class ClusterOps:
             else:
                 found.append(cluster.describe(include))
         return {"clusters": found, "failures": failures}
+
+    def PutClusterCapacityProviders(
+        self, ctx: CallContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Replace the cluster's capacity providers and default strategy (both required:
+        the list given is the whole new list, an empty one removes them all).
+        https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_PutClusterCapacityProviders.html
+        """
+        found = self.find_cluster(ctx, params["cluster"])
+        _, name = parse_reference(params["cluster"], "cluster")
+        authorize_call(ctx, found.arn if found else self.cluster_arn(ctx, name))
+        cluster = self.cluster(ctx, params["cluster"])
+        providers, strategy = _check_capacity(
+            params["capacityProviders"], params["defaultCapacityProviderStrategy"])
+        in_use = {item["capacityProvider"] for svc in cluster.services.values()
+                  if svc.status in ("ACTIVE", "DRAINING") for item in svc.capacity_strategy}
+        in_use |= {t.capacity_provider for t in cluster.tasks.values()
+                   if t.capacity_provider and t.last_status != "STOPPED"}
+        removed = sorted(in_use - set(providers))
+        if removed:
+            # ECS's words, as CloudFormation relays them
+            # (https://github.com/pahud/cdk-fargate-patterns/issues/71).
+            raise errors.error_class("ResourceInUseException")(
+                "The specified capacity provider is in use and cannot be removed.",
+                explanation=f"{', '.join(removed)} is used by a service or a task that is "
+                "not stopped in this cluster")
+        cluster.capacity_providers, cluster.default_strategy = providers, strategy
+        return {"cluster": cluster.describe(full=True)}
 
     def ListClusters(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """The ARNs of the caller's ACTIVE clusters, in creation order."""

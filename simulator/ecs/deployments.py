@@ -50,6 +50,11 @@ def circuit_breaker_threshold(desired: int) -> int:
     return min(CIRCUIT_BREAKER_MAX, max(CIRCUIT_BREAKER_MIN, math.ceil(desired * 0.5)))
 
 
+def in_progress(deployment_id: str) -> str:
+    """A deployment's rolloutStateReason while it rolls out, in AWS's words."""
+    return f"ECS deployment {deployment_id} in progress."
+
+
 @dataclass(eq=False)
 class Deployment:
     """One deployment (service revision) and its fixed configuration."""
@@ -66,13 +71,19 @@ class Deployment:
     status: str = "PRIMARY"
     updated_at: datetime | None = None
     rollout_state: str = "IN_PROGRESS"
-    rollout_reason: str = "ECS deployment in progress."
+    #: AWS's words, naming the deployment: "ECS deployment ecs-svc/… in progress." and
+    #: "… completed." (the AWS CLI's create-service and describe-services examples).
+    rollout_reason: str = ""
     failed_tasks: int = 0
     #: Whether a task of this deployment has reached RUNNING: from then on the failed task
     #: count is zero and no longer evaluated (Deployment.failedTasks, ECS API reference).
     has_run: bool = False
     #: Managed EBS volumes each task of the deployment gets (``volumeConfigurations``).
     volumes: list[Any] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.rollout_reason:
+            self.rollout_reason = in_progress(self.id)
     #: The deployment's service revision and service deployment (set when it is added).
     revision_arn: str | None = None
     deployment_arn: str | None = None

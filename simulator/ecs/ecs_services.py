@@ -25,7 +25,7 @@ from simulator.ecs.common import (
     paginate,
     parse_reference,
 )
-from simulator.ecs.deployments import Deployment, DeploymentScheduler
+from simulator.ecs.deployments import Deployment, DeploymentScheduler, in_progress
 from simulator.ecs.taskdefs import TaskDefinition
 from simulator.ecs.tasksets import update_refused
 
@@ -409,7 +409,7 @@ class ServiceOps(DeploymentScheduler):
             primary.updated_at = ctx.now
             if desired != len(svc.live(primary)) and primary.rollout_state == "COMPLETED":
                 primary.rollout_state = "IN_PROGRESS"
-                primary.rollout_reason = "ECS deployment in progress."
+                primary.rollout_reason = in_progress(primary.id)
         if svc.retry is not None and new is not None:
             self.timers.cancel(svc.retry)
             svc.retry = None
@@ -433,8 +433,13 @@ class ServiceOps(DeploymentScheduler):
         if not refs:
             raise errors.InvalidParameterException("Services cannot be empty.")
         if len(refs) > MAX_DESCRIBE:
+            # ECS's words, as the waiter services-stable users quote them ("service names
+            # can have at most 10 items"; DescribeTasks' twin is "taskIds can have at most
+            # 100 items.", https://github.com/gchq/sleeper/issues/555).
             raise errors.InvalidParameterException(
-                f"DescribeServices takes at most {MAX_DESCRIBE} services, got {len(refs)}."
+                f"service names can have at most {MAX_DESCRIBE} items.",
+                explanation=f"DescribeServices takes at most {MAX_DESCRIBE} services, "
+                f"got {len(refs)}",
             )
         include_tags = "TAGS" in (params.get("include") or ())
         found, failures = [], []

@@ -17,6 +17,7 @@ from simulator.ecs.ecs_services import ServiceOps
 from simulator.ecs.lifecycle import Lifecycle, TaskTimings, Timers
 from simulator.ecs.options import EcsOptions
 from simulator.ecs.revisions import RevisionOps
+from simulator.ecs.tagging import TaggingOps
 from simulator.ecs.taskdefs import TaskDefinition, TaskDefinitionOps
 from simulator.ecs.tasks import TaskOps
 from simulator.ecs.tasksets import TaskSetOps
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 class EcsService(
     ClusterOps, TaskDefinitionOps, TaskOps, ServiceOps, RevisionOps, TaskSetOps,
-    DeploymentScheduler, Service,
+    TaggingOps, DeploymentScheduler, Service,
 ):
     """Amazon ECS as the simulator models it: Fargate launch type, ECS rolling deployments."""
 

@@ -338,7 +338,12 @@ def check_overrides(td: TaskDefinition, overrides: dict[str, Any] | None) -> dic
                 f"The ephemeral storage size override must be between {EPHEMERAL_MIN_GIB} and "
                 f"{EPHEMERAL_MAX_GIB} GiB, got {size}."
             )
-    overrides.setdefault("containerOverrides", [])
+    # A task shows one container override per container of its task definition, by name,
+    # whether or not the call overrode it (the CLI's run-task and describe-tasks examples:
+    # "containerOverrides": [{"name": "sleep"}] for a call without --overrides).
+    given = {co["name"]: co for co in overrides.get("containerOverrides") or []}
+    overrides["containerOverrides"] = [given.get(name, {"name": name})
+                                       for name in td.container_names]
     overrides.setdefault("inferenceAcceleratorOverrides", [])
     return overrides
 
@@ -602,8 +607,10 @@ class TaskOps:
         if not refs:
             raise errors.InvalidParameterException("Tasks cannot be empty.")
         if len(refs) > 100:
+            # ECS's words, as an SDK recorded them (https://github.com/gchq/sleeper/issues/555).
             raise errors.InvalidParameterException(
-                f"DescribeTasks takes at most 100 tasks, got {len(refs)}."
+                "taskIds can have at most 100 items.",
+                explanation=f"DescribeTasks takes at most 100 tasks, got {len(refs)}",
             )
         include_tags = "TAGS" in (params.get("include") or ())
         tasks, failures = [], []

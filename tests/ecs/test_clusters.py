@@ -78,7 +78,8 @@ def test_describe_clusters_include_and_failures(sim):
     ecs = sim.client("ecs")
     plain = ecs.describe_clusters(clusters=["prod", "nope"])
     assert "configuration" not in plain["clusters"][0]
-    assert plain["clusters"][0]["tags"] == []
+    # tags and settings listed empty unless included (the CLI's describe-clusters example)
+    assert plain["clusters"][0]["tags"] == [] and plain["clusters"][0]["settings"] == []
     assert plain["failures"] == [
         {"arn": f"arn:aws:ecs:us-west-2:{ACCOUNT}:cluster/nope", "reason": "MISSING"}
     ]

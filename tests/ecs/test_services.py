@@ -33,12 +33,15 @@ def test_create_service_reaches_a_steady_state(sim, ecs):
     [dep] = out["deployments"]
     assert (dep["status"], dep["rolloutState"]) == ("PRIMARY", "IN_PROGRESS")
     assert dep["id"].startswith("ecs-svc/") and dep["platformVersion"] == "1.4.0"
+    # AWS's words, naming the deployment (the AWS CLI's create-service example)
+    assert dep["rolloutStateReason"] == f"ECS deployment {dep['id']} in progress."
     assert out["pendingCount"] == 2
     sim.fargate.settle()
     svc = service(ecs)
     assert (svc["runningCount"], svc["pendingCount"]) == (2, 0)
     [dep] = svc["deployments"]
     assert dep["rolloutState"] == "COMPLETED" and dep["runningCount"] == 2
+    assert dep["rolloutStateReason"] == f"ECS deployment {dep['id']} completed."
     assert "steady state" in svc["events"][0]["message"]
     tasks = ecs.list_tasks(cluster="prod", serviceName="web")["taskArns"]
     assert len(tasks) == 2
@@ -46,6 +49,9 @@ def test_create_service_reaches_a_steady_state(sim, ecs):
     assert d["group"] == "service:web" and d["startedBy"] == dep["id"]
     c = ecs.describe_clusters(clusters=["prod"])["clusters"][0]
     assert c["activeServicesCount"] == 1 and c["runningTasksCount"] == 2
+    ecs.update_service(cluster="prod", service="web", desiredCount=3)
+    assert service(ecs)["deployments"][0]["rolloutStateReason"] == (
+        f"ECS deployment {dep['id']} in progress.")
 
 
 def test_rolling_update_to_a_new_task_definition(sim, ecs):

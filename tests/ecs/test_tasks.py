@@ -8,6 +8,7 @@ from simulator import Simulation, errors
 from simulator.ecs import TaskTimings
 from tests.ecs.helpers import (
     ACCOUNT,
+    CLUSTER,
     NET,
     describe,
     make_cluster,
@@ -386,3 +387,32 @@ def test_run_task_is_authorised_against_the_task_definition(sim, td):
     assert task["lastStatus"] == "PROVISIONING"
     with pytest.raises(errors.AccessDeniedException, match="ecs:StopTask"):
         sim.client("ecs", principal=runner).stop_task(cluster="prod", task=task["taskArn"])
+
+
+def test_describe_limits_are_refused_in_ecs_words(sim):
+    """DescribeTasks takes 100 tasks, DescribeServices 10 services; ECS's texts as recorded
+    (https://github.com/gchq/sleeper/issues/555 quotes the first)."""
+    ecs = sim.client("ecs")
+    make_cluster(sim)
+    with pytest.raises(errors.InvalidParameterException) as info:
+        ecs.describe_tasks(cluster=CLUSTER, tasks=[f"t{i}" for i in range(101)])
+    assert info.value.message == "taskIds can have at most 100 items."
+    with pytest.raises(errors.InvalidParameterException) as info:
+        ecs.describe_services(cluster=CLUSTER, services=[f"s{i}" for i in range(11)])
+    assert info.value.message == "service names can have at most 10 items."
+
+
+def test_a_task_lists_a_container_override_per_container_by_name(sim):
+    """As the CLI's run-task example shows: ``"containerOverrides": [{"name": "sleep"}]`` for
+    a call without overrides; an override given replaces its container's entry."""
+    make_cluster(sim)
+    second = {"name": "side", "image": "busybox", "essential": False}
+    td = register(sim, containerDefinitions=[
+        {"name": "app", "image": "busybox", "essential": True}, second])
+    plain = run(sim, td, settle=False)[0]
+    assert plain["overrides"] == {"containerOverrides": [{"name": "app"}, {"name": "side"}],
+                                  "inferenceAcceleratorOverrides": []}
+    given = run(sim, td, overrides={"containerOverrides": [
+        {"name": "side", "command": ["true"]}]})[0]
+    assert given["overrides"]["containerOverrides"] == [
+        {"name": "app"}, {"name": "side", "command": ["true"]}]
