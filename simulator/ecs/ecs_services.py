@@ -188,10 +188,12 @@ class ServiceOps(DeploymentScheduler):
             # ECS's words: clients match "Service was not ACTIVE" in UpdateService's error
             # (https://github.com/remind101/empire/tree/master/pkg/cloudformation, ECS service
             # deletion); the status goes in the explanation.
+            advice = ("a deleted service can be created again with CreateService"
+                      if svc.status == "INACTIVE" else "it is being deleted: wait until it is "
+                      "INACTIVE, then create it again with CreateService")
             raise errors.ServiceNotActiveException(
                 "Service was not ACTIVE.",
-                explanation=f"service {svc.name} is {svc.status}; a deleted service can be "
-                "created again with CreateService")
+                explanation=f"service {svc.name} is {svc.status}; {advice}")
         return svc
 
     def _launch_settings(

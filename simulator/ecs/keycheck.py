@@ -104,7 +104,8 @@ def check_key(ctx: CallContext, key_id: str, field: str = FARGATE_FIELD) -> dict
                       "symmetric encryption key (SYMMETRIC_DEFAULT).",
                       "create a key with KeySpec SYMMETRIC_DEFAULT and KeyUsage ENCRYPT_DECRYPT")
     if usage != "ENCRYPT_DECRYPT":
-        raise _refuse(key_id, field, f"its KeyUsage is {usage}; ECS needs ENCRYPT_DECRYPT.")
+        raise _refuse(key_id, field, f"its KeyUsage is {usage}; ECS needs ENCRYPT_DECRYPT.",
+                      "create a key with KeySpec SYMMETRIC_DEFAULT and KeyUsage ENCRYPT_DECRYPT")
     if state == "PendingDeletion":
         when = meta.get("DeletionDate")
         suffix = f" (deletion date {when:%Y-%m-%d})" if when is not None else ""
@@ -115,7 +116,9 @@ def check_key(ctx: CallContext, key_id: str, field: str = FARGATE_FIELD) -> dict
         raise _refuse(key_id, field, "the key is disabled.",
                       "enable it (kms:EnableKey) or choose another key")
     if state != "Enabled":
-        raise _refuse(key_id, field, f"the key is in state {state}; ECS needs an enabled key.")
+        raise _refuse(key_id, field, f"the key is in state {state}; ECS needs an enabled key.",
+                      "wait until the key is Enabled (kms:DescribeKey shows its KeyState), or "
+                      "choose another key")
     if meta.get("MultiRegion"):
         raise _refuse(key_id, field, "it is a multi-Region key; managed storage encryption "
                       "needs a single-Region key.",

@@ -353,3 +353,24 @@ def test_capacity_provider_and_idempotency_refusals_in_aws_words(sim):
     assert ecs.list_clusters()["clusterArns"] == [
         f"arn:aws:ecs:us-west-2:{ACCOUNT}:cluster/prod"]
     assert ecs.describe_clusters(clusters=["prod"])["clusters"][0]["capacityProviders"] == []
+
+
+@pytest.mark.parametrize("create,state", [
+    ({"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC"}, None),
+    ({"KeySpec": "RSA_2048", "KeyUsage": "ENCRYPT_DECRYPT"}, None),
+    ({"KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"}, None),
+    ({}, "PendingDeletion"),
+    ({}, "Disabled"),
+    ({"Origin": "EXTERNAL"}, None),  # PendingImport: a state ECS cannot use
+])
+def test_every_key_refusal_says_what_to_do_in_the_explanation(sim, create, state):
+    key = make_key(sim, **create)
+    kms = sim.client("kms")
+    if state == "PendingDeletion":
+        kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    elif state == "Disabled":
+        kms.disable_key(KeyId=key)
+    with pytest.raises(errors.InvalidParameterException) as info:
+        sim.client("ecs").create_cluster(clusterName="prod", configuration=config(key))
+    assert "cannot be used" in info.value.message
+    assert info.value.explanation and info.value.explanation not in info.value.message

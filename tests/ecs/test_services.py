@@ -128,6 +128,7 @@ def test_delete_service(sim, ecs):
         ecs.update_service(cluster="prod", service="web", desiredCount=1)
     assert info.value.message == "Service was not ACTIVE."
     assert info.value.explanation.startswith("service web is DRAINING")
+    assert "wait until it is INACTIVE" in info.value.explanation  # not yet re-creatable
     # DeleteService: a DRAINING service "is no longer visible in the console or in the
     # ListServices API operation", but DescribeServices still shows it.
     assert ecs.list_services(cluster="prod")["serviceArns"] == []
@@ -139,6 +140,7 @@ def test_delete_service(sim, ecs):
     with pytest.raises(errors.ServiceNotActiveException) as info:
         ecs.update_service(cluster="prod", service="web", desiredCount=1)
     assert info.value.explanation.startswith("service web is INACTIVE")
+    assert "can be created again" in info.value.explanation
     create(ecs, td, desired=0)  # the name is free again
 
 
