@@ -77,4 +77,7 @@ def test_a_request_signed_for_another_region_is_refused(server):
                        aws_access_key_id="AKID", aws_secret_access_key="x")
     with pytest.raises(BotoClientError) as info:
         kms.list_keys()
-    assert "simulates us-west-2" in info.value.response["Error"]["Message"]
+    error = info.value.response
+    assert error["Error"]["Message"] == "Credential should be scoped to a valid region."
+    assert "simulates us-west-2" in \
+        error["ResponseMetadata"]["HTTPHeaders"]["x-fargate-sim-explanation"]
