@@ -404,9 +404,7 @@ typedef struct {
     unsigned char *const *dsts;       /* or NULL: src/dst + i * unit */
     size_t base;                      /* index of the job's first unit in its batch */
     size_t count;
-    int draw_nonces;                  /* AEAD encrypt: draw the units' nonces first */
     /* results */
-    int rand_failed;        /* drawing the nonces failed (err says why) */
     int ok;                 /* 0: a library call failed (err/where say which) */
     unsigned long err;
     int status;             /* IPP status of the failing call */
@@ -593,27 +591,6 @@ static void run_ipp(job_t *j, void *ctx)
     }
 }
 
-static int draw_random(unsigned char *out, size_t n);
-
-/* Draws a job's nonces into its metadata slots, by whichever runner runs the job, so that a
- * batch split across threads draws its nonces in parallel too (drawn serially before the
- * split, they were about 3 % of a 1 MiB batch: 1.93x at most on two threads).  0 when
- * RAND_bytes fails. */
-static int draw_job_nonces(job_t *j)
-{
-    unsigned char local[64 * NONCE_LEN];
-    int ok = 1;
-    for (size_t i = 0; ok && i < j->count; i += 64) {
-        size_t k = j->count - i < 64 ? j->count - i : 64;
-        if (!(ok = draw_random(local, k * NONCE_LEN)))
-            break;
-        for (size_t u = 0; u < k; u++)
-            memcpy(j->meta + (i + u) * META_LEN, local + u * NONCE_LEN, NONCE_LEN);
-    }
-    OPENSSL_cleanse(local, sizeof local);
-    return ok;
-}
-
 static void run_job(job_t *j)
 {
     const Bound *b = j->b;
@@ -623,18 +600,10 @@ static void run_job(job_t *j)
     unsigned char aad[AAD_LEN];
 
     j->ok = 1;
-    j->rand_failed = 0;
     j->first_bad = -1;
     j->n_bad = 0;
     if (j->count == 0)
         return;
-    if (j->draw_nonces && !draw_job_nonces(j)) {
-        j->ok = 0;
-        j->rand_failed = 1;
-        j->err = ERR_peek_last_error();
-        ERR_clear_error();
-        return;
-    }
     if (b->alg == ALG_NULL) {
         if (j->dsts != NULL) {
             for (size_t i = 0; i < j->count; i++)
@@ -1293,10 +1262,24 @@ static int batch_run(Bound *b, const batch_t *bt)
         PyErr_NoMemory();
         return -1;
     }
-    const int draw = aead && bt->enc && !bt->nonces_given;
+    int rand_ok = 1;
     ctxset_t *set = NULL;
     Py_BEGIN_ALLOW_THREADS
-    if ((set = set_take(b)) != NULL) {
+    if (aead && bt->enc && !bt->nonces_given) {
+        /* One RAND_bytes call per batch, then spread the nonces into the metadata slots. */
+        unsigned char local[64 * NONCE_LEN];
+        unsigned char *nonces = n <= 64 ? local : malloc(n * NONCE_LEN);
+        rand_ok = nonces != NULL && draw_random(nonces, n * NONCE_LEN);
+        if (rand_ok) {
+            for (size_t i = 0; i < n; i++)
+                memcpy(bt->meta + i * META_LEN, nonces + i * NONCE_LEN, NONCE_LEN);
+        }
+        if (nonces == local)
+            OPENSSL_cleanse(local, n * NONCE_LEN);
+        else
+            free(nonces);
+    }
+    if (rand_ok && (set = set_take(b)) != NULL) {
         size_t start = 0, lane_end = 0;
         for (size_t t = 0, lane = 0; t < npieces; t++) {
             if (threads > 1 && start == lane_end)
@@ -1316,7 +1299,6 @@ static int batch_run(Bound *b, const batch_t *bt)
             j->sectors = bt->sectors != NULL ? bt->sectors + start : NULL;
             j->base = start;
             j->count = cnt;
-            j->draw_nonces = draw;
             j->err = 0;
             j->status = 0;
             j->where = "";
@@ -1330,6 +1312,10 @@ static int batch_run(Bound *b, const batch_t *bt)
     Py_END_ALLOW_THREADS
 
     int rc = -1;
+    if (!rand_ok) {
+        openssl_error("RAND_bytes", ERR_get_error());
+        goto out;
+    }
     if (set == NULL) {
         PyErr_NoMemory();
         goto out;
@@ -1337,10 +1323,6 @@ static int batch_run(Bound *b, const batch_t *bt)
     long long first_bad = -1, n_bad = 0;
     for (size_t t = 0; t < npieces; t++) {
         job_t *j = &jobs[t];
-        if (j->rand_failed) {
-            openssl_error("RAND_bytes", j->err);
-            goto out;
-        }
         if (!j->ok) {
             if (b->backend == BK_IPP) {
                 bound_raise(b, b->backend_error, "IPP %s failed with status %ld", j->where,
