@@ -9,15 +9,12 @@ process has started and the waiters succeed on their first poll.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from simulator.api import DEFAULT_ROOT_KEY, Authenticator, serve
+from simulator.api import Authenticator, serve
 from simulator.iam.seed import seed_key_policy
+from tests.api.awscli_runner import AwsCli
 from tests.api.conftest import ACCOUNT, OPERATOR_ROLE, client, make_sim
 
 pytestmark = pytest.mark.slow
@@ -33,37 +30,8 @@ def fast_server():
     srv.server_close()
 
 
-class Ecs:
-    """``python -m awscli ecs`` with credentials in the environment, pointed at the server."""
-
-    def __init__(self, url: str, tmp: Path) -> None:
-        self.env = {
-            "PATH": os.environ.get("PATH", ""), "HOME": str(tmp),
-            "AWS_ACCESS_KEY_ID": DEFAULT_ROOT_KEY[0],
-            "AWS_SECRET_ACCESS_KEY": DEFAULT_ROOT_KEY[1],
-            "AWS_DEFAULT_REGION": "us-west-2", "AWS_ENDPOINT_URL": url,
-            "AWS_MAX_ATTEMPTS": "1", "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_CONFIG_FILE": str(tmp / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp / "none"),
-        }
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "awscli", "ecs", *args], env=self.env,
-                              capture_output=True, text=True, timeout=120)
-
-    def __call__(self, *args: str) -> dict:
-        out = self.run(*args)
-        assert out.returncode == 0, out.stderr
-        return json.loads(out.stdout) if out.stdout.strip() else {}
-
-    def error(self, *args: str) -> str:
-        """The CLI's error line for a call AWS refuses (exit status 255)."""
-        out = self.run(*args)
-        assert out.returncode == 255, (out.stdout, out.stderr)
-        return out.stderr.strip()
-
-
 def test_ecs_with_the_aws_cli(fast_server, tmp_path):
-    ecs = Ecs(fast_server.url, tmp_path)
+    ecs = AwsCli(fast_server.url, tmp_path, service="ecs")
     policy = json.dumps(seed_key_policy(ACCOUNT, "c1", OPERATOR_ROLE))
     key = client(fast_server, "kms").create_key(Policy=policy)["KeyMetadata"]["Arn"]
     cluster = ecs("create-cluster", "--cluster-name", "c1", "--configuration",
@@ -85,7 +53,7 @@ def test_ecs_with_the_aws_cli(fast_server, tmp_path):
     assert ecs("list-tags-for-resource", "--resource-arn", arn) == {
         "tags": [{"key": "key1", "value": "value1"}]}
 
-    assert ecs.error(
+    assert ecs.fails(
         "register-task-definition", "--family", "web", "--requires-compatibilities", "FARGATE",
         "--network-mode", "awsvpc", "--cpu", "256", "--memory", "4096",
         "--container-definitions", '[{"name":"app","image":"nginx"}]').endswith(
@@ -96,7 +64,7 @@ def test_ecs_with_the_aws_cli(fast_server, tmp_path):
         "--network-mode", "awsvpc", "--cpu", "256", "--memory", "512", "--ephemeral-storage",
         "sizeInGiB=30", "--container-definitions", '[{"name":"app","image":"nginx"}]')
 
-    assert ecs.error("run-task", "--cluster", "c1", "--task-definition", "web",
+    assert ecs.fails("run-task", "--cluster", "c1", "--task-definition", "web",
                      "--launch-type", "FARGATE").endswith(
         "(InvalidParameterException) when calling the RunTask operation: Network "
         "Configuration must be provided when networkMode 'awsvpc' is specified.")
@@ -119,7 +87,7 @@ def test_ecs_with_the_aws_cli(fast_server, tmp_path):
     assert task["attachments"][0]["type"] == "ElasticNetworkInterface"
     assert task["platformVersion"] == "1.4.0"
 
-    assert ecs.error("delete-cluster", "--cluster", "c1").endswith(
+    assert ecs.fails("delete-cluster", "--cluster", "c1").endswith(
         "(ClusterContainsTasksException) when calling the DeleteCluster operation: The Cluster "
         "cannot be deleted while Tasks are active.")
     stopped = ecs("stop-task", "--cluster", "c1", "--task", arns[0], "--reason", "done")
@@ -138,13 +106,13 @@ def test_ecs_with_the_aws_cli(fast_server, tmp_path):
     assert shown["services"][0]["deployments"][0]["rolloutState"] == "COMPLETED"
     assert shown["failures"] == [{
         "arn": f"arn:aws:ecs:us-west-2:{ACCOUNT}:service/c1/ghost", "reason": "MISSING"}]
-    assert ecs.error("update-service", "--cluster", "c1", "--service", "ghost",
+    assert ecs.fails("update-service", "--cluster", "c1", "--service", "ghost",
                      "--desired-count", "1").endswith(
         "(ServiceNotFoundException) when calling the UpdateService operation: "
         "Service not found.")
-    assert ecs.error("delete-service", "--cluster", "c1", "--service", "s1").endswith(
+    assert ecs.fails("delete-service", "--cluster", "c1", "--service", "s1").endswith(
         "(InvalidParameterException) when calling the DeleteService operation: The service "
         "cannot be stopped while it is scaled above 0.")
     assert ecs("delete-service", "--cluster", "c1", "--service", "s1", "--force")[
         "service"]["status"] == "DRAINING"
-    assert ecs.error("describe-clusters", "--clusters", "c1", "--include", "NOPE") != ""
+    assert ecs.fails("describe-clusters", "--clusters", "c1", "--include", "NOPE") != ""

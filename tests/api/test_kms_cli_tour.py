@@ -10,44 +10,30 @@ snapshots, tests/aws/services/kms/test_kms.snapshot.json).
 from __future__ import annotations
 
 import base64
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from botocore.exceptions import ClientError
 
-from simulator.api import DEFAULT_ROOT_KEY
+from tests.api.awscli_runner import AwsCli, refusal
 from tests.api.conftest import client
-
-
-def _error(call, *args, **kwargs) -> tuple[str, int, str]:
-    with pytest.raises(ClientError) as info:
-        call(*args, **kwargs)
-    response = info.value.response
-    return (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"],
-            response["Error"]["Message"])
 
 
 def test_kms_client_errors_are_http_400(server):
     kms = client(server, "kms")
     key = kms.create_key()["KeyMetadata"]
     kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
-    assert _error(kms.encrypt, KeyId=key["KeyId"], Plaintext=b"x") == (
+    assert refusal(kms.encrypt, KeyId=key["KeyId"], Plaintext=b"x") == (
         "KMSInvalidStateException", 400, f"{key['Arn']} is pending deletion.")
     kms.cancel_key_deletion(KeyId=key["KeyId"])
     assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] == "Disabled"
     other = kms.create_key()["KeyMetadata"]
-    assert _error(kms.cancel_key_deletion, KeyId=other["KeyId"]) == (
+    assert refusal(kms.cancel_key_deletion, KeyId=other["KeyId"]) == (
         "KMSInvalidStateException", 400, f"{other['Arn']} is not pending deletion.")
-    assert _error(kms.generate_data_key, KeyId=other["KeyId"], KeySpec="AES_256",
+    assert refusal(kms.generate_data_key, KeyId=other["KeyId"], KeySpec="AES_256",
                   DryRun=True) == (
         "DryRunOperationException", 400,
         "The request would have succeeded, but the DryRun option is set.")
     kms.disable_key(KeyId=other["KeyId"])
-    assert _error(kms.encrypt, KeyId=other["KeyId"], Plaintext=b"x")[:2] == (
+    assert refusal(kms.encrypt, KeyId=other["KeyId"], Plaintext=b"x")[:2] == (
         "DisabledException", 400)
 
 
@@ -59,32 +45,9 @@ def test_an_external_key_has_no_expiration_model_before_import(server):
     assert "ExpirationModel" not in kms.describe_key(KeyId=meta["KeyId"])["KeyMetadata"]
 
 
-class Aws:
-    """``python -m awscli`` with credentials in the environment, pointed at the server."""
-
-    def __init__(self, url: str, tmp: Path) -> None:
-        self.env = {
-            "PATH": os.environ.get("PATH", ""), "HOME": str(tmp),
-            "AWS_ACCESS_KEY_ID": DEFAULT_ROOT_KEY[0],
-            "AWS_SECRET_ACCESS_KEY": DEFAULT_ROOT_KEY[1],
-            "AWS_DEFAULT_REGION": "us-west-2", "AWS_ENDPOINT_URL": url,
-            "AWS_MAX_ATTEMPTS": "1", "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_CONFIG_FILE": str(tmp / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp / "none"),
-        }
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "awscli", "kms", *args], env=self.env,
-                              capture_output=True, text=True, timeout=120)
-
-    def __call__(self, *args: str) -> dict:
-        out = self.run(*args)
-        assert out.returncode == 0, out.stderr
-        return json.loads(out.stdout) if out.stdout.strip() else {}
-
-
 @pytest.mark.slow
 def test_the_kms_developer_guide_examples_with_the_aws_cli(server, tmp_path):
-    aws = Aws(server.url, tmp_path)
+    aws = AwsCli(server.url, tmp_path, service="kms")
     kms = client(server, "kms")
     keys = [kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(3)]
     key = keys[0]

@@ -10,15 +10,10 @@ handlers.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from botocore.exceptions import ClientError
 
-from simulator.api import DEFAULT_ROOT_KEY
+from tests.api.awscli_runner import AwsCli, refusal
 from tests.api.conftest import ACCOUNT, TRUST_ACCOUNT, client, user_with_key
 
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/ops"
@@ -42,14 +37,6 @@ Outputs:
 """
 
 
-def _error(call, *args, **kwargs) -> tuple[str, int, str]:
-    with pytest.raises(ClientError) as info:
-        call(*args, **kwargs)
-    response = info.value.response
-    return (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"],
-            response["Error"]["Message"])
-
-
 def test_assume_role_denied_is_aws_sentence_without_a_reason(server):
     iam = client(server, "iam")
     trust = {"Version": "2012-10-17", "Statement": [{
@@ -59,11 +46,11 @@ def test_assume_role_denied_is_aws_sentence_without_a_reason(server):
     iam.create_role(RoleName="ops", AssumeRolePolicyDocument=json.dumps(trust))
     sts = client(server, "sts", user_with_key(server, "alice", ASSUME))
     user = f"arn:aws:iam::{ACCOUNT}:user/alice"
-    assert _error(sts.assume_role, RoleArn=ROLE_ARN, RoleSessionName="s1") == (
+    assert refusal(sts.assume_role, RoleArn=ROLE_ARN, RoleSessionName="s1") == (
         "AccessDenied", 403,
         f"User: {user} is not authorized to perform: sts:AssumeRole on resource: {ROLE_ARN}")
     missing = f"arn:aws:iam::{ACCOUNT}:role/nosuch"
-    assert _error(sts.assume_role, RoleArn=missing, RoleSessionName="s1")[2] == (
+    assert refusal(sts.assume_role, RoleArn=missing, RoleSessionName="s1")[2] == (
         f"User: {user} is not authorized to perform: sts:AssumeRole on resource: {missing}")
     ok = sts.assume_role(RoleArn=ROLE_ARN, RoleSessionName="s1", ExternalId="ext-123")
     assert ok["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/ops/s1"
@@ -95,12 +82,12 @@ def test_get_session_token_acts_as_the_user_until_it_expires(server):
     sts = client(server, "sts", pair, creds["SessionToken"])
     assert sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/alice"
     client(server, "kms", pair, creds["SessionToken"]).create_key()  # the user's policy
-    assert _error(sts.get_session_token) == (
+    assert refusal(sts.get_session_token) == (
         "AccessDenied", 403, "Cannot call GetSessionToken with session credentials")
-    assert _error(client(server, "sts", user).get_session_token,
+    assert refusal(client(server, "sts", user).get_session_token,
                   DurationSeconds=129601)[:2] == ("ValidationError", 400)
     server.sim.clock.advance(900)
-    assert _error(sts.get_caller_identity) == (
+    assert refusal(sts.get_caller_identity) == (
         "ExpiredToken", 403, "The security token included in the request is expired")
 
 
@@ -127,13 +114,13 @@ def test_create_role_answers_without_max_session_duration(server):
 
 def test_a_trust_policy_that_is_not_json_is_invalid_json(server):
     iam = client(server, "iam")
-    assert _error(iam.create_role, RoleName="r", AssumeRolePolicyDocument="trust.json") == (
+    assert refusal(iam.create_role, RoleName="r", AssumeRolePolicyDocument="trust.json") == (
         "MalformedPolicyDocument", 400, "This policy contains invalid Json")
     iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT))
-    assert _error(iam.update_assume_role_policy, RoleName="r",
+    assert refusal(iam.update_assume_role_policy, RoleName="r",
                   PolicyDocument="{bad")[2] == "This policy contains invalid Json"
     # A permission policy that is not JSON keeps IAM's other words.
-    assert _error(iam.put_role_policy, RoleName="r", PolicyName="p",
+    assert refusal(iam.put_role_policy, RoleName="r", PolicyName="p",
                   PolicyDocument="policy.json")[2] == "Syntax errors in policy."
 
 
@@ -155,9 +142,9 @@ def test_cloudformation_lists_a_stacks_resources_and_events(server):
     detail = cfn.describe_stack_resource(StackName="s1", LogicalResourceId="Key")
     assert detail["StackResourceDetail"]["PhysicalResourceId"] == key_id
     assert "LastUpdatedTimestamp" in detail["StackResourceDetail"]
-    assert _error(cfn.describe_stack_resource, StackName="s1", LogicalResourceId="Nope") == (
+    assert refusal(cfn.describe_stack_resource, StackName="s1", LogicalResourceId="Nope") == (
         "ValidationError", 400, "Resource Nope does not exist for stack s1")
-    assert _error(cfn.describe_stack_resources, StackName="nope")[2] == (
+    assert refusal(cfn.describe_stack_resources, StackName="nope")[2] == (
         "Stack with id nope does not exist")
     events = cfn.describe_stack_events(StackName="s1")["StackEvents"]
     assert (events[0]["LogicalResourceId"], events[0]["ResourceStatus"]) == (
@@ -172,43 +159,9 @@ def test_cloudformation_lists_a_stacks_resources_and_events(server):
         "ResourceStatus"] == "DELETE_COMPLETE"
 
 
-class Aws:
-    """``python -m awscli`` with credentials in the environment, pointed at the server."""
-
-    def __init__(self, url: str, tmp: Path, key: tuple[str, str] = DEFAULT_ROOT_KEY,
-                 token: str | None = None) -> None:
-        self.env = {
-            "PATH": os.environ.get("PATH", ""), "HOME": str(tmp),
-            "AWS_ACCESS_KEY_ID": key[0], "AWS_SECRET_ACCESS_KEY": key[1],
-            "AWS_DEFAULT_REGION": "us-west-2", "AWS_ENDPOINT_URL": url,
-            "AWS_MAX_ATTEMPTS": "1", "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_CONFIG_FILE": str(tmp / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp / "none"),
-        }
-        if token:
-            self.env["AWS_SESSION_TOKEN"] = token
-        self.url, self.tmp = url, tmp
-
-    def as_(self, key: tuple[str, str], token: str | None = None) -> Aws:
-        return Aws(self.url, self.tmp, key, token)
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "awscli", *args], env=self.env,
-                              capture_output=True, text=True, timeout=120)
-
-    def __call__(self, *args: str) -> dict:
-        out = self.run(*args)
-        assert out.returncode == 0, out.stderr
-        return json.loads(out.stdout) if out.stdout.strip() else {}
-
-    def fails(self, *args: str) -> str:
-        out = self.run(*args)
-        assert out.returncode == 255, (out.returncode, out.stdout, out.stderr)
-        return out.stderr.strip()
-
-
 @pytest.mark.slow
 def test_sts_iam_cloudtrail_and_cloudformation_with_the_aws_cli(server, tmp_path):
-    aws = Aws(server.url, tmp_path)
+    aws = AwsCli(server.url, tmp_path)
     root = aws("sts", "get-caller-identity")
     assert root == {"UserId": ACCOUNT, "Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:root"}
 
