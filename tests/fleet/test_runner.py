@@ -40,6 +40,7 @@ def test_a_fleet_run_keeps_its_summary_timeline_and_plots(tmp_path: Path) -> Non
     assert len(list((path / "plots").glob("fleet_*.png"))) == 2
     summary = (path / "summary.txt").read_text()
     assert "peak throttled/s" in summary and "CreateGrant" in summary
+    assert "tasks/s wall" in summary and "peak RSS MiB" in summary and " req + " in summary
 
 
 def test_compare_two_fleet_runs_shows_what_changed(tmp_path: Path, capsys) -> None:

@@ -74,7 +74,8 @@ class FleetRunner(Runner):
                 row["timeline"] = str(path.relative_to(run_dir))
             ctx.note(f"fleet cell {cell.key} rep {rep}: {row['started']}/{row['tasks_total']} "
                      f"started, {row['failed_to_start']} failed, last RUNNING at "
-                     f"{row['seconds_to_last_running']} s")
+                     f"{_num(row['seconds_to_last_running'], '{:.1f}')} s simulated "
+                     f"({_num(row['tasks_per_wall_second'])} tasks/s of wall time)")
             rows.append(row)
         return rows
 
@@ -133,9 +134,14 @@ def fleet_table(df: pd.DataFrame) -> pd.DataFrame:
     show["peak throttled/s"] = df["peak_kms_throttled_per_s"].map(_num)
     show["peak grants"] = df["peak_grants"].map(_num)
     show["KMS req/task"] = df["kms_requests_per_task"].map(lambda x: _num(x, "{:.2f}"))
-    show["KMS $/month"] = [f"{_num(a, '{:.2f}')}+{_num(b, '{:.0f}')} keys" for a, b in
+    show["KMS $/month"] = [f"{_num(a, '{:.2f}')} req + {_num(b, '{:.0f}')} keys" for a, b in
                            zip(df["kms_request_usd_per_month"], df["kms_key_usd_per_month"],
                                strict=True)]
+    # The simulator's own speed and memory (issue 13's figure for a 100,000-task fleet).
+    if "tasks_per_wall_second" in df:
+        show["tasks/s wall"] = df["tasks_per_wall_second"].map(_num)
+    if "shard_peak_rss_mib" in df:
+        show["peak RSS MiB"] = df["shard_peak_rss_mib"].map(_num)
     return show
 
 
