@@ -151,6 +151,20 @@ class FleetShape:
         """KMS keys each account creates."""
         return self.clusters if self.keys == "per_cluster" else 1
 
+    def cluster_names(self) -> list[str]:
+        """The clusters each account creates, in order (fleet-000, fleet-001, ...)."""
+        return [f"fleet-{i:03d}" for i in range(self.clusters)]
+
+    def busiest_key(self) -> str:
+        """Which key holds the most grants at once, in words a refusal can name: the key of
+        the largest cluster (keys per cluster) or the one key every cluster shares."""
+        names = self.cluster_names()
+        if self.keys == "per_cluster":
+            return f"the key of cluster {names[0]}"  # cluster_tasks puts the extra task first
+        if len(names) == 1:
+            return f"the key of cluster {names[0]}"
+        return f"the key shared by clusters {names[0]} to {names[-1]}"
+
     def cluster_tasks(self) -> list[int]:
         """Tasks of each cluster (the account's tasks split as evenly as they go)."""
         q, r = divmod(self.tasks, self.clusters)
@@ -293,7 +307,8 @@ def _check_combinations(grid: dict[str, list[Any]], err: Err) -> None:
             how = ("on average " if p["pattern"] == "churn" else "")
             raise err("grid.tasks",
                       f"{p['tasks']} tasks ({p['pattern']}, {p['clusters']} cluster(s), keys "
-                      f"{p['keys']}) hold {how}{peak:,.0f} grants on one KMS key at once; a "
+                      f"{p['keys']}) hold {how}{peak:,.0f} grants at once on {shape.busiest_key()} "
+                      "in each account; a "
                       f"key holds at most {limit:,} (the grants-per-key quota: one grant per "
                       "running task)",
                       f"at most {limit:,} tasks at once per key: more clusters with keys = "

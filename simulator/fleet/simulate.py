@@ -104,7 +104,7 @@ class _Shard:
             jitter=shape.provisioning_jitter, rng=random.Random(seed + ":provisioning"))
         self.ecs = sim.client("ecs")
         self.kms = sim.client("kms")
-        self.clusters = [f"fleet-{i:03d}" for i in range(shape.clusters)]
+        self.clusters = shape.cluster_names()
         self.key_ids = self._setup()
         self.t0 = sim.clock.time()
         self.intent: dict[str, float] = {}

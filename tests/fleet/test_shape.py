@@ -53,14 +53,18 @@ def test_more_tasks_at_once_than_a_key_has_grants_is_refused_naming_the_key() ->
     with pytest.raises(SpecError) as info:
         parse_spec_text(spec("tasks = 60000"), path="f.toml")
     msg = str(info.value)
-    assert "f.toml: grid.tasks:" in msg and "60,000 grants on one KMS key" in msg
+    assert "f.toml: grid.tasks:" in msg
+    assert "60,000 grants at once on the key of cluster fleet-000" in msg
     assert "at most 50,000" in msg and "per_cluster" in msg
     # the same tasks spread over two clusters with a key each, or a raised quota, are fine
     parse_spec_text(spec('tasks = 60000\nclusters = 2\nkeys = "per_cluster"'))
     parse_spec_text(spec("tasks = 60000\nquotas = { GrantsPerKey = 100000 }"))
     # two clusters sharing one key still hold every grant on it
-    with pytest.raises(SpecError, match=r"grid\.tasks"):
+    with pytest.raises(SpecError, match="on the key shared by clusters fleet-000 to fleet-001"):
         parse_spec_text(spec('tasks = 60000\nclusters = 2\nkeys = "shared"'))
+    # a key per cluster: the refusal names the largest cluster's key
+    with pytest.raises(SpecError, match="50,001 grants at once on the key of cluster fleet-000"):
+        parse_spec_text(spec('tasks = 100001\nclusters = 2\nkeys = "per_cluster"'))
 
 
 def test_rolling_and_churn_count_the_tasks_they_hold_at_once() -> None:
