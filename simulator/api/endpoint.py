@@ -204,7 +204,8 @@ class Endpoint:
         if self.auth is None:
             return (self.principals.get(akid) if akid else None), akid
         return self.auth.caller(self.sim, method, path, query_string, headers, body, signed,
-                                query_protocol=service in protocols.QUERY_SERVICES), akid
+                                query_protocol=service in protocols.QUERY_SERVICES,
+                                service=service), akid
 
     def _client(self, service: str, caller: str | None, akid: str | None, client_ip: str,
                 user_agent: str) -> Client:

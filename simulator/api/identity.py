@@ -151,7 +151,7 @@ class Authenticator:
 
     def caller(self, sim: Any, method: str, path: str, query: str, headers: dict[str, str],
                body: bytes, signed: sigv4.SignedRequest | None, *,
-               query_protocol: bool = False) -> str:
+               query_protocol: bool = False, service: str = "") -> str:
         """The principal of a correctly signed request; ``AuthError`` otherwise."""
         if signed is None:
             raise AuthError("missing")
@@ -171,4 +171,13 @@ class Authenticator:
             raise AuthError("bad-signature", skew)
         if owner.expiration is not None and sim.clock.now() >= owner.expiration:
             raise AuthError("expired")
+        if (service == "iam" and owner.session_token is not None
+                and ":assumed-role/" not in owner.principal):
+            # https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html:
+            # "You cannot call any IAM API operations unless MFA authentication information
+            # is included in the request"; IAM answers InvalidClientTokenId (403) then
+            # (https://github.com/aws/aws-cli/issues/8918 records the XML).
+            raise AuthError("unknown-key", why="credentials from sts get-session-token cannot "
+                            "call IAM unless MFA was given (the simulator has no MFA devices); "
+                            "use the long-term access key, or assume a role")
         return owner.principal

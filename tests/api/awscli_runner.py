@@ -62,3 +62,12 @@ def refusal(call: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[str, i
     response = info.value.response
     return (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"],
             response["Error"]["Message"])
+
+
+def refusal_explanation(call: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+    """The simulator's own explanation of a refusal (the ``x-fargate-sim-explanation``
+    header beside AWS's words)."""
+    with pytest.raises(ClientError) as info:
+        call(*args, **kwargs)
+    return str(info.value.response["ResponseMetadata"]["HTTPHeaders"].get(
+        "x-fargate-sim-explanation", ""))

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from tests.api.awscli_runner import AwsCli, refusal
+from tests.api.awscli_runner import AwsCli, refusal, refusal_explanation
 from tests.api.conftest import ACCOUNT, TRUST_ACCOUNT, client, user_with_key
 
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/ops"
@@ -84,6 +84,14 @@ def test_get_session_token_acts_as_the_user_until_it_expires(server):
     client(server, "kms", pair, creds["SessionToken"]).create_key()  # the user's policy
     assert refusal(sts.get_session_token) == (
         "AccessDenied", 403, "Cannot call GetSessionToken with session credentials")
+    # No IAM call without MFA (API_GetSessionToken.html); IAM's own XML words, 403
+    # (https://github.com/aws/aws-cli/issues/8918), whatever the user's policies allow.
+    iam = client(server, "iam", pair, creds["SessionToken"])
+    assert refusal(iam.list_users) == (
+        "InvalidClientTokenId", 403, "The security token included in the request is invalid")
+    assert "get-session-token cannot call IAM" in refusal_explanation(iam.get_user)
+    # the long-term key still can (denied or allowed by policy, not by its token)
+    assert refusal(client(server, "iam", user).list_users)[0] == "AccessDenied"
     assert refusal(client(server, "sts", user).get_session_token,
                   DurationSeconds=129601)[:2] == ("ValidationError", 400)
     server.sim.clock.advance(900)
