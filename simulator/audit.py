@@ -100,6 +100,16 @@ def user_identity(caller: Principal) -> dict[str, Any]:
     ident = _user_identity(caller)
     if caller.access_key_id is not None and not caller.is_service:
         ident["accessKeyId"] = caller.access_key_id
+    if caller.session_issued is not None and not caller.is_service:
+        # Temporary credentials (AssumeRole, GetSessionToken): when they were issued and
+        # whether MFA was used (never here: the simulator has no MFA devices).
+        # https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html
+        context = ident.setdefault("sessionContext", {})
+        context.setdefault("sessionIssuer", {})
+        context["webIdFederationData"] = {}
+        context["attributes"] = {
+            "creationDate": caller.session_issued.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "mfaAuthenticated": "false"}
     return ident
 
 

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from simulator.arn import Arn
@@ -39,6 +40,9 @@ class Principal:
     #: An assumed-role session's session policies (``PolicyDocument``s): they limit what the
     #: role's policies allow and never grant more (``simulator.iam.evaluation.evaluate``).
     session_policies: tuple[Any, ...] = field(default=(), compare=False, hash=False)
+    #: When the temporary credentials that signed were issued (STS sessions over HTTP):
+    #: CloudTrail's ``userIdentity.sessionContext.attributes.creationDate``.
+    session_issued: datetime | None = field(default=None, compare=False, hash=False)
 
     @property
     def is_service(self) -> bool:

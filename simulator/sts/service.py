@@ -72,6 +72,9 @@ class Session:
     policy_arns: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
     transitive_tag_keys: frozenset[str] = frozenset()
+    #: When the credentials were issued (CloudTrail's sessionContext.attributes.creationDate);
+    #: None in state saved before it was kept.
+    issued: datetime | None = None
 
     @property
     def transitive_tags(self) -> dict[str, str]:
@@ -198,7 +201,8 @@ class StsService(Service):
         token = base64.b64encode(rng.randbytes(96)).decode()
         expiration = (ctx.now + timedelta(seconds=duration)).replace(microsecond=0)
         self.sessions[akid] = Session(akid, secret, token, principal_arn, expiration, policy,
-                                      policy_arns, dict(tags or {}), transitive)
+                                      policy_arns, dict(tags or {}), transitive,
+                                      issued=ctx.now.replace(microsecond=0))
         return akid, secret, token, expiration
 
     def _caller_session(self, caller: Principal) -> Session | None:
@@ -275,8 +279,10 @@ class StsService(Service):
         """``principal`` (the session's ARN resolved) with the session's tags and session
         policies, when ``access_key_id`` is a session's; ``principal`` as it is otherwise."""
         session = self.sessions.get(access_key_id)
-        if session is None or (session.policy is None and not session.policy_arns
-                               and not session.tags):
+        if session is None:
+            return principal
+        principal = dataclasses.replace(principal, session_issued=session.issued)
+        if session.policy is None and not session.policy_arns and not session.tags:
             return principal
         docs = []
         if session.policy is not None:

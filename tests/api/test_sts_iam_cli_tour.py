@@ -242,7 +242,17 @@ def test_sts_iam_cloudtrail_and_cloudformation_with_the_aws_cli(server, tmp_path
                 "AttributeKey=EventName,AttributeValue=AssumeRole", "--max-items", "1")
     event = found["Events"][0]
     assert (event["EventSource"], event["Username"]) == ("sts.amazonaws.com", "s1")
-    assert json.loads(event["CloudTrailEvent"])["errorCode"] == "ValidationError"
+    chained = json.loads(event["CloudTrailEvent"])
+    assert chained["errorCode"] == "ValidationError"
+    # the session's own record: issued when alice assumed the role, no MFA
+    # (cloudtrail-event-reference-user-identity.html)
+    ident = chained["userIdentity"]
+    assert (ident["type"], ident["accessKeyId"]) == ("AssumedRole", creds["AccessKeyId"])
+    assert ident["sessionContext"]["sessionIssuer"]["arn"] == ROLE_ARN
+    issued = ident["sessionContext"]["attributes"]
+    assert issued["mfaAuthenticated"] == "false"
+    assert issued["creationDate"] <= chained["eventTime"]
+    assert issued["creationDate"].endswith("Z") and len(issued["creationDate"]) == 20
     by_user = aws("cloudtrail", "lookup-events", "--lookup-attributes",
                   "AttributeKey=Username,AttributeValue=alice")["Events"]
     assert {e["EventName"] for e in by_user} >= {"AssumeRole", "GetCallerIdentity"}
