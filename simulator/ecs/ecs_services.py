@@ -286,8 +286,12 @@ class ServiceOps(DeploymentScheduler):
         )
         cluster.services[name] = svc
         self.register_revision(svc, deployment)  # type: ignore[attr-defined]
+        # The answer is the service before the scheduler acts: AWS's scheduler starts the
+        # tasks after CreateService returns, so its answer has pendingCount 0 and no events
+        # (awscli/examples/ecs/create-service.rst); DescribeServices shows them at once here.
+        answer = {"service": svc.describe(include_tags=True)}
         self.reconcile(svc)
-        return {"service": svc.describe(include_tags=True)}
+        return answer
 
     def _create_task_set_service(
         self, ctx: CallContext, cluster: Cluster, name: str, arn: str, params: dict[str, Any]
