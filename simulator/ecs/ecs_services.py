@@ -419,8 +419,9 @@ class ServiceOps(DeploymentScheduler):
         if svc.retry is not None and new is not None:
             self.timers.cancel(svc.retry)
             svc.retry = None
-        self.reconcile(svc)
-        return {"service": svc.describe(include_tags=True)}
+        answer = {"service": svc.describe(include_tags=True)}  # before the scheduler acts,
+        self.reconcile(svc)  # as CreateService (awscli/examples/ecs/update-service.rst)
+        return answer
 
     def taskdef_for_update(self, ctx: CallContext, ref: str) -> TaskDefinition:
         """The ACTIVE task definition ``ref`` names, or ClientException."""

@@ -68,6 +68,11 @@ def test_rolling_update_to_a_new_task_definition(sim, ecs):
     new, prev = out["deployments"]
     assert (new["status"], prev["status"]) == ("PRIMARY", "ACTIVE")
     assert new["taskDefinition"] == td2 and new["rolloutState"] == "IN_PROGRESS"
+    # the answer precedes the scheduler (awscli/examples/ecs/update-service.rst): nothing of
+    # the new deployment started yet, the old one's tasks all running
+    assert (new["pendingCount"], new["runningCount"], prev["runningCount"]) == (0, 0, 2)
+    assert (out["pendingCount"], out["runningCount"]) == (0, 2)
+    assert service(ecs)["deployments"][0]["pendingCount"] == 2
     # Mid-way: old tasks keep running until new ones run (minimumHealthyPercent 100).
     sim.clock.advance(sim.ecs.timings.start_seconds() - 1)
     mid = service(ecs)
