@@ -753,6 +753,7 @@ typedef struct {
 typedef struct {
     job_t *pieces;
     size_t npieces;
+    size_t bytes;                    /* of the whole batch */
     int planned;                     /* lanes the pieces were cut for (0: cut evenly) */
     const size_t *plan;              /* their first pieces, planned + 1 entries */
     int nlanes;
@@ -800,6 +801,7 @@ typedef struct {
     pthread_cond_t cv;
     runner_t *_Atomic job; /* pending runner, taken by the worker (or withdrawn) */
     atomic_int done;        /* set when the runner is finished (or withdrawn) */
+    atomic_int asleep;      /* waiting on cv: a runner handed over costs a wake-up */
 } worker_t;
 
 static worker_t *pool[MAX_THREADS];
@@ -873,8 +875,11 @@ static void *worker_main(void *arg)
                  * two-thread batch), so going straight back to sleep would make the next
                  * batch pay a wake-up again.  Bounded: each wake-up buys one spin. */
                 pthread_mutex_lock(&w->mu);
-                if ((j = atomic_exchange(&w->job, NULL)) == NULL)
+                if ((j = atomic_exchange(&w->job, NULL)) == NULL) {
+                    atomic_store_explicit(&w->asleep, 1, memory_order_relaxed);
                     pthread_cond_wait(&w->cv, &w->mu);
+                    atomic_store_explicit(&w->asleep, 0, memory_order_relaxed);
+                }
                 pthread_mutex_unlock(&w->mu);
                 if (j == NULL)
                     continue;
@@ -900,6 +905,7 @@ static int pool_grow(int n)
         pthread_cond_init(&w->cv, NULL);
         atomic_init(&w->job, NULL);
         atomic_init(&w->done, 1);
+        atomic_init(&w->asleep, 0);
         if (pthread_create(&w->tid, NULL, worker_main, w) != 0) {
             free(w);
             break;
@@ -953,6 +959,32 @@ static int pool_withdraw(worker_t *w)
     return 1;
 }
 
+/* Runs all the pieces of a share on the calling thread, as one job: they are consecutive
+ * units of one batch, and no other runner can take any (a 1 MiB IPP XTS batch cut for two
+ * lanes and run piece by piece on one thread took 1.2-1.4 us more than uncut: each piece
+ * restarts the loop).  Results land in piece 0, the others report success. */
+static void run_alone(share_t *s)
+{
+    job_t *j = &s->pieces[0];
+    for (size_t i = 1; i < s->npieces; i++) {
+        j->count += s->pieces[i].count;
+        s->pieces[i].ok = 1;
+        s->pieces[i].first_bad = -1;
+        s->pieces[i].n_bad = 0;
+    }
+    j->slot = 0;
+    run_job(j);
+}
+
+/* A sleeping worker takes this VM 10-35 us to wake, and the wake-up costs the caller a
+ * system call: a batch hands work to one only when it is large enough to gain from a late
+ * helper, or when batches come back to back (the previous one ended within a worker's spin,
+ * so the worker woken now spins on into the next).  Isolated 256-512 KiB IPP batches (1 ms
+ * apart) were 13-30 % slower on two threads than on one for that wake-up; at 1 MiB the late
+ * helper still gains. */
+#define WAKE_SPLITS 8 /* a batch of this many times split_bytes is worth a wake-up */
+static _Atomic double pool_last_end; /* when the last split-eligible batch ended */
+
 /* Runs every piece of a share with up to n runners: the caller and n - 1 pool workers.
  * Called with the GIL released. */
 static void run_share(share_t *s, int n)
@@ -961,12 +993,25 @@ static void run_share(share_t *s, int n)
     runners[0].share = s;
     runners[0].slot = 0;
     if (n <= 1 || s->npieces <= 1 || pthread_mutex_trylock(&pool_mu) != 0) {
-        share_lanes(s, 1);
-        run_runner(&runners[0]);
+        run_alone(s);
         return;
     }
     int have = pool_grow(n - 1);
     int used = have < n - 1 ? have : n - 1;
+    double t0 = now_seconds();
+    if (s->bytes < WAKE_SPLITS * split_bytes &&
+        (t0 - atomic_load_explicit(&pool_last_end, memory_order_relaxed)) * 1e9 >= SPIN_NS) {
+        int awake = 0; /* the workers from pool[0] on that spin now: no wake-up to pay */
+        while (awake < used && !atomic_load_explicit(&pool[awake]->asleep, memory_order_relaxed))
+            awake++;
+        used = awake;
+    }
+    if (used == 0) {
+        pthread_mutex_unlock(&pool_mu);
+        run_alone(s);
+        atomic_store_explicit(&pool_last_end, now_seconds(), memory_order_relaxed);
+        return;
+    }
     share_lanes(s, used + 1);
     for (int t = 1; t <= used; t++) {
         runners[t].share = s;
@@ -977,6 +1022,7 @@ static void run_share(share_t *s, int n)
     for (int t = 1; t <= used; t++)
         if (!pool_withdraw(pool[t - 1]))
             pool_wait(pool[t - 1]);
+    atomic_store_explicit(&pool_last_end, now_seconds(), memory_order_relaxed);
     pthread_mutex_unlock(&pool_mu);
 }
 
@@ -1365,8 +1411,8 @@ static int batch_run(Bound *b, const batch_t *bt)
             j->where = "";
             start += cnt;
         }
-        share_t share = {.pieces = jobs, .npieces = npieces, .planned = threads > 1 ? threads : 0,
-                         .plan = plan};
+        share_t share = {.pieces = jobs, .npieces = npieces, .bytes = n * unit,
+                         .planned = threads > 1 ? threads : 0, .plan = plan};
         run_share(&share, threads);
         set_give(b, set);
     }

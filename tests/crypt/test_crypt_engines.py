@@ -639,3 +639,42 @@ def test_split_batches_draw_a_fresh_nonce_for_every_sector(name, threads):
                 assert back == pt, n
     finally:
         _native.set_split_bytes(was)
+
+
+@requires_native
+@pytest.mark.parametrize("name", [n for n in ENGINES if n.startswith("native-")])
+def test_split_batch_run_alone_reports_every_bad_piece(name):
+    """A batch cut into pieces for two threads but run on the caller alone (the worker asleep
+    and the batch too small to wake it, or the pool busy) is one job over all its pieces: a
+    bad tag in any piece is found, the first bad sector and the count are the batch's, and
+    only the failing sectors are zeroed, as when the pieces run on two threads."""
+    import time
+
+    from simulator.crypt.engines import _native
+
+    spec = CipherSpec.parse("aes-gcm-random", sector_size=512)
+    key, n, first = _key(spec), 40, 1000
+    pt = os.urandom(512 * n)
+    eng = get_engine(name)
+    writer, reader = eng.bind(spec, key, 1), eng.bind(spec, key, 2)
+    ct, meta = bytearray(len(pt)), bytearray(28 * n)
+    writer.encrypt(pt, ct, first, meta)
+    was = _native.set_split_bytes(4096)  # 40 sectors: five pieces for two lanes
+    try:
+        for bad_at in ((3, 17, 30), (39,), (8, 9)):
+            bad = bytearray(meta)
+            for i in bad_at:
+                bad[i * 28 + 20] ^= 0x80
+            time.sleep(0.002)  # the pool's worker goes back to sleep
+            back = bytearray(pt)
+            with pytest.raises(IntegrityError) as err:
+                reader.decrypt(ct, back, first, bad)
+            assert (err.value.sector, err.value.count) == (first + bad_at[0], len(bad_at))
+            for i in range(n):
+                want = bytes(512) if i in bad_at else pt[i * 512 : (i + 1) * 512]
+                assert back[i * 512 : (i + 1) * 512] == want, (bad_at, i)
+            back = bytearray(len(pt))
+            reader.decrypt(ct, back, first, meta)
+            assert back == pt
+    finally:
+        _native.set_split_bytes(was)
