@@ -20,11 +20,13 @@
 #include <structmember.h> /* T_OBJECT_EX, READONLY: reading __slots__ members directly */
 
 #include <openssl/core.h>
+#include <openssl/core_names.h>
 #include <openssl/core_dispatch.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/opensslv.h>
+#include <openssl/params.h>
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 
@@ -65,7 +67,15 @@ static EVP_CIPHER *cached[8];
  * update functions through public API (OSSL_PROVIDER_query_operation + the OSSL_DISPATCH
  * table, provider-cipher(7)); calling them directly does exactly what EVP does minus that
  * bookkeeping.  Used for XTS only (slots 0 and 1), with the EVP loop as fallback if anything
- * is missing, and switchable off (set_xts_direct(False), FARGATE_SIM_NATIVE_EVP_ONLY=1). */
+ * is missing, and switchable off (set_xts_direct(False), FARGATE_SIM_NATIVE_EVP_ONLY=1).
+ *
+ * The AEADs (slots 2-4: AES-GCM, ChaCha20-Poly1305) take the same path for the same reason,
+ * more so: a per-sector message through EVP is init(nonce) + [set tag] + update(AAD) +
+ * update + final + [get tag], and in OpenSSL 3.0 the init alone asks the provider for the IV
+ * length through an OSSL_PARAM lookup and the tag ctrls build and parse parameter arrays:
+ * about 1,900 instructions a sector above the cipher (callgrind), which halved the speed at
+ * 512-byte sectors.  Direct, each step is the provider's own function with a one-entry
+ * parameter array (set_aead_direct(False) selects the EVP loop). */
 typedef struct {
     int ok;
     void *provctx;
@@ -74,10 +84,14 @@ typedef struct {
     OSSL_FUNC_cipher_encrypt_init_fn *einit;
     OSSL_FUNC_cipher_decrypt_init_fn *dinit;
     OSSL_FUNC_cipher_update_fn *update;
+    OSSL_FUNC_cipher_final_fn *final;                   /* AEAD: the tag */
+    OSSL_FUNC_cipher_get_ctx_params_fn *get_ctx_params; /* AEAD: read the tag */
+    OSSL_FUNC_cipher_set_ctx_params_fn *set_ctx_params; /* AEAD: expected tag */
 } direct_t;
 
-static direct_t direct[2];
+static direct_t direct[5];
 static int xts_direct_enabled = 1;
+static int aead_direct_enabled = 1;
 
 static int name_in_list(const char *list, const char *name)
 {
@@ -92,8 +106,9 @@ static int name_in_list(const char *list, const char *name)
     return 0;
 }
 
-/* Look the cipher up in its provider's dispatch tables (GIL held: no lock needed). */
-static void resolve_direct(direct_t *d, const EVP_CIPHER *cipher, const char *name)
+/* Look the cipher up in its provider's dispatch tables (GIL held: no lock needed); aead: the
+ * tag functions are needed too. */
+static void resolve_direct(direct_t *d, const EVP_CIPHER *cipher, const char *name, int aead)
 {
     const OSSL_PROVIDER *prov = EVP_CIPHER_get0_provider(cipher);
     int no_store = 0;
@@ -112,6 +127,13 @@ static void resolve_direct(direct_t *d, const EVP_CIPHER *cipher, const char *na
             case OSSL_FUNC_CIPHER_ENCRYPT_INIT: d->einit = OSSL_FUNC_cipher_encrypt_init(f); break;
             case OSSL_FUNC_CIPHER_DECRYPT_INIT: d->dinit = OSSL_FUNC_cipher_decrypt_init(f); break;
             case OSSL_FUNC_CIPHER_UPDATE: d->update = OSSL_FUNC_cipher_update(f); break;
+            case OSSL_FUNC_CIPHER_FINAL: d->final = OSSL_FUNC_cipher_final(f); break;
+            case OSSL_FUNC_CIPHER_GET_CTX_PARAMS:
+                d->get_ctx_params = OSSL_FUNC_cipher_get_ctx_params(f);
+                break;
+            case OSSL_FUNC_CIPHER_SET_CTX_PARAMS:
+                d->set_ctx_params = OSSL_FUNC_cipher_set_ctx_params(f);
+                break;
             default: break;
             }
         }
@@ -120,7 +142,8 @@ static void resolve_direct(direct_t *d, const EVP_CIPHER *cipher, const char *na
     if (algs != NULL)
         OSSL_PROVIDER_unquery_operation(prov, OSSL_OP_CIPHER, algs);
     d->provctx = OSSL_PROVIDER_get0_provider_ctx(prov);
-    d->ok = d->provctx != NULL && d->newctx && d->freectx && d->einit && d->dinit && d->update;
+    d->ok = d->provctx != NULL && d->newctx && d->freectx && d->einit && d->dinit && d->update &&
+            (!aead || (d->final && d->get_ctx_params && d->set_ctx_params));
 }
 
 /* Returns the fetched cipher for (alg, key length) or NULL with a Python error set.
@@ -155,8 +178,8 @@ static const EVP_CIPHER *get_cipher(int alg, Py_ssize_t keylen)
             ERR_clear_error();
             return NULL;
         }
-        if (slot < 2) /* the fetched cipher keeps its provider loaded */
-            resolve_direct(&direct[slot], cached[slot], name);
+        /* the fetched cipher keeps its provider loaded */
+        resolve_direct(&direct[slot], cached[slot], name, alg != ALG_XTS);
     }
     return cached[slot];
 }
@@ -382,7 +405,7 @@ typedef struct {
     size_t unit;
     unsigned char key[MAX_KEY];
     const EVP_CIPHER *cipher;   /* OpenSSL */
-    const direct_t *direct;     /* OpenSSL XTS provider fast path, or NULL */
+    const direct_t *direct;     /* OpenSSL provider fast path, or NULL: EVP */
     void *xts_spec;             /* IPP XTS: read-only after init, shared by all workers */
     pthread_mutex_t mu;
     ctxset_t *free_sets;
@@ -469,7 +492,7 @@ static void ctx_free(const Bound *b, void *ctx, int is_enc_slot)
         return;
     if (b->backend == BK_IPP)
         ipp_ctx_free(ctx, ipp.gcm_size);
-    else if (b->alg == ALG_XTS && b->direct != NULL)
+    else if (b->direct != NULL)
         b->direct->freectx(ctx);
     else
         EVP_CIPHER_CTX_free(ctx);
@@ -497,7 +520,7 @@ static void *ctx_get(job_t *j)
     void **slot = j->enc ? &j->set->enc[j->slot] : &j->set->dec[j->slot];
     if (*slot != NULL)
         return *slot;
-    if (b->alg == ALG_XTS && b->direct != NULL) {
+    if (b->direct != NULL) {
         const direct_t *d = b->direct;
         void *actx = d->newctx(d->provctx);
         int ok = actx != NULL &&
@@ -506,7 +529,7 @@ static void *ctx_get(job_t *j)
         if (!ok) {
             if (actx != NULL)
                 d->freectx(actx);
-            j->ok = 0; j->err = ERR_peek_last_error(); j->where = "XTS key setup";
+            j->ok = 0; j->err = ERR_peek_last_error(); j->where = "provider key setup";
             ERR_clear_error();
             return NULL;
         }
@@ -650,6 +673,37 @@ static void run_job(job_t *j)
         }
         goto done;
     }
+    if (b->direct != NULL) { /* AEAD through the provider's functions: EVP's calls, minus EVP */
+        const direct_t *d = b->direct;
+        OSSL_FUNC_cipher_encrypt_init_fn *reinit = j->enc ? d->einit : d->dinit;
+        OSSL_PARAM tagp[2] = {
+            OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, NULL, TAG_LEN), OSSL_PARAM_END};
+        size_t outn = 0, outn2 = 0;
+        for (size_t i = 0; i < j->count; i++) {
+            unsigned char *m = j->meta + i * META_LEN;
+            unsigned char *out = DST_OF(j, i);
+            set_aad(aad, SECTOR_OF(j, i), m);
+            tagp[0].data = m + NONCE_LEN;
+            tagp[0].data_size = TAG_LEN;
+            if (reinit(ctx, NULL, 0, m, NONCE_LEN, NULL) != 1)
+                FAIL("AEAD nonce");
+            if (!j->enc && d->set_ctx_params(ctx, tagp) != 1)
+                FAIL("AEAD set tag");
+            if (d->update(ctx, NULL, &outn, AAD_LEN, aad, AAD_LEN) != 1)
+                FAIL("AEAD AAD");
+            if (d->update(ctx, out, &outn, unit, SRC_OF(j, i), unit) != 1 || outn != unit)
+                FAIL("AEAD sector");
+            if (d->final(ctx, out + outn, &outn2, 0) != 1) {
+                if (j->enc)
+                    FAIL("AEAD final");
+                reject_unit(j, i, out);
+                continue;
+            }
+            if (j->enc && d->get_ctx_params(ctx, tagp) != 1)
+                FAIL("AEAD get tag");
+        }
+        goto done;
+    }
     for (size_t i = 0; i < j->count; i++) {
         unsigned char *m = j->meta + i * META_LEN;
         unsigned char *out = DST_OF(j, i);
@@ -699,6 +753,7 @@ typedef struct {
 typedef struct {
     job_t *pieces;
     size_t npieces;
+    size_t bytes;                    /* of the whole batch */
     int planned;                     /* lanes the pieces were cut for (0: cut evenly) */
     const size_t *plan;              /* their first pieces, planned + 1 entries */
     int nlanes;
@@ -746,6 +801,7 @@ typedef struct {
     pthread_cond_t cv;
     runner_t *_Atomic job; /* pending runner, taken by the worker (or withdrawn) */
     atomic_int done;        /* set when the runner is finished (or withdrawn) */
+    atomic_int asleep;      /* waiting on cv: a runner handed over costs a wake-up */
 } worker_t;
 
 static worker_t *pool[MAX_THREADS];
@@ -819,8 +875,11 @@ static void *worker_main(void *arg)
                  * two-thread batch), so going straight back to sleep would make the next
                  * batch pay a wake-up again.  Bounded: each wake-up buys one spin. */
                 pthread_mutex_lock(&w->mu);
-                if ((j = atomic_exchange(&w->job, NULL)) == NULL)
+                if ((j = atomic_exchange(&w->job, NULL)) == NULL) {
+                    atomic_store_explicit(&w->asleep, 1, memory_order_relaxed);
                     pthread_cond_wait(&w->cv, &w->mu);
+                    atomic_store_explicit(&w->asleep, 0, memory_order_relaxed);
+                }
                 pthread_mutex_unlock(&w->mu);
                 if (j == NULL)
                     continue;
@@ -846,6 +905,7 @@ static int pool_grow(int n)
         pthread_cond_init(&w->cv, NULL);
         atomic_init(&w->job, NULL);
         atomic_init(&w->done, 1);
+        atomic_init(&w->asleep, 0);
         if (pthread_create(&w->tid, NULL, worker_main, w) != 0) {
             free(w);
             break;
@@ -899,6 +959,32 @@ static int pool_withdraw(worker_t *w)
     return 1;
 }
 
+/* Runs all the pieces of a share on the calling thread, as one job: they are consecutive
+ * units of one batch, and no other runner can take any (a 1 MiB IPP XTS batch cut for two
+ * lanes and run piece by piece on one thread took 1.2-1.4 us more than uncut: each piece
+ * restarts the loop).  Results land in piece 0, the others report success. */
+static void run_alone(share_t *s)
+{
+    job_t *j = &s->pieces[0];
+    for (size_t i = 1; i < s->npieces; i++) {
+        j->count += s->pieces[i].count;
+        s->pieces[i].ok = 1;
+        s->pieces[i].first_bad = -1;
+        s->pieces[i].n_bad = 0;
+    }
+    j->slot = 0;
+    run_job(j);
+}
+
+/* A sleeping worker takes this VM 10-35 us to wake, and the wake-up costs the caller a
+ * system call: a batch hands work to one only when it is large enough to gain from a late
+ * helper, or when batches come back to back (the previous one ended within a worker's spin,
+ * so the worker woken now spins on into the next).  Isolated 256-512 KiB IPP batches (1 ms
+ * apart) were 13-30 % slower on two threads than on one for that wake-up; at 1 MiB the late
+ * helper still gains. */
+#define WAKE_SPLITS 8 /* a batch of this many times split_bytes is worth a wake-up */
+static _Atomic double pool_last_end; /* when the last split-eligible batch ended */
+
 /* Runs every piece of a share with up to n runners: the caller and n - 1 pool workers.
  * Called with the GIL released. */
 static void run_share(share_t *s, int n)
@@ -907,12 +993,25 @@ static void run_share(share_t *s, int n)
     runners[0].share = s;
     runners[0].slot = 0;
     if (n <= 1 || s->npieces <= 1 || pthread_mutex_trylock(&pool_mu) != 0) {
-        share_lanes(s, 1);
-        run_runner(&runners[0]);
+        run_alone(s);
         return;
     }
     int have = pool_grow(n - 1);
     int used = have < n - 1 ? have : n - 1;
+    double t0 = now_seconds();
+    if (s->bytes < WAKE_SPLITS * split_bytes &&
+        (t0 - atomic_load_explicit(&pool_last_end, memory_order_relaxed)) * 1e9 >= SPIN_NS) {
+        int awake = 0; /* the workers from pool[0] on that spin now: no wake-up to pay */
+        while (awake < used && !atomic_load_explicit(&pool[awake]->asleep, memory_order_relaxed))
+            awake++;
+        used = awake;
+    }
+    if (used == 0) {
+        pthread_mutex_unlock(&pool_mu);
+        run_alone(s);
+        atomic_store_explicit(&pool_last_end, now_seconds(), memory_order_relaxed);
+        return;
+    }
     share_lanes(s, used + 1);
     for (int t = 1; t <= used; t++) {
         runners[t].share = s;
@@ -923,6 +1022,7 @@ static void run_share(share_t *s, int n)
     for (int t = 1; t <= used; t++)
         if (!pool_withdraw(pool[t - 1]))
             pool_wait(pool[t - 1]);
+    atomic_store_explicit(&pool_last_end, now_seconds(), memory_order_relaxed);
     pthread_mutex_unlock(&pool_mu);
 }
 
@@ -963,10 +1063,17 @@ static int ranges_overlap(const void *a, size_t la, const void *b, size_t lb)
     return la > 0 && lb > 0 && pa < pb + lb && pb < pa + la;
 }
 
-static const direct_t *xts_direct_for(int alg, Py_ssize_t keylen)
+/* The provider fast path for a cipher get_cipher() has fetched, or NULL: the EVP loop. */
+static const direct_t *direct_for(int alg, Py_ssize_t keylen)
 {
-    int slot = keylen == 32 ? 0 : 1;
-    if (alg != ALG_XTS || !xts_direct_enabled || !direct[slot].ok)
+    int slot;
+    switch (alg) {
+    case ALG_XTS: slot = keylen == 32 ? 0 : 1; break;
+    case ALG_GCM: slot = keylen == 16 ? 2 : 3; break;
+    case ALG_CHACHA: slot = 4; break;
+    default: return NULL;
+    }
+    if (!(alg == ALG_XTS ? xts_direct_enabled : aead_direct_enabled) || !direct[slot].ok)
         return NULL;
     return &direct[slot];
 }
@@ -1141,7 +1248,7 @@ static PyObject *Bound_new(PyTypeObject *type, PyObject *args, PyObject *kw)
             Py_DECREF(b);
             return NULL;
         }
-        b->direct = xts_direct_for(alg, keylen);
+        b->direct = direct_for(alg, keylen);
     } else if (alg == ALG_XTS) {
         if (unit * 8 > INT32_MAX) {
             Py_DECREF(b);
@@ -1304,8 +1411,8 @@ static int batch_run(Bound *b, const batch_t *bt)
             j->where = "";
             start += cnt;
         }
-        share_t share = {.pieces = jobs, .npieces = npieces, .planned = threads > 1 ? threads : 0,
-                         .plan = plan};
+        share_t share = {.pieces = jobs, .npieces = npieces, .bytes = n * unit,
+                         .planned = threads > 1 ? threads : 0, .plan = plan};
         run_share(&share, threads);
         set_give(b, set);
     }
@@ -2808,6 +2915,24 @@ static PyObject *set_xts_direct(PyObject *self, PyObject *arg)
     return PyBool_FromLong(was);
 }
 
+static PyObject *set_aead_direct(PyObject *self, PyObject *arg)
+{
+    int on = PyObject_IsTrue(arg);
+    if (on < 0)
+        return NULL;
+    int was = aead_direct_enabled;
+    aead_direct_enabled = on;
+    return PyBool_FromLong(was);
+}
+
+static PyObject *aead_path(PyObject *self, PyObject *unused)
+{
+    /* which loop AES-256-GCM uses now (fetching it resolves the provider functions) */
+    if (get_cipher(ALG_GCM, 32) == NULL)
+        return NULL;
+    return PyUnicode_FromString(aead_direct_enabled && direct[3].ok ? "provider" : "evp");
+}
+
 static PyObject *xts_path(PyObject *self, PyObject *unused)
 {
     /* which loop XTS uses now; fetching AES-256-XTS resolves the provider functions */
@@ -2878,6 +3003,11 @@ static PyMethodDef methods[] = {
     {"set_xts_direct", set_xts_direct, METH_O,
      "set_xts_direct(on) -> bool\n--\n\nUse the provider's XTS functions directly (True, the "
      "default) or the EVP_CipherInit_ex loop; returns the previous setting."},
+    {"set_aead_direct", set_aead_direct, METH_O,
+     "set_aead_direct(on) -> bool\n--\n\nUse the provider's AEAD (GCM, ChaCha20-Poly1305) "
+     "functions directly (True, the default) or the EVP loop; returns the previous setting."},
+    {"aead_path", aead_path, METH_NOARGS,
+     "aead_path() -> str\n--\n\n'provider' or 'evp': the loop AEAD sectors go through."},
     {"xts_path", xts_path, METH_NOARGS,
      "xts_path() -> str\n--\n\n'provider' or 'evp': the loop XTS sectors go through."},
     {"random_bytes", random_bytes, METH_VARARGS,
@@ -2912,7 +3042,7 @@ PyMODINIT_FUNC PyInit__native(void)
     }
     const char *evp_only = getenv("FARGATE_SIM_NATIVE_EVP_ONLY");
     if (evp_only != NULL && strcmp(evp_only, "1") == 0)
-        xts_direct_enabled = 0;
+        xts_direct_enabled = aead_direct_enabled = 0;
     static int atfork_registered;
     if (!atfork_registered) {
         pthread_atfork(NULL, NULL, pool_atfork_child);

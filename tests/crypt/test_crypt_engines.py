@@ -356,6 +356,53 @@ def test_native_xts_paths_agree():
 
 
 @requires_native
+@pytest.mark.parametrize("text", ["aes-gcm-random:128", "aes-gcm-random:256",
+                                  "chacha20-poly1305-random"])
+def test_native_aead_paths_agree(text):
+    """The AEAD provider fast path and the EVP loop write the same sectors and tags (given
+    nonces, as the reference), read each other's back, and both refuse a bad tag, naming the
+    first bad sector and zeroing only the failing ones."""
+    from simulator.crypt import _native
+
+    spec = CipherSpec.parse(text, sector_size=512)
+    n, first = 33, 2**40
+    key, pt = _key(spec), os.urandom(512 * n)
+    nonces = [os.urandom(12) for _ in range(n)]
+    given = b"".join(nc + bytes(16) for nc in nonces)
+    want = reference_encrypt(spec, key, pt, first, nonces)
+    eng = get_engine("native-openssl")
+    sealed = []
+    for direct in (True, False):
+        was = _native.set_aead_direct(direct)
+        try:
+            assert _native.aead_path() == ("provider" if direct else "evp")
+            out, meta = bytearray(len(pt)), bytearray(given)
+            eng.encrypt_sectors(spec, key, pt, out, first, meta, threads=2, nonces="given")
+            assert (bytes(out), bytes(meta)) == want
+            sealed.append((out, meta))
+        finally:
+            _native.set_aead_direct(was)
+    for direct in (True, False):  # each path reads what the other wrote, and refuses a bad tag
+        out, meta = sealed[1 - direct]
+        was = _native.set_aead_direct(direct)
+        try:
+            back = bytearray(len(pt))
+            eng.decrypt_sectors(spec, key, out, back, first, meta, threads=2)
+            assert back == pt
+            bad = bytearray(meta)
+            for i in (5, 20):
+                bad[i * 28 + 12] ^= 1
+            back = bytearray(pt)
+            with pytest.raises(IntegrityError) as err:
+                eng.decrypt_sectors(spec, key, out, back, first, bad)
+            assert (err.value.sector, err.value.count) == (first + 5, 2)
+            assert back[5 * 512 : 6 * 512] == bytes(512) == back[20 * 512 : 21 * 512]
+            assert back[:5 * 512] == pt[:5 * 512] and back[21 * 512:] == pt[21 * 512:]
+        finally:
+            _native.set_aead_direct(was)
+
+
+@requires_native
 def test_native_reports_system_openssl():
     eng = get_engine("native-openssl")
     assert eng.openssl_version.startswith("OpenSSL 3.")
@@ -590,5 +637,44 @@ def test_split_batches_draw_a_fresh_nonce_for_every_sector(name, threads):
                 back = bytearray(len(pt))
                 reader.decrypt(ct, back, 5, meta)
                 assert back == pt, n
+    finally:
+        _native.set_split_bytes(was)
+
+
+@requires_native
+@pytest.mark.parametrize("name", [n for n in ENGINES if n.startswith("native-")])
+def test_split_batch_run_alone_reports_every_bad_piece(name):
+    """A batch cut into pieces for two threads but run on the caller alone (the worker asleep
+    and the batch too small to wake it, or the pool busy) is one job over all its pieces: a
+    bad tag in any piece is found, the first bad sector and the count are the batch's, and
+    only the failing sectors are zeroed, as when the pieces run on two threads."""
+    import time
+
+    from simulator.crypt.engines import _native
+
+    spec = CipherSpec.parse("aes-gcm-random", sector_size=512)
+    key, n, first = _key(spec), 40, 1000
+    pt = os.urandom(512 * n)
+    eng = get_engine(name)
+    writer, reader = eng.bind(spec, key, 1), eng.bind(spec, key, 2)
+    ct, meta = bytearray(len(pt)), bytearray(28 * n)
+    writer.encrypt(pt, ct, first, meta)
+    was = _native.set_split_bytes(4096)  # 40 sectors: five pieces for two lanes
+    try:
+        for bad_at in ((3, 17, 30), (39,), (8, 9)):
+            bad = bytearray(meta)
+            for i in bad_at:
+                bad[i * 28 + 20] ^= 0x80
+            time.sleep(0.002)  # the pool's worker goes back to sleep
+            back = bytearray(pt)
+            with pytest.raises(IntegrityError) as err:
+                reader.decrypt(ct, back, first, bad)
+            assert (err.value.sector, err.value.count) == (first + bad_at[0], len(bad_at))
+            for i in range(n):
+                want = bytes(512) if i in bad_at else pt[i * 512 : (i + 1) * 512]
+                assert back[i * 512 : (i + 1) * 512] == want, (bad_at, i)
+            back = bytearray(len(pt))
+            reader.decrypt(ct, back, first, meta)
+            assert back == pt
     finally:
         _native.set_split_bytes(was)

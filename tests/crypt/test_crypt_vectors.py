@@ -15,8 +15,8 @@ from .crypt_vector_loaders import (
 )
 
 ENGINES = available_engines()
-# the OpenSSL engine runs XTS through the provider's functions by default; "native-evp" checks
-# the EVP_CipherInit_ex loop it falls back to
+# the OpenSSL engine runs XTS and the AEADs through the provider's functions by default;
+# "native-evp" checks the EVP loops it falls back to
 VARIANTS = [*ENGINES, "native-evp"] if "native-openssl" in ENGINES else ENGINES
 
 
@@ -27,11 +27,12 @@ def engine(request):
         return
     from simulator.crypt import _native
 
-    was = _native.set_xts_direct(False)
+    was = _native.set_xts_direct(False), _native.set_aead_direct(False)
     try:
         yield get_engine("native-openssl")
     finally:
-        _native.set_xts_direct(was)
+        _native.set_xts_direct(was[0])
+        _native.set_aead_direct(was[1])
 
 
 def _whole_byte_units(entries):
