@@ -1,7 +1,10 @@
-"""The AWS JSON protocol's encoding of values, driven by botocore's shapes.
+"""The AWS JSON protocol's encoding of values.
 
 On the wire, blobs are base64 strings and timestamps epoch seconds; in the simulator they
-are ``bytes`` and ``datetime``, as boto3 hands them out.
+are ``bytes`` and ``datetime``, as boto3 hands them out. Requests are decoded following
+botocore's input shapes (a base64 string is a blob only where the shape says so); in a
+response every ``bytes`` and ``datetime`` value is a blob or a timestamp, so it is encoded
+wherever it sits, by the JSON encoder's ``default``, without walking the output shape.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import binascii
 import json
 from datetime import UTC, datetime
 from functools import lru_cache
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from botocore.model import Shape
@@ -69,44 +73,6 @@ def _converted(shape: Shape) -> bool:
     return False
 
 
-@lru_cache(maxsize=4096)
-def _converted_members(shape: Shape) -> tuple[tuple[str, Shape], ...]:
-    """The members of a structure whose values need converting."""
-    return tuple((name, member) for name, member in shape.members.items()  # type: ignore[attr-defined]
-                 if _converted(member))
-
-
-def encode(shape: Shape | None, value: Any) -> Any:
-    """Python values -> wire JSON following ``shape`` (a response's top-level
-    ``ResponseMetadata`` dropped); parts whose shape holds no blob or timestamp are passed
-    through as they are (``to_json`` still converts a stray one)."""
-    if shape is None or value is None:
-        return value
-    if shape.type_name == "structure" and isinstance(value, dict) and \
-            "ResponseMetadata" in value:
-        value = {k: v for k, v in value.items() if k != "ResponseMetadata"}
-    return _encode(shape, value)
-
-
-def _encode(shape: Shape, value: Any) -> Any:
-    if value is None or not _converted(shape):
-        return value
-    t = shape.type_name
-    if t == "structure" and isinstance(value, dict):
-        out = dict(value)
-        for name, member in _converted_members(shape):
-            if name in out:
-                out[name] = _encode(member, out[name])
-        return out
-    if t == "list" and isinstance(value, list):
-        member = shape.member  # type: ignore[attr-defined]
-        return [_encode(member, v) for v in value]
-    if t == "map" and isinstance(value, dict):
-        member = shape.value  # type: ignore[attr-defined]
-        return {k: _encode(member, v) for k, v in value.items()}
-    return _scalar(value)
-
-
 def _scalar(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(bytes(value)).decode()
@@ -118,21 +84,33 @@ def _scalar(value: Any) -> Any:
 
 
 def _stray(value: Any) -> Any:
-    """``json.dumps`` default: a blob or timestamp where the shape did not say so."""
+    """The encoder's ``default``: a blob or a timestamp, wherever it sits (nothing else in a
+    response is beyond JSON)."""
     if isinstance(value, bytes | bytearray | datetime):
         return _scalar(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-#: Compact, as AWS writes its JSON responses; no cycle check (responses are trees of plain
-#: values made per call), which with the separators saves about a quarter of the encoding.
-_ENCODER = json.JSONEncoder(check_circular=False, separators=(",", ":"))
+#: The standard library's C encoder, made once (``json.JSONEncoder`` makes one per call):
+#: compact, as AWS writes its JSON responses; no cycle check (responses are trees of plain
+#: values made per call); ASCII-only, as ``json.dumps`` writes. Its ``default`` turns blobs
+#: and timestamps into their wire form wherever they sit, which is all a walk of the output
+#: shape did: every blob and timestamp member converts to base64 and epoch seconds, and
+#: nothing else changes.
+_C_ENCODE = c_make_encoder(None, _stray, encode_basestring_ascii, None, ":", ",", False,
+                           False, True) if c_make_encoder is not None else None
 
 
 def to_json(shape: Shape | None, value: Any) -> bytes:
-    """A response body in the JSON protocol."""
-    data = encode(shape, value) or {}
-    try:
-        return _ENCODER.encode(data).encode()
-    except TypeError:
-        return json.dumps(data, default=_stray, separators=(",", ":")).encode()
+    """A response body in the JSON protocol: ``value`` without the top-level
+    ``ResponseMetadata`` (the SDK's own record of the response, never on the wire); ``{}``
+    for an operation without output (``shape`` None). The shape is not needed: see the
+    module docstring."""
+    if isinstance(value, dict):
+        if "ResponseMetadata" in value:
+            value = {k: v for k, v in value.items() if k != "ResponseMetadata"}
+    elif value is None:
+        value = {}
+    if _C_ENCODE is not None:
+        return "".join(_C_ENCODE(value, 0)).encode()
+    return json.dumps(value, default=_stray, separators=(",", ":")).encode()

@@ -55,3 +55,22 @@ def test_timestamps_go_out_to_the_millisecond_as_aws_sends_them():
         "KeyMetadata": {"KeyId": "k", "CreationDate": when}}))
     assert meta["KeyMetadata"]["CreationDate"] == round(when.timestamp(), 3)
     assert repr(meta["KeyMetadata"]["CreationDate"]).split(".")[1] == "123"
+
+
+def test_an_operation_without_output_answers_an_empty_object():
+    # KMS EnableKey has no output shape: the SDK's ResponseMetadata never reaches the wire.
+    assert service_model("kms").operation_model("EnableKey").output_shape is None
+    assert wire.to_json(None, {"ResponseMetadata": {"RequestId": "r"}}) == b"{}"
+    assert wire.to_json(None, None) == b"{}"
+
+
+def test_blobs_and_timestamps_nested_in_lists_and_maps_are_converted():
+    when = datetime(2026, 1, 2, 3, 4, 5, 678900, tzinfo=UTC)
+    shape = _output("ecs", "DescribeTasks")
+    body = wire.to_json(shape, {"tasks": [{"createdAt": when, "attachments": [
+        {"details": [{"name": "n", "value": "v"}]}]}], "failures": [],
+        "ResponseMetadata": {"RequestId": "r"}})
+    assert body == (b'{"tasks":[{"createdAt":%s,"attachments":[{"details":[{"name":"n",'
+                    b'"value":"v"}]}]}],"failures":[]}' % repr(round(when.timestamp(), 3)).encode())
+    assert wire.to_json(None, {"m": {"k": [b"\x00"]}, "s": "\u00e9"}) == \
+        b'{"m":{"k":["AA=="]},"s":"\\u00e9"}'
