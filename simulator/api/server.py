@@ -103,6 +103,49 @@ def _request_line(rfile: BufferedIOBase) -> bytes:
 def read_headers(rfile: BufferedIOBase) -> dict[str, str]:
     """The header block after a request line: lower-case names, repeated fields joined
     with commas (RFC 9110, 5.3); obsolete line folding and nameless lines are refused."""
+    peek = getattr(rfile, "peek", None)
+    if peek is not None:
+        # The usual request arrives whole: its header block is taken from the buffer at once
+        # (one decode, one split) rather than line by line; anything unusual (a block not
+        # yet all read, bare LF line ends, too many fields, folding, a bad field) is left
+        # where it is for the line-by-line reader below, which says what is wrong.
+        buffered = peek(MAX_LINE_BYTES)
+        end = buffered.find(b"\r\n\r\n")
+        if end >= 0:
+            found = _header_block(buffered[:end])
+            if found is not None:
+                rfile.read(end + 4)
+                return found
+        elif buffered[:2] == b"\r\n":  # no header fields at all
+            rfile.read(2)
+            return {}
+    return _read_header_lines(rfile)
+
+
+def _header_block(block: bytes) -> dict[str, str] | None:
+    """The fields of a CRLF-separated header block, as ``_read_header_lines`` reads them;
+    None for a block it would read otherwise or refuse (it then reads it itself)."""
+    lines = block.decode("iso-8859-1").split("\r\n")
+    if len(lines) > MAX_HEADERS or block.count(b"\n") != len(lines) - 1:
+        return None
+    headers: dict[str, str] = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        # Refused or unusual (folding, no name, spaces around or in the name): the
+        # line reader answers it. A line is at most the peek's size, so never too long.
+        if not sep or not name or name[0] in " \t" or name != name.strip() or " " in name:
+            return None
+        name = name.lower()
+        value = value.strip()
+        if name in headers:
+            headers[name] = f"{headers[name]}, {value}"
+        else:
+            headers[name] = value
+    return headers
+
+
+def _read_header_lines(rfile: BufferedIOBase) -> dict[str, str]:
+    """``read_headers`` one line at a time, for any header block."""
     headers: dict[str, str] = {}
     readline = rfile.readline
     for _ in range(MAX_HEADERS + 1):
