@@ -50,6 +50,26 @@ def decode(shape: Shape | None, value: Any, path: str = "") -> Any:
     return value
 
 
+#: The standard library's C scanner behind ``json.loads``, called directly.
+_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def loads(body: bytes) -> Any:
+    """The JSON value of a request body, exactly as ``json.loads(body)`` reads it (and
+    raising what it raises), without its encoding detection and whitespace scans for the
+    usual body: UTF-8 starting with ``{`` and ending with its value."""
+    if body[:1] == b"{" and body[1:2] != b"\x00":  # json.detect_encoding would say UTF-8
+        text = body.decode("utf-8", "surrogatepass")
+        try:
+            value, end = _SCAN(text, 0)
+        except StopIteration:  # pragma: no cover - "{" always starts a value
+            pass
+        else:
+            if end == len(text):
+                return value
+    return json.loads(body)  # anything else: trailing whitespace, other encodings, errors
+
+
 @lru_cache(maxsize=4096)
 def _converted(shape: Shape) -> bool:
     """Whether values of ``shape`` can hold a blob or a timestamp (anything JSON cannot
@@ -73,21 +93,22 @@ def _converted(shape: Shape) -> bool:
     return False
 
 
-def _scalar(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(bytes(value)).decode()
-    if isinstance(value, datetime):
-        # AWS's JSON services send epoch seconds to the millisecond (e.g. KMS's CreationDate
-        # 1.478910903E9, ECS's createdAt 1.557134011116E9 in the API references' examples).
-        return round(value.timestamp(), 3)
-    return value
+@lru_cache(maxsize=4096)
+def _epoch_seconds(value: datetime) -> float:
+    """AWS's JSON services send epoch seconds to the millisecond (e.g. KMS's CreationDate
+    1.478910903E9, ECS's createdAt 1.557134011116E9 in the API references' examples).
+    Cached: the same creation dates go out again and again, and ``round`` to 3 digits costs
+    more than the rest of the conversion (equal datetimes are one instant: one answer)."""
+    return round(value.timestamp(), 3)
 
 
 def _stray(value: Any) -> Any:
     """The encoder's ``default``: a blob or a timestamp, wherever it sits (nothing else in a
     response is beyond JSON)."""
-    if isinstance(value, bytes | bytearray | datetime):
-        return _scalar(value)
+    if isinstance(value, datetime):
+        return _epoch_seconds(value)
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
