@@ -238,15 +238,13 @@ def _http_date() -> str:
 def response_bytes(response: Response, close: bool) -> bytes:
     """Status line, headers and body as one buffer, for one send."""
     status, headers, body = response
-    head = [f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\nServer: fargate-sim\r\n"
-            f"Date: {_http_date()}\r\n"]
-    for name, value in headers.items():
-        head.append(f"{name}: {value}\r\n")
-    head.append(f"Content-Length: {len(body)}\r\n")
-    if close:
-        head.append("Connection: close\r\n")
-    head.append("\r\n")
-    return "".join(head).encode("iso-8859-1") + body
+    fields = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+    return (f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\nServer: fargate-sim\r\n"
+            f"Date: {_http_date()}\r\n{fields}Content-Length: {len(body)}\r\n"
+            f"{_CLOSE if close else ''}\r\n").encode("iso-8859-1") + body
+
+
+_CLOSE = "Connection: close\r\n"
 
 
 class _KernelTimedReader(io.RawIOBase):
@@ -355,13 +353,18 @@ class _Handler(socketserver.StreamRequestHandler):
                                  f"(fargate-sim: bad request line {line[:60]!r})")
             method, target, version = parts
             headers = read_headers(rfile)
-            connection = headers.get("connection", "").lower()
-            close = "close" in connection or (version == "HTTP/1.0"
-                                              and "keep-alive" not in connection)
+            connection = headers.get("connection")
+            if connection is None:  # the usual case: HTTP/1.1 keeps the connection open
+                close = version == "HTTP/1.0"
+            else:
+                connection = connection.lower()
+                close = "close" in connection or (version == "HTTP/1.0"
+                                                  and "keep-alive" not in connection)
             if method not in METHODS:
                 raise BadRequest(501, "BadRequest",
                                  f"(fargate-sim: unsupported method {method!r})")
-            if headers.get("expect", "").lower() == "100-continue":
+            expect = headers.get("expect")
+            if expect is not None and expect.lower() == "100-continue":
                 send_all(self.request, b"HTTP/1.1 100 Continue\r\n\r\n", self.timeout)
             body = read_body(rfile, headers)
         except BadRequest as exc:
