@@ -130,7 +130,22 @@ class Client:
         return plan
 
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Run ``operation`` (botocore name, e.g. ``CreateKey``) with ``params``."""
+        """Run ``operation`` (botocore name, e.g. ``CreateKey``) with ``params``: the response
+        as boto3 returns it, with its ``ResponseMetadata``."""
+        response, request_id = self.invoke(operation, params)
+        out = dict(response)
+        out["ResponseMetadata"] = {
+            "RequestId": request_id,
+            "HTTPStatusCode": 200,
+            "HTTPHeaders": {"x-amzn-requestid": request_id},
+            "RetryAttempts": 0,
+        }
+        return out
+
+    def invoke(self, operation: str, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """``call`` without the SDK's ``ResponseMetadata``: the service's response (the
+        caller's to keep, never changed afterwards) and the request id (the endpoint puts
+        it in a header; the wire has no ResponseMetadata)."""
         sim, service = self._sim, self._service
         plan = self._ops.get(operation) or self._plan(operation)
         op_model = plan.model
@@ -188,15 +203,7 @@ class Client:
                     "match botocore's output shape: " + "; ".join(problems)
                 )
         sim.record(ctx, op_model, params, response, None)
-        out = dict(response)
-        request_id = ctx.request_id
-        out["ResponseMetadata"] = {
-            "RequestId": request_id,
-            "HTTPStatusCode": 200,
-            "HTTPHeaders": {"x-amzn-requestid": request_id},
-            "RetryAttempts": 0,
-        }
-        return out
+        return response, ctx.request_id
 
 
 class _Plan(NamedTuple):

@@ -27,7 +27,7 @@ from simulator.api import protocols, query, sigv4
 from simulator.api.identity import Authenticator, AuthError
 from simulator.api.store import StateStore
 from simulator.api.wallclock import WallClock
-from simulator.api.wire import WireError, decode, to_json
+from simulator.api.wire import WireError, decode, loads, to_json
 from simulator.audit import AuditTrail
 from simulator.client import Client
 
@@ -230,14 +230,15 @@ class Endpoint:
 
     def _call(self, service: str, operation: str, params: dict[str, Any],
               caller: tuple[str | None, str | None], headers: dict[str, str], client_ip: str
-              ) -> dict[str, Any]:
+              ) -> tuple[dict[str, Any], str]:
+        """The call through the front door, under the lock: (response, request id)."""
         with self.lock:
             if self.clock.sync():
                 self.dirty = True
             client = self._client(service, caller[0], caller[1], client_ip,
                                   headers.get("user-agent") or "fargate-sim")
             try:
-                return client.call(operation, params)
+                return client.invoke(operation, params)
             finally:
                 if read_only(operation):
                     self.dirty = True
@@ -257,7 +258,7 @@ class Endpoint:
         except AuthError as exc:
             return json_error(exc.status(False), exc.code(False), exc.message, exc.why)
         try:
-            raw = json.loads(body or b"{}")
+            raw = loads(body or b"{}")
         except (ValueError, RecursionError):
             return json_error(400, "SerializationException",
                               "Start of structure or map found where not expected. "
@@ -276,14 +277,13 @@ class Endpoint:
         except WireError as exc:
             return json_error(400, "SerializationException", str(exc))
         try:
-            response = self._call(service, operation, params, caller, headers, client_ip)
+            response, request_id = self._call(service, operation, params, caller, headers,
+                                              client_ip)
         except errors.ClientError as exc:
             status = protocols.error_status(service, exc.code, exc.status)
             return json_error(status, exc.code, exc.message, exc.explanation or "")
-        request_id = response["ResponseMetadata"]["RequestId"]
-        data = to_json(op.output_shape, response)
         return 200, {"Content-Type": "application/x-amz-json-1.1",
-                     "x-amzn-RequestId": request_id}, data
+                     "x-amzn-RequestId": request_id}, to_json(op.output_shape, response)
 
     # -- query protocol ---------------------------------------------------------------------
     def _query(self, method: str, path: str, query_string: str, headers: dict[str, str],
@@ -323,11 +323,11 @@ class Endpoint:
         except query.QueryError as exc:
             return xml_error(model, 400, "InvalidParameterValue", str(exc))
         try:
-            response = self._call(service, action, params, caller, headers, client_ip)
+            response, request_id = self._call(service, action, params, caller, headers,
+                                              client_ip)
         except errors.ClientError as exc:
             status = protocols.error_status(service, exc.code, exc.status)
             return xml_error(model, status, exc.code, exc.message, exc.explanation or "")
-        request_id = response["ResponseMetadata"]["RequestId"]
         return 200, {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}, \
             query.response_xml(model, op, response, request_id)
 

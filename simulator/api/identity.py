@@ -133,10 +133,14 @@ class Authenticator:
 
     def __init__(self, root_key: tuple[str, str] = DEFAULT_ROOT_KEY) -> None:
         self.root_key = root_key
+        self._root_owner = KeyOwner(root_key[1], "")
 
     def owner(self, sim: Any, access_key_id: str) -> KeyOwner | None:
         if access_key_id == self.root_key[0]:
-            return KeyOwner(self.root_key[1], sim.account_id)
+            root = self._root_owner  # made once, not per request
+            if root.principal != sim.account_id or root.secret != self.root_key[1]:
+                root = self._root_owner = KeyOwner(self.root_key[1], sim.account_id)
+            return root
         iam = sim.service("iam")
         key = iam.access_keys.get(access_key_id)
         if key is not None:

@@ -103,6 +103,49 @@ def _request_line(rfile: BufferedIOBase) -> bytes:
 def read_headers(rfile: BufferedIOBase) -> dict[str, str]:
     """The header block after a request line: lower-case names, repeated fields joined
     with commas (RFC 9110, 5.3); obsolete line folding and nameless lines are refused."""
+    peek = getattr(rfile, "peek", None)
+    if peek is not None:
+        # The usual request arrives whole: its header block is taken from the buffer at once
+        # (one decode, one split) rather than line by line; anything unusual (a block not
+        # yet all read, bare LF line ends, too many fields, folding, a bad field) is left
+        # where it is for the line-by-line reader below, which says what is wrong.
+        buffered = peek(MAX_LINE_BYTES)
+        end = buffered.find(b"\r\n\r\n")
+        if end >= 0:
+            found = _header_block(buffered[:end])
+            if found is not None:
+                rfile.read(end + 4)
+                return found
+        elif buffered[:2] == b"\r\n":  # no header fields at all
+            rfile.read(2)
+            return {}
+    return _read_header_lines(rfile)
+
+
+def _header_block(block: bytes) -> dict[str, str] | None:
+    """The fields of a CRLF-separated header block, as ``_read_header_lines`` reads them;
+    None for a block it would read otherwise or refuse (it then reads it itself)."""
+    lines = block.decode("iso-8859-1").split("\r\n")
+    if len(lines) > MAX_HEADERS or block.count(b"\n") != len(lines) - 1:
+        return None
+    headers: dict[str, str] = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        # Refused or unusual (folding, no name, spaces around or in the name): the
+        # line reader answers it. A line is at most the peek's size, so never too long.
+        if not sep or not name or name[0] in " \t" or name != name.strip() or " " in name:
+            return None
+        name = name.lower()
+        value = value.strip()
+        if name in headers:
+            headers[name] = f"{headers[name]}, {value}"
+        else:
+            headers[name] = value
+    return headers
+
+
+def _read_header_lines(rfile: BufferedIOBase) -> dict[str, str]:
+    """``read_headers`` one line at a time, for any header block."""
     headers: dict[str, str] = {}
     readline = rfile.readline
     for _ in range(MAX_HEADERS + 1):
@@ -195,15 +238,13 @@ def _http_date() -> str:
 def response_bytes(response: Response, close: bool) -> bytes:
     """Status line, headers and body as one buffer, for one send."""
     status, headers, body = response
-    head = [f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\nServer: fargate-sim\r\n"
-            f"Date: {_http_date()}\r\n"]
-    for name, value in headers.items():
-        head.append(f"{name}: {value}\r\n")
-    head.append(f"Content-Length: {len(body)}\r\n")
-    if close:
-        head.append("Connection: close\r\n")
-    head.append("\r\n")
-    return "".join(head).encode("iso-8859-1") + body
+    fields = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+    return (f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\nServer: fargate-sim\r\n"
+            f"Date: {_http_date()}\r\n{fields}Content-Length: {len(body)}\r\n"
+            f"{_CLOSE if close else ''}\r\n").encode("iso-8859-1") + body
+
+
+_CLOSE = "Connection: close\r\n"
 
 
 class _KernelTimedReader(io.RawIOBase):
@@ -312,13 +353,18 @@ class _Handler(socketserver.StreamRequestHandler):
                                  f"(fargate-sim: bad request line {line[:60]!r})")
             method, target, version = parts
             headers = read_headers(rfile)
-            connection = headers.get("connection", "").lower()
-            close = "close" in connection or (version == "HTTP/1.0"
-                                              and "keep-alive" not in connection)
+            connection = headers.get("connection")
+            if connection is None:  # the usual case: HTTP/1.1 keeps the connection open
+                close = version == "HTTP/1.0"
+            else:
+                connection = connection.lower()
+                close = "close" in connection or (version == "HTTP/1.0"
+                                                  and "keep-alive" not in connection)
             if method not in METHODS:
                 raise BadRequest(501, "BadRequest",
                                  f"(fargate-sim: unsupported method {method!r})")
-            if headers.get("expect", "").lower() == "100-continue":
+            expect = headers.get("expect")
+            if expect is not None and expect.lower() == "100-continue":
                 send_all(self.request, b"HTTP/1.1 100 Continue\r\n\r\n", self.timeout)
             body = read_body(rfile, headers)
         except BadRequest as exc:

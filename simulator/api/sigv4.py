@@ -16,11 +16,17 @@ import hmac
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 from urllib.parse import parse_qsl
 
 from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
+
+try:  # OpenSSL's HMAC without the hmac module's Python wrapper (CPython's own module)
+    from _hashlib import hmac_new as _c_hmac_new
+except ImportError:  # pragma: no cover - a Python without OpenSSL's hashlib
+    _c_hmac_new = None  # type: ignore[assignment]
 
 _AUTH = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<cred>[^,\s]+)\s*,\s*"
@@ -137,6 +143,25 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return key
 
 
+@lru_cache(maxsize=256)
+def _signing_hmac(secret: str, date: str, region: str, service: str) -> Any:
+    """An HMAC-SHA256 keyed with the signing key, to copy for each signature: keying it (and,
+    through ``hmac.new``, the Python wrapper around OpenSSL's) costs as much as the
+    signature itself."""
+    key = _signing_key(secret, date, region, service)
+    if _c_hmac_new is not None:
+        return _c_hmac_new(key, b"", "sha256")
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
+def _signature(secret: str, date: str, region: str, service: str, string_to_sign: str
+               ) -> str:
+    """The hex HMAC-SHA256 of ``string_to_sign`` under the signing key of that scope."""
+    mac = _signing_hmac(secret, date, region, service).copy()
+    mac.update(string_to_sign.encode())
+    return mac.hexdigest()  # type: ignore[no-any-return]
+
+
 _TOKEN = re.compile(r"^[a-z0-9!#$%&'*+.^_`|~-]+$")
 #: A Host that rebuilds into a URL whose path stays ``/`` (a name or an IPv6 literal, a port).
 _PLAIN_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]+)(:[0-9]*)?$")
@@ -150,26 +175,28 @@ def fast_canonical_request(signed: SignedRequest, method: str, path: str, query:
     through botocore itself. ``tests/api/test_sigv4.py`` checks the two byte for byte."""
     if signed.presigned or path != "/" or query:
         return None
-    names = _plain_names(signed.signed_headers)
-    if names is None or not _PLAIN_HOST.fullmatch(headers.get("host", "")):
+    names = _plain_names(signed.signed_headers, headers.get("host", ""))
+    if names is None:
         return None
     # Trimall: "removes excess white space before and after values, and converts
     # sequential spaces to a single space", as botocore's _header_value does it.
-    lines = [f"{name}:{' '.join(headers.get(name, '').split())}" for name in names]
-    payload = headers.get("x-amz-content-sha256", "") if "x-amz-content-sha256" in names \
-        else body_hash
-    return (f"{method.upper()}\n/\n\n" + "\n".join(lines) + "\n\n" + ";".join(names) + "\n"
-            + payload)
+    get = headers.get
+    lines = "\n".join([f"{name}:{' '.join(get(name, '').split())}" for name in names[0]])
+    payload = get("x-amz-content-sha256", "") if names[1] else body_hash
+    return f"{method.upper()}\n/\n\n{lines}\n\n{names[2]}\n{payload}"
 
 
 @lru_cache(maxsize=256)
-def _plain_names(signed_headers: tuple[str, ...]) -> tuple[str, ...] | None:
-    """The signed header names sorted as botocore sorts them, or None when they lack the
-    host or are not plain tokens."""
+def _plain_names(signed_headers: tuple[str, ...], host: str
+                 ) -> tuple[tuple[str, ...], bool, str] | None:
+    """The signed header names sorted as botocore sorts them, whether they include
+    ``x-amz-content-sha256``, and their SignedHeaders line; None when they lack the host or
+    are not plain tokens, or the host would not rebuild into a URL whose path stays ``/``."""
     names = tuple(sorted(set(signed_headers)))
-    if "host" not in names or not all(_TOKEN.fullmatch(name) for name in names):
+    if "host" not in names or not all(_TOKEN.fullmatch(name) for name in names) \
+            or not _PLAIN_HOST.fullmatch(host):
         return None
-    return names
+    return names, "x-amz-content-sha256" in names, ";".join(names)
 
 
 def _botocore_request(signed: SignedRequest, secret: str, method: str, path: str, query: str,
@@ -218,9 +245,8 @@ def verify(signed: SignedRequest, secret: str, method: str, path: str, query: st
         expected = auth.signature(auth.string_to_sign(request, canonical), request)
     else:
         date = signed.date
-        string_to_sign = (f"AWS4-HMAC-SHA256\n{date}\n{date[:8]}/{signed.region}/"
-                          f"{signed.service}/aws4_request\n"
-                          + hashlib.sha256(canonical.encode()).hexdigest())
-        key = _signing_key(secret, date[:8], signed.region, signed.service)
-        expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+        day, region, service = date[:8], signed.region, signed.service
+        expected = _signature(secret, day, region, service,
+                              f"AWS4-HMAC-SHA256\n{date}\n{day}/{region}/{service}/"
+                              f"aws4_request\n{hashlib.sha256(canonical.encode()).hexdigest()}")
     return hmac.compare_digest(expected, signed.signature)

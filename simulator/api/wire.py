@@ -1,7 +1,10 @@
-"""The AWS JSON protocol's encoding of values, driven by botocore's shapes.
+"""The AWS JSON protocol's encoding of values.
 
 On the wire, blobs are base64 strings and timestamps epoch seconds; in the simulator they
-are ``bytes`` and ``datetime``, as boto3 hands them out.
+are ``bytes`` and ``datetime``, as boto3 hands them out. Requests are decoded following
+botocore's input shapes (a base64 string is a blob only where the shape says so); in a
+response every ``bytes`` and ``datetime`` value is a blob or a timestamp, so it is encoded
+wherever it sits, by the JSON encoder's ``default``, without walking the output shape.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import binascii
 import json
 from datetime import UTC, datetime
 from functools import lru_cache
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from botocore.model import Shape
@@ -46,6 +50,26 @@ def decode(shape: Shape | None, value: Any, path: str = "") -> Any:
     return value
 
 
+#: The standard library's C scanner behind ``json.loads``, called directly.
+_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def loads(body: bytes) -> Any:
+    """The JSON value of a request body, exactly as ``json.loads(body)`` reads it (and
+    raising what it raises), without its encoding detection and whitespace scans for the
+    usual body: UTF-8 starting with ``{`` and ending with its value."""
+    if body[:1] == b"{" and body[1:2] != b"\x00":  # json.detect_encoding would say UTF-8
+        text = body.decode("utf-8", "surrogatepass")
+        try:
+            value, end = _SCAN(text, 0)
+        except StopIteration:  # pragma: no cover - "{" always starts a value
+            pass
+        else:
+            if end == len(text):
+                return value
+    return json.loads(body)  # anything else: trailing whitespace, other encodings, errors
+
+
 @lru_cache(maxsize=4096)
 def _converted(shape: Shape) -> bool:
     """Whether values of ``shape`` can hold a blob or a timestamp (anything JSON cannot
@@ -70,69 +94,44 @@ def _converted(shape: Shape) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _converted_members(shape: Shape) -> tuple[tuple[str, Shape], ...]:
-    """The members of a structure whose values need converting."""
-    return tuple((name, member) for name, member in shape.members.items()  # type: ignore[attr-defined]
-                 if _converted(member))
-
-
-def encode(shape: Shape | None, value: Any) -> Any:
-    """Python values -> wire JSON following ``shape`` (a response's top-level
-    ``ResponseMetadata`` dropped); parts whose shape holds no blob or timestamp are passed
-    through as they are (``to_json`` still converts a stray one)."""
-    if shape is None or value is None:
-        return value
-    if shape.type_name == "structure" and isinstance(value, dict) and \
-            "ResponseMetadata" in value:
-        value = {k: v for k, v in value.items() if k != "ResponseMetadata"}
-    return _encode(shape, value)
-
-
-def _encode(shape: Shape, value: Any) -> Any:
-    if value is None or not _converted(shape):
-        return value
-    t = shape.type_name
-    if t == "structure" and isinstance(value, dict):
-        out = dict(value)
-        for name, member in _converted_members(shape):
-            if name in out:
-                out[name] = _encode(member, out[name])
-        return out
-    if t == "list" and isinstance(value, list):
-        member = shape.member  # type: ignore[attr-defined]
-        return [_encode(member, v) for v in value]
-    if t == "map" and isinstance(value, dict):
-        member = shape.value  # type: ignore[attr-defined]
-        return {k: _encode(member, v) for k, v in value.items()}
-    return _scalar(value)
-
-
-def _scalar(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(bytes(value)).decode()
-    if isinstance(value, datetime):
-        # AWS's JSON services send epoch seconds to the millisecond (e.g. KMS's CreationDate
-        # 1.478910903E9, ECS's createdAt 1.557134011116E9 in the API references' examples).
-        return round(value.timestamp(), 3)
-    return value
+def _epoch_seconds(value: datetime) -> float:
+    """AWS's JSON services send epoch seconds to the millisecond (e.g. KMS's CreationDate
+    1.478910903E9, ECS's createdAt 1.557134011116E9 in the API references' examples).
+    Cached: the same creation dates go out again and again, and ``round`` to 3 digits costs
+    more than the rest of the conversion (equal datetimes are one instant: one answer)."""
+    return round(value.timestamp(), 3)
 
 
 def _stray(value: Any) -> Any:
-    """``json.dumps`` default: a blob or timestamp where the shape did not say so."""
-    if isinstance(value, bytes | bytearray | datetime):
-        return _scalar(value)
+    """The encoder's ``default``: a blob or a timestamp, wherever it sits (nothing else in a
+    response is beyond JSON)."""
+    if isinstance(value, datetime):
+        return _epoch_seconds(value)
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-#: Compact, as AWS writes its JSON responses; no cycle check (responses are trees of plain
-#: values made per call), which with the separators saves about a quarter of the encoding.
-_ENCODER = json.JSONEncoder(check_circular=False, separators=(",", ":"))
+#: The standard library's C encoder, made once (``json.JSONEncoder`` makes one per call):
+#: compact, as AWS writes its JSON responses; no cycle check (responses are trees of plain
+#: values made per call); ASCII-only, as ``json.dumps`` writes. Its ``default`` turns blobs
+#: and timestamps into their wire form wherever they sit, which is all a walk of the output
+#: shape did: every blob and timestamp member converts to base64 and epoch seconds, and
+#: nothing else changes.
+_C_ENCODE = c_make_encoder(None, _stray, encode_basestring_ascii, None, ":", ",", False,
+                           False, True) if c_make_encoder is not None else None
 
 
 def to_json(shape: Shape | None, value: Any) -> bytes:
-    """A response body in the JSON protocol."""
-    data = encode(shape, value) or {}
-    try:
-        return _ENCODER.encode(data).encode()
-    except TypeError:
-        return json.dumps(data, default=_stray, separators=(",", ":")).encode()
+    """A response body in the JSON protocol: ``value`` without the top-level
+    ``ResponseMetadata`` (the SDK's own record of the response, never on the wire); ``{}``
+    for an operation without output (``shape`` None). The shape is not needed: see the
+    module docstring."""
+    if isinstance(value, dict):
+        if "ResponseMetadata" in value:
+            value = {k: v for k, v in value.items() if k != "ResponseMetadata"}
+    elif value is None:
+        value = {}
+    if _C_ENCODE is not None:
+        return "".join(_C_ENCODE(value, 0)).encode()
+    return json.dumps(value, default=_stray, separators=(",", ":")).encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import threading
@@ -10,6 +11,8 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulator.api import DEFAULT_ROOT_KEY
 from simulator.api import server as server_module
@@ -215,3 +218,37 @@ def test_no_kernel_timeout_without_a_positive_time(seconds):
         a.settimeout(0.5)
         assert not server_module._kernel_timeouts(a, seconds)
         assert a.gettimeout() == 0.5
+
+
+def _read(reader, data: bytes):
+    """(fields or the refusal's status and code, the bytes left after the header block)."""
+    rfile = io.BufferedReader(io.BytesIO(data))
+    try:
+        out = reader(rfile)
+    except server_module.BadRequest as exc:
+        return (exc.status, exc.code), None
+    return out, rfile.read()
+
+
+ODD_TEXT = st.lists(st.sampled_from(["a", "B", "-", " ", "\t", ":", "\r", "\n", "\xa0",
+                                     "\x1c", "é", "x-amz-date", "Host"]),
+                    max_size=8).map("".join)
+# Mostly fields as clients write them (names repeated in either case, odd values), some
+# lines of anything.
+VALUE = st.lists(st.sampled_from(["v", " ", "\t", ":", "\r", "\xa0", "\x0b", "é"]),
+                 max_size=6).map("".join)
+FIELD = st.builds("{}:{}".format, st.sampled_from(["Host", "host", "X-Amz-Date", "a", "a b"]),
+                  VALUE) | ODD_TEXT
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(FIELD, max_size=6), end=st.sampled_from(
+    [b"\r\n\r\n", b"\r\n\r\n", b"\n\n", b"\r\n\n", b"\r\n", b""]),
+    more=st.sampled_from([0, 0, 0, server_module.MAX_HEADERS - 6, server_module.MAX_HEADERS]))
+def test_the_whole_block_reader_reads_as_the_line_reader(lines, end, more):
+    """A header block read from the buffer at once gives what reading it line by line
+    gives (fields, refusal, where the body starts), whatever the lines hold."""
+    lines = lines + ["a: b"] * more  # around the most fields a request may have
+    data = "\r\n".join(lines).encode("iso-8859-1") + end + b"BODY"
+    assert _read(server_module.read_headers, data) == \
+        _read(server_module._read_header_lines, data)

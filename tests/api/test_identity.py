@@ -226,3 +226,16 @@ def test_a_signature_from_a_skewed_clock_is_refused_in_awss_words():
     assert signature_skew("20231114T223000Z", 15, now) == (
         "Signature not yet current: 20231114T223000Z is still later than 20231114T222820Z "
         "(20231114T221320Z + 15 min.)")
+
+
+def test_the_root_key_owner_follows_the_account_and_the_secret():
+    """The root's KeyOwner is made once, not per request, yet never outlives what it says."""
+    from types import SimpleNamespace
+
+    auth = identity.Authenticator(("AKIDROOT", "first"))
+    one, other = SimpleNamespace(account_id="111122223333"), SimpleNamespace(
+        account_id="444455556666")
+    assert auth.owner(one, "AKIDROOT") == identity.KeyOwner("first", "111122223333")
+    assert auth.owner(other, "AKIDROOT") == identity.KeyOwner("first", "444455556666")
+    auth.root_key = ("AKIDROOT", "second")
+    assert auth.owner(other, "AKIDROOT") == identity.KeyOwner("second", "444455556666")

@@ -8,6 +8,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulator.api import wire
 from simulator.models import service_model
@@ -55,3 +57,46 @@ def test_timestamps_go_out_to_the_millisecond_as_aws_sends_them():
         "KeyMetadata": {"KeyId": "k", "CreationDate": when}}))
     assert meta["KeyMetadata"]["CreationDate"] == round(when.timestamp(), 3)
     assert repr(meta["KeyMetadata"]["CreationDate"]).split(".")[1] == "123"
+
+
+def test_an_operation_without_output_answers_an_empty_object():
+    # KMS EnableKey has no output shape: the SDK's ResponseMetadata never reaches the wire.
+    assert service_model("kms").operation_model("EnableKey").output_shape is None
+    assert wire.to_json(None, {"ResponseMetadata": {"RequestId": "r"}}) == b"{}"
+    assert wire.to_json(None, None) == b"{}"
+
+
+def test_blobs_and_timestamps_nested_in_lists_and_maps_are_converted():
+    when = datetime(2026, 1, 2, 3, 4, 5, 678900, tzinfo=UTC)
+    shape = _output("ecs", "DescribeTasks")
+    body = wire.to_json(shape, {"tasks": [{"createdAt": when, "attachments": [
+        {"details": [{"name": "n", "value": "v"}]}]}], "failures": [],
+        "ResponseMetadata": {"RequestId": "r"}})
+    assert body == (b'{"tasks":[{"createdAt":%s,"attachments":[{"details":[{"name":"n",'
+                    b'"value":"v"}]}]}],"failures":[]}' % repr(round(when.timestamp(), 3)).encode())
+    assert wire.to_json(None, {"m": {"k": [b"\x00"]}, "s": "\u00e9"}) == \
+        b'{"m":{"k":["AA=="]},"s":"\\u00e9"}'
+
+
+def _outcome(read, body: bytes):
+    try:
+        return "value", read(body)
+    except (ValueError, RecursionError) as exc:
+        return "error", type(exc).__name__, str(exc)
+    except UnicodeDecodeError as exc:  # pragma: no cover - a ValueError
+        return "error", str(exc)
+
+
+JSONISH = st.lists(st.sampled_from([b"{", b"}", b"[", b"]", b'"', b"a", b":", b",", b" ",
+                                    b"\n", b"1", b"\x00", b"\xff", b"\xef\xbb\xbf", b"\xc3\xa9",
+                                    b'"KeyId"', b"null", b"\\u00e9", b"\\ud800"]),
+                   max_size=12).map(b"".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(body=JSONISH | st.binary(max_size=12) | st.builds(
+    lambda value, tail: json.dumps(value).encode() + tail,
+    st.dictionaries(st.text(max_size=3), st.integers() | st.text(max_size=3), max_size=3),
+    st.sampled_from([b"", b" ", b"\n", b"x", b"\x00", b"{}"])))
+def test_request_bodies_read_as_json_loads_reads_them(body):
+    assert _outcome(wire.loads, body) == _outcome(json.loads, body)
