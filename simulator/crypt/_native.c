@@ -449,6 +449,26 @@ static void reject_unit(job_t *j, size_t i, unsigned char *out)
 #define pf_stream(p) __builtin_prefetch((p), 0, 0)
 #endif
 
+/* Scattered decryption (EncryptedVolume's vectored and single reads: the sources are pages of
+ * the store, seldom in the cache once the volume outgrows it): while unit i runs, the unit
+ * about 4 KiB on is fetched whole.  The hardware prefetchers do not follow a stream across
+ * pages, and a unit's lines missed one after another; fetched a unit ahead, they arrive
+ * while the cipher works (64 scattered 4 KiB pieces of a 4 GiB volume, IPP XTS on Zen 5:
+ * 4.7 -> 6.6 GB/s).  Not for encryption: there the sources are the caller's (hot) and the
+ * extra loads held up the stores' own misses (a cold contiguous 256 KiB write lost 15 %). */
+static inline void pf_ahead(const job_t *j, size_t i)
+{
+    if (j->srcs == NULL || j->enc)
+        return;
+    const size_t unit = j->b->unit;
+    size_t n = i + (unit >= 4096 ? 1 : 4096 / unit);
+    if (n >= j->count)
+        return;
+    const unsigned char *src = j->srcs[n];
+    for (size_t off = 0; off < unit; off += 64)
+        pf_keep(src + off);
+}
+
 /* The 16-byte XTS tweak of a sector: its number as 64-bit little endian, zero padded.  On
  * x86-64 one 16-byte store: the library loads the tweak as 16 bytes, and a load that spans
  * two smaller in-flight stores cannot be forwarded from them (a stall of a dozen cycles per
@@ -570,6 +590,7 @@ static void run_ipp(job_t *j, void *ctx)
         for (size_t i = 0; i < j->count; i++) {
             if (i + 1 < j->count)
                 set_tweak(tweak[(i + 1) & 1], SECTOR_OF(j, i + 1));
+            pf_ahead(j, i);
             if ((s = xts(SRC_OF(j, i), DST_OF(j, i), bits, ctx, tweak[i & 1], 0)) != 0)
                 IPP_FAIL(what, s);
         }
@@ -583,6 +604,7 @@ static void run_ipp(job_t *j, void *ctx)
         unsigned char *out = DST_OF(j, i);
         if (i + 1 < j->count)
             set_aad(aad[(i + 1) & 1], SECTOR_OF(j, i + 1), m + META_LEN);
+        pf_ahead(j, i);
         if ((s = ipp_gcm_message(ctx, j->enc, m, NONCE_LEN, aad[i & 1], AAD_LEN, SRC_OF(j, i),
                                  out, len, j->enc ? m + NONCE_LEN : tag, &where)) != 0)
             IPP_FAIL(where, s);
@@ -633,6 +655,7 @@ static void run_job(job_t *j)
         memset(iv, 0, sizeof iv);
         for (size_t i = 0; i < j->count; i++) {
             set_tweak(iv, SECTOR_OF(j, i));
+            pf_ahead(j, i);
             if (reinit(ctx, NULL, 0, iv, sizeof iv, NULL) != 1 ||
                 d->update(ctx, DST_OF(j, i), &outn, unit, SRC_OF(j, i), unit) != 1)
                 FAIL("XTS sector");
@@ -643,6 +666,7 @@ static void run_job(job_t *j)
         memset(iv, 0, sizeof iv);
         for (size_t i = 0; i < j->count; i++) {
             set_tweak(iv, SECTOR_OF(j, i));
+            pf_ahead(j, i);
             if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, -1) != 1)
                 FAIL("EVP_CipherInit_ex(iv)");
             if (EVP_CipherUpdate(ctx, DST_OF(j, i), &outl, SRC_OF(j, i), (int)unit) != 1)
@@ -654,6 +678,7 @@ static void run_job(job_t *j)
         unsigned char *m = j->meta + i * META_LEN;
         unsigned char *out = DST_OF(j, i);
         set_aad(aad, SECTOR_OF(j, i), m);
+        pf_ahead(j, i);
         if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, m, -1) != 1)
             FAIL("EVP_CipherInit_ex(nonce)");
         if (!j->enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, m + NONCE_LEN) != 1)
