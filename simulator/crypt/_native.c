@@ -1583,6 +1583,7 @@ typedef struct {
     PyObject *records;         /* NULL, or the buffer of metadata records, RECORD_LEN a chunk */
     size_t unit, spc, stride;
     uint64_t sectors; /* of the volume */
+    int stream;       /* writev: short runs through a bounce buffer, streamed (VM_BOUNCE_RUN) */
 } VolumeMap;
 
 static PyObject *s_meta, *s_lo, *s_buf, *s_more, *s_view, *s_copy;
@@ -1596,6 +1597,7 @@ typedef struct {
     int have_view;
     PyObject *out;  /* VM_READ: the new bytes object */
     unsigned char *data;
+    int bounce;     /* VM_WRITE: encrypted into the bounce buffer, then streamed */
 } vpiece_t;
 
 typedef struct {
@@ -2247,6 +2249,48 @@ static void vm_meta_slots(vreq_t *r, int store)
     }
 }
 
+/* Scattered writes: a run of adjacent pieces shorter than this is encrypted into a bounce
+ * buffer (hot in the caches) and then streamed into the arena with non-temporal stores.  A
+ * store to a line not in the cache first reads it from memory (the read for ownership); a
+ * long contiguous run has the hardware prefetchers stream those reads, but a lone 4 KiB page
+ * of a large arena waits for them, and prefetching its lines ahead did not help.  Streaming
+ * stores read nothing: 64 scattered 4 KiB pieces of a 4 GiB volume, Zen 5, IPP XTS 8.2 -> 9.0
+ * GB/s, GCM 5.9 -> 6.9.  Only where the store outgrows the caches (vm->stream): pieces that
+ * are still cached would be written out to memory for nothing (-23 % in a 1 MiB region). */
+#define VM_BOUNCE_RUN (64 * 1024)
+/* and at most this much of one request goes through it (it stays in the caches; the rest of a
+ * huge request is written in place) */
+#define VM_BOUNCE_MAX (1024 * 1024)
+
+/* Copies n bytes (a multiple of 64, dst 16-byte aligned) with non-temporal stores; the caller
+ * fences (vm_stream_fence) before anything that must be seen after them. */
+static void vm_stream(unsigned char *dst, const unsigned char *src, size_t n)
+{
+#if defined(__SSE2__)
+    if (((uintptr_t)dst & 15) == 0 && n % 64 == 0) {
+        for (size_t o = 0; o < n; o += 64) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(src + o));
+            __m128i b = _mm_loadu_si128((const __m128i *)(src + o + 16));
+            __m128i c = _mm_loadu_si128((const __m128i *)(src + o + 32));
+            __m128i d = _mm_loadu_si128((const __m128i *)(src + o + 48));
+            _mm_stream_si128((__m128i *)(dst + o), a);
+            _mm_stream_si128((__m128i *)(dst + o + 16), b);
+            _mm_stream_si128((__m128i *)(dst + o + 32), c);
+            _mm_stream_si128((__m128i *)(dst + o + 48), d);
+        }
+        return;
+    }
+#endif
+    memcpy(dst, src, n);
+}
+
+static void vm_stream_fence(void)
+{
+#if defined(__SSE2__)
+    _mm_sfence(); /* streaming stores are weakly ordered: visible before the flags and the lock */
+#endif
+}
+
 /* writev(pieces) -> (bytes, pieces, sectors, newly written sectors) or None */
 static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
 {
@@ -2254,19 +2298,47 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
     const size_t unit = vm->unit;
     const int aead = b->alg == ALG_GCM || b->alg == ALG_CHACHA;
     PyObject *result = NULL;
+    unsigned char *bounce = NULL;
     vreq_t r;
     int ready = vm_begin(vm, pieces, VM_WRITE, aead, aead, &r);
     if (ready <= 0) {
         result = ready == 0 ? Py_NewRef(Py_None) : NULL;
         goto out;
     }
-    size_t k = 0;
+    /* which pieces go through the bounce buffer: those of short runs, where the store holds
+     * more than the caches (vm->stream, set by the volume) and the request has several pieces
+     * (a lone 4 KiB write gained nothing: its Python call costs more), on one thread (the copy
+     * after the batch is not split) */
+    size_t nb = 0;
+    if (vm->stream && r.np > 1 && b->threads == 1) {
+        for (Py_ssize_t i = 0, e; i < r.np; i = e) {
+            size_t run = r.p[i].nsec;
+            for (e = i + 1; e < r.np && r.p[e].first == r.p[e - 1].first + r.p[e - 1].nsec; e++)
+                run += r.p[e].nsec;
+            int small = run * unit < VM_BOUNCE_RUN && (nb + run) * unit <= VM_BOUNCE_MAX;
+            for (Py_ssize_t q = i; q < e; q++) {
+                r.p[q].bounce = small;
+                nb += small ? r.p[q].nsec : 0;
+            }
+        }
+        if (nb > 0 && (bounce = PyMem_RawMalloc(nb * unit)) == NULL) {
+            PyErr_NoMemory();
+            goto out;
+        }
+    }
+    size_t k = 0, kb = 0;
     for (Py_ssize_t i = 0; i < r.np; i++) {
+        unsigned char *to = (unsigned char *)r.arena.buf + r.p[i].first * unit;
+        if (r.p[i].bounce) {
+            if (r.p[i].nsec > 0)
+                pf_keep(to); /* its page walk, done by the time the copy comes */
+            to = bounce + kb * unit;
+            kb += r.p[i].nsec;
+        }
         for (size_t s = 0; s < r.p[i].nsec; s++, k++) {
-            uint64_t sec = r.p[i].first + s;
             r.srcs[k] = r.p[i].data + s * unit;
-            r.dsts[k] = (unsigned char *)r.arena.buf + sec * unit;
-            r.secs[k] = sec;
+            r.dsts[k] = to + s * unit;
+            r.secs[k] = r.p[i].first + s;
         }
     }
     if (aead)
@@ -2275,6 +2347,16 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
                   .sectors = r.secs};
     if (batch_run(b, &bt) < 0)
         goto out;
+    if (nb > 0) {
+        kb = 0;
+        for (Py_ssize_t i = 0; i < r.np; i++)
+            if (r.p[i].bounce) {
+                vm_stream((unsigned char *)r.arena.buf + r.p[i].first * unit, bounce + kb * unit,
+                          r.p[i].nsec * unit);
+                kb += r.p[i].nsec;
+            }
+        vm_stream_fence();
+    }
     if (aead)
         vm_meta_slots(&r, 1);
     size_t fresh = 0, nbytes = 0;
@@ -2295,6 +2377,7 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
     result = Py_BuildValue("(nnnn)", (Py_ssize_t)nbytes, r.np, (Py_ssize_t)r.total,
                            (Py_ssize_t)fresh);
 out:
+    PyMem_RawFree(bounce);
     vm_end(&r);
     return result;
 }
@@ -2434,6 +2517,13 @@ static void VolumeMap_dealloc(VolumeMap *vm)
     Py_TYPE(vm)->tp_free((PyObject *)vm);
 }
 
+static PyMemberDef VolumeMap_members[] = {
+    {"stream", T_INT, offsetof(VolumeMap, stream), 0,
+     "writev: short runs of several pieces are encrypted into a bounce buffer and streamed\n"
+     "into the arena (non-temporal stores): for stores larger than the caches."},
+    {NULL, 0, 0, 0, NULL},
+};
+
 static PyMethodDef VolumeMap_methods[] = {
     {"writev", (PyCFunction)VolumeMap_writev, METH_O,
      "writev(pieces) -> (bytes, pieces, sectors, newly written) or None\n--\n\n"
@@ -2458,6 +2548,7 @@ static PyTypeObject VolumeMapType = {
     .tp_doc = "VolumeMap(bound, chunks, arena, chunk_for_write, sector_size, sectors_per_chunk,\n"
               "sectors): vectored I/O of one EncryptedVolume's store in one native call.",
     .tp_methods = VolumeMap_methods,
+    .tp_members = VolumeMap_members,
     .tp_new = VolumeMap_new,
 };
 
