@@ -1593,9 +1593,9 @@ enum { VM_WRITE = 0, VM_READINTO = 1, VM_READ = 2 };
 typedef struct {
     uint64_t first; /* first sector */
     size_t nsec;
-    Py_buffer view; /* VM_WRITE, VM_READINTO: the piece's buffer */
+    Py_buffer view; /* VM_WRITE, VM_READINTO: the piece's buffer (not for bytes: see out) */
     int have_view;
-    PyObject *out;  /* VM_READ: the new bytes object */
+    PyObject *out;  /* VM_READ: the new bytes object; VM_WRITE: the piece's bytes, held */
     unsigned char *data;
     int bounce;     /* VM_WRITE: encrypted into the bounce buffer, then streamed */
 } vpiece_t;
@@ -1740,7 +1740,9 @@ static Py_ssize_t vm_parse(VolumeMap *vm, PyObject *seq, int mode, const vpre_t 
                            vpiece_t **out, size_t *total)
 {
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    vpiece_t *p = PyMem_Calloc(n > 0 ? (size_t)n : 1, sizeof *p);
+    /* not zeroed (that was a memset of 7 KiB for 64 pieces): each entry is set as it is
+     * parsed, and only parsed entries are released */
+    vpiece_t *p = PyMem_Malloc((n > 0 ? (size_t)n : 1) * sizeof *p);
     if (p == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -1749,6 +1751,9 @@ static Py_ssize_t vm_parse(VolumeMap *vm, PyObject *seq, int mode, const vpre_t 
     size_t sum = 0;
     Py_ssize_t i;
     for (i = 0; i < n; i++) {
+        p[i].have_view = 0;
+        p[i].out = NULL;
+        p[i].bounce = 0;
         if (i >= PySequence_Fast_GET_SIZE(seq)) /* a list changed under us: Python's turn */
             goto punt;
         PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
@@ -1768,6 +1773,12 @@ static Py_ssize_t vm_parse(VolumeMap *vm, PyObject *seq, int mode, const vpre_t 
             len = PyLong_AsLongLongAndOverflow(obj, &overflow);
             if (overflow || len < 0)
                 goto punt;
+        } else if (mode == VM_WRITE && PyBytes_CheckExact(obj)) {
+            /* bytes (the usual piece) are immutable and cannot be resized while referenced:
+             * held, they need no buffer export (about 100 instructions a piece) */
+            p[i].out = Py_NewRef(obj);
+            p[i].data = (unsigned char *)PyBytes_AS_STRING(obj);
+            len = PyBytes_GET_SIZE(obj);
         } else {
             /* the item is held while its buffer is taken (an exporter could run code) */
             Py_INCREF(item);
@@ -2028,10 +2039,18 @@ static size_t bits_set(unsigned char *bits, size_t a, size_t b)
     return fresh;
 }
 
-/* Whether any sector of a chunk's bitmap holds data. */
+/* Whether any sector of a chunk's bitmap holds data (eight bytes at a time: asked once per
+ * piece, byte by byte it was 6 % of a 64-piece request's own instructions). */
 static int bits_any(const unsigned char *bits, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, bits + i, 8);
+        if (w)
+            return 1;
+    }
+    for (; i < n; i++)
         if (bits[i])
             return 1;
     return 0;
@@ -2045,7 +2064,7 @@ static Py_ssize_t vm_spans(VolumeMap *vm, vpiece_t *p, Py_ssize_t np, size_t tot
                            int aead, unsigned char *bitmap, int records, vspan_t **out)
 {
     size_t cap = total + (size_t)np + 1, ns = 0, pos = 0;
-    vspan_t *sp = PyMem_Calloc(cap, sizeof *sp);
+    vspan_t *sp = PyMem_Malloc(cap * sizeof *sp); /* each entry set below */
     if (sp == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -2075,6 +2094,7 @@ static Py_ssize_t vm_spans(VolumeMap *vm, vpiece_t *p, Py_ssize_t np, size_t tot
             sp[ns].a = a;
             sp[ns].b = b;
             sp[ns].pos = pos;
+            sp[ns].at = NULL;
             ns++;
             pos += b - a;
             sec += b - a;
@@ -2373,7 +2393,7 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
     for (Py_ssize_t s = 0; s < r.ns; s++)
         fresh += bits_set(r.sp[s].bits, r.sp[s].a, r.sp[s].b);
     for (Py_ssize_t i = 0; i < r.np; i++)
-        nbytes += (size_t)r.p[i].view.len;
+        nbytes += r.p[i].nsec * unit;
     result = Py_BuildValue("(nnnn)", (Py_ssize_t)nbytes, r.np, (Py_ssize_t)r.total,
                            (Py_ssize_t)fresh);
 out:
