@@ -178,6 +178,31 @@ def test_streamed_short_runs_land_whole_beside_long_ones(spec_text, engine, monk
 
 
 @pytest.mark.parametrize("engine", NATIVE)
+@pytest.mark.parametrize("spec_text", ["aes-xts-plain64:512:4096", "aes-gcm-random:256:512"])
+def test_chunks_of_any_sector_count_map_pieces_right(spec_text, engine, monkeypatch):
+    """A chunk of 3 pages (3 or 24 sectors: no power of two, so the map divides instead of
+    shifting) places pieces that straddle chunks where a power-of-two chunk would not."""
+    spec = CipherSpec.parse(spec_text)
+    skip_unless_runs(engine, spec)
+    unit, size = spec.sector_size, 3 * 4096 * 200
+    vol = EncryptedVolume(size, spec, _key(spec), engine=engine, chunk_bytes=3 * 4096)
+    for name in ("_vector", "_pair_list"):
+        monkeypatch.setattr(vol, name, _refuse)
+    rng = random.Random(7)
+    model = bytearray(size)
+    firsts = sorted(rng.sample(range(0, size // unit - 8, 8), 30))
+    pieces = [(f * unit, rng.randbytes(rng.randint(1, 8) * unit)) for f in firsts]
+    rng.shuffle(pieces)
+    assert vol.writev(pieces) == sum(len(d) for _, d in pieces)
+    for off, data in pieces:
+        model[off : off + len(data)] = data
+    assert vol.readv([(0, size)]) == [bytes(model)]
+    spc = 3 * 4096 // unit
+    written = {(o // unit + k) // spc for o, d in pieces for k in range(len(d) // unit)}
+    assert vol.stats.chunks_allocated == len(written)
+
+
+@pytest.mark.parametrize("engine", NATIVE)
 def test_xts_ciphertext_is_the_same_as_the_python_paths(engine):
     """Native vectored writes store what the per-piece Python path would (XTS: deterministic)."""
     spec = "aes-xts-plain64:512:512"
