@@ -402,6 +402,7 @@ typedef struct {
     const uint64_t *sectors; /* per-unit sector numbers (gathered batch), or NULL: first + i */
     const unsigned char *const *srcs; /* per-unit source and destination (scattered batch), */
     unsigned char *const *dsts;       /* or NULL: src/dst + i * unit */
+    unsigned char **finals;           /* or NULL; see pf_ahead() */
     size_t base;                      /* index of the job's first unit in its batch */
     size_t count;
     /* results */
@@ -449,7 +450,41 @@ static void reject_unit(job_t *j, size_t i, unsigned char *out)
 #define pf_stream(p) __builtin_prefetch((p), 0, 0)
 #endif
 
-/* Scattered decryption (EncryptedVolume's vectored and single reads: the sources are pages of
+/* Copies n bytes (a multiple of 64, dst 16-byte aligned) with non-temporal stores; the caller
+ * fences (vm_stream_fence) before anything that must be seen after them. */
+static void vm_stream(unsigned char *dst, const unsigned char *src, size_t n)
+{
+#if defined(__SSE2__)
+    if (((uintptr_t)dst & 15) == 0 && n % 64 == 0) {
+        for (size_t o = 0; o < n; o += 64) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(src + o));
+            __m128i b = _mm_loadu_si128((const __m128i *)(src + o + 16));
+            __m128i c = _mm_loadu_si128((const __m128i *)(src + o + 32));
+            __m128i d = _mm_loadu_si128((const __m128i *)(src + o + 48));
+            _mm_stream_si128((__m128i *)(dst + o), a);
+            _mm_stream_si128((__m128i *)(dst + o + 16), b);
+            _mm_stream_si128((__m128i *)(dst + o + 32), c);
+            _mm_stream_si128((__m128i *)(dst + o + 48), d);
+        }
+        return;
+    }
+#endif
+    memcpy(dst, src, n);
+}
+
+static void vm_stream_fence(void)
+{
+#if defined(__SSE2__)
+    _mm_sfence(); /* streaming stores are weakly ordered: visible before the flags and the lock */
+#endif
+}
+
+/* Called in every scattered loop before unit i.  With `finals` (VolumeMap's writev through a
+ * bounce buffer), unit i - 1, just finished and still in the L1 cache, is streamed to its place
+ * in the store and its entry cleared, so the streaming overlaps the cipher's work instead of
+ * following it; the caller streams whatever entries are left (each job's last unit, or every
+ * unit of a loop that does not call this).
+ * Scattered decryption (EncryptedVolume's vectored and single reads: the sources are pages of
  * the store, seldom in the cache once the volume outgrows it): while unit i runs, the unit
  * about 4 KiB on is fetched whole.  The hardware prefetchers do not follow a stream across
  * pages, and a unit's lines missed one after another; fetched a unit ahead, they arrive
@@ -458,9 +493,13 @@ static void reject_unit(job_t *j, size_t i, unsigned char *out)
  * extra loads held up the stores' own misses (a cold contiguous 256 KiB write lost 15 %). */
 static inline void pf_ahead(const job_t *j, size_t i)
 {
+    const size_t unit = j->b->unit;
+    if (j->finals != NULL && i > 0 && j->finals[i - 1] != NULL) {
+        vm_stream(j->finals[i - 1], j->dsts[i - 1], unit);
+        j->finals[i - 1] = NULL;
+    }
     if (j->srcs == NULL || j->enc)
         return;
-    const size_t unit = j->b->unit;
     size_t n = i + (unit >= 4096 ? 1 : 4096 / unit);
     if (n >= j->count)
         return;
@@ -1223,6 +1262,7 @@ typedef struct {
     uint64_t first;
     const uint64_t *sectors;
     int nonces_given;
+    unsigned char **finals; /* scattered: per unit where to stream it (or NULL), see pf_ahead() */
 } batch_t;
 
 /* Units of lane t of n units cut into `lanes` lanes. */
@@ -1322,6 +1362,7 @@ static int batch_run(Bound *b, const batch_t *bt)
             j->meta = aead ? bt->meta + start * META_LEN : NULL;
             j->first_sector = bt->first + start;
             j->sectors = bt->sectors != NULL ? bt->sectors + start : NULL;
+            j->finals = bt->finals != NULL ? bt->finals + start : NULL;
             j->base = start;
             j->count = cnt;
             j->err = 0;
@@ -2295,46 +2336,19 @@ static void vm_meta_slots(vreq_t *r, int store)
 }
 
 /* Scattered writes: a run of adjacent pieces shorter than this is encrypted into a bounce
- * buffer (hot in the caches) and then streamed into the arena with non-temporal stores.  A
- * store to a line not in the cache first reads it from memory (the read for ownership); a
- * long contiguous run has the hardware prefetchers stream those reads, but a lone 4 KiB page
- * of a large arena waits for them, and prefetching its lines ahead did not help.  Streaming
- * stores read nothing: 64 scattered 4 KiB pieces of a 4 GiB volume, Zen 5, IPP XTS 8.2 -> 9.0
- * GB/s, GCM 5.9 -> 6.9.  Only where the store outgrows the caches (vm->stream): pieces that
- * are still cached would be written out to memory for nothing (-23 % in a 1 MiB region). */
+ * buffer (hot in the caches) and streamed into the arena with non-temporal stores, each unit
+ * as the cipher loop starts the next (pf_ahead(); the rest after the batch).  A store to a
+ * line not in the cache first reads it from memory (the read for ownership); a long
+ * contiguous run has the hardware prefetchers stream those reads, but a lone 4 KiB page of a
+ * large arena waits for them, and prefetching its lines ahead did not help.  Streaming stores
+ * read nothing: 64 scattered 4 KiB pieces of a 4 GiB volume, Zen 5, IPP XTS 8.2 -> 9.0 GB/s
+ * and GCM 5.9 -> 6.9 streamed after the batch, XTS 9.8-10.3 streamed a unit behind it.  Only
+ * where the store outgrows the caches (vm->stream): pieces that are still cached would be
+ * written out to memory for nothing (-23 % in a 1 MiB region). */
 #define VM_BOUNCE_RUN (64 * 1024)
 /* and at most this much of one request goes through it (it stays in the caches; the rest of a
  * huge request is written in place) */
 #define VM_BOUNCE_MAX (1024 * 1024)
-
-/* Copies n bytes (a multiple of 64, dst 16-byte aligned) with non-temporal stores; the caller
- * fences (vm_stream_fence) before anything that must be seen after them. */
-static void vm_stream(unsigned char *dst, const unsigned char *src, size_t n)
-{
-#if defined(__SSE2__)
-    if (((uintptr_t)dst & 15) == 0 && n % 64 == 0) {
-        for (size_t o = 0; o < n; o += 64) {
-            __m128i a = _mm_loadu_si128((const __m128i *)(src + o));
-            __m128i b = _mm_loadu_si128((const __m128i *)(src + o + 16));
-            __m128i c = _mm_loadu_si128((const __m128i *)(src + o + 32));
-            __m128i d = _mm_loadu_si128((const __m128i *)(src + o + 48));
-            _mm_stream_si128((__m128i *)(dst + o), a);
-            _mm_stream_si128((__m128i *)(dst + o + 16), b);
-            _mm_stream_si128((__m128i *)(dst + o + 32), c);
-            _mm_stream_si128((__m128i *)(dst + o + 48), d);
-        }
-        return;
-    }
-#endif
-    memcpy(dst, src, n);
-}
-
-static void vm_stream_fence(void)
-{
-#if defined(__SSE2__)
-    _mm_sfence(); /* streaming stores are weakly ordered: visible before the flags and the lock */
-#endif
-}
 
 /* writev(pieces) -> (bytes, pieces, sectors, newly written sectors) or None */
 static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
@@ -2344,6 +2358,7 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
     const int aead = b->alg == ALG_GCM || b->alg == ALG_CHACHA;
     PyObject *result = NULL;
     unsigned char *bounce = NULL;
+    unsigned char **finals = NULL; /* per sector: its place in the arena when bounced */
     vreq_t r;
     int ready = vm_begin(vm, pieces, VM_WRITE, aead, aead, &r);
     if (ready <= 0) {
@@ -2352,8 +2367,8 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
     }
     /* which pieces go through the bounce buffer: those of short runs, where the store holds
      * more than the caches (vm->stream, set by the volume) and the request has several pieces
-     * (a lone 4 KiB write gained nothing: its Python call costs more), on one thread (the copy
-     * after the batch is not split) */
+     * (a lone 4 KiB write gained nothing: its Python call costs more), on one thread (a
+     * worker's last unit is streamed after the batch, by this thread) */
     size_t nb = 0;
     if (vm->stream && r.np > 1 && b->threads == 1) {
         for (Py_ssize_t i = 0, e; i < r.np; i = e) {
@@ -2366,7 +2381,8 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
                 nb += small ? r.p[q].nsec : 0;
             }
         }
-        if (nb > 0 && (bounce = PyMem_RawMalloc(nb * unit)) == NULL) {
+        if (nb > 0 && ((bounce = PyMem_RawMalloc(nb * unit)) == NULL ||
+                       (finals = PyMem_RawMalloc(r.total * sizeof *finals)) == NULL)) {
             PyErr_NoMemory();
             goto out;
         }
@@ -2384,22 +2400,21 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
             r.srcs[k] = r.p[i].data + s * unit;
             r.dsts[k] = to + s * unit;
             r.secs[k] = r.p[i].first + s;
+            if (finals != NULL)
+                finals[k] = r.p[i].bounce ? (unsigned char *)r.arena.buf + r.secs[k] * unit
+                                          : NULL;
         }
     }
     if (aead)
         vm_meta_tables(&r);
     batch_t bt = {.enc = 1, .n = r.total, .srcs = r.srcs, .dsts = r.dsts, .meta = r.meta,
-                  .sectors = r.secs};
+                  .sectors = r.secs, .finals = finals};
     if (batch_run(b, &bt) < 0)
         goto out;
-    if (nb > 0) {
-        kb = 0;
-        for (Py_ssize_t i = 0; i < r.np; i++)
-            if (r.p[i].bounce) {
-                vm_stream((unsigned char *)r.arena.buf + r.p[i].first * unit, bounce + kb * unit,
-                          r.p[i].nsec * unit);
-                kb += r.p[i].nsec;
-            }
+    if (nb > 0) { /* the units the cipher loops did not stream as they went */
+        for (size_t q = 0; q < r.total; q++)
+            if (finals[q] != NULL)
+                vm_stream(finals[q], r.dsts[q], unit);
         vm_stream_fence();
     }
     if (aead)
@@ -2422,6 +2437,7 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
     result = Py_BuildValue("(nnnn)", (Py_ssize_t)nbytes, r.np, (Py_ssize_t)r.total,
                            (Py_ssize_t)fresh);
 out:
+    PyMem_RawFree(finals);
     PyMem_RawFree(bounce);
     vm_end(&r);
     return result;
