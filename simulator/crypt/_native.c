@@ -2367,8 +2367,9 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
     }
     /* which pieces go through the bounce buffer: those of short runs, where the store holds
      * more than the caches (vm->stream, set by the volume) and the request has several pieces
-     * (a lone 4 KiB write gained nothing: its Python call costs more), on one thread (a
-     * worker's last unit is streamed after the batch, by this thread) */
+     * (a lone 4 KiB write gained nothing: its Python call costs more), on one thread (the
+     * streaming stores are weakly ordered: a worker's would need a fence of its own before it
+     * reports its job done, and this thread's fence below orders only its own) */
     size_t nb = 0;
     if (vm->stream && r.np > 1 && b->threads == 1) {
         for (Py_ssize_t i = 0, e; i < r.np; i = e) {
