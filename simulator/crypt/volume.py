@@ -371,9 +371,11 @@ class EncryptedVolume:
         Pieces that overlap apply in order.  On a native engine, whole-sector pieces that
         share no sector (the usual vectored write) are one native call
         (``_native.VolumeMap``): the piece table is built in C and every sector encrypted
-        straight into the store.  Otherwise whole sectors in short runs, wherever they lie, go
-        to the engine in one call (each keeps its own sector number) and long contiguous runs
-        are encrypted in place, as :meth:`write` does.
+        straight into the store (short runs into a store larger than the caches through a
+        bounce buffer, streamed past the caches: see ``_STREAM_ABOVE``).  Otherwise whole
+        sectors in short runs, wherever they lie, go to the engine in one call (each keeps its
+        own sector number) and long contiguous runs are encrypted in place, as :meth:`write`
+        does.
         """
         vec = self._vec
         if vec is not None and not self._closed:
