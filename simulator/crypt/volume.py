@@ -62,6 +62,11 @@ _COUNTERS = (
 #: allocating and freeing two 1 MiB buffers per read costs more than the decryption.
 _SCRATCH_MAX = 16 << 20
 
+#: vectored writes into a store holding at least this much data stream their short runs into
+#: it past the caches (``_native.VolumeMap.stream``): a random piece of it is seldom cached,
+#: and a store to an uncached line waits for the line to be read first
+_STREAM_ABOVE = 64 << 20
+
 #: vectored I/O: contiguous runs of at least this many sectors go to the engine in place (one
 #: call per chunk span); shorter runs (random I/O) are gathered, whatever their positions, into
 #: one engine call with a sector number per sector.
@@ -141,6 +146,7 @@ class EncryptedVolume:
                                   spec.metadata_size, chunk_bytes)
         self._n = dict.fromkeys(_COUNTERS, 0)
         self._vec = _native_map(self._cipher, self._store)
+        self._stream_from = _STREAM_ABOVE // spec.sector_size
         self._scratch = bytearray()
         self._closed = False
 
@@ -365,12 +371,16 @@ class EncryptedVolume:
         Pieces that overlap apply in order.  On a native engine, whole-sector pieces that
         share no sector (the usual vectored write) are one native call
         (``_native.VolumeMap``): the piece table is built in C and every sector encrypted
-        straight into the store.  Otherwise whole sectors in short runs, wherever they lie, go
-        to the engine in one call (each keeps its own sector number) and long contiguous runs
-        are encrypted in place, as :meth:`write` does.
+        straight into the store (short runs into a store larger than the caches through a
+        bounce buffer, streamed past the caches: see ``_STREAM_ABOVE``).  Otherwise whole
+        sectors in short runs, wherever they lie, go to the engine in one call (each keeps its
+        own sector number) and long contiguous runs are encrypted in place, as :meth:`write`
+        does.
         """
         vec = self._vec
         if vec is not None and not self._closed:
+            # scattered pieces of a store larger than the caches are streamed past them
+            vec.stream = self._store.sectors_allocated >= self._stream_from
             done = vec.writev(pieces)  # whole sectors, none twice: one native call
             if done is not None:
                 nbytes, count, sectors, fresh = done

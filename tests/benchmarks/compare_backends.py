@@ -17,7 +17,9 @@ machine only ever slows a run down).  Tables:
    4 KiB pieces against one contiguous 256 KiB write (>= 0.8x): to one place (hot in the
    caches, as the issue's figure was taken) and to scattered 256 KiB places of the same
    4 GiB region (cold: the page walks and cache misses the scattered pieces pay too);
-   ``readv`` of the same pieces against ``readinto`` of cold 256 KiB.
+   ``readv`` of the same pieces against ``readinto`` of cold 256 KiB; and ``writev`` of 64
+   adjacent 4 KiB pieces to the hot place against the 256 KiB write there (the per-piece
+   cost alone, with no scattering: what separates the CPU side from the memory side).
 5. Two threads against one at 1 MiB (>= 1.8x) and 64 KiB (>= 1.0x) batches.
 6. Memory: resident-set growth of random 4 KiB writes into a 200 GiB GCM volume, against
    the data written (<= 1.2x; Linux only).
@@ -163,10 +165,11 @@ def table_volume_small_io(names, seconds: float, repeat: int) -> None:
     print("\n== EncryptedVolume small I/O, 1 thread (random 4 KiB writes over a 4 GiB region"
           " already written once; writev of 64 scattered 4 KiB pieces vs one 256 KiB write to"
           " one place (hot: in cache) and to scattered 256 KiB-aligned places in the same"
-          " region (cold: the memory the scattered pieces also pay); readv likewise)")
+          " region (cold: the memory the scattered pieces also pay); readv likewise; adjacent:"
+          " writev of 64 adjacent 4 KiB pieces to the hot place, the per-piece cost alone)")
     print(f"{'backend':<16}{'cipher':<26}{'IOPS':>9}{'writev':>9}{'256K':>9}{'ratio':>7}"
           f"{'256K cold':>10}{'ratio':>7}{'readv':>8}{'256K cold':>10}{'ratio':>7}"
-          "   (GB/s)")
+          f"{'adjacent':>9}{'ratio':>7}   (GB/s)")
     for name in names:
         for text in CIPHERS:
             spec = CipherSpec.parse(text)
@@ -192,6 +195,9 @@ def table_volume_small_io(names, seconds: float, repeat: int) -> None:
                 256 << 10, seconds))
             flat = best_of(repeat, lambda v=vol: rate(lambda: v.write(GiB, big), 256 << 10,
                                                       seconds))
+            adjacent = [(GiB + i * 4096, data) for i in range(64)]
+            near = best_of(repeat, lambda v=vol: rate(lambda: v.writev(adjacent), 256 << 10,
+                                                      seconds))
             spots = [rng.randrange(4 * GiB >> 18) << 18 for _ in range(1024)]
             for off in spots:
                 vol.write(off, big)
@@ -211,7 +217,8 @@ def table_volume_small_io(names, seconds: float, repeat: int) -> None:
                                                        256 << 10, seconds))
             print(f"{name:<16}{text:<26}{iops:9.0f}{vec / 1e9:9.2f}{flat / 1e9:9.2f}"
                   f"{vec / flat:7.2f}{cold / 1e9:10.2f}{vec / cold:7.2f}{rvec / 1e9:8.2f}"
-                  f"{rcold / 1e9:10.2f}{rvec / rcold:7.2f}", flush=True)
+                  f"{rcold / 1e9:10.2f}{rvec / rcold:7.2f}{near / 1e9:9.2f}{near / flat:7.2f}",
+                  flush=True)
             vol.close()
 
 

@@ -77,14 +77,19 @@ def _requests(draw):
     spec_text, engine = draw(st.sampled_from(PAIRS))
     unit = CipherSpec.parse(spec_text).sector_size
     return spec_text, engine, [
-        _sector_pieces(draw, unit, SIZE // unit) for _ in range(draw(st.integers(1, 3)))]
+        _sector_pieces(draw, unit, SIZE // unit) for _ in range(draw(st.integers(1, 3)))], \
+        draw(st.booleans())
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_requests())
 def test_whole_sector_vectors_match_a_flat_model_in_one_native_call(req):
-    spec_text, engine, batches = req
+    """Also with short runs streamed through the bounce buffer (``stream``: as a store larger
+    than the caches does)."""
+    spec_text, engine, batches, stream = req
     vol = _volume(spec_text, engine)
+    if stream:
+        vol._stream_from = 0
     model = bytearray(SIZE)
     unit = vol.sector_size
     with pytest.MonkeyPatch.context() as mp:
@@ -127,6 +132,74 @@ def test_scattered_pieces_read_back_on_every_other_backend(spec_text, engine, mo
         twin.raw_write(0, ct, meta)
         for off, data in pieces:
             assert twin.read(off, len(data)) == data, other
+
+
+@pytest.mark.parametrize("engine", NATIVE)
+@pytest.mark.parametrize("spec_text", ["aes-xts-plain64:512:4096", "aes-gcm-random:256:512"])
+def test_streamed_short_runs_land_whole_beside_long_ones(spec_text, engine, monkeypatch):
+    """A store holding more than ``_STREAM_ABOVE`` streams the short runs of a vectored write
+    (adjacent pieces shorter than 64 KiB together) through a bounce buffer and writes the long
+    ones in place: both read back, on every backend, and a lone piece is never streamed."""
+    spec = CipherSpec.parse(spec_text)
+    skip_unless_runs(engine, spec)
+    unit, size = spec.sector_size, 4 << 20
+    vol = EncryptedVolume(size, spec, _key(spec), engine=engine, chunk_bytes=CHUNK)
+    for name in ("_vector", "_pair_list"):  # this volume's vectored I/O stays native
+        monkeypatch.setattr(vol, name, _refuse)
+    vol.write(0, b"\x01" * unit)
+    assert vol.writev([(unit, b"\x02" * unit), (3 * unit, b"\x03" * unit)]) == 2 * unit
+    assert vol._vec.stream is False or vol._vec.stream == 0, "a small store is not streamed"
+    vol._stream_from = 1  # as if it held more than the caches
+    rng = random.Random(3)
+    runs = [(CHUNK // unit - 1, 3), (40 * CHUNK // unit, 64 * 1024 // unit - 1),
+            (80 * CHUNK // unit, 64 * 1024 // unit), (150 * CHUNK // unit, 1)]
+    pieces = []
+    for first, n in runs:  # each run cut into adjacent pieces of one to three sectors
+        s = first
+        while s < first + n:
+            k = min(rng.randint(1, 3), first + n - s)
+            pieces.append((s * unit, rng.randbytes(k * unit)))
+            s += k
+    rng.shuffle(pieces)
+    assert vol.writev(pieces) == sum(len(d) for _, d in pieces)
+    assert vol._vec.stream
+    assert vol.readv([(o, len(d)) for o, d in pieces]) == [d for _, d in pieces]
+    assert vol.read(unit, unit) == b"\x02" * unit
+    ct, meta = vol.raw(0, size // unit)
+    for other in available_engines():
+        twin = EncryptedVolume(size, spec, _key(spec), engine=other)
+        twin.raw_write(0, ct, meta)
+        assert [twin.read(o, len(d)) for o, d in pieces] == [d for _, d in pieces], other
+    # more short runs than the bounce buffer takes (1 MiB): the rest are written in place
+    many = [(s * unit, rng.randbytes(unit)) for s in rng.sample(range(size // unit),
+                                                                (1 << 20) // unit + 40)]
+    assert vol.writev(many) == len(many) * unit
+    assert vol.readv([(o, unit) for o, _ in many]) == [d for _, d in many]
+
+
+@pytest.mark.parametrize("engine", NATIVE)
+@pytest.mark.parametrize("spec_text", ["aes-xts-plain64:512:4096", "aes-gcm-random:256:512"])
+def test_chunks_of_any_sector_count_map_pieces_right(spec_text, engine, monkeypatch):
+    """A chunk of 3 pages (3 or 24 sectors: no power of two, so the map divides instead of
+    shifting) places pieces that straddle chunks where a power-of-two chunk would not."""
+    spec = CipherSpec.parse(spec_text)
+    skip_unless_runs(engine, spec)
+    unit, size = spec.sector_size, 3 * 4096 * 200
+    vol = EncryptedVolume(size, spec, _key(spec), engine=engine, chunk_bytes=3 * 4096)
+    for name in ("_vector", "_pair_list"):
+        monkeypatch.setattr(vol, name, _refuse)
+    rng = random.Random(7)
+    model = bytearray(size)
+    firsts = sorted(rng.sample(range(0, size // unit - 8, 8), 30))
+    pieces = [(f * unit, rng.randbytes(rng.randint(1, 8) * unit)) for f in firsts]
+    rng.shuffle(pieces)
+    assert vol.writev(pieces) == sum(len(d) for _, d in pieces)
+    for off, data in pieces:
+        model[off : off + len(data)] = data
+    assert vol.readv([(0, size)]) == [bytes(model)]
+    spc = 3 * 4096 // unit
+    written = {(o // unit + k) // spc for o, d in pieces for k in range(len(d) // unit)}
+    assert vol.stats.chunks_allocated == len(written)
 
 
 @pytest.mark.parametrize("engine", NATIVE)
