@@ -122,6 +122,11 @@ def read_headers(rfile: BufferedIOBase) -> dict[str, str]:
     return _read_header_lines(rfile)
 
 
+def _add_field(headers: dict[str, str], name: str, value: str) -> None:
+    """One header field into ``headers``: a repeated name's values joined by ", "."""
+    headers[name] = f"{headers[name]}, {value}" if name in headers else value
+
+
 def _header_block(block: bytes) -> dict[str, str] | None:
     """The fields of a CRLF-separated header block, as ``_read_header_lines`` reads them;
     None for a block it would read otherwise or refuse (it then reads it itself)."""
@@ -135,12 +140,7 @@ def _header_block(block: bytes) -> dict[str, str] | None:
         # line reader answers it. A line is at most the peek's size, so never too long.
         if not sep or not name or name[0] in " \t" or name != name.strip() or " " in name:
             return None
-        name = name.lower()
-        value = value.strip()
-        if name in headers:
-            headers[name] = f"{headers[name]}, {value}"
-        else:
-            headers[name] = value
+        _add_field(headers, name.lower(), value.strip())
     return headers
 
 
@@ -166,12 +166,7 @@ def _read_header_lines(rfile: BufferedIOBase) -> dict[str, str]:
         if not sep or not name or name != name.strip() or " " in name:
             raise BadRequest(400, "SerializationException",
                              f"(fargate-sim: {line[:40]!r} is not a header field)")
-        name = name.lower()
-        value = value.strip()
-        if name in headers:
-            headers[name] = f"{headers[name]}, {value}"
-        else:
-            headers[name] = value
+        _add_field(headers, name.lower(), value.strip())
     raise BadRequest(431, "SerializationException",
                      f"(fargate-sim: more than {MAX_HEADERS} header fields)")
 

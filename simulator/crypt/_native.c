@@ -747,6 +747,7 @@ static void run_job(job_t *j)
             unsigned char *m = j->meta + i * META_LEN;
             unsigned char *out = DST_OF(j, i);
             set_aad(aad, SECTOR_OF(j, i), m);
+            pf_ahead(j, i);
             tagp[0].data = m + NONCE_LEN;
             tagp[0].data_size = TAG_LEN;
             if (reinit(ctx, NULL, 0, m, NONCE_LEN, NULL) != 1)
