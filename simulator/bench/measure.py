@@ -95,11 +95,13 @@ class Stopwatch:
         process = c1 - self._c0
         others = sum(max(0.0, o1[t] - self._o0[t]) for t in o1 if t in self._o0)
         cpu = max(0.0, process - others)
-        # getrusage splits the process's time only: the split is kept, scaled to the work's
-        scale = cpu / process if process > 0 else 1.0
+        # getrusage splits the process's time only, and its totals are sampled at the tick
+        # (they can lag process_time by tens of ms over a short stretch): only its split of
+        # user and system is kept, applied to the work's CPU, so user + system = cpu.
+        user, system = max(0.0, r1[0] - self._r0[0]), max(0.0, r1[1] - self._r0[1])
+        share = user / (user + system) if user + system > 0 else 1.0
         self.other_cpu = others
-        self.sample = Sample(wall, cpu, (r1[0] - self._r0[0]) * scale,
-                             (r1[1] - self._r0[1]) * scale, min(stall, 1.0))
+        self.sample = Sample(wall, cpu, cpu * share, cpu * (1.0 - share), min(stall, 1.0))
 
 
 def _rusage() -> tuple[float, float]:
