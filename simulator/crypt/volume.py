@@ -224,7 +224,10 @@ class EncryptedVolume:
                 done = vec.writev(((offset, data),))
                 if done is not None:
                     nbytes, _, sectors, fresh = done
-                    self._store.sectors_allocated += fresh
+                    if fresh:  # (the store's size also picks the native loops)
+                        store = self._store
+                        store.sectors_allocated += fresh
+                        vec.stream = store.sectors_allocated >= self._stream_from
                     n = self._n
                     n["sectors_encrypted"] += sectors
                     n["write_requests"] += 1
@@ -385,6 +388,7 @@ class EncryptedVolume:
             if done is not None:
                 nbytes, count, sectors, fresh = done
                 self._store.sectors_allocated += fresh
+                vec.stream = self._store.sectors_allocated >= self._stream_from
                 n = self._n
                 n["sectors_encrypted"] += sectors
                 n["write_requests"] += count
