@@ -3,6 +3,8 @@
     python tests/benchmarks/compare_backends.py [--seconds 0.5] [--repeat 3] [--quick]
         [--tables 1,2,3,4,5,6]
 
+It measures the checkout it lies in (its root goes first on ``sys.path``, ahead of
+PYTHONPATH and the installed package): to measure another build, run that checkout's copy.
 One thread, 4 KiB sectors and 1 MiB batches unless a table says otherwise; GB/s are 10^9
 bytes/s.  Every figure is the best of ``--repeat`` interleaved runs (interference on a shared
 machine only ever slows a run down).  Tables:
