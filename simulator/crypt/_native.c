@@ -1909,8 +1909,46 @@ static uint64_t *sort_ranges(uint64_t *r, uint64_t *tmp, size_t n)
 
 /* True when two of the n [lo, hi) ranges in r (2 * n uint64; tmp as many) share an element.
  * Ranges already in order (sequential requests) are checked without sorting. */
+/* any_overlap() for the usual vectored request: every range as long as the first and starting
+ * at a multiple of that length (pieces of one block size), where two share a point only if
+ * they start at the same place; found with a small hash table in one pass instead of a sort
+ * (64 random 4 KiB pieces: the sort and its mispredicted merges were 5 % of a writev).
+ * Returns -1 where the ranges are not of that form (or too many for the table). */
+static int same_size_overlap(const uint64_t *r, size_t n)
+{
+    enum { BITS = 9, MAX = 1u << (BITS - 1) }; /* at most half full */
+    const uint64_t len = r[1] - r[0];
+    if (n > MAX || len == 0)
+        return -1;
+    const int pow2 = (len & (len - 1)) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (r[2 * i + 1] - r[2 * i] != len || (pow2 ? r[2 * i] & (len - 1) : r[2 * i] % len))
+            return -1;
+    int bits = 4;
+    while ((1u << bits) < 2 * n)
+        bits++;
+    const size_t mask = ((size_t)1 << bits) - 1;
+    uint64_t slot[1u << BITS];
+    for (size_t k = 0; k <= mask; k++)
+        slot[k] = UINT64_MAX; /* no range starts there: it would end past 2**64 */
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t lo = r[2 * i];
+        size_t k = (size_t)((lo * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+        for (; slot[k] != UINT64_MAX; k = (k + 1) & mask)
+            if (slot[k] == lo)
+                return 1;
+        slot[k] = lo;
+    }
+    return 0;
+}
+
 static int any_overlap(uint64_t *r, uint64_t *tmp, size_t n)
 {
+    if (n > 1) {
+        int quick = same_size_overlap(r, n);
+        if (quick >= 0)
+            return quick;
+    }
     size_t i = 1;
     while (i < n && r[2 * i] >= r[2 * i - 1])
         i++;

@@ -13,6 +13,8 @@ cycles through 1,024 requests, GB/s (10^9 bytes/s):
 - writev: 64 scattered 4 KiB pieces; w256 hot: one 256 KiB write to one place (in the
   caches); w256 cold: to the scattered 256 KiB places (the memory the scattered pieces pay too);
 - adjacent: 64 adjacent 4 KiB pieces to the hot place (the per-piece cost alone);
+- writev 4M: 64 scattered 4 KiB pieces of a 4 MiB volume (scattered, but in the caches), and
+  its ratio to that volume's own hot 256 KiB write;
 - readv / readintov: the scattered pieces read back (new bytes objects / reused buffers);
   r256 cold: ``readinto`` of the scattered 256 KiB places.
 """
@@ -78,6 +80,13 @@ def measure(engine: str, text: str, repeat: int) -> dict[str, float]:
         "r256 cold": cpu_rate(lambda i: vol.readinto(spots[i], out), repeat),
     }
     vol.close()
+    small = EncryptedVolume(4 << 20, spec, os.urandom(spec.key_bytes), engine=engine)
+    small.write(0, bytes(4 << 20))
+    sectors = (4 << 20) // PIECE
+    near = [[(k * PIECE, data) for k in rng.sample(range(sectors), PIECES)] for _ in range(1024)]
+    got["writev 4M"] = cpu_rate(lambda i: small.writev(near[i]), repeat)
+    got["w256 4M"] = cpu_rate(lambda i: small.write(0, big), repeat)
+    small.close()
     return got
 
 
@@ -91,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average: {os.getloadavg()[0]:.2f}; GB/s in thread CPU time, best of "
           f"{args.repeat}")
     head = ("writev", "w256 hot", "ratio", "w256 cold", "ratio", "adjacent", "ratio", "readv",
-            "readintov", "r256 cold", "ratio")
+            "readintov", "r256 cold", "ratio", "writev 4M", "ratio")
     print(f"{'backend':<16}{'cipher':<22}" + "".join(f"{h:>10}" for h in head))
     for engine in args.engines.split(","):
         for text in args.ciphers.split(","):
@@ -99,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             cols = (g["writev"] / 1e9, g["w256 hot"] / 1e9, g["writev"] / g["w256 hot"],
                     g["w256 cold"] / 1e9, g["writev"] / g["w256 cold"], g["adjacent"] / 1e9,
                     g["adjacent"] / g["w256 hot"], g["readv"] / 1e9, g["readintov"] / 1e9,
-                    g["r256 cold"] / 1e9, g["readv"] / g["r256 cold"])
+                    g["r256 cold"] / 1e9, g["readv"] / g["r256 cold"], g["writev 4M"] / 1e9,
+                    g["writev 4M"] / g["w256 4M"])
             print(f"{engine:<16}{text:<22}" + "".join(f"{c:10.2f}" for c in cols), flush=True)
     return 0
 

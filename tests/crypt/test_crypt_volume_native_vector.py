@@ -377,3 +377,44 @@ def test_many_shuffled_pieces_are_checked_for_overlap_in_c(engine, count, monkey
     assert vol.writev(request) == (count + 1) * 512
     assert taken, "a request writing a sector twice must take the Python path"
     assert vol.read(again[0], 512) == again[1]
+
+
+@pytest.mark.parametrize("engine", NATIVE)
+@pytest.mark.parametrize("shape", ["300 single sectors", "aligned 8-sector pieces",
+                                   "one misaligned 8-sector piece", "mixed sizes"])
+def test_overlap_is_found_whatever_the_pieces_look_like(engine, shape, monkeypatch):
+    """Pieces of one size at multiples of it are checked by their starts (a hash table),
+    anything else by sorting; either way a request that writes a sector twice goes to the
+    Python path (the later piece wins) and a disjoint one stays one native call."""
+    unit, size = 512, 1 << 20
+    vol = _volume("aes-xts-plain64:512:512", engine, size)
+    rng = random.Random(shape)
+    if shape == "300 single sectors":
+        starts, sizes = rng.sample(range(size // unit), 300), [1] * 300
+    elif shape == "mixed sizes":
+        starts = sorted(rng.sample(range(0, size // unit - 8, 8), 40))
+        sizes = [rng.choice((1, 2, 3, 8)) for _ in starts]
+    else:
+        starts, sizes = [8 * s for s in rng.sample(range(size // unit // 8), 40)], [8] * 40
+    pieces = [(s * unit, rng.randbytes(n * unit)) for s, n in zip(starts, sizes, strict=True)]
+    rng.shuffle(pieces)
+    model = bytearray(size)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(EncryptedVolume, "_vector", _refuse)
+        vol.writev(pieces)
+    for off, data in pieces:
+        model[off : off + len(data)] = data
+    off, data = pieces[len(pieces) // 2]
+    if shape == "one misaligned 8-sector piece":
+        again = (off + 3 * unit, rng.randbytes(8 * unit))  # starts inside a piece, not at one
+    else:
+        again = (off, rng.randbytes(len(data)))
+    taken = []
+    python_vector = EncryptedVolume._vector
+    monkeypatch.setattr(EncryptedVolume, "_vector",
+                        lambda self, *a, **k: taken.append(1) or python_vector(self, *a, **k))
+    vol.writev([*pieces, again])
+    assert taken, "a request writing a sector twice must take the Python path"
+    for o, d in [*pieces, again]:
+        model[o : o + len(d)] = d
+    assert vol.read(0, size) == bytes(model)
