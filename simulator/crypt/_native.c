@@ -2003,15 +2003,17 @@ static Py_ssize_t vm_parse(VolumeMap *vm, PyObject *seq, int mode, const vpre_t 
         p[i].bounce = 0;
         if (i >= PySequence_Fast_GET_SIZE(seq)) /* a list changed under us: Python's turn */
             goto punt;
-        PyObject **items = PySequence_Fast_ITEMS(seq);
+        PyObject **items = PySequence_Fast_ITEMS(seq); /* again: a buffer export can run code */
+        const Py_ssize_t now = PySequence_Fast_GET_SIZE(seq);
         /* the pieces' objects, fetched ahead: a request built long before (or one of many)
          * has them out of the caches, and each piece is a chain of three loads (the tuple,
          * then its offset and data objects); two thirds of this loop waited on them */
-        if (i + 4 < n)
+        if (i + 4 < now)
             pf_keep(items[i + 4]);
-        if (i + 2 < n && PyTuple_CheckExact(items[i + 2]) && PyTuple_GET_SIZE(items[i + 2]) == 2) {
-            pf_keep(PyTuple_GET_ITEM(items[i + 2], 0));
-            pf_keep(PyTuple_GET_ITEM(items[i + 2], 1));
+        PyObject *ahead = i + 2 < now ? items[i + 2] : NULL;
+        if (ahead != NULL && PyTuple_CheckExact(ahead) && PyTuple_GET_SIZE(ahead) == 2) {
+            pf_keep(PyTuple_GET_ITEM(ahead, 0));
+            pf_keep(PyTuple_GET_ITEM(ahead, 1));
         }
         PyObject *item = items[i];
         if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2)
