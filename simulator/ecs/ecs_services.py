@@ -408,19 +408,27 @@ class ServiceOps(DeploymentScheduler):
         svc.network = network
         svc.platform_version = platform
         svc.launch_type, svc.capacity_strategy = launch_type, strategy
+        # The answer is the service before the scheduler acts, as for CreateService: the
+        # service has its new desiredCount, but its deployments are as they were (a scale
+        # from 1 to 2 answers with the PRIMARY deployment still at desiredCount 1, COMPLETED:
+        # awscli/examples/ecs/update-service.rst), and a new deployment has no tasks asked
+        # of it yet (desiredCount 0); the scheduler raises them straight after.
         if new is not None:
+            new.desired_count = 0
             self._promote(svc, new)
+            if svc.retry is not None:
+                self.timers.cancel(svc.retry)
+                svc.retry = None
+            answer = {"service": svc.describe(include_tags=True)}
+            new.desired_count = desired
         else:
+            answer = {"service": svc.describe(include_tags=True)}
             primary.desired_count = desired
             primary.updated_at = ctx.now
             if desired != len(svc.live(primary)) and primary.rollout_state == "COMPLETED":
                 primary.rollout_state = "IN_PROGRESS"
                 primary.rollout_reason = in_progress(primary.id)
-        if svc.retry is not None and new is not None:
-            self.timers.cancel(svc.retry)
-            svc.retry = None
-        answer = {"service": svc.describe(include_tags=True)}  # before the scheduler acts,
-        self.reconcile(svc)  # as CreateService (awscli/examples/ecs/update-service.rst)
+        self.reconcile(svc)
         return answer
 
     def taskdef_for_update(self, ctx: CallContext, ref: str) -> TaskDefinition:

@@ -293,3 +293,28 @@ def test_failed_task_count_resets_once_a_task_runs(sim, ecs):
     assert dep["failedTasks"] == 0 and dep["rolloutState"] != "FAILED"
     assert svc["runningCount"] == 1
     assert sum("failed to start" in e["message"] for e in svc["events"]) >= 4
+
+
+def test_update_service_answers_with_the_deployments_before_the_scheduler(sim, ecs):
+    """awscli/examples/ecs/update-service.rst: scaling 1 -> 2 answers with the service at
+    desiredCount 2 and its PRIMARY deployment still at 1, COMPLETED, not yet updated; a new
+    deployment answers with nothing asked of it yet.  DescribeServices straight after shows
+    what the scheduler did."""
+    td1, td2 = register(sim), register(sim)
+    create(ecs, td1, desired=1)
+    sim.fargate.settle()
+    before = service(ecs)["deployments"][0]
+    out = ecs.update_service(cluster="prod", service="web", desiredCount=2)["service"]
+    [dep] = out["deployments"]
+    assert out["desiredCount"] == 2
+    assert (dep["desiredCount"], dep["rolloutState"]) == (1, "COMPLETED")
+    assert dep["updatedAt"] == before["updatedAt"]
+    [now] = service(ecs)["deployments"]
+    assert (now["desiredCount"], now["rolloutState"], now["pendingCount"]) == (
+        2, "IN_PROGRESS", 1)
+    sim.fargate.settle()
+    out = ecs.update_service(cluster="prod", service="web", taskDefinition=td2)["service"]
+    new, old = out["deployments"]
+    assert (new["status"], new["desiredCount"], old["desiredCount"]) == ("PRIMARY", 0, 2)
+    new_now = service(ecs)["deployments"][0]
+    assert (new_now["id"], new_now["desiredCount"]) == (new["id"], 2)
