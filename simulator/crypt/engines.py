@@ -862,11 +862,15 @@ class SelectingEngine(Engine):
     """``native`` (``auto``): per cipher, key size and sector size, the fastest candidate
     backend, measured once on first use (bound encryption of 256 KiB in the spec's sectors)."""
 
-    def __init__(self, name: str, candidates: tuple[str, ...]) -> None:
+    def __init__(self, name: str, candidates: tuple[str, ...],
+                 fallback: str | None = None) -> None:
         self.name = name
         self._candidates = [e for e in (_load(c) for c in candidates) if e is not None]
         if not self._candidates:
             raise EngineUnavailableError(f"engine {name!r}: no backend available")
+        #: for a cipher no candidate runs (``auto``: "cryptography", e.g. ChaCha20-Poly1305
+        #: where only IPP passed its self-test)
+        self._fallback = _load(fallback) if fallback else None
         self._choice: dict[tuple[str, int, int], tuple[Engine, dict[str, float]]] = {}
         openssl = _instances.get("native-openssl") or self._candidates[-1]
         self.openssl_version = openssl.openssl_version
@@ -881,6 +885,8 @@ class SelectingEngine(Engine):
         with _instances_lock:
             if key not in self._choice:
                 able = [e for e in self._candidates if e.supports(spec)]
+                if not able and self._fallback is not None and self._fallback.supports(spec):
+                    able = [self._fallback]
                 if not able:
                     raise InvalidCipherSpecError(f"engine {self.name} cannot run {spec.name}")
                 rates = {e.name: _quick_rate(e, spec) for e in able} if len(able) > 1 else {}
@@ -910,7 +916,8 @@ class SelectingEngine(Engine):
         }
 
     def supports(self, spec: CipherSpec | str) -> bool:
-        return any(e.supports(spec) for e in self._candidates)
+        return any(e.supports(spec) for e in self._candidates) or (
+            self._fallback is not None and self._fallback.supports(spec))
 
     def _bind(self, spec, key, threads):
         return self.engine_for(spec)._bind(spec, key, threads)
@@ -974,16 +981,22 @@ def get_engine(name: str | Engine = "auto") -> Engine:
         raise ValueError(
             f"unknown engine {name!r}; valid: {', '.join(repr(n) for n in (*BACKENDS, *ALIASES))}"
         )
-    if not native_available():
+    natives = tuple(b for b in BACKENDS[:2] if _load(b) is not None)
+    if not natives:  # neither native backend loads, or neither passed its self-test
         if name == "native":
             raise EngineUnavailableError(
-                f"native engine unavailable: {native_unavailable_reason()}"
+                f"native engine unavailable: {native_unavailable_reason()}; "
+                f"native-ipp: {ipp_unavailable_reason()}"
             )
         return get_engine("cryptography")  # "auto" without a native backend
+    # per cipher the faster native backend that passed its self-test; where OpenSSL did
+    # not, "auto" runs what IPP cannot (ChaCha20-Poly1305) on "cryptography"
+    key = "native" if name == "native" or "native-openssl" in natives else "auto"
     with _instances_lock:
-        engine = _instances.get("native")
+        engine = _instances.get(key)
         if engine is None:
-            engine = _instances["native"] = SelectingEngine("native", BACKENDS[:2])
+            engine = _instances[key] = SelectingEngine(
+                key, natives, fallback="cryptography" if key == "auto" else None)
         return engine
 
 

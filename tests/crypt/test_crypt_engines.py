@@ -580,6 +580,33 @@ def test_a_failing_self_test_disables_the_backend_loudly(monkeypatch, caplog):
         get_engine("native-openssl")
 
 
+@pytest.mark.skipif("native-ipp" not in ENGINES, reason="needs the IPP backend")
+def test_auto_keeps_ipp_when_only_openssl_fails_its_self_test(monkeypatch):
+    """Per cipher, the fastest backend that passed: OpenSSL failing its known answers leaves
+    AES on IPP (not all on the Python loop), and "auto" runs ChaCha20-Poly1305, which IPP
+    does not, on "cryptography"; "native" offers only what IPP runs."""
+    from simulator.crypt import selftest
+
+    real = selftest.run_self_test
+
+    def openssl_fails(engine):
+        if engine.name == "native-openssl":
+            raise selftest.SelfTestFailure("AES-256-XTS IEEE 1619 vector 10 (bound sector cipher)")
+        real(engine)
+
+    monkeypatch.setattr(selftest, "run_self_test", openssl_fails)
+    monkeypatch.setattr(engines, "_instances", {})
+    monkeypatch.setattr(engines, "_problems", {})
+    with pytest.warns(RuntimeWarning, match="native-openssl disabled"):
+        auto = get_engine("auto")
+    assert auto.engine_for("aes-xts-plain64").name == "native-ipp"
+    assert auto.engine_for("aes-gcm-random").name == "native-ipp"
+    assert auto.engine_for("chacha20-poly1305-random").name == "cryptography"
+    native = get_engine("native")
+    assert native.supports("aes-gcm-random")
+    assert not native.supports("chacha20-poly1305-random")
+
+
 @requires_native
 @pytest.mark.parametrize("name", [n for n in ENGINES if n.startswith("native-")])
 @pytest.mark.parametrize("spec_text", ["aes-xts-plain64", "aes-gcm-random"])
