@@ -43,6 +43,11 @@ class BenchRow:
     repetitions: int = 0
     #: The least CPU share a thread got in any repetition (< 0.9: contended).
     cpu_share: float | None = None
+    #: What ran the row: the backend, its library, version and CPU code path ("" for N/A).
+    engine: str = ""
+    library: str = ""
+    version: str = ""
+    code_path: str = ""
 
     def format(self) -> str:
         """The line as cryptsetup prints it (``%15s  %9zub  %10.1f MiB/s  %10.1f MiB/s``),
@@ -51,9 +56,10 @@ class BenchRow:
             if v is None:
                 return f"{'N/A':>24}"
             return f"{v:10.1f} MiB/s ±{(spread or 0) * 100:4.1f}%"
-        return f"{self.algorithm:>15}  {self.key_bits:>9}b  " \
+        line = f"{self.algorithm:>15}  {self.key_bits:>9}b  " \
                f"{cell(self.encrypt_mib_s, self.encrypt_spread)}  " \
                f"{cell(self.decrypt_mib_s, self.decrypt_spread)}"
+        return f"{line}  [{self.engine}, {self.code_path}]" if self.engine else line
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for ``bench --json``."""
@@ -82,9 +88,22 @@ def bench(
             continue
         (enc, es, s1), (dec, ds, s2) = _both_ways(eng, spec, dp.key_for(spec), sector_size,
                                                   seconds, threads, repetitions)
+        ran = ran_on(eng, spec)
         rows.append(BenchRow(SHORT.get(cipher, cipher), bits, enc, dec, es, ds, repetitions,
-                             min(s1, s2)))
+                             min(s1, s2), ran.get("engine", ""), ran.get("library", ""),
+                             ran.get("version", ""), ran.get("code_path", "")))
     return rows
+
+
+def ran_on(eng: Any, spec: Any) -> dict[str, str]:
+    """The backend that runs ``spec`` on ``eng`` (a selecting engine's choice for it), as
+    describe() gives it: engine, library, version, code_path."""
+    chosen = getattr(eng, "engine_for", None)
+    backend = chosen(spec) if callable(chosen) else eng
+    describe = getattr(backend, "describe", None)
+    if not callable(describe):
+        return {"engine": str(getattr(backend, "name", ""))}
+    return {str(k): str(v) for k, v in describe().items()}
 
 
 def _both_ways(eng: Any, spec: Any, key: bytes, sector_size: int, seconds: float,
@@ -112,11 +131,14 @@ def _both_ways(eng: Any, spec: Any, key: bytes, sector_size: int, seconds: float
     return results
 
 
-def format_table(rows: Sequence[BenchRow], engine_note: str = "") -> str:
-    """cryptsetup's header and rows, after a comment saying what was measured."""
+def format_table(rows: Sequence[BenchRow], engine_note: str = "",
+                 notes: Sequence[str] = ()) -> str:
+    """cryptsetup's header and rows (each naming the backend and code path that ran it),
+    after comments saying what was measured and ``notes`` (e.g. why IPP is not in use)."""
     lines = ["# Tests are approximate using memory only (no storage IO)."]
     if engine_note:
         lines.append(f"# {engine_note}")
+    lines += [f"# {n}" for n in notes]
     lines.append("# each figure: median of the repetitions, ± their IQR / median")
     lines.append(HEADER)
     lines += [r.format() for r in rows]

@@ -365,22 +365,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
         _err(f"engine {args.engine!r} is not available here: {why}", "bench")
         return 2
     from simulator.bench.datapath import describe_engine
+    from simulator.crypt import ipp_unavailable_reason
 
-    eng = dp.get_engine(args.engine)
-    d = describe_engine(eng, args.engine)
-    note = (f"fargate-sim bench: engine {d['engine']} ({d['library']} {d['version']}), "
-            f"1 MiB buffers, {args.sector_size}-byte sectors, {args.threads} thread(s), "
-            f"{args.repeat} repetitions")
+    notes = []
+    ipp_why = ipp_unavailable_reason() if args.engine in ("auto", "native") else None
+    if ipp_why:  # the one-line note the data-path issue asks for: a fallback, not an error
+        notes.append(ipp_why)  # (each row names the backend that ran it)
     rows = bench(configs, engine=args.engine, sector_size=args.sector_size,
                  seconds=args.seconds, threads=args.threads, datapath=dp,
                  repetitions=args.repeat)
+    d = describe_engine(dp.get_engine(args.engine), args.engine)  # with the choices made
+    note = (f"fargate-sim bench: engine {d['engine']} ({d['library']} {d['version']}), "
+            f"1 MiB buffers, {args.sector_size}-byte sectors, {args.threads} thread(s), "
+            f"{args.repeat} repetitions")
     if args.json:
         import json
 
-        print(json.dumps({"engine": d, "sector_size": args.sector_size,
+        print(json.dumps({"engine": d, "notes": notes, "sector_size": args.sector_size,
                           "threads": args.threads, "repetitions": args.repeat,
                           "unit": "MiB/s (2^20 B/s); spread = IQR / median",
                           "rows": [r.to_dict() for r in rows]}, indent=2))
     else:
-        print(format_table(rows, note))
+        print(format_table(rows, note, notes))
     return 0

@@ -743,6 +743,9 @@ class IppEngine(_NativeEngine):
         path, note = _ipp_finder.find_library()
         if path is None:
             raise EngineUnavailableError(f"IPP Crypto unavailable: {note}")
+        broken = _ipp_finder.damaged(path) if os.path.isabs(path) else None
+        if broken is not None:  # dlopen() of it could kill the process (SIGBUS)
+            raise EngineUnavailableError(f"IPP Crypto unavailable: {broken}")
         try:
             self.info: dict[str, Any] = dict(_native.ipp_load(path))
         except OSError as exc:

@@ -164,3 +164,33 @@ def test_a_backend_that_fails_its_self_test_is_disabled_loudly_in_a_fresh_proces
     assert f"{name} disabled: known-answer self-test failed" in first
     assert "self-test failed" in refused and name in refused
     assert f"{name} disabled: known-answer self-test failed" in proc.stderr  # the log line
+
+
+@pytest.mark.skipif("native-ipp" not in ENGINES, reason="needs the IPP library to damage")
+@pytest.mark.parametrize("damage", ["truncated", "not ELF"])
+def test_a_damaged_ipp_library_is_a_note_and_a_fallback_not_a_crash(tmp_path, damage):
+    """A partial copy of libippcp.so would be mapped past its end by dlopen() and kill the
+    process with SIGBUS; it is refused before it is loaded, with a one-line reason, and the
+    AES ciphers run on OpenSSL."""
+    import os
+
+    from simulator.crypt import ipp
+
+    path, _ = ipp.find_library()
+    assert path is not None and ipp.damaged(path) is None
+    bad = tmp_path / "libippcp.so"
+    from pathlib import Path
+
+    whole = Path(path).read_bytes()
+    bad.write_bytes(whole[:100_000] if damage == "truncated" else b"\0" * 4096)
+    code = ("from simulator.crypt import get_engine, ipp_unavailable_reason\n"
+            "print(ipp_unavailable_reason())\n"
+            "print(get_engine('auto').engine_for('aes-xts-plain64').name)\n")
+    env = dict(os.environ, FARGATE_SIM_IPP_LIBRARY=str(bad))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0, f"crashed ({proc.returncode}): {proc.stderr[-2000:]}"
+    why, backend = proc.stdout.splitlines()
+    assert why.startswith("IPP Crypto unavailable: ") and str(bad) in why
+    assert ("is truncated" if damage == "truncated" else "not a 64-bit") in why
+    assert backend == "native-openssl"

@@ -112,7 +112,9 @@ def test_bench_prints_cryptsetup_table(capsys: pytest.CaptureFixture) -> None:
                  "aes-gcm-random"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "#     Algorithm |       Key |      Encryption |      Decryption" in lines
-    row = re.compile(r"^ {8}aes-xts {8}512b +\d+\.\d MiB/s ± *\d+\.\d% +\d+\.\d MiB/s ± *\d+\.\d%$")
+    # cryptsetup's columns, then the backend and CPU code path that ran the row
+    row = re.compile(r"^ {8}aes-xts {8}512b +\d+\.\d MiB/s ± *\d+\.\d% +\d+\.\d MiB/s ± *\d+\.\d%"
+                     r"  \[(native-ipp|native-openssl|cryptography), .+\]$")
     assert any(row.match(line) for line in lines), lines
     assert any(line.startswith("        aes-gcm        256b") for line in lines)
     assert main(["bench", "-c", "chacha20-poly1305-random:128"]) == 2
@@ -138,6 +140,23 @@ def test_json_from_run_compare_and_bench(real_run: Path, tmp_path: Path,
     doc = json.loads(capsys.readouterr().out)
     (row,) = doc["rows"]
     assert row["repetitions"] == 3 and row["encrypt_spread"] is not None
+    assert row["engine"] in ("native-ipp", "native-openssl", "cryptography")
+    assert row["library"] and row["version"] and row["code_path"]
+    assert "aes-gcm-random:256:4096 -> " in doc["engine"]["choices"]  # taken after the run
+
+
+def test_bench_says_in_one_line_why_ipp_is_not_used(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    from simulator.crypt import engines
+
+    monkeypatch.setenv("FARGATE_SIM_DISABLE_IPP", "1")
+    monkeypatch.setattr(engines, "_instances", {})
+    monkeypatch.setattr(engines, "_problems", {})
+    assert main(["bench", "--seconds", "0.02", "--repeat", "2", "-c", "aes-xts-plain64"]) == 0
+    out = capsys.readouterr().out
+    [note] = [line for line in out.splitlines() if "IPP" in line and "FARGATE_SIM" in line]
+    assert note == "# IPP Crypto unavailable: disabled by FARGATE_SIM_DISABLE_IPP=1"
+    assert "[native-openssl, " in out
 
 
 def test_users_runs_and_references_are_kept_apart(real_run: Path, tmp_path: Path,
