@@ -1664,6 +1664,11 @@ static PyObject *bound_crypt(Bound *b, int enc, PyObject *const *args, Py_ssize_
             PyErr_SetString(PyExc_ValueError, "metadata overlaps the source or destination");
             goto out;
         }
+        /* encryption writes nonces (decryption reads tags) there while the numbers are read */
+        if (have_secs && ranges_overlap(secs.buf, (size_t)secs.len, meta.buf, (size_t)meta.len)) {
+            PyErr_SetString(PyExc_ValueError, "sectors overlaps the metadata");
+            goto out;
+        }
     } else if (meta_obj != Py_None) {
         PyErr_SetString(PyExc_ValueError, "this cipher keeps no per-sector metadata; pass None");
         goto out;

@@ -170,16 +170,23 @@ def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[1] > 0 and b[1] > 0 and a[0] < b[0] + b[1] and b[0] < a[0] + a[1]
 
 
-def _check_aliasing(src: memoryview, dst: memoryview, meta: memoryview | None) -> None:
+def _check_aliasing(src: memoryview, dst: memoryview, meta: memoryview | None,
+                    sectors: Any = None) -> None:
     """Refuse buffers that overlap except exactly in place (src is dst): an engine writing
-    sector i of dst over sector i+1 of src would silently encrypt the wrong data."""
+    sector i of dst over sector i+1 of src would silently encrypt the wrong data; likewise
+    sector numbers that the output or the nonces written would change mid-batch."""
     s, d = _span(src), _span(dst)
     if s != d and _overlap(s, d):
         raise ValueError("source and destination overlap partially (in place must be exact)")
-    if meta is not None:
-        m = _span(meta)
-        if _overlap(m, s) or _overlap(m, d):
-            raise ValueError("metadata overlaps the source or destination")
+    m = _span(meta) if meta is not None else (0, 0)
+    if meta is not None and (_overlap(m, s) or _overlap(m, d)):
+        raise ValueError("metadata overlaps the source or destination")
+    if sectors is not None:
+        n = _span(memoryview(sectors).cast("B"))
+        if _overlap(n, d):
+            raise ValueError("sectors overlaps the destination")
+        if _overlap(n, m):
+            raise ValueError("sectors overlaps the metadata")
 
 
 def _check_first(first: Any, n: int, what: str = "first_sector") -> int:
@@ -467,7 +474,7 @@ class CryptographyEngine(Engine):
     def _crypt(self, alg, encrypt, key, src, dst, first, unit, meta, threads, nonces_given,
                sectors=None):
         # The native engine refuses overlapping buffers in C; here Python must.
-        _check_aliasing(src, dst, meta)
+        _check_aliasing(src, dst, meta, sectors)
         n = src.nbytes // unit
         # one sector number per unit: first + i, or the gathered batch's own numbers
         numbers = range(first, first + n) if sectors is None else memoryview(sectors).cast(

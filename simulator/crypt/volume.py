@@ -124,6 +124,11 @@ class EncryptedVolume:
                 f"volume size {size_bytes} must be a positive multiple of the "
                 f"{spec.sector_size}-byte sector"
             )
+        if size_bytes // spec.sector_size > 1 << 64:  # sector numbers (tweaks, AAD) are 64-bit
+            raise VolumeRangeError(
+                f"volume size {size_bytes} holds {size_bytes // spec.sector_size} sectors; "
+                f"sector numbers are 64-bit, so at most 2**64 sectors "
+                f"({(1 << 64) * spec.sector_size} bytes at {spec.sector_size}-byte sectors)")
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ValueError("threads must be an int >= 1")
         key_bytes = b"" if (spec.key_bytes == 0 and key is None) else spec.check_key(key)

@@ -705,3 +705,28 @@ def test_split_batch_run_alone_reports_every_bad_piece(name):
             assert back == pt
     finally:
         _native.set_split_bytes(was)
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_sector_numbers_that_the_call_would_overwrite_are_refused(name):
+    """A ``sectors`` array inside the destination (the ciphertext would change the numbers
+    still to be read) or inside the metadata (the nonces written would) is refused by every
+    backend, before anything is written."""
+    eng = get_engine(name)
+    xts = CipherSpec.parse("aes-xts-plain64:512:4096")
+    dst = np.zeros(2 * 4096 // 8, np.uint64)
+    dst[:2] = (5, 6)
+    with pytest.raises(ValueError, match="sectors overlaps the destination"):
+        eng.bind(xts, os.urandom(64)).encrypt(bytes(8192), memoryview(dst).cast("B"), 0,
+                                              None, dst[:2])
+    assert list(dst[:2]) == [5, 6]
+    gcm = CipherSpec.parse("aes-gcm-random:256:4096")
+    if not eng.supports(gcm):
+        return
+    meta = np.zeros(4 * 28 // 8, np.uint64)
+    meta[:4] = (100, 200, 300, 400)
+    for op in ("encrypt", "decrypt"):
+        with pytest.raises(ValueError, match="sectors overlaps the metadata"):
+            getattr(eng.bind(gcm, os.urandom(32)), op)(
+                bytes(4 * 4096), bytearray(4 * 4096), 0, memoryview(meta).cast("B"), meta[:4])
+    assert list(meta[:4]) == [100, 200, 300, 400]

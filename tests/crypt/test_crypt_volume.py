@@ -335,3 +335,14 @@ def test_close_wipes_and_refuses_io():
 def test_integrity_error_pickles_with_its_sector():
     err = pickle.loads(pickle.dumps(IntegrityError(42, 3)))
     assert (err.sector, err.count, err.errno) == (42, 3, errno.EIO)
+
+
+def test_a_volume_has_at_most_2_64_sectors():
+    """Sector numbers (the XTS tweak, the AEAD's associated data) are 64-bit: a volume with
+    more sectors is refused when it is made, not at its first write past 2**64 sectors."""
+    spec = CipherSpec.parse("aes-xts-plain64:512:512")
+    top = EncryptedVolume((1 << 64) * 512, spec, bytes(range(64)))
+    top.write(((1 << 64) - 1) * 512, b"z" * 512)  # the last sector exists and works
+    assert top.read(((1 << 64) - 1) * 512, 512) == b"z" * 512
+    with pytest.raises(VolumeRangeError, match="at most 2\\*\\*64 sectors"):
+        EncryptedVolume((1 << 64) * 512 + 512, spec, bytes(range(64)))
