@@ -80,14 +80,19 @@ class Client:
         self._source_ip = source_ip
         self._user_agent = user_agent
         self._source_arn = source_arn
-        self._model = service_model(service.service_name)
+        self._derive(sim.region)
+
+    def _derive(self, region: str) -> None:
+        """What follows from the client's identity and service (also after a restart, when
+        saved state sets only the identity: simulator/api/store.py)."""
+        self._model = service_model(self._service.service_name)
         self._ops: dict[str, _Plan] = {}  # the model's operations, looked up once
         caller_service = self._service_caller()
-        self._call_source_ip = source_ip or caller_service or "192.0.2.10"
-        self._call_user_agent = user_agent or caller_service or "fargate-sim/boto3"
-        self.exceptions = _exceptions(service.service_name)
+        self._call_source_ip = self._source_ip or caller_service or "192.0.2.10"
+        self._call_user_agent = self._user_agent or caller_service or "fargate-sim/boto3"
+        self.exceptions = _exceptions(self._service.service_name)
         self.meta = SimpleNamespace(
-            service_model=self._model, region_name=sim.region, principal=principal
+            service_model=self._model, region_name=region, principal=self._principal
         )
 
     @property

@@ -29,7 +29,6 @@ import pickle
 import sqlite3
 import stat
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import cloudpickle  # type: ignore[import-untyped]
@@ -41,7 +40,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from simulator import __version__
 from simulator.audit import AuditTrail
-from simulator.client import Client, _exceptions
+from simulator.client import Client
 from simulator.crypt import EncryptedVolume
 from simulator.iam.service import AccessKey
 from simulator.kms.keys import KeyMaterial
@@ -136,7 +135,8 @@ def _rebuild(cls: type, state: dict[str, Any]) -> Any:
     return obj
 
 
-_CLIENT_FIELDS = ("_sim", "_service", "_principal", "_via_service", "_source_ip", "_user_agent")
+_CLIENT_FIELDS = ("_sim", "_service", "_principal", "_via_service", "_source_ip", "_user_agent",
+                  "_source_arn")
 
 
 def _new_client() -> Client:
@@ -144,14 +144,14 @@ def _new_client() -> Client:
 
 
 def _set_client(client: Client, state: tuple[Any, ...]) -> None:
-    """Restore a Client's identity; its model parts are rebuilt from the service's name."""
-    *values, service_name, region = state
+    """Restore a Client's identity; all that follows from it (model, operation cache, the
+    source CloudTrail names) is derived again as the constructor does.  State saved before
+    ``_source_arn`` was kept has one field fewer."""
+    *values, _service_name, region = state
+    values += [None] * (len(_CLIENT_FIELDS) - len(values))
     for name, value in zip(_CLIENT_FIELDS, values, strict=True):
         setattr(client, name, value)
-    client._model = service_model(service_name)
-    client.exceptions = _exceptions(service_name)
-    client.meta = SimpleNamespace(service_model=client._model, region_name=region,
-                                  principal=client._principal)
+    client._derive(region)
 
 
 def _operation_model(service: str, name: str) -> OperationModel:

@@ -59,7 +59,17 @@ def test_a_restored_simulation_keeps_keys_tasks_grants_and_decrypts(tmp_path):
     assert [g["Operations"] for g in kms.list_grants(KeyId=arn)["Grants"]] == [["Decrypt"]]
     ecs = again.client("ecs")
     assert ecs.describe_tasks(cluster="web", tasks=[task])["tasks"][0]["lastStatus"] == "RUNNING"
+    # Fargate's KMS clients were made before the save: after the load they make a new
+    # task's calls and retire both grants (they once lacked their operation cache: a 500)
+    second = ecs.run_task(cluster="web", taskDefinition="app", launchType="FARGATE",
+                          networkConfiguration={"awsvpcConfiguration": {
+                              "subnets": ["subnet-12345678"]}})["tasks"][0]["taskArn"]
+    again.fargate.settle()
+    assert ecs.describe_tasks(cluster="web", tasks=[second])["tasks"][0]["lastStatus"] == (
+        "RUNNING")
+    assert len(kms.list_grants(KeyId=arn)["Grants"]) == 2
     ecs.stop_task(cluster="web", task=task)
+    ecs.stop_task(cluster="web", task=second)
     again.fargate.settle()
     assert kms.list_grants(KeyId=arn)["Grants"] == []
 
