@@ -27,9 +27,16 @@ READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
         "GenerateDataKeyPairWithoutPlaintext", "GenerateDataKeyWithoutPlaintext",
         "GenerateRandom", "GenerateMac", "VerifyMac", "Sign", "Verify", "DeriveSharedSecret",
     }),
+    # CloudTrail's own read API (a management read event); recording its answer would put
+    # every event it returned into a new event, each lookup nesting the last one's again
+    "cloudtrail.amazonaws.com": frozenset({"LookupEvents"}),
 }
 #: The prefixes of read-only operations in every service.
 READ_ONLY_PREFIXES = ("Describe", "List", "Get")
+#: Services whose read-only records still carry the answer: STS's AssumeRole-style records
+#: show the credentials issued (CloudTrail's STS examples).  Elsewhere a read-only record has
+#: ``"responseElements": null`` (ct-describekey.html, ct-describe-keystores.html).
+READ_ONLY_WITH_RESPONSE = frozenset({"sts.amazonaws.com"})
 
 #: Operations whose successful record names the affected key in ``responseElements.keyId``
 #: although the response does not: "CloudTrail log entries for this operation recorded on or
@@ -76,6 +83,12 @@ def read_only(event_source: str, operation: str) -> bool:
     return operation.startswith(READ_ONLY_PREFIXES) or operation in READ_ONLY_OPERATIONS.get(
         event_source, frozenset()
     )
+
+
+def records_response(event_source: str, operation: str) -> bool:
+    """Whether CloudTrail's record of a successful call keeps its answer
+    (``responseElements``): not for read-only calls, except STS's."""
+    return event_source in READ_ONLY_WITH_RESPONSE or not read_only(event_source, operation)
 
 
 def cloudtrail_conventions(rec: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,12 @@ from botocore import xform_name
 from botocore.model import OperationModel
 
 from simulator import drift, errors, idempotency
-from simulator.audit import RecordedError, cloudtrail_conventions, user_identity
+from simulator.audit import (
+    RecordedError,
+    cloudtrail_conventions,
+    records_response,
+    user_identity,
+)
 from simulator.iam.principal import Principal
 from simulator.models import (
     clean_check,
@@ -297,7 +302,7 @@ def audit_record(
     if error is not None:
         rec["errorCode"] = error.code
         rec["errorMessage"] = error.message
-    elif response is not None:
+    elif response is not None and records_response(event_source, ctx.operation):
         rec["responseElements"] = to_cloudtrail(op_model.output_shape, response, lower) or None
     if ctx.audit_params:
         rec["requestParameters"] = {**(rec["requestParameters"] or {}), **ctx.audit_params}

@@ -68,6 +68,12 @@ def constraint_errors(operation: OperationModel, params: dict[str, Any]) -> list
 
 
 def _lower_first(name: str) -> str:
+    """A member name as CloudTrail writes it: the first letter lower-cased, unless the name
+    starts with two capitals (an acronym), which stays as it is (Java's
+    ``Introspector.decapitalize``): ``KeyId`` -> ``keyId`` but ``AWSAccountId`` stays
+    (ct-createkey.html: ``"AWSAccountId": "111122223333"`` in ``keyMetadata``)."""
+    if name[:2].isupper() and len(name) > 1:
+        return name
     return name[:1].lower() + name[1:]
 
 

@@ -141,3 +141,26 @@ def test_the_cli_refuses_a_negative_retention_in_one_line(tmp_path):
                          timeout=60, cwd=tmp_path)
     assert out.returncode == 2
     assert len(out.stderr.strip().splitlines()) == 1 and "audit retention" in out.stderr
+
+
+def test_a_lookup_is_a_read_only_record_that_keeps_no_answer(small):
+    """LookupEvents is CloudTrail's read API: its record is read-only with
+    ``responseElements: null`` (as DescribeKey's, ct-describekey.html), so repeated lookups
+    do not nest each other's answers (each once doubled the next one's size, until the
+    server ran out of memory)."""
+    kms = client(small, "kms")
+    key = kms.create_key(Description="k")["KeyMetadata"]["KeyId"]
+    kms.describe_key(KeyId=key)
+    ct = client(small, "cloudtrail")
+    sizes = [len(json.dumps(ct.lookup_events(MaxResults=1)["Events"], default=str))
+             for _ in range(12)]
+    assert max(sizes) < 4096, sizes
+    [lookup] = ct.lookup_events(
+        MaxResults=1, LookupAttributes=[{"AttributeKey": "EventName",
+                                         "AttributeValue": "LookupEvents"}])["Events"]
+    record = json.loads(lookup["CloudTrailEvent"])
+    assert record["readOnly"] is True and record["responseElements"] is None
+    [describe] = ct.lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "DescribeKey"}],
+    )["Events"]
+    assert json.loads(describe["CloudTrailEvent"])["responseElements"] is None

@@ -249,3 +249,5 @@ def test_audit_record_names_the_key_and_its_account(sim, kms, key):
     assert rec["responseElements"] is None  # CloudTrail logs none for read-only KMS calls
     create = sim.audit_trail.filter("CreateKey")[-1]
     assert create["responseElements"]["keyMetadata"]["keyId"] == key["KeyId"]
+    # a name that starts with an acronym keeps its capitals (ct-createkey.html)
+    assert create["responseElements"]["keyMetadata"]["AWSAccountId"] == ACCOUNT
