@@ -81,3 +81,34 @@ def test_a_request_signed_for_another_region_is_refused(server):
     assert error["Error"]["Message"] == "Credential should be scoped to a valid region."
     assert "simulates us-west-2" in \
         error["ResponseMetadata"]["HTTPHeaders"]["x-fargate-sim-explanation"]
+
+
+@pytest.mark.parametrize("service, target", [
+    ("kms", "TrentService.ListKeys"),
+    ("ecs", "AmazonEC2ContainerServiceV20141113.ListClusters"),
+])
+def test_a_request_signed_for_another_service_is_refused(server, service, target):
+    """SigV4's scope names the service: a request to KMS signed for ECS (or the reverse)
+    gets AWS's InvalidSignatureException, 400, in AWS's words (aws/aws-sdk-ruby#431)."""
+    import urllib.error
+    import urllib.request
+
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+
+    other = "ecs" if service == "kms" else "kms"
+    req = botocore.awsrequest.AWSRequest(
+        method="POST", url=server.url + "/", data=b"{}",
+        headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"})
+    botocore.auth.SigV4Auth(botocore.credentials.Credentials("AKID", "x"), other,
+                            "us-west-2").add_auth(req)
+    prepared = req.prepare()
+    http = urllib.request.Request(prepared.url, data=prepared.body, method="POST",
+                                  headers=dict(prepared.headers))
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(http, timeout=30)
+    assert info.value.code == 400
+    body = json.loads(info.value.read())
+    assert body["__type"] == "InvalidSignatureException"
+    assert body["message"] == f"Credential should be scoped to correct service: '{service}'. "

@@ -11,6 +11,7 @@ mutating calls. All simulation work runs under one lock, in arrival order.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import sys
@@ -30,6 +31,7 @@ from simulator.api.wallclock import WallClock
 from simulator.api.wire import WireError, decode, loads, to_json
 from simulator.audit import AuditTrail
 from simulator.client import Client
+from simulator.models import service_model
 
 ADMIN_PREFIX = "/_fargate-sim/"
 MAX_JSON_DEPTH = 64
@@ -47,6 +49,12 @@ READ_ONLY_OPERATIONS = frozenset({
 })
 
 Response = tuple[int, dict[str, str], bytes]
+
+
+@functools.cache
+def _signing_name(service: str) -> str:
+    """The name a request to ``service`` is signed for (the model's signingName)."""
+    return str(service_model(service).signing_name or service)
 
 
 @dataclass(frozen=True)
@@ -195,6 +203,12 @@ class Endpoint:
             if self.auth is not None:
                 raise AuthError("malformed", str(exc)) from None
             signed = None
+        if signed is not None and signed.service != _signing_name(service):
+            # AWS's words, trailing space included (aws/aws-sdk-ruby#431, smithy4s#1568)
+            raise AuthError("bad-signature", "Credential should be scoped to correct service: "
+                            f"'{_signing_name(service)}'. ",
+                            why=f"the request was routed to {service} but signed for the "
+                                f"service {signed.service!r}")
         # IAM is global: its requests are signed for us-east-1 whatever the Region.
         if signed is not None and service != "iam" and signed.region != self.sim.region:
             raise AuthError("bad-signature", "Credential should be scoped to a valid region.",
