@@ -189,6 +189,7 @@ class Client:
             refused = drift.refusal(service.service_name, operation, params)
             if refused is not None:
                 raise refused
+            service.check_request(ctx, params)
             if plan.tokens:
                 tokens = sim.client_tokens
                 who = f"{ctx.account} {ctx.caller.session_arn or ctx.caller.arn}"  # never replayed

@@ -141,3 +141,7 @@ class Service:
 
     def __init__(self, sim: SimulationSurface) -> None:
         self.sim = sim
+
+    def check_request(self, ctx: CallContext, params: dict[str, Any]) -> None:
+        """Checks every operation of the service makes of a validated request before its
+        handler runs (none by default); raises the service's ClientError."""

@@ -8,8 +8,9 @@ the service scheduler.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from simulator import errors
 from simulator.ecs import tasks as tasks_mod
 from simulator.ecs.clusters import Cluster, ClusterOps
 from simulator.ecs.deployments import DeploymentScheduler
@@ -26,7 +27,7 @@ from simulator.service import Service
 if TYPE_CHECKING:
     from simulator.ecs.provisioner import TaskProvisioner
     from simulator.ecs.tasks import Task
-    from simulator.service import SimulationSurface
+    from simulator.service import CallContext, SimulationSurface
 
 
 class EcsService(
@@ -56,6 +57,18 @@ class EcsService(
             limiter.set_limit(
                 tasks_mod.LAUNCH_QUOTA, tasks_mod.LAUNCH_RATE, tasks_mod.LAUNCH_BURST
             )
+
+    def check_request(self, ctx: CallContext, params: dict[str, Any]) -> None:
+        """An ECS ARN of another Region anywhere in the request (a cluster, task definition,
+        task or service named by ARN) is refused as AWS refuses it:
+        ``InvalidParameterException: Invalid Region in ARN`` (aws/aws-cli#3175: run-task
+        with us-east-1 ARNs sent to us-east-2)."""
+        foreign = _foreign_ecs_arn(params, ctx.region)
+        if foreign is not None:
+            raise errors.InvalidParameterException(
+                "Invalid Region in ARN",
+                explanation=f"{foreign} is in {foreign.split(':')[3]}; this request went to "
+                            f"{ctx.region} (use --region, or an ARN of {ctx.region})")
 
     @property
     def timings(self) -> TaskTimings:
@@ -87,3 +100,23 @@ class EcsService(
             if task.arn == arn or task.id == arn:
                 return task
         return None
+
+
+def _foreign_ecs_arn(value: Any, region: str) -> str | None:
+    """The first ``arn:<partition>:ecs:<region>:...`` string in ``value`` (a request, walked
+    through its structures and lists) whose Region is not ``region``, or None."""
+    if isinstance(value, str):
+        if value.startswith("arn:"):
+            parts = value.split(":", 4)
+            if len(parts) == 5 and parts[2] == "ecs" and parts[3] != region:
+                return value
+        return None
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, list):
+        return None
+    for item in value:
+        found = _foreign_ecs_arn(item, region)
+        if found is not None:
+            return found
+    return None

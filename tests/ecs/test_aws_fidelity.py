@@ -385,3 +385,24 @@ def test_a_service_on_ec2_is_refused_with_ecs_placement_words(sim):
     assert info.value.message == "No Container Instances were found in your cluster."
     assert "Fargate only" in (info.value.explanation or "")
     assert ecs.list_services(cluster=CLUSTER)["serviceArns"] == []
+
+
+def test_an_arn_of_another_region_is_refused_in_aws_words(endpoint):
+    """aws/aws-cli#3175: run-task with us-east-1 ARNs sent to another Region answers
+    ``InvalidParameterException: Invalid Region in ARN``; so does every ECS operation that
+    is handed an ECS ARN of another Region (never the same-named resource here)."""
+    _sim, _key, ecs = endpoint
+    ecs.create_cluster(clusterName=CLUSTER)
+    ecs.register_task_definition(**TD)
+    east = f"arn:aws:ecs:us-east-1:{ACCOUNT}"
+    assert _error(ecs.run_task, cluster=f"{east}:cluster/{CLUSTER}",
+                  taskDefinition=f"{east}:task-definition/app:1", launchType="FARGATE",
+                  networkConfiguration=NET) == (
+        "InvalidParameterException", "Invalid Region in ARN", 400)
+    assert _error(ecs.describe_clusters, clusters=[f"{east}:cluster/{CLUSTER}"]) == (
+        "InvalidParameterException", "Invalid Region in ARN", 400)
+    assert _error(ecs.describe_tasks, cluster=CLUSTER,
+                  tasks=[f"{east}:task/{CLUSTER}/0123456789abcdef0123456789abcdef"]) == (
+        "InvalidParameterException", "Invalid Region in ARN", 400)
+    assert ecs.describe_clusters(clusters=[f"arn:aws:ecs:us-west-2:{ACCOUNT}:cluster/{CLUSTER}"]
+                                 )["clusters"][0]["clusterName"] == CLUSTER
