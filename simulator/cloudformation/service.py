@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from simulator.service import SimulationSurface
 
 ValidationError = errors.error_class("ValidationError")
+#: CloudFormation's query protocol denies as IAM does: ``AccessDenied``, HTTP 403, naming
+#: the stack ``arn:...:stack/NAME/*`` (anomalyco/sst#3006: "... is not authorized to
+#: perform: cloudformation:DescribeStacks on resource:
+#: arn:aws:cloudformation:us-east-1:...:stack/sst-bootstrap/*", httpStatusCode 403)
+AccessDenied = errors.error_class("AccessDenied", 403)
 AlreadyExists = errors.error_class("AlreadyExistsException")
 InsufficientCapabilities = errors.error_class("InsufficientCapabilitiesException")
 #: Properties that give an IAM resource a custom name (CAPABILITY_NAMED_IAM).
@@ -152,11 +157,28 @@ class CloudFormationService(Service):
                 return st
         return None
 
+    def _authorize(self, ctx: CallContext, action: str, resource: str) -> None:
+        """Authorise ``cloudformation:action`` on ``resource``; AccessDenied (403) if not."""
+        try:
+            authorize(self.sim, ctx, f"cloudformation:{action}", resource)
+        except errors.AccessDeniedException as exc:
+            raise AccessDenied(exc.message, explanation=exc.explanation,
+                               **exc.details) from None
+
+    def _stack_arn(self, ctx: CallContext, name: str | None) -> str:
+        """The resource a call on stack ``name`` (a name or a stack id) is authorised on:
+        the stack id itself, ``arn:...:stack/NAME/*`` for a name, ``*`` for no stack."""
+        if name is None:
+            return "*"
+        if name.startswith("arn:"):
+            return name
+        return f"arn:{self.sim.partition}:cloudformation:{ctx.region}:{ctx.account}:stack/{name}/*"
+
     def CreateStack(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["StackName"]
         stack_id = (f"arn:{self.sim.partition}:cloudformation:{ctx.region}:{ctx.account}:"
                     f"stack/{name}/{uuid.UUID(int=self.sim.rng.getrandbits(128), version=4)}")
-        authorize(self.sim, ctx, "cloudformation:CreateStack", stack_id)
+        self._authorize(ctx, "CreateStack", stack_id)
         if self._live(name) is not None:
             raise AlreadyExists(f"Stack [{name}] already exists")
         if not params.get("TemplateBody"):
@@ -192,8 +214,8 @@ class CloudFormationService(Service):
         return {"StackId": stack_id}
 
     def DescribeStacks(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-        authorize(self.sim, ctx, "cloudformation:DescribeStacks", "*")
         name = params.get("StackName")
+        self._authorize(ctx, "DescribeStacks", self._stack_arn(ctx, name))
         if name is None:
             return {"Stacks": [s.to_output() for s in self.stacks if s.deleted is None]}
         st = self._live(name)
@@ -211,8 +233,8 @@ class CloudFormationService(Service):
                                ) -> dict[str, Any]:
         """The stack's resources (all, or the one a logical or physical id names).
         https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackResources.html"""
-        authorize(self.sim, ctx, "cloudformation:DescribeStackResources", "*")
         name, physical = params.get("StackName"), params.get("PhysicalResourceId")
+        self._authorize(ctx, "DescribeStackResources", self._stack_arn(ctx, name))
         if name is None and physical is None:
             # "Required: Conditional. If you don't specify StackName, you must specify
             # PhysicalResourceId." (the page above)
@@ -233,7 +255,7 @@ class CloudFormationService(Service):
     def DescribeStackResource(self, ctx: CallContext, params: dict[str, Any]
                               ) -> dict[str, Any]:
         """One resource of a stack, by its logical id."""
-        authorize(self.sim, ctx, "cloudformation:DescribeStackResource", "*")
+        self._authorize(ctx, "DescribeStackResource", self._stack_arn(ctx, params["StackName"]))
         st = self._stack(params["StackName"])
         for r in st.made():
             if r.logical_id == params["LogicalResourceId"]:
@@ -246,14 +268,14 @@ class CloudFormationService(Service):
     def DescribeStackEvents(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """The stack's events, newest first: the stack's and each resource's status
         changes as the deployment made them (all at the one simulated instant it ran)."""
-        authorize(self.sim, ctx, "cloudformation:DescribeStackEvents", "*")
+        self._authorize(ctx, "DescribeStackEvents", self._stack_arn(ctx, params["StackName"]))
         st = self._stack(params["StackName"])
         return {"StackEvents": list(reversed(st.events()))}
 
     def DeleteStack(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         st = self._live(params["StackName"])
-        authorize(self.sim, ctx, "cloudformation:DeleteStack",
-                  st.stack_id if st else params["StackName"])
+        self._authorize(ctx, "DeleteStack",
+                        st.stack_id if st else self._stack_arn(ctx, params["StackName"]))
         if st is None or st.deleted is not None:
             return {}  # deleting a stack that does not exist succeeds, as on AWS
         retain = set(params.get("RetainResources") or [])

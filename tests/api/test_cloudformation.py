@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.api.conftest import client
+from tests.api.conftest import client, user_with_key
 
 STACK = (Path(__file__).resolve().parents[2] / "experiments" / "seed" / "stack.yaml").read_text()
 
@@ -51,3 +51,20 @@ def test_a_bad_template_is_a_validation_error(server):
     with pytest.raises(ClientError) as info:
         cfn.create_stack(StackName="bad", TemplateBody="{not: [valid")
     assert info.value.response["Error"]["Code"] == "ValidationError"
+
+
+def test_a_denied_stack_call_is_cloudformations_403_access_denied(server):
+    """CloudFormation denies as IAM does, AccessDenied with HTTP 403, on the stack's ARN
+    pattern (anomalyco/sst#3006), not as KMS and ECS do (AccessDeniedException, 400)."""
+    key = user_with_key(server, "deployer")
+    cfn = client(server, "cloudformation", key=key)
+    with pytest.raises(ClientError) as info:
+        cfn.describe_stacks(StackName="seed")
+    err = info.value.response
+    assert (err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "AccessDenied", 403)
+    assert ("cloudformation:DescribeStacks on resource: "
+            "arn:aws:cloudformation:us-west-2:111122223333:stack/seed/*") in err["Error"]["Message"]
+    with pytest.raises(ClientError) as info:
+        cfn.describe_stacks()
+    assert "on resource: *" in info.value.response["Error"]["Message"]
