@@ -2,8 +2,9 @@
 
 A lean HTTP/1.1 reader over ``socketserver`` (a thread per connection): keep-alive with
 ``TCP_NODELAY`` and each response written in one send (no Nagle/delayed-ACK stall), a listen
-backlog of 128, a read timeout and bounded request line, header and body sizes (a body
-shorter than its Content-Length cannot hold a thread), chunked bodies decoded,
+backlog of 128, a read timeout for each whole request (a client that sends a body shorter
+than its Content-Length, or trickles its request a byte at a time, cannot hold a thread) and
+for an idle connection, bounded request line, header and body sizes, chunked bodies decoded,
 ``Expect: 100-continue`` answered, and every malformed request answered with HTTP 400 and an
 AWS-shaped error carrying ``x-amzn-RequestId``. Headers are split by hand rather than by
 ``http.server``'s e-mail parser, which cost more than the simulated call.
@@ -13,6 +14,7 @@ https://www.rfc-editor.org/rfc/rfc9112 (HTTP/1.1 message syntax)
 from __future__ import annotations
 
 import io
+import select
 import socket
 import socketserver
 import struct
@@ -30,6 +32,10 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 #: ``http.server`` and ``http.client`` bound them).
 MAX_LINE_BYTES = 65536
 MAX_HEADERS = 100
+#: The longest a connection waits for a request's first byte (an idle keep-alive connection
+#: is then closed), and the longest from that byte until the whole request (request line,
+#: headers, body) is in: the limit is the request's, not each receive's, so a client
+#: trickling a byte at a time cannot hold a thread past it.
 READ_TIMEOUT_SECONDS = 30.0
 BACKLOG = 128
 TICK_SECONDS = 0.25
@@ -46,15 +52,22 @@ class BadRequest(Exception):
 
 
 class SimulatorServer(socketserver.ThreadingTCPServer):
-    """An HTTP server bound to one ``Endpoint``; a ticker thread moves its clock."""
+    """An HTTP server bound to one ``Endpoint``; a ticker thread moves its clock.
+
+    ``read_timeout`` is each request's read limit and the keep-alive idle limit (both
+    ``READ_TIMEOUT_SECONDS`` unless given), read by each new connection."""
 
     daemon_threads = True
     request_queue_size = BACKLOG
     allow_reuse_address = True
 
-    def __init__(self, endpoint: Endpoint, address: tuple[str, int] = ("127.0.0.1", 0)) -> None:
+    def __init__(self, endpoint: Endpoint, address: tuple[str, int] = ("127.0.0.1", 0), *,
+                 read_timeout: float = READ_TIMEOUT_SECONDS) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
+        if not read_timeout > 0:
+            raise ValueError(f"read_timeout {read_timeout} must be a positive number of seconds")
+        self.read_timeout = read_timeout
         super().__init__(address, _Handler)
         self.endpoint = endpoint
         self._stop = threading.Event()
@@ -242,24 +255,68 @@ def response_bytes(response: Response, close: bool) -> bytes:
 _CLOSE = "Connection: close\r\n"
 
 
-class _KernelTimedReader(io.RawIOBase):
-    """A socket's receive side for a ``BufferedReader``, its read timeout kept by the kernel
-    (``SO_RCVTIMEO``): a socket with a Python-side timeout polls before every recv and send,
-    three extra system calls per request. A receive that times out raises ``TimeoutError``,
-    as a Python-side timeout does (``socket.SocketIO`` would return None: end of input)."""
+class _RequestReader(io.RawIOBase):
+    """A connection's receive side for a ``BufferedReader``, under two limits: a receive
+    waiting for a request's first byte (``deadline`` None) takes at most the read timeout,
+    and one after it (``deadline`` set by the handler) ends by ``deadline``, however the
+    client spaces its bytes (a timeout per receive let a byte every 10 s hold a thread for
+    ever). A receive past either raises ``TimeoutError``.
 
-    def __init__(self, sock: socket.socket) -> None:
+    With ``kernel`` the socket stays blocking and the kernel keeps the read timeout
+    (``SO_RCVTIMEO``): a socket with a Python-side timeout polls before every recv and send,
+    three extra system calls per request. A request that arrives in one receive, as SDKs
+    send them, then costs that one recv; a receive inside a request first takes what has
+    arrived without waiting (``MSG_DONTWAIT``) and polls, for the time left, only when
+    nothing has. Without ``kernel`` (no ``SO_RCVTIMEO``), Python's socket timeout is set to
+    the time left for each receive inside a request."""
+
+    def __init__(self, sock: socket.socket, seconds: float, kernel: bool) -> None:
         super().__init__()
         self._sock = sock
+        self._seconds = seconds
+        self._kernel = kernel
+        self._poll: Any = None
+        #: The ``time.monotonic()`` by which the request being read must be in; None
+        #: between requests.
+        self.deadline: float | None = None
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
+        sock = self._sock
+        deadline = self.deadline
+        if deadline is None:  # a request's first byte: the read timeout bounds the wait
+            try:
+                return sock.recv_into(buffer)
+            except BlockingIOError:  # EAGAIN: SO_RCVTIMEO ran out
+                raise TimeoutError("timed out") from None
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request did not arrive within the read timeout")
+        if not self._kernel:
+            sock.settimeout(left)
+            try:
+                return sock.recv_into(buffer)
+            finally:
+                sock.settimeout(self._seconds)
         try:
-            return self._sock.recv_into(buffer)
-        except BlockingIOError:  # EAGAIN: SO_RCVTIMEO ran out
-            raise TimeoutError("timed out") from None
+            return sock.recv_into(buffer, 0, socket.MSG_DONTWAIT)  # the usual case: it is here
+        except BlockingIOError:
+            pass
+        if self._poll is None:
+            self._poll = select.poll()
+            self._poll.register(sock, select.POLLIN)
+        if not self._poll.poll(left * 1000):  # milliseconds, rounded up
+            raise TimeoutError("the request did not arrive within the read timeout")
+        try:
+            return sock.recv_into(buffer)  # readable: data, the end, or an error, at once
+        except BlockingIOError:  # EAGAIN after all, and SO_RCVTIMEO ran out
+            raise TimeoutError("the request did not arrive within the read timeout") from None
+
+
+#: The kernel-kept read timeout needs these besides ``SO_RCVTIMEO``.
+_KERNEL_READS = hasattr(socket, "MSG_DONTWAIT") and hasattr(select, "poll")
 
 
 def _kernel_timeouts(sock: socket.socket, seconds: float | None) -> bool:
@@ -298,21 +355,25 @@ def send_all(sock: socket.socket, data: bytes, seconds: float) -> None:
             raise TimeoutError("timed out sending the response") from None
 
 
+_TIMED_OUT = ("Your socket connection to the server was not read from or written to within "
+              "the timeout period.")
+
+
 class _Handler(socketserver.StreamRequestHandler):
     """One connection: requests read and answered in turn until either side closes."""
 
     server: SimulatorServer
-    timeout = READ_TIMEOUT_SECONDS
 
     def setup(self) -> None:
-        """``StreamRequestHandler.setup`` with the read timeout kept by the kernel."""
+        """``StreamRequestHandler.setup`` with the server's read timeout, kept by the kernel."""
+        self._seconds = seconds = self.server.read_timeout
         sock = self.connection = self.request
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
-        if _kernel_timeouts(sock, self.timeout):
-            self.rfile = io.BufferedReader(_KernelTimedReader(sock))
-        else:  # Python's own timeout, polling before each call
-            sock.settimeout(self.timeout)
-            self.rfile = sock.makefile("rb")
+        kernel = _KERNEL_READS and _kernel_timeouts(sock, seconds)
+        if not kernel:  # Python's own timeout, polling before each call
+            sock.settimeout(seconds)
+        self._raw = _RequestReader(sock, seconds, kernel)
+        self.rfile = self._buffered = io.BufferedReader(self._raw)
 
     def finish(self) -> None:
         self.rfile.close()  # responses go out by send_all: there is no wfile
@@ -325,23 +386,29 @@ class _Handler(socketserver.StreamRequestHandler):
             pass
 
     def _send(self, response: Response, close: bool) -> None:
-        send_all(self.request, response_bytes(response, close), self.timeout)
+        send_all(self.request, response_bytes(response, close), self._seconds)
+
+    def _refuse(self, response: Response) -> bool:
+        """Answer a request that is not read on, and close the connection (False)."""
+        self._send(response, True)
+        return False
 
     def _one(self) -> bool:
         """Serve one request; False when the connection is to be closed."""
-        rfile = self.rfile
+        rfile, raw, seconds = self._buffered, self._raw, self._seconds
+        raw.deadline = None
+        try:
+            if not rfile.peek(1):  # the request's first byte (a receive unless pipelined)
+                return False  # the client closed
+        except TimeoutError:
+            return False  # an idle keep-alive connection
+        raw.deadline = time.monotonic() + seconds  # the whole request must be in by then
         try:
             line = _request_line(rfile)
             if line in (b"\r\n", b"\n"):  # "SHOULD ignore at least one empty line" (RFC 9112)
                 line = _request_line(rfile)
-        except TimeoutError:
-            return False  # an idle keep-alive connection
-        except BadRequest as exc:
-            self._send(json_error(exc.status, exc.code, exc.message), True)
-            return False
-        if not line:
-            return False
-        try:
+            if not line:
+                return False
             parts = line.decode("iso-8859-1").split()
             if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
                 raise BadRequest(400, "SerializationException",
@@ -360,16 +427,12 @@ class _Handler(socketserver.StreamRequestHandler):
                                  f"(fargate-sim: unsupported method {method!r})")
             expect = headers.get("expect")
             if expect is not None and expect.lower() == "100-continue":
-                send_all(self.request, b"HTTP/1.1 100 Continue\r\n\r\n", self.timeout)
+                send_all(self.request, b"HTTP/1.1 100 Continue\r\n\r\n", seconds)
             body = read_body(rfile, headers)
         except BadRequest as exc:
-            self._send(json_error(exc.status, exc.code, exc.message), True)
-            return False
-        except TimeoutError:
-            self._send(json_error(400, "RequestTimeout",
-                                  "Your socket connection to the server was not read from "
-                                  "or written to within the timeout period."), True)
-            return False
+            return self._refuse(json_error(exc.status, exc.code, exc.message))
+        except TimeoutError:  # the request was not all in by its deadline
+            return self._refuse(json_error(400, "RequestTimeout", _TIMED_OUT))
         path, _, query = target.partition("?")
         path = path.partition("#")[0]
         if path.startswith(("http://", "https://")):  # an absolute-form target
@@ -381,15 +444,17 @@ class _Handler(socketserver.StreamRequestHandler):
 
 
 def serve(sim: Any, host: str = "127.0.0.1", port: int = 0,
-          principals: dict[str, str] | None = None, **options: Any) -> SimulatorServer:
+          principals: dict[str, str] | None = None, *,
+          read_timeout: float = READ_TIMEOUT_SECONDS, **options: Any) -> SimulatorServer:
     """Start serving ``sim`` in a background thread; ``server.shutdown()`` stops it.
 
     ``options`` go to ``Endpoint`` (``auth=Authenticator(...)``, ``store=``, ``speed=``,
     ``make_sim=``). Without ``auth``, requests are not verified and ``principals`` maps
-    access key ids to the principal they call as (the root otherwise).
+    access key ids to the principal they call as (the root otherwise). ``read_timeout``
+    goes to ``SimulatorServer``.
     """
     endpoint = Endpoint(sim, principals=principals, **options)
-    server = SimulatorServer(endpoint, (host, port))
+    server = SimulatorServer(endpoint, (host, port), read_timeout=read_timeout)
     threading.Thread(target=server.serve_forever, name="fargate-sim-api", daemon=True).start()
     return server
 

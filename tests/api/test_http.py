@@ -6,6 +6,7 @@ import io
 import json
 import socket
 import threading
+import time
 
 import pytest
 from botocore.auth import SigV4Auth
@@ -90,7 +91,7 @@ def test_an_unknown_target_is_unknown_operation(server):
 
 
 def test_a_body_shorter_than_its_length_does_not_hold_a_thread(server, monkeypatch):
-    monkeypatch.setattr(server_module._Handler, "timeout", 0.5)
+    monkeypatch.setattr(server, "read_timeout", 0.5)
     raw = _raw(server, _request(b"{}", extra="Content-Length: 100\r\n"))
     status, _, err = _parse(raw)
     assert status == 400 and err["__type"] == "RequestTimeout"
@@ -156,7 +157,7 @@ def test_identity_is_checked_before_the_body_is_read_as_json(server):
 
 
 def test_an_idle_keep_alive_connection_is_closed_after_the_read_timeout(server, monkeypatch):
-    monkeypatch.setattr(server_module._Handler, "timeout", 0.3)
+    monkeypatch.setattr(server, "read_timeout", 0.3)
     host, port = server.server_address[:2]
     with socket.create_connection((host, port), timeout=10) as s:
         s.sendall(_request(b"{}", sign=False))
@@ -175,12 +176,41 @@ def test_the_read_timeout_is_kept_by_the_kernel_without_python_polling():
     with a, b:
         assert server_module._kernel_timeouts(a, 0.2)
         assert a.gettimeout() is None
-        reader = server_module._KernelTimedReader(a)
+        reader = server_module._RequestReader(a, 0.2, kernel=True)
         with pytest.raises(TimeoutError):
             reader.readinto(bytearray(10))
         b.sendall(b"abc")
         buf = bytearray(10)
         assert reader.readinto(buf) == 3 and bytes(buf[:3]) == b"abc"
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_a_request_deadline_holds_however_the_bytes_are_spaced(kernel):
+    # The per-receive timeout (0.5 s) never runs out for a byte every 0.05 s; the deadline
+    # (0.3 s from now) does, on the kernel-kept path and on Python's own timeout alike.
+    a, b = socket.socketpair()
+    stop = threading.Event()
+    with a, b:
+        if kernel:
+            assert server_module._kernel_timeouts(a, 0.5)
+        else:
+            a.settimeout(0.5)
+        reader = server_module._RequestReader(a, 0.5, kernel=kernel)
+        feeder = threading.Thread(target=_trickle, args=(b, b"x" * 100, 0.05, stop))
+        feeder.start()
+        start = time.monotonic()
+        reader.deadline = start + 0.3
+        got = 0
+        try:
+            with pytest.raises(TimeoutError):
+                while True:
+                    got += reader.readinto(bytearray(10))
+        finally:
+            stop.set()
+            feeder.join()
+        assert 0.29 < time.monotonic() - start < 0.45 and got >= 2
+        if not kernel:
+            assert a.gettimeout() == 0.5  # back to the read timeout for the next wait
 
 
 def test_a_reader_that_never_reads_cannot_hold_a_response_for_ever():
@@ -218,6 +248,77 @@ def test_no_kernel_timeout_without_a_positive_time(seconds):
         a.settimeout(0.5)
         assert not server_module._kernel_timeouts(a, seconds)
         assert a.gettimeout() == 0.5
+
+
+def _answers(s: socket.socket, seconds: float = 10) -> tuple[bytes, float]:
+    """Everything the server sends on ``s`` until it closes, and when it closed
+    (``time.monotonic()``); a reset after the answer counts as the close."""
+    s.settimeout(seconds)
+    out = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            return out, time.monotonic()
+        out += chunk
+
+
+def _trickle(s: socket.socket, data: bytes, every: float, stop: threading.Event) -> None:
+    """Send ``data`` a byte each ``every`` seconds, until ``stop`` or the server closes."""
+    for i in range(len(data)):
+        if stop.wait(every):
+            return
+        try:
+            s.sendall(data[i:i + 1])
+        except OSError:
+            return
+
+
+REQUEST_HEAD = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+
+
+@pytest.mark.parametrize("sent", [
+    "POST / HT",                                    # inside the request line
+    "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Tar",      # inside the headers
+    REQUEST_HEAD + "{",                             # inside the body
+])
+def test_a_request_trickled_past_its_deadline_is_answered_and_closed(server, monkeypatch,
+                                                                     sent):
+    # A byte every 0.2 s is far inside the read timeout of each receive; the whole request
+    # still has to be in within the read timeout of its first byte.
+    monkeypatch.setattr(server, "read_timeout", 1.0)
+    stop = threading.Event()
+    with socket.create_connection(server.server_address[:2], timeout=10) as s:
+        start = time.monotonic()
+        s.sendall(sent.encode())
+        sender = threading.Thread(target=_trickle, args=(s, b"a" * 100, 0.2, stop))
+        sender.start()
+        try:
+            raw, closed = _answers(s)
+        finally:
+            stop.set()
+            sender.join()
+    assert 0.9 < closed - start < 2.0
+    status, headers, err = _parse(raw)
+    assert (status, err["__type"]) == (400, "RequestTimeout")
+    assert err["message"] == ("Your socket connection to the server was not read from or "
+                              "written to within the timeout period.")
+    assert headers["x-amzn-requestid"] and headers["connection"] == "close"
+
+
+def test_a_request_sent_in_pieces_inside_its_deadline_is_served(server, monkeypatch):
+    monkeypatch.setattr(server, "read_timeout", 1.0)
+    body = b'{"Limit": 5}'
+    data = _request(body)
+    with socket.create_connection(server.server_address[:2], timeout=10) as s:
+        for piece in (data[:7], data[7:60], data[60:-3], data[-3:]):
+            s.sendall(piece)
+            time.sleep(0.15)
+        raw = s.recv(65536)
+    status, _, out = _parse(raw)
+    assert status == 200 and out["Keys"] == []
 
 
 def _read(reader, data: bytes):
