@@ -1,10 +1,11 @@
 """The HTTP server: AWS's wire protocols on one port, for boto3, the AWS CLI and any SDK.
 
-A lean HTTP/1.1 reader over ``socketserver`` (a thread per connection): keep-alive with
-``TCP_NODELAY`` and each response written in one send (no Nagle/delayed-ACK stall), a listen
-backlog of 128, a read timeout for each whole request (a client that sends a body shorter
-than its Content-Length, or trickles its request a byte at a time, cannot hold a thread) and
-for an idle connection, bounded request line, header and body sizes, chunked bodies decoded,
+A lean HTTP/1.1 reader over ``socketserver`` (a thread per connection, at most
+``MAX_CONNECTIONS`` of them; more connections wait in a listen backlog of 128): keep-alive
+with ``TCP_NODELAY`` and each response written in one send (no Nagle/delayed-ACK stall), a
+read timeout for each whole request (a client that sends a body shorter than its
+Content-Length, or trickles its request a byte at a time, cannot hold a thread) and for an
+idle connection, bounded request line, header and body sizes, chunked bodies decoded,
 ``Expect: 100-continue`` answered, and every malformed request answered with HTTP 400 and an
 AWS-shaped error carrying ``x-amzn-RequestId``. Headers are split by hand rather than by
 ``http.server``'s e-mail parser, which cost more than the simulated call.
@@ -38,6 +39,17 @@ MAX_HEADERS = 100
 #: trickling a byte at a time cannot hold a thread past it.
 READ_TIMEOUT_SECONDS = 30.0
 BACKLOG = 128
+#: The most connections served at once, each by its own thread. The server accepts a
+#: connection only when one of these slots is free; the rest wait in the kernel's listen
+#: backlog (``BACKLOG``), as Apache's MaxRequestWorkers and nginx's worker_connections
+#: queue them, rather than each spawning a thread (3,000 idle connections were 3,000
+#: threads) or being refused: a client that waits is served, where a 503 would be a failure
+#: for an SDK to retry. Past the backlog too, the kernel ignores new connections until there
+#: is room and clients retry them. A slot is held at most ``READ_TIMEOUT_SECONDS`` by a
+#: connection that sends nothing.
+MAX_CONNECTIONS = 256
+#: How long a full server waits for a slot to free before looking at its shutdown flag.
+ACCEPT_WAIT_SECONDS = 0.5
 TICK_SECONDS = 0.25
 METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
@@ -55,19 +67,28 @@ class SimulatorServer(socketserver.ThreadingTCPServer):
     """An HTTP server bound to one ``Endpoint``; a ticker thread moves its clock.
 
     ``read_timeout`` is each request's read limit and the keep-alive idle limit (both
-    ``READ_TIMEOUT_SECONDS`` unless given), read by each new connection."""
+    ``READ_TIMEOUT_SECONDS`` unless given), read by each new connection; at most
+    ``max_connections`` connections are served at once (``MAX_CONNECTIONS``), the rest
+    wait in the listen backlog."""
 
     daemon_threads = True
     request_queue_size = BACKLOG
     allow_reuse_address = True
 
     def __init__(self, endpoint: Endpoint, address: tuple[str, int] = ("127.0.0.1", 0), *,
-                 read_timeout: float = READ_TIMEOUT_SECONDS) -> None:
+                 read_timeout: float = READ_TIMEOUT_SECONDS,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         if not read_timeout > 0:
             raise ValueError(f"read_timeout {read_timeout} must be a positive number of seconds")
+        if max_connections < 1:
+            raise ValueError(f"max_connections {max_connections} must be at least 1")
         self.read_timeout = read_timeout
+        self.max_connections = max_connections
+        #: Connections being served now (each by a thread), at most ``max_connections``.
+        self.connections = 0
+        self._slots = threading.Condition()
         super().__init__(address, _Handler)
         self.endpoint = endpoint
         self._stop = threading.Event()
@@ -86,6 +107,34 @@ class SimulatorServer(socketserver.ThreadingTCPServer):
         if ":" in name:
             name = f"[{name}]"
         return f"http://{name}:{port}"
+
+    def get_request(self) -> tuple[Any, Any]:
+        """Accept a connection once a slot is free; while none is, the connection stays in the
+        listen backlog and ``OSError`` tells the serving loop to look again (after at most
+        ``ACCEPT_WAIT_SECONDS``, so ``shutdown`` is not held up by a full server)."""
+        with self._slots:
+            if self.connections >= self.max_connections:
+                self._slots.wait(ACCEPT_WAIT_SECONDS)
+                if self.connections >= self.max_connections:
+                    raise OSError("every connection slot is taken")
+            self.connections += 1
+        try:
+            return super().get_request()
+        except BaseException:
+            self._free_slot()
+            raise
+
+    def close_request(self, request: Any) -> None:
+        """Close an accepted connection (served or not) and free its slot."""
+        try:
+            super().close_request(request)
+        finally:
+            self._free_slot()
+
+    def _free_slot(self) -> None:
+        with self._slots:
+            self.connections -= 1
+            self._slots.notify()
 
     def _tick(self) -> None:
         while not self._stop.wait(TICK_SECONDS):
@@ -445,16 +494,18 @@ class _Handler(socketserver.StreamRequestHandler):
 
 def serve(sim: Any, host: str = "127.0.0.1", port: int = 0,
           principals: dict[str, str] | None = None, *,
-          read_timeout: float = READ_TIMEOUT_SECONDS, **options: Any) -> SimulatorServer:
+          read_timeout: float = READ_TIMEOUT_SECONDS, max_connections: int = MAX_CONNECTIONS,
+          **options: Any) -> SimulatorServer:
     """Start serving ``sim`` in a background thread; ``server.shutdown()`` stops it.
 
     ``options`` go to ``Endpoint`` (``auth=Authenticator(...)``, ``store=``, ``speed=``,
     ``make_sim=``). Without ``auth``, requests are not verified and ``principals`` maps
     access key ids to the principal they call as (the root otherwise). ``read_timeout``
-    goes to ``SimulatorServer``.
+    and ``max_connections`` go to ``SimulatorServer``.
     """
     endpoint = Endpoint(sim, principals=principals, **options)
-    server = SimulatorServer(endpoint, (host, port), read_timeout=read_timeout)
+    server = SimulatorServer(endpoint, (host, port), read_timeout=read_timeout,
+                             max_connections=max_connections)
     threading.Thread(target=server.serve_forever, name="fargate-sim-api", daemon=True).start()
     return server
 

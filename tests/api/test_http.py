@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import socket
@@ -15,8 +16,9 @@ from botocore.credentials import Credentials
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.api import DEFAULT_ROOT_KEY
+from simulator.api import DEFAULT_ROOT_KEY, Authenticator, serve
 from simulator.api import server as server_module
+from tests.api.conftest import make_sim
 
 TARGET = "TrentService.ListKeys"
 
@@ -319,6 +321,65 @@ def test_a_request_sent_in_pieces_inside_its_deadline_is_served(server, monkeypa
         raw = s.recv(65536)
     status, _, out = _parse(raw)
     assert status == 200 and out["Keys"] == []
+
+
+@contextlib.contextmanager
+def _capped_server(cap: int):
+    srv = serve(make_sim(), auth=Authenticator(), speed=0.0, make_sim=make_sim,
+                max_connections=cap)
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_connections_past_the_cap_wait_in_the_backlog_without_threads():
+    cap = 3
+    with _capped_server(cap) as srv, contextlib.ExitStack() as stack:
+        address = srv.server_address[:2]
+        threads = threading.active_count()
+        held = []
+        for _ in range(cap):  # each answered, then left open and idle: a slot each
+            s = stack.enter_context(socket.create_connection(address, timeout=10))
+            s.sendall(_request(b"{}", sign=False))
+            assert b" 400 " in s.recv(65536).split(b"\r\n", 1)[0]
+            held.append(s)
+        waiting = []
+        for _ in range(20):  # accepted by the kernel, not by the server
+            s = stack.enter_context(socket.create_connection(address, timeout=10))
+            s.sendall(_request(b"{}", extra="Connection: close\r\n", sign=False))
+            waiting.append(s)
+        time.sleep(0.5)
+        for s in waiting:
+            s.setblocking(False)
+            with pytest.raises(BlockingIOError):  # not answered
+                s.recv(1)
+            s.setblocking(True)
+        assert srv.connections == cap
+        assert threading.active_count() - threads <= cap
+        for s in held:  # slots free: the waiting connections are served in turn
+            s.close()
+        for s in waiting:
+            raw, _ = _answers(s)
+            status, headers, err = _parse(raw)
+            assert (status, err["__type"]) == (400, "MissingAuthenticationTokenException")
+            assert headers["connection"] == "close"
+        assert threading.active_count() - threads <= cap
+
+
+def test_a_full_server_still_shuts_down_promptly():
+    with _capped_server(1) as srv, contextlib.ExitStack() as stack:
+        address = srv.server_address[:2]
+        first = stack.enter_context(socket.create_connection(address, timeout=10))
+        first.sendall(_request(b"{}", sign=False))
+        first.recv(65536)
+        stack.enter_context(socket.create_connection(address, timeout=10))  # waits
+        time.sleep(0.2)
+        start = time.monotonic()
+        srv.shutdown()
+        assert time.monotonic() - start < 2 * server_module.ACCEPT_WAIT_SECONDS + 0.5
+        first.close()
 
 
 def _read(reader, data: bytes):
