@@ -5,9 +5,10 @@ A lean HTTP/1.1 reader over ``socketserver`` (a thread per connection, at most
 with ``TCP_NODELAY`` and each response written in one send (no Nagle/delayed-ACK stall), a
 read timeout for each whole request (a client that sends a body shorter than its
 Content-Length, or trickles its request a byte at a time, cannot hold a thread) and for an
-idle connection, bounded request line, header and body sizes, chunked bodies decoded,
-``Expect: 100-continue`` answered, and every malformed request answered with HTTP 400 and an
-AWS-shaped error carrying ``x-amzn-RequestId``. Headers are split by hand rather than by
+idle connection, bounded request line, header and body sizes, chunked bodies decoded (any
+other transfer coding refused with 501), ``Expect: 100-continue`` answered, and every
+malformed request answered with HTTP 400 and an AWS-shaped error carrying
+``x-amzn-RequestId``. Headers are split by hand rather than by
 ``http.server``'s e-mail parser, which cost more than the simulated call.
 https://www.rfc-editor.org/rfc/rfc9112 (HTTP/1.1 message syntax)
 """
@@ -259,13 +260,34 @@ def read_chunked(rfile: BufferedIOBase) -> bytes:
         rfile.readline(8)
 
 
-def read_body(rfile: BufferedIOBase, headers: dict[str, str]) -> bytes:
-    """The body a request's Transfer-Encoding or Content-Length announces, bounded."""
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        return read_chunked(rfile)
+def body_length(headers: dict[str, str]) -> int | None:
+    """How a request's body is framed: None for chunked, else its length (0 without one).
+    Refused: a transfer coding other than chunked (501: RFC 9112, 6.1, a server that does
+    not understand a coding answers 501; gzip was taken for no body and the bytes after it for
+    the next request), chunked not the last coding or applied twice (400: the body's length
+    cannot be known, RFC 9112, 6.3), a Content-Length that is no length and a body too
+    large (413). The caller closes the connection after a refusal."""
+    coding = headers.get("transfer-encoding")
+    if coding is not None:
+        codings = [c.partition(";")[0].strip().lower() for c in coding.split(",")]
+        codings = [c for c in codings if c]  # empty list elements are ignored (RFC 9110, 5.6.1)
+        if "chunked" in codings[:-1]:
+            raise BadRequest(400, "SerializationException",
+                             f"(fargate-sim: Transfer-Encoding {coding!r}: chunked must be the "
+                             "last transfer coding, applied once, or the body has no length)")
+        unknown = [c for c in codings if c != "chunked"]
+        if unknown:
+            raise BadRequest(501, "NotImplemented",
+                             "A header you provided implies functionality that is not "
+                             f"implemented (fargate-sim: Transfer-Encoding {coding!r}: only "
+                             "chunked is supported)")
+        if not codings:
+            raise BadRequest(400, "SerializationException",
+                             "(fargate-sim: an empty Transfer-Encoding gives the body no length)")
+        return None
     text = headers.get("content-length")
     if text is None:
-        return b""
+        return 0
     if not (text.isascii() and text.isdigit()):
         raise BadRequest(400, "SerializationException",
                          f"(fargate-sim: Content-Length {text!r} is not a length)")
@@ -273,12 +295,26 @@ def read_body(rfile: BufferedIOBase, headers: dict[str, str]) -> bytes:
     if length > MAX_BODY_BYTES:
         raise BadRequest(413, "RequestEntityTooLarge",
                          f"(fargate-sim: the body exceeds {MAX_BODY_BYTES} bytes)")
+    return length
+
+
+def read_length(rfile: BufferedIOBase, length: int | None) -> bytes:
+    """The body ``body_length`` framed: chunked (None) or ``length`` bytes."""
+    if length is None:
+        return read_chunked(rfile)
+    if not length:
+        return b""
     body = rfile.read(length)
     if len(body) < length:
         raise BadRequest(400, "IncompleteBody",
                          f"(fargate-sim: the body has {len(body)} of the {length} bytes "
                          "Content-Length announced)")
     return body
+
+
+def read_body(rfile: BufferedIOBase, headers: dict[str, str]) -> bytes:
+    """The body a request's Transfer-Encoding or Content-Length announces, bounded."""
+    return read_length(rfile, body_length(headers))
 
 
 _date_cache: list[Any] = [0, ""]
@@ -474,10 +510,16 @@ class _Handler(socketserver.StreamRequestHandler):
             if method not in METHODS:
                 raise BadRequest(501, "BadRequest",
                                  f"(fargate-sim: unsupported method {method!r})")
+            length = body_length(headers)  # refused before the client is asked for the body
+            if length is None and (version == "HTTP/1.0" or "content-length" in headers):
+                # Chunked with a Content-Length, or in HTTP/1.0: answered, then the
+                # connection is closed, as RFC 9112, 6.1 and 6.3 require (a way to smuggle a
+                # request past a proxy that frames the body otherwise).
+                close = True
             expect = headers.get("expect")
             if expect is not None and expect.lower() == "100-continue":
                 send_all(self.request, b"HTTP/1.1 100 Continue\r\n\r\n", seconds)
-            body = read_body(rfile, headers)
+            body = read_length(rfile, length)
         except BadRequest as exc:
             return self._refuse(json_error(exc.status, exc.code, exc.message))
         except TimeoutError:  # the request was not all in by its deadline
@@ -510,4 +552,5 @@ def serve(sim: Any, host: str = "127.0.0.1", port: int = 0,
     return server
 
 
-__all__ = ["BadRequest", "SimulatorServer", "read_body", "read_headers", "send_all", "serve"]
+__all__ = ["BadRequest", "SimulatorServer", "body_length", "read_body", "read_headers",
+           "read_length", "send_all", "serve"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import json
 import socket
@@ -380,6 +381,65 @@ def test_a_full_server_still_shuts_down_promptly():
         srv.shutdown()
         assert time.monotonic() - start < 2 * server_module.ACCEPT_WAIT_SECONDS + 0.5
         first.close()
+
+
+def _te_request(coding: str, body: bytes, chunk: bool) -> bytes:
+    sent = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if chunk else body
+    return _request(sent, extra=_signed(body, TARGET) + f"Transfer-Encoding: {coding}\r\n",
+                    sign=False)
+
+
+def _one_answer_then_close(server, data: bytes) -> tuple[int, dict[str, str], dict]:
+    """The one answer to ``data`` (asserted: nothing after it, the connection closed)."""
+    with socket.create_connection(server.server_address[:2], timeout=10) as s:
+        s.sendall(data)
+        raw, _ = _answers(s)
+    status, headers, err = _parse(raw)
+    assert raw.count(b"HTTP/1.1 ") == 1 and headers["connection"] == "close"
+    return status, headers, err
+
+
+@pytest.mark.parametrize("coding,chunk", [
+    ("gzip", False),            # was read as no body, and the gzip bytes as the next request
+    ("gzip, chunked", True),    # was de-chunked and the gzip bytes taken for JSON
+    ("deflate,chunked", True),
+    ("x-chunked", False),       # was chunked: "chunked" in it
+])
+def test_a_transfer_coding_other_than_chunked_is_501_and_closes(server, coding, chunk):
+    # RFC 9112, 6.1: a server that receives a transfer coding it does not understand
+    # answers 501 (Not Implemented).
+    body = gzip.compress(b'{"Limit": 5}')
+    status, headers, err = _one_answer_then_close(server, _te_request(coding, body, chunk))
+    assert (status, err["__type"]) == (501, "NotImplemented")
+    assert coding in err["message"] and headers["x-amzn-requestid"]
+
+
+@pytest.mark.parametrize("coding", ["chunked, gzip", "chunked, chunked", "chunked;x=1, identity",
+                                    ""])
+def test_chunked_not_the_last_coding_is_400_and_closes(server, coding):
+    # RFC 9112, 6.3: Transfer-Encoding without chunked last leaves the body without a
+    # length: 400, then close.
+    status, headers, err = _one_answer_then_close(
+        server, _te_request(coding, b'{"Limit": 5}', True))
+    assert (status, err["__type"]) == (400, "SerializationException")
+    assert headers["x-amzn-requestid"]
+
+
+@pytest.mark.parametrize("coding", ["chunked", "Chunked", " CHUNKED ", "chunked,", ", chunked"])
+def test_chunked_is_accepted_in_any_case_and_spacing(server, coding):
+    body = b'{"Limit": 5}'
+    status, headers, out = _parse(_raw(server, _te_request(coding, body, True)))
+    assert status == 200 and out["Keys"] == [] and "connection" not in headers
+
+
+def test_chunked_with_a_content_length_is_served_then_closed(server):
+    # RFC 9112, 6.3: Transfer-Encoding overrides Content-Length, and the server MUST close
+    # the connection after answering (the pair is how requests are smuggled past proxies).
+    body = b'{"Limit": 5}'
+    data = _te_request("chunked", body, True).replace(
+        b"Transfer-Encoding", b"Content-Length: 3\r\nTransfer-Encoding")
+    status, _, out = _one_answer_then_close(server, data)
+    assert status == 200 and out["Keys"] == []
 
 
 def _read(reader, data: bytes):
