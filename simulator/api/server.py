@@ -8,7 +8,7 @@ Content-Length, or trickles its request a byte at a time, cannot hold a thread) 
 idle connection, bounded request line, header and body sizes, chunked bodies decoded (any
 other transfer coding refused with 501), ``Expect: 100-continue`` answered, and every
 malformed request answered with HTTP 400 and an AWS-shaped error carrying
-``x-amzn-RequestId``. Headers are split by hand rather than by
+``x-amzn-RequestId``, then a lingering close. Headers are split by hand rather than by
 ``http.server``'s e-mail parser, which cost more than the simulated call.
 https://www.rfc-editor.org/rfc/rfc9112 (HTTP/1.1 message syntax)
 """
@@ -51,6 +51,11 @@ BACKLOG = 128
 MAX_CONNECTIONS = 256
 #: How long a full server waits for a slot to free before looking at its shutdown flag.
 ACCEPT_WAIT_SECONDS = 0.5
+#: After an error answer that closes the connection, what the client still sends is read
+#: and dropped for at most this long (RFC 9112, 9.6; Apache's lingering close waits 2 s per
+#: read): closing a socket with unread input sends a reset, which can destroy the answer
+#: before the client reads it.
+LINGER_SECONDS = 2.0
 TICK_SECONDS = 0.25
 METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
@@ -474,8 +479,22 @@ class _Handler(socketserver.StreamRequestHandler):
         send_all(self.request, response_bytes(response, close), self._seconds)
 
     def _refuse(self, response: Response) -> bool:
-        """Answer a request that is not read on, and close the connection (False)."""
+        """Answer a request that is not read on, and close the connection: the write side
+        is shut, then what the client still sends is read and dropped until it closes or
+        ``LINGER_SECONDS`` pass (a lingering close, as Apache and nginx do). Closing with
+        unread input sends a reset, which can destroy the answer in the client's kernel
+        before it is read (an unsupported Transfer-Encoding's body, a body too large, bytes
+        trickling in after a timeout). False: the connection is done."""
         self._send(response, True)
+        sock, raw = self.request, self._raw
+        sock.shutdown(socket.SHUT_WR)
+        raw.deadline = time.monotonic() + LINGER_SECONDS
+        scratch = bytearray(65536)
+        try:
+            while raw.readinto(scratch):
+                pass
+        except OSError:  # the linger ran out (TimeoutError), or a reset
+            pass
         return False
 
     def _one(self) -> bool:
