@@ -1,11 +1,14 @@
 """The HTTP server: AWS's wire protocols on one port, for boto3, the AWS CLI and any SDK.
 
-A lean HTTP/1.1 reader over ``socketserver`` (a thread per connection): keep-alive with
-``TCP_NODELAY`` and each response written in one send (no Nagle/delayed-ACK stall), a listen
-backlog of 128, a read timeout and bounded request line, header and body sizes (a body
-shorter than its Content-Length cannot hold a thread), chunked bodies decoded,
-``Expect: 100-continue`` answered, and every malformed request answered with HTTP 400 and an
-AWS-shaped error carrying ``x-amzn-RequestId``. Headers are split by hand rather than by
+A lean HTTP/1.1 reader over ``socketserver`` (a thread per connection, at most
+``MAX_CONNECTIONS`` of them; more connections wait in a listen backlog of 128): keep-alive
+with ``TCP_NODELAY`` and each response written in one send (no Nagle/delayed-ACK stall), a
+read timeout for each whole request (a client that sends a body shorter than its
+Content-Length, or trickles its request a byte at a time, cannot hold a thread) and for an
+idle connection, bounded request line, header and body sizes, chunked bodies decoded (any
+other transfer coding refused with 501), ``Expect: 100-continue`` answered, and every
+malformed request answered with HTTP 400 and an AWS-shaped error carrying
+``x-amzn-RequestId``, then a lingering close. Headers are split by hand rather than by
 ``http.server``'s e-mail parser, which cost more than the simulated call.
 https://www.rfc-editor.org/rfc/rfc9112 (HTTP/1.1 message syntax)
 """
@@ -13,6 +16,7 @@ https://www.rfc-editor.org/rfc/rfc9112 (HTTP/1.1 message syntax)
 from __future__ import annotations
 
 import io
+import select
 import socket
 import socketserver
 import struct
@@ -30,8 +34,28 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 #: ``http.server`` and ``http.client`` bound them).
 MAX_LINE_BYTES = 65536
 MAX_HEADERS = 100
+#: The longest a connection waits for a request's first byte (an idle keep-alive connection
+#: is then closed), and the longest from that byte until the whole request (request line,
+#: headers, body) is in: the limit is the request's, not each receive's, so a client
+#: trickling a byte at a time cannot hold a thread past it.
 READ_TIMEOUT_SECONDS = 30.0
 BACKLOG = 128
+#: The most connections served at once, each by its own thread. The server accepts a
+#: connection only when one of these slots is free; the rest wait in the kernel's listen
+#: backlog (``BACKLOG``), as Apache's MaxRequestWorkers and nginx's worker_connections
+#: queue them, rather than each spawning a thread (3,000 idle connections were 3,000
+#: threads) or being refused: a client that waits is served, where a 503 would be a failure
+#: for an SDK to retry. Past the backlog too, the kernel ignores new connections until there
+#: is room and clients retry them. A slot is held at most ``READ_TIMEOUT_SECONDS`` by a
+#: connection that sends nothing.
+MAX_CONNECTIONS = 256
+#: How long a full server waits for a slot to free before looking at its shutdown flag.
+ACCEPT_WAIT_SECONDS = 0.5
+#: After an error answer that closes the connection, what the client still sends is read
+#: and dropped for at most this long (RFC 9112, 9.6; Apache's lingering close waits 2 s per
+#: read): closing a socket with unread input sends a reset, which can destroy the answer
+#: before the client reads it.
+LINGER_SECONDS = 2.0
 TICK_SECONDS = 0.25
 METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
@@ -46,15 +70,31 @@ class BadRequest(Exception):
 
 
 class SimulatorServer(socketserver.ThreadingTCPServer):
-    """An HTTP server bound to one ``Endpoint``; a ticker thread moves its clock."""
+    """An HTTP server bound to one ``Endpoint``; a ticker thread moves its clock.
+
+    ``read_timeout`` is each request's read limit and the keep-alive idle limit (both
+    ``READ_TIMEOUT_SECONDS`` unless given), read by each new connection; at most
+    ``max_connections`` connections are served at once (``MAX_CONNECTIONS``), the rest
+    wait in the listen backlog."""
 
     daemon_threads = True
     request_queue_size = BACKLOG
     allow_reuse_address = True
 
-    def __init__(self, endpoint: Endpoint, address: tuple[str, int] = ("127.0.0.1", 0)) -> None:
+    def __init__(self, endpoint: Endpoint, address: tuple[str, int] = ("127.0.0.1", 0), *,
+                 read_timeout: float = READ_TIMEOUT_SECONDS,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
+        if not read_timeout > 0:
+            raise ValueError(f"read_timeout {read_timeout} must be a positive number of seconds")
+        if max_connections < 1:
+            raise ValueError(f"max_connections {max_connections} must be at least 1")
+        self.read_timeout = read_timeout
+        self.max_connections = max_connections
+        #: Connections being served now (each by a thread), at most ``max_connections``.
+        self.connections = 0
+        self._slots = threading.Condition()
         super().__init__(address, _Handler)
         self.endpoint = endpoint
         self._stop = threading.Event()
@@ -73,6 +113,34 @@ class SimulatorServer(socketserver.ThreadingTCPServer):
         if ":" in name:
             name = f"[{name}]"
         return f"http://{name}:{port}"
+
+    def get_request(self) -> tuple[Any, Any]:
+        """Accept a connection once a slot is free; while none is, the connection stays in the
+        listen backlog and ``OSError`` tells the serving loop to look again (after at most
+        ``ACCEPT_WAIT_SECONDS``, so ``shutdown`` is not held up by a full server)."""
+        with self._slots:
+            if self.connections >= self.max_connections:
+                self._slots.wait(ACCEPT_WAIT_SECONDS)
+                if self.connections >= self.max_connections:
+                    raise OSError("every connection slot is taken")
+            self.connections += 1
+        try:
+            return super().get_request()
+        except BaseException:
+            self._free_slot()
+            raise
+
+    def close_request(self, request: Any) -> None:
+        """Close an accepted connection (served or not) and free its slot."""
+        try:
+            super().close_request(request)
+        finally:
+            self._free_slot()
+
+    def _free_slot(self) -> None:
+        with self._slots:
+            self.connections -= 1
+            self._slots.notify()
 
     def _tick(self) -> None:
         while not self._stop.wait(TICK_SECONDS):
@@ -197,13 +265,34 @@ def read_chunked(rfile: BufferedIOBase) -> bytes:
         rfile.readline(8)
 
 
-def read_body(rfile: BufferedIOBase, headers: dict[str, str]) -> bytes:
-    """The body a request's Transfer-Encoding or Content-Length announces, bounded."""
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        return read_chunked(rfile)
+def body_length(headers: dict[str, str]) -> int | None:
+    """How a request's body is framed: None for chunked, else its length (0 without one).
+    Refused: a transfer coding other than chunked (501: RFC 9112, 6.1, a server that does
+    not understand a coding answers 501; gzip was taken for no body and the bytes after it for
+    the next request), chunked not the last coding or applied twice (400: the body's length
+    cannot be known, RFC 9112, 6.3), a Content-Length that is no length and a body too
+    large (413). The caller closes the connection after a refusal."""
+    coding = headers.get("transfer-encoding")
+    if coding is not None:
+        codings = [c.partition(";")[0].strip().lower() for c in coding.split(",")]
+        codings = [c for c in codings if c]  # empty list elements are ignored (RFC 9110, 5.6.1)
+        if "chunked" in codings[:-1]:
+            raise BadRequest(400, "SerializationException",
+                             f"(fargate-sim: Transfer-Encoding {coding!r}: chunked must be the "
+                             "last transfer coding, applied once, or the body has no length)")
+        unknown = [c for c in codings if c != "chunked"]
+        if unknown:
+            raise BadRequest(501, "NotImplemented",
+                             "A header you provided implies functionality that is not "
+                             f"implemented (fargate-sim: Transfer-Encoding {coding!r}: only "
+                             "chunked is supported)")
+        if not codings:
+            raise BadRequest(400, "SerializationException",
+                             "(fargate-sim: an empty Transfer-Encoding gives the body no length)")
+        return None
     text = headers.get("content-length")
     if text is None:
-        return b""
+        return 0
     if not (text.isascii() and text.isdigit()):
         raise BadRequest(400, "SerializationException",
                          f"(fargate-sim: Content-Length {text!r} is not a length)")
@@ -211,12 +300,26 @@ def read_body(rfile: BufferedIOBase, headers: dict[str, str]) -> bytes:
     if length > MAX_BODY_BYTES:
         raise BadRequest(413, "RequestEntityTooLarge",
                          f"(fargate-sim: the body exceeds {MAX_BODY_BYTES} bytes)")
+    return length
+
+
+def read_length(rfile: BufferedIOBase, length: int | None) -> bytes:
+    """The body ``body_length`` framed: chunked (None) or ``length`` bytes."""
+    if length is None:
+        return read_chunked(rfile)
+    if not length:
+        return b""
     body = rfile.read(length)
     if len(body) < length:
         raise BadRequest(400, "IncompleteBody",
                          f"(fargate-sim: the body has {len(body)} of the {length} bytes "
                          "Content-Length announced)")
     return body
+
+
+def read_body(rfile: BufferedIOBase, headers: dict[str, str]) -> bytes:
+    """The body a request's Transfer-Encoding or Content-Length announces, bounded."""
+    return read_length(rfile, body_length(headers))
 
 
 _date_cache: list[Any] = [0, ""]
@@ -242,24 +345,68 @@ def response_bytes(response: Response, close: bool) -> bytes:
 _CLOSE = "Connection: close\r\n"
 
 
-class _KernelTimedReader(io.RawIOBase):
-    """A socket's receive side for a ``BufferedReader``, its read timeout kept by the kernel
-    (``SO_RCVTIMEO``): a socket with a Python-side timeout polls before every recv and send,
-    three extra system calls per request. A receive that times out raises ``TimeoutError``,
-    as a Python-side timeout does (``socket.SocketIO`` would return None: end of input)."""
+class _RequestReader(io.RawIOBase):
+    """A connection's receive side for a ``BufferedReader``, under two limits: a receive
+    waiting for a request's first byte (``deadline`` None) takes at most the read timeout,
+    and one after it (``deadline`` set by the handler) ends by ``deadline``, however the
+    client spaces its bytes (a timeout per receive let a byte every 10 s hold a thread for
+    ever). A receive past either raises ``TimeoutError``.
 
-    def __init__(self, sock: socket.socket) -> None:
+    With ``kernel`` the socket stays blocking and the kernel keeps the read timeout
+    (``SO_RCVTIMEO``): a socket with a Python-side timeout polls before every recv and send,
+    three extra system calls per request. A request that arrives in one receive, as SDKs
+    send them, then costs that one recv; a receive inside a request first takes what has
+    arrived without waiting (``MSG_DONTWAIT``) and polls, for the time left, only when
+    nothing has. Without ``kernel`` (no ``SO_RCVTIMEO``), Python's socket timeout is set to
+    the time left for each receive inside a request."""
+
+    def __init__(self, sock: socket.socket, seconds: float, kernel: bool) -> None:
         super().__init__()
         self._sock = sock
+        self._seconds = seconds
+        self._kernel = kernel
+        self._poll: Any = None
+        #: The ``time.monotonic()`` by which the request being read must be in; None
+        #: between requests.
+        self.deadline: float | None = None
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
+        sock = self._sock
+        deadline = self.deadline
+        if deadline is None:  # a request's first byte: the read timeout bounds the wait
+            try:
+                return sock.recv_into(buffer)
+            except BlockingIOError:  # EAGAIN: SO_RCVTIMEO ran out
+                raise TimeoutError("timed out") from None
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request did not arrive within the read timeout")
+        if not self._kernel:
+            sock.settimeout(left)
+            try:
+                return sock.recv_into(buffer)
+            finally:
+                sock.settimeout(self._seconds)
         try:
-            return self._sock.recv_into(buffer)
-        except BlockingIOError:  # EAGAIN: SO_RCVTIMEO ran out
-            raise TimeoutError("timed out") from None
+            return sock.recv_into(buffer, 0, socket.MSG_DONTWAIT)  # the usual case: it is here
+        except BlockingIOError:
+            pass
+        if self._poll is None:
+            self._poll = select.poll()
+            self._poll.register(sock, select.POLLIN)
+        if not self._poll.poll(left * 1000):  # milliseconds, rounded up
+            raise TimeoutError("the request did not arrive within the read timeout")
+        try:
+            return sock.recv_into(buffer)  # readable: data, the end, or an error, at once
+        except BlockingIOError:  # EAGAIN after all, and SO_RCVTIMEO ran out
+            raise TimeoutError("the request did not arrive within the read timeout") from None
+
+
+#: The kernel-kept read timeout needs these besides ``SO_RCVTIMEO``.
+_KERNEL_READS = hasattr(socket, "MSG_DONTWAIT") and hasattr(select, "poll")
 
 
 def _kernel_timeouts(sock: socket.socket, seconds: float | None) -> bool:
@@ -298,21 +445,25 @@ def send_all(sock: socket.socket, data: bytes, seconds: float) -> None:
             raise TimeoutError("timed out sending the response") from None
 
 
+_TIMED_OUT = ("Your socket connection to the server was not read from or written to within "
+              "the timeout period.")
+
+
 class _Handler(socketserver.StreamRequestHandler):
     """One connection: requests read and answered in turn until either side closes."""
 
     server: SimulatorServer
-    timeout = READ_TIMEOUT_SECONDS
 
     def setup(self) -> None:
-        """``StreamRequestHandler.setup`` with the read timeout kept by the kernel."""
+        """``StreamRequestHandler.setup`` with the server's read timeout, kept by the kernel."""
+        self._seconds = seconds = self.server.read_timeout
         sock = self.connection = self.request
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
-        if _kernel_timeouts(sock, self.timeout):
-            self.rfile = io.BufferedReader(_KernelTimedReader(sock))
-        else:  # Python's own timeout, polling before each call
-            sock.settimeout(self.timeout)
-            self.rfile = sock.makefile("rb")
+        kernel = _KERNEL_READS and _kernel_timeouts(sock, seconds)
+        if not kernel:  # Python's own timeout, polling before each call
+            sock.settimeout(seconds)
+        self._raw = _RequestReader(sock, seconds, kernel)
+        self.rfile = self._buffered = io.BufferedReader(self._raw)
 
     def finish(self) -> None:
         self.rfile.close()  # responses go out by send_all: there is no wfile
@@ -325,23 +476,43 @@ class _Handler(socketserver.StreamRequestHandler):
             pass
 
     def _send(self, response: Response, close: bool) -> None:
-        send_all(self.request, response_bytes(response, close), self.timeout)
+        send_all(self.request, response_bytes(response, close), self._seconds)
+
+    def _refuse(self, response: Response) -> bool:
+        """Answer a request that is not read on, and close the connection: the write side
+        is shut, then what the client still sends is read and dropped until it closes or
+        ``LINGER_SECONDS`` pass (a lingering close, as Apache and nginx do). Closing with
+        unread input sends a reset, which can destroy the answer in the client's kernel
+        before it is read (an unsupported Transfer-Encoding's body, a body too large, bytes
+        trickling in after a timeout). False: the connection is done."""
+        self._send(response, True)
+        sock, raw = self.request, self._raw
+        sock.shutdown(socket.SHUT_WR)
+        raw.deadline = time.monotonic() + LINGER_SECONDS
+        scratch = bytearray(65536)
+        try:
+            while raw.readinto(scratch):
+                pass
+        except OSError:  # the linger ran out (TimeoutError), or a reset
+            pass
+        return False
 
     def _one(self) -> bool:
         """Serve one request; False when the connection is to be closed."""
-        rfile = self.rfile
+        rfile, raw, seconds = self._buffered, self._raw, self._seconds
+        raw.deadline = None
+        try:
+            if not rfile.peek(1):  # the request's first byte (a receive unless pipelined)
+                return False  # the client closed
+        except TimeoutError:
+            return False  # an idle keep-alive connection
+        raw.deadline = time.monotonic() + seconds  # the whole request must be in by then
         try:
             line = _request_line(rfile)
             if line in (b"\r\n", b"\n"):  # "SHOULD ignore at least one empty line" (RFC 9112)
                 line = _request_line(rfile)
-        except TimeoutError:
-            return False  # an idle keep-alive connection
-        except BadRequest as exc:
-            self._send(json_error(exc.status, exc.code, exc.message), True)
-            return False
-        if not line:
-            return False
-        try:
+            if not line:
+                return False
             parts = line.decode("iso-8859-1").split()
             if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
                 raise BadRequest(400, "SerializationException",
@@ -358,18 +529,20 @@ class _Handler(socketserver.StreamRequestHandler):
             if method not in METHODS:
                 raise BadRequest(501, "BadRequest",
                                  f"(fargate-sim: unsupported method {method!r})")
+            length = body_length(headers)  # refused before the client is asked for the body
+            if length is None and (version == "HTTP/1.0" or "content-length" in headers):
+                # Chunked with a Content-Length, or in HTTP/1.0: answered, then the
+                # connection is closed, as RFC 9112, 6.1 and 6.3 require (a way to smuggle a
+                # request past a proxy that frames the body otherwise).
+                close = True
             expect = headers.get("expect")
             if expect is not None and expect.lower() == "100-continue":
-                send_all(self.request, b"HTTP/1.1 100 Continue\r\n\r\n", self.timeout)
-            body = read_body(rfile, headers)
+                send_all(self.request, b"HTTP/1.1 100 Continue\r\n\r\n", seconds)
+            body = read_length(rfile, length)
         except BadRequest as exc:
-            self._send(json_error(exc.status, exc.code, exc.message), True)
-            return False
-        except TimeoutError:
-            self._send(json_error(400, "RequestTimeout",
-                                  "Your socket connection to the server was not read from "
-                                  "or written to within the timeout period."), True)
-            return False
+            return self._refuse(json_error(exc.status, exc.code, exc.message))
+        except TimeoutError:  # the request was not all in by its deadline
+            return self._refuse(json_error(400, "RequestTimeout", _TIMED_OUT))
         path, _, query = target.partition("?")
         path = path.partition("#")[0]
         if path.startswith(("http://", "https://")):  # an absolute-form target
@@ -381,17 +554,22 @@ class _Handler(socketserver.StreamRequestHandler):
 
 
 def serve(sim: Any, host: str = "127.0.0.1", port: int = 0,
-          principals: dict[str, str] | None = None, **options: Any) -> SimulatorServer:
+          principals: dict[str, str] | None = None, *,
+          read_timeout: float = READ_TIMEOUT_SECONDS, max_connections: int = MAX_CONNECTIONS,
+          **options: Any) -> SimulatorServer:
     """Start serving ``sim`` in a background thread; ``server.shutdown()`` stops it.
 
     ``options`` go to ``Endpoint`` (``auth=Authenticator(...)``, ``store=``, ``speed=``,
     ``make_sim=``). Without ``auth``, requests are not verified and ``principals`` maps
-    access key ids to the principal they call as (the root otherwise).
+    access key ids to the principal they call as (the root otherwise). ``read_timeout``
+    and ``max_connections`` go to ``SimulatorServer``.
     """
     endpoint = Endpoint(sim, principals=principals, **options)
-    server = SimulatorServer(endpoint, (host, port))
+    server = SimulatorServer(endpoint, (host, port), read_timeout=read_timeout,
+                             max_connections=max_connections)
     threading.Thread(target=server.serve_forever, name="fargate-sim-api", daemon=True).start()
     return server
 
 
-__all__ = ["BadRequest", "SimulatorServer", "read_body", "read_headers", "send_all", "serve"]
+__all__ = ["BadRequest", "SimulatorServer", "body_length", "read_body", "read_headers",
+           "read_length", "send_all", "serve"]

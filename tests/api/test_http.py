@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import io
 import json
 import socket
 import threading
+import time
 
 import pytest
 from botocore.auth import SigV4Auth
@@ -14,8 +17,9 @@ from botocore.credentials import Credentials
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.api import DEFAULT_ROOT_KEY
+from simulator.api import DEFAULT_ROOT_KEY, Authenticator, serve
 from simulator.api import server as server_module
+from tests.api.conftest import make_sim
 
 TARGET = "TrentService.ListKeys"
 
@@ -90,7 +94,7 @@ def test_an_unknown_target_is_unknown_operation(server):
 
 
 def test_a_body_shorter_than_its_length_does_not_hold_a_thread(server, monkeypatch):
-    monkeypatch.setattr(server_module._Handler, "timeout", 0.5)
+    monkeypatch.setattr(server, "read_timeout", 0.5)
     raw = _raw(server, _request(b"{}", extra="Content-Length: 100\r\n"))
     status, _, err = _parse(raw)
     assert status == 400 and err["__type"] == "RequestTimeout"
@@ -156,7 +160,7 @@ def test_identity_is_checked_before_the_body_is_read_as_json(server):
 
 
 def test_an_idle_keep_alive_connection_is_closed_after_the_read_timeout(server, monkeypatch):
-    monkeypatch.setattr(server_module._Handler, "timeout", 0.3)
+    monkeypatch.setattr(server, "read_timeout", 0.3)
     host, port = server.server_address[:2]
     with socket.create_connection((host, port), timeout=10) as s:
         s.sendall(_request(b"{}", sign=False))
@@ -175,12 +179,41 @@ def test_the_read_timeout_is_kept_by_the_kernel_without_python_polling():
     with a, b:
         assert server_module._kernel_timeouts(a, 0.2)
         assert a.gettimeout() is None
-        reader = server_module._KernelTimedReader(a)
+        reader = server_module._RequestReader(a, 0.2, kernel=True)
         with pytest.raises(TimeoutError):
             reader.readinto(bytearray(10))
         b.sendall(b"abc")
         buf = bytearray(10)
         assert reader.readinto(buf) == 3 and bytes(buf[:3]) == b"abc"
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_a_request_deadline_holds_however_the_bytes_are_spaced(kernel):
+    # The per-receive timeout (0.5 s) never runs out for a byte every 0.05 s; the deadline
+    # (0.3 s from now) does, on the kernel-kept path and on Python's own timeout alike.
+    a, b = socket.socketpair()
+    stop = threading.Event()
+    with a, b:
+        if kernel:
+            assert server_module._kernel_timeouts(a, 0.5)
+        else:
+            a.settimeout(0.5)
+        reader = server_module._RequestReader(a, 0.5, kernel=kernel)
+        feeder = threading.Thread(target=_trickle, args=(b, b"x" * 100, 0.05, stop))
+        feeder.start()
+        start = time.monotonic()
+        reader.deadline = start + 0.3
+        got = 0
+        try:
+            with pytest.raises(TimeoutError):
+                while True:
+                    got += reader.readinto(bytearray(10))
+        finally:
+            stop.set()
+            feeder.join()
+        assert 0.29 < time.monotonic() - start < 0.45 and got >= 2
+        if not kernel:
+            assert a.gettimeout() == 0.5  # back to the read timeout for the next wait
 
 
 def test_a_reader_that_never_reads_cannot_hold_a_response_for_ever():
@@ -218,6 +251,218 @@ def test_no_kernel_timeout_without_a_positive_time(seconds):
         a.settimeout(0.5)
         assert not server_module._kernel_timeouts(a, seconds)
         assert a.gettimeout() == 0.5
+
+
+def _answers(s: socket.socket, seconds: float = 10) -> tuple[bytes, float]:
+    """Everything the server sends on ``s`` until it closes, and when it closed
+    (``time.monotonic()``); a reset after the answer counts as the close."""
+    s.settimeout(seconds)
+    out = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            return out, time.monotonic()
+        out += chunk
+
+
+def _trickle(s: socket.socket, data: bytes, every: float, stop: threading.Event) -> None:
+    """Send ``data`` a byte each ``every`` seconds, until ``stop`` or the server closes."""
+    for i in range(len(data)):
+        if stop.wait(every):
+            return
+        try:
+            s.sendall(data[i:i + 1])
+        except OSError:
+            return
+
+
+REQUEST_HEAD = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+
+
+@pytest.mark.parametrize("sent", [
+    "POST / HT",                                    # inside the request line
+    "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Tar",      # inside the headers
+    REQUEST_HEAD + "{",                             # inside the body
+])
+def test_a_request_trickled_past_its_deadline_is_answered_and_closed(server, monkeypatch,
+                                                                     sent):
+    # A byte every 0.2 s is far inside the read timeout of each receive; the whole request
+    # still has to be in within the read timeout of its first byte.
+    monkeypatch.setattr(server, "read_timeout", 1.0)
+    stop = threading.Event()
+    with socket.create_connection(server.server_address[:2], timeout=10) as s:
+        start = time.monotonic()
+        s.sendall(sent.encode())
+        sender = threading.Thread(target=_trickle, args=(s, b"a" * 100, 0.2, stop))
+        sender.start()
+        try:
+            raw, closed = _answers(s)
+        finally:
+            stop.set()
+            sender.join()
+    assert 0.9 < closed - start < 2.0
+    status, headers, err = _parse(raw)
+    assert (status, err["__type"]) == (400, "RequestTimeout")
+    assert err["message"] == ("Your socket connection to the server was not read from or "
+                              "written to within the timeout period.")
+    assert headers["x-amzn-requestid"] and headers["connection"] == "close"
+
+
+def test_a_request_sent_in_pieces_inside_its_deadline_is_served(server, monkeypatch):
+    monkeypatch.setattr(server, "read_timeout", 1.0)
+    body = b'{"Limit": 5}'
+    data = _request(body)
+    with socket.create_connection(server.server_address[:2], timeout=10) as s:
+        for piece in (data[:7], data[7:60], data[60:-3], data[-3:]):
+            s.sendall(piece)
+            time.sleep(0.15)
+        raw = s.recv(65536)
+    status, _, out = _parse(raw)
+    assert status == 200 and out["Keys"] == []
+
+
+@contextlib.contextmanager
+def _capped_server(cap: int):
+    srv = serve(make_sim(), auth=Authenticator(), speed=0.0, make_sim=make_sim,
+                max_connections=cap)
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_connections_past_the_cap_wait_in_the_backlog_without_threads():
+    cap = 3
+    with _capped_server(cap) as srv, contextlib.ExitStack() as stack:
+        address = srv.server_address[:2]
+        threads = threading.active_count()
+        held = []
+        for _ in range(cap):  # each answered, then left open and idle: a slot each
+            s = stack.enter_context(socket.create_connection(address, timeout=10))
+            s.sendall(_request(b"{}", sign=False))
+            assert b" 400 " in s.recv(65536).split(b"\r\n", 1)[0]
+            held.append(s)
+        waiting = []
+        for _ in range(20):  # accepted by the kernel, not by the server
+            s = stack.enter_context(socket.create_connection(address, timeout=10))
+            s.sendall(_request(b"{}", extra="Connection: close\r\n", sign=False))
+            waiting.append(s)
+        time.sleep(0.5)
+        for s in waiting:
+            s.setblocking(False)
+            with pytest.raises(BlockingIOError):  # not answered
+                s.recv(1)
+            s.setblocking(True)
+        assert srv.connections == cap
+        assert threading.active_count() - threads <= cap
+        for s in held:  # slots free: the waiting connections are served in turn
+            s.close()
+        for s in waiting:
+            raw, _ = _answers(s)
+            status, headers, err = _parse(raw)
+            assert (status, err["__type"]) == (400, "MissingAuthenticationTokenException")
+            assert headers["connection"] == "close"
+        assert threading.active_count() - threads <= cap
+
+
+def test_a_full_server_still_shuts_down_promptly():
+    with _capped_server(1) as srv, contextlib.ExitStack() as stack:
+        address = srv.server_address[:2]
+        first = stack.enter_context(socket.create_connection(address, timeout=10))
+        first.sendall(_request(b"{}", sign=False))
+        first.recv(65536)
+        stack.enter_context(socket.create_connection(address, timeout=10))  # waits
+        time.sleep(0.2)
+        start = time.monotonic()
+        srv.shutdown()
+        assert time.monotonic() - start < 2 * server_module.ACCEPT_WAIT_SECONDS + 0.5
+        first.close()
+
+
+def _te_request(coding: str, body: bytes, chunk: bool) -> bytes:
+    sent = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if chunk else body
+    return _request(sent, extra=_signed(body, TARGET) + f"Transfer-Encoding: {coding}\r\n",
+                    sign=False)
+
+
+def _one_answer_then_close(server, data: bytes) -> tuple[int, dict[str, str], dict]:
+    """The one answer to ``data`` (asserted: nothing after it, the connection closed)."""
+    with socket.create_connection(server.server_address[:2], timeout=10) as s:
+        s.sendall(data)
+        raw, _ = _answers(s)
+    status, headers, err = _parse(raw)
+    assert raw.count(b"HTTP/1.1 ") == 1 and headers["connection"] == "close"
+    return status, headers, err
+
+
+@pytest.mark.parametrize("coding,chunk", [
+    ("gzip", False),            # was read as no body, and the gzip bytes as the next request
+    ("gzip, chunked", True),    # was de-chunked and the gzip bytes taken for JSON
+    ("deflate,chunked", True),
+    ("x-chunked", False),       # was chunked: "chunked" in it
+])
+def test_a_transfer_coding_other_than_chunked_is_501_and_closes(server, coding, chunk):
+    # RFC 9112, 6.1: a server that receives a transfer coding it does not understand
+    # answers 501 (Not Implemented).
+    body = gzip.compress(b'{"Limit": 5}')
+    status, headers, err = _one_answer_then_close(server, _te_request(coding, body, chunk))
+    assert (status, err["__type"]) == (501, "NotImplemented")
+    assert coding in err["message"] and headers["x-amzn-requestid"]
+
+
+@pytest.mark.parametrize("coding", ["chunked, gzip", "chunked, chunked", "chunked;x=1, identity",
+                                    ""])
+def test_chunked_not_the_last_coding_is_400_and_closes(server, coding):
+    # RFC 9112, 6.3: Transfer-Encoding without chunked last leaves the body without a
+    # length: 400, then close.
+    status, headers, err = _one_answer_then_close(
+        server, _te_request(coding, b'{"Limit": 5}', True))
+    assert (status, err["__type"]) == (400, "SerializationException")
+    assert headers["x-amzn-requestid"]
+
+
+def test_a_refused_body_is_read_and_dropped_so_the_client_can_finish_and_read(server):
+    # RFC 9112, 9.6: closing with the body unread resets the connection (the client's send
+    # broke with EPIPE here, 8 MiB into loopback's buffers), and a reset can destroy the
+    # answer before the client reads it; the server half-closes and drains instead.
+    body = bytes(range(256)) * 32768  # 8 MiB, more than the socket buffers take
+    data = _te_request("gzip", body, False)
+    failed: list[OSError] = []
+    with socket.create_connection(server.server_address[:2], timeout=10) as s:
+        def send():
+            try:
+                s.sendall(data)
+            except OSError as exc:
+                failed.append(exc)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        sender.join(10)
+        raw, _ = _answers(s)
+    status, _, err = _parse(raw)
+    assert (status, err["__type"]) == (501, "NotImplemented")
+    assert failed == []
+
+
+@pytest.mark.parametrize("coding", ["chunked", "Chunked", " CHUNKED ", "chunked,", ", chunked"])
+def test_chunked_is_accepted_in_any_case_and_spacing(server, coding):
+    body = b'{"Limit": 5}'
+    status, headers, out = _parse(_raw(server, _te_request(coding, body, True)))
+    assert status == 200 and out["Keys"] == [] and "connection" not in headers
+
+
+def test_chunked_with_a_content_length_is_served_then_closed(server):
+    # RFC 9112, 6.3: Transfer-Encoding overrides Content-Length, and the server MUST close
+    # the connection after answering (the pair is how requests are smuggled past proxies).
+    body = b'{"Limit": 5}'
+    data = _te_request("chunked", body, True).replace(
+        b"Transfer-Encoding", b"Content-Length: 3\r\nTransfer-Encoding")
+    status, _, out = _one_answer_then_close(server, data)
+    assert status == 200 and out["Keys"] == []
 
 
 def _read(reader, data: bytes):
