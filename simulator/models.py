@@ -31,8 +31,12 @@ def service_model(name: str) -> ServiceModel:
 
 _VALIDATOR = ParamValidator()
 #: botocore's client-side reports that AWS makes on the server, in its own words (a value
-#: below a member's minimum, a string or list too short): ``constraint_errors`` reports them.
-_SERVER_SIDE = frozenset({"invalid range", "invalid length"})
+#: below a member's minimum, a string or list too short, a required member left out):
+#: ``constraint_errors`` reports them. A missing member is AWS's "Value null at 'keyId'
+#: failed to satisfy constraint: Member must not be null" (an SDK that does not check
+#: required members, as the JavaScript SDK v3, gets that from AWS), not botocore's "Missing
+#: required parameter in input".
+_SERVER_SIDE = frozenset({"invalid range", "invalid length", "missing required field"})
 
 
 def param_errors(operation: OperationModel, params: dict[str, Any]) -> str | None:
@@ -78,7 +82,8 @@ def _lower_first(name: str) -> str:
 
 
 def _constrained(shape: Shape, seen: frozenset[str] = frozenset()) -> bool:
-    """Whether ``shape`` or anything inside it carries a max, min, enum or pattern trait."""
+    """Whether ``shape`` or anything inside it carries a max, min, enum or pattern trait, or
+    required members."""
     hit = getattr(shape, "_sim_constrained", None)
     if hit is not None:
         return hit
@@ -87,7 +92,8 @@ def _constrained(shape: Shape, seen: frozenset[str] = frozenset()) -> bool:
     seen = seen | {shape.name}
     t = shape.type_name
     if t == "structure":
-        hit = any(_constrained(m, seen) for m in shape.members.values())
+        hit = bool(shape.required_members) or any(
+            _constrained(m, seen) for m in shape.members.values())
     elif t == "list":
         hit = "min" in shape.metadata or "max" in shape.metadata or _constrained(
             shape.member, seen)
@@ -114,10 +120,16 @@ def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
     if t == "structure":
         if not isinstance(value, dict):
             return
+        required = shape.required_members
         for name, member in shape.members.items():
-            if name in value and value[name] is not None:
+            present = name in value and value[name] is not None
+            if present or name in required:
                 sub = f"{path}.{_lower_first(name)}" if path else _lower_first(name)
-                _check(member, value[name], sub, out)
+                if present:
+                    _check(member, value[name], sub, out)
+                else:
+                    out.append(f"Value null at '{sub}' failed to satisfy constraint: "
+                               "Member must not be null")
     elif t == "list":
         if not isinstance(value, list | tuple):
             return
