@@ -114,7 +114,10 @@ def ipp_unavailable_reason() -> str | None:
 def engine_unavailable_reason(name: str) -> str | None:
     """Why engine ``name`` (a backend or alias) cannot be used here, or None when it can."""
     if name in ALIASES:
-        return None if name == "auto" else native_unavailable_reason()
+        if name == "auto" or any(_load(b) is not None for b in BACKENDS[:2]):
+            return None
+        return (f"native engine unavailable: {native_unavailable_reason()}; "
+                f"native-ipp: {ipp_unavailable_reason()}")
     if name not in BACKENDS:
         return f"unknown engine {name!r}; valid: {', '.join((*BACKENDS, *ALIASES))}"
     return _backend_problem(name)

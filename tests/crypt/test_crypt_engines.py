@@ -605,6 +605,7 @@ def test_auto_keeps_ipp_when_only_openssl_fails_its_self_test(monkeypatch):
     native = get_engine("native")
     assert native.supports("aes-gcm-random")
     assert not native.supports("chacha20-poly1305-random")
+    assert engines.engine_unavailable_reason("native") is None  # IPP is a native backend
 
 
 @requires_native
