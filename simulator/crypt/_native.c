@@ -1385,12 +1385,11 @@ typedef struct {
 static void batch_join(batch_t *bt, size_t unit)
 {
     const size_t n = bt->n;
-    if (n == 0 || bt->srcs == NULL || bt->dsts == NULL || bt->sectors == NULL)
+    /* a batch streamed through a bounce buffer (finals) stays scattered: its units go out
+     * one by one behind the cipher */
+    if (n == 0 || bt->srcs == NULL || bt->dsts == NULL || bt->sectors == NULL ||
+        bt->finals != NULL)
         return;
-    if (bt->finals != NULL)
-        for (size_t i = 0; i < n; i++)
-            if (bt->finals[i] != NULL)
-                return;
     const unsigned char *s0 = bt->srcs[0];
     unsigned char *d0 = bt->dsts[0];
     const uint64_t f = bt->sectors[0];
@@ -1912,8 +1911,6 @@ static uint64_t *sort_ranges(uint64_t *r, uint64_t *tmp, size_t n)
     return from;
 }
 
-/* True when two of the n [lo, hi) ranges in r (2 * n uint64; tmp as many) share an element.
- * Ranges already in order (sequential requests) are checked without sorting. */
 /* any_overlap() for the usual vectored request: every range as long as the first and starting
  * at a multiple of that length (pieces of one block size), where two share a point only if
  * they start at the same place; found with a small hash table in one pass instead of a sort
@@ -1947,6 +1944,8 @@ static int same_size_overlap(const uint64_t *r, size_t n)
     return 0;
 }
 
+/* True when two of the n [lo, hi) ranges in r (2 * n uint64; tmp as many) share an element.
+ * Ranges already in order (sequential requests) are checked without sorting. */
 static int any_overlap(uint64_t *r, uint64_t *tmp, size_t n)
 {
     if (n > 1) {

@@ -229,10 +229,8 @@ class EncryptedVolume:
                 done = vec.writev(((offset, data),))
                 if done is not None:
                     nbytes, _, sectors, fresh = done
-                    if fresh:  # (the store's size also picks the native loops)
-                        store = self._store
-                        store.sectors_allocated += fresh
-                        vec.stream = store.sectors_allocated >= self._stream_from
+                    if fresh:
+                        self._allocated(fresh)
                     n = self._n
                     n["sectors_encrypted"] += sectors
                     n["write_requests"] += 1
@@ -331,6 +329,13 @@ class EncryptedVolume:
                 return len(buf)
             return self._readinto(offset, buf)
 
+    def _allocated(self, fresh: int) -> None:
+        """Count ``fresh`` newly written sectors; the store's size also picks the native
+        loops (``VolumeMap.stream``: past the caches, scattered runs and streamed writes)."""
+        store = self._store
+        store.sectors_allocated += fresh
+        self._vec.stream = store.sectors_allocated >= self._stream_from
+
     def _fast_read(self, offset: Any, out: bytearray) -> bool:
         """Whole written sectors inside one chunk into a bytearray with one cipher call where
         there is no native map; False when the general path must run (unwritten sectors,
@@ -388,12 +393,13 @@ class EncryptedVolume:
         vec = self._vec
         if vec is not None and not self._closed:
             # scattered pieces of a store larger than the caches are streamed past them
+            # (set again here: a discard or the Python path may have changed the store)
             vec.stream = self._store.sectors_allocated >= self._stream_from
             done = vec.writev(pieces)  # whole sectors, none twice: one native call
             if done is not None:
                 nbytes, count, sectors, fresh = done
-                self._store.sectors_allocated += fresh
-                vec.stream = self._store.sectors_allocated >= self._stream_from
+                if fresh:
+                    self._allocated(fresh)
                 n = self._n
                 n["sectors_encrypted"] += sectors
                 n["write_requests"] += count

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from simulator import errors
+from simulator.arn import Arn
 from simulator.ecs import tasks as tasks_mod
 from simulator.ecs.clusters import Cluster, ClusterOps
 from simulator.ecs.deployments import DeploymentScheduler
@@ -67,7 +68,7 @@ class EcsService(
         if foreign is not None:
             raise errors.InvalidParameterException(
                 "Invalid Region in ARN",
-                explanation=f"{foreign} is in {foreign.split(':')[3]}; this request went to "
+                explanation=f"{foreign} is in {Arn.parse(foreign).region}; this request went to "
                             f"{ctx.region} (use --region, or an ARN of {ctx.region})")
 
     @property
@@ -107,8 +108,11 @@ def _foreign_ecs_arn(value: Any, region: str) -> str | None:
     through its structures and lists) whose Region is not ``region``, or None."""
     if isinstance(value, str):
         if value.startswith("arn:"):
-            parts = value.split(":", 4)
-            if len(parts) == 5 and parts[2] == "ecs" and parts[3] != region:
+            try:
+                arn = Arn.parse(value)
+            except ValueError:  # not an ARN: the operation words its own refusal
+                return None
+            if arn.service == "ecs" and arn.region != region:
                 return value
         return None
     if isinstance(value, dict):
