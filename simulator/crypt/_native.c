@@ -1387,9 +1387,26 @@ static int get_buf(PyObject *obj, Py_buffer *view, int writable, const char *wha
         return -1;
     }
     if (PyObject_GetBuffer(obj, view, writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0) {
+        /* why, in the portable engine's words (engines._byte_view): not a buffer at all, a
+         * strided one, or a read-only one where the result goes */
         PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "%s must be a %sC-contiguous bytes-like buffer, not %s",
-                     what, writable ? "writable " : "", Py_TYPE(obj)->tp_name);
+        Py_buffer probe;
+        if (!PyObject_CheckBuffer(obj) || PyObject_GetBuffer(obj, &probe, PyBUF_FULL_RO) < 0) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%s must be a bytes-like buffer, not %s", what,
+                         Py_TYPE(obj)->tp_name);
+            return -1;
+        }
+        int contiguous = PyBuffer_IsContiguous(&probe, 'C'), readonly = probe.readonly;
+        PyBuffer_Release(&probe);
+        if (!contiguous)
+            PyErr_Format(PyExc_ValueError, "%s must be C-contiguous", what);
+        else if (writable && readonly)
+            PyErr_Format(PyExc_TypeError,
+                         "%s must be writable (bytearray, memoryview, numpy array)", what);
+        else
+            PyErr_Format(PyExc_TypeError, "%s must be a %sC-contiguous bytes-like buffer, not %s",
+                         what, writable ? "writable " : "", Py_TYPE(obj)->tp_name);
         return -1;
     }
     return 0;
@@ -1619,26 +1636,75 @@ out:
     return rc;
 }
 
-/* encrypt/decrypt(src, dst, first_sector, metadata=None, sectors=None, nonces_given=False) */
-static PyObject *bound_crypt(Bound *b, int enc, PyObject *const *args, Py_ssize_t nargs)
+/* The arguments of encrypt/decrypt by position: keywords (rare: the volume passes positions)
+ * are put in their places, with Python's own complaints for a bad call. */
+static const char *const bound_arg_names[] = {"src", "dst", "first_sector", "metadata",
+                                              "sectors", "nonces_given"};
+
+static int bound_args(int enc, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                      PyObject **out)
 {
-    if (nargs < 3 || nargs > 6) {
-        PyErr_Format(PyExc_TypeError,
-                     "%s(src, dst, first_sector, metadata=None, sectors=None, nonces_given=False)"
-                     " takes 3 to 6 arguments (%zd given)", enc ? "encrypt" : "decrypt", nargs);
-        return NULL;
+    const char *fn = enc ? "encrypt" : "decrypt";
+    const Py_ssize_t most = enc ? 6 : 5;
+    if (nargs > most) {
+        PyErr_Format(PyExc_TypeError, "%s() takes from 3 to %zd positional arguments but %zd "
+                     "were given", fn, most, nargs);
+        return -1;
     }
-    PyObject *meta_obj = nargs > 3 ? args[3] : Py_None;
-    PyObject *secs_obj = nargs > 4 ? args[4] : Py_None;
+    for (Py_ssize_t i = 0; i < 6; i++)
+        out[i] = i < nargs ? args[i] : NULL;
+    Py_ssize_t nkw = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, k);
+        Py_ssize_t at = -1;
+        for (Py_ssize_t i = 0; i < most && at < 0; i++)
+            if (PyUnicode_CompareWithASCIIString(name, bound_arg_names[i]) == 0)
+                at = i;
+        if (at < 0) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%S'", fn,
+                         name);
+            return -1;
+        }
+        if (out[at] != NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fn,
+                         bound_arg_names[at]);
+            return -1;
+        }
+        out[at] = args[nargs + k];
+    }
+    for (Py_ssize_t i = 0; i < 3; i++)
+        if (out[i] == NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s' (pos %zd)", fn,
+                         bound_arg_names[i], i + 1);
+            return -1;
+        }
+    return 0;
+}
+
+/* encrypt(src, dst, first_sector, metadata=None, sectors=None, nonces_given=False);
+ * decrypt(src, dst, first_sector, metadata=None, sectors=None) */
+static PyObject *bound_crypt(Bound *b, int enc, PyObject *const *argv, Py_ssize_t nargs,
+                             PyObject *kwnames)
+{
+    PyObject *args[6];
+    if (bound_args(enc, argv, nargs, kwnames, args) < 0)
+        return NULL;
+    PyObject *meta_obj = args[3] != NULL ? args[3] : Py_None;
+    PyObject *secs_obj = args[4] != NULL ? args[4] : Py_None;
     int nonces_given = 0;
-    if (nargs > 5 && (nonces_given = PyObject_IsTrue(args[5])) < 0)
+    if (args[5] != NULL && (nonces_given = PyObject_IsTrue(args[5])) < 0)
         return NULL;
-    if (!PyLong_Check(args[2]) || PyBool_Check(args[2])) {
+    /* ints and NumPy integers (anything with __index__), not bools, floats or strings */
+    if (PyBool_Check(args[2]) || !PyIndex_Check(args[2])) {
         PyErr_Format(PyExc_ValueError, "first_sector must be an int, not %s",
-                     Py_TYPE(args[2])->tp_name);
+                     PyBool_Check(args[2]) ? "a bool" : Py_TYPE(args[2])->tp_name);
         return NULL;
     }
-    unsigned long long first = PyLong_AsUnsignedLongLong(args[2]);
+    PyObject *first_obj = PyNumber_Index(args[2]);
+    if (first_obj == NULL)
+        return NULL;
+    unsigned long long first = PyLong_AsUnsignedLongLong(first_obj);
+    Py_DECREF(first_obj);
     if (first == (unsigned long long)-1 && PyErr_Occurred()) {
         PyErr_Clear();
         PyErr_SetString(PyExc_ValueError, "first_sector must be in 0..2**64-1");
@@ -1742,22 +1808,24 @@ out:
     return result;
 }
 
-static PyObject *Bound_encrypt(Bound *b, PyObject *const *args, Py_ssize_t nargs)
+static PyObject *Bound_encrypt(Bound *b, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames)
 {
-    return bound_crypt(b, 1, args, nargs);
+    return bound_crypt(b, 1, args, nargs, kwnames);
 }
 
-static PyObject *Bound_decrypt(Bound *b, PyObject *const *args, Py_ssize_t nargs)
+static PyObject *Bound_decrypt(Bound *b, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames)
 {
-    return bound_crypt(b, 0, args, nargs);
+    return bound_crypt(b, 0, args, nargs, kwnames);
 }
 
 static PyMethodDef Bound_methods[] = {
-    {"encrypt", (PyCFunction)(void (*)(void))Bound_encrypt, METH_FASTCALL,
+    {"encrypt", (PyCFunction)(void (*)(void))Bound_encrypt, METH_FASTCALL | METH_KEYWORDS,
      "encrypt(src, dst, first_sector, metadata=None, sectors=None, nonces_given=False)\n--\n\n"
      "Encrypt len(src)//unit sectors into dst (may be src itself); AEAD: metadata receives\n"
      "nonce||tag per sector.  sectors: a uint64 buffer of per-unit sector numbers (gather)."},
-    {"decrypt", (PyCFunction)(void (*)(void))Bound_decrypt, METH_FASTCALL,
+    {"decrypt", (PyCFunction)(void (*)(void))Bound_decrypt, METH_FASTCALL | METH_KEYWORDS,
      "decrypt(src, dst, first_sector, metadata=None, sectors=None)\n--\n\n"
      "Decrypt sectors; AEAD tags are verified, failing sectors zeroed and IntegrityError\n"
      "raised naming the first one."},

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import operator
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -91,9 +92,16 @@ def _first(item: tuple[int, Any]) -> int:
 
 
 def _as_index(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise VolumeRangeError(f"{what} must be an int, not {type(value).__name__}")
-    return value
+    """An offset, length or sector number as an int: ints and anything with ``__index__``
+    (NumPy integers), as ``os.pwrite`` takes them; not bools, floats or strings."""
+    if type(value) is int:
+        return value
+    if isinstance(value, bool):
+        raise VolumeRangeError(f"{what} must be an int, not bool")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise VolumeRangeError(f"{what} must be an int, not {type(value).__name__}") from None
 
 
 class EncryptedVolume:
@@ -211,6 +219,7 @@ class EncryptedVolume:
     @_locked
     def is_allocated(self, sector: int) -> bool:
         """Whether a sector holds data (written and not discarded)."""
+        sector = _as_index(sector, "first_sector")
         self._check_sectors(sector, 1)
         return self._store.is_written(sector)
 
@@ -276,7 +285,8 @@ class EncryptedVolume:
         n["bytes_written"] += length
         return True
 
-    def _write(self, offset: int, data: Any) -> int:
+    def _write(self, offset: Any, data: Any) -> int:
+        offset = _as_index(offset, "offset")
         view = _byte_view(data, "data", False)
         length = view.nbytes
         self._check_range(offset, length)
@@ -297,7 +307,8 @@ class EncryptedVolume:
             done = self._native_read(((offset, length),), into=False)
             if done is not None:
                 return done[0]  # type: ignore[no-any-return]
-        self._check_range(offset, _as_index(length, "length"))
+        offset, length = _as_index(offset, "offset"), _as_index(length, "length")
+        self._check_range(offset, length)
         data = b""
         if length:
             size = self._sector
@@ -364,7 +375,8 @@ class EncryptedVolume:
         n["bytes_read"] += length
         return True
 
-    def _readinto(self, offset: int, buf: Any) -> int:
+    def _readinto(self, offset: Any, buf: Any) -> int:
+        offset = _as_index(offset, "offset")
         view = _byte_view(buf, "buf", True)
         self._check_range(offset, view.nbytes)
         if view.nbytes:
@@ -484,7 +496,8 @@ class EncryptedVolume:
     def discard(self, offset: int, length: int) -> None:
         """Discard a byte range (like fallocate PUNCH_HOLE): whole sectors return to
         unwritten (memory freed with their chunk), partial sectors get zeros in the range."""
-        self._check_range(offset, _as_index(length, "length"))
+        offset, length = _as_index(offset, "offset"), _as_index(length, "length")
+        self._check_range(offset, length)
         if not length:
             return
         size, end = self._sector, offset + length
@@ -515,6 +528,7 @@ class EncryptedVolume:
     def raw(self, first_sector: int, count: int) -> tuple[bytes, bytes | None]:
         """The stored ciphertext of sectors and their metadata (nonce ‖ tag per sector for
         AEAD, None otherwise); unwritten sectors are zeros."""
+        first_sector, count = _as_index(first_sector, "first_sector"), _as_index(count, "count")
         self._check_sectors(first_sector, count)
         size, msize = self._sector, self._meta
         ct = bytearray(count * size)
@@ -546,6 +560,7 @@ class EncryptedVolume:
         if ctv.nbytes % size:
             raise VolumeRangeError(f"ciphertext must be whole {size}-byte sectors")
         count = ctv.nbytes // size
+        first_sector = _as_index(first_sector, "first_sector")
         self._check_sectors(first_sector, count)
         metav = None
         if metadata is not None:
@@ -664,6 +679,8 @@ class EncryptedVolume:
                     raise TypeError(f"each piece must be an (offset, data) pair, not "
                                     f"{item!r:.40}")
                 item = (item[0], item[1])
+            if type(item[0]) is not int:  # NumPy integers and the like, as ints from here on
+                item = (_as_index(item[0], "offset"), item[1])
             out.append(item)
         return out
 

@@ -250,6 +250,60 @@ def test_bad_arguments_refused(engine):
         engine.encrypt_sectors(spec, key, bytes(512), buf, 0, nonces="reused")
 
 
+def test_bound_cipher_takes_keywords_and_numpy_integers(engine):
+    """Every backend's bound cipher takes the call its signature gives: keywords, and a
+    sector number that is a NumPy integer (anything with ``__index__``), as Python does."""
+    spec = CipherSpec.parse("aes-gcm-random:256")
+    _runs(engine, spec)
+    bound = engine.bind(spec, _key(spec))
+    pt = os.urandom(3 * 4096)
+    ct, meta = bytearray(len(pt)), _meta(spec, 3)
+    bound.encrypt(src=pt, dst=ct, first_sector=np.uint64(7), metadata=meta)
+    back = bytearray(len(pt))
+    bound.decrypt(ct, dst=back, first_sector=np.int64(7), metadata=meta)
+    assert back == pt
+    with pytest.raises(IntegrityError):  # the number counted: sector 8 is not sector 7
+        bound.decrypt(ct, back, np.int32(8), meta)
+    for bad in ({"bogus": 1}, {"first_sector": 1}):
+        with pytest.raises(TypeError, match=r"bogus|multiple values"):
+            bound.encrypt(pt, ct, 7, meta, **bad)
+    with pytest.raises(TypeError, match="first_sector"):
+        bound.encrypt(pt, ct)
+
+
+def _refusal(name: str, case: str) -> tuple[str, str]:
+    spec = CipherSpec.parse("aes-gcm-random:256")
+    bound = get_engine(name).bind(spec, _key(spec))
+    src, dst, meta = bytes(8192), bytearray(8192), bytearray(56)
+    strided = memoryview(bytearray(16384))[::2]
+    args = {
+        "strided src": (strided, dst, 0, meta),
+        "strided dst": (src, strided, 0, meta),
+        "read-only dst": (src, bytes(8192), 0, meta),
+        "read-only metadata": (src, dst, 0, bytes(56)),
+        "metadata not a buffer": (src, dst, 0, 5),
+        "str src": ("x" * 8192, dst, 0, meta),
+        "bool sector": (src, dst, True, meta),
+        "float sector": (src, dst, 1.0, meta),
+    }[case]
+    try:
+        bound.encrypt(*args)
+    except (TypeError, ValueError) as exc:
+        return type(exc).__name__, str(exc)
+    return "no error", ""
+
+
+@pytest.mark.parametrize("case", ["strided src", "strided dst", "read-only dst",
+                                  "read-only metadata", "metadata not a buffer", "str src",
+                                  "bool sector", "float sector"])
+def test_a_bad_buffer_or_number_is_refused_alike_by_every_backend(case):
+    """Same exception, same words, whichever backend runs: code written against one
+    backend's refusals keeps working on another."""
+    got = {name: _refusal(name, case) for name in _engines_for("aes-gcm-random:256")}
+    assert len(set(got.values())) == 1, got
+    assert got["cryptography"][0] != "no error"
+
+
 @pytest.mark.parametrize("decrypt", [False, True])
 def test_xts_equal_halves_refused_both_ways(engine, decrypt):
     spec = CipherSpec.parse("aes-xts-plain64")

@@ -265,6 +265,47 @@ def test_bad_requests_raise_and_change_nothing():
     assert vol.raw(0, 2048) == snapshot
 
 
+@pytest.mark.parametrize("spec_text", ["aes-xts-plain64:512:4096", "aes-gcm-random:256:512"])
+def test_numpy_integers_are_offsets_and_lengths_like_ints(engine_name, spec_text):
+    """Offsets, lengths and sector numbers may be NumPy integers (anything with
+    ``__index__``, as ``os.pwrite`` takes), on every path: whole sectors, partial ones,
+    vectored, discard and raw access; bools and floats stay refused."""
+    import numpy as np
+
+    vol = _volume(spec_text, size=1 << 22, engine=engine_name)
+    ref = _volume(spec_text, size=1 << 22, engine=engine_name)
+    size = vol.sector_size
+    steps = [
+        ("write", (8 * size, b"a" * (2 * size))),
+        ("write", (8 * size + 3, b"partial")),
+        ("writev", ([(20 * size, b"b" * size), (40 * size + 5, b"edge")],)),
+        ("discard", (9 * size, size)),
+    ]
+    for op, args in steps:
+        getattr(ref, op)(*args)
+        if op == "writev":
+            np_args = ([(np.int64(off), data) for off, data in args[0]],)
+        else:
+            np_args = (np.int64(args[0]), *(np.uint32(a) if isinstance(a, int) else a
+                                           for a in args[1:]))
+        getattr(vol, op)(*np_args)
+    whole = ref.read(0, 64 * size)
+    assert vol.read(np.int64(0), np.int64(64 * size)) == whole
+    buf = bytearray(3 * size)
+    assert vol.readinto(np.uint16(8 * size), buf) == 3 * size
+    assert bytes(buf) == whole[8 * size : 11 * size]
+    assert vol.readv([(np.int64(20 * size), np.int64(size))]) == [b"b" * size]
+    bufs = [bytearray(4), bytearray(size)]
+    vol.readintov([(np.int64(40 * size + 5), bufs[0]), (np.int32(20 * size), bufs[1])])
+    assert bufs == [bytearray(b"edge"), bytearray(b"b" * size)]
+    assert vol.is_allocated(np.int64(8)) and not vol.is_allocated(np.int64(9))
+    assert len(vol.raw(np.int64(8), np.int64(1))[0]) == size
+    assert vol.stats.bytes_written == ref.stats.bytes_written
+    for bad in (True, 1.0, np.float64(0.0)):
+        with pytest.raises(VolumeRangeError, match="offset must be an int"):
+            vol.write(bad, b"x")  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("size", "spec_text", "key", "exc"),
     [

@@ -134,12 +134,24 @@ def test_scattered_pieces_read_back_on_every_other_backend(spec_text, engine, mo
             assert twin.read(off, len(data)) == data, other
 
 
+@pytest.fixture(params=[2, 1, 0], ids=["avx512", "avx2", "sse2"])
+def stream_width(request):
+    """Each width of the bounce buffer's streaming stores (capped at what this CPU has)."""
+    from simulator.crypt import _native
+
+    was = _native.set_stream_width(request.param)
+    yield request.param
+    _native.set_stream_width(was)
+
+
 @pytest.mark.parametrize("engine", NATIVE)
 @pytest.mark.parametrize("spec_text", ["aes-xts-plain64:512:4096", "aes-gcm-random:256:512"])
-def test_streamed_short_runs_land_whole_beside_long_ones(spec_text, engine, monkeypatch):
+def test_streamed_short_runs_land_whole_beside_long_ones(spec_text, engine, monkeypatch,
+                                                         stream_width):
     """A store holding more than ``_STREAM_ABOVE`` streams the short runs of a vectored write
     (adjacent pieces shorter than 64 KiB together) through a bounce buffer and writes the long
-    ones in place: both read back, on every backend, and a lone piece is never streamed."""
+    ones in place: both read back, on every backend and with streaming stores of every width,
+    and a lone piece is never streamed."""
     spec = CipherSpec.parse(spec_text)
     skip_unless_runs(engine, spec)
     unit, size = spec.sector_size, 4 << 20
