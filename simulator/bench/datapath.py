@@ -46,6 +46,10 @@ class DataPath:
             if n < 2 or key[: n // 2] != key[n // 2 :]:
                 return key
 
+    def knows_engine(self, name: str) -> bool:
+        """Whether ``name`` names an engine at all (available here or not)."""
+        return name in ENGINE_NAMES or name in self.engine_problems()
+
     def check_engine(self, name: str) -> str | None:
         """Why engine ``name`` cannot run here, or None when it can."""
         problems = self.engine_problems()

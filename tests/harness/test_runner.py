@@ -10,7 +10,7 @@ import pytest
 
 from simulator.bench import RunError, load_run, run_experiment
 from simulator.bench.compare import compare
-from simulator.bench.datapath import DataPath
+from simulator.bench.datapath import ENGINE_NAMES, DataPath
 from simulator.bench.spec import parse_spec_text
 from tests.harness.conftest import FakeEngine, fake_datapath, tiny_spec
 
@@ -55,6 +55,30 @@ def test_unavailable_engine_is_refused_before_anything_runs(tmp_path: Path) -> N
     with pytest.raises(RunError, match="not built here"):
         run_experiment(spec, out=tmp_path / "results", datapath=dp)
     assert not (tmp_path / "results").exists()
+
+
+def test_a_grid_over_every_backend_skips_the_one_this_machine_lacks(tmp_path: Path) -> None:
+    """No IPP Crypto here (not x86-64, not installed, disabled): a grid naming every backend,
+    as the default experiment does, runs the others and says, in the log and in meta.json,
+    why the missing one's cells did not run (an engine name that means nothing is refused
+    when the spec is read)."""
+    dp = fake_datapath()
+    why = "engine 'native-ipp' unavailable: IPP Crypto unavailable: libippcp.so not found"
+    dp.engine_problems = lambda: {**dict.fromkeys(ENGINE_NAMES), "native-ipp": why}
+    base = tiny_spec(tmp_path)
+    assert base.path is not None
+    text = base.path.read_text().replace(
+        'engine = "auto"', 'engine = ["native-ipp", "native-openssl", "cryptography"]')
+    logs: list[str] = []
+    result = run_experiment(parse_spec_text(text, path=base.path), out=tmp_path / "r",
+                            datapath=dp, plots=False, log=logs.append)
+    run = load_run(result.path)
+    assert set(run.rows["engine"]) == {"native-openssl", "cryptography"}
+    assert result.cells_total == 24 and run.meta["status"] == "complete"
+    skipped = run.meta["skipped_cells"]
+    assert len(skipped) == 12 and all("engine=native-ipp" in s["cell"] for s in skipped)
+    assert {s["reason"] for s in skipped} == {why}
+    assert any(line.startswith("skipping 12 cells: " + why) for line in logs)
 
 
 def test_ceiling_rows_carry_ratio(tmp_path: Path, fake: FakeEngine, monkeypatch) -> None:
