@@ -1696,16 +1696,21 @@ static PyObject *bound_crypt(Bound *b, int enc, PyObject *const *argv, Py_ssize_
     if (args[5] != NULL && (nonces_given = PyObject_IsTrue(args[5])) < 0)
         return NULL;
     /* ints and NumPy integers (anything with __index__), not bools, floats or strings */
-    if (PyBool_Check(args[2]) || !PyIndex_Check(args[2])) {
-        PyErr_Format(PyExc_ValueError, "first_sector must be an int, not %s",
-                     PyBool_Check(args[2]) ? "a bool" : Py_TYPE(args[2])->tp_name);
-        return NULL;
+    unsigned long long first;
+    if (PyLong_CheckExact(args[2])) {
+        first = PyLong_AsUnsignedLongLong(args[2]);
+    } else {
+        if (PyBool_Check(args[2]) || !PyIndex_Check(args[2])) {
+            PyErr_Format(PyExc_ValueError, "first_sector must be an int, not %s",
+                         PyBool_Check(args[2]) ? "a bool" : Py_TYPE(args[2])->tp_name);
+            return NULL;
+        }
+        PyObject *first_obj = PyNumber_Index(args[2]);
+        if (first_obj == NULL)
+            return NULL;
+        first = PyLong_AsUnsignedLongLong(first_obj);
+        Py_DECREF(first_obj);
     }
-    PyObject *first_obj = PyNumber_Index(args[2]);
-    if (first_obj == NULL)
-        return NULL;
-    unsigned long long first = PyLong_AsUnsignedLongLong(first_obj);
-    Py_DECREF(first_obj);
     if (first == (unsigned long long)-1 && PyErr_Occurred()) {
         PyErr_Clear();
         PyErr_SetString(PyExc_ValueError, "first_sector must be in 0..2**64-1");

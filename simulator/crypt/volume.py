@@ -224,7 +224,7 @@ class EncryptedVolume:
     @_locked
     def is_allocated(self, sector: int) -> bool:
         """Whether a sector holds data (written and not discarded)."""
-        sector = _as_index(sector, "first_sector")
+        sector = _as_index(sector, "sector")
         self._check_sectors(sector, 1)
         return self._store.is_written(sector)
 
