@@ -3385,6 +3385,11 @@ static PyObject *set_split_bytes(PyObject *self, PyObject *arg)
     return PyLong_FromSize_t(was);
 }
 
+static PyObject *get_split_bytes(PyObject *self, PyObject *unused)
+{
+    return PyLong_FromSize_t(split_bytes);
+}
+
 /* OpenSSL's view of the CPU: OPENSSL_info(OPENSSL_INFO_CPU_SETTINGS), public since 3.0 and on
  * x86 "OPENSSL_ia32cap=0x<words 0,1>:0x<words 2,3>" (CPUID.1 EDX/ECX, CPUID.7 EBX/ECX;
  * OPENSSL_ia32cap(3)); None where the library reports nothing. */
@@ -3404,6 +3409,8 @@ static PyMethodDef methods[] = {
     {"set_split_bytes", set_split_bytes, METH_O,
      "set_split_bytes(n) -> int\n--\n\nSmallest batch share (bytes) worth a worker thread; "
      "returns the previous value."},
+    {"split_bytes", get_split_bytes, METH_NOARGS,
+     "split_bytes() -> int\n--\n\nSmallest batch share (bytes) worth a worker thread."},
     {"openssl_cpu_settings", openssl_cpu_settings, METH_NOARGS,
      "openssl_cpu_settings() -> str or None\n--\n\nOPENSSL_info(OPENSSL_INFO_CPU_SETTINGS)."},
     {"crypt_one", (PyCFunction)(void (*)(void))crypt_one, METH_VARARGS | METH_KEYWORDS, crypt_one_doc},
