@@ -311,11 +311,26 @@ PyDoc_STRVAR(ipp_load_doc,
 "dispatched code path, e.g. 'k1'), build_date, cpu_features, enabled_features.  Raises\n"
 "OSError when the library or a symbol is missing.");
 
+static PyObject *ipp_load_path(const char *path);
+
+static PyObject *ipp_loaded(PyObject *self, PyObject *unused)
+{
+    return PyBool_FromLong(ipp.loaded);
+}
+
+/* the path as the file system spells it (str or bytes: a name need not be UTF-8) */
 static PyObject *ipp_load(PyObject *self, PyObject *arg)
 {
-    const char *path = PyUnicode_AsUTF8(arg);
-    if (path == NULL)
+    PyObject *fs = NULL;
+    if (!PyUnicode_FSConverter(arg, &fs))
         return NULL;
+    PyObject *r = ipp_load_path(PyBytes_AS_STRING(fs));
+    Py_DECREF(fs);
+    return r;
+}
+
+static PyObject *ipp_load_path(const char *path)
+{
     if (!ipp.loaded) {
         ipp_t t;
         memset(&t, 0, sizeof t);
@@ -3403,6 +3418,8 @@ static PyObject *openssl_cpu_settings(PyObject *self, PyObject *unused)
 
 static PyMethodDef methods[] = {
     {"ipp_load", ipp_load, METH_O, ipp_load_doc},
+    {"ipp_loaded", ipp_loaded, METH_NOARGS,
+     "ipp_loaded() -> bool\n--\n\nWhether this process has loaded IPP Crypto."},
     {"ipp_crypt_one", (PyCFunction)(void (*)(void))ipp_crypt_one, METH_VARARGS | METH_KEYWORDS,
      ipp_crypt_one_doc},
     {"ipp_ceiling", ipp_ceiling, METH_VARARGS, ipp_ceiling_doc},

@@ -738,8 +738,12 @@ class IppEngine(_NativeEngine):
         path, note = _ipp_finder.find_library()
         if path is None:
             raise EngineUnavailableError(f"IPP Crypto unavailable: {note}")
-        broken = _ipp_finder.damaged(path) if os.path.isabs(path) else None
-        if broken is not None:  # dlopen() of it could kill the process (SIGBUS)
+        # dlopen() of a damaged file could kill this process (SIGBUS, SIGSEGV): the file is
+        # checked (find_library() gives absolute paths only), then loaded in a child first
+        broken = _ipp_finder.damaged(path)
+        if broken is None and not _native.ipp_loaded():
+            broken = _ipp_finder.unloadable(path)
+        if broken is not None:
             raise EngineUnavailableError(f"IPP Crypto unavailable: {broken}")
         try:
             self.info: dict[str, Any] = dict(_native.ipp_load(path))

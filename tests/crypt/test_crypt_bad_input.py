@@ -166,31 +166,90 @@ def test_a_backend_that_fails_its_self_test_is_disabled_loudly_in_a_fresh_proces
     assert f"{name} disabled: known-answer self-test failed" in proc.stderr  # the log line
 
 
+_DAMAGE = {  # how a copy of the library is spoiled -> what the one-line note says
+    "truncated": "is truncated",
+    "truncated, named by a relative path": "is truncated",
+    "truncated, found on a relative LD_LIBRARY_PATH": "is truncated",
+    "not ELF": "not a 64-bit",
+    "garbled body under sound headers": "crashed a test process that loaded it",
+}
+
+
 @pytest.mark.skipif("native-ipp" not in ENGINES, reason="needs the IPP library to damage")
-@pytest.mark.parametrize("damage", ["truncated", "not ELF"])
+@pytest.mark.parametrize("damage", list(_DAMAGE))
 def test_a_damaged_ipp_library_is_a_note_and_a_fallback_not_a_crash(tmp_path, damage):
     """A partial copy of libippcp.so would be mapped past its end by dlopen() and kill the
-    process with SIGBUS; it is refused before it is loaded, with a one-line reason, and the
-    AES ciphers run on OpenSSL."""
+    process with SIGBUS, a garbled one crash it in the loader; each is refused before it is
+    loaded here (its segments checked, then loaded in a child first), whatever names it (an
+    absolute path, a relative one, a relative LD_LIBRARY_PATH entry), with a one-line reason,
+    and the AES ciphers run on OpenSSL."""
     import os
+    import random
 
     from simulator.crypt import ipp
 
     path, _ = ipp.find_library()
     assert path is not None and ipp.damaged(path) is None
-    bad = tmp_path / "libippcp.so"
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    bad = lib / "libippcp.so"
     from pathlib import Path
 
     whole = Path(path).read_bytes()
-    bad.write_bytes(whole[:100_000] if damage == "truncated" else b"\0" * 4096)
+    if damage.startswith("truncated"):
+        bad.write_bytes(whole[:100_000])
+    elif damage == "not ELF":
+        bad.write_bytes(b"\0" * 4096)
+    else:  # the ELF and program headers kept, everything after them random
+        rng = random.Random(7)
+        bad.write_bytes(whole[:4096] + rng.randbytes(len(whole) - 4096))
     code = ("from simulator.crypt import get_engine, ipp_unavailable_reason\n"
             "print(ipp_unavailable_reason())\n"
             "print(get_engine('auto').engine_for('aes-xts-plain64').name)\n")
     env = dict(os.environ, FARGATE_SIM_IPP_LIBRARY=str(bad))
+    if damage.endswith("relative path"):
+        env["FARGATE_SIM_IPP_LIBRARY"] = "lib/libippcp.so"
+    elif damage.endswith("LD_LIBRARY_PATH"):
+        # no library in this environment's own lib/: the search reaches LD_LIBRARY_PATH
+        del env["FARGATE_SIM_IPP_LIBRARY"]
+        env["LD_LIBRARY_PATH"] = "lib"
+        code = ("from simulator.crypt import ipp\n"
+                "ipp.candidate_dirs = lambda real=ipp.candidate_dirs: [\n"
+                "    d for d in real() if (d / 'libippcp.so').resolve() != "
+                f"__import__('pathlib').Path({path!r}).resolve()]\n" + code)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, env=env)
+                          timeout=120, env=env, cwd=tmp_path)
     assert proc.returncode == 0, f"crashed ({proc.returncode}): {proc.stderr[-2000:]}"
     why, backend = proc.stdout.splitlines()
-    assert why.startswith("IPP Crypto unavailable: ") and str(bad) in why
-    assert ("is truncated" if damage == "truncated" else "not a 64-bit") in why
+    assert why.startswith("IPP Crypto unavailable: ") and str(bad) in why, why
+    assert _DAMAGE[damage] in why
     assert backend == "native-openssl"
+
+
+def test_disabling_ipp_takes_the_usual_spellings_of_true(monkeypatch):
+    from simulator.crypt import ipp
+
+    for value in ("1", "true", "YES", "on"):
+        monkeypatch.setenv("FARGATE_SIM_DISABLE_IPP", value)
+        assert ipp.find_library() == (None, f"disabled by FARGATE_SIM_DISABLE_IPP={value}")
+    for value in ("0", "false", ""):
+        monkeypatch.setenv("FARGATE_SIM_DISABLE_IPP", value)
+        assert ipp.find_library()[1] != f"disabled by FARGATE_SIM_DISABLE_IPP={value}"
+
+
+def test_the_system_loaders_soname_is_handed_on_as_its_file(monkeypatch):
+    """ctypes.util.find_library gives a bare soname; dlopen() of it would load a file no one
+    checked, so it is looked up in the loader's cache (or refused)."""
+    from simulator.crypt import ipp
+
+    monkeypatch.delenv("FARGATE_SIM_IPP_LIBRARY", raising=False)
+    monkeypatch.delenv("FARGATE_SIM_DISABLE_IPP", raising=False)
+    monkeypatch.setattr(ipp, "candidate_dirs", lambda: [])
+    monkeypatch.setattr(ipp.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(ipp.sys, "platform", "linux")
+    monkeypatch.setattr(ipp.ctypes.util, "find_library", lambda name: "libippcp.so.13")
+    monkeypatch.setattr(ipp, "_loader_path", lambda soname: "/opt/ipp/lib/libippcp.so.13")
+    assert ipp.find_library() == ("/opt/ipp/lib/libippcp.so.13", "found by the system loader")
+    monkeypatch.setattr(ipp, "_loader_path", lambda soname: None)
+    path, why = ipp.find_library()
+    assert path is None and "libippcp.so.13" in why
