@@ -143,9 +143,9 @@ def find_library() -> tuple[str | None, str]:
                 return str(path), f"found in {d}"
     found = ctypes.util.find_library("ippcp")  # the loader's own search (ldconfig cache)
     if found:
-        path = found if os.path.isabs(found) else _loader_path(found)
-        if path is None:  # dlopen() would load a file nobody checked: better none
+        file = found if os.path.isabs(found) else _loader_path(found)
+        if file is None:  # dlopen() would load a file nobody checked: better none
             return None, f"the system loader knows {found} but not its file, to check it"
-        return path, "found by the system loader"
+        return file, "found by the system loader"
     return None, ("libippcp.so not found (pip install ipp-crypto puts it in "
                   f"{Path(sys.prefix) / 'lib'})")
