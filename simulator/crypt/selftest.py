@@ -1,11 +1,13 @@
 """Known-answer self-tests run once when a backend loads: a backend that fails is disabled.
 
 Each backend must reproduce published vectors through the same calls the data path makes
-(a bound per-sector cipher) and through its single-message path, and must agree with an
-independent implementation (pyca/cryptography one-shot calls) on the exact sector format.
-Vectors: IEEE Std 1619-2007 Annex B vector 10 (AES-256-XTS, 512-byte data unit 0xff), NIST
-CAVP gcmEncryptExtIV256.rsp (Keylen 256, IVlen 96, PTlen 408, AADlen 720, Count 14), RFC 8439
-Appendix A.5 (ChaCha20-Poly1305).
+(a bound per-sector cipher) and through its single-message path, for every key size the data
+path offers ("auto" hands a backend each of them), and must agree with an independent
+implementation (pyca/cryptography one-shot calls) on the exact sector format at 512-byte and
+4 KiB sectors, sector numbers counted across a batch, and AEAD tags verified on decrypt.
+Vectors: IEEE Std 1619-2007 Annex B vector 4 (AES-128-XTS, data unit 0) and vector 10
+(AES-256-XTS, data unit 0xff), NIST CAVP gcmEncryptExtIV128.rsp and gcmEncryptExtIV256.rsp
+(IVlen 96, PTlen 408, AADlen 720, Count 14 each), RFC 8439 Appendix A.5 (ChaCha20-Poly1305).
 """
 
 from __future__ import annotations
@@ -13,17 +15,33 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from .spec import CipherSpec
 
-_XTS_KEY = bytes.fromhex(
-    "2718281828459045235360287471352662497757247093699959574966967627"
-    "3141592653589793238462643383279502884197169399375105820974944592"
-)
-_XTS_SECTOR = 0xFF
+#: key bits -> (key, data unit number, SHA-256 of the ciphertext of 00 01 .. ff twice)
+_XTS = {
+    512: (bytes.fromhex("2718281828459045235360287471352662497757247093699959574966967627"
+                        "3141592653589793238462643383279502884197169399375105820974944592"),
+          0xFF, "e97e974fa393af794f7a4684395814cf820de60a01eaec677d87b452e316b364"),
+    256: (bytes.fromhex("2718281828459045235360287471352631415926535897932384626433832795"),
+          0, "ebee4d64dd2395bb2d6a2d37a0a48ecb2bf4913cfc99d27c2214f2f4144715ea"),
+}
 _XTS_PT = bytes(range(256)) * 2
-_XTS_CT_SHA256 = "e97e974fa393af794f7a4684395814cf820de60a01eaec677d87b452e316b364"
+
+_GCM128 = {
+    "key": "55c8bcb0021090e4b2c785c79cb966b8",
+    "iv": "5e9f1313282f73d7ffb92837",
+    "pt": "2d7c1b689189bbfa2be26ad5c1f296dee4c0f61456ffc94cf8e70aad0f09d0608c4115aa6ed5eb"
+          "a93ed5820b3f3426bbf4d64a",
+    "aad": "f7e14a57e3bb6b99866b90573d7bc355baeb7ac347e43d0b65d97ecc2eb9c772401a8e3c7e9e28"
+           "71c2b79579d44c139e62c33b42a9e0c87686960009d659d5e3874e168c334b6650c6d3616863375"
+           "7a7c20764232ce94a0de1a5",
+    "ct": "ba59002df3394c5b80983519dc163eca5c44df80f8c4c4e15d3ff73f13c170c80a59d87a2165a7"
+          "b450be01031a8e41c505c89f",
+    "tag": "28418c564731bddf3d504d8ed32e66ee",
+}
 
 _GCM = {
     "key": "6be7f4d18ff0fbdd9b3b3cacaba4629a0c617387079add62f6ce1584b33faad1",
@@ -61,45 +79,89 @@ def _check(ok: bool, what: str) -> None:
 
 
 def run_self_test(engine: Any) -> None:
-    """Run the known-answer tests for every cipher ``engine`` supports; raises
+    """Run the known-answer tests for every cipher and key size ``engine`` supports; raises
     :class:`SelfTestFailure` naming the first wrong answer."""
     if engine.supports("aes-xts-plain64"):
-        spec = CipherSpec("aes-xts-plain64", 512, 512)
-        bound = engine.bind(spec, _XTS_KEY)
-        out = bytearray(512)
-        bound.encrypt(_XTS_PT, out, _XTS_SECTOR)
-        _check(hashlib.sha256(out).hexdigest() == _XTS_CT_SHA256,
-               "AES-256-XTS IEEE 1619 vector 10 (bound sector cipher)")
-        back = bytearray(512)
-        bound.decrypt(out, back, _XTS_SECTOR)
-        _check(back == _XTS_PT, "AES-256-XTS IEEE 1619 vector 10 decrypt")
-        tweak = _XTS_SECTOR.to_bytes(16, "little")
-        got = engine.crypt_message("xts", True, _XTS_KEY, tweak, _XTS_PT)[0]
-        _check(hashlib.sha256(got).hexdigest() == _XTS_CT_SHA256,
-               "AES-256-XTS IEEE 1619 vector 10 (single message)")
+        for bits, (key, unit_no, want) in _XTS.items():
+            name = f"AES-{bits // 2}-XTS IEEE 1619 vector {10 if bits == 512 else 4}"
+            bound = engine.bind(CipherSpec("aes-xts-plain64", bits, 512), key)
+            out = bytearray(512)
+            bound.encrypt(_XTS_PT, out, unit_no)
+            _check(hashlib.sha256(out).hexdigest() == want, f"{name} (bound sector cipher)")
+            back = bytearray(512)
+            bound.decrypt(out, back, unit_no)
+            _check(back == _XTS_PT, f"{name} decrypt")
+            got = engine.crypt_message("xts", True, key, unit_no.to_bytes(16, "little"),
+                                       _XTS_PT)[0]
+            _check(hashlib.sha256(got).hexdigest() == want, f"{name} (single message)")
+            for unit in (512, 4096):
+                _check_sector_xts(engine, key, unit)
     if engine.supports("aes-gcm-random"):
-        v = {k: bytes.fromhex(x) for k, x in _GCM.items()}
-        got = engine.crypt_message("gcm", True, v["key"], v["iv"], v["pt"], v["aad"])
-        _check(got == (v["ct"], v["tag"]), "AES-256-GCM NIST gcmEncryptExtIV256 Count 14")
-        _check(engine.crypt_message("gcm", False, v["key"], v["iv"], v["ct"], v["aad"],
-                                    bytes(16)) is None, "AES-256-GCM accepted a wrong tag")
-        _check_sector_aead(engine, "aes-gcm-random", v["key"])
+        for vector in (_GCM128, _GCM):
+            v = {k: bytes.fromhex(x) for k, x in vector.items()}
+            name = f"AES-{len(v['key']) * 8}-GCM NIST gcmEncryptExtIV{len(v['key']) * 8} Count 14"
+            got = engine.crypt_message("gcm", True, v["key"], v["iv"], v["pt"], v["aad"])
+            _check(got == (v["ct"], v["tag"]), name)
+            _check(engine.crypt_message("gcm", False, v["key"], v["iv"], v["ct"], v["aad"],
+                                        bytes(16)) is None, f"{name}: a wrong tag accepted")
+            for unit in (512, 4096):
+                _check_sector_aead(engine, "aes-gcm-random", v["key"], unit)
     if engine.supports("chacha20-poly1305-random"):
         got = engine.crypt_message("chacha20-poly1305", True, _CHACHA_KEY, _CHACHA_IV,
                                    _CHACHA_PT, _CHACHA_AAD)
         _check(got is not None and hashlib.sha256(got[0]).hexdigest() == _CHACHA_CT_SHA256
                and got[1] == _CHACHA_TAG, "ChaCha20-Poly1305 RFC 8439 A.5")
+        for unit in (512, 4096):
+            _check_sector_aead(engine, "chacha20-poly1305-random", _CHACHA_KEY, unit)
 
 
-def _check_sector_aead(engine: Any, cipher: str, key: bytes) -> None:
-    """One 4 KiB sector with a given nonce, against pyca/cryptography's one-shot AES-GCM:
-    AAD = sector (LE64) ‖ nonce, metadata = nonce ‖ tag."""
-    spec = CipherSpec(cipher, len(key) * 8, 4096)
-    pt = hashlib.sha256(b"sector").digest() * 128
-    nonce = bytes(range(1, 13))
-    sector = 0x0123456789
-    meta = bytearray(nonce + bytes(16))
-    out = bytearray(4096)
-    engine.bind(spec, key).encrypt(pt, out, sector, meta, None, True)
-    want = AESGCM(key).encrypt(nonce, pt, sector.to_bytes(8, "little") + nonce)
-    _check(bytes(out) + bytes(meta[12:]) == want, f"{cipher} sector format")
+#: sector numbers of the format checks: a batch of two counted from near the 32-bit edge
+_FIRST = 0xFFFFFFFF
+
+
+def _plaintext(unit: int) -> bytes:
+    return b"".join(hashlib.sha256(bytes([i])).digest() for i in range(2 * unit // 32))
+
+
+def _check_sector_xts(engine: Any, key: bytes, unit: int) -> None:
+    """Two sectors against pyca/cryptography's one-shot XTS: tweak = sector (LE128)."""
+    spec = CipherSpec("aes-xts-plain64", len(key) * 8, unit)
+    pt = _plaintext(unit)
+    out = bytearray(2 * unit)
+    engine.bind(spec, key).encrypt(pt, out, _FIRST)
+    for i in range(2):
+        enc = Cipher(algorithms.AES(key), modes.XTS((_FIRST + i).to_bytes(16, "little")))
+        e = enc.encryptor()
+        want = e.update(pt[i * unit : (i + 1) * unit]) + e.finalize()
+        _check(out[i * unit : (i + 1) * unit] == want,
+               f"AES-{len(key) * 4}-XTS {unit}-byte sector format")
+
+
+def _check_sector_aead(engine: Any, cipher: str, key: bytes, unit: int = 4096) -> None:
+    """Two sectors with given nonces against pyca/cryptography's one-shot AEAD: AAD = sector
+    (LE64) ‖ nonce, metadata = nonce ‖ tag; they decrypt, and a flipped tag is refused."""
+    from .errors import IntegrityError
+
+    spec = CipherSpec(cipher, len(key) * 8, unit)
+    pt = _plaintext(unit)
+    nonces = [bytes(range(1, 13)), bytes(range(13, 25))]
+    meta = bytearray(b"".join(n + bytes(16) for n in nonces))
+    out = bytearray(2 * unit)
+    bound = engine.bind(spec, key)
+    bound.encrypt(pt, out, _FIRST, meta, None, True)
+    aead = AESGCM(key) if cipher == "aes-gcm-random" else ChaCha20Poly1305(key)
+    what = f"{cipher} ({len(key) * 8}-bit key) {unit}-byte sector format"
+    for i, nonce in enumerate(nonces):
+        want = aead.encrypt(nonce, pt[i * unit : (i + 1) * unit],
+                            (_FIRST + i).to_bytes(8, "little") + nonce)
+        _check(bytes(out[i * unit : (i + 1) * unit]) + bytes(meta[i * 28 + 12 : i * 28 + 28])
+               == want, what)
+    back = bytearray(2 * unit)
+    bound.decrypt(out, back, _FIRST, meta)
+    _check(back == pt, f"{what}: decrypt")
+    meta[-1] ^= 1
+    try:
+        bound.decrypt(out, back, _FIRST, meta)
+    except IntegrityError:
+        return
+    _check(False, f"{what}: a wrong tag accepted")

@@ -634,6 +634,48 @@ def test_a_failing_self_test_disables_the_backend_loudly(monkeypatch, caplog):
         get_engine("native-openssl")
 
 
+class _WrongFor:
+    """A bound cipher right for every configuration but one: its output has a bit flipped."""
+
+    def __init__(self, inner):
+        self.inner, self.threads = inner, inner.threads
+
+    def encrypt(self, src, dst, *args):
+        self.inner.encrypt(src, dst, *args)
+        memoryview(dst).cast("B")[0] ^= 1
+
+    def decrypt(self, *args):
+        return self.inner.decrypt(*args)
+
+
+@pytest.mark.parametrize("name", ENGINES)
+@pytest.mark.parametrize(("cipher", "bits", "unit"), [
+    ("aes-xts-plain64", 256, 512), ("aes-xts-plain64", 512, 4096),
+    ("aes-gcm-random", 128, 512), ("aes-gcm-random", 256, 4096),
+    ("chacha20-poly1305-random", 256, 512)])
+def test_the_self_test_covers_every_key_size_and_sector_size(monkeypatch, name, cipher, bits,
+                                                             unit):
+    """A backend wrong for one configuration "auto" could hand it (AES-128-XTS, AES-128-GCM,
+    4 KiB sectors...) fails its known-answer self-test, not only one wrong for the first."""
+    from simulator.crypt import selftest
+
+    eng = get_engine(name)
+    if not eng.supports(cipher):
+        pytest.skip(f"{name} does not run {cipher}")
+    real = type(eng)._bind
+
+    def bind(self, spec, key, threads):
+        inner = real(self, spec, key, threads)
+        hit = (spec.name, spec.key_bits, spec.sector_size) == (cipher, bits, unit)
+        return _WrongFor(inner) if hit else inner
+
+    monkeypatch.setattr(type(eng), "_bind", bind)
+    with pytest.raises(selftest.SelfTestFailure):
+        selftest.run_self_test(eng)
+    monkeypatch.undo()
+    selftest.run_self_test(eng)  # and the real one passes
+
+
 @pytest.mark.skipif("native-ipp" not in ENGINES, reason="needs the IPP backend")
 def test_auto_keeps_ipp_when_only_openssl_fails_its_self_test(monkeypatch):
     """Per cipher, the fastest backend that passed: OpenSSL failing its known answers leaves
