@@ -1427,6 +1427,60 @@ static int get_buf(PyObject *obj, Py_buffer *view, int writable, const char *wha
     return 0;
 }
 
+/* A `sectors` buffer: 64-bit integers (engines._SECTOR_FORMATS: unsigned, signed ones with
+ * no negative number, or raw bytes read as packed uint64), n of them, 8-byte aligned; else
+ * the portable engine's exception and words.  0, or -1 with the exception set (released). */
+static int get_sectors(PyObject *obj, Py_buffer *view, size_t n)
+{
+    if (PyUnicode_Check(obj) || !PyObject_CheckBuffer(obj))
+        return get_buf(obj, view, 0, "sectors"); /* its TypeError */
+    int formatted = 1;
+    if (PyObject_GetBuffer(obj, view, PyBUF_FORMAT) < 0) { /* an exporter without formats */
+        PyErr_Clear();
+        if (get_buf(obj, view, 0, "sectors") < 0)
+            return -1;
+        formatted = 0;
+    }
+    const char *f = formatted && view->format != NULL ? view->format : "B";
+    static const char *const unsigned_f[] = {"Q", "<Q", "=Q", "@Q", "L", "N", "B"};
+    static const char *const signed_f[] = {"q", "<q", "=q", "@q", "l", "n"};
+    int sign = -1;
+    for (size_t i = 0; i < sizeof unsigned_f / sizeof *unsigned_f && sign < 0; i++)
+        if (strcmp(f, unsigned_f[i]) == 0)
+            sign = 0;
+    for (size_t i = 0; i < sizeof signed_f / sizeof *signed_f && sign < 0; i++)
+        if (strcmp(f, signed_f[i]) == 0)
+            sign = 1;
+    if (sign < 0 || (strcmp(f, "B") != 0 && view->itemsize != 8)) {
+        PyErr_Format(PyExc_ValueError, "sectors must be 64-bit integers (a numpy uint64 or "
+                     "int64 array, array('Q')), not format '%s'", f);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    if ((size_t)view->len != n * sizeof(uint64_t) ||
+        ((uintptr_t)view->buf) % _Alignof(uint64_t) != 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "sectors is %zd bytes, expected %zu aligned (one uint64 per sector)",
+                     view->len, n * sizeof(uint64_t));
+        PyBuffer_Release(view);
+        return -1;
+    }
+    if (sign) {
+        const int64_t *v = view->buf;
+        int64_t low = 0;
+        for (size_t i = 0; i < n; i++)
+            if (v[i] < low)
+                low = v[i];
+        if (low < 0) {
+            PyErr_Format(PyExc_ValueError, "sectors holds a negative sector number (%lld)",
+                         (long long)low);
+            PyBuffer_Release(view);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static PyObject *bound_raise(Bound *b, PyObject *cls, const char *fmt, const char *where,
                              long code)
 {
@@ -1721,8 +1775,14 @@ static PyObject *bound_crypt(Bound *b, int enc, PyObject *const *argv, Py_ssize_
             return NULL;
         }
         PyObject *first_obj = PyNumber_Index(args[2]);
-        if (first_obj == NULL)
+        if (first_obj == NULL) { /* an array of more than one number, say */
+            if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_ValueError, "first_sector must be an int, not %s",
+                             Py_TYPE(args[2])->tp_name);
+            }
             return NULL;
+        }
         first = PyLong_AsUnsignedLongLong(first_obj);
         Py_DECREF(first_obj);
     }
@@ -1758,16 +1818,9 @@ static PyObject *bound_crypt(Bound *b, int enc, PyObject *const *argv, Py_ssize_
     }
     size_t n = (size_t)src.len / unit;
     if (secs_obj != Py_None) {
-        if (get_buf(secs_obj, &secs, 0, "sectors") < 0)
+        if (get_sectors(secs_obj, &secs, n) < 0)
             goto out;
         have_secs = 1;
-        if ((size_t)secs.len != n * sizeof(uint64_t) ||
-            ((uintptr_t)secs.buf) % _Alignof(uint64_t) != 0) {
-            PyErr_Format(PyExc_ValueError,
-                         "sectors is %zd bytes, expected %zu aligned (one uint64 per sector)",
-                         secs.len, n * sizeof(uint64_t));
-            goto out;
-        }
         if (ranges_overlap(secs.buf, (size_t)secs.len, dst.buf, (size_t)dst.len)) {
             PyErr_SetString(PyExc_ValueError, "sectors overlaps the destination");
             goto out;

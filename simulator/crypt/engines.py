@@ -151,6 +151,38 @@ def _byte_view(obj: Any, what: str, writable: bool) -> memoryview:
     return view
 
 
+#: struct formats of a ``sectors`` buffer: 64-bit integers (signed ones checked for negatives;
+#: raw bytes are taken as packed native uint64, as the native backends read them)
+_SECTOR_FORMATS = {"Q": False, "<Q": False, "=Q": False, "@Q": False, "L": False, "N": False,
+                   "q": True, "<q": True, "=q": True, "@q": True, "l": True, "n": True,
+                   "B": False}
+
+
+def _sector_numbers(sectors: Any, n: int) -> memoryview:
+    """A ``sectors`` argument as n uint64 numbers, checked as the native backends check it."""
+    if isinstance(sectors, str):
+        raise TypeError("sectors must be a bytes-like buffer, not str")
+    try:
+        view = memoryview(sectors)
+    except TypeError:
+        raise TypeError(
+            f"sectors must be a bytes-like buffer, not {type(sectors).__name__}") from None
+    if not view.c_contiguous:
+        raise ValueError("sectors must be C-contiguous")
+    signed = _SECTOR_FORMATS.get(view.format)
+    if signed is None or (view.format != "B" and view.itemsize != 8):
+        raise ValueError("sectors must be 64-bit integers (a numpy uint64 or int64 array, "
+                         f"array('Q')), not format {view.format!r}")
+    raw = view.cast("B")
+    if raw.nbytes != 8 * n or _span(raw)[0] % 8:
+        raise ValueError(f"sectors is {raw.nbytes} bytes, expected {8 * n} aligned "
+                         "(one uint64 per sector)")
+    numbers = raw.cast("q" if signed else "Q")
+    if signed and n and min(numbers) < 0:
+        raise ValueError(f"sectors holds a negative sector number ({min(numbers)})")
+    return raw.cast("Q")
+
+
 def _index(value: Any, what: str) -> int:
     """An integer argument: ints and numpy integers, not bools, floats or strings."""
     if isinstance(value, bool):
@@ -478,8 +510,7 @@ class CryptographyEngine(Engine):
         _check_aliasing(src, dst, meta, sectors)
         n = src.nbytes // unit
         # one sector number per unit: first + i, or the gathered batch's own numbers
-        numbers = range(first, first + n) if sectors is None else memoryview(sectors).cast(
-            "B").cast("Q")
+        numbers = range(first, first + n) if sectors is None else _sector_numbers(sectors, n)
         if n == 0:
             return
         if alg in (ALG_GCM, ALG_CHACHA) and encrypt and not nonces_given:
@@ -582,12 +613,9 @@ class _PythonSectorCipher:
         if srcv.nbytes % unit or dstv.nbytes != srcv.nbytes:
             raise ValueError(f"src and dst must be the same multiple of the {unit}-byte sector")
         n = srcv.nbytes // unit
-        if sectors is None:
-            first = _check_first(first, n)
-        else:
-            sv = _byte_view(sectors, "sectors", False)
-            if sv.nbytes != 8 * n:
-                raise ValueError("sectors must hold one uint64 per sector")
+        first = _check_first(first, n if sectors is None else 0)  # checked either way
+        if sectors is not None:
+            sectors = _sector_numbers(sectors, n)
             first = 0
         metav = None
         if self._aead:

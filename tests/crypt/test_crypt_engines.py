@@ -304,6 +304,41 @@ def test_a_bad_buffer_or_number_is_refused_alike_by_every_backend(case):
     assert got["cryptography"][0] != "no error"
 
 
+_SECTOR_ARRAYS = {
+    "float64": (lambda: np.array([3.0, 9.0]), "64-bit integers"),
+    "int32": (lambda: np.array([3, 9, 0, 0], dtype=np.int32), "64-bit integers"),
+    "negative int64": (lambda: np.array([3, -1], dtype=np.int64), "negative sector number"),
+    "unaligned": (lambda: memoryview(bytearray(17))[1:], "aligned"),
+    "too short": (lambda: np.array([3], dtype=np.uint64), "expected 16"),
+    "strided": (lambda: np.arange(4, dtype=np.uint64)[::2], "C-contiguous"),
+}
+
+
+@pytest.mark.parametrize("case", list(_SECTOR_ARRAYS))
+def test_a_sectors_array_that_is_not_64_bit_numbers_is_refused_by_every_backend(engine,
+                                                                                   case):
+    """A float64 array was read bit for bit as sector numbers (wrong tweaks, silently) and
+    int64 -1 as sector 2**64-1; every backend refuses them alike, and takes uint64, int64,
+    array('Q') and raw bytes to the same sectors."""
+    import array
+
+    spec = CipherSpec.parse("aes-xts-plain64:512")
+    bound = engine.bind(spec, _key(spec))
+    src, dst = os.urandom(8192), bytearray(8192)
+    make, words = _SECTOR_ARRAYS[case]
+    with pytest.raises(ValueError, match=words):
+        bound.encrypt(src, dst, 0, None, make())
+    outs = set()
+    for good in (np.array([3, 9], dtype=np.uint64), np.array([3, 9], dtype=np.int64),
+                 array.array("Q", [3, 9]), np.array([3, 9], dtype=np.uint64).tobytes()):
+        out = bytearray(8192)
+        bound.encrypt(src, out, 0, None, good)
+        outs.add(bytes(out))
+    assert len(outs) == 1
+    with pytest.raises(ValueError, match="first_sector"):  # checked with sectors too
+        bound.encrypt(src, dst, "x", None, np.array([3, 9], dtype=np.uint64))
+
+
 @pytest.mark.parametrize("decrypt", [False, True])
 def test_xts_equal_halves_refused_both_ways(engine, decrypt):
     spec = CipherSpec.parse("aes-xts-plain64")
