@@ -25,6 +25,7 @@ and read what the others wrote.
 
 from __future__ import annotations
 
+import hmac
 import importlib
 import logging
 import operator
@@ -82,6 +83,30 @@ NonceMode = Literal["random", "given"]
 _U64 = 1 << 64
 _ALG_BY_NAME = {"null": ALG_NULL, "xts": ALG_XTS, "gcm": ALG_GCM, "chacha20-poly1305": ALG_CHACHA}
 _MAX_THREADS = 64
+#: the spec each single-message cipher name belongs to
+_MESSAGE_SPEC = {"xts": "aes-xts-plain64", "gcm": "aes-gcm-random",
+                 "chacha20-poly1305": "chacha20-poly1305-random", "null": "null"}
+#: key sizes (bytes) of the single-message and data-unit calls (the vectors' own: GCM-192 too)
+_MESSAGE_KEY_BYTES = {"xts": (32, 64), "gcm": (16, 24, 32), "chacha20-poly1305": (32,)}
+
+
+def _message_key(cipher: str, key: Any) -> bytes:
+    """A single-message or data-unit call's key, checked as CipherSpec.check_key checks a
+    volume's (InvalidKeyError: wrong length, XTS halves equal) for every backend alike."""
+    if isinstance(key, str | int):
+        raise TypeError(f"key must be bytes-like, not {type(key).__name__}")
+    try:
+        raw = bytes(memoryview(key).cast("B"))
+    except TypeError:
+        raise TypeError(f"key must be bytes-like, not {type(key).__name__}") from None
+    sizes = _MESSAGE_KEY_BYTES[cipher]
+    if len(raw) not in sizes:
+        raise InvalidKeyError(f"{cipher} needs a key of {' or '.join(map(str, sizes))} bytes, "
+                              f"got {len(raw)}")
+    if cipher == "xts" and hmac.compare_digest(raw[: len(raw) // 2], raw[len(raw) // 2 :]):
+        raise InvalidKeyError("XTS key halves K1 and K2 are equal; OpenSSL refuses such keys "
+                              "(IEEE 1619 duplicate-key check)")
+    return raw
 
 #: the concrete backends, fastest-first when nothing has been measured
 BACKENDS = ("native-ipp", "native-openssl", "cryptography")
@@ -331,9 +356,7 @@ class Engine:
         if not 16 <= unit_size <= 1 << 24:
             raise ValueError("unit_size must be in 16..16 MiB")
         alg = _ALG_BY_NAME[cipher]
-        if isinstance(key, str | int):
-            raise TypeError(f"key must be bytes-like, not {type(key).__name__}")
-        raw_key = bytes(memoryview(key).cast("B")) if alg != ALG_NULL else b""
+        raw_key = _message_key(cipher, key) if alg != ALG_NULL else b""
         srcv = _byte_view(src, "src", False)
         dstv = _byte_view(dst, "dst", True)
         if srcv.nbytes % unit_size or srcv.nbytes != dstv.nbytes:
@@ -368,7 +391,29 @@ class Engine:
         tag: bytes | None = None,
     ) -> tuple[bytes, bytes | None] | None:
         """One message with an explicit IV/tweak and AAD, through the engine's own cipher
-        calls: for published test vectors.  Returns (output, tag) or None when a tag fails."""
+        calls: for published test vectors.  Returns (output, tag) or None when a tag fails.
+        Checked here alike for every backend (cipher, key, tweak, length)."""
+        if cipher not in _ALG_BY_NAME or cipher == "null":
+            raise InvalidCipherSpecError(f"unknown cipher {cipher!r}; valid: "
+                                         f"{[c for c in _ALG_BY_NAME if c != 'null']}")
+        if not self.supports(_MESSAGE_SPEC[cipher]):
+            raise InvalidCipherSpecError(f"engine {self.name} does not run {cipher}")
+        raw = _message_key(cipher, key)
+        ivb = bytes(_byte_view(iv, "iv", False))
+        datab = bytes(_byte_view(data, "data", False))
+        if cipher == "xts":
+            if len(ivb) != 16:
+                raise ValueError(f"an XTS tweak is 16 bytes, not {len(ivb)}")
+            if len(datab) < 16:
+                raise ValueError(f"XTS needs at least one 16-byte block, got {len(datab)} bytes")
+        elif not ivb:
+            raise ValueError(f"{cipher} needs a nonce")
+        return self._message(cipher, bool(encrypt), raw, ivb, datab,
+                             bytes(_byte_view(aad, "aad", False)),
+                             None if tag is None else bytes(_byte_view(tag, "tag", False)))
+
+    def _message(self, cipher: str, encrypt: bool, key: bytes, iv: bytes, data: bytes,
+                 aad: bytes, tag: bytes | None) -> tuple[bytes, bytes | None] | None:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ internals
@@ -571,7 +616,7 @@ class CryptographyEngine(Engine):
                         first_bad = i
         return failures, first_bad
 
-    def crypt_message(self, cipher, encrypt, key, iv, data, aad=b"", tag=None):
+    def _message(self, cipher, encrypt, key, iv, data, aad, tag):
         alg = _ALG_BY_NAME[cipher]
         if alg == ALG_XTS:
             c = Cipher(algorithms.AES(key), modes.XTS(iv))
@@ -739,7 +784,7 @@ class OpenSSLEngine(_NativeEngine):
     def _loop(self, alg, enc, key, buf, unit, iterations):
         return _native.ceiling(alg, enc, key, buf, unit, iterations)
 
-    def crypt_message(self, cipher, encrypt, key, iv, data, aad=b"", tag=None):
+    def _message(self, cipher, encrypt, key, iv, data, aad, tag):
         alg = _ALG_BY_NAME[cipher]
         kwargs: dict[str, Any] = {"aad": aad}
         if tag is not None:
@@ -796,10 +841,8 @@ class IppEngine(_NativeEngine):
     def _loop(self, alg, enc, key, buf, unit, iterations):
         return _native.ipp_ceiling(alg, enc, key, buf, unit, iterations)
 
-    def crypt_message(self, cipher, encrypt, key, iv, data, aad=b"", tag=None):
+    def _message(self, cipher, encrypt, key, iv, data, aad, tag):
         alg = _ALG_BY_NAME[cipher]
-        if alg not in (ALG_XTS, ALG_GCM):
-            raise InvalidCipherSpecError(f"engine {self.name} does not run {cipher}")
         kwargs: dict[str, Any] = {"aad": aad}
         if tag is not None:
             kwargs["tag"] = tag
@@ -965,14 +1008,12 @@ class SelectingEngine(Engine):
                                               threads)
 
     def crypt_units(self, cipher, *args, **kwargs):
-        spec = {"xts": "aes-xts-plain64", "gcm": "aes-gcm-random",
-                "chacha20-poly1305": "chacha20-poly1305-random"}.get(cipher, "null")
-        return self.engine_for(spec).crypt_units(cipher, *args, **kwargs)
+        return self.engine_for(_MESSAGE_SPEC.get(cipher, "null")).crypt_units(
+            cipher, *args, **kwargs)
 
     def crypt_message(self, cipher, *args, **kwargs):
-        spec = {"xts": "aes-xts-plain64", "gcm": "aes-gcm-random",
-                "chacha20-poly1305": "chacha20-poly1305-random"}.get(cipher, "null")
-        return self.engine_for(spec).crypt_message(cipher, *args, **kwargs)
+        return self.engine_for(_MESSAGE_SPEC.get(cipher, "null")).crypt_message(
+            cipher, *args, **kwargs)
 
     def ceiling(self, spec: CipherSpec | str, unit_bytes: int = 4096, seconds: float = 1.0,
                 decrypt: bool = False, buffer_bytes: int | None = None) -> float:

@@ -14,6 +14,7 @@ import pytest
 from simulator.crypt import (
     CipherSpec,
     InvalidCipherSpecError,
+    InvalidKeyError,
     available_engines,
     get_engine,
 )
@@ -169,3 +170,35 @@ def test_native_entry_point_refuses_bad_indices_and_sector_lists():
     one = bytearray(512)
     bound.encrypt(bytes(512), one, 4)
     assert dst[512:] == one
+
+
+_MESSAGE_MISTAKES = {
+    "xts equal halves": ("xts", bytes(32) * 2, bytes(16), bytes(32), InvalidKeyError),
+    "xts short key": ("xts", bytes(range(48)), bytes(16), bytes(32), InvalidKeyError),
+    "xts 15 bytes": ("xts", bytes(range(64)), bytes(16), bytes(15), ValueError),
+    "xts 8-byte tweak": ("xts", bytes(range(64)), bytes(8), bytes(32), ValueError),
+    "gcm 20-byte key": ("gcm", bytes(range(20)), bytes(12), bytes(32), InvalidKeyError),
+    "gcm no nonce": ("gcm", bytes(range(32)), b"", bytes(32), ValueError),
+}
+
+
+@pytest.mark.parametrize("case", list(_MESSAGE_MISTAKES))
+def test_single_message_mistakes_are_refused_alike_by_every_backend(case):
+    """The vector paths (crypt_message, crypt_units) check their arguments once, for every
+    backend: IPP encrypted under an XTS key with equal halves that OpenSSL refused with a
+    BackendError and the portable engine with a ValueError."""
+    cipher, key, iv, data, exc = _MESSAGE_MISTAKES[case]
+    got = {}
+    for name in ENGINES:
+        engine = get_engine(name)
+        if cipher == "gcm" and not engine.supports("aes-gcm-random"):
+            continue
+        with pytest.raises(exc) as info:
+            engine.crypt_message(cipher, True, key, iv, data)
+        got[name] = str(info.value)
+        if len(data) >= 16 and len(data) % 16 == 0 and exc is InvalidKeyError:
+            with pytest.raises(exc):
+                engine.crypt_units(cipher, True, key, data, bytearray(len(data)), 0, 16,
+                                   bytearray(28 * len(data) // 16) if cipher == "gcm"
+                                   else None, nonces="random")
+    assert len(set(got.values())) == 1, got
