@@ -867,13 +867,17 @@ def openssl_code_path() -> str:
     info = _native.openssl_cpu_settings() if _native is not None else None
     if not info or not info.startswith("OPENSSL_ia32cap="):
         return f"not x86 ({info or 'no CPU settings reported'})"
+    # "OPENSSL_ia32cap=0x<lo>:0x<hi>", then " env:<the variable>" when OPENSSL_ia32cap is set
+    # (the value shown is what the library uses, the mask applied)
+    caps, _, env = info.split("=", 1)[1].partition(" env:")
     try:
-        lo, hi = (int(part, 16) for part in info.split("=", 1)[1].split(":")[:2])
+        lo, hi = (int(part, 16) for part in caps.split(":")[:2])
     except ValueError:
         return info
     words = (lo & 0xFFFFFFFF, lo >> 32, hi & 0xFFFFFFFF, hi >> 32)
     names = [name for name, word, bit in _IA32CAP_FEATURES if words[word] >> bit & 1]
-    return "+".join(names) or "generic"
+    path = "+".join(names) or "generic"
+    return f"{path} (OPENSSL_ia32cap={env.strip()})" if env.strip() else path
 
 
 def _random_key(spec: CipherSpec) -> bytes:

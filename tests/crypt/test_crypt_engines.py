@@ -897,3 +897,17 @@ def test_native_threads_used_follows_the_split_rule(name):
     assert eng.threads_used(spec, 2 * share, 2) == 2
     assert eng.threads_used(spec, 64 * share, 3) == 3
     assert get_engine("auto").threads_used(spec, 2 * share, 2) == 2
+
+
+@requires_native
+def test_openssl_code_path_is_read_when_openssl_ia32cap_steers_it(monkeypatch):
+    """With OPENSSL_ia32cap set the library appends " env:<value>"; the path is still the
+    feature list (of the masked capabilities), with the setting beside it."""
+    from simulator.crypt import _native
+
+    monkeypatch.setattr(_native, "openssl_cpu_settings", lambda: (
+        "OPENSSL_ia32cap=0xfdfa3203078bffff:0x0 env:~0x200000000000000"))
+    assert engines.openssl_code_path() == "pclmulqdq+avx (OPENSSL_ia32cap=~0x200000000000000)"
+    monkeypatch.setattr(_native, "openssl_cpu_settings", lambda: (
+        "OPENSSL_ia32cap=0x7ffaf3bfffebffff:0x40069c219c97a9"))
+    assert "vaes" in engines.openssl_code_path().split("+")
