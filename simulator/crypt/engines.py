@@ -799,6 +799,17 @@ class OpenSSLEngine(_NativeEngine):
 NativeEngine = OpenSSLEngine
 
 
+def _ipp_package() -> str:
+    """The pip distribution the library came from, as its users know it (its own version
+    string, ippcpGetLibVersion, is the library's: e.g. 2.3.0 in ipp-crypto 2026.2.0)."""
+    from importlib import metadata
+
+    try:
+        return f"ipp-crypto {metadata.version('ipp-crypto')}"
+    except metadata.PackageNotFoundError:
+        return "not from the ipp-crypto wheel"
+
+
 class IppEngine(_NativeEngine):
     """The C loop over Intel IPP Crypto (dlopen()ed); AES-XTS and AES-GCM."""
 
@@ -830,6 +841,7 @@ class IppEngine(_NativeEngine):
         return {
             "engine": self.name,
             "library": f"Intel IPP Crypto ({self.path})",
+            "package": _ipp_package(),
             "version": str(self.info["version"]),
             "code_path": str(self.info["target_cpu"]),
             "dispatch": str(self.info["name"]),

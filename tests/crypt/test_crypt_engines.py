@@ -380,6 +380,8 @@ def test_every_engine_describes_its_provenance(name):
     assert {"engine", "library", "version", "code_path"} <= set(info)
     assert all(isinstance(v, str) and v for v in info.values())
     assert info["engine"] == engine.name
+    if name == "native-ipp":  # the distribution, as the README and its users name it
+        assert info["package"].startswith(("ipp-crypto 20", "not from the ipp-crypto wheel"))
 
 
 @requires_native
