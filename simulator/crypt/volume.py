@@ -73,6 +73,9 @@ _SCRATCH_MAX = 16 << 20
 #: 17.9 / 17.2 against 17.3 / 16.2, GCM 11.9 / 14.2 against 11.8 / 9.6
 _STREAM_ABOVE = 16 << 20
 
+#: the largest chunk a store takes (a chunk's bitmap and metadata are allocated whole)
+_CHUNK_MAX = 1 << 30
+
 #: vectored I/O: contiguous runs of at least this many sectors go to the engine in place (one
 #: call per chunk span); shorter runs (random I/O) are gathered, whatever their positions, into
 #: one engine call with a sector number per sector.
@@ -142,8 +145,16 @@ class EncryptedVolume:
                 f"volume size {size_bytes} holds {size_bytes // spec.sector_size} sectors; "
                 f"sector numbers are 64-bit, so at most 2**64 sectors "
                 f"({(1 << 64) * spec.sector_size} bytes at {spec.sector_size}-byte sectors)")
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        try:
+            threads = _as_index(threads, "threads")
+        except VolumeRangeError:
+            raise ValueError("threads must be an int >= 1") from None
+        if threads < 1:
             raise ValueError("threads must be an int >= 1")
+        chunk_bytes = _as_index(chunk_bytes, "chunk_bytes")
+        if not spec.sector_size <= chunk_bytes <= _CHUNK_MAX:
+            raise ValueError(f"chunk_bytes must be in {spec.sector_size}..{_CHUNK_MAX} "
+                             f"(the sector size .. 1 GiB), not {chunk_bytes}")
         key_bytes = b"" if (spec.key_bytes == 0 and key is None) else spec.check_key(key)
         chosen = get_engine(engine)
         if isinstance(chosen, SelectingEngine):  # "auto"/"native": the backend for this spec

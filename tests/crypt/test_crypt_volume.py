@@ -388,3 +388,18 @@ def test_a_volume_has_at_most_2_64_sectors():
     assert top.read(((1 << 64) - 1) * 512, 512) == b"z" * 512
     with pytest.raises(VolumeRangeError, match="at most 2\\*\\*64 sectors"):
         EncryptedVolume((1 << 64) * 512 + 512, spec, bytes(range(64)))
+
+
+def test_threads_and_chunk_bytes_are_checked_at_creation():
+    """threads takes NumPy integers as every offset does; a chunk size outside the sector
+    size .. 1 GiB is a ValueError, not the bare MemoryError of allocating it."""
+    import numpy as np
+
+    vol = _volume("aes-xts-plain64:512:4096", size=1 << 20, threads=np.int64(2))
+    assert vol.threads == 2
+    for bad in (2**40, 100, 0):
+        with pytest.raises(ValueError, match="chunk_bytes"):
+            _volume("aes-xts-plain64:512:4096", size=1 << 20, chunk_bytes=bad)
+    for bad in (0, True, 1.5):
+        with pytest.raises(ValueError, match="threads"):
+            _volume("aes-xts-plain64:512:4096", size=1 << 20, threads=bad)
