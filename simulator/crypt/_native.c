@@ -1956,8 +1956,11 @@ typedef struct {
     PyObject *chunks;          /* dict: chunk index -> Chunk */
     PyObject *arena;           /* writable buffer holding chunk idx at idx * chunk bytes */
     PyObject *chunk_for_write; /* callable(idx) -> Chunk, creating it */
-    PyObject *bitmap;          /* writable buffer: the written-bitmaps, `stride` bytes a chunk */
-    PyObject *records;         /* NULL, or the buffer of metadata records, RECORD_LEN a chunk */
+    PyObject *bitmap;          /* writable buffer: the written-bitmaps, `stride` bytes a slot */
+    PyObject *records;         /* NULL, or the buffer of metadata records, RECORD_LEN a slot */
+    PyObject *slots;           /* NULL (slot = chunk index + 1), or uint32 per chunk: its slot
+                                * in the bitmap and records, 1-based, 0 for no chunk (store.py) */
+    unsigned char *no_bits;    /* `stride` zero bytes: the bitmap of a chunk with no slot */
     size_t unit, spc, stride;
     uint64_t sectors; /* of the volume */
     int stream;       /* the store outgrows the caches: writev streams short runs through a
@@ -2009,12 +2012,25 @@ typedef struct {
     size_t a, b;         /* sectors [a, b) of the chunk */
     size_t pos;          /* position of sector a in the request (pieces in order) */
     uint64_t idx;        /* the chunk's index */
+    uint64_t slot;       /* its slot (1-based; 0: the chunk does not exist) */
     unsigned char *at;   /* its metadata as the chunk's record says, or NULL (vm_meta_slots) */
 } vspan_t;
 
 /* store.py's _RECORD: little-endian u64 address, u32 first sector, u32 sectors | REC_MULTI */
 enum { RECORD_LEN = 16 };
 #define REC_MULTI 0x80000000u
+
+/* A span's record, or NULL where its chunk has none (no slot). */
+static inline unsigned char *vm_record(const Py_buffer *records, const vspan_t *v)
+{
+    return v->slot ? (unsigned char *)records->buf + (v->slot - 1) * RECORD_LEN : NULL;
+}
+
+/* The slot of chunk idx (slots: the store's table, or NULL for slot = idx + 1). */
+static inline uint64_t vm_slot_of(const uint32_t *slots, uint64_t idx)
+{
+    return slots != NULL ? slots[idx] : idx + 1;
+}
 
 /* The metadata of sectors [a, b) of a chunk as its record says, or NULL when no one span
  * covers them (or the chunk keeps none). */
@@ -2158,6 +2174,7 @@ static int any_overlap(uint64_t *r, uint64_t *tmp, size_t n)
  * none). */
 typedef struct {
     unsigned char *bitmap, *records;
+    const uint32_t *slots; /* or NULL (slot = index + 1) */
 } vpre_t;
 
 /* Starts the loads of a piece's chunk bitmap and record (compact areas: no page walk) while
@@ -2169,6 +2186,11 @@ typedef struct {
 static inline void vm_prefetch(const VolumeMap *vm, const vpre_t *pre, uint64_t first)
 {
     uint64_t idx = vm_div(first, vm->spc, vm->sshift);
+    if (pre->slots != NULL) { /* the slot entry: the bitmap and record follow from it (and,
+                               * dense, are mostly in the caches) */
+        pf_keep(pre->slots + idx);
+        return;
+    }
     pf_keep(pre->bitmap + idx * vm->stride);
     if (pre->records != NULL)
         pf_keep(pre->records + idx * RECORD_LEN);
@@ -2514,7 +2536,8 @@ static int bits_any(const unsigned char *bits, size_t n)
  * to create a chunk a write lands in first (a chunk with a sector written exists: the
  * bitmap says so without a lookup).  Returns the number of spans or -1 with an error set. */
 static Py_ssize_t vm_spans(VolumeMap *vm, vpiece_t *p, Py_ssize_t np, size_t total, int write,
-                           int aead, unsigned char *bitmap, int records, vspan_t **out)
+                           int aead, unsigned char *bitmap, const uint32_t *slots, int records,
+                           vspan_t **out)
 {
     size_t cap = total + (size_t)np + 1, ns = 0, pos = 0;
     vspan_t *sp = PyMem_Malloc(cap * sizeof *sp); /* each entry set below */
@@ -2528,8 +2551,9 @@ static Py_ssize_t vm_spans(VolumeMap *vm, vpiece_t *p, Py_ssize_t np, size_t tot
             uint64_t idx = vm_div(sec, vm->spc, vm->sshift);
             size_t a = (size_t)vm_mod(sec, vm->spc, vm->sshift);
             size_t b = end - sec < vm->spc - a ? a + (size_t)(end - sec) : vm->spc;
-            unsigned char *bits = bitmap + idx * vm->stride;
-            int empty = !bits_any(bits, vm->stride);
+            uint64_t slot = vm_slot_of(slots, idx);
+            unsigned char *bits = slot ? bitmap + (slot - 1) * vm->stride : vm->no_bits;
+            int empty = !slot || !bits_any(bits, vm->stride);
             PyObject *ch = NULL;
             int need = records ? write && empty : write ? aead || empty : aead && !empty;
             if (need)
@@ -2540,7 +2564,20 @@ static Py_ssize_t vm_spans(VolumeMap *vm, vpiece_t *p, Py_ssize_t np, size_t tot
                 PyMem_Free(sp);
                 return -1;
             }
+            if (write && !slot) { /* created just now: its slot is set */
+                slot = vm_slot_of(slots, idx);
+                if (!slot) {
+                    Py_XDECREF(ch);
+                    for (size_t k = 0; k < ns; k++)
+                        Py_XDECREF(sp[k].chunk);
+                    PyMem_Free(sp);
+                    PyErr_SetString(PyExc_RuntimeError, "chunk_for_write gave the chunk no slot");
+                    return -1;
+                }
+                bits = bitmap + (slot - 1) * vm->stride;
+            }
             sp[ns].chunk = ch;
+            sp[ns].slot = slot;
             sp[ns].bits = bits;
             sp[ns].empty = empty || (!write && aead && !records && ch == NULL);
             sp[ns].idx = idx;
@@ -2575,8 +2612,8 @@ typedef struct {
     size_t total; /* sectors */
     vspan_t *sp;
     Py_ssize_t ns;
-    Py_buffer arena, bitmap, records;
-    int have_arena, have_bitmap, have_records;
+    Py_buffer arena, bitmap, records, slots;
+    int have_arena, have_bitmap, have_records, have_slots;
     unsigned char *block;
     const unsigned char **srcs;
     unsigned char **dsts;
@@ -2620,11 +2657,23 @@ static int vm_begin(VolumeMap *vm, PyObject *pieces, int mode, int aead, int met
             return -1;
         }
     }
-    vpre_t pre = {r->bitmap.buf, r->have_records ? r->records.buf : NULL};
+    if (vm->slots != NULL) {
+        if (PyObject_GetBuffer(vm->slots, &r->slots, PyBUF_SIMPLE) < 0)
+            return -1;
+        r->have_slots = 1;
+        if ((size_t)r->slots.len < (vm->sectors + vm->spc - 1) / vm->spc * sizeof(uint32_t) ||
+            ((uintptr_t)r->slots.buf) % _Alignof(uint32_t) != 0) {
+            PyErr_SetString(PyExc_ValueError, "the slot table is smaller than the chunks");
+            return -1;
+        }
+    }
+    vpre_t pre = {r->bitmap.buf, r->have_records ? r->records.buf : NULL,
+                  r->have_slots ? r->slots.buf : NULL};
     r->np = vm_parse(vm, r->seq, mode, &pre, &r->p, &r->total);
     if (r->np < 0)
         return r->np == -2 ? 0 : -1;
     if ((r->ns = vm_spans(vm, r->p, r->np, r->total, mode == VM_WRITE, aead, r->bitmap.buf,
+                          r->have_slots ? r->slots.buf : NULL,
                           r->have_records, &r->sp)) < 0) {
         r->ns = 0;
         return -1;
@@ -2653,6 +2702,8 @@ static void vm_end(vreq_t *r)
         PyBuffer_Release(&r->bitmap);
     if (r->have_records)
         PyBuffer_Release(&r->records);
+    if (r->have_slots)
+        PyBuffer_Release(&r->slots);
     vm_release(r->p, r->np > 0 ? r->np : 0);
     Py_XDECREF(r->seq);
 }
@@ -2662,8 +2713,8 @@ static void vm_end(vreq_t *r)
 static int vm_span_meta(VolumeMap *vm, vreq_t *r, vspan_t *v, unsigned char *mem, int store)
 {
     if (r->have_records) {
-        unsigned char *at = rec_find((unsigned char *)r->records.buf + v->idx * RECORD_LEN,
-                                     v->a, v->b);
+        unsigned char *rec = vm_record(&r->records, v);
+        unsigned char *at = rec != NULL ? rec_find(rec, v->a, v->b) : NULL;
         if (at != NULL) {
             if (store)
                 memcpy(at, mem, (v->b - v->a) * META_LEN);
@@ -2694,7 +2745,9 @@ static void vm_meta_tables(const vreq_t *r)
     if (!r->have_records)
         return;
     for (Py_ssize_t s = 0; s < r->ns; s++) {
-        const unsigned char *rec = (unsigned char *)r->records.buf + r->sp[s].idx * RECORD_LEN;
+        const unsigned char *rec = vm_record(&r->records, &r->sp[s]);
+        if (rec == NULL)
+            continue;
         uint64_t addr;
         uint32_t n;
         memcpy(&addr, rec, 8);
@@ -2713,7 +2766,8 @@ static void vm_meta_slots(vreq_t *r, int store)
         vspan_t *v = &r->sp[s];
         if (v->empty && !store)
             continue;
-        v->at = rec_find((unsigned char *)r->records.buf + v->idx * RECORD_LEN, v->a, v->b);
+        unsigned char *rec = vm_record(&r->records, v);
+        v->at = rec != NULL ? rec_find(rec, v->a, v->b) : NULL;
         if (v->at != NULL) {
             size_t len = (v->b - v->a) * META_LEN;
             for (size_t off = 0; off < len + 63; off += 64)
@@ -2926,17 +2980,18 @@ static PyObject *VolumeMap_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"bound", "chunks", "arena", "chunk_for_write", "bitmap",
                              "bitmap_stride", "sector_size", "sectors_per_chunk", "sectors",
-                             "meta_records", NULL};
-    PyObject *bound, *chunks, *arena, *cfw, *bitmap, *records = Py_None;
+                             "meta_records", "slots", NULL};
+    PyObject *bound, *chunks, *arena, *cfw, *bitmap, *records = Py_None, *slots = Py_None;
     Py_ssize_t unit, spc, stride;
     unsigned long long sectors;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O!OOOnnnK|O:VolumeMap", kwlist, &BoundType,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O!OOOnnnK|OO:VolumeMap", kwlist, &BoundType,
                                      &bound, &PyDict_Type, &chunks, &arena, &cfw, &bitmap,
-                                     &stride, &unit, &spc, &sectors, &records))
+                                     &stride, &unit, &spc, &sectors, &records, &slots))
         return NULL;
     if ((size_t)unit != ((Bound *)bound)->unit || spc < 1 || stride * 8 < spc ||
         !PyCallable_Check(cfw) || !PyObject_CheckBuffer(arena) || !PyObject_CheckBuffer(bitmap) ||
-        (records != Py_None && !PyObject_CheckBuffer(records))) {
+        (records != Py_None && !PyObject_CheckBuffer(records)) ||
+        (slots != Py_None && !PyObject_CheckBuffer(slots))) {
         PyErr_SetString(PyExc_ValueError,
                         "VolumeMap: sector size must be the bound cipher's, spc >= 1, a bitmap "
                         "stride of spc bits, a callable chunk_for_write, buffers for the arena "
@@ -2952,7 +3007,12 @@ static PyObject *VolumeMap_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     vm->chunk_for_write = Py_NewRef(cfw);
     vm->bitmap = Py_NewRef(bitmap);
     vm->records = records == Py_None ? NULL : Py_NewRef(records);
+    vm->slots = slots == Py_None ? NULL : Py_NewRef(slots);
     vm->stride = (size_t)stride;
+    if ((vm->no_bits = PyMem_Calloc((size_t)stride, 1)) == NULL) {
+        Py_DECREF(vm);
+        return PyErr_NoMemory();
+    }
     vm->unit = (size_t)unit;
     vm->spc = (size_t)spc;
     vm->sectors = sectors;
@@ -2968,7 +3028,9 @@ static void VolumeMap_dealloc(VolumeMap *vm)
     Py_XDECREF(vm->arena);
     Py_XDECREF(vm->chunk_for_write);
     Py_XDECREF(vm->records);
+    Py_XDECREF(vm->slots);
     Py_XDECREF(vm->bitmap);
+    PyMem_Free(vm->no_bits);
     Py_TYPE(vm)->tp_free((PyObject *)vm);
 }
 

@@ -925,7 +925,7 @@ def _native_map(cipher: Any, store: SparseStore) -> Any:
     return _engines._native.VolumeMap(
         cipher, store._chunks, store._arena_view, store.chunk_for_write, store._bitmap_view,
         store.bitmap_stride, store.sector_size, store.sectors_per_chunk, store.sector_count,
-        store._records_view)
+        store._records_view, store._slots)
 
 
 def _contiguous(runs: list[_Run], size: int) -> list[list[_Run]]:

@@ -32,8 +32,12 @@ def _decode(rec: memoryview) -> list[tuple[int, bytes]]:
 
 
 def _published(store: SparseStore, idx: int) -> list[tuple[int, bytes]]:
-    assert store._records_view is not None
-    return _decode(store._records_view[idx * RECORD_BYTES : (idx + 1) * RECORD_BYTES])
+    """What chunk idx's record names: the record of its slot (none without a slot)."""
+    assert store._records_view is not None and store._slots_view is not None
+    slot = store._slots_view[idx]
+    if slot == 0:
+        return []
+    return _decode(store._records_view[(slot - 1) * RECORD_BYTES : slot * RECORD_BYTES])
 
 
 def _held(meta: _MetaSpans) -> list[tuple[int, bytes]]:
@@ -123,3 +127,40 @@ def test_a_piece_that_makes_the_spans_merge_leaves_the_others_whole(engine):
     assert vol.readv([(off, 4096) for off, _ in pieces]) == [d for _, d in pieces]
     assert [vol.read(off, 4096) for off, _ in pieces] == [d for _, d in pieces]
     vol.close()
+
+
+def test_chunks_take_dense_slots_and_a_dropped_chunks_slot_is_reused_clean():
+    """The bitmap and records are indexed by slot, handed out in creation order: chunks
+    scattered over a large device fill the first pages of them only.  A dropped chunk's slot
+    goes to the next chunk with its bitmap zero and its record naming nothing."""
+    store = SparseStore(4096, 1 << 20, MSIZE, chunk_bytes=1 << 20)  # 4096 chunks
+    assert store._slots_view is not None
+    for n, idx in enumerate((4000, 7, 2500)):
+        ch = store.chunk_for_write(idx)
+        store.mark_written(ch, 0, 1)
+        ch.meta_span(0, 1)[:] = bytes([n + 1]) * MSIZE
+        assert store._slots_view[idx] == n + 1
+    assert store.discard(7 * 256, 256) == 1 and store._slots_view[7] == 0
+    again = store.chunk_for_write(9)
+    assert store._slots_view[9] == 2 and not any(again.written)
+    assert _published(store, 9) == [] and _published(store, 4000) == [(0, b"\x01" * MSIZE)]
+    store.clear()
+    assert not any(store._slots_view[i] for i in (4000, 2500, 9))
+    assert store.chunk_for_write(1).written is not None and store._slots_view[1] == 1
+
+
+def test_a_volume_larger_than_memory_gets_its_arena(monkeypatch):
+    """MAP_NORESERVE reaches the kernel on every Python (the mmap module names it only from
+    3.12): a 200 GiB volume has its one reservation, so native vectored I/O, not a mapping
+    per chunk."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the flag is Linux's")
+    vol = EncryptedVolume(200 << 30, CipherSpec.parse("aes-gcm-random:256"), os.urandom(32))
+    assert vol._store._arena is not None
+    if NATIVE and vol.engine.startswith("native-"):
+        assert vol._vec is not None
+    pieces = [(k * (1 << 30), os.urandom(4096)) for k in (0, 77, 199)]
+    vol.writev(pieces)
+    assert vol.readv([(o, 4096) for o, _ in pieces]) == [d for _, d in pieces]

@@ -430,3 +430,29 @@ def test_overlap_is_found_whatever_the_pieces_look_like(engine, shape, monkeypat
     for o, d in [*pieces, again]:
         model[o : o + len(d)] = d
     assert vol.read(0, size) == bytes(model)
+
+
+@pytest.mark.parametrize("engine", NATIVE)
+@pytest.mark.parametrize("spec_text", ["aes-xts-plain64:512:4096", "aes-gcm-random:256:512"])
+def test_a_reused_slot_serves_its_new_chunk_only(spec_text, engine, monkeypatch):
+    """Native I/O finds a chunk's bitmap and record through its slot: after a chunk is
+    dropped and its slot handed to another, the old chunk reads as zeros and the new one
+    reads its own data, tags verified, all in one native call each."""
+    spec = CipherSpec.parse(spec_text)
+    skip_unless_runs(engine, spec)
+    vol = EncryptedVolume(SIZE, spec, _key(spec), engine=engine, chunk_bytes=CHUNK)
+    for name in ("_vector", "_pair_list"):  # this volume's vectored I/O stays native
+        monkeypatch.setattr(vol, name, _refuse)
+    unit = spec.sector_size
+    a, b = 2 * CHUNK, 5 * CHUNK
+    first = os.urandom(3 * unit)
+    vol.writev([(a, first[:unit]), (a + unit, first[unit:])])
+    slot = vol._store._slots_view[a // CHUNK]
+    vol.discard(a, CHUNK)
+    assert vol._store.chunk(a // CHUNK) is None
+    second = os.urandom(2 * unit)
+    vol.writev([(b, second[:unit]), (b + 3 * unit, second[unit:])])
+    assert vol._store._slots_view[b // CHUNK] == slot
+    assert vol.readv([(a, 3 * unit), (b, unit), (b + 3 * unit, unit)]) == [
+        bytes(3 * unit), second[:unit], second[unit:]]
+    assert vol.readv([(b + unit, 2 * unit)]) == [bytes(2 * unit)]
