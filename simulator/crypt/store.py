@@ -211,19 +211,29 @@ class Chunk:
     AEAD) and ``written``, a bitmap whose bit i (byte i // 8, bit i % 8) says whether sector i
     holds data (32 bytes for 256 sectors): the chunk's slice of the store's one bitmap where
     the store has an arena (so the native vectored I/O, ``_native.VolumeMap``, tests and sets
-    it without touching this object), else a bytearray of its own."""
+    it without touching this object), else a bytearray of its own.  The shared bitmap is
+    kept as (mapping, offset), its slice made when asked for: a memoryview slice of its own
+    took 200 bytes a chunk, 4 % of the data under 4 KiB writes scattered over a volume."""
 
-    __slots__ = ("base", "data", "meta", "written")
+    __slots__ = ("_bits", "_bits_at", "_stride", "base", "data", "meta")
 
     def __init__(self, data: mmap.mmap | bytearray | None, base: int, sectors: int,
-                 metadata_size: int, written: memoryview | None = None,
+                 metadata_size: int, bitmap: memoryview | None = None, bitmap_at: int = 0,
                  record: memoryview | None = None, record_at: int = 0) -> None:
         self.data = data  # a mapping of its own, or None: bytes [base, +chunk) of the arena
         self.base = base
         self.meta = _MetaSpans(metadata_size, sectors, record, record_at) \
             if metadata_size else None
-        self.written: memoryview | bytearray = \
-            written if written is not None else bytearray(-(-sectors // 8))
+        self._stride = -(-sectors // 8)
+        self._bits: memoryview | bytearray = \
+            bitmap if bitmap is not None else bytearray(self._stride)
+        self._bits_at = bitmap_at if bitmap is not None else -1  # -1: a bytearray of its own
+
+    @property
+    def written(self) -> memoryview | bytearray:
+        """The chunk's written-bitmap (writable: a slice of the store's, or its own)."""
+        at = self._bits_at
+        return self._bits if at < 0 else self._bits[at : at + self._stride]
 
     @property
     def has_meta(self) -> bool:
@@ -332,8 +342,7 @@ class SparseStore:
             ch = self._chunks[idx] = Chunk(
                 None if arena else _anonymous(self.chunk_bytes),
                 idx * self.chunk_bytes if arena else 0, self.sectors_per_chunk, self.metadata_size,
-                None if bits is None else bits[at * stride : (at + 1) * stride],
-                recs, at * RECORD_BYTES,
+                bits, at * stride, recs, at * RECORD_BYTES,
             )
             if slots is not None:  # published last: native code sees a whole chunk or none
                 slots[idx] = at + 1
