@@ -76,6 +76,22 @@ def describe_engine(engine: Any, name: str = "") -> dict[str, str]:
     return {"engine": name or ename, "library": lib, "version": version, "code_path": path}
 
 
+def threads_used(engine: Any, spec: Any, nbytes: int, threads: int) -> int:
+    """How many threads a batch of ``nbytes`` bound with ``threads`` really runs on.
+
+    The data path splits a batch only where it pays (native: a worker per 128 KiB share;
+    ``cryptography``: always the calling thread), and ``engine.threads_used`` says so; CPU per
+    thread and cycles per byte per thread are divided by these, not by the threads asked for
+    (a 64 KiB batch asked to use two threads runs on one: per two threads it read as half a
+    CPU each, CONTENDED on a quiet machine).  An engine without the method gets ``threads``.
+    """
+    threads = max(1, int(threads))
+    ask = getattr(engine, "threads_used", None)
+    if not callable(ask):
+        return threads
+    return max(1, min(threads, int(ask(spec, nbytes, threads))))
+
+
 def default_datapath() -> DataPath:
     """The real data path: simulator.crypt, and simulator.fargate.storage's df model."""
 

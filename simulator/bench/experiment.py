@@ -400,9 +400,12 @@ def _initial_meta(spec: ExperimentSpec, store: RunStore, runner: Runner, cells: 
         "units": {"mib_s": "2^20 bytes/s (cryptsetup)", "mb_s": "10^6 bytes/s",
                   "clat_*_us": "completion latency, microseconds (fio)",
                   "gb_s": "10^9 bytes/s",
-                  "cycles_per_byte": "reference (TSC) cycles per byte: clock.hz / bytes/s",
-                  "cpu_share": "process CPU s / wall s / min(threads, usable cores); < 0.9 "
-                               "is CONTENDED",
+                  "cycles_per_byte": "reference (TSC) cycles per byte per thread used: "
+                                     "clock.hz / bytes/s x threads_used",
+                  "cpu_share": "process CPU s / wall s / min(threads_used, usable cores); "
+                               "< 0.9 is CONTENDED",
+                  "threads_used": "threads a batch ran on (the data path splits a batch "
+                                  "only where it pays); threads is what the cell asked for",
                   "cpu_stall": "share of wall time some task waited for a CPU "
                                "(/proc/pressure/cpu)",
                   "ceiling_mib_s": "the fastest implementation's own loop for this cipher, "
