@@ -13,7 +13,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from simulator.bench.contention import CONTENDED_BELOW
-from simulator.bench.datapath import DataPath, default_datapath, threads_used
+from simulator.bench.datapath import (
+    DataPath,
+    backend_description,
+    default_datapath,
+    threads_used,
+)
 from simulator.bench.measure import measure, stats
 from simulator.bench.plots import SHORT
 
@@ -101,12 +106,7 @@ def bench(
 def ran_on(eng: Any, spec: Any) -> dict[str, str]:
     """The backend that runs ``spec`` on ``eng`` (a selecting engine's choice for it), as
     describe() gives it: engine, library, version, code_path."""
-    chosen = getattr(eng, "engine_for", None)
-    backend = chosen(spec) if callable(chosen) else eng
-    describe = getattr(backend, "describe", None)
-    if not callable(describe):
-        return {"engine": str(getattr(backend, "name", ""))}
-    return {str(k): str(v) for k, v in describe().items()}
+    return backend_description(eng, spec)
 
 
 def _both_ways(eng: Any, spec: Any, key: bytes, sector_size: int, seconds: float,

@@ -76,6 +76,27 @@ def describe_engine(engine: Any, name: str = "") -> dict[str, str]:
     return {"engine": name or ename, "library": lib, "version": version, "code_path": path}
 
 
+def backend_description(engine: Any, spec: Any) -> dict[str, str]:
+    """What runs ``spec`` on ``engine``, as :func:`describe_engine` gives it (engine, library,
+    version, code_path): a selecting engine's (``auto``, ``native``) backend for the spec,
+    else the engine itself.  ``engine.name`` of ``auto`` is the selector ("native"), not
+    the library that ran the cipher."""
+    chosen = getattr(engine, "engine_for", None)
+    backend = chosen(spec) if callable(chosen) else engine
+    return describe_engine(backend)
+
+
+#: The columns a rated runner's rows name their backend with (from backend_description).
+PROVENANCE = {"engine_impl": "engine", "library": "library", "library_version": "version",
+              "code_path": "code_path"}
+
+
+def provenance(engine: Any, spec: Any) -> dict[str, str]:
+    """The PROVENANCE columns of a row measured with ``spec`` on ``engine``."""
+    d = backend_description(engine, spec)
+    return {col: d.get(key, "") for col, key in PROVENANCE.items()}
+
+
 def threads_used(engine: Any, spec: Any, nbytes: int, threads: int) -> int:
     """How many threads a batch of ``nbytes`` bound with ``threads`` really runs on.
 

@@ -35,7 +35,7 @@ from simulator.bench.ceiling import (
     sources_for,
 )
 from simulator.bench.clock import measure_clock
-from simulator.bench.datapath import DataPath, default_datapath
+from simulator.bench.datapath import DataPath, default_datapath, engine_versions
 from simulator.bench.grid import Cell, expand
 from simulator.bench.runners import RunContext, RunError, Runner, runner_for
 from simulator.bench.spec import NULL, ExperimentSpec
@@ -240,7 +240,10 @@ def _run(spec: ExperimentSpec, store: RunStore, meta: dict[str, Any],
 
     meta = store.read_meta()
     meta.setdefault("contention", {})["after"] = contention.snapshot(0.3)
-    summary = summarize(store.read_rows(), meta)
+    rows = store.read_rows()
+    if runner.uses_datapath:
+        _record_backends(meta, rows)
+    summary = summarize(rows, meta)
     meta["reliability"] = _reliability(summary, meta)
     store.write_meta(meta)
     result = RunResult(store.path, spec, len(cells), len(todo), len(cells) - len(todo),
@@ -258,6 +261,48 @@ def _run(spec: ExperimentSpec, store: RunStore, meta: dict[str, Any],
                                     error=None, plots=[p.name for p in result.plots],
                                     wall_seconds=round(result.seconds, 2))
     return result
+
+
+#: A row's provenance columns and the keys meta.json's "backends" gives them.
+_BACKEND_KEYS = {"host": "host", "engine": "engine", "cipher": "cipher", "key_bits": "key_bits",
+                 "sector_size": "sector_size", "engine_impl": "backend", "library": "library",
+                 "library_version": "version", "code_path": "code_path"}
+
+
+def _record_backends(meta: dict[str, Any], rows: pd.DataFrame) -> None:
+    """Say in meta.json what ran the cells, now that they have run: ``backends`` (per engine
+    name and cipher configuration, the backend that ran it, its library, version and CPU
+    code path, from the rows, so a distributed run's hosts count too), and the engines'
+    descriptions taken again (``auto``/``native`` choose a backend per cipher on first use:
+    taken before the first cell, their choices read "none yet")."""
+    ran = _backends(rows)
+    meta["backends"] = ran
+    openssl = meta.get("env", {}).get("openssl")
+    if not isinstance(openssl, dict) or "engines" not in openssl:
+        return
+    openssl["engines"] = engine_versions()  # each name's failure is its own entry's text
+    for name, d in openssl["engines"].items():
+        made = sorted({f"{b['cipher']}:{b['key_bits']}:{b['sector_size']} -> {b['backend']}"
+                       + (f" on {b['host']}" if "host" in b else "")
+                       for b in ran if b.get("engine") == name and "backend" in b
+                       and {"cipher", "key_bits", "sector_size"} <= set(b)})
+        if isinstance(d, dict) and "choices" in d and made:  # what this run's cells ran on
+            d["choices"] = ", ".join(made)
+
+
+def _backends(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """One entry per engine name, cipher configuration and backend in the rows."""
+    if rows is None or rows.empty or "engine_impl" not in rows:
+        return []
+    cols = [c for c in _BACKEND_KEYS if c in rows]
+    if "host" in cols and rows["host"].nunique() <= 1:
+        cols.remove("host")
+    out = []
+    for rec in rows[cols].drop_duplicates().to_dict("records"):
+        entry = {_BACKEND_KEYS[k]: _py(v) for k, v in rec.items() if v is not None and v == v}
+        if entry not in out:
+            out.append(entry)
+    return out
 
 
 def _skipped(spec: ExperimentSpec, runner: Runner, datapath: DataPath | None

@@ -55,8 +55,9 @@ def summarize(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
         rec: dict[str, Any] = dict(zip(keys, key if isinstance(key, tuple) else (key,),
                                        strict=True))
         hz = host_hz.get(rec["host"] if by_host else only) or run_hz
-        if "engine_impl" in g:
-            rec["engine_impl"] = g["engine_impl"].iloc[0]
+        for col in ("engine_impl", "library", "library_version", "code_path"):
+            if col in g:  # the backend that ran the cell, its library, version, code path
+                rec[col] = g[col].iloc[0]
         used = _threads_used(g)
         if used is not None:
             rec["threads_used"] = used

@@ -29,6 +29,11 @@ class FakeEngine:
             self.fail_on_call = None
             raise self.exc
 
+    def describe(self) -> dict[str, str]:
+        """Provenance, as every engine gives it."""
+        return {"engine": self.name, "library": "XOR of the first 64 bytes (test fake)",
+                "version": "0", "code_path": "Python bytes loop"}
+
     def threads_used(self, spec: Any, nbytes: int, threads: int) -> int:
         """Always one, as the real portable engine: the XOR runs on the calling thread
         whatever ``threads`` asks."""

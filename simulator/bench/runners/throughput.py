@@ -29,7 +29,7 @@ from typing import Any
 
 from simulator.bench.ceiling import SampleKey
 from simulator.bench.contention import runnable_threads
-from simulator.bench.datapath import DataPath, threads_used
+from simulator.bench.datapath import DataPath, provenance, threads_used
 from simulator.bench.grid import Cell
 from simulator.bench.measure import measure
 from simulator.bench.runners.base import RunContext, Runner, check_engines, engine_cannot_run
@@ -90,9 +90,9 @@ class ThroughputRunner(Runner):
     """Encrypt or decrypt ``batch`` bytes per call through ``engine`` and time it."""
 
     kind = "throughput"
-    columns = ("engine_impl", "threads_used", "rep", "calls", "bytes", "seconds",
-               "cpu_seconds", "cpu_user", "cpu_sys", "cpu_util", "cpu_share", "cpu_stall",
-               "mib_s", "mb_s", "gb_s")
+    columns = ("engine_impl", "library", "library_version", "code_path", "threads_used",
+               "rep", "calls", "bytes", "seconds", "cpu_seconds", "cpu_user", "cpu_sys",
+               "cpu_util", "cpu_share", "cpu_stall", "mib_s", "mb_s", "gb_s")
     rate_column = "mib_s"
     split_column = "op"
     grid = GRID
@@ -163,8 +163,10 @@ class ThroughputRunner(Runner):
         used = threads_used(engine, spec, batch, threads)
         reps = measure(call, bytes_per_call=batch, warmup=m.warmup,
                        repetitions=m.repetitions, min_time=m.min_time, threads=used)
-        impl = str(getattr(engine, "name", p["engine"]))
-        return [{"engine_impl": impl, "threads_used": used, **r.to_row()} for r in reps]
+        # the backend that ran the cipher (auto/native: the one chosen for this spec), its
+        # library, version and CPU code path
+        ran = provenance(engine, spec)
+        return [{**ran, "threads_used": used, **r.to_row()} for r in reps]
 
 
 def _engine(ctx: RunContext, dp: DataPath, name: str) -> Any:
