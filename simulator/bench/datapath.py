@@ -58,13 +58,25 @@ class DataPath:
         return problems.get(name)
 
 
-def describe_engine(engine: Any, name: str = "") -> dict[str, str]:
+def describe_engine(engine: Any, name: str = "",
+                    get_engine: Callable[[str], Any] | None = None) -> dict[str, str]:
     """``engine.describe()`` (engine, library, version, code_path), or the same built from
-    what an older engine exposes."""
+    what an older engine exposes.
+
+    ``engine`` is ``name`` as asked: ``auto`` is the ``native`` selector where a native
+    backend loads (``cryptography`` where none does), and the selector's own name goes in
+    ``resolves_to``.  A selector's library, version and code path are its candidates',
+    joined by " | " in order; with ``get_engine`` (name -> engine), ``backends`` pairs each
+    candidate with its own library, version and code path."""
     describe = getattr(engine, "describe", None)
     if callable(describe):
         d = {str(k): str(v) for k, v in describe().items()}
-        d.setdefault("engine", name or str(getattr(engine, "name", "?")))
+        own = d.get("engine") or str(getattr(engine, "name", "") or name or "?")
+        d["engine"] = name or own
+        if name and own != name:
+            d["resolves_to"] = own
+        if get_engine is not None and d.get("candidates"):
+            d["backends"] = candidate_libraries(d["candidates"], get_engine)
         return d
     ename = str(getattr(engine, "name", name or "?"))
     version = str(getattr(engine, "openssl_version", ""))
@@ -74,6 +86,24 @@ def describe_engine(engine: Any, name: str = "") -> dict[str, str]:
         lib = "OpenSSL libcrypto (system)"
         path = f"C loop over EVP (xts: {getattr(engine, 'xts_path', 'evp')})"
     return {"engine": name or ename, "library": lib, "version": version, "code_path": path}
+
+
+def candidate_libraries(candidates: str, get_engine: Callable[[str], Any]) -> str:
+    """"native-ipp = Intel IPP Crypto (...) 2.3.0 [k1]; native-openssl = OpenSSL libcrypto
+    (system) OpenSSL 3.0.19 [aesni+...]": each of a selector's candidates (a comma-separated
+    list of backend names) next to its own library, version and code path."""
+    parts = []
+    for name in (n.strip() for n in candidates.split(",")):
+        if not name:
+            continue
+        try:
+            d = describe_engine(get_engine(name))
+        except Exception as exc:  # a candidate gone since: say so in its place
+            parts.append(f"{name} = unavailable ({exc})")
+            continue
+        parts.append(f"{name} = {d.get('library', '?')} {d.get('version', '?')}"
+                     f" [{d.get('code_path', '?')}]")
+    return "; ".join(parts)
 
 
 def backend_description(engine: Any, spec: Any) -> dict[str, str]:
@@ -162,7 +192,7 @@ def engine_versions() -> dict[str, Any]:
     dp = default_datapath()
     for name in ENGINE_NAMES:
         try:
-            out[name] = describe_engine(dp.get_engine(name), name)
+            out[name] = describe_engine(dp.get_engine(name), name, dp.get_engine)
         except Exception as exc:  # EngineUnavailableError and friends: say why
             out[name] = f"unavailable: {exc}"
     return out

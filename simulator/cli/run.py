@@ -374,17 +374,32 @@ def cmd_bench(args: argparse.Namespace) -> int:
     rows = bench(configs, engine=args.engine, sector_size=args.sector_size,
                  seconds=args.seconds, threads=args.threads, datapath=dp,
                  repetitions=args.repeat)
-    d = describe_engine(dp.get_engine(args.engine), args.engine)  # with the choices made
-    note = (f"fargate-sim bench: engine {d['engine']} ({d['library']} {d['version']}), "
-            f"1 MiB buffers, {args.sector_size}-byte sectors, {args.threads} thread(s), "
+    # with the choices made; "engine" is what was asked ("auto"), not the selector's name
+    d = describe_engine(dp.get_engine(args.engine), args.engine, dp.get_engine)
+    # the backend each configuration ran on (auto/native choose per cipher)
+    chosen = {f"{name}:{bits}": r.engine
+              for (name, bits), r in zip(configs, rows, strict=True) if r.engine}
+    note = (f"fargate-sim bench: {_engine_heading(d)}, 1 MiB buffers, "
+            f"{args.sector_size}-byte sectors, {args.threads} thread(s), "
             f"{args.repeat} repetitions")
     if args.json:
         import json
 
-        print(json.dumps({"engine": d, "notes": notes, "sector_size": args.sector_size,
-                          "threads": args.threads, "repetitions": args.repeat,
+        print(json.dumps({"engine": {**d, "chosen": chosen}, "notes": notes,
+                          "sector_size": args.sector_size, "threads": args.threads,
+                          "repetitions": args.repeat,
                           "unit": "MiB/s (2^20 B/s); spread = IQR / median",
                           "rows": [r.to_dict() for r in rows]}, indent=2))
     else:
         print(format_table(rows, note, notes))
     return 0
+
+
+def _engine_heading(d: dict[str, str]) -> str:
+    """The bench header's words for the engine asked: each library beside its own version
+    (a selector's candidates paired, not its joined libraries then its joined versions)."""
+    if d.get("backends"):  # auto/native: a backend per cipher, each row names its own
+        return (f"engine {d['engine']} (per cipher the fastest of: {d['backends']}; each row "
+                "names the backend it chose)")
+    via = f" = {d['resolves_to']}" if d.get("resolves_to") else ""  # auto without natives
+    return f"engine {d['engine']}{via} ({d.get('library', '?')} {d.get('version', '?')})"
