@@ -37,6 +37,9 @@ class DataPath:
     engine_problems: Callable[[], dict[str, str | None]] = field(default=lambda: {})
     versions: Callable[[], dict[str, Any]] = field(default=lambda: {})
     storage: Callable[..., Any] | None = None
+    #: One line per part of the data path this machine lacks (the native extension, IPP
+    #: Crypto) saying what and why: a note in run metadata and ``bench``, never an error.
+    notes: Callable[[], list[str]] = field(default=lambda: [])
 
     def key_for(self, spec: Any) -> bytes:
         """A random key of the spec's length (XTS halves differ, as OpenSSL requires)."""
@@ -183,7 +186,29 @@ def default_datapath() -> DataPath:
         engine_problems=engine_problems,
         versions=engine_versions,
         storage=EphemeralStorage,
+        notes=missing_notes,
     )
+
+
+def missing_notes() -> list[str]:
+    """What of the real data path is missing here and why, one line each: "native engine
+    disabled by FARGATE_SIM_DISABLE_NATIVE=1" (the extension, so both native backends),
+    "IPP Crypto unavailable: libippcp.so not found (...)", "native-openssl disabled:
+    known-answer self-test failed: ...".  Empty where everything loads."""
+    openssl = crypt.engine_unavailable_reason("native-openssl")
+    ipp = crypt.engine_unavailable_reason("native-ipp")
+    if openssl is not None and openssl == ipp:  # the extension itself: one reason for both
+        return [native_note(openssl)]
+    return [why for why in (ipp, openssl) if why]
+
+
+def native_note(why: str) -> str:
+    """The extension's reason (``crypt.native_unavailable_reason()``, e.g. "disabled by
+    FARGATE_SIM_DISABLE_NATIVE=1") as a line that says what was disabled."""
+    if why.startswith("native"):
+        return why
+    return f"native engine {why}" if why.startswith("disabled by") else \
+        f"native engine unavailable: {why}"
 
 
 def engine_versions() -> dict[str, Any]:

@@ -190,6 +190,10 @@ def _run(spec: ExperimentSpec, store: RunStore, meta: dict[str, Any],
     try:
         meta["columns"] = columns
         meta["skipped_cells"] = _skipped(spec, runner, datapath)
+        meta["notes"] = _notes(cells, meta["skipped_cells"], datapath)
+        for line in meta["notes"]:
+            if not line.startswith("skipping "):  # those were said before the run began
+                log(line)
         snap = contention.snapshot(0.3)
         meta.setdefault("contention", {}).setdefault("before", snap)
         if len(meta.get("resumed", [])):
@@ -311,6 +315,21 @@ def _skipped(spec: ExperimentSpec, runner: Runner, datapath: DataPath | None
     every = expand(spec)
     why = runner.unsupported(every, datapath)
     return [{"cell": c.id, "reason": why[c.key]} for c in every if c.key in why]
+
+
+def _notes(cells: list[Cell], skipped: list[dict[str, str]], datapath: DataPath | None
+           ) -> list[str]:
+    """The run's notes for meta.json and ``run --json``: the cells skipped, by reason, and
+    what of the data path is missing here (no IPP Crypto: ``auto`` and ``native`` run on
+    the rest) where the grid asks for a selecting engine."""
+    by_reason: dict[str, int] = {}
+    for s in skipped:
+        by_reason[s["reason"]] = by_reason.get(s["reason"], 0) + 1
+    notes = [f"skipping {n} cells: {why}" for why, n in by_reason.items()]
+    engines = {c.as_dict().get("engine") for c in cells}
+    if datapath is not None and {"auto", "native"} & engines:
+        notes += [n for n in datapath.notes() if not any(n in why for why in by_reason)]
+    return notes
 
 
 def _reliability(summary: pd.DataFrame, meta: dict[str, Any]) -> dict[str, Any]:

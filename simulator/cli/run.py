@@ -242,8 +242,17 @@ def _run_json(result: Any) -> dict[str, Any]:
     from simulator.bench.compare import compare_json
 
     doc = compare_json([result.path])["runs"][0] if not result.summary.empty else {}
+    # the grid's cells this machine could not run (an engine it lacks, a cipher an engine
+    # does not run), with why, and the run's notes (what of the data path is missing)
+    skipped = list(result.meta.get("skipped_cells") or [])
+    reasons: dict[str, int] = {}
+    for s in skipped:
+        reasons[s.get("reason", "?")] = reasons.get(s.get("reason", "?"), 0) + 1
     doc.update(path=str(result.path), already_complete=result.already_complete,
                cells_total=result.cells_total, cells_run=result.cells_run,
+               cells_resumed=0 if result.already_complete else result.cells_skipped,
+               cells_skipped=len(skipped), skipped_reasons=reasons, skipped_cells=skipped,
+               notes=list(result.meta.get("notes") or []),
                plots=[str(p) for p in result.plots],
                summary=json.loads(result.summary.to_json(orient="records"))
                if not result.summary.empty else [],
