@@ -114,3 +114,75 @@ def test_run_meta_lists_the_ipp_distribution(tmp_path: Any) -> None:
                                    plots=False).path).meta
     assert "ipp-crypto" in meta["env"]["packages"]
     assert meta["env"]["openssl"]["engines"]["auto"]["engine"] == "auto"
+
+
+# ------------------------------------------------- an engine this machine lacks: a note
+
+
+@pytest.fixture
+def fresh_engines(monkeypatch: pytest.MonkeyPatch):
+    from simulator.crypt import engines
+
+    monkeypatch.setattr(engines, "_instances", {})
+    monkeypatch.setattr(engines, "_problems", {})
+    return engines
+
+
+def _notes(out: str) -> list[str]:
+    # the notes under the header; not the table's own lines, nor a CONTENDED warning when
+    # the machine is shared
+    skip = ("# Tests are", "# fargate-sim bench:", "# each figure", "#     Algorithm",
+            "# CONTENDED", "# N/A")
+    return [line for line in out.splitlines()
+            if line.startswith("# ") and not line.startswith(skip)]
+
+
+def test_bench_of_native_ipp_without_ipp_notes_it_once_and_runs_auto(
+        fresh_engines: Any, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("FARGATE_SIM_DISABLE_IPP", "1")
+    assert main(["bench", "--engine", "native-ipp", "--seconds", "0.02", "--repeat", "2",
+                 "-c", "aes-xts-plain64"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert _notes(captured.out) == [
+        "# --engine native-ipp: IPP Crypto unavailable: disabled by FARGATE_SIM_DISABLE_IPP=1;"
+        " running auto instead (each row names the backend that ran it)"]
+    assert captured.out.count("unavailable") == 1
+    assert _header(captured.out).startswith("# fargate-sim bench: engine auto ")
+    assert "[native-openssl, " in captured.out
+    assert main(["bench", "--engine", "native-ipp", "--seconds", "0.02", "--repeat", "2",
+                 "-c", "aes-xts-plain64", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["engine_asked"] == "native-ipp" and doc["engine"]["engine"] == "auto"
+    assert doc["rows"][0]["engine"] == "native-openssl" and len(doc["notes"]) == 1
+
+
+def test_bench_with_the_native_engine_disabled_says_what_was_disabled(
+        fresh_engines: Any, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setattr(fresh_engines, "_native", None)
+    monkeypatch.setattr(fresh_engines, "_NATIVE_REASON", "disabled by FARGATE_SIM_DISABLE_NATIVE=1")
+    args = ["--seconds", "0.02", "--repeat", "2", "-c", "aes-xts-plain64"]
+    assert main(["bench", *args]) == 0
+    out = capsys.readouterr().out
+    assert _notes(out) == ["# native engine disabled by FARGATE_SIM_DISABLE_NATIVE=1"]
+    assert "[cryptography, " in out
+    assert main(["bench", "--engine", "native-openssl", *args]) == 0
+    out = capsys.readouterr().out
+    assert _notes(out) == ["# --engine native-openssl: native engine disabled by "
+                           "FARGATE_SIM_DISABLE_NATIVE=1; running auto instead (each row "
+                           "names the backend that ran it)"]
+    assert "[cryptography, " in out
+
+
+def test_an_engine_name_that_means_nothing_is_still_an_error(
+        capsys: pytest.CaptureFixture) -> None:
+    from simulator.bench.datapath import default_datapath
+    from simulator.cli.run import bench_engine
+
+    with pytest.raises(ValueError, match="engine 'nosuch': unknown engine"):
+        bench_engine("nosuch", default_datapath())
+    with pytest.raises(SystemExit):
+        main(["bench", "--engine", "nosuch"])
+    assert "invalid choice: 'nosuch'" in capsys.readouterr().err
