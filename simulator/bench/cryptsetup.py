@@ -13,7 +13,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from simulator.bench.contention import CONTENDED_BELOW
-from simulator.bench.datapath import DataPath, default_datapath
+from simulator.bench.datapath import (
+    DataPath,
+    backend_description,
+    default_datapath,
+    threads_used,
+)
 from simulator.bench.measure import measure, stats
 from simulator.bench.plots import SHORT
 
@@ -48,6 +53,8 @@ class BenchRow:
     library: str = ""
     version: str = ""
     code_path: str = ""
+    #: Threads the 1 MiB buffer ran on (the data path splits a batch only where it pays).
+    threads_used: int = 0
 
     def format(self) -> str:
         """The line as cryptsetup prints it (``%15s  %9zub  %10.1f MiB/s  %10.1f MiB/s``),
@@ -91,19 +98,15 @@ def bench(
         ran = ran_on(eng, spec)
         rows.append(BenchRow(SHORT.get(cipher, cipher), bits, enc, dec, es, ds, repetitions,
                              min(s1, s2), ran.get("engine", ""), ran.get("library", ""),
-                             ran.get("version", ""), ran.get("code_path", "")))
+                             ran.get("version", ""), ran.get("code_path", ""),
+                             threads_used(eng, spec, BUFFER, threads)))
     return rows
 
 
 def ran_on(eng: Any, spec: Any) -> dict[str, str]:
     """The backend that runs ``spec`` on ``eng`` (a selecting engine's choice for it), as
     describe() gives it: engine, library, version, code_path."""
-    chosen = getattr(eng, "engine_for", None)
-    backend = chosen(spec) if callable(chosen) else eng
-    describe = getattr(backend, "describe", None)
-    if not callable(describe):
-        return {"engine": str(getattr(backend, "name", ""))}
-    return {str(k): str(v) for k, v in describe().items()}
+    return backend_description(eng, spec)
 
 
 def _both_ways(eng: Any, spec: Any, key: bytes, sector_size: int, seconds: float,
@@ -116,6 +119,7 @@ def _both_ways(eng: Any, spec: Any, key: bytes, sector_size: int, seconds: float
     meta_size = int(getattr(spec, "metadata_size", 0))
     meta = bytearray(BUFFER // sector_size * meta_size) if meta_size else None
     eng.encrypt_sectors(spec, key, src, ct, 0, metadata=meta, threads=threads)
+    used = threads_used(eng, spec, BUFFER, threads)  # CPU share per thread the buffer ran on
     results = []
     for fn in (
         lambda: eng.encrypt_sectors(spec, key, src, ct, 0, metadata=meta, threads=threads),
@@ -123,7 +127,7 @@ def _both_ways(eng: Any, spec: Any, key: bytes, sector_size: int, seconds: float
     ):
         reps = measure(fn, bytes_per_call=BUFFER, warmup=min(0.1, seconds / 4),
                        repetitions=repetitions, min_time=seconds / repetitions,
-                       threads=threads)
+                       threads=used)
         st = stats([r.mib_s for r in reps])
         results.append((st.median, st.rel_iqr, min(r.cpu_share for r in reps)))
     if out != src:

@@ -18,8 +18,11 @@ from typing import Any
 #: with VAES/AVX-512 since OpenSSL 3.1/3.5), AVX2/AVX-512 (ChaCha20), SHA extensions.
 CRYPTO_FLAGS = ("aes", "vaes", "pclmulqdq", "vpclmulqdq", "avx", "avx2", "avx512f",
                 "avx512bw", "avx512vl", "sha_ni", "gfni", "sse4_1", "ssse3")
-PACKAGES = ("fargate-ephemeral-sim", "cryptography", "numpy", "pandas", "pyarrow",
-            "matplotlib", "tqdm", "botocore")
+PACKAGES = ("fargate-ephemeral-sim", "cryptography", "ipp-crypto", "numpy", "pandas",
+            "pyarrow", "matplotlib", "tqdm", "botocore")
+#: Recorded only where installed (the IPP Crypto headers: not needed to run, but a build
+#: against them says which IPP it expected).
+OPTIONAL_PACKAGES = ("ipp-crypto-include",)
 
 
 #: The machine a row was measured on (the ``host`` column): ``FARGATE_SIM_HOST`` or the
@@ -51,14 +54,23 @@ def cpu_info(path: str = "/proc/cpuinfo") -> dict[str, Any]:
     }
 
 
-def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
-    """Installed versions of the packages that shape the numbers."""
+def package_versions(names: tuple[str, ...] = PACKAGES,
+                     optional: tuple[str, ...] = OPTIONAL_PACKAGES) -> dict[str, str | None]:
+    """Installed versions of the packages that shape the numbers (None: not installed), then
+    those of ``optional`` that are installed.  ``ipp-crypto`` is the wheel that brings
+    ``libippcp.so``: the native-ipp backend's library (its own version is in
+    ``openssl.engines``)."""
     out: dict[str, str | None] = {}
     for name in names:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = None
+    for name in optional:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
     if out.get("fargate-ephemeral-sim") is None:
         from simulator import __version__
 

@@ -35,7 +35,7 @@ from simulator.bench.ceiling import (
     sources_for,
 )
 from simulator.bench.clock import measure_clock
-from simulator.bench.datapath import DataPath, default_datapath
+from simulator.bench.datapath import DataPath, default_datapath, engine_versions
 from simulator.bench.grid import Cell, expand
 from simulator.bench.runners import RunContext, RunError, Runner, runner_for
 from simulator.bench.spec import NULL, ExperimentSpec
@@ -190,6 +190,10 @@ def _run(spec: ExperimentSpec, store: RunStore, meta: dict[str, Any],
     try:
         meta["columns"] = columns
         meta["skipped_cells"] = _skipped(spec, runner, datapath)
+        meta["notes"] = _notes(cells, meta["skipped_cells"], datapath)
+        for line in meta["notes"]:
+            if not line.startswith("skipping "):  # those were said before the run began
+                log(line)
         snap = contention.snapshot(0.3)
         meta.setdefault("contention", {}).setdefault("before", snap)
         if len(meta.get("resumed", [])):
@@ -240,7 +244,10 @@ def _run(spec: ExperimentSpec, store: RunStore, meta: dict[str, Any],
 
     meta = store.read_meta()
     meta.setdefault("contention", {})["after"] = contention.snapshot(0.3)
-    summary = summarize(store.read_rows(), meta)
+    rows = store.read_rows()
+    if runner.uses_datapath:
+        _record_backends(meta, rows)
+    summary = summarize(rows, meta)
     meta["reliability"] = _reliability(summary, meta)
     store.write_meta(meta)
     result = RunResult(store.path, spec, len(cells), len(todo), len(cells) - len(todo),
@@ -260,12 +267,69 @@ def _run(spec: ExperimentSpec, store: RunStore, meta: dict[str, Any],
     return result
 
 
+#: A row's provenance columns and the keys meta.json's "backends" gives them.
+_BACKEND_KEYS = {"host": "host", "engine": "engine", "cipher": "cipher", "key_bits": "key_bits",
+                 "sector_size": "sector_size", "engine_impl": "backend", "library": "library",
+                 "library_version": "version", "code_path": "code_path"}
+
+
+def _record_backends(meta: dict[str, Any], rows: pd.DataFrame) -> None:
+    """Say in meta.json what ran the cells, now that they have run: ``backends`` (per engine
+    name and cipher configuration, the backend that ran it, its library, version and CPU
+    code path, from the rows, so a distributed run's hosts count too), and the engines'
+    descriptions taken again (``auto``/``native`` choose a backend per cipher on first use:
+    taken before the first cell, their choices read "none yet")."""
+    ran = _backends(rows)
+    meta["backends"] = ran
+    openssl = meta.get("env", {}).get("openssl")
+    if not isinstance(openssl, dict) or "engines" not in openssl:
+        return
+    openssl["engines"] = engine_versions()  # each name's failure is its own entry's text
+    for name, d in openssl["engines"].items():
+        made = sorted({f"{b['cipher']}:{b['key_bits']}:{b['sector_size']} -> {b['backend']}"
+                       + (f" on {b['host']}" if "host" in b else "")
+                       for b in ran if b.get("engine") == name and "backend" in b
+                       and {"cipher", "key_bits", "sector_size"} <= set(b)})
+        if isinstance(d, dict) and "choices" in d and made:  # what this run's cells ran on
+            d["choices"] = ", ".join(made)
+
+
+def _backends(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """One entry per engine name, cipher configuration and backend in the rows."""
+    if rows is None or rows.empty or "engine_impl" not in rows:
+        return []
+    cols = [c for c in _BACKEND_KEYS if c in rows]
+    if "host" in cols and rows["host"].nunique() <= 1:
+        cols.remove("host")
+    out = []
+    for rec in rows[cols].drop_duplicates().to_dict("records"):
+        entry = {_BACKEND_KEYS[k]: _py(v) for k, v in rec.items() if v is not None and v == v}
+        if entry not in out:
+            out.append(entry)
+    return out
+
+
 def _skipped(spec: ExperimentSpec, runner: Runner, datapath: DataPath | None
              ) -> list[dict[str, str]]:
     """The grid's cells that this machine's engines cannot run, and why (for meta.json)."""
     every = expand(spec)
     why = runner.unsupported(every, datapath)
     return [{"cell": c.id, "reason": why[c.key]} for c in every if c.key in why]
+
+
+def _notes(cells: list[Cell], skipped: list[dict[str, str]], datapath: DataPath | None
+           ) -> list[str]:
+    """The run's notes for meta.json and ``run --json``: the cells skipped, by reason, and
+    what of the data path is missing here (no IPP Crypto: ``auto`` and ``native`` run on
+    the rest) where the grid asks for a selecting engine."""
+    by_reason: dict[str, int] = {}
+    for s in skipped:
+        by_reason[s["reason"]] = by_reason.get(s["reason"], 0) + 1
+    notes = [f"skipping {n} cells: {why}" for why, n in by_reason.items()]
+    engines = {c.as_dict().get("engine") for c in cells}
+    if datapath is not None and {"auto", "native"} & engines:
+        notes += [n for n in datapath.notes() if not any(n in why for why in by_reason)]
+    return notes
 
 
 def _reliability(summary: pd.DataFrame, meta: dict[str, Any]) -> dict[str, Any]:
@@ -400,9 +464,12 @@ def _initial_meta(spec: ExperimentSpec, store: RunStore, runner: Runner, cells: 
         "units": {"mib_s": "2^20 bytes/s (cryptsetup)", "mb_s": "10^6 bytes/s",
                   "clat_*_us": "completion latency, microseconds (fio)",
                   "gb_s": "10^9 bytes/s",
-                  "cycles_per_byte": "reference (TSC) cycles per byte: clock.hz / bytes/s",
-                  "cpu_share": "process CPU s / wall s / min(threads, usable cores); < 0.9 "
-                               "is CONTENDED",
+                  "cycles_per_byte": "reference (TSC) cycles per byte per thread used: "
+                                     "clock.hz / bytes/s x threads_used",
+                  "cpu_share": "process CPU s / wall s / min(threads_used, usable cores); "
+                               "< 0.9 is CONTENDED",
+                  "threads_used": "threads a batch ran on (the data path splits a batch "
+                                  "only where it pays); threads is what the cell asked for",
                   "cpu_stall": "share of wall time some task waited for a CPU "
                                "(/proc/pressure/cpu)",
                   "ceiling_mib_s": "the fastest implementation's own loop for this cipher, "

@@ -55,8 +55,12 @@ def summarize(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
         rec: dict[str, Any] = dict(zip(keys, key if isinstance(key, tuple) else (key,),
                                        strict=True))
         hz = host_hz.get(rec["host"] if by_host else only) or run_hz
-        if "engine_impl" in g:
-            rec["engine_impl"] = g["engine_impl"].iloc[0]
+        for col in ("engine_impl", "library", "library_version", "code_path"):
+            if col in g:  # the backend that ran the cell, its library, version, code path
+                rec[col] = g[col].iloc[0]
+        used = _threads_used(g)
+        if used is not None:
+            rec["threads_used"] = used
         v = g[rate].astype(float).to_numpy()
         q1, med, q3 = np.percentile(v, [25, 50, 75])
         rec.update(n=len(v), median=med, q1=q1, q3=q3, min=v.min(), max=v.max(),
@@ -67,7 +71,9 @@ def summarize(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
             rec["mb_s"] = float(np.median(g["mb_s"])) if "mb_s" in g else med * 2**20 / 1e6
             rec["gb_s"] = med * 2**20 / 1e9
             rec["gb_q1"], rec["gb_q3"] = q1 * 2**20 / 1e9, q3 * 2**20 / 1e9
-            per = runnable_threads(int(rec.get("threads", 1)))  # cycles of one core per byte
+            # cycles of one core per byte: over the threads the batch ran on (threads_used),
+            # not those asked for, which a small batch leaves idle
+            per = runnable_threads(used if used is not None else int(rec.get("threads", 1)))
             rec["cycles_per_byte"] = cycles_per_byte(med * 2**20, hz) * per
             rec["cpb_q1"] = cycles_per_byte(q3 * 2**20, hz) * per
             rec["cpb_q3"] = cycles_per_byte(q1 * 2**20, hz) * per
@@ -108,6 +114,14 @@ def summarize(rows: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _threads_used(g: pd.DataFrame) -> int | None:
+    """The threads a cell's batches ran on (the ``threads_used`` column), or None for a run
+    that does not record them (made before it was kept, or a kind without threads)."""
+    if "threads_used" not in g or not g["threads_used"].notna().any():
+        return None
+    return int(g["threads_used"].dropna().astype(int).max())
+
+
 _OPS = {"encrypt": "encrypt", "decrypt": "decrypt", "write": "encrypt", "read": "decrypt"}
 
 
@@ -135,6 +149,11 @@ def format_summary(summary: pd.DataFrame, kind: str, limit: int = 60) -> str:
                             "op", "rw", "rwmixread", "bs", "iodepth") if c in df]
         varying = [c for c in cols if df[c].nunique() > 1 or c in ("cipher", "op")]
         show = pd.DataFrame({c: df[c] for c in varying})
+        if "threads" in show and "threads_used" in df:
+            used = df["threads_used"]
+            if (used.notna() & (used != df["threads"])).any():  # a batch left threads idle
+                show.insert(list(show.columns).index("threads") + 1, "thr used",
+                            used.map(lambda x: "-" if x != x else f"{int(x)}"))
         show["MiB/s"] = df["median"].map("{:.1f}".format)
         if "gb_s" in df:
             show["GB/s"] = df["gb_s"].map("{:.2f}".format)
@@ -174,10 +193,11 @@ def format_summary(summary: pd.DataFrame, kind: str, limit: int = 60) -> str:
 _COLUMN_HELP = {
     "MiB/s": "median of the repetitions, 2^20 B/s",
     "GB/s": "the same in 10^9 B/s",
-    "c/B": "reference (TSC) cycles per byte per thread, from wall time",
+    "thr used": "threads the batch ran on (the data path splits a batch only where it pays)",
+    "c/B": "reference (TSC) cycles per byte per thread used, from wall time",
     "cpu c/B": "the same from the CPU time the threads received (robust to contention)",
     "IQR%": "spread of the repetitions (IQR / median)",
-    "CPU/thr": "least CPU share a thread got (1.00 = a core each)",
+    "CPU/thr": "least CPU share a thread used got (1.00 = a core each)",
     "CPU": "CPU seconds per wall second",
     "IOPS": "I/Os per second",
     "p99 us": "99th percentile completion latency",

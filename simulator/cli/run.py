@@ -242,8 +242,17 @@ def _run_json(result: Any) -> dict[str, Any]:
     from simulator.bench.compare import compare_json
 
     doc = compare_json([result.path])["runs"][0] if not result.summary.empty else {}
+    # the grid's cells this machine could not run (an engine it lacks, a cipher an engine
+    # does not run), with why, and the run's notes (what of the data path is missing)
+    skipped = list(result.meta.get("skipped_cells") or [])
+    reasons: dict[str, int] = {}
+    for s in skipped:
+        reasons[s.get("reason", "?")] = reasons.get(s.get("reason", "?"), 0) + 1
     doc.update(path=str(result.path), already_complete=result.already_complete,
                cells_total=result.cells_total, cells_run=result.cells_run,
+               cells_resumed=0 if result.already_complete else result.cells_skipped,
+               cells_skipped=len(skipped), skipped_reasons=reasons, skipped_cells=skipped,
+               notes=list(result.meta.get("notes") or []),
                plots=[str(p) for p in result.plots],
                summary=json.loads(result.summary.to_json(orient="records"))
                if not result.summary.empty else [],
@@ -359,32 +368,76 @@ def cmd_bench(args: argparse.Namespace) -> int:
                      + ", ".join(map(str, CIPHER_KEY_BITS[name])), "bench")
                 return 2
             configs.append((name, kb))
-    dp = default_datapath()
-    why = dp.check_engine(args.engine)
-    if why:
-        _err(f"engine {args.engine!r} is not available here: {why}", "bench")
-        return 2
     from simulator.bench.datapath import describe_engine
-    from simulator.crypt import ipp_unavailable_reason
 
-    notes = []
-    ipp_why = ipp_unavailable_reason() if args.engine in ("auto", "native") else None
-    if ipp_why:  # the one-line note the data-path issue asks for: a fallback, not an error
-        notes.append(ipp_why)  # (each row names the backend that ran it)
-    rows = bench(configs, engine=args.engine, sector_size=args.sector_size,
+    dp = default_datapath()
+    try:
+        engine, notes = bench_engine(args.engine, dp)
+    except ValueError as exc:  # a name that means nothing (argparse's choices catch most)
+        _err(str(exc), "bench")
+        return 2
+    rows = bench(configs, engine=engine, sector_size=args.sector_size,
                  seconds=args.seconds, threads=args.threads, datapath=dp,
                  repetitions=args.repeat)
-    d = describe_engine(dp.get_engine(args.engine), args.engine)  # with the choices made
-    note = (f"fargate-sim bench: engine {d['engine']} ({d['library']} {d['version']}), "
-            f"1 MiB buffers, {args.sector_size}-byte sectors, {args.threads} thread(s), "
+    # with the choices made; "engine" is what ran as asked ("auto"), not the selector's name
+    d = describe_engine(dp.get_engine(engine), engine, dp.get_engine)
+    # the backend each configuration ran on (auto/native choose per cipher)
+    chosen = {f"{name}:{bits}": r.engine
+              for (name, bits), r in zip(configs, rows, strict=True) if r.engine}
+    note = (f"fargate-sim bench: {_engine_heading(d)}, 1 MiB buffers, "
+            f"{args.sector_size}-byte sectors, {args.threads} thread(s), "
             f"{args.repeat} repetitions")
     if args.json:
         import json
 
-        print(json.dumps({"engine": d, "notes": notes, "sector_size": args.sector_size,
-                          "threads": args.threads, "repetitions": args.repeat,
+        print(json.dumps({"engine": {**d, "chosen": chosen}, "engine_asked": args.engine,
+                          "notes": notes,
+                          "sector_size": args.sector_size, "threads": args.threads,
+                          "repetitions": args.repeat,
                           "unit": "MiB/s (2^20 B/s); spread = IQR / median",
                           "rows": [r.to_dict() for r in rows]}, indent=2))
     else:
         print(format_table(rows, note, notes))
     return 0
+
+
+def bench_engine(asked: str, dp: Any) -> tuple[str, list[str]]:
+    """The engine ``bench`` runs for ``--engine asked`` and its notes, one line each.
+
+    A missing or unloadable library is a note and a fallback, never an error (the data-path
+    issue): a known engine this machine lacks (``native-ipp`` without IPP Crypto, any native
+    one with the extension disabled) runs ``auto`` instead, each row naming the backend that
+    ran it, under one line saying what is missing and why.  ``auto``/``native`` note what of
+    the data path they run without.  Raises ValueError for a name that means nothing."""
+    why = dp.check_engine(asked)
+    missing = list(dp.notes())
+    if why is None:
+        return asked, missing if asked in ("auto", "native") else []
+    if not dp.knows_engine(asked):
+        raise ValueError(f"engine {asked!r}: {why}")
+    fallback = dp.check_engine("auto")
+    if fallback is not None:
+        raise ValueError(f"engine {asked!r} is not available here ({_unprefixed(asked, why)})"
+                         f" and neither is auto: {_unprefixed('auto', fallback)}")
+    what = "; ".join(missing) or _unprefixed(asked, why)
+    return "auto", [f"--engine {asked}: {what}; running auto instead (each row names the "
+                    "backend that ran it)"]
+
+
+def _unprefixed(name: str, why: str) -> str:
+    """An engine's reason without the "engine 'NAME' unavailable: " that get_engine's
+    message starts with (so a note says it once)."""
+    for head in (f"engine {name!r} unavailable: ", f"{name} engine unavailable: "):
+        if why.startswith(head):
+            return why[len(head):]
+    return why
+
+
+def _engine_heading(d: dict[str, str]) -> str:
+    """The bench header's words for the engine asked: each library beside its own version
+    (a selector's candidates paired, not its joined libraries then its joined versions)."""
+    if d.get("backends"):  # auto/native: a backend per cipher, each row names its own
+        return (f"engine {d['engine']} (per cipher the fastest of: {d['backends']}; each row "
+                "names the backend it chose)")
+    via = f" = {d['resolves_to']}" if d.get("resolves_to") else ""  # auto without natives
+    return f"engine {d['engine']}{via} ({d.get('library', '?')} {d.get('version', '?')})"

@@ -29,6 +29,16 @@ class FakeEngine:
             self.fail_on_call = None
             raise self.exc
 
+    def describe(self) -> dict[str, str]:
+        """Provenance, as every engine gives it."""
+        return {"engine": self.name, "library": "XOR of the first 64 bytes (test fake)",
+                "version": "0", "code_path": "Python bytes loop"}
+
+    def threads_used(self, spec: Any, nbytes: int, threads: int) -> int:
+        """Always one, as the real portable engine: the XOR runs on the calling thread
+        whatever ``threads`` asks."""
+        return 1
+
     def encrypt_sectors(self, spec: Any, key: Any, src: Any, dst: Any, first_sector: int,
                         metadata: Any = None, threads: int = 1) -> None:
         self._tick()
@@ -40,6 +50,13 @@ class FakeEngine:
     def decrypt_sectors(self, spec: Any, key: Any, src: Any, dst: Any, first_sector: int,
                         metadata: Any = None, threads: int = 1) -> None:
         self.encrypt_sectors(spec, key, src, dst, first_sector, None, threads)
+
+
+class OldFakeEngine(FakeEngine):
+    """A fake from before engines said how many threads a batch runs on (no threads_used):
+    the harness takes the threads asked for."""
+
+    threads_used = None  # type: ignore[assignment]
 
 
 def fake_datapath(engine: FakeEngine | None = None) -> DataPath:

@@ -6,6 +6,10 @@ cipher, keyed once, as EncryptedVolume uses it.  Before timing, the batch is enc
 decrypted once through that same path and compared with the plaintext, so a fast but wrong
 path cannot produce a number.
 
+``threads`` is what a cell asks the engine for; ``threads_used`` is how many the batch really
+runs on (``engine.threads_used``: the data path splits a batch only where it pays), and the CPU
+share and cycles per byte per thread are taken over those.
+
 The batch's buffers sit at fixed places in memory, the same in every process: page-aligned,
 with each call's source and destination half a page apart (:func:`sector_buffers`). Where
 ``malloc`` puts a megabyte depends on the process: a plain Python process takes it from the heap
@@ -25,7 +29,7 @@ from typing import Any
 
 from simulator.bench.ceiling import SampleKey
 from simulator.bench.contention import runnable_threads
-from simulator.bench.datapath import DataPath
+from simulator.bench.datapath import DataPath, provenance, threads_used
 from simulator.bench.grid import Cell
 from simulator.bench.measure import measure
 from simulator.bench.runners.base import RunContext, Runner, check_engines, engine_cannot_run
@@ -86,8 +90,9 @@ class ThroughputRunner(Runner):
     """Encrypt or decrypt ``batch`` bytes per call through ``engine`` and time it."""
 
     kind = "throughput"
-    columns = ("engine_impl", "rep", "calls", "bytes", "seconds", "cpu_seconds", "cpu_user",
-               "cpu_sys", "cpu_util", "cpu_share", "cpu_stall", "mib_s", "mb_s", "gb_s")
+    columns = ("engine_impl", "library", "library_version", "code_path", "threads_used",
+               "rep", "calls", "bytes", "seconds", "cpu_seconds", "cpu_user", "cpu_sys",
+               "cpu_util", "cpu_share", "cpu_stall", "mib_s", "mb_s", "gb_s")
     rate_column = "mib_s"
     split_column = "op"
     grid = GRID
@@ -153,10 +158,15 @@ class ThroughputRunner(Runner):
             def call() -> None:
                 dec(enc_meta)
         m = ctx.spec.measure
+        # CPU per thread over the threads the batch really runs on: the data path splits a
+        # batch only where it pays, and a 64 KiB batch asked for two threads runs on one
+        used = threads_used(engine, spec, batch, threads)
         reps = measure(call, bytes_per_call=batch, warmup=m.warmup,
-                       repetitions=m.repetitions, min_time=m.min_time, threads=threads)
-        impl = str(getattr(engine, "name", p["engine"]))
-        return [{"engine_impl": impl, **r.to_row()} for r in reps]
+                       repetitions=m.repetitions, min_time=m.min_time, threads=used)
+        # the backend that ran the cipher (auto/native: the one chosen for this spec), its
+        # library, version and CPU code path
+        ran = provenance(engine, spec)
+        return [{**ran, "threads_used": used, **r.to_row()} for r in reps]
 
 
 def _engine(ctx: RunContext, dp: DataPath, name: str) -> Any:

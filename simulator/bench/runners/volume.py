@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from simulator.bench.ceiling import SampleKey
-from simulator.bench.datapath import DataPath
+from simulator.bench.datapath import DataPath, provenance
 from simulator.bench.grid import Cell
 from simulator.bench.measure import Stopwatch, percentiles
 from simulator.bench.runners.base import (
@@ -90,9 +90,9 @@ class VolumeRunner(Runner):
     """Time-based fio-style I/O through the encrypted volume."""
 
     kind = "volume"
-    columns = ("engine_impl", "op", "rep", "ios", "bytes", "seconds", "cpu_seconds",
-               "cpu_user", "cpu_sys", "cpu_util", "cpu_share", "cpu_stall", "iops", "mib_s",
-               "mb_s", "clat_mean_us",
+    columns = ("engine_impl", "library", "library_version", "code_path", "op", "rep", "ios",
+               "bytes", "seconds", "cpu_seconds", "cpu_user", "cpu_sys", "cpu_util",
+               "cpu_share", "cpu_stall", "iops", "mib_s", "mb_s", "clat_mean_us",
                "clat_p50_us", "clat_p90_us", "clat_p99_us", "clat_p99_9_us")
     rate_column = "mib_s"
     split_column = "op"
@@ -139,13 +139,14 @@ class VolumeRunner(Runner):
                 with Stopwatch() as sw:
                     job.run_for(m.min_time)
                 rows += job.rows(rep, sw.sample)
-            impl = str(getattr(vol, "engine", p["engine"]))
+            impl = str(getattr(vol, "engine", p["engine"]))  # the backend the volume bound
         finally:
             close = getattr(vol, "close", None)
             if close:
                 close()
+        ran = {**provenance(dp.get_engine(impl), spec), "engine_impl": impl}
         for row in rows:
-            row["engine_impl"] = impl
+            row.update(ran)
         return rows
 
 
