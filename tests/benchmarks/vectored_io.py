@@ -1,7 +1,7 @@
 """EncryptedVolume vectored I/O on this machine in thread CPU time (issue 15's writev figure).
 
     python tests/benchmarks/vectored_io.py [--engines native-ipp,native-openssl]
-        [--ciphers aes-xts-plain64:512,aes-gcm-random:256] [--repeat 5]
+        [--ciphers aes-xts-plain64:512,aes-gcm-random:256] [--repeat 5] [--sizes 16,64,4096]
 
 An engine this machine lacks (no IPP Crypto, ``FARGATE_SIM_DISABLE_IPP=1``) is skipped with
 one line naming it and why; the exit status is 0 when anything ran, 2 when nothing could.
@@ -97,6 +97,26 @@ def measure(engine: str, text: str, repeat: int) -> dict[str, float]:
     return got
 
 
+def by_size(engine: str, text: str, mib: int, repeat: int) -> tuple[float, float, float]:
+    """(writev, hot 256 KiB write, 256 KiB write at random places) bytes/s in a store of
+    ``mib`` MiB written whole once: where the scattered pieces leave the caches."""
+    spec = CipherSpec.parse(text)
+    size = mib << 20
+    vol = EncryptedVolume(size, spec, os.urandom(spec.key_bytes), engine=engine)
+    big, data = os.urandom(BIG), os.urandom(PIECE)
+    for off in range(0, size, BIG):
+        vol.write(off, big)
+    rng = random.Random(1)
+    reqs = [[(k * PIECE, data) for k in rng.sample(range(size // PIECE), PIECES)]
+            for _ in range(1024)]
+    spots = [rng.randrange(size // BIG) * BIG for _ in range(1024)]
+    got = (cpu_rate(lambda i: vol.writev(reqs[i]), repeat),
+           cpu_rate(lambda i: vol.write(0, big), repeat),
+           cpu_rate(lambda i: vol.write(spots[i], big), repeat))
+    vol.close()
+    return got
+
+
 def runnable(names: list[str]) -> list[str]:
     """The engines of ``names`` that can run here; one line for each that cannot, naming it
     and why (no IPP Crypto, the native extension disabled: a note, never a traceback)."""
@@ -118,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated; one this machine lacks is skipped, and said")
     ap.add_argument("--ciphers", default="aes-xts-plain64:512,aes-gcm-random:256")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--sizes", default="",
+                    help="instead: writev against one 256 KiB write per store size, e.g. "
+                         "16,64,256,1024,4096 (MiB, each written whole once)")
     args = ap.parse_args(argv)
     print(f"load average: {os.getloadavg()[0]:.2f}; GB/s in thread CPU time, best of "
           f"{args.repeat}")
@@ -125,6 +148,16 @@ def main(argv: list[str] | None = None) -> int:
     if not engines:
         print("nothing to measure: no engine asked for can run here")
         return 2
+    if args.sizes:
+        print(f"{'backend':<16}{'cipher':<22}{'store MiB':>10}{'writev':>10}{'w256 hot':>10}"
+              f"{'ratio':>8}{'w256 rnd':>10}{'ratio':>8}")
+        for engine in engines:
+            for text in args.ciphers.split(","):
+                for mib in (int(m) for m in args.sizes.split(",")):
+                    wv, hot, rnd = by_size(engine, text, mib, args.repeat)
+                    print(f"{engine:<16}{text:<22}{mib:10d}{wv / 1e9:10.2f}{hot / 1e9:10.2f}"
+                          f"{wv / hot:8.2f}{rnd / 1e9:10.2f}{wv / rnd:8.2f}", flush=True)
+        return 0
     head = ("writev", "w256 hot", "ratio", "w256 cold", "ratio", "adjacent", "ratio", "readv",
             "readintov", "r256 cold", "ratio", "writev 4M", "ratio")
     print(f"{'backend':<16}{'cipher':<22}" + "".join(f"{h:>10}" for h in head))

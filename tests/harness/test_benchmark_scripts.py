@@ -85,3 +85,14 @@ def test_readme_lists_vectored_io_beside_compare_backends() -> None:
     what = line.split("#", 1)[1]
     for words in ("writev", "readv", "64 scattered 4 KiB", "256 KiB", "thread CPU time"):
         assert words in what, words
+
+
+def test_vectored_io_sizes_sweep_prints_a_row_per_store_size() -> None:
+    """--sizes: writev of 64 scattered 4 KiB pieces against one 256 KiB write, per store size
+    (the issue's writev figure, where the pieces leave the caches)."""
+    p = _script("vectored_io.py", "--engines", "cryptography", "--ciphers",
+                "aes-xts-plain64:512", "--sizes", "1,2", "--repeat", "1")
+    assert p.returncode == 0, p.stderr
+    rows = [line.split() for line in p.stdout.splitlines() if line.startswith("cryptography")]
+    assert [r[2] for r in rows] == ["1", "2"] and all(len(r) == 8 for r in rows)
+    assert all(float(r[3]) > 0 and float(r[5]) > 0 for r in rows)
