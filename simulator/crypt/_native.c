@@ -2540,6 +2540,7 @@ static Py_ssize_t vm_spans(VolumeMap *vm, vpiece_t *p, Py_ssize_t np, size_t tot
                            vspan_t **out)
 {
     size_t cap = total + (size_t)np + 1, ns = 0, pos = 0;
+    const uint64_t chunks = (vm->sectors + vm->spc - 1) / vm->spc; /* slots are 1..chunks */
     vspan_t *sp = PyMem_Malloc(cap * sizeof *sp); /* each entry set below */
     if (sp == NULL) {
         PyErr_NoMemory();
@@ -2552,6 +2553,8 @@ static Py_ssize_t vm_spans(VolumeMap *vm, vpiece_t *p, Py_ssize_t np, size_t tot
             size_t a = (size_t)vm_mod(sec, vm->spc, vm->sshift);
             size_t b = end - sec < vm->spc - a ? a + (size_t)(end - sec) : vm->spc;
             uint64_t slot = vm_slot_of(slots, idx);
+            if (slot > chunks) /* a slot past the mappings: never read or write there */
+                goto bad_slot;
             unsigned char *bits = slot ? bitmap + (slot - 1) * vm->stride : vm->no_bits;
             int empty = !slot || !bits_any(bits, vm->stride);
             PyObject *ch = NULL;
@@ -2566,13 +2569,9 @@ static Py_ssize_t vm_spans(VolumeMap *vm, vpiece_t *p, Py_ssize_t np, size_t tot
             }
             if (write && !slot) { /* created just now: its slot is set */
                 slot = vm_slot_of(slots, idx);
-                if (!slot) {
+                if (!slot || slot > chunks) {
                     Py_XDECREF(ch);
-                    for (size_t k = 0; k < ns; k++)
-                        Py_XDECREF(sp[k].chunk);
-                    PyMem_Free(sp);
-                    PyErr_SetString(PyExc_RuntimeError, "chunk_for_write gave the chunk no slot");
-                    return -1;
+                    goto bad_slot;
                 }
                 bits = bitmap + (slot - 1) * vm->stride;
             }
@@ -2592,6 +2591,12 @@ static Py_ssize_t vm_spans(VolumeMap *vm, vpiece_t *p, Py_ssize_t np, size_t tot
     }
     *out = sp;
     return (Py_ssize_t)ns;
+bad_slot:
+    for (size_t k = 0; k < ns; k++)
+        Py_XDECREF(sp[k].chunk);
+    PyMem_Free(sp);
+    PyErr_SetString(PyExc_RuntimeError, "a chunk's slot is missing or past the slot table");
+    return -1;
 }
 
 static void vm_spans_free(vspan_t *sp, Py_ssize_t ns)

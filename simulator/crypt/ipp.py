@@ -115,9 +115,9 @@ def _loader_path(soname: str) -> str | None:
                                  check=False).stdout
         except (OSError, subprocess.SubprocessError):
             continue
-        for line in out.splitlines():
+        for line in out.splitlines():  # "libippcp.so.13 (libc6,x86-64) => /path"
             name, _, target = line.strip().partition(" => ")
-            if name.split(" (")[0] == soname and os.path.isabs(target):
+            if name.split(" (")[0] == soname and "x86-64" in name and os.path.isabs(target):
                 return target
     return None
 

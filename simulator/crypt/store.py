@@ -305,6 +305,13 @@ class SparseStore:
             else None
         self._free_slots: list[int] = []  # of dropped chunks (their bitmap and record zero)
         self._next_slot = 1
+        if self._arena is not None and (self._bitmap is None or self._slots is None or
+                                        (metadata_size and self._records is None)):
+            # a reservation refused after the arena's (a mapping limit, strict overcommit):
+            # all of them or none, else chunks would share the first bitmap and record
+            self._arena = self._bitmap = self._records = self._slots = None
+            self._arena_view = self._bitmap_view = self._records_view = None
+            self._slots_view = None
         self._zeros = _zeros(max(chunk_bytes, self.sectors_per_chunk * max(metadata_size, 1)))
         self.sectors_allocated = 0
 
@@ -332,20 +339,22 @@ class SparseStore:
             arena = self._arena_view is not None
             bits, recs, slots = self._bitmap_view, self._records_view, self._slots_view
             stride = self.bitmap_stride
-            at = 0
+            slot = 0
             if slots is not None:
-                if self._free_slots:
-                    slot = self._free_slots.pop()
-                else:
-                    slot, self._next_slot = self._next_slot, self._next_slot + 1
-                at = slot - 1
-            ch = self._chunks[idx] = Chunk(
+                slot = self._free_slots[-1] if self._free_slots else self._next_slot
+            at = max(slot - 1, 0)
+            ch = Chunk(
                 None if arena else _anonymous(self.chunk_bytes),
                 idx * self.chunk_bytes if arena else 0, self.sectors_per_chunk, self.metadata_size,
                 bits, at * stride, recs, at * RECORD_BYTES,
             )
-            if slots is not None:  # published last: native code sees a whole chunk or none
-                slots[idx] = at + 1
+            if slots is not None:  # taken once the chunk exists; published last
+                if self._free_slots:
+                    self._free_slots.pop()
+                else:
+                    self._next_slot += 1
+                slots[idx] = slot
+            self._chunks[idx] = ch
         return ch
 
     @staticmethod

@@ -164,3 +164,23 @@ def test_a_volume_larger_than_memory_gets_its_arena(monkeypatch):
     pieces = [(k * (1 << 30), os.urandom(4096)) for k in (0, 77, 199)]
     vol.writev(pieces)
     assert vol.readv([(o, 4096) for o, _ in pieces]) == [d for _, d in pieces]
+
+
+def test_a_refused_side_reservation_leaves_the_store_without_an_arena(monkeypatch):
+    """The arena, the bitmap, the records and the slot table are reserved apart; if any
+    after the arena is refused (a mapping limit, strict overcommit), the store keeps none of
+    them rather than let chunks share the first bitmap and record."""
+    from simulator.crypt import store as store_mod
+
+    real, calls = store_mod._reserve, []
+
+    def refuse_fourth(size):
+        calls.append(size)
+        return None if len(calls) == 4 else real(size)
+
+    monkeypatch.setattr(store_mod, "_reserve", refuse_fourth)
+    store = SparseStore(4096, 1 << 12, MSIZE, chunk_bytes=1 << 20)
+    assert store._arena is None and store._bitmap is None and store._slots is None
+    a, b = store.chunk_for_write(0), store.chunk_for_write(5)
+    store.mark_written(a, 3, 4)
+    assert store.is_written(3) and not store.is_written(5 * 256 + 3) and b.written != a.written
