@@ -1442,8 +1442,13 @@ static int get_sectors(PyObject *obj, Py_buffer *view, size_t n)
         formatted = 0;
     }
     const char *f = formatted && view->format != NULL ? view->format : "B";
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     static const char *const unsigned_f[] = {"Q", "<Q", "=Q", "@Q", "L", "N", "B"};
     static const char *const signed_f[] = {"q", "<q", "=q", "@q", "l", "n"};
+#else /* "<" is the native order only on a little-endian host */
+    static const char *const unsigned_f[] = {"Q", "=Q", "@Q", "L", "N", "B"};
+    static const char *const signed_f[] = {"q", "=q", "@q", "l", "n"};
+#endif
     int sign = -1;
     for (size_t i = 0; i < sizeof unsigned_f / sizeof *unsigned_f && sign < 0; i++)
         if (strcmp(f, unsigned_f[i]) == 0)

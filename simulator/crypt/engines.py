@@ -31,6 +31,7 @@ import logging
 import operator
 import os
 import struct
+import sys
 import threading
 import time
 import warnings
@@ -179,9 +180,10 @@ def _byte_view(obj: Any, what: str, writable: bool) -> memoryview:
 
 #: struct formats of a ``sectors`` buffer: 64-bit integers (signed ones checked for negatives;
 #: raw bytes are taken as packed native uint64, as the native backends read them)
-_SECTOR_FORMATS = {"Q": False, "<Q": False, "=Q": False, "@Q": False, "L": False, "N": False,
-                   "q": True, "<q": True, "=q": True, "@q": True, "l": True, "n": True,
-                   "B": False}
+_SECTOR_FORMATS = {"Q": False, "=Q": False, "@Q": False, "L": False, "N": False,
+                   "q": True, "=q": True, "@q": True, "l": True, "n": True, "B": False,
+                   # explicitly little-endian: the native order only where it is little-endian
+                   **({"<Q": False, "<q": True} if sys.byteorder == "little" else {})}
 
 
 def _sector_numbers(sectors: Any, n: int) -> memoryview:
