@@ -1971,6 +1971,9 @@ typedef struct {
     int stream;       /* the store outgrows the caches: writev streams short runs through a
                        * bounce buffer (VM_BOUNCE_RUN); runs keep the scattered loop (batch_join) */
     int ushift, sshift; /* log2 of unit and spc where a power of two, else -1 */
+    int busy;           /* a request is under way: Python code it runs (chunk_for_write, a
+                         * finalizer) must not change the store under it (EncryptedVolume
+                         * refuses its own methods then; a nested native request is refused) */
 } VolumeMap;
 
 /* x / d and x % d by a divisor of the map (shift: its log2, or -1): the sector size always is a
@@ -2629,6 +2632,7 @@ typedef struct {
     unsigned char **dsts;
     uint64_t *secs;
     unsigned char *meta;
+    VolumeMap *owner; /* the map whose busy flag this request set (vm_end clears it) */
 } vreq_t;
 
 /* Parses and lays out a request: 1 ready, 0 not handled here (the caller returns None),
@@ -2637,6 +2641,14 @@ static int vm_begin(VolumeMap *vm, PyObject *pieces, int mode, int aead, int met
                     vreq_t *r)
 {
     memset(r, 0, sizeof *r);
+    if (vm->busy) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the volume is in the middle of a request (called again from code that "
+                        "request ran, such as a finalizer)");
+        return -1;
+    }
+    vm->busy = 1;
+    r->owner = vm;
     if (!PyList_CheckExact(pieces) && !PyTuple_CheckExact(pieces))
         return 0;
     /* no snapshot of a list (copying it cost 1.3 % of a 64-piece writev): Python code can run
@@ -2704,6 +2716,8 @@ static int vm_begin(VolumeMap *vm, PyObject *pieces, int mode, int aead, int met
 
 static void vm_end(vreq_t *r)
 {
+    if (r->owner != NULL)
+        r->owner->busy = 0;
     PyMem_RawFree(r->block);
     vm_spans_free(r->sp, r->ns);
     if (r->have_arena)
@@ -3045,6 +3059,8 @@ static void VolumeMap_dealloc(VolumeMap *vm)
 }
 
 static PyMemberDef VolumeMap_members[] = {
+    {"busy", T_INT, offsetof(VolumeMap, busy), READONLY,
+     "a request is under way (EncryptedVolume refuses re-entrant calls then)"},
     {"stream", T_INT, offsetof(VolumeMap, stream), 0,
      "writev: short runs of several pieces are encrypted into a bounce buffer and streamed\n"
      "into the arena (non-temporal stores): for stores larger than the caches."},

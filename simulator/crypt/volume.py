@@ -85,11 +85,18 @@ _Run = tuple[int, memoryview]  # (first sector, whole sectors of data)
 
 
 def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a public method under the volume's lock (one request at a time)."""
+    """Run a public method under the volume's lock (one request at a time).  The lock is
+    re-entrant (a method may call another), so a call made from inside a native request on
+    this thread (a finalizer that runs while it allocates) is refused instead: it would change
+    the store under that request."""
 
     @functools.wraps(method)
     def run(self: EncryptedVolume, *args: Any, **kwargs: Any) -> Any:
         with self._lock:
+            vec = self._vec
+            if vec is not None and vec.busy:
+                raise RuntimeError("the volume is in the middle of a request (called again "
+                                   "from code that request ran, such as a finalizer)")
             return method(self, *args, **kwargs)
 
     return run

@@ -456,3 +456,31 @@ def test_a_reused_slot_serves_its_new_chunk_only(spec_text, engine, monkeypatch)
     assert vol.readv([(a, 3 * unit), (b, unit), (b + 3 * unit, unit)]) == [
         bytes(3 * unit), second[:unit], second[unit:]]
     assert vol.readv([(b + unit, 2 * unit)]) == [bytes(2 * unit)]
+
+
+@pytest.mark.parametrize("engine", NATIVE)
+def test_a_call_back_into_the_volume_during_a_native_request_is_refused(engine, monkeypatch):
+    """Python code a native request runs (chunk_for_write; a finalizer that runs while it
+    allocates) must not change the store under it: the volume's lock lets the same thread in,
+    so such a call is refused, the request fails whole, and the volume works on after."""
+    from simulator.crypt import store as store_mod
+
+    spec = CipherSpec.parse("aes-xts-plain64:512:4096")
+    real, seen = store_mod.SparseStore.chunk_for_write, []
+
+    def reentrant(store, idx):
+        if idx == 3 and not seen:
+            seen.append(idx)
+            vol.discard(0, 1 << 20)  # would free chunk 0's slot for chunk 3
+        return real(store, idx)
+
+    monkeypatch.setattr(store_mod.SparseStore, "chunk_for_write", reentrant)
+    vol = EncryptedVolume(16 << 20, spec, _key(spec), engine=engine)
+    assert vol._vec is not None
+    vol.write(0, b"\x11" * 4096)
+    with pytest.raises(RuntimeError, match="middle of a request"):
+        vol.writev([(4096, b"\x22" * 4096), (3 << 20, b"\x33" * 4096)])
+    assert vol.read(0, 8192) == b"\x11" * 4096 + bytes(4096)  # nothing of it landed
+    assert vol.writev([(4096, b"\x22" * 4096), (3 << 20, b"\x33" * 4096)]) == 8192
+    assert vol.read(3 << 20, 8192) == b"\x33" * 4096 + bytes(4096)
+    assert vol.read(0, 8192) == b"\x11" * 4096 + b"\x22" * 4096
