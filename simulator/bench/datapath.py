@@ -156,14 +156,9 @@ def default_datapath() -> DataPath:
         return crypt.CipherSpec.parse(name, key_bits=key_bits or None, sector_size=sector_size)
 
     def engine_problems() -> dict[str, str | None]:
-        out: dict[str, str | None] = {}
-        for name in ENGINE_NAMES:
-            try:
-                crypt.get_engine(name)
-                out[name] = None
-            except Exception as exc:  # EngineUnavailableError, ValueError: say why
-                out[name] = str(exc)
-        return out
+        # the engines' own one-line reasons ("IPP Crypto unavailable: ..."), not get_engine's
+        # error, which wraps them in "engine 'NAME' unavailable: " (a note said it twice)
+        return {name: crypt.engine_unavailable_reason(name) for name in ENGINE_NAMES}
 
     def loops() -> dict[str, tuple[Any, dict[str, str]]]:
         out: dict[str, tuple[Any, dict[str, str]]] = {}

@@ -425,12 +425,10 @@ def bench_engine(asked: str, dp: Any) -> tuple[str, list[str]]:
 
 
 def _unprefixed(name: str, why: str) -> str:
-    """An engine's reason without the "engine 'NAME' unavailable: " that get_engine's
-    message starts with (so a note says it once)."""
-    for head in (f"engine {name!r} unavailable: ", f"{name} engine unavailable: "):
-        if why.startswith(head):
-            return why[len(head):]
-    return why
+    """An engine's reason without a "NAME engine unavailable: " head (so a note beside
+    "--engine NAME" says it once)."""
+    head = f"{name} engine unavailable: "
+    return why[len(head):] if why.startswith(head) else why
 
 
 def _engine_heading(d: dict[str, str]) -> str:

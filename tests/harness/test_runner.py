@@ -63,7 +63,7 @@ def test_a_grid_over_every_backend_skips_the_one_this_machine_lacks(tmp_path: Pa
     why the missing one's cells did not run (an engine name that means nothing is refused
     when the spec is read)."""
     dp = fake_datapath()
-    why = "engine 'native-ipp' unavailable: IPP Crypto unavailable: libippcp.so not found"
+    why = "IPP Crypto unavailable: libippcp.so not found"
     dp.engine_problems = lambda: {**dict.fromkeys(ENGINE_NAMES), "native-ipp": why}
     base = tiny_spec(tmp_path)
     assert base.path is not None
