@@ -416,11 +416,12 @@ class EncryptedVolume:
         Every piece is checked first, and partial sectors are read (and their tags verified)
         before anything is written, so a bad piece (:class:`VolumeRangeError`, ``TypeError``)
         or a partial sector that fails its tag (:class:`IntegrityError`) changes nothing.
-        Pieces that overlap apply in order.  On a native engine, whole-sector pieces that
-        share no sector (the usual vectored write) are one native call
-        (``_native.VolumeMap``): the piece table is built in C and every sector encrypted
-        straight into the store (short runs into a store larger than the caches through a
-        bounce buffer, streamed past the caches: see ``_STREAM_ABOVE``).  Otherwise whole
+        Pieces that overlap apply in order.  On a native engine, whole-sector pieces are one
+        native call (``_native.VolumeMap``): the piece table is built in C and every sector
+        encrypted straight into the store (short runs into a store larger than the caches
+        through a bounce buffer, streamed past the caches: see ``_STREAM_ABOVE``); pieces
+        that share sectors are written in parts, cut before each piece that meets an earlier
+        one, so later pieces win there too.  Otherwise whole
         sectors in short runs, wherever they lie, go to the engine in one call (each keeps its
         own sector number) and long contiguous runs are encrypted in place, as :meth:`write`
         does.
@@ -430,7 +431,7 @@ class EncryptedVolume:
             # scattered pieces of a store larger than the caches are streamed past them
             # (set again here: a discard or the Python path may have changed the store)
             vec.stream = self._store.sectors_allocated >= self._stream_from
-            done = vec.writev(pieces)  # whole sectors, none twice: one native call
+            done = vec.writev(pieces)  # whole sectors: one native call
             if done is not None:
                 nbytes, count, sectors, fresh = done
                 if fresh:

@@ -1,7 +1,8 @@
 """The native vectored path (``_native.VolumeMap``): writev/readv/readintov, and whole-sector
 write/read, in one C call with the piece table built there.  Every edge is checked against a
 flat bytearray model and against the other backends; anything the native path does not take
-(unaligned, overlapping, other types) must still behave exactly as the Python path."""
+(unaligned pieces, buffers that share bytes, other types) must still behave exactly as the
+Python path."""
 
 from __future__ import annotations
 
@@ -115,6 +116,51 @@ def _refuse(*_a, **_k):
     raise AssertionError("the request took the Python path")
 
 
+@st.composite
+def _overlapping(draw):
+    """Whole-sector pieces of one to five sectors anywhere in a small span (so that many
+    share sectors, whole or in part, some twice or more), zero-length ones too."""
+    spec_text, engine = draw(st.sampled_from(PAIRS))
+    unit = CipherSpec.parse(spec_text).sector_size
+    # around a chunk boundary, so that parts also straddle chunks
+    base = max(CHUNK // unit - 6, 0)
+    pieces = []
+    for _ in range(draw(st.integers(2, 40))):
+        first, n = draw(st.integers(0, 14)), draw(st.integers(0, 5))
+        pieces.append(((base + first) * unit, random.Random(len(pieces)).randbytes(n * unit)))
+    return spec_text, engine, pieces, draw(st.booleans()), draw(st.sampled_from([1, 2]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_overlapping())
+def test_overlapping_whole_sector_pieces_stay_native_and_later_ones_win(req):
+    """A vectored write whose pieces share sectors is one native call too (cut before each
+    piece that meets an earlier one, the parts written in turn): what it leaves is what the
+    pieces written one by one leave, on one thread or two, streamed or not, and it counts
+    every sector it encrypted and every sector it newly wrote."""
+    spec_text, engine, pieces, stream, threads = req
+    spec = CipherSpec.parse(spec_text)
+    skip_unless_runs(engine, spec)
+    vol = EncryptedVolume(SIZE, spec, _key(spec), engine=engine, chunk_bytes=CHUNK,
+                          threads=threads)
+    if stream:
+        vol._stream_from = 0
+    model = bytearray(SIZE)
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("_vector", "_pair_list", "_write_view", "_decrypt_run"):
+            mp.setattr(EncryptedVolume, name, _refuse)
+        assert vol.writev(pieces) == sum(len(d) for _, d in pieces)
+        for off, data in pieces:
+            model[off : off + len(data)] = data
+        assert vol.readv([(0, SIZE)]) == [bytes(model)]
+    unit = spec.sector_size
+    written = {o // unit + k for o, d in pieces for k in range(len(d) // unit)}
+    stats = vol.stats
+    assert stats.sectors_allocated == len(written)
+    assert stats.sectors_encrypted == sum(len(d) for _, d in pieces) // unit
+    assert stats.write_requests == len(pieces)
+
+
 @pytest.mark.parametrize("engine", NATIVE)
 @pytest.mark.parametrize("spec_text", ["aes-xts-plain64:512:4096", "aes-gcm-random:256:4096"])
 def test_scattered_pieces_read_back_on_every_other_backend(spec_text, engine, monkeypatch):
@@ -191,6 +237,36 @@ def test_streamed_short_runs_land_whole_beside_long_ones(spec_text, engine, monk
 
 @pytest.mark.parametrize("engine", NATIVE)
 @pytest.mark.parametrize("spec_text", ["aes-xts-plain64:512:4096", "aes-gcm-random:256:512"])
+def test_a_request_written_again_lands_whole_streamed_or_in_place(spec_text, engine,
+                                                                  monkeypatch):
+    """A store larger than the caches streams short runs past them, except where a recent
+    request began one on the same page (likely still cached: written in place).  Writing one
+    request again and again, each time with new data, flips its pieces between the two; every
+    pass reads back whole, here and on every backend."""
+    spec = CipherSpec.parse(spec_text)
+    skip_unless_runs(engine, spec)
+    unit, size = spec.sector_size, 4 << 20
+    vol = EncryptedVolume(size, spec, _key(spec), engine=engine, chunk_bytes=CHUNK)
+    for name in ("_vector", "_pair_list"):
+        monkeypatch.setattr(vol, name, _refuse)
+    vol._stream_from = 0
+    rng = random.Random(11)
+    places = rng.sample(range(size // 4096), 48)
+    for n in range(4):
+        # pieces on the same pages each pass, some moved within their page
+        pieces = [(p * 4096 + (n % 2) * unit * (unit < 4096), rng.randbytes(unit))
+                  for p in places]
+        assert vol.writev(pieces) == len(pieces) * unit
+        assert vol.readv([(o, unit) for o, _ in pieces]) == [d for _, d in pieces]
+    ct, meta = vol.raw(0, size // unit)
+    for other in available_engines():
+        twin = EncryptedVolume(size, spec, _key(spec), engine=other)
+        twin.raw_write(0, ct, meta)
+        assert [twin.read(o, unit) for o, _ in pieces] == [d for _, d in pieces], other
+
+
+@pytest.mark.parametrize("engine", NATIVE)
+@pytest.mark.parametrize("spec_text", ["aes-xts-plain64:512:4096", "aes-gcm-random:256:512"])
 def test_chunks_of_any_sector_count_map_pieces_right(spec_text, engine, monkeypatch):
     """A chunk of 3 pages (3 or 24 sectors: no power of two, so the map divides instead of
     shifting) places pieces that straddle chunks where a power-of-two chunk would not."""
@@ -224,6 +300,12 @@ def test_xts_ciphertext_is_the_same_as_the_python_paths(engine):
     assert fast.writev(pieces) == slow.writev(pieces)
     assert fast.raw(0, SIZE // 512) == slow.raw(0, SIZE // 512)
     assert fast.stats == slow.stats
+    # pieces that share sectors: the native path cuts the request, the Python path applies
+    # the pieces in order; both leave the same ciphertext and count alike
+    again = [(512 * s, bytes([s + 100]) * 512 * n) for s, n in ((1, 1), (30, 4), (0, 2), (1, 3))]
+    assert fast.writev(again) == slow.writev(again)
+    assert fast.raw(0, SIZE // 512) == slow.raw(0, SIZE // 512)
+    assert fast.stats == slow.stats
 
 
 @pytest.mark.parametrize("engine", NATIVE)
@@ -249,7 +331,8 @@ def test_unwritten_and_discarded_sectors_read_as_zeros(engine, no_python_path):
 
 @pytest.mark.parametrize("engine", NATIVE)
 def test_what_the_native_path_leaves_to_python_still_works(engine):
-    """Overlapping pieces (later wins), unaligned pieces, lists and generators."""
+    """Unaligned pieces, lists and generators, buffers that share bytes; and overlapping
+    pieces (later wins), which the native path writes part by part."""
     vol = _volume("aes-gcm-random:256:512", engine)
     vol.writev([(0, b"1" * 1024), (512, b"2" * 512)])  # overlap: in order
     assert vol.read(0, 1024) == b"1" * 512 + b"2" * 512
@@ -367,8 +450,8 @@ def test_a_request_split_across_two_threads_lands_whole(engine, spec_text, no_py
 @pytest.mark.parametrize("count", [17, 40, 100])
 def test_many_shuffled_pieces_are_checked_for_overlap_in_c(engine, count, monkeypatch):
     """More pieces than one sorting run (16): disjoint ones in any order, as a list or a tuple,
-    stay one native call; one sector written twice, anywhere in the request, goes to the
-    Python path, where the later piece wins."""
+    stay one native call; so does a request writing one sector twice, anywhere in it, and
+    the later piece wins, as on the Python path."""
     vol = _volume("aes-gcm-random:256:512", engine)
     rng = random.Random(count)
     sectors = rng.sample(range(SIZE // 512), count)
@@ -378,17 +461,20 @@ def test_many_shuffled_pieces_are_checked_for_overlap_in_c(engine, count, monkey
         assert vol.writev(pieces) == count * 512
         assert vol.writev(tuple(reversed(pieces))) == count * 512
     assert vol.readv([(s * 512, 512) for s in sectors]) == [d for _, d in pieces]
-    taken = []
-    python_vector = EncryptedVolume._vector
-    monkeypatch.setattr(EncryptedVolume, "_vector",
-                        lambda self, *a, **k: taken.append(1) or python_vector(self, *a, **k))
+    monkeypatch.setattr(EncryptedVolume, "_vector", _refuse)
     twice = rng.randrange(count)
     again = (pieces[twice][0], b"\x5a" * 512)
     request = pieces[:]
     request.insert(rng.randrange(twice + 1, count + 1), again)  # after the first write of it
+    before = vol.stats
     assert vol.writev(request) == (count + 1) * 512
-    assert taken, "a request writing a sector twice must take the Python path"
     assert vol.read(again[0], 512) == again[1]
+    assert vol.readv([(o, 512) for o, _ in request if o != again[0]]) == [
+        d for o, d in pieces if o != again[0]]
+    after = vol.stats
+    assert after.sectors_encrypted - before.sectors_encrypted == count + 1
+    assert after.write_requests - before.write_requests == count + 1
+    assert after.sectors_allocated == count
 
 
 @pytest.mark.parametrize("engine", NATIVE)
@@ -396,8 +482,8 @@ def test_many_shuffled_pieces_are_checked_for_overlap_in_c(engine, count, monkey
                                    "one misaligned 8-sector piece", "mixed sizes"])
 def test_overlap_is_found_whatever_the_pieces_look_like(engine, shape, monkeypatch):
     """Pieces of one size at multiples of it are checked by their starts (a hash table),
-    anything else by sorting; either way a request that writes a sector twice goes to the
-    Python path (the later piece wins) and a disjoint one stays one native call."""
+    anything else by sorting; either way a request stays one native call, and one that
+    writes a sector twice is cut before the later piece, which wins."""
     unit, size = 512, 1 << 20
     vol = _volume("aes-xts-plain64:512:512", engine, size)
     rng = random.Random(shape)
@@ -421,12 +507,8 @@ def test_overlap_is_found_whatever_the_pieces_look_like(engine, shape, monkeypat
         again = (off + 3 * unit, rng.randbytes(8 * unit))  # starts inside a piece, not at one
     else:
         again = (off, rng.randbytes(len(data)))
-    taken = []
-    python_vector = EncryptedVolume._vector
-    monkeypatch.setattr(EncryptedVolume, "_vector",
-                        lambda self, *a, **k: taken.append(1) or python_vector(self, *a, **k))
+    monkeypatch.setattr(EncryptedVolume, "_vector", _refuse)
     vol.writev([*pieces, again])
-    assert taken, "a request writing a sector twice must take the Python path"
     for o, d in [*pieces, again]:
         model[o : o + len(d)] = d
     assert vol.read(0, size) == bytes(model)
