@@ -502,10 +502,14 @@ def _derive(rows: list[dict[str, Any]], cell: Cell, runner: Runner,
             groups.setdefault(_match_key(p, row, runner), []).append(float(row[rate]))
         for key, values in groups.items():
             baseline[key] = float(np.median(values))
-    threads = contention.runnable_threads(int(p.get("threads", 1)))
+    asked = contention.runnable_threads(int(p.get("threads", 1)))
     for row in rows:
         op = _OP_TO_CEILING.get(str(row.get(runner.split_column or "op", "encrypt")), "encrypt")
-        c = lookup(ceilings, p["cipher"], p["key_bits"], p["sector_size"], op, threads)
+        # against the ceiling of the threads the batch ran on (summary._final_ceiling)
+        used = row.get("threads_used")
+        threads = max(1, min(asked, int(used))) if used is not None and used == used else asked
+        c = lookup(ceilings, p["cipher"], p["key_bits"], p["sector_size"], op, threads) or \
+            lookup(ceilings, p["cipher"], p["key_bits"], p["sector_size"], op, asked)
         limit = c.mib_s if c else math.nan
         row["ceiling_mib_s"] = limit
         row["ceiling_source"] = c.source if c else "none"

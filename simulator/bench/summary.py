@@ -126,12 +126,23 @@ _OPS = {"encrypt": "encrypt", "decrypt": "decrypt", "write": "encrypt", "read": 
 
 
 def _final_ceiling(rec: dict[str, Any], ceilings: dict[tuple[Any, ...], Any]) -> Any:
+    """The run's ceiling for a cell: its cipher, unit and direction on the threads its batches
+    ran on (``threads_used``: a batch too small to split runs on one thread whatever the cell
+    asked for, and measured against two threads' ceiling it read as half as good as it is;
+    the ``thr used`` column still shows the idle thread)."""
     if not ceilings or "cipher" not in rec or "sector_size" not in rec:
         return None
-    threads = runnable_threads(int(rec.get("threads", 1)))
+    asked = runnable_threads(int(rec.get("threads", 1)))
+    used = rec.get("threads_used")
     op = _OPS.get(str(rec.get("op", "encrypt")), "encrypt")
-    return ceilings.get((rec.get("host"), rec["cipher"], int(rec["key_bits"]),
-                         int(rec["sector_size"]), op, threads))
+    for threads in dict.fromkeys((max(1, min(asked, int(used))) if used is not None and
+                                  used == used else asked, asked)):
+        found = ceilings.get((rec.get("host"), rec["cipher"], int(rec["key_bits"]),
+                              int(rec["sector_size"]), op, threads))
+        if found is not None:  # else the threads asked for (a run from before threads_used)
+            rec["ceiling_threads"] = threads
+            return found
+    return None
 
 
 def format_summary(summary: pd.DataFrame, kind: str, limit: int = 60) -> str:
@@ -201,7 +212,7 @@ _COLUMN_HELP = {
     "CPU": "CPU seconds per wall second",
     "IOPS": "I/Os per second",
     "p99 us": "99th percentile completion latency",
-    "of ceiling": "MiB/s / the fastest implementation's own loop",
+    "of ceiling": "MiB/s / the fastest implementation's own loop on the threads used",
     "vs null": "extra time per byte over a plain copy",
     "flags": "CONTENDED (< 0.9 CPU per thread), NOISY (IQR > noise)",
 }

@@ -44,8 +44,8 @@ def test_vectored_io_skips_the_missing_engine_and_runs_the_others(
     from tests.benchmarks import vectored_io
 
     ran: list[str] = []
-    keys = ("writev", "w256 hot", "w256 cold", "adjacent", "readv", "readintov", "r256 cold",
-            "writev 4M", "w256 4M")
+    keys = ("writev", "w256 hot", "w256 cold", "adjacent", "same 64", "readv", "readintov",
+            "r256 cold", "writev 4M", "w256 4M")
 
     def measure(engine: str, text: str, repeat: int) -> dict[str, Any]:
         ran.append(engine)  # the 4 GiB volumes are not the point here

@@ -103,3 +103,41 @@ def test_bench_rows_say_the_threads_the_buffer_ran_on() -> None:
     (row,) = bench([("aes-xts-plain64", 256)], engine="cryptography", seconds=0.02,
                    threads=2, repetitions=2)
     assert row.threads_used == 1 and row.to_dict()["threads_used"] == 1
+
+
+@pytest.mark.parametrize("threads", ["[1, 2]", "2"])
+def test_a_cell_is_held_to_the_ceiling_of_the_threads_it_ran_on(tmp_path: Path, monkeypatch,
+                                                               threads: str) -> None:
+    """A two-thread cell whose batches ran on one thread is compared with one thread's
+    ceiling, in its rows and in the summary, and the summary names the ceiling's threads;
+    one thread's ceiling is measured even where no cell asks for one thread."""
+    from dataclasses import replace
+
+    from simulator.bench import ceiling
+    from simulator.bench.ceiling import Source
+
+    def loop(cipher, key_bits, unit, seconds, decrypt, threads):
+        return 1e9 * threads  # two threads: twice one
+
+    fake = Source("fake-loop", "fake lib", "0", "loop", loop)
+    monkeypatch.setattr(ceiling, "openssl_source", lambda s=1: None)
+    monkeypatch.setattr("simulator.bench.experiment.sources_for",
+                        lambda how, engines, seconds: [fake])
+    spec = tiny_spec(tmp_path, sectors="4096", threads=threads)
+    spec = replace(spec, measure=replace(spec.measure, ceiling="native", ceiling_rounds=1))
+    result = run_experiment(spec, out=tmp_path / "r", datapath=fake_datapath(FakeEngine()),
+                            plots=False)
+    run = load_run(result.path)
+    one = 1e9 * 1 / 2**20
+    assert set(run.rows["threads_used"]) == {1}
+    rows = run.rows[run.rows["cipher"] != "null"]  # the null cells' ceiling is a copy loop
+    assert len(rows[rows["threads"] == 2])
+    for r in rows.to_dict("records"):
+        assert r["ceiling_mib_s"] == pytest.approx(one)
+        assert r["ratio_to_ceiling"] == pytest.approx(r["mib_s"] / one)
+    summary = run.summary[run.summary["cipher"] != "null"]
+    two = summary[summary["threads"] == 2]
+    assert len(two)
+    for r in two.to_dict("records"):
+        assert r["ceiling_mib_s"] == pytest.approx(one) and r["ceiling_threads"] == 1
+        assert r["ratio_to_ceiling"] == pytest.approx(r["median"] / one)

@@ -108,9 +108,13 @@ class ThroughputRunner(Runner):
         return engine_cannot_run(cells, datapath)
 
     def ceiling_keys(self, cells: list[Cell]) -> set[SampleKey]:
-        """One ceiling per cipher, key size, sector size, direction and runnable threads."""
-        return {(c["cipher"], c["key_bits"], c["sector_size"], c["op"],
-                 runnable_threads(c["threads"])) for c in cells}
+        """One ceiling per cipher, key size, sector size, direction and runnable threads, and
+        one thread's for a cell of several (its batch may run on one: threads_used)."""
+        keys = set()
+        for c in cells:
+            base = (c["cipher"], c["key_bits"], c["sector_size"], c["op"])
+            keys |= {(*base, runnable_threads(c["threads"])), (*base, 1)}
+        return keys
 
     def run_cell(self, cell: Cell, ctx: RunContext) -> list[dict[str, Any]]:
         """Verify a round trip, then time the cell's direction."""
