@@ -355,6 +355,8 @@ class Engine:
         units are not disk sectors (e.g. IEEE 1619 / NIST XTSVS 32-byte units)."""
         if cipher not in _ALG_BY_NAME:
             raise InvalidCipherSpecError(f"unknown cipher {cipher!r}; valid: {list(_ALG_BY_NAME)}")
+        if cipher != "null" and not self.supports(_MESSAGE_SPEC[cipher]):
+            raise InvalidCipherSpecError(f"engine {self.name} does not run {cipher}")
         unit_size = _index(unit_size, "unit_size")
         if not 16 <= unit_size <= 1 << 24:
             raise ValueError("unit_size must be in 16..16 MiB")

@@ -913,3 +913,22 @@ def test_openssl_code_path_is_read_when_openssl_ia32cap_steers_it(monkeypatch):
     monkeypatch.setattr(_native, "openssl_cpu_settings", lambda: (
         "OPENSSL_ia32cap=0x7ffaf3bfffebffff:0x40069c219c97a9"))
     assert "vaes" in engines.openssl_code_path().split("+")
+
+
+@pytest.mark.parametrize("name", ENGINES)
+@pytest.mark.parametrize("cipher", ["xts", "gcm", "chacha20-poly1305"])
+def test_a_cipher_the_backend_lacks_is_named_on_every_vector_call(name, cipher):
+    """crypt_units and crypt_message refuse, alike and by name, a cipher the backend does not
+    run (IPP: ChaCha20-Poly1305), instead of an error about an algorithm number."""
+    from simulator.crypt.errors import InvalidCipherSpecError
+
+    engine = get_engine(name)
+    spec = {"xts": "aes-xts-plain64", "gcm": "aes-gcm-random",
+            "chacha20-poly1305": "chacha20-poly1305-random"}[cipher]
+    if engine.supports(CipherSpec.parse(spec)):
+        pytest.skip(f"{name} runs {cipher}")
+    with pytest.raises(InvalidCipherSpecError, match=f"engine {engine.name} does not run"):
+        engine.crypt_units(cipher, True, bytes(32), bytes(32), bytearray(32), 0, 32,
+                           bytearray(28))
+    with pytest.raises(InvalidCipherSpecError, match=f"engine {engine.name} does not run"):
+        engine.crypt_message(cipher, True, bytes(32), bytes(12), b"abc")
