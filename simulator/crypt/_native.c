@@ -35,6 +35,7 @@
 #include <immintrin.h>
 #endif
 #include <dlfcn.h>
+#include <sys/mman.h> /* MAP_NORESERVE, for store.py on Pythons whose mmap module lacks it */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -3783,7 +3784,11 @@ PyMODINIT_FUNC PyInit__native(void)
         PyModule_AddIntConstant(m, "MAX_THREADS", MAX_THREADS) < 0 ||
         PyModule_AddIntConstant(m, "BACKEND_OPENSSL", BK_OPENSSL) < 0 ||
         PyModule_AddIntConstant(m, "BACKEND_IPP", BK_IPP) < 0 ||
-        PyModule_AddStringConstant(m, "OPENSSL_HEADER_VERSION", OPENSSL_VERSION_TEXT) < 0) {
+        PyModule_AddStringConstant(m, "OPENSSL_HEADER_VERSION", OPENSSL_VERSION_TEXT) < 0
+#ifdef MAP_NORESERVE
+        || PyModule_AddIntConstant(m, "MAP_NORESERVE", MAP_NORESERVE) < 0
+#endif
+    ) {
         Py_DECREF(m);
         return NULL;
     }

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import importlib
 import mmap
 import platform
 import struct
 import sys
 from collections.abc import Iterator
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -40,16 +42,29 @@ _ARENA_MAX = 64 << 40
 
 def _noreserve() -> int:
     """MAP_NORESERVE: the mmap module names it only from Python 3.12 (``mmap.MAP_NORESERVE``);
-    before, Linux's own value (asm-generic/mman-common.h 0x4000; 0x40 on PowerPC and SPARC).
-    Without it the kernel's overcommit heuristic refuses a mapping larger than memory and
-    swap, so a 200 GiB volume got no arena on Python 3.11: no native vectored I/O, and a
-    mapping per chunk, up to vm.max_map_count."""
+    before, the native extension's (this system's <sys/mman.h>), else Linux's own value by
+    architecture (asm-generic/mman-common.h 0x4000; 0x40 on PowerPC and SPARC, 0x400 on MIPS
+    and Xtensa, 0x10000 on Alpha).  Without it the kernel's overcommit heuristic refuses a
+    mapping larger than memory and swap, so a 200 GiB volume got no arena on Python 3.11: no
+    native vectored I/O, and a mapping per chunk, up to vm.max_map_count."""
     flag = getattr(mmap, "MAP_NORESERVE", None)
+    if flag is not None:
+        return int(flag)
+    try:
+        native: Any = importlib.import_module("simulator.crypt._native")
+    except ImportError:
+        native = None
+    flag = getattr(native, "MAP_NORESERVE", None)
     if flag is not None:
         return int(flag)
     if not sys.platform.startswith("linux"):
         return 0
-    return 0x40 if platform.machine().startswith(("ppc", "sparc")) else 0x4000
+    machine = platform.machine().lower()
+    for prefixes, value in ((("ppc", "powerpc", "sparc"), 0x40), (("mips", "xtensa"), 0x400),
+                            (("alpha",), 0x10000)):
+        if machine.startswith(prefixes):
+            return value
+    return 0x4000
 
 
 def _reserve(size: int) -> mmap.mmap | None:

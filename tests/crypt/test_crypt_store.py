@@ -63,3 +63,29 @@ def test_written_bitmap_runs_and_discard():
     assert st.chunks_allocated == 1
     assert st.discard(256 + 10, 1) == 1
     assert st.chunks_allocated == 0  # nothing left: the chunk is dropped, its pages freed
+
+
+def test_map_noreserve_comes_from_this_system_then_linux_by_architecture(monkeypatch):
+    """The flag that lets a volume larger than memory get its arena on Python 3.11: the mmap
+    module's where it has one, else the native extension's <sys/mman.h>, else Linux's value
+    for the machine (it differs on PowerPC, SPARC, MIPS, Xtensa and Alpha)."""
+    import mmap
+    import platform
+    import sys
+
+    from simulator.crypt import _native, native_available, store
+
+    if sys.platform.startswith("linux") and platform.machine() in ("x86_64", "aarch64"):
+        assert store._noreserve() == 0x4000
+        if native_available():
+            assert _native.MAP_NORESERVE == 0x4000
+    monkeypatch.delattr(mmap, "MAP_NORESERVE", raising=False)
+    monkeypatch.delattr(_native, "MAP_NORESERVE", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    for machine, flag in (("x86_64", 0x4000), ("ppc64le", 0x40), ("sparc64", 0x40),
+                          ("mips64", 0x400), ("xtensa", 0x400), ("alpha", 0x10000),
+                          ("riscv64", 0x4000)):
+        monkeypatch.setattr(platform, "machine", lambda m=machine: m)
+        assert store._noreserve() == flag, machine
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert store._noreserve() == 0
