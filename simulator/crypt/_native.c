@@ -1976,6 +1976,7 @@ typedef struct {
     int busy;           /* a request is under way: Python code it runs (chunk_for_write, a
                          * finalizer) must not change the store under it (EncryptedVolume
                          * refuses its own methods then; a nested native request is refused) */
+    size_t unreported;  /* newly written sectors of failed requests: take_fresh() */
     uint32_t recent[4096]; /* the pages (of 4 KiB, + 1; 0: none) where the last vectored
                             * writes' short runs began, by a hash of the page: see vm_recent() */
 } VolumeMap;
@@ -2558,6 +2559,8 @@ static int vm_meta_move(PyObject *ch, size_t a, size_t b, unsigned char *mem, in
     if (rc < 0)
         goto out;
     if (at != NULL) {
+        if (mem == NULL) /* vm_meta_reserve(): the slots exist */
+            goto out;
         if (store)
             memcpy(at, mem, len);
         else
@@ -2572,7 +2575,8 @@ static int vm_meta_move(PyObject *ch, size_t a, size_t b, unsigned char *mem, in
             Py_buffer vb;
             if (v != NULL && PyObject_GetBuffer(v, &vb, PyBUF_WRITABLE) == 0) {
                 if ((size_t)vb.len == len) {
-                    memcpy(vb.buf, mem, len);
+                    if (mem != NULL)
+                        memcpy(vb.buf, mem, len);
                     rc = 0;
                 } else {
                     PyErr_SetString(PyExc_ValueError, "metadata view of the wrong size");
@@ -2634,7 +2638,8 @@ static Py_ssize_t vm_spans(VolumeMap *vm, vpiece_t *p, Py_ssize_t np, size_t tot
                            int aead, unsigned char *bitmap, const uint32_t *slots, int records,
                            vspan_t **out)
 {
-    size_t cap = total + (size_t)np + 1, ns = 0, pos = 0;
+    /* a piece of k sectors touches at most k / spc + 2 chunks */
+    size_t cap = total / vm->spc + 2 * (size_t)np + 1, ns = 0, pos = 0;
     const uint64_t chunks = (vm->sectors + vm->spc - 1) / vm->spc; /* slots are 1..chunks */
     vspan_t *sp = PyMem_Malloc(cap * sizeof *sp); /* each entry set below */
     if (sp == NULL) {
@@ -2790,7 +2795,19 @@ static int vm_begin(VolumeMap *vm, PyObject *pieces, int mode, int aead, int met
         r->ns = 0;
         return -1;
     }
-    const size_t t = r->total;
+    /* per sector of the request, or of its largest part (a part writes no sector twice, so
+     * this stays within the volume however often a request repeats its pieces) */
+    size_t t = r->total;
+    if (r->ncuts > 0) {
+        t = 0;
+        for (Py_ssize_t c = 0, p0 = 0; c <= r->ncuts; c++) {
+            Py_ssize_t p1 = c < r->ncuts ? r->cuts[c] : r->np;
+            size_t k = 0;
+            for (; p0 < p1; p0++)
+                k += r->p[p0].nsec;
+            t = k > t ? k : t;
+        }
+    }
     r->block = PyMem_RawMalloc(t * (2 * sizeof(void *) + sizeof(uint64_t) +
                                     (size_t)meta_slots * META_LEN) + 1);
     if (r->block == NULL) {
@@ -2831,6 +2848,8 @@ static int vm_span_meta(VolumeMap *vm, vreq_t *r, vspan_t *v, unsigned char *mem
         unsigned char *rec = vm_record(&r->records, v);
         unsigned char *at = rec != NULL ? rec_find(rec, v->a, v->b) : NULL;
         if (at != NULL) {
+            if (mem == NULL) /* vm_meta_reserve(): the slots exist */
+                return 0;
             if (store)
                 memcpy(at, mem, (v->b - v->a) * META_LEN);
             else
@@ -2891,6 +2910,25 @@ static void vm_meta_slots(vreq_t *r, Py_ssize_t s0, Py_ssize_t s1, int store)
     }
 }
 
+/* Makes the metadata slots of every span of a write exist before anything is encrypted (the
+ * chunk's spans grown through the Chunk object where no span covers them yet), so that
+ * storing nonce || tag after the batch cannot fail: a MemoryError there left new ciphertext
+ * beside old tags, and sectors that had been readable failed their tags. */
+static int vm_meta_reserve(VolumeMap *vm, vreq_t *r)
+{
+    for (Py_ssize_t s = 0; s < r->ns; s++) {
+        const vspan_t *v = &r->sp[s];
+        size_t i = v->a;
+        /* a written sector has its slots (the store keeps them until a discard clears both):
+         * a span written whole before, as a rewrite is, needs no lookup here */
+        while (i < v->b && (v->bits[i >> 3] >> (i & 7)) & 1)
+            i++;
+        if (i < v->b && vm_span_meta(vm, r, &r->sp[s], NULL, 1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Scattered writes: a run of adjacent pieces shorter than this is encrypted into a bounce
  * buffer (hot in the caches) and streamed into the arena with non-temporal stores, each unit
  * as the cipher loop starts the next (pf_ahead(); the rest after the batch).  A store to a
@@ -2921,52 +2959,53 @@ static inline int vm_recent(VolumeMap *vm, uint64_t at)
     *slot = tag;
     return hit;
 }
-/* and at most this much of one request goes through it (it stays in the caches; the rest of a
- * huge request is written in place) */
+/* and at most this much of one request (of each part, where its pieces share sectors) goes
+ * through it (it stays in the caches; the rest of a huge request is written in place) */
 #define VM_BOUNCE_MAX (1024 * 1024)
 
+/* Which pieces of the part [p0, p1) go through the bounce buffer: those of short runs, where
+ * the store holds more than the caches (vm->stream, set by the volume) and the part has
+ * several pieces (a lone 4 KiB write gained nothing: its Python call costs more), on one
+ * thread (the streaming stores are weakly ordered: a worker's would need a fence of its own
+ * before it reports its job done, and this thread's fence orders only its own), unless a
+ * recent request began a short run on the same page (vm_recent).  Returns the sectors that
+ * go through it. */
+static size_t vm_bounce_plan(VolumeMap *vm, vreq_t *r, Py_ssize_t p0, Py_ssize_t p1)
+{
+    const size_t unit = vm->unit;
+    size_t nb = 0;
+    if (!vm->stream || p1 - p0 < 2 || vm->bound->threads != 1)
+        return 0;
+    for (Py_ssize_t i = p0, e; i < p1; i = e) {
+        size_t run = r->p[i].nsec;
+        for (e = i + 1; e < p1 && r->p[e].first == r->p[e - 1].first + r->p[e - 1].nsec; e++)
+            run += r->p[e].nsec;
+        int small = run * unit < VM_BOUNCE_RUN && (nb + run) * unit <= VM_BOUNCE_MAX &&
+                    !vm_recent(vm, r->p[i].first * unit);
+        for (Py_ssize_t q = i; q < e; q++) {
+            r->p[q].bounce = small;
+            nb += small ? r->p[q].nsec : 0;
+        }
+    }
+    return nb;
+}
+
 /* One part of a write request, pieces [p0, p1) (sectors from k0 in the request, spans
- * [s0, s1)), no sector twice: encrypted in one batch into the store, then the metadata and
- * the flags.  Adds the newly written sectors to *fresh; 0, or -1 with an exception set. */
+ * [s0, s1)), no sector twice: encrypted in one batch into the store (short runs through
+ * `bounce`, as vm_bounce_plan() chose), then the metadata and the flags.  The request's
+ * per-sector arrays hold this part from their start.  Adds the newly written sectors to
+ * *fresh; 0, or -1 with an exception set (then nothing of this part was written unless the
+ * cipher itself failed: everything that can fail otherwise was allocated before). */
 static int vm_write_part(VolumeMap *vm, vreq_t *r, Py_ssize_t p0, Py_ssize_t p1, size_t k0,
-                         Py_ssize_t s0, Py_ssize_t s1, size_t *fresh)
+                         Py_ssize_t s0, Py_ssize_t s1, unsigned char *bounce,
+                         unsigned char **finals, size_t *fresh)
 {
     Bound *b = vm->bound;
     const size_t unit = vm->unit;
     const int aead = b->alg == ALG_GCM || b->alg == ALG_CHACHA;
-    int rc = -1;
-    unsigned char *bounce = NULL;
-    unsigned char **finals = NULL; /* per sector: its place in the arena when bounced */
-    size_t total = 0;
-    for (Py_ssize_t i = p0; i < p1; i++)
-        total += r->p[i].nsec;
-    /* which pieces go through the bounce buffer: those of short runs, where the store holds
-     * more than the caches (vm->stream, set by the volume) and the request has several pieces
-     * (a lone 4 KiB write gained nothing: its Python call costs more), on one thread (the
-     * streaming stores are weakly ordered: a worker's would need a fence of its own before it
-     * reports its job done, and this thread's fence below orders only its own) */
-    size_t nb = 0;
-    if (vm->stream && p1 - p0 > 1 && b->threads == 1) {
-        for (Py_ssize_t i = p0, e; i < p1; i = e) {
-            size_t run = r->p[i].nsec;
-            for (e = i + 1; e < p1 && r->p[e].first == r->p[e - 1].first + r->p[e - 1].nsec; e++)
-                run += r->p[e].nsec;
-            int small = run * unit < VM_BOUNCE_RUN && (nb + run) * unit <= VM_BOUNCE_MAX &&
-                        !vm_recent(vm, r->p[i].first * unit);
-            for (Py_ssize_t q = i; q < e; q++) {
-                r->p[q].bounce = small;
-                nb += small ? r->p[q].nsec : 0;
-            }
-        }
-        if (nb > 0 && ((bounce = PyMem_RawMalloc(nb * unit)) == NULL ||
-                       (finals = PyMem_RawMalloc(total * sizeof *finals)) == NULL)) {
-            PyErr_NoMemory();
-            goto out;
-        }
-    }
-    const unsigned char **srcs = r->srcs + k0;
-    unsigned char **dsts = r->dsts + k0;
-    uint64_t *secs = r->secs + k0;
+    const unsigned char **srcs = r->srcs;
+    unsigned char **dsts = r->dsts;
+    uint64_t *secs = r->secs;
     size_t k = 0, kb = 0;
     for (Py_ssize_t i = p0; i < p1; i++) {
         unsigned char *to = (unsigned char *)r->arena.buf + r->p[i].first * unit;
@@ -2985,16 +3024,16 @@ static int vm_write_part(VolumeMap *vm, vreq_t *r, Py_ssize_t p0, Py_ssize_t p1,
                                            : NULL;
         }
     }
+    const size_t total = k;
     if (aead)
         vm_meta_tables(r, s0, s1);
-    batch_t bt = {.enc = 1, .n = total, .srcs = srcs, .dsts = dsts,
-                  .meta = r->meta != NULL ? r->meta + k0 * META_LEN : NULL, .sectors = secs,
-                  .finals = finals};
+    batch_t bt = {.enc = 1, .n = total, .srcs = srcs, .dsts = dsts, .meta = r->meta,
+                  .sectors = secs, .finals = kb > 0 ? finals : NULL};
     if (!vm->stream)
         batch_join(&bt, unit);
     if (batch_run(b, &bt) < 0)
-        goto out;
-    if (nb > 0) { /* the units the cipher loops did not stream as they went */
+        return -1;
+    if (kb > 0) { /* the units the cipher loops did not stream as they went */
         for (size_t q = 0; q < total; q++)
             if (finals[q] != NULL)
                 vm_stream(finals[q], dsts[q], unit);
@@ -3003,37 +3042,55 @@ static int vm_write_part(VolumeMap *vm, vreq_t *r, Py_ssize_t p0, Py_ssize_t p1,
     if (aead)
         vm_meta_slots(r, s0, s1, 1);
     /* then nonce || tag: first where the records said (before any span is grown, which would
-     * move them), then the rest through the Chunk objects; the flags, span by span */
+     * move them), then the rest through the Chunk objects (their slots made by
+     * vm_meta_reserve()); the flags, span by span */
     for (Py_ssize_t s = s0; aead && s < s1; s++)
         if (r->sp[s].at != NULL)
-            memcpy(r->sp[s].at, r->meta + r->sp[s].pos * META_LEN,
+            memcpy(r->sp[s].at, r->meta + (r->sp[s].pos - k0) * META_LEN,
                    (r->sp[s].b - r->sp[s].a) * META_LEN);
     for (Py_ssize_t s = s0; aead && s < s1; s++)
         if (r->sp[s].at == NULL &&
-            vm_span_meta(vm, r, &r->sp[s], r->meta + r->sp[s].pos * META_LEN, 1) < 0)
-            goto out;
+            vm_span_meta(vm, r, &r->sp[s], r->meta + (r->sp[s].pos - k0) * META_LEN, 1) < 0)
+            return -1;
     for (Py_ssize_t s = s0; s < s1; s++)
         *fresh += bits_set(r->sp[s].bits, r->sp[s].a, r->sp[s].b);
-    rc = 0;
-out:
-    PyMem_RawFree(finals);
-    PyMem_RawFree(bounce);
-    return rc;
+    return 0;
 }
 
 /* writev(pieces) -> (bytes, pieces, sectors, newly written sectors) or None.  Pieces that
- * share sectors are written part by part (vm_parse's cuts), each part one batch, in order. */
+ * share sectors are written part by part (vm_parse's cuts), each part one batch, in order.
+ * What can fail is done before the first part: the bounce buffer, the per-sector arrays,
+ * the metadata slots; should a later part still fail (the cipher library, or building the
+ * result), the sectors the parts before it newly wrote wait in take_fresh() for the volume's
+ * count. */
 static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
 {
-    PyObject *result = NULL;
     const int aead = vm->bound->alg == ALG_GCM || vm->bound->alg == ALG_CHACHA;
+    const size_t unit = vm->unit;
+    PyObject *result = NULL;
+    unsigned char *bounce = NULL, **finals = NULL;
+    size_t fresh = 0, nbytes = 0, k0 = 0, most = 0, longest = 0;
     vreq_t r;
     int ready = vm_begin(vm, pieces, VM_WRITE, aead, aead, &r);
     if (ready <= 0) {
         result = ready == 0 ? Py_NewRef(Py_None) : NULL;
         goto out;
     }
-    size_t fresh = 0, nbytes = 0, k0 = 0;
+    for (Py_ssize_t c = 0, p0 = 0; c <= r.ncuts; c++) {
+        Py_ssize_t p1 = c < r.ncuts ? r.cuts[c] : r.np;
+        size_t nb = vm_bounce_plan(vm, &r, p0, p1), k = 0;
+        for (; p0 < p1; p0++)
+            k += r.p[p0].nsec;
+        most = nb > most ? nb : most;
+        longest = k > longest ? k : longest;
+    }
+    if (most > 0 && ((bounce = PyMem_RawMalloc(most * unit)) == NULL ||
+                     (finals = PyMem_RawMalloc(longest * sizeof *finals)) == NULL)) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    if (aead && vm_meta_reserve(vm, &r) < 0)
+        goto out;
     Py_ssize_t p0 = 0, s0 = 0;
     for (Py_ssize_t c = 0; c <= r.ncuts; c++) {
         Py_ssize_t p1 = c < r.ncuts ? r.cuts[c] : r.np;
@@ -3043,19 +3100,32 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
         Py_ssize_t s1 = s0;
         while (s1 < r.ns && r.sp[s1].pos < k1)
             s1++;
-        if (vm_write_part(vm, &r, p0, p1, k0, s0, s1, &fresh) < 0)
+        if (vm_write_part(vm, &r, p0, p1, k0, s0, s1, bounce, finals, &fresh) < 0)
             goto out;
         p0 = p1;
         k0 = k1;
         s0 = s1;
     }
     for (Py_ssize_t i = 0; i < r.np; i++)
-        nbytes += r.p[i].nsec * vm->unit;
+        nbytes += r.p[i].nsec * unit;
     result = Py_BuildValue("(nnnn)", (Py_ssize_t)nbytes, r.np, (Py_ssize_t)r.total,
                            (Py_ssize_t)fresh);
 out:
+    if (result == NULL) /* what the parts before the failure wrote (or all: the result) */
+        vm->unreported += fresh;
+    PyMem_RawFree(finals);
+    PyMem_RawFree(bounce);
     vm_end(&r);
     return result;
+}
+
+/* take_fresh() -> int: sectors newly written by requests that failed part-way (and so did not
+ * report them), since the last call; the volume adds them to its count. */
+static PyObject *VolumeMap_take_fresh(VolumeMap *vm, PyObject *unused)
+{
+    size_t n = vm->unreported;
+    vm->unreported = 0;
+    return PyLong_FromSize_t(n);
 }
 
 /* readv / readintov: decrypt the written sectors of every piece in one batch, zeros for the
@@ -3221,6 +3291,9 @@ static PyMethodDef VolumeMap_methods[] = {
      "then flag their sectors and store their nonce||tag; pieces that share sectors in\n"
      "parts, one batch each, cut before each piece that meets an earlier one, so later\n"
      "pieces win.  None: not handled here (nothing changed)."},
+    {"take_fresh", (PyCFunction)VolumeMap_take_fresh, METH_NOARGS,
+     "take_fresh() -> int\n--\n\nSectors newly written by writev requests that failed "
+     "part-way, since the last call\n(the volume adds them to its count)."},
     {"readv", (PyCFunction)VolumeMap_readv, METH_O,
      "readv(pieces) -> (list of bytes, bytes, sectors decrypted) or None\n--\n\n"
      "Whole-sector (offset, length) pieces decrypted in one batch; unwritten sectors zeros."},

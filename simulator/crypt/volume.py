@@ -431,7 +431,16 @@ class EncryptedVolume:
             # scattered pieces of a store larger than the caches are streamed past them
             # (set again here: a discard or the Python path may have changed the store)
             vec.stream = self._store.sectors_allocated >= self._stream_from
-            done = vec.writev(pieces)  # whole sectors: one native call
+            try:
+                done = vec.writev(pieces)  # whole sectors: one native call
+            except BaseException:
+                # pieces that share sectors are written in parts: count what the parts
+                # before a failed one wrote (the cipher library failing; nothing else can
+                # fail once the first part is written)
+                lost = vec.take_fresh()
+                if lost:
+                    self._allocated(lost)
+                raise
             if done is not None:
                 nbytes, count, sectors, fresh = done
                 if fresh:

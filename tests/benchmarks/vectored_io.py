@@ -17,8 +17,9 @@ cycles through 1,024 requests, GB/s (10^9 bytes/s):
   caches); w256 cold: to the scattered 256 KiB places (the memory the scattered pieces pay too);
 - adjacent: 64 adjacent 4 KiB pieces to the hot place (the per-piece cost alone);
 - same 64: one request of 64 scattered 4 KiB pieces, one place written twice (the request
-  is cut there), written again on every call, as a benchmark of one request does (its
-  pieces stay in the caches, but the store is large, so they are streamed past them);
+  is cut there), written again on every call, as a benchmark of one request does: the store
+  is large, so the first pass streams its pieces past the caches, and later passes find
+  their pages recently written and write them in place, in the caches;
 - writev 4M: 64 scattered 4 KiB pieces of a 4 MiB volume (scattered, but in the caches), and
   its ratio to that volume's own hot 256 KiB write;
 - readv / readintov: the scattered pieces read back (new bytes objects / reused buffers);

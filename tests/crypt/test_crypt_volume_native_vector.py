@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -236,13 +237,82 @@ def test_streamed_short_runs_land_whole_beside_long_ones(spec_text, engine, monk
 
 
 @pytest.mark.parametrize("engine", NATIVE)
+@pytest.mark.parametrize("spec_text", ["aes-gcm-random:256:512", "aes-xts-plain64:512:512"])
+def test_a_failure_in_a_cut_request_leaves_the_store_readable_and_counted(spec_text, engine):
+    """Memory running out at any allocation of a request whose pieces share sectors (so it is
+    written in parts) leaves every sector readable, each whole with the old or the new data
+    (never a failed tag: ciphertext without its nonce || tag), and the volume's count of
+    written sectors equal to the sectors flagged written."""
+    _testcapi = pytest.importorskip("_testcapi")
+    if not hasattr(_testcapi, "set_nomemory"):
+        pytest.skip("this Python cannot fail allocations on purpose")
+    spec = CipherSpec.parse(spec_text)
+    skip_unless_runs(engine, spec)
+    unit = spec.sector_size
+    req = [(unit * 40, b"B" * unit), (0, b"A" * unit), (unit * 300, b"C" * unit),
+           (0, b"D" * 2 * unit), (unit * 900, b"E" * unit), (unit * 40, b"F" * unit)]
+    outcomes = set()
+    for stream in (False, True):
+        for nth in range(0, 400, 3):
+            vol = EncryptedVolume(1 << 20, spec, _key(spec), engine=engine)
+            if stream:
+                vol._stream_from = 0
+            vol.writev([(0, b"o" * 4 * unit)])
+            _testcapi.set_nomemory(nth, nth + 1)
+            try:
+                vol.writev(req)
+                failed = False
+            except MemoryError:
+                failed = True
+            finally:
+                _testcapi.remove_mem_hooks()
+            outcomes.add(failed)
+            flagged = sum(bin(b).count("1") for b in bytes(vol._store._bitmap_view))
+            assert vol.stats.sectors_allocated == flagged, (stream, nth)
+            for sector, old, new in ((0, b"o", b"D"), (1, b"o", b"D"), (2, b"o", b"o"),
+                                     (40, b"\0", b"F"), (300, b"\0", b"C"),
+                                     (900, b"\0", b"E")):
+                got = vol.read(sector * unit, unit)  # never an IntegrityError
+                assert got in (old * unit, new * unit), (stream, nth, sector)
+            vol.discard(0, 1 << 20)
+            assert vol.stats.sectors_allocated == 0
+    assert outcomes == {True, False}, "some allocation failed and the last ones did not"
+
+
+@pytest.mark.parametrize("engine", NATIVE)
+def test_a_request_repeating_its_pieces_needs_no_more_memory_than_one_pass(engine):
+    """The per-sector bookkeeping of a request cut into parts is that of its largest part,
+    not of the whole request: one 32 MiB piece written 64 times over stays within 256 MiB of
+    address space (it asked for some 200 MiB more, per sector of all 64)."""
+    resource = pytest.importorskip("resource")
+    spec = CipherSpec.parse("aes-gcm-random:256:512")
+    skip_unless_runs(engine, spec)
+    size = 32 << 20
+    vol = EncryptedVolume(size, spec, _key(spec), engine=engine)
+    buf = bytes(size)
+    vol.write(0, buf)
+    statm = Path("/proc/self/statm")
+    if not statm.exists():
+        pytest.skip("reads /proc/self/statm")
+    pages = int(statm.read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (pages + (256 << 20), hard))
+    try:
+        assert vol.writev([(0, buf)] * 64) == 64 * size
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    assert vol.read(size - 512, 512) == bytes(512)
+
+
+@pytest.mark.parametrize("engine", NATIVE)
 @pytest.mark.parametrize("spec_text", ["aes-xts-plain64:512:4096", "aes-gcm-random:256:512"])
 def test_a_request_written_again_lands_whole_streamed_or_in_place(spec_text, engine,
                                                                   monkeypatch):
     """A store larger than the caches streams short runs past them, except where a recent
-    request began one on the same page (likely still cached: written in place).  Writing one
-    request again and again, each time with new data, flips its pieces between the two; every
-    pass reads back whole, here and on every backend."""
+    request began one on the same page (likely still cached: written in place).  One request
+    written again and again, each time with new data (some pieces moved within their page),
+    is streamed on its first pass and written in place on the others; every pass reads back
+    whole, here and on every backend."""
     spec = CipherSpec.parse(spec_text)
     skip_unless_runs(engine, spec)
     unit, size = spec.sector_size, 4 << 20
