@@ -2916,16 +2916,11 @@ static void vm_meta_slots(vreq_t *r, Py_ssize_t s0, Py_ssize_t s1, int store)
  * beside old tags, and sectors that had been readable failed their tags. */
 static int vm_meta_reserve(VolumeMap *vm, vreq_t *r)
 {
-    for (Py_ssize_t s = 0; s < r->ns; s++) {
-        const vspan_t *v = &r->sp[s];
-        size_t i = v->a;
-        /* a written sector has its slots (the store keeps them until a discard clears both):
-         * a span written whole before, as a rewrite is, needs no lookup here */
-        while (i < v->b && (v->bits[i >> 3] >> (i & 7)) & 1)
-            i++;
-        if (i < v->b && vm_span_meta(vm, r, &r->sp[s], NULL, 1) < 0)
+    /* every span, sectors written before too: their slots may lie in two spans that touch,
+     * which storing through one view would merge (an allocation) after the batch */
+    for (Py_ssize_t s = 0; s < r->ns; s++)
+        if (vm_span_meta(vm, r, &r->sp[s], NULL, 1) < 0)
             return -1;
-    }
     return 0;
 }
 

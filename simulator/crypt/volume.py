@@ -258,7 +258,13 @@ class EncryptedVolume:
             vec = self._vec
             if vec is not None:  # whole sectors: one native call, bookkeeping included
                 # (writev's counting, inline: a helper call here slowed random 4 KiB writes)
-                done = vec.writev(((offset, data),))
+                try:
+                    done = vec.writev(((offset, data),))
+                except BaseException:
+                    lost = vec.take_fresh()  # written, but the result could not be built
+                    if lost:
+                        self._allocated(lost)
+                    raise
                 if done is not None:
                     nbytes, _, sectors, fresh = done
                     if fresh:

@@ -280,6 +280,30 @@ def test_a_failure_in_a_cut_request_leaves_the_store_readable_and_counted(spec_t
 
 
 @pytest.mark.parametrize("engine", NATIVE)
+def test_a_rewrite_across_two_touching_spans_survives_a_failed_merge(engine, monkeypatch):
+    """Sectors written before whose metadata lies in two spans that touch ([10, 20) and
+    [20, 21)): the merge their rewrite needs happens before anything is encrypted, so when
+    it fails the old data still reads back, tags intact (review: it ran after the batch)."""
+    from simulator.crypt import store as store_mod
+
+    spec = CipherSpec.parse("aes-gcm-random:256:512")
+    skip_unless_runs(engine, spec)
+    vol = EncryptedVolume(1 << 20, spec, _key(spec), engine=engine)
+    for s in (20, 10, 11, 14, 19):
+        vol.write(s * 512, bytes([s]) * 512)
+    assert len(vol._store.chunk(0).meta.spans) == 2
+
+    def refuse(self, a, b):
+        raise MemoryError
+
+    monkeypatch.setattr(store_mod._MetaSpans, "_grow", refuse)
+    with pytest.raises(MemoryError):
+        vol.writev([(19 * 512, b"N" * 1024)])
+    monkeypatch.undo()
+    assert vol.read(19 * 512, 1024) == bytes([19]) * 512 + bytes([20]) * 512
+
+
+@pytest.mark.parametrize("engine", NATIVE)
 def test_a_request_repeating_its_pieces_needs_no_more_memory_than_one_pass(engine):
     """The per-sector bookkeeping of a request cut into parts is that of its largest part,
     not of the whole request: one 32 MiB piece written 64 times over stays within 256 MiB of
