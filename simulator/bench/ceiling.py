@@ -391,6 +391,15 @@ def aggregate(samples: Iterable[dict[str, Any]]) -> dict[SampleKey, Ceiling]:
     return out
 
 
+def ceiling_threads(asked: int, used: Any) -> tuple[int, ...]:
+    """The thread counts whose ceiling a cell is held to, in order: those its batches ran on
+    (``threads_used``: a batch too small to split runs on one thread whatever the cell asked
+    for), then, for a run from before threads_used was measured, those it asked for."""
+    if used is None or used != used:  # missing, or NaN in a DataFrame
+        return (asked,)
+    return tuple(dict.fromkeys((max(1, min(asked, int(used))), asked)))
+
+
 def lookup(ceilings: dict[SampleKey, Ceiling], cipher: str, key_bits: int, unit: int, op: str,
            threads: int) -> Ceiling | None:
     """The ceiling for a cell: measured at its thread count, else None."""

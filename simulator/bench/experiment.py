@@ -29,6 +29,7 @@ from simulator.bench.ceiling import (
     Ceiling,
     SampleKey,
     aggregate,
+    ceiling_threads,
     engine_source,
     lookup,
     sample_round,
@@ -505,11 +506,9 @@ def _derive(rows: list[dict[str, Any]], cell: Cell, runner: Runner,
     asked = contention.runnable_threads(int(p.get("threads", 1)))
     for row in rows:
         op = _OP_TO_CEILING.get(str(row.get(runner.split_column or "op", "encrypt")), "encrypt")
-        # against the ceiling of the threads the batch ran on (summary._final_ceiling)
-        used = row.get("threads_used")
-        threads = max(1, min(asked, int(used))) if used is not None and used == used else asked
-        c = lookup(ceilings, p["cipher"], p["key_bits"], p["sector_size"], op, threads) or \
-            lookup(ceilings, p["cipher"], p["key_bits"], p["sector_size"], op, asked)
+        c = None
+        for threads in ceiling_threads(asked, row.get("threads_used")):
+            c = c or lookup(ceilings, p["cipher"], p["key_bits"], p["sector_size"], op, threads)
         limit = c.mib_s if c else math.nan
         row["ceiling_mib_s"] = limit
         row["ceiling_source"] = c.source if c else "none"

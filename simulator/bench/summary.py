@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator.bench.ceiling import ceiling_threads
 from simulator.bench.clock import cycles_per_byte
 from simulator.bench.contention import CONTENDED_BELOW, runnable_threads
 from simulator.bench.runners import presenter_for
@@ -133,13 +134,11 @@ def _final_ceiling(rec: dict[str, Any], ceilings: dict[tuple[Any, ...], Any]) ->
     if not ceilings or "cipher" not in rec or "sector_size" not in rec:
         return None
     asked = runnable_threads(int(rec.get("threads", 1)))
-    used = rec.get("threads_used")
     op = _OPS.get(str(rec.get("op", "encrypt")), "encrypt")
-    for threads in dict.fromkeys((max(1, min(asked, int(used))) if used is not None and
-                                  used == used else asked, asked)):
+    for threads in ceiling_threads(asked, rec.get("threads_used")):
         found = ceilings.get((rec.get("host"), rec["cipher"], int(rec["key_bits"]),
                               int(rec["sector_size"]), op, threads))
-        if found is not None:  # else the threads asked for (a run from before threads_used)
+        if found is not None:
             rec["ceiling_threads"] = threads
             return found
     return None

@@ -2130,12 +2130,13 @@ static uint64_t *sort_ranges(uint64_t *r, uint64_t *tmp, size_t n)
     return from;
 }
 
-/* any_overlap() for the usual vectored request: every range as long as the first and starting
- * at a multiple of that length (pieces of one block size), where two share a point only if
- * they start at the same place; found with a small hash table in one pass instead of a sort
- * (64 random 4 KiB pieces: the sort and its mispredicted merges were 5 % of a writev).
- * Returns -1 where the ranges are not of that form (or too many for the table). */
-static int same_size_overlap(const uint64_t *r, size_t n)
+/* For the usual vectored request: every range as long as the first and starting at a
+ * multiple of that length (pieces of one block size), where two share a point only if they
+ * start at the same place; found with a small hash table in one pass instead of a sort (64
+ * random 4 KiB pieces: the sort and its mispredicted merges were 5 % of a writev).  Returns
+ * the first range that starts where an earlier one does, n when none does, or -1 where the
+ * ranges are not of that form (or too many for the table). */
+static Py_ssize_t same_size_first(const uint64_t *r, size_t n)
 {
     enum { BITS = 9, MAX = 1u << (BITS - 1) }; /* at most half full */
     const uint64_t len = r[1] - r[0];
@@ -2157,10 +2158,10 @@ static int same_size_overlap(const uint64_t *r, size_t n)
         size_t k = (size_t)((lo * 0x9E3779B97F4A7C15ull) >> (64 - bits));
         for (; slot[k] != UINT64_MAX; k = (k + 1) & mask)
             if (slot[k] == lo)
-                return 1;
+                return (Py_ssize_t)i;
         slot[k] = lo;
     }
-    return 0;
+    return (Py_ssize_t)n;
 }
 
 /* True when two of the n [lo, hi) ranges in r (2 * n uint64; tmp as many) share an element.
@@ -2168,9 +2169,9 @@ static int same_size_overlap(const uint64_t *r, size_t n)
 static int any_overlap(uint64_t *r, uint64_t *tmp, size_t n)
 {
     if (n > 1) {
-        int quick = same_size_overlap(r, n);
+        Py_ssize_t quick = same_size_first(r, n);
         if (quick >= 0)
-            return quick;
+            return (size_t)quick < n;
     }
     size_t i = 1;
     while (i < n && r[2 * i] >= r[2 * i - 1])
@@ -2185,37 +2186,17 @@ static int any_overlap(uint64_t *r, uint64_t *tmp, size_t n)
 
 /* The first of the n [lo, hi) ranges in r that shares an element with one before it, or n when
  * none does: where a request of overlapping writes must be cut so that each part has no sector
- * twice (later pieces win by running later).  Ranges of one block size (same_size_overlap's
+ * twice (later pieces win by running later).  Ranges of one block size (same_size_first's
  * form) are found in one pass with the hash table; others by galloping over prefixes, each
  * checked by any_overlap() on a copy (work: 4 * n uint64), so that a request cut into g parts
  * costs O(n log^2 n) in all. */
 static size_t first_clash(const uint64_t *r, size_t n, uint64_t *work)
 {
-    enum { BITS = 9, MAX = 1u << (BITS - 1) };
     if (n < 2)
         return n;
-    const uint64_t len = r[1] - r[0];
-    int same = n <= MAX && len > 0;
-    for (size_t i = 0; same && i < n; i++)
-        same = r[2 * i + 1] - r[2 * i] == len && r[2 * i] % len == 0;
-    if (same) {
-        int bits = 4;
-        while ((1u << bits) < 2 * n)
-            bits++;
-        const size_t mask = ((size_t)1 << bits) - 1;
-        uint64_t slot[1u << BITS];
-        for (size_t k = 0; k <= mask; k++)
-            slot[k] = UINT64_MAX;
-        for (size_t i = 0; i < n; i++) {
-            const uint64_t lo = r[2 * i];
-            size_t k = (size_t)((lo * 0x9E3779B97F4A7C15ull) >> (64 - bits));
-            for (; slot[k] != UINT64_MAX; k = (k + 1) & mask)
-                if (slot[k] == lo)
-                    return i;
-            slot[k] = lo;
-        }
-        return n;
-    }
+    Py_ssize_t quick = same_size_first(r, n);
+    if (quick >= 0)
+        return (size_t)quick;
     /* smallest prefix length with an overlap: gallop, then bisect */
     size_t good = 1, bad = 0;
     for (size_t want = 2; bad == 0; want = want * 2 < n ? want * 2 : n) {
@@ -2728,6 +2709,7 @@ typedef struct {
     Py_ssize_t *cuts; /* writes whose pieces share sectors: the pieces that start each later
                        * part (ncuts of them, in order; NULL: one part) */
     Py_ssize_t ncuts;
+    size_t longest; /* sectors of the largest part (all of them: one part) */
 } vreq_t;
 
 /* Parses and lays out a request: 1 ready, 0 not handled here (the caller returns None),
@@ -2808,6 +2790,7 @@ static int vm_begin(VolumeMap *vm, PyObject *pieces, int mode, int aead, int met
             t = k > t ? k : t;
         }
     }
+    r->longest = t;
     r->block = PyMem_RawMalloc(t * (2 * sizeof(void *) + sizeof(uint64_t) +
                                     (size_t)meta_slots * META_LEN) + 1);
     if (r->block == NULL) {
@@ -3064,7 +3047,7 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
     const size_t unit = vm->unit;
     PyObject *result = NULL;
     unsigned char *bounce = NULL, **finals = NULL;
-    size_t fresh = 0, nbytes = 0, k0 = 0, most = 0, longest = 0;
+    size_t fresh = 0, nbytes = 0, k0 = 0, most = 0;
     vreq_t r;
     int ready = vm_begin(vm, pieces, VM_WRITE, aead, aead, &r);
     if (ready <= 0) {
@@ -3073,14 +3056,12 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
     }
     for (Py_ssize_t c = 0, p0 = 0; c <= r.ncuts; c++) {
         Py_ssize_t p1 = c < r.ncuts ? r.cuts[c] : r.np;
-        size_t nb = vm_bounce_plan(vm, &r, p0, p1), k = 0;
-        for (; p0 < p1; p0++)
-            k += r.p[p0].nsec;
+        size_t nb = vm_bounce_plan(vm, &r, p0, p1);
         most = nb > most ? nb : most;
-        longest = k > longest ? k : longest;
+        p0 = p1;
     }
     if (most > 0 && ((bounce = PyMem_RawMalloc(most * unit)) == NULL ||
-                     (finals = PyMem_RawMalloc(longest * sizeof *finals)) == NULL)) {
+                     (finals = PyMem_RawMalloc(r.longest * sizeof *finals)) == NULL)) {
         PyErr_NoMemory();
         goto out;
     }

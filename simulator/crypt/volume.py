@@ -261,9 +261,7 @@ class EncryptedVolume:
                 try:
                     done = vec.writev(((offset, data),))
                 except BaseException:
-                    lost = vec.take_fresh()  # written, but the result could not be built
-                    if lost:
-                        self._allocated(lost)
+                    self._count_unreported()
                     raise
                 if done is not None:
                     nbytes, _, sectors, fresh = done
@@ -376,6 +374,14 @@ class EncryptedVolume:
         store.sectors_allocated += fresh
         self._vec.stream = store.sectors_allocated >= self._stream_from
 
+    def _count_unreported(self) -> None:
+        """After a native write failed: count the sectors it wrote all the same (parts of a
+        request whose pieces share sectors, written before a later part's cipher call failed;
+        or everything, when only building the result failed)."""
+        lost = self._vec.take_fresh()
+        if lost:
+            self._allocated(lost)
+
     def _fast_read(self, offset: Any, out: bytearray) -> bool:
         """Whole written sectors inside one chunk into a bytearray with one cipher call where
         there is no native map; False when the general path must run (unwritten sectors,
@@ -440,12 +446,7 @@ class EncryptedVolume:
             try:
                 done = vec.writev(pieces)  # whole sectors: one native call
             except BaseException:
-                # pieces that share sectors are written in parts: count what the parts
-                # before a failed one wrote (the cipher library failing; nothing else can
-                # fail once the first part is written)
-                lost = vec.take_fresh()
-                if lost:
-                    self._allocated(lost)
+                self._count_unreported()
                 raise
             if done is not None:
                 nbytes, count, sectors, fresh = done
