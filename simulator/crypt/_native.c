@@ -1976,7 +1976,9 @@ typedef struct {
     int busy;           /* a request is under way: Python code it runs (chunk_for_write, a
                          * finalizer) must not change the store under it (EncryptedVolume
                          * refuses its own methods then; a nested native request is refused) */
-    size_t unreported;  /* newly written sectors of failed requests: take_fresh() */
+    size_t unreported;  /* newly written sectors of failed requests: take_unreported() */
+    size_t unreported_encrypted; /* sectors failed requests put through the cipher (their
+                                  * nonces are spent): take_unreported() */
     uint32_t recent[4096]; /* the pages (of 4 KiB, + 1; 0: none) where the last vectored
                             * writes' short runs began, by a hash of the page: see vm_recent() */
 } VolumeMap;
@@ -3039,15 +3041,16 @@ static int vm_write_part(VolumeMap *vm, vreq_t *r, Py_ssize_t p0, Py_ssize_t p1,
  * share sectors are written part by part (vm_parse's cuts), each part one batch, in order.
  * What can fail is done before the first part: the bounce buffer, the per-sector arrays,
  * the metadata slots; should a later part still fail (the cipher library, or building the
- * result), the sectors the parts before it newly wrote wait in take_fresh() for the volume's
- * count. */
+ * result), the sectors the parts before it newly wrote, and those it put through the cipher
+ * (the failing part's too: its nonces may be spent), wait in take_unreported() for the
+ * volume's counts. */
 static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
 {
     const int aead = vm->bound->alg == ALG_GCM || vm->bound->alg == ALG_CHACHA;
     const size_t unit = vm->unit;
     PyObject *result = NULL;
     unsigned char *bounce = NULL, **finals = NULL;
-    size_t fresh = 0, nbytes = 0, k0 = 0, most = 0;
+    size_t fresh = 0, nbytes = 0, k0 = 0, most = 0, tried = 0;
     vreq_t r;
     int ready = vm_begin(vm, pieces, VM_WRITE, aead, aead, &r);
     if (ready <= 0) {
@@ -3076,6 +3079,8 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
         Py_ssize_t s1 = s0;
         while (s1 < r.ns && r.sp[s1].pos < k1)
             s1++;
+        tried += k1 - k0; /* counted before the cipher runs: a failure in it may have
+                           * drawn nonces for any of the part's sectors */
         if (vm_write_part(vm, &r, p0, p1, k0, s0, s1, bounce, finals, &fresh) < 0)
             goto out;
         p0 = p1;
@@ -3087,21 +3092,26 @@ static PyObject *VolumeMap_writev(VolumeMap *vm, PyObject *pieces)
     result = Py_BuildValue("(nnnn)", (Py_ssize_t)nbytes, r.np, (Py_ssize_t)r.total,
                            (Py_ssize_t)fresh);
 out:
-    if (result == NULL) /* what the parts before the failure wrote (or all: the result) */
+    if (result == NULL) { /* what the parts before the failure wrote (or all: the result) */
         vm->unreported += fresh;
+        vm->unreported_encrypted += tried;
+    }
     PyMem_RawFree(finals);
     PyMem_RawFree(bounce);
     vm_end(&r);
     return result;
 }
 
-/* take_fresh() -> int: sectors newly written by requests that failed part-way (and so did not
- * report them), since the last call; the volume adds them to its count. */
-static PyObject *VolumeMap_take_fresh(VolumeMap *vm, PyObject *unused)
+/* take_unreported() -> (newly written sectors, sectors encrypted) of requests that failed
+ * part-way (and so did not report them), since the last call; the volume adds them to its
+ * counts (the second to the nonces spent under its key). */
+static PyObject *VolumeMap_take_unreported(VolumeMap *vm, PyObject *unused)
 {
-    size_t n = vm->unreported;
-    vm->unreported = 0;
-    return PyLong_FromSize_t(n);
+    PyObject *r = Py_BuildValue("(nn)", (Py_ssize_t)vm->unreported,
+                                (Py_ssize_t)vm->unreported_encrypted);
+    if (r != NULL)
+        vm->unreported = vm->unreported_encrypted = 0;
+    return r;
 }
 
 /* readv / readintov: decrypt the written sectors of every piece in one batch, zeros for the
@@ -3267,9 +3277,10 @@ static PyMethodDef VolumeMap_methods[] = {
      "then flag their sectors and store their nonce||tag; pieces that share sectors in\n"
      "parts, one batch each, cut before each piece that meets an earlier one, so later\n"
      "pieces win.  None: not handled here (nothing changed)."},
-    {"take_fresh", (PyCFunction)VolumeMap_take_fresh, METH_NOARGS,
-     "take_fresh() -> int\n--\n\nSectors newly written by writev requests that failed "
-     "part-way, since the last call\n(the volume adds them to its count)."},
+    {"take_unreported", (PyCFunction)VolumeMap_take_unreported, METH_NOARGS,
+     "take_unreported() -> (newly written, encrypted)\n--\n\nSectors newly written by, and "
+     "sectors put through the cipher by, writev\nrequests that failed part-way, since the "
+     "last call (the volume adds them to its counts)."},
     {"readv", (PyCFunction)VolumeMap_readv, METH_O,
      "readv(pieces) -> (list of bytes, bytes, sectors decrypted) or None\n--\n\n"
      "Whole-sector (offset, length) pieces decrypted in one batch; unwritten sectors zeros."},

@@ -304,10 +304,10 @@ class EncryptedVolume:
         ch = store._chunks.get(idx) or store.chunk_for_write(idx)
         dst = store.data_view(ch)[a * size : b * size]
         meta = ch.meta
+        n = self._n
+        n["sectors_encrypted"] += count  # before the cipher: should it fail, nonces are spent
         self._cipher.encrypt(data, dst, first, None if meta is None else meta.view(a, b))
         store.mark_written(ch, a, b)
-        n = self._n
-        n["sectors_encrypted"] += count
         n["write_requests"] += 1
         n["bytes_written"] += length
         return True
@@ -377,10 +377,13 @@ class EncryptedVolume:
     def _count_unreported(self) -> None:
         """After a native write failed: count the sectors it wrote all the same (parts of a
         request whose pieces share sectors, written before a later part's cipher call failed;
-        or everything, when only building the result failed)."""
-        lost = self._vec.take_fresh()
+        or everything, when only building the result failed), and every sector it put
+        through the cipher, the failing part's too: their nonces count against the key's
+        limit (``nonce_uses_left`` must never overstate what is left)."""
+        lost, encrypted = self._vec.take_unreported()
         if lost:
             self._allocated(lost)
+        self._n["sectors_encrypted"] += encrypted
 
     def _fast_read(self, offset: Any, out: bytearray) -> bool:
         """Whole written sectors inside one chunk into a bytearray with one cipher call where
@@ -812,6 +815,8 @@ class EncryptedVolume:
         src = memoryview(b"".join(r[1] for r in runs))
         dst = memoryview(bytearray(src.nbytes))
         meta = memoryview(bytearray(count * msize)) if msize else None
+        # counted before the cipher runs: should it or the scatter fail, the nonces are spent
+        self._n["sectors_encrypted"] += count
         self._cipher.encrypt(src, dst, 0, meta, np.array(numbers, dtype=np.uint64))
         pos = 0
         for first, data in runs:
@@ -829,7 +834,6 @@ class EncryptedVolume:
                     ch.meta_span(a, b)[:] = meta[lo * msize : (lo + b - a) * msize]
                 store.mark_written(ch, a, b)
             pos += n
-        self._n["sectors_encrypted"] += count
 
     def _gather_decrypt(self, sectors: list[int]) -> memoryview:
         """Plaintext of written sectors at any positions, decrypted in one engine call."""
@@ -897,7 +901,7 @@ class EncryptedVolume:
     def _encrypt_run(self, first: int, src: memoryview) -> None:
         """Encrypt whole sectors into the store, one engine call per chunk span."""
         size, store = self._sector, self._store
-        encrypt = self._cipher.encrypt
+        encrypt, counts = self._cipher.encrypt, self._n
         count = src.nbytes // size
         idx, a = divmod(first, store.sectors_per_chunk)
         if a + count <= store.sectors_per_chunk:  # the usual case: one chunk
@@ -908,9 +912,9 @@ class EncryptedVolume:
             ch = store.chunk_for_write(idx)
             meta = ch.meta_span(a, b) if ch.has_meta else None
             dst = store.data_view(ch)[a * size : b * size]
+            counts["sectors_encrypted"] += b - a  # before the cipher: a failure spends nonces
             encrypt(src[off * size : (off + b - a) * size], dst, first + off, meta)
             store.mark_written(ch, a, b)
-        self._n["sectors_encrypted"] += count
 
     def _decrypt_run(self, first: int, count: int, out: memoryview, zeroed: bool) -> None:
         """Decrypt sectors from the store into ``out``; unwritten sectors give zeros."""

@@ -403,3 +403,44 @@ def test_threads_and_chunk_bytes_are_checked_at_creation():
     for bad in (0, True, 1.5):
         with pytest.raises(ValueError, match="threads"):
             _volume("aes-xts-plain64:512:4096", size=1 << 20, threads=bad)
+
+
+class _FailsAfterEncrypting:
+    """A bound cipher that encrypts (spending nonces) and then fails, as a library error
+    after the cipher ran would."""
+
+    def __init__(self, bound, unit):
+        self._bound, self._unit = bound, unit
+        self.encrypted = 0  # sectors put through the cipher
+
+    def encrypt(self, src, *args):
+        self._bound.encrypt(src, *args)
+        self.encrypted += memoryview(src).nbytes // self._unit
+        raise MemoryError("after the cipher ran")
+
+    def __getattr__(self, name):
+        return getattr(self._bound, name)
+
+
+@pytest.mark.parametrize("request_shape", ["one chunk", "two chunks", "scattered", "edges"])
+def test_a_failed_write_still_counts_its_nonces(request_shape):
+    """Sectors put through the cipher by a write that then failed count against the key's
+    random-nonce limit: ``nonce_uses_left`` must never overstate what is left (the Python
+    path; the native one is covered in test_crypt_volume_native_vector.py)."""
+    vol = _volume("aes-gcm-random:256:4096", size=1 << 24, engine="cryptography")
+    spc = vol._store.sectors_per_chunk
+    unit = 4096
+    vol._cipher = failing = _FailsAfterEncrypting(vol._cipher, unit)
+    before = vol.nonce_uses_left
+    with pytest.raises(MemoryError):
+        if request_shape == "one chunk":
+            vol.write(0, b"a" * 2 * unit)
+        elif request_shape == "two chunks":  # the first chunk's span encrypts, then fails
+            vol.write((spc - 1) * unit, b"b" * 3 * unit)
+        elif request_shape == "scattered":
+            vol.writev([(0, b"c" * unit), (40 * unit, b"d" * unit), (900 * unit, b"e" * unit)])
+        else:
+            vol.write(10, b"f" * (2 * unit))  # partial sectors: read, patched, encrypted
+    spent = {"one chunk": 2, "two chunks": 1, "scattered": 3, "edges": 1}[request_shape]
+    assert failing.encrypted == spent
+    assert before - vol.nonce_uses_left >= spent

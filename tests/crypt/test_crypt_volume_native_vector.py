@@ -242,7 +242,9 @@ def test_a_failure_in_a_cut_request_leaves_the_store_readable_and_counted(spec_t
     """Memory running out at any allocation of a request whose pieces share sectors (so it is
     written in parts) leaves every sector readable, each whole with the old or the new data
     (never a failed tag: ciphertext without its nonce || tag), and the volume's count of
-    written sectors equal to the sectors flagged written."""
+    written sectors equal to the sectors flagged written, and its count of encrypted sectors
+    (``nonce_uses_left``) at least the sectors that now hold new data: a failed request's
+    nonces count too."""
     _testcapi = pytest.importorskip("_testcapi")
     if not hasattr(_testcapi, "set_nomemory"):
         pytest.skip("this Python cannot fail allocations on purpose")
@@ -258,6 +260,7 @@ def test_a_failure_in_a_cut_request_leaves_the_store_readable_and_counted(spec_t
             if stream:
                 vol._stream_from = 0
             vol.writev([(0, b"o" * 4 * unit)])
+            before = vol.stats.sectors_encrypted
             _testcapi.set_nomemory(nth, nth + 1)
             try:
                 vol.writev(req)
@@ -269,11 +272,14 @@ def test_a_failure_in_a_cut_request_leaves_the_store_readable_and_counted(spec_t
             outcomes.add(failed)
             flagged = sum(bin(b).count("1") for b in bytes(vol._store._bitmap_view))
             assert vol.stats.sectors_allocated == flagged, (stream, nth)
+            changed = 0
             for sector, old, new in ((0, b"o", b"D"), (1, b"o", b"D"), (2, b"o", b"o"),
                                      (40, b"\0", b"F"), (300, b"\0", b"C"),
                                      (900, b"\0", b"E")):
                 got = vol.read(sector * unit, unit)  # never an IntegrityError
                 assert got in (old * unit, new * unit), (stream, nth, sector)
+                changed += got != old * unit
+            assert vol.stats.sectors_encrypted - before >= changed, (stream, nth)
             vol.discard(0, 1 << 20)
             assert vol.stats.sectors_allocated == 0
     assert outcomes == {True, False}, "some allocation failed and the last ones did not"
