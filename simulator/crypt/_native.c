@@ -1979,8 +1979,9 @@ typedef struct {
     size_t unreported;  /* newly written sectors of failed requests: take_unreported() */
     size_t unreported_encrypted; /* sectors failed requests put through the cipher (their
                                   * nonces are spent): take_unreported() */
-    uint32_t recent[4096]; /* the pages (of 4 KiB, + 1; 0: none) where the last vectored
-                            * writes' short runs began, by a hash of the page: see vm_recent() */
+    uint32_t *recent; /* VM_RECENT entries, made when a request first streams (a small
+                       * volume never does): the pages (of 4 KiB, + 1; 0: none) where the last
+                       * vectored writes' short runs began, by a hash of the page: vm_recent() */
 } VolumeMap;
 
 /* x / d and x % d by a divisor of the map (shift: its log2, or -1): the sector size always is a
@@ -2930,11 +2931,16 @@ static int vm_meta_reserve(VolumeMap *vm, vreq_t *r)
  * store written again on every call, against one 256 KiB write in the caches, Zen 4, IPP, three
  * alternated runs: XTS 0.75-0.84 -> 0.78-0.87, GCM 0.62-0.79 -> 0.81-0.98; fresh random pieces
  * unchanged.  A hint only: a wrong answer costs speed, never correctness. */
+enum { VM_RECENT_BITS = 12, VM_RECENT = 1 << VM_RECENT_BITS };
+
 static inline int vm_recent(VolumeMap *vm, uint64_t at)
 {
+    if (vm->recent == NULL &&
+        (vm->recent = PyMem_RawCalloc(VM_RECENT, sizeof *vm->recent)) == NULL)
+        return 0; /* no table: every page fresh (a hint, as said) */
     const uint64_t page = at >> 12;
     const uint32_t tag = (uint32_t)page + 1 ? (uint32_t)page + 1 : 1;
-    uint32_t *slot = &vm->recent[(uint32_t)(page * 0x9E3779B97F4A7C15ull >> 52)];
+    uint32_t *slot = &vm->recent[(uint32_t)(page * 0x9E3779B97F4A7C15ull >> (64 - VM_RECENT_BITS))];
     int hit = *slot == tag;
     *slot = tag;
     return hit;
@@ -3258,6 +3264,7 @@ static void VolumeMap_dealloc(VolumeMap *vm)
     Py_XDECREF(vm->slots);
     Py_XDECREF(vm->bitmap);
     PyMem_Free(vm->no_bits);
+    PyMem_RawFree(vm->recent);
     Py_TYPE(vm)->tp_free((PyObject *)vm);
 }
 
