@@ -543,7 +543,10 @@ class CryptographyEngine(Engine):
             "engine": self.name,
             "library": f"pyca/cryptography {cryptography.__version__} (bundled OpenSSL)",
             "version": self.openssl_version,
-            "code_path": "per-sector Python loop; the bundled OpenSSL's own CPU dispatch",
+            # the bundled OpenSSL detects the CPU as the system one does (CPUID, and the same
+            # OPENSSL_ia32cap variable): what it can dispatch over, in the same words
+            "code_path": f"{openssl_code_path()}, as OpenSSL detects this CPU "
+                         f"(per-sector Python loop)",
         }
 
     def _bind(self, spec: CipherSpec, key: bytes, threads: int) -> SectorCipher:
@@ -882,7 +885,9 @@ def openssl_code_path() -> str:
     ``aesni+pclmulqdq+avx+avx2+avx512f+vaes+vpclmulqdq``; whether its XTS/GCM code uses the
     vector AES ones depends on the OpenSSL version (3.0 has no VAES code for XTS or GCM)."""
     info = _native.openssl_cpu_settings() if _native is not None else None
-    if not info or not info.startswith("OPENSSL_ia32cap="):
+    if info is None:  # no native extension to ask: the kernel's view of the same features
+        return _cpuinfo_code_path()
+    if not info.startswith("OPENSSL_ia32cap="):
         return f"not x86 ({info or 'no CPU settings reported'})"
     # "OPENSSL_ia32cap=0x<lo>:0x<hi>", then " env:<the variable>" when OPENSSL_ia32cap is set
     # (the value shown is what the library uses, the mask applied)
@@ -895,6 +900,27 @@ def openssl_code_path() -> str:
     names = [name for name, word, bit in _IA32CAP_FEATURES if words[word] >> bit & 1]
     path = "+".join(names) or "generic"
     return f"{path} (OPENSSL_ia32cap={env.strip()})" if env.strip() else path
+
+
+#: /proc/cpuinfo's flag for each feature of _IA32CAP_FEATURES
+_CPUINFO_FLAGS = {"aesni": "aes", "pclmulqdq": "pclmulqdq", "avx": "avx", "avx2": "avx2",
+                  "avx512f": "avx512f", "vaes": "vaes", "vpclmulqdq": "vpclmulqdq"}
+
+
+def _cpuinfo_code_path(path: str = "/proc/cpuinfo") -> str:
+    """The features of ``openssl_code_path()`` as the kernel lists them (no native extension
+    to ask libcrypto): ``aesni+pclmulqdq+...`` (from /proc/cpuinfo), or why not known."""
+    try:
+        with open(path, encoding="ascii", errors="replace") as fh:
+            flags = next((line.split(":", 1)[1].split() for line in fh
+                          if line.startswith("flags")), None)
+    except OSError as exc:
+        return f"CPU features unknown ({path}: {exc.strerror})"
+    if flags is None:
+        return f"CPU features unknown (no flags line in {path}: not x86?)"
+    have = set(flags)
+    names = [name for name, _, _ in _IA32CAP_FEATURES if _CPUINFO_FLAGS[name] in have]
+    return ("+".join(names) or "generic") + " (from /proc/cpuinfo)"
 
 
 def _random_key(spec: CipherSpec) -> bytes:

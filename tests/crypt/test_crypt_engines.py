@@ -932,3 +932,22 @@ def test_a_cipher_the_backend_lacks_is_named_on_every_vector_call(name, cipher):
                            bytearray(28))
     with pytest.raises(InvalidCipherSpecError, match=f"engine {engine.name} does not run"):
         engine.crypt_message(cipher, True, bytes(32), bytes(12), b"abc")
+
+
+def test_the_cryptography_engine_names_the_cpu_features_its_openssl_dispatches_over():
+    """Every result names the CPU code path: for the OpenSSL inside cryptography, the
+    features OpenSSL detects on this CPU, in the words the native OpenSSL engine uses."""
+    path = get_engine("cryptography").describe()["code_path"]
+    assert path.startswith(engines.openssl_code_path() + ", as OpenSSL detects this CPU")
+
+
+def test_without_the_native_extension_the_cpu_features_come_from_cpuinfo(tmp_path, monkeypatch):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 aes pclmulqdq avx avx2 vaes\n")
+    assert engines._cpuinfo_code_path(str(info)) == "aesni+pclmulqdq+avx+avx2+vaes (from " \
+        "/proc/cpuinfo)"
+    info.write_text("processor\t: 0\nFeatures\t: neon aes\n")
+    assert "no flags line" in engines._cpuinfo_code_path(str(info))
+    assert "No such file" in engines._cpuinfo_code_path(str(tmp_path / "missing"))
+    monkeypatch.setattr(engines, "_native", None)
+    assert engines.openssl_code_path().endswith("(from /proc/cpuinfo)")
