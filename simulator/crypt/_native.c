@@ -234,6 +234,7 @@ typedef struct {
     ipp_gcm_fn gcm_encrypt, gcm_decrypt;
     IppStatus (*gcm_get_tag)(uint8_t *, int, const void *);
     int xts_size, gcm_size;
+    PyObject *path; /* the file loaded, as given (bytes, file system encoding): one a process */
 } ipp_t;
 
 static ipp_t ipp;
@@ -326,7 +327,11 @@ static PyObject *ipp_load(PyObject *self, PyObject *arg)
     if (!PyUnicode_FSConverter(arg, &fs))
         return NULL;
     PyObject *r = ipp_load_path(PyBytes_AS_STRING(fs));
+    if (r != NULL && ipp.path == NULL)
+        ipp.path = Py_NewRef(fs); /* the first load's: later calls get that library */
     Py_DECREF(fs);
+    if (r != NULL && PyDict_SetItemString(r, "path", ipp.path) < 0)
+        Py_CLEAR(r);
     return r;
 }
 

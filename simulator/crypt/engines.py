@@ -841,7 +841,12 @@ class IppEngine(_NativeEngine):
             self.info: dict[str, Any] = dict(_native.ipp_load(path))
         except OSError as exc:
             raise EngineUnavailableError(f"IPP Crypto unavailable: {exc}") from None
-        self.path = path
+        # a process loads the library once: the one it runs, not the one found now (after
+        # FARGATE_SIM_IPP_LIBRARY changed, say), is what the results must name
+        self.path = os.fsdecode(self.info.pop("path", path))
+        if self.path != path:
+            log.info("IPP Crypto: %s was found, but this process runs %s, loaded first",
+                     path, self.path)
         self.backend = _native.BACKEND_IPP
         self.openssl_version = _native.openssl_version()  # nonces still come from RAND_bytes
 

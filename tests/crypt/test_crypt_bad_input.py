@@ -254,3 +254,28 @@ def test_the_system_loaders_soname_is_handed_on_as_its_file(monkeypatch):
     monkeypatch.setattr(ipp, "_loader_path", lambda soname: None)
     path, why = ipp.find_library()
     assert path is None and "libippcp.so.13" in why
+
+
+def test_an_ipp_engine_made_after_the_library_setting_changed_names_the_library_it_runs(
+        tmp_path):
+    """A process loads libippcp.so once; an engine made after FARGATE_SIM_IPP_LIBRARY
+    pointed elsewhere runs the first library, and its results must say so."""
+    import os
+    import shutil
+
+    from simulator.crypt import ipp
+
+    path, _ = ipp.find_library()
+    copy = tmp_path / "libippcp.so"
+    shutil.copyfile(path, copy)
+    code = ("import os\n"
+            "from simulator.crypt.engines import IppEngine\n"
+            "first = IppEngine()\n"
+            f"os.environ['FARGATE_SIM_IPP_LIBRARY'] = {str(copy)!r}\n"
+            "second = IppEngine()\n"
+            "print(first.path == second.path, second.describe()['library'])\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, FARGATE_SIM_IPP_LIBRARY=path))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    same, library = proc.stdout.strip().split(" ", 1)
+    assert same == "True" and path in library and str(copy) not in library
