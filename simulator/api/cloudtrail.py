@@ -103,22 +103,20 @@ class _EventTokens:
     def __init__(self, events: list[dict[str, Any]]) -> None:
         self._events = events
 
-    def start(self, token: str | None, count: int) -> int:
-        if not token:
-            return 0
+    def read(self, token: str) -> paging.Position:
         try:
             wanted = base64.b64decode(token, validate=True).decode()
         except (binascii.Error, ValueError):
             raise InvalidNextToken("Invalid NextToken.") from None
         for i, rec in enumerate(self._events):
             if rec["eventID"] == wanted:
-                return i
+                return paging.Position(i)
         raise InvalidNextToken("Invalid NextToken.",
                                explanation="the event it names is no longer in the trail "
                                "or the filter")
 
-    def token(self, offset: int) -> str:
-        return base64.b64encode(self._events[offset]["eventID"].encode()).decode()
+    def write(self, position: paging.Position) -> str:
+        return base64.b64encode(self._events[position.offset]["eventID"].encode()).decode()
 
     def size(self, limit: int | None, default: int | None) -> int:
         return limit or default or PAGE

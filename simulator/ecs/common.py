@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
-import json
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -90,23 +87,19 @@ def check_name(value: str, what: str) -> None:
 
 
 class EcsTokens:
-    """ECS's page tokens: opaque (base64 of the offset); maxResults 1 to MAX_PAGE."""
+    """ECS's page tokens: opaque (base64 of the page's position, ``paging.Position``);
+    maxResults 1 to MAX_PAGE."""
 
-    def start(self, token: str | None, count: int) -> int:
-        """The offset a nextToken names; InvalidParameterException when it names none."""
-        if not token:
-            return 0
+    def read(self, token: str) -> paging.Position:
+        """The position a nextToken names; InvalidParameterException when it names none."""
         try:
-            start = int(json.loads(base64.b64decode(token, validate=True))["offset"])
-        except (ValueError, KeyError, TypeError, binascii.Error):
+            return paging.unpacked_token(token)
+        except ValueError:
             raise errors.InvalidParameterException("Invalid nextToken.") from None
-        if start < 0:
-            raise errors.InvalidParameterException("Invalid nextToken.")
-        return start
 
-    def token(self, offset: int) -> str:
-        """The nextToken of the page starting at ``offset``."""
-        return base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
+    def write(self, position: paging.Position) -> str:
+        """The nextToken of the page at ``position``."""
+        return paging.packed_token(position)
 
     def size(self, limit: int | None, default: int | None) -> int:
         """maxResults (else the operation's default, else MAX_PAGE), checked."""

@@ -190,20 +190,19 @@ def simulate(
 
 
 class IamMarkers:
-    """IAM's page tokens: the offset as a decimal string; MaxItems defaults to 100."""
+    """IAM's page tokens: opaque (base64 of the page's position, ``paging.Position``);
+    MaxItems defaults to 100."""
 
-    def start(self, token: str | None, count: int) -> int:
-        """The offset a Marker names; InvalidInputException when it names none."""
-        if not token:
-            return 0
+    def read(self, token: str) -> paging.Position:
+        """The position a Marker names; InvalidInputException when it is not one IAM gave."""
         try:
-            return int(token)
+            return paging.unpacked_token(token)
         except ValueError:
             raise InvalidInputException(f"Marker {token!r} is not valid") from None
 
-    def token(self, offset: int) -> str:
-        """The Marker of the page starting at ``offset``."""
-        return str(offset)
+    def write(self, position: paging.Position) -> str:
+        """The Marker of the page at ``position``."""
+        return paging.packed_token(position)
 
     def size(self, limit: int | None, default: int | None) -> int:
         """MaxItems, or 100."""

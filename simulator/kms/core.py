@@ -41,20 +41,21 @@ InvalidMarkerException = errors.error_class("InvalidMarkerException")
 
 
 class KmsMarkers:
-    """KMS's page tokens: the offset as a decimal string, never past the end; each operation
-    has its own default Limit."""
+    """KMS's page tokens: opaque (base64 of the page's position, ``paging.Position``); each
+    operation has its own default Limit."""
 
-    def start(self, token: str | None, count: int) -> int:
-        """The offset a Marker names; InvalidMarkerException when it names none."""
-        if token is None:
-            return 0
-        if not token.isdigit() or int(token) > count:
-            raise InvalidMarkerException("The request was rejected because the marker is invalid.")
-        return int(token)
+    def read(self, token: str) -> paging.Position:
+        """The position a Marker names; InvalidMarkerException when it is not one KMS gave."""
+        try:
+            return paging.unpacked_token(token)
+        except ValueError:
+            raise InvalidMarkerException(
+                "The request was rejected because the marker is invalid.",
+                explanation="pass the NextMarker of the previous page unchanged") from None
 
-    def token(self, offset: int) -> str:
-        """The NextMarker of the page starting at ``offset``."""
-        return str(offset)
+    def write(self, position: paging.Position) -> str:
+        """The NextMarker of the page at ``position``."""
+        return paging.packed_token(position)
 
     def size(self, limit: int | None, default: int | None) -> int:
         """Limit, or the operation's default."""
@@ -351,11 +352,12 @@ class KmsCore(Service):
     @staticmethod
     def paginate(
         operation: str, items: list[T], params: dict[str, Any], render: Callable[[T], Any],
-        default_limit: int,
+        default_limit: int, key: Callable[[T], Any] | None = None,
     ) -> dict[str, Any]:
-        """A page of ``items`` with AWS's Limit / Marker / NextMarker / Truncated."""
+        """A page of ``items`` with AWS's Limit / Marker / NextMarker / Truncated (``key``
+        names an item across pages; its rendered form by default)."""
         return paging.page("kms", operation, items, params, MARKERS,
-                           default_limit=default_limit, render=render)
+                           default_limit=default_limit, render=render, key=key)
 
     @staticmethod
     def tags_in(tags: Iterable[dict[str, str]] | None) -> dict[str, str]:

@@ -122,4 +122,9 @@ class AliasOperations(KmsCore):
             key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
             items = [a for a in items if a.target_key_id == key.key_id]
         items = [a for a in items if a.target_key_id in self.keys]
-        return self.paginate("ListAliases", items, params, Alias.entry, 50)
+        return self.paginate("ListAliases", items, params, Alias.entry, 50, _alias_arn)
+
+
+def _alias_arn(alias: Alias) -> str:
+    """What names an alias across pages of a listing (UpdateAlias changes its entry)."""
+    return alias.arn

@@ -416,3 +416,18 @@ def test_a_task_lists_a_container_override_per_container_by_name(sim):
         {"name": "side", "command": ["true"]}]})[0]
     assert given["overrides"]["containerOverrides"] == [
         {"name": "app"}, {"name": "side", "command": ["true"]}]
+
+
+def test_list_tasks_walk_misses_no_running_task_when_one_stops_between_pages(sim, td):
+    """A script watching a deployment pages ListTasks while tasks stop: the next page starts
+    after the last task returned, not at an offset that the stopped task moved."""
+    ecs = sim.client("ecs")
+    running = {t["taskArn"] for t in run(sim, td, count=6)}
+    page = ecs.list_tasks(cluster="prod", maxResults=2)
+    seen = list(page["taskArns"])
+    ecs.stop_task(cluster="prod", task=seen[0])
+    sim.clock.advance(120)  # stopped, out of the RUNNING list
+    while "nextToken" in page:
+        page = ecs.list_tasks(cluster="prod", maxResults=2, nextToken=page["nextToken"])
+        seen += page["taskArns"]
+    assert running - {seen[0]} <= set(seen) and len(seen) == len(set(seen))

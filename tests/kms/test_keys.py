@@ -251,3 +251,21 @@ def test_audit_record_names_the_key_and_its_account(sim, kms, key):
     assert create["responseElements"]["keyMetadata"]["keyId"] == key["KeyId"]
     # a name that starts with an acronym keeps its capitals (ct-createkey.html)
     assert create["responseElements"]["keyMetadata"]["AWSAccountId"] == ACCOUNT
+
+
+def test_list_aliases_walk_misses_no_alias_deleted_before_it_and_keeps_its_marker(kms, key):
+    names = [f"alias/walk-{i}" for i in range(6)]
+    for name in names:
+        kms.create_alias(AliasName=name, TargetKeyId=key["KeyId"])
+    page = kms.list_aliases(KeyId=key["KeyId"], Limit=2)
+    seen = [a["AliasName"] for a in page["Aliases"]]
+    kms.delete_alias(AliasName=seen[0])
+    while page["Truncated"]:
+        page = kms.list_aliases(KeyId=key["KeyId"], Limit=2, Marker=page["NextMarker"])
+        seen += [a["AliasName"] for a in page["Aliases"]]
+    assert seen == names
+    marker = kms.list_aliases(KeyId=key["KeyId"], Limit=2)["NextMarker"]
+    for name in names[1:]:
+        kms.delete_alias(AliasName=name)
+    last = kms.list_aliases(KeyId=key["KeyId"], Limit=2, Marker=marker)  # KMS gave it: valid
+    assert last["Aliases"] == [] and last["Truncated"] is False
