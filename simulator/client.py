@@ -27,6 +27,7 @@ from simulator.models import (
     clean_check,
     constraint_errors,
     encode_blobs,
+    json_type_error,
     param_errors,
     service_model,
     shape_mismatches,
@@ -171,6 +172,9 @@ class Client:
                 problem = param_errors(op_model, params)
                 if problem:
                     raise errors.ValidationException(problem.replace("\n", " "))
+                wrong = json_type_error(op_model.input_shape, params)
+                if wrong:  # what botocore sends but AWS's server refuses (True as a number)
+                    raise errors.error_class("SerializationException")(wrong)
                 params = encode_blobs(op_model, params)
                 violations = constraint_errors(op_model, params)
                 if violations:

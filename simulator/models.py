@@ -413,6 +413,115 @@ def _encode(shape: Shape, value: Any) -> Any:
     return value
 
 
+# -- JSON types on the wire ------------------------------------------------------------------
+#: What AWS's JSON front end calls a member type in its SerializationException messages
+#: ("STRING_VALUE can not be converted to an Integer").
+_JAVA_TYPE = {"integer": "an Integer", "long": "a Long", "boolean": "a Boolean",
+              "double": "a Double", "float": "a Float", "string": "an String",
+              "blob": "an String"}
+_NUMBERS = ("integer", "long", "double", "float")
+
+
+def _json_kind(value: Any) -> str:
+    return ("boolean" if isinstance(value, bool) else "number" if isinstance(value, int | float)
+            else "string" if isinstance(value, str) else "list" if isinstance(value, list)
+            else "object" if isinstance(value, dict) else type(value).__name__)
+
+
+def json_type_error(shape: Shape | None, value: Any, path: str = "") -> str | None:
+    """Where a request's JSON value has a type its member cannot take, in the words of AWS's
+    JSON front end (a SerializationException), with what and where beside them; None when
+    every value fits. botocore lets ``True`` through as an integer; AWS's server does not.
+    Values already decoded (bytes for a blob, datetime for a timestamp) fit."""
+    if shape is None or value is None:
+        return None
+    t = shape.type_name
+    where = path or "the request"
+
+    def wrong(aws: str) -> str:
+        return (f"{aws} (fargate-sim: {where} is a JSON {_json_kind(value)}; the model says "
+                f"{t})")
+
+    if t == "structure":
+        if not isinstance(value, dict):
+            return None if shape.is_document_type else wrong(
+                _unexpected(value) if isinstance(value, list)
+                else "Unexpected token; expected the start of a structure")
+        for k, v in value.items():
+            member = shape.members.get(k)
+            if member is not None:
+                found = json_type_error(member, v, f"{path}.{k}" if path else k)
+                if found:
+                    return found
+        return None
+    if t == "list":
+        if not isinstance(value, list):
+            return wrong(_unexpected(value) if isinstance(value, dict)
+                         else "Unexpected token; expected the start of a list")
+        for i, v in enumerate(value):
+            found = json_type_error(shape.member, v, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    if t == "map":
+        if not isinstance(value, dict):
+            return wrong(_unexpected(value) if isinstance(value, list)
+                         else "Unexpected token; expected the start of a map")
+        for k, v in value.items():
+            found = json_type_error(shape.value, v, f"{path}.{k}")
+            if found:
+                return found
+        return None
+    if isinstance(value, dict | list):
+        return wrong(_unexpected(value))
+    java = _JAVA_TYPE.get(t)
+    if java is None:  # timestamps: numbers or text, as AWS reads them
+        return None
+    if t in ("string", "blob"):
+        if isinstance(value, str | bytes | bytearray):
+            return None
+        if isinstance(value, bool):
+            return wrong(f"class java.lang.Boolean can not be converted to {java}")
+        return wrong(f"class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not "
+                     f"be converted to {java}")
+    if t == "boolean":
+        if isinstance(value, bool):
+            return None
+        token = "STRING_VALUE" if isinstance(value, str) else "NUMBER_VALUE"
+        return wrong(f"{token} can not be converted to {java}")
+    # numbers
+    if isinstance(value, bool):
+        return wrong(f"class java.lang.Boolean can not be converted to {java}")
+    if isinstance(value, str):
+        return wrong(f"STRING_VALUE can not be converted to {java}")
+    if t in ("integer", "long") and isinstance(value, float) and not value.is_integer():
+        return wrong(f"NUMBER_VALUE can not be converted to {java}")
+    return None
+
+
+def _unexpected(value: Any) -> str:
+    return ("Start of structure or map found where not expected." if isinstance(value, dict)
+            else "Start of list found where not expected.")
+
+
+def integral_floats(shape: Shape | None, value: Any) -> Any:
+    """``value`` with whole-number floats in integer members made ints (JSON's ``2.0`` is
+    the number 2, as AWS reads it); ``json_type_error`` has refused any other float."""
+    if shape is None or value is None:
+        return value
+    t = shape.type_name
+    if t == "structure" and isinstance(value, dict):
+        return {k: integral_floats(shape.members[k], v) if k in shape.members else v
+                for k, v in value.items()}
+    if t == "list" and isinstance(value, list):
+        return [integral_floats(shape.member, v) for v in value]
+    if t == "map" and isinstance(value, dict):
+        return {k: integral_floats(shape.value, v) for k, v in value.items()}
+    if t in ("integer", "long") and isinstance(value, float):
+        return int(value)
+    return value
+
+
 # -- the compiled fast path -------------------------------------------------------------------
 #: A compiled check: True when a value passes both botocore's ParamValidator (ignoring the
 #: range/length reports ``param_errors`` leaves out) and ``constraint_errors``.
@@ -552,7 +661,7 @@ def _compile(shape: Shape) -> _Clean | None:
             if not isinstance(value, int):
                 return False
             if isinstance(value, bool):
-                return True  # botocore accepts it; constraint_errors does not look at it
+                return False  # botocore accepts it; AWS does not (json_type_error)
             return (lo is None or value >= lo) and (hi is None or value <= hi)
         check = integer
     elif t == "boolean":

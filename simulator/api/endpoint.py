@@ -31,7 +31,7 @@ from simulator.api.wallclock import WallClock
 from simulator.api.wire import WireError, decode, loads, to_json
 from simulator.audit import AuditTrail
 from simulator.client import Client
-from simulator.models import service_model
+from simulator.models import clean_check, integral_floats, json_type_error, service_model
 
 ADMIN_PREFIX = "/_fargate-sim/"
 MAX_JSON_DEPTH = 64
@@ -290,6 +290,12 @@ class Endpoint:
             params = decode(op.input_shape, raw) or {}
         except WireError as exc:
             return json_error(400, "SerializationException", str(exc))
+        clean = clean_check(op)
+        if clean is None or not clean(params):  # look closer: JSON types, as AWS reads them
+            problem = json_type_error(op.input_shape, raw)
+            if problem:
+                return json_error(400, "SerializationException", problem)
+            params = integral_floats(op.input_shape, params)
         try:
             response, request_id = self._call(service, operation, params, caller, headers,
                                               client_ip)

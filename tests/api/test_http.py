@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import gzip
 import io
@@ -497,3 +498,39 @@ def test_the_whole_block_reader_reads_as_the_line_reader(lines, end, more):
     data = "\r\n".join(lines).encode("iso-8859-1") + end + b"BODY"
     assert _read(server_module.read_headers, data) == \
         _read(server_module._read_header_lines, data)
+
+
+@pytest.mark.parametrize("target,body,aws,where", [
+    ("TrentService.ListKeys", {"Limit": True},
+     "class java.lang.Boolean can not be converted to an Integer", "Limit"),
+    ("TrentService.ListKeys", {"Limit": "5"}, "STRING_VALUE can not be converted to an Integer",
+     "Limit"),
+    ("TrentService.ListKeys", {"Limit": 2.5}, "NUMBER_VALUE can not be converted to an Integer",
+     "Limit"),
+    ("TrentService.GenerateRandom", {"NumberOfBytes": True},
+     "class java.lang.Boolean can not be converted to an Integer", "NumberOfBytes"),
+    ("TrentService.CreateKey", {"Description": 5},
+     "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to "
+     "an String", "Description"),
+    ("TrentService.CreateKey", {"BypassPolicyLockoutSafetyCheck": "yes"},
+     "STRING_VALUE can not be converted to a Boolean", "BypassPolicyLockoutSafetyCheck"),
+    ("TrentService.CreateKey", {"Tags": {"TagKey": "a", "TagValue": "b"}},
+     "Start of structure or map found where not expected.", "Tags"),
+    ("TrentService.CreateKey", {"Tags": [["a"]]},
+     "Start of list found where not expected.", "Tags[0]"),
+])
+def test_a_json_value_of_the_wrong_type_is_a_serialization_exception(server, target, body,
+                                                                      aws, where):
+    """AWS's JSON front end refuses a value its member cannot take before the service sees
+    it (botocore lets True through as an integer; other SDKs and hand-made requests send
+    anything), naming no Python type."""
+    status, _, err = _parse(_raw(server, _request(json.dumps(body).encode(), target)))
+    assert (status, err["__type"]) == (400, "SerializationException")
+    assert err["message"].startswith(aws) and f"fargate-sim: {where} is a JSON" in err["message"]
+    assert "<class" not in err["message"]
+
+
+def test_a_whole_number_sent_as_a_float_is_that_number(server):
+    status, _, out = _parse(_raw(server, _request(b'{"NumberOfBytes": 16.0}',
+                                                  "TrentService.GenerateRandom")))
+    assert status == 200 and len(base64.b64decode(out["Plaintext"])) == 16

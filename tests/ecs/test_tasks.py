@@ -431,3 +431,14 @@ def test_list_tasks_walk_misses_no_running_task_when_one_stops_between_pages(sim
         page = ecs.list_tasks(cluster="prod", maxResults=2, nextToken=page["nextToken"])
         seen += page["taskArns"]
     assert running - {seen[0]} <= set(seen) and len(seen) == len(set(seen))
+
+
+def test_true_as_a_count_is_refused_as_aws_refuses_it(sim, td):
+    """botocore sends ``count=True`` as JSON true; AWS's server does not read it as 1."""
+    ecs = sim.client("ecs")
+    with pytest.raises(errors.ClientError) as info:
+        ecs.run_task(cluster="prod", taskDefinition=td, launchType="FARGATE",
+                     networkConfiguration=NET, count=True)
+    assert info.value.code == "SerializationException"
+    assert "class java.lang.Boolean can not be converted to an Integer" in str(info.value)
+    assert ecs.list_tasks(cluster="prod")["taskArns"] == []
