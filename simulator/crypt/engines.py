@@ -98,7 +98,7 @@ def _message_key(cipher: str, key: Any) -> bytes:
     if isinstance(key, str | int):
         raise TypeError(f"key must be bytes-like, not {type(key).__name__}")
     try:
-        raw = bytes(memoryview(key).cast("B"))
+        raw = bytes(flat_bytes(memoryview(key)))
     except TypeError:
         raise TypeError(f"key must be bytes-like, not {type(key).__name__}") from None
     sizes = _MESSAGE_KEY_BYTES[cipher]
@@ -161,6 +161,14 @@ class SectorCipher(Protocol):
                 sectors: Any = None) -> None: ...
 
 
+def flat_bytes(view: memoryview) -> memoryview:
+    """``view`` as one dimension of unsigned bytes: ``cast("B")``, which CPython refuses for
+    an empty view of several dimensions (a numpy array of shape (0, 4096)), made total."""
+    if view.nbytes:
+        return view.cast("B")
+    return memoryview(b"") if view.readonly else memoryview(bytearray())
+
+
 def _byte_view(obj: Any, what: str, writable: bool) -> memoryview:
     """A flat unsigned-byte view of a buffer (bytes, bytearray, memoryview, numpy array)."""
     if isinstance(obj, str):
@@ -174,7 +182,7 @@ def _byte_view(obj: Any, what: str, writable: bool) -> memoryview:
     if writable and view.readonly:
         raise TypeError(f"{what} must be writable (bytearray, memoryview, numpy array)")
     if view.format != "B" or view.ndim != 1:
-        view = view.cast("B")
+        view = flat_bytes(view)
     return view
 
 
@@ -201,7 +209,7 @@ def _sector_numbers(sectors: Any, n: int) -> memoryview:
     if signed is None or (view.format != "B" and view.itemsize != 8):
         raise ValueError("sectors must be 64-bit integers (a numpy uint64 or int64 array, "
                          f"array('Q')), not format {view.format!r}")
-    raw = view.cast("B")
+    raw = flat_bytes(view)
     if raw.nbytes != 8 * n or _span(raw)[0] % 8:
         raise ValueError(f"sectors is {raw.nbytes} bytes, expected {8 * n} aligned "
                          "(one uint64 per sector)")
@@ -244,7 +252,7 @@ def _check_aliasing(src: memoryview, dst: memoryview, meta: memoryview | None,
     if meta is not None and (_overlap(m, s) or _overlap(m, d)):
         raise ValueError("metadata overlaps the source or destination")
     if sectors is not None:
-        n = _span(memoryview(sectors).cast("B"))
+        n = _span(flat_bytes(memoryview(sectors)))
         if _overlap(n, d):
             raise ValueError("sectors overlaps the destination")
         if _overlap(n, m):

@@ -263,7 +263,7 @@ class CipherSpec:
         if isinstance(key, str):
             raise InvalidKeyError("key must be bytes, not str")
         try:
-            raw = bytes(memoryview(key).cast("B"))
+            raw = memoryview(key).tobytes()
         except TypeError:
             raise InvalidKeyError(f"key must be bytes-like, not {type(key).__name__}") from None
         if len(raw) != self.key_bytes:

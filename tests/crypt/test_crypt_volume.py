@@ -444,3 +444,24 @@ def test_a_failed_write_still_counts_its_nonces(request_shape):
     spent = {"one chunk": 2, "two chunks": 1, "scattered": 3, "edges": 1}[request_shape]
     assert failing.encrypted == spent
     assert before - vol.nonce_uses_left >= spent
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("offset", [0, 1])
+def test_an_empty_buffer_of_several_dimensions_is_an_empty_request_on_every_engine(
+        engine, offset):
+    """numpy's shape (0, 4096) is zero bytes: memoryview.cast refuses it, the engines must
+    not (the native ones took it, the portable one and unaligned Python paths raised)."""
+    np = pytest.importorskip("numpy")
+    spec = CipherSpec.parse("aes-xts-plain64:512:4096")
+    key = os.urandom(spec.key_bytes)
+    vol = EncryptedVolume(1 << 20, spec, key, engine=engine)
+    vol.write(0, b"\x01" * 8192)
+    empty = np.zeros((0, 4096), np.uint8)
+    assert vol.write(offset, empty) == 0
+    assert vol.writev([(offset, empty)]) == 0
+    assert vol.readinto(offset, np.zeros((0, 16), np.uint8)) == 0
+    assert vol.readintov([(offset, np.zeros((0, 16), np.uint8))]) == 0
+    bound = get_engine(engine).bind(spec, key)
+    bound.encrypt(empty, np.zeros((0, 4096), np.uint8), 0)
+    assert vol.read(0, 8192) == b"\x01" * 8192
