@@ -864,13 +864,18 @@ class EncryptedVolume:
         spc = store.sectors_per_chunk
         wanted: list[int] = []  # written sectors to decrypt, in gather order
         places: list[tuple[memoryview, int, int, int]] = []  # (view, lo, hi, skip) per sector
-        for off, v in reqs:
+        owner: list[int] = []  # the piece each wanted sector serves
+        failed: list[tuple[int, IntegrityError]] = []  # (piece, what its sectors raised)
+        for piece, (off, v) in enumerate(reqs):
             length = v.nbytes
             if not length:
                 continue
             first, last = off // size, -(-(off + length) // size)
             if last - first >= _GATHER_BELOW:
-                self._read_into(off, v, zeroed=False)
+                try:
+                    self._read_into(off, v, zeroed=False)
+                except IntegrityError as exc:  # the whole request is read, then refused
+                    failed.append((piece, exc))
                 continue
             for sec in range(first, last):
                 lo, hi = max(off, sec * size), min(off + length, (sec + 1) * size)
@@ -880,11 +885,19 @@ class EncryptedVolume:
                     continue
                 wanted.append(sec)
                 places.append((v, lo - off, hi - off, lo - sec * size))
-        if not wanted:
-            return
-        plain = self._gather_decrypt(wanted)
-        for i, (v, a, b, skip) in enumerate(places):
-            v[a:b] = plain[i * size + skip : i * size + skip + b - a]
+                owner.append(piece)
+        if wanted:
+            try:
+                plain = self._gather_decrypt(wanted)
+            except IntegrityError as exc:
+                failed.append((owner[wanted.index(exc.sector)]
+                               if exc.sector in wanted else len(reqs), exc))
+            else:
+                for i, (v, a, b, skip) in enumerate(places):
+                    v[a:b] = plain[i * size + skip : i * size + skip + b - a]
+        if failed:  # as the native path names it: the request's first bad sector, and all
+            failed.sort(key=lambda f: f[0])
+            raise IntegrityError(failed[0][1].sector, sum(e.count for _, e in failed))
 
     def _read_into(self, offset: int, out: memoryview, zeroed: bool) -> None:
         size, length = self._sector, out.nbytes

@@ -203,3 +203,25 @@ def test_scattered_single_sectors_land_as_separate_writes_would(spec_text, engin
         assert a.raw(0, n)[0] == b.raw(0, n)[0]
     sa, sb = a.stats, b.stats
     assert (sa.sectors_allocated, sa.bytes_written) == (sb.sectors_allocated, sb.bytes_written)
+
+
+@pytest.mark.parametrize("engine", available_engines())
+@pytest.mark.parametrize("unaligned", [False, True])
+def test_a_vectored_read_names_the_requests_first_bad_sector_on_every_path(engine, unaligned):
+    """The native batch names the first tampered sector in request order and counts them
+    all; the Python path (the cryptography engine, or an unaligned piece) decrypted its long
+    pieces first and named one of theirs."""
+    spec = CipherSpec.parse("aes-gcm-random:256:4096")
+    size = spec.sector_size
+    vol = EncryptedVolume(1 << 20, spec, os.urandom(spec.key_bytes), engine=engine)
+    vol.write(0, os.urandom(32 * size))
+    for sector in (0, 20):
+        ct, _ = vol.raw(sector, 1)
+        vol.raw_write(sector, bytes([ct[0] ^ 1]) + ct[1:])
+    pieces = [(20 * size + (1 if unaligned else 0), size - 1 if unaligned else size),
+              (0, 16 * size)]
+    for call, args in (("readv", pieces), ("readintov",
+                                          [(o, bytearray(n)) for o, n in pieces])):
+        with pytest.raises(IntegrityError) as info:
+            getattr(vol, call)(args)
+        assert (info.value.sector, info.value.count) == (20, 2), call
