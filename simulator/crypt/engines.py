@@ -161,6 +161,10 @@ class SectorCipher(Protocol):
                 sectors: Any = None) -> None: ...
 
 
+#: The largest XTS data unit IEEE 1619 allows: 2^20 blocks of 16 bytes.
+_XTS_MAX_UNIT = 16 << 20
+
+
 def flat_bytes(view: memoryview) -> memoryview:
     """``view`` as one dimension of unsigned bytes: ``cast("B")``, which CPython refuses for
     an empty view of several dimensions (a numpy array of shape (0, 4096)), made total."""
@@ -419,8 +423,17 @@ class Engine:
                 raise ValueError(f"an XTS tweak is 16 bytes, not {len(ivb)}")
             if len(datab) < 16:
                 raise ValueError(f"XTS needs at least one 16-byte block, got {len(datab)} bytes")
-        elif not ivb:
-            raise ValueError(f"{cipher} needs a nonce")
+            if len(datab) > _XTS_MAX_UNIT:  # IEEE 1619-2018 5.1: at most 2^20 blocks a unit
+                raise ValueError(f"an XTS data unit is at most 2^20 blocks ({_XTS_MAX_UNIT} "
+                                 f"bytes), got {len(datab)} bytes")
+        else:
+            if len(ivb) != 12:  # what every backend runs alike (and the volume uses)
+                raise ValueError(f"{cipher} takes a 12-byte nonce here, not {len(ivb)} bytes")
+            if tag is not None and len(_byte_view(tag, "tag", False)) != 16:
+                raise ValueError(f"{cipher} tags are 16 bytes, not "
+                                 f"{len(_byte_view(tag, 'tag', False))}")
+            if not encrypt and tag is None:
+                raise ValueError(f"{cipher} decryption needs the tag")
         return self._message(cipher, bool(encrypt), raw, ivb, datab,
                              bytes(_byte_view(aad, "aad", False)),
                              None if tag is None else bytes(_byte_view(tag, "tag", False)))

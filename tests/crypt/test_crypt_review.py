@@ -179,7 +179,27 @@ _MESSAGE_MISTAKES = {
     "xts 8-byte tweak": ("xts", bytes(range(64)), bytes(8), bytes(32), ValueError),
     "gcm 20-byte key": ("gcm", bytes(range(20)), bytes(12), bytes(32), InvalidKeyError),
     "gcm no nonce": ("gcm", bytes(range(32)), b"", bytes(32), ValueError),
+    "gcm 1-byte nonce": ("gcm", bytes(range(32)), bytes(1), bytes(32), ValueError),
+    "gcm 100-byte nonce": ("gcm", bytes(range(32)), bytes(100), bytes(32), ValueError),
+    "xts over 2^20 blocks": ("xts", bytes(range(64)), bytes(16), bytes((16 << 20) + 16),
+                             ValueError),
 }
+
+
+@pytest.mark.parametrize("tag", [bytes(5), None], ids=["5-byte tag", "no tag"])
+@pytest.mark.parametrize("cipher", ["gcm", "chacha20-poly1305"])
+def test_a_bad_tag_is_refused_alike_not_read_as_a_failed_tag(cipher, tag):
+    """IPP and OpenSSL raised ValueError, the portable engine answered None (a tag that did
+    not verify) for a tag of the wrong length or none at all."""
+    got = {}
+    for name in ENGINES:
+        engine = get_engine(name)
+        if not engine.supports({"gcm": "aes-gcm-random"}.get(cipher, cipher + "-random")):
+            continue
+        with pytest.raises(ValueError) as info:
+            engine.crypt_message(cipher, False, bytes(32), bytes(12), bytes(32), b"", tag)
+        got[name] = str(info.value)
+    assert got and len(set(got.values())) == 1, got
 
 
 @pytest.mark.parametrize("case", list(_MESSAGE_MISTAKES))
