@@ -27,6 +27,7 @@ from simulator.models import (
     clean_check,
     constraint_errors,
     encode_blobs,
+    integral_floats,
     json_type_error,
     param_errors,
     service_model,
@@ -153,10 +154,12 @@ class Client:
         }
         return out
 
-    def invoke(self, operation: str, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    def invoke(self, operation: str, params: dict[str, Any], *, from_json: bool = False
+               ) -> tuple[dict[str, Any], str]:
         """``call`` without the SDK's ``ResponseMetadata``: the service's response (the
         caller's to keep, never changed afterwards) and the request id (the endpoint puts
-        it in a header; the wire has no ResponseMetadata)."""
+        it in a header; the wire has no ResponseMetadata). ``from_json``: ``params`` came
+        as a JSON body, whose value types AWS's front end checks before anything else."""
         sim, service = self._sim, self._service
         plan = self._ops.get(operation) or self._plan(operation)
         op_model = plan.model
@@ -169,12 +172,14 @@ class Client:
         try:
             clean = plan.clean
             if clean is None or not clean(params):
+                if from_json:
+                    _refuse_json_types(op_model, params)
+                    params = integral_floats(op_model.input_shape, params)
                 problem = param_errors(op_model, params)
                 if problem:
                     raise errors.ValidationException(problem.replace("\n", " "))
-                wrong = json_type_error(op_model.input_shape, params)
-                if wrong:  # what botocore sends but AWS's server refuses (True as a number)
-                    raise errors.error_class("SerializationException")(wrong)
+                if not from_json:  # what botocore sends but AWS refuses: True as a number
+                    _refuse_json_types(op_model, params)
                 params = encode_blobs(op_model, params)
                 violations = constraint_errors(op_model, params)
                 if violations:
@@ -219,6 +224,13 @@ class Client:
                 )
         sim.record(ctx, op_model, params, response, None)
         return response, ctx.request_id
+
+
+def _refuse_json_types(operation: OperationModel, params: dict[str, Any]) -> None:
+    """AWS's SerializationException for a value of a JSON type its member cannot take."""
+    wrong = json_type_error(operation.input_shape, params)
+    if wrong:
+        raise errors.error_class("SerializationException")(wrong)
 
 
 class _Plan(NamedTuple):

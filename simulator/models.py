@@ -419,7 +419,6 @@ def _encode(shape: Shape, value: Any) -> Any:
 _JAVA_TYPE = {"integer": "an Integer", "long": "a Long", "boolean": "a Boolean",
               "double": "a Double", "float": "a Float", "string": "an String",
               "blob": "an String"}
-_NUMBERS = ("integer", "long", "double", "float")
 
 
 def _json_kind(value: Any) -> str:
@@ -442,36 +441,22 @@ def json_type_error(shape: Shape | None, value: Any, path: str = "") -> str | No
         return (f"{aws} (fargate-sim: {where} is a JSON {_json_kind(value)}; the model says "
                 f"{t})")
 
-    if t == "structure":
-        if not isinstance(value, dict):
-            return None if shape.is_document_type else wrong(
-                _unexpected(value) if isinstance(value, list)
-                else "Unexpected token; expected the start of a structure")
-        for k, v in value.items():
-            member = shape.members.get(k)
-            if member is not None:
-                found = json_type_error(member, v, f"{path}.{k}" if path else k)
-                if found:
-                    return found
-        return None
-    if t == "list":
-        if not isinstance(value, list):
-            return wrong(_unexpected(value) if isinstance(value, dict)
-                         else "Unexpected token; expected the start of a list")
-        for i, v in enumerate(value):
-            found = json_type_error(shape.member, v, f"{path}[{i}]")
-            if found:
-                return found
-        return None
-    if t == "map":
-        if not isinstance(value, dict):
-            return wrong(_unexpected(value) if isinstance(value, list)
-                         else "Unexpected token; expected the start of a map")
-        for k, v in value.items():
-            found = json_type_error(shape.value, v, f"{path}.{k}")
-            if found:
-                return found
-        return None
+    if t in ("structure", "list", "map"):
+        if t == "structure" and shape.is_document_type:
+            return None
+        container: Any = list if t == "list" else dict
+        if not isinstance(value, container):
+            return wrong(_unexpected(value) if isinstance(value, dict | list)
+                         else f"Unexpected token; expected the start of a {t}")
+        parts: Any  # (member shape, value, path) of each part
+        if t == "structure":
+            parts = ((shape.members[k], v, f"{path}.{k}" if path else k)
+                     for k, v in value.items() if k in shape.members)
+        elif t == "list":
+            parts = ((shape.member, v, f"{path}[{i}]") for i, v in enumerate(value))
+        else:
+            parts = ((shape.value, v, f"{path}.{k}") for k, v in value.items())
+        return next((found for s, v, p in parts if (found := json_type_error(s, v, p))), None)
     if isinstance(value, dict | list):
         return wrong(_unexpected(value))
     java = _JAVA_TYPE.get(t)

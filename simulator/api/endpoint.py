@@ -31,7 +31,7 @@ from simulator.api.wallclock import WallClock
 from simulator.api.wire import WireError, decode, loads, to_json
 from simulator.audit import AuditTrail
 from simulator.client import Client
-from simulator.models import clean_check, integral_floats, json_type_error, service_model
+from simulator.models import service_model
 
 ADMIN_PREFIX = "/_fargate-sim/"
 MAX_JSON_DEPTH = 64
@@ -243,8 +243,8 @@ class Endpoint:
         return client
 
     def _call(self, service: str, operation: str, params: dict[str, Any],
-              caller: tuple[str | None, str | None], headers: dict[str, str], client_ip: str
-              ) -> tuple[dict[str, Any], str]:
+              caller: tuple[str | None, str | None], headers: dict[str, str], client_ip: str,
+              from_json: bool = False) -> tuple[dict[str, Any], str]:
         """The call through the front door, under the lock: (response, request id)."""
         with self.lock:
             if self.clock.sync():
@@ -252,7 +252,7 @@ class Endpoint:
             client = self._client(service, caller[0], caller[1], client_ip,
                                   headers.get("user-agent") or "fargate-sim")
             try:
-                return client.invoke(operation, params)
+                return client.invoke(operation, params, from_json=from_json)
             finally:
                 if read_only(operation):
                     self.dirty = True
@@ -290,15 +290,9 @@ class Endpoint:
             params = decode(op.input_shape, raw) or {}
         except WireError as exc:
             return json_error(400, "SerializationException", str(exc))
-        clean = clean_check(op)
-        if clean is None or not clean(params):  # look closer: JSON types, as AWS reads them
-            problem = json_type_error(op.input_shape, raw)
-            if problem:
-                return json_error(400, "SerializationException", problem)
-            params = integral_floats(op.input_shape, params)
         try:
             response, request_id = self._call(service, operation, params, caller, headers,
-                                              client_ip)
+                                              client_ip, from_json=True)
         except errors.ClientError as exc:
             status = protocols.error_status(service, exc.code, exc.status)
             return json_error(status, exc.code, exc.message, exc.explanation or "")

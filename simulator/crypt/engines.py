@@ -418,6 +418,7 @@ class Engine:
         raw = _message_key(cipher, key)
         ivb = bytes(_byte_view(iv, "iv", False))
         datab = bytes(_byte_view(data, "data", False))
+        tagb = None if tag is None else bytes(_byte_view(tag, "tag", False))
         if cipher == "xts":
             if len(ivb) != 16:
                 raise ValueError(f"an XTS tweak is 16 bytes, not {len(ivb)}")
@@ -429,14 +430,12 @@ class Engine:
         else:
             if len(ivb) != 12:  # what every backend runs alike (and the volume uses)
                 raise ValueError(f"{cipher} takes a 12-byte nonce here, not {len(ivb)} bytes")
-            if tag is not None and len(_byte_view(tag, "tag", False)) != 16:
-                raise ValueError(f"{cipher} tags are 16 bytes, not "
-                                 f"{len(_byte_view(tag, 'tag', False))}")
-            if not encrypt and tag is None:
+            if tagb is not None and len(tagb) != 16:
+                raise ValueError(f"{cipher} tags are 16 bytes, not {len(tagb)}")
+            if not encrypt and tagb is None:
                 raise ValueError(f"{cipher} decryption needs the tag")
         return self._message(cipher, bool(encrypt), raw, ivb, datab,
-                             bytes(_byte_view(aad, "aad", False)),
-                             None if tag is None else bytes(_byte_view(tag, "tag", False)))
+                             bytes(_byte_view(aad, "aad", False)), tagb)
 
     def _message(self, cipher: str, encrypt: bool, key: bytes, iv: bytes, data: bytes,
                  aad: bytes, tag: bytes | None) -> tuple[bytes, bytes | None] | None:
