@@ -24,10 +24,10 @@ from simulator.audit import (
 )
 from simulator.iam.principal import Principal
 from simulator.models import (
+    JsonReading,
     clean_check,
     constraint_errors,
     encode_blobs,
-    integral_floats,
     json_type_error,
     param_errors,
     service_model,
@@ -154,12 +154,14 @@ class Client:
         }
         return out
 
-    def invoke(self, operation: str, params: dict[str, Any], *, from_json: bool = False
-               ) -> tuple[dict[str, Any], str]:
+    def invoke(self, operation: str, params: dict[str, Any], *, from_json: bool = False,
+               ignored: list[str] | None = None) -> tuple[dict[str, Any], str]:
         """``call`` without the SDK's ``ResponseMetadata``: the service's response (the
         caller's to keep, never changed afterwards) and the request id (the endpoint puts
         it in a header; the wire has no ResponseMetadata). ``from_json``: ``params`` came
-        as a JSON body, whose value types AWS's front end checks before anything else."""
+        as a JSON body, which AWS's front end reads before anything else (``JsonReading``):
+        value types checked, members the model does not have skipped and listed in
+        ``ignored`` when it is given, ``null`` members absent."""
         sim, service = self._sim, self._service
         plan = self._ops.get(operation) or self._plan(operation)
         op_model = plan.model
@@ -174,7 +176,12 @@ class Client:
             if clean is None or not clean(params):
                 if from_json:
                     _refuse_json_types(op_model, params)
-                    params = integral_floats(op_model.input_shape, params)
+                    reading = JsonReading()
+                    params = reading.request(op_model.input_shape, params)
+                    if ignored is not None:
+                        ignored.extend(reading.ignored)
+                    if reading.nulls:
+                        raise _constraint_error(service, reading.nulls)
                 problem = param_errors(op_model, params)
                 if problem:
                     raise errors.ValidationException(problem.replace("\n", " "))
@@ -183,11 +190,7 @@ class Client:
                 params = encode_blobs(op_model, params)
                 violations = constraint_errors(op_model, params)
                 if violations:
-                    n = len(violations)
-                    word = "error" if n == 1 else "errors"
-                    raise errors.error_class(service.constraint_error)(
-                        f"{n} validation {word} detected: " + "; ".join(violations)
-                    )
+                    raise _constraint_error(service, violations)
             # else: certainly valid (the compiled check of both passes above), and its blobs
             # are bytes already, so encode_blobs would change nothing.
             handler = getattr(service, operation, None)
@@ -224,6 +227,15 @@ class Client:
                 )
         sim.record(ctx, op_model, params, response, None)
         return response, ctx.request_id
+
+
+def _constraint_error(service: Any, violations: list[str]) -> errors.ClientError:
+    """The service's error for requests that break the model's constraints, in AWS's words:
+    "2 validation errors detected: Value ... ; Value ..."."""
+    n = len(violations)
+    word = "error" if n == 1 else "errors"
+    return errors.error_class(service.constraint_error)(
+        f"{n} validation {word} detected: " + "; ".join(violations))
 
 
 def _refuse_json_types(operation: OperationModel, params: dict[str, Any]) -> None:

@@ -489,22 +489,51 @@ def _unexpected(value: Any) -> str:
             else "Start of list found where not expected.")
 
 
-def integral_floats(shape: Shape | None, value: Any) -> Any:
-    """``value`` with whole-number floats in integer members made ints (JSON's ``2.0`` is
-    the number 2, as AWS reads it); ``json_type_error`` has refused any other float."""
-    if shape is None or value is None:
+class JsonReading:
+    """A JSON request as AWS's JSON front end reads it, before any validation: a member the
+    model does not have is skipped (``ignored`` names it), a ``null`` member is absent, a
+    whole-number float in an integer member is that integer (JSON's ``2.0`` is 2), and a
+    ``null`` list element or map value is refused (``nulls``, in AWS's constraint wording).
+    ``json_type_error`` has refused every other value of the wrong type."""
+
+    def __init__(self) -> None:
+        self.ignored: list[str] = []
+        self.nulls: list[str] = []
+
+    def request(self, shape: Shape | None, value: Any) -> Any:
+        """``value`` (a request's parameters) as the service receives them."""
+        return self._read(shape, value, "", "")
+
+    def _read(self, shape: Shape | None, value: Any, path: str, where: str) -> Any:
+        if shape is None or value is None:
+            return value
+        t = shape.type_name
+        if t == "structure" and isinstance(value, dict) and not shape.is_document_type:
+            out = {}
+            for k, v in value.items():
+                sub = f"{path}.{k}" if path else k
+                member = shape.members.get(k)
+                if member is None:
+                    self.ignored.append(sub)
+                elif v is not None:
+                    name = _lower_first(k)
+                    out[k] = self._read(member, v, sub, f"{where}.{name}" if where else name)
+            return out
+        if t == "list" and isinstance(value, list):
+            return [self._element(shape.member, v, f"{path}[{i}]", f"{where}.{i + 1}.member")
+                    for i, v in enumerate(value)]
+        if t == "map" and isinstance(value, dict):
+            return {k: self._element(shape.value, v, f"{path}.{k}", f"{where}.value")
+                    for k, v in value.items()}
+        if t in ("integer", "long") and isinstance(value, float):
+            return int(value)
         return value
-    t = shape.type_name
-    if t == "structure" and isinstance(value, dict):
-        return {k: integral_floats(shape.members[k], v) if k in shape.members else v
-                for k, v in value.items()}
-    if t == "list" and isinstance(value, list):
-        return [integral_floats(shape.member, v) for v in value]
-    if t == "map" and isinstance(value, dict):
-        return {k: integral_floats(shape.value, v) for k, v in value.items()}
-    if t in ("integer", "long") and isinstance(value, float):
-        return int(value)
-    return value
+
+    def _element(self, shape: Shape, value: Any, path: str, where: str) -> Any:
+        if value is None:
+            self.nulls.append(f"Value null at '{where}' failed to satisfy constraint: "
+                              "Member must not be null")
+        return self._read(shape, value, path, where)
 
 
 # -- the compiled fast path -------------------------------------------------------------------

@@ -244,7 +244,8 @@ class Endpoint:
 
     def _call(self, service: str, operation: str, params: dict[str, Any],
               caller: tuple[str | None, str | None], headers: dict[str, str], client_ip: str,
-              from_json: bool = False) -> tuple[dict[str, Any], str]:
+              from_json: bool = False, ignored: list[str] | None = None
+              ) -> tuple[dict[str, Any], str]:
         """The call through the front door, under the lock: (response, request id)."""
         with self.lock:
             if self.clock.sync():
@@ -252,7 +253,7 @@ class Endpoint:
             client = self._client(service, caller[0], caller[1], client_ip,
                                   headers.get("user-agent") or "fargate-sim")
             try:
-                return client.invoke(operation, params, from_json=from_json)
+                return client.invoke(operation, params, from_json=from_json, ignored=ignored)
             finally:
                 if read_only(operation):
                     self.dirty = True
@@ -290,14 +291,19 @@ class Endpoint:
             params = decode(op.input_shape, raw) or {}
         except WireError as exc:
             return json_error(400, "SerializationException", str(exc))
+        ignored: list[str] = []
         try:
             response, request_id = self._call(service, operation, params, caller, headers,
-                                              client_ip, from_json=True)
+                                              client_ip, from_json=True, ignored=ignored)
         except errors.ClientError as exc:
             status = protocols.error_status(service, exc.code, exc.status)
             return json_error(status, exc.code, exc.message, exc.explanation or "")
-        return 200, {"Content-Type": "application/x-amz-json-1.1",
-                     "x-amzn-RequestId": request_id}, to_json(op.output_shape, response)
+        out = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": request_id}
+        if ignored:  # AWS answers as if they were not there; say so beside its answer
+            _explained(out, f"fargate-sim: ignored {', '.join(ignored)}: not members of "
+                            f"{operation}'s input in botocore's model, and AWS's JSON "
+                            "services skip members they do not know")
+        return 200, out, to_json(op.output_shape, response)
 
     # -- query protocol ---------------------------------------------------------------------
     def _query(self, method: str, path: str, query_string: str, headers: dict[str, str],

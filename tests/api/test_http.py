@@ -534,3 +534,50 @@ def test_a_whole_number_sent_as_a_float_is_that_number(server):
     status, _, out = _parse(_raw(server, _request(b'{"NumberOfBytes": 16.0}',
                                                   "TrentService.GenerateRandom")))
     assert status == 200 and len(base64.b64decode(out["Plaintext"])) == 16
+
+
+def test_members_the_model_does_not_have_are_skipped_and_named_beside_the_answer(server):
+    """AWS's JSON services skip members they do not know (a newer SDK's member reaches an
+    older service that way); the answer is AWS's, and a header names what was skipped."""
+    body = {"Description": "d", "NewMember": {"x": 1},
+            "Tags": [{"TagKey": "a", "TagValue": "b", "Colour": "red"}]}
+    status, headers, out = _parse(_raw(server, _request(json.dumps(body).encode(),
+                                                        "TrentService.CreateKey")))
+    assert status == 200 and out["KeyMetadata"]["Description"] == "d"
+    note = headers["x-fargate-sim-explanation"]
+    assert "NewMember" in note and "Tags[0].Colour" in note
+    key = out["KeyMetadata"]["KeyId"]
+    body = json.dumps({"KeyId": key}).encode()
+    _, _, tags = _parse(_raw(server, _request(body, "TrentService.ListResourceTags")))
+    assert tags["Tags"] == [{"TagKey": "a", "TagValue": "b"}]
+
+
+def test_a_known_request_carries_no_note(server):
+    _, headers, _ = _parse(_raw(server, _request(b'{"Limit": 5}')))
+    assert "x-fargate-sim-explanation" not in headers
+
+
+@pytest.mark.parametrize("target,body", [
+    ("TrentService.ListKeys", {"Limit": None, "Marker": None}),
+    ("TrentService.CreateKey", {"Description": None, "Tags": None, "KeyUsage": None}),
+])
+def test_a_null_member_is_an_absent_member(server, target, body):
+    """JSON ``null`` in a structure member is the member left out, as AWS reads it (never
+    botocore's "Invalid type ... <class 'NoneType'>")."""
+    status, _, out = _parse(_raw(server, _request(json.dumps(body).encode(), target)))
+    assert status == 200, out
+    if target.endswith("CreateKey"):
+        assert out["KeyMetadata"]["KeyUsage"] == "ENCRYPT_DECRYPT"
+
+
+@pytest.mark.parametrize("target,body,where", [
+    ("TrentService.CreateKey", {"Tags": [{"TagKey": "a", "TagValue": "b"}, None]},
+     "tags.2.member"),
+    ("TrentService.Encrypt", {"KeyId": "k", "Plaintext": "AA==",
+                              "EncryptionContext": {"a": None}}, "encryptionContext.value"),
+])
+def test_a_null_in_a_list_or_map_is_refused_in_aws_words(server, target, body, where):
+    status, _, err = _parse(_raw(server, _request(json.dumps(body).encode(), target)))
+    assert (status, err["__type"]) == (400, "ValidationException")
+    assert err["message"] == (f"1 validation error detected: Value null at '{where}' failed "
+                              "to satisfy constraint: Member must not be null")
