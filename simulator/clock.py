@@ -32,6 +32,10 @@ class ScheduledCall:
         self.cancelled = True
 
 
+#: The last instant a datetime can hold, in epoch seconds (9999-12-31T23:59:59Z).
+_LAST = 253402300799.0
+
+
 class SimClock:
     """Seconds since the epoch, advanced explicitly; runs due callbacks in time order."""
 
@@ -88,6 +92,9 @@ class SimClock:
         if seconds < 0:
             raise ValueError(f"the clock cannot go backwards ({seconds} s)")
         target = self._now + seconds
+        if not target < _LAST:  # also NaN: refused before anything moves
+            raise ValueError(f"the clock cannot go past 9999-12-31 (advancing {seconds} s "
+                             "from now)")
         queue = self._queue
         while queue and queue[0][0] <= target:
             when, _, call = heapq.heappop(queue)
