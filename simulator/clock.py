@@ -32,8 +32,8 @@ class ScheduledCall:
         self.cancelled = True
 
 
-#: The last instant a datetime can hold, in epoch seconds (9999-12-31T23:59:59Z).
-_LAST = 253402300799.0
+#: The last instant an aware datetime can hold, in epoch seconds (9999-12-31, end of day).
+_LAST = datetime.max.replace(tzinfo=UTC).timestamp()
 
 
 class SimClock:

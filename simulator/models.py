@@ -81,6 +81,12 @@ def _lower_first(name: str) -> str:
     return name[:1].lower() + name[1:]
 
 
+def _member_at(path: str, name: str) -> str:
+    """Where member ``name`` of the structure at ``path`` is, as AWS's constraint messages
+    name it: ``encryptionContext``, ``tags.1.member.tagKey``."""
+    return f"{path}.{_lower_first(name)}" if path else _lower_first(name)
+
+
 def _constrained(shape: Shape, seen: frozenset[str] = frozenset()) -> bool:
     """Whether ``shape`` or anything inside it carries a max, min, enum or pattern trait, or
     required members."""
@@ -124,7 +130,7 @@ def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
         for name, member in shape.members.items():
             present = name in value and value[name] is not None
             if present or name in required:
-                sub = f"{path}.{_lower_first(name)}" if path else _lower_first(name)
+                sub = _member_at(path, name)
                 if present:
                     _check(member, value[name], sub, out)
                 else:
@@ -516,8 +522,7 @@ class JsonReading:
                 if member is None:
                     self.ignored.append(sub)
                 elif v is not None:
-                    name = _lower_first(k)
-                    out[k] = self._read(member, v, sub, f"{where}.{name}" if where else name)
+                    out[k] = self._read(member, v, sub, _member_at(where, k))
             return out
         if t == "list" and isinstance(value, list):
             return [self._element(shape.member, v, f"{path}[{i}]", f"{where}.{i + 1}.member")

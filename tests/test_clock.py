@@ -1,10 +1,11 @@
+"""The simulated clock's limits."""
+
+import pytest
+
+from simulator.clock import SimClock
 
 
 def test_advancing_past_year_9999_is_refused_and_moves_nothing():
-    import pytest
-
-    from simulator.clock import SimClock
-
     clock = SimClock()
     before = clock.time()
     for seconds in (3e11, float("nan"), float("inf")):
