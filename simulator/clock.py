@@ -33,7 +33,7 @@ class ScheduledCall:
 
 
 #: The last instant an aware datetime can hold, in epoch seconds (9999-12-31, end of day).
-_LAST = datetime.max.replace(tzinfo=UTC).timestamp()
+LAST_INSTANT = datetime.max.replace(tzinfo=UTC).timestamp()
 
 
 class SimClock:
@@ -92,7 +92,7 @@ class SimClock:
         if seconds < 0:
             raise ValueError(f"the clock cannot go backwards ({seconds} s)")
         target = self._now + seconds
-        if not target < _LAST:  # also NaN: refused before anything moves
+        if not target < LAST_INSTANT:  # also NaN: refused before anything moves
             raise ValueError(f"the clock cannot go past 9999-12-31 (advancing {seconds} s "
                              "from now)")
         queue = self._queue

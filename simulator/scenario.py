@@ -35,6 +35,7 @@ its placeholders filled in. Files are read through ``simulator.inputs`` (bounded
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,8 +161,11 @@ def parse_scenario(doc: dict[str, Any], base_dir: Path = Path("."), source: str 
             raise ScenarioError(f"{where}: call must be 'service.method', e.g. 'kms.create_key'")
         if "cli" in step and not (isinstance(step["cli"], list) and len(step["cli"]) >= 2):
             raise ScenarioError(f"{where}: cli must be a list like ['ecs', 'create-cluster', ...]")
-        if "advance" in step and not isinstance(step["advance"], int | float):
-            raise ScenarioError(f"{where}: advance must be a number of seconds")
+        if "advance" in step and not (
+                isinstance(step["advance"], int | float) and not isinstance(step["advance"], bool)
+                and 0 <= step["advance"] < math.inf):
+            raise ScenarioError(f"{where}: advance must be a number of seconds, 0 or more "
+                                f"(the clock does not go back), got {step['advance']!r}")
         for key in ("params", "save", "check", "check_contains", "parameters"):
             if key in step and not isinstance(step[key], dict):
                 raise ScenarioError(f"{where}: {key} must be a table")
@@ -283,7 +287,10 @@ class _Runner:
                 raise ScenarioError(str(exc)) from None
             response, output = report.to_dict(), report.render()
         elif "advance" in step:
-            self.sim.clock.advance(float(step["advance"]))
+            try:
+                self.sim.clock.advance(float(step["advance"]))
+            except ValueError as exc:  # past year 9999
+                raise ScenarioError(f"advance: {exc}") from None
             action = f"advance {step['advance']} s"
             response = {"now": self.sim.clock.now().isoformat()}
         elif "fargate" in step:
@@ -393,7 +400,8 @@ def run_scenario(scenario: str | Path | Scenario, *, sim: Any = None) -> Scenari
         try:
             result = runner.run(i, step)
         except ScenarioError as exc:
-            raise ScenarioError(f"{sc.source}: step {i} ({step.get('name', '')}): {exc}") from None
+            named = f" ({step['name']})" if step.get("name") else ""
+            raise ScenarioError(f"{sc.source}: step {i}{named}: {exc}") from None
         except Exception as exc:  # a simulator bug: the step fails, the report goes on
             result = StepResult(
                 i, step.get("name", f"step {i}"), "step", False,

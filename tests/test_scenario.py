@@ -44,6 +44,10 @@ def test_scenario_cli_exit_codes(tmp_path, capsys):
         ("[[step]]\nadvance = 1\ncall = 'kms.list_keys'\n", "exactly one of"),
         ("[[step]]\ncall = 'create_key'\n", "service.method"),
         ("[[step]]\nadvance = 'soon'\n", "number of seconds"),
+        ("[[step]]\nadvance = -5\n", "0 or more"),
+        ("[[step]]\nadvance = inf\n", "got inf"),
+        ("[[step]]\nadvance = nan\n", "got nan"),
+        ("[[step]]\nadvance = true\n", "got True"),
         ("[[step]]\ncall = 'kms.list_keys'\ncheck = 3\n", "check must be a table"),
         ("[[step]\n", "not valid TOML"),
     ],
@@ -72,6 +76,13 @@ def test_placeholders_files_save_and_checks(tmp_path):
     )
     report = run_scenario(path)
     assert report.ok, report.render()
+
+
+def test_advancing_past_year_9999_is_a_scenario_error_not_a_bug(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[[step]]\nname = "far"\nadvance = 3e11\n')
+    with pytest.raises(ScenarioError, match=r"step 1 \(far\): advance: .*9999-12-31"):
+        run_scenario(path)
 
 
 def test_unknown_placeholder_is_named(tmp_path):

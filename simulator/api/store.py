@@ -28,6 +28,7 @@ import os
 import pickle
 import sqlite3
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -319,6 +320,13 @@ class StateStore:
             "SELECT first, data, meta FROM volume_data WHERE volume = ? ORDER BY first",
             (token,)))
 
+    @property
+    def saved_at(self) -> float | None:
+        """When (wall time, epoch seconds) the snapshot was last saved; None for none, or a
+        file written before fargate-sim kept it."""
+        row = self._db.execute("SELECT value FROM meta WHERE name='saved_at'").fetchone()
+        return float(row[0]) if row is not None else None
+
     def load(self) -> Any | None:
         """The saved simulation, or None when the file holds none yet."""
         row = self._db.execute("SELECT data FROM snapshot WHERE id = 1").fetchone()
@@ -362,6 +370,8 @@ class StateStore:
                                 for i, r in enumerate(new)))
             if data is not None:
                 db.execute("INSERT OR REPLACE INTO snapshot (id, data) VALUES (1, ?)", (data,))
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('saved_at', ?)",
+                           (repr(time.time()),))
                 saved = self._save_volumes(tracker)
             db.execute("COMMIT")
         except BaseException:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from simulator.clock import LAST_INSTANT
+
 #: How far (in wall seconds) the simulated clock may lag behind wall time before a request
 #: moves it: requests within one step share one simulated instant, as calls in one
 #: CloudTrail second share an eventTime, and what the services prepare per instant (request
@@ -35,8 +37,10 @@ class WallClock:
         self._sim0 = clock.time()
 
     def target(self) -> float:
-        """The simulated time wall time says it is now."""
-        return self._sim0 + (time.monotonic() - self._wall0) * self.speed
+        """The simulated time wall time says it is now; a fast clock stops a second before
+        the last instant a date can hold (9999-12-31) instead of failing every request."""
+        return min(self._sim0 + (time.monotonic() - self._wall0) * self.speed,
+                   LAST_INSTANT - 1.0)
 
     def sync(self) -> bool:
         """Advance the clock to the wall-derived time; True if scheduled events fired."""

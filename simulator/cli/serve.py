@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import gc
 import ipaddress
+import math
 import signal
 import socket
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from simulator.cli import key_value
+from simulator.clock import LAST_INSTANT
 
 DEFAULT_STATE = "fargate-sim-state.db"
 #: The cyclic collector's thresholds while serving (Python's defaults: 700, 10, 10).
@@ -34,6 +37,20 @@ def _root_key(text: str) -> tuple[str, str]:
     return akid, secret
 
 
+def _start_time(text: str) -> datetime:
+    """``--start-time``: an ISO 8601 instant (``2026-06-01``, ``2026-06-01T12:00:00Z``); a
+    time without a zone is UTC."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO 8601 time such as 2026-06-01T12:00:00Z, got {text!r}") from None
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    if when.timestamp() >= LAST_INSTANT - 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} leaves the clock no time before 9999-12-31")
+    return when
+
+
 def _loopback(host: str) -> bool:
     if host in ("localhost", ""):
         return host == "localhost"
@@ -52,8 +69,9 @@ def _command(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         return _fail(f"--port {args.port} is not a TCP port (0-65535)")
-    if args.speed < 0:
-        return _fail(f"--speed {args.speed} must be >= 0")
+    if not 0 <= args.speed < math.inf:
+        return _fail(f"--speed {args.speed} must be a number >= 0 (simulated seconds per "
+                     "wall second)")
     speed = 0.0 if args.clock == "manual" else args.speed
     try:
         retention = AuditRetention(args.audit_retention, args.audit_retention_days)
@@ -63,11 +81,9 @@ def _command(args: argparse.Namespace) -> int:
         return _fail("--root-key and --no-auth contradict each other: pick one")
 
     def make_sim() -> Simulation:
-        from datetime import UTC, datetime
-
         return Simulation(account_id=args.account, region=args.region,
                           quotas=not args.no_quotas,
-                          start_time=datetime.now(UTC).replace(microsecond=0))
+                          start_time=args.start_time or datetime.now(UTC).replace(microsecond=0))
 
     store = None
     sim = None
@@ -80,13 +96,22 @@ def _command(args: argparse.Namespace) -> int:
         if sim is not None and (sim.account_id, sim.region) != (args.account, args.region):
             return _fail(f"--state {args.state} holds account {sim.account_id} in "
                          f"{sim.region}; pass those or another --state file")
+        if sim is not None and args.start_time is not None:
+            return _fail(f"--start-time starts a new simulation, and --state {args.state} "
+                         f"holds one (now {sim.clock.now():%Y-%m-%dT%H:%M:%SZ}): pass "
+                         "--ephemeral or another --state file, or drop --start-time")
     restored = sim is not None
     if sim is None:
         sim = make_sim()
-    elif speed > 0:
-        # The world kept running while the server was down: a restored clock catches up with
-        # wall time (tasks due to start have started, sessions due to expire have expired).
-        behind = time.time() - sim.clock.time()
+    elif speed > 0 and store is not None:
+        # The world kept running while the server was down: a restored clock moves on by the
+        # wall time since the last save, at this speed (tasks due to start have started,
+        # sessions due to expire have expired). State saved before the save time was kept
+        # catches up with wall time, as that state's clock followed it.
+        saved = store.saved_at
+        behind = ((time.time() - saved) * speed if saved is not None
+                  else time.time() - sim.clock.time())
+        behind = min(behind, LAST_INSTANT - 1.0 - sim.clock.time())
         if behind > 0:
             sim.clock.advance(behind)
     root = args.root_key or DEFAULT_ROOT_KEY
@@ -162,6 +187,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="with --no-auth: call as ARN when a request names ACCESS_KEY_ID")
     p.add_argument("--speed", type=float, default=1.0,
                    help="simulated seconds per wall second (default 1)")
+    p.add_argument("--start-time", type=_start_time, metavar="ISO8601",
+                   help="the simulated time a new simulation starts at (default: now), e.g. "
+                        "2026-06-01T00:00:00Z to try what was so before a date")
     p.add_argument("--clock", choices=("wall", "manual"), default="wall",
                    help="manual: time moves only by the admin API")
     p.add_argument("--state", default=DEFAULT_STATE,

@@ -123,3 +123,17 @@ def test_requests_within_one_clock_step_share_an_instant():
     wall._wall0 -= STEP_SECONDS  # now more than a step
     wall.sync()
     assert clock.time() >= start + STEP_SECONDS
+
+
+def test_a_fast_wall_clock_stops_before_year_9999_instead_of_failing():
+    from simulator.api.wallclock import WallClock
+    from simulator.clock import LAST_INSTANT, SimClock
+
+    clock = SimClock()
+    wall = WallClock(clock, speed=1e12)
+    wall._wall0 -= 1000.0  # 1e15 simulated seconds: far past what a datetime holds
+    wall.sync()
+    assert clock.time() == LAST_INSTANT - 1.0
+    assert clock.now().year == 9999
+    wall.sync()  # and stays there
+    assert clock.time() == LAST_INSTANT - 1.0

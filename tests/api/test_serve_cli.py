@@ -30,7 +30,9 @@ def _serve(*args: str, cwd) -> subprocess.CompletedProcess:
     (["--port", "-1"], "not a TCP port"),
     (["--port", "65536"], "not a TCP port"),
     (["--host", "no-such-host.invalid", "--port", "0"], "cannot listen on"),
-    (["--speed", "-1"], "must be >= 0"),
+    (["--speed", "-1"], "must be a number >= 0"),
+    (["--speed", "nan"], "must be a number >= 0"),
+    (["--speed", "inf"], "must be a number >= 0"),
     (["--root-key", "A:B", "--no-auth"], "contradict"),
 ])
 def test_bad_addresses_get_one_clear_line_and_exit_2(tmp_path, args, words):
@@ -155,6 +157,45 @@ def test_a_restored_clock_catches_up_with_wall_time(tmp_path):
         server.stop()
     assert datetime.fromisoformat(later).timestamp() - \
         datetime.fromisoformat(frozen).timestamp() >= 5
+
+
+def _status(server) -> dict:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{server.url}/_fargate-sim/status", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def test_start_time_starts_the_simulation_then_and_a_restart_keeps_its_time(tmp_path):
+    """--start-time sets a new simulation's clock (to try platform 1.3.0 before its
+    retirement, say); a restart on the state moves on from there, not to wall time."""
+    from datetime import datetime
+
+    state = str(tmp_path / "s.db")
+    server = ServerProcess("--start-time", "2026-01-02T03:04:05Z", "--state", state,
+                           cwd=tmp_path)
+    try:
+        first = datetime.fromisoformat(_status(server)["now"])
+        assert "now 2026-01-02T03:04" in "".join(server.banner)
+    finally:
+        server.stop()
+    assert first.year == 2026 and (first.month, first.day, first.hour) == (1, 2, 3)
+    server = ServerProcess("--state", state, cwd=tmp_path)
+    try:
+        again = datetime.fromisoformat(_status(server)["now"])
+    finally:
+        server.stop()
+    assert 0 <= (again - first).total_seconds() < 600
+    out = _serve("--state", state, "--start-time", "2026-01-01", "--port", "0", cwd=tmp_path)
+    assert out.returncode == 2 and "--start-time starts a new simulation" in out.stderr
+
+
+@pytest.mark.parametrize("text", ["yesterday", "9999-12-31T23:59:59Z", "2026-13-01"])
+def test_a_bad_start_time_is_refused_by_name(tmp_path, text):
+    out = _serve("--start-time", text, "--ephemeral", "--port", "0", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "--start-time" in out.stderr and repr(text) in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 _WRITER = """
