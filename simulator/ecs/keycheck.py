@@ -112,10 +112,16 @@ def check_key(ctx: CallContext, key_id: str, field: str = FARGATE_FIELD) -> dict
         raise _refuse(key_id, field, f"the key is pending deletion{suffix}.",
                       "cancel the deletion (kms:CancelKeyDeletion) and enable the key, or "
                       "choose another key")
-    if state == "Disabled" or meta.get("Enabled") is False:
+    if state == "Disabled":
         raise _refuse(key_id, field, "the key is disabled.",
                       "enable it (kms:EnableKey) or choose another key")
-    if state != "Enabled":
+    if state == "PendingImport":
+        raise _refuse(key_id, field, "the key is in state PendingImport; ECS needs an "
+                      "enabled key.",
+                      "the key was made with Origin EXTERNAL and has no key material yet: "
+                      "import it (kms:GetParametersForImport, then kms:ImportKeyMaterial), or "
+                      "choose another key")
+    if state != "Enabled" or meta.get("Enabled") is False:
         raise _refuse(key_id, field, f"the key is in state {state}; ECS needs an enabled key.",
                       "wait until the key is Enabled (kms:DescribeKey shows its KeyState), or "
                       "choose another key")

@@ -215,6 +215,16 @@ def test_key_refusals_keep_the_advice_in_the_explanation(sim):
     assert info.value.explanation == "enable it (kms:EnableKey) or choose another key"
 
 
+def test_key_waiting_for_its_material_is_refused_as_pending_import_not_disabled(sim):
+    """An EXTERNAL-origin key without material is Enabled: false and in state PendingImport;
+    the refusal names the state and how to leave it (it was "the key is disabled")."""
+    key = sim.client("kms").create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    with pytest.raises(errors.InvalidParameterException) as info:
+        sim.client("ecs").create_cluster(clusterName="prod", configuration=config(key))
+    assert "state PendingImport" in info.value.message and "disabled" not in info.value.message
+    assert "kms:ImportKeyMaterial" in info.value.explanation
+
+
 def test_key_pending_deletion_is_refused(sim):
     key = make_key(sim)
     sim.client("kms").schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
