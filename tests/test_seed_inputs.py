@@ -116,6 +116,22 @@ def test_S16_unsupported_resource_types_are_named(tmp_path):
         deploy(Simulation(), path)
 
 
+def test_S16_the_pages_template_deploys_as_written_with_the_cli(capsys):
+    """`fargate-sim deploy` creates the key the template names by ARN (in that ARN's account
+    and Region, with the seed's key policy for the template's cluster), as `fargate-sim ecs`
+    does for a command line; --no-create-keys shows the real failure."""
+    code = main(["deploy", str(TEMPLATES / "seed_cluster.yaml"), "--json"])
+    out = capsys.readouterr()
+    assert code == 0, out.out
+    assert f"created KMS key {SEED_KEY}" in out.err
+    report = json.loads(out.out)
+    assert report["StackStatus"] == "CREATE_COMPLETE"
+    assert report["Resources"][0]["PhysicalResourceId"] == "clusterName"
+    code = main(["deploy", str(TEMPLATES / "seed_cluster.yaml"), "--no-create-keys"])
+    out = capsys.readouterr()
+    assert code == 1 and "the key does not exist" in out.out and "created KMS key" not in out.err
+
+
 def test_S16_deploy_cli_reports_each_resource(capsys):
     code = main(["deploy", str(STACK), "--stack-name", "demo"])
     out = capsys.readouterr().out

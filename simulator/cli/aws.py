@@ -75,7 +75,7 @@ def _command(args: argparse.Namespace) -> int:
     if not args.no_create_keys:
         for m in keys:
             if m["account"] == account and m["region"] == region:
-                created = _ensure_key(sim, m["id"], cluster)
+                created = ensure_key(sim, m["id"], cluster)
                 if created:
                     print(f"note: created KMS key {m.group(0)} in the simulated account "
                           "(the seed's key policy); --no-create-keys to skip", file=sys.stderr)
@@ -102,7 +102,7 @@ def _cluster_name(argv: list[str]) -> str:
     return str(name).rsplit("/", 1)[-1]
 
 
-def _ensure_key(sim: Any, key_id: str, cluster_name: str) -> bool:
+def ensure_key(sim: Any, key_id: str, cluster_name: str) -> bool:
     """Create the key ``key_id`` in ``sim`` unless it exists; True when created."""
     from simulator.iam.seed import seed_key_policy
 
