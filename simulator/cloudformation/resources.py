@@ -210,6 +210,205 @@ def ecs_service(clients: Any, logical_id: str, props: dict[str, Any], stack: str
                    delete)
 
 
+def changed_properties(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
+    """The top-level properties whose resolved values differ."""
+    return {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
+
+
+def _retag(tag: Callable[[list[dict[str, str]]], Any], untag: Callable[[list[str]], Any],
+           old: list[dict[str, str]], new: list[dict[str, str]], key: str = "Key") -> None:
+    """Apply the difference between two tag lists (``[{key: ..., value: ...}]``)."""
+    gone = [t[key] for t in old if t[key] not in {n[key] for n in new}]
+    if gone:
+        untag(gone)
+    if new and new != old:
+        tag(new)
+
+
+def update_kms_key(clients: Any, logical_id: str, old: dict[str, Any], new: dict[str, Any],
+                   made: Created, stack: str) -> Created:
+    """KeyPolicy, Description, Enabled, EnableKeyRotation, PendingWindowInDays and Tags
+    change in place (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-kms-key.html)."""
+    kms = clients("kms")
+    key_id = made.physical_id
+    changed = changed_properties(old, new)
+    if "KeyPolicy" in changed:
+        kms.put_key_policy(KeyId=key_id, PolicyName="default",
+                           Policy=_policy_text(new.get("KeyPolicy") or _default_key_policy(
+                               made.attributes["Arn"])))
+    if "Description" in changed:
+        kms.update_key_description(KeyId=key_id, Description=new.get("Description", ""))
+    if "Enabled" in changed:
+        enabled = str(new.get("Enabled", True)).lower() != "false"
+        (kms.enable_key if enabled else kms.disable_key)(KeyId=key_id)
+    if "EnableKeyRotation" in changed:
+        rotate = str(new.get("EnableKeyRotation", False)).lower() == "true"
+        (kms.enable_key_rotation if rotate else kms.disable_key_rotation)(KeyId=key_id)
+    if "Tags" in changed:
+        _retag(lambda tags: kms.tag_resource(KeyId=key_id, Tags=tags),
+               lambda keys: kms.untag_resource(KeyId=key_id, TagKeys=keys),
+               _tags(old, "TagKey", "TagValue"), _tags(new, "TagKey", "TagValue"), "TagKey")
+    window = int(new.get("PendingWindowInDays", 30))
+    return Created(key_id, made.attributes,
+                   lambda: kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=window))
+
+
+def _default_key_policy(key_arn: str) -> dict[str, Any]:
+    """The policy KMS gives a key made without one: the account may use it through IAM."""
+    account = key_arn.split(":")[4]
+    partition = key_arn.split(":")[1]
+    return {"Version": "2012-10-17", "Id": "key-default-1", "Statement": [{
+        "Sid": "Enable IAM User Permissions", "Effect": "Allow",
+        "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+        "Action": "kms:*", "Resource": "*"}]}
+
+
+def update_kms_alias(clients: Any, logical_id: str, old: dict[str, Any], new: dict[str, Any],
+                     made: Created, stack: str) -> Created:
+    """TargetKeyId changes in place (UpdateAlias)."""
+    clients("kms").update_alias(AliasName=made.physical_id, TargetKeyId=new["TargetKeyId"])
+    return made
+
+
+def update_iam_role(clients: Any, logical_id: str, old: dict[str, Any], new: dict[str, Any],
+                    made: Created, stack: str) -> Created:
+    """Everything but RoleName and Path changes in place: the trust policy, inline and
+    managed policies, description, session duration, tags."""
+    iam = clients("iam")
+    name = made.physical_id
+    changed = changed_properties(old, new)
+    if "AssumeRolePolicyDocument" in changed:
+        iam.update_assume_role_policy(RoleName=name, PolicyDocument=_policy_text(
+            new.get("AssumeRolePolicyDocument", {})))
+    if "Policies" in changed:
+        before = {p["PolicyName"]: p for p in old.get("Policies", [])}
+        after = {p["PolicyName"]: p for p in new.get("Policies", [])}
+        for pname in before.keys() - after.keys():
+            iam.delete_role_policy(RoleName=name, PolicyName=pname)
+        for pname, pol in after.items():
+            if before.get(pname) != pol:
+                iam.put_role_policy(RoleName=name, PolicyName=pname,
+                                    PolicyDocument=_policy_text(pol["PolicyDocument"]))
+    if "ManagedPolicyArns" in changed:
+        before_arns, after_arns = (set(old.get("ManagedPolicyArns", [])),
+                                   set(new.get("ManagedPolicyArns", [])))
+        for arn in sorted(before_arns - after_arns):
+            iam.detach_role_policy(RoleName=name, PolicyArn=arn)
+        for arn in sorted(after_arns - before_arns):
+            iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+    if changed & {"Description", "MaxSessionDuration"}:
+        params: dict[str, Any] = {"RoleName": name, "Description": new.get("Description", "")}
+        if "MaxSessionDuration" in new:
+            params["MaxSessionDuration"] = int(new["MaxSessionDuration"])
+        iam.update_role(**params)
+    if "Tags" in changed:
+        _retag(lambda tags: iam.tag_role(RoleName=name, Tags=tags),
+               lambda keys: iam.untag_role(RoleName=name, TagKeys=keys),
+               _tags(old), _tags(new))
+
+    def delete() -> None:
+        for pol in new.get("Policies", []):
+            iam.delete_role_policy(RoleName=name, PolicyName=pol["PolicyName"])
+        for arn in new.get("ManagedPolicyArns", []):
+            iam.detach_role_policy(RoleName=name, PolicyArn=arn)
+        iam.delete_role(RoleName=name)
+
+    return Created(name, made.attributes, delete)
+
+
+def update_iam_managed_policy(clients: Any, logical_id: str, old: dict[str, Any],
+                              new: dict[str, Any], made: Created, stack: str) -> Created:
+    """A new PolicyDocument is a new default version (the oldest other version goes when
+    IAM's five are taken); Roles are attached and detached."""
+    iam = clients("iam")
+    arn = made.physical_id
+    changed = changed_properties(old, new)
+    if "PolicyDocument" in changed:
+        versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+        spare = [v for v in versions if not v["IsDefaultVersion"]]
+        if len(versions) >= 5 and spare:
+            oldest = min(spare, key=lambda v: v["CreateDate"])
+            iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
+        iam.create_policy_version(PolicyArn=arn, SetAsDefault=True,
+                                  PolicyDocument=_policy_text(new["PolicyDocument"]))
+    if "Roles" in changed:
+        before, after = set(old.get("Roles", [])), set(new.get("Roles", []))
+        for role in sorted(before - after):
+            iam.detach_role_policy(RoleName=role, PolicyArn=arn)
+        for role in sorted(after - before):
+            iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+    return made
+
+
+def update_iam_policy(clients: Any, logical_id: str, old: dict[str, Any], new: dict[str, Any],
+                      made: Created, stack: str) -> Created:
+    """An inline policy changes in place: taken off what it was on, put on what it is on."""
+    if made.delete is not None:
+        made.delete()
+    return iam_policy(clients, logical_id, new, stack)
+
+
+def update_ecs_cluster(clients: Any, logical_id: str, old: dict[str, Any], new: dict[str, Any],
+                       made: Created, stack: str) -> Created:
+    """Settings, Configuration (the Fargate storage key among it) and Service Connect
+    defaults go through UpdateCluster; capacity providers through
+    PutClusterCapacityProviders; tags through TagResource."""
+    ecs = clients("ecs")
+    name = made.physical_id
+    changed = changed_properties(old, new)
+    renamed = {"ClusterSettings": "Settings"}
+    update = {renamed.get(k, k): new[k] for k in changed
+              & {"ClusterSettings", "Configuration", "ServiceConnectDefaults"} if k in new}
+    if update:
+        ecs.update_cluster(cluster=name, **api_params("ecs", "UpdateCluster", update))
+    if changed & {"CapacityProviders", "DefaultCapacityProviderStrategy"}:
+        ecs.put_cluster_capacity_providers(cluster=name, **api_params(
+            "ecs", "PutClusterCapacityProviders",
+            {"CapacityProviders": new.get("CapacityProviders", []),
+             "DefaultCapacityProviderStrategy": new.get("DefaultCapacityProviderStrategy", [])}))
+    if "Tags" in changed:
+        arn = made.attributes["Arn"]
+        _retag(lambda tags: ecs.tag_resource(resourceArn=arn, tags=tags),
+               lambda keys: ecs.untag_resource(resourceArn=arn, tagKeys=keys),
+               _tags(old, "key", "value"), _tags(new, "key", "value"), "key")
+    return made
+
+
+def update_ecs_service(clients: Any, logical_id: str, old: dict[str, Any], new: dict[str, Any],
+                       made: Created, stack: str) -> Created:
+    """What UpdateService takes changes in place (a new task definition, count, network or
+    platform is a new deployment); tags through TagResource."""
+    ecs = clients("ecs")
+    changed = changed_properties(old, new) - {"Tags"}
+    members = {m.lower() for m in service_model("ecs").operation_model(
+        "UpdateService").input_shape.members}
+    update = {k: new[k] for k in changed if k.lower() in members and k in new}
+    cluster = old.get("Cluster", "default")
+    if update:
+        ecs.update_service(cluster=cluster, service=made.attributes["Name"],
+                           **api_params("ecs", "UpdateService", update))
+    if "Tags" in changed_properties(old, new):
+        arn = made.physical_id
+        _retag(lambda tags: ecs.tag_resource(resourceArn=arn, tags=tags),
+               lambda keys: ecs.untag_resource(resourceArn=arn, tagKeys=keys),
+               _tags(old, "key", "value"), _tags(new, "key", "value"), "key")
+    return made
+
+
+@dataclass(frozen=True)
+class Update:
+    """How CloudFormation updates a resource type: the properties whose change replaces
+    the resource ("Update requires: Replacement" in each type's reference page), the
+    property that names it (a named resource cannot be replaced under the same name), and
+    the handler that changes the rest in place (None: every change replaces it)."""
+
+    replaces: frozenset[str]
+    name: str | None = None
+    in_place: Callable[..., Created] | None = None
+    #: The longest name the service takes (for a name CloudFormation generates).
+    name_limit: int = 255
+
+
 #: Resource type -> handler(clients, logical_id, resolved properties, stack name).
 HANDLERS: dict[str, Callable[..., Created]] = {
     "AWS::KMS::Key": kms_key,
@@ -220,4 +419,23 @@ HANDLERS: dict[str, Callable[..., Created]] = {
     "AWS::ECS::Cluster": ecs_cluster,
     "AWS::ECS::TaskDefinition": ecs_task_definition,
     "AWS::ECS::Service": ecs_service,
+}
+
+
+#: Resource type -> how an update changes it.
+UPDATES: dict[str, Update] = {
+    "AWS::KMS::Key": Update(frozenset({"KeySpec", "KeyUsage", "MultiRegion", "Origin"}),
+                            in_place=update_kms_key),
+    "AWS::KMS::Alias": Update(frozenset({"AliasName"}), in_place=update_kms_alias),
+    "AWS::IAM::Role": Update(frozenset({"RoleName", "Path"}), "RoleName", update_iam_role, 64),
+    "AWS::IAM::ManagedPolicy": Update(
+        frozenset({"ManagedPolicyName", "Path", "Description"}), "ManagedPolicyName",
+        update_iam_managed_policy, 128),
+    "AWS::IAM::Policy": Update(frozenset(), in_place=update_iam_policy),
+    "AWS::ECS::Cluster": Update(frozenset({"ClusterName"}), "ClusterName", update_ecs_cluster),
+    # Every change registers a new revision (and deregisters the old one at cleanup).
+    "AWS::ECS::TaskDefinition": Update(frozenset()),
+    "AWS::ECS::Service": Update(
+        frozenset({"ServiceName", "Cluster", "LaunchType", "Role", "SchedulingStrategy",
+                   "DeploymentController"}), "ServiceName", update_ecs_service),
 }

@@ -7,6 +7,7 @@ does not know are named before anything is created.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,19 @@ from simulator.cloudformation.template import (
     validate_template,
 )
 from simulator.errors import ClientError
+
+
+def with_defaults(cls: type, state: dict[str, Any]) -> dict[str, Any]:
+    """A dataclass's pickled ``state`` with any field it lacks (saved by a fargate-sim from
+    before that field existed) set to the field's default."""
+    state = dict(state)
+    for f in dataclasses.fields(cls):
+        if f.name not in state:
+            if f.default_factory is not dataclasses.MISSING:
+                state[f.name] = f.default_factory()
+            elif f.default is not dataclasses.MISSING:
+                state[f.name] = f.default
+    return state
 
 
 @dataclass
@@ -44,10 +58,22 @@ class StackReport:
     outputs: dict[str, Any] = field(default_factory=dict)
     #: What was created, by logical id, with how to delete it (DeleteStack uses it).
     created: dict[str, Created] = field(default_factory=dict, repr=False)
+    #: The template deployed, its parameters' values, and each created resource's resolved
+    #: properties: what an update compares against.
+    template: dict[str, Any] = field(default_factory=dict, repr=False)
+    parameters: dict[str, Any] = field(default_factory=dict, repr=False)
+    properties: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    #: Status changes an update made (logical id, physical id, type, status, reason), in
+    #: order, for DescribeStackEvents.
+    events: list[tuple[str, str, str, str, str | None]] = field(default_factory=list,
+                                                                repr=False)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(with_defaults(type(self), state))
 
     @property
     def ok(self) -> bool:
-        return self.status == "CREATE_COMPLETE"
+        return self.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 
     def physical_id(self, logical_id: str) -> str | None:
         for r in self.resources:
@@ -85,7 +111,7 @@ class StackReport:
         return "\n".join(lines)
 
 
-def _order(resources: dict[str, Any], known: set[str]) -> list[str]:
+def dependency_order(resources: dict[str, Any], known: set[str]) -> list[str]:
     deps = {}
     for lid, res in resources.items():
         d = dependencies(res.get("Properties", {}))
@@ -123,6 +149,51 @@ def deploy(
     """Create the template's resources in ``sim`` as ``principal`` and report each outcome."""
     doc = validate_template(template) if isinstance(template, dict) else load_template(template)
     resources: dict[str, Any] = doc["Resources"]
+    check_supported(resources)
+    params = parameter_values(doc.get("Parameters", {}), parameters or {})
+    run = Run(sim, doc, params, stack_name, principal)
+    report = StackReport(stack_name, "CREATE_IN_PROGRESS")
+    order = dependency_order(resources, set(HANDLERS))
+    outcomes = {lid: ResourceOutcome(lid, resources[lid]["Type"], "NOT_ATTEMPTED") for lid in order}
+    report.resources = [outcomes[lid] for lid in order]
+    failed = False
+    for lid in order:
+        outcome = outcomes[lid]
+        if not run.active(lid):
+            outcome.status = "SKIPPED_BY_CONDITION"
+            continue
+        try:
+            props = run.props(lid)
+            made = HANDLERS[resources[lid]["Type"]](run.client, lid, props, stack_name)
+        except RESOURCE_FAILURES as exc:
+            outcome.status, outcome.reason = "CREATE_FAILED", failure_reason(exc)
+            failed = True
+            break
+        run.made(lid, made, props)
+        outcome.status, outcome.physical_id = "CREATE_COMPLETE", made.physical_id
+    if not failed:
+        report.outputs = run.outputs()
+        report.status = "CREATE_COMPLETE"
+        report.created, report.properties = run.created, run.properties
+        report.template, report.parameters = doc, params
+        return report
+    if not rollback:
+        report.status = "CREATE_FAILED"
+        report.created = run.created
+        return report
+    for lid in reversed([x for x in order if x in run.created]):
+        try:
+            delete_made(sim, run.created[lid])
+            outcomes[lid].status = "DELETE_COMPLETE"
+        except ClientError as exc:
+            outcomes[lid].status = "DELETE_FAILED"
+            outcomes[lid].reason = f"{exc.code}: {exc.message}"
+    report.status = "ROLLBACK_COMPLETE"
+    return report
+
+
+def check_supported(resources: dict[str, Any]) -> None:
+    """Resource types the simulator does not know are named before anything is made."""
     unsupported = sorted({r["Type"] for r in resources.values() if r["Type"] not in HANDLERS})
     if unsupported:
         raise TemplateError(
@@ -131,89 +202,103 @@ def deploy(
             + "; supported: "
             + ", ".join(sorted(HANDLERS))
         )
-    params = _parameters(doc.get("Parameters", {}), parameters or {})
-    pseudo = {
-        "AWS::AccountId": sim.principal(principal).account,
-        "AWS::Region": sim.region,
-        "AWS::Partition": sim.partition,
-        "AWS::StackName": stack_name,
-        "AWS::StackId": f"arn:{sim.partition}:cloudformation:{sim.region}:"
-        f"{sim.principal(principal).account}:stack/{stack_name}/sim",
-        "AWS::URLSuffix": "amazonaws.com",
-        "AWS::NotificationARNs": [],
-    }
-    created: dict[str, Created] = {}
 
-    def attribute(logical_id: str, name: str) -> Any:
-        if logical_id not in created:
+
+#: What a resource's creation or update can fail with: a service's refusal, or a template
+#: the handler cannot turn into a call.
+RESOURCE_FAILURES = (ClientError, TemplateError, ValueError, KeyError, TypeError)
+
+
+def failure_reason(exc: Exception) -> str:
+    """A resource's ResourceStatusReason for ``exc``."""
+    if isinstance(exc, ClientError):
+        return f"{exc.code}: {exc.message}"
+    return f"missing required property {exc}" if isinstance(exc, KeyError) else str(exc)
+
+
+class Run:
+    """One deployment's view of a template: its resolver (parameters, pseudo parameters,
+    what is made so far) and the clients it calls through, as ``principal``."""
+
+    def __init__(self, sim: Any, doc: dict[str, Any], params: dict[str, Any],
+                 stack_name: str, principal: str | None) -> None:
+        self.doc = doc
+        self.resources: dict[str, Any] = doc["Resources"]
+        account = sim.principal(principal).account
+        pseudo = {
+            "AWS::AccountId": account,
+            "AWS::Region": sim.region,
+            "AWS::Partition": sim.partition,
+            "AWS::StackName": stack_name,
+            "AWS::StackId": f"arn:{sim.partition}:cloudformation:{sim.region}:"
+            f"{account}:stack/{stack_name}/sim",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NotificationARNs": [],
+        }
+        self.created: dict[str, Created] = {}
+        self.refs: dict[str, Any] = {}
+        self.properties: dict[str, dict[str, Any]] = {}
+        self.resolver = Resolver(params, pseudo, self.refs, self.attribute,
+                                 mappings=doc.get("Mappings"))
+        for name, expr in (doc.get("Conditions") or {}).items():
+            self.resolver.conditions[name] = bool(
+                _resolved(self.resolver, expr, f"Conditions.{name}"))
+        self._sim, self._principal = sim, principal
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self._sim.client(service, principal=self._principal)
+        return self._clients[service]
+
+    def attribute(self, logical_id: str, name: str) -> Any:
+        if logical_id not in self.created:
             raise TemplateError(f"Fn::GetAtt {logical_id}.{name}: {logical_id} is not created yet")
-        attrs = created[logical_id].attributes
+        attrs = self.created[logical_id].attributes
         if name not in attrs:
             raise TemplateError(
-                f"Fn::GetAtt {logical_id}.{name}: {resources[logical_id]['Type']} has "
+                f"Fn::GetAtt {logical_id}.{name}: {self.resources[logical_id]['Type']} has "
                 f"attributes {', '.join(attrs) or 'none'}"
             )
         return attrs[name]
 
-    refs: dict[str, Any] = {}
-    resolver = Resolver(params, pseudo, refs, attribute, mappings=doc.get("Mappings"))
-    for name, expr in (doc.get("Conditions") or {}).items():
-        resolver.conditions[name] = bool(_resolved(resolver, expr, f"Conditions.{name}"))
+    def active(self, lid: str) -> bool:
+        """Whether resource ``lid``'s Condition (if any) holds."""
+        res = self.resources[lid]
+        return "Condition" not in res or self.resolver.condition(res["Condition"],
+                                                                 f"Resources.{lid}")
 
-    clients: dict[str, Any] = {}
+    def props(self, lid: str) -> dict[str, Any]:
+        """Resource ``lid``'s properties, resolved against what is made so far."""
+        out = self.resolver.resolve(self.resources[lid].get("Properties", {}),
+                                    f"Resources.{lid}.Properties")
+        return out if isinstance(out, dict) else {}
 
-    def client(service: str) -> Any:
-        if service not in clients:
-            clients[service] = sim.client(service, principal=principal)
-        return clients[service]
+    def made(self, lid: str, made: Created, props: dict[str, Any]) -> None:
+        """Record what resource ``lid`` is now, so Ref and Fn::GetAtt find it."""
+        self.created[lid] = made
+        self.refs[lid] = made.physical_id
+        self.properties[lid] = props
 
-    report = StackReport(stack_name, "CREATE_IN_PROGRESS")
-    order = _order(resources, set(HANDLERS))
-    outcomes = {lid: ResourceOutcome(lid, resources[lid]["Type"], "NOT_ATTEMPTED") for lid in order}
-    report.resources = [outcomes[lid] for lid in order]
-    failed = False
-    for lid in order:
-        res = resources[lid]
-        outcome = outcomes[lid]
-        if "Condition" in res and not resolver.condition(res["Condition"], f"Resources.{lid}"):
-            outcome.status = "SKIPPED_BY_CONDITION"
-            continue
-        try:
-            props = resolver.resolve(res.get("Properties", {}), f"Resources.{lid}.Properties")
-            made = HANDLERS[res["Type"]](client, lid, props, stack_name)
-        except ClientError as exc:
-            outcome.status, outcome.reason = "CREATE_FAILED", f"{exc.code}: {exc.message}"
-            failed = True
-            break
-        except (TemplateError, ValueError, KeyError, TypeError) as exc:
-            text = f"missing required property {exc}" if isinstance(exc, KeyError) else str(exc)
-            outcome.status, outcome.reason = "CREATE_FAILED", text
-            failed = True
-            break
-        created[lid] = made
-        refs[lid] = made.physical_id
-        outcome.status, outcome.physical_id = "CREATE_COMPLETE", made.physical_id
-    if not failed:
-        for name, out in (doc.get("Outputs") or {}).items():
-            value = out.get("Value") if isinstance(out, dict) else None
-            report.outputs[name] = _resolved(resolver, value, f"Outputs.{name}")
-        report.status = "CREATE_COMPLETE"
-        report.created = created
-        return report
-    if not rollback:
-        report.status = "CREATE_FAILED"
-        return report
-    for lid in reversed([x for x in order if x in created]):
-        made = created[lid]
-        try:
-            if made.delete is not None:
-                made.delete()
-            outcomes[lid].status = "DELETE_COMPLETE"
-        except ClientError as exc:
-            outcomes[lid].status = "DELETE_FAILED"
-            outcomes[lid].reason = f"{exc.code}: {exc.message}"
-    report.status = "ROLLBACK_COMPLETE"
-    return report
+    def outputs(self) -> dict[str, Any]:
+        out = {}
+        for name, decl in (self.doc.get("Outputs") or {}).items():
+            value = decl.get("Value") if isinstance(decl, dict) else None
+            out[name] = _resolved(self.resolver, value, f"Outputs.{name}")
+        return out
+
+
+def delete_made(sim: Any, made: Created) -> None:
+    """Delete what a resource made; CloudFormation waits for what a delete set going (a
+    service draining its tasks) before the next, so a refusal lets the simulated clock run
+    an hour and tries once more."""
+    if made.delete is None:
+        return
+    try:
+        made.delete()
+    except ClientError:
+        sim.service("ecs").settle(3600.0)
+        made.delete()
 
 
 def _resolved(resolver: Resolver, value: Any, path: str) -> Any:
@@ -226,7 +311,7 @@ def _resolved(resolver: Resolver, value: Any, path: str) -> Any:
         raise TemplateError(f"{path}: cannot be resolved: {exc}") from None
 
 
-def _parameters(declared: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+def parameter_values(declared: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(declared, dict):
         raise TemplateError("Parameters must map parameter names to their declarations")
     for name, value in given.items():

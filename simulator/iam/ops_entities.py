@@ -314,6 +314,20 @@ class EntityOperations(IamCore):
         self._trust(self._target(ROLE, ctx, params), params["PolicyDocument"])
         return {}
 
+    def UpdateRole(self, ctx: CallContext, params: Params) -> Response:
+        """Change a role's description or maximum session duration (what is not given
+        stays).
+
+        https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateRole.html
+        """
+        role = self._target(ROLE, ctx, params)
+        if "MaxSessionDuration" in params:  # 3600-43200: the model's range, checked before
+            role.max_session = params["MaxSessionDuration"]
+        if "Description" in params:
+            role.description = params["Description"]
+        self._changed()
+        return {}
+
 
 def _handler(step: Step, pattern: str, kind: EntityKind) -> Callable[..., Response]:
     def handler(self: EntityOperations, ctx: CallContext, params: Params) -> Response:

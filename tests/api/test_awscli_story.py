@@ -47,6 +47,11 @@ class Aws:
     def url(self, url: str) -> None:
         self.env["AWS_ENDPOINT_URL"] = url
 
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        """``aws ARGS`` as it ran: exit code, stdout, stderr."""
+        return subprocess.run([sys.executable, "-m", "awscli", *args], env=self.env,
+                              capture_output=True, text=True, timeout=120)
+
     def __call__(self, *args: str, profile: str | None = None, check: bool = True) -> dict:
         cmd = [sys.executable, "-m", "awscli", *args]
         if profile:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,36 @@ def test_a_denied_stack_call_is_cloudformations_403_access_denied(server):
     with pytest.raises(ClientError) as info:
         cfn.describe_stacks()
     assert "on resource: *" in info.value.response["Error"]["Message"]
+
+
+def test_aws_cloudformation_deploy_creates_updates_and_reports_no_changes(server, tmp_path):
+    """The AWS CLI's `cloudformation deploy` (change sets, their waiter, GetTemplateSummary
+    and UsePreviousValue on the second run) against the endpoint, as a user runs it."""
+    from tests.api.test_awscli_story import Aws
+    from tests.cfn.test_update import rotated
+
+    aws = Aws(tmp_path, server.url)
+    (tmp_path / "stack.yaml").write_text(STACK)
+    (tmp_path / "rotated.yaml").write_text(rotated(STACK))
+    deploy = ["cloudformation", "deploy", "--stack-name", "seed",
+              "--capabilities", "CAPABILITY_NAMED_IAM", "--template-file"]
+    run = aws.run(*deploy, str(tmp_path / "stack.yaml"))
+    assert run.returncode == 0, run.stderr
+    assert "Successfully created/updated stack - seed" in run.stdout
+    time.sleep(1.1)  # see below
+    same = aws.run(*deploy, str(tmp_path / "stack.yaml"), "--no-fail-on-empty-changeset")
+    assert same.returncode == 0, same.stderr
+    assert "No changes to deploy. Stack seed is up to date" in same.stdout
+    # The CLI names change sets by the second; the FAILED one above keeps its name (as on
+    # AWS), so the next deploy must come in another second.
+    time.sleep(1.1)
+    run = aws.run(*deploy, str(tmp_path / "rotated.yaml"))
+    assert run.returncode == 0, run.stderr
+    stack = aws("cloudformation", "describe-stacks", "--stack-name", "seed")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    cluster = aws("ecs", "describe-clusters", "--clusters", "web", "--include",
+                  "CONFIGURATIONS")["clusters"][0]
+    key = cluster["configuration"]["managedStorageConfiguration"][
+        "fargateEphemeralStorageKmsKeyId"]
+    described = aws("kms", "describe-key", "--key-id", key)["KeyMetadata"]
+    assert described["Description"] == "Fargate ephemeral storage, rotated"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.cloudformation.stack import _order, _parameters
+from simulator.cloudformation.stack import dependency_order, parameter_values
 from simulator.cloudformation.template import (
     NO_VALUE,
     Resolver,
@@ -110,19 +110,19 @@ def test_dependency_order_and_cycles():
         "Key": {"Type": "T"},
         "Svc": {"Type": "T", "DependsOn": "Cluster"},
     }
-    order = _order(res, set())
+    order = dependency_order(res, set())
     assert order.index("Key") < order.index("Cluster") < order.index("Svc")
     res["Key"]["Properties"] = {"X": {"Ref": "Svc"}}
     with pytest.raises(TemplateError, match="circular dependency"):
-        _order(res, set())
+        dependency_order(res, set())
 
 
 def test_parameters_defaults_and_checks():
     declared = {"A": {"Default": "x"}, "B": {"AllowedValues": ["1", "2"]}}
-    assert _parameters(declared, {"B": "1"}) == {"A": "x", "B": "1"}
+    assert parameter_values(declared, {"B": "1"}) == {"A": "x", "B": "1"}
     with pytest.raises(TemplateError, match="no default"):
-        _parameters(declared, {})
+        parameter_values(declared, {})
     with pytest.raises(TemplateError, match="not one of"):
-        _parameters(declared, {"B": "3"})
+        parameter_values(declared, {"B": "3"})
     with pytest.raises(TemplateError, match="not declared"):
-        _parameters(declared, {"B": "1", "C": "2"})
+        parameter_values(declared, {"B": "1", "C": "2"})

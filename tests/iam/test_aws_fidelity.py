@@ -72,6 +72,8 @@ TOUR: list[tuple[str, Params]] = [
     ("GetRole", {"RoleName": "Operator"}),  # now with its boundary
     ("DeleteRolePermissionsBoundary", {"RoleName": "Operator"}),
     ("UpdateAssumeRolePolicy", {"RoleName": "Operator", "PolicyDocument": TRUST}),
+    ("UpdateRole", {"RoleName": "Operator", "Description": "runs clusters",
+                    "MaxSessionDuration": 7200}),
     ("CreateUser", {"UserName": "alice", "Tags": [{"Key": "team", "Value": "a"}]}),
     ("GetUser", {"UserName": "alice"}),
     ("ListUsers", {}),

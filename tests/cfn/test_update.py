@@ -1,0 +1,316 @@
+"""Stack updates and change sets: what changes in place, what is replaced, what rolls back.
+
+The seed's stack (experiments/seed/stack.yaml) is created, then updated to a template that
+moves the cluster to a second key, the change a user asks about most: "what happens when I
+update the cluster's key?"
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simulator import Simulation, errors
+
+SEED = (Path(__file__).resolve().parents[2] / "experiments" / "seed" / "stack.yaml").read_text()
+CAPS = ["CAPABILITY_NAMED_IAM"]
+
+
+def rotated(template: str = SEED) -> str:
+    """The seed stack with a second key, StorageKey2, as the cluster's Fargate key."""
+    start, end = template.index("  StorageKey:\n"), template.index("  StorageKeyAlias:")
+    second = template[start:end].replace("StorageKey:", "StorageKey2:", 1)
+    second = second.replace("Fargate ephemeral storage", "Fargate ephemeral storage, rotated")
+    out = template[:end] + second + template[end:]
+    return out.replace(
+        "FargateEphemeralStorageKmsKeyId: !GetAtt StorageKey.Arn",
+        "FargateEphemeralStorageKmsKeyId: !GetAtt StorageKey2.Arn").replace(
+        '"ecs:fargate-ephemeral-storage-kms-key": !GetAtt StorageKey.Arn',
+        '"ecs:fargate-ephemeral-storage-kms-key": !GetAtt StorageKey2.Arn')
+
+
+@pytest.fixture
+def sim():
+    return Simulation(account_id="111122223333")
+
+
+@pytest.fixture
+def cfn(sim):
+    client = sim.client("cloudformation")
+    client.create_stack(StackName="seed", TemplateBody=SEED, Capabilities=CAPS)
+    return client
+
+
+def outputs(cfn) -> dict[str, str]:
+    stack = cfn.describe_stacks(StackName="seed")["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
+def changes(cfn, name: str) -> dict[str, tuple]:
+    out = cfn.describe_change_set(StackName="seed", ChangeSetName=name)
+    return {c["ResourceChange"]["LogicalResourceId"]: (
+        c["ResourceChange"]["Action"], c["ResourceChange"].get("Replacement"),
+        sorted(d["Target"]["Name"] for d in c["ResourceChange"]["Details"]))
+        for c in out["Changes"]}
+
+
+def test_a_change_set_says_what_moving_the_cluster_to_a_new_key_changes(sim, cfn):
+    cs = cfn.create_change_set(StackName="seed", ChangeSetName="rotate",
+                               TemplateBody=rotated(), Capabilities=CAPS)
+    assert cs["Id"].startswith("arn:aws:cloudformation:us-west-2:111122223333:changeSet/rotate/")
+    described = cfn.describe_change_set(ChangeSetName=cs["Id"])
+    assert (described["Status"], described["ExecutionStatus"]) == ("CREATE_COMPLETE",
+                                                                   "AVAILABLE")
+    assert changes(cfn, "rotate") == {
+        "StorageKey2": ("Add", None, []),
+        "ApprovedKeysPolicy": ("Modify", "False", ["PolicyDocument"]),
+        "Cluster": ("Modify", "False", ["Configuration"]),
+    }
+    # Nothing has changed yet.
+    ecs = sim.client("ecs")
+    cluster = ecs.describe_clusters(clusters=["web"], include=["CONFIGURATIONS"])["clusters"][0]
+    key = cluster["configuration"]["managedStorageConfiguration"][
+        "fargateEphemeralStorageKmsKeyId"]
+    assert key == outputs(cfn)["KeyArn"]
+
+
+def test_executing_it_updates_the_cluster_in_place_and_keeps_the_rest(sim, cfn):
+    before = outputs(cfn)
+    cfn.create_change_set(StackName="seed", ChangeSetName="rotate", TemplateBody=rotated(),
+                          Capabilities=CAPS)
+    cfn.create_change_set(StackName="seed", ChangeSetName="other", TemplateBody=rotated(),
+                          Capabilities=CAPS)
+    cfn.execute_change_set(StackName="seed", ChangeSetName="rotate")
+    stack = cfn.describe_stacks(StackName="seed")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE" and "LastUpdatedTime" in stack
+    ecs, kms, iam = sim.client("ecs"), sim.client("kms"), sim.client("iam")
+    cluster = ecs.describe_clusters(clusters=["web"], include=["CONFIGURATIONS"])["clusters"][0]
+    new_key = cluster["configuration"]["managedStorageConfiguration"][
+        "fargateEphemeralStorageKmsKeyId"]
+    assert new_key != before["KeyArn"]
+    assert kms.describe_key(KeyId=new_key)["KeyMetadata"]["Description"].endswith("rotated")
+    assert outputs(cfn) == before  # the cluster was updated, not replaced
+    # The inline policy was updated in place, not deleted at cleanup.
+    doc = iam.get_role_policy(RoleName="customer-chosen-role",
+                              PolicyName="approved-keys")["PolicyDocument"]
+    assert new_key in str(doc)
+    assert kms.describe_key(KeyId=before["KeyArn"])["KeyMetadata"]["KeyState"] == "Enabled"
+    summaries = {s["ChangeSetName"]: s["ExecutionStatus"]
+                 for s in cfn.list_change_sets(StackName="seed")["Summaries"]}
+    assert summaries == {"rotate": "EXECUTE_COMPLETE", "other": "OBSOLETE"}
+    with pytest.raises(errors.ClientError) as info:
+        cfn.execute_change_set(StackName="seed", ChangeSetName="rotate")
+    assert info.value.code == "InvalidChangeSetStatus"
+    assert "current execution status of [EXECUTE_COMPLETE]" in info.value.message
+
+
+def test_a_new_task_definition_is_a_replacement_and_a_new_deployment(sim, cfn):
+    template = SEED.replace('Cpu: "256"', 'Cpu: "512"').replace('Memory: "512"',
+                                                                  'Memory: "1024"')
+    cfn.create_change_set(StackName="seed", ChangeSetName="bigger", TemplateBody=template,
+                          Capabilities=CAPS)
+    assert changes(cfn, "bigger") == {
+        "TaskDef": ("Modify", "True", ["Cpu", "Memory"]),
+        "Service": ("Modify", "False", ["TaskDefinition"]),
+    }
+    cfn.execute_change_set(StackName="seed", ChangeSetName="bigger")
+    ecs = sim.client("ecs")
+    [svc] = ecs.describe_services(cluster="web", services=["app"])["services"]
+    assert svc["taskDefinition"].endswith("task-definition/app:2")
+    old = ecs.describe_task_definition(taskDefinition="app:1")["taskDefinition"]
+    assert old["status"] == "INACTIVE"  # the replaced revision is deregistered at cleanup
+    events = [(e["LogicalResourceId"], e["ResourceStatus"])
+              for e in cfn.describe_stack_events(StackName="seed")["StackEvents"]]
+    assert events[0] == ("seed", "UPDATE_COMPLETE")
+    assert ("TaskDef", "DELETE_COMPLETE") in events[:4]
+
+
+def test_an_unchanged_template_is_no_update(cfn):
+    with pytest.raises(errors.ClientError) as info:
+        cfn.update_stack(StackName="seed", TemplateBody=SEED, Capabilities=CAPS)
+    assert (info.value.code, info.value.message) == ("ValidationError",
+                                                     "No updates are to be performed.")
+    cfn.create_change_set(StackName="seed", ChangeSetName="same", UsePreviousTemplate=True,
+                          Parameters=[{"ParameterKey": "ClusterName",
+                                       "UsePreviousValue": True}], Capabilities=CAPS)
+    same = cfn.describe_change_set(StackName="seed", ChangeSetName="same")
+    assert (same["Status"], same["ExecutionStatus"]) == ("FAILED", "UNAVAILABLE")
+    assert same["StatusReason"].startswith("The submitted information didn't contain changes.")
+
+
+def test_a_replacement_that_needs_the_old_name_fails_and_rolls_back(sim, cfn):
+    """A new ClusterName replaces the cluster; the service must follow it, and it has a
+    custom name, so CloudFormation refuses and rolls back (the new cluster is deleted)."""
+    cfn.update_stack(StackName="seed", UsePreviousTemplate=True, Capabilities=CAPS,
+                     Parameters=[{"ParameterKey": "ClusterName", "ParameterValue": "web2"}])
+    stack = cfn.describe_stacks(StackName="seed")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert stack["Parameters"] == [{"ParameterKey": "ClusterName", "ParameterValue": "web"}]
+    failed = [e for e in cfn.describe_stack_events(StackName="seed")["StackEvents"]
+              if e["ResourceStatus"] == "UPDATE_FAILED"]
+    assert failed[0]["LogicalResourceId"] == "Service"
+    assert failed[0]["ResourceStatusReason"] == (
+        "CloudFormation cannot update a stack when a custom-named resource requires "
+        "replacing. Rename app and update the stack again.")
+    ecs, iam = sim.client("ecs"), sim.client("iam")
+    clusters = {c["clusterName"]: c["status"] for c in ecs.describe_clusters(
+        clusters=["web", "web2"])["clusters"]}
+    assert clusters == {"web": "ACTIVE", "web2": "INACTIVE"}
+    # The key policy and IAM policy changed in place before the failure: changed back.
+    doc = iam.get_role_policy(RoleName="customer-chosen-role",
+                              PolicyName="approved-keys")["PolicyDocument"]
+    assert outputs(cfn)["KeyArn"] in str(doc)
+    policy = sim.client("kms").get_key_policy(KeyId=outputs(cfn)["KeyArn"],
+                                               PolicyName="default")["Policy"]
+    assert '"web"' in policy and "web2" not in policy
+    # A rolled-back stack can be updated again.
+    cfn.update_stack(StackName="seed", TemplateBody=rotated(), Capabilities=CAPS)
+    assert cfn.describe_stacks(StackName="seed")["Stacks"][0]["StackStatus"] == \
+        "UPDATE_COMPLETE"
+
+
+def test_a_resource_left_out_is_deleted_at_cleanup(sim, cfn):
+    start = SEED.index("  StorageKeyAlias:")
+    end = SEED.index("  OperatorRole:")
+    cfn.update_stack(StackName="seed", TemplateBody=SEED[:start] + SEED[end:],
+                     Capabilities=CAPS)
+    aliases = [a["AliasName"] for a in sim.client("kms").list_aliases()["Aliases"]]
+    assert "alias/fargate-storage" not in aliases
+    resources = [r["LogicalResourceId"] for r in
+                 cfn.describe_stack_resources(StackName="seed")["StackResources"]]
+    assert "StorageKeyAlias" not in resources and "Cluster" in resources
+
+
+def test_create_change_sets_and_their_errors(sim):
+    cfn = sim.client("cloudformation")
+    cs = cfn.create_change_set(StackName="fresh", ChangeSetName="first", TemplateBody=SEED,
+                               ChangeSetType="CREATE", Capabilities=CAPS)
+    stack = cfn.describe_stacks(StackName="fresh")["Stacks"][0]
+    assert stack["StackStatus"] == "REVIEW_IN_PROGRESS"
+    assert cfn.describe_stack_resources(StackName="fresh")["StackResources"] == []
+    adds = changes_of(cfn, cs["Id"])
+    assert set(adds) == {"StorageKey", "StorageKeyAlias", "OperatorRole", "ApprovedKeysPolicy",
+                         "Cluster", "TaskDef", "Service"}
+    assert set(adds.values()) == {"Add"}
+    with pytest.raises(errors.ClientError) as info:
+        cfn.describe_change_set(ChangeSetName="first")
+    assert info.value.message == ("StackName must be specified if ChangeSetName is not "
+                                  "specified as an ARN.")
+    with pytest.raises(errors.ClientError) as info:
+        cfn.describe_change_set(StackName="fresh", ChangeSetName="nope")
+    assert (info.value.code, info.value.status) == ("ChangeSetNotFound", 404)
+    assert info.value.message == "ChangeSet [nope] does not exist"
+    cfn.delete_change_set(StackName="fresh", ChangeSetName="nope")  # no error, as on AWS
+    cfn.execute_change_set(ChangeSetName=cs["Id"])
+    assert cfn.describe_stacks(StackName="fresh")["Stacks"][0]["StackStatus"] == \
+        "CREATE_COMPLETE"
+    with pytest.raises(errors.ClientError) as info:
+        cfn.create_change_set(StackName="fresh", ChangeSetName="again", TemplateBody=SEED,
+                              ChangeSetType="CREATE", Capabilities=CAPS)
+    assert info.value.message == ("Stack [fresh] already exists and cannot be created again "
+                                  "with the changeSet [again].")
+    with pytest.raises(errors.ClientError) as info:
+        cfn.create_change_set(StackName="missing", ChangeSetName="u", TemplateBody=SEED,
+                              Capabilities=CAPS)
+    assert info.value.message == "Stack [missing] does not exist"
+    with pytest.raises(errors.ClientError) as info:
+        cfn.create_change_set(StackName="fresh", ChangeSetName="u", TemplateBody=rotated())
+    assert info.value.code == "InsufficientCapabilitiesException"
+
+
+def changes_of(cfn, change_set_id: str) -> dict[str, str]:
+    return {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"]["Action"]
+            for c in cfn.describe_change_set(ChangeSetName=change_set_id)["Changes"]}
+
+
+def test_a_changed_resource_type_is_refused_in_cloudformations_words(cfn):
+    template = SEED.replace("Type: AWS::KMS::Alias", "Type: AWS::IAM::ManagedPolicy")
+    with pytest.raises(errors.ClientError) as info:
+        cfn.update_stack(StackName="seed", TemplateBody=template, Capabilities=CAPS)
+    assert info.value.message.startswith("Update of resource type is not permitted.")
+    assert "StorageKeyAlias" in info.value.message
+
+
+def test_template_summary_and_template(cfn):
+    summary = cfn.get_template_summary(TemplateBody=SEED)
+    assert summary["Parameters"] == [{"ParameterKey": "ClusterName", "DefaultValue": "web",
+                                      "ParameterType": "String", "NoEcho": False,
+                                      "ParameterConstraints": {}}]
+    assert summary["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
+    assert "AWS::ECS::Cluster" in summary["ResourceTypes"]
+    assert cfn.get_template_summary(StackName="seed")["Parameters"] == summary["Parameters"]
+    assert cfn.get_template(StackName="seed")["TemplateBody"] == SEED
+
+
+def test_a_stack_saved_before_updates_existed_is_refused_by_name(sim, cfn):
+    """A stack restored from an older state file has no kept template: an update says so
+    instead of failing inside."""
+    from simulator.cloudformation.stack import StackReport
+
+    [stack] = sim.service("cloudformation").stacks
+    stack.report.__setstate__({k: v for k, v in vars(stack.report).items()
+                               if k not in ("template", "properties", "parameters", "events")})
+    assert isinstance(stack.report, StackReport) and stack.report.template == {}
+    with pytest.raises(errors.ClientError) as info:
+        cfn.update_stack(StackName="seed", TemplateBody=rotated(), Capabilities=CAPS)
+    assert "older fargate-sim" in info.value.message
+
+
+def test_key_role_and_alias_properties_change_in_place(sim, cfn):
+    before = outputs(cfn)
+    template = rotated().replace(
+        "      Description: Fargate ephemeral storage\n",
+        "      Description: Fargate ephemeral storage v2\n      EnableKeyRotation: true\n", 1,
+    ).replace("TargetKeyId: !Ref StorageKey", "TargetKeyId: !Ref StorageKey2").replace(
+        "      RoleName: customer-chosen-role\n",
+        "      RoleName: customer-chosen-role\n      Description: operates clusters\n"
+        "      MaxSessionDuration: 7200\n")
+    cfn.update_stack(StackName="seed", TemplateBody=template, Capabilities=CAPS)
+    assert cfn.describe_stacks(StackName="seed")["Stacks"][0]["StackStatus"] == \
+        "UPDATE_COMPLETE"
+    kms, iam = sim.client("kms"), sim.client("iam")
+    key = kms.describe_key(KeyId=before["KeyArn"])["KeyMetadata"]
+    assert key["Description"] == "Fargate ephemeral storage v2"
+    assert kms.get_key_rotation_status(KeyId=before["KeyArn"])["KeyRotationEnabled"]
+    alias = kms.describe_key(KeyId="alias/fargate-storage")["KeyMetadata"]
+    assert alias["Description"].endswith("rotated")
+    role = iam.get_role(RoleName="customer-chosen-role")["Role"]
+    assert (role["Description"], role["MaxSessionDuration"]) == ("operates clusters", 7200)
+
+
+def test_iam_update_role_changes_only_what_it_is_given(sim):
+    iam = sim.client("iam")
+    iam.create_role(RoleName="r", Description="first", AssumeRolePolicyDocument=(
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole",'
+        '"Principal":{"Service":"ecs-tasks.amazonaws.com"}}]}'))
+    iam.update_role(RoleName="r", MaxSessionDuration=7200)
+    role = iam.get_role(RoleName="r")["Role"]
+    assert (role["Description"], role["MaxSessionDuration"]) == ("first", 7200)
+    iam.update_role(RoleName="r", Description="second")
+    assert iam.get_role(RoleName="r")["Role"]["Description"] == "second"
+    with pytest.raises(errors.ClientError) as info:
+        iam.update_role(RoleName="r", MaxSessionDuration=60)
+    assert "greater than or equal to 3600" in info.value.message
+    with pytest.raises(errors.ClientError) as info:
+        iam.update_role(RoleName="nobody", Description="x")
+    assert info.value.code == "NoSuchEntity"
+
+
+def test_a_replacement_of_a_resource_the_template_does_not_name_gets_a_new_name(sim):
+    """A role without RoleName is replaced under a generated name, not the one it holds."""
+    cfn = sim.client("cloudformation")
+    template = ("Resources:\n  Runner:\n    Type: AWS::IAM::Role\n    Properties:\n"
+                "      Path: /a/\n")
+    cfn.create_stack(StackName="roles", TemplateBody=template, Capabilities=["CAPABILITY_IAM"])
+    [first] = cfn.describe_stack_resources(StackName="roles")["StackResources"]
+    cfn.update_stack(StackName="roles", TemplateBody=template.replace("/a/", "/b/"),
+                     Capabilities=["CAPABILITY_IAM"])
+    [second] = cfn.describe_stack_resources(StackName="roles")["StackResources"]
+    assert second["ResourceStatus"] == "UPDATE_COMPLETE"
+    new_name = second["PhysicalResourceId"]
+    assert new_name.startswith("roles-Runner-") and len(new_name) == len("roles-Runner-") + 12
+    iam = sim.client("iam")
+    assert iam.get_role(RoleName=new_name)["Role"]["Path"] == "/b/"
+    with pytest.raises(errors.ClientError):
+        iam.get_role(RoleName=first["PhysicalResourceId"])  # deleted at cleanup
