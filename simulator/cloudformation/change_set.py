@@ -41,6 +41,8 @@ class ChangeSet:
     status: str = "CREATE_COMPLETE"
     execution_status: str = "AVAILABLE"
     status_reason: str | None = None
+    #: Every parameter of the template with its value (defaults filled in), as listed.
+    shown_parameters: list[dict[str, str]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """botocore's ``ChangeSetSummary``."""
@@ -60,8 +62,7 @@ class ChangeSet:
         """DescribeChangeSet's answer."""
         out = self.summary()
         out.update({
-            "Parameters": [{"ParameterKey": k, "ParameterValue": str(v)}
-                           for k, v in self.parameters.items()],
+            "Parameters": list(self.shown_parameters),
             "NotificationARNs": [], "RollbackConfiguration": {},
             "Capabilities": list(self.capabilities), "Tags": list(self.tags),
             "Changes": [{"Type": "Resource", "ResourceChange": c.to_output()}

@@ -160,6 +160,15 @@ def iam_policy(clients: Any, logical_id: str, props: dict[str, Any], stack: str)
         iam.put_user_policy(
             UserName=user, PolicyName=name, PolicyDocument=_policy_text(props["PolicyDocument"])
         )
+    return iam_policy_made(clients, logical_id, props, stack)
+
+
+def iam_policy_made(clients: Any, logical_id: str, props: dict[str, Any], stack: str
+                    ) -> Created:
+    """An inline policy as the stack holds it: deleting it takes it off its roles and users."""
+    iam = clients("iam")
+    name = props["PolicyName"]
+
     def delete() -> None:
         for role in props.get("Roles", []):
             iam.delete_role_policy(RoleName=role, PolicyName=name)
@@ -210,9 +219,27 @@ def ecs_service(clients: Any, logical_id: str, props: dict[str, Any], stack: str
                    delete)
 
 
+def canonical(value: Any) -> Any:
+    """A property value as CloudFormation passes it on: scalars as their text (``256`` and
+    ``"256"``, ``true`` and ``"true"`` are one value), at any depth."""
+    if isinstance(value, dict):
+        return {k: canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
 def changed_properties(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
-    """The top-level properties whose resolved values differ."""
-    return {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
+    """The top-level properties whose resolved values differ (as CloudFormation passes
+    them on, so ``256`` against ``"256"`` is no change)."""
+    return {k for k in old.keys() | new.keys()
+            if canonical(old.get(k)) != canonical(new.get(k))}
 
 
 def _retag(tag: Callable[[list[dict[str, str]]], Any], untag: Callable[[list[str]], Any],
@@ -342,10 +369,22 @@ def update_iam_managed_policy(clients: Any, logical_id: str, old: dict[str, Any]
 
 def update_iam_policy(clients: Any, logical_id: str, old: dict[str, Any], new: dict[str, Any],
                       made: Created, stack: str) -> Created:
-    """An inline policy changes in place: taken off what it was on, put on what it is on."""
-    if made.delete is not None:
-        made.delete()
-    return iam_policy(clients, logical_id, new, stack)
+    """An inline policy changes in place: put on what it is on now (first, so a refused
+    document changes nothing), then taken off what it is no longer on."""
+    iam = clients("iam")
+    name, old_name = new["PolicyName"], old.get("PolicyName")
+    document = _policy_text(new["PolicyDocument"])
+    for role in new.get("Roles", []):
+        iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=document)
+    for user in new.get("Users", []):
+        iam.put_user_policy(UserName=user, PolicyName=name, PolicyDocument=document)
+    for role in old.get("Roles", []):
+        if old_name != name or role not in new.get("Roles", []):
+            iam.delete_role_policy(RoleName=role, PolicyName=old_name)
+    for user in old.get("Users", []):
+        if old_name != name or user not in new.get("Users", []):
+            iam.delete_user_policy(UserName=user, PolicyName=old_name)
+    return iam_policy_made(clients, logical_id, new, stack)
 
 
 def update_ecs_cluster(clients: Any, logical_id: str, old: dict[str, Any], new: dict[str, Any],

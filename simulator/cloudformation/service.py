@@ -45,7 +45,7 @@ InvalidChangeSetStatus = errors.error_class("InvalidChangeSetStatus")
 #: Stack statuses an update may start from
 #: (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html).
 _UPDATABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE",
-              "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE")
+              "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE", "UPDATE_FAILED")
 #: Properties that give an IAM resource a custom name (CAPABILITY_NAMED_IAM).
 _IAM_NAMES = ("RoleName", "UserName", "GroupName", "ManagedPolicyName", "InstanceProfileName")
 
@@ -74,6 +74,11 @@ class Stack:
     history: list[dict[str, Any]] = field(default_factory=list)
     updated: datetime | None = None
     change_set_id: str | None = None
+    #: Made by a CREATE change set (so it began in REVIEW_IN_PROGRESS).
+    reviewed: bool = False
+    #: While UPDATE_FAILED: the template text, parameters and tags it last stood complete
+    #: with (what RollbackStack returns to).
+    stable: tuple[str, list[dict[str, str]], list[dict[str, str]]] | None = None
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(with_defaults(type(self), state))
@@ -148,7 +153,7 @@ class Stack:
         stack = "AWS::CloudFormation::Stack"
         first = self.first or self.report
         out = []
-        if self.change_set_id is not None or first.status == "REVIEW_IN_PROGRESS":
+        if self.reviewed:
             out.append(event(self.name, self.stack_id, stack, "REVIEW_IN_PROGRESS",
                              "User Initiated"))
         if first.status != "REVIEW_IN_PROGRESS":
@@ -171,14 +176,14 @@ class Stack:
                              when=self.deleted))
         return out
 
-    def updated_to(self, report: StackReport, when: datetime) -> None:
+    def updated_to(self, report: StackReport, when: datetime,
+                   start: str = "UPDATE_IN_PROGRESS") -> None:
         """The stack after an update (or its rollback): its report, status and events."""
         if self.first is None:
             self.first = self.report
         stack = "AWS::CloudFormation::Stack"
         self.history.append({"logical": self.name, "physical": self.stack_id, "kind": stack,
-                             "status": "UPDATE_IN_PROGRESS", "reason": "User Initiated",
-                             "when": when})
+                             "status": start, "reason": "User Initiated", "when": when})
         for logical, physical, kind, status, reason in report.events:
             self.history.append({"logical": logical,
                                  "physical": self.stack_id if kind == stack else physical,
@@ -300,11 +305,15 @@ class CloudFormationService(Service):
         """The template a call gives (TemplateBody, or UsePreviousTemplate of ``st``), as
         text and parsed; a template that is not one is CloudFormation's ValidationError."""
         if params.get("UsePreviousTemplate"):
-            if st is None or not st.template_body:
-                raise ValidationError("UsePreviousTemplate needs a stack that has a template"
-                                      if st is None else
-                                      "fargate-sim: this stack's template was not kept "
-                                      "(an older fargate-sim made it); give TemplateBody")
+            if st is None:
+                raise ValidationError("UsePreviousTemplate needs a stack that has a template")
+            if st.status == "REVIEW_IN_PROGRESS":
+                raise ValidationError(f"fargate-sim: stack {st.name} is in REVIEW_IN_PROGRESS "
+                                      "state and has no template until a change set is "
+                                      "executed; give TemplateBody")
+            if not st.template_body:
+                raise ValidationError("fargate-sim: this stack's template was not kept (an "
+                                      "older fargate-sim made it); give TemplateBody")
             text = st.template_body
         elif params.get("TemplateBody"):
             text = params["TemplateBody"]
@@ -418,15 +427,61 @@ class CloudFormationService(Service):
                             principal=caller, rollback=rollback)
         except TemplateError as exc:
             raise ValidationError(str(exc)) from None
+        if report.status == "UPDATE_FAILED" and st.stable is None:
+            st.stable = (st.template_body, st.parameters, st.tags)
+        elif report.status == "UPDATE_COMPLETE":
+            st.stable = None
         st.updated_to(report, ctx.now)
-        if report.status == "UPDATE_COMPLETE":
-            st.parameters = _shown_parameters(doc, given)
-            st.template_body, st.tags = text, tags
-            st.description = doc.get("Description")
-            st.output_descriptions = _output_descriptions(doc)
+        if report.status != "UPDATE_ROLLBACK_COMPLETE":
+            self._describe_as(st, text, doc, given, tags)
         for cs in st.change_sets:  # "the stack was already updated" (DescribeChangeSet)
             if cs.execution_status == "AVAILABLE":
                 cs.execution_status = "OBSOLETE"
+
+    @staticmethod
+    def _describe_as(st: Stack, text: str, doc: dict[str, Any], given: dict[str, Any],
+                     tags: list[dict[str, str]]) -> None:
+        """The stack now has this template, these parameter values and tags."""
+        st.parameters = _shown_parameters(doc, given)
+        st.template_body, st.tags = text, tags
+        st.description = doc.get("Description")
+        st.output_descriptions = _output_descriptions(doc)
+
+    def RollbackStack(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Roll a stack left CREATE_FAILED or UPDATE_FAILED (a failure with rollback
+        disabled) back: to its last complete state, or, having none, delete what it made.
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_RollbackStack.html"""
+        name = params["StackName"]
+        st = self._live(name)
+        self._authorize(ctx, "RollbackStack", st.stack_id if st else self._stack_arn(ctx, name))
+        if st is None:
+            raise ValidationError(f"Stack [{name}] does not exist")
+        if st.status == "CREATE_FAILED":
+            for _, made in reversed(list(st.report.created.items())):
+                try:
+                    delete_made(self.sim, made)
+                except errors.ClientError:
+                    st.status = "ROLLBACK_FAILED"
+                    return {"StackId": st.stack_id}
+            st.report.created = {}
+            st.status = st.report.status = "ROLLBACK_COMPLETE"
+            return {"StackId": st.stack_id}
+        if st.status != "UPDATE_FAILED" or st.stable is None or st.report.stable is None:
+            raise ValidationError(f"Stack:{st.stack_id} is in {st.status} state and can not "
+                                  "be rolled back.")
+        text, shown, tags = st.stable
+        stable = st.report.stable
+        caller = ctx.caller.session_arn or ctx.caller.arn
+        given = {p["ParameterKey"]: p["ParameterValue"] for p in shown}
+        report = update(self.sim, st.report, stable.template, parameters=given,
+                        stack_name=st.name, principal=caller, rollback=True)
+        report.status = ("UPDATE_ROLLBACK_COMPLETE" if report.status == "UPDATE_COMPLETE"
+                         else "UPDATE_ROLLBACK_FAILED")
+        st.updated_to(report, ctx.now, start="UPDATE_ROLLBACK_IN_PROGRESS")
+        if report.status == "UPDATE_ROLLBACK_COMPLETE":
+            st.template_body, st.parameters, st.tags = text, shown, tags
+            st.stable = None
+        return {"StackId": st.stack_id}
 
     # Change sets ---------------------------------------------------------------------------
 
@@ -471,12 +526,14 @@ class CloudFormationService(Service):
         if st is None:
             st = self._stack_record(ctx, self._new_stack_id(ctx, name), name, "", doc, given,
                                     StackReport(name, "REVIEW_IN_PROGRESS"), tags)
+            st.reviewed = True
             self.stacks.append(st)
         cs_id = (f"arn:{self.sim.partition}:cloudformation:{ctx.region}:{ctx.account}:"
                  f"changeSet/{cs_name}/{uuid.UUID(int=self.sim.rng.getrandbits(128), version=4)}")
         cs = ChangeSet(cs_id, cs_name, st.stack_id, name, kind, ctx.now, text, doc, given,
                        changes, capabilities=list(params.get("Capabilities") or []), tags=tags,
-                       description=params.get("Description"))
+                       description=params.get("Description"),
+                       shown_parameters=_shown_parameters(doc, given))
         if kind == "UPDATE" and not changes and self._unchanged(st, doc, given, tags):
             cs.status, cs.execution_status, cs.status_reason = \
                 "FAILED", "UNAVAILABLE", NO_CHANGES
@@ -490,7 +547,7 @@ class CloudFormationService(Service):
         ref, stack_ref = params["ChangeSetName"], params.get("StackName")
         if ref.startswith("arn:"):
             for st in self.stacks:
-                for cs in st.change_sets:
+                for cs in st.change_sets if st.deleted is None else ():
                     if cs.change_set_id == ref:
                         self._authorize(ctx, action, st.stack_id)
                         return st, cs
@@ -528,8 +585,8 @@ class CloudFormationService(Service):
         return {}
 
     def ExecuteChangeSet(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-        """Create or update the stack as the change set says, at once; every other change
-        set of the stack becomes OBSOLETE."""
+        """Create or update the stack as the change set says, at once; the stack's other
+        change sets are deleted."""
         st, cs = self._change_set(ctx, "ExecuteChangeSet", params)
         if cs is None:
             raise ChangeSetNotFound(f"ChangeSet [{params['ChangeSetName']}] does not exist")
@@ -548,16 +605,18 @@ class CloudFormationService(Service):
                                 stack_name=st.name, principal=caller, rollback=rollback)
             except TemplateError as exc:
                 raise ValidationError(str(exc)) from None
-            st.report, st.status, st.template_body = report, report.status, cs.template_body
+            st.report, st.status = report, report.status
+            self._describe_as(st, cs.template_body, cs.template, cs.parameters, cs.tags)
             ok = report.ok
         else:
             self._update(ctx, st, cs.template_body, cs.template, cs.parameters, cs.tags,
                          rollback=rollback)
             ok = st.status == "UPDATE_COMPLETE"
         st.change_set_id = cs.change_set_id
-        for other in st.change_sets:
-            if other is not cs and other.execution_status == "AVAILABLE":
-                other.execution_status = "OBSOLETE"
+        # "When you execute a change set, CloudFormation deletes all other change sets
+        # associated with the stack because they aren't valid for the updated stack."
+        # (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ExecuteChangeSet.html)
+        st.change_sets = [cs]
         cs.execution_status = "EXECUTE_COMPLETE" if ok else "EXECUTE_FAILED"
         return {}
 
@@ -575,7 +634,12 @@ class CloudFormationService(Service):
             self._authorize(ctx, "GetTemplate", self._stack_arn(ctx, name))
             if name is None:
                 raise ValidationError("Either StackName or ChangeSetName must be specified.")
-            text = self._stack(name).template_body
+            st = self._stack(name)
+            if st.status == "REVIEW_IN_PROGRESS":
+                raise ValidationError(f"fargate-sim: stack {name} is in REVIEW_IN_PROGRESS "
+                                      "state and has no template until a change set is "
+                                      "executed; give ChangeSetName for a change set's")
+            text = st.template_body
         return {"TemplateBody": text, "StagesAvailable": ["Original", "Processed"]}
 
     def GetTemplateSummary(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -657,7 +721,8 @@ class CloudFormationService(Service):
         if st is None or st.deleted is not None:
             return {}  # deleting a stack that does not exist succeeds, as on AWS
         retain = set(params.get("RetainResources") or [])
-        for lid, made in reversed(list(st.report.created.items())):
+        leftover = [(lid, made) for lid, _, made in st.report.leftover]
+        for lid, made in [*reversed(list(st.report.created.items())), *leftover]:
             if lid in retain:
                 continue
             try:
@@ -668,4 +733,5 @@ class CloudFormationService(Service):
                     lid, "", "DELETE_FAILED", reason=f"{exc.code}: {exc.message}"))
                 return {}
         st.status, st.deleted = "DELETE_COMPLETE", ctx.now
+        st.change_sets = []  # a deleted stack's change sets go with it
         return {}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.cloudformation.resources import HANDLERS, Created
+from simulator.cloudformation.resources import HANDLERS, Created, canonical
 from simulator.cloudformation.template import (
     PARAMETER_VALUE_BYTES,
     Resolver,
@@ -67,6 +67,11 @@ class StackReport:
     #: order, for DescribeStackEvents.
     events: list[tuple[str, str, str, str, str | None]] = field(default_factory=list,
                                                                 repr=False)
+    #: After an update failed without rollback (UPDATE_FAILED): what replacements superseded
+    #: (logical id, type, what it made), deleted at the next cleanup or with the stack, and
+    #: the stack as it last stood complete (what RollbackStack returns to).
+    leftover: list[tuple[str, str, Created]] = field(default_factory=list, repr=False)
+    stable: StackReport | None = field(default=None, repr=False)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(with_defaults(type(self), state))
@@ -333,8 +338,10 @@ def parameter_values(declared: dict[str, Any], given: dict[str, Any]) -> dict[st
             value = decl["Default"]
         else:
             raise TemplateError(f"parameter {name} has no default and no value was given")
+        # Parameter values are text (a Number's Default: 1 and a given "1" are one value).
+        value = canonical(value)
         allowed = decl.get("AllowedValues")
-        if allowed and value not in allowed:
+        if allowed and value not in canonical(allowed):
             raise TemplateError(f"parameter {name}: {value!r} is not one of {allowed}")
         if decl.get("Type") == "CommaDelimitedList" and isinstance(value, str):
             value = [v.strip() for v in value.split(",")]

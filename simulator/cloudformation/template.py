@@ -249,9 +249,9 @@ class Resolver:
         if fn == "Fn::Split":
             sep, text = self.resolve(arg, where)
             return str(text).split(sep)
-        if fn == "Fn::Equals":
+        if fn == "Fn::Equals":  # CloudFormation compares the values' text: 1 equals "1"
             a, b = self.resolve(arg, where)
-            return a == b
+            return a == b or _text(a) == _text(b)
         if fn == "Fn::Not":
             return not self.resolve(arg[0], where)
         if fn == "Fn::And":
@@ -291,6 +291,15 @@ class Resolver:
             return str(self.ref(name, where))
 
         return re.sub(r"\$\{([^}]+)\}", replace, str(text))
+
+
+def _text(value: Any) -> Any:
+    """A scalar as CloudFormation's text for it (``true``, ``1``); other values as they are."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    return value
 
 
 def dependencies(value: Any) -> set[str]:

@@ -15,11 +15,18 @@ the update would know (the id of a resource it makes) are "Dynamic".
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.cloudformation.resources import HANDLERS, UPDATES, Created, changed_properties
+from simulator.cloudformation.resources import (
+    HANDLERS,
+    UPDATES,
+    Created,
+    canonical,
+    changed_properties,
+)
 from simulator.cloudformation.stack import (
     RESOURCE_FAILURES,
     ResourceOutcome,
@@ -40,6 +47,26 @@ CUSTOM_NAME = ("CloudFormation cannot update a stack when a custom-named resourc
 
 
 @dataclass
+class Detail:
+    """One property's change in a change set (botocore's ``ResourceChangeDetail``)."""
+
+    name: str
+    requires_recreation: str  # Never | Always (the property's own update behaviour)
+    evaluation: str  # Static | Dynamic (known only once the update makes a resource)
+    change_source: str  # DirectModification | ParameterReference | ResourceReference | ...
+    causing_entity: str | None = None  # the parameter, or LogicalId[.Attribute], it follows
+
+    def to_output(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "Target": {"Attribute": "Properties", "Name": self.name,
+                       "RequiresRecreation": self.requires_recreation},
+            "Evaluation": self.evaluation, "ChangeSource": self.change_source}
+        if self.causing_entity:
+            out["CausingEntity"] = self.causing_entity
+        return out
+
+
+@dataclass
 class ResourceChange:
     """One resource's change in a change set (botocore's ``ResourceChange`` shape)."""
 
@@ -48,25 +75,69 @@ class ResourceChange:
     resource_type: str
     physical_id: str | None = None
     replacement: str | None = None  # True | False | Conditional, for Modify
-    #: (property, RequiresRecreation Never|Always|Conditionally, Evaluation Static|Dynamic)
-    details: list[tuple[str, str, str]] = field(default_factory=list)
+    details: list[Detail] = field(default_factory=list)
 
     def to_output(self) -> dict[str, Any]:
         out: dict[str, Any] = {"Action": self.action, "LogicalResourceId": self.logical_id,
                                "ResourceType": self.resource_type,
                                "Scope": ["Properties"] if self.details else [],
-                               "Details": [{
-                                   "Target": {"Attribute": "Properties", "Name": name,
-                                              "RequiresRecreation": recreation},
-                                   "Evaluation": evaluation,
-                                   "ChangeSource": ("DirectModification" if evaluation == "Static"
-                                                    else "ResourceReference")}
-                                   for name, recreation, evaluation in self.details]}
+                               "Details": [d.to_output() for d in self.details]}
         if self.physical_id:
             out["PhysicalResourceId"] = self.physical_id
         if self.replacement is not None:
             out["Replacement"] = self.replacement
         return out
+
+
+def _references(value: Any) -> list[tuple[str, str]]:
+    """The (ChangeSource, CausingEntity) pairs a template value refers to: Ref X is a
+    ParameterReference or ResourceReference, Fn::GetAtt X.A a ResourceAttribute (kind to be
+    told apart by the caller)."""
+    out: list[tuple[str, str]] = []
+    if isinstance(value, list):
+        for v in value:
+            out += _references(v)
+    elif isinstance(value, dict):
+        if set(value) == {"Ref"} and isinstance(value["Ref"], str):
+            return [("Ref", value["Ref"])]
+        if set(value) == {"Fn::GetAtt"}:
+            arg = value["Fn::GetAtt"]
+            target = ".".join(map(str, arg)) if isinstance(arg, list) else str(arg)
+            return [("ResourceAttribute", target)]
+        if set(value) == {"Fn::Sub"}:
+            arg = value["Fn::Sub"]
+            text = arg[0] if isinstance(arg, list) else arg
+            for name in re.findall(r"\$\{([^}!][^}]*)\}", str(text)):
+                out.append(("ResourceAttribute", name) if "." in name else ("Ref", name))
+            if isinstance(arg, list) and len(arg) > 1:
+                out += _references(arg[1])
+            return out
+        for v in value.values():
+            out += _references(v)
+    return out
+
+
+def _details(name: str, replaces: bool, before_raw: Any, after_raw: Any, resolved: Any,
+             changed_params: set[str], pending: set[str]) -> list[Detail]:
+    """How one changed property is reported: edited in the template (DirectModification),
+    following a parameter whose value changed (ParameterReference), following a resource the
+    update makes (ResourceReference / ResourceAttribute, Dynamic); an edit to a value that
+    follows such a resource is both."""
+    recreation = "Always" if replaces else "Never"
+    out = []
+    if canonical(before_raw) != canonical(after_raw):
+        out.append(Detail(name, recreation, "Static", "DirectModification"))
+    else:
+        out += [Detail(name, recreation, "Static", "ParameterReference", entity)
+                for kind, entity in _references(after_raw)
+                if kind == "Ref" and entity in changed_params]
+    out += [Detail(name, recreation, "Dynamic",
+                   "ResourceReference" if kind == "Ref" else "ResourceAttribute", entity)
+            for kind, entity in _references(after_raw) if entity.split(".")[0] in pending]
+    if not out:
+        out.append(Detail(name, recreation, "Dynamic" if _has_unknown(resolved) else "Static",
+                          "Automatic"))
+    return out
 
 
 class _Unknown(str):
@@ -110,6 +181,9 @@ def plan(sim: Any, previous: StackReport | None, template: dict[str, Any],
     previous = previous or StackReport(stack_name, "REVIEW_IN_PROGRESS")
     run = Run(sim, doc, params, stack_name, principal)
     changes: list[ResourceChange] = []
+    changed_params = {k for k in params
+                      if canonical(params[k]) != canonical(previous.parameters.get(k))}
+    pending: set[str] = set()  # what the update makes (so what refers to it is Dynamic)
     for lid in dependency_order(doc["Resources"], set(HANDLERS)):
         kind = doc["Resources"][lid]["Type"]
         if not run.active(lid):
@@ -118,6 +192,7 @@ def plan(sim: Any, previous: StackReport | None, template: dict[str, Any],
         if old is None:
             changes.append(ResourceChange("Add", lid, kind))
             _pending(run, lid)
+            pending.add(lid)
             continue
         props = run.props(lid)
         before = previous.properties.get(lid, {})
@@ -126,22 +201,24 @@ def plan(sim: Any, previous: StackReport | None, template: dict[str, Any],
             run.made(lid, old, props)
             continue
         update = UPDATES[kind]
-        details = []
-        for name in changed:
-            replaces = name in update.replaces or update.in_place is None
-            dynamic = _has_unknown(props.get(name))
-            details.append((name, ("Always" if replaces and not dynamic else
-                                   "Conditionally" if replaces else "Never"),
-                            "Dynamic" if dynamic else "Static"))
-        recreations = {d[1] for d in details}
-        replacement = ("True" if "Always" in recreations else
-                       "Conditional" if "Conditionally" in recreations else "False")
+        raw_before = (previous.template["Resources"][lid].get("Properties") or {})
+        raw_after = (doc["Resources"][lid].get("Properties") or {})
+        details = [d for name in changed
+                   for d in _details(name, name in update.replaces or update.in_place is None,
+                                     raw_before.get(name), raw_after.get(name),
+                                     props.get(name), changed_params, pending)]
+        always = {d.name for d in details if d.requires_recreation == "Always"}
+        dynamic = {d.name for d in details if d.evaluation == "Dynamic"}
+        static_always = {d.name for d in details if d.requires_recreation == "Always"
+                         and d.evaluation == "Static" and d.name not in dynamic}
+        replacement = ("True" if static_always else "Conditional" if always else "False")
         changes.append(ResourceChange("Modify", lid, kind, old.physical_id, replacement,
                                       details))
         if replacement == "False":
             run.made(lid, old, props)
         else:
             _pending(run, lid)
+            pending.add(lid)
     for lid, old in previous.created.items():
         if lid not in doc["Resources"] or not run.active(lid):
             kind = previous.template["Resources"][lid]["Type"]
@@ -173,8 +250,9 @@ def update(sim: Any, previous: StackReport, template: dict[str, Any], *,
     order = dependency_order(doc["Resources"], set(HANDLERS))
     report = StackReport(stack_name, "UPDATE_IN_PROGRESS")
     events = report.events
-    undo: list[Callable[[], Any]] = []
-    superseded: list[Created] = []  # old resources a replacement supersedes
+    reverts: list[tuple[str, str, str, Callable[[], Any]]] = []  # in-place changes to undo
+    made_new: list[tuple[str, str, Created]] = []  # what the update made (a rollback deletes)
+    superseded: list[tuple[str, str, Created]] = []  # what replacements replace (cleanup)
     prior = {r.logical_id: r for r in previous.resources}
     failed = None
     for lid in order:
@@ -188,7 +266,7 @@ def update(sim: Any, previous: StackReport, template: dict[str, Any], *,
             if old is None:
                 events.append((lid, "", kind, "CREATE_IN_PROGRESS", None))
                 made = HANDLERS[kind](run.client, lid, props, stack_name)
-                undo.append(_deleting(sim, made))
+                made_new.append((lid, kind, made))
                 status = "CREATE_COMPLETE"
             else:
                 before = previous.properties.get(lid, {})
@@ -207,12 +285,14 @@ def update(sim: Any, previous: StackReport, template: dict[str, Any], *,
                     elif how.name:  # CloudFormation names the replacement anew
                         named[how.name] = _generated_name(sim, stack_name, lid, how.name_limit)
                     made = HANDLERS[kind](run.client, lid, named, stack_name)
-                    undo.append(_deleting(sim, made))
-                    superseded.append(old)
+                    made_new.append((lid, kind, made))
+                    superseded.append((lid, kind, old))
                 else:
+                    # Undo from the old properties' side first: a call that fails part-way
+                    # through the update has changed what came before it.
+                    revert = _reverting(how.in_place, run, lid, props, before, old, stack_name)
+                    reverts.append((lid, kind, old.physical_id, revert))
                     made = how.in_place(run.client, lid, before, props, old, stack_name)
-                    undo.append(_reverting(how.in_place, run, lid, props, before, made,
-                                           stack_name))
                 status = "UPDATE_COMPLETE"
         except RESOURCE_FAILURES as exc:
             failed = (lid, kind, old.physical_id if old else "", failure_reason(exc))
@@ -221,24 +301,33 @@ def update(sim: Any, previous: StackReport, template: dict[str, Any], *,
         events.append((lid, made.physical_id, kind, status, None))
         report.resources.append(ResourceOutcome(lid, kind, status, made.physical_id))
     if failed is not None:
-        return _failed(sim, previous, report, run, undo, failed, rollback)
-    events.append((stack_name, "", "AWS::CloudFormation::Stack",
-                   "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", None))
-    for lid, old in reversed(list(previous.created.items())):
-        if lid in run.created and not any(old is s for s in superseded):
-            continue  # kept, or updated in place
-        kind = previous.template["Resources"][lid]["Type"]
-        try:
-            delete_made(sim, old)
-            events.append((lid, old.physical_id, kind, "DELETE_COMPLETE", None))
-        except ClientError as exc:
-            events.append((lid, old.physical_id, kind, "DELETE_FAILED",
-                           f"{exc.code}: {exc.message}"))
+        if rollback:
+            return _rolled_back(sim, previous, report, reverts, made_new, failed)
+        return _left_failed(previous, report, run, doc, superseded, failed)
+    events.append((stack_name, "", _STACK, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", None))
+    gone = [(lid, previous.template["Resources"][lid]["Type"], old)
+            for lid, old in reversed(list(previous.created.items())) if lid not in run.created]
+    for lid, kind, old in [*reversed(superseded), *gone, *previous.leftover]:
+        _delete(sim, events, lid, kind, old)
     report.status = "UPDATE_COMPLETE"
     report.outputs = run.outputs()
     report.created, report.properties = run.created, run.properties
     report.template, report.parameters = doc, params
     return report
+
+
+_STACK = "AWS::CloudFormation::Stack"
+
+
+def _delete(sim: Any, events: list[Any], lid: str, kind: str, made: Created) -> None:
+    """Delete what a resource made, as a cleanup or rollback step, and record it."""
+    events.append((lid, made.physical_id, kind, "DELETE_IN_PROGRESS", None))
+    try:
+        delete_made(sim, made)
+        events.append((lid, made.physical_id, kind, "DELETE_COMPLETE", None))
+    except ClientError as exc:
+        events.append((lid, made.physical_id, kind, "DELETE_FAILED",
+                       f"{exc.code}: {exc.message}"))
 
 
 def _generated_name(sim: Any, stack_name: str, lid: str, limit: int) -> str:
@@ -250,13 +339,6 @@ def _generated_name(sim: Any, stack_name: str, lid: str, limit: int) -> str:
     return f"{f'{stack_name}-{lid}'[:limit - 13]}-{suffix}"
 
 
-def _deleting(sim: Any, made: Created) -> Callable[[], None]:
-    """Undo a creation: delete what was made."""
-    def undo() -> None:
-        delete_made(sim, made)
-    return undo
-
-
 def _reverting(in_place: Callable[..., Created], run: Run, lid: str, now: dict[str, Any],
                before: dict[str, Any], made: Created, stack_name: str) -> Callable[[], None]:
     """Undo an in-place update: update again, from the new properties back to the old."""
@@ -265,31 +347,57 @@ def _reverting(in_place: Callable[..., Created], run: Run, lid: str, now: dict[s
     return undo
 
 
-def _failed(sim: Any, previous: StackReport, report: StackReport, run: Run,
-            undo: list[Callable[[], Any]], failed: tuple[str, str, str, str],
-            rollback: bool) -> StackReport:
-    """The stack after a failed update: rolled back to ``previous``, or (without rollback)
-    what the update reached, beside what it had not touched."""
+def _rolled_back(sim: Any, previous: StackReport, report: StackReport,
+                 reverts: list[tuple[str, str, str, Callable[[], Any]]],
+                 made_new: list[tuple[str, str, Created]],
+                 failed: tuple[str, str, str, str]) -> StackReport:
+    """The stack after a failed update rolled back: in-place changes undone (the failed
+    resource's too), then what the update made deleted; ``previous`` again."""
     lid, kind, physical, reason = failed
     events = report.events
     events.append((lid, physical, kind, "UPDATE_FAILED" if physical else "CREATE_FAILED",
                    reason))
-    if not rollback:
-        kept = dict(previous.created)
-        kept.update(run.created)
-        out = copy.copy(previous)
-        out.status, out.created, out.events = "UPDATE_FAILED", kept, events
-        out.resources = [*report.resources,
-                         *(r for r in previous.resources
-                           if r.logical_id not in {x.logical_id for x in report.resources})]
-        return out
-    events.append((previous.stack_name, "", "AWS::CloudFormation::Stack",
-                   "UPDATE_ROLLBACK_IN_PROGRESS", reason))
-    for step in reversed(undo):
+    events.append((previous.stack_name, "", _STACK, "UPDATE_ROLLBACK_IN_PROGRESS",
+                   f"The following resource(s) failed to update: [{lid}]. "
+                   if physical else f"The following resource(s) failed to create: [{lid}]. "))
+    for rid, rkind, rphysical, revert in reversed(reverts):
+        events.append((rid, rphysical, rkind, "UPDATE_IN_PROGRESS", None))
         try:
-            step()
-        except RESOURCE_FAILURES as exc:  # the rollback goes on; what it could not undo is named
-            events.append((lid, physical, kind, "UPDATE_FAILED", failure_reason(exc)))
+            revert()
+            events.append((rid, rphysical, rkind, "UPDATE_COMPLETE", None))
+        except RESOURCE_FAILURES as exc:  # the rollback goes on; what it could not undo shows
+            events.append((rid, rphysical, rkind, "UPDATE_FAILED", failure_reason(exc)))
+    events.append((previous.stack_name, "", _STACK,
+                   "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", None))
+    for rid, rkind, made in reversed(made_new):
+        _delete(sim, events, rid, rkind, made)
     out = copy.copy(previous)
     out.status, out.events = "UPDATE_ROLLBACK_COMPLETE", events
+    return out
+
+
+def _left_failed(previous: StackReport, report: StackReport, run: Run, doc: dict[str, Any],
+                 superseded: list[tuple[str, str, Created]],
+                 failed: tuple[str, str, str, str]) -> StackReport:
+    """The stack after a failed update without rollback (``UPDATE_FAILED``): what the update
+    reached, beside what it had not touched, each with the template and properties it was
+    made from; resources a replacement superseded wait for the next cleanup."""
+    lid, kind, physical, reason = failed
+    report.events.append((lid, physical, kind,
+                          "UPDATE_FAILED" if physical else "CREATE_FAILED", reason))
+    done = set(run.created)
+    out = copy.copy(previous)
+    out.status, out.events = "UPDATE_FAILED", report.events
+    out.created = {**{k: v for k, v in previous.created.items() if k not in done},
+                   **run.created}
+    out.properties = {**{k: v for k, v in previous.properties.items() if k not in done},
+                      **run.properties}
+    resources = {k: v for k, v in previous.template["Resources"].items() if k not in done}
+    resources.update({k: doc["Resources"][k] for k in done})
+    out.template = {**previous.template, "Resources": resources}
+    out.leftover = [*previous.leftover, *superseded]
+    out.stable = previous.stable or previous
+    seen = {r.logical_id for r in report.resources}
+    out.resources = [*report.resources, *(r for r in previous.resources
+                                          if r.logical_id not in seen)]
     return out

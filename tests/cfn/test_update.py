@@ -51,7 +51,7 @@ def changes(cfn, name: str) -> dict[str, tuple]:
     out = cfn.describe_change_set(StackName="seed", ChangeSetName=name)
     return {c["ResourceChange"]["LogicalResourceId"]: (
         c["ResourceChange"]["Action"], c["ResourceChange"].get("Replacement"),
-        sorted(d["Target"]["Name"] for d in c["ResourceChange"]["Details"]))
+        sorted({d["Target"]["Name"] for d in c["ResourceChange"]["Details"]}))
         for c in out["Changes"]}
 
 
@@ -98,7 +98,9 @@ def test_executing_it_updates_the_cluster_in_place_and_keeps_the_rest(sim, cfn):
     assert kms.describe_key(KeyId=before["KeyArn"])["KeyMetadata"]["KeyState"] == "Enabled"
     summaries = {s["ChangeSetName"]: s["ExecutionStatus"]
                  for s in cfn.list_change_sets(StackName="seed")["Summaries"]}
-    assert summaries == {"rotate": "EXECUTE_COMPLETE", "other": "OBSOLETE"}
+    # "CloudFormation deletes all other change sets associated with the stack" (the API
+    # reference of ExecuteChangeSet); an UpdateStack leaves them, OBSOLETE.
+    assert summaries == {"rotate": "EXECUTE_COMPLETE"}
     with pytest.raises(errors.ClientError) as info:
         cfn.execute_change_set(StackName="seed", ChangeSetName="rotate")
     assert info.value.code == "InvalidChangeSetStatus"
@@ -314,3 +316,148 @@ def test_a_replacement_of_a_resource_the_template_does_not_name_gets_a_new_name(
     assert iam.get_role(RoleName=new_name)["Role"]["Path"] == "/b/"
     with pytest.raises(errors.ClientError):
         iam.get_role(RoleName=first["PhysicalResourceId"])  # deleted at cleanup
+
+
+def test_change_set_details_say_what_causes_each_change(cfn):
+    cfn.create_change_set(StackName="seed", ChangeSetName="rotate", TemplateBody=rotated(),
+                          Capabilities=CAPS)
+    out = cfn.describe_change_set(StackName="seed", ChangeSetName="rotate")
+    [cluster] = [c["ResourceChange"] for c in out["Changes"]
+                 if c["ResourceChange"]["LogicalResourceId"] == "Cluster"]
+    # Edited in the template, to a value that follows a key the update makes.
+    target = {"Attribute": "Properties", "Name": "Configuration", "RequiresRecreation": "Never"}
+    assert cluster["Details"] == [
+        {"Target": target, "Evaluation": "Static", "ChangeSource": "DirectModification"},
+        {"Target": target, "Evaluation": "Dynamic", "ChangeSource": "ResourceAttribute",
+         "CausingEntity": "StorageKey2.Arn"}]
+    assert out["Parameters"] == [{"ParameterKey": "ClusterName", "ParameterValue": "web"}]
+    cfn.create_change_set(StackName="seed", ChangeSetName="rename", UsePreviousTemplate=True,
+                          Capabilities=CAPS, Parameters=[{"ParameterKey": "ClusterName",
+                                                          "ParameterValue": "web2"}])
+    renamed = {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"] for c in
+               cfn.describe_change_set(StackName="seed", ChangeSetName="rename")["Changes"]}
+    assert renamed["Cluster"]["Replacement"] == "True"
+    assert renamed["Cluster"]["Details"][0] == {
+        "Target": {"Attribute": "Properties", "Name": "ClusterName",
+                   "RequiresRecreation": "Always"},
+        "Evaluation": "Static", "ChangeSource": "ParameterReference",
+        "CausingEntity": "ClusterName"}
+    # The service follows the replaced cluster: its Cluster is known only then.
+    assert renamed["Service"]["Replacement"] == "Conditional"
+    assert renamed["Service"]["Details"][0]["Evaluation"] == "Dynamic"
+
+
+def test_values_that_are_one_text_are_no_change(sim):
+    """A Number parameter's Default: 1 and a given "1", a Cpu of 256 and of "256": the same
+    value to CloudFormation, so no Modify and no new task definition revision."""
+    cfn = sim.client("cloudformation")
+    template = SEED.replace("Parameters:\n", "Parameters:\n  Count:\n    Type: Number\n"
+                            "    Default: 1\n").replace("DesiredCount: 1",
+                                                     "DesiredCount: !Ref Count")
+    cfn.create_stack(StackName="seed", TemplateBody=template, Capabilities=CAPS)
+    cfn.create_change_set(StackName="seed", ChangeSetName="same", TemplateBody=template.replace(
+        'Cpu: "256"', "Cpu: 256"), Capabilities=CAPS,
+        Parameters=[{"ParameterKey": "Count", "ParameterValue": "1"}])
+    assert cfn.describe_change_set(StackName="seed", ChangeSetName="same")["Changes"] == []
+    cfn.execute_change_set(StackName="seed", ChangeSetName="same")
+    ecs = sim.client("ecs")
+    assert ecs.describe_services(cluster="web", services=["app"])["services"][0][
+        "taskDefinition"].endswith(":1")
+
+
+def test_a_failed_in_place_change_is_undone_too(sim, cfn):
+    """The inline policy's new document is refused: the rollback leaves the old one on the
+    role (it was deleted before the new one was refused)."""
+    template = SEED.replace('Action: ["ecs:CreateCluster", "ecs:UpdateCluster"]',
+                            'Action: ["ecs:CreateCluster", "ecs:UpdateCluster"]\n'
+                            '            NotAKey: 1')
+    cfn.update_stack(StackName="seed", TemplateBody=template, Capabilities=CAPS)
+    assert cfn.describe_stacks(StackName="seed")["Stacks"][0]["StackStatus"] == \
+        "UPDATE_ROLLBACK_COMPLETE"
+    iam = sim.client("iam")
+    assert iam.list_role_policies(RoleName="customer-chosen-role")["PolicyNames"] == [
+        "approved-keys"]
+
+
+def test_rollback_events_undo_then_clean_up(cfn):
+    cfn.update_stack(StackName="seed", UsePreviousTemplate=True, Capabilities=CAPS,
+                     Parameters=[{"ParameterKey": "ClusterName", "ParameterValue": "web2"}])
+    events = [(e["LogicalResourceId"], e["ResourceStatus"])
+              for e in reversed(cfn.describe_stack_events(StackName="seed")["StackEvents"])]
+    start = events.index(("seed", "UPDATE_IN_PROGRESS"))
+    tail = events[start:]
+    assert tail[-1] == ("seed", "UPDATE_ROLLBACK_COMPLETE")
+    assert ("seed", "REVIEW_IN_PROGRESS") not in events  # made by CreateStack
+    cleanup = tail.index(("seed", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"))
+    assert tail.index(("StorageKey", "UPDATE_COMPLETE"), tail.index(
+        ("seed", "UPDATE_ROLLBACK_IN_PROGRESS"))) < cleanup
+    assert ("Cluster", "DELETE_COMPLETE") in tail[cleanup:]
+
+
+def test_update_failed_without_rollback_can_be_updated_or_rolled_back(sim, cfn):
+    cfn.update_stack(StackName="seed", UsePreviousTemplate=True, Capabilities=CAPS,
+                     DisableRollback=True,
+                     Parameters=[{"ParameterKey": "ClusterName", "ParameterValue": "web2"}])
+    assert cfn.describe_stacks(StackName="seed")["Stacks"][0]["StackStatus"] == "UPDATE_FAILED"
+    ecs = sim.client("ecs")
+    # The update got as far as the new cluster; the old one waits for a cleanup.
+    clusters = {c["clusterName"]: c["status"] for c in ecs.describe_clusters(
+        clusters=["web", "web2"])["clusters"]}
+    assert clusters == {"web": "ACTIVE", "web2": "ACTIVE"}
+    cfn.rollback_stack(StackName="seed")
+    stack = cfn.describe_stacks(StackName="seed")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert stack["Parameters"] == [{"ParameterKey": "ClusterName", "ParameterValue": "web"}]
+    clusters = {c["clusterName"]: c["status"] for c in ecs.describe_clusters(
+        clusters=["web", "web2"])["clusters"]}
+    assert clusters == {"web": "ACTIVE", "web2": "INACTIVE"}
+    with pytest.raises(errors.ClientError) as info:
+        cfn.rollback_stack(StackName="seed")
+    assert "can not be rolled back" in info.value.message
+    # From UPDATE_FAILED, an update may be tried again (here it fails the same way: the
+    # service has a custom name and must follow the cluster), or the stack deleted.
+    cfn.update_stack(StackName="seed", UsePreviousTemplate=True, Capabilities=CAPS,
+                     DisableRollback=True,
+                     Parameters=[{"ParameterKey": "ClusterName", "ParameterValue": "web3"}])
+    assert cfn.describe_stacks(StackName="seed")["Stacks"][0]["StackStatus"] == "UPDATE_FAILED"
+    cfn.update_stack(StackName="seed", TemplateBody=rotated(), Capabilities=CAPS,
+                     Parameters=[{"ParameterKey": "ClusterName", "UsePreviousValue": True}])
+    assert cfn.describe_stacks(StackName="seed")["Stacks"][0]["StackStatus"] == \
+        "UPDATE_ROLLBACK_COMPLETE"
+    cfn.delete_stack(StackName="seed")
+    left = {c["clusterName"]: c["status"] for c in ecs.describe_clusters(
+        clusters=["web", "web2", "web3"])["clusters"]}
+    assert left == {"web": "INACTIVE", "web2": "INACTIVE", "web3": "INACTIVE"}
+
+
+def test_a_deleted_stacks_change_sets_go_with_it(cfn):
+    cs = cfn.create_change_set(StackName="later", ChangeSetName="c", TemplateBody=SEED.replace(
+        "Default: web", "Default: other").replace("alias/fargate-storage", "alias/other").replace(
+        "customer-chosen-role", "other-role").replace("ServiceName: app", "ServiceName: app2"),
+        ChangeSetType="CREATE", Capabilities=CAPS)
+    cfn.delete_stack(StackName="later")
+    with pytest.raises(errors.ClientError) as info:
+        cfn.execute_change_set(ChangeSetName=cs["Id"])
+    assert info.value.code == "ChangeSetNotFound"
+
+
+def test_the_executed_create_change_set_gives_the_stack_its_parameters(sim):
+    cfn = sim.client("cloudformation")
+    for name, cluster in (("first", "c1"), ("second", "c2")):
+        cfn.create_change_set(StackName="s", ChangeSetName=name, TemplateBody=SEED,
+                              ChangeSetType="CREATE", Capabilities=CAPS,
+                              Parameters=[{"ParameterKey": "ClusterName",
+                                           "ParameterValue": cluster}],
+                              Tags=[{"Key": "k", "Value": cluster}])
+    with pytest.raises(errors.ClientError) as info:
+        cfn.get_template(StackName="s")
+    assert "REVIEW_IN_PROGRESS" in info.value.message
+    cfn.execute_change_set(StackName="s", ChangeSetName="second")
+    stack = cfn.describe_stacks(StackName="s")["Stacks"][0]
+    assert stack["Parameters"] == [{"ParameterKey": "ClusterName", "ParameterValue": "c2"}]
+    assert stack["Tags"] == [{"Key": "k", "Value": "c2"}]
+    assert [s["ChangeSetName"] for s in cfn.list_change_sets(StackName="s")["Summaries"]] == [
+        "second"]
+    events = [e["ResourceStatus"] for e in cfn.describe_stack_events(StackName="s")[
+        "StackEvents"] if e["LogicalResourceId"] == "s"]
+    assert events[-1] == "REVIEW_IN_PROGRESS"
