@@ -127,6 +127,10 @@ RULES: dict[str, Rule] = {
     "RotateKeyOnDemand": Rule(states=CRYPTO),
     "GetKeyRotationStatus": Rule(states=ANY, **_READ),
     "ListKeyRotations": Rule(states=ANY, **_READ),
+    # imported key material (Enabled, Disabled or PendingImport keys)
+    "GetParametersForImport": Rule(),
+    "ImportKeyMaterial": Rule(),
+    "DeleteImportedKeyMaterial": Rule(states=ANY),  # PendingDeletion too (it stays so)
     # grants
     "CreateGrant": Rule(quota=OWN, states=MANAGE),
     "ListGrants": Rule(quota=OWN, states=ANY, **_READ),

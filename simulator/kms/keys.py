@@ -134,6 +134,14 @@ class KmsKey:
     next_rotation: datetime | None = None
     on_demand_rotations: int = 0
     aliases: set[str] = field(default_factory=set)
+    #: Imported material (Origin EXTERNAL): the wrapping keys and tokens handed out
+    #: (ops_import.ImportParameters), the id of the material imported first (only it may be
+    #: imported again), its expiration model and ValidTo, and the clock call that expires it.
+    import_parameters: list[Any] = field(default_factory=list, repr=False)
+    imported_material_id: str | None = None
+    expiration_model: str | None = None
+    valid_to: datetime | None = None
+    expiry: Any = field(default=None, repr=False, compare=False)
     #: Condition keys that depend only on the key (rebuilt when tags or aliases change).
     _static_context: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     _metadata: dict[str, Any] | None = field(default=None, repr=False, compare=False)
@@ -170,6 +178,7 @@ class KmsKey:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state = {"import_parameters": [], **state}  # saved before keys kept it
         private = state.get("private_key")
         if isinstance(private, KeyMaterial):
             state = dict(state)
@@ -211,7 +220,9 @@ class KmsKey:
             # PendingImport has no ExpirationModel (recorded: LocalStack's AWS-validated
             # snapshot test_import_key_symmetric, "describe-key-before-import",
             # https://github.com/localstack/localstack/blob/master/tests/aws/services/kms/test_kms.snapshot.json).
-            md["ExpirationModel"] = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+            md["ExpirationModel"] = self.expiration_model or "KEY_MATERIAL_DOES_NOT_EXPIRE"
+            if self.valid_to is not None:
+                md["ValidTo"] = self.valid_to
         enc = spec.encryption_algorithms(self.key_usage)
         if enc:
             md["EncryptionAlgorithms"] = list(enc)

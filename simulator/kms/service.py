@@ -9,8 +9,9 @@ Callers use it through the front door, as boto3 would::
                                                 EncryptionContext={...})
 
 The operations live in one module per concern (``ops_keys``, ``ops_aliases``, ``ops_grants``,
-``ops_crypto``, ``ops_rotation``, ``ops_signing``); the shared state and steps in ``core``;
-what each operation checks before it runs in one table, ``admission.RULES``.
+``ops_crypto``, ``ops_rotation``, ``ops_signing``, ``ops_import``); the shared state and
+steps in ``core``; what each operation checks before it runs in one table,
+``admission.RULES``.
 ``service.quotas`` holds the request-rate quotas (``quotas.set("CreateGrant", 5)``) and
 ``quotas.grants_per_key``.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 from simulator.kms.ops_aliases import AliasOperations
 from simulator.kms.ops_crypto import CryptoOperations
 from simulator.kms.ops_grants import GrantOperations
+from simulator.kms.ops_import import ImportOperations
 from simulator.kms.ops_keys import KeyOperations
 from simulator.kms.ops_rotation import RotationOperations
 from simulator.kms.ops_signing import SigningOperations
@@ -32,5 +34,6 @@ class KmsService(
     CryptoOperations,
     RotationOperations,
     SigningOperations,
+    ImportOperations,
 ):
     """The simulated KMS: keys, aliases, grants, key policies and the cryptography."""
