@@ -28,6 +28,12 @@ from simulator.kms.core import KmsCore
 from simulator.kms.keys import ENABLED, PENDING_IMPORT, KeyMaterial, KmsKey
 from simulator.service import CallContext
 
+#: Error texts: "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES",
+#: "... origin is AWS_KMS which is not valid for this operation." and "... is pending
+#: import." are AWS's (recorded in LocalStack's AWS-validated snapshots, tests/aws/services/
+#: kms/test_kms.snapshot.json); AWS's words for a bad or expired token, a wrong ValidTo, a
+#: refused algorithm, a wrong material length and different material are not recorded
+#: anywhere found, so those messages are the simulator's (the error codes are botocore's).
 IncorrectKeyMaterialException = errors.error_class("IncorrectKeyMaterialException")
 ExpiredImportTokenException = errors.error_class("ExpiredImportTokenException")
 InvalidImportTokenException = errors.error_class("InvalidImportTokenException")
