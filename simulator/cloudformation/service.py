@@ -642,6 +642,59 @@ class CloudFormationService(Service):
             text = st.template_body
         return {"TemplateBody": text, "StagesAvailable": ["Original", "Processed"]}
 
+    def ValidateTemplate(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """A template's parameters, description and the capabilities it needs; a template
+        that is not one is CloudFormation's ValidationError ("Template format error: ...").
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ValidateTemplate.html"""
+        self._authorize(ctx, "ValidateTemplate", "*")
+        _, doc = self._template(params)
+        summary = _summary(doc)
+        out: dict[str, Any] = {
+            "Parameters": [{k: v for k, v in p.items()
+                            if k in ("ParameterKey", "DefaultValue", "NoEcho", "Description")}
+                           for p in summary["Parameters"]],
+            "DeclaredTransforms": []}
+        for member in ("Description", "Capabilities", "CapabilitiesReason"):
+            if member in summary:
+                out[member] = summary[member]
+        return out
+
+    def ListStacks(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Summaries of the account's stacks, deleted ones included (as AWS lists them for
+        90 days), newest first; StackStatusFilter keeps the statuses it names."""
+        self._authorize(ctx, "ListStacks", "*")
+        wanted = set(params.get("StackStatusFilter") or [])
+        out = []
+        for st in reversed(self.stacks):
+            if wanted and st.status not in wanted:
+                continue
+            item: dict[str, Any] = {
+                "StackId": st.stack_id, "StackName": st.name, "CreationTime": st.created,
+                "StackStatus": st.status,
+                "DriftInformation": {"StackDriftStatus": "NOT_CHECKED"}}
+            for member, value in (("TemplateDescription", st.description),
+                                  ("LastUpdatedTime", st.updated),
+                                  ("DeletionTime", st.deleted)):
+                if value is not None:
+                    item[member] = value
+            out.append(item)
+        return {"StackSummaries": out}
+
+    def ListStackResources(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Summaries of a stack's resources (a deleted stack's, by its stack id)."""
+        self._authorize(ctx, "ListStackResources", self._stack_arn(ctx, params["StackName"]))
+        st = self._stack(params["StackName"])
+        out = []
+        for r in st.made():
+            res = st.resource(r)
+            summary = ("LogicalResourceId", "ResourceType", "ResourceStatus",
+                       "PhysicalResourceId", "ResourceStatusReason")
+            item: dict[str, Any] = {k: res[k] for k in summary if k in res}
+            item["LastUpdatedTimestamp"] = res["Timestamp"]
+            item["DriftInformation"] = {"StackResourceDriftStatus": "NOT_CHECKED"}
+            out.append(item)
+        return {"StackResourceSummaries": out}
+
     def GetTemplateSummary(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """A template's parameters, resource types and the capabilities it needs: of the
         template given, or of a stack's.

@@ -461,3 +461,26 @@ def test_the_executed_create_change_set_gives_the_stack_its_parameters(sim):
     events = [e["ResourceStatus"] for e in cfn.describe_stack_events(StackName="s")[
         "StackEvents"] if e["LogicalResourceId"] == "s"]
     assert events[-1] == "REVIEW_IN_PROGRESS"
+
+
+def test_validate_template_list_stacks_and_list_stack_resources(cfn):
+    valid = cfn.validate_template(TemplateBody=SEED)
+    assert valid["Parameters"] == [{"ParameterKey": "ClusterName", "DefaultValue": "web",
+                                    "NoEcho": False}]
+    assert valid["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
+    assert valid["CapabilitiesReason"].startswith("The following resource(s) require")
+    with pytest.raises(errors.ClientError) as info:
+        cfn.validate_template(TemplateBody="{not: [valid")
+    assert info.value.code == "ValidationError"
+    assert info.value.message.startswith("Template format error:")
+    cfn.create_stack(StackName="gone", TemplateBody="Resources:\n  K:\n    Type: AWS::KMS::Key\n")
+    cfn.delete_stack(StackName="gone")
+    summaries = cfn.list_stacks()["StackSummaries"]
+    assert [(s["StackName"], s["StackStatus"]) for s in summaries] == [
+        ("gone", "DELETE_COMPLETE"), ("seed", "CREATE_COMPLETE")]
+    assert "DeletionTime" in summaries[0]
+    live = cfn.list_stacks(StackStatusFilter=["CREATE_COMPLETE"])["StackSummaries"]
+    assert [s["StackName"] for s in live] == ["seed"]
+    resources = cfn.list_stack_resources(StackName="seed")["StackResourceSummaries"]
+    assert {r["LogicalResourceId"] for r in resources} >= {"StorageKey", "Cluster", "Service"}
+    assert all(r["ResourceStatus"] == "CREATE_COMPLETE" for r in resources)
