@@ -95,6 +95,13 @@ class SimulationSurface(Protocol):
         code and message: ``RecordedError``)."""
         ...
 
+    def record_service_event(
+        self, source: str, name: str, account: str, resources: list[dict[str, str]],
+        details: dict[str, Any] | None = None, response: dict[str, Any] | None = None,
+    ) -> None:
+        """Append the record of an event a service made on its own (AwsServiceEvent)."""
+        ...
+
 
 @dataclass(slots=True)
 class CallContext:

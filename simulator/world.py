@@ -11,7 +11,7 @@ from botocore.model import OperationModel
 
 from simulator import errors
 from simulator.audit import CHECK_DEFERRED, AuditTrail, RecordedError, checked_render
-from simulator.client import Client, audit_record
+from simulator.client import Client, audit_record, uuid4_text
 from simulator.clock import SimClock
 from simulator.fargate.agent import FargateAgent
 from simulator.iam.principal import ACCOUNT_ID, Principal, resolve_principal
@@ -215,6 +215,30 @@ class Simulation:
             self._audit_trail.defer(audit_record, ctx, op_model, params, response, error,
                                     source, svc.cloudtrail_lower_names, svc.audit_omit,
                                     event_bits, outcome=outcome)
+
+    def record_service_event(
+        self, source: str, name: str, account: str, resources: list[dict[str, str]],
+        details: dict[str, Any] | None = None, response: dict[str, Any] | None = None,
+    ) -> None:
+        """Append the CloudTrail record of an event a service made on its own, at the
+        simulated now (``eventType`` AwsServiceEvent, ``invokedBy`` "AWS Internal"): KMS
+        deleting a key when its waiting period ends, or expired imported key material.
+        https://docs.aws.amazon.com/awscloudtrail/latest/userguide/non-api-aws-service-events.html
+        """
+        rec: dict[str, Any] = {
+            "eventVersion": "1.08",
+            "userIdentity": {"accountId": account, "invokedBy": "AWS Internal"},
+            "eventTime": self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "eventSource": source, "eventName": name, "awsRegion": self.region,
+            "sourceIPAddress": "AWS Internal", "userAgent": "AWS Internal",
+            "requestParameters": None, "responseElements": response,
+            "eventID": uuid4_text(self.rng.getrandbits(128)), "readOnly": False,
+            "resources": resources, "eventType": "AwsServiceEvent", "managementEvent": True,
+            "recipientAccountId": account, "eventCategory": "Management",
+        }
+        if details is not None:
+            rec["serviceEventDetails"] = details
+        self._audit_trail.defer(dict, rec, outcome=(source, name, None))
 
     def __repr__(self) -> str:
         return (

@@ -235,6 +235,13 @@ class KmsCore(Service):
             now = self.sim.clock.now()
             if key.state == PENDING_DELETION and key.deletion_date and key.deletion_date <= now:
                 self.destroy(key)
+                # KMS records the deletion itself (https://docs.aws.amazon.com/kms/latest/
+                # developerguide/ct-delete-key.html; entries since December 2022 name the
+                # key's ARN in responseElements.keyId).
+                self.sim.record_service_event(
+                    "kms.amazonaws.com", "DeleteKey", key.account,
+                    [{"accountId": key.account, "type": "AWS::KMS::Key", "ARN": key.arn}],
+                    response={"keyId": key.arn})
                 return False
             # AWS rotates only an enabled key: "while the KMS key is disabled, KMS does not
             # rotate the key material" (and none while it is pending deletion).

@@ -224,8 +224,7 @@ class ImportOperations(KmsCore):
 
     def schedule_expiry(self, key: KmsKey) -> None:
         """When ValidTo passes on the simulated clock, KMS deletes the material and the key
-        is PendingImport. (AWS's CloudTrail then shows DeleteExpiredKeyMaterial, an
-        AwsServiceEvent; the simulator's trail records calls only, not such events.)"""
+        is PendingImport; CloudTrail shows DeleteExpiredKeyMaterial (an AwsServiceEvent)."""
         if key.expiry is not None:
             key.expiry.cancel()
             key.expiry = None
@@ -237,5 +236,10 @@ class ImportOperations(KmsCore):
             k = self.keys.get(key_id)
             if k is not None and k.valid_to is not None and k.valid_to <= self.sim.clock.now():
                 self.remove_material(k)
+                # https://docs.aws.amazon.com/kms/latest/developerguide/ct-deleteexpiredkeymaterial.html
+                self.sim.record_service_event(
+                    "kms.amazonaws.com", "DeleteExpiredKeyMaterial", k.account,
+                    [{"accountId": k.account, "type": "AWS::KMS::Key", "ARN": k.arn}],
+                    details={"keyId": k.key_id, "keyMaterialId": k.imported_material_id})
 
         key.expiry = self.sim.clock.call_at(key.valid_to, expire)

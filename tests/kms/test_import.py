@@ -221,3 +221,28 @@ def test_a_cluster_on_imported_material_runs_tasks_until_it_expires(sim):
     [still] = sim.client("ecs").describe_tasks(cluster="prod",
                                                tasks=[running["taskArn"]])["tasks"]
     assert still["lastStatus"] == "RUNNING"
+
+
+def test_cloudtrail_records_what_kms_does_on_its_own(sim, kms, external):
+    """Expired material and a key deleted at the end of its waiting period are CloudTrail
+    AwsServiceEvents by "AWS Internal", at the instant they happen."""
+    params = parameters(kms, external)
+    kms.import_key_material(KeyId=external["KeyId"], ImportToken=params["ImportToken"],
+                            EncryptedKeyMaterial=wrap(params, os.urandom(32)),
+                            ValidTo=sim.clock.now() + timedelta(hours=1))
+    doomed = kms.create_key()["KeyMetadata"]
+    when = kms.schedule_key_deletion(KeyId=doomed["KeyId"],
+                                     PendingWindowInDays=7)["DeletionDate"]
+    mark = len(sim.audit_trail)
+    expiry = (sim.clock.now() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    sim.clock.advance(timedelta(days=8))
+    events = sim.audit_trail[mark:]
+    assert [(e["eventName"], e["eventType"]) for e in events] == [
+        ("DeleteExpiredKeyMaterial", "AwsServiceEvent"), ("DeleteKey", "AwsServiceEvent")]
+    expired, deleted = events
+    assert expired["eventTime"] == expiry
+    assert expired["userIdentity"] == {"accountId": "111122223333", "invokedBy": "AWS Internal"}
+    assert expired["serviceEventDetails"]["keyId"] == external["KeyId"]
+    assert deleted["resources"][0]["ARN"] == doomed["Arn"]
+    assert deleted["responseElements"] == {"keyId": doomed["Arn"]}
+    assert deleted["eventTime"] == when.strftime("%Y-%m-%dT%H:%M:%SZ")
