@@ -308,6 +308,20 @@ class ClusterOps:
             cluster.service_connect = dict(params["serviceConnectDefaults"])
         return {"cluster": cluster.describe(full=True)}
 
+    def UpdateClusterSettings(self, ctx: CallContext, params: dict[str, Any]
+                              ) -> dict[str, Any]:
+        """Change a cluster's settings (containerInsights), each given one replacing its
+        namesake; the configuration and its keys are untouched.
+        https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateClusterSettings.html"""
+        found = self.find_cluster(ctx, params["cluster"])
+        _, name = parse_reference(params["cluster"], "cluster")
+        authorize_call(ctx, found.arn if found else self.cluster_arn(ctx, name))
+        cluster = self.cluster(ctx, params["cluster"])
+        by_name = {s["name"]: s for s in cluster.settings}
+        by_name.update({s["name"]: s for s in _check_settings(params["settings"])})
+        cluster.settings = list(by_name.values())
+        return {"cluster": cluster.describe(full=True)}
+
     def DescribeClusters(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Describe clusters; ``include`` adds configuration, settings, statistics, tags."""
         refs = params.get("clusters") or [DEFAULT_CLUSTER]

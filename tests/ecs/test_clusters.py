@@ -339,6 +339,22 @@ def test_a_setting_without_a_name_is_refused(sim):
     assert sim.client("ecs").list_clusters()["clusterArns"] == []
 
 
+def test_update_cluster_settings_changes_settings_and_keeps_the_key(sim):
+    key = make_key(sim)
+    make_cluster(sim, key=key, settings=[{"name": "containerInsights", "value": "disabled"}])
+    ecs = sim.client("ecs")
+    out = ecs.update_cluster_settings(cluster="prod", settings=[
+        {"name": "containerInsights", "value": "enhanced"}])["cluster"]
+    assert out["settings"] == [{"name": "containerInsights", "value": "enhanced"}]
+    assert out["configuration"][MSC][FES] == key
+    with pytest.raises(errors.InvalidParameterException, match="containerInsights must be"):
+        ecs.update_cluster_settings(cluster="prod", settings=[
+            {"name": "containerInsights", "value": "on"}])
+    with pytest.raises(errors.ClusterNotFoundException):
+        ecs.update_cluster_settings(cluster="nope", settings=[
+            {"name": "containerInsights", "value": "enabled"}])
+
+
 def test_capacity_provider_and_idempotency_refusals_in_aws_words(sim):
     ecs = sim.client("ecs")
     with pytest.raises(errors.InvalidParameterException) as info:
