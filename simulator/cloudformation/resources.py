@@ -128,6 +128,14 @@ def iam_role(clients: Any, logical_id: str, props: dict[str, Any], stack: str) -
         )
     for arn in props.get("ManagedPolicyArns", []):
         iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+    return iam_role_made(clients, name, props, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
+
+
+def iam_role_made(clients: Any, name: str, props: dict[str, Any], attributes: dict[str, Any]
+                  ) -> Created:
+    """A role as the stack holds it: deleting it takes its policies off first, as IAM
+    requires."""
+    iam = clients("iam")
 
     def delete() -> None:
         for pol in props.get("Policies", []):
@@ -136,7 +144,7 @@ def iam_role(clients: Any, logical_id: str, props: dict[str, Any], stack: str) -
             iam.detach_role_policy(RoleName=name, PolicyArn=arn)
         iam.delete_role(RoleName=name)
 
-    return Created(name, {"Arn": role["Arn"], "RoleId": role["RoleId"]}, delete)
+    return Created(name, attributes, delete)
 
 
 def iam_managed_policy(clients: Any, logical_id: str, props: dict[str, Any], stack: str) -> Created:
@@ -332,15 +340,7 @@ def update_iam_role(clients: Any, logical_id: str, old: dict[str, Any], new: dic
         _retag(lambda tags: iam.tag_role(RoleName=name, Tags=tags),
                lambda keys: iam.untag_role(RoleName=name, TagKeys=keys),
                _tags(old), _tags(new))
-
-    def delete() -> None:
-        for pol in new.get("Policies", []):
-            iam.delete_role_policy(RoleName=name, PolicyName=pol["PolicyName"])
-        for arn in new.get("ManagedPolicyArns", []):
-            iam.detach_role_policy(RoleName=name, PolicyArn=arn)
-        iam.delete_role(RoleName=name)
-
-    return Created(name, made.attributes, delete)
+    return iam_role_made(clients, name, new, made.attributes)
 
 
 def update_iam_managed_policy(clients: Any, logical_id: str, old: dict[str, Any],
