@@ -245,10 +245,14 @@ class KmsCore(Service):
                 return False
             # AWS rotates only an enabled key: "while the KMS key is disabled, KMS does not
             # rotate the key material" (and none while it is pending deletion).
+            rotated = False
             while (key.state == ENABLED and key.rotation_enabled and key.next_rotation
                    and key.next_rotation <= now):
                 self.rotate(key, "AUTOMATIC", when=key.next_rotation)
                 key.next_rotation = key.next_rotation + timedelta(days=key.rotation_period_days)
+                rotated = True
+            if rotated:
+                self.schedule_rotation(key)
         return True
 
     def resume_rotation(self, key: KmsKey, now: Any) -> None:
@@ -257,6 +261,26 @@ class KmsCore(Service):
         if key.rotation_enabled and key.next_rotation is not None and key.next_rotation <= now:
             self.rotate(key, "AUTOMATIC", when=now)
             key.next_rotation = now + timedelta(days=key.rotation_period_days)
+        self.schedule_rotation(key)
+
+    def schedule_rotation(self, key: KmsKey) -> None:
+        """Rotate the key when its next automatic rotation falls due on the simulated clock
+        (so the rotation, and its CloudTrail event, happen then, not when the key is next
+        used); nothing when rotation is off."""
+        if key.rotation_call is not None:
+            key.rotation_call.cancel()
+            key.rotation_call = None
+        if not key.rotation_enabled or key.next_rotation is None:
+            return
+        key_id = key.key_id
+
+        def due() -> None:
+            k = self.keys.get(key_id)
+            if k is not None:
+                k.rotation_call = None
+                self.touch(k)
+
+        key.rotation_call = self.sim.clock.call_at(key.next_rotation, due)
 
     def schedule_destruction(self, key: KmsKey) -> None:
         """Destroy the key when its waiting period ends on the simulated clock."""
@@ -292,13 +316,23 @@ class KmsCore(Service):
         key.state = "Deleted"  # the record may linger in callers' hands; it is unusable
 
     def rotate(self, key: KmsKey, rotation_type: str, when: Any = None) -> KeyMaterial:
-        """Add a new material version; it becomes current (older ones still decrypt)."""
+        """Add a new material version; it becomes current (older ones still decrypt). An
+        automatic rotation is KMS's own event in CloudTrail (RotateKey, an AwsServiceEvent:
+        https://docs.aws.amazon.com/kms/latest/developerguide/ct-rotatekey.html)."""
+        previous = key.current_material_id
         material = KeyMaterial.generate(
             self.new_material_id(), when or self.sim.clock.now(), rotation_type=rotation_type
         )
         key.materials[material.material_id] = material
         key.current_material_id = material.material_id
         key.changed()
+        if rotation_type == "AUTOMATIC":
+            self.sim.record_service_event(
+                "kms.amazonaws.com", "RotateKey", key.account,
+                [{"accountId": key.account, "type": "AWS::KMS::Key", "ARN": key.arn}],
+                details={"rotationType": "AUTOMATIC", "keyId": key.key_id,
+                         "keyOrigin": key.origin, "previousKeyMaterialId": previous,
+                         "currentKeyMaterialId": material.material_id})
         return material
 
     # -- gates --------------------------------------------------------------------------

@@ -133,6 +133,8 @@ class KmsKey:
     rotation_period_days: int = 365
     next_rotation: datetime | None = None
     on_demand_rotations: int = 0
+    #: The clock call that makes the next automatic rotation (None when none is set).
+    rotation_call: Any = field(default=None, repr=False, compare=False)
     aliases: set[str] = field(default_factory=set)
     #: Imported material (Origin EXTERNAL): the wrapping keys and tokens handed out
     #: (ops_import.ImportParameters), the id of the material imported first (only it may be

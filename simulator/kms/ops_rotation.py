@@ -58,6 +58,7 @@ class RotationOperations(KmsCore):
             last = key.next_rotation - timedelta(days=key.rotation_period_days)
             key.next_rotation = max(last + timedelta(days=days), ctx.now)
         key.rotation_enabled = True
+        self.schedule_rotation(key)
         key.changed()
         return {}
 
@@ -66,6 +67,7 @@ class RotationOperations(KmsCore):
         key = self._rotatable(ctx, params)
         key.rotation_enabled = False
         key.next_rotation = None
+        self.schedule_rotation(key)  # cancels it
         key.changed()
         return {}
 

@@ -157,6 +157,26 @@ def test_automatic_rotation_on_the_simulated_clock(sim, kms, key):
     assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is False
 
 
+def test_an_automatic_rotation_is_a_cloudtrail_service_event_when_it_falls_due(sim, kms, key):
+    """RotateKey, by "AWS Internal", at day 90 and day 180, each naming the material it
+    replaced and the new one, though nobody used the key in between."""
+    kms.enable_key_rotation(KeyId=key["KeyId"], RotationPeriodInDays=90)
+    first = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["CurrentKeyMaterialId"]
+    start = sim.clock.now()
+    mark = len(sim.audit_trail)
+    sim.clock.advance(200 * DAY)
+    events = [e for e in sim.audit_trail[mark:] if e["eventName"] == "RotateKey"]
+    assert [e["eventTime"] for e in events] == [
+        (start + timedelta(days=d)).strftime("%Y-%m-%dT%H:%M:%SZ") for d in (90, 180)]
+    assert {e["eventType"] for e in events} == {"AwsServiceEvent"}
+    assert events[0]["serviceEventDetails"]["previousKeyMaterialId"] == first
+    assert events[1]["serviceEventDetails"]["previousKeyMaterialId"] == \
+        events[0]["serviceEventDetails"]["currentKeyMaterialId"]
+    assert events[0]["resources"][0]["ARN"] == key["Arn"]
+    kms.rotate_key_on_demand(KeyId=key["KeyId"])  # the caller's own call, not an event
+    assert [e["eventName"] for e in sim.audit_trail[mark:]][-1] == "RotateKeyOnDemand"
+
+
 def test_rotation_is_for_symmetric_keys_only(kms):
     rsa = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
     for call in (kms.enable_key_rotation, kms.rotate_key_on_demand):
