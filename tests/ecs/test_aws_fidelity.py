@@ -60,6 +60,8 @@ TOUR: list[tuple[str, Params]] = [
     ("ListClusters", {"maxResults": 1}),
     ("UpdateCluster", {"cluster": CLUSTER,
                        "settings": [{"name": "containerInsights", "value": "enabled"}]}),
+    ("UpdateClusterSettings", {"cluster": CLUSTER,
+                               "settings": [{"name": "containerInsights", "value": "enhanced"}]}),
     ("PutClusterCapacityProviders", {"cluster": CLUSTER, "capacityProviders": ["FARGATE"],
                                      "defaultCapacityProviderStrategy": [
                                          {"capacityProvider": "FARGATE", "weight": 1}]}),
