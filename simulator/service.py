@@ -98,6 +98,7 @@ class SimulationSurface(Protocol):
     def record_service_event(
         self, source: str, name: str, account: str, resources: list[dict[str, str]],
         details: dict[str, Any] | None = None, response: dict[str, Any] | None = None,
+        *, when: datetime | None = None, after_call: bool = False,
     ) -> None:
         """Append the record of an event a service made on its own (AwsServiceEvent)."""
         ...
@@ -148,6 +149,10 @@ class Service:
 
     def __init__(self, sim: SimulationSurface) -> None:
         self.sim = sim
+
+    def restored(self) -> None:
+        """The service was just loaded from a saved state: set up what a state saved by an
+        earlier fargate-sim lacks (nothing by default)."""
 
     def check_request(self, ctx: CallContext, params: dict[str, Any]) -> None:
         """Checks every operation of the service makes of a validated request before its

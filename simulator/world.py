@@ -215,20 +215,26 @@ class Simulation:
             self._audit_trail.defer(audit_record, ctx, op_model, params, response, error,
                                     source, svc.cloudtrail_lower_names, svc.audit_omit,
                                     event_bits, outcome=outcome)
+        for rec in self.__dict__.pop("_following", ()):
+            self._audit_trail.defer(dict, rec, outcome=(rec["eventSource"], rec["eventName"],
+                                                        None))
 
     def record_service_event(
         self, source: str, name: str, account: str, resources: list[dict[str, str]],
         details: dict[str, Any] | None = None, response: dict[str, Any] | None = None,
+        *, when: datetime | None = None, after_call: bool = False,
     ) -> None:
-        """Append the CloudTrail record of an event a service made on its own, at the
-        simulated now (``eventType`` AwsServiceEvent, ``invokedBy`` "AWS Internal"): KMS
-        deleting a key when its waiting period ends, or expired imported key material.
+        """Append the CloudTrail record of an event a service made on its own, at ``when``
+        (default: the simulated now), as ``eventType`` AwsServiceEvent, ``invokedBy`` "AWS
+        Internal": KMS deleting a key when its waiting period ends, rotating it, or expired
+        imported key material. ``after_call``: the event follows the call being handled
+        (a rotation an EnableKey sets off), so its record comes after the call's.
         https://docs.aws.amazon.com/awscloudtrail/latest/userguide/non-api-aws-service-events.html
         """
         rec: dict[str, Any] = {
             "eventVersion": "1.08",
             "userIdentity": {"accountId": account, "invokedBy": "AWS Internal"},
-            "eventTime": self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "eventTime": (when or self.clock.now()).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "eventSource": source, "eventName": name, "awsRegion": self.region,
             "sourceIPAddress": "AWS Internal", "userAgent": "AWS Internal",
             "requestParameters": None, "responseElements": response,
@@ -238,7 +244,10 @@ class Simulation:
         }
         if details is not None:
             rec["serviceEventDetails"] = details
-        self._audit_trail.defer(dict, rec, outcome=(source, name, None))
+        if after_call:  # kept only until the call's record is made (never saved with state)
+            self.__dict__.setdefault("_following", []).append(rec)
+        else:
+            self._audit_trail.defer(dict, rec, outcome=(source, name, None))
 
     def __repr__(self) -> str:
         return (

@@ -350,6 +350,8 @@ class StateStore:
             raise StateError(_incompatible(
                 self.path, "state written by another version of fargate-sim (it lacks "
                            + ", ".join(missing) + ")"))
+        for service in getattr(sim, "_services", {}).values():
+            service.restored()
         return sim
 
     def save(self, sim: Any, *, snapshot: bool = True) -> None:

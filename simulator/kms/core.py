@@ -259,7 +259,7 @@ class KmsCore(Service):
         """A key enabled again: AWS rotates at once if a rotation fell due while it was
         disabled ("KMS rotates it immediately"), else the prior schedule resumes."""
         if key.rotation_enabled and key.next_rotation is not None and key.next_rotation <= now:
-            self.rotate(key, "AUTOMATIC", when=now)
+            self.rotate(key, "AUTOMATIC", when=now, after_call=True)
             key.next_rotation = now + timedelta(days=key.rotation_period_days)
         self.schedule_rotation(key)
 
@@ -315,7 +315,8 @@ class KmsCore(Service):
         self.grants.remove_key(key.key_id)
         key.state = "Deleted"  # the record may linger in callers' hands; it is unusable
 
-    def rotate(self, key: KmsKey, rotation_type: str, when: Any = None) -> KeyMaterial:
+    def rotate(self, key: KmsKey, rotation_type: str, when: Any = None,
+               after_call: bool = False) -> KeyMaterial:
         """Add a new material version; it becomes current (older ones still decrypt). An
         automatic rotation is KMS's own event in CloudTrail (RotateKey, an AwsServiceEvent:
         https://docs.aws.amazon.com/kms/latest/developerguide/ct-rotatekey.html)."""
@@ -332,7 +333,8 @@ class KmsCore(Service):
                 [{"accountId": key.account, "type": "AWS::KMS::Key", "ARN": key.arn}],
                 details={"rotationType": "AUTOMATIC", "keyId": key.key_id,
                          "keyOrigin": key.origin, "previousKeyMaterialId": previous,
-                         "currentKeyMaterialId": material.material_id})
+                         "currentKeyMaterialId": material.material_id},
+                when=when, after_call=after_call)
         return material
 
     # -- gates --------------------------------------------------------------------------

@@ -37,3 +37,12 @@ class KmsService(
     ImportOperations,
 ):
     """The simulated KMS: keys, aliases, grants, key policies and the cryptography."""
+
+    def restored(self) -> None:
+        """Keys saved before rotations and imported material expiries were set on the
+        simulated clock get them now, so they still happen when due."""
+        for key in self.keys.values():
+            if key.rotation_enabled and key.next_rotation and key.rotation_call is None:
+                self.schedule_rotation(key)
+            if key.valid_to is not None and key.expiry is None:
+                self.schedule_expiry(key)

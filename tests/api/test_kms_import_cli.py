@@ -35,7 +35,7 @@ def test_the_developer_guides_import_steps_with_the_aws_cli(server, tmp_path):
               "--encrypted-key-material", f"fileb://{tmp_path / 'EncryptedKeyMaterial.bin'}",
               "--import-token", f"fileb://{tmp_path / 'ImportToken.bin'}",
               "--expiration-model", "KEY_MATERIAL_DOES_NOT_EXPIRE")
-    assert out["KeyId"] == key["Arn"]
+    assert out["KeyId"] == key["KeyId"]
     meta = aws("kms", "describe-key", "--key-id", key["KeyId"])["KeyMetadata"]
     assert meta["KeyState"] == "Enabled"
     (tmp_path / "plain.txt").write_bytes(b"hello")

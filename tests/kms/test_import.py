@@ -63,7 +63,8 @@ def test_imported_material_is_the_material_the_key_encrypts_with(sim, kms, exter
     out = kms.import_key_material(KeyId=external["KeyId"], ImportToken=params["ImportToken"],
                                   EncryptedKeyMaterial=wrap(params, material, algorithm),
                                   ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
-    assert out["KeyId"] == external["Arn"] and len(out["KeyMaterialId"]) == 64
+    # The bare key id, as AWS's recorded answer has it (the API reference says key ARN).
+    assert out["KeyId"] == external["KeyId"] and len(out["KeyMaterialId"]) == 64
     meta = kms.describe_key(KeyId=external["KeyId"])["KeyMetadata"]
     assert (meta["KeyState"], meta["Enabled"], meta["ExpirationModel"]) == (
         "Enabled", True, "KEY_MATERIAL_DOES_NOT_EXPIRE")
@@ -246,3 +247,34 @@ def test_cloudtrail_records_what_kms_does_on_its_own(sim, kms, external):
     assert deleted["resources"][0]["ARN"] == doomed["Arn"]
     assert deleted["responseElements"] == {"keyId": doomed["Arn"]}
     assert deleted["eventTime"] == when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_import_type_and_material_id_as_far_as_one_material_goes(kms, external):
+    material = os.urandom(32)
+    params = parameters(kms, external)
+    good = {"KeyId": external["KeyId"], "ImportToken": params["ImportToken"],
+            "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}
+    with pytest.raises(errors.ClientError) as info:
+        kms.import_key_material(**good, EncryptedKeyMaterial=wrap(params, material),
+                                ImportType="EXISTING_KEY_MATERIAL")
+    assert info.value.code == "ValidationException"
+    out = kms.import_key_material(**good, EncryptedKeyMaterial=wrap(params, material),
+                                  ImportType="NEW_KEY_MATERIAL")
+    mid = out["KeyMaterialId"]
+    # The same token again within its 24 hours, the material's own id, the documented reimport.
+    kms.import_key_material(**good, EncryptedKeyMaterial=wrap(params, material),
+                            ImportType="EXISTING_KEY_MATERIAL", KeyMaterialId=mid)
+    with pytest.raises(errors.ClientError) as info:
+        kms.import_key_material(**good, EncryptedKeyMaterial=wrap(params, material),
+                                KeyMaterialId="0" * 64)
+    assert info.value.code == "IncorrectKeyMaterialException"
+    with pytest.raises(errors.ClientError) as info:
+        kms.import_key_material(**good, EncryptedKeyMaterial=wrap(params, os.urandom(32)),
+                                ImportType="NEW_KEY_MATERIAL")
+    assert info.value.code == "UnsupportedOperationException"
+    with pytest.raises(errors.ClientError) as info:
+        kms.delete_imported_key_material(KeyId=external["KeyId"], KeyMaterialId="0" * 64)
+    assert info.value.code == "NotFoundException"
+    kms.delete_imported_key_material(KeyId=external["KeyId"], KeyMaterialId=mid)
+    assert kms.describe_key(KeyId=external["KeyId"])["KeyMetadata"]["KeyState"] == \
+        "PendingImport"

@@ -177,6 +177,35 @@ def test_an_automatic_rotation_is_a_cloudtrail_service_event_when_it_falls_due(s
     assert [e["eventName"] for e in sim.audit_trail[mark:]][-1] == "RotateKeyOnDemand"
 
 
+def test_a_rotation_an_enable_key_sets_off_follows_it_in_the_trail(sim, kms, key):
+    kms.enable_key_rotation(KeyId=key["KeyId"], RotationPeriodInDays=90)
+    kms.disable_key(KeyId=key["KeyId"])
+    sim.clock.advance(100 * DAY)
+    mark = len(sim.audit_trail)
+    kms.enable_key(KeyId=key["KeyId"])  # "KMS rotates it immediately"
+    assert [e["eventName"] for e in sim.audit_trail[mark:]] == ["EnableKey", "RotateKey"]
+
+
+def test_a_key_saved_before_rotations_were_scheduled_still_rotates_when_due(sim, kms, key,
+                                                                          tmp_path):
+    """State from an earlier fargate-sim has no clock call for the next rotation: loading it
+    sets one, so the rotation and its event come at the due date, not at the next use."""
+    from simulator.api.store import StateStore
+
+    kms.enable_key_rotation(KeyId=key["KeyId"], RotationPeriodInDays=90)
+    due = kms.get_key_rotation_status(KeyId=key["KeyId"])["NextRotationDate"]
+    record = sim.service("kms").keys[key["KeyId"]]
+    record.rotation_call.cancel()
+    record.rotation_call = None  # as a key saved before 7d34ae9
+    store = StateStore(tmp_path / "s.db")
+    store.save(sim)
+    restored = StateStore(tmp_path / "s.db").load()
+    mark = len(restored.audit_trail)
+    restored.clock.advance(100 * DAY)
+    [event] = [e for e in restored.audit_trail[mark:] if e["eventName"] == "RotateKey"]
+    assert event["eventTime"] == due.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def test_rotation_is_for_symmetric_keys_only(kms):
     rsa = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
     for call in (kms.enable_key_rotation, kms.rotate_key_on_demand):
