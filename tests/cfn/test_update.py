@@ -484,3 +484,15 @@ def test_validate_template_list_stacks_and_list_stack_resources(cfn):
     resources = cfn.list_stack_resources(StackName="seed")["StackResourceSummaries"]
     assert {r["LogicalResourceId"] for r in resources} >= {"StorageKey", "Cluster", "Service"}
     assert all(r["ResourceStatus"] == "CREATE_COMPLETE" for r in resources)
+
+
+def test_the_cfn_key_update_scenario_passes():
+    """experiments/cfn_key_update.toml: the seed stack moved to a second key through a change
+    set; the new deployment's task gets the new key (strict output shapes throughout)."""
+    from simulator.scenario import run_scenario
+
+    root = Path(__file__).resolve().parents[2]
+    report = run_scenario(root / "experiments" / "cfn_key_update.toml",
+                          sim=Simulation(account_id="111122223333", strict_shapes=True))
+    assert report.ok, report.render()
+    assert len(report.steps) == 15
