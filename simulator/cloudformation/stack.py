@@ -72,6 +72,8 @@ class StackReport:
     #: the stack as it last stood complete (what RollbackStack returns to).
     leftover: list[tuple[str, str, Created]] = field(default_factory=list, repr=False)
     stable: StackReport | None = field(default=None, repr=False)
+    #: Why the stack failed when no resource did (an output that could not be resolved).
+    reason: str | None = None
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(with_defaults(type(self), state))
@@ -156,6 +158,7 @@ def deploy(
     resources: dict[str, Any] = doc["Resources"]
     check_supported(resources)
     params = parameter_values(doc.get("Parameters", {}), parameters or {})
+    Run(sim, doc, params, stack_name, principal).check_outputs()
     run = Run(sim, doc, params, stack_name, principal)
     report = StackReport(stack_name, "CREATE_IN_PROGRESS")
     order = dependency_order(resources, set(HANDLERS))
@@ -177,7 +180,11 @@ def deploy(
         run.made(lid, made, props)
         outcome.status, outcome.physical_id = "CREATE_COMPLETE", made.physical_id
     if not failed:
-        report.outputs = run.outputs()
+        try:
+            report.outputs = run.outputs()
+        except RESOURCE_FAILURES as exc:  # an output that cannot be resolved fails the stack
+            failed, report.reason = True, failure_reason(exc)
+    if not failed:
         report.status = "CREATE_COMPLETE"
         report.created, report.properties = run.created, run.properties
         report.template, report.parameters = doc, params
@@ -285,12 +292,73 @@ class Run:
         self.refs[lid] = made.physical_id
         self.properties[lid] = props
 
+    def pretend_made(self, lid: str) -> None:
+        """Resource ``lid`` is yet to be made: what refers to it resolves to a value no real
+        one equals (``has_unknown`` tells), so a template can be checked, or an update
+        planned, before anything is called."""
+        self.made(lid, Created(UNKNOWN, _UnknownAttributes()), {})
+
+    def check_outputs(self) -> None:
+        """Resolve the Outputs against placeholders for every resource the template makes
+        (its Conditions applied), so an output that can never resolve (a Ref to a resource
+        its Condition leaves out, a malformed function) is a TemplateError before anything
+        is made, as CloudFormation refuses such a template."""
+        left_out = set()
+        for lid in self.resources:
+            if self.active(lid):
+                self.pretend_made(lid)
+            else:
+                left_out.add(lid)
+        unresolved = sorted({
+            dep for name, decl in (self.doc.get("Outputs") or {}).items()
+            if isinstance(decl, dict) and ("Condition" not in decl or self.resolver.condition(
+                decl["Condition"], f"Outputs.{name}"))
+            for dep in dependencies(decl.get("Value")) if dep in left_out})
+        if unresolved:
+            # CloudFormation's words for it (a template check before anything is made).
+            raise TemplateError("Template format error: Unresolved resource dependencies "
+                                f"[{', '.join(unresolved)}] in the Outputs block of the "
+                                "template")
+        self.outputs()
+
     def outputs(self) -> dict[str, Any]:
+        """The template's Outputs, resolved; one whose Condition is false is left out."""
         out = {}
         for name, decl in (self.doc.get("Outputs") or {}).items():
+            if isinstance(decl, dict) and "Condition" in decl and not self.resolver.condition(
+                    decl["Condition"], f"Outputs.{name}"):
+                continue
             value = decl.get("Value") if isinstance(decl, dict) else None
             out[name] = _resolved(self.resolver, value, f"Outputs.{name}")
         return out
+
+
+class _Unknown(str):
+    """A value only a deployment would know (the id of a resource it makes)."""
+
+
+UNKNOWN = _Unknown("{{fargate-sim:unknown}}")
+
+
+class _UnknownAttributes(dict[str, Any]):
+    """Every attribute of a resource yet to be made: unknown."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> Any:
+        return UNKNOWN
+
+
+def has_unknown(value: Any) -> bool:
+    """Whether a resolved value depends on a resource yet to be made."""
+    if isinstance(value, _Unknown):
+        return True
+    if isinstance(value, dict):
+        return any(has_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_unknown(v) for v in value)
+    return isinstance(value, str) and UNKNOWN in value
 
 
 def delete_made(sim: Any, made: Created) -> None:

@@ -57,6 +57,8 @@ class Stack:
         failed = [r for r in self.report.resources if r.reason]
         if failed:
             out["StackStatusReason"] = f"{failed[0].logical_id}: {failed[0].reason}"
+        elif self.report.reason:
+            out["StackStatusReason"] = self.report.reason
         if self.deleted is not None:
             out["DeletionTime"] = self.deleted
         if self.description:

@@ -36,6 +36,7 @@ from simulator.cloudformation.stack import (
     delete_made,
     dependency_order,
     failure_reason,
+    has_unknown,
     parameter_values,
 )
 from simulator.cloudformation.template import TemplateError, validate_template
@@ -135,24 +136,9 @@ def _details(name: str, replaces: bool, before_raw: Any, after_raw: Any, resolve
                    "ResourceReference" if kind == "Ref" else "ResourceAttribute", entity)
             for kind, entity in _references(after_raw) if entity.split(".")[0] in pending]
     if not out:
-        out.append(Detail(name, recreation, "Dynamic" if _has_unknown(resolved) else "Static",
+        out.append(Detail(name, recreation, "Dynamic" if has_unknown(resolved) else "Static",
                           "Automatic"))
     return out
-
-
-class _Unknown(str):
-    """A value only the update would know (a resource it makes): compares unequal to any
-    value the stack has now."""
-
-
-def _has_unknown(value: Any) -> bool:
-    if isinstance(value, _Unknown):
-        return True
-    if isinstance(value, dict):
-        return any(_has_unknown(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_unknown(v) for v in value)
-    return isinstance(value, str) and "{{fargate-sim:unknown}}" in value
 
 
 def _checked(previous: StackReport | None, template: dict[str, Any],
@@ -178,6 +164,7 @@ def plan(sim: Any, previous: StackReport | None, template: dict[str, Any],
     """What creating the stack (``previous`` None) or updating it to ``template`` would
     change, calling nothing; a template that cannot be deployed is a TemplateError."""
     doc, params = _checked(previous, template, parameters)
+    Run(sim, doc, params, stack_name, principal).check_outputs()
     previous = previous or StackReport(stack_name, "REVIEW_IN_PROGRESS")
     run = Run(sim, doc, params, stack_name, principal)
     changes: list[ResourceChange] = []
@@ -191,7 +178,7 @@ def plan(sim: Any, previous: StackReport | None, template: dict[str, Any],
         old = previous.created.get(lid)
         if old is None:
             changes.append(ResourceChange("Add", lid, kind))
-            _pending(run, lid)
+            run.pretend_made(lid)
             pending.add(lid)
             continue
         props = run.props(lid)
@@ -217,7 +204,7 @@ def plan(sim: Any, previous: StackReport | None, template: dict[str, Any],
         if replacement == "False":
             run.made(lid, old, props)
         else:
-            _pending(run, lid)
+            run.pretend_made(lid)
             pending.add(lid)
     for lid, old in previous.created.items():
         if lid not in doc["Resources"] or not run.active(lid):
@@ -226,26 +213,13 @@ def plan(sim: Any, previous: StackReport | None, template: dict[str, Any],
     return changes
 
 
-def _pending(run: Run, lid: str) -> None:
-    """Resource ``lid`` will be made by the update: what refers to it is not known yet."""
-    unknown = _Unknown("{{fargate-sim:unknown}}")
-
-    class _Attributes(dict[str, Any]):
-        def __contains__(self, key: object) -> bool:
-            return True
-
-        def __missing__(self, key: str) -> Any:
-            return unknown
-
-    run.made(lid, Created(unknown, _Attributes()), {})
-
-
 def update(sim: Any, previous: StackReport, template: dict[str, Any], *,
            parameters: dict[str, Any], stack_name: str, principal: str | None,
            rollback: bool = True) -> StackReport:
     """Update the stack ``previous`` describes to ``template``; the report is the stack as
     it is afterwards (its previous self again after a rollback)."""
     doc, params = _checked(previous, template, parameters)
+    Run(sim, doc, params, stack_name, principal).check_outputs()
     run = Run(sim, doc, params, stack_name, principal)
     order = dependency_order(doc["Resources"], set(HANDLERS))
     report = StackReport(stack_name, "UPDATE_IN_PROGRESS")
@@ -300,6 +274,11 @@ def update(sim: Any, previous: StackReport, template: dict[str, Any], *,
         run.made(lid, made, props)
         events.append((lid, made.physical_id, kind, status, None))
         report.resources.append(ResourceOutcome(lid, kind, status, made.physical_id))
+    if failed is None:
+        try:
+            report.outputs = run.outputs()
+        except RESOURCE_FAILURES as exc:  # an output that cannot be resolved fails the update
+            failed = (stack_name, _STACK, stack_name, failure_reason(exc))
     if failed is not None:
         if rollback:
             return _rolled_back(sim, previous, report, reverts, made_new, failed)
@@ -310,7 +289,6 @@ def update(sim: Any, previous: StackReport, template: dict[str, Any], *,
     for lid, kind, old in [*reversed(superseded), *gone, *previous.leftover]:
         _delete(sim, events, lid, kind, old)
     report.status = "UPDATE_COMPLETE"
-    report.outputs = run.outputs()
     report.created, report.properties = run.created, run.properties
     report.template, report.parameters = doc, params
     return report

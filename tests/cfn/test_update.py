@@ -496,3 +496,63 @@ def test_the_cfn_key_update_scenario_passes():
                           sim=Simulation(account_id="111122223333", strict_shapes=True))
     assert report.ok, report.render()
     assert len(report.steps) == 15
+
+
+CONDITIONAL = '''Parameters:
+  WithAlias: {Type: String, Default: "yes", AllowedValues: ["yes", "no"]}
+Conditions:
+  Aliased: !Equals [!Ref WithAlias, "yes"]
+Resources:
+  K: {Type: AWS::KMS::Key}
+  A:
+    Type: AWS::KMS::Alias
+    Condition: Aliased
+    Properties: {AliasName: alias/cond, TargetKeyId: !Ref K}
+Outputs:
+  Alias:
+    Condition: Aliased
+    Value: !Ref A
+'''
+
+
+def test_a_condition_that_turns_false_removes_its_resource_and_output(sim):
+    cfn, kms = sim.client("cloudformation"), sim.client("kms")
+    cfn.create_stack(StackName="c", TemplateBody=CONDITIONAL)
+    assert [a["AliasName"] for a in kms.list_aliases()["Aliases"]] == ["alias/cond"]
+    off = [{"ParameterKey": "WithAlias", "ParameterValue": "no"}]
+    cs = cfn.create_change_set(StackName="c", ChangeSetName="off", UsePreviousTemplate=True,
+                               Parameters=off)
+    assert [(c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"])
+            for c in cfn.describe_change_set(ChangeSetName=cs["Id"])["Changes"]] == [
+        ("Remove", "A")]
+    cfn.execute_change_set(ChangeSetName=cs["Id"])
+    stack = cfn.describe_stacks(StackName="c")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE" and stack["Outputs"] == []
+    assert kms.list_aliases()["Aliases"] == []
+    cfn.update_stack(StackName="c", UsePreviousTemplate=True,
+                     Parameters=[{"ParameterKey": "WithAlias", "ParameterValue": "yes"}])
+    stack = cfn.describe_stacks(StackName="c")["Stacks"][0]
+    assert [o["OutputValue"] for o in stack["Outputs"]] == ["alias/cond"]
+
+
+def test_an_output_that_cannot_resolve_is_refused_before_anything_is_made(sim):
+    """An output naming a resource its Condition leaves out: CloudFormation's template error,
+    at CreateStack (and UpdateStack, CreateChangeSet), with nothing made."""
+    cfn, kms = sim.client("cloudformation"), sim.client("kms")
+    broken = CONDITIONAL.replace("    Condition: Aliased\n    Value", "    Value")
+    off = [{"ParameterKey": "WithAlias", "ParameterValue": "no"}]
+    with pytest.raises(errors.ClientError) as info:
+        cfn.create_stack(StackName="b", TemplateBody=broken, Parameters=off)
+    assert (info.value.code, info.value.message) == (
+        "ValidationError", "Template format error: Unresolved resource dependencies [A] in the "
+                           "Outputs block of the template")
+    assert kms.list_keys()["Keys"] == []
+    cfn.create_stack(StackName="b", TemplateBody=broken)  # with the alias, it resolves
+    for call in (lambda: cfn.update_stack(StackName="b", UsePreviousTemplate=True,
+                                          Parameters=off),
+                 lambda: cfn.create_change_set(StackName="b", ChangeSetName="x",
+                                               UsePreviousTemplate=True, Parameters=off)):
+        with pytest.raises(errors.ClientError) as info:
+            call()
+        assert "Unresolved resource dependencies [A]" in info.value.message
+    assert [a["AliasName"] for a in kms.list_aliases()["Aliases"]] == ["alias/cond"]
