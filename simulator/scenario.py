@@ -275,16 +275,21 @@ class _Runner:
 
             path = self.scenario.base_dir / self.fill(step["deploy"])
             action = f"deploy {step['deploy']}"
+            parameters = self.fill(step.get("parameters", {}))
             try:
                 report = deploy(
                     self.sim,
                     path,
-                    parameters=self.fill(step.get("parameters", {})),
+                    parameters=parameters,
                     stack_name=step.get("stack_name", path.stem),
                     principal=principal,
                 )
             except TemplateError as exc:
                 raise ScenarioError(str(exc)) from None
+            # The stack is CloudFormation's from now on: later steps may describe, update
+            # or delete it by name (the template read again: deploy read it within limits).
+            self.sim.service("cloudformation").adopt(  # type: ignore[attr-defined]
+                report, path.read_text(), self.sim.principal(principal).account, parameters)
             response, output = report.to_dict(), report.render()
         elif "advance" in step:
             try:

@@ -90,3 +90,22 @@ def test_unknown_placeholder_is_named(tmp_path):
     path.write_text('[[step]]\ncall = "kms.describe_key"\nparams = { KeyId = "{{nope}}" }\n')
     with pytest.raises(ScenarioError, match="nope"):
         run_scenario(path)
+
+
+def test_a_deployed_template_is_a_stack_later_steps_can_update(tmp_path):
+    seed = ROOT / "experiments" / "seed"
+    for name in ("stack.yaml", "stack_rotated.yaml"):
+        (tmp_path / name).write_text((seed / name).read_text())
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[[step]]\ndeploy = "stack.yaml"\nstack_name = "seed"\n'
+        '[[step]]\ncall = "cloudformation.describe_stacks"\nparams = { StackName = "seed" }\n'
+        'check = { "Stacks[0].StackStatus" = "CREATE_COMPLETE" }\n'
+        '[[step]]\ncall = "cloudformation.update_stack"\n'
+        'params = { StackName = "seed", TemplateBody = "file://stack_rotated.yaml", '
+        'Capabilities = ["CAPABILITY_NAMED_IAM"] }\n'
+        '[[step]]\ncall = "cloudformation.describe_stacks"\nparams = { StackName = "seed" }\n'
+        'check = { "Stacks[0].StackStatus" = "UPDATE_COMPLETE" }\n'
+    )
+    report = run_scenario(path)
+    assert report.ok, report.render()

@@ -140,6 +140,25 @@ class StackCore(Service):
                      report, report.status, description=doc.get("Description"), tags=tags,
                      output_descriptions=output_descriptions(doc), template_body=text)
 
+    def adopt(self, report: StackReport, text: str, account: str,
+              parameters: dict[str, Any]) -> Stack | None:
+        """Keep a deployment made outside CreateStack (a scenario's ``deploy`` step) as a
+        stack of ``account``, so later calls (DescribeStacks, UpdateStack, DeleteStack) find
+        it; None when a live stack of that name exists already (the deployment stays
+        unnamed)."""
+        if not report.template or self._live(report.stack_name) is not None:
+            return None
+        stack_id = (f"arn:{self.sim.partition}:cloudformation:{self.sim.region}:{account}:"
+                    f"stack/{report.stack_name}/"
+                    f"{uuid.UUID(int=self.sim.rng.getrandbits(128), version=4)}")
+        doc = report.template
+        st = Stack(stack_id, report.stack_name, self.sim.clock.now(),
+                   shown_parameters(doc, parameters), report, report.status,
+                   description=doc.get("Description"),
+                   output_descriptions=output_descriptions(doc), template_body=text)
+        self.stacks.append(st)
+        return st
+
     def _updatable(self, name: str) -> Stack:
         st = self._live(name)
         if st is None:
