@@ -23,6 +23,8 @@ GC_THRESHOLDS = (10_000, 50, 1_000)
 #: The default audit retention (``simulator.api.endpoint.AuditRetention``).
 AUDIT_EVENTS = 20_000
 AUDIT_DAYS = 90.0
+#: How far the simulated clock may be from wall time before the banner says what that means.
+SKEW_NOTE_SECONDS = 3600.0
 
 
 def _fail(message: str) -> int:
@@ -131,6 +133,11 @@ def _command(args: argparse.Namespace) -> int:
     pace = "manual" if speed == 0 else f"wall time x{speed:g}"
     print(f"  state: {where}{' (restored)' if restored else ''}; clock: {pace}, "
           f"now {sim.clock.now():%Y-%m-%dT%H:%M:%SZ}")
+    if abs(sim.clock.time() - time.time()) > SKEW_NOTE_SECONDS:
+        print("  NOTE: the simulated clock is not wall time: STS credentials expire in "
+              "simulated time, and SDKs that cache them (AWS CLI role profiles, boto3's "
+              "AssumeRole provider) judge that by their own clock, so they may call them "
+              "expired; pass the keys from 'aws sts assume-role' instead")
     if auth is None:
         print("  WARNING: --no-auth: signatures are not checked; any key calls as the root "
               "(or as --principal maps it)")

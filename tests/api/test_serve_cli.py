@@ -58,6 +58,7 @@ def test_no_auth_warns_at_start(tmp_path):
         server.stop()
     assert "WARNING: --no-auth" in banner
     assert "not a loopback address" not in banner
+    assert "NOTE: the simulated clock" not in banner  # a new simulation starts at wall time
 
 
 @pytest.mark.parametrize("host,loopback", [
@@ -177,6 +178,7 @@ def test_start_time_starts_the_simulation_then_and_a_restart_keeps_its_time(tmp_
     try:
         first = datetime.fromisoformat(_status(server)["now"])
         assert "now 2026-01-02T03:04" in "".join(server.banner)
+        assert "NOTE: the simulated clock is not wall time" in "".join(server.banner)
     finally:
         server.stop()
     assert first.year == 2026 and (first.month, first.day, first.hour) == (1, 2, 3)
