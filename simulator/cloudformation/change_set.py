@@ -43,6 +43,8 @@ class ChangeSet:
     status_reason: str | None = None
     #: Every parameter of the template with its value (defaults filled in), as listed.
     shown_parameters: list[dict[str, str]] = field(default_factory=list)
+    #: The service role the change set is executed as (RoleARN), if any.
+    role_arn: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """botocore's ``ChangeSetSummary``."""

@@ -10,6 +10,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from simulator import errors
+from simulator.arn import Arn
 from simulator.cloudformation.change_set import ChangeSet
 from simulator.cloudformation.stack import StackReport
 from simulator.cloudformation.stack_record import (
@@ -36,6 +37,9 @@ AlreadyExists = errors.error_class("AlreadyExistsException")
 InsufficientCapabilities = errors.error_class("InsufficientCapabilitiesException")
 ChangeSetNotFound = errors.error_class("ChangeSetNotFound", 404)
 InvalidChangeSetStatus = errors.error_class("InvalidChangeSetStatus")
+#: The session name CloudFormation assumes a stack's service role in, as CloudTrail shows it
+#: (``assumed-role/ROLE/AWSCloudFormation``).
+SESSION = "AWSCloudFormation"
 #: Stack statuses an update may start from
 #: (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html).
 UPDATABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE",
@@ -159,6 +163,40 @@ class StackCore(Service):
         self.stacks.append(st)
         return st
 
+    def _acting_as(self, ctx: CallContext, role_arn: str | None) -> str:
+        """Whom the stack's resource calls are made as: the caller, or with a service role
+        (RoleARN), the session CloudFormation assumes it in. The caller must be allowed
+        iam:PassRole on the role, and the role's trust policy must let
+        cloudformation.amazonaws.com assume it.
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html"""
+        if role_arn is None:
+            return ctx.caller.session_arn or ctx.caller.arn
+        invalid = ValidationError(f"Role {role_arn} is invalid or cannot be assumed")
+        try:
+            arn = Arn.parse(role_arn)
+        except ValueError:
+            raise invalid from None
+        role = (self.sim.service("iam").role(  # type: ignore[attr-defined]
+            arn.account, arn.resource.rsplit("/", 1)[-1])
+            if arn.service == "iam" and arn.resource_type == "role" else None)
+        if role is None:
+            raise ValidationError(invalid.message, explanation=f"no role {role_arn} exists")
+        try:
+            authorize(self.sim, ctx, "iam:PassRole", role.arn,
+                      {"iam:PassedToService": "cloudformation.amazonaws.com"})
+        except errors.AccessDeniedException as exc:
+            raise AccessDenied(exc.message, explanation=exc.explanation,
+                               **exc.details) from None
+        trust = authorize(self.sim, self.sim.principal("cloudformation.amazonaws.com"),
+                          "sts:AssumeRole", role.arn, {}, role.trust,
+                          resource_account=role.account, resource_policy_required=True,
+                          raise_on_deny=False)
+        if not trust.allowed:
+            raise ValidationError(invalid.message, explanation=(
+                "the role's trust policy does not let cloudformation.amazonaws.com assume it: "
+                + trust.reason))
+        return f"arn:{arn.partition}:sts::{role.account}:assumed-role/{role.name}/{SESSION}"
+
     def _updatable(self, name: str) -> Stack:
         st = self._live(name)
         if st is None:
@@ -177,8 +215,12 @@ class StackCore(Service):
                 and tags == st.tags)
 
     def _update(self, ctx: CallContext, st: Stack, text: str, doc: dict[str, Any],
-                given: dict[str, Any], tags: list[dict[str, str]], *, rollback: bool) -> None:
-        caller = ctx.caller.session_arn or ctx.caller.arn
+                given: dict[str, Any], tags: list[dict[str, str]], *, rollback: bool,
+                role_arn: str | None = None) -> None:
+        """Update ``st`` as its service role (``role_arn``, else the stack's), or the caller."""
+        if role_arn is not None:
+            st.role_arn = role_arn
+        caller = self._acting_as(ctx, st.role_arn)
         try:
             report = update(self.sim, st.report, doc, parameters=given, stack_name=st.name,
                             principal=caller, rollback=rollback)

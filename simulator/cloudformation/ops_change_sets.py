@@ -59,7 +59,8 @@ class ChangeSetOperations(StackCore):
                         return {"Id": cs.change_set_id, "StackId": st.stack_id}
                     raise AlreadyExists(f"ChangeSet {cs_name} cannot be created due to a "
                                         "mismatch with existing attribute Template")
-        caller = ctx.caller.session_arn or ctx.caller.arn
+        role_arn = params.get("RoleARN") or (st.role_arn if st is not None else None)
+        caller = self._acting_as(ctx, role_arn)
         previous = st.report if kind == "UPDATE" and st is not None else None
         try:
             changes = plan(self.sim, previous, doc, given, name, caller)
@@ -75,7 +76,7 @@ class ChangeSetOperations(StackCore):
         cs = ChangeSet(cs_id, cs_name, st.stack_id, name, kind, ctx.now, text, doc, given,
                        changes, capabilities=list(params.get("Capabilities") or []), tags=tags,
                        description=params.get("Description"),
-                       shown_parameters=shown_parameters(doc, given))
+                       shown_parameters=shown_parameters(doc, given), role_arn=role_arn)
         if kind == "UPDATE" and not changes and self._unchanged(st, doc, given, tags):
             cs.status, cs.execution_status, cs.status_reason = \
                 "FAILED", "UNAVAILABLE", NO_CHANGES
@@ -118,18 +119,18 @@ class ChangeSetOperations(StackCore):
                                          f"[{cs.execution_status}]")
         rollback = not params.get("DisableRollback")
         if cs.kind == "CREATE":
-            caller = ctx.caller.session_arn or ctx.caller.arn
+            caller = self._acting_as(ctx, cs.role_arn)
             try:
                 report = deploy(self.sim, cs.template, parameters=cs.parameters,
                                 stack_name=st.name, principal=caller, rollback=rollback)
             except TemplateError as exc:
                 raise ValidationError(str(exc)) from None
-            st.report, st.status = report, report.status
+            st.report, st.status, st.role_arn = report, report.status, cs.role_arn
             self._describe_as(st, cs.template_body, cs.template, cs.parameters, cs.tags)
             ok = report.ok
         else:
             self._update(ctx, st, cs.template_body, cs.template, cs.parameters, cs.tags,
-                         rollback=rollback)
+                         rollback=rollback, role_arn=cs.role_arn)
             ok = st.status == "UPDATE_COMPLETE"
         st.change_set_id = cs.change_set_id
         # "When you execute a change set, CloudFormation deletes all other change sets

@@ -46,15 +46,17 @@ class CloudFormationService(ChangeSetOperations):
         text, doc = self._template(params)
         self._check_capabilities(doc, params)
         given = self._given(params, None)
-        caller = ctx.caller.session_arn or ctx.caller.arn
+        caller = self._acting_as(ctx, params.get("RoleARN"))
         rollback = not params.get("DisableRollback") and params.get("OnFailure") != "DO_NOTHING"
         try:
             report = deploy(self.sim, doc, parameters=given, stack_name=name,
                             principal=caller, rollback=rollback)
         except TemplateError as exc:
             raise ValidationError(str(exc)) from None
-        self.stacks.append(self._stack_record(ctx, stack_id, name, text, doc, given, report,
-                                              list(params.get("Tags") or [])))
+        st = self._stack_record(ctx, stack_id, name, text, doc, given, report,
+                                list(params.get("Tags") or []))
+        st.role_arn = params.get("RoleARN")
+        self.stacks.append(st)
         return {"StackId": stack_id}
 
     def UpdateStack(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +74,7 @@ class CloudFormationService(ChangeSetOperations):
         if self._unchanged(st, doc, given, tags):
             raise ValidationError("No updates are to be performed.")
         self._update(ctx, st, text, doc, given, tags,
-                     rollback=not params.get("DisableRollback"))
+                     rollback=not params.get("DisableRollback"), role_arn=params.get("RoleARN"))
         return {"StackId": st.stack_id}
 
     def RollbackStack(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +101,7 @@ class CloudFormationService(ChangeSetOperations):
                                   "be rolled back.")
         text, shown, tags = st.stable
         stable = st.report.stable
-        caller = ctx.caller.session_arn or ctx.caller.arn
+        caller = self._acting_as(ctx, params.get("RoleARN") or st.role_arn)
         given = {p["ParameterKey"]: p["ParameterValue"] for p in shown}
         report = update(self.sim, st.report, stable.template, parameters=given,
                         stack_name=st.name, principal=caller, rollback=True)

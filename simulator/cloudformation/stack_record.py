@@ -40,6 +40,8 @@ class Stack:
     change_set_id: str | None = None
     #: Made by a CREATE change set (so it began in REVIEW_IN_PROGRESS).
     reviewed: bool = False
+    #: The service role CloudFormation acts as for this stack (RoleARN), if any.
+    role_arn: str | None = None
     #: While UPDATE_FAILED: the template text, parameters and tags it last stood complete
     #: with (what RollbackStack returns to).
     stable: tuple[str, list[dict[str, str]], list[dict[str, str]]] | None = None
@@ -67,6 +69,8 @@ class Stack:
             out["LastUpdatedTime"] = self.updated
         if self.change_set_id:
             out["ChangeSetId"] = self.change_set_id
+        if self.role_arn:
+            out["RoleARN"] = self.role_arn
         return out
 
     def _output(self, key: str, value: Any) -> dict[str, str]:

@@ -556,3 +556,58 @@ def test_an_output_that_cannot_resolve_is_refused_before_anything_is_made(sim):
             call()
         assert "Unresolved resource dependencies [A]" in info.value.message
     assert [a["AliasName"] for a in kms.list_aliases()["Aliases"]] == ["alias/cond"]
+
+
+CFN_TRUST = ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": '
+             '{"Service": "cloudformation.amazonaws.com"}, "Action": "sts:AssumeRole"}]}')
+
+
+def test_a_service_role_is_who_creates_the_cluster(sim):
+    """With RoleARN, CloudFormation acts as the role's session (assumed-role/ROLE/
+    AWSCloudFormation): the role needs ECS's and KMS's permissions itself, the caller only
+    iam:PassRole; the role stays the stack's for updates."""
+    import json
+
+    from tests.ecs.helpers import make_key
+
+    iam = sim.client("iam")
+    iam.create_role(RoleName="deployer", AssumeRolePolicyDocument=CFN_TRUST)
+    role = "arn:aws:iam::111122223333:role/deployer"
+    key = make_key(sim, cluster="web")
+    template = ("Resources:\n  Cluster:\n    Type: AWS::ECS::Cluster\n    Properties:\n"
+                "      ClusterName: web\n      Configuration:\n"
+                "        ManagedStorageConfiguration:\n"
+                f"          FargateEphemeralStorageKmsKeyId: {key}\n")
+    cfn = sim.client("cloudformation")
+    cfn.create_stack(StackName="s", TemplateBody=template, RoleARN=role)
+    stack = cfn.describe_stacks(StackName="s")["Stacks"][0]
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE" and stack["RoleARN"] == role
+    assert ("assumed-role/deployer/AWSCloudFormation is not authorized to perform: "
+            "ecs:CreateCluster") in stack["StackStatusReason"]
+    iam.put_role_policy(RoleName="deployer", PolicyName="ecs", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["ecs:*", "kms:DescribeKey"], "Resource": "*"}]}))
+    cfn.delete_stack(StackName="s")
+    cfn.create_stack(StackName="s", TemplateBody=template, RoleARN=role)
+    assert cfn.describe_stacks(StackName="s")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    creates = [r for r in sim.audit_trail if r["eventName"] == "CreateCluster"]
+    assert creates[-1]["userIdentity"]["arn"] == (
+        "arn:aws:sts::111122223333:assumed-role/deployer/AWSCloudFormation")
+    # A caller without iam:PassRole may not hand the role over; a role CloudFormation may not
+    # assume is refused in CloudFormation's words.
+    iam.create_user(UserName="dev")
+    iam.put_user_policy(UserName="dev", PolicyName="cfn", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "cloudformation:*", "Resource": "*"}]}))
+    dev = sim.client("cloudformation", principal="arn:aws:iam::111122223333:user/dev")
+    with pytest.raises(errors.ClientError) as info:
+        dev.create_stack(StackName="t", TemplateBody=template, RoleARN=role)
+    assert (info.value.code, info.value.status) == ("AccessDenied", 403)
+    assert "iam:PassRole" in info.value.message
+    iam.create_role(RoleName="ecs-only", AssumeRolePolicyDocument=CFN_TRUST.replace(
+        "cloudformation.amazonaws.com", "ecs-tasks.amazonaws.com"))
+    with pytest.raises(errors.ClientError) as info:
+        cfn.create_stack(StackName="t", TemplateBody=template,
+                         RoleARN="arn:aws:iam::111122223333:role/ecs-only")
+    assert info.value.message == ("Role arn:aws:iam::111122223333:role/ecs-only is invalid or "
+                                  "cannot be assumed")
