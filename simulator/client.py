@@ -107,6 +107,12 @@ class Client:
         """Who this client calls as."""
         return self._principal
 
+    def act_as(self, principal: Principal) -> None:
+        """Make this client's later calls as ``principal`` (CloudFormation deleting a stack's
+        resources as the service role DeleteStack names)."""
+        self._principal = principal
+        self._derive(self.meta.region_name)
+
     def _service_caller(self) -> str | None:
         """For an AWS service caller, the service CloudTrail names as the source."""
         p = self._principal

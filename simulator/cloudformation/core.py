@@ -163,11 +163,12 @@ class StackCore(Service):
         self.stacks.append(st)
         return st
 
-    def _acting_as(self, ctx: CallContext, role_arn: str | None) -> str:
+    def _acting_as(self, ctx: CallContext, role_arn: str | None, *, passed: bool = True) -> str:
         """Whom the stack's resource calls are made as: the caller, or with a service role
-        (RoleARN), the session CloudFormation assumes it in. The caller must be allowed
-        iam:PassRole on the role, and the role's trust policy must let
-        cloudformation.amazonaws.com assume it.
+        (RoleARN), the session CloudFormation assumes it in. The role's trust policy must let
+        cloudformation.amazonaws.com assume it; a role the call hands over (``passed``: not
+        the stack's own) needs the caller's iam:PassRole, while the stack's own role serves
+        "even if the users don't have permission to pass it" (CreateChangeSet's RoleARN).
         https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html"""
         if role_arn is None:
             return ctx.caller.session_arn or ctx.caller.arn
@@ -182,8 +183,9 @@ class StackCore(Service):
         if role is None:
             raise ValidationError(invalid.message, explanation=f"no role {role_arn} exists")
         try:
-            authorize(self.sim, ctx, "iam:PassRole", role.arn,
-                      {"iam:PassedToService": "cloudformation.amazonaws.com"})
+            if passed:
+                authorize(self.sim, ctx, "iam:PassRole", role.arn,
+                          {"iam:PassedToService": "cloudformation.amazonaws.com"})
         except errors.AccessDeniedException as exc:
             raise AccessDenied(exc.message, explanation=exc.explanation,
                                **exc.details) from None
@@ -216,11 +218,13 @@ class StackCore(Service):
 
     def _update(self, ctx: CallContext, st: Stack, text: str, doc: dict[str, Any],
                 given: dict[str, Any], tags: list[dict[str, str]], *, rollback: bool,
-                role_arn: str | None = None) -> None:
-        """Update ``st`` as its service role (``role_arn``, else the stack's), or the caller."""
-        if role_arn is not None:
-            st.role_arn = role_arn
-        caller = self._acting_as(ctx, st.role_arn)
+                role_arn: str | None = None, checked: bool = False) -> None:
+        """Update ``st`` as its service role (``role_arn``, else the stack's), or the caller;
+        a role the call names becomes the stack's once it is found usable."""
+        role = role_arn or st.role_arn
+        caller = self._acting_as(ctx, role, passed=not checked and role_arn is not None
+                                 and role_arn != st.role_arn)
+        st.role_arn = role
         try:
             report = update(self.sim, st.report, doc, parameters=given, stack_name=st.name,
                             principal=caller, rollback=rollback)

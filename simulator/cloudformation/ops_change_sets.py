@@ -59,8 +59,9 @@ class ChangeSetOperations(StackCore):
                         return {"Id": cs.change_set_id, "StackId": st.stack_id}
                     raise AlreadyExists(f"ChangeSet {cs_name} cannot be created due to a "
                                         "mismatch with existing attribute Template")
-        role_arn = params.get("RoleARN") or (st.role_arn if st is not None else None)
-        caller = self._acting_as(ctx, role_arn)
+        own = st.role_arn if st is not None else None
+        role_arn = params.get("RoleARN") or own
+        caller = self._acting_as(ctx, role_arn, passed=role_arn != own)
         previous = st.report if kind == "UPDATE" and st is not None else None
         try:
             changes = plan(self.sim, previous, doc, given, name, caller)
@@ -119,7 +120,7 @@ class ChangeSetOperations(StackCore):
                                          f"[{cs.execution_status}]")
         rollback = not params.get("DisableRollback")
         if cs.kind == "CREATE":
-            caller = self._acting_as(ctx, cs.role_arn)
+            caller = self._acting_as(ctx, cs.role_arn, passed=False)  # checked at creation
             try:
                 report = deploy(self.sim, cs.template, parameters=cs.parameters,
                                 stack_name=st.name, principal=caller, rollback=rollback)
@@ -130,7 +131,7 @@ class ChangeSetOperations(StackCore):
             ok = report.ok
         else:
             self._update(ctx, st, cs.template_body, cs.template, cs.parameters, cs.tags,
-                         rollback=rollback, role_arn=cs.role_arn)
+                         rollback=rollback, role_arn=cs.role_arn, checked=True)
             ok = st.status == "UPDATE_COMPLETE"
         st.change_set_id = cs.change_set_id
         # "When you execute a change set, CloudFormation deletes all other change sets

@@ -21,7 +21,7 @@ from simulator.cloudformation.core import (
 )
 from simulator.cloudformation.ops_change_sets import ChangeSetOperations
 from simulator.cloudformation.stack import ResourceOutcome, delete_made, deploy
-from simulator.cloudformation.stack_record import (  # noqa: F401 (Stack: pickled state names it here)
+from simulator.cloudformation.stack_record import (  # state saved before names service.Stack
     Stack,
     template_summary,
 )
@@ -87,6 +87,7 @@ class CloudFormationService(ChangeSetOperations):
         if st is None:
             raise ValidationError(f"Stack [{name}] does not exist")
         if st.status == "CREATE_FAILED":
+            self._retarget(ctx, st, params.get("RoleARN"))
             for _, made in reversed(list(st.report.created.items())):
                 try:
                     delete_made(self.sim, made)
@@ -101,7 +102,9 @@ class CloudFormationService(ChangeSetOperations):
                                   "be rolled back.")
         text, shown, tags = st.stable
         stable = st.report.stable
-        caller = self._acting_as(ctx, params.get("RoleARN") or st.role_arn)
+        role = params.get("RoleARN") or st.role_arn
+        caller = self._acting_as(ctx, role, passed=role != st.role_arn)
+        st.role_arn = role
         given = {p["ParameterKey"]: p["ParameterValue"] for p in shown}
         report = update(self.sim, st.report, stable.template, parameters=given,
                         stack_name=st.name, principal=caller, rollback=True)
@@ -179,6 +182,18 @@ class CloudFormationService(ChangeSetOperations):
             _, doc = self._template(params)
         return template_summary(doc)
 
+    def _retarget(self, ctx: CallContext, st: Stack, role_arn: str | None) -> None:
+        """Deletions as the service role the call names (the documented way out when the
+        stack's role is gone or cannot delete): every client the stack's resources were
+        made through calls as that role's session from now on."""
+        if role_arn is None or role_arn == st.role_arn:
+            return
+        principal = self.sim.principal(self._acting_as(ctx, role_arn))
+        for clients in st.report.client_sets:
+            for client in clients.values():
+                client.act_as(principal)
+        st.role_arn = role_arn
+
     def DescribeStacks(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params.get("StackName")
         self._authorize(ctx, "DescribeStacks", self._stack_arn(ctx, name))
@@ -238,6 +253,7 @@ class CloudFormationService(ChangeSetOperations):
                         st.stack_id if st else self._stack_arn(ctx, params["StackName"]))
         if st is None or st.deleted is not None:
             return {}  # deleting a stack that does not exist succeeds, as on AWS
+        self._retarget(ctx, st, params.get("RoleARN"))
         retain = set(params.get("RetainResources") or [])
         leftover = [(lid, made) for lid, _, made in st.report.leftover]
         for lid, made in [*reversed(list(st.report.created.items())), *leftover]:

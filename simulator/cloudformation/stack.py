@@ -14,6 +14,7 @@ from typing import Any
 
 from simulator.cloudformation.resources import HANDLERS, Created, canonical
 from simulator.cloudformation.template import (
+    NO_VALUE,
     PARAMETER_VALUE_BYTES,
     Resolver,
     TemplateError,
@@ -74,6 +75,10 @@ class StackReport:
     stable: StackReport | None = field(default=None, repr=False)
     #: Why the stack failed when no resource did (an output that could not be resolved).
     reason: str | None = None
+    #: The clients each deployment made its calls through (by service), which its
+    #: resources' delete steps still hold: DeleteStack with another service role retargets
+    #: them.
+    client_sets: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(with_defaults(type(self), state))
@@ -186,12 +191,13 @@ def deploy(
             failed, report.reason = True, failure_reason(exc)
     if not failed:
         report.status = "CREATE_COMPLETE"
+        report.client_sets = [run.clients]
         report.created, report.properties = run.created, run.properties
         report.template, report.parameters = doc, params
         return report
     if not rollback:
         report.status = "CREATE_FAILED"
-        report.created = run.created
+        report.created, report.client_sets = run.created, [run.clients]
         return report
     for lid in reversed([x for x in order if x in run.created]):
         try:
@@ -256,12 +262,13 @@ class Run:
             self.resolver.conditions[name] = bool(
                 _resolved(self.resolver, expr, f"Conditions.{name}"))
         self._sim, self._principal = sim, principal
-        self._clients: dict[str, Any] = {}
+        #: The clients this deployment calls through, by service.
+        self.clients: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self._sim.client(service, principal=self._principal)
-        return self._clients[service]
+        if service not in self.clients:
+            self.clients[service] = self._sim.client(service, principal=self._principal)
+        return self.clients[service]
 
     def attribute(self, logical_id: str, name: str) -> Any:
         if logical_id not in self.created:
@@ -313,7 +320,8 @@ class Run:
             dep for name, decl in (self.doc.get("Outputs") or {}).items()
             if isinstance(decl, dict) and ("Condition" not in decl or self.resolver.condition(
                 decl["Condition"], f"Outputs.{name}"))
-            for dep in dependencies(decl.get("Value")) if dep in left_out})
+            for dep in dependencies(self._taken(decl.get("Value"), f"Outputs.{name}"))
+            if dep in left_out})
         if unresolved:
             # CloudFormation's words for it (a template check before anything is made).
             raise TemplateError("Template format error: Unresolved resource dependencies "
@@ -321,15 +329,32 @@ class Run:
                                 "template")
         self.outputs()
 
+    def _taken(self, value: Any, path: str) -> Any:
+        """``value`` with each Fn::If replaced by the branch its condition takes (what a
+        reference check must follow: the other branch names a resource that may be left
+        out on purpose)."""
+        if isinstance(value, list):
+            return [self._taken(v, path) for v in value]
+        if not isinstance(value, dict):
+            return value
+        branches = value.get("Fn::If")
+        if len(value) == 1 and isinstance(branches, list) and len(branches) == 3:
+            cond = self.resolver.condition(str(branches[0]), path)
+            return self._taken(branches[1] if cond else branches[2], path)
+        return {k: self._taken(v, path) for k, v in value.items()}
+
     def outputs(self) -> dict[str, Any]:
-        """The template's Outputs, resolved; one whose Condition is false is left out."""
+        """The template's Outputs, resolved; one whose Condition is false, or whose value is
+        AWS::NoValue, is left out."""
         out = {}
         for name, decl in (self.doc.get("Outputs") or {}).items():
             if isinstance(decl, dict) and "Condition" in decl and not self.resolver.condition(
                     decl["Condition"], f"Outputs.{name}"):
                 continue
             value = decl.get("Value") if isinstance(decl, dict) else None
-            out[name] = _resolved(self.resolver, value, f"Outputs.{name}")
+            resolved = _resolved(self.resolver, value, f"Outputs.{name}")
+            if resolved is not NO_VALUE:
+                out[name] = resolved
         return out
 
 

@@ -289,6 +289,7 @@ def update(sim: Any, previous: StackReport, template: dict[str, Any], *,
     for lid, kind, old in [*reversed(superseded), *gone, *previous.leftover]:
         _delete(sim, events, lid, kind, old)
     report.status = "UPDATE_COMPLETE"
+    report.client_sets = [*previous.client_sets, run.clients]
     report.created, report.properties = run.created, run.properties
     report.template, report.parameters = doc, params
     return report
@@ -374,6 +375,7 @@ def _left_failed(previous: StackReport, report: StackReport, run: Run, doc: dict
     resources.update({k: doc["Resources"][k] for k in done})
     out.template = {**previous.template, "Resources": resources}
     out.leftover = [*previous.leftover, *superseded]
+    out.client_sets = [*previous.client_sets, run.clients]
     out.stable = previous.stable or previous
     seen = {r.logical_id for r in report.resources}
     out.resources = [*report.resources, *(r for r in previous.resources

@@ -611,3 +611,96 @@ def test_a_service_role_is_who_creates_the_cluster(sim):
                          RoleARN="arn:aws:iam::111122223333:role/ecs-only")
     assert info.value.message == ("Role arn:aws:iam::111122223333:role/ecs-only is invalid or "
                                   "cannot be assumed")
+
+
+def _role_stack(sim):
+    import json
+
+    iam = sim.client("iam")
+    for name in ("deployer", "other"):
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=CFN_TRUST)
+    iam.put_role_policy(RoleName="deployer", PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "ecs:*", "Resource": "*"}]}))
+    iam.create_user(UserName="nopass")
+    iam.put_user_policy(UserName="nopass", PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "cloudformation:*", "Resource": "*"}]}))
+    template = "Resources:\n  C:\n    Type: AWS::ECS::Cluster\n    Properties:\n" \
+               "      ClusterName: web\n"
+    cfn = sim.client("cloudformation")
+    cfn.create_stack(StackName="s", TemplateBody=template,
+                     RoleARN="arn:aws:iam::111122223333:role/deployer")
+    return cfn, sim.client("cloudformation", principal="arn:aws:iam::111122223333:user/nopass"), \
+        template
+
+
+def test_the_stacks_own_role_serves_without_pass_role_and_a_refused_one_changes_nothing(sim):
+    """"CloudFormation uses this role even if the users don't have permission to pass it"
+    (CreateChangeSet's RoleARN); a role the call may not pass is refused and the stack keeps
+    its own."""
+    cfn, nopass, template = _role_stack(sim)
+    tagged = template + "      Tags: [{Key: a, Value: b}]\n"
+    with pytest.raises(errors.ClientError) as info:
+        nopass.update_stack(StackName="s", TemplateBody=tagged,
+                            RoleARN="arn:aws:iam::111122223333:role/other")
+    assert info.value.code == "AccessDenied" and "iam:PassRole" in info.value.message
+    stack = cfn.describe_stacks(StackName="s")["Stacks"][0]
+    assert stack["RoleARN"] == "arn:aws:iam::111122223333:role/deployer"
+    nopass.update_stack(StackName="s", TemplateBody=tagged)  # the stack's role: no PassRole
+    assert cfn.describe_stacks(StackName="s")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    cs = nopass.create_change_set(StackName="s", ChangeSetName="c", TemplateBody=template)
+    nopass.execute_change_set(ChangeSetName=cs["Id"])
+    assert cfn.describe_stacks(StackName="s")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+
+
+def test_delete_stack_may_name_another_role_when_the_stacks_role_cannot_delete(sim):
+    """The documented way out when a stack's service role is gone: DeleteStack with another
+    role; every resource is deleted as that role's session."""
+    import json
+
+    cfn, _, _ = _role_stack(sim)
+    iam = sim.client("iam")
+    iam.delete_role_policy(RoleName="deployer", PolicyName="p")
+    cfn.delete_stack(StackName="s")
+    stack = cfn.describe_stacks(StackName="s")["Stacks"][0]
+    assert stack["StackStatus"] == "DELETE_FAILED"
+    iam.put_role_policy(RoleName="other", PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "ecs:*", "Resource": "*"}]}))
+    cfn.delete_stack(StackName="s", RoleARN="arn:aws:iam::111122223333:role/other")
+    assert cfn.describe_stacks(StackName=stack["StackId"])["Stacks"][0]["StackStatus"] == \
+        "DELETE_COMPLETE"
+    deletes = [r for r in sim.audit_trail if r["eventName"] == "DeleteCluster"]
+    assert deletes[-1]["userIdentity"]["arn"].endswith("assumed-role/other/AWSCloudFormation")
+    assert sim.client("ecs").describe_clusters(clusters=["web"])["clusters"][0]["status"] == \
+        "INACTIVE"
+
+
+IF_OUTPUT = '''Parameters:
+  Flag: {Type: String, Default: "no"}
+Conditions:
+  IsOn: !Equals [!Ref Flag, "yes"]
+Resources:
+  Always: {Type: AWS::ECS::Cluster, Properties: {ClusterName: a}}
+  Maybe: {Type: AWS::ECS::Cluster, Condition: IsOn, Properties: {ClusterName: m}}
+Outputs:
+  X:
+    Value: !If [IsOn, !GetAtt Maybe.Arn, !GetAtt Always.Arn]
+  N:
+    Value: !If [IsOn, "on", !Ref "AWS::NoValue"]
+'''
+
+
+def test_an_fn_if_output_follows_the_branch_its_condition_takes(sim):
+    cfn = sim.client("cloudformation")
+    cfn.create_stack(StackName="o", TemplateBody=IF_OUTPUT)
+    outputs = {o["OutputKey"]: o["OutputValue"]
+               for o in cfn.describe_stacks(StackName="o")["Stacks"][0]["Outputs"]}
+    # The branch not taken names a resource left out; an AWS::NoValue output is left out.
+    assert outputs == {"X": "arn:aws:ecs:us-west-2:111122223333:cluster/a"}
+    cfn.update_stack(StackName="o", UsePreviousTemplate=True,
+                     Parameters=[{"ParameterKey": "Flag", "ParameterValue": "yes"}])
+    outputs = {o["OutputKey"]: o["OutputValue"]
+               for o in cfn.describe_stacks(StackName="o")["Stacks"][0]["Outputs"]}
+    assert outputs == {"X": "arn:aws:ecs:us-west-2:111122223333:cluster/m", "N": "on"}
