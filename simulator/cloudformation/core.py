@@ -199,6 +199,48 @@ class StackCore(Service):
                 + trust.reason))
         return f"arn:{arn.partition}:sts::{role.account}:assumed-role/{role.name}/{SESSION}"
 
+    def _exporting(self, account: str) -> list[Stack]:
+        return [st for st in self.stacks if st.deleted is None
+                and st.stack_id.split(":")[4] == account and st.report.exports]
+
+    def export_value(self, account: str, name: str) -> Any:
+        """The value a live stack of ``account`` exports as ``name`` (Fn::ImportValue), or
+        None."""
+        for st in self._exporting(account):
+            for key, export in st.report.exports.items():
+                if export == name:
+                    return st.report.outputs.get(key)
+        return None
+
+    def export_conflict(self, account: str, stack_name: str, names: Any) -> str | None:
+        """CloudFormation's refusal when another stack exports one of ``names`` already."""
+        for st in self._exporting(account):
+            if st.name == stack_name:
+                continue
+            for name in names:
+                if name in st.report.exports.values():
+                    return f"Export with name {name} is already exported by stack {st.name}"
+        return None
+
+    def export_in_use(self, account: str, stack_name: str, names: Any,
+                      changed: Any = ()) -> str | None:
+        """CloudFormation's refusal to take away (``names``) or change (``changed``) an
+        export another stack imports."""
+        for name in sorted(changed):
+            users = sorted(st.name for st in self.stacks if st.deleted is None
+                           and st.name != stack_name and st.stack_id.split(":")[4] == account
+                           and name in st.report.imports)
+            if users:
+                return f"Cannot update export {name} as it is in use by {', '.join(users)}"
+        for name in sorted(names):
+            users = sorted(st.name for st in self.stacks if st.deleted is None
+                           and st.name != stack_name and st.stack_id.split(":")[4] == account
+                           and name in st.report.imports)
+            if users:
+                return (f"Export {name} cannot be deleted as it is in use by "
+                        f"{', '.join(users)}")
+        return None
+
     def _updatable(self, name: str) -> Stack:
         st = self._live(name)
         if st is None:

@@ -194,6 +194,26 @@ class CloudFormationService(ChangeSetOperations):
                 client.act_as(principal)
         st.role_arn = role_arn
 
+    def ListExports(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """The account's exports: each live stack's exported outputs.
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ListExports.html"""
+        self._authorize(ctx, "ListExports", "*")
+        return {"Exports": [
+            {"ExportingStackId": st.stack_id, "Name": export,
+             "Value": str(st.report.outputs.get(key, ""))}
+            for st in self._exporting(ctx.account)
+            for key, export in st.report.exports.items()]}
+
+    def ListImports(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """The stacks that import an export (Fn::ImportValue)."""
+        self._authorize(ctx, "ListImports", "*")
+        name = params["ExportName"]
+        if self.export_value(ctx.account, name) is None:
+            raise ValidationError(f"Export '{name}' does not exist.")
+        return {"Imports": [st.name for st in self.stacks if st.deleted is None
+                            and st.stack_id.split(":")[4] == ctx.account
+                            and name in st.report.imports]}
+
     def DescribeStacks(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params.get("StackName")
         self._authorize(ctx, "DescribeStacks", self._stack_arn(ctx, name))
@@ -253,6 +273,11 @@ class CloudFormationService(ChangeSetOperations):
                         st.stack_id if st else self._stack_arn(ctx, params["StackName"]))
         if st is None or st.deleted is not None:
             return {}  # deleting a stack that does not exist succeeds, as on AWS
+        in_use = self.export_in_use(st.stack_id.split(":")[4], st.name,
+                                    set(st.report.exports.values()))
+        if in_use:  # the stack stays, DELETE_FAILED, naming the importer
+            st.status, st.report.reason = "DELETE_FAILED", in_use
+            return {}
         self._retarget(ctx, st, params.get("RoleARN"))
         retain = set(params.get("RetainResources") or [])
         leftover = [(lid, made) for lid, _, made in st.report.leftover]

@@ -75,6 +75,10 @@ class StackReport:
     stable: StackReport | None = field(default=None, repr=False)
     #: Why the stack failed when no resource did (an output that could not be resolved).
     reason: str | None = None
+    #: Output key -> export name (Outputs.KEY.Export.Name), and the export names this stack
+    #: imports (Fn::ImportValue), which keep their exporters from deleting them.
+    exports: dict[str, str] = field(default_factory=dict, repr=False)
+    imports: set[str] = field(default_factory=set, repr=False)
     #: The clients each deployment made its calls through (by service), which its
     #: resources' delete steps still hold: DeleteStack with another service role retargets
     #: them.
@@ -186,9 +190,15 @@ def deploy(
         outcome.status, outcome.physical_id = "CREATE_COMPLETE", made.physical_id
     if not failed:
         try:
-            report.outputs = run.outputs()
+            outputs, exports = run.outputs(), run.exports()
+            conflict = sim.service("cloudformation").export_conflict(  # type: ignore[attr-defined]
+                run.account, stack_name, exports.values())
+            if conflict:
+                raise TemplateError(conflict)
+            report.outputs, report.exports = outputs, exports
         except RESOURCE_FAILURES as exc:  # an output that cannot be resolved fails the stack
             failed, report.reason = True, failure_reason(exc)
+        report.imports = set(run.imported)
     if not failed:
         report.status = "CREATE_COMPLETE"
         report.client_sets = [run.clients]
@@ -243,6 +253,7 @@ class Run:
         self.doc = doc
         self.resources: dict[str, Any] = doc["Resources"]
         account = sim.principal(principal).account
+        self.account = account
         pseudo = {
             "AWS::AccountId": account,
             "AWS::Region": sim.region,
@@ -256,14 +267,37 @@ class Run:
         self.created: dict[str, Created] = {}
         self.refs: dict[str, Any] = {}
         self.properties: dict[str, dict[str, Any]] = {}
+        #: Export names this deployment imported (Fn::ImportValue).
+        self.imported: set[str] = set()
         self.resolver = Resolver(params, pseudo, self.refs, self.attribute,
-                                 mappings=doc.get("Mappings"))
+                                 mappings=doc.get("Mappings"), imports=self._import)
         for name, expr in (doc.get("Conditions") or {}).items():
             self.resolver.conditions[name] = bool(
                 _resolved(self.resolver, expr, f"Conditions.{name}"))
         self._sim, self._principal = sim, principal
         #: The clients this deployment calls through, by service.
         self.clients: dict[str, Any] = {}
+
+    def _import(self, name: str) -> Any:
+        """What another stack of the account exports as ``name`` (None: nothing)."""
+        value = self._sim.service("cloudformation").export_value(  # type: ignore[attr-defined]
+            self.account, name)
+        if value is not None:
+            self.imported.add(name)
+        return value
+
+    def exports(self) -> dict[str, str]:
+        """The export name of each output that has one (Outputs.KEY.Export.Name)."""
+        out = {}
+        for name, decl in (self.doc.get("Outputs") or {}).items():
+            if not isinstance(decl, dict) or not isinstance(decl.get("Export"), dict):
+                continue
+            if "Condition" in decl and not self.resolver.condition(decl["Condition"],
+                                                                   f"Outputs.{name}"):
+                continue
+            out[name] = str(_resolved(self.resolver, decl["Export"].get("Name"),
+                                      f"Outputs.{name}.Export.Name"))
+        return out
 
     def client(self, service: str) -> Any:
         if service not in self.clients:
@@ -327,6 +361,15 @@ class Run:
             raise TemplateError("Template format error: Unresolved resource dependencies "
                                 f"[{', '.join(unresolved)}] in the Outputs block of the "
                                 "template")
+        for lid in self.resources:  # an import of nothing is refused before anything is made
+            if lid not in left_out:
+                try:
+                    self.props(lid)
+                except TemplateError as exc:
+                    if str(exc).startswith("No export named"):
+                        raise
+                except (ValueError, KeyError, TypeError, IndexError):
+                    pass  # what only the real values can settle
         self.outputs()
 
     def _taken(self, value: Any, path: str) -> Any:

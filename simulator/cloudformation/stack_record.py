@@ -79,6 +79,8 @@ class Stack:
         out = {"OutputKey": key, "OutputValue": str(value)}
         if self.output_descriptions.get(key):
             out["Description"] = self.output_descriptions[key]
+        if key in self.report.exports:
+            out["ExportName"] = self.report.exports[key]
         return out
 
     def made(self) -> list[ResourceOutcome]:

@@ -177,6 +177,7 @@ class Resolver:
         attributes: Callable[[str, str], Any],
         conditions: Mapping[str, bool] | None = None,
         mappings: Mapping[str, Any] | None = None,
+        imports: Callable[[str], Any] | None = None,
     ) -> None:
         self.parameters = parameters
         self.pseudo = pseudo
@@ -184,6 +185,8 @@ class Resolver:
         self.attributes = attributes
         self.conditions = dict(conditions or {})
         self.mappings = mappings or {}
+        #: The value another stack exports under a name (Fn::ImportValue), or None.
+        self.imports = imports
 
     def resolve(self, value: Any, path: str = "") -> Any:
         """Resolve every intrinsic in ``value``; ``NO_VALUE`` drops a property."""
@@ -276,6 +279,13 @@ class Resolver:
             return [f"{region}{z}" for z in "abc"]
         if fn == "Fn::ToJsonString":
             return json.dumps(self.resolve(arg, where))
+        if fn == "Fn::ImportValue" and self.imports is not None:
+            name = self.resolve(arg, where)
+            value = self.imports(str(name))
+            if value is None:
+                # CloudFormation's words for it.
+                raise TemplateError(f"No export named {name} found.")
+            return value
         raise TemplateError(f"{where}: the simulator does not support {fn}")
 
     def _sub(self, text: str, extra: Mapping[str, Any], where: str) -> str:

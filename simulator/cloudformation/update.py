@@ -276,9 +276,21 @@ def update(sim: Any, previous: StackReport, template: dict[str, Any], *,
         report.resources.append(ResourceOutcome(lid, kind, status, made.physical_id))
     if failed is None:
         try:
-            report.outputs = run.outputs()
+            outputs, exports = run.outputs(), run.exports()
+            before = {name: str(previous.outputs.get(key))
+                      for key, name in previous.exports.items()}
+            changed = {name for key, name in exports.items()
+                       if name in before and str(outputs.get(key)) != before[name]}
+            service = sim.service("cloudformation")
+            problem = (service.export_conflict(run.account, stack_name, exports.values())
+                       or service.export_in_use(run.account, stack_name,
+                                                set(before) - set(exports.values()), changed))
+            if problem:
+                raise TemplateError(problem)
+            report.outputs, report.exports = outputs, exports
         except RESOURCE_FAILURES as exc:  # an output that cannot be resolved fails the update
             failed = (stack_name, _STACK, stack_name, failure_reason(exc))
+        report.imports = set(run.imported)
     if failed is not None:
         if rollback:
             return _rolled_back(sim, previous, report, reverts, made_new, failed)

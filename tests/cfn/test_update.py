@@ -704,3 +704,80 @@ def test_an_fn_if_output_follows_the_branch_its_condition_takes(sim):
     outputs = {o["OutputKey"]: o["OutputValue"]
                for o in cfn.describe_stacks(StackName="o")["Stacks"][0]["Outputs"]}
     assert outputs == {"X": "arn:aws:ecs:us-west-2:111122223333:cluster/m", "N": "on"}
+
+
+KEY_STACK = '''Resources:
+  Key:
+    Type: AWS::KMS::Key
+Outputs:
+  KeyArn:
+    Value: !GetAtt Key.Arn
+    Export:
+      Name: !Sub "${AWS::StackName}-KeyArn"
+'''
+CLUSTER_STACK = '''Resources:
+  Cluster:
+    Type: AWS::ECS::Cluster
+    Properties:
+      ClusterName: web
+      Configuration:
+        ManagedStorageConfiguration:
+          FargateEphemeralStorageKmsKeyId: !ImportValue keys-KeyArn
+'''
+
+
+def test_a_cluster_stack_takes_its_key_from_a_key_stacks_export(sim):
+    """The cross-stack pattern: a key stack exports the key's ARN, the cluster stack imports
+    it; the export cannot go while it is imported, nor be exported twice, nor be imported
+    before it exists."""
+    cfn = sim.client("cloudformation")
+    with pytest.raises(errors.ClientError) as info:
+        cfn.create_stack(StackName="clusters", TemplateBody=CLUSTER_STACK)
+    assert info.value.message == "No export named keys-KeyArn found."
+    cfn.create_stack(StackName="keys", TemplateBody=KEY_STACK)
+    [out] = cfn.describe_stacks(StackName="keys")["Stacks"][0]["Outputs"]
+    assert out["ExportName"] == "keys-KeyArn"
+    cfn.create_stack(StackName="clusters", TemplateBody=CLUSTER_STACK)
+    cluster = sim.client("ecs").describe_clusters(clusters=["web"], include=["CONFIGURATIONS"])[
+        "clusters"][0]
+    assert cluster["configuration"]["managedStorageConfiguration"][
+        "fargateEphemeralStorageKmsKeyId"] == out["OutputValue"]
+    assert cfn.list_exports()["Exports"] == [{
+        "ExportingStackId": cfn.describe_stacks(StackName="keys")["Stacks"][0]["StackId"],
+        "Name": "keys-KeyArn", "Value": out["OutputValue"]}]
+    assert cfn.list_imports(ExportName="keys-KeyArn")["Imports"] == ["clusters"]
+    cfn.delete_stack(StackName="keys")
+    stack = cfn.describe_stacks(StackName="keys")["Stacks"][0]
+    assert stack["StackStatus"] == "DELETE_FAILED"
+    assert stack["StackStatusReason"] == ("Export keys-KeyArn cannot be deleted as it is in use "
+                                          "by clusters")
+    cfn.create_stack(StackName="twice", TemplateBody=KEY_STACK.replace(
+        "${AWS::StackName}-KeyArn", "keys-KeyArn"))
+    twice = cfn.describe_stacks(StackName="twice")["Stacks"][0]
+    assert twice["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert "Export with name keys-KeyArn is already exported by stack keys" in \
+        twice["StackStatusReason"]
+    cfn.delete_stack(StackName="clusters")
+    cfn.delete_stack(StackName="keys")
+    assert cfn.list_exports()["Exports"] == []
+
+
+def test_an_imported_export_can_be_neither_removed_nor_changed(sim):
+    cfn = sim.client("cloudformation")
+    cfn.create_stack(StackName="keys", TemplateBody=KEY_STACK)
+    cfn.create_stack(StackName="clusters", TemplateBody=CLUSTER_STACK)
+    moved = KEY_STACK.replace("Value: !GetAtt Key.Arn", "Value: !GetAtt Key2.Arn").replace(
+        "Resources:\n", "Resources:\n  Key2:\n    Type: AWS::KMS::Key\n")
+    cfn.update_stack(StackName="keys", TemplateBody=moved)
+    stack = cfn.describe_stacks(StackName="keys")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    failed = [e for e in cfn.describe_stack_events(StackName="keys")["StackEvents"]
+              if e["ResourceStatus"] == "UPDATE_FAILED"]
+    assert failed[0]["ResourceStatusReason"] == ("Cannot update export keys-KeyArn as it is in "
+                                                 "use by clusters")
+    gone = KEY_STACK[:KEY_STACK.index("Outputs:")]
+    cfn.update_stack(StackName="keys", TemplateBody=gone)
+    failed = [e for e in cfn.describe_stack_events(StackName="keys")["StackEvents"]
+              if e["ResourceStatus"] == "UPDATE_FAILED"]
+    assert failed[0]["ResourceStatusReason"] == ("Export keys-KeyArn cannot be deleted as it is "
+                                                 "in use by clusters")
