@@ -132,12 +132,15 @@ def _user_identity(caller: Principal) -> dict[str, Any]:
         # itself, but e.g. Fargate's data key comes through ec2-frontend-api.amazonaws.com.
         return {"type": "AWSService", "invokedBy": caller.invoked_by or caller.service}
     if caller.is_root:
-        return {
+        root: dict[str, Any] = {
             "type": "Root",
             "principalId": caller.account,
             "arn": caller.arn,
             "accountId": caller.account,
         }
+        if caller.invoked_by:  # a service calling with the root's own credentials
+            root["invokedBy"] = caller.invoked_by
+        return root
     if caller.kind == "Role":
         session = caller.session_arn or (
             f"arn:aws:sts::{caller.account}:assumed-role/{caller.name}/fargate-sim"
@@ -162,13 +165,16 @@ def _user_identity(caller: Principal) -> dict[str, Any]:
             # volume ECS creates): CloudTrail names the service in invokedBy.
             ident["invokedBy"] = caller.invoked_by
         return ident
-    return {
+    ident = {
         "type": "IAMUser",
         "principalId": caller.unique_id,
         "arn": caller.arn,
         "accountId": caller.account,
         "userName": caller.name,
     }
+    if caller.invoked_by:  # a service calling with the user's own credentials (CloudFormation)
+        ident["invokedBy"] = caller.invoked_by
+    return ident
 
 
 #: ``FARGATE_SIM_CHECK_DEFERRED_AUDIT=1``: render every record at call time too and check, when

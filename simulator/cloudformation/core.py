@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from simulator import errors
 from simulator.arn import Arn
 from simulator.cloudformation.change_set import ChangeSet
-from simulator.cloudformation.stack import StackReport
+from simulator.cloudformation.stack import ROLE_SESSION, StackReport
 from simulator.cloudformation.stack_record import (
     Stack,
     output_descriptions,
@@ -37,9 +37,7 @@ AlreadyExists = errors.error_class("AlreadyExistsException")
 InsufficientCapabilities = errors.error_class("InsufficientCapabilitiesException")
 ChangeSetNotFound = errors.error_class("ChangeSetNotFound", 404)
 InvalidChangeSetStatus = errors.error_class("InvalidChangeSetStatus")
-#: The session name CloudFormation assumes a stack's service role in, as CloudTrail shows it
-#: (``assumed-role/ROLE/AWSCloudFormation``).
-SESSION = "AWSCloudFormation"
+
 #: Stack statuses an update may start from
 #: (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html).
 UPDATABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE",
@@ -197,7 +195,7 @@ class StackCore(Service):
             raise ValidationError(invalid.message, explanation=(
                 "the role's trust policy does not let cloudformation.amazonaws.com assume it: "
                 + trust.reason))
-        return f"arn:{arn.partition}:sts::{role.account}:assumed-role/{role.name}/{SESSION}"
+        return f"arn:{arn.partition}:sts::{role.account}:assumed-role/{role.name}/{ROLE_SESSION}"
 
     def _exporting(self, account: str) -> list[Stack]:
         return [st for st in self.stacks if st.deleted is None

@@ -24,6 +24,11 @@ from simulator.cloudformation.template import (
 )
 from simulator.errors import ClientError
 
+#: Who makes a stack's calls, in CloudTrail's and IAM's words, and the session name it
+#: assumes a stack's service role in (``assumed-role/ROLE/AWSCloudFormation``).
+CLOUDFORMATION = "cloudformation.amazonaws.com"
+ROLE_SESSION = "AWSCloudFormation"
+
 
 def with_defaults(cls: type, state: dict[str, Any]) -> dict[str, Any]:
     """A dataclass's pickled ``state`` with any field it lacks (saved by a fargate-sim from
@@ -300,8 +305,18 @@ class Run:
         return out
 
     def client(self, service: str) -> Any:
+        """A client of ``service`` calling as CloudFormation does for the stack: with the
+        caller's own credentials (CloudTrail's invokedBy and source cloudformation.amazonaws.com,
+        IAM's aws:ViaAWSService and aws:CalledVia) or as the stack's service role session."""
         if service not in self.clients:
-            self.clients[service] = self._sim.client(service, principal=self._principal)
+            from simulator.client import Client
+
+            caller = self._sim.principal(self._principal)
+            own = not (caller.session_arn or "").endswith(f"/{ROLE_SESSION}")
+            caller = dataclasses.replace(caller, invoked_by=CLOUDFORMATION,
+                                         called_via=CLOUDFORMATION if own else None)
+            self.clients[service] = Client(self._sim, self._sim.service(service), caller,
+                                           source_ip=CLOUDFORMATION, user_agent=CLOUDFORMATION)
         return self.clients[service]
 
     def attribute(self, logical_id: str, name: str) -> Any:

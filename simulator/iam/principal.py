@@ -36,6 +36,10 @@ class Principal:
     session_arn: str | None = None
     tags: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     invoked_by: str | None = None
+    #: The AWS service that makes this caller's request with the caller's own credentials
+    #: (forward access: CloudFormation creating a stack's resources), which IAM sees as
+    #: aws:ViaAWSService and aws:CalledVia.
+    called_via: str | None = None
     access_key_id: str | None = field(default=None, compare=False, hash=False)
     #: An assumed-role session's session policies (``PolicyDocument``s): they limit what the
     #: role's policies allow and never grant more (``simulator.iam.evaluation.evaluate``).

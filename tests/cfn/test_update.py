@@ -781,3 +781,32 @@ def test_an_imported_export_can_be_neither_removed_nor_changed(sim):
               if e["ResourceStatus"] == "UPDATE_FAILED"]
     assert failed[0]["ResourceStatusReason"] == ("Export keys-KeyArn cannot be deleted as it is "
                                                  "in use by clusters")
+
+
+def test_stack_calls_are_cloudformations_on_the_callers_behalf(sim):
+    """Without a service role CloudFormation calls with the caller's own credentials: the
+    records say invokedBy and source cloudformation.amazonaws.com, and IAM sees aws:CalledVia,
+    so a policy can allow a cluster only through CloudFormation."""
+    import json
+
+    iam = sim.client("iam")
+    iam.create_user(UserName="dev")
+    iam.put_user_policy(UserName="dev", PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "cloudformation:*", "Resource": "*"},
+            {"Effect": "Allow", "Action": "ecs:CreateCluster", "Resource": "*",
+             "Condition": {"ForAnyValue:StringEquals": {
+                 "aws:CalledVia": ["cloudformation.amazonaws.com"]}}}]}))
+    dev = "arn:aws:iam::111122223333:user/dev"
+    with pytest.raises(errors.ClientError):
+        sim.client("ecs", principal=dev).create_cluster(clusterName="direct")
+    template = "Resources:\n  C:\n    Type: AWS::ECS::Cluster\n    Properties:\n" \
+               "      ClusterName: via-cfn\n"
+    sim.client("cloudformation", principal=dev).create_stack(StackName="s",
+                                                             TemplateBody=template)
+    [record] = [r for r in sim.audit_trail if r["eventName"] == "CreateCluster"
+                and "errorCode" not in r]
+    assert record["userIdentity"]["arn"] == dev
+    assert record["userIdentity"]["invokedBy"] == "cloudformation.amazonaws.com"
+    assert record["sourceIPAddress"] == "cloudformation.amazonaws.com"
+    assert record["userAgent"] == "cloudformation.amazonaws.com"
