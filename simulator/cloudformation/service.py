@@ -56,8 +56,21 @@ class CloudFormationService(ChangeSetOperations):
         st = self._stack_record(ctx, stack_id, name, text, doc, given, report,
                                 list(params.get("Tags") or []))
         st.role_arn = params.get("RoleARN")
+        st.termination_protection = bool(params.get("EnableTerminationProtection"))
         self.stacks.append(st)
         return {"StackId": stack_id}
+
+    def UpdateTerminationProtection(self, ctx: CallContext, params: dict[str, Any]
+                                    ) -> dict[str, Any]:
+        """Turn termination protection on or off.
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateTerminationProtection.html"""
+        name = params["StackName"]
+        found = self._live(name)
+        self._authorize(ctx, "UpdateTerminationProtection",
+                        found.stack_id if found else self._stack_arn(ctx, name))
+        st = self._stack(name)
+        st.termination_protection = bool(params["EnableTerminationProtection"])
+        return {"StackId": st.stack_id}
 
     def UpdateStack(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Update a stack to a new template or parameter values, at once: what changed is
@@ -273,6 +286,9 @@ class CloudFormationService(ChangeSetOperations):
                         st.stack_id if st else self._stack_arn(ctx, params["StackName"]))
         if st is None or st.deleted is not None:
             return {}  # deleting a stack that does not exist succeeds, as on AWS
+        if st.termination_protection:
+            raise ValidationError(f"Stack [{st.name}] cannot be deleted while "
+                                  "TerminationProtection is enabled")
         in_use = self.export_in_use(st.stack_id.split(":")[4], st.name,
                                     set(st.report.exports.values()))
         if in_use:  # the stack stays, DELETE_FAILED, naming the importer

@@ -42,6 +42,8 @@ class Stack:
     reviewed: bool = False
     #: The service role CloudFormation acts as for this stack (RoleARN), if any.
     role_arn: str | None = None
+    #: EnableTerminationProtection: DeleteStack is refused while it is on.
+    termination_protection: bool = False
     #: While UPDATE_FAILED: the template text, parameters and tags it last stood complete
     #: with (what RollbackStack returns to).
     stable: tuple[str, list[dict[str, str]], list[dict[str, str]]] | None = None
@@ -54,6 +56,7 @@ class Stack:
             "StackId": self.stack_id, "StackName": self.name, "CreationTime": self.created,
             "StackStatus": self.status, "Parameters": self.parameters,
             "DisableRollback": False, "Tags": self.tags,
+            "EnableTerminationProtection": self.termination_protection,
             "Outputs": [self._output(k, v) for k, v in self.report.outputs.items()],
         }
         failed = [r for r in self.report.resources if r.reason]

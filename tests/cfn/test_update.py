@@ -810,3 +810,17 @@ def test_stack_calls_are_cloudformations_on_the_callers_behalf(sim):
     assert record["userIdentity"]["invokedBy"] == "cloudformation.amazonaws.com"
     assert record["sourceIPAddress"] == "cloudformation.amazonaws.com"
     assert record["userAgent"] == "cloudformation.amazonaws.com"
+
+
+def test_termination_protection_keeps_a_stack_from_deletion(sim):
+    cfn = sim.client("cloudformation")
+    cfn.create_stack(StackName="p", TemplateBody=KEY_STACK, EnableTerminationProtection=True)
+    assert cfn.describe_stacks(StackName="p")["Stacks"][0]["EnableTerminationProtection"]
+    with pytest.raises(errors.ClientError) as info:
+        cfn.delete_stack(StackName="p")
+    assert info.value.message == ("Stack [p] cannot be deleted while TerminationProtection is "
+                                  "enabled")
+    cfn.update_termination_protection(StackName="p", EnableTerminationProtection=False)
+    cfn.delete_stack(StackName="p")
+    assert cfn.list_stacks(StackStatusFilter=["DELETE_COMPLETE"])["StackSummaries"][0][
+        "StackName"] == "p"
