@@ -211,7 +211,14 @@ class StackCore(Service):
         return None
 
     def export_conflict(self, account: str, stack_name: str, names: Any) -> str | None:
-        """CloudFormation's refusal when another stack exports one of ``names`` already."""
+        """CloudFormation's refusal when another stack exports one of ``names`` already, or
+        one template exports a name twice."""
+        names = list(names)
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            return (f"Template error: the export name {twice[0]} is used by more than one "
+                    "output of the template (fargate-sim's words: export names are unique "
+                    "in an account and Region)")
         for st in self._exporting(account):
             if st.name == stack_name:
                 continue

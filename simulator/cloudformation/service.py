@@ -12,6 +12,7 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStac
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 from simulator import errors
@@ -20,7 +21,7 @@ from simulator.cloudformation.core import (
     ValidationError,
 )
 from simulator.cloudformation.ops_change_sets import ChangeSetOperations
-from simulator.cloudformation.stack import ResourceOutcome, delete_made, deploy
+from simulator.cloudformation.stack import CLOUDFORMATION, ResourceOutcome, delete_made, deploy
 from simulator.cloudformation.stack_record import (  # state saved before names service.Stack
     Stack,
     template_summary,
@@ -69,6 +70,8 @@ class CloudFormationService(ChangeSetOperations):
         self._authorize(ctx, "UpdateTerminationProtection",
                         found.stack_id if found else self._stack_arn(ctx, name))
         st = self._stack(name)
+        if st.deleted is not None:
+            raise ValidationError(f"Stack with id {name} does not exist")
         st.termination_protection = bool(params["EnableTerminationProtection"])
         return {"StackId": st.stack_id}
 
@@ -201,7 +204,8 @@ class CloudFormationService(ChangeSetOperations):
         made through calls as that role's session from now on."""
         if role_arn is None or role_arn == st.role_arn:
             return
-        principal = self.sim.principal(self._acting_as(ctx, role_arn))
+        principal = dataclasses.replace(self.sim.principal(self._acting_as(ctx, role_arn)),
+                                        invoked_by=CLOUDFORMATION)
         for clients in st.report.client_sets:
             for client in clients.values():
                 client.act_as(principal)
@@ -223,9 +227,12 @@ class CloudFormationService(ChangeSetOperations):
         name = params["ExportName"]
         if self.export_value(ctx.account, name) is None:
             raise ValidationError(f"Export '{name}' does not exist.")
-        return {"Imports": [st.name for st in self.stacks if st.deleted is None
-                            and st.stack_id.split(":")[4] == ctx.account
-                            and name in st.report.imports]}
+        users = [st.name for st in self.stacks if st.deleted is None
+                 and st.stack_id.split(":")[4] == ctx.account and name in st.report.imports]
+        if not users:
+            # AWS's words (as a recorded aws cloudformation list-imports transcript shows).
+            raise ValidationError(f"Export '{name}' is not imported by any stack.")
+        return {"Imports": users}
 
     def DescribeStacks(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params.get("StackName")
@@ -293,6 +300,11 @@ class CloudFormationService(ChangeSetOperations):
                                     set(st.report.exports.values()))
         if in_use:  # the stack stays, DELETE_FAILED, naming the importer
             st.status, st.report.reason = "DELETE_FAILED", in_use
+            for status, reason in (("DELETE_IN_PROGRESS", "User Initiated"),
+                                   ("DELETE_FAILED", in_use)):
+                st.history.append({"logical": st.name, "physical": st.stack_id,
+                                   "kind": "AWS::CloudFormation::Stack", "status": status,
+                                   "reason": reason, "when": ctx.now})
             return {}
         self._retarget(ctx, st, params.get("RoleARN"))
         retain = set(params.get("RetainResources") or [])

@@ -17,6 +17,7 @@ moto/localstack, GitHub issues).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from simulator import errors
@@ -60,6 +61,9 @@ def describe_as_caller(ctx: CallContext, key_id: str) -> dict[str, Any]:
         on_behalf_of=caller.account,
         via_service=f"ecs.{ctx.region}.amazonaws.com",
     )
+    if caller.called_via:  # a call CloudFormation made for the caller: still in the chain
+        kms.act_as(dataclasses.replace(kms.principal, called_via=caller.called_via,
+                                       invoked_by=caller.invoked_by))
     return kms.describe_key(KeyId=key_id)["KeyMetadata"]
 
 

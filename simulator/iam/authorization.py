@@ -105,7 +105,8 @@ class RequestContexts:
             region=facts.region,
             # AWS services call from AWS networks: no aws:SourceIp.
             source_ip=None if caller.kind == "AWSService" else facts.source_ip,
-            via_service=facts.via_service or caller.called_via,
+            via_service=facts.via_service,
+            called_via=caller.called_via,
         )
         if caller.kind in ("Role", "User"):
             for k, v in _iam(self.sim).tags(caller).items():

@@ -19,6 +19,7 @@ def global_context(
     via_service: bool | str | None = None,
     tags: Mapping[str, str] | None = None,
     secure_transport: bool = True,
+    called_via: str | None = None,
 ) -> dict[str, Any]:
     """The global keys of a request by ``principal`` at ``now`` in ``region``.
 
@@ -59,11 +60,14 @@ def global_context(
     out["aws:SecureTransport"] = secure_transport
     if source_ip is not None:
         out["aws:SourceIp"] = source_ip
-    out["aws:ViaAWSService"] = bool(via_service)
-    if isinstance(via_service, str) and via_service:
-        out["aws:CalledVia"] = [via_service]
-        out["aws:CalledViaFirst"] = via_service
-        out["aws:CalledViaLast"] = via_service
+    out["aws:ViaAWSService"] = bool(via_service or called_via)
+    # aws:CalledVia lists the chain of the few services that keep it (CloudFormation among
+    # them): the first of those is the one the caller called (``called_via``).
+    chain = called_via or (via_service if isinstance(via_service, str) else None)
+    if chain:
+        out["aws:CalledVia"] = [chain]
+        out["aws:CalledViaFirst"] = chain
+        out["aws:CalledViaLast"] = chain
     return out
 
 

@@ -824,3 +824,57 @@ def test_termination_protection_keeps_a_stack_from_deletion(sim):
     cfn.delete_stack(StackName="p")
     assert cfn.list_stacks(StackStatusFilter=["DELETE_COMPLETE"])["StackSummaries"][0][
         "StackName"] == "p"
+
+
+def test_export_refusals_leave_events_and_aws_words(sim):
+    cfn = sim.client("cloudformation")
+    cfn.create_stack(StackName="keys", TemplateBody=KEY_STACK)
+    with pytest.raises(errors.ClientError) as info:
+        cfn.list_imports(ExportName="keys-KeyArn")
+    assert info.value.message == "Export 'keys-KeyArn' is not imported by any stack."
+    cfn.create_stack(StackName="clusters", TemplateBody=CLUSTER_STACK)
+    cfn.delete_stack(StackName="keys")
+    events = [(e["ResourceStatus"], e.get("ResourceStatusReason")) for e in
+              cfn.describe_stack_events(StackName="keys")["StackEvents"][:2]]
+    assert events == [("DELETE_FAILED", "Export keys-KeyArn cannot be deleted as it is in use "
+                                        "by clusters"),
+                      ("DELETE_IN_PROGRESS", "User Initiated")]
+    twice = KEY_STACK.replace("keys", "x") + ("  Again:\n    Value: !GetAtt Key.Arn\n"
+                                              "    Export:\n      Name: dup\n")
+    twice = twice.replace("${AWS::StackName}-KeyArn", "dup")
+    cfn.create_stack(StackName="dup", TemplateBody=twice)
+    assert cfn.describe_stacks(StackName="dup")["Stacks"][0]["StackStatus"] == \
+        "ROLLBACK_COMPLETE"
+    sid = cfn.describe_stacks(StackName="dup")["Stacks"][0]["StackId"]
+    cfn.delete_stack(StackName="dup")
+    with pytest.raises(errors.ClientError):
+        cfn.update_termination_protection(StackName=sid, EnableTerminationProtection=True)
+
+
+def test_ecs_key_check_during_a_cloudformation_create_cluster_keeps_the_chain(sim):
+    """ECS's DescribeKey for a cluster CloudFormation creates is still a call CloudFormation
+    set off: aws:CalledViaFirst cloudformation.amazonaws.com, invokedBy in the record."""
+    import json
+
+    from tests.ecs.helpers import make_key
+
+    key = make_key(sim, cluster="web")
+    iam = sim.client("iam")
+    iam.create_user(UserName="dev")
+    via_cfn = {"StringEquals": {"aws:CalledViaFirst": "cloudformation.amazonaws.com"}}
+    iam.put_user_policy(UserName="dev", PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "cloudformation:*", "Resource": "*"},
+            {"Effect": "Allow", "Action": ["ecs:CreateCluster", "kms:DescribeKey"],
+             "Resource": "*", "Condition": via_cfn}]}))
+    template = ("Resources:\n  Cluster:\n    Type: AWS::ECS::Cluster\n    Properties:\n"
+                "      ClusterName: web\n      Configuration:\n"
+                "        ManagedStorageConfiguration:\n"
+                f"          FargateEphemeralStorageKmsKeyId: {key}\n")
+    dev = sim.client("cloudformation", principal="arn:aws:iam::111122223333:user/dev")
+    dev.create_stack(StackName="s", TemplateBody=template)
+    stack = dev.describe_stacks(StackName="s")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    [describe] = [r for r in sim.audit_trail if r["eventName"] == "DescribeKey"
+                  and r["userIdentity"].get("userName") == "dev"]
+    assert describe["userIdentity"]["invokedBy"] == "cloudformation.amazonaws.com"
