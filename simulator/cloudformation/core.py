@@ -51,8 +51,12 @@ class StackCore(Service):
         super().__init__(sim)
         self.stacks: list[Stack] = []
 
-    def _live(self, name_or_id: str) -> Stack | None:
+    def _live(self, name_or_id: str, account: str) -> Stack | None:
+        """The stack of ``account`` a call names: by stack id (deleted ones too), or by name
+        (live ones only), as CloudFormation finds them; stack names are per account."""
         for st in self.stacks:
+            if st.account != account:
+                continue
             if st.stack_id == name_or_id or (st.name == name_or_id and st.deleted is None):
                 return st
         return None
@@ -148,7 +152,7 @@ class StackCore(Service):
         stack of ``account``, so later calls (DescribeStacks, UpdateStack, DeleteStack) find
         it; None when a live stack of that name exists already (the deployment stays
         unnamed)."""
-        if not report.template or self._live(report.stack_name) is not None:
+        if not report.template or self._live(report.stack_name, account) is not None:
             return None
         stack_id = (f"arn:{self.sim.partition}:cloudformation:{self.sim.region}:{account}:"
                     f"stack/{report.stack_name}/"
@@ -199,7 +203,7 @@ class StackCore(Service):
 
     def _exporting(self, account: str) -> list[Stack]:
         return [st for st in self.stacks if st.deleted is None
-                and st.stack_id.split(":")[4] == account and st.report.exports]
+                and st.account == account and st.report.exports]
 
     def export_value(self, account: str, name: str) -> Any:
         """The value a live stack of ``account`` exports as ``name`` (Fn::ImportValue), or
@@ -233,21 +237,21 @@ class StackCore(Service):
         export another stack imports."""
         for name in sorted(changed):
             users = sorted(st.name for st in self.stacks if st.deleted is None
-                           and st.name != stack_name and st.stack_id.split(":")[4] == account
+                           and st.name != stack_name and st.account == account
                            and name in st.report.imports)
             if users:
                 return f"Cannot update export {name} as it is in use by {', '.join(users)}"
         for name in sorted(names):
             users = sorted(st.name for st in self.stacks if st.deleted is None
-                           and st.name != stack_name and st.stack_id.split(":")[4] == account
+                           and st.name != stack_name and st.account == account
                            and name in st.report.imports)
             if users:
                 return (f"Export {name} cannot be deleted as it is in use by "
                         f"{', '.join(users)}")
         return None
 
-    def _updatable(self, name: str) -> Stack:
-        st = self._live(name)
+    def _updatable(self, name: str, account: str) -> Stack:
+        st = self._live(name, account)
         if st is None:
             raise ValidationError(f"Stack [{name}] does not exist")
         if st.status not in UPDATABLE:
@@ -297,8 +301,8 @@ class StackCore(Service):
         st.description = doc.get("Description")
         st.output_descriptions = output_descriptions(doc)
 
-    def _stack(self, name: str) -> Stack:
-        st = self._live(name)
+    def _stack(self, name: str, account: str) -> Stack:
+        st = self._live(name, account)
         if st is None:
             raise ValidationError(f"Stack with id {name} does not exist")
         return st
@@ -310,7 +314,8 @@ class StackCore(Service):
         ref, stack_ref = params["ChangeSetName"], params.get("StackName")
         if ref.startswith("arn:"):
             for st in self.stacks:
-                for cs in st.change_sets if st.deleted is None else ():
+                for cs in st.change_sets if st.deleted is None and st.account == ctx.account \
+                        else ():
                     if cs.change_set_id == ref:
                         self._authorize(ctx, action, st.stack_id)
                         return st, cs
@@ -319,7 +324,7 @@ class StackCore(Service):
         if not stack_ref:
             raise ValidationError("StackName must be specified if ChangeSetName is not "
                                   "specified as an ARN.")
-        found = self._live(stack_ref)
+        found = self._live(stack_ref, ctx.account)
         self._authorize(ctx, action,
                         found.stack_id if found else self._stack_arn(ctx, stack_ref))
         if found is None:

@@ -33,7 +33,7 @@ class ChangeSetOperations(StackCore):
         https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html"""
         name, cs_name = params["StackName"], params["ChangeSetName"]
         kind = params.get("ChangeSetType") or "UPDATE"
-        st = self._live(name)
+        st = self._live(name, ctx.account)
         self._authorize(ctx, "CreateChangeSet",
                         st.stack_id if st else self._stack_arn(ctx, name))
         if kind == "IMPORT":
@@ -91,7 +91,7 @@ class ChangeSetOperations(StackCore):
         return cs.describe()
 
     def ListChangeSets(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-        st = self._live(params["StackName"])
+        st = self._live(params["StackName"], ctx.account)
         self._authorize(ctx, "ListChangeSets",
                         st.stack_id if st else self._stack_arn(ctx, params["StackName"]))
         if st is None:
@@ -153,7 +153,7 @@ class ChangeSetOperations(StackCore):
             self._authorize(ctx, "GetTemplate", self._stack_arn(ctx, name))
             if name is None:
                 raise ValidationError("Either StackName or ChangeSetName must be specified.")
-            st = self._stack(name)
+            st = self._stack(name, ctx.account)
             if st.status == "REVIEW_IN_PROGRESS":
                 raise ValidationError(f"fargate-sim: stack {name} is in REVIEW_IN_PROGRESS "
                                       "state and has no template until a change set is "

@@ -21,7 +21,13 @@ from simulator.cloudformation.core import (
     ValidationError,
 )
 from simulator.cloudformation.ops_change_sets import ChangeSetOperations
-from simulator.cloudformation.stack import CLOUDFORMATION, ResourceOutcome, delete_made, deploy
+from simulator.cloudformation.stack import (
+    CLOUDFORMATION,
+    ResourceOutcome,
+    delete_made,
+    deploy,
+    retarget,
+)
 from simulator.cloudformation.stack_record import (  # state saved before names service.Stack
     Stack,
     template_summary,
@@ -42,7 +48,7 @@ class CloudFormationService(ChangeSetOperations):
         name = params["StackName"]
         stack_id = self._new_stack_id(ctx, name)
         self._authorize(ctx, "CreateStack", stack_id)
-        if self._live(name) is not None:
+        if self._live(name, ctx.account) is not None:
             raise AlreadyExists(f"Stack [{name}] already exists")
         text, doc = self._template(params)
         self._check_capabilities(doc, params)
@@ -66,10 +72,10 @@ class CloudFormationService(ChangeSetOperations):
         """Turn termination protection on or off.
         https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateTerminationProtection.html"""
         name = params["StackName"]
-        found = self._live(name)
+        found = self._live(name, ctx.account)
         self._authorize(ctx, "UpdateTerminationProtection",
                         found.stack_id if found else self._stack_arn(ctx, name))
-        st = self._stack(name)
+        st = self._stack(name, ctx.account)
         if st.deleted is not None:
             raise ValidationError(f"Stack with id {name} does not exist")
         st.termination_protection = bool(params["EnableTerminationProtection"])
@@ -80,9 +86,9 @@ class CloudFormationService(ChangeSetOperations):
         updated in place or replaced, a failure rolls it back (simulator.cloudformation.update).
         https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStack.html"""
         name = params["StackName"]
-        st = self._live(name)
+        st = self._live(name, ctx.account)
         self._authorize(ctx, "UpdateStack", st.stack_id if st else self._stack_arn(ctx, name))
-        st = self._updatable(name)
+        st = self._updatable(name, ctx.account)
         text, doc = self._template(params, st)
         self._check_capabilities(doc, params)
         given = self._given(params, st)
@@ -98,7 +104,7 @@ class CloudFormationService(ChangeSetOperations):
         disabled) back: to its last complete state, or, having none, delete what it made.
         https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_RollbackStack.html"""
         name = params["StackName"]
-        st = self._live(name)
+        st = self._live(name, ctx.account)
         self._authorize(ctx, "RollbackStack", st.stack_id if st else self._stack_arn(ctx, name))
         if st is None:
             raise ValidationError(f"Stack [{name}] does not exist")
@@ -156,7 +162,7 @@ class CloudFormationService(ChangeSetOperations):
         wanted = set(params.get("StackStatusFilter") or [])
         out = []
         for st in reversed(self.stacks):
-            if wanted and st.status not in wanted:
+            if st.account != ctx.account or (wanted and st.status not in wanted):
                 continue
             item: dict[str, Any] = {
                 "StackId": st.stack_id, "StackName": st.name, "CreationTime": st.created,
@@ -173,7 +179,7 @@ class CloudFormationService(ChangeSetOperations):
     def ListStackResources(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Summaries of a stack's resources (a deleted stack's, by its stack id)."""
         self._authorize(ctx, "ListStackResources", self._stack_arn(ctx, params["StackName"]))
-        st = self._stack(params["StackName"])
+        st = self._stack(params["StackName"], ctx.account)
         out = []
         for r in st.made():
             res = st.resource(r)
@@ -192,23 +198,25 @@ class CloudFormationService(ChangeSetOperations):
         name = params.get("StackName")
         self._authorize(ctx, "GetTemplateSummary", self._stack_arn(ctx, name))
         if name is not None:
-            st = self._stack(name)
+            st = self._stack(name, ctx.account)
             _, doc = self._template({"UsePreviousTemplate": True}, st)
         else:
             _, doc = self._template(params)
         return template_summary(doc)
 
     def _retarget(self, ctx: CallContext, st: Stack, role_arn: str | None) -> None:
-        """Deletions as the service role the call names (the documented way out when the
-        stack's role is gone or cannot delete): every client the stack's resources were
-        made through calls as that role's session from now on."""
+        """Deletions as CloudFormation makes them: as the service role the call names (the
+        documented way out when the stack's role is gone or cannot delete), the stack's own
+        role, or, for a stack without one, with the deleting caller's own credentials."""
+        if role_arn is None and st.role_arn is None:  # the caller's own credentials
+            retarget(st.report.client_sets, dataclasses.replace(
+                ctx.caller, invoked_by=CLOUDFORMATION, called_via=CLOUDFORMATION))
+            return
         if role_arn is None or role_arn == st.role_arn:
             return
         principal = dataclasses.replace(self.sim.principal(self._acting_as(ctx, role_arn)),
                                         invoked_by=CLOUDFORMATION)
-        for clients in st.report.client_sets:
-            for client in clients.values():
-                client.act_as(principal)
+        retarget(st.report.client_sets, principal)
         st.role_arn = role_arn
 
     def ListExports(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -228,7 +236,7 @@ class CloudFormationService(ChangeSetOperations):
         if self.export_value(ctx.account, name) is None:
             raise ValidationError(f"Export '{name}' does not exist.")
         users = [st.name for st in self.stacks if st.deleted is None
-                 and st.stack_id.split(":")[4] == ctx.account and name in st.report.imports]
+                 and st.account == ctx.account and name in st.report.imports]
         if not users:
             # AWS's words (as a recorded aws cloudformation list-imports transcript shows).
             raise ValidationError(f"Export '{name}' is not imported by any stack.")
@@ -238,8 +246,9 @@ class CloudFormationService(ChangeSetOperations):
         name = params.get("StackName")
         self._authorize(ctx, "DescribeStacks", self._stack_arn(ctx, name))
         if name is None:
-            return {"Stacks": [s.to_output() for s in self.stacks if s.deleted is None]}
-        st = self._live(name)
+            return {"Stacks": [s.to_output() for s in self.stacks
+                               if s.deleted is None and s.account == ctx.account]}
+        st = self._live(name, ctx.account)
         if st is None:
             raise ValidationError(f"Stack with id {name} does not exist")
         return {"Stacks": [st.to_output()]}
@@ -255,10 +264,10 @@ class CloudFormationService(ChangeSetOperations):
             # PhysicalResourceId." (the page above)
             raise ValidationError("Either StackName or PhysicalResourceId must be specified.")
         if name is not None:
-            stacks = [self._stack(name)]
+            stacks = [self._stack(name, ctx.account)]
         else:
-            stacks = [st for st in self.stacks
-                      if any(r.physical_id == physical for r in st.report.resources)]
+            stacks = [st for st in self.stacks if st.account == ctx.account
+                      and any(r.physical_id == physical for r in st.report.resources)]
             if not stacks:
                 raise ValidationError(f"Stack for {physical} does not exist")
         logical = params.get("LogicalResourceId")
@@ -271,7 +280,7 @@ class CloudFormationService(ChangeSetOperations):
                               ) -> dict[str, Any]:
         """One resource of a stack, by its logical id."""
         self._authorize(ctx, "DescribeStackResource", self._stack_arn(ctx, params["StackName"]))
-        st = self._stack(params["StackName"])
+        st = self._stack(params["StackName"], ctx.account)
         for r in st.made():
             if r.logical_id == params["LogicalResourceId"]:
                 out = st.resource(r)
@@ -284,11 +293,11 @@ class CloudFormationService(ChangeSetOperations):
         """The stack's events, newest first: the stack's and each resource's status
         changes as the deployment made them (all at the one simulated instant it ran)."""
         self._authorize(ctx, "DescribeStackEvents", self._stack_arn(ctx, params["StackName"]))
-        st = self._stack(params["StackName"])
+        st = self._stack(params["StackName"], ctx.account)
         return {"StackEvents": list(reversed(st.events()))}
 
     def DeleteStack(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-        st = self._live(params["StackName"])
+        st = self._live(params["StackName"], ctx.account)
         self._authorize(ctx, "DeleteStack",
                         st.stack_id if st else self._stack_arn(ctx, params["StackName"]))
         if st is None or st.deleted is not None:
@@ -296,7 +305,7 @@ class CloudFormationService(ChangeSetOperations):
         if st.termination_protection:
             raise ValidationError(f"Stack [{st.name}] cannot be deleted while "
                                   "TerminationProtection is enabled")
-        in_use = self.export_in_use(st.stack_id.split(":")[4], st.name,
+        in_use = self.export_in_use(st.account, st.name,
                                     set(st.report.exports.values()))
         if in_use:  # the stack stays, DELETE_FAILED, naming the importer
             st.status, st.report.reason = "DELETE_FAILED", in_use

@@ -311,13 +311,17 @@ class Run:
         if service not in self.clients:
             from simulator.client import Client
 
-            caller = self._sim.principal(self._principal)
-            own = not (caller.session_arn or "").endswith(f"/{ROLE_SESSION}")
-            caller = dataclasses.replace(caller, invoked_by=CLOUDFORMATION,
-                                         called_via=CLOUDFORMATION if own else None)
-            self.clients[service] = Client(self._sim, self._sim.service(service), caller,
+            self.clients[service] = Client(self._sim, self._sim.service(service), self.caller(),
                                            source_ip=CLOUDFORMATION, user_agent=CLOUDFORMATION)
         return self.clients[service]
+
+    def caller(self) -> Any:
+        """The Principal this deployment's calls are made as (see ``client``)."""
+        caller = self._sim.principal(self._principal)
+        own = not (caller.session_arn or "").endswith(f"/{ROLE_SESSION}")
+        return dataclasses.replace(caller, invoked_by=CLOUDFORMATION,
+                                   called_via=CLOUDFORMATION if own else None)
+
 
     def attribute(self, logical_id: str, name: str) -> Any:
         if logical_id not in self.created:
@@ -414,6 +418,15 @@ class Run:
             if resolved is not NO_VALUE:
                 out[name] = resolved
         return out
+
+
+def retarget(client_sets: list[dict[str, Any]], principal: Any) -> None:
+    """Make every client a stack's resources were made through call as ``principal`` from
+    now on: their delete steps then run as whoever deletes (or updates) the stack, as
+    CloudFormation's do."""
+    for clients in client_sets:
+        for client in clients.values():
+            client.act_as(principal)
 
 
 class _Unknown(str):

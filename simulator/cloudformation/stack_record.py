@@ -51,6 +51,11 @@ class Stack:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(with_defaults(type(self), state))
 
+    @property
+    def account(self) -> str:
+        """The account the stack belongs to (its stack id's)."""
+        return self.stack_id.split(":")[4]
+
     def to_output(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "StackId": self.stack_id, "StackName": self.name, "CreationTime": self.created,

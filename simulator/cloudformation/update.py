@@ -38,6 +38,7 @@ from simulator.cloudformation.stack import (
     failure_reason,
     has_unknown,
     parameter_values,
+    retarget,
 )
 from simulator.cloudformation.template import TemplateError, validate_template
 from simulator.errors import ClientError
@@ -296,6 +297,7 @@ def update(sim: Any, previous: StackReport, template: dict[str, Any], *,
             return _rolled_back(sim, previous, report, reverts, made_new, failed)
         return _left_failed(previous, report, run, doc, superseded, failed)
     events.append((stack_name, "", _STACK, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", None))
+    retarget(previous.client_sets, run.caller())  # the cleanup is this update's caller's
     gone = [(lid, previous.template["Resources"][lid]["Type"], old)
             for lid, old in reversed(list(previous.created.items())) if lid not in run.created]
     for lid, kind, old in [*reversed(superseded), *gone, *previous.leftover]:

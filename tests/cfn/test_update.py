@@ -878,3 +878,29 @@ def test_ecs_key_check_during_a_cloudformation_create_cluster_keeps_the_chain(si
     [describe] = [r for r in sim.audit_trail if r["eventName"] == "DescribeKey"
                   and r["userIdentity"].get("userName") == "dev"]
     assert describe["userIdentity"]["invokedBy"] == "cloudformation.amazonaws.com"
+
+
+def test_stacks_are_per_account_and_deleted_as_whoever_deletes_them(sim):
+    import json
+
+    template = "Resources:\n  C:\n    Type: AWS::ECS::Cluster\n    Properties:\n" \
+               "      ClusterName: web\n"
+    cfn = sim.client("cloudformation")
+    cfn.create_stack(StackName="s", TemplateBody=template)
+    other = sim.client("cloudformation", principal="arn:aws:iam::444455556666:root")
+    assert other.describe_stacks()["Stacks"] == []
+    with pytest.raises(errors.ClientError):
+        other.describe_stacks(StackName="s")
+    other.create_stack(StackName="s", TemplateBody=template)  # its own stack of that name
+    assert len(cfn.list_stacks()["StackSummaries"]) == 1
+    iam = sim.client("iam")
+    iam.create_user(UserName="ops")
+    iam.put_user_policy(UserName="ops", PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["cloudformation:*", "ecs:DeleteCluster"],
+             "Resource": "*"}]}))
+    sim.client("cloudformation", principal="arn:aws:iam::111122223333:user/ops").delete_stack(
+        StackName="s")
+    [delete] = [r for r in sim.audit_trail if r["eventName"] == "DeleteCluster"]
+    assert delete["userIdentity"]["arn"] == "arn:aws:iam::111122223333:user/ops"
+    assert delete["userIdentity"]["invokedBy"] == "cloudformation.amazonaws.com"
