@@ -27,8 +27,9 @@ def global_context(
     aws:username (IAM users only), aws:PrincipalTag/<key> (``tags`` or ``principal.tags``);
     for a service principal aws:PrincipalServiceName and aws:PrincipalIsAWSService instead.
     Request keys: aws:CurrentTime, aws:EpochTime, aws:RequestedRegion, aws:SecureTransport,
-    aws:SourceIp (when given), aws:ViaAWSService (true when ``via_service`` names a service
-    making the call on the caller's behalf), aws:CalledVia (that service).
+    aws:SourceIp (when given), aws:ViaAWSService (true when ``via_service`` or ``called_via``
+    names a service making the call on the caller's behalf), aws:CalledVia (``called_via``:
+    a service that keeps the chain, such as CloudFormation).
     """
     from simulator.iam.request import principal_keys
 
@@ -61,13 +62,13 @@ def global_context(
     if source_ip is not None:
         out["aws:SourceIp"] = source_ip
     out["aws:ViaAWSService"] = bool(via_service or called_via)
-    # aws:CalledVia lists the chain of the few services that keep it (CloudFormation among
-    # them): the first of those is the one the caller called (``called_via``).
-    chain = called_via or (via_service if isinstance(via_service, str) else None)
-    if chain:
-        out["aws:CalledVia"] = [chain]
-        out["aws:CalledViaFirst"] = chain
-        out["aws:CalledViaLast"] = chain
+    # aws:CalledVia lists service principal names (cloudformation.amazonaws.com) of the few
+    # services that keep the chain, not the regional names kms:ViaService holds
+    # (ecs.us-west-2.amazonaws.com): only ``called_via`` goes in it.
+    if called_via:
+        out["aws:CalledVia"] = [called_via]
+        out["aws:CalledViaFirst"] = called_via
+        out["aws:CalledViaLast"] = called_via
     return out
 
 
