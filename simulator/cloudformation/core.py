@@ -41,7 +41,7 @@ InvalidChangeSetStatus = errors.error_class("InvalidChangeSetStatus")
 #: Stack statuses an update may start from
 #: (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html).
 UPDATABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE",
-              "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE", "UPDATE_FAILED")
+             "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE", "UPDATE_FAILED")
 
 
 class StackCore(Service):
@@ -78,8 +78,8 @@ class StackCore(Service):
             return name
         return f"arn:{self.sim.partition}:cloudformation:{ctx.region}:{ctx.account}:stack/{name}/*"
 
-    def _new_stack_id(self, ctx: CallContext, name: str) -> str:
-        return (f"arn:{self.sim.partition}:cloudformation:{ctx.region}:{ctx.account}:"
+    def _new_stack_id(self, region: str, account: str, name: str) -> str:
+        return (f"arn:{self.sim.partition}:cloudformation:{region}:{account}:"
                 f"stack/{name}/{uuid.UUID(int=self.sim.rng.getrandbits(128), version=4)}")
 
     def _template(self, params: dict[str, Any], st: Stack | None = None
@@ -138,10 +138,11 @@ class StackCore(Service):
                 given[key] = p.get("ParameterValue")
         return given
 
-    def _stack_record(self, ctx: CallContext, stack_id: str, name: str, text: str,
+    @staticmethod
+    def _stack_record(now: Any, stack_id: str, name: str, text: str,
                       doc: dict[str, Any], given: dict[str, Any], report: StackReport,
                       tags: list[dict[str, str]]) -> Stack:
-        return Stack(stack_id, name, ctx.now,
+        return Stack(stack_id, name, now,
                      shown_parameters(doc, given),
                      report, report.status, description=doc.get("Description"), tags=tags,
                      output_descriptions=output_descriptions(doc), template_body=text)
@@ -154,14 +155,10 @@ class StackCore(Service):
         unnamed)."""
         if not report.template or self._live(report.stack_name, account) is not None:
             return None
-        stack_id = (f"arn:{self.sim.partition}:cloudformation:{self.sim.region}:{account}:"
-                    f"stack/{report.stack_name}/"
-                    f"{uuid.UUID(int=self.sim.rng.getrandbits(128), version=4)}")
-        doc = report.template
-        st = Stack(stack_id, report.stack_name, self.sim.clock.now(),
-                   shown_parameters(doc, parameters), report, report.status,
-                   description=doc.get("Description"),
-                   output_descriptions=output_descriptions(doc), template_body=text)
+        st = self._stack_record(
+            self.sim.clock.now(), self._new_stack_id(self.sim.region, account,
+                                                     report.stack_name),
+            report.stack_name, text, report.template, parameters, report, [])
         self.stacks.append(st)
         return st
 
@@ -236,19 +233,21 @@ class StackCore(Service):
         """CloudFormation's refusal to take away (``names``) or change (``changed``) an
         export another stack imports."""
         for name in sorted(changed):
-            users = sorted(st.name for st in self.stacks if st.deleted is None
-                           and st.name != stack_name and st.account == account
-                           and name in st.report.imports)
+            users = self._importers(account, name, but=stack_name)
             if users:
                 return f"Cannot update export {name} as it is in use by {', '.join(users)}"
         for name in sorted(names):
-            users = sorted(st.name for st in self.stacks if st.deleted is None
-                           and st.name != stack_name and st.account == account
-                           and name in st.report.imports)
+            users = self._importers(account, name, but=stack_name)
             if users:
                 return (f"Export {name} cannot be deleted as it is in use by "
                         f"{', '.join(users)}")
         return None
+
+    def _importers(self, account: str, name: str, but: str | None = None) -> list[str]:
+        """The live stacks of ``account`` (other than ``but``) that import export ``name``."""
+        return sorted(st.name for st in self.stacks if st.deleted is None
+                      and st.account == account and st.name != but
+                      and name in st.report.imports)
 
     def _updatable(self, name: str, account: str) -> Stack:
         st = self._live(name, account)

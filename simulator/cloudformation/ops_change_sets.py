@@ -68,7 +68,8 @@ class ChangeSetOperations(StackCore):
         except TemplateError as exc:
             raise ValidationError(str(exc)) from None
         if st is None:
-            st = self._stack_record(ctx, self._new_stack_id(ctx, name), name, "", doc, given,
+            st = self._stack_record(ctx.now, self._new_stack_id(ctx.region, ctx.account, name),
+                                    name, "", doc, given,
                                     StackReport(name, "REVIEW_IN_PROGRESS"), tags)
             st.reviewed = True
             self.stacks.append(st)

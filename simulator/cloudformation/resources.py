@@ -406,11 +406,16 @@ def update_ecs_cluster(clients: Any, logical_id: str, old: dict[str, Any], new: 
             {"CapacityProviders": new.get("CapacityProviders", []),
              "DefaultCapacityProviderStrategy": new.get("DefaultCapacityProviderStrategy", [])}))
     if "Tags" in changed:
-        arn = made.attributes["Arn"]
-        _retag(lambda tags: ecs.tag_resource(resourceArn=arn, tags=tags),
-               lambda keys: ecs.untag_resource(resourceArn=arn, tagKeys=keys),
-               _tags(old, "key", "value"), _tags(new, "key", "value"), "key")
+        _retag_ecs(ecs, made.attributes["Arn"], old, new)
     return made
+
+
+def _retag_ecs(ecs: Any, arn: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """An ECS resource's tags from the old properties' to the new ones' (ECS spells them
+    ``{key, value}``)."""
+    _retag(lambda tags: ecs.tag_resource(resourceArn=arn, tags=tags),
+           lambda keys: ecs.untag_resource(resourceArn=arn, tagKeys=keys),
+           _tags(old, "key", "value"), _tags(new, "key", "value"), "key")
 
 
 def update_ecs_service(clients: Any, logical_id: str, old: dict[str, Any], new: dict[str, Any],
@@ -418,19 +423,16 @@ def update_ecs_service(clients: Any, logical_id: str, old: dict[str, Any], new: 
     """What UpdateService takes changes in place (a new task definition, count, network or
     platform is a new deployment); tags through TagResource."""
     ecs = clients("ecs")
-    changed = changed_properties(old, new) - {"Tags"}
+    changed = changed_properties(old, new)
     members = {m.lower() for m in service_model("ecs").operation_model(
         "UpdateService").input_shape.members}
-    update = {k: new[k] for k in changed if k.lower() in members and k in new}
+    update = {k: new[k] for k in changed - {"Tags"} if k.lower() in members and k in new}
     cluster = old.get("Cluster", "default")
     if update:
         ecs.update_service(cluster=cluster, service=made.attributes["Name"],
                            **api_params("ecs", "UpdateService", update))
-    if "Tags" in changed_properties(old, new):
-        arn = made.physical_id
-        _retag(lambda tags: ecs.tag_resource(resourceArn=arn, tags=tags),
-               lambda keys: ecs.untag_resource(resourceArn=arn, tagKeys=keys),
-               _tags(old, "key", "value"), _tags(new, "key", "value"), "key")
+    if "Tags" in changed:
+        _retag_ecs(ecs, made.physical_id, old, new)
     return made
 
 

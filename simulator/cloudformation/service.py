@@ -12,7 +12,6 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStac
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, ClassVar
 
 from simulator import errors
@@ -22,8 +21,8 @@ from simulator.cloudformation.core import (
 )
 from simulator.cloudformation.ops_change_sets import ChangeSetOperations
 from simulator.cloudformation.stack import (
-    CLOUDFORMATION,
     ResourceOutcome,
+    as_cloudformation,
     delete_made,
     deploy,
     retarget,
@@ -46,7 +45,7 @@ class CloudFormationService(ChangeSetOperations):
 
     def CreateStack(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["StackName"]
-        stack_id = self._new_stack_id(ctx, name)
+        stack_id = self._new_stack_id(ctx.region, ctx.account, name)
         self._authorize(ctx, "CreateStack", stack_id)
         if self._live(name, ctx.account) is not None:
             raise AlreadyExists(f"Stack [{name}] already exists")
@@ -60,7 +59,7 @@ class CloudFormationService(ChangeSetOperations):
                             principal=caller, rollback=rollback)
         except TemplateError as exc:
             raise ValidationError(str(exc)) from None
-        st = self._stack_record(ctx, stack_id, name, text, doc, given, report,
+        st = self._stack_record(ctx.now, stack_id, name, text, doc, given, report,
                                 list(params.get("Tags") or []))
         st.role_arn = params.get("RoleARN")
         st.termination_protection = bool(params.get("EnableTerminationProtection"))
@@ -209,14 +208,12 @@ class CloudFormationService(ChangeSetOperations):
         documented way out when the stack's role is gone or cannot delete), the stack's own
         role, or, for a stack without one, with the deleting caller's own credentials."""
         if role_arn is None and st.role_arn is None:  # the caller's own credentials
-            retarget(st.report.client_sets, dataclasses.replace(
-                ctx.caller, invoked_by=CLOUDFORMATION, called_via=CLOUDFORMATION))
+            retarget(st.report.client_sets, as_cloudformation(ctx.caller))
             return
         if role_arn is None or role_arn == st.role_arn:
             return
-        principal = dataclasses.replace(self.sim.principal(self._acting_as(ctx, role_arn)),
-                                        invoked_by=CLOUDFORMATION)
-        retarget(st.report.client_sets, principal)
+        retarget(st.report.client_sets,
+                 as_cloudformation(self.sim.principal(self._acting_as(ctx, role_arn))))
         st.role_arn = role_arn
 
     def ListExports(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -235,8 +232,7 @@ class CloudFormationService(ChangeSetOperations):
         name = params["ExportName"]
         if self.export_value(ctx.account, name) is None:
             raise ValidationError(f"Export '{name}' does not exist.")
-        users = [st.name for st in self.stacks if st.deleted is None
-                 and st.account == ctx.account and name in st.report.imports]
+        users = self._importers(ctx.account, name)
         if not users:
             # AWS's words (as a recorded aws cloudformation list-imports transcript shows).
             raise ValidationError(f"Export '{name}' is not imported by any stack.")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulator.client import Client
 from simulator.cloudformation.resources import HANDLERS, Created, canonical
 from simulator.cloudformation.template import (
     NO_VALUE,
@@ -23,6 +24,7 @@ from simulator.cloudformation.template import (
     validate_template,
 )
 from simulator.errors import ClientError
+from simulator.iam.principal import Principal
 
 #: Who makes a stack's calls, in CloudTrail's and IAM's words, and the session name it
 #: assumes a stack's service role in (``assumed-role/ROLE/AWSCloudFormation``).
@@ -309,18 +311,13 @@ class Run:
         caller's own credentials (CloudTrail's invokedBy and source cloudformation.amazonaws.com,
         IAM's aws:ViaAWSService and aws:CalledVia) or as the stack's service role session."""
         if service not in self.clients:
-            from simulator.client import Client
-
             self.clients[service] = Client(self._sim, self._sim.service(service), self.caller(),
                                            source_ip=CLOUDFORMATION, user_agent=CLOUDFORMATION)
         return self.clients[service]
 
-    def caller(self) -> Any:
+    def caller(self) -> Principal:
         """The Principal this deployment's calls are made as (see ``client``)."""
-        caller = self._sim.principal(self._principal)
-        own = not (caller.session_arn or "").endswith(f"/{ROLE_SESSION}")
-        return dataclasses.replace(caller, invoked_by=CLOUDFORMATION,
-                                   called_via=CLOUDFORMATION if own else None)
+        return as_cloudformation(self._sim.principal(self._principal))
 
 
     def attribute(self, logical_id: str, name: str) -> Any:
@@ -418,6 +415,15 @@ class Run:
             if resolved is not NO_VALUE:
                 out[name] = resolved
         return out
+
+
+def as_cloudformation(caller: Principal) -> Principal:
+    """``caller`` as CloudFormation calls for a stack: a service role's session
+    (``assumed-role/ROLE/AWSCloudFormation``) with invokedBy, or the caller's own credentials
+    by forward access, which IAM also sees as aws:ViaAWSService and aws:CalledVia."""
+    own = not (caller.session_arn or "").endswith(f"/{ROLE_SESSION}")
+    return dataclasses.replace(caller, invoked_by=CLOUDFORMATION,
+                               called_via=CLOUDFORMATION if own else None)
 
 
 def retarget(client_sets: list[dict[str, Any]], principal: Any) -> None:

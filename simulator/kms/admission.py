@@ -330,6 +330,14 @@ def require_state(key: KmsKey, states: str | None) -> None:
     raise errors.KMSInvalidStateException(f"{key.arn} is in state {state}.")
 
 
+def require_origin(key: KmsKey, origin: str, explanation: str) -> None:
+    """AWS's refusal of a key whose material has another origin (recorded for rotation)."""
+    if key.origin != origin:
+        raise errors.UnsupportedOperationException(
+            f"{key.arn} origin is {key.origin} which is not valid for this operation.",
+            explanation=explanation)
+
+
 def require_usage(key: KmsKey, rule: Rule, operation: str) -> None:
     """Raise AWS's error when the key's usage (or type) cannot do ``operation``."""
     if rule.usage is not None and key.key_usage != rule.usage:

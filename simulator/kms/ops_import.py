@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap_with_padding
 
 from simulator import errors
+from simulator.kms.admission import require_origin
 from simulator.kms.core import KmsCore
 from simulator.kms.keys import ENABLED, PENDING_IMPORT, KeyMaterial, KmsKey
 from simulator.service import CallContext
@@ -94,13 +95,8 @@ class ImportOperations(KmsCore):
     def _external(self, ctx: CallContext, params: dict[str, Any]) -> KmsKey:
         key = self.admit(ctx, params).key
         assert key is not None
-        if key.origin != "EXTERNAL":
-            # The sentence AWS gives other operations a key of the wrong origin refuses
-            # (recorded for rotation); the simulator's reason beside it.
-            raise errors.UnsupportedOperationException(
-                f"{key.arn} origin is {key.origin} which is not valid for this operation.",
-                explanation="key material can be imported only into a KMS key created with "
-                            "Origin EXTERNAL")
+        require_origin(key, "EXTERNAL", "key material can be imported only into a KMS key "
+                                        "created with Origin EXTERNAL")
         return key
 
     def GetParametersForImport(self, ctx: CallContext, params: dict[str, Any]

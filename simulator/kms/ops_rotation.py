@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from simulator import errors
+from simulator.kms.admission import require_origin
 from simulator.kms.core import KmsCore
 from simulator.kms.keys import PENDING_DELETION, KmsKey
 from simulator.service import CallContext
@@ -34,11 +35,7 @@ class RotationOperations(KmsCore):
         # material with the origin sentence (both recorded from AWS).
         if not key.symmetric_encryption:
             raise errors.UnsupportedOperationException("", explanation=ROTATION_ONLY_SYMMETRIC)
-        if key.origin != "AWS_KMS":
-            raise errors.UnsupportedOperationException(
-                f"{key.arn} origin is {key.origin} which is not valid for this operation.",
-                explanation=ROTATION_ONLY_SYMMETRIC,
-            )
+        require_origin(key, "AWS_KMS", ROTATION_ONLY_SYMMETRIC)
         return key
 
     def _key(self, ctx: CallContext, params: dict[str, Any],
