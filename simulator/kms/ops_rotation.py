@@ -48,12 +48,14 @@ class RotationOperations(KmsCore):
         """Rotate automatically every RotationPeriodInDays (90-2560, default 365)."""
         days = params.get("RotationPeriodInDays") or DEFAULT_ROTATION_DAYS
         key = self._rotatable(ctx, params, extra={"kms:RotationPeriodInDays": days})
-        key.rotation_period_days = days
         if not key.rotation_enabled or key.next_rotation is None:
             key.next_rotation = ctx.now + timedelta(days=days)
         else:
+            # A new period counts from the last rotation (or from when rotation was enabled),
+            # which the old period gives; a date already past means rotate now.
             last = key.next_rotation - timedelta(days=key.rotation_period_days)
             key.next_rotation = max(last + timedelta(days=days), ctx.now)
+        key.rotation_period_days = days
         key.rotation_enabled = True
         self.schedule_rotation(key)
         key.changed()
@@ -121,4 +123,4 @@ class RotationOperations(KmsCore):
                 item["RotationType"] = m.rotation_type
             return item
 
-        return self.paginate("ListKeyRotations", materials, params, render, 100)
+        return self.paginate("ListKeyRotations", materials, params, render)

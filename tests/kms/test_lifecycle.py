@@ -157,6 +157,20 @@ def test_automatic_rotation_on_the_simulated_clock(sim, kms, key):
     assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is False
 
 
+def test_changing_the_rotation_period_moves_the_next_rotation_date(sim, kms, key):
+    """A new RotationPeriodInDays counts from the last rotation (here, from enabling)."""
+    kms.enable_key_rotation(KeyId=key["KeyId"], RotationPeriodInDays=365)
+    start = sim.clock.now()
+    sim.clock.advance(10 * DAY)
+    kms.enable_key_rotation(KeyId=key["KeyId"], RotationPeriodInDays=180)
+    status = kms.get_key_rotation_status(KeyId=key["KeyId"])
+    assert status["RotationPeriodInDays"] == 180
+    assert status["NextRotationDate"] == start + timedelta(days=180)
+    kms.enable_key_rotation(KeyId=key["KeyId"], RotationPeriodInDays=400)
+    status = kms.get_key_rotation_status(KeyId=key["KeyId"])
+    assert status["NextRotationDate"] == start + timedelta(days=400)
+
+
 def test_an_automatic_rotation_is_a_cloudtrail_service_event_when_it_falls_due(sim, kms, key):
     """RotateKey, by "AWS Internal", at day 90 and day 180, each naming the material it
     replaced and the new one, though nobody used the key in between."""
