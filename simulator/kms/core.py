@@ -58,8 +58,22 @@ class KmsMarkers:
         return paging.packed_token(position)
 
     def size(self, limit: int | None, default: int | None) -> int:
-        """Limit, or the operation's default."""
+        """Limit, or the operation's default (``KmsCore.paginate`` caps it at the maximum)."""
         return limit or default or 100
+
+
+#: Each listing's documented Limit: "If you include a value, it must be between 1 and N,
+#: inclusive. If you do not include a value, it defaults to D." (the operation's page in
+#: https://docs.aws.amazon.com/kms/latest/APIReference/). The model allows 1-1000 for all.
+LIST_LIMITS: dict[str, tuple[int, int]] = {  # operation: (default, maximum)
+    "ListAliases": (50, 100),
+    "ListGrants": (50, 100),
+    "ListRetirableGrants": (50, 100),
+    "ListKeys": (100, 1000),
+    "ListKeyPolicies": (100, 1000),
+    "ListKeyRotations": (100, 1000),
+    "ListResourceTags": (50, 50),
+}
 
 
 MARKERS = KmsMarkers()
@@ -395,12 +409,20 @@ class KmsCore(Service):
     @staticmethod
     def paginate(
         operation: str, items: list[T], params: dict[str, Any], render: Callable[[T], Any],
-        default_limit: int, key: Callable[[T], Any] | None = None,
+        key: Callable[[T], Any] | None = None,
     ) -> dict[str, Any]:
         """A page of ``items`` with AWS's Limit / Marker / NextMarker / Truncated (``key``
-        names an item across pages; its rendered form by default)."""
+        names an item across pages; its rendered form by default).
+
+        A Limit above the operation's documented maximum returns that maximum and a
+        NextMarker: the model accepts up to 1000 everywhere, and KMS "might return fewer"
+        than Limit, so a client asking for more still pages through everything."""
+        default, maximum = LIST_LIMITS[operation]
+        limit = params.get("Limit")
+        if limit is not None and limit > maximum:
+            params = {**params, "Limit": maximum}
         return paging.page("kms", operation, items, params, MARKERS,
-                           default_limit=default_limit, render=render, key=key)
+                           default_limit=default, render=render, key=key)
 
     @staticmethod
     def tags_in(tags: Iterable[dict[str, str]] | None) -> dict[str, str]:

@@ -122,7 +122,7 @@ class AliasOperations(KmsCore):
             key, _ = self.resolve_key(ctx, params["KeyId"], aliases=False)
             items = [a for a in items if a.target_key_id == key.key_id]
         items = [a for a in items if a.target_key_id in self.keys]
-        return self.paginate("ListAliases", items, params, Alias.entry, 50, _alias_arn)
+        return self.paginate("ListAliases", items, params, Alias.entry, _alias_arn)
 
 
 def _alias_arn(alias: Alias) -> str:

@@ -248,7 +248,7 @@ class GrantOperations(KmsCore):
             if (grant_id is None or g.grant_id == grant_id)
             and (grantee is None or (g.grantee == grantee and g.grantee_is_service == by_service))
         ]
-        return self.paginate("ListGrants", items, params, Grant.entry, 50, _grant_id)
+        return self.paginate("ListGrants", items, params, Grant.entry, _grant_id)
 
     def ListRetirableGrants(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Grants whose RetiringPrincipal is the given principal (IAM policy decides), or
@@ -260,7 +260,7 @@ class GrantOperations(KmsCore):
             _service_filter_caller(ctx, params, "RetiringServicePrincipal")
         self.admit(ctx, params, authorize=not by_service)
         items = self.grants.retirable_by(retiring, service=by_service)
-        return self.paginate("ListRetirableGrants", items, params, Grant.entry, 50, _grant_id)
+        return self.paginate("ListRetirableGrants", items, params, Grant.entry, _grant_id)
 
     def RetireGrant(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Delete a grant as its retiring principal, or its grantee if it allows RetireGrant.

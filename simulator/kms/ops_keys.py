@@ -155,7 +155,7 @@ class KeyOperations(KmsCore):
         self.admit(ctx, params)
         keys = [k for k in list(self.keys.values()) if k.account == ctx.account and self.touch(k)]
         return self.paginate(
-            "ListKeys", keys, params, lambda k: {"KeyId": k.key_id, "KeyArn": k.arn}, 100
+            "ListKeys", keys, params, lambda k: {"KeyId": k.key_id, "KeyArn": k.arn}
         )
 
     def UpdateKeyDescription(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -253,7 +253,7 @@ class KeyOperations(KmsCore):
     def ListKeyPolicies(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Always ``["default"]``: a key has exactly one policy."""
         self._admitted(ctx, params)
-        return self.paginate("ListKeyPolicies", [POLICY_NAME], params, str, 100)
+        return self.paginate("ListKeyPolicies", [POLICY_NAME], params, str)
 
     @staticmethod
     def _policy_name(params: dict[str, Any]) -> None:
@@ -292,5 +292,5 @@ class KeyOperations(KmsCore):
         key = self._admitted(ctx, params)
         items = sorted(key.tags.items())
         return self.paginate(
-            "ListResourceTags", items, params, lambda kv: {"TagKey": kv[0], "TagValue": kv[1]}, 50
+            "ListResourceTags", items, params, lambda kv: {"TagKey": kv[0], "TagValue": kv[1]}
         )

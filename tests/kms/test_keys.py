@@ -9,7 +9,7 @@ import pytest
 
 from simulator import errors
 from simulator.kms.keypolicy import default_policy
-from tests.kms.conftest import ACCOUNT, OTHER, REGION, explanation_of
+from tests.kms.conftest import ACCOUNT, APP_ROLE, OTHER, REGION, explanation_of
 
 
 def test_create_key_defaults(kms):
@@ -153,6 +153,37 @@ def test_list_keys_is_per_account_and_paginates(sim, kms):
     with pytest.raises(errors.ClientError) as info:
         kms.list_keys(Marker="bogus")
     assert info.value.code == "InvalidMarkerException"
+
+
+def test_each_listings_limits_are_the_ones_its_api_page_documents():
+    """LIST_LIMITS holds each operation's "between 1 and N" and "defaults to D" (botocore
+    carries the API reference's text; its model says 1000 for every one)."""
+    import botocore.session
+
+    from simulator.kms.core import LIST_LIMITS
+
+    model = botocore.session.get_session().get_service_model("kms")
+    for operation, (default, maximum) in LIST_LIMITS.items():
+        doc = model.operation_model(operation).input_shape.members["Limit"].documentation
+        text = re.sub(r"<[^>]+>", "", doc)
+        assert f"between 1 and {maximum}, inclusive" in text, operation
+        assert f"defaults to {default}" in text, operation
+
+
+def test_a_limit_above_the_maximum_returns_the_maximum_and_a_marker(sim, kms, key):
+    """ListGrants documents 1-100: Limit=1000 gives 100 grants, Truncated, then the rest;
+    no Limit gives the default 50."""
+    ids = []
+    for _ in range(120):
+        sim.clock.advance(0.1)  # within CreateGrant's request-rate quota
+        ids.append(kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=APP_ROLE,
+                                    Operations=["Decrypt"])["GrantId"])
+    page = kms.list_grants(KeyId=key["KeyId"], Limit=1000)
+    assert len(page["Grants"]) == 100 and page["Truncated"] is True
+    rest = kms.list_grants(KeyId=key["KeyId"], Limit=1000, Marker=page["NextMarker"])
+    assert len(rest["Grants"]) == 20 and rest["Truncated"] is False
+    assert sorted(g["GrantId"] for g in page["Grants"] + rest["Grants"]) == sorted(ids)
+    assert len(kms.list_grants(KeyId=key["KeyId"])["Grants"]) == 50
 
 
 def test_default_key_policy_is_awss_document(kms, key):
