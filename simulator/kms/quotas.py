@@ -35,8 +35,9 @@ REGIONS_20K = frozenset({"us-east-2", "ap-southeast-1", "ap-southeast-2", "ap-no
 #: Grants per key: 50,000 ("Resource quotas",
 #: https://docs.aws.amazon.com/kms/latest/developerguide/resource-limits.html).
 GRANTS_PER_KEY = 50_000
-#: On-demand rotations per key (AWS KMS Developer Guide).
-ON_DEMAND_ROTATIONS_PER_KEY = 10
+#: On-demand rotations per key: "a maximum of 25 times per KMS key" (it was 10 until 2025;
+#: https://docs.aws.amazon.com/kms/latest/developerguide/rotating-keys-on-demand.html).
+ON_DEMAND_ROTATIONS_PER_KEY = 25
 
 #: The rates of the operations with their own quota (the quota carries the operation's name).
 #: Which quota each operation draws is in ``admission.RULES``.

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from simulator import Simulation, errors
+from simulator.kms.quotas import ON_DEMAND_ROTATIONS_PER_KEY
 from tests.ecs.helpers import make_cluster, make_key, register, run
 from tests.kms.conftest import ACCOUNT, explanation_of
 
@@ -313,7 +314,8 @@ CASES: list[tuple[str, Setup | None, str, dict[str, Any], str, str]] = [
      f"Key 'arn:aws:kms:us-west-2:{ACCOUNT}:key/{MISSING_KEY}' does not exist"),
     ("rotate-rsa", key_of(KeySpec="RSA_4096", KeyUsage="ENCRYPT_DECRYPT"),
      "rotate_key_on_demand", {"KeyId": "{key_id}"}, "UnsupportedOperationException", ""),
-    ("rotate-limit", then(key_of(), rotated(10)), "rotate_key_on_demand", {"KeyId": "{key_id}"},
+    ("rotate-limit", then(key_of(), rotated(ON_DEMAND_ROTATIONS_PER_KEY)),
+     "rotate_key_on_demand", {"KeyId": "{key_id}"},
      "LimitExceededException", "The on-demand rotations limit has been reached for the given "
      "keyId. No more on-demand rotations can be performed for this key: {arn}"),
     ("rotate-external-without-material", key_of(Origin="EXTERNAL"), "rotate_key_on_demand",

@@ -235,6 +235,23 @@ def test_on_demand_rotation_quota(sim, kms, key):
         kms.rotate_key_on_demand(KeyId=key["KeyId"])
 
 
+def test_the_default_on_demand_quota_is_the_documented_one(sim, kms, key):
+    """25 on-demand rotations per key, as RotateKeyOnDemand's documentation (botocore) says;
+    the 26th is refused."""
+    import re
+
+    import botocore.session
+
+    doc = botocore.session.get_session().get_service_model("kms").operation_model(
+        "RotateKeyOnDemand").documentation
+    documented = int(re.search(r"maximum of (\d+) times", doc).group(1))  # type: ignore[union-attr]
+    assert sim.service("kms").quotas.on_demand_rotations_per_key == documented == 25
+    for _ in range(documented):
+        kms.rotate_key_on_demand(KeyId=key["KeyId"])
+    with pytest.raises(errors.LimitExceededException):
+        kms.rotate_key_on_demand(KeyId=key["KeyId"])
+
+
 def test_rotation_of_a_disabled_key_is_refused(kms, key):
     kms.disable_key(KeyId=key["KeyId"])
     with pytest.raises(errors.DisabledException):
