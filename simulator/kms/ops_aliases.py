@@ -105,6 +105,14 @@ class AliasOperations(KmsCore):
     def DeleteAlias(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Remove an alias (the key is untouched)."""
         name = params["AliasName"]
+        if not name.startswith("alias/"):
+            # DeleteAlias's own words for a name without the prefix (CreateAlias and
+            # UpdateAlias word it differently); moto records the same answer.
+            raise errors.ValidationException(
+                "Invalid identifier",
+                explanation=f"AliasName {name!r} must be an alias name, alias/<name> "
+                "(https://docs.aws.amazon.com/kms/latest/APIReference/API_DeleteAlias.html)",
+            )
         alias = self._alias(ctx, name)
         key = self.keys[alias.target_key_id]
         self.admit(ctx, params, key=key, validate=lambda _: self.authorizer.authorize_identity(

@@ -85,6 +85,9 @@ def test_alias_lifecycle(sim, kms, key):
         kms.describe_key(KeyId="alias/app")
     with pytest.raises(errors.NotFoundException):
         kms.delete_alias(AliasName="alias/app")
+    with pytest.raises(errors.ValidationException,
+                       match=r"DeleteAlias operation: Invalid identifier$"):
+        kms.delete_alias(AliasName="app")
 
 
 @pytest.mark.parametrize(
