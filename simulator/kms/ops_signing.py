@@ -27,6 +27,21 @@ def _bad_digest(algorithm: str, exc: ValueError) -> errors.ClientError:
     )
 
 
+def _digest(params: dict[str, Any], algorithm: str) -> bool:
+    """Whether Message is a digest (MessageType DIGEST). EXTERNAL_MU is the 64-byte mu of
+    ML-DSA signing (FIPS 204, 6.2), and the simulator's RSA and ECC keys have no such step:
+    a ValidationException (the wording is the simulator's; no AWS answer was recorded)."""
+    kind = params.get("MessageType") or "RAW"
+    if kind == "EXTERNAL_MU":
+        raise errors.ValidationException(
+            f"MessageType EXTERNAL_MU is not valid for signing algorithm {algorithm}.",
+            explanation="EXTERNAL_MU is only for ML_DSA_SHAKE_256 with ML-DSA keys "
+            "(https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html); use RAW "
+            "for a message or DIGEST for its hash",
+        )
+    return kind == "DIGEST"
+
+
 class SigningOperations(KmsCore):
     """GetPublicKey, Sign, Verify, GenerateMac, VerifyMac, DeriveSharedSecret."""
 
@@ -84,7 +99,7 @@ class SigningOperations(KmsCore):
         """Sign a message (RAW) or a digest (DIGEST) with an asymmetric SIGN_VERIFY key."""
         alg = params["SigningAlgorithm"]
         key = self._use(ctx, params, "kms:SigningAlgorithm", alg)
-        digest = params.get("MessageType") == "DIGEST"
+        digest = _digest(params, alg)
         try:
             sig = asymmetric.sign(self._private(key), alg, params["Message"], digest)
         except ValueError as exc:
@@ -95,7 +110,7 @@ class SigningOperations(KmsCore):
         """Verify a signature; an invalid one raises KMSInvalidSignatureException."""
         alg = params["SigningAlgorithm"]
         key = self._use(ctx, params, "kms:SigningAlgorithm", alg)
-        digest = params.get("MessageType") == "DIGEST"
+        digest = _digest(params, alg)
         try:
             ok = asymmetric.verify(
                 self._private(key), alg, params["Message"], params["Signature"], digest

@@ -44,6 +44,20 @@ def test_rsa_pss_sign_digest(kms):
                  SigningAlgorithm="RSASSA_PSS_SHA_256")
 
 
+def test_external_mu_is_refused_for_rsa_and_ecc_keys(kms):
+    """EXTERNAL_MU is ML-DSA's 64-byte mu; an RSA or ECC key does not treat it as RAW."""
+    for spec, alg in (("RSA_2048", "RSASSA_PSS_SHA_256"), ("ECC_NIST_P256", "ECDSA_SHA_256")):
+        md = kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+        mu = bytes(64)
+        with pytest.raises(errors.ValidationException, match="EXTERNAL_MU"):
+            kms.sign(KeyId=md["KeyId"], Message=mu, MessageType="EXTERNAL_MU",
+                     SigningAlgorithm=alg)
+        sig = kms.sign(KeyId=md["KeyId"], Message=mu, SigningAlgorithm=alg)["Signature"]
+        with pytest.raises(errors.ValidationException, match="EXTERNAL_MU"):
+            kms.verify(KeyId=md["KeyId"], Message=mu, Signature=sig, MessageType="EXTERNAL_MU",
+                       SigningAlgorithm=alg)
+
+
 def test_hmac(kms):
     md = kms.create_key(KeySpec="HMAC_384", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
     mac = kms.generate_mac(KeyId=md["KeyId"], Message=b"m", MacAlgorithm="HMAC_SHA_384")["Mac"]
