@@ -216,6 +216,9 @@ class KmsKey:
         }
         if self.deletion_date is not None:
             md["DeletionDate"] = self.deletion_date
+        if self.state == "PendingReplicaDeletion":
+            # "present only when the KeyState of the KMS key is PendingReplicaDeletion"
+            # (KeyMetadata, https://docs.aws.amazon.com/kms/latest/APIReference/API_KeyMetadata.html)
             md["PendingDeletionWindowInDays"] = self.pending_window_days
         if self.origin == "EXTERNAL" and self.materials:
             # Only once material is imported: AWS's DescribeKey of an EXTERNAL key still

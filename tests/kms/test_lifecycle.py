@@ -59,7 +59,9 @@ def test_deletion_waits_its_window_on_the_simulated_clock(sim, kms, key):
     assert out["DeletionDate"] == sim.clock.now() + timedelta(days=7)
     md = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
     assert md["KeyState"] == "PendingDeletion" and md["Enabled"] is False
-    assert md["DeletionDate"] == out["DeletionDate"] and md["PendingDeletionWindowInDays"] == 7
+    assert md["DeletionDate"] == out["DeletionDate"]
+    # only a multi-Region primary waiting for its replicas (PendingReplicaDeletion) has it
+    assert "PendingDeletionWindowInDays" not in md
     for call in _every_crypto_call(kms, key["KeyId"], blob).values():
         with pytest.raises(errors.KMSInvalidStateException, match="pending deletion"):
             call()
