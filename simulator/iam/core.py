@@ -106,12 +106,22 @@ class IamCore(Service):
         self.entities: dict[str, dict[tuple[str, str], Entity]] = {k: {} for k in KINDS}
         self.roles = self.entities["Role"]
         self.users = self.entities["User"]
+        self.groups = self.entities["Group"]
         self.policies: dict[str, ManagedPolicy] = {}
         self._docs_cache: dict[str, tuple[int, list[PolicyDocument]]] = {}
         self._generation = 0
         self._aws_managed_loaded = False
         #: Access keys by AccessKeyId: the signing keys of users (and of account roots).
         self.access_keys: dict[str, AccessKey] = {}
+
+    def restored(self) -> None:
+        """A state saved before groups existed gets an empty table of them, and its entities
+        an empty membership list."""
+        self.groups = self.entities.setdefault("Group", {})
+        for table in self.entities.values():
+            for entity in table.values():
+                if "members" not in vars(entity):
+                    entity.members = []
 
     # -- what other services ask of IAM ----------------------------------------------------
     def _entity_for(self, principal: Principal) -> Entity | None:
@@ -121,8 +131,10 @@ class IamCore(Service):
         return table.get((principal.account, principal.name.lower()))
 
     def identity_policies(self, principal: Principal) -> list[PolicyDocument]:
-        """Inline and attached managed policies of a role or user ([] for roots, services and
-        roles that were never created)."""
+        """Inline and attached managed policies of a role or user, and of each group a user is
+        in ([] for roots, services and roles that were never created): "policies attached to
+        the group ... apply to all users in the group"
+        (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_groups.html)."""
         if principal.kind not in KINDS:
             return []
         key = f"{principal.kind}:{principal.account}:{principal.name.lower()}"
@@ -132,13 +144,29 @@ class IamCore(Service):
         entity = self._entity_for(principal)
         docs: list[PolicyDocument] = []
         if entity is not None:
-            docs.extend(doc for _, doc in entity.inline.values())
-            for arn in entity.attached:
-                pol = self._managed(arn)
-                if pol is not None:
-                    docs.append(pol.document)
+            docs.extend(self.own_policies(entity))
+            for group in self.groups_of(entity):
+                docs.extend(self.own_policies(group))
         self._docs_cache[key] = (self._generation, docs)
         return docs
+
+    def own_policies(self, entity: Entity) -> list[PolicyDocument]:
+        """The entity's own inline and attached managed policies (not its groups')."""
+        docs = [doc for _, doc in entity.inline.values()]
+        for arn in entity.attached:
+            pol = self._managed(arn)
+            if pol is not None:
+                docs.append(pol.document)
+        return docs
+
+    def groups_of(self, user: Entity) -> list[Entity]:
+        """The groups ``user`` is in (none for a role or a group), by name."""
+        if user.kind != "User":
+            return []
+        name = user.name.lower()
+        return sorted((g for (account, _), g in self.groups.items()
+                       if account == user.account and name in (m.lower() for m in g.members)),
+                      key=lambda g: g.name.lower())
 
     def permissions_boundary(self, principal: Principal) -> PolicyDocument | None:
         """The permissions boundary of a role or user, or None."""

@@ -1,14 +1,15 @@
-"""Role and user operations, written once for every entity kind.
+"""Role, user and group operations, written once for every entity kind.
 
-Roles and users share most of IAM's API: create, get, delete and list them; put, get,
+Roles, users and groups share most of IAM's API: create, get, delete and list them; put, get,
 delete and list their inline policies; attach, detach and list managed policies; set and
 remove a permissions boundary; tag, untag and list tags. Each of those is one step below,
 marked ``@entity_operation("Put{Kind}Policy")``: ``{Kind}`` stands for the kind, so the step
-serves PutRolePolicy and PutUserPolicy. ``install`` gives ``EntityOperations`` one handler per
-step and kind, named as botocore names the operation, whose docstring is the step's (``{noun}``
-read as "role" or "user") and the operation's API Reference page. What differs between kinds
-(request members, ARN type, AWS's wording, quotas) is the kind's row of ``state.KINDS``.
-Role-only operations (UpdateAssumeRolePolicy) are plain methods.
+serves PutRolePolicy, PutUserPolicy and PutGroupPolicy. ``install`` gives ``EntityOperations``
+one handler per step and kind where botocore's IAM model has that operation (groups have no
+tags nor boundary), named as botocore names it, whose docstring is the step's (``{noun}`` read
+as "role", "user" or "group") and the operation's API Reference page. What differs between
+kinds (request members, ARN type, AWS's wording, quotas) is the kind's row of ``state.KINDS``.
+Operations of one kind (UpdateAssumeRolePolicy, GetGroup, AddUserToGroup) are plain methods.
 """
 
 from __future__ import annotations
@@ -35,7 +36,17 @@ from simulator.iam.core import (
     parse,
 )
 from simulator.iam.principal import unique_id
-from simulator.iam.state import KINDS, ROLE, Entity, EntityKind, tags_out
+from simulator.iam.state import (
+    GROUP,
+    GROUPS_PER_USER,
+    KINDS,
+    ROLE,
+    USER,
+    Entity,
+    EntityKind,
+    tags_out,
+)
+from simulator.models import service_model
 from simulator.service import CallContext
 
 Params = dict[str, Any]
@@ -125,9 +136,21 @@ class EntityOperations(IamCore):
 
     @entity_operation("Delete{Kind}")
     def _delete(self, kind: EntityKind, ctx: CallContext, params: Params) -> Response:
-        """Delete a {noun} that has no attached or inline policies (nor access keys) left;
-        DeleteConflict otherwise."""
+        """Delete a {noun} that has no attached or inline policies (nor access keys, nor
+        group memberships) left; DeleteConflict otherwise."""
         entity = self._target(kind, ctx, params)
+        # "Cannot delete entity, must remove users from group first." is IAM's answer both to
+        # DeleteGroup of a group with users and to DeleteUser of a user in a group (as
+        # recorded by clients tested against IAM, e.g. a Java SDK test asserting it for
+        # deleteUser); https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeleteGroup.html
+        # and API_DeleteUser.html list group memberships among what must go first.
+        held = entity.members or [g.name for g in self.groups_of(entity)]
+        if held:
+            raise DeleteConflict(
+                "Cannot delete entity, must remove users from group first.",
+                explanation=(f"users in group {entity.name}: " if kind is GROUP else
+                             f"user {entity.name} is in groups: ") + ", ".join(held),
+            )
         # IAM's words, as its answers quoted in public issues show: "Cannot delete entity, must
         # detach all policies first." (managed policies still attached), "... must delete
         # policies first." (inline policies), "... must delete access keys first."; the checks
@@ -328,6 +351,87 @@ class EntityOperations(IamCore):
         self._changed()
         return {}
 
+    # -- groups only -----------------------------------------------------------------------
+    def GetGroup(self, ctx: CallContext, params: Params) -> Response:
+        """Describe a group and list its users (paged by Marker and MaxItems).
+
+        https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetGroup.html
+        """
+        group = self._target(GROUP, ctx, params)
+        users = [self._entity(ctx, USER, name) for name in group.members]
+        page = self.paginate("GetGroup", [u.to_output(full=False) for u in users], params)
+        return {"Group": group.to_output(), **page}
+
+    def _membership(self, ctx: CallContext, params: Params) -> tuple[Entity, Entity]:
+        """The group and the user a membership request names, once the caller may change
+        the group (the resource of AddUserToGroup and RemoveUserFromGroup)."""
+        group = self._target(GROUP, ctx, params)
+        return group, self._entity(ctx, USER, params["UserName"])
+
+    def AddUserToGroup(self, ctx: CallContext, params: Params) -> Response:
+        """Add a user to a group: the group's policies then apply to the user's requests
+        (adding a member again changes nothing; a user may be in at most 10 groups).
+
+        https://docs.aws.amazon.com/IAM/latest/APIReference/API_AddUserToGroup.html
+        """
+        group, user = self._membership(ctx, params)
+        if any(m.lower() == user.name.lower() for m in group.members):
+            return {}
+        if len(self.groups_of(user)) >= GROUPS_PER_USER:
+            raise LimitExceeded(
+                f"Cannot exceed quota for GroupsPerUser: {GROUPS_PER_USER}",
+                explanation=f"user {user.name} is in {GROUPS_PER_USER} groups already "
+                "(the quota's wording is the simulator's, by the pattern of IAM's others)",
+            )
+        group.members.append(user.name)
+        self._changed()
+        return {}
+
+    def RemoveUserFromGroup(self, ctx: CallContext, params: Params) -> Response:
+        """Remove a user from a group; NoSuchEntity when the user is not in it.
+
+        https://docs.aws.amazon.com/IAM/latest/APIReference/API_RemoveUserFromGroup.html
+        """
+        group, user = self._membership(ctx, params)
+        kept = [m for m in group.members if m.lower() != user.name.lower()]
+        if len(kept) == len(group.members):
+            # moto's words for it; no recorded answer of IAM's was found.
+            raise NoSuchEntityException(f"User {user.name} not in group {group.name}",
+                                        explanation="the user exists but is no member")
+        group.members = kept
+        self._changed()
+        return {}
+
+    def UpdateGroup(self, ctx: CallContext, params: Params) -> Response:
+        """Rename a group or move it to another path: its ARN changes, its GroupId, users
+        and policies stay. The caller needs iam:UpdateGroup on the old and the new ARN
+        ("must have permission to change the ... group with the old name and the new name").
+
+        https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateGroup.html
+        """
+        group = self._target(GROUP, ctx, params)
+        name = params.get("NewGroupName") or group.name
+        path = self._path({"Path": params["NewPath"]}) if "NewPath" in params else group.path
+        key = (ctx.account, name.lower())
+        if key != (ctx.account, group.name.lower()) and key in self.groups:
+            raise EntityAlreadyExistsException(f"Group with name {name} already exists.")
+        arn = self._arn(ctx, GROUP.arn_type + "/", path[1:], name)
+        self._authorize(ctx, ctx.operation, arn)
+        del self.groups[(ctx.account, group.name.lower())]
+        group.name, group.path, group.arn = name, path, arn
+        self.groups[key] = group
+        self._changed()
+        return {}
+
+    def ListGroupsForUser(self, ctx: CallContext, params: Params) -> Response:
+        """List the groups a user is in.
+
+        https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListGroupsForUser.html
+        """
+        user = self._target(USER, ctx, params)
+        return self.paginate("ListGroupsForUser",
+                             [g.to_output(full=False) for g in self.groups_of(user)], params)
+
 
 def _handler(step: Step, pattern: str, kind: EntityKind) -> Callable[..., Response]:
     def handler(self: EntityOperations, ctx: CallContext, params: Params) -> Response:
@@ -343,12 +447,17 @@ def _handler(step: Step, pattern: str, kind: EntityKind) -> Callable[..., Respon
 
 
 def install(cls: type[EntityOperations]) -> None:
-    """Give ``cls`` a handler for every ``@entity_operation`` step and every entity kind."""
+    """Give ``cls`` a handler for every ``@entity_operation`` step and every entity kind
+    whose operation botocore's IAM model has, unless ``cls`` writes that one itself
+    (GetGroup, which lists the group's users too)."""
+    operations = set(service_model("iam").operation_names)
     for step in list(vars(cls).values()):
         pattern = getattr(step, "entity_operation", None)
         if pattern is not None:
             for kind in KINDS.values():
-                setattr(cls, pattern.format(Kind=kind.name), _handler(step, pattern, kind))
+                name = pattern.format(Kind=kind.name)
+                if name in operations and name not in vars(cls):
+                    setattr(cls, name, _handler(step, pattern, kind))
 
 
 install(EntityOperations)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from simulator.arn import Arn
 from simulator.errors import (
     InvalidInputException,
     MalformedPolicyDocumentException,
@@ -93,7 +94,12 @@ class SimulatorOperations(IamCore):
         )
         return self._simulate(ctx, params, identity, boundary, None)
 
-    def _source(self, ctx: CallContext, arn: str) -> tuple[Principal, Entity]:
+    def _source(self, ctx: CallContext, arn: str) -> tuple[Principal | None, Entity]:
+        """The user, role or group a PolicySourceArn names: the principal (None for a group,
+        which cannot call anything itself) and its entity."""
+        group = self._group_arn(ctx, arn)
+        if group is not None:
+            return None, group
         try:
             principal = resolve_principal(arn, ctx.account)
         except ValueError as exc:
@@ -101,29 +107,55 @@ class SimulatorOperations(IamCore):
         entity = self._entity_for(principal)
         if entity is None or principal.session_arn:
             raise NoSuchEntityException(
-                f"PolicySourceArn {arn} is not an existing IAM user or role."
+                f"PolicySourceArn {arn} is not an existing IAM user, group or role."
             )
         return principal, entity
 
+    def _group_arn(self, ctx: CallContext, arn: str) -> Entity | None:
+        """The group ``arn`` names (NoSuchEntity if there is none), or None if ``arn`` is no
+        group ARN."""
+        try:
+            parsed = Arn.parse(arn)
+        except ValueError:
+            return None
+        if parsed.service != "iam" or parsed.resource_type != "group":
+            return None
+        group = self.groups.get((parsed.account, parsed.resource.rsplit("/", 1)[-1].lower()))
+        if group is None or group.arn != arn:
+            raise NoSuchEntityException(
+                f"PolicySourceArn {arn} is not an existing IAM user, group or role."
+            )
+        return group
+
+    def _source_policies(self, principal: Principal | None, entity: Entity) -> list[PolicyDocument]:
+        """What the simulator evaluates for a source: a user's or role's identity policies
+        (a user's groups' included: "If you specify a user, the simulation also includes all
+        policies that are attached to any groups the user belongs to", API_SimulatePrincipalPolicy),
+        a group's own."""
+        if principal is None:
+            return self.own_policies(entity)
+        return list(self.identity_policies(principal))
+
     def SimulatePrincipalPolicy(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-        """Evaluate actions against a role's or user's own policies (and its boundary), with
-        the reason for each decision.
+        """Evaluate actions against a role's, a user's (its groups' included) or a group's
+        policies (and the boundary), with the reason for each decision.
 
         https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html
         """
         source = params["PolicySourceArn"]
         self._authorize(ctx, "SimulatePrincipalPolicy", source)
-        principal, _ = self._source(ctx, source)
-        identity = list(self.identity_policies(principal))
+        principal, entity = self._source(ctx, source)
+        identity = self._source_policies(principal, entity)
         identity += S.parse_inputs(params.get("PolicyInputList"), "PolicyInputList")
         given = S.parse_inputs(
             params.get("PermissionsBoundaryPolicyInputList"), "PermissionsBoundaryPolicyInputList"
         )
-        boundary = S.merge_boundaries(given) if given else self.permissions_boundary(principal)
+        boundary = (S.merge_boundaries(given) if given else
+                    self.permissions_boundary(principal) if principal is not None else None)
         # CallerArn "defaults to the ARN of the user that you specify in PolicySourceArn, if you
         # specified a user" and "is required if you include a ResourcePolicy and the
         # PolicySourceArn is not the ARN for an IAM user".
-        if (principal.kind != "User" and params.get("ResourcePolicy")
+        if ((principal is None or principal.kind != "User") and params.get("ResourcePolicy")
                 and not params.get("CallerArn")):
             raise InvalidInputException(
                 "CallerArn is required when ResourcePolicy is given and PolicySourceArn is not "
@@ -148,12 +180,13 @@ class SimulatorOperations(IamCore):
     def GetContextKeysForPrincipalPolicy(
         self, ctx: CallContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        """List the condition keys a role's or user's policies (and the given ones) use.
+        """List the condition keys a role's, user's or group's policies (and the given ones)
+        use.
 
         https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetContextKeysForPrincipalPolicy.html
         """
-        principal, _ = self._source(ctx, params["PolicySourceArn"])
-        docs = list(self.identity_policies(principal))
+        principal, entity = self._source(ctx, params["PolicySourceArn"])
+        docs = self._source_policies(principal, entity)
         docs += S.parse_inputs(params.get("PolicyInputList"), "PolicyInputList")
         keys: dict[str, str] = {}
         for d in docs:

@@ -1,8 +1,10 @@
 """IAM's state as plain dataclasses, and the one table of how its entity kinds differ.
 
-Roles and users are both ``Entity``; everything the API says differently about them (the
-operation names, the request members, the ARN's resource type, the words of AWS's errors,
-the quotas) is one row of ``KINDS``, so each operation is written once for every kind.
+Roles, users and groups are all ``Entity``; everything the API says differently about them
+(the operation names, the request members, the ARN's resource type, the words of AWS's errors,
+the quotas) is one row of ``KINDS``, so each operation is written once for every kind. An
+operation a kind does not have in IAM's API (TagGroup, PutGroupPermissionsBoundary) is simply
+not made for it: botocore's IAM model says which exist.
 """
 
 from __future__ import annotations
@@ -70,8 +72,23 @@ USER = EntityKind(
     output_member="User", inline_size_kind="user", per_account=5000,
     account_quota="UsersPerAccount", attached_quota="PoliciesPerUser",
 )
+#: A group is no principal: it cannot sign a request nor be named in a Principal element, but
+#: its policies apply to each user in it ("an IAM user group is a collection of IAM users ...
+#: you can attach identity-based policies to user groups"; groups per account 300, groups a
+#: user may be in 10, managed policies per group 10:
+#: https://docs.aws.amazon.com/IAM/latest/UserGuide/id_groups.html,
+#: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html). The quota
+#: names GroupsPerAccount and PoliciesPerGroup follow the pattern of IAM's recorded texts for
+#: roles and users; no recorded answer for groups was found.
+GROUP = EntityKind(
+    name="Group", noun="group", arn_type="group", name_member="GroupName", id_member="GroupId",
+    output_member="Group", inline_size_kind="group", per_account=300,
+    account_quota="GroupsPerAccount", attached_quota="PoliciesPerGroup",
+)
 #: The entity kinds by name (``Principal.kind`` / ``Entity.kind``).
-KINDS: dict[str, EntityKind] = {kind.name: kind for kind in (ROLE, USER)}
+KINDS: dict[str, EntityKind] = {kind.name: kind for kind in (ROLE, USER, GROUP)}
+#: Groups one user may be in (the quota's name by the same pattern, unverified).
+GROUPS_PER_USER = 10
 
 
 def tags_out(tags: dict[str, str]) -> list[dict[str, str]]:
@@ -131,7 +148,8 @@ class ManagedPolicy:
 
 @dataclass
 class Entity:
-    """A role or a user (``kind`` names its row of ``KINDS``)."""
+    """A role, a user or a group (``kind`` names its row of ``KINDS``); a group's ``members``
+    are the names of its users, in the order they were added."""
 
     kind: str  # "Role" | "User"
     name: str
@@ -148,9 +166,10 @@ class Entity:
     tags: dict[str, str] = field(default_factory=dict)
     inline: dict[str, tuple[str, PolicyDocument]] = field(default_factory=dict)
     attached: list[str] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)
 
     def to_output(self, *, full: bool = True, created: bool = False) -> dict[str, Any]:
-        """The ``Role`` or ``User`` shape; ``full=False`` for the List operations, which
+        """The ``Role``, ``User`` or ``Group`` shape; ``full=False`` for the List operations, which
         leave out the permissions boundary, the tags and RoleLastUsed; ``created=True`` for
         CreateRole's answer, which leaves out MaxSessionDuration and RoleLastUsed too (the
         AWS CLI's create-role examples, awscli/examples/iam/create-role.rst, even with
