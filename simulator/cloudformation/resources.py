@@ -147,41 +147,124 @@ def iam_role_made(clients: Any, name: str, props: dict[str, Any], attributes: di
     return Created(name, attributes, delete)
 
 
+#: The entities a managed policy (its Roles, Users and Groups properties) or an inline
+#: AWS::IAM::Policy is on: property -> (IAM's request member, the operation word).
+POLICY_HOLDERS: dict[str, tuple[str, str]] = {
+    "Roles": ("RoleName", "Role"), "Users": ("UserName", "User"), "Groups": ("GroupName", "Group"),
+}
+
+
+def _holders(props: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(operation word, request member, name) for each entity the policy is on."""
+    return [(word, member, name) for prop, (member, word) in POLICY_HOLDERS.items()
+            for name in props.get(prop, [])]
+
+
 def iam_managed_policy(clients: Any, logical_id: str, props: dict[str, Any], stack: str) -> Created:
+    """A customer managed policy, attached to its Roles, Users and Groups."""
     iam = clients("iam")
     name = props.get("ManagedPolicyName") or f"{stack}-{logical_id}"[:128]
-    pol = iam.create_policy(PolicyName=name, PolicyDocument=_policy_text(props["PolicyDocument"]))
-    arn = pol["Policy"]["Arn"]
-    for role in props.get("Roles", []):
-        iam.attach_role_policy(RoleName=role, PolicyArn=arn)
-    return Created(arn, {"PolicyArn": arn}, lambda: iam.delete_policy(PolicyArn=arn))
+    params: dict[str, Any] = {"PolicyName": name,
+                              "PolicyDocument": _policy_text(props["PolicyDocument"])}
+    for key in ("Path", "Description"):
+        if key in props:
+            params[key] = props[key]
+    arn = iam.create_policy(**params)["Policy"]["Arn"]
+    for word, member, holder in _holders(props):
+        getattr(iam, f"attach_{word.lower()}_policy")(**{member: holder, "PolicyArn": arn})
+    return iam_managed_policy_made(clients, arn, props)
+
+
+def iam_managed_policy_made(clients: Any, arn: str, props: dict[str, Any]) -> Created:
+    """A managed policy as the stack holds it: deleting it detaches it from what the template
+    attached it to and deletes its other versions first, as IAM's DeletePolicy requires
+    (https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeletePolicy.html: "Detach the
+    policy from all users, groups, and roles ... Delete all versions of the policy")."""
+    iam = clients("iam")
+
+    def delete() -> None:
+        for word, member, holder in _holders(props):
+            getattr(iam, f"detach_{word.lower()}_policy")(**{member: holder, "PolicyArn": arn})
+        for version in iam.list_policy_versions(PolicyArn=arn)["Versions"]:
+            if not version["IsDefaultVersion"]:
+                iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
+        iam.delete_policy(PolicyArn=arn)
+
+    return Created(arn, {"PolicyArn": arn}, delete)
+
+
+def iam_group(clients: Any, logical_id: str, props: dict[str, Any], stack: str) -> Created:
+    """An IAM user group with its inline Policies and ManagedPolicyArns."""
+    iam = clients("iam")
+    name = props.get("GroupName") or f"{stack}-{logical_id}"[:128]
+    params: dict[str, Any] = {"GroupName": name}
+    if "Path" in props:
+        params["Path"] = props["Path"]
+    group = iam.create_group(**params)["Group"]
+    for pol in props.get("Policies", []):
+        iam.put_group_policy(GroupName=name, PolicyName=pol["PolicyName"],
+                             PolicyDocument=_policy_text(pol["PolicyDocument"]))
+    for arn in props.get("ManagedPolicyArns", []):
+        iam.attach_group_policy(GroupName=name, PolicyArn=arn)
+    return iam_group_made(clients, name, props, {"Arn": group["Arn"]})
+
+
+def iam_group_made(clients: Any, name: str, props: dict[str, Any], attributes: dict[str, Any]
+                   ) -> Created:
+    """A group as the stack holds it: deleting it takes its policies off first."""
+    iam = clients("iam")
+
+    def delete() -> None:
+        for pol in props.get("Policies", []):
+            iam.delete_group_policy(GroupName=name, PolicyName=pol["PolicyName"])
+        for arn in props.get("ManagedPolicyArns", []):
+            iam.detach_group_policy(GroupName=name, PolicyArn=arn)
+        iam.delete_group(GroupName=name)
+
+    return Created(name, attributes, delete)
+
+
+def iam_user_to_group_addition(clients: Any, logical_id: str, props: dict[str, Any],
+                               stack: str) -> Created:
+    """AWS::IAM::UserToGroupAddition: its Users added to its GroupName (removed at delete)."""
+    iam = clients("iam")
+    group = props["GroupName"]
+    for user in props.get("Users", []):
+        iam.add_user_to_group(GroupName=group, UserName=user)
+    return iam_user_to_group_addition_made(clients, logical_id, props, stack)
+
+
+def iam_user_to_group_addition_made(clients: Any, logical_id: str, props: dict[str, Any],
+                                    stack: str) -> Created:
+    iam = clients("iam")
+
+    def delete() -> None:
+        for user in props.get("Users", []):
+            iam.remove_user_from_group(GroupName=props["GroupName"], UserName=user)
+
+    return Created(f"{stack}-{logical_id}", {}, delete)
 
 
 def iam_policy(clients: Any, logical_id: str, props: dict[str, Any], stack: str) -> Created:
+    """An inline policy put on each of its Roles, Users and Groups."""
     iam = clients("iam")
     name = props["PolicyName"]
-    for role in props.get("Roles", []):
-        iam.put_role_policy(
-            RoleName=role, PolicyName=name, PolicyDocument=_policy_text(props["PolicyDocument"])
-        )
-    for user in props.get("Users", []):
-        iam.put_user_policy(
-            UserName=user, PolicyName=name, PolicyDocument=_policy_text(props["PolicyDocument"])
-        )
+    for word, member, holder in _holders(props):
+        getattr(iam, f"put_{word.lower()}_policy")(
+            **{member: holder, "PolicyName": name,
+               "PolicyDocument": _policy_text(props["PolicyDocument"])})
     return iam_policy_made(clients, logical_id, props, stack)
 
 
 def iam_policy_made(clients: Any, logical_id: str, props: dict[str, Any], stack: str
                     ) -> Created:
-    """An inline policy as the stack holds it: deleting it takes it off its roles and users."""
+    """An inline policy as the stack holds it: deleting it takes it off what it is on."""
     iam = clients("iam")
     name = props["PolicyName"]
 
     def delete() -> None:
-        for role in props.get("Roles", []):
-            iam.delete_role_policy(RoleName=role, PolicyName=name)
-        for user in props.get("Users", []):
-            iam.delete_user_policy(UserName=user, PolicyName=name)
+        for word, member, holder in _holders(props):
+            getattr(iam, f"delete_{word.lower()}_policy")(**{member: holder, "PolicyName": name})
 
     return Created(f"{stack}-{logical_id}", {}, delete)
 
@@ -305,6 +388,59 @@ def update_kms_alias(clients: Any, logical_id: str, old: dict[str, Any], new: di
     return made
 
 
+def _update_own_policies(iam: Any, word: str, name: str, old: dict[str, Any],
+                         new: dict[str, Any], changed: set[str]) -> None:
+    """A role's or group's inline Policies and ManagedPolicyArns, changed in place."""
+    member = f"{word}Name"
+    low = word.lower()
+    if "Policies" in changed:
+        before = {p["PolicyName"]: p for p in old.get("Policies", [])}
+        after = {p["PolicyName"]: p for p in new.get("Policies", [])}
+        for pname in before.keys() - after.keys():
+            getattr(iam, f"delete_{low}_policy")(**{member: name, "PolicyName": pname})
+        for pname, pol in after.items():
+            if before.get(pname) != pol:
+                getattr(iam, f"put_{low}_policy")(
+                    **{member: name, "PolicyName": pname,
+                       "PolicyDocument": _policy_text(pol["PolicyDocument"])})
+    if "ManagedPolicyArns" in changed:
+        before_arns, after_arns = (set(old.get("ManagedPolicyArns", [])),
+                                   set(new.get("ManagedPolicyArns", [])))
+        for arn in sorted(before_arns - after_arns):
+            getattr(iam, f"detach_{low}_policy")(**{member: name, "PolicyArn": arn})
+        for arn in sorted(after_arns - before_arns):
+            getattr(iam, f"attach_{low}_policy")(**{member: name, "PolicyArn": arn})
+
+
+def update_iam_group(clients: Any, logical_id: str, old: dict[str, Any], new: dict[str, Any],
+                     made: Created, stack: str) -> Created:
+    """Path (UpdateGroup), inline Policies and ManagedPolicyArns change in place."""
+    iam = clients("iam")
+    name = made.physical_id
+    changed = changed_properties(old, new)
+    if "Path" in changed:
+        iam.update_group(GroupName=name, NewPath=new.get("Path", "/"))
+    _update_own_policies(iam, "Group", name, old, new, changed)
+    arn = iam.get_group(GroupName=name)["Group"]["Arn"]
+    return iam_group_made(clients, name, new, {"Arn": arn})
+
+
+def update_iam_user_to_group_addition(clients: Any, logical_id: str, old: dict[str, Any],
+                                      new: dict[str, Any], made: Created, stack: str) -> Created:
+    """GroupName and Users change in place: the new memberships are added first, then the
+    ones the template no longer names are removed."""
+    iam = clients("iam")
+    was = {(old["GroupName"].lower(), u.lower()): (old["GroupName"], u)
+           for u in old.get("Users", [])}
+    now = {(new["GroupName"].lower(), u.lower()): (new["GroupName"], u)
+           for u in new.get("Users", [])}
+    for key in now.keys() - was.keys():
+        iam.add_user_to_group(GroupName=now[key][0], UserName=now[key][1])
+    for key in was.keys() - now.keys():
+        iam.remove_user_from_group(GroupName=was[key][0], UserName=was[key][1])
+    return iam_user_to_group_addition_made(clients, logical_id, new, stack)
+
+
 def update_iam_role(clients: Any, logical_id: str, old: dict[str, Any], new: dict[str, Any],
                     made: Created, stack: str) -> Created:
     """Everything but RoleName and Path changes in place: the trust policy, inline and
@@ -315,22 +451,7 @@ def update_iam_role(clients: Any, logical_id: str, old: dict[str, Any], new: dic
     if "AssumeRolePolicyDocument" in changed:
         iam.update_assume_role_policy(RoleName=name, PolicyDocument=_policy_text(
             new.get("AssumeRolePolicyDocument", {})))
-    if "Policies" in changed:
-        before = {p["PolicyName"]: p for p in old.get("Policies", [])}
-        after = {p["PolicyName"]: p for p in new.get("Policies", [])}
-        for pname in before.keys() - after.keys():
-            iam.delete_role_policy(RoleName=name, PolicyName=pname)
-        for pname, pol in after.items():
-            if before.get(pname) != pol:
-                iam.put_role_policy(RoleName=name, PolicyName=pname,
-                                    PolicyDocument=_policy_text(pol["PolicyDocument"]))
-    if "ManagedPolicyArns" in changed:
-        before_arns, after_arns = (set(old.get("ManagedPolicyArns", [])),
-                                   set(new.get("ManagedPolicyArns", [])))
-        for arn in sorted(before_arns - after_arns):
-            iam.detach_role_policy(RoleName=name, PolicyArn=arn)
-        for arn in sorted(after_arns - before_arns):
-            iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+    _update_own_policies(iam, "Role", name, old, new, changed)
     if changed & {"Description", "MaxSessionDuration"}:
         params: dict[str, Any] = {"RoleName": name, "Description": new.get("Description", "")}
         if "MaxSessionDuration" in new:
@@ -346,7 +467,7 @@ def update_iam_role(clients: Any, logical_id: str, old: dict[str, Any], new: dic
 def update_iam_managed_policy(clients: Any, logical_id: str, old: dict[str, Any],
                               new: dict[str, Any], made: Created, stack: str) -> Created:
     """A new PolicyDocument is a new default version (the oldest other version goes when
-    IAM's five are taken); Roles are attached and detached."""
+    IAM's five are taken); Roles, Users and Groups are attached and detached."""
     iam = clients("iam")
     arn = made.physical_id
     changed = changed_properties(old, new)
@@ -358,13 +479,14 @@ def update_iam_managed_policy(clients: Any, logical_id: str, old: dict[str, Any]
             iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
         iam.create_policy_version(PolicyArn=arn, SetAsDefault=True,
                                   PolicyDocument=_policy_text(new["PolicyDocument"]))
-    if "Roles" in changed:
-        before, after = set(old.get("Roles", [])), set(new.get("Roles", []))
-        for role in sorted(before - after):
-            iam.detach_role_policy(RoleName=role, PolicyArn=arn)
-        for role in sorted(after - before):
-            iam.attach_role_policy(RoleName=role, PolicyArn=arn)
-    return made
+    for prop, (member, word) in POLICY_HOLDERS.items():
+        if prop in changed:
+            before, after = set(old.get(prop, [])), set(new.get(prop, []))
+            for holder in sorted(before - after):
+                getattr(iam, f"detach_{word.lower()}_policy")(**{member: holder, "PolicyArn": arn})
+            for holder in sorted(after - before):
+                getattr(iam, f"attach_{word.lower()}_policy")(**{member: holder, "PolicyArn": arn})
+    return iam_managed_policy_made(clients, arn, new)
 
 
 def update_iam_policy(clients: Any, logical_id: str, old: dict[str, Any], new: dict[str, Any],
@@ -374,16 +496,14 @@ def update_iam_policy(clients: Any, logical_id: str, old: dict[str, Any], new: d
     iam = clients("iam")
     name, old_name = new["PolicyName"], old.get("PolicyName")
     document = _policy_text(new["PolicyDocument"])
-    for role in new.get("Roles", []):
-        iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=document)
-    for user in new.get("Users", []):
-        iam.put_user_policy(UserName=user, PolicyName=name, PolicyDocument=document)
-    for role in old.get("Roles", []):
-        if old_name != name or role not in new.get("Roles", []):
-            iam.delete_role_policy(RoleName=role, PolicyName=old_name)
-    for user in old.get("Users", []):
-        if old_name != name or user not in new.get("Users", []):
-            iam.delete_user_policy(UserName=user, PolicyName=old_name)
+    for word, member, holder in _holders(new):
+        getattr(iam, f"put_{word.lower()}_policy")(
+            **{member: holder, "PolicyName": name, "PolicyDocument": document})
+    for word, member, holder in _holders(old):
+        prop = word + "s"
+        if old_name != name or holder not in new.get(prop, []):
+            getattr(iam, f"delete_{word.lower()}_policy")(
+                **{member: holder, "PolicyName": old_name})
     return iam_policy_made(clients, logical_id, new, stack)
 
 
@@ -457,6 +577,8 @@ HANDLERS: dict[str, Callable[..., Created]] = {
     "AWS::IAM::Role": iam_role,
     "AWS::IAM::ManagedPolicy": iam_managed_policy,
     "AWS::IAM::Policy": iam_policy,
+    "AWS::IAM::Group": iam_group,
+    "AWS::IAM::UserToGroupAddition": iam_user_to_group_addition,
     "AWS::ECS::Cluster": ecs_cluster,
     "AWS::ECS::TaskDefinition": ecs_task_definition,
     "AWS::ECS::Service": ecs_service,
@@ -473,6 +595,12 @@ UPDATES: dict[str, Update] = {
         frozenset({"ManagedPolicyName", "Path", "Description"}), "ManagedPolicyName",
         update_iam_managed_policy, 128),
     "AWS::IAM::Policy": Update(frozenset(), in_place=update_iam_policy),
+    # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-iam-group.html
+    # (GroupName: Replacement; Path, Policies, ManagedPolicyArns: No interruption) and
+    # aws-resource-iam-usertogroupaddition.html (GroupName, Users: No interruption).
+    "AWS::IAM::Group": Update(frozenset({"GroupName"}), "GroupName", update_iam_group, 128),
+    "AWS::IAM::UserToGroupAddition": Update(frozenset(),
+                                            in_place=update_iam_user_to_group_addition),
     "AWS::ECS::Cluster": Update(frozenset({"ClusterName"}), "ClusterName", update_ecs_cluster),
     # Every change registers a new revision (and deregisters the old one at cleanup).
     "AWS::ECS::TaskDefinition": Update(frozenset()),
