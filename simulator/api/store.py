@@ -345,13 +345,20 @@ class StateStore:
             raise StateError(_incompatible(
                 self.path, f"state this fargate-sim cannot read ({type(exc).__name__}: "
                            f"{' '.join(str(exc).split())})")) from exc
+        # Each service first sets up what an earlier fargate-sim did not save (its restored()
+        # hook); whatever is still missing then is state this version cannot run on.
+        try:
+            for service in getattr(sim, "_services", {}).values():
+                service.restored()
+        except Exception as exc:  # a service older than its hook can mend
+            raise StateError(_incompatible(
+                self.path, f"state this fargate-sim cannot bring up to date "
+                           f"({type(exc).__name__}: {' '.join(str(exc).split())})")) from exc
         missing = missing_attributes(sim)
         if missing:
             raise StateError(_incompatible(
                 self.path, "state written by another version of fargate-sim (it lacks "
                            + ", ".join(missing) + ")"))
-        for service in getattr(sim, "_services", {}).values():
-            service.restored()
         return sim
 
     def save(self, sim: Any, *, snapshot: bool = True) -> None:
