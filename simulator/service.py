@@ -154,6 +154,10 @@ class Service:
         """The service was just loaded from a saved state: set up what a state saved by an
         earlier fargate-sim lacks (nothing by default)."""
 
+    def call_succeeded(self, ctx: CallContext, event_bits: int) -> None:
+        """A call to this service succeeded and its CloudTrail record was drawn, its eventID
+        from ``event_bits`` (``simulator.client.uuid4_text``); nothing by default."""
+
     def check_request(self, ctx: CallContext, params: dict[str, Any]) -> None:
         """Checks every operation of the service makes of a validated request before its
         handler runs (none by default); raises the service's ClientError."""

@@ -199,6 +199,8 @@ class Simulation:
         """
         svc = self._services[ctx.service]
         event_bits = self.rng.getrandbits(128)
+        if error is None:
+            svc.call_succeeded(ctx, event_bits)
         params = dict(params)  # the caller's dict may be reused; its top level is ours now
         if response is not None and "responseElements" in ctx.audit:
             # The service set the record's responseElements itself (KMS's cryptographic and

@@ -116,6 +116,7 @@ RULES: dict[str, Rule] = {
     "TagResource": Rule(),
     "UntagResource": Rule(),
     "ListResourceTags": Rule(states=ANY, **_READ),
+    "GetKeyLastUsage": Rule(states=ANY, **_READ),
     # aliases
     "CreateAlias": Rule(key="TargetKeyId"),
     "UpdateAlias": Rule(key="TargetKeyId"),

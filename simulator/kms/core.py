@@ -83,7 +83,7 @@ TagException = errors.error_class("TagException")
 #: the caller's own account (a key ARN from another account is not found).
 SAME_ACCOUNT_ONLY = frozenset({
     "CancelKeyDeletion", "CreateAlias", "DeleteAlias", "DeleteImportedKeyMaterial", "DisableKey",
-    "DisableKeyRotation", "EnableKey", "EnableKeyRotation", "GetKeyPolicy",
+    "DisableKeyRotation", "EnableKey", "EnableKeyRotation", "GetKeyLastUsage", "GetKeyPolicy",
     "GetParametersForImport", "ImportKeyMaterial", "ListAliases", "ListKeyPolicies",
     "ListKeyRotations", "ListResourceTags", "PutKeyPolicy", "ReplicateKey", "RotateKeyOnDemand",
     "ScheduleKeyDeletion", "TagResource", "UntagResource", "UpdateAlias", "UpdateKeyDescription",

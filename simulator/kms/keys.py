@@ -147,6 +147,11 @@ class KmsKey:
     #: Condition keys that depend only on the key (rebuilt when tags or aliases change).
     _static_context: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     _metadata: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    #: The last successful cryptographic operation with the key, as GetKeyLastUsage's
+    #: KeyLastUsageData (None: not used since tracking began), and when tracking began
+    #: (None: at creation; a key from a state saved before tracking existed: at its restore).
+    last_usage: dict[str, Any] | None = field(default=None, compare=False)
+    usage_tracked_since: datetime | None = field(default=None, compare=False)
 
     @property
     def spec(self) -> KeySpecInfo:

@@ -25,6 +25,7 @@ from simulator.kms.ops_import import ImportOperations
 from simulator.kms.ops_keys import KeyOperations
 from simulator.kms.ops_rotation import RotationOperations
 from simulator.kms.ops_signing import SigningOperations
+from simulator.kms.ops_usage import UsageOperations
 
 
 class KmsService(
@@ -35,13 +36,18 @@ class KmsService(
     RotationOperations,
     SigningOperations,
     ImportOperations,
+    UsageOperations,
 ):
     """The simulated KMS: keys, aliases, grants, key policies and the cryptography."""
 
     def restored(self) -> None:
         """Keys saved before rotations and imported material expiries were set on the
-        simulated clock get them now, so they still happen when due."""
+        simulated clock get them now, so they still happen when due; keys saved before their
+        last usage was tracked are tracked from now (GetKeyLastUsage's TrackingStartDate)."""
+        now = self.sim.clock.now()
         for key in self.keys.values():
+            if "usage_tracked_since" not in vars(key):
+                key.usage_tracked_since = now
             if key.rotation_enabled and key.next_rotation and key.rotation_call is None:
                 self.schedule_rotation(key)
             if key.valid_to is not None and key.expiry is None:

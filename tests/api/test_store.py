@@ -223,3 +223,24 @@ def test_a_snapshot_from_before_iam_had_groups_is_brought_up_to_date(tmp_path):
         "storage"]
     with pytest.raises(Exception, match="must remove users from group first"):
         iam.delete_user(UserName="alice")
+
+
+def test_a_key_saved_before_usage_was_tracked_is_tracked_from_its_restore(tmp_path):
+    """GetKeyLastUsage's TrackingStartDate: "the date from which KMS began recording
+    cryptographic activity for this key, or the date the KMS key was created, whichever is
+    later"; for a key from an older state file, recording began when it was restored."""
+    sim = Simulation()
+    kms = sim.client("kms")
+    key = kms.create_key()["KeyMetadata"]
+    kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")
+    kept = sim.kms.keys[key["KeyId"]]
+    del kept.last_usage, kept.usage_tracked_since  # as a key saved before tracking was
+    sim.clock.advance(3600)
+    store = StateStore(tmp_path / "s.db")
+    store.save(sim)
+    store.close()
+    restored = StateStore(tmp_path / "s.db").load()
+    out = restored.client("kms").get_key_last_usage(KeyId=key["KeyId"])
+    assert out["KeyLastUsage"] == {}
+    assert out["KeyCreationDate"] == key["CreationDate"]
+    assert out["TrackingStartDate"] == restored.clock.now() > key["CreationDate"]
