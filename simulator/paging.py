@@ -40,6 +40,9 @@ UNMODELLED: dict[tuple[str, str], PageRule] = {
     ("ecs", "ListServiceDeployments"): PageRule(
         "nextToken", "nextToken", "maxResults", "serviceDeployments"
     ),
+    ("ecs", "DescribeCapacityProviders"): PageRule(
+        "nextToken", "nextToken", "maxResults", "capacityProviders"
+    ),
 }
 
 

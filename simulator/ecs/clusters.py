@@ -370,6 +370,42 @@ class ClusterOps:
         cluster.capacity_providers, cluster.default_strategy = providers, strategy
         return {"cluster": cluster.describe(full=True)}
 
+    def DescribeCapacityProviders(
+        self, ctx: CallContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The capacity providers named (by name or ARN; others are MISSING failures), or
+        all of the account's, or those of ``cluster``: Fargate's FARGATE and FARGATE_SPOT,
+        which every account has ("The FARGATE and FARGATE_SPOT capacity providers are
+        reserved and are automatically available to all accounts",
+        https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html);
+        paged by maxResults.
+        https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeCapacityProviders.html
+        """
+        authorize_call(ctx)
+        available = list(FARGATE_PROVIDERS)
+        if params.get("cluster"):
+            available = [p for p in available
+                         if p in self.cluster(ctx, params["cluster"]).capacity_providers]
+        failures: list[dict[str, str]] = []
+        if params.get("capacityProviders"):
+            wanted = []
+            for ref in params["capacityProviders"]:
+                name = ref.rpartition("capacity-provider/")[2] if ref.startswith("arn:") else ref
+                if name in available and ref in (name, self._provider_arn(ctx, name)):
+                    wanted.append(name)
+                else:
+                    failures.append({"arn": ref if ref.startswith("arn:")
+                                     else self._provider_arn(ctx, ref), "reason": "MISSING"})
+            available = list(dict.fromkeys(wanted))
+        page = paginate("DescribeCapacityProviders", [
+            {"capacityProviderArn": self._provider_arn(ctx, name), "name": name,
+             "status": "ACTIVE", "type": name, "tags": []} for name in available], params)
+        return {**page, "failures": failures}
+
+    @staticmethod
+    def _provider_arn(ctx: CallContext, name: str) -> str:
+        return ecs_arn(ctx, ctx.account, f"capacity-provider/{name}", ctx.sim.partition)
+
     def ListClusters(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """The ARNs of the caller's ACTIVE clusters, in creation order."""
         authorize_call(ctx)

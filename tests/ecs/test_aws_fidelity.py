@@ -65,6 +65,7 @@ TOUR: list[tuple[str, Params]] = [
     ("PutClusterCapacityProviders", {"cluster": CLUSTER, "capacityProviders": ["FARGATE"],
                                      "defaultCapacityProviderStrategy": [
                                          {"capacityProvider": "FARGATE", "weight": 1}]}),
+    ("DescribeCapacityProviders", {"capacityProviders": ["FARGATE_SPOT", "nope"]}),
     ("TagResource", {"resourceArn": f"arn:aws:ecs:us-west-2:{ACCOUNT}:cluster/spare",
                      "tags": [{"key": "k", "value": "v"}]}),
     ("ListTagsForResource", {"resourceArn": f"arn:aws:ecs:us-west-2:{ACCOUNT}:cluster/spare"}),
