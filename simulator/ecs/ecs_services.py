@@ -251,7 +251,7 @@ class ServiceOps(DeploymentScheduler):
             # AWS's words and code (a real answer quoted in
             # https://github.com/DefangLabs/defang/pull/775).
             raise errors.InvalidParameterException(
-                "TaskDefinition is inactive", explanation=f"{td.arn} was deregistered.")
+                "TaskDefinition is inactive", explanation=td.why_inactive)
         if "desiredCount" not in params:
             raise errors.InvalidParameterException(
                 "desiredCount is required for a service with the REPLICA scheduling strategy."
@@ -438,7 +438,7 @@ class ServiceOps(DeploymentScheduler):
             raise errors.ClientException("TaskDefinition not found.")
         if td.status != "ACTIVE":
             raise errors.InvalidParameterException(
-                "TaskDefinition is inactive", explanation=f"{td.arn} was deregistered.")
+                "TaskDefinition is inactive", explanation=td.why_inactive)
         return td
 
     def DescribeServices(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:

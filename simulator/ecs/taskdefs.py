@@ -52,6 +52,10 @@ class TaskDefinition:
     status: str = "ACTIVE"
     deregistered_at: datetime | None = None
     tags: list[dict[str, str]] = field(default_factory=list)
+    #: When DeleteTaskDefinitions asked for it (status DELETE_IN_PROGRESS), and whether it is
+    #: gone: deleted once no task or service uses it any more.
+    delete_requested_at: datetime | None = None
+    deleted: bool = False
 
     @property
     def os_family(self) -> str:
@@ -84,6 +88,15 @@ class TaskDefinition:
         """ephemeralStorage.sizeInGiB, or None when not given."""
         return (self.body.get("ephemeralStorage") or {}).get("sizeInGiB")
 
+    @property
+    def why_inactive(self) -> str:
+        """Why a new task, service or deployment may not use this revision (the simulator's
+        words beside ECS's "TaskDefinition is inactive")."""
+        if self.status == "DELETE_IN_PROGRESS":
+            return (f"{self.arn} was deregistered and is being deleted (DELETE_IN_PROGRESS): "
+                    "tasks and services using it run on, nothing new may use it")
+        return f"{self.arn} was deregistered."
+
     def describe(self) -> dict[str, Any]:
         """The ``TaskDefinition`` shape."""
         out: dict[str, Any] = {"taskDefinitionArn": self.arn}
@@ -99,6 +112,8 @@ class TaskDefinition:
         out["registeredBy"] = self.registered_by
         if self.deregistered_at is not None:
             out["deregisteredAt"] = self.deregistered_at
+        if self.delete_requested_at is not None:
+            out["deleteRequestedAt"] = self.delete_requested_at
         return out
 
     def _requires_attributes(self) -> list[dict[str, str]]:
@@ -212,6 +227,27 @@ class TaskDefinitionOps:
     """The task definition operations of ``EcsService``."""
 
     taskdefs: dict[tuple[str, str], list[TaskDefinition]]
+    clusters: dict[tuple[str, str], Any]
+
+    def _gone(self, td: TaskDefinition) -> bool:
+        """Whether the revision is deleted: DELETE_IN_PROGRESS "until all the associated tasks
+        and services have been terminated" (API_DeleteTaskDefinitions), then gone for good."""
+        if td.deleted or td.status != "DELETE_IN_PROGRESS":
+            return td.deleted
+        for (account, _), cluster in self.clusters.items():
+            if account != td.account:
+                continue
+            if any(t.taskdef is td and t.last_status != "STOPPED"
+                   for t in cluster.tasks.values()):
+                return False
+            for svc in cluster.services.values():
+                if svc.status == "INACTIVE":
+                    continue
+                if any(d.taskdef is td for d in svc.deployments) or any(
+                        ts.deployment.taskdef is td for ts in svc.task_sets):
+                    return False
+        td.deleted = True
+        return True
 
     def find_taskdef(self, ctx: CallContext, ref: str) -> TaskDefinition | None:
         """Resolve ``family``, ``family:revision`` or an ARN (latest ACTIVE for a family)."""
@@ -230,7 +266,8 @@ class TaskDefinitionOps:
         if rev:
             if not rev.isdigit() or not 1 <= int(rev) <= len(revisions):
                 return None
-            return revisions[int(rev) - 1]
+            found = revisions[int(rev) - 1]
+            return None if self._gone(found) else found
         active = [r for r in revisions if r.status == "ACTIVE"]
         return active[-1] if active else None
 
@@ -290,7 +327,7 @@ class TaskDefinitionOps:
                 continue
             if prefix is not None and family != prefix:
                 continue
-            rows.extend(r for r in revisions if r.status == status)
+            rows.extend(r for r in revisions if r.status == status and not self._gone(r))
         if params.get("sort") == "DESC":
             rows.reverse()
         return paginate("ListTaskDefinitions", [r.arn for r in rows], params)
@@ -305,6 +342,10 @@ class TaskDefinitionOps:
         families = []
         for (account, family), revisions in sorted(self.taskdefs.items()):
             if account != ctx.account or not family.startswith(prefix):
+                continue
+            if all(self._gone(r) for r in revisions):
+                # "When you delete all INACTIVE task definition revisions, the task
+                # definition name is not ... returned in the API" (API_DeleteTaskDefinitions)
                 continue
             active = any(r.status == "ACTIVE" for r in revisions)
             if status == "ALL" or (status == "ACTIVE") == active:
@@ -328,3 +369,43 @@ class TaskDefinitionOps:
             td.status = "INACTIVE"
             td.deregistered_at = ctx.now
         return {"taskDefinition": td.describe()}
+
+    #: DeleteTaskDefinitions' failure reasons, in ECS's words as moto's tests record them
+    #: (getmoto/moto tests/test_ecs/test_ecs_task_def_tags... test_delete_task_definitions).
+    DELETE_FAILURES: dict[str, str] = {
+        "invalid": "The specified task definition identifier is invalid. Specify a valid name "
+                   "or ARN and try again.",
+        "missing": "The specified task definition does not exist. Specify a valid account, "
+                   "family, revision and try again.",
+        "active": "The specified task definition is still in ACTIVE status. Please deregister "
+                  "the target and try again.",
+    }
+
+    def DeleteTaskDefinitions(
+        self, ctx: CallContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Delete deregistered revisions: each goes from INACTIVE to DELETE_IN_PROGRESS at
+        once, and is gone when no task or service uses it any more (until then it runs on,
+        but no new task, service or deployment may use it); an ACTIVE, unknown or
+        revision-less one is a failure.
+        https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteTaskDefinitions.html
+        """
+        found: list[TaskDefinition] = []
+        failures: list[dict[str, str]] = []
+        for ref in params["taskDefinitions"]:
+            name = ref.rsplit("task-definition/", 1)[-1] if ref.startswith("arn:") else ref
+            family, _, rev = name.partition(":")
+            td = self.find_taskdef(ctx, ref) if family and rev else None
+            authorize_call(ctx, td.arn if td else "*")
+            why = ("invalid" if not (family and rev) else "missing" if td is None
+                   else "active" if td.status == "ACTIVE" else None)
+            if why is not None:
+                failures.append({"arn": ref, "reason": self.DELETE_FAILURES[why]})
+                continue
+            assert td is not None
+            if td.status == "INACTIVE":
+                td.status = "DELETE_IN_PROGRESS"
+                td.delete_requested_at = ctx.now
+            if td not in found:
+                found.append(td)
+        return {"taskDefinitions": [td.describe() for td in found], "failures": failures}

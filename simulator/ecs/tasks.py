@@ -514,7 +514,7 @@ class TaskOps:
         if td.status != "ACTIVE":
             # AWS's code and words, as RunTask answers (quoted in DefangLabs/defang#775).
             raise errors.InvalidParameterException(
-                "TaskDefinition is inactive", explanation=f"{td.arn} was deregistered.")
+                "TaskDefinition is inactive", explanation=td.why_inactive)
         provider = self._launch_target(cluster, td, params)
         started_by = params.get("startedBy")
         if started_by is not None and len(started_by) > 128:

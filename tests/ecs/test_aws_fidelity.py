@@ -113,6 +113,7 @@ TOUR: list[tuple[str, Params]] = [
     ("StartTask", {"cluster": CLUSTER, "taskDefinition": "app:1",
                    "containerInstances": ["0123456789abcdef"]}),
     ("DeregisterTaskDefinition", {"taskDefinition": "app:2"}),
+    ("DeleteTaskDefinitions", {"taskDefinitions": ["app:2", "app:1"]}),
     ("DeleteCluster", {"cluster": "spare"}),
 ]
 

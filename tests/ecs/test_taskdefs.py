@@ -6,7 +6,7 @@ import pytest
 
 from simulator import errors
 from simulator.ecs import sizes
-from tests.ecs.helpers import ACCOUNT, CONTAINER, register
+from tests.ecs.helpers import ACCOUNT, CONTAINER, make_cluster, register, run
 
 ALL_PAIRS = [(cpu, mem) for cpu, mems in sizes.FARGATE_SIZES.items() for mem in mems]
 
@@ -204,3 +204,92 @@ def test_container_list_refusals_in_ecs_words(sim, containers, message, why):
     if why:
         assert why in (info.value.explanation or "")
     assert sim.client("ecs").list_task_definitions()["taskDefinitionArns"] == []
+
+
+def _delete(ecs, *refs):
+    out = ecs.delete_task_definitions(taskDefinitions=list(refs))
+    return out["taskDefinitions"], out["failures"]
+
+
+def test_delete_task_definitions_refuses_active_unknown_and_revisionless_ones(sim):
+    ecs = sim.client("ecs")
+    arn = register(sim)
+    deleted, failures = _delete(ecs, arn, "app", "nope:1")
+    assert deleted == []
+    # ECS's reasons, as moto's tests record them
+    assert failures == [
+        {"arn": arn, "reason": "The specified task definition is still in ACTIVE status. "
+                               "Please deregister the target and try again."},
+        {"arn": "app", "reason": "The specified task definition identifier is invalid. "
+                                 "Specify a valid name or ARN and try again."},
+        {"arn": "nope:1", "reason": "The specified task definition does not exist. Specify a "
+                                    "valid account, family, revision and try again."},
+    ]
+    assert ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["status"] == \
+        "ACTIVE"
+
+
+def test_a_deleted_revision_is_gone_at_once_when_nothing_uses_it(sim):
+    ecs = sim.client("ecs")
+    first, second = register(sim), register(sim)
+    ecs.deregister_task_definition(taskDefinition=first)
+    deleted, failures = _delete(ecs, "app:1")
+    assert failures == [] and [d["status"] for d in deleted] == ["DELETE_IN_PROGRESS"]
+    assert deleted[0]["deleteRequestedAt"] == sim.clock.now()
+    with pytest.raises(errors.ClientException, match="Unable to describe task definition"):
+        ecs.describe_task_definition(taskDefinition=first)
+    assert ecs.list_task_definitions(status="INACTIVE")["taskDefinitionArns"] == []
+    assert ecs.list_task_definitions(status="DELETE_IN_PROGRESS")["taskDefinitionArns"] == []
+    assert ecs.list_task_definitions()["taskDefinitionArns"] == [second]
+    # the revision number is not used again
+    assert register(sim).endswith(":3")
+    ecs.deregister_task_definition(taskDefinition=second)
+    ecs.deregister_task_definition(taskDefinition="app:3")
+    _delete(ecs, second, "app:3")
+    assert ecs.list_task_definition_families(status="ALL")["families"] == []
+
+
+def test_a_deleted_revision_a_task_uses_runs_on_and_goes_when_the_task_stops(sim):
+    ecs = sim.client("ecs")
+    make_cluster(sim)
+    arn = register(sim)
+    task = run(sim, arn)[0]["taskArn"]
+    ecs.deregister_task_definition(taskDefinition=arn)
+    deleted, _ = _delete(ecs, arn)
+    assert deleted[0]["status"] == "DELETE_IN_PROGRESS"
+    shown = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+    assert shown["status"] == "DELETE_IN_PROGRESS"
+    assert ecs.list_task_definitions(status="DELETE_IN_PROGRESS")["taskDefinitionArns"] == [arn]
+    assert ecs.list_task_definition_families(status="INACTIVE")["families"] == ["app"]
+    with pytest.raises(errors.InvalidParameterException) as info:
+        run(sim, arn)
+    assert info.value.message == "TaskDefinition is inactive"
+    assert "DELETE_IN_PROGRESS" in info.value.explanation
+    ecs.stop_task(cluster="prod", task=task)
+    sim.fargate.settle()
+    with pytest.raises(errors.ClientException):
+        ecs.describe_task_definition(taskDefinition=arn)
+
+
+def test_a_service_on_a_deleted_revision_still_scales_and_keeps_it(sim):
+    ecs = sim.client("ecs")
+    make_cluster(sim)
+    arn = register(sim)
+    ecs.create_service(cluster="prod", serviceName="web", taskDefinition=arn, desiredCount=1,
+                       launchType="FARGATE", networkConfiguration={"awsvpcConfiguration": {
+                           "subnets": ["subnet-0a1b2c3d4e5f60718"]}})
+    sim.fargate.settle()
+    ecs.deregister_task_definition(taskDefinition=arn)
+    _delete(ecs, arn)
+    # "Existing services that reference a DELETE_IN_PROGRESS task definition revision can still
+    # scale up or down by modifying the service's desired count" (API_DeleteTaskDefinitions)
+    ecs.update_service(cluster="prod", service="web", desiredCount=2)
+    sim.fargate.settle()
+    svc = ecs.describe_services(cluster="prod", services=["web"])["services"][0]
+    assert svc["runningCount"] == 2 and svc["taskDefinition"] == arn
+    with pytest.raises(errors.InvalidParameterException, match="TaskDefinition is inactive"):
+        ecs.update_service(cluster="prod", service="web", taskDefinition=arn)
+    ecs.delete_service(cluster="prod", service="web", force=True)
+    sim.fargate.settle()
+    with pytest.raises(errors.ClientException):
+        ecs.describe_task_definition(taskDefinition=arn)
