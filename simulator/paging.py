@@ -40,6 +40,11 @@ UNMODELLED: dict[tuple[str, str], PageRule] = {
     ("ecs", "ListServiceDeployments"): PageRule(
         "nextToken", "nextToken", "maxResults", "serviceDeployments"
     ),
+    # botocore's paginator names three result keys; IAM pages them as one list (groups, then
+    # users, then roles), which the operation splits again.
+    ("iam", "ListEntitiesForPolicy"): PageRule(
+        "Marker", "Marker", "MaxItems", "Entities", "IsTruncated"
+    ),
     ("ecs", "DescribeCapacityProviders"): PageRule(
         "nextToken", "nextToken", "maxResults", "capacityProviders"
     ),

@@ -22,7 +22,7 @@ from simulator.iam.core import (
     parse,
 )
 from simulator.iam.principal import unique_id
-from simulator.iam.state import ManagedPolicy
+from simulator.iam.state import KINDS, ManagedPolicy
 from simulator.service import CallContext
 
 
@@ -109,6 +109,45 @@ class PolicyOperations(IamCore):
             if pol.path.startswith(prefix):
                 items.append(pol.to_output(full=False))
         return self.paginate("ListPolicies", items, params)
+
+    #: ListEntitiesForPolicy's answer members per entity kind, in the order they are paged.
+    POLICY_ENTITIES: tuple[tuple[str, str], ...] = (
+        ("Group", "PolicyGroups"), ("User", "PolicyUsers"), ("Role", "PolicyRoles"),
+    )
+
+    def ListEntitiesForPolicy(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        """The groups, users and roles a managed policy is attached to (or is the permissions
+        boundary of), filtered by entity kind, path prefix and usage; paged as one list,
+        groups first.
+
+        https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListEntitiesForPolicy.html
+        """
+        pol = self._target_policy(ctx, params, read=True)
+        kind_filter = params.get("EntityFilter")
+        usage = params.get("PolicyUsageFilter")
+        prefix = params.get("PathPrefix") or "/"
+        if kind_filter in ("LocalManagedPolicy", "AWSManagedPolicy") and (
+                pol.aws_managed != (kind_filter == "AWSManagedPolicy")):
+            entries: list[tuple[str, dict[str, str]]] = []
+        else:
+            entries = []
+            for kind, member in self.POLICY_ENTITIES:
+                if kind_filter in KINDS and kind_filter != kind:
+                    continue
+                info = KINDS[kind]
+                for (account, _), entity in sorted(self.entities[kind].items()):
+                    if account != ctx.account or not entity.path.startswith(prefix):
+                        continue
+                    attached = pol.arn in entity.attached and usage != "PermissionsBoundary"
+                    bounded = entity.boundary_arn == pol.arn and usage != "PermissionsPolicy"
+                    if attached or bounded:
+                        entries.append((member, {info.name_member: entity.name,
+                                                 info.id_member: entity.entity_id}))
+        page = self.paginate("ListEntitiesForPolicy", entries, params)
+        out: dict[str, Any] = {member: [] for _, member in self.POLICY_ENTITIES}
+        for member, item in page.pop("Entities"):
+            out[member].append(item)
+        return {**out, **page}
 
     def DeletePolicy(self, ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         """Delete a customer managed policy that is attached nowhere and has only its default

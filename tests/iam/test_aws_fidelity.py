@@ -109,6 +109,7 @@ TOUR: list[tuple[str, Params]] = [
     ("ListGroupPolicies", {"GroupName": "storage"}),
     ("AttachGroupPolicy", {"GroupName": "storage", "PolicyArn": POLICY_ARN}),
     ("ListAttachedGroupPolicies", {"GroupName": "storage"}),
+    ("ListEntitiesForPolicy", {"PolicyArn": POLICY_ARN}),
     ("UpdateGroup", {"GroupName": "storage", "NewPath": "/"}),
     ("SimulatePrincipalPolicy", {"PolicySourceArn": f"arn:aws:iam::{ACCOUNT}:group/storage",
                                  "ActionNames": ["kms:Decrypt"]}),

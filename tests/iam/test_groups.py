@@ -195,3 +195,41 @@ def test_update_group_renames_and_moves_it_keeping_users_and_policies(iam_sim, i
     assert code_of(lambda: iam.call("UpdateGroup", {
         "GroupName": "other", "NewGroupName": "FARGATE"})) == (
         "EntityAlreadyExists", "Group with name FARGATE already exists.")
+
+
+def test_list_entities_for_policy_names_groups_users_and_roles_by_use(iam, team):
+    arn = iam.call("CreatePolicy", {"PolicyName": "p", "PolicyDocument": doc(
+        "Allow", "ecs:ListClusters")})["Policy"]["Arn"]
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]})
+    role = iam.call("CreateRole", {"RoleName": "task", "AssumeRolePolicyDocument": trust,
+                                   "Path": "/svc/"})["Role"]
+    iam.call("AttachGroupPolicy", {"GroupName": "storage", "PolicyArn": arn})
+    iam.call("AttachRolePolicy", {"RoleName": "task", "PolicyArn": arn})
+    iam.call("PutUserPermissionsBoundary", {"UserName": "alice", "PermissionsBoundary": arn})
+    out = iam.call("ListEntitiesForPolicy", {"PolicyArn": arn})
+    check_iam_shape("ListEntitiesForPolicy", out)
+    assert out["PolicyGroups"] == [{"GroupName": "storage", "GroupId": team["GroupId"]}]
+    assert out["PolicyRoles"] == [{"RoleName": "task", "RoleId": role["RoleId"]}]
+    assert [u["UserName"] for u in out["PolicyUsers"]] == ["alice"]
+    assert out["IsTruncated"] is False
+    attached = iam.call("ListEntitiesForPolicy", {"PolicyArn": arn,
+                                                  "PolicyUsageFilter": "PermissionsPolicy"})
+    assert attached["PolicyUsers"] == [] and len(attached["PolicyRoles"]) == 1
+    bounded = iam.call("ListEntitiesForPolicy", {"PolicyArn": arn,
+                                                 "PolicyUsageFilter": "PermissionsBoundary"})
+    assert (bounded["PolicyGroups"], len(bounded["PolicyUsers"])) == ([], 1)
+    roles = iam.call("ListEntitiesForPolicy", {"PolicyArn": arn, "EntityFilter": "Role"})
+    assert (roles["PolicyGroups"], roles["PolicyUsers"]) == ([], [])
+    assert iam.call("ListEntitiesForPolicy", {"PolicyArn": arn, "PathPrefix": "/svc/"})[
+        "PolicyRoles"][0]["RoleName"] == "task"
+    assert iam.call("ListEntitiesForPolicy", {"PolicyArn": arn, "EntityFilter":
+                                              "AWSManagedPolicy"})["PolicyRoles"] == []
+    first = iam.call("ListEntitiesForPolicy", {"PolicyArn": arn, "MaxItems": 2})
+    assert first["IsTruncated"] is True
+    assert (len(first["PolicyGroups"]), len(first["PolicyUsers"]), first["PolicyRoles"]) == (
+        1, 1, [])
+    rest = iam.call("ListEntitiesForPolicy", {"PolicyArn": arn, "Marker": first["Marker"]})
+    assert [r["RoleName"] for r in rest["PolicyRoles"]] == ["task"]
+    assert rest["IsTruncated"] is False
