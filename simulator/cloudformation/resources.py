@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.model import Shape
 
+from simulator.errors import ClientError
 from simulator.models import service_model
 
 # Free-form maps whose keys are data, not member names.
@@ -69,6 +70,17 @@ def _policy_text(doc: Any) -> str:
 
 def _tags(props: dict[str, Any], key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
     return [{key: t["Key"], value: str(t["Value"])} for t in props.get("Tags", [])]
+
+
+def _done_if_missing(call: Callable[..., Any], **params: Any) -> None:
+    """One step of deleting an IAM resource, where NoSuchEntity means it is done already: a
+    delete that failed part-way (a group that still has users) and is retried finds the
+    steps before the failure done, and an entity removed outside the stack is gone."""
+    try:
+        call(**params)
+    except ClientError as exc:
+        if exc.code != "NoSuchEntity":
+            raise
 
 
 def kms_key(clients: Any, logical_id: str, props: dict[str, Any], stack: str) -> Created:
@@ -139,10 +151,10 @@ def iam_role_made(clients: Any, name: str, props: dict[str, Any], attributes: di
 
     def delete() -> None:
         for pol in props.get("Policies", []):
-            iam.delete_role_policy(RoleName=name, PolicyName=pol["PolicyName"])
+            _done_if_missing(iam.delete_role_policy, RoleName=name, PolicyName=pol["PolicyName"])
         for arn in props.get("ManagedPolicyArns", []):
-            iam.detach_role_policy(RoleName=name, PolicyArn=arn)
-        iam.delete_role(RoleName=name)
+            _done_if_missing(iam.detach_role_policy, RoleName=name, PolicyArn=arn)
+        _done_if_missing(iam.delete_role, RoleName=name)
 
     return Created(name, attributes, delete)
 
@@ -184,11 +196,18 @@ def iam_managed_policy_made(clients: Any, arn: str, props: dict[str, Any]) -> Cr
 
     def delete() -> None:
         for word, member, holder in _holders(props):
-            getattr(iam, f"detach_{word.lower()}_policy")(**{member: holder, "PolicyArn": arn})
-        for version in iam.list_policy_versions(PolicyArn=arn)["Versions"]:
+            _done_if_missing(getattr(iam, f"detach_{word.lower()}_policy"),
+                             **{member: holder, "PolicyArn": arn})
+        try:
+            versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+        except ClientError as exc:
+            if exc.code == "NoSuchEntity":
+                return
+            raise
+        for version in versions:
             if not version["IsDefaultVersion"]:
                 iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
-        iam.delete_policy(PolicyArn=arn)
+        _done_if_missing(iam.delete_policy, PolicyArn=arn)
 
     return Created(arn, {"PolicyArn": arn}, delete)
 
@@ -216,10 +235,11 @@ def iam_group_made(clients: Any, name: str, props: dict[str, Any], attributes: d
 
     def delete() -> None:
         for pol in props.get("Policies", []):
-            iam.delete_group_policy(GroupName=name, PolicyName=pol["PolicyName"])
+            _done_if_missing(iam.delete_group_policy, GroupName=name,
+                             PolicyName=pol["PolicyName"])
         for arn in props.get("ManagedPolicyArns", []):
-            iam.detach_group_policy(GroupName=name, PolicyArn=arn)
-        iam.delete_group(GroupName=name)
+            _done_if_missing(iam.detach_group_policy, GroupName=name, PolicyArn=arn)
+        _done_if_missing(iam.delete_group, GroupName=name)
 
     return Created(name, attributes, delete)
 
@@ -239,8 +259,11 @@ def iam_user_to_group_addition_made(clients: Any, logical_id: str, props: dict[s
     iam = clients("iam")
 
     def delete() -> None:
-        for user in props.get("Users", []):
-            iam.remove_user_from_group(GroupName=props["GroupName"], UserName=user)
+        # each user once (the property may name one twice, in any case), and one removed
+        # already (by a retry, or outside the stack) is done
+        for user in {u.lower(): u for u in props.get("Users", [])}.values():
+            _done_if_missing(iam.remove_user_from_group, GroupName=props["GroupName"],
+                             UserName=user)
 
     return Created(f"{stack}-{logical_id}", {}, delete)
 
@@ -264,7 +287,8 @@ def iam_policy_made(clients: Any, logical_id: str, props: dict[str, Any], stack:
 
     def delete() -> None:
         for word, member, holder in _holders(props):
-            getattr(iam, f"delete_{word.lower()}_policy")(**{member: holder, "PolicyName": name})
+            _done_if_missing(getattr(iam, f"delete_{word.lower()}_policy"),
+                             **{member: holder, "PolicyName": name})
 
     return Created(f"{stack}-{logical_id}", {}, delete)
 
@@ -437,7 +461,7 @@ def update_iam_user_to_group_addition(clients: Any, logical_id: str, old: dict[s
     for key in now.keys() - was.keys():
         iam.add_user_to_group(GroupName=now[key][0], UserName=now[key][1])
     for key in was.keys() - now.keys():
-        iam.remove_user_from_group(GroupName=was[key][0], UserName=was[key][1])
+        _done_if_missing(iam.remove_user_from_group, GroupName=was[key][0], UserName=was[key][1])
     return iam_user_to_group_addition_made(clients, logical_id, new, stack)
 
 

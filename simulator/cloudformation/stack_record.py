@@ -10,8 +10,14 @@ from typing import Any
 from simulator.cloudformation.change_set import ChangeSet
 from simulator.cloudformation.stack import ResourceOutcome, StackReport, with_defaults
 
-#: Properties that give an IAM resource a custom name (CAPABILITY_NAMED_IAM).
-IAM_NAMES = ("RoleName", "UserName", "GroupName", "ManagedPolicyName", "InstanceProfileName")
+#: The property that gives each IAM resource type a custom name (CAPABILITY_NAMED_IAM: "IAM
+#: resources with custom names"); a GroupName of AWS::IAM::UserToGroupAddition or a RoleName
+#: of an instance profile's Roles only refer to another resource.
+IAM_NAMES: dict[str, str] = {
+    "AWS::IAM::Role": "RoleName", "AWS::IAM::User": "UserName", "AWS::IAM::Group": "GroupName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::IAM::InstanceProfile": "InstanceProfileName",
+}
 
 
 @dataclass
@@ -238,5 +244,5 @@ def required_capability(doc: dict[str, Any]) -> str | None:
     iam = [r for r in doc["Resources"].values() if str(r.get("Type", "")).startswith("AWS::IAM::")]
     if not iam:
         return None
-    named = any(name in (r.get("Properties") or {}) for r in iam for name in IAM_NAMES)
+    named = any(IAM_NAMES.get(str(r.get("Type"))) in (r.get("Properties") or {}) for r in iam)
     return "CAPABILITY_NAMED_IAM" if named else "CAPABILITY_IAM"

@@ -382,6 +382,17 @@ class ClusterOps:
         https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeCapacityProviders.html
         """
         authorize_call(ctx)
+        # the model's limits: "Up to 100 capacity providers can be described in an action";
+        # maxResults "can be between 1 and 10" (the words are the simulator's, as for the
+        # other listings' maxResults)
+        limit = params.get("maxResults")
+        if limit is not None and not 1 <= limit <= 10:
+            raise errors.InvalidParameterException(
+                f"maxResults must be between 1 and 10, got {limit}.")
+        if len(params.get("capacityProviders") or ()) > 100:
+            raise errors.InvalidParameterException(
+                "Up to 100 capacity providers can be described in an action.",
+                explanation=f"the request names {len(params['capacityProviders'])}")
         available = list(FARGATE_PROVIDERS)
         if params.get("cluster"):
             available = [p for p in available

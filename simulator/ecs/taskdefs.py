@@ -390,19 +390,29 @@ class TaskDefinitionOps:
         revision-less one is a failure.
         https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteTaskDefinitions.html
         """
-        found: list[TaskDefinition] = []
-        failures: list[dict[str, str]] = []
-        for ref in params["taskDefinitions"]:
+        refs = params["taskDefinitions"]
+        if not 1 <= len(refs) <= 10:
+            # moto's words for it ("up to 10 task definitions", botocore's model says)
+            raise errors.InvalidParameterException(
+                "Size of TaskDefinition references list cannot exceed 10" if refs else
+                "size of TaskDefinition references list must be greater than 0")
+        # every reference resolved before any revision changes: one named twice in a request
+        # is the same answer twice, not a deleted one the second time
+        resolved: list[tuple[str, TaskDefinition | None, str | None]] = []
+        for ref in refs:
             name = ref.rsplit("task-definition/", 1)[-1] if ref.startswith("arn:") else ref
             family, _, rev = name.partition(":")
             td = self.find_taskdef(ctx, ref) if family and rev else None
             authorize_call(ctx, td.arn if td else "*")
             why = ("invalid" if not (family and rev) else "missing" if td is None
                    else "active" if td.status == "ACTIVE" else None)
-            if why is not None:
-                failures.append({"arn": ref, "reason": self.DELETE_FAILURES[why]})
+            resolved.append((ref, td, why))
+        found: list[TaskDefinition] = []
+        failures: list[dict[str, str]] = []
+        for ref, td, why in resolved:
+            if why is not None or td is None:
+                failures.append({"arn": ref, "reason": self.DELETE_FAILURES[why or "missing"]})
                 continue
-            assert td is not None
             if td.status == "INACTIVE":
                 td.status = "DELETE_IN_PROGRESS"
                 td.delete_requested_at = ctx.now

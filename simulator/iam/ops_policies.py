@@ -167,7 +167,8 @@ class PolicyOperations(IamCore):
         if pol.attachments or pol.boundary_uses:
             raise DeleteConflict(
                 "Cannot delete a policy attached to entities.",
-                explanation=f"attached to {pol.attachments} role(s)/user(s), the permissions "
+                explanation=f"attached to {pol.attachments} role(s)/user(s)/group(s), the "
+                "permissions "
                 f"boundary of {pol.boundary_uses}",
             )
         if len(pol.versions) > 1:

@@ -99,3 +99,34 @@ def test_groups_memberships_and_policy_holders_update_in_place(sim):
     assert status(cfn, stack) == "DELETE_COMPLETE"
     assert iam.list_user_policies(UserName="alice")["PolicyNames"] == []
     assert iam.list_attached_user_policies(UserName="alice")["AttachedPolicies"] == []
+
+
+def test_a_group_delete_that_failed_part_way_succeeds_when_retried(sim):
+    """CloudFormation refuses to delete a group that still has users (IAM's DeleteConflict);
+    once the user is removed, deleting the stack again finishes, though the group's policies
+    went at the first try."""
+    cfn, iam = sim.client("cloudformation"), sim.client("iam")
+    stack = cfn.create_stack(StackName="iam", TemplateBody=template(users=("alice", "ALICE")),
+                             Capabilities=CAPS)["StackId"]
+    iam.add_user_to_group(GroupName="storage", UserName="bob")  # outside the stack
+    cfn.delete_stack(StackName="iam")
+    assert status(cfn, stack) == "DELETE_FAILED"
+    reasons = [e.get("ResourceStatusReason", "") for e in cfn.describe_stack_events(
+        StackName=stack)["StackEvents"] if e["ResourceStatus"] == "DELETE_FAILED"]
+    assert any("must remove users from group first" in r for r in reasons), reasons
+    iam.remove_user_from_group(GroupName="storage", UserName="bob")
+    cfn.delete_stack(StackName=stack)
+    assert status(cfn, stack) == "DELETE_COMPLETE"
+    assert iam.list_groups()["Groups"] == []
+
+
+def test_an_unnamed_group_and_its_members_need_only_capability_iam(sim):
+    cfn = sim.client("cloudformation")
+    body = json.dumps({"Resources": {
+        "Team": {"Type": "AWS::IAM::Group"},
+        "Members": {"Type": "AWS::IAM::UserToGroupAddition", "Properties": {
+            "GroupName": {"Ref": "Team"}, "Users": ["alice"]}}}})
+    cfn.create_stack(StackName="plain", TemplateBody=body, Capabilities=["CAPABILITY_IAM"])
+    assert status(cfn, "plain") == "CREATE_COMPLETE"
+    group = sim.client("iam").list_groups_for_user(UserName="alice")["Groups"][0]
+    assert group["GroupName"] == "plain-Team"  # named as the simulator names roles

@@ -21,7 +21,8 @@ def described(out: dict) -> list[str]:
 
 def test_every_account_has_fargate_and_fargate_spot_as_the_cli_example_shows(ecs):
     out = ecs.describe_capacity_providers()
-    # awscli/examples/ecs/describe-capacity-providers.rst (its Fargate entries)
+    # awscli/examples/ecs/describe-capacity-providers.rst (its Fargate entries), with the
+    # type member botocore's model has since added (its enum names FARGATE and FARGATE_SPOT)
     assert out["capacityProviders"] == [
         {"capacityProviderArn": ARN + "FARGATE", "name": "FARGATE", "status": "ACTIVE",
          "type": "FARGATE", "tags": []},
@@ -51,3 +52,11 @@ def test_paged_and_by_cluster(ecs):
     with pytest.raises(errors.ClientError) as info:
         ecs.describe_capacity_providers(cluster="nowhere")
     assert info.value.code == "ClusterNotFoundException"
+
+
+def test_the_models_limits(ecs):
+    for bad in (0, 11):
+        with pytest.raises(errors.InvalidParameterException, match="between 1 and 10"):
+            ecs.describe_capacity_providers(maxResults=bad)
+    with pytest.raises(errors.InvalidParameterException, match="Up to 100"):
+        ecs.describe_capacity_providers(capacityProviders=[f"p{n}" for n in range(101)])

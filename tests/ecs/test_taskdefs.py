@@ -229,7 +229,22 @@ def test_delete_task_definitions_refuses_active_unknown_and_revisionless_ones(si
         "ACTIVE"
 
 
+def test_delete_task_definitions_takes_one_to_ten_and_a_revision_named_twice_once(sim):
+    ecs = sim.client("ecs")
+    with pytest.raises(errors.InvalidParameterException, match="cannot exceed 10"):
+        ecs.delete_task_definitions(taskDefinitions=[f"app:{n}" for n in range(1, 12)])
+    with pytest.raises(errors.InvalidParameterException, match="greater than 0"):
+        ecs.delete_task_definitions(taskDefinitions=[])
+    arn = register(sim)
+    ecs.deregister_task_definition(taskDefinition=arn)
+    deleted, failures = _delete(ecs, "app:1", arn)
+    assert failures == [] and [d["taskDefinitionArn"] for d in deleted] == [arn]
+
+
 def test_a_deleted_revision_is_gone_at_once_when_nothing_uses_it(sim):
+    """The simulator deletes it as soon as nothing uses it: the answer shows it
+    DELETE_IN_PROGRESS, the next read finds it gone (AWS takes a while; no figure is
+    published)."""
     ecs = sim.client("ecs")
     first, second = register(sim), register(sim)
     ecs.deregister_task_definition(taskDefinition=first)
